@@ -1,0 +1,196 @@
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import { FeeReserveBody, FeeReservePatch, NO_FEE_RESERVE } from '../lib/fee-reserve.js';
+import { InstrumentRef } from '../lib/ids.js';
+import type { Sql, Tx } from '../store/db.js';
+import {
+  findInstrumentRecord,
+  insertInstrument,
+  listInstrumentRecords,
+  lockInstrumentRecord,
+  updateInstrument,
+  type InstrumentConfig,
+  type InstrumentRecord,
+} from '../store/instruments.js';
+import { appendOutboxEvents } from '../store/outbox.js';
+import { RegistryCheckError, type InstrumentRegistryCheck, type RegistryInstrumentInfo } from './registry-check.js';
+import { UtxoPolicy } from './utxo-policy.js';
+
+/**
+ * Token onboarding: instruments are configuration in the `instruments` table, added, changed and
+ * disabled here (HTTP admin endpoints, `cxi instruments`). Adding, re-pointing or re-enabling an
+ * instrument first asks its registry whether it serves that instrument for that admin; disabling
+ * never calls out, so it works while a registry is down. Every change is one transaction with an
+ * `instrument.configured` outbox event (an audit trail naming who changed what).
+ *
+ * Everything that uses an instrument reads the table when it needs it (the withdrawal runtime at
+ * machine creation, the ledger effects with a few seconds' cache, the holdings job every run), so
+ * a change applies without a restart. A disabled instrument is still ingested and its deposits
+ * still credited; new withdrawals of it are refused and the holdings job leaves it alone.
+ */
+
+const HttpUrl = z.url({ protocol: /^https?$/, message: 'must be an absolute http(s) URL' }).max(2048);
+const TransferPolicy = z.enum(['direct-only', 'direct-or-offer', 'offer-only']);
+
+export const InstrumentCreateBody = z
+  .object({
+    admin: InstrumentRef.shape.admin.describe('The token admin party'),
+    id: InstrumentRef.shape.id.describe("The admin's id of the instrument, e.g. \"Amulet\""),
+    registryUrl: HttpUrl.describe("Base URL of the admin's Registry API (for Canton Coin: Scan or the validator's Scan proxy)"),
+    displayDecimals: z.int().min(0).max(10).optional().describe("Default: the registry's decimals"),
+    transferPolicy: TransferPolicy.default('direct-or-offer').describe('direct-only: 1-step only (receivers need a preapproval); offer-only: 2-step'),
+    utxoPolicy: UtxoPolicy.default(UtxoPolicy.parse({})),
+    feeReserve: FeeReserveBody.default(NO_FEE_RESERVE).describe(
+      'What a withdrawal reserves beyond its amount for the fee the sender pays from its inputs: amount + flat + amount × rate. Set it at or above the ledger\'s fee (Canton Coin: its sender fees); default none',
+    ),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+export type InstrumentCreateBody = z.output<typeof InstrumentCreateBody>;
+
+export const InstrumentChangeBody = z
+  .object({
+    registryUrl: HttpUrl.optional(),
+    displayDecimals: z.int().min(0).max(10).optional(),
+    transferPolicy: TransferPolicy.optional(),
+    utxoPolicy: UtxoPolicy.optional(),
+    feeReserve: FeeReservePatch.optional().describe('The parts given (rate, flat) replace the stored ones'),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'name at least one field to change');
+export type InstrumentChangeBody = z.output<typeof InstrumentChangeBody>;
+
+export type InstrumentAction = 'added' | 'changed' | 'disabled' | 'enabled';
+
+export interface InstrumentChangeResult {
+  instrument: InstrumentRecord;
+  /** Set when the registry was asked (add, new URL, new display decimals, re-enable). */
+  registry: RegistryInstrumentInfo | null;
+  /** Fields whose value changed (empty: the request changed nothing). */
+  changed: string[];
+}
+
+export interface InstrumentAdmin {
+  list(filter?: { enabled?: boolean | undefined }): Promise<InstrumentRecord[]>;
+  get(admin: string, id: string): Promise<InstrumentRecord>;
+  add(body: InstrumentCreateBody, by: string): Promise<InstrumentChangeResult>;
+  change(admin: string, id: string, body: InstrumentChangeBody, by: string): Promise<InstrumentChangeResult>;
+}
+
+const CONFIG_FIELDS = ['registryUrl', 'displayDecimals', 'transferPolicy', 'utxoPolicy', 'feeReserve', 'enabled'] as const;
+
+const configOf = (r: InstrumentRecord): InstrumentConfig => ({
+  admin: r.admin,
+  id: r.id,
+  registryUrl: r.registryUrl,
+  displayDecimals: r.displayDecimals,
+  transferPolicy: r.transferPolicy,
+  utxoPolicy: r.utxoPolicy,
+  feeReserve: r.feeReserve,
+  enabled: r.enabled,
+});
+
+function registryRefusal(e: RegistryCheckError): AppError {
+  return new AppError('VALIDATION_FAILED', `The registry check failed: ${e.message}`, {
+    issues: [{ field: 'registryUrl', reason: e.message }],
+    retryable: e.retryable,
+  });
+}
+
+function checkDecimals(displayDecimals: number, info: RegistryInstrumentInfo): void {
+  if (displayDecimals > info.decimals) {
+    throw new AppError('VALIDATION_FAILED', `displayDecimals ${displayDecimals} exceeds the ${info.decimals} decimals of ${info.symbol}`, {
+      issues: [{ field: 'displayDecimals', reason: `must be at most ${info.decimals}, the token's decimals` }],
+    });
+  }
+}
+
+/** JSON with sorted keys: jsonb hands objects back in its own key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.entries(v as Record<string, unknown>)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+const sameValue = (a: unknown, b: unknown) => canonical(a) === canonical(b);
+
+export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegistryCheck }): InstrumentAdmin {
+  const { sql, registry } = deps;
+
+  async function ask(i: { admin: string; id: string; registryUrl: string }): Promise<RegistryInstrumentInfo> {
+    try {
+      return await registry.check(i);
+    } catch (e) {
+      if (e instanceof RegistryCheckError) throw registryRefusal(e);
+      throw e;
+    }
+  }
+
+  async function record(tx: Tx, action: InstrumentAction, r: InstrumentRecord, changed: string[], by: string): Promise<void> {
+    await appendOutboxEvents(tx, [
+      {
+        topic: 'instrument.configured',
+        aggregateType: 'instrument',
+        aggregateId: `${r.admin}/${r.id}`,
+        payload: { action, admin: r.admin, id: r.id, changed, by, config: configOf(r) },
+      },
+    ]);
+  }
+
+  return {
+    list: (filter = {}) => listInstrumentRecords(sql, filter),
+
+    async get(admin, id) {
+      const r = await findInstrumentRecord(sql, admin, id);
+      if (!r) throw new AppError('NOT_FOUND', `No instrument ${id} of admin ${admin}`);
+      return r;
+    },
+
+    async add(body, by) {
+      if (await findInstrumentRecord(sql, body.admin, body.id)) {
+        throw new AppError('STATE_CONFLICT', `Instrument ${body.id} of admin ${body.admin} is already configured: change it with PUT`);
+      }
+      const info = await ask(body);
+      const displayDecimals = body.displayDecimals ?? info.decimals;
+      checkDecimals(displayDecimals, info);
+      const config: InstrumentConfig = { ...body, displayDecimals };
+      return sql.begin(async (tx) => {
+        const created = await insertInstrument(tx, config);
+        if (!created) throw new AppError('STATE_CONFLICT', `Instrument ${body.id} of admin ${body.admin} was added concurrently`);
+        await record(tx, 'added', created, [...CONFIG_FIELDS], by);
+        return { instrument: created, registry: info, changed: [...CONFIG_FIELDS] };
+      });
+    },
+
+    async change(admin, id, body, by) {
+      const current = await findInstrumentRecord(sql, admin, id);
+      if (!current) throw new AppError('NOT_FOUND', `No instrument ${id} of admin ${admin}`);
+      const { feeReserve, ...rest } = body;
+      const next: InstrumentConfig = { ...configOf(current), ...rest, feeReserve: { ...current.feeReserve, ...feeReserve } };
+      const changed = CONFIG_FIELDS.filter((f) => !sameValue(current[f], next[f]));
+      if (changed.length === 0) return { instrument: current, registry: null, changed: [] };
+
+      // Ask the registry again only when what it vouched for changes; disabling never depends on it.
+      const reEnabled = next.enabled && !current.enabled;
+      const needsRegistry = next.enabled && (reEnabled || changed.includes('registryUrl') || changed.includes('displayDecimals'));
+      const info = needsRegistry ? await ask(next) : null;
+      if (info) checkDecimals(next.displayDecimals, info);
+
+      return sql.begin(async (tx) => {
+        const locked = await lockInstrumentRecord(tx, admin, id);
+        if (!locked) throw new AppError('NOT_FOUND', `No instrument ${id} of admin ${admin}`);
+        // What the registry vouched for must still be what we overwrite.
+        if (locked.updatedAt !== current.updatedAt) throw new AppError('STATE_CONFLICT', `Instrument ${id} of admin ${admin} changed concurrently: read it and try again`);
+        const updated = (await updateInstrument(tx, next))!;
+        const action: InstrumentAction = changed.includes('enabled') ? (next.enabled ? 'enabled' : 'disabled') : 'changed';
+        await record(tx, action, updated, changed, by);
+        return { instrument: updated, registry: info, changed };
+      });
+    },
+  };
+}

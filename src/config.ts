@@ -1,0 +1,229 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The daemon's whole configuration: one zod schema over environment variables, optionally merged
+ * over a JSON or YAML file named by CONFIG_FILE (environment wins). Keys are the environment
+ * variable names so that an error message names exactly what the operator must fix.
+ */
+
+const Port = z.coerce.number({ error: 'must be a port number (0-65535)' }).int('must be a port number (0-65535)').min(0, 'must be a port number (0-65535)').max(65535, 'must be a port number (0-65535)');
+const Url = z.url({ message: 'must be an absolute URL' });
+const Bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+export const ApiScope = z.enum(['read', 'write', 'admin']);
+export type ApiScope = z.infer<typeof ApiScope>;
+
+const ApiToken = z.object({
+  name: z.string().min(1),
+  token: z.string().min(16, 'must be at least 16 characters'),
+  scopes: z.array(ApiScope).min(1),
+});
+export type ApiToken = z.infer<typeof ApiToken>;
+
+/** API_TOKENS arrives as JSON text in the environment and as a list in a config file. */
+const ApiTokens = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return v; // left as a string: the array schema then reports a clear type error
+  }
+}, z.array(ApiToken));
+
+const RawConfig = z
+  .object({
+    CONFIG_FILE: z.string().optional(),
+    NODE_ENV: z.string().optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_PRETTY: Bool.optional(),
+
+    DATABASE_URL: Url.optional(),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+    DATA_DIR: z.string().min(1).default('./data'),
+
+    LEDGER_API_URL: Url.optional(),
+    LEDGER_USER_ID: z.string().min(1).optional(),
+    LEDGER_TOKEN: z.string().min(1).optional(),
+    LEDGER_OAUTH_TOKEN_URL: Url.optional(),
+    LEDGER_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+    LEDGER_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+    LEDGER_OAUTH_AUDIENCE: z.string().min(1).optional(),
+    LEDGER_OAUTH_SCOPE: z.string().min(1).optional(),
+
+    TREASURY_PARTY: z
+      .string()
+      .regex(/^[^:\s]+::[0-9a-f]{68}$/, 'must be a party id of the form <hint>::<1220 + 64 hex fingerprint>')
+      .optional(),
+    TREASURY_KEY_FILE: z.string().min(1).optional(),
+
+    HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+    HTTP_PORT: Port.default(8080),
+    API_TOKENS: ApiTokens.default([]),
+    PROTECT_OPS_ENDPOINTS: Bool.default(false),
+
+    INSPECT: Bool.default(false),
+  })
+  .superRefine((c, ctx) => {
+    const requireWith = (key: keyof typeof c, because: string) => {
+      if (c[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `required ${because}` });
+    };
+    if (c.LEDGER_API_URL !== undefined) {
+      const because = 'when LEDGER_API_URL is set';
+      requireWith('TREASURY_PARTY', because);
+      requireWith('TREASURY_KEY_FILE', because);
+      requireWith('LEDGER_USER_ID', because);
+      const oauth = c.LEDGER_OAUTH_TOKEN_URL !== undefined;
+      if (c.LEDGER_TOKEN === undefined && !oauth) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['LEDGER_TOKEN'],
+          message: `required ${because} (or configure LEDGER_OAUTH_TOKEN_URL for OAuth2 client credentials)`,
+        });
+      }
+      if (c.LEDGER_TOKEN !== undefined && oauth) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['LEDGER_TOKEN'],
+          message: 'set either LEDGER_TOKEN or LEDGER_OAUTH_TOKEN_URL, not both',
+        });
+      }
+      if (oauth) {
+        requireWith('LEDGER_OAUTH_CLIENT_ID', 'when LEDGER_OAUTH_TOKEN_URL is set');
+        requireWith('LEDGER_OAUTH_CLIENT_SECRET', 'when LEDGER_OAUTH_TOKEN_URL is set');
+      }
+    }
+    const names = new Set<string>();
+    c.API_TOKENS.forEach((t, i) => {
+      if (names.has(t.name)) {
+        ctx.addIssue({ code: 'custom', path: ['API_TOKENS', i, 'name'], message: `duplicate token name "${t.name}"` });
+      }
+      names.add(t.name);
+    });
+  });
+
+export type LedgerAuthConfig =
+  | { kind: 'static'; token: string }
+  | { kind: 'oauth2'; tokenUrl: string; clientId: string; clientSecret: string; audience?: string; scope?: string };
+
+export interface LedgerConfig {
+  apiUrl: string;
+  userId: string;
+  auth: LedgerAuthConfig;
+  treasuryParty: string;
+  treasuryKeyFile: string;
+}
+
+export interface Config {
+  logLevel: z.infer<typeof RawConfig>['LOG_LEVEL'];
+  /** undefined: decide by whether stdout is a terminal. */
+  logPretty: boolean | undefined;
+  /** undefined: run the embedded Postgres under dataDir. */
+  databaseUrl: string | undefined;
+  databasePoolMax: number;
+  dataDir: string;
+  /** undefined: start the in-process ledger double (sandbox) as the embedded default. */
+  ledger: LedgerConfig | undefined;
+  http: { host: string; port: number };
+  apiTokens: ApiToken[];
+  protectOpsEndpoints: boolean;
+  inspect: boolean;
+}
+
+/** Names of settings whose values must never reach a log line or an error message. */
+export const SECRET_SETTINGS = ['DATABASE_URL', 'LEDGER_TOKEN', 'LEDGER_OAUTH_CLIENT_SECRET', 'API_TOKENS'] as const;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`CONFIG_FILE: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError([`CONFIG_FILE: ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`]);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError([`CONFIG_FILE: ${path} must hold an object of settings`]);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Empty strings in the environment mean "not set", as shells make them easily. */
+function definedEntries(env: Env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const fromEnv = definedEntries(env);
+  const file = fromEnv.CONFIG_FILE !== undefined ? readConfigFile(fromEnv.CONFIG_FILE) : {};
+  const result = RawConfig.safeParse({ ...file, ...fromEnv });
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const [key, ...rest] = issue.path.map(String);
+        const where = [key ?? '(config)', ...rest].join('.');
+        // Never echo the rejected value: it may be a secret.
+        return `${where}: ${issue.message}`;
+      }),
+    );
+  }
+  const c = result.data;
+  return {
+    logLevel: c.LOG_LEVEL,
+    logPretty: c.LOG_PRETTY,
+    databaseUrl: c.DATABASE_URL,
+    databasePoolMax: c.DATABASE_POOL_MAX,
+    dataDir: c.DATA_DIR,
+    ledger:
+      c.LEDGER_API_URL === undefined
+        ? undefined
+        : {
+            apiUrl: c.LEDGER_API_URL,
+            userId: c.LEDGER_USER_ID!,
+            treasuryParty: c.TREASURY_PARTY!,
+            treasuryKeyFile: c.TREASURY_KEY_FILE!,
+            auth:
+              c.LEDGER_OAUTH_TOKEN_URL !== undefined
+                ? {
+                    kind: 'oauth2',
+                    tokenUrl: c.LEDGER_OAUTH_TOKEN_URL,
+                    clientId: c.LEDGER_OAUTH_CLIENT_ID!,
+                    clientSecret: c.LEDGER_OAUTH_CLIENT_SECRET!,
+                    audience: c.LEDGER_OAUTH_AUDIENCE,
+                    scope: c.LEDGER_OAUTH_SCOPE,
+                  }
+                : { kind: 'static', token: c.LEDGER_TOKEN! },
+          },
+    http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
+    apiTokens: c.API_TOKENS,
+    protectOpsEndpoints: c.PROTECT_OPS_ENDPOINTS,
+    inspect: c.INSPECT,
+  };
+}
+
+/** What start-up logs about its configuration: shape and choices, never secrets. */
+export function describeConfig(c: Config): Record<string, unknown> {
+  return {
+    database: c.databaseUrl === undefined ? `embedded (${c.dataDir})` : 'external (DATABASE_URL)',
+    ledger: c.ledger === undefined ? 'sandbox (embedded ledger double)' : { apiUrl: c.ledger.apiUrl, auth: c.ledger.auth.kind, userId: c.ledger.userId, treasuryParty: c.ledger.treasuryParty },
+    http: c.http,
+    apiTokens: c.apiTokens.map((t) => ({ name: t.name, scopes: t.scopes })),
+    inspect: c.inspect,
+  };
+}

@@ -1,0 +1,174 @@
+import type { AddressInfo } from 'node:net';
+import { describeConfig, type ApiToken, type Config, type LedgerConfig } from './config.js';
+import { registerHealthRoutes } from './http/routes/health.js';
+import { registerApiRoutes } from './http/routes/index.js';
+import { createHttpMetrics } from './http/metrics.js';
+import { registerMetricsRoute } from './http/routes/metrics.js';
+import { createHttpServer } from './http/server.js';
+import { healthOf, type Component, type HealthReport } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import { createMachineInspector } from './machines/runtime/index.js';
+import { createMetrics } from './metrics.js';
+import { createServiceMetrics } from './service-metrics.js';
+import { createService, type Service, type ServiceOptions } from './service.js';
+import { connect, ping, type Sql } from './store/db.js';
+import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from './store/embedded-postgres.js';
+import { acquireDataDirLock } from './store/data-dir-lock.js';
+import { migrate } from './store/migrate.js';
+
+/**
+ * The seam for the embedded ledger double: with no LEDGER_API_URL configured the daemon asks this
+ * provider for a ledger (the sandbox started in-process) and treats it exactly like a real validator.
+ */
+export interface EmbeddedLedger {
+  ledger: LedgerConfig;
+  /** Stopped after everything that talks to the ledger. */
+  component: Component;
+  /** API tokens to use when API_TOKENS is empty (a sandbox needs one to be usable at all). */
+  apiTokens?: ApiToken[];
+  /** Run once the database is migrated: onboard the double's instruments, demo deposit accounts. */
+  prepareDatabase?: (sql: Sql) => Promise<void>;
+}
+export type EmbeddedLedgerProvider = (ctx: { config: Config; logger: Logger }) => Promise<EmbeddedLedger>;
+
+export interface DaemonOptions {
+  config: Config;
+  logger: Logger;
+  embeddedLedger?: EmbeddedLedgerProvider;
+  /** Tuning of the ledger-facing parts (tests and benchmarks); production runs the defaults. */
+  service?: Omit<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'singleInstance' | 'inspect' | 'metrics'>;
+}
+
+export interface Daemon {
+  /** Base URL of the HTTP server. */
+  url: string;
+  sql: Sql;
+  ledger: LedgerConfig | undefined;
+  /** The ledger-facing parts; undefined when no ledger is configured. */
+  service: Service | undefined;
+  health(): HealthReport;
+  /** Drains HTTP requests and components, then closes the pool and the embedded database. */
+  stop(): Promise<void>;
+}
+
+export async function startDaemon({ config, logger, embeddedLedger, service: tuning }: DaemonOptions): Promise<Daemon> {
+  logger.info({ config: describeConfig(config) }, 'starting');
+  // Undo stack: everything started so far is released, in reverse, on failure or stop.
+  const cleanups: { what: string; run: () => Promise<void> }[] = [];
+  const components: Component[] = [];
+  const runCleanups = async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c.run();
+      } catch (e) {
+        logger.error({ err: e, what: c.what }, 'error during shutdown');
+      }
+    }
+  };
+
+  try {
+    let databaseUrl = config.databaseUrl;
+    let poolMax = config.databasePoolMax;
+    if (databaseUrl === undefined) {
+      const release = await acquireDataDirLock(config.dataDir);
+      cleanups.push({ what: 'data dir lock', run: release });
+      const pg = await startEmbeddedPostgres(config.dataDir);
+      cleanups.push({ what: 'embedded postgres', run: () => pg.stop() });
+      databaseUrl = pg.url;
+      poolMax = EMBEDDED_POOL_MAX;
+      logger.info({ dataDir: pg.dataDir }, 'embedded Postgres (PGlite) started; set DATABASE_URL to use a real server');
+    }
+    const sql = connect({ url: databaseUrl, max: poolMax, logger });
+    cleanups.push({ what: 'database pool', run: () => sql.end({ timeout: 5 }) });
+    const migrated = await migrate(sql, { logger });
+    logger.info({ applied: migrated.applied, alreadyApplied: migrated.alreadyApplied }, 'database schema up to date');
+
+    let ledger = config.ledger;
+    let apiTokens = config.apiTokens;
+    if (ledger === undefined) {
+      if (embeddedLedger) {
+        const embedded = await embeddedLedger({ config, logger });
+        ledger = embedded.ledger;
+        // Pushed first so it stops last: everything else talks to it.
+        components.push(embedded.component);
+        await embedded.prepareDatabase?.(sql);
+        if (apiTokens.length === 0 && embedded.apiTokens) apiTokens = embedded.apiTokens;
+        logger.warn({ apiUrl: ledger.apiUrl, treasuryParty: ledger.treasuryParty }, 'SANDBOX MODE: running against the embedded ledger double, not a real validator');
+      } else {
+        logger.warn('no LEDGER_API_URL configured and no embedded ledger available: ledger components are not started');
+      }
+    }
+
+    const metrics = createMetrics(sql);
+    // Registered with or without a ledger: the exposition keeps the same metric names.
+    const serviceMetrics = createServiceMetrics(metrics.registry);
+    let service: Service | undefined;
+    if (ledger !== undefined) {
+      let inspect: ServiceOptions['inspect'];
+      if (config.inspect) {
+        const inspector = await createMachineInspector();
+        cleanups.push({ what: 'machine inspector', run: async () => inspector.stop() });
+        inspect = inspector.inspect;
+        logger.info({ url: inspector.url }, 'Stately inspector bridge listening: connect https://stately.ai/inspect to it');
+      }
+      service = createService({
+        sql,
+        ledger,
+        logger,
+        ...tuning,
+        singleInstance: config.databaseUrl === undefined,
+        metrics: serviceMetrics,
+        ...(inspect ? { inspect } : {}),
+      });
+      components.push(...service.components);
+    }
+
+    for (const c of components) {
+      await c.start();
+      cleanups.push({ what: c.name, run: () => c.stop() });
+      logger.info({ component: c.name }, 'component started');
+    }
+
+    const app = await createHttpServer({
+      logger,
+      apiTokens,
+      protectOpsEndpoints: config.protectOpsEndpoints,
+      metrics: createHttpMetrics(metrics.registry),
+    });
+    registerMetricsRoute(app, metrics.registry);
+    registerApiRoutes(app, { sql, ...(service ? { operator: service.operator, reconciliation: service.reconciliation, switches: service.switches, ingestion: service.ingestion } : {}) });
+    registerHealthRoutes(app, {
+      health: () => healthOf(components),
+      checkReady: async () => {
+        await ping(sql);
+        return { database: 'ok' };
+      },
+    });
+    await app.listen({ host: config.http.host, port: config.http.port });
+    // Closing fastify first stops new requests and waits for in-flight ones before components stop.
+    cleanups.push({ what: 'http server', run: () => app.close() });
+    const addr = app.server.address() as AddressInfo;
+    const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    logger.info({ url }, 'HTTP server listening');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      sql,
+      ledger,
+      service,
+      health: () => healthOf(components),
+      stop: () => {
+        stopping ??= (async () => {
+          logger.info('stopping');
+          await runCleanups();
+          logger.info('stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (e) {
+    await runCleanups();
+    throw e;
+  }
+}

@@ -1,0 +1,46 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ApiScope, ApiToken } from '../config.js';
+import { AppError } from '../errors.js';
+
+/** What a route requires: a scope, or nothing at all (probes, docs). */
+export type RouteAccess = ApiScope | 'public';
+
+export interface Principal {
+  name: string;
+  scopes: readonly ApiScope[];
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Bearer-token authentication against the configured API tokens. Tokens are compared as SHA-256
+ * digests with timingSafeEqual, and every configured token is compared on every request, so the
+ * response time reveals neither a matching prefix nor which token matched.
+ */
+export function createAuthenticator(tokens: readonly ApiToken[]) {
+  const known = tokens.map((t) => ({ digest: digest(t.token), principal: { name: t.name, scopes: t.scopes } }));
+
+  function authenticate(authorization: string | undefined): Principal {
+    const match = /^Bearer ([^\s]+)$/i.exec(authorization ?? '');
+    if (!match) throw new AppError('UNAUTHENTICATED', 'Missing or malformed Authorization header: expected "Bearer <token>".');
+    const presented = digest(match[1]!);
+    let found: Principal | undefined;
+    for (const k of known) {
+      if (timingSafeEqual(k.digest, presented)) found = k.principal;
+    }
+    if (!found) throw new AppError('UNAUTHENTICATED', 'Unknown API token.');
+    return found;
+  }
+
+  /** Throws the catalogue's 401/403 unless the request may use a route with this access rule. */
+  function authorize(access: RouteAccess, authorization: string | undefined): Principal | undefined {
+    if (access === 'public') return undefined;
+    const principal = authenticate(authorization);
+    if (!principal.scopes.includes(access)) {
+      throw new AppError('FORBIDDEN', `This operation needs the "${access}" scope; token "${principal.name}" has ${principal.scopes.map((s) => `"${s}"`).join(', ')}.`, { requiredScope: access });
+    }
+    return principal;
+  }
+
+  return { authenticate, authorize };
+}

@@ -1,0 +1,112 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import type { Sql } from '../../store/db.js';
+import { readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
+import { Timestamp, errorResponses } from '../schemas.js';
+import type { App } from '../server.js';
+
+const Event = z.object({
+  eventId: z.number().int().describe('Monotonically increasing; resume with after=<last eventId processed>'),
+  topic: z.string(),
+  aggregateType: z.string(),
+  aggregateId: z.string(),
+  payload: z.record(z.string(), z.unknown()),
+  createdAt: Timestamp,
+});
+
+const POLL_MS = 250;
+const HEARTBEAT_MS = 15_000;
+const STREAM_BATCH = 500;
+
+const topicList = (s: string | undefined) => (s === undefined ? undefined : s.split(',').filter((t) => t.length > 0));
+
+/**
+ * Domain events for exchange systems, from the ordered outbox: a page at GET /v1/events?after=<id>
+ * and a live server-sent-event stream at GET /v1/events/stream, resumable from an event id
+ * (query `after`, or the Last-Event-ID header an EventSource sends when it reconnects). Event ids
+ * are committed in order, so "after N" never skips or repeats one.
+ */
+export function registerEventRoutes(app: App, deps: { sql: Sql }): void {
+  const { sql } = deps;
+  const streams = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const s of streams) s.abort();
+  });
+
+  app.get(
+    '/v1/events',
+    {
+      config: { access: 'read' },
+      schema: {
+        summary: 'Domain events after an event id, oldest first',
+        tags: ['events'],
+        querystring: z.object({
+          after: z.coerce.number().int().min(0).default(0),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+          topics: z.string().max(1000).optional().describe('Comma-separated topics to include'),
+        }),
+        response: { 200: z.object({ events: z.array(Event), lastEventId: z.number().int().describe('Pass as after= for the next page') }), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (req) => {
+      const events = await readOutboxEvents(sql, { afterId: req.query.after, limit: req.query.limit, topics: topicList(req.query.topics) });
+      return { events, lastEventId: events.at(-1)?.eventId ?? req.query.after };
+    },
+  );
+
+  app.get(
+    '/v1/events/stream',
+    {
+      config: { access: 'read' },
+      schema: {
+        summary: 'Live domain events as server-sent events (text/event-stream); each SSE id is the event id',
+        tags: ['events'],
+        querystring: z.object({
+          after: z.coerce.number().int().min(0).optional(),
+          topics: z.string().max(1000).optional(),
+        }),
+        headers: z.object({ 'last-event-id': z.coerce.number().int().min(0).optional() }).loose(),
+        response: errorResponses(400, 401, 403),
+      },
+    },
+    async (req, reply) => {
+      let cursor = req.headers['last-event-id'] ?? req.query.after ?? 0;
+      const topics = topicList(req.query.topics);
+      const abort = new AbortController();
+      streams.add(abort);
+      req.raw.on('close', () => abort.abort());
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-request-id': req.id,
+      });
+      const write = (chunk: string) => reply.raw.write(chunk);
+      const send = (e: OutboxEvent) => write(`id: ${e.eventId}\nevent: ${e.topic}\ndata: ${JSON.stringify(e)}\n\n`);
+      let lastWrite = Date.now();
+      try {
+        write(': stream open\n\n');
+        while (!abort.signal.aborted) {
+          const batch = await readOutboxEvents(sql, { afterId: cursor, limit: STREAM_BATCH, topics });
+          for (const e of batch) send(e);
+          if (batch.length > 0) {
+            cursor = batch.at(-1)!.eventId;
+            lastWrite = Date.now();
+          } else {
+            if (Date.now() - lastWrite > HEARTBEAT_MS) {
+              write(': heartbeat\n\n');
+              lastWrite = Date.now();
+            }
+            await sleep(POLL_MS, undefined, { signal: abort.signal }).catch(() => undefined);
+          }
+        }
+      } catch (e) {
+        req.log.warn({ err: e }, 'event stream ended by an error');
+      } finally {
+        streams.delete(abort);
+        reply.raw.end();
+      }
+    },
+  );
+}

@@ -1,0 +1,41 @@
+import type { OperatorCommands } from '../../machines/runtime/index.js';
+import type { Sql } from '../../store/db.js';
+import type { App } from '../server.js';
+import { registerAccountRoutes } from './accounts.js';
+import { registerDepositRoutes } from './deposits.js';
+import { registerEventRoutes } from './events.js';
+import { registerHoldingsRoutes } from './holdings.js';
+import { registerInstrumentRoutes, type InstrumentRouteDeps } from './instruments.js';
+import { registerOperatorRoutes } from './operator.js';
+import { registerReconciliationRoutes, type ReconciliationRouteDeps } from './reconciliation.js';
+import { registerIngestionRoutes, type IngestionRouteDeps } from './ingestion.js';
+import { registerSwitchRoutes, type SwitchRouteDeps } from './switches.js';
+import { registerWithdrawalRoutes } from './withdrawals.js';
+
+export interface ApiDeps {
+  sql: Sql;
+  /** How onboarding checks a registry (default: its metadata API over HTTP). */
+  instrumentRegistry?: InstrumentRouteDeps['instrumentRegistry'];
+  /** GET /v1/reconciliation (createReconciler in src/admin/reconciliation/run.ts); 503 without it. */
+  reconciliation?: ReconciliationRouteDeps['reconciliation'];
+  /** Operator commands to the machines (retry, cancel, fail, assign…); 503 without them. */
+  operator?: OperatorCommands;
+  /** The process's operator pause switches, told at once about a change (the routes work without them). */
+  switches?: SwitchRouteDeps['switches'];
+  /** GET /v1/ingestion (catch-up progress); 503 without it. */
+  ingestion?: IngestionRouteDeps['ingestion'];
+}
+
+/** The exchange-facing /v1 API. */
+export function registerApiRoutes(app: App, deps: ApiDeps): void {
+  registerWithdrawalRoutes(app, deps);
+  registerAccountRoutes(app, deps);
+  registerDepositRoutes(app, deps);
+  registerEventRoutes(app, deps);
+  registerHoldingsRoutes(app, deps);
+  registerInstrumentRoutes(app, deps);
+  registerReconciliationRoutes(app, deps);
+  registerOperatorRoutes(app, deps);
+  registerSwitchRoutes(app, deps);
+  registerIngestionRoutes(app, deps);
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { AppError } from '../../errors.js';
+import { PositiveAmountString, normalizeAmount } from '../../lib/decimal.js';
+import { ExternalId, InstrumentRef, PartyIdString } from '../../lib/ids.js';
+import type { Sql } from '../../store/db.js';
+import { findInstrument } from '../../store/instruments.js';
+import { listTransitionHistory } from '../../store/machines.js';
+import {
+  createWithdrawalRequest,
+  findWithdrawal,
+  listWithdrawalReservations,
+  listWithdrawals,
+  type WithdrawalRow,
+} from '../../store/withdrawals.js';
+import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../schemas.js';
+import type { App } from '../server.js';
+
+const WITHDRAWAL_MACHINE_TYPE = 'withdrawal';
+
+const WithdrawalRequestBody = z
+  .object({
+    withdrawalId: ExternalId.describe("The exchange's own id: the idempotency key and the memo of the ledger transfer"),
+    account: z.string().min(1).max(128).describe('The exchange customer account debited for this withdrawal'),
+    instrument: InstrumentRef,
+    amount: PositiveAmountString,
+    receiver: PartyIdString.describe('The customer party receiving the tokens'),
+  })
+  .strict();
+
+export const WithdrawalSummary = z.object({
+  withdrawalId: z.string(),
+  purpose: z.enum(['payout', 'self_transfer']),
+  account: z.string(),
+  instrument: Instrument,
+  amount: Amount,
+  receiver: z.string(),
+  status: z.string(),
+  statusReason: z.string().nullable(),
+  attempt: z.number().int(),
+  deadline: Timestamp.nullable().describe('maxRecordTime of the current attempt'),
+  recovered: z.boolean().describe('Seen on the ledger without a request in this database (after a restore)'),
+  transfer: z
+    .object({ updateId: z.string(), offset: z.number().int().nullable(), recordTime: Timestamp.nullable(), transferInstructionCid: z.string().nullable() })
+    .nullable(),
+  outcomeUpdateId: z.string().nullable(),
+  requestedAt: Timestamp,
+  updatedAt: Timestamp,
+});
+
+const WithdrawalDetail = WithdrawalSummary.extend({
+  holdings: z.array(z.object({ contractId: z.string(), attempt: z.number().int(), amount: Amount.nullable(), reservedAt: Timestamp, releasedAt: Timestamp.nullable() })),
+  history: z.array(z.object({ seq: z.number().int(), eventType: z.string(), from: z.unknown(), to: z.unknown(), at: Timestamp })),
+});
+
+const ListQuery = z.object({
+  status: z.string().max(64).optional(),
+  account: z.string().max(128).optional(),
+  from: z.iso.datetime({ offset: true }).optional().describe('requestedAt ≥ from'),
+  to: z.iso.datetime({ offset: true }).optional().describe('requestedAt < to'),
+  ...PageQuery,
+});
+
+const summary = (w: WithdrawalRow): z.infer<typeof WithdrawalSummary> => w;
+
+export function registerWithdrawalRoutes(app: App, deps: { sql: Sql }): void {
+  const { sql } = deps;
+
+  app.post(
+    '/v1/withdrawals',
+    {
+      config: { access: 'write' },
+      schema: {
+        summary: 'Request a withdrawal',
+        description: 'Idempotent on withdrawalId: the same body returns the existing withdrawal (200); a different body is 409.',
+        tags: ['withdrawals'],
+        body: WithdrawalRequestBody,
+        response: { 200: WithdrawalSummary, 201: WithdrawalSummary, ...errorResponses(400, 401, 403, 409) },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body;
+      const instrument = await findInstrument(sql, body.instrument.admin, body.instrument.id);
+      if (!instrument) {
+        throw new AppError('VALIDATION_FAILED', 'Unknown instrument', { issues: [{ field: 'instrument', reason: `no instrument ${body.instrument.id} of admin ${body.instrument.admin} is configured` }] });
+      }
+      if (!instrument.enabled) {
+        throw new AppError('VALIDATION_FAILED', 'Instrument disabled', { issues: [{ field: 'instrument', reason: 'withdrawals of this instrument are disabled' }] });
+      }
+      const { created, withdrawal } = await createWithdrawalRequest(sql, { ...body, amount: normalizeAmount(body.amount) });
+      req.log.info({ withdrawalId: withdrawal.withdrawalId, created }, created ? 'withdrawal requested' : 'withdrawal request repeated');
+      return reply.status(created ? 201 : 200).send(summary(withdrawal));
+    },
+  );
+
+  app.get(
+    '/v1/withdrawals/:withdrawalId',
+    {
+      config: { access: 'read' },
+      schema: {
+        summary: 'A withdrawal with its holdings, ledger updates and transition history',
+        tags: ['withdrawals'],
+        params: z.object({ withdrawalId: z.string().max(128) }),
+        response: { 200: WithdrawalDetail, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (req) => {
+      const w = await findWithdrawal(sql, req.params.withdrawalId);
+      if (!w) throw new AppError('NOT_FOUND', `No withdrawal ${req.params.withdrawalId}`);
+      const [holdings, history] = await Promise.all([
+        listWithdrawalReservations(sql, w.withdrawalId),
+        listTransitionHistory(sql, WITHDRAWAL_MACHINE_TYPE, w.withdrawalId),
+      ]);
+      return { ...summary(w), holdings, history };
+    },
+  );
+
+  app.get(
+    '/v1/withdrawals',
+    {
+      config: { access: 'read' },
+      schema: {
+        summary: 'List withdrawals, newest first',
+        tags: ['withdrawals'],
+        querystring: ListQuery,
+        response: { 200: z.object({ items: z.array(WithdrawalSummary), nextCursor: z.string().nullable() }), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (req) => listWithdrawals(sql, req.query),
+  );
+}

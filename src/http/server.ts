@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ApiToken } from '../config.js';
+import { AppError, type ErrorBody } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createAuthenticator, type Principal, type RouteAccess } from './auth.js';
+import type { HttpMetrics } from './metrics.js';
+
+export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Every route states who may call it; a /v1 route without it refuses to register. */
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+const OPS_PATHS = new Set(['/health', '/ready', '/metrics']);
+const DOCS_PREFIX = '/docs';
+/** SQLSTATEs of text the database refuses: character_not_in_repertoire (NUL, bad UTF-8), untranslatable_character. */
+const PG_BAD_TEXT = new Set(['22021', '22P05']);
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** Maps whatever a route or fastify itself threw onto the catalogue's `{code, message, details}` body. */
+export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof AppError) return { status: err.status, body: err.toBody() };
+  if (!(err instanceof Error)) return { status: 500, body: new AppError('INTERNAL').toBody() };
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    return {
+      status: 400,
+      body: {
+        code: 'VALIDATION_FAILED',
+        message: `Invalid ${fe.validationContext ?? 'request'}`,
+        details: {
+          issues: fe.validation.map((v) => ({
+            field: v.instancePath.replace(/^\//, '').replace(/\//g, '.') || (v.params as { missingProperty?: string } | undefined)?.missingProperty || '(root)',
+            reason: v.message ?? 'invalid',
+          })),
+        },
+      },
+    };
+  }
+  switch (fe.code) {
+    case 'FST_ERR_VALIDATION':
+      // A schema whose check threw on the value (rather than reporting an issue): still bad input.
+      return {
+        status: 400,
+        body: { code: 'VALIDATION_FAILED', message: `Invalid ${fe.validationContext ?? 'request'}`, details: { issues: [{ field: '(unknown)', reason: 'invalid value' }] } },
+      };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: new AppError('PAYLOAD_TOO_LARGE', `The request body exceeds ${MAX_BODY_BYTES} bytes.`).toBody() };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: new AppError('UNSUPPORTED_MEDIA_TYPE').toBody() };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: new AppError('MALFORMED_BODY').toBody() };
+  }
+  // Text Postgres cannot store (a NUL character, invalid UTF-8) that got past a schema: bad input.
+  if (typeof fe.code === 'string' && PG_BAD_TEXT.has(fe.code)) {
+    return { status: 400, body: { code: 'VALIDATION_FAILED', message: 'A value contains characters that cannot be stored (e.g. NUL).', details: {} } };
+  }
+  if (err instanceof SyntaxError) return { status: 400, body: new AppError('MALFORMED_BODY').toBody() };
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, body: { code: 'VALIDATION_FAILED', message: fe.message, details: {} } };
+  }
+  return { status: 500, body: new AppError('INTERNAL').toBody() };
+}
+
+/** The dotted path of the first string (or key) holding a NUL character, if any. */
+function nulPath(v: unknown, path = '', depth = 0): string | undefined {
+  if (typeof v === 'string') return v.includes('\u0000') ? path : undefined;
+  if (typeof v !== 'object' || v === null || depth > 64) return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const p = path === '' ? k : `${path}.${k}`;
+    if (k.includes('\u0000')) return p;
+    const found = nulPath(x, p, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+export interface ServerOptions {
+  logger: Logger;
+  apiTokens: readonly ApiToken[];
+  /** Require a read-scoped token on /health, /ready and /metrics too. */
+  protectOpsEndpoints: boolean;
+  metrics?: HttpMetrics;
+  version?: string;
+}
+
+/**
+ * The fastify instance with everything every route relies on: zod validation and serialisation,
+ * the error catalogue, request ids, bearer-token scopes, OpenAPI generated from the route schemas
+ * (GET /openapi.json, docs at /docs) and request metrics. Routes are registered by the caller.
+ */
+export async function createHttpServer(opts: ServerOptions): Promise<App> {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    bodyLimit: MAX_BODY_BYTES,
+    // Path parameters include contract ids (a 2-step deposit's id is its transfer instruction's
+    // cid, ~140-260 characters): fastify's default of 100 would answer them 414. Routes cap each
+    // parameter with their own schema.
+    routerOptions: { maxParamLength: 512 },
+    // Bad percent-encoding in the path, an over-long parameter: the catalogue's body too.
+    frameworkErrors: (err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      return reply.status(status).send({ code: 'VALIDATION_FAILED', message: err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL (bad percent-encoding)' : 'A path parameter is too long', details: {} });
+    },
+    // A caller's x-request-id is kept only when it is a plain token: it is echoed in a response
+    // header (a control or non-Latin-1 character there makes Node throw: a 500) and logged.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Probes hit /health and /ready every few seconds; logging each would drown the useful lines.
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (req) => OPS_PATHS.has(req.url) }),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // The API speaks JSON only: a text body is refused (415) rather than validated as a string.
+  app.removeContentTypeParser('text/plain');
+
+  const auth = createAuthenticator(opts.apiTokens);
+  const opsAccess: RouteAccess = opts.protectOpsEndpoints ? 'read' : 'public';
+
+  app.addHook('onRoute', (route) => {
+    const url = route.url ?? route.path ?? '';
+    if (OPS_PATHS.has(url)) {
+      route.config = { ...route.config, access: opsAccess };
+    } else if (url.startsWith('/v1') && route.config?.access === undefined) {
+      throw new Error(`route ${String(route.method)} ${url} does not declare its access scope (config.access)`);
+    }
+    const access = route.config?.access;
+    if (access !== undefined && access !== 'public' && route.schema) {
+      route.schema = { ...route.schema, security: [{ bearerAuth: [access] }] };
+    }
+  });
+
+  // Postgres text cannot hold NUL: refuse it for every route, whatever its schema (after the
+  // schemas, so a value they refuse anyway gets their message).
+  app.addHook('preHandler', async (req) => {
+    for (const [where, value] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
+      const path = nulPath(value);
+      if (path !== undefined) {
+        throw new AppError('VALIDATION_FAILED', `Invalid ${where}`, { issues: [{ field: path === '' ? '(root)' : path, reason: 'NUL characters are not allowed' }] });
+      }
+    }
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+    const access = req.routeOptions.config.access;
+    // Routes outside /v1 without a rule (docs, openapi, 404s) are public by design.
+    if (access !== undefined) req.principal = auth.authorize(access, req.headers.authorization);
+  });
+
+  if (opts.metrics) {
+    const metrics = opts.metrics;
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body } = toErrorBody(err);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ code: body.code, status }, 'request rejected');
+    return reply.status(status).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    return reply.status(404).send(new AppError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`).toBody());
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Canton exchange integration',
+        description: 'Deposits, withdrawals and treasury holdings of Canton Network tokens. Errors are `{code, message, details}` with stable codes.',
+        version: opts.version ?? '0.1.0',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

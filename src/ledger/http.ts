@@ -1,0 +1,173 @@
+import type { z } from 'zod';
+import { LedgerAuthError, type TokenProvider } from './auth.js';
+import { decode, isRetryableErrorCategory, JsCantonError } from './schema/index.js';
+
+/**
+ * The HTTP core every Ledger API and registry client uses: base URL, bearer token, timeout, JSON
+ * in and out, zod decoding of responses, and one error type whose `retryable` encodes the rules
+ * (docs/internals.md): retry error categories 1, 2, 3 and 12, HTTP 429/502/503/504 without a
+ * Canton error body, and network failures; never HTTP 401, 403, 500 or 501.
+ */
+
+/** Statuses never retried whatever the body says (integration guide, "Fault tolerance"). */
+const NEVER_RETRY: ReadonlySet<number> = new Set([401, 403, 500, 501]);
+/** Transient statuses of gateways and overload when the body is not a JsCantonError. */
+const RETRY_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+export function isRetryable(status: number, errorCategory: number | undefined): boolean {
+  if (NEVER_RETRY.has(status)) return false;
+  if (status === 429 || status === 503) return true;
+  if (errorCategory !== undefined) return isRetryableErrorCategory(errorCategory);
+  return status === 0 || RETRY_STATUSES.has(status);
+}
+
+export class LedgerApiError extends Error {
+  override readonly name = 'LedgerApiError';
+  /** HTTP status; 0 when no response arrived (network error, timeout). */
+  readonly status: number;
+  /** The JsCantonError code, or NETWORK_ERROR / TIMEOUT / HTTP_<status> without one. */
+  readonly code: string;
+  readonly errorCategory: number | undefined;
+  readonly retryable: boolean;
+  readonly cantonError: JsCantonError | undefined;
+
+  constructor(
+    message: string,
+    o: { status: number; code: string; errorCategory?: number | undefined; retryable?: boolean; cantonError?: JsCantonError | undefined; cause?: unknown },
+  ) {
+    super(message, o.cause === undefined ? undefined : { cause: o.cause });
+    this.status = o.status;
+    this.code = o.code;
+    this.errorCategory = o.errorCategory;
+    this.cantonError = o.cantonError;
+    this.retryable = o.retryable ?? isRetryable(o.status, o.errorCategory);
+  }
+}
+
+/** Canton's gRPC status → HTTP status mapping (GrpcHttpErrorCodes), for errors that arrive without one. */
+const GRPC_TO_HTTP: Readonly<Record<number, number>> = {
+  1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 11: 400, 12: 501, 13: 500, 14: 503, 15: 500, 16: 401,
+};
+
+export function httpStatusOfGrpc(code: number | undefined): number {
+  return code === undefined ? 500 : (GRPC_TO_HTTP[code] ?? 500);
+}
+
+/** Turns an error response body (JsCantonError JSON, or text) into a LedgerApiError. */
+export function errorFromResponse(what: string, status: number, bodyText: string): LedgerApiError {
+  let json: unknown;
+  try {
+    json = JSON.parse(bodyText);
+  } catch {
+    /* text/plain, e.g. a 400 for a request body the server cannot decode */
+  }
+  const canton = JsCantonError.safeParse(json);
+  if (canton.success) {
+    const e = canton.data;
+    return new LedgerApiError(`${what}: HTTP ${status} ${e.code} (category ${e.errorCategory}): ${e.cause}`, {
+      status,
+      code: e.code,
+      errorCategory: e.errorCategory,
+      cantonError: e,
+    });
+  }
+  const text = bodyText.length > 500 ? `${bodyText.slice(0, 500)}…` : bodyText;
+  return new LedgerApiError(`${what}: HTTP ${status}${text ? `: ${text}` : ''}`, { status, code: `HTTP_${status}` });
+}
+
+export interface LedgerHttpOptions {
+  baseUrl: string;
+  auth: TokenProvider;
+  /** Per request, unless the call sets its own. Default 30 s. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface RequestOptions<S extends z.ZodType> {
+  method: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  schema: S;
+  /** Names the call in errors, e.g. "GET /v2/state/ledger-end". */
+  what?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export class LedgerHttp {
+  readonly baseUrl: string;
+  private readonly doFetch: typeof fetch;
+
+  constructor(private readonly opts: LedgerHttpOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.doFetch = opts.fetch ?? globalThis.fetch;
+  }
+
+  get auth(): TokenProvider {
+    return this.opts.auth;
+  }
+
+  url(path: string, query?: Record<string, string | number | undefined>): string {
+    const u = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  /** Sends the request and decodes a 2xx body with `schema`; anything else throws LedgerApiError. */
+  async request<S extends z.ZodType>(o: RequestOptions<S>): Promise<z.output<S>> {
+    const what = o.what ?? `${o.method} ${o.path}`;
+    const json = await this.send(o, what, true);
+    return decode(o.schema, json, what);
+  }
+
+  private async send(o: RequestOptions<z.ZodType>, what: string, mayRefresh: boolean): Promise<unknown> {
+    let token: string;
+    try {
+      token = await this.opts.auth.getToken(o.signal);
+    } catch (e) {
+      if (e instanceof LedgerAuthError) {
+        throw new LedgerApiError(`${what}: cannot obtain an access token: ${e.message}`, { status: e.status, code: 'AUTH_TOKEN', retryable: e.retryable, cause: e });
+      }
+      throw e;
+    }
+    const timeout = AbortSignal.timeout(o.timeoutMs ?? this.opts.timeoutMs ?? 30_000);
+    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
+    let res: Response;
+    try {
+      res = await this.doFetch(this.url(o.path, o.query), {
+        method: o.method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+        signal,
+      });
+    } catch (e) {
+      if (o.signal?.aborted) throw e; // the caller cancelled: not a ledger error
+      const timedOut = timeout.aborted;
+      throw new LedgerApiError(`${what}: ${timedOut ? 'timed out' : `network error: ${(e as Error).message}`}`, {
+        status: 0,
+        code: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR',
+        retryable: true,
+        cause: e,
+      });
+    }
+    const text = await res.text();
+    if (res.ok) {
+      try {
+        return text === '' ? {} : (JSON.parse(text) as unknown);
+      } catch (e) {
+        throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, { status: res.status, code: 'INVALID_RESPONSE', retryable: false, cause: e });
+      }
+    }
+    // A rotated or revoked OAuth token: fetch a fresh one once. A static token cannot improve.
+    if (res.status === 401 && mayRefresh && this.opts.auth.kind === 'oauth2') {
+      this.opts.auth.invalidate();
+      return this.send(o, what, false);
+    }
+    throw errorFromResponse(what, res.status, text);
+  }
+}

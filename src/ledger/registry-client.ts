@@ -1,0 +1,139 @@
+import type { z } from 'zod';
+import type { TokenProvider } from './auth.js';
+import { LedgerAuthError } from './auth.js';
+import { isRetryable, LedgerApiError } from './http.js';
+import {
+  decode,
+  GetChoiceContextRequest,
+  GetFactoryRequest,
+  GetRegistryInfoResponse,
+  Instrument,
+  ListInstrumentsResponse,
+  RegistryChoiceContext,
+  RegistryErrorResponse,
+  TransferFactoryWithChoiceContext,
+  type GetChoiceContextRequest as ChoiceContextBody,
+} from './schema/index.js';
+
+/**
+ * A token admin's Registry API (transfer-instruction-v1.yaml, token-metadata-v1.yaml): the
+ * transfer factory and choice contexts with the contracts to disclose, and instrument metadata.
+ * One client per registry base URL (the instrument's `registry_url`; paths are appended to it).
+ *
+ * Errors are LedgerApiError with the ledger client's retry rules: network failures, timeouts and
+ * 429/502/503/504 retry; 4xx (the registry's `{error}` in the message) and 500/501 do not. Codes:
+ * REGISTRY_NOT_FOUND (404), REGISTRY_BAD_REQUEST (400), REGISTRY_HTTP_<status>, NETWORK_ERROR,
+ * TIMEOUT. A 2xx body that does not match the spec is a LedgerDecodeError.
+ */
+
+export type InstructionChoice = 'accept' | 'reject' | 'withdraw';
+
+export interface RegistryClientOptions {
+  /** e.g. https://scan.example.com/api/scan (CC) or a token admin's registry app. */
+  baseUrl: string;
+  /**
+   * Registries are usually public (Scan, the validator's Scan proxy). When one needs a bearer
+   * token, give a provider here; without one no Authorization header is sent — the ledger's token
+   * is never handed to a third party's server unless configured.
+   */
+  auth?: TokenProvider;
+  /** Per request. Default 15 s. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+const TRANSFER_INSTRUCTION = '/registry/transfer-instruction/v1';
+const METADATA = '/registry/metadata/v1';
+
+export class RegistryClient {
+  readonly baseUrl: string;
+  private readonly doFetch: typeof fetch;
+
+  constructor(private readonly opts: RegistryClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.doFetch = opts.fetch ?? globalThis.fetch;
+  }
+
+  /**
+   * The factory to exercise TransferFactory_Transfer on, the kind of transfer it will run
+   * (self / direct / offer) and its choice context. `choiceArguments` is the choice argument with
+   * `extraArgs.context` and `extraArgs.meta` empty. Debug fields are not requested: they are
+   * large, untrusted, and must not be forwarded to the ledger.
+   */
+  transferFactory(choiceArguments: Record<string, unknown>, signal?: AbortSignal): Promise<TransferFactoryWithChoiceContext> {
+    const body = GetFactoryRequest.parse({ choiceArguments, excludeDebugFields: true });
+    return this.call('POST', `${TRANSFER_INSTRUCTION}/transfer-factory`, TransferFactoryWithChoiceContext, body, signal);
+  }
+
+  /** The context to accept, reject or withdraw a transfer instruction; a fresh one for every exercise. */
+  choiceContext(transferInstructionId: string, choice: InstructionChoice, body: ChoiceContextBody = {}, signal?: AbortSignal): Promise<RegistryChoiceContext> {
+    const request = GetChoiceContextRequest.parse({ excludeDebugFields: true, ...body });
+    const path = `${TRANSFER_INSTRUCTION}/${encodeURIComponent(transferInstructionId)}/choice-contexts/${choice}`;
+    return this.call('POST', path, RegistryChoiceContext, request, signal);
+  }
+
+  info(signal?: AbortSignal): Promise<GetRegistryInfoResponse> {
+    return this.call('GET', `${METADATA}/info`, GetRegistryInfoResponse, undefined, signal);
+  }
+
+  instruments(page: { pageSize?: number; pageToken?: string } = {}, signal?: AbortSignal): Promise<ListInstrumentsResponse> {
+    const q = new URLSearchParams();
+    if (page.pageSize !== undefined) q.set('pageSize', String(page.pageSize));
+    if (page.pageToken !== undefined) q.set('pageToken', page.pageToken);
+    const query = q.size > 0 ? `?${q.toString()}` : '';
+    return this.call('GET', `${METADATA}/instruments${query}`, ListInstrumentsResponse, undefined, signal);
+  }
+
+  instrument(instrumentId: string, signal?: AbortSignal): Promise<Instrument> {
+    return this.call('GET', `${METADATA}/instruments/${encodeURIComponent(instrumentId)}`, Instrument, undefined, signal);
+  }
+
+  private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body: unknown, signal: AbortSignal | undefined): Promise<z.output<S>> {
+    const what = `registry ${method} ${this.baseUrl}${path.split('?')[0] ?? path}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.opts.auth) {
+      try {
+        headers['authorization'] = `Bearer ${await this.opts.auth.getToken(signal)}`;
+      } catch (e) {
+        if (e instanceof LedgerAuthError) throw new LedgerApiError(`${what}: cannot obtain an access token: ${e.message}`, { status: e.status, code: 'AUTH_TOKEN', retryable: e.retryable, cause: e });
+        throw e;
+      }
+    }
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 15_000);
+    let res: Response;
+    try {
+      res = await this.doFetch(this.baseUrl + path, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      const timedOut = timeout.aborted;
+      throw new LedgerApiError(`${what}: ${timedOut ? 'timed out' : `network error: ${(e as Error).message}`}`, { status: 0, code: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR', retryable: true, cause: e });
+    }
+    const text = await res.text();
+    if (!res.ok) throw registryError(what, res.status, text);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, { status: res.status, code: 'INVALID_RESPONSE', retryable: false, cause: e });
+    }
+    return decode(schema, json, what);
+  }
+}
+
+function registryError(what: string, status: number, text: string): LedgerApiError {
+  let reason = text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  try {
+    const parsed = RegistryErrorResponse.safeParse(JSON.parse(text));
+    if (parsed.success) reason = parsed.data.error;
+  } catch {
+    /* not JSON: keep the text */
+  }
+  const code = status === 404 ? 'REGISTRY_NOT_FOUND' : status === 400 ? 'REGISTRY_BAD_REQUEST' : `REGISTRY_HTTP_${status}`;
+  return new LedgerApiError(`${what}: HTTP ${status}${reason ? `: ${reason}` : ''}`, { status, code, retryable: isRetryable(status, undefined) });
+}

@@ -1,0 +1,44 @@
+import { MetadataKey, TRANSFER_FACTORY_INTERFACE_ID, TRANSFER_INSTRUCTION_INTERFACE_ID, type CommandInput } from '../../ledger/schema/index.js';
+import type { JsonObject } from '../submission.js';
+import type { TransferIntent } from '../withdrawal.actors.js';
+
+/**
+ * The token-standard commands, as Daml-LF JSON. The same builder makes the registry request and
+ * the prepared command, so what the registry chose a factory for is what we exercise.
+ */
+
+const EMPTY_META = { values: {} };
+
+/** TransferFactory_Transfer's argument; `context` is the registry's choiceContextData ({} when asking for it). */
+export function transferChoiceArgument(intent: TransferIntent, context: JsonObject): JsonObject {
+  return {
+    expectedAdmin: intent.instrument.admin,
+    transfer: {
+      sender: intent.sender,
+      receiver: intent.receiver,
+      amount: intent.amount,
+      instrumentId: { admin: intent.instrument.admin, id: intent.instrument.id },
+      requestedAt: intent.requestedAt,
+      executeBefore: intent.executeBefore,
+      inputHoldingCids: [...intent.inputHoldingCids],
+      // The memo is the withdrawal id: how ingestion finds this transfer again, even after a restore.
+      meta: { values: { [MetadataKey.reason]: intent.memo } },
+    },
+    extraArgs: { context, meta: EMPTY_META },
+  };
+}
+
+export function transferCommand(factoryId: string, argument: JsonObject): CommandInput {
+  return { ExerciseCommand: { templateId: TRANSFER_FACTORY_INTERFACE_ID, contractId: factoryId, choice: 'TransferFactory_Transfer', choiceArgument: argument } };
+}
+
+export function acceptCommand(transferInstructionCid: string, context: JsonObject): CommandInput {
+  return {
+    ExerciseCommand: {
+      templateId: TRANSFER_INSTRUCTION_INTERFACE_ID,
+      contractId: transferInstructionCid,
+      choice: 'TransferInstruction_Accept',
+      choiceArgument: { extraArgs: { context, meta: EMPTY_META } },
+    },
+  };
+}

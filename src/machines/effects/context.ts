@@ -1,0 +1,97 @@
+import type { LedgerConfig } from '../../config.js';
+import { tokenProviderFor, type TokenProvider } from '../../ledger/auth.js';
+import { LedgerHttp } from '../../ledger/http.js';
+import { LedgerReadClient } from '../../ledger/read-client.js';
+import { loadTreasurySigner, type TreasurySigner } from '../../ledger/signing.js';
+import { LedgerSubmissionClient } from '../../ledger/submission-client.js';
+import type { Logger } from '../../logger.js';
+import type { Sql } from '../../store/db.js';
+import { createRegistryDirectory, type RegistryDirectory } from './registries.js';
+
+/** What the withdrawal and deposit ledger effects share: clients, the signer, the options. */
+
+export interface LedgerEffectsOptions {
+  /**
+   * 'wait' (default): /executeAndWait — the call returns once the transaction committed, so a
+   * rejection at commit (stale mining round, inputs spent, deadline passed, duplicate) reaches the
+   * machine at once instead of only after the attempt's deadline. 'async': /execute, the outcome
+   * comes only from ingestion. Either way ingestion, not this answer, decides the withdrawal.
+   */
+  execute?: 'wait' | 'async';
+  /** 'none' (default): registries are public. 'ledger': send them the ledger's bearer token too. */
+  registryAuth?: 'none' | 'ledger';
+  /** Per ledger call (default 30 s; an executeAndWait lasts until the commit). */
+  ledgerTimeoutMs?: number;
+  /** Per registry call (default 15 s). */
+  registryTimeoutMs?: number;
+  /** Pin prepares to one synchronizer (and refuse transactions prepared for another); default: the node picks. */
+  synchronizerId?: string;
+  /** Execute's deduplication period; default: the participant's maximum. */
+  deduplicationSeconds?: number;
+  /** How long an instrument's registry URL is cached (default 5 s). */
+  instrumentCacheMs?: number;
+  /** The treasury party's namespace key is not its signing key: skip that start-up check. */
+  allowOtherNamespaceKey?: boolean;
+  fetch?: typeof fetch;
+}
+
+export interface LedgerEffectsDeps {
+  sql: Sql;
+  /** apiUrl, userId, auth, treasuryParty, treasuryKeyFile (unless `signer` is given). */
+  ledger: LedgerConfig;
+  logger: Logger;
+  /** Share one loaded key between the withdrawal and deposit effects; default: loaded from ledger.treasuryKeyFile. */
+  signer?: TreasurySigner;
+  /** Share one token cache; default: built from ledger.auth. */
+  tokenProvider?: TokenProvider;
+  options?: LedgerEffectsOptions;
+}
+
+export interface LedgerEffects {
+  readonly treasuryParty: string;
+  readonly userId: string;
+  readonly signer: TreasurySigner;
+  readonly submissions: LedgerSubmissionClient;
+  readonly reads: LedgerReadClient;
+  readonly registries: RegistryDirectory;
+  readonly logger: Logger;
+  readonly options: Readonly<LedgerEffectsOptions>;
+}
+
+/**
+ * Builds the shared parts. Loading the key here makes a bad key file (unreadable, not Ed25519, not
+ * the treasury's) fail the daemon's start-up with a SigningKeyError that says so.
+ */
+export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
+  const options = deps.options ?? {};
+  const signer =
+    deps.signer ??
+    loadTreasurySigner(deps.ledger.treasuryKeyFile, {
+      party: deps.ledger.treasuryParty,
+      logger: deps.logger,
+      ...(options.allowOtherNamespaceKey ? { allowOtherNamespaceKey: true } : {}),
+    });
+  const auth = deps.tokenProvider ?? tokenProviderFor(deps.ledger.auth, options.fetch ? { fetch: options.fetch } : {});
+  const http = new LedgerHttp({
+    baseUrl: deps.ledger.apiUrl,
+    auth,
+    ...(options.ledgerTimeoutMs !== undefined ? { timeoutMs: options.ledgerTimeoutMs } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  return {
+    treasuryParty: deps.ledger.treasuryParty,
+    userId: deps.ledger.userId,
+    signer,
+    submissions: new LedgerSubmissionClient(http),
+    reads: new LedgerReadClient(http),
+    registries: createRegistryDirectory({
+      sql: deps.sql,
+      ...(options.registryAuth === 'ledger' ? { auth } : {}),
+      ...(options.registryTimeoutMs !== undefined ? { timeoutMs: options.registryTimeoutMs } : {}),
+      ...(options.instrumentCacheMs !== undefined ? { cacheMs: options.instrumentCacheMs } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    }),
+    logger: deps.logger.child({ component: 'ledger-effects' }),
+    options,
+  };
+}

@@ -1,0 +1,83 @@
+import { LedgerApiError } from '../../ledger/http.js';
+import { toLedgerDisclosedContract, type EventFormatInput } from '../../ledger/schema/index.js';
+import type { DepositActors, FetchAcceptContextInput, PrepareAcceptInput } from '../deposit.actors.js';
+import { ActorError, FailureCode } from '../failure.js';
+import { JsonObject, type ChoiceContext, type PreparedSubmission } from '../submission.js';
+import { acceptCommand } from './commands.js';
+import { createLedgerEffects, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
+import { toActorError } from './errors.js';
+import { executeSubmission, verifyAndSign } from './submit.js';
+
+/**
+ * The deposit machine's effects (DepositActors): accept a 2-step offer — a fresh accept context
+ * from the instrument's registry, prepare TransferInstruction_Accept with its disclosed contracts,
+ * verify + sign, execute. An accept can never credit twice: it archives the instruction, so a
+ * repeat fails (INSTRUCTION_NOT_FOUND / DUPLICATE_COMMAND) and ingestion credits once.
+ */
+export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: LedgerEffects }): DepositActors {
+  const fx = 'effects' in deps ? deps.effects : createLedgerEffects(deps);
+  const log = fx.logger;
+
+  /**
+   * A registry that does not know an instruction may simply not have seen it yet (a registry such
+   * as Scan lags the ledger): only the ledger can say it is gone.
+   */
+  async function instructionGone(cid: string, signal: AbortSignal): Promise<boolean> {
+    const format: EventFormatInput = {
+      filtersByParty: { [fx.treasuryParty]: { cumulative: [{ identifierFilter: { WildcardFilter: { value: { includeCreatedEventBlob: false } } } }] } },
+      verbose: false,
+    };
+    const events = await fx.reads.eventsByContractId(cid, format, signal);
+    return events === undefined || events.archived !== undefined;
+  }
+
+  return {
+    async fetchAcceptContext(input: FetchAcceptContextInput, signal: AbortSignal): Promise<ChoiceContext> {
+      const row = await fx.registries.instrument(input.instrument);
+      const where = `registry accept context for ${input.transferInstructionCid} at ${row.registryUrl}`;
+      try {
+        const r = await fx.registries.client(row).choiceContext(input.transferInstructionCid, 'accept', {}, signal);
+        return { choiceContextData: JsonObject.parse(r.choiceContextData), disclosedContracts: r.disclosedContracts.map(toLedgerDisclosedContract) };
+      } catch (e) {
+        if (e instanceof LedgerApiError && e.status === 404) {
+          let gone: boolean;
+          try {
+            gone = await instructionGone(input.transferInstructionCid, signal);
+          } catch (lookup) {
+            throw toActorError(lookup, `${where}: registry answered 404; looking the instruction up on the ledger`);
+          }
+          if (gone) throw new ActorError({ code: FailureCode.INSTRUCTION_NOT_FOUND, message: `${where}: the instruction is no longer active on the ledger`, retryable: false, status: 404 });
+          log.warn({ depositId: input.depositId, cid: input.transferInstructionCid }, 'the registry does not know an active transfer instruction yet; retrying later');
+          throw new ActorError({ code: 'REGISTRY_INSTRUCTION_UNKNOWN', message: `${where}: the registry does not know this active instruction (yet): ${e.message}`, retryable: true, status: 404 });
+        }
+        throw toActorError(e, where, { instructionCid: input.transferInstructionCid });
+      }
+    },
+
+    async prepareAccept(input: PrepareAcceptInput, signal: AbortSignal): Promise<PreparedSubmission> {
+      if (input.actAs !== fx.treasuryParty) {
+        throw new ActorError({ code: 'NOT_OUR_PARTY', message: `deposit ${input.depositId} would be accepted by ${input.actAs}, but this service signs only for ${fx.treasuryParty}`, retryable: false });
+      }
+      try {
+        const r = await fx.submissions.prepare(
+          {
+            userId: fx.userId,
+            commandId: input.commandId,
+            commands: [acceptCommand(input.transferInstructionCid, input.context.choiceContextData)],
+            actAs: [fx.treasuryParty],
+            disclosedContracts: input.context.disclosedContracts,
+            maxRecordTime: input.maxRecordTime,
+            ...(fx.options.synchronizerId !== undefined ? { synchronizerId: fx.options.synchronizerId } : {}),
+          },
+          { signal },
+        );
+        return { commandId: input.commandId, preparedTransaction: r.preparedTransaction, preparedTransactionHash: r.preparedTransactionHash, hashingSchemeVersion: r.hashingSchemeVersion };
+      } catch (e) {
+        throw toActorError(e, `prepare accept of ${input.transferInstructionCid}`, { instructionCid: input.transferInstructionCid });
+      }
+    },
+
+    verifyAndSign: (input) => verifyAndSign(fx, input),
+    executeSubmission: (input, signal) => executeSubmission(fx, input, signal),
+  };
+}

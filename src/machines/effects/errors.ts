@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { LedgerApiError } from '../../ledger/http.js';
+import { PreparedTransactionError } from '../../ledger/prepared-transaction/index.js';
+import { LedgerDecodeError } from '../../ledger/schema/index.js';
+import { SigningKeyError } from '../../ledger/signing.js';
+import { ActorError, FailureCode, type ActorFailure } from '../failure.js';
+
+/**
+ * Ledger and registry errors in the terms the machines decide on (src/machines/README.md, "For
+ * whoever implements the ledger effects"):
+ * - `retryable` from the ledger client's rules (categories 1, 2, 3, 12, network, 429/502/503/504);
+ *   the machine never retries 401/403/500/501 whatever this says;
+ * - `definiteAnswer` from the JsCantonError;
+ * - a missing contract is classified by WHICH contract is missing: one of our inputs →
+ *   INPUT_UNAVAILABLE, the instruction being accepted → INSTRUCTION_NOT_FOUND, anything else is a
+ *   stale registry context (an archived mining round, rules, preapproval) → retryable, because the
+ *   machine's retry fetches a fresh context.
+ */
+
+/** Error ids that mean "a contract the command uses is not active (any more)". */
+const CONTRACT_GONE = new Set(['CONTRACT_NOT_FOUND', 'LOCAL_VERDICT_INACTIVE_CONTRACTS', 'INCONSISTENT', 'CONTRACT_NOT_ACTIVE', 'INCONSISTENT_CONTRACTS']);
+
+/** What the failed command was about, to classify a missing contract. */
+export interface FailureScope {
+  /** Input holdings of a transfer. */
+  inputs?: readonly string[];
+  /** The transfer instruction an accept exercises. */
+  instructionCid?: string;
+}
+
+const CONTRACT_ID_IN_TEXT = /\b00[0-9a-f]{64,}\b/g;
+
+/** The contract ids an error names: its CONTRACT_ID resources, else ids in its cause. */
+export function contractIdsOf(e: LedgerApiError): string[] {
+  const resources = (e.cantonError?.resources ?? []).filter(([k]) => k === 'CONTRACT_ID').map(([, v]) => v);
+  if (resources.length > 0) return resources;
+  return [...(e.cantonError?.cause ?? e.message).matchAll(CONTRACT_ID_IN_TEXT)].map((m) => m[0]);
+}
+
+function definiteOf(e: LedgerApiError): boolean | undefined {
+  const c = e.cantonError;
+  if (c?.definiteAnswer !== undefined) return c.definiteAnswer;
+  const d = c?.context['definite_answer'];
+  return d === 'true' ? true : d === 'false' ? false : undefined;
+}
+
+function base(e: LedgerApiError): ActorFailure {
+  const definiteAnswer = definiteOf(e);
+  return {
+    code: e.code,
+    message: e.message,
+    retryable: e.retryable,
+    ...(definiteAnswer !== undefined ? { definiteAnswer } : {}),
+    // 0 = no response at all (network, timeout): there is no HTTP status to report.
+    ...(e.status > 0 ? { status: e.status } : {}),
+    ...(e.errorCategory !== undefined ? { category: e.errorCategory } : {}),
+  };
+}
+
+/** Whether the error says a contract is gone (the ids may or may not be named). */
+export function isContractGone(e: unknown): e is LedgerApiError {
+  return e instanceof LedgerApiError && CONTRACT_GONE.has(e.code);
+}
+
+export function toActorError(e: unknown, what: string, scope: FailureScope = {}): ActorError {
+  if (e instanceof ActorError) return e;
+  if (e instanceof LedgerApiError) {
+    const f = base(e);
+    if (CONTRACT_GONE.has(e.code)) {
+      const named = contractIdsOf(e);
+      const inputs = new Set(scope.inputs ?? []);
+      if (scope.instructionCid !== undefined && named.includes(scope.instructionCid)) {
+        return new ActorError({ ...f, code: FailureCode.INSTRUCTION_NOT_FOUND, message: `${what}: transfer instruction ${scope.instructionCid} is no longer active (${e.message})`, retryable: false });
+      }
+      const gone = named.filter((c) => inputs.has(c));
+      // Unnamed: assume the worst for our inputs. Before a submission that only costs a new
+      // reservation; after one the machine just waits for the ledger's verdict on the attempt.
+      if (gone.length > 0 || (named.length === 0 && inputs.size > 0)) {
+        return new ActorError({ ...f, code: FailureCode.INPUT_UNAVAILABLE, message: `${what}: input holding${gone.length === 1 ? '' : 's'} ${gone.join(', ') || '(unnamed)'} no longer active (${e.code}: ${e.message})`, retryable: false });
+      }
+      if (named.length === 0 && scope.instructionCid !== undefined) {
+        return new ActorError({ ...f, code: FailureCode.INSTRUCTION_NOT_FOUND, message: `${what}: ${e.message}`, retryable: false });
+      }
+      // A context contract (round, rules, preapproval) went stale: a fresh registry context fixes it.
+      return new ActorError({ ...f, message: `${what}: registry context is stale (${e.message})`, retryable: true });
+    }
+    return new ActorError({ ...f, message: `${what}: ${e.message}` });
+  }
+  if (e instanceof LedgerDecodeError) {
+    return new ActorError({ code: 'BAD_RESPONSE', message: `${what}: ${e.message}`, retryable: false });
+  }
+  if (e instanceof PreparedTransactionError) {
+    return new ActorError({ code: FailureCode.PREPARED_TX_MISMATCH, message: `${what}: the prepared transaction cannot be read: ${e.message}`, retryable: false });
+  }
+  if (e instanceof z.ZodError) {
+    // A request we built does not match the wire schema: our bug, and trying again will not fix it.
+    return new ActorError({ code: 'INVALID_REQUEST', message: `${what}: ${e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, retryable: false });
+  }
+  if (e instanceof SigningKeyError) {
+    return new ActorError({ code: 'SIGNING_KEY', message: `${what}: ${e.message}`, retryable: false });
+  }
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return new ActorError({ code: FailureCode.UNEXPECTED, message: `${what}: ${message}`, retryable: true });
+}

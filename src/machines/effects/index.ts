@@ -1,0 +1,13 @@
+/**
+ * The machines' ledger effects (README.md in this folder):
+ *
+ *   const effects = createLedgerEffects({ sql, ledger, logger });   // loads and checks the key
+ *   const withdrawals = createWithdrawalRuntime({ sql, logger, actors: createWithdrawalLedgerActors({ effects }), config });
+ *   const deposits = createDepositRuntime({ sql, logger, actors: createDepositLedgerActors({ effects }), config });
+ */
+export { createLedgerEffects, type LedgerEffects, type LedgerEffectsDeps, type LedgerEffectsOptions } from './context.js';
+export { createWithdrawalLedgerActors } from './withdrawal.js';
+export { createDepositLedgerActors } from './deposit.js';
+export { checkPreparedTransaction } from './verify.js';
+export { toActorError, type FailureScope } from './errors.js';
+export { createRegistryDirectory, type RegistryDirectory } from './registries.js';

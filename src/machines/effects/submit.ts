@@ -1,0 +1,95 @@
+import { LedgerApiError } from '../../ledger/http.js';
+import { decodePreparedTransaction, summarizePreparedTransaction, verifyPreparedTransactionHash, type HashCheck } from '../../ledger/prepared-transaction/index.js';
+import { TransferFactoryTransferArg } from '../../ledger/schema/index.js';
+import type { JsExecuteSubmissionRequestInput } from '../../ledger/schema/index.js';
+import { ActorError, FailureCode } from '../failure.js';
+import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, SignedSubmission, VerifyAndSignInput } from '../submission.js';
+import type { LedgerEffects } from './context.js';
+import { isContractGone, toActorError, type FailureScope } from './errors.js';
+import { checkPreparedTransaction } from './verify.js';
+
+/** verifyAndSign and executeSubmission: the same for a withdrawal's transfer and a deposit's accept. */
+
+function describe(input: VerifyAndSignInput): string {
+  return input.expected.kind === 'transfer' ? `withdrawal command ${input.expected.commandId}` : `accept of ${input.expected.transferInstructionCid}`;
+}
+
+/**
+ * Recomputes the hash from the decoded transaction, checks the transaction is exactly what we
+ * asked for (verify.ts), then signs OUR hash — never the bytes the node claims. Any doubt is
+ * PREPARED_TX_MISMATCH, which the machines never retry.
+ */
+export async function verifyAndSign(fx: LedgerEffects, input: VerifyAndSignInput): Promise<SignedSubmission> {
+  const what = describe(input);
+  let check: HashCheck;
+  try {
+    check = verifyPreparedTransactionHash(input.prepared);
+  } catch (e) {
+    throw mismatch(fx, what, [`cannot decode or hash it: ${(e as Error).message}`]);
+  }
+  if (!check.matches) throw mismatch(fx, what, [`its hash does not verify: the node sent ${input.prepared.preparedTransactionHash}, the transaction hashes to ${check.hashBase64}`]);
+  const problems = checkPreparedTransaction(check.transaction, input.expected);
+  const pinned = fx.options.synchronizerId;
+  if (pinned !== undefined && check.transaction.metadata.synchronizerId !== pinned) problems.push(`prepared for synchronizer ${check.transaction.metadata.synchronizerId}, expected ${pinned}`);
+  if (problems.length > 0) throw mismatch(fx, what, problems);
+  const signature = fx.signer.sign(check.hash);
+  fx.logger.debug({ commandId: input.expected.commandId, hash: check.hashBase64 }, 'prepared transaction verified and signed');
+  return { ...input.prepared, preparedTransactionHash: check.hashBase64, signature, signedBy: fx.signer.fingerprint };
+}
+
+function mismatch(fx: LedgerEffects, what: string, problems: string[]): ActorError {
+  const message = `refusing to sign ${what}: ${problems.join('; ')}`;
+  fx.logger.error({ problems }, message);
+  return new ActorError({ code: FailureCode.PREPARED_TX_MISMATCH, message, retryable: false });
+}
+
+/**
+ * Executes a signed transaction (again, after a crash or an ambiguous answer: it spends the same
+ * inputs, so at most one execution commits). DUPLICATE_COMMAND means an earlier execution of this
+ * command committed: reported as `{duplicate: true}`, never as a failure.
+ */
+export async function executeSubmission(fx: LedgerEffects, input: ExecuteSubmissionInput, signal: AbortSignal): Promise<ExecuteSubmissionOutput> {
+  const s = input.signed;
+  const body: JsExecuteSubmissionRequestInput = {
+    preparedTransaction: s.preparedTransaction,
+    hashingSchemeVersion: s.hashingSchemeVersion as JsExecuteSubmissionRequestInput['hashingSchemeVersion'],
+    submissionId: input.submissionId,
+    userId: fx.userId,
+    partySignatures: {
+      signatures: [
+        {
+          party: fx.treasuryParty,
+          signatures: [{ format: fx.signer.signatureFormat, signature: s.signature, signedBy: s.signedBy, signingAlgorithmSpec: fx.signer.signingAlgorithmSpec }],
+        },
+      ],
+    },
+    ...(fx.options.deduplicationSeconds !== undefined ? { deduplicationPeriod: { DeduplicationDuration: { value: { seconds: fx.options.deduplicationSeconds, nanos: 0 } } } } : {}),
+  };
+  try {
+    if (fx.options.execute === 'async') await fx.submissions.execute(body, { signal });
+    else await fx.submissions.executeAndWait(body, { signal });
+    return {};
+  } catch (e) {
+    if (e instanceof LedgerApiError && e.code === 'DUPLICATE_COMMAND') {
+      fx.logger.info({ commandId: s.commandId, submissionId: input.submissionId }, 'execute: the ledger already has this command');
+      return { duplicate: true };
+    }
+    throw toActorError(e, `execute ${s.commandId}`, isContractGone(e) ? scopeOf(s) : {});
+  }
+}
+
+/** Which contracts a signed transaction is about, read back from it (only needed on a contract error). */
+export function scopeOf(s: SignedSubmission): FailureScope {
+  try {
+    const root = summarizePreparedTransaction(decodePreparedTransaction(s.preparedTransaction)).roots[0];
+    if (root?.kind !== 'exercise') return {};
+    if (root.choice === 'TransferFactory_Transfer') {
+      const arg = TransferFactoryTransferArg.safeParse(root.choiceArgument);
+      return arg.success ? { inputs: arg.data.transfer.inputHoldingCids } : {};
+    }
+    if (root.choice === 'TransferInstruction_Accept') return { instructionCid: root.contractId };
+  } catch {
+    /* classified without scope below */
+  }
+  return {};
+}

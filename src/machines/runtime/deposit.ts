@@ -1,0 +1,156 @@
+import type { EventObject, InspectionEvent, Observer } from 'xstate';
+import { z } from 'zod';
+import type { Logger } from '../../logger.js';
+import type { Sql, Tx } from '../../store/db.js';
+import { assignDepositAccount, creditAssignedDeposit, depositAccountExists, loadDeposit, mirrorDepositReason, mirrorDepositStatus } from '../../store/machines-deposits.js';
+import { appendOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
+import type { DepositActors } from '../deposit.actors.js';
+import { DEFAULT_DEPOSIT_POLICY, DepositContext, DepositPolicy, depositCommandRefusal, depositStatus, type DepositInput } from '../deposit.context.js';
+import { DEPOSIT_MACHINE_VERSION, depositMachine, type DepositEvent } from '../deposit.machine.js';
+import { statePath } from '../state-path.js';
+import { createMachineRuntime, type MachineRuntime } from './runtime.js';
+import type { EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
+import type { Switches } from '../../admin/switches.js';
+
+export const DEPOSIT_MACHINE_TYPE = 'deposit';
+export const DEPOSIT_CONSUMER = 'deposit-runtime';
+export const DEPOSIT_TOPICS = ['deposit.offer_received', 'deposit.unattributed', 'deposit.credited', 'deposit.offer_closed'] as const;
+
+const Created = z.object({ depositId: z.string().min(1) });
+const Credited = z.object({ depositId: z.string().min(1), accountId: z.string().min(1), updateId: z.string().nullish(), creditedAmount: z.string().nullish() });
+const OfferClosed = z.object({ depositId: z.string().min(1), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']), updateId: z.string().nullish() });
+
+const OperatorCommand = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('RETRY_ACCEPT'), by: z.string().min(1) }),
+  z.object({ type: z.literal('ASSIGN'), by: z.string().min(1), accountId: z.string().min(1) }),
+]);
+export type DepositOperatorCommand = z.infer<typeof OperatorCommand>;
+
+const machineEvent = (e: DepositEvent): EventObject => e;
+
+export function routeDepositEvent(e: OutboxEvent): Route {
+  switch (e.topic) {
+    case 'deposit.offer_received':
+    case 'deposit.unattributed':
+      return { kind: 'deliver', machineId: Created.parse(e.payload).depositId, event: null, create: true };
+    case 'deposit.credited': {
+      const p = Credited.parse(e.payload);
+      return { kind: 'deliver', machineId: p.depositId, event: machineEvent({ type: 'CREDITED', accountId: p.accountId, updateId: p.updateId ?? null, creditedAmount: p.creditedAmount ?? null }), create: true };
+    }
+    case 'deposit.offer_closed': {
+      const p = OfferClosed.parse(e.payload);
+      return { kind: 'deliver', machineId: p.depositId, event: machineEvent({ type: 'OFFER_CLOSED', outcome: p.outcome, updateId: p.updateId ?? null }), create: true };
+    }
+    default:
+      return { kind: 'ignore', reason: `topic ${e.topic} is not for the deposit runtime` };
+  }
+}
+
+export async function projectDeposit(tx: Tx, t: TransitionRecord<DepositContext>): Promise<void> {
+  const c = t.context;
+  if (t.eventType === 'ASSIGN') {
+    const by = c.assigned?.by ?? 'admin';
+    // Exactly once: this transition happens once, and the guarded update refuses a second credit.
+    if (c.credit?.by === 'assign') await creditAssignedDeposit(tx, c.depositId, c.credit.accountId, by);
+    else if (c.accountId !== null) await assignDepositAccount(tx, c.depositId, c.accountId);
+  }
+  const { status, reason } = depositStatus(t.to, c);
+  if (status !== null && status !== 'credited') await mirrorDepositStatus(tx, c.depositId, status, reason);
+  else if (status === null && reason !== null) await mirrorDepositReason(tx, c.depositId, reason);
+
+  const top = statePath(t.to)[0];
+  if (top === 'acceptFailed' && statePath(t.from)[0] !== 'acceptFailed') {
+    await appendOutboxEvents(tx, [
+      {
+        topic: 'deposit.accept_failed',
+        aggregateType: 'deposit',
+        aggregateId: c.depositId,
+        payload: { depositId: c.depositId, accountId: c.accountId, transferInstructionCid: c.transferInstructionCid, reason: c.outcomeReason, attempts: c.acceptAttempts },
+      },
+    ]);
+  }
+}
+
+export interface DepositRuntimeConfig {
+  treasuryParty: string;
+  policy?: Partial<DepositPolicy>;
+}
+
+export interface DepositDefinitionOptions {
+  sql: Sql;
+  actors: DepositActors;
+  config: DepositRuntimeConfig;
+  /** Operator pause switches (src/admin/switches.ts): while `acceptance` is paused no accept step starts. */
+  switches?: Pick<Switches, 'whenOpen'>;
+}
+
+export function depositDefinition(opts: DepositDefinitionOptions): MachineDefinition<DepositContext> {
+  const policy = DepositPolicy.parse({ ...DEFAULT_DEPOSIT_POLICY, ...opts.config.policy });
+  const switches = opts.switches;
+  const hold: EffectHold | undefined = switches ? (signal) => switches.whenOpen('acceptance', signal) : undefined;
+  return {
+    type: DEPOSIT_MACHINE_TYPE,
+    version: DEPOSIT_MACHINE_VERSION,
+    consumer: DEPOSIT_CONSUMER,
+    topics: DEPOSIT_TOPICS,
+    lockKey: 2,
+    build: (wrap) =>
+      depositMachine.provide({
+        actors: {
+          fetchAcceptContext: wrap(opts.actors.fetchAcceptContext, hold),
+          prepareAccept: wrap(opts.actors.prepareAccept, hold),
+          verifyAndSign: wrap(opts.actors.verifyAndSign, hold),
+          executeSubmission: wrap(opts.actors.executeSubmission, hold),
+        },
+      }),
+    route: routeDepositEvent,
+    async loadInput(db, id) {
+      const row = await loadDeposit(db, id);
+      if (!row) return { skip: 'no deposit row' };
+      const input: DepositInput = {
+        depositId: row.depositId,
+        kind: row.kind,
+        instrument: row.instrument,
+        amount: row.transferAmount,
+        memo: row.memo,
+        accountId: row.accountId,
+        transferInstructionCid: row.transferInstructionCid,
+        executeBefore: row.executeBefore,
+        rowStatus: row.status,
+        treasuryParty: opts.config.treasuryParty,
+        policy,
+      };
+      return { input };
+    },
+    parseContext: (context) => DepositContext.parse(context),
+    project: projectDeposit,
+    parseCommand(command) {
+      const r = OperatorCommand.safeParse(command);
+      if (!r.success) return { ok: false, reason: `not a deposit command: ${r.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ')}` };
+      return { ok: true, event: r.data, by: r.data.by };
+    },
+    explainRefusal: (value, context, event) => depositCommandRefusal(value, context, event.type as DepositOperatorCommand['type']),
+    async precheckCommand(db, _id, event) {
+      if (event.type !== 'ASSIGN') return null;
+      const { accountId } = event as DepositOperatorCommand & { type: 'ASSIGN' };
+      return (await depositAccountExists(db, accountId)) ? null : `unknown deposit account ${accountId}`;
+    },
+  };
+}
+
+export interface CreateDepositRuntimeOptions extends DepositDefinitionOptions {
+  logger: Logger;
+  inspect?: Observer<InspectionEvent>;
+  runtime?: Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks'>;
+  hooks?: RuntimeHooks;
+}
+
+export function createDepositRuntime(opts: CreateDepositRuntimeOptions): MachineRuntime {
+  return createMachineRuntime(depositDefinition(opts), {
+    ...opts.runtime,
+    sql: opts.sql,
+    logger: opts.logger,
+    ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+  });
+}

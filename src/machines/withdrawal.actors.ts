@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, InstrumentRef, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+
+/**
+ * The effects of the withdrawal machine. Each is a named `fromPromise` actor in the machine's
+ * `setup({ actors })`; implementations are plain async functions supplied with
+ * `machine.provide({ actors: withdrawalActorLogic(impl) })`. Inputs and outputs are plain JSON
+ * (amounts decimal strings, times ISO strings) because they are persisted in snapshots and an
+ * actor that was running at a crash is re-run with the same input on restore: every effect must be
+ * idempotent for its input or guarded by the safety rule (README).
+ *
+ * Failures are thrown as `ActorError` (src/machines/failure.ts): `retryable`, `definiteAnswer`,
+ * `code`, `status` decide backoff vs stop.
+ */
+
+/** Claim free treasury holdings for one attempt. Idempotent per (withdrawalId, attempt). */
+export interface ReserveHoldingsInput {
+  withdrawalId: string;
+  attempt: number;
+  owner: string;
+  instrument: InstrumentRef;
+  amount: string;
+  maxInputs: number;
+  /** The attempt's deadline is now + ttlMs, persisted on the withdrawal row and the reservations. */
+  ttlMs: number;
+}
+export const ReservedHolding = z.object({ contractId: z.string(), amount: z.string() });
+export type ReservedHolding = z.infer<typeof ReservedHolding>;
+export type ReserveHoldingsOutput =
+  | { kind: 'reserved'; attempt: number; holdings: ReservedHolding[]; total: string; deadline: string }
+  /** `needed`: what the inputs must hold, the amount plus the instrument's fee reserve (src/lib/fee-reserve.ts). */
+  | { kind: 'insufficient'; needed: string; available: string; reason: string };
+
+/** Free the live reservations of one attempt, or of every attempt when `attempt` is null. */
+export interface ReleaseReservationInput {
+  withdrawalId: string;
+  attempt: number | null;
+  reason: string;
+}
+export interface ReleaseReservationOutput {
+  released: number;
+}
+
+/** The transfer we intend, as the registry's transfer-factory endpoint wants it. */
+export interface TransferIntent {
+  withdrawalId: string;
+  attempt: number;
+  sender: string;
+  receiver: string;
+  amount: string;
+  instrument: InstrumentRef;
+  inputHoldingCids: string[];
+  /** Transfer.requestedAt: must be in the past when the command is interpreted. */
+  requestedAt: string;
+  executeBefore: string;
+  /** meta.values["splice.lfdecentralizedtrust.org/reason"] = withdrawal id. */
+  memo: string;
+}
+
+/** POST /registry/transfer-instruction/v1/transfer-factory for the intent. */
+export type FetchTransferFactoryInput = TransferIntent;
+export interface TransferFactoryOutput extends ChoiceContext {
+  factoryId: string;
+  transferKind: 'self' | 'direct' | 'offer';
+}
+
+/** POST /v2/interactive-submission/prepare of TransferFactory_Transfer with the reserved inputs. */
+export interface PrepareTransferInput extends TransferIntent {
+  factory: TransferFactoryOutput;
+  /** Deterministic per attempt: withdrawal-<id>-<attempt>; command dedup is a bonus, not the guarantee. */
+  commandId: string;
+  /** = the attempt's deadline: after it the ledger cannot commit this transaction. */
+  maxRecordTime: string;
+}
+
+export interface WithdrawalActors {
+  reserveHoldings(input: ReserveHoldingsInput, signal: AbortSignal): Promise<ReserveHoldingsOutput>;
+  releaseReservation(input: ReleaseReservationInput, signal: AbortSignal): Promise<ReleaseReservationOutput>;
+  fetchTransferFactory(input: FetchTransferFactoryInput, signal: AbortSignal): Promise<TransferFactoryOutput>;
+  prepareTransfer(input: PrepareTransferInput, signal: AbortSignal): Promise<PreparedSubmission>;
+  /** Decode the prepared transaction, recompute its hash, compare with `expected`, then sign. */
+  verifyAndSign(input: VerifyAndSignInput, signal: AbortSignal): Promise<SignedSubmission>;
+  executeSubmission(input: ExecuteSubmissionInput, signal: AbortSignal): Promise<ExecuteSubmissionOutput>;
+}
+
+/** The DB-side effects, implemented in src/store/reservations.ts (createReservationActors). */
+export type WithdrawalDbActors = Pick<WithdrawalActors, 'reserveHoldings' | 'releaseReservation'>;
+/** The ledger-side effects, implemented by the ledger client. */
+export type WithdrawalLedgerActors = Omit<WithdrawalActors, keyof WithdrawalDbActors>;

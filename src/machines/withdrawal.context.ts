@@ -1,0 +1,328 @@
+import { z } from 'zod';
+import { BackoffPolicy } from './backoff.js';
+import { ActorFailure, FailureCode, describeFailure, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
+import { statePath } from './state-path.js';
+import { InstrumentRef, PreparedSubmission, SignedSubmission, ChoiceContext } from './submission.js';
+
+/**
+ * The withdrawal machine's data: its input, its context (plain JSON, validated with zod when a
+ * snapshot is restored) and the pure decisions the machine's guards are made of, so they can be
+ * tested and read without the machine around them.
+ */
+
+/** Limits frozen into each withdrawal at creation: a restored machine keeps the policy it started with. */
+export const WithdrawalPolicy = z.object({
+  /** Deadline (maxRecordTime) of an attempt = reservation time + attemptTtlMs. */
+  attemptTtlMs: z.number().int().positive(),
+  /** Reservations (attempts) before giving up; an operator RETRY grants a fresh budget. */
+  maxAttempts: z.number().int().positive(),
+  /** Transient failures tolerated per attempt before giving up (or, after a submission, before stopping submissions). */
+  maxTransientRetries: z.number().int().nonnegative(),
+  backoff: BackoffPolicy,
+  /** How often a withdrawal waiting for funds tries to reserve again. */
+  fundsRecheckMs: z.number().int().positive(),
+  /** Waiting for funds longer than this fails the withdrawal (nothing was submitted, so a clock may decide). */
+  fundsTimeoutMs: z.number().int().positive(),
+  /** executeBefore of the transfer: how long a receiver has to accept a 2-step offer. */
+  offerTtlMs: z.number().int().positive(),
+  /** Ledger limit on input holdings per transfer. */
+  maxInputs: z.number().int().positive().max(100),
+});
+export type WithdrawalPolicy = z.infer<typeof WithdrawalPolicy>;
+
+export const DEFAULT_WITHDRAWAL_POLICY: WithdrawalPolicy = {
+  attemptTtlMs: 10 * 60_000,
+  maxAttempts: 5,
+  maxTransientRetries: 8,
+  backoff: { initialMs: 2_000, maxMs: 120_000, factor: 2 },
+  fundsRecheckMs: 30_000,
+  fundsTimeoutMs: 6 * 3_600_000,
+  offerTtlMs: 30 * 24 * 3_600_000,
+  maxInputs: 100,
+};
+
+export const TransferPolicy = z.enum(['direct-only', 'direct-or-offer', 'offer-only']);
+export type TransferPolicy = z.infer<typeof TransferPolicy>;
+
+export const WithdrawalInput = z.object({
+  withdrawalId: z.string().min(1),
+  purpose: z.enum(['payout', 'self_transfer']),
+  account: z.string(),
+  instrument: InstrumentRef,
+  amount: z.string(),
+  receiver: z.string().min(1),
+  /** The treasury party: sender and owner of the holdings. */
+  sender: z.string().min(1),
+  /** instruments.transfer_policy; null when the instrument is not onboarded or disabled. */
+  transferPolicy: TransferPolicy.nullable(),
+  policy: WithdrawalPolicy,
+});
+export type WithdrawalInput = z.infer<typeof WithdrawalInput>;
+
+export const Reservation = z.object({
+  attempt: z.number().int().positive(),
+  holdingCids: z.array(z.string()).min(1),
+  total: z.string(),
+  deadline: z.string(),
+  requestedAt: z.string(),
+  executeBefore: z.string(),
+});
+export type Reservation = z.infer<typeof Reservation>;
+
+export const FailureStep = z.enum(['reserve', 'release', 'factory', 'prepare', 'sign', 'execute', 'resubmit']);
+export type FailureStep = z.infer<typeof FailureStep>;
+
+export const HistoryEntry = z.object({
+  at: z.string(),
+  attempt: z.number().int().nonnegative(),
+  kind: z.string(),
+  detail: z.string(),
+  code: z.string().optional(),
+  status: z.number().int().optional(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
+export const WithdrawalContext = WithdrawalInput.extend({
+  /** Number of the latest reservation (attempt); 0 before the first. */
+  attempt: z.number().int().nonnegative(),
+  /** Attempt number at the last operator RETRY: the attempt budget counts from here. */
+  retryBase: z.number().int().nonnegative(),
+  /** The live reservation of the current attempt, null when none is held. */
+  reservation: Reservation.nullable(),
+  /**
+   * Executes tried for the live reservation. > 0 means "submitted": the attempt may have committed,
+   * so its holdings may only be released after ATTEMPT_EXPIRED for it (or a transfer). This is the
+   * fact the safety rule is decided on after a crash; it is persisted before the execute leaves.
+   */
+  executeCount: z.number().int().nonnegative(),
+  factory: z.object({ factoryId: z.string(), transferKind: z.enum(['self', 'direct', 'offer']) }).extend(ChoiceContext.shape).nullable(),
+  prepared: PreparedSubmission.nullable(),
+  /** The signed transaction of the attempt: re-executing it is always safe (same inputs). */
+  signed: SignedSubmission.nullable(),
+  transientFailures: z.number().int().nonnegative(),
+  lastFailure: z.object({ step: FailureStep, failure: ActorFailure, at: z.string() }).nullable(),
+  /** When the current backoff or recheck ends; delayed transitions are computed from it. */
+  retryAt: z.string().nullable(),
+  waitingSince: z.string().nullable(),
+  waitingReason: z.string().nullable(),
+  /** A non-retryable error stopped the automation: after releasing, the withdrawal is stalled for an operator. */
+  haltReason: z.string().nullable(),
+  /** The withdrawal fails as soon as that is safe (nothing submitted, or the attempt expired). */
+  pendingFailure: z.string().nullable(),
+  cancelRequested: z.object({ by: z.string(), reason: z.string(), at: z.string() }).nullable(),
+  transfer: z
+    .object({
+      updateId: z.string(),
+      outcome: z.enum(['completed', 'pending', 'failed']),
+      transferInstructionCid: z.string().nullable(),
+      attempt: z.number().int().nonnegative(),
+    })
+    .nullable(),
+  closed: z.object({ updateId: z.string().nullable(), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']) }).nullable(),
+  /** Why the withdrawal ended failed/cancelled, or why it is stalled. */
+  outcomeReason: z.string().nullable(),
+  history: z.array(HistoryEntry),
+});
+export type WithdrawalContext = z.infer<typeof WithdrawalContext>;
+
+export const MAX_HISTORY = 200;
+
+export function initialWithdrawalContext(input: WithdrawalInput): WithdrawalContext {
+  return {
+    ...input,
+    attempt: 0,
+    retryBase: 0,
+    reservation: null,
+    executeCount: 0,
+    factory: null,
+    prepared: null,
+    signed: null,
+    transientFailures: 0,
+    lastFailure: null,
+    retryAt: null,
+    waitingSince: null,
+    waitingReason: null,
+    haltReason: null,
+    pendingFailure: null,
+    cancelRequested: null,
+    transfer: null,
+    closed: null,
+    outcomeReason: null,
+    history: [],
+  };
+}
+
+/** Appends to the history, dropping the oldest entries beyond MAX_HISTORY. */
+export function appendHistory(context: Pick<WithdrawalContext, 'history' | 'attempt'>, entry: Omit<HistoryEntry, 'at' | 'attempt'> & { attempt?: number }): HistoryEntry[] {
+  const full: HistoryEntry = { at: new Date().toISOString(), attempt: entry.attempt ?? context.attempt, kind: entry.kind, detail: entry.detail, ...(entry.code === undefined ? {} : { code: entry.code }), ...(entry.status === undefined ? {} : { status: entry.status }) };
+  const next = [...context.history, full];
+  return next.length > MAX_HISTORY ? next.slice(next.length - MAX_HISTORY) : next;
+}
+
+export function isSubmitted(c: WithdrawalContext): boolean {
+  return c.executeCount > 0;
+}
+
+/** The registry's transferKind against what this withdrawal and instrument allow; null = acceptable. */
+export function transferKindRefusal(c: WithdrawalContext, kind: 'self' | 'direct' | 'offer'): string | null {
+  if (c.purpose === 'self_transfer') {
+    return kind === 'self' ? null : `a self-transfer must have transferKind "self", the registry answered "${kind}"`;
+  }
+  if (kind === 'self') return `the registry answered transferKind "self" for a payout to ${c.receiver}`;
+  if (c.transferPolicy === 'direct-only' && kind !== 'direct') {
+    return `receiver ${c.receiver} has no transfer preapproval and instrument ${c.instrument.id} supports only 1-step (direct) transfers`;
+  }
+  return null;
+}
+
+/**
+ * What to do after an effect failed (the failure is in context.lastFailure). One table for every
+ * step so the safety rule lives in one place:
+ * - before any execute of the attempt, a dead input means reserve other holdings at once;
+ * - after an execute, never other holdings: retry the same signed transaction (ambiguous answer)
+ *   or re-prepare with the same reservation (definite "not committed"), else wait for the ledger.
+ */
+export type StepDecision =
+  | 'reReserve'
+  | 'awaitLedger'
+  | 'reserveBackoff'
+  | 'releaseBackoff'
+  | 'reprepareBackoff'
+  | 'resubmitBackoff'
+  | 'stopBeforeSubmit'
+  | 'stopAfterSubmit'
+  | 'stallRelease';
+
+export function decideAfterFailure(c: WithdrawalContext): StepDecision {
+  const last = c.lastFailure;
+  if (last === null) return isSubmitted(c) ? 'stopAfterSubmit' : 'stopBeforeSubmit';
+  const f = last.failure;
+  const budgetLeft = c.transientFailures < c.policy.maxTransientRetries;
+  const stopping = c.pendingFailure !== null || c.cancelRequested !== null;
+  const submitted = isSubmitted(c);
+  switch (last.step) {
+    case 'release':
+      return isTransient(f) && budgetLeft ? 'releaseBackoff' : 'stallRelease';
+    case 'reserve':
+      return isTransient(f) && budgetLeft && !stopping ? 'reserveBackoff' : 'stopBeforeSubmit';
+    case 'factory':
+    case 'prepare':
+    case 'sign':
+      if (f.code === FailureCode.INPUT_UNAVAILABLE) return submitted ? 'awaitLedger' : 'reReserve';
+      if (isTransient(f) && budgetLeft && !stopping) return 'reprepareBackoff';
+      return submitted ? 'stopAfterSubmit' : 'stopBeforeSubmit';
+    case 'execute':
+    case 'resubmit': {
+      if (f.code === FailureCode.DUPLICATE_COMMAND || f.code === FailureCode.INPUT_UNAVAILABLE) return 'awaitLedger';
+      const neverRetry = f.status !== undefined && NON_RETRYABLE_STATUSES.has(f.status);
+      if (f.definiteAnswer === true && !neverRetry && budgetLeft && !stopping) return 'reprepareBackoff';
+      if (f.definiteAnswer !== true && isTransient(f) && budgetLeft && !stopping) return 'resubmitBackoff';
+      return 'stopAfterSubmit';
+    }
+  }
+}
+
+/** The reason recorded when a failure stops the automation: exhausted budgets fail, anything else halts. */
+export function stopReasons(c: WithdrawalContext): { pendingFailure: string | null; haltReason: string | null } {
+  const last = c.lastFailure;
+  if (last === null) return { pendingFailure: c.pendingFailure, haltReason: c.haltReason };
+  const what = `${last.step} failed: ${describeFailure(last.failure)}`;
+  if (c.pendingFailure !== null || c.cancelRequested !== null) return { pendingFailure: c.pendingFailure, haltReason: c.haltReason };
+  if (isTransient(last.failure)) {
+    return { pendingFailure: `gave up after ${c.transientFailures} transient failures; last ${what}`, haltReason: c.haltReason };
+  }
+  return { pendingFailure: null, haltReason: what };
+}
+
+export function attemptBudgetExhausted(c: WithdrawalContext): boolean {
+  return c.attempt - c.retryBase >= c.policy.maxAttempts;
+}
+
+/** Status and reason mirrored on the withdrawals row, in words an operator reads. */
+export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): { status: string; reason: string | null } {
+  const path = statePath(stateValue);
+  const top = path[0] ?? 'requested';
+  const deadline = c.reservation ? ` (attempt ${c.reservation.attempt}, deadline ${c.reservation.deadline})` : '';
+  switch (top) {
+    case 'requested':
+      return { status: 'requested', reason: null };
+    case 'reserving':
+      return { status: 'reserving', reason: null };
+    case 'reserveBackoff':
+      return { status: 'reserving', reason: backoffReason(c) };
+    case 'waitingForFunds':
+      return { status: 'waiting_for_funds', reason: c.waitingReason };
+    case 'preparing':
+      return { status: 'preparing', reason: null };
+    case 'prepareBackoff':
+      return { status: 'preparing', reason: backoffReason(c) };
+    case 'signing':
+      return { status: 'signing', reason: null };
+    case 'executing':
+      return { status: 'executing', reason: null };
+    case 'awaitingLedger': {
+      const stop = c.pendingFailure ?? c.haltReason;
+      const reason = stop !== null ? `no further submissions (${stop}); waiting for the ledger outcome${deadline}` : path[1] === 'resubmitBackoff' ? backoffReason(c) : `waiting for the ledger outcome${deadline}`;
+      return { status: 'awaiting_ledger', reason };
+    }
+    case 'releasing':
+    case 'releaseBackoff': {
+      const status = c.cancelRequested ? 'cancelling' : c.pendingFailure ? 'failing' : c.haltReason ? 'stalling' : 'retrying';
+      return { status, reason: c.cancelRequested?.reason ?? c.pendingFailure ?? c.haltReason ?? lastHistoryDetail(c) };
+    }
+    case 'stalled':
+      return { status: 'stalled', reason: c.outcomeReason };
+    case 'pendingAcceptance':
+      return { status: 'pending_acceptance', reason: c.transfer?.transferInstructionCid ? `offer ${c.transfer.transferInstructionCid} awaits the receiver` : null };
+    case 'completed':
+      return { status: 'completed', reason: null };
+    case 'failed':
+      return { status: 'failed', reason: c.outcomeReason };
+    case 'cancelled':
+      return { status: 'cancelled', reason: c.outcomeReason };
+    default:
+      return { status: top, reason: null };
+  }
+}
+
+function backoffReason(c: WithdrawalContext): string {
+  const f = c.lastFailure;
+  return `retrying at ${c.retryAt ?? 'once possible'}${f ? ` after ${f.step} failed: ${describeFailure(f.failure)}` : ''}`;
+}
+
+function lastHistoryDetail(c: WithdrawalContext): string | null {
+  return c.history[c.history.length - 1]?.detail ?? null;
+}
+
+
+/**
+ * Why an operator command is refused in this state, in words for the 409 body. The authority is
+ * the machine (`snapshot.can(event)`); this only explains a refusal it already made.
+ */
+export function withdrawalCommandRefusal(stateValue: unknown, c: WithdrawalContext, command: 'RETRY' | 'CANCEL' | 'FAIL'): string {
+  const path = statePath(stateValue);
+  const top = path[0] ?? '';
+  const { status } = withdrawalStatus(stateValue, c);
+  if (top === 'completed' || top === 'failed' || top === 'cancelled') return `withdrawal ${c.withdrawalId} is ${status}: it is final`;
+  if (top === 'pendingAcceptance') {
+    return `the transfer of withdrawal ${c.withdrawalId} is committed as an offer awaiting the receiver; only the ledger (accept, reject, withdraw or expiry) can end it`;
+  }
+  const deadline = c.reservation ? ` (attempt ${c.reservation.attempt}, deadline ${c.reservation.deadline})` : '';
+  switch (command) {
+    case 'CANCEL':
+      if (c.cancelRequested) return `a cancel is already in progress (requested by ${c.cancelRequested.by})`;
+      if (c.pendingFailure) return `the withdrawal is already failing: ${c.pendingFailure}`;
+      return `an execute was submitted for the current attempt${deadline}: cancel is only possible before submission; FAIL stops further submissions and fails the withdrawal once ingestion reports the attempt expired`;
+    case 'FAIL':
+      if (c.pendingFailure) return `the withdrawal is already failing: ${c.pendingFailure}`;
+      if (c.cancelRequested) return `a cancel is already in progress (requested by ${c.cancelRequested.by})`;
+      return `the withdrawal cannot be failed while ${status}`;
+    case 'RETRY':
+      if (top === 'awaitingLedger') {
+        return c.signed === null
+          ? `nothing to retry: no signed transaction for the current attempt${deadline}; waiting for the ledger`
+          : `nothing to retry: a failure is pending (${c.pendingFailure ?? ''}); waiting for the ledger outcome${deadline}`;
+      }
+      return `nothing to retry while ${status}: RETRY applies to a withdrawal waiting for funds, backing off, stalled, or halted awaiting the ledger`;
+  }
+}

@@ -1,0 +1,733 @@
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActor, fromPromise, type Snapshot } from 'xstate';
+import { ActorError, type ActorFailure } from './failure.js';
+import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import { Script } from './testing/script.js';
+import type {
+  FetchTransferFactoryInput,
+  PrepareTransferInput,
+  ReleaseReservationInput,
+  ReleaseReservationOutput,
+  ReserveHoldingsInput,
+  ReserveHoldingsOutput,
+  TransferFactoryOutput,
+} from './withdrawal.actors.js';
+import { DEFAULT_WITHDRAWAL_POLICY, withdrawalCommandRefusal, withdrawalStatus, type WithdrawalInput } from './withdrawal.context.js';
+import { withdrawalMachine, type WithdrawalEvent } from './withdrawal.machine.js';
+
+const POLICY = {
+  ...DEFAULT_WITHDRAWAL_POLICY,
+  maxAttempts: 3,
+  maxTransientRetries: 3,
+  backoff: { initialMs: 1_000, maxMs: 8_000, factor: 2 },
+  fundsRecheckMs: 5_000,
+  fundsTimeoutMs: 60_000,
+};
+
+const INPUT: WithdrawalInput = {
+  withdrawalId: 'w-1',
+  purpose: 'payout',
+  account: 'acct-7',
+  instrument: { admin: 'dso::1220aa', id: 'Amulet' },
+  amount: '10.0000000000',
+  receiver: 'alice::1220bb',
+  sender: 'treasury::1220cc',
+  transferPolicy: 'direct-or-offer',
+  policy: POLICY,
+};
+
+type Snap = Snapshot<unknown>;
+
+function harness(overrides: Partial<WithdrawalInput> = {}, snapshot?: Snap) {
+  const script = new Script();
+  const machine = withdrawalMachine.provide({
+    actors: {
+      reserveHoldings: fromPromise<ReserveHoldingsOutput, ReserveHoldingsInput>(({ input, signal }) => script.call('reserveHoldings', input, signal)),
+      releaseReservation: fromPromise<ReleaseReservationOutput, ReleaseReservationInput>(({ input, signal }) => script.call('releaseReservation', input, signal)),
+      fetchTransferFactory: fromPromise<TransferFactoryOutput, FetchTransferFactoryInput>(({ input, signal }) => script.call('fetchTransferFactory', input, signal)),
+      prepareTransfer: fromPromise<PreparedSubmission, PrepareTransferInput>(({ input, signal }) => script.call('prepareTransfer', input, signal)),
+      verifyAndSign: fromPromise<SignedSubmission, VerifyAndSignInput>(({ input, signal }) => script.call('verifyAndSign', input, signal)),
+      executeSubmission: fromPromise<ExecuteSubmissionOutput, ExecuteSubmissionInput>(({ input, signal }) => script.call('executeSubmission', input, signal)),
+    },
+  });
+  // Input is required by the machine's types but ignored when a snapshot is restored.
+  const actor = createActor(machine, { input: { ...INPUT, ...overrides }, ...(snapshot ? { snapshot } : {}) });
+  actor.start();
+  const h = {
+    script,
+    actor,
+    snap: () => actor.getSnapshot(),
+    value: () => actor.getSnapshot().value,
+    ctx: () => actor.getSnapshot().context,
+    send: async (e: WithdrawalEvent) => {
+      actor.send(e);
+      await flush();
+    },
+    answer: async (name: string, output: unknown) => {
+      script.only(name).resolve(output);
+      await flush();
+    },
+    fail: async (name: string, error: unknown) => {
+      script.only(name).reject(error);
+      await flush();
+    },
+    /** Resolves the pending reservation for the attempt it asked for. */
+    reserve: async (holdings = 2) => {
+      const call = script.only('reserveHoldings');
+      const { attempt } = call.input as ReserveHoldingsInput;
+      call.resolve(reservedFor(attempt, holdings));
+      await flush();
+      return attempt;
+    },
+    /** reserve → factory → prepare → sign: stops with the execute call pending. */
+    toExecuting: async (kind: 'direct' | 'offer' | 'self' = 'direct') => {
+      const attempt = await h.reserve();
+      await h.answer('fetchTransferFactory', factoryOf(kind));
+      await h.answer('prepareTransfer', preparedFor(script.only('prepareTransfer').input as PrepareTransferInput));
+      await h.answer('verifyAndSign', signedFor(script.only('verifyAndSign').input as VerifyAndSignInput));
+      expect(actor.getSnapshot().value).toBe('executing');
+      return attempt;
+    },
+  };
+  return h;
+}
+
+const flush = () => vi.advanceTimersByTimeAsync(0);
+const deadlineOf = (attempt: number) => `2030-01-01T00:0${attempt}:00.000Z`;
+const reservedFor = (attempt: number, n = 2): ReserveHoldingsOutput => ({
+  kind: 'reserved',
+  attempt,
+  holdings: Array.from({ length: n }, (_, i) => ({ contractId: `h${attempt}-${i}`, amount: '5.0000000000' })),
+  total: '10.0000000000',
+  deadline: deadlineOf(attempt),
+});
+const insufficient: ReserveHoldingsOutput = { kind: 'insufficient', needed: '10', available: '3', reason: 'insufficient free funds: need 10, free 3' };
+const factoryOf = (kind: 'direct' | 'offer' | 'self'): TransferFactoryOutput => ({ factoryId: 'factory-1', transferKind: kind, choiceContextData: { k: 'v' }, disclosedContracts: [] });
+const preparedFor = (i: PrepareTransferInput, tag = ''): PreparedSubmission => ({
+  commandId: i.commandId,
+  preparedTransaction: `tx:${i.inputHoldingCids.join('+')}${tag}`,
+  preparedTransactionHash: 'hash',
+  hashingSchemeVersion: 'HASHING_SCHEME_VERSION_V2',
+});
+const signedFor = (i: VerifyAndSignInput): SignedSubmission => ({ ...i.prepared, signature: 'sig', signedBy: '1220cc' });
+
+const err = (f: Partial<ActorFailure> & { code: string }) => new ActorError({ message: f.code, retryable: false, ...f });
+const transient = err({ code: 'UNAVAILABLE', retryable: true, status: 503, category: 1 });
+const ambiguous = err({ code: 'DEADLINE_EXCEEDED', retryable: true, definiteAnswer: false, status: 504, category: 3 });
+const definiteNotCommitted = err({ code: 'LOCAL_VERDICT_INACTIVE_CONTRACTS', retryable: false, definiteAnswer: true, status: 409, category: 9 });
+const inputGone = err({ code: 'INPUT_UNAVAILABLE', definiteAnswer: true, status: 404 });
+const transferred = (outcome: 'completed' | 'pending' | 'failed' = 'completed'): WithdrawalEvent => ({
+  type: 'TRANSFERRED',
+  updateId: 'upd-1',
+  outcome,
+  transferInstructionCid: outcome === 'pending' ? 'ti-1' : null,
+});
+const expired = (attempt: number): WithdrawalEvent => ({ type: 'ATTEMPT_EXPIRED', attempt, deadline: deadlineOf(attempt), recordTime: '2030-01-01T01:00:00.000Z' });
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(new Date('2029-12-31T23:00:00.000Z'));
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('withdrawal machine: happy paths', () => {
+  it('1-step: reserves, prepares with the reserved inputs and deadline, signs what it asked for, executes, completes on TRANSFERRED', async () => {
+    const h = harness();
+    expect(h.value()).toBe('reserving');
+    const reserveInput = h.script.only('reserveHoldings').input as ReserveHoldingsInput;
+    expect(reserveInput).toEqual({ withdrawalId: 'w-1', attempt: 1, owner: INPUT.sender, instrument: INPUT.instrument, amount: INPUT.amount, maxInputs: 100, ttlMs: POLICY.attemptTtlMs });
+    await h.reserve();
+    expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
+    const intent = h.script.only('fetchTransferFactory').input as FetchTransferFactoryInput;
+    expect(intent).toMatchObject({ memo: 'w-1', inputHoldingCids: ['h1-0', 'h1-1'], sender: INPUT.sender, receiver: INPUT.receiver, amount: INPUT.amount });
+    await h.answer('fetchTransferFactory', factoryOf('direct'));
+    const prep = h.script.only('prepareTransfer').input as PrepareTransferInput;
+    expect(prep).toMatchObject({ commandId: 'withdrawal-w-1-1', maxRecordTime: deadlineOf(1), inputHoldingCids: ['h1-0', 'h1-1'], memo: 'w-1' });
+    await h.answer('prepareTransfer', preparedFor(prep));
+    expect(h.value()).toBe('signing');
+    const sign = h.script.only('verifyAndSign').input as VerifyAndSignInput;
+    expect(sign.expected).toEqual({
+      kind: 'transfer',
+      commandId: 'withdrawal-w-1-1',
+      sender: INPUT.sender,
+      receiver: INPUT.receiver,
+      amount: INPUT.amount,
+      instrument: INPUT.instrument,
+      inputHoldingCids: ['h1-0', 'h1-1'],
+      memo: 'w-1',
+      executeBefore: prep.executeBefore,
+      maxRecordTime: deadlineOf(1),
+    });
+    await h.answer('verifyAndSign', signedFor(sign));
+    expect(h.value()).toBe('executing');
+    expect(h.ctx().executeCount).toBe(1);
+    expect((h.script.only('executeSubmission').input as ExecuteSubmissionInput).submissionId).toBe('w-1-1-1');
+    await h.answer('executeSubmission', {});
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    await h.send(transferred('completed'));
+    expect(h.value()).toBe('completed');
+    expect(h.snap().status).toBe('done');
+    expect(h.ctx().transfer).toEqual({ updateId: 'upd-1', outcome: 'completed', transferInstructionCid: null, attempt: 1 });
+    expect(h.script.callsOf('reserveHoldings')).toHaveLength(1);
+  });
+
+  it('2-step: TRANSFERRED pending → pendingAcceptance → accepted → completed', async () => {
+    const h = harness();
+    await h.toExecuting('offer');
+    await h.answer('executeSubmission', {});
+    await h.send(transferred('pending'));
+    expect(h.value()).toBe('pendingAcceptance');
+    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({ status: 'pending_acceptance', reason: 'offer ti-1 awaits the receiver' });
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-2', outcome: 'accepted' });
+    expect(h.value()).toBe('completed');
+  });
+
+  it.each([
+    ['rejected', 'rejected by the receiver'],
+    ['withdrawn', 'withdrawn by the sender'],
+    ['expired', 'expired before acceptance'],
+    ['failed', 'failed on the ledger'],
+  ] as const)('2-step: offer %s → failed, funds back', async (outcome, words) => {
+    const h = harness();
+    await h.toExecuting('offer');
+    await h.answer('executeSubmission', {});
+    await h.send(transferred('pending'));
+    // An expiry decided by ingested record time has no update id.
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: outcome === 'expired' ? null : 'upd-2', outcome });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toContain(words);
+    expect(h.ctx().outcomeReason).toContain('funds returned');
+  });
+
+  it('a committed transfer whose result is Failed (funds returned) fails the withdrawal', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.answer('executeSubmission', {});
+    await h.send({ type: 'TRANSFERRED', updateId: 'upd-f', outcome: 'failed', transferInstructionCid: null });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toBe('the transfer committed with result Failed in update upd-f; funds returned to the treasury');
+  });
+
+  it('a duplicate TRANSFERRED while pending acceptance changes nothing', async () => {
+    const h = harness();
+    await h.toExecuting('offer');
+    await h.answer('executeSubmission', {});
+    await h.send(transferred('pending'));
+    const before = JSON.stringify(h.actor.getPersistedSnapshot());
+    await h.send(transferred('pending'));
+    await h.send(transferred('completed'));
+    expect(JSON.stringify(h.actor.getPersistedSnapshot())).toBe(before);
+  });
+
+  it('self-transfer (UTXO merge) needs transferKind self', async () => {
+    const ok = harness({ purpose: 'self_transfer', receiver: INPUT.sender });
+    await ok.toExecuting('self');
+    const bad = harness({ purpose: 'self_transfer', receiver: INPUT.sender });
+    await bad.reserve();
+    await bad.answer('fetchTransferFactory', factoryOf('direct'));
+    expect(bad.value()).toBe('releasing');
+    await bad.answer('releaseReservation', { released: 2 });
+    expect(bad.value()).toBe('failed');
+    expect(bad.ctx().outcomeReason).toContain('transferKind "self"');
+  });
+});
+
+describe('withdrawal machine: reservation', () => {
+  it('insufficient funds: waits visibly, rechecks after the persisted time, proceeds when funds arrive', async () => {
+    const h = harness();
+    await h.answer('reserveHoldings', insufficient);
+    expect(h.value()).toBe('waitingForFunds');
+    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({ status: 'waiting_for_funds', reason: insufficient.kind === 'insufficient' ? insufficient.reason : '' });
+    expect(h.ctx().waitingSince).toBe('2029-12-31T23:00:00.000Z');
+    expect(h.ctx().retryAt).toBe('2029-12-31T23:00:05.000Z');
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(h.value()).toBe('waitingForFunds');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.value()).toBe('reserving');
+    expect((h.script.only('reserveHoldings').input as ReserveHoldingsInput).attempt).toBe(1);
+    await h.reserve();
+    expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
+    expect(h.ctx().waitingSince).toBeNull();
+  });
+
+  it('insufficient funds for longer than the configured time fails the withdrawal', async () => {
+    const h = harness();
+    for (let t = 0; t < 60_000; t += 5_000) {
+      await h.answer('reserveHoldings', insufficient);
+      expect(h.value()).toBe('waitingForFunds');
+      await vi.advanceTimersByTimeAsync(5_000);
+    }
+    await h.answer('reserveHoldings', insufficient);
+    expect(h.value()).toBe('releasing');
+    await h.answer('releaseReservation', { released: 0 });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toMatch(/insufficient funds for more than 1 minutes/);
+  });
+
+  it('an instrument that is not onboarded fails at once, without reserving', async () => {
+    const h = harness({ transferPolicy: null });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toContain('not onboarded');
+    expect(h.script.calls).toHaveLength(0);
+  });
+
+  it('a direct-only instrument whose receiver has no preapproval fails with that reason', async () => {
+    const h = harness({ transferPolicy: 'direct-only' });
+    await h.reserve();
+    await h.answer('fetchTransferFactory', factoryOf('offer'));
+    expect(h.value()).toBe('releasing');
+    expect((h.script.only('releaseReservation').input as ReleaseReservationInput).reason).toBe('failed');
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toBe('receiver alice::1220bb has no transfer preapproval and instrument Amulet supports only 1-step (direct) transfers');
+    expect(h.script.callsOf('prepareTransfer')).toHaveLength(0);
+  });
+});
+
+describe('withdrawal machine: errors', () => {
+  it('transient errors back off exponentially from a persisted retryAt, then give up within the budget', async () => {
+    const h = harness();
+    await h.reserve();
+    const delays = [1_000, 2_000, 4_000];
+    for (const d of delays) {
+      await h.fail('fetchTransferFactory', transient);
+      expect(h.value()).toBe('prepareBackoff');
+      expect(Date.parse(h.ctx().retryAt!) - Date.now()).toBe(d);
+      await vi.advanceTimersByTimeAsync(d - 1);
+      expect(h.value()).toBe('prepareBackoff');
+      await vi.advanceTimersByTimeAsync(1);
+      expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
+    }
+    await h.fail('fetchTransferFactory', transient);
+    expect(h.value()).toBe('releasing');
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toMatch(/^gave up after 3 transient failures; last factory failed: UNAVAILABLE \(HTTP 503\)/);
+    expect(h.ctx().history.filter((e) => e.kind === 'factory_failed')).toHaveLength(4);
+  });
+
+  it.each([401, 403, 500, 501])('HTTP %i is never retried (even if flagged retryable): released and stalled for an operator', async (status) => {
+    const h = harness();
+    await h.reserve();
+    await h.fail('fetchTransferFactory', err({ code: `HTTP_${status}`, retryable: true, status }));
+    expect(h.value()).toBe('releasing');
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('stalled');
+    expect(withdrawalStatus(h.value(), h.ctx()).reason).toContain(`(HTTP ${status})`);
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(h.value()).toBe('stalled');
+    expect(h.script.callsOf('fetchTransferFactory')).toHaveLength(1);
+    // An operator fixes the cause and retries: a fresh reservation, a fresh budget.
+    await h.send({ type: 'RETRY', by: 'ops' });
+    await h.answer('releaseReservation', { released: 0 });
+    expect(h.value()).toBe('reserving');
+    expect((h.script.only('reserveHoldings').input as ReserveHoldingsInput).attempt).toBe(2);
+  });
+
+  it('a prepared transaction that does not match what we asked for is never signed twice: stalled', async () => {
+    const h = harness();
+    await h.reserve();
+    await h.answer('fetchTransferFactory', factoryOf('direct'));
+    await h.answer('prepareTransfer', preparedFor(h.script.only('prepareTransfer').input as PrepareTransferInput));
+    await h.fail('verifyAndSign', err({ code: 'PREPARED_TX_MISMATCH', message: 'receiver differs' }));
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('stalled');
+    expect(h.script.callsOf('executeSubmission')).toHaveLength(0);
+  });
+
+  it('reservation DB errors back off too', async () => {
+    const h = harness();
+    await h.fail('reserveHoldings', transient);
+    expect(h.value()).toBe('reserveBackoff');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect((h.script.only('reserveHoldings').input as ReserveHoldingsInput).attempt).toBe(1);
+  });
+});
+
+describe('withdrawal machine: the safety rule', () => {
+  it('before any execute, a dead input means other holdings at once', async () => {
+    const h = harness();
+    await h.reserve();
+    await h.answer('fetchTransferFactory', factoryOf('direct'));
+    await h.fail('prepareTransfer', inputGone);
+    expect(h.value()).toBe('releasing');
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('reserving');
+    expect((h.script.only('reserveHoldings').input as ReserveHoldingsInput).attempt).toBe(2);
+  });
+
+  it('an ambiguous execute is retried with the SAME signed transaction, never with other holdings', async () => {
+    const h = harness();
+    await h.toExecuting();
+    const first = h.script.only('executeSubmission').input as ExecuteSubmissionInput;
+    await h.fail('executeSubmission', ambiguous);
+    expect(h.value()).toEqual({ awaitingLedger: 'resubmitBackoff' });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(h.value()).toEqual({ awaitingLedger: 'resubmitting' });
+    const second = h.script.only('executeSubmission').input as ExecuteSubmissionInput;
+    expect(second.signed).toEqual(first.signed);
+    expect(second.submissionId).not.toBe(first.submissionId);
+    // Budget of transient failures spent: no more submissions, but no other holdings either.
+    for (const d of [2_000, 4_000]) {
+      await h.fail('executeSubmission', ambiguous);
+      await vi.advanceTimersByTimeAsync(d);
+    }
+    await h.fail('executeSubmission', ambiguous);
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    await vi.advanceTimersByTimeAsync(24 * 3_600_000);
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    expect(h.script.callsOf('reserveHoldings')).toHaveLength(1);
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    // Only ingestion ends it: here the attempt expired, so retrying with other holdings is safe.
+    await h.send(expired(1));
+    expect(h.value()).toBe('releasing');
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toMatch(/gave up after 3 transient failures/);
+  });
+
+  it('a definite "not committed" re-prepares with the same reservation; a dead input after an execute waits for the ledger', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.fail('executeSubmission', definiteNotCommitted);
+    expect(h.value()).toBe('prepareBackoff');
+    await vi.advanceTimersByTimeAsync(1_000);
+    await h.answer('fetchTransferFactory', factoryOf('direct'));
+    const again = h.script.only('prepareTransfer').input as PrepareTransferInput;
+    expect(again.inputHoldingCids).toEqual(['h1-0', 'h1-1']);
+    expect(again.maxRecordTime).toBe(deadlineOf(1));
+    // Our first execute may have committed and spent the inputs: never reserve others now.
+    await h.fail('prepareTransfer', inputGone);
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    expect(h.script.callsOf('reserveHoldings')).toHaveLength(1);
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    await h.send(transferred());
+    expect(h.value()).toBe('completed');
+  });
+
+  it('ATTEMPT_EXPIRED for the current attempt releases and reserves anew; stale ones are ignored', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.answer('executeSubmission', {});
+    const before = JSON.stringify(h.actor.getPersistedSnapshot());
+    await h.send(expired(0));
+    await h.send(expired(2));
+    expect(JSON.stringify(h.actor.getPersistedSnapshot())).toBe(before);
+    await h.send(expired(1));
+    expect(h.value()).toBe('releasing');
+    expect(h.script.only('releaseReservation').input).toEqual({ withdrawalId: 'w-1', attempt: null, reason: 'retry' });
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('reserving');
+    // While attempt 2 is being reserved, a late duplicate expiry of attempt 1 changes nothing.
+    const during = JSON.stringify(h.actor.getPersistedSnapshot());
+    await h.send(expired(1));
+    expect(JSON.stringify(h.actor.getPersistedSnapshot())).toBe(during);
+    expect(await h.reserve()).toBe(2);
+    expect(h.ctx().executeCount).toBe(0);
+  });
+
+  it.each([
+    ['resubmit backoff', async (h: ReturnType<typeof harness>) => h.fail('executeSubmission', ambiguous), { awaitingLedger: 'resubmitBackoff' }],
+    ['prepare backoff after a definite answer', async (h: ReturnType<typeof harness>) => h.fail('executeSubmission', definiteNotCommitted), 'prepareBackoff'],
+    ['an execute in flight', async () => {}, 'executing'],
+    ['releasing after expiry', async (h: ReturnType<typeof harness>) => {
+      await h.answer('executeSubmission', {});
+      await h.send(expired(1));
+    }, 'releasing'],
+  ] as const)('TRANSFERRED during %s still completes', async (_name, reach, state) => {
+    const h = harness();
+    await h.toExecuting();
+    await reach(h);
+    expect(h.value()).toEqual(state);
+    await h.send(transferred());
+    expect(h.value()).toBe('completed');
+  });
+
+  it('a non-retryable execute error stops submissions but keeps the holdings until the attempt expires, then stalls', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.fail('executeSubmission', err({ code: 'PERMISSION_DENIED', status: 403, category: 7 }));
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    expect(h.ctx().haltReason).toContain('HTTP 403');
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(h.script.callsOf('executeSubmission')).toHaveLength(1);
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    await h.send(expired(1));
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('stalled');
+  });
+
+  it('if the database refuses a release (submitted attempt not settled), the withdrawal stalls loudly with its holdings kept', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.answer('executeSubmission', {});
+    await h.send(expired(1));
+    await h.fail('releaseReservation', err({ code: 'RELEASE_REFUSED', message: 'holdings h1-0 belong to a submitted attempt' }));
+    expect(h.value()).toBe('stalled');
+    expect(h.ctx().outcomeReason).toBe('could not release holdings: RELEASE_REFUSED: holdings h1-0 belong to a submitted attempt');
+    expect(h.script.callsOf('reserveHoldings')).toHaveLength(1);
+  });
+
+  it('a re-prepare after a submission that gets a refused transfer kind stops submitting and waits for the ledger', async () => {
+    const h = harness({ transferPolicy: 'direct-only' });
+    await h.toExecuting('direct');
+    await h.fail('executeSubmission', definiteNotCommitted);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await h.answer('fetchTransferFactory', factoryOf('offer'));
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    expect(h.ctx().pendingFailure).toMatch(/no transfer preapproval/);
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    await h.send(expired(1));
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('failed');
+  });
+
+  it('the retry budget counts attempts: after maxAttempts expiries it fails', async () => {
+    const h = harness();
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect(await h.toExecuting()).toBe(attempt);
+      await h.answer('executeSubmission', {});
+      await h.send(expired(attempt));
+      await h.answer('releaseReservation', { released: 2 });
+    }
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toBe('retry budget exhausted: 3 attempts without a transfer');
+    expect(h.ctx().history.filter((e) => e.kind === 'attempt_expired').map((e) => e.attempt)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('withdrawal machine: operator commands', () => {
+  const CANCEL = { type: 'CANCEL', by: 'ops', reason: 'customer asked' } as const;
+  const FAIL = { type: 'FAIL', by: 'ops', reason: 'compliance hold' } as const;
+  const RETRY = { type: 'RETRY', by: 'ops' } as const;
+
+  it('CANCEL before submission releases and ends cancelled', async () => {
+    const h = harness();
+    await h.answer('reserveHoldings', insufficient);
+    expect(h.snap().can(CANCEL)).toBe(true);
+    await h.send(CANCEL);
+    expect(h.script.only('releaseReservation').input).toMatchObject({ reason: 'cancelled' });
+    await h.answer('releaseReservation', { released: 0 });
+    expect(h.value()).toBe('cancelled');
+    expect(h.ctx().outcomeReason).toBe('cancelled by ops: customer asked');
+  });
+
+  it('CANCEL while the reservation is being written waits for it, then releases it', async () => {
+    const h = harness();
+    expect(h.snap().can(CANCEL)).toBe(true);
+    await h.send(CANCEL);
+    expect(h.value()).toBe('reserving');
+    await h.reserve();
+    expect(h.value()).toBe('releasing');
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('cancelled');
+    expect(h.script.callsOf('fetchTransferFactory')).toHaveLength(0);
+  });
+
+  it('CANCEL after an execute is refused with the reason; FAIL is accepted and takes effect only on expiry', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.answer('executeSubmission', {});
+    expect(h.snap().can(CANCEL)).toBe(false);
+    expect(withdrawalCommandRefusal(h.value(), h.ctx(), 'CANCEL')).toMatch(/execute was submitted for the current attempt \(attempt 1, deadline 2030-01-01T00:01:00.000Z\): cancel is only possible before submission/);
+    expect(h.snap().can(FAIL)).toBe(true);
+    await h.send(FAIL);
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    expect(h.snap().can(FAIL)).toBe(false);
+    expect(withdrawalCommandRefusal(h.value(), h.ctx(), 'FAIL')).toMatch(/already failing: failed by operator ops: compliance hold/);
+    await h.send(expired(1));
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toBe('failed by operator ops: compliance hold');
+  });
+
+  it('FAIL accepted while awaiting the ledger still completes if the transfer committed', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.send(FAIL);
+    await h.answer('executeSubmission', {});
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    await h.send(transferred());
+    expect(h.value()).toBe('completed');
+  });
+
+  it('RETRY skips the wait for funds or a backoff; refused where there is nothing to retry', async () => {
+    const h = harness();
+    await h.answer('reserveHoldings', insufficient);
+    await h.send(RETRY);
+    expect(h.value()).toBe('reserving');
+    expect(h.snap().can(RETRY)).toBe(false);
+    expect(withdrawalCommandRefusal(h.value(), h.ctx(), 'RETRY')).toMatch(/nothing to retry while reserving/);
+    await h.reserve();
+    await h.fail('fetchTransferFactory', transient);
+    await h.send(RETRY);
+    expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
+  });
+
+  it('every command is refused in final states and while pending acceptance, with a reason', async () => {
+    const h = harness();
+    await h.toExecuting('offer');
+    await h.answer('executeSubmission', {});
+    await h.send(transferred('pending'));
+    for (const c of [CANCEL, FAIL, RETRY]) {
+      expect(h.snap().can(c)).toBe(false);
+      expect(withdrawalCommandRefusal(h.value(), h.ctx(), c.type)).toMatch(/committed as an offer awaiting the receiver/);
+    }
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'u', outcome: 'accepted' });
+    for (const c of [CANCEL, FAIL, RETRY]) {
+      expect(h.snap().can(c)).toBe(false);
+      expect(withdrawalCommandRefusal(h.value(), h.ctx(), c.type)).toBe('withdrawal w-1 is completed: it is final');
+    }
+  });
+});
+
+describe('withdrawal machine: restore', () => {
+  it('a restored backoff waits only the remainder (after RESUME re-arms the timer)', async () => {
+    const h = harness();
+    await h.reserve();
+    await h.fail('fetchTransferFactory', transient);
+    await vi.advanceTimersByTimeAsync(600);
+    const persisted = h.actor.getPersistedSnapshot() as Snap;
+    h.actor.stop();
+    const r = harness({}, JSON.parse(JSON.stringify(persisted)) as Snap);
+    expect(r.value()).toBe('prepareBackoff');
+    expect(r.snap().can({ type: 'RESUME' })).toBe(true);
+    await r.send({ type: 'RESUME' });
+    await vi.advanceTimersByTimeAsync(399);
+    expect(r.value()).toBe('prepareBackoff');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(r.value()).toEqual({ preparing: 'fetchingFactory' });
+  });
+
+  it('an effect running at the crash is re-run with the same input on restore', async () => {
+    const h = harness();
+    await h.toExecuting();
+    const input = h.script.only('executeSubmission').input;
+    const persisted = JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot())) as Snap;
+    h.actor.stop();
+    const r = harness({}, persisted);
+    expect(r.value()).toBe('executing');
+    expect(r.snap().can({ type: 'RESUME' })).toBe(false);
+    expect(r.script.only('executeSubmission').input).toEqual(input);
+    expect(r.ctx().executeCount).toBe(1);
+  });
+});
+
+/**
+ * Property: whatever the effects answer and whatever ingestion reports in whatever order, the
+ * machine never lets two attempts commit. A tiny ledger model commits an executed attempt only
+ * while that attempt has not been declared expired, and spends its inputs; ingestion reports a
+ * commit (TRANSFERRED) or a definite failure (ATTEMPT_EXPIRED) some steps later, never both.
+ */
+describe('withdrawal machine: property', () => {
+  type Step =
+    | { kind: 'answer'; outcome: 'ok' | 'transient' | 'ambiguous' | 'definite' | 'inputGone' | 'fatal' | 'insufficient'; commit: boolean }
+    | { kind: 'time'; ms: number }
+    | { kind: 'expire'; which: 'current' | 'stale' }
+    | { kind: 'report' }
+    | { kind: 'operator'; command: 'RETRY' | 'CANCEL' | 'FAIL' };
+
+  const outcome = fc.oneof(
+    { weight: 10, arbitrary: fc.constant('ok' as const) },
+    { weight: 2, arbitrary: fc.constant('transient' as const) },
+    { weight: 3, arbitrary: fc.constant('ambiguous' as const) },
+    { weight: 3, arbitrary: fc.constant('definite' as const) },
+    { weight: 2, arbitrary: fc.constant('inputGone' as const) },
+    { weight: 1, arbitrary: fc.constant('fatal' as const) },
+    { weight: 1, arbitrary: fc.constant('insufficient' as const) },
+  );
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 12, arbitrary: fc.record({ kind: fc.constant('answer' as const), outcome, commit: fc.boolean() }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('time' as const), ms: fc.integer({ min: 0, max: 70_000 }) }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('expire' as const), which: fc.constantFrom('current', 'current', 'stale') }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'report' as const }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('operator' as const), command: fc.constantFrom('RETRY', 'CANCEL', 'FAIL') }) },
+  );
+
+  it('never commits two attempts; never reserves anew while a submitted attempt is undecided', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 10, maxLength: 150 }), async (steps) => {
+        const h = harness();
+        const spent = new Set<string>();
+        const committed: number[] = [];
+        const expiredAttempts = new Set<number>();
+        const executed = new Set<number>();
+        let reported = false;
+        for (const s of steps) {
+          if (h.snap().status === 'done') break;
+          if (s.kind === 'answer') {
+            const call = h.script.pending()[0];
+            if (!call) continue;
+            const attempt = h.ctx().attempt;
+            if (call.name === 'reserveHoldings') {
+              const { attempt: next } = call.input as ReserveHoldingsInput;
+              // The safety rule, checked at the moment it matters.
+              for (const a of executed) if (a < next && !expiredAttempts.has(a)) throw new Error(`reserved attempt ${next} although submitted attempt ${a} was never reported expired`);
+              if (s.outcome === 'insufficient') call.resolve(insufficient);
+              else if (s.outcome === 'transient') call.reject(transient);
+              else call.resolve(reservedFor(next));
+            } else if (call.name === 'releaseReservation') {
+              if (s.outcome === 'transient') call.reject(transient);
+              else call.resolve({ released: 1 });
+            } else if (call.name === 'executeSubmission') {
+              executed.add(attempt);
+              const i = call.input as ExecuteSubmissionInput;
+              const inputs = i.signed.preparedTransaction.slice(3).split('#')[0]!.split('+');
+              const canCommit = s.commit && !expiredAttempts.has(attempt) && inputs.every((c) => !spent.has(c));
+              if (canCommit && (s.outcome === 'ok' || s.outcome === 'ambiguous')) {
+                inputs.forEach((c) => spent.add(c));
+                committed.push(attempt);
+              }
+              if (s.outcome === 'ok' || s.outcome === 'insufficient' || s.outcome === 'inputGone') call.resolve({});
+              else if (s.outcome === 'ambiguous') call.reject(ambiguous);
+              else if (s.outcome === 'definite') call.reject(definiteNotCommitted);
+              else if (s.outcome === 'transient') call.reject(transient);
+              else call.reject(err({ code: 'INTERNAL', status: 500 }));
+            } else if (call.name === 'prepareTransfer') {
+              const i = call.input as PrepareTransferInput;
+              if (s.outcome === 'inputGone' || i.inputHoldingCids.some((c) => spent.has(c))) call.reject(inputGone);
+              else if (s.outcome === 'transient') call.reject(transient);
+              else if (s.outcome === 'fatal') call.reject(err({ code: 'UNAUTHENTICATED', status: 401 }));
+              else call.resolve(preparedFor(i, `#${h.script.callsOf('prepareTransfer').length}`));
+            } else if (call.name === 'fetchTransferFactory') {
+              if (s.outcome === 'transient') call.reject(transient);
+              else call.resolve(factoryOf(s.outcome === 'fatal' ? 'self' : 'direct'));
+            } else if (call.name === 'verifyAndSign') {
+              if (s.outcome === 'transient') call.reject(transient);
+              else call.resolve(signedFor(call.input as VerifyAndSignInput));
+            }
+            await flush();
+          } else if (s.kind === 'time') {
+            await vi.advanceTimersByTimeAsync(s.ms);
+          } else if (s.kind === 'expire') {
+            // Ingestion declares the current attempt failed only if it did not commit.
+            const current = h.ctx().reservation?.attempt ?? h.ctx().attempt;
+            const a = s.which === 'current' ? current : current - 1;
+            if (a >= 1 && !committed.includes(a)) {
+              expiredAttempts.add(a);
+              await h.send(expired(a));
+            }
+          } else if (s.kind === 'report') {
+            if (committed.length > 0 && !reported) {
+              reported = true;
+              await h.send(transferred());
+            }
+          } else {
+            const e = s.command === 'RETRY' ? { type: 'RETRY' as const, by: 'p' } : { type: s.command, by: 'p', reason: 'r' };
+            if (h.snap().can(e)) await h.send(e);
+          }
+          expect(new Set(committed).size).toBe(committed.length);
+          expect(committed.length).toBeLessThanOrEqual(1);
+        }
+        // Whatever happened, a committed transfer is never reported as cancelled or failed.
+        if (reported) expect(h.value()).toBe('completed');
+        h.actor.stop();
+      }),
+      { numRuns: 800 },
+    );
+  });
+});

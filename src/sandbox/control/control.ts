@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import type { SandboxEngine } from '../engine/engine.js';
+import { LedgerError } from '../engine/errors.js';
+import type { Instrument } from '../engine/instruments.js';
+import type { CommittedTx } from '../engine/types.js';
+import type { InstructionChoice } from '../engine/workflows.js';
+import { microsToIso } from '../util/time.js';
+import type { FaultInjector, FaultRuleInput, FaultRuleStatus } from '../wire/faults.js';
+import { Books } from './books.js';
+
+export interface TxSummary {
+  updateId: string;
+  offset: number;
+  recordTime: string;
+}
+
+export function summary(tx: CommittedTx): TxSummary {
+  return { updateId: tx.updateId, offset: tx.offset, recordTime: microsToIso(tx.recordTime) };
+}
+
+export const CreateCustomerRequest = z.object({
+  hint: z.string().optional(),
+  /** Give the customer a TransferPreapproval (Canton Coin family) so it can receive 1-step transfers. */
+  preapproval: z.boolean().default(false),
+  fund: z.array(z.object({ instrument: z.string(), amount: z.string() })).default([]),
+});
+export type CreateCustomerRequest = z.input<typeof CreateCustomerRequest>;
+
+export const TransferRequest = z.object({
+  from: z.string(),
+  to: z.string(),
+  instrument: z.string(),
+  amount: z.string(),
+  /** The memo (meta reason); null or absent = no memo. */
+  memo: z.string().nullable().optional(),
+  /** auto: 1-step when the receiver has a preapproval, else an offer; offer: always 2-step. */
+  mode: z.enum(['auto', 'offer']).default('auto'),
+  executeBefore: z.string().optional(),
+});
+export type TransferRequest = z.input<typeof TransferRequest>;
+
+export interface TransferResult extends TxSummary {
+  kind: 'self' | 'direct' | 'offer';
+  transferInstructionCid?: string;
+}
+
+/** Hooks into parts of the double that live outside the engine. */
+export interface ControlHooks {
+  readonly faults: FaultInjector;
+  holdCommits(): void;
+  releaseCommits(): Promise<void>;
+  dropWebsockets(): void;
+}
+
+/**
+ * The double's control handle: what tests (in-process) and the HTTP control API (chaos
+ * campaigns against a separate process) use to script the world around the daemon.
+ */
+export class SandboxControl {
+  readonly books: Books;
+
+  constructor(
+    readonly engine: SandboxEngine,
+    private readonly hooks: ControlHooks,
+  ) {
+    this.books = new Books(engine);
+  }
+
+  instrument(key: string): Instrument {
+    const i = this.engine.instrumentBySymbolOrId(key);
+    if (!i) throw LedgerError.of('INVALID_ARGUMENT', `unknown instrument ${key}`);
+    return i;
+  }
+
+  /** A scripted customer: an internal party of the double, optionally preapproved and funded. */
+  createCustomer(req: CreateCustomerRequest = {}): { party: string } {
+    const r = CreateCustomerRequest.parse(req);
+    const party = this.engine.allocateInternal(r.hint).party;
+    if (r.preapproval) {
+      for (const inst of this.engine.instruments) if (inst.config.family === 'amulet') this.engine.createPreapproval(party, inst);
+    }
+    for (const f of r.fund) this.engine.mint(party, this.instrument(f.instrument), f.amount);
+    return { party };
+  }
+
+  mint(party: string, instrument: string, amount: string): TxSummary {
+    return summary(this.engine.mint(party, this.instrument(instrument), amount));
+  }
+
+  createPreapproval(party: string, instrument = 'Amulet'): TxSummary {
+    return summary(this.engine.createPreapproval(party, this.instrument(instrument)));
+  }
+
+  /** A transfer by one of the double's parties (customer deposit, customer to customer, …). */
+  transfer(req: TransferRequest): TransferResult {
+    const r = TransferRequest.parse(req);
+    const result = this.engine.transferAs({
+      sender: r.from,
+      receiver: r.to,
+      instrument: this.instrument(r.instrument),
+      amount: r.amount,
+      memo: r.memo ?? undefined,
+      mode: r.mode,
+      ...(r.executeBefore !== undefined ? { executeBefore: r.executeBefore } : {}),
+    });
+    return { ...summary(result.tx), kind: result.kind, ...(result.transferInstructionCid ? { transferInstructionCid: result.transferInstructionCid } : {}) };
+  }
+
+  /** A customer acts on a transfer instruction (accept / reject ours, withdraw its own). */
+  instruction(cid: string, choice: InstructionChoice, actor?: string): TxSummary {
+    const inst = this.engine.ledger.active(cid);
+    const t = inst && (inst.payload.t === 'AmuletTransferInstruction' || inst.payload.t === 'TransferOffer') ? inst.payload.transfer : undefined;
+    const who = actor ?? (t ? (choice === 'Withdraw' ? t.sender : t.receiver) : '');
+    return summary(this.engine.instructionActionAs(who, cid, choice));
+  }
+
+  accept(cid: string, actor?: string): TxSummary {
+    return this.instruction(cid, 'Accept', actor);
+  }
+
+  reject(cid: string, actor?: string): TxSummary {
+    return this.instruction(cid, 'Reject', actor);
+  }
+
+  withdraw(cid: string, actor?: string): TxSummary {
+    return this.instruction(cid, 'Withdraw', actor);
+  }
+
+  /** Run the registry admins' expiry automation now (it also runs on every clock step). */
+  expireDue(): TxSummary[] {
+    return this.engine.expireDue().map(summary);
+  }
+
+  clockNow(): { time: string; mode: string } {
+    return { time: this.engine.clock.nowIso(), mode: this.engine.clock.getMode() };
+  }
+
+  /** Step the record-time clock (switches it to manual mode). */
+  advanceClock(ms: number): string {
+    return microsToIso(this.engine.clock.advance(ms));
+  }
+
+  setClock(iso: string): string {
+    return microsToIso(this.engine.clock.set(iso));
+  }
+
+  useRealTime(): void {
+    this.engine.clock.useRealTime();
+  }
+
+  prune(offset: number): void {
+    this.engine.ledger.prune(offset);
+  }
+
+  addFault(rule: FaultRuleInput): string {
+    return this.hooks.faults.add(rule);
+  }
+
+  removeFault(id: string): boolean {
+    return this.hooks.faults.remove(id);
+  }
+
+  clearFaults(): void {
+    this.hooks.faults.clear();
+  }
+
+  faults(): FaultRuleStatus[] {
+    return this.hooks.faults.list();
+  }
+
+  /** Stop committing interactive submissions (they queue) until releaseCommits. */
+  holdCommits(): void {
+    this.hooks.holdCommits();
+  }
+
+  releaseCommits(): Promise<void> {
+    return this.hooks.releaseCommits();
+  }
+
+  /** Cut every open websocket stream at once. */
+  dropWebsockets(): void {
+    this.hooks.dropWebsockets();
+  }
+}

@@ -1,0 +1,308 @@
+import type { KeyObject } from 'node:crypto';
+import { IdGen } from '../util/ids.js';
+import type { Rng } from '../util/rng.js';
+import { microsToIso, type Micros } from '../util/time.js';
+import type { RecordTimeClock } from './clock.js';
+import { LedgerError } from './errors.js';
+import { holdingInfo, stakeholders } from './templates.js';
+import { finalizeNodes, planInputs, type TxPlan } from './tx.js';
+import type { CommittedTx, Contract, ContractState, LogEntry, SubmitterInfo } from './types.js';
+
+export interface PartyRecord {
+  readonly party: string;
+  readonly hint: string;
+  readonly isLocal: boolean;
+  /** Set for external parties: transactions need their Ed25519 signature. */
+  readonly external?: { readonly publicKey: KeyObject; readonly fingerprint: string };
+  readonly annotations: Record<string, string>;
+  resourceVersion: number;
+}
+
+export type UserRight =
+  | { kind: 'CanActAs' | 'CanReadAs' | 'CanExecuteAs'; party: string }
+  | { kind: 'CanReadAsAnyParty' | 'CanExecuteAsAnyParty' | 'ParticipantAdmin' | 'IdentityProviderAdmin' };
+
+export interface UserRecord {
+  readonly id: string;
+  primaryParty?: string;
+  isDeactivated: boolean;
+  annotations: Record<string, string>;
+  resourceVersion: number;
+  rights: UserRight[];
+}
+
+export interface CompletionRecord {
+  readonly offset: number;
+  readonly recordTime: Micros;
+  readonly userId: string;
+  readonly actAs: readonly string[];
+  readonly commandId: string;
+  readonly submissionId?: string;
+  readonly updateId?: string;
+  /** Absent = success. */
+  readonly error?: LedgerError;
+  readonly deduplicationSeconds?: number;
+}
+
+export interface DedupEntry {
+  readonly offset: number;
+  readonly recordTime: Micros;
+  readonly updateId: string;
+  readonly submissionId?: string;
+}
+
+export interface CommitOptions {
+  readonly submitter?: SubmitterInfo;
+  readonly workflowId?: string;
+  readonly externalTransactionHash?: string;
+}
+
+export function rightKey(r: UserRight): string {
+  return 'party' in r ? `${r.kind}:${r.party}` : r.kind;
+}
+
+export function dedupKey(userId: string, actAs: readonly string[], commandId: string): string {
+  return JSON.stringify([userId, [...new Set(actAs)].sort(), commandId]);
+}
+
+/**
+ * The in-memory ledger: contracts, the update log with offsets and record times, parties,
+ * users, completions and the dedup table. Everything is synchronous, so a commit (check inputs,
+ * archive, create, append) is atomic with respect to every other request.
+ */
+export class Ledger {
+  readonly ids: IdGen;
+  readonly clock: RecordTimeClock;
+  readonly parties = new Map<string, PartyRecord>();
+  readonly users = new Map<string, UserRecord>();
+  readonly contracts = new Map<string, ContractState>();
+  readonly completions: CompletionRecord[] = [];
+  readonly dedup = new Map<string, DedupEntry>();
+  private readonly log: LogEntry[] = [];
+  private readonly byUpdateId = new Map<string, CommittedTx>();
+  private end = 0;
+  private pruned = 0;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    readonly participantId: string,
+    readonly synchronizerId: string,
+    rng: Rng,
+    clock: RecordTimeClock,
+  ) {
+    this.ids = new IdGen(rng);
+    this.clock = clock;
+    // A clock step is news for idle streams (they publish a checkpoint with the new time).
+    clock.onChange(() => this.notify());
+  }
+
+  get ledgerEnd(): number {
+    return this.end;
+  }
+
+  get prunedUpTo(): number {
+    return this.pruned;
+  }
+
+  /** Record time of the last update (or the clock when the ledger is empty). */
+  lastRecordTime(): Micros {
+    return this.log.at(-1)?.recordTime ?? this.clock.now();
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+
+  /** Throws LOCAL_VERDICT_INACTIVE_CONTRACTS when an input of the plan is no longer active. */
+  checkInputsActive(plan: TxPlan): void {
+    const { consumed, referenced } = planInputs(plan);
+    const inactive = [...consumed, ...referenced].filter((cid) => {
+      const c = this.contracts.get(cid);
+      return c === undefined || c.archived !== undefined;
+    });
+    if (inactive.length > 0) {
+      throw LedgerError.of(
+        'LOCAL_VERDICT_INACTIVE_CONTRACTS',
+        `Rejected transaction is referring to inactive contracts ${inactive.join(', ')}`,
+        { resources: inactive.map((c): [string, string] => ['CONTRACT_ID', c]), definiteAnswer: true },
+      );
+    }
+  }
+
+  /** Commits an interpreted transaction: the next offset, a fresh record time, final contract ids. */
+  commit(plan: TxPlan, opts: CommitOptions = {}, recordTime?: Micros): CommittedTx {
+    this.checkInputsActive(plan);
+    const { created } = planInputs(plan);
+    const finalIds = new Map<string, string>();
+    for (const provisional of created.keys()) {
+      finalIds.set(provisional, provisional.length > 66 ? provisional : this.ids.suffixed(provisional));
+    }
+    const nodes = finalizeNodes(plan, finalIds);
+    const offset = this.end + 1;
+    const tx: CommittedTx = {
+      kind: 'transaction',
+      offset,
+      updateId: this.ids.updateId(),
+      recordTime: recordTime ?? this.clock.nextRecordTime(),
+      effectiveAt: plan.effectiveAt,
+      ...(opts.workflowId !== undefined ? { workflowId: opts.workflowId } : {}),
+      ...(opts.submitter ? { submitter: opts.submitter } : {}),
+      ...(opts.externalTransactionHash !== undefined ? { externalTransactionHash: opts.externalTransactionHash } : {}),
+      traceparent: this.ids.traceparent(),
+      nodes,
+    };
+    for (const n of nodes) {
+      if (n.kind === 'create') {
+        this.contracts.set(n.contract.contractId, {
+          contract: n.contract,
+          created: { offset, nodeId: n.nodeId, updateId: tx.updateId },
+          createWitnesses: n.witnesses,
+        });
+      }
+    }
+    for (const n of nodes) {
+      if (n.kind === 'exercise' && n.consuming) {
+        const state = this.contracts.get(n.target.contractId);
+        if (state) state.archived = { offset, nodeId: n.nodeId, updateId: tx.updateId, witnesses: n.witnesses };
+      }
+    }
+    this.end = offset;
+    this.log.push(tx);
+    this.byUpdateId.set(tx.updateId, tx);
+    this.notify();
+    return tx;
+  }
+
+  /** An offset with no visible transaction (e.g. a rejected submission). */
+  appendSilent(recordTime?: Micros): { offset: number; recordTime: Micros } {
+    const entry = { kind: 'silent' as const, offset: this.end + 1, recordTime: recordTime ?? this.clock.nextRecordTime() };
+    this.end = entry.offset;
+    this.log.push(entry);
+    this.notify();
+    return entry;
+  }
+
+  addCompletion(c: CompletionRecord): void {
+    this.completions.push(c);
+    this.notify();
+  }
+
+  /** Log entries with beginExclusive < offset <= endInclusive, in offset order. */
+  entriesBetween(beginExclusive: number, endInclusive: number): LogEntry[] {
+    let lo = 0;
+    let hi = this.log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.log[mid]?.offset ?? 0) <= beginExclusive) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: LogEntry[] = [];
+    for (let i = lo; i < this.log.length; i++) {
+      const e = this.log[i];
+      if (!e || e.offset > endInclusive) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  entryAt(offset: number): LogEntry | undefined {
+    return this.entriesBetween(offset - 1, offset)[0];
+  }
+
+  /** Record time at an offset: of the update there, or of the latest one before it. */
+  recordTimeAt(offset: number): Micros | undefined {
+    let lo = 0;
+    let hi = this.log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.log[mid]?.offset ?? 0) <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.log[lo - 1]?.recordTime;
+  }
+
+  transactionById(updateId: string): CommittedTx | undefined {
+    return this.byUpdateId.get(updateId);
+  }
+
+  /** Active at `offset`: created at or before it and not archived by then. */
+  activeAt(offset: number): ContractState[] {
+    const out: ContractState[] = [];
+    for (const c of this.contracts.values()) {
+      if (c.created.offset <= offset && (c.archived === undefined || c.archived.offset > offset)) out.push(c);
+    }
+    return out.sort((a, b) => a.created.offset - b.created.offset || a.created.nodeId - b.created.nodeId);
+  }
+
+  active(contractId: string): Contract | undefined {
+    const c = this.contracts.get(contractId);
+    return c && c.archived === undefined ? c.contract : undefined;
+  }
+
+  /**
+   * Deletes history up to and including `offset`: its updates, and contracts archived by then
+   * (Canton keeps active contracts, whatever their age).
+   */
+  prune(offset: number): void {
+    if (!Number.isInteger(offset) || offset < 0) throw new RangeError('the pruning offset must be a non-negative integer');
+    if (offset > this.end) {
+      throw LedgerError.of('OFFSET_OUT_OF_RANGE', `prune_up_to ${offset} is beyond the ledger end ${this.end}`);
+    }
+    if (offset <= this.pruned) return;
+    while (this.log.length > 0 && (this.log[0]?.offset ?? Infinity) <= offset) {
+      const e = this.log.shift();
+      if (e?.kind === 'transaction') this.byUpdateId.delete(e.updateId);
+    }
+    for (const [cid, c] of this.contracts) if (c.archived && c.archived.offset <= offset) this.contracts.delete(cid);
+    for (let i = this.completions.length - 1; i >= 0; i--) {
+      if ((this.completions[i]?.offset ?? Infinity) <= offset) this.completions.splice(i, 1);
+    }
+    this.pruned = offset;
+    this.notify();
+  }
+
+  /** The private part of the state, for snapshots (snapshot.ts). */
+  exportLog(): { log: readonly LogEntry[]; end: number; pruned: number } {
+    return { log: this.log, end: this.end, pruned: this.pruned };
+  }
+
+  importLog(log: readonly LogEntry[], end: number, pruned: number): void {
+    this.log.splice(0, this.log.length, ...log);
+    this.byUpdateId.clear();
+    for (const e of log) if (e.kind === 'transaction') this.byUpdateId.set(e.updateId, e);
+    this.end = end;
+    this.pruned = pruned;
+  }
+
+  // ---- parties and users ----
+
+  hostedParties(): string[] {
+    return [...this.parties.keys()];
+  }
+
+  isStakeholder(contract: Contract, parties: Iterable<string>): boolean {
+    const s = stakeholders(contract.payload);
+    for (const p of parties) if (s.has(p)) return true;
+    return false;
+  }
+
+  /** Active holdings of `owner` (locked included), oldest first. */
+  holdingsOf(owner: string): Contract[] {
+    const out: Contract[] = [];
+    for (const c of this.contracts.values()) {
+      if (c.archived) continue;
+      const h = holdingInfo(c.contract.payload);
+      if (h?.owner === owner) out.push(c.contract);
+    }
+    return out;
+  }
+
+  nowIso(): string {
+    return microsToIso(this.clock.now());
+  }
+}

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { publicKeyFromRaw, rawPublicKey } from '../util/ed25519.js';
+import type { ClockMode } from './clock.js';
+import { LedgerError } from './errors.js';
+import type { Instrument } from './instruments.js';
+import type { CompletionRecord, Ledger, PartyRecord, UserRecord } from './ledger.js';
+import type { ContractState, LogEntry, Payload, TxNode } from './types.js';
+
+/**
+ * The whole ledger state as JSON, so a double can stop and start again where it was (the
+ * embedded default keeps it under DATA_DIR/sandbox/ledger.json). Sets become arrays, bigints
+ * strings, keys raw base64; in-flight submissions are not saved (like a crash before commit).
+ */
+export const SNAPSHOT_VERSION = 1;
+
+const Header = z.object({
+  version: z.literal(SNAPSHOT_VERSION),
+  participantNamespace: z.string(),
+  participantId: z.string(),
+  synchronizerId: z.string(),
+  validatorOperator: z.string(),
+});
+
+export interface Snapshot extends z.infer<typeof Header> {
+  clock: { mode: ClockMode; manualNow: string; floor: string };
+  end: number;
+  pruned: number;
+  instruments: (Omit<Instrument, 'config'> & { id: string })[];
+  parties: (Omit<PartyRecord, 'external'> & { external?: { publicKey: string; fingerprint: string } })[];
+  users: UserRecord[];
+  contracts: (Omit<ContractState, 'createWitnesses' | 'archived'> & {
+    createWitnesses: string[];
+    archived?: { offset: number; nodeId: number; updateId: string; witnesses: string[] };
+  })[];
+  log: unknown[];
+  completions: (Omit<CompletionRecord, 'recordTime' | 'error'> & {
+    recordTime: string;
+    error?: { code: string; cause: string; category: number; grpc: number; definiteAnswer?: boolean };
+  })[];
+  dedup: [string, { offset: number; recordTime: string; updateId: string; submissionId?: string }][];
+}
+
+function nodeOut(n: TxNode): unknown {
+  return { ...n, witnesses: [...n.witnesses] };
+}
+
+function nodeIn(n: Record<string, unknown>): TxNode {
+  return { ...(n as unknown as TxNode), witnesses: new Set(n['witnesses'] as string[]) };
+}
+
+export function takeSnapshot(ledger: Ledger, extra: { participantNamespace: string; validatorOperator: string; instruments: readonly Instrument[] }): Snapshot {
+  const clock = ledger.clock.exportState();
+  const { log, end, pruned } = ledger.exportLog();
+  return {
+    version: SNAPSHOT_VERSION,
+    participantNamespace: extra.participantNamespace,
+    participantId: ledger.participantId,
+    synchronizerId: ledger.synchronizerId,
+    validatorOperator: extra.validatorOperator,
+    clock: { mode: clock.mode, manualNow: String(clock.manualNow), floor: String(clock.floor) },
+    end,
+    pruned,
+    instruments: extra.instruments.map(({ config, ...rest }) => ({ ...rest, id: config.id })),
+    parties: [...ledger.parties.values()].map(({ external, ...p }) => ({
+      ...p,
+      ...(external ? { external: { publicKey: rawPublicKey(external.publicKey).toString('base64'), fingerprint: external.fingerprint } } : {}),
+    })),
+    users: [...ledger.users.values()],
+    contracts: [...ledger.contracts.values()].map(({ archived, createWitnesses, ...c }) => ({
+      ...c,
+      createWitnesses: [...createWitnesses],
+      ...(archived ? { archived: { offset: archived.offset, nodeId: archived.nodeId, updateId: archived.updateId, witnesses: [...archived.witnesses] } } : {}),
+    })),
+    log: log.map((e) => (e.kind === 'silent' ? { ...e, recordTime: String(e.recordTime) } : { ...e, recordTime: String(e.recordTime), nodes: e.nodes.map(nodeOut) })),
+    completions: ledger.completions.map(({ error, recordTime, ...c }) => ({
+      ...c,
+      recordTime: String(recordTime),
+      ...(error
+        ? {
+            error: {
+              code: error.code,
+              cause: error.causeText,
+              category: error.category,
+              grpc: error.grpc,
+              ...(error.opts.definiteAnswer !== undefined ? { definiteAnswer: error.opts.definiteAnswer } : {}),
+            },
+          }
+        : {}),
+    })),
+    dedup: [...ledger.dedup].map(([k, d]) => [k, { ...d, recordTime: String(d.recordTime) }]),
+  };
+}
+
+export function parseSnapshotHeader(json: unknown): z.infer<typeof Header> {
+  return Header.parse(json);
+}
+
+/** Loads a snapshot into a freshly constructed (genesis-less) ledger. */
+export function restoreSnapshot(ledger: Ledger, snap: Snapshot): void {
+  ledger.clock.importState({ mode: snap.clock.mode, manualNow: BigInt(snap.clock.manualNow), floor: BigInt(snap.clock.floor) });
+  for (const p of snap.parties) {
+    const { external, ...rest } = p;
+    const rec: PartyRecord = {
+      ...rest,
+      ...(external ? { external: { publicKey: publicKeyFromRaw(Buffer.from(external.publicKey, 'base64')), fingerprint: external.fingerprint } } : {}),
+    };
+    ledger.parties.set(p.party, rec);
+  }
+  for (const u of snap.users) ledger.users.set(u.id, u);
+  for (const c of snap.contracts) {
+    ledger.contracts.set(c.contract.contractId, {
+      contract: { ...c.contract, payload: c.contract.payload as Payload },
+      created: c.created,
+      createWitnesses: new Set(c.createWitnesses),
+      ...(c.archived ? { archived: { ...c.archived, witnesses: new Set(c.archived.witnesses) } } : {}),
+    });
+  }
+  const log: LogEntry[] = snap.log.map((raw) => {
+    const e = raw as Record<string, unknown>;
+    if (e['kind'] === 'silent') return { kind: 'silent', offset: e['offset'] as number, recordTime: BigInt(e['recordTime'] as string) };
+    return { ...(e as unknown as LogEntry), recordTime: BigInt(e['recordTime'] as string), nodes: (e['nodes'] as Record<string, unknown>[]).map(nodeIn) } as LogEntry;
+  });
+  ledger.importLog(log, snap.end, snap.pruned);
+  ledger.completions.splice(
+    0,
+    ledger.completions.length,
+    ...snap.completions.map(({ error, recordTime, ...c }) => ({
+      ...c,
+      recordTime: BigInt(recordTime),
+      ...(error
+        ? { error: new LedgerError(error.code, error.cause, { category: error.category, grpc: error.grpc, ...(error.definiteAnswer !== undefined ? { definiteAnswer: error.definiteAnswer } : {}) }) }
+        : {}),
+    })),
+  );
+  for (const [k, d] of snap.dedup) ledger.dedup.set(k, { ...d, recordTime: BigInt(d.recordTime) });
+}

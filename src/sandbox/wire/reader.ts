@@ -1,0 +1,235 @@
+import type { z } from 'zod';
+import type {
+  CompletionStreamResponse,
+  GetActiveContractsRequest,
+  GetEventsByContractIdRequest,
+  GetUpdateByIdRequest,
+  GetUpdateByOffsetRequest,
+  GetUpdatesRequest,
+  JsGetActiveContractsResponse,
+  JsGetEventsByContractIdResponse,
+  JsGetUpdatesResponse,
+  UpdateFormat,
+} from '../../ledger/schema/index.js';
+import type { SandboxEngine } from '../engine/engine.js';
+import { LedgerError } from '../engine/errors.js';
+import type { CompletionRecord } from '../engine/ledger.js';
+import { implementedInterfaces, stakeholders, templateOf } from '../engine/templates.js';
+import { idString, type Payload } from '../engine/types.js';
+import { microsToIso, type Micros } from '../util/time.js';
+import { createdEvent, matchNode, projectTransaction, resolveEventFormat, type Match, type ReadScope } from './projection.js';
+import type { StreamSpec, Timeline } from './stream.js';
+
+export type UpdatesElement = z.input<typeof JsGetUpdatesResponse>;
+export type AcsElement = z.input<typeof JsGetActiveContractsResponse>;
+export type EventsByCidResponse = z.input<typeof JsGetEventsByContractIdResponse>;
+export type CompletionElement = z.input<typeof CompletionStreamResponse>;
+
+/** The read side of the Ledger API: served from the live engine or from a replayed history. */
+export interface UpdateReader {
+  readonly timeline: Timeline;
+  updates(req: GetUpdatesRequest): StreamSpec<UpdatesElement>;
+  updateById(req: GetUpdateByIdRequest): UpdatesElement;
+  updateByOffset(req: GetUpdateByOffsetRequest): UpdatesElement;
+  activeContracts(req: GetActiveContractsRequest): AcsElement[];
+  eventsByContractId(req: GetEventsByContractIdRequest): EventsByCidResponse;
+}
+
+export function updateNotFound(): LedgerError {
+  return LedgerError.of('UPDATE_NOT_FOUND', 'Update not found, or not visible.', { definiteAnswer: false });
+}
+
+export function checkpointElement(offset: number, synchronizerId: string, recordTime: Micros): UpdatesElement {
+  return { update: { OffsetCheckpoint: { value: { offset, synchronizerTimes: [{ synchronizerId, recordTime: microsToIso(recordTime) }] } } } };
+}
+
+export class EngineTimeline implements Timeline {
+  constructor(private readonly engine: SandboxEngine) {}
+  get synchronizerId(): string {
+    return this.engine.ledger.synchronizerId;
+  }
+  ledgerEnd(): number {
+    return this.engine.ledger.ledgerEnd;
+  }
+  prunedUpTo(): number {
+    return this.engine.ledger.prunedUpTo;
+  }
+  recordTimeAt(offset: number): Micros | undefined {
+    return this.engine.ledger.recordTimeAt(offset);
+  }
+  publishTime(): Micros {
+    return this.engine.clock.publish();
+  }
+  clockSteps(): number {
+    return this.engine.clock.steps();
+  }
+  isRealTime(): boolean {
+    return this.engine.clock.getMode() === 'real';
+  }
+  onChange(listener: () => void): () => void {
+    return this.engine.ledger.onChange(listener);
+  }
+}
+
+export class LiveReader implements UpdateReader {
+  readonly timeline: Timeline;
+
+  constructor(private readonly engine: SandboxEngine) {
+    this.timeline = new EngineTimeline(engine);
+  }
+
+  private project(offset: number, format: UpdateFormat): UpdatesElement | undefined {
+    const txFormat = format.includeTransactions;
+    if (!txFormat) return undefined;
+    const entry = this.engine.ledger.entryAt(offset);
+    if (entry?.kind !== 'transaction') return undefined;
+    const scope = resolveEventFormat(txFormat.eventFormat);
+    const tx = projectTransaction(entry, scope, txFormat.transactionShape, this.engine.ledger.synchronizerId);
+    return tx ? { update: { Transaction: { value: tx } } } : undefined;
+  }
+
+  updates(req: GetUpdatesRequest): StreamSpec<UpdatesElement> {
+    const format = req.updateFormat;
+    const txFormat = format.includeTransactions;
+    const scope = txFormat ? resolveEventFormat(txFormat.eventFormat) : undefined;
+    const sync = this.engine.ledger.synchronizerId;
+    return {
+      beginExclusive: req.beginExclusive ?? 0,
+      ...(req.endInclusive !== undefined ? { endInclusive: req.endInclusive } : {}),
+      collect: (begin, end) => {
+        if (!txFormat || !scope) return [];
+        const out: { offset: number; element: UpdatesElement }[] = [];
+        for (const e of this.engine.ledger.entriesBetween(begin, end)) {
+          if (e.kind !== 'transaction') continue;
+          const tx = projectTransaction(e, scope, txFormat.transactionShape, sync);
+          if (tx) out.push({ offset: e.offset, element: { update: { Transaction: { value: tx } } } });
+        }
+        return out;
+      },
+      checkpoint: (offset, time) => checkpointElement(offset, sync, time),
+    };
+  }
+
+  updateById(req: GetUpdateByIdRequest): UpdatesElement {
+    const tx = this.engine.ledger.transactionById(req.updateId);
+    const el = tx ? this.project(tx.offset, req.updateFormat) : undefined;
+    if (!el) throw updateNotFound();
+    return el;
+  }
+
+  updateByOffset(req: GetUpdateByOffsetRequest): UpdatesElement {
+    const el = req.offset > this.engine.ledger.prunedUpTo ? this.project(req.offset, req.updateFormat) : undefined;
+    if (!el) throw updateNotFound();
+    return el;
+  }
+
+  activeContracts(req: GetActiveContractsRequest): AcsElement[] {
+    const ledger = this.engine.ledger;
+    if (req.activeAtOffset > ledger.ledgerEnd) {
+      throw LedgerError.of('OFFSET_AFTER_LEDGER_END', `Active contracts offset (${req.activeAtOffset}) is after ledger end (${ledger.ledgerEnd})`, {
+        definiteAnswer: false,
+      });
+    }
+    if (req.activeAtOffset < ledger.prunedUpTo) {
+      throw LedgerError.of(
+        'PARTICIPANT_PRUNED_DATA_ACCESSED',
+        `Active contracts request at offset ${req.activeAtOffset} precedes pruned offset ${ledger.prunedUpTo}`,
+        { context: { earliest_offset: String(ledger.prunedUpTo) }, definiteAnswer: false },
+      );
+    }
+    const scope = resolveEventFormat(req.eventFormat);
+    const out: AcsElement[] = [];
+    for (const s of ledger.activeAt(req.activeAtOffset)) {
+      const m = matchStakeholders(scope, s.contract.payload);
+      if (!m) continue;
+      out.push({
+        workflowId: '',
+        contractEntry: {
+          JsActiveContract: {
+            createdEvent: createdEvent(s.contract, s.created.offset, s.created.nodeId, m, true),
+            synchronizerId: ledger.synchronizerId,
+            reassignmentCounter: 0,
+          },
+        },
+      });
+    }
+    return out;
+  }
+
+  eventsByContractId(req: GetEventsByContractIdRequest): EventsByCidResponse {
+    const ledger = this.engine.ledger;
+    const s = ledger.contracts.get(req.contractId);
+    const scope = resolveEventFormat(req.eventFormat);
+    const m = s ? matchStakeholders(scope, s.contract.payload) : undefined;
+    if (!s || !m) throw LedgerError.of('CONTRACT_EVENTS_NOT_FOUND', 'Contract events not found, or not visible.', { definiteAnswer: false });
+    const template = templateOf(s.contract.payload);
+    return {
+      created: { createdEvent: createdEvent(s.contract, s.created.offset, s.created.nodeId, m, true), synchronizerId: ledger.synchronizerId },
+      ...(s.archived
+        ? {
+            archived: {
+              archivedEvent: {
+                offset: s.archived.offset,
+                nodeId: s.archived.nodeId,
+                contractId: s.contract.contractId,
+                templateId: idString(template),
+                witnessParties: m.parties,
+                packageName: template.packageName,
+                implementedInterfaces: m.views.map(idString),
+              },
+              synchronizerId: ledger.synchronizerId,
+            },
+          }
+        : {}),
+    };
+  }
+}
+
+/** ACS and contract lookups are by stakeholder (not by witness), through the filters. */
+function matchStakeholders(scope: ReadScope, payload: Payload): Match | undefined {
+  const m = matchNode(scope, stakeholders(payload), templateOf(payload), implementedInterfaces(payload));
+  return m.parties.length > 0 ? m : undefined;
+}
+
+/** Completion stream elements for (userId, parties), and its checkpoints. */
+export function completionSpec(
+  engine: SandboxEngine,
+  userId: string,
+  parties: readonly string[],
+  beginExclusive: number,
+): StreamSpec<CompletionElement> {
+  const sync = engine.ledger.synchronizerId;
+  const readers = new Set(parties);
+  return {
+    beginExclusive,
+    collect: (begin, end) =>
+      engine.ledger.completions
+        .filter((c) => c.offset > begin && c.offset <= end && c.userId === userId && c.actAs.some((p) => readers.has(p)))
+        .map((c) => ({ offset: c.offset, element: completionElement(c, sync) })),
+    checkpoint: (offset, time) => ({
+      completionResponse: { OffsetCheckpoint: { value: { offset, synchronizerTimes: [{ synchronizerId: sync, recordTime: microsToIso(time) }] } } },
+    }),
+  };
+}
+
+export function completionElement(c: CompletionRecord, synchronizerId: string): CompletionElement {
+  return {
+    completionResponse: {
+      Completion: {
+        value: {
+          commandId: c.commandId,
+          status: c.error ? { code: c.error.grpc, message: c.error.statusMessage(), details: [] } : { code: 0, message: '', details: [] },
+          ...(c.updateId !== undefined ? { updateId: c.updateId } : {}),
+          userId: c.userId,
+          actAs: [...c.actAs],
+          ...(c.submissionId !== undefined ? { submissionId: c.submissionId } : {}),
+          ...(c.deduplicationSeconds !== undefined
+            ? { deduplicationPeriod: { DeduplicationDuration: { value: { seconds: c.deduplicationSeconds, nanos: 0 } } } }
+            : {}),
+          offset: c.offset,
+          synchronizerTime: { synchronizerId, recordTime: microsToIso(c.recordTime) },
+        },
+      },
+    },
+  };
+}

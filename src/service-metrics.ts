@@ -1,0 +1,185 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { z } from 'zod';
+import type { CommittedTransition, RuntimeHooks } from './machines/runtime/index.js';
+import { stateName } from './machines/state-path.js';
+import type { CommittedBatch } from './streams/index.js';
+
+/**
+ * Metrics of in-process activity, fed by the components as it happens: ingestion batches (from
+ * the ingestion component's committed$), machine transitions (from the runtimes' afterCommit
+ * hook), and the ledger end, read from the validator at scrape time. Counters restart at zero with
+ * the process, as Prometheus expects; state that must survive restarts is in src/metrics.ts.
+ */
+export interface ServiceMetrics {
+  /** Hooks for the withdrawal and deposit runtimes. */
+  readonly runtimeHooks: RuntimeHooks;
+  /** Counts what a committed ingestion batch brought. */
+  ingested(batch: CommittedBatch): void;
+  /** Where the lag gauges read the ledger end and ingestion's position from (the service wires it). */
+  observeIngestion(source: IngestionPositionSource): void;
+}
+
+export interface IngestionPositionSource {
+  /** The validator's ledger end (GET /v2/state/ledger-end). */
+  ledgerEnd(signal: AbortSignal): Promise<number>;
+  /** The last committed offset (this process's, else the stored checkpoint); undefined before any. */
+  committedOffset(): Promise<number | undefined>;
+  /** Elements received, not yet committed. */
+  queued(): number;
+}
+
+export interface ServiceMetricsOptions {
+  /** How long one ledger-end answer serves scrapes (default 1 s). */
+  ledgerEndCacheMs?: number;
+  /** Longest wait for the ledger end during a scrape (default 2 s); the gauges keep their last value. */
+  ledgerEndTimeoutMs?: number;
+}
+
+// What the hook reads of a machine's context: only these fields, and only when they parse.
+const AttemptContext = z.object({ attempt: z.number().int().nonnegative() });
+const InstrumentContext = z.object({ instrument: z.object({ admin: z.string(), id: z.string() }) });
+const FailedEvent = z.object({ error: z.object({ failure: z.object({ code: z.string().min(1) }).optional() }).optional() });
+
+const WITHDRAWAL_TYPE = 'withdrawal';
+const EFFECT_ERROR_PREFIX = 'xstate.error.actor';
+
+/** The failure code of an effect's error event (`UNEXPECTED` when it carries none). */
+export function failureCodeOf(event: Record<string, unknown>): string {
+  const parsed = FailedEvent.safeParse(event);
+  return (parsed.success ? parsed.data.error?.failure?.code : undefined) ?? 'UNEXPECTED';
+}
+
+function instrumentLabel(context: unknown): string {
+  const parsed = InstrumentContext.safeParse(context);
+  return parsed.success ? `${parsed.data.instrument.admin}/${parsed.data.instrument.id}` : 'unknown';
+}
+
+export function createServiceMetrics(registry: Registry, o: ServiceMetricsOptions = {}): ServiceMetrics {
+  const cacheMs = o.ledgerEndCacheMs ?? 1000;
+  const timeoutMs = o.ledgerEndTimeoutMs ?? 2000;
+  let source: IngestionPositionSource | undefined;
+
+  const updates = new Counter({
+    name: 'cxi_updates_ingested_total',
+    help: 'Ledger transactions of the treasury party newly ingested (duplicates not counted).',
+    registers: [registry],
+  });
+  const elements = new Counter({
+    name: 'cxi_ingestion_elements_total',
+    help: 'Stream elements (transactions and offset checkpoints) in committed ingestion batches.',
+    registers: [registry],
+  });
+  const duplicates = new Counter({
+    name: 'cxi_ingestion_duplicates_total',
+    help: 'Elements skipped because they were already ingested (replays after a reconnect).',
+    registers: [registry],
+  });
+  const batches = new Counter({
+    name: 'cxi_ingestion_batches_total',
+    help: 'Ingestion batches committed (one database transaction each).',
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: 'cxi_withdrawal_attempts_total',
+    help: 'Withdrawal attempts started (holdings reserved for a new attempt), per instrument.',
+    labelNames: ['instrument'] as const,
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'cxi_machine_failures_total',
+    help: 'Failed effects (ledger or database calls) of the machines, by machine type and failure code.',
+    labelNames: ['type', 'code'] as const,
+    registers: [registry],
+  });
+  const transitions = new Counter({
+    name: 'cxi_machine_transitions_total',
+    help: 'Committed machine transitions by machine type.',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
+  const outcomes = new Counter({
+    name: 'cxi_machine_outcomes_total',
+    help: 'Machines that reached a final state, by type and state.',
+    labelNames: ['type', 'state'] as const,
+    registers: [registry],
+  });
+  const ledgerEndErrors = new Counter({
+    name: 'cxi_ledger_end_errors_total',
+    help: 'Scrapes that could not read the ledger end from the validator.',
+    registers: [registry],
+    // The read of this scrape first, so its failure is in this scrape's value.
+    async collect() {
+      await ledgerEnd();
+    },
+  });
+
+  // One ledger-end request serves every gauge of a scrape (and scrapes in quick succession).
+  let cached: { at: number; value: Promise<number | undefined> } | undefined;
+  const ledgerEnd = (): Promise<number | undefined> => {
+    const s = source;
+    if (!s) return Promise.resolve(undefined);
+    if (!cached || Date.now() - cached.at > cacheMs) {
+      const value = s.ledgerEnd(AbortSignal.timeout(timeoutMs)).catch(() => {
+        ledgerEndErrors.inc();
+        return undefined;
+      });
+      cached = { at: Date.now(), value };
+    }
+    return cached.value;
+  };
+
+  new Gauge({
+    name: 'cxi_ledger_end_offset',
+    help: "The validator's ledger end (offset), read at scrape time.",
+    registers: [registry],
+    async collect() {
+      const end = await ledgerEnd();
+      if (end !== undefined) this.set(end);
+    },
+  });
+  new Gauge({
+    name: 'cxi_ingestion_lag_offsets',
+    help: 'Ledger end minus the last ingested offset (0 when caught up).',
+    registers: [registry],
+    async collect() {
+      const s = source;
+      if (!s) return;
+      const [end, committed] = await Promise.all([ledgerEnd(), s.committedOffset()]);
+      if (end !== undefined) this.set(Math.max(0, end - (committed ?? 0)));
+    },
+  });
+  new Gauge({
+    name: 'cxi_ingestion_queued',
+    help: 'Elements received from the ledger and not yet committed.',
+    registers: [registry],
+    collect() {
+      if (source) this.set(source.queued());
+    },
+  });
+
+  function afterCommit(t: CommittedTransition): void {
+    transitions.inc({ type: t.machineType });
+    if (t.eventType.startsWith(EFFECT_ERROR_PREFIX)) failures.inc({ type: t.machineType, code: failureCodeOf(t.event) });
+    if (t.isFinal) outcomes.inc({ type: t.machineType, state: stateName(t.to) });
+    if (t.machineType === WITHDRAWAL_TYPE) {
+      const now = AttemptContext.safeParse(t.context);
+      const before = AttemptContext.safeParse(t.prevContext);
+      const prev = before.success ? before.data.attempt : 0;
+      if (now.success && now.data.attempt > prev) attempts.inc({ instrument: instrumentLabel(t.context) }, now.data.attempt - prev);
+    }
+  }
+
+  return {
+    runtimeHooks: { afterCommit },
+    ingested(b) {
+      batches.inc();
+      elements.inc(b.elements);
+      updates.inc(b.transactions);
+      duplicates.inc(b.skipped);
+    },
+    observeIngestion(s) {
+      source = s;
+      cached = undefined;
+    },
+  };
+}

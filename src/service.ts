@@ -1,0 +1,146 @@
+import { createHoldingsJob, type HoldingsJob } from './admin/holdings-job.js';
+import { createReconciler, singleFlight, type Reconciler } from './admin/reconciliation/run.js';
+import { createSwitches, type Switches } from './admin/switches.js';
+import type { LedgerConfig } from './config.js';
+import type { Component } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import type { DepositActors } from './machines/deposit.actors.js';
+import type { DepositPolicy } from './machines/deposit.context.js';
+import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, type LedgerEffectsOptions } from './machines/effects/index.js';
+import {
+  createDepositRuntime,
+  createOperatorCommands,
+  createWithdrawalRuntime,
+  type MachineRuntime,
+  type OperatorCommands,
+  type RuntimeOptions,
+} from './machines/runtime/index.js';
+import type { WithdrawalActors } from './machines/withdrawal.actors.js';
+import type { WithdrawalPolicy } from './machines/withdrawal.context.js';
+import type { ServiceMetrics } from './service-metrics.js';
+import { readCheckpoint } from './store/checkpoint.js';
+import type { Sql } from './store/db.js';
+import { createReservationActors } from './store/reservations.js';
+import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from './streams/index.js';
+
+/** Runtime timings a caller may tune (the runtime's own defaults otherwise). */
+export type RuntimeTimings = Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks'>;
+
+export interface ServiceOptions {
+  sql: Sql;
+  ledger: LedgerConfig;
+  logger: Logger;
+  /**
+   * This process is the only one on its database (embedded PGlite: one connection, guarded by the
+   * data-dir lock): no advisory-lock leader election, which would reserve the only connection.
+   */
+  singleInstance?: boolean;
+  withdrawalPolicy?: Partial<WithdrawalPolicy>;
+  depositPolicy?: Partial<DepositPolicy>;
+  runtime?: RuntimeTimings;
+  ingestion?: IngestionOptions;
+  effects?: LedgerEffectsOptions;
+  /** The UTXO holdings job (default on; interval default 30 s). */
+  holdingsJob?: false | { intervalMs?: number };
+  /** Counters and gauges of ingestion and the machines (createServiceMetrics); none without. */
+  metrics?: ServiceMetrics;
+  /** Stately inspector hook for the machine runtimes. */
+  inspect?: RuntimeOptions['inspect'];
+  /** Wraps the ledger effects (fault and crash injection in tests). */
+  intercept?: {
+    withdrawal?: (actors: WithdrawalActors) => WithdrawalActors;
+    deposit?: (actors: DepositActors) => DepositActors;
+  };
+}
+
+/**
+ * The daemon's ledger-facing parts, wired: ingestion (ledger → DB), the withdrawal and deposit
+ * runtimes with the real ledger effects, the holdings job, and what the HTTP API needs of them.
+ * `components` is in start order; stop them in reverse (automations before ingestion, so their
+ * last effects can still be observed).
+ */
+export interface Service {
+  readonly ingestion: IngestionComponent;
+  readonly withdrawals: MachineRuntime;
+  readonly deposits: MachineRuntime;
+  readonly holdingsJob: HoldingsJob | undefined;
+  readonly operator: OperatorCommands;
+  readonly reconciliation: Reconciler;
+  /** Operator pause switches (ingestion, withdrawals, acceptance); the first component, so a stored pause applies before anything runs. */
+  readonly switches: Switches;
+  readonly components: readonly Component[];
+}
+
+export function createService(o: ServiceOptions): Service {
+  const { sql, ledger, logger } = o;
+  const single = o.singleInstance === true;
+  // Built per process: the key file is read and checked at construction.
+  const effects = createLedgerEffects({ sql, ledger, logger, ...(o.effects ? { options: o.effects } : {}) });
+  const withdrawalActors: WithdrawalActors = { ...createReservationActors(sql), ...createWithdrawalLedgerActors({ effects }) };
+  const depositActors = createDepositLedgerActors({ effects });
+  const runtime: RuntimeTimings = { ...o.runtime, ...(single ? { leaderElection: 'none' } : {}) };
+  const inspect = o.inspect ? { inspect: o.inspect } : {};
+  const switches = createSwitches({ sql, logger });
+  const hooks = o.metrics ? { hooks: o.metrics.runtimeHooks } : {};
+
+  const ingestion = createIngestionComponent({
+    sql,
+    logger,
+    ledger,
+    options: { ...o.ingestion, ...(single ? { leaderElection: 'none' } : {}) },
+    switches,
+  });
+  const withdrawals = createWithdrawalRuntime({
+    sql,
+    logger,
+    actors: o.intercept?.withdrawal ? o.intercept.withdrawal(withdrawalActors) : withdrawalActors,
+    config: { treasuryParty: ledger.treasuryParty, ...(o.withdrawalPolicy ? { policy: o.withdrawalPolicy } : {}) },
+    switches,
+    runtime,
+    ...inspect,
+    ...hooks,
+  });
+  const deposits = createDepositRuntime({
+    sql,
+    logger,
+    actors: o.intercept?.deposit ? o.intercept.deposit(depositActors) : depositActors,
+    config: { treasuryParty: ledger.treasuryParty, ...(o.depositPolicy ? { policy: o.depositPolicy } : {}) },
+    switches,
+    runtime,
+    ...inspect,
+    ...hooks,
+  });
+  if (o.metrics) {
+    const metrics = o.metrics;
+    // Lives as long as the ingestion component (committed$ never completes while it exists).
+    ingestion.committed$.subscribe((b) => metrics.ingested(b));
+    metrics.observeIngestion({
+      ledgerEnd: (signal) => ingestion.ledgerEnd(signal),
+      // A standby instance has no position of its own: the stored checkpoint is the truth.
+      committedOffset: async () => ingestion.progress().committedOffset ?? (await readCheckpoint(sql, ledger.treasuryParty))?.offset,
+      queued: () => ingestion.progress().queued,
+    });
+  }
+  const holdingsJob =
+    o.holdingsJob === false
+      ? undefined
+      : createHoldingsJob({
+          sql,
+          logger,
+          treasuryParty: ledger.treasuryParty,
+          withdrawals,
+          ...(o.holdingsJob?.intervalMs !== undefined ? { intervalMs: o.holdingsJob.intervalMs } : {}),
+          ...(o.withdrawalPolicy?.maxInputs !== undefined ? { maxInputs: o.withdrawalPolicy.maxInputs } : {}),
+        });
+
+  return {
+    ingestion,
+    withdrawals,
+    deposits,
+    holdingsJob,
+    operator: createOperatorCommands({ withdrawal: withdrawals, deposit: deposits }),
+    reconciliation: singleFlight(createReconciler({ sql, ledger })),
+    switches,
+    components: [switches, ingestion, withdrawals, deposits, ...(holdingsJob ? [holdingsJob] : [])],
+  };
+}

@@ -1,0 +1,430 @@
+import { isPositiveAmount } from '../lib/decimal.js';
+import type { InstructionClosed, InstructionCreated, Instrument, TransactionFacts, TransferIn, TransferOut } from '../streams/facts.js';
+import type { OutboxEventInput } from './outbox.js';
+
+/**
+ * How a batch's facts change the deposit, withdrawal and transfer-instruction rows, decided in
+ * memory over the rows the batch pre-fetched (ingestion is their only writer of these columns and
+ * holds the checkpoint row lock), then flushed with a few multi-row statements. Also the outbox
+ * events, in the order the ledger made them happen. Payloads: docs/internals.md.
+ */
+
+export interface DepositRow {
+  depositId: string;
+  kind: 'one_step' | 'two_step';
+  status: string;
+  instrument: Instrument;
+  sender: string | null;
+  memo: string | null;
+  accountId: string | null;
+  transferAmount: string;
+  creditedAmount: string | null;
+  fee: string | null;
+  transferInstructionCid: string | null;
+  executeBefore: string | null;
+  offerUpdateId: string | null;
+  offerOffset: number | null;
+  creditUpdateId: string | null;
+  creditOffset: number | null;
+  creditRecordTime: string | null;
+  closedUpdateId: string | null;
+}
+
+export interface WithdrawalRow {
+  withdrawalId: string;
+  purpose: 'payout' | 'self_transfer';
+  account: string;
+  instrument: Instrument;
+  amount: string;
+  receiver: string;
+  status: string;
+  recovered: boolean;
+  transferUpdateId: string | null;
+  transferOffset: number | null;
+  transferRecordTime: string | null;
+  transferInstructionCid: string | null;
+  outcomeUpdateId: string | null;
+}
+
+export interface InstructionRow {
+  contractId: string;
+  direction: 'incoming' | 'outgoing' | 'self';
+  originalInstructionCid: string | null;
+  rootInstructionCid: string;
+  sender: string;
+  receiver: string;
+  instrument: Instrument;
+  amount: string;
+  memo: string | null;
+  requestedAt: string;
+  executeBefore: string;
+  lockedHoldingCids: string[];
+  status: string;
+  createdUpdateId: string;
+  createdOffset: number;
+  createdRecordTime: string;
+  closedUpdateId: string | null;
+  closedOffset: number | null;
+  closedRecordTime: string | null;
+}
+
+/** Final states of a deposit: ingestion never moves a deposit out of one (a credit excepted, below). */
+export const FINAL_DEPOSIT_STATUSES: ReadonlySet<string> = new Set(['credited', 'unattributed', 'rejected', 'withdrawn', 'expired', 'failed']);
+
+/** Withdrawal ids made up for a transfer that carried no memo at all. */
+export function syntheticWithdrawalId(updateId: string, nodeId: number): string {
+  return `ledger:${updateId}:${nodeId}`;
+}
+
+/** Account of a recovered withdrawal: the exchange account it debited is not on the ledger. */
+export const RECOVERED_ACCOUNT = '(recovered)';
+export const UNKNOWN_RECEIVER = '(unknown)';
+
+/** The rows a batch may touch, loaded before its facts are applied. */
+export interface BatchRows {
+  deposits: Map<string, DepositRow>;
+  /** deposit id by transfer instruction cid (2-step deposits). */
+  depositByInstruction: Map<string, string>;
+  withdrawals: Map<string, WithdrawalRow>;
+  /** withdrawal id by transfer instruction cid. */
+  withdrawalByInstruction: Map<string, string>;
+  instructions: Map<string, InstructionRow>;
+  /** deposit account id by memo. */
+  accounts: Map<string, string>;
+}
+
+export function emptyBatchRows(): BatchRows {
+  return {
+    deposits: new Map(),
+    depositByInstruction: new Map(),
+    withdrawals: new Map(),
+    withdrawalByInstruction: new Map(),
+    instructions: new Map(),
+    accounts: new Map(),
+  };
+}
+
+export class BatchChanges {
+  readonly newDeposits = new Map<string, DepositRow>();
+  readonly changedDeposits = new Map<string, DepositRow>();
+  readonly newWithdrawals = new Map<string, WithdrawalRow>();
+  readonly changedWithdrawals = new Map<string, WithdrawalRow>();
+  readonly newInstructions = new Map<string, InstructionRow>();
+  readonly changedInstructions = new Map<string, InstructionRow>();
+  readonly events: OutboxEventInput[] = [];
+  /** Problems that need a human but must not stop ingestion (e.g. a second transfer for one withdrawal). */
+  readonly warnings: { message: string; context: Record<string, unknown> }[] = [];
+
+  constructor(readonly rows: BatchRows) {}
+
+  private emit(topic: string, aggregateType: 'deposit' | 'withdrawal', aggregateId: string, payload: Record<string, unknown>): void {
+    // JSON has no undefined: drop absent optional fields so stored payloads are canonical.
+    const clean = Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
+    this.events.push({ topic, aggregateType, aggregateId, payload: clean });
+  }
+
+  private putDeposit(d: DepositRow, isNew: boolean): void {
+    this.rows.deposits.set(d.depositId, d);
+    if (d.transferInstructionCid !== null) this.rows.depositByInstruction.set(d.transferInstructionCid, d.depositId);
+    if (isNew || this.newDeposits.has(d.depositId)) this.newDeposits.set(d.depositId, d);
+    else this.changedDeposits.set(d.depositId, d);
+  }
+
+  private putWithdrawal(w: WithdrawalRow, isNew: boolean): void {
+    this.rows.withdrawals.set(w.withdrawalId, w);
+    if (w.transferInstructionCid !== null) this.rows.withdrawalByInstruction.set(w.transferInstructionCid, w.withdrawalId);
+    if (isNew || this.newWithdrawals.has(w.withdrawalId)) this.newWithdrawals.set(w.withdrawalId, w);
+    else this.changedWithdrawals.set(w.withdrawalId, w);
+  }
+
+  private putInstruction(i: InstructionRow, isNew: boolean): void {
+    this.rows.instructions.set(i.contractId, i);
+    if (isNew || this.newInstructions.has(i.contractId)) this.newInstructions.set(i.contractId, i);
+    else this.changedInstructions.set(i.contractId, i);
+  }
+
+  /** Applies one transaction's facts, in node order. */
+  apply(f: TransactionFacts): void {
+    for (const a of f.activities) {
+      switch (a.kind) {
+        case 'transfer_in':
+          if (!f.import) this.transferIn(f, a);
+          break;
+        case 'transfer_out':
+          if (!f.import) this.transferOut(f, a);
+          break;
+        case 'instruction_created':
+          this.instructionCreated(f, a);
+          break;
+        case 'instruction_closed':
+          if (!f.import) this.instructionClosed(f, a);
+          break;
+        case 'holdings_changed':
+          break; // holdings themselves are written from holdingsCreated/holdingsArchived
+      }
+    }
+  }
+
+  private accountFor(memo: string | null): string | null {
+    return memo === null ? null : (this.rows.accounts.get(memo) ?? null);
+  }
+
+  private creditEvents(d: DepositRow, f: TransactionFacts): void {
+    const common = {
+      depositId: d.depositId,
+      kind: d.kind,
+      instrument: d.instrument,
+      sender: d.sender ?? undefined,
+      transferAmount: d.transferAmount,
+      creditedAmount: d.creditedAmount,
+      fee: d.fee,
+      transferInstructionCid: d.transferInstructionCid ?? undefined,
+      updateId: f.updateId,
+      offset: f.offset,
+      recordTime: f.recordTime,
+    };
+    if (d.accountId !== null) this.emit('deposit.credited', 'deposit', d.depositId, { ...common, accountId: d.accountId, memo: d.memo ?? undefined });
+    else this.emit('deposit.unattributed', 'deposit', d.depositId, { ...common, memo: d.memo ?? undefined });
+  }
+
+  /** A 1-step deposit: credited on the update that moved the funds, once (the id is derived from it). */
+  private transferIn(f: TransactionFacts, a: TransferIn): void {
+    if (this.rows.deposits.has(a.depositId)) return;
+    const accountId = this.accountFor(a.memo);
+    const d: DepositRow = {
+      depositId: a.depositId,
+      kind: 'one_step',
+      status: accountId !== null ? 'credited' : 'unattributed',
+      instrument: a.instrument,
+      sender: a.sender,
+      memo: a.memo,
+      accountId,
+      transferAmount: a.transferAmount,
+      creditedAmount: a.creditedAmount,
+      fee: a.fee,
+      transferInstructionCid: null,
+      executeBefore: null,
+      offerUpdateId: null,
+      offerOffset: null,
+      creditUpdateId: f.updateId,
+      creditOffset: f.offset,
+      creditRecordTime: f.recordTime,
+      closedUpdateId: null,
+    };
+    this.putDeposit(d, true);
+    this.creditEvents(d, f);
+  }
+
+  /** A transfer the treasury sent: its memo is the withdrawal id; unknown ids are recovered. */
+  private transferOut(f: TransactionFacts, a: TransferOut): void {
+    const withdrawalId = a.memo ?? syntheticWithdrawalId(f.updateId, a.nodeId);
+    const existing = this.rows.withdrawals.get(withdrawalId);
+    const payload = {
+      withdrawalId,
+      updateId: f.updateId,
+      offset: f.offset,
+      recordTime: f.recordTime,
+      outcome: a.outcome,
+      transferInstructionCid: a.transferInstructionCid ?? undefined,
+      amount: a.amount,
+      fee: a.fee ?? undefined,
+      holdingsDelta: a.holdingsDelta ?? undefined,
+      self: a.self,
+    };
+    if (existing) {
+      if (existing.transferUpdateId !== null && existing.transferUpdateId !== f.updateId) {
+        // Should be impossible (each attempt spends the same reserved holdings): say so loudly,
+        // record it in the facts, and let the machine see it.
+        this.warnings.push({ message: 'a second transfer committed for one withdrawal', context: { withdrawalId, first: existing.transferUpdateId, second: f.updateId } });
+      } else {
+        this.putWithdrawal(
+          {
+            ...existing,
+            transferUpdateId: f.updateId,
+            transferOffset: f.offset,
+            transferRecordTime: f.recordTime,
+            transferInstructionCid: a.transferInstructionCid ?? existing.transferInstructionCid,
+          },
+          false,
+        );
+      }
+      this.emit('withdrawal.transferred', 'withdrawal', withdrawalId, payload);
+      return;
+    }
+    const w: WithdrawalRow = {
+      withdrawalId,
+      purpose: a.self ? 'self_transfer' : 'payout',
+      account: RECOVERED_ACCOUNT,
+      instrument: a.instrument,
+      amount: a.amount,
+      receiver: a.receiver ?? UNKNOWN_RECEIVER,
+      status: 'recovered',
+      recovered: true,
+      transferUpdateId: f.updateId,
+      transferOffset: f.offset,
+      transferRecordTime: f.recordTime,
+      transferInstructionCid: a.transferInstructionCid,
+      outcomeUpdateId: null,
+    };
+    this.putWithdrawal(w, true);
+    this.emit('withdrawal.recovered', 'withdrawal', withdrawalId, {
+      ...payload,
+      purpose: w.purpose,
+      receiver: w.receiver,
+      instrument: w.instrument,
+      memo: a.memo ?? undefined,
+    });
+  }
+
+  private instructionCreated(f: TransactionFacts, a: InstructionCreated): void {
+    if (this.rows.instructions.has(a.instructionCid)) return; // re-created by an import transaction
+    const original = a.originalInstructionCid === null ? undefined : this.rows.instructions.get(a.originalInstructionCid);
+    const row: InstructionRow = {
+      contractId: a.instructionCid,
+      direction: a.direction,
+      originalInstructionCid: a.originalInstructionCid,
+      rootInstructionCid: original?.rootInstructionCid ?? a.originalInstructionCid ?? a.instructionCid,
+      sender: a.sender,
+      receiver: a.receiver,
+      instrument: a.instrument,
+      amount: a.amount,
+      memo: a.memo,
+      requestedAt: a.requestedAt,
+      executeBefore: a.executeBefore,
+      lockedHoldingCids: a.lockedHoldingCids,
+      status: 'pending',
+      createdUpdateId: f.updateId,
+      createdOffset: f.offset,
+      createdRecordTime: f.recordTime,
+      closedUpdateId: null,
+      closedOffset: null,
+      closedRecordTime: null,
+    };
+    this.putInstruction(row, true);
+    // A continuation keeps the deposit of its root; only a new offer is a new deposit.
+    if (a.direction !== 'incoming' || row.rootInstructionCid !== a.instructionCid) return;
+    if (this.rows.depositByInstruction.has(a.instructionCid)) return;
+    const accountId = this.accountFor(a.memo);
+    const d: DepositRow = {
+      depositId: a.instructionCid,
+      kind: 'two_step',
+      status: 'offered',
+      instrument: a.instrument,
+      sender: a.sender,
+      memo: a.memo,
+      accountId,
+      transferAmount: a.amount,
+      creditedAmount: null,
+      fee: null,
+      transferInstructionCid: a.instructionCid,
+      executeBefore: a.executeBefore,
+      offerUpdateId: f.updateId,
+      offerOffset: f.offset,
+      creditUpdateId: null,
+      creditOffset: null,
+      creditRecordTime: null,
+      closedUpdateId: null,
+    };
+    this.putDeposit(d, true);
+    this.emit('deposit.offer_received', 'deposit', d.depositId, {
+      depositId: d.depositId,
+      transferInstructionCid: a.instructionCid,
+      memo: a.memo ?? undefined,
+      accountId: accountId ?? undefined,
+      sender: a.sender,
+      executeBefore: a.executeBefore,
+      amount: a.amount,
+      instrument: a.instrument,
+      updateId: f.updateId,
+      offset: f.offset,
+      recordTime: f.recordTime,
+    });
+  }
+
+  private instructionClosed(f: TransactionFacts, a: InstructionClosed): void {
+    const row = this.rows.instructions.get(a.instructionCid);
+    if (row) {
+      this.putInstruction(
+        { ...row, status: a.outcome === 'pending' ? 'continued' : a.outcome, closedUpdateId: f.updateId, closedOffset: f.offset, closedRecordTime: f.recordTime },
+        false,
+      );
+    }
+    if (a.outcome === 'pending') return; // continues as newInstructionCid
+    const root = row?.rootInstructionCid ?? a.instructionCid;
+    if (a.direction === 'incoming') this.depositOfferClosed(f, a, root);
+    else this.withdrawalOfferClosed(f, a, root, row);
+  }
+
+  private depositOfferClosed(f: TransactionFacts, a: InstructionClosed, root: string): void {
+    const depositId = this.rows.depositByInstruction.get(root);
+    const existing = depositId === undefined ? undefined : this.rows.deposits.get(depositId);
+    if (a.outcome === 'accepted') {
+      const credited = a.creditedAmount;
+      if (credited === null || !isPositiveAmount(credited)) {
+        this.warnings.push({ message: 'an accepted deposit offer moved no funds into the treasury', context: { instructionCid: a.instructionCid, updateId: f.updateId } });
+        return;
+      }
+      if (existing !== undefined && existing.creditUpdateId !== null) return; // credited once, ever
+      const base: DepositRow = existing ?? {
+        // An offer we never saw (ingested from a later start, or a restored DB): funds arrived,
+        // so it is recorded — unattributed, as its memo is unknown.
+        depositId: root,
+        kind: 'two_step',
+        status: 'offered',
+        instrument: a.instrument ?? { admin: '', id: '' },
+        sender: a.sender,
+        memo: a.memo,
+        accountId: this.accountFor(a.memo),
+        transferAmount: a.amount ?? credited,
+        creditedAmount: null,
+        fee: null,
+        transferInstructionCid: root,
+        executeBefore: null,
+        offerUpdateId: null,
+        offerOffset: null,
+        creditUpdateId: null,
+        creditOffset: null,
+        creditRecordTime: null,
+        closedUpdateId: null,
+      };
+      const d: DepositRow = {
+        ...base,
+        status: base.accountId !== null ? 'credited' : 'unattributed',
+        creditedAmount: credited,
+        fee: a.fee,
+        creditUpdateId: f.updateId,
+        creditOffset: f.offset,
+        creditRecordTime: f.recordTime,
+        closedUpdateId: f.updateId,
+      };
+      this.putDeposit(d, existing === undefined);
+      this.emit('deposit.offer_closed', 'deposit', d.depositId, { depositId: d.depositId, outcome: 'accepted', updateId: f.updateId, transferInstructionCid: a.instructionCid });
+      this.creditEvents(d, f);
+      return;
+    }
+    if (!existing || FINAL_DEPOSIT_STATUSES.has(existing.status)) return;
+    this.putDeposit({ ...existing, status: a.outcome, closedUpdateId: f.updateId }, false);
+    this.emit('deposit.offer_closed', 'deposit', existing.depositId, { depositId: existing.depositId, outcome: a.outcome, updateId: f.updateId, transferInstructionCid: a.instructionCid });
+  }
+
+  private withdrawalOfferClosed(f: TransactionFacts, a: InstructionClosed, root: string, row: InstructionRow | undefined): void {
+    const memo = a.memo ?? row?.memo ?? null;
+    const withdrawalId = (memo !== null && this.rows.withdrawals.has(memo) ? memo : undefined) ?? this.rows.withdrawalByInstruction.get(root);
+    const w = withdrawalId === undefined ? undefined : this.rows.withdrawals.get(withdrawalId);
+    if (!w) {
+      this.warnings.push({ message: 'an offer the treasury sent closed, but no withdrawal is known for it', context: { instructionCid: a.instructionCid, memo, updateId: f.updateId } });
+      return;
+    }
+    this.putWithdrawal({ ...w, outcomeUpdateId: f.updateId }, false);
+    this.emit('withdrawal.instruction_closed', 'withdrawal', w.withdrawalId, {
+      withdrawalId: w.withdrawalId,
+      updateId: f.updateId,
+      offset: f.offset,
+      recordTime: f.recordTime,
+      outcome: a.outcome,
+      transferInstructionCid: a.instructionCid,
+      holdingsDelta: a.holdingsDelta,
+      fee: a.fee ?? undefined,
+    });
+  }
+}

@@ -1,0 +1,330 @@
+import { compareTimestamps, type JsTransaction, type SynchronizerTime } from '../ledger/schema/index.js';
+import { CheckpointConflictError, UpdateParseError } from '../streams/errors.js';
+import type { TransactionFacts } from '../streams/facts.js';
+import { OverlayLedgerState, type KnownHolding, type KnownInstruction } from '../streams/ledger-state.js';
+import { parseTransaction } from '../streams/parser.js';
+import { lockCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import type { Sql, Tx } from './db.js';
+import { archiveHoldings, fetchActiveHoldings, insertHoldings } from './holdings.js';
+import { BatchChanges, FINAL_DEPOSIT_STATUSES, type InstructionRow } from './ingestion-model.js';
+import { fetchBatchRows, fetchInstructions, flushChanges } from './ingestion-rows.js';
+import { appendOutboxEvents, type OutboxEventInput } from './outbox.js';
+
+/**
+ * The batch writer: one DB transaction per batch writes the facts of its updates, the holdings,
+ * deposits, withdrawals and transfer instructions they change, the definite failures and
+ * expiries the new record time decides, the outbox events, and the new checkpoint (invariant 1).
+ * Parsing happens inside the transaction, against holdings read in it: an update that does not
+ * parse rolls the whole batch back. Re-ingesting an update is a no-op (offset and update id).
+ */
+
+export type IngestElement =
+  | { kind: 'transaction'; tx: JsTransaction }
+  | { kind: 'checkpoint'; offset: number; synchronizerTimes: readonly SynchronizerTime[] }
+  /** An update that carries nothing for the treasury but moves the offset (topology events). */
+  | { kind: 'offset'; offset: number; recordTime: string; synchronizerId: string };
+
+export type FaultPoint = 'parsed' | 'written' | 'before-commit' | 'after-outbox';
+
+export interface IngestOptions {
+  treasuryParty: string;
+  /**
+   * The offset the caller believes is committed. If the stored one differs, another writer is
+   * active: the batch is refused (CheckpointConflictError) rather than interleaved with it.
+   */
+  expectedOffset?: number | undefined;
+  /**
+   * How long after executeBefore (in record time) an instruction counts as expired. executeBefore
+   * is checked against ledger time, which may trail record time by up to the participant's
+   * ledger-time/record-time tolerance (60 s by default), so an accept can still commit briefly
+   * after record time passed executeBefore.
+   */
+  instructionExpiryGraceMs?: number;
+  /** Tests: called at points inside the batch transaction; throwing there aborts the batch. */
+  faults?: (point: FaultPoint) => void | Promise<void>;
+}
+
+export interface IngestResult {
+  checkpoint: Checkpoint;
+  /** Facts of the transactions newly ingested, in order. */
+  facts: TransactionFacts[];
+  /** Elements that were already ingested (duplicate delivery, replay after a reconnect). */
+  skipped: number;
+  eventIds: number[];
+  warnings: { message: string; context: Record<string, unknown> }[];
+}
+
+export const DEFAULT_INSTRUCTION_EXPIRY_GRACE_MS = 60_000;
+
+/** Transactions parsed before their facts are sent (see ingestBatch). */
+const PARSE_CHUNK = 100;
+
+function maxTime(a: string | null, b: string): string {
+  return a === null || compareTimestamps(b, a) > 0 ? b : a;
+}
+
+/** Contract ids whose rows the parser or the model may need: everything exercised or archived. */
+function referencedContracts(txs: readonly JsTransaction[]): string[] {
+  const cids = new Set<string>();
+  for (const tx of txs) {
+    for (const e of tx.events) {
+      if ('ExercisedEvent' in e) cids.add(e.ExercisedEvent.contractId);
+      else if ('ArchivedEvent' in e) cids.add(e.ArchivedEvent.contractId);
+    }
+  }
+  return [...cids];
+}
+
+export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], opts: IngestOptions): Promise<IngestResult> {
+  const party = opts.treasuryParty;
+  const grace = opts.instructionExpiryGraceMs ?? DEFAULT_INSTRUCTION_EXPIRY_GRACE_MS;
+  const candidates = elements.flatMap((el) => (el.kind === 'transaction' ? [el.tx] : []));
+  const candidateIds = [...new Set(candidates.map((t) => t.updateId))];
+  const referenced = referencedContracts(candidates);
+  return sql.begin(async (tx) => {
+    // Reads: the checkpoint (row-locked for the transaction), which updates are known, and what
+    // the parser needs to know of the contracts the batch touches. Pipelined (one round trip):
+    // every query is started with execute() where it is built, so they go out in this order, and
+    // the server runs them one after the other, so the lookups still run after the lock is held
+    // and see whatever the previous writer committed. Plan each statement for its actual arrays:
+    // a generic plan of "= any($1)" guesses their size and may choose to scan whole tables.
+    const [, stored, already, holdings, instructionRows] = await Promise.all([
+      tx`set local plan_cache_mode = force_custom_plan`.execute(),
+      lockCheckpoint(tx, party),
+      candidateIds.length === 0 ? [] : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`.execute(),
+      fetchActiveHoldings(tx, party, referenced),
+      fetchInstructions(tx, referenced),
+    ]);
+    if (opts.expectedOffset !== undefined && (stored?.offset ?? 0) !== opts.expectedOffset) {
+      throw new CheckpointConflictError(
+        `the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${opts.expectedOffset}: another ingestion writer is active`,
+      );
+    }
+    const cp: Checkpoint = stored ?? { treasuryParty: party, offset: 0, updateId: null, recordTime: null, synchronizerId: null };
+    const next: Checkpoint = { ...cp };
+
+    // Duplicates: anything at or below the stored offset was ingested (a checkpoint at the same
+    // offset may still carry a newer record time), and update ids are unique forever.
+    const known = new Set(already.map((r) => r.update_id));
+    let skipped = 0;
+    const seen = new Set<string>();
+    const fresh: IngestElement[] = [];
+    const txs: JsTransaction[] = [];
+    for (const el of elements) {
+      const isTx = el.kind === 'transaction';
+      const offset = isTx ? el.tx.offset : el.offset;
+      if (offset < cp.offset || (isTx && offset === cp.offset) || (isTx && seen.has(el.tx.updateId))) {
+        skipped++;
+        continue;
+      }
+      fresh.push(el);
+      if (!isTx) continue;
+      seen.add(el.tx.updateId);
+      if (known.has(el.tx.updateId)) skipped++;
+      else txs.push(el.tx);
+    }
+
+    const holdingsById = new Map<string, KnownHolding>(holdings.map((h) => [h.contractId, h]));
+    const instructionsById = new Map<string, KnownInstruction>(instructionRows.map((i) => [i.contractId, i]));
+    const state = new OverlayLedgerState({ holding: (cid) => holdingsById.get(cid), instruction: (cid) => instructionsById.get(cid) });
+    // Parsed a chunk at a time, each chunk's facts sent as soon as it is parsed: Postgres stores
+    // them while the next chunk is parsed here, instead of waiting for the whole batch.
+    const facts: TransactionFacts[] = [];
+    const factsSent: PromiseLike<unknown>[] = [];
+    for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
+      const chunk: TransactionFacts[] = [];
+      for (const t of txs.slice(i, i + PARSE_CHUNK)) {
+        const f = parseTransaction(t, party, state);
+        state.apply(f);
+        chunk.push(f);
+      }
+      const stored = storableFacts(chunk);
+      for (const f of stored.facts) facts.push(f);
+      // One JSON document rather than text[] columns: no array escaping of JSON on either side.
+      factsSent.push(
+        tx`
+          insert into ingested_updates (update_id, ledger_offset, record_time, synchronizer_id, facts)
+          select f->>'updateId', (f->>'offset')::bigint, (f->>'recordTime')::timestamptz, f->>'synchronizerId', f
+          from jsonb_array_elements(${stored.json}::text::jsonb) as f`.execute(),
+      );
+      // postgres.js hands a started query to its connection one microtask later: let it go out
+      // before the next chunk keeps this thread busy.
+      await null;
+    }
+    await opts.faults?.('parsed');
+
+    // Rows the facts change, then the model decides the changes and events in ledger order.
+    const keys = { depositIds: [] as string[], instructionCids: [] as string[], withdrawalIds: [] as string[], memos: [] as string[] };
+    const originals: string[] = [];
+    for (const f of facts) {
+      for (const a of f.activities) {
+        if (a.kind === 'transfer_in') keys.depositIds.push(a.depositId);
+        if (a.kind === 'transfer_in' || a.kind === 'instruction_created' || a.kind === 'instruction_closed') if (a.memo !== null) keys.memos.push(a.memo);
+        if (a.kind === 'transfer_out' && a.memo !== null) keys.withdrawalIds.push(a.memo);
+        if (a.kind === 'instruction_closed') {
+          keys.instructionCids.push(a.instructionCid);
+          if (a.memo !== null) keys.withdrawalIds.push(a.memo);
+        }
+        if (a.kind === 'instruction_created' && a.originalInstructionCid !== null) originals.push(a.originalInstructionCid);
+      }
+    }
+    const originalRows = originals.length === 0 ? [] : await fetchInstructions(tx, originals.filter((c) => !instructionsById.has(c)));
+    const allInstructions: InstructionRow[] = [...instructionRows, ...originalRows];
+    for (const i of allInstructions) if (i.memo !== null) keys.withdrawalIds.push(i.memo);
+    const rowsRead = fetchBatchRows(tx, keys, allInstructions);
+    // The facts' own rows need nothing those lookups return: sent right behind them (same round
+    // trip), so the server writes them while the batch model runs here.
+    const factsWritten = Promise.all([
+      ...factsSent,
+      insertHoldings(tx, party, facts.flatMap((f) => f.holdingsCreated.map((holding) => ({ facts: f, holding })))),
+      archiveHoldings(tx, facts.flatMap((f) => f.holdingsArchived.map((h) => ({ facts: f, contractId: h.contractId })))),
+    ]);
+    // Awaited below; until then a failure must not count as an unhandled rejection (the
+    // transaction is rolled back either way: the first error is what the batch reports).
+    factsWritten.catch(() => undefined);
+    const rows = await rowsRead;
+    const changes = new BatchChanges(rows);
+    for (const f of facts) changes.apply(f);
+
+    // The new checkpoint: last offset, last transaction, latest record time.
+    for (const el of fresh) {
+      if (el.kind === 'transaction') {
+        next.offset = Math.max(next.offset, el.tx.offset);
+        next.updateId = el.tx.updateId;
+        advanceTime(next, el.tx.recordTime, el.tx.synchronizerId);
+      } else if (el.kind === 'checkpoint') {
+        next.offset = Math.max(next.offset, el.offset);
+        for (const st of el.synchronizerTimes) advanceTime(next, st.recordTime, st.synchronizerId);
+      } else {
+        next.offset = Math.max(next.offset, el.offset);
+        advanceTime(next, el.recordTime, el.synchronizerId);
+      }
+    }
+
+    // The model's writes, then the definite-failure and expiry decisions and the checkpoint: one
+    // round trip. Every query is started (execute()) as it is built, so they reach the server in
+    // this order, after the facts' rows: the decisions see this batch's transfers, so a transfer
+    // is never reported as expired.
+    const [, , expired] = await Promise.all([
+      factsWritten,
+      flushChanges(tx, changes),
+      next.recordTime === null ? [] : decideTimeouts(tx, next.recordTime, grace),
+      fresh.length > 0 || stored === undefined ? writeCheckpoint(tx, next) : undefined,
+    ]);
+    await opts.faults?.('written');
+
+    const events: OutboxEventInput[] = [...changes.events, ...expired];
+    await opts.faults?.('before-commit');
+    const eventIds = await appendOutboxEvents(tx, events);
+    await opts.faults?.('after-outbox');
+    return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings };
+  });
+}
+
+/**
+ * JSON.stringify escapes exactly the lone surrogates (well-formed pairs stay raw): such an escape,
+ * not preceded by an escaped backslash, is text that is not Unicode.
+ */
+const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i;
+
+/**
+ * Daml text is Unicode, so a lone surrogate can only come from a broken node or proxy, and
+ * Postgres refuses it: bad data, which stops ingestion naming the update (never skipped, never
+ * silently rewritten).
+ */
+function notUnicode(facts: readonly TransactionFacts[]): UpdateParseError {
+  const bad = facts.find((f) => LONE_SURROGATE.test(JSON.stringify(f))) ?? facts[0]!;
+  return new UpdateParseError(bad.updateId, bad.offset, 'a text value is not valid Unicode (it holds a lone UTF-16 surrogate)');
+}
+
+/** A JSON \u0000 escape that is not itself an escaped backslash followed by "u0000". */
+const JSON_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * Facts as Postgres can store them. Text and jsonb cannot hold U+0000, and a customer chooses the
+ * memo (transfer reason) and other metadata: a NUL there would stop ingestion for good. It is
+ * replaced by U+FFFD (no account memo can contain either, so such a deposit stays unattributed).
+ * The check costs one scan of the JSON that is written anyway.
+ */
+function storableFacts(facts: TransactionFacts[]): { facts: TransactionFacts[]; json: string } {
+  const json = JSON.stringify(facts);
+  if (LONE_SURROGATE.test(json)) throw notUnicode(facts);
+  if (!json.includes('\\u0000')) return { facts, json };
+  const safe = json.replace(JSON_NUL, '$1\\ufffd');
+  return { facts: JSON.parse(safe) as TransactionFacts[], json: safe };
+}
+
+function advanceTime(cp: Checkpoint, recordTime: string, synchronizerId: string): void {
+  const later = maxTime(cp.recordTime, recordTime);
+  if (later === cp.recordTime) return;
+  cp.recordTime = later;
+  cp.synchronizerId = synchronizerId;
+}
+
+/**
+ * What the ingested record time decides (docs/internals.md): withdrawal attempts whose deadline
+ * passed with no transfer seen are definitely failed — reported once per attempt — and pending
+ * transfer instructions past executeBefore (plus the grace) have expired.
+ */
+async function decideTimeouts(tx: Tx, recordTime: string, graceMs: number): Promise<OutboxEventInput[]> {
+  const events: OutboxEventInput[] = [];
+  // Both decisions in the caller's round trip: started here (execute()), in the caller's order.
+  const [attempts, expired] = await Promise.all([
+    tx<{ withdrawal_id: string; attempt: number; deadline: string }[]>`
+    update withdrawals set expiry_emitted_attempt = attempt, updated_at = now()
+    where deadline is not null and transfer_update_id is null
+      and (expiry_emitted_attempt is null or expiry_emitted_attempt < attempt)
+      and deadline < ${recordTime}::timestamptz
+    returning withdrawal_id, attempt, deadline`.execute(),
+    tx<{ contract_id: string; direction: string; root_instruction_cid: string; memo: string | null; execute_before: string }[]>`
+    update transfer_instructions set status = 'expired', closed_record_time = ${recordTime}::timestamptz
+    where status = 'pending' and execute_before < ${recordTime}::timestamptz - make_interval(secs => ${graceMs / 1000})
+    returning contract_id, direction, root_instruction_cid, memo, execute_before`.execute(),
+  ]);
+  attempts.sort((a, b) => compareTimestamps(a.deadline, b.deadline) || (a.withdrawal_id < b.withdrawal_id ? -1 : 1));
+  for (const a of attempts) {
+    events.push({
+      topic: 'withdrawal.attempt_expired',
+      aggregateType: 'withdrawal',
+      aggregateId: a.withdrawal_id,
+      payload: { withdrawalId: a.withdrawal_id, attempt: a.attempt, deadline: a.deadline, recordTime },
+    });
+  }
+
+  if (expired.length === 0) return events;
+  expired.sort((a, b) => compareTimestamps(a.execute_before, b.execute_before) || (a.contract_id < b.contract_id ? -1 : 1));
+  const incoming = expired.filter((e) => e.direction === 'incoming');
+  const outgoing = expired.filter((e) => e.direction !== 'incoming');
+  if (incoming.length > 0) {
+    const closed = await tx<{ deposit_id: string; transfer_instruction_cid: string }[]>`
+      update deposits set status = 'expired', updated_at = now()
+      where transfer_instruction_cid = any(${incoming.map((e) => e.root_instruction_cid)}::text[])
+        and status <> all(${[...FINAL_DEPOSIT_STATUSES]}::text[])
+      returning deposit_id, transfer_instruction_cid`;
+    const byCid = new Map(closed.map((d) => [d.transfer_instruction_cid, d.deposit_id]));
+    for (const e of incoming) {
+      const depositId = byCid.get(e.root_instruction_cid);
+      if (depositId === undefined) continue;
+      events.push({
+        topic: 'deposit.offer_closed',
+        aggregateType: 'deposit',
+        aggregateId: depositId,
+        payload: { depositId, outcome: 'expired', transferInstructionCid: e.contract_id, executeBefore: e.execute_before, recordTime },
+      });
+    }
+  }
+  for (const e of outgoing) {
+    const [w] = await tx<{ withdrawal_id: string }[]>`
+      select withdrawal_id from withdrawals
+      where withdrawal_id = ${e.memo ?? ''} or transfer_instruction_cid = ${e.root_instruction_cid}
+      order by (withdrawal_id = ${e.memo ?? ''}) desc limit 1`;
+    if (!w) continue;
+    events.push({
+      topic: 'withdrawal.instruction_closed',
+      aggregateType: 'withdrawal',
+      aggregateId: w.withdrawal_id,
+      payload: { withdrawalId: w.withdrawal_id, outcome: 'expired', transferInstructionCid: e.contract_id, executeBefore: e.execute_before, recordTime },
+    });
+  }
+  return events;
+}

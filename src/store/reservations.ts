@@ -1,0 +1,252 @@
+import { ActorError, FailureCode, type ActorFailure } from '../machines/failure.js';
+import type {
+  ReleaseReservationInput,
+  ReleaseReservationOutput,
+  ReserveHoldingsInput,
+  ReserveHoldingsOutput,
+  WithdrawalDbActors,
+} from '../machines/withdrawal.actors.js';
+import { addAmounts, compareAmounts, isZeroAmount, normalizeAmount, subAmounts } from '../lib/decimal.js';
+import { amountWithFeeReserve, NO_FEE_RESERVE } from '../lib/fee-reserve.js';
+import type { Queryable, Sql, Tx } from './db.js';
+import { readFeeReserve } from './instruments.js';
+import { selectInputs, type Candidate } from './reservations-selection.js';
+
+/**
+ * Holding reservations: which treasury holdings a withdrawal attempt spends. A holding is claimed
+ * by at most one live reservation (unique index); candidates are read with FOR UPDATE SKIP LOCKED
+ * so concurrent reservers, in this process or another, never wait for each other nor pick the same
+ * holding. The withdrawal row is locked first, which serialises reservations of one withdrawal and
+ * orders them against its status changes (a final withdrawal reserves nothing).
+ */
+
+/** Statuses after which a withdrawal never reserves again (written by the runtime's status mirror). */
+export const FINAL_WITHDRAWAL_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+
+/** Concurrent reservers can still collide on the unique index (see reserveInTx); retry a few times. */
+const UNIQUE_RETRIES = 5;
+
+export async function reserveHoldings(sql: Sql, req: ReserveHoldingsInput): Promise<ReserveHoldingsOutput> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await sql.begin((tx) => reserveInTx(tx, req));
+    } catch (e) {
+      if (isPgError(e, '23505') && tries < UNIQUE_RETRIES) continue;
+      throw toActorError(e, 'reserve');
+    }
+  }
+}
+
+interface WithdrawalLockRow {
+  status: string;
+  attempt: number;
+  purpose: 'payout' | 'self_transfer';
+  /** A self-transfer planned by the holdings job: the only holdings any of its attempts may take. */
+  input_holding_cids: string[] | null;
+}
+
+/**
+ * Holdings a withdrawal may take besides being free: a planned self-transfer only its planned
+ * inputs; anything else none of the inputs of a live planned self-transfer (sql/004), so a payout
+ * does not snatch the small holdings a merge is about to spend. Stalled ones hold nothing.
+ */
+function allowedInputs(tx: Tx, planned: string[] | null) {
+  if (planned !== null) return tx`and h.contract_id = any(${planned}::text[])`;
+  return tx`and not exists (
+    select 1 from withdrawals p
+    where p.instrument_admin = h.instrument_admin and p.instrument_id = h.instrument_id
+      and p.input_holding_cids is not null and p.status not in ('completed', 'failed', 'cancelled', 'recovered', 'stalled')
+      and h.contract_id = any(p.input_holding_cids))`;
+}
+
+async function reserveInTx(tx: Tx, req: ReserveHoldingsInput): Promise<ReserveHoldingsOutput> {
+  const [w] = await tx<WithdrawalLockRow[]>`select status, attempt, purpose, input_holding_cids from withdrawals where withdrawal_id = ${req.withdrawalId} for update`;
+  if (!w) throw new ActorError({ code: 'WITHDRAWAL_NOT_FOUND', message: `no withdrawal ${req.withdrawalId}`, retryable: false });
+  if ((FINAL_WITHDRAWAL_STATUSES as readonly string[]).includes(w.status)) {
+    throw new ActorError({ code: 'WITHDRAWAL_FINAL', message: `withdrawal ${req.withdrawalId} is ${w.status}`, retryable: false });
+  }
+
+  // Re-run of the same attempt (the machine restarted while reserving): return what was reserved.
+  const existing = await tx<{ contract_id: string; amount: string; deadline: string | null; released_at: string | null }[]>`
+    select r.contract_id, h.amount::text as amount, r.deadline, r.released_at
+    from holding_reservations r join holdings h using (contract_id)
+    where r.withdrawal_id = ${req.withdrawalId} and r.attempt = ${req.attempt}
+    order by r.reservation_id`;
+  if (existing.length > 0) {
+    if (existing.some((r) => r.released_at !== null) || existing.some((r) => r.deadline === null)) {
+      throw new ActorError({ code: 'ATTEMPT_ALREADY_USED', message: `attempt ${req.attempt} of ${req.withdrawalId} was already reserved and released`, retryable: false });
+    }
+    return reserved(req.attempt, existing.map((r) => ({ contractId: r.contract_id, amount: r.amount })), existing[0]!.deadline!);
+  }
+  if (w.attempt >= req.attempt) {
+    throw new ActorError({ code: 'STALE_ATTEMPT', message: `withdrawal ${req.withdrawalId} is at attempt ${w.attempt}; refusing to reserve attempt ${req.attempt}`, retryable: false });
+  }
+
+  const needed = await coverage(tx, req, w.purpose);
+
+  // The smallest and the largest free holdings are all a selection can need (selectInputs).
+  const free = (order: 'asc' | 'desc') => tx<{ contract_id: string; amount: string }[]>`
+    select h.contract_id, h.amount::text as amount from holdings h
+    where h.owner = ${req.owner} and h.instrument_admin = ${req.instrument.admin} and h.instrument_id = ${req.instrument.id}
+      and h.archived_offset is null and h.lock is null
+      and not exists (select 1 from holding_reservations r where r.contract_id = h.contract_id and r.released_at is null)
+      ${allowedInputs(tx, w.input_holding_cids)}
+    order by h.amount ${order === 'asc' ? tx`asc` : tx`desc`}, h.contract_id
+    limit ${req.maxInputs}
+    for update of h skip locked`;
+  const toCandidates = (rows: { contract_id: string; amount: string }[]): Candidate[] => rows.map((r) => ({ contractId: r.contract_id, amount: r.amount }));
+  let candidates = toCandidates(await free('asc'));
+  let chosen = selectInputs(candidates, needed, req.maxInputs);
+  if (chosen === null) {
+    candidates = [...candidates, ...toCandidates(await free('desc'))];
+    chosen = selectInputs(candidates, needed, req.maxInputs);
+  }
+  if (chosen === null) return insufficient(tx, req, w.input_holding_cids, needed);
+
+  const [row] = await tx<{ deadline: string }[]>`
+    update withdrawals
+    set attempt = ${req.attempt},
+        deadline = date_trunc('milliseconds', now()) + ${req.ttlMs} * interval '1 millisecond',
+        updated_at = now()
+    where withdrawal_id = ${req.withdrawalId}
+    returning deadline`;
+  const deadline = row!.deadline;
+  await tx`
+    insert into holding_reservations ${tx(chosen.map((c) => ({ contract_id: c.contractId, withdrawal_id: req.withdrawalId, attempt: req.attempt, deadline })))}`;
+  return reserved(req.attempt, chosen, deadline);
+}
+
+/**
+ * What the inputs must hold: the amount plus the instrument's fee reserve, read in this transaction
+ * (a reserve changed a moment ago applies to this reservation). Self-transfers move funds to the
+ * treasury itself, which the ledger does not charge (src/sandbox/engine/instruments.ts: only funds
+ * reaching another party pay); a merge's amount is the whole of its inputs, so a reserve on top
+ * would leave it waiting for funds for ever.
+ */
+async function coverage(tx: Tx, req: ReserveHoldingsInput, purpose: WithdrawalLockRow['purpose']): Promise<string> {
+  if (purpose === 'self_transfer') return normalizeAmount(req.amount);
+  const reserve = (await readFeeReserve(tx, req.instrument.admin, req.instrument.id)) ?? NO_FEE_RESERVE;
+  return amountWithFeeReserve(req.amount, reserve);
+}
+
+function reserved(attempt: number, holdings: Candidate[], deadline: string): ReserveHoldingsOutput {
+  return {
+    kind: 'reserved',
+    attempt,
+    holdings: holdings.map((h) => ({ contractId: h.contractId, amount: normalizeAmount(h.amount) })),
+    total: addAmounts(...holdings.map((h) => h.amount)),
+    deadline,
+  };
+}
+
+async function insufficient(tx: Tx, req: ReserveHoldingsInput, planned: string[] | null, needed: string): Promise<ReserveHoldingsOutput> {
+  const [s] = await tx<{ total: string; n: number }[]>`
+    select coalesce(sum(h.amount), 0)::text as total, count(*)::int as n from holdings h
+    where h.owner = ${req.owner} and h.instrument_admin = ${req.instrument.admin} and h.instrument_id = ${req.instrument.id}
+      and h.archived_offset is null and h.lock is null
+      and not exists (select 1 from holding_reservations r where r.contract_id = h.contract_id and r.released_at is null)
+      ${allowedInputs(tx, planned)}`;
+  const available = normalizeAmount(s!.total);
+  const amount = normalizeAmount(req.amount);
+  const reserve = subAmounts(needed, amount);
+  // The operator must see that the fee is what the free funds fall short of, not the amount.
+  const what = isZeroAmount(reserve) ? needed : `${needed} (amount ${amount} + fee reserve ${reserve})`;
+  if (planned !== null) {
+    // The holdings job watches for this reason's state (waiting for funds) and cancels the self-transfer.
+    const reason = `planned inputs no longer all free: ${s!.n} of ${planned.length} holdings (${available}) can be claimed, ${what} needed`;
+    return { kind: 'insufficient', needed, available, reason };
+  }
+  const reason =
+    compareAmounts(available, needed) < 0
+      ? `insufficient free funds: need ${what}, free ${available} in ${s!.n} holdings`
+      : `free funds ${available} cover ${what} only with more than ${req.maxInputs} holdings, or some are being claimed right now: merge holdings`;
+  return { kind: 'insufficient', needed, available, reason };
+}
+
+export interface ReleaseResult {
+  released: string[];
+  /** Live reservations of a submitted attempt that may still commit: never released. */
+  refused: string[];
+}
+
+/**
+ * Releases live reservations of a withdrawal (one attempt, or all when `attempt` is null). A
+ * reservation whose attempt was submitted is released only when the ledger has settled it: its
+ * holding is archived (spent or gone) or the ingested record time is past its deadline. The
+ * machine only asks in those cases; this check is the database's own line of defence.
+ * `strict`: refuse everything when anything is refused (the actor); otherwise release what may be.
+ */
+export async function releaseReservations(tx: Tx, req: ReleaseReservationInput, opts: { strict: boolean }): Promise<ReleaseResult> {
+  const rows = await tx<{ reservation_id: number; contract_id: string; allowed: boolean }[]>`
+    select r.reservation_id, r.contract_id,
+      (r.submitted_at is null
+        or h.archived_offset is not null
+        or (r.deadline is not null and r.deadline < (select max(record_time) from ingestion_checkpoint))) as allowed
+    from holding_reservations r left join holdings h using (contract_id)
+    where r.withdrawal_id = ${req.withdrawalId} and r.released_at is null
+      ${req.attempt === null ? tx`` : tx`and r.attempt = ${req.attempt}`}
+    order by r.reservation_id
+    for update of r`;
+  const allowed = rows.filter((r) => r.allowed);
+  const refused = rows.filter((r) => !r.allowed).map((r) => r.contract_id);
+  if (opts.strict && refused.length > 0) {
+    throw new ActorError({
+      code: FailureCode.RELEASE_REFUSED,
+      message: `withdrawal ${req.withdrawalId}: holdings ${refused.join(', ')} belong to a submitted attempt that is neither spent nor past its deadline`,
+      retryable: false,
+    });
+  }
+  if (allowed.length > 0) {
+    await tx`
+      update holding_reservations set released_at = now(), release_reason = ${req.reason}
+      where reservation_id = any(${allowed.map((r) => r.reservation_id)})`;
+  }
+  return { released: allowed.map((r) => r.contract_id), refused };
+}
+
+/**
+ * Records that an execute is about to be tried for the attempt. Written in the transaction that
+ * persists the machine entering `executing`, which commits before the execute is sent.
+ */
+export async function markAttemptSubmitted(tx: Tx, withdrawalId: string, attempt: number): Promise<void> {
+  await tx`
+    update holding_reservations set submitted_at = now()
+    where withdrawal_id = ${withdrawalId} and attempt = ${attempt} and released_at is null and submitted_at is null`;
+}
+
+/** Live reservations of a withdrawal, for reads and tests. */
+export async function liveReservations(db: Queryable, withdrawalId: string): Promise<{ contractId: string; attempt: number; submitted: boolean; deadline: string | null }[]> {
+  const rows = await db<{ contract_id: string; attempt: number; submitted_at: string | null; deadline: string | null }[]>`
+    select contract_id, attempt, submitted_at, deadline from holding_reservations
+    where withdrawal_id = ${withdrawalId} and released_at is null order by reservation_id`;
+  return rows.map((r) => ({ contractId: r.contract_id, attempt: r.attempt, submitted: r.submitted_at !== null, deadline: r.deadline }));
+}
+
+/** The DB-side actors of the withdrawal machine. */
+export function createReservationActors(sql: Sql): WithdrawalDbActors {
+  return {
+    reserveHoldings: (input) => reserveHoldings(sql, input),
+    releaseReservation: async (input): Promise<ReleaseReservationOutput> => {
+      try {
+        const r = await sql.begin((tx) => releaseReservations(tx, input, { strict: true }));
+        return { released: r.released.length };
+      } catch (e) {
+        throw toActorError(e, 'release');
+      }
+    },
+  };
+}
+
+function isPgError(e: unknown, sqlState: string): boolean {
+  return e !== null && typeof e === 'object' && 'code' in e && (e as { code: unknown }).code === sqlState;
+}
+
+/** Connection, contention and resource problems are worth retrying; a bad statement or constraint is not. */
+export function toActorError(e: unknown, what: string): ActorError {
+  if (e instanceof ActorError) return e;
+  const sqlState = e !== null && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : '';
+  const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
+  const transientClass = /^(08|40|53|57P|55P03)/.test(sqlState) || /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|CONNECTION_|EPIPE|CONNECT_TIMEOUT)/.test(sqlState);
+  const failure: ActorFailure = { code: sqlState ? `DB_${sqlState}` : 'DB_ERROR', message, retryable: transientClass || sqlState === '23505' };
+  return new ActorError(failure);
+}

@@ -1,0 +1,333 @@
+import { filter, merge, NEVER, ReplaySubject, Subject, Subscription, take, tap, type Observable } from 'rxjs';
+import { describePause, type Switches } from '../admin/switches.js';
+import type { LedgerConfig } from '../config.js';
+import { tokenProviderFor, type TokenProvider } from '../ledger/auth.js';
+import { LedgerApiError, LedgerHttp } from '../ledger/http.js';
+import { LedgerReadClient } from '../ledger/read-client.js';
+import { LedgerDecodeError } from '../ledger/schema/index.js';
+import type { ComponentStatus, Component } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import { readCheckpoint } from '../store/checkpoint.js';
+import type { Sql } from '../store/db.js';
+import type { FaultPoint } from '../store/ingestion.js';
+import { tryAcquireIngestionLease, type IngestionLease } from '../store/ingestion-lease.js';
+import { DEFAULT_BACKOFF, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
+import { Backpressure } from './backpressure.js';
+import { CheckpointConflictError, PrunedOffsetError, UpdateParseError } from './errors.js';
+import { runPipeline, type CommittedBatch } from './pipeline.js';
+import { updatesSource, type Transport } from './source.js';
+
+/**
+ * The ingestion component (ARCHITECTURE.md, arrows 1.a–1.c): the treasury's ledger updates from
+ * the stored offset → token-standard facts → Postgres, one transaction per batch, and the outbox
+ * events the machines consume. It stops loudly — status `failed` with a reason an operator can
+ * act on — on bad data, pruned history, refused credentials or exhausted retries; it never skips.
+ */
+
+export interface IngestionOptions {
+  /** Default `auto`: websocket, with HTTP polling while a websocket cannot be opened. */
+  transport?: Transport;
+  /** Updates per DB transaction (default 500) and the longest wait to fill one (default 50 ms). */
+  batchMaxSize?: number;
+  batchMaxWaitMs?: number;
+  /**
+   * Elements held in memory before the source is paused (default 2 batches; resumes at half). Small
+   * on purpose: queued transactions that outlive young-generation GC are what GC costs most.
+   */
+  maxQueue?: number;
+  retry?: Partial<BackoffPolicy>;
+  /** Retries of a batch transaction that failed on a transient database error (default 5, from 500 ms, doubling). */
+  dbRetries?: number;
+  dbRetryDelayMs?: number;
+  /** See IngestOptions.instructionExpiryGraceMs (default 60 s). */
+  instructionExpiryGraceMs?: number;
+  /**
+   * 'advisory-lock' (default): one writer per treasury party per database, others stand by.
+   * 'none': this process is the only one (embedded PGlite: a single connection, guarded by the
+   * data-dir lock) — reserving a connection for the lock would starve the batch writer. The
+   * checkpoint compare-and-set still refuses a second writer.
+   */
+  leaderElection?: 'advisory-lock' | 'none';
+  /** How often a standby instance tries to become the writer (default 5 s). */
+  leaderPollMs?: number;
+  /** How often the leader checks it still holds the lock's session (default 10 s). */
+  leaseCheckMs?: number;
+  pingIntervalMs?: number;
+  livenessTimeoutMs?: number;
+  httpPollIntervalMs?: number;
+  httpIdleTimeoutMs?: number;
+  httpFallbackWindowMs?: number;
+  httpTimeoutMs?: number;
+  /** Replaces the token provider built from `ledger.auth` (tests). */
+  tokenProvider?: TokenProvider;
+  fetch?: typeof fetch;
+  /** Tests: fault injection inside batch transactions. */
+  faults?: (point: FaultPoint) => void | Promise<void>;
+}
+
+export interface IngestionDeps {
+  sql: Sql;
+  ledger: Pick<LedgerConfig, 'apiUrl' | 'auth' | 'treasuryParty'>;
+  logger: Logger;
+  options?: IngestionOptions;
+  /**
+   * Operator pause switches (src/admin/switches.ts): while `ingestion` is paused the component reads
+   * nothing (the batch in flight commits, what is only queued is dropped), keeps its writer lock,
+   * reports `paused`, and resumes from the stored checkpoint.
+   */
+  switches?: Pick<Switches, 'isPaused' | 'state' | 'watch'>;
+}
+
+export interface IngestionProgress {
+  /** Offset of the last committed batch (the stored checkpoint). */
+  committedOffset: number | undefined;
+  /** Offset of the last element received from the ledger. */
+  receivedOffset: number | undefined;
+  /** Received, not yet committed. */
+  queued: number;
+  transport: 'websocket' | 'http' | undefined;
+}
+
+export interface IngestionComponent extends Component {
+  /** Every committed batch, after its commit: wakes outbox consumers early. */
+  readonly committed$: Observable<CommittedBatch>;
+  progress(): IngestionProgress;
+  /** The ledger end, asked of the validator now (GET /v2/state/ledger-end; metrics). */
+  ledgerEnd(signal?: AbortSignal): Promise<number>;
+  /** Resolves when the current run has ended (stopped or failed). */
+  settled(): Promise<void>;
+}
+
+/** An operator's sentence for why ingestion stopped. */
+export function describeFailure(e: unknown): string {
+  if (e instanceof RetriesExhaustedError) return `ledger unreachable: ${describeFailure(e.lastError)} (gave up after ${e.attempts} attempts)`;
+  if (e instanceof UpdateParseError || e instanceof PrunedOffsetError || e instanceof CheckpointConflictError) return e.message;
+  if (e instanceof LedgerDecodeError) return `bad data from the ledger: ${e.message}`;
+  if (e instanceof LedgerApiError) {
+    if (e.status === 401 || e.status === 403 || e.code === 'AUTH_TOKEN') {
+      return `the ledger refused our credentials (${e.message}): check LEDGER_TOKEN or the OAuth2 client, and that the user has CanReadAs on the treasury party`;
+    }
+    if (e.code === 'OFFSET_AFTER_LEDGER_END') return `${e.message}: the stored offset is beyond the ledger end — was the participant restored from a backup? Follow the validator-restore runbook (map the last ingested record time to an offset) before restarting`;
+    return e.message;
+  }
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+export function createIngestionComponent(deps: IngestionDeps): IngestionComponent {
+  const { sql, logger: rootLogger } = deps;
+  const party = deps.ledger.treasuryParty;
+  const o = deps.options ?? {};
+  const logger = rootLogger.child({ component: 'ingestion', party });
+  const auth = o.tokenProvider ?? tokenProviderFor(deps.ledger.auth, o.fetch ? { fetch: o.fetch } : {});
+  const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth, ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.httpTimeoutMs !== undefined ? { timeoutMs: o.httpTimeoutMs } : {}) });
+  const client = new LedgerReadClient(http);
+  const retryPolicy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...o.retry };
+  const committed$ = new Subject<CommittedBatch>();
+
+  let status: ComponentStatus = { state: 'stopped' };
+  let lease: IngestionLease | undefined;
+  // Replayed: a stop requested while the run is still starting must reach the pipeline too.
+  let stop$ = new ReplaySubject<void>(1);
+  let run: Promise<void> = Promise.resolve();
+  let standbyTimer: NodeJS.Timeout | undefined;
+  let leaseTimer: NodeJS.Timeout | undefined;
+  let stopping = false;
+  const progress: IngestionProgress = { committedOffset: undefined, receivedOffset: undefined, queued: 0, transport: undefined };
+  const backpressure = new Backpressure(o.maxQueue ?? 2 * (o.batchMaxSize ?? 500));
+
+  async function releaseLease(): Promise<void> {
+    clearInterval(leaseTimer);
+    const l = lease;
+    lease = undefined;
+    await l?.release().catch((e: unknown) => logger.warn({ err: e }, 'releasing the ingestion lock failed (it goes with the session)'));
+  }
+
+  function fail(e: unknown): void {
+    const detail = describeFailure(e);
+    status = { state: 'failed', detail };
+    logger.error({ err: e }, `ingestion stopped: ${detail}`);
+  }
+
+  /** The leader's run: resume from the checkpoint until stopped or failed, sitting out operator pauses. */
+  async function lead(onRunning: () => void): Promise<void> {
+    const switches = deps.switches;
+    for (;;) {
+      if (switches?.isPaused('ingestion')) {
+        onRunning();
+        if (!(await sitOutPause(switches))) return;
+      }
+      let paused = false;
+      const pause$ = switches
+        ? switches.watch('ingestion').pipe(
+            filter((x) => x.paused),
+            take(1),
+            tap(() => (paused = true)),
+          )
+        : NEVER;
+      await readFromCheckpoint(onRunning, merge(stop$, pause$));
+      if (stopping || !paused) return;
+      logger.info({ committedOffset: progress.committedOffset }, 'ingestion paused by operator after the batch in flight');
+    }
+  }
+
+  /** Until the switch opens (true) or the component stops (false); a lost lease fails the run. */
+  function sitOutPause(switches: NonNullable<IngestionDeps['switches']>): Promise<boolean> {
+    progress.transport = undefined;
+    progress.receivedOffset = progress.committedOffset;
+    return new Promise<boolean>((resolve, reject) => {
+      const subs = new Subscription();
+      const done = (f: () => void) => {
+        subs.unsubscribe();
+        f();
+      };
+      subs.add(
+        switches.watch('ingestion').subscribe((x) => {
+          if (x.paused) status = { state: 'paused', detail: `ingestion ${describePause(x)}` };
+          else done(() => resolve(true));
+        }),
+      );
+      subs.add(stop$.subscribe({ next: () => done(() => resolve(false)), error: (e: unknown) => done(() => reject(e)) }));
+    });
+  }
+
+  /** One session: from the stored checkpoint until `until$` fires (stop or pause) or the run fails. */
+  async function readFromCheckpoint(onRunning: () => void, until$: Observable<unknown>): Promise<void> {
+    const cp = await readCheckpoint(sql, party);
+    const start = cp?.offset ?? 0; // no checkpoint: from the beginning of history (integration guide)
+    progress.committedOffset = cp?.offset;
+    progress.receivedOffset = start;
+    try {
+      const pruned = await client.latestPrunedOffsets();
+      if (pruned.participantPrunedUpToInclusive > start) throw new PrunedOffsetError(start, pruned.participantPrunedUpToInclusive);
+    } catch (e) {
+      // A node without the endpoint, or unreachable right now: the stream itself will say.
+      if (e instanceof PrunedOffsetError || (e instanceof LedgerApiError && (e.status === 401 || e.status === 403))) throw e;
+      logger.debug({ err: e }, 'pruning pre-check skipped');
+    }
+    backpressure.reset();
+    const source$ = updatesSource({
+      http,
+      client,
+      party,
+      transport: o.transport ?? 'auto',
+      resumeOffset: () => progress.receivedOffset ?? start,
+      paused$: backpressure.paused$,
+      retry: retryPolicy,
+      ...(o.pingIntervalMs !== undefined ? { pingIntervalMs: o.pingIntervalMs } : {}),
+      ...(o.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: o.livenessTimeoutMs } : {}),
+      ...(o.httpPollIntervalMs !== undefined ? { httpPollIntervalMs: o.httpPollIntervalMs } : {}),
+      ...(o.httpIdleTimeoutMs !== undefined ? { httpIdleTimeoutMs: o.httpIdleTimeoutMs } : {}),
+      ...(o.httpFallbackWindowMs !== undefined ? { httpFallbackWindowMs: o.httpFallbackWindowMs } : {}),
+      onRetry: (e, attempt, ms) => logger.warn({ err: e, attempt, delayMs: ms }, 'ledger stream failed; reconnecting'),
+      onTransport: (t) => {
+        progress.transport = t;
+        logger.info({ transport: t, from: progress.receivedOffset }, 'reading updates');
+      },
+    });
+    status = { state: 'running' };
+    onRunning();
+    await runPipeline({
+      sql,
+      party,
+      source$,
+      backpressure,
+      batchMaxSize: o.batchMaxSize ?? 500,
+      batchMaxWaitMs: o.batchMaxWaitMs ?? 50,
+      startOffset: start,
+      stop$: until$,
+      ingest: {
+        ...(o.instructionExpiryGraceMs !== undefined ? { instructionExpiryGraceMs: o.instructionExpiryGraceMs } : {}),
+        ...(o.faults ? { faults: o.faults } : {}),
+      },
+      ...(o.dbRetries !== undefined ? { dbRetries: o.dbRetries } : {}),
+      ...(o.dbRetryDelayMs !== undefined ? { dbRetryDelayMs: o.dbRetryDelayMs } : {}),
+      onDbRetry: (e, attempt) => logger.warn({ err: e, attempt }, 'batch transaction failed on a transient database error; retrying'),
+      onReceived: (offset) => {
+        progress.receivedOffset = Math.max(progress.receivedOffset ?? 0, offset);
+        progress.queued = backpressure.size;
+      },
+      onCommitted: (b) => {
+        progress.committedOffset = b.checkpoint.offset;
+        progress.queued = backpressure.size;
+        logger.debug({ offset: b.checkpoint.offset, elements: b.elements, transactions: b.transactions, events: b.eventIds.length }, 'batch committed');
+        committed$.next(b);
+      },
+    });
+  }
+
+  /** Resolves once this instance reads the ledger as the writer (or has failed trying); false: standby. */
+  async function becomeLeader(): Promise<boolean> {
+    if ((o.leaderElection ?? 'advisory-lock') === 'advisory-lock') {
+      const l = await tryAcquireIngestionLease(sql, party);
+      if (!l) return false;
+      lease = l;
+      leaseTimer = setInterval(() => {
+        l.check().catch((e: unknown) => {
+          if (lease !== l) return;
+          stop$.error(e); // ends the source; the run fails with this error
+        });
+      }, o.leaseCheckMs ?? 10_000);
+      leaseTimer.unref();
+    }
+    let running!: () => void;
+    const started = new Promise<void>((r) => (running = r));
+    run = lead(running)
+      .then(
+        () => {
+          if (status.state !== 'failed') status = { state: 'stopped' };
+        },
+        (e: unknown) => fail(e),
+      )
+      .finally(releaseLease);
+    await Promise.race([started, run]);
+    return true;
+  }
+
+  function standby(): void {
+    status = { state: 'paused', detail: `standby: another instance holds the ingestion lock for ${party}` };
+    standbyTimer = setTimeout(() => {
+      standbyTimer = undefined;
+      if (stopping) return;
+      becomeLeader().then(
+        (ok) => {
+          if (ok) logger.info('took over as the ingestion writer');
+          else if (!stopping) standby();
+        },
+        (e: unknown) => {
+          logger.warn({ err: e }, 'cannot try the ingestion lock; retrying');
+          if (!stopping) standby();
+        },
+      );
+    }, o.leaderPollMs ?? 5000);
+    standbyTimer.unref();
+  }
+
+  return {
+    name: 'ingestion',
+    committed$: committed$.asObservable(),
+    progress: () => ({ ...progress, queued: backpressure.size }),
+    ledgerEnd: (signal) => client.ledgerEnd(signal),
+    settled: () => run,
+    status: () => status,
+    async start() {
+      if (status.state === 'running' || status.state === 'starting') return;
+      stopping = false;
+      stop$ = new ReplaySubject<void>(1);
+      status = { state: 'starting' };
+      if (!(await becomeLeader())) {
+        logger.info('another instance is the ingestion writer; standing by');
+        standby();
+      }
+    },
+    async stop() {
+      stopping = true;
+      clearTimeout(standbyTimer);
+      if (status.state !== 'failed') status = { state: 'stopping' };
+      stop$.next();
+      stop$.complete();
+      await run;
+      await releaseLease();
+      if (status.state !== 'failed') status = { state: 'stopped' };
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { parseUpdate, type JsGetUpdatesResponse } from '../ledger/schema/index.js';
+import type { IngestElement } from '../store/ingestion.js';
+import { UpdateParseError } from './errors.js';
+import { slimTransaction } from './parser.js';
+
+/**
+ * A /v2/updates element as ingestion handles it. Reassignments would move treasury holdings
+ * between synchronizers; with one global synchronizer they do not occur and are not requested, so
+ * one arriving means the deployment changed: stop rather than mis-account (fail closed).
+ */
+export function toIngestElement(element: JsGetUpdatesResponse): IngestElement {
+  const u = element.update;
+  // Slimmed: a queued transaction keeps only what the parser reads (see slimTransaction).
+  if ('Transaction' in u) return { kind: 'transaction', tx: slimTransaction(u.Transaction.value) };
+  if ('OffsetCheckpoint' in u) return { kind: 'checkpoint', offset: u.OffsetCheckpoint.value.offset, synchronizerTimes: u.OffsetCheckpoint.value.synchronizerTimes ?? [] };
+  if ('TopologyTransaction' in u) {
+    const t = u.TopologyTransaction.value;
+    return { kind: 'offset', offset: t.offset, recordTime: t.recordTime, synchronizerId: t.synchronizerId };
+  }
+  const r = u.Reassignment.value;
+  throw new UpdateParseError(r.updateId, r.offset, 'a reassignment (contracts moving between synchronizers) is not supported by ingestion: holdings would be mis-accounted');
+}
+
+/** Parses raw JSON elements (tests, the CLI, the HTTP fallback) into ingest elements. */
+export function parseElements(raw: readonly unknown[]): IngestElement[] {
+  return raw.map((r) => toIngestElement(parseUpdate(r)));
+}
+
+export function offsetOf(e: IngestElement): number {
+  return e.kind === 'transaction' ? e.tx.offset : e.offset;
+}

@@ -1,0 +1,153 @@
+import { catchError, map, of, takeUntil, tap, type Observable } from 'rxjs';
+import type { Checkpoint } from '../store/checkpoint.js';
+import type { Sql } from '../store/db.js';
+import { ingestBatch, type IngestElement, type IngestOptions } from '../store/ingestion.js';
+import type { Backpressure } from './backpressure.js';
+import { offsetOf } from './elements.js';
+
+/**
+ * Source → batches → one DB transaction per batch, strictly in order. Batches are pulled: when
+ * the writer is free it takes everything queued (up to `batchMaxSize`), waiting at most
+ * `batchMaxWaitMs` for a small batch to fill. So batches grow when the database is the slower
+ * side (fewer, larger transactions) and stay small and prompt when the stream is. A source
+ * failure is not allowed to drop what was already received: it queues behind the elements, which
+ * are written first, then the pipeline fails with it. Stopping lets the batch in flight commit and
+ * drops what is only queued: it is read again from the checkpoint next time.
+ */
+
+export interface CommittedBatch {
+  checkpoint: Checkpoint;
+  elements: number;
+  transactions: number;
+  skipped: number;
+  eventIds: number[];
+}
+
+export interface PipelineOptions {
+  sql: Sql;
+  party: string;
+  source$: Observable<IngestElement>;
+  backpressure: Backpressure;
+  batchMaxSize: number;
+  batchMaxWaitMs: number;
+  /** The stored checkpoint offset when the run starts (0 if none). */
+  startOffset: number;
+  ingest: Omit<IngestOptions, 'treasuryParty' | 'expectedOffset'>;
+  /** A batch that failed on a transient database error is retried this often (default 5), backing off. */
+  dbRetries?: number;
+  dbRetryDelayMs?: number;
+  onDbRetry?: (error: unknown, attempt: number) => void;
+  stop$: Observable<unknown>;
+  onReceived?: (offset: number) => void;
+  onCommitted?: (batch: CommittedBatch) => void;
+}
+
+type Item = { el: IngestElement } | { fatal: unknown };
+
+/** SQLSTATE classes and client codes after which the same transaction may succeed. */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '08000', '08003', '08006', '53300']);
+const TRANSIENT_CLIENT_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+
+export function isTransientDbError(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_CLIENT_CODES.has(code));
+}
+
+export function runPipeline(o: PipelineOptions): Promise<void> {
+  let committed = o.startOffset;
+  let stopping = false;
+  let sourceDone = false;
+  let fatal: { error: unknown } | undefined;
+  const queue: IngestElement[] = [];
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const stopSub = o.stop$.subscribe({ next: () => (stopping = true), error: () => (stopping = true) });
+  const sourceSub = o.source$
+    .pipe(
+      takeUntil(o.stop$),
+      tap((el) => {
+        o.backpressure.add(1);
+        o.onReceived?.(offsetOf(el));
+      }),
+      map((el): Item => ({ el })),
+      catchError((error: unknown) => of<Item>({ fatal: error })),
+    )
+    .subscribe({
+      next: (item) => {
+        if ('el' in item) {
+          queue.push(item.el);
+          // Wake a writer waiting for anything (first element) or for a full batch.
+          if (queue.length === 1 || queue.length >= o.batchMaxSize) notify();
+        } else {
+          fatal = { error: item.fatal };
+          notify();
+        }
+      },
+      complete: () => {
+        sourceDone = true;
+        notify();
+      },
+    });
+
+  /** Resolves when woken (a full batch, the end, a failure) or after `ms`. */
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+
+  async function writer(): Promise<void> {
+    for (;;) {
+      if (stopping) {
+        // Stopped (or the writer's lease was lost): write nothing more.
+        if (fatal) throw fatal.error;
+        return;
+      }
+      if (queue.length === 0) {
+        if (fatal) throw fatal.error;
+        if (sourceDone) return;
+        await nap(60_000);
+        continue;
+      }
+      // A small batch may fill a little, so a slow stream is not written one update at a time.
+      if (queue.length < o.batchMaxSize && !sourceDone && !fatal) await nap(o.batchMaxWaitMs);
+      if (stopping) continue;
+      const els = queue.splice(0, o.batchMaxSize);
+      const r = await withDbRetries(() => ingestBatch(o.sql, els, { ...o.ingest, treasuryParty: o.party, expectedOffset: committed }));
+      committed = r.checkpoint.offset;
+      o.backpressure.remove(els.length);
+      o.onCommitted?.({ checkpoint: r.checkpoint, elements: els.length, transactions: r.facts.length, skipped: r.skipped, eventIds: r.eventIds });
+    }
+  }
+
+  /** The batch transaction rolled back: running it again is exactly as if it ran once. */
+  async function withDbRetries<T>(run: () => Promise<T>): Promise<T> {
+    const max = o.dbRetries ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (e) {
+        if (attempt > max || !isTransientDbError(e) || stopping) throw e;
+        o.onDbRetry?.(e, attempt);
+        await new Promise((r) => setTimeout(r, (o.dbRetryDelayMs ?? 500) * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  return writer().finally(() => {
+    sourceSub.unsubscribe();
+    stopSub.unsubscribe();
+  });
+}
