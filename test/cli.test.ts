@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/http/server.js';
+import { upsertInstrument } from '../src/store/instruments.js';
+import { buildApiApp, TEST_TOKENS } from './support/api-app.js';
+import { useMigratedDatabase } from './support/db.js';
+
+const run = promisify(execFile);
+const { sql } = await useMigratedDatabase();
+const DSO = `DSO::1220${'d'.repeat(64)}`;
+const BOB = `bob::1220${'b'.repeat(64)}`;
+
+describe('cxi CLI', () => {
+  let app: App;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    app = await buildApiApp(sql);
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    await upsertInstrument(sql, { admin: DSO, id: 'Amulet', registryUrl: 'http://r.example', displayDecimals: 10, transferPolicy: 'direct-or-offer', enabled: true });
+    env = { ...process.env, CXI_URL: url, CXI_TOKEN: TEST_TOKENS.write.token };
+  });
+  afterAll(() => app.close());
+
+  const cxi = (...args: string[]) => run(process.execPath, ['bin/cxi.js', ...args], { env });
+
+  it('requests a withdrawal and lists it as a table and as JSON', async () => {
+    await cxi('withdrawals', 'request', '--id', 'cli-1', '--account', 'acc', '--instrument', `${DSO}/Amulet`, '--amount', '3.25', '--receiver', BOB);
+    const table = await cxi('withdrawals', 'list');
+    expect(table.stdout).toContain('cli-1');
+    expect(table.stdout).toContain('3.2500000000');
+    const json = JSON.parse((await cxi('--json', 'withdrawals', 'list')).stdout) as { withdrawalId: string; status: string }[];
+    expect(json).toEqual([expect.objectContaining({ withdrawalId: 'cli-1', status: 'requested' })]);
+  });
+
+  it('exits non-zero with the API error code and message', async () => {
+    const failed = await cxi('withdrawals', 'show', 'nope').then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toMatch(/NOT_FOUND: No withdrawal nope/);
+    const forbidden = await run(process.execPath, ['bin/cxi.js', 'accounts', 'create', '--customer', 'c'], { env: { ...env, CXI_TOKEN: TEST_TOKENS.read.token } }).catch((e: { stderr: string }) => e);
+    expect((forbidden as { stderr: string }).stderr).toMatch(/FORBIDDEN/);
+  });
+});

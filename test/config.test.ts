@@ -1,0 +1,107 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, describeConfig, loadConfig } from '../src/config.js';
+
+const PARTY = `treasury::1220${'ab'.repeat(32)}`;
+const realLedger = {
+  LEDGER_API_URL: 'https://validator.example.com:7575',
+  LEDGER_USER_ID: 'exchange-svc',
+  LEDGER_TOKEN: 'eyJhbGciOi.secret-jwt.sig',
+  TREASURY_PARTY: PARTY,
+  TREASURY_KEY_FILE: '/etc/cxi/treasury.key',
+};
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return [...(e as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('defaults to the embedded database and the sandbox ledger', () => {
+    const c = loadConfig({});
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.ledger).toBeUndefined();
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.dataDir).toBe('./data');
+  });
+
+  it('reads a real validator set-up with a static token', () => {
+    const c = loadConfig({ ...realLedger, DATABASE_URL: 'postgres://u:pw@db:5432/cxi', HTTP_PORT: '9000' });
+    expect(c.ledger).toEqual({
+      apiUrl: realLedger.LEDGER_API_URL,
+      userId: 'exchange-svc',
+      treasuryParty: PARTY,
+      treasuryKeyFile: '/etc/cxi/treasury.key',
+      auth: { kind: 'static', token: realLedger.LEDGER_TOKEN },
+    });
+    expect(c.http.port).toBe(9000);
+  });
+
+  it('reads OAuth2 client credentials', () => {
+    const { LEDGER_TOKEN: _unused, ...rest } = realLedger;
+    const c = loadConfig({ ...rest, LEDGER_OAUTH_TOKEN_URL: 'https://auth.example.com/token', LEDGER_OAUTH_CLIENT_ID: 'cxi', LEDGER_OAUTH_CLIENT_SECRET: 's3cret', LEDGER_OAUTH_AUDIENCE: 'https://canton.network' });
+    expect(c.ledger?.auth).toEqual({ kind: 'oauth2', tokenUrl: 'https://auth.example.com/token', clientId: 'cxi', clientSecret: 's3cret', audience: 'https://canton.network', scope: undefined });
+  });
+
+  it('names each missing setting when a real ledger is configured', () => {
+    expect(problems({ LEDGER_API_URL: 'https://v.example.com' })).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^TREASURY_PARTY: required when LEDGER_API_URL is set/),
+        expect.stringMatching(/^TREASURY_KEY_FILE: required/),
+        expect.stringMatching(/^LEDGER_USER_ID: required/),
+        expect.stringMatching(/^LEDGER_TOKEN: required .*LEDGER_OAUTH_TOKEN_URL/),
+      ]),
+    );
+  });
+
+  it('names the setting of a bad value', () => {
+    expect(problems({ HTTP_PORT: 'eighty' })).toEqual([expect.stringMatching(/^HTTP_PORT: /)]);
+    expect(problems({ HTTP_PORT: '70000' })).toEqual([expect.stringMatching(/^HTTP_PORT: /)]);
+    expect(problems({ ...realLedger, TREASURY_PARTY: 'treasury' })).toEqual([expect.stringMatching(/^TREASURY_PARTY: must be a party id/)]);
+    expect(problems({ LOG_LEVEL: 'loud' })).toEqual([expect.stringMatching(/^LOG_LEVEL: /)]);
+    expect(problems({ API_TOKENS: '[{"name":"ops","token":"short","scopes":["admin"]}]' })).toEqual([expect.stringMatching(/^API_TOKENS\.0\.token: /)]);
+    expect(problems({ API_TOKENS: 'not json' })).toEqual([expect.stringMatching(/^API_TOKENS: /)]);
+  });
+
+  it('never echoes a secret value in an error', () => {
+    const secret = 'postgres-password-that-must-not-leak';
+    const msgs = problems({ DATABASE_URL: `not a url ${secret}`, LEDGER_TOKEN: 'x', LEDGER_OAUTH_TOKEN_URL: 'https://a.example.com', LEDGER_API_URL: 'https://v.example.com' });
+    expect(msgs.join('\n')).not.toContain(secret);
+    expect(msgs.some((m) => m.startsWith('DATABASE_URL: '))).toBe(true);
+    expect(msgs.some((m) => m.includes('not both'))).toBe(true);
+  });
+
+  it('describes itself without secrets', () => {
+    const c = loadConfig({ ...realLedger, DATABASE_URL: 'postgres://u:pw@db/cxi', API_TOKENS: JSON.stringify([{ name: 'ops', token: 'a'.repeat(32), scopes: ['admin'] }]) });
+    const text = JSON.stringify(describeConfig(c));
+    expect(text).not.toContain('pw@db');
+    expect(text).not.toContain(realLedger.LEDGER_TOKEN);
+    expect(text).not.toContain('a'.repeat(32));
+    expect(text).toContain('ops');
+  });
+
+  it('merges a config file under the environment', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cxi-config-'));
+    const yamlFile = join(dir, 'cxi.yaml');
+    await writeFile(yamlFile, `HTTP_PORT: 7000\nHTTP_HOST: 0.0.0.0\nAPI_TOKENS:\n  - name: reader\n    token: ${'r'.repeat(20)}\n    scopes: [read]\n`);
+    const c = loadConfig({ CONFIG_FILE: yamlFile, HTTP_PORT: '7001' });
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 7001 });
+    expect(c.apiTokens).toEqual([{ name: 'reader', token: 'r'.repeat(20), scopes: ['read'] }]);
+
+    const jsonFile = join(dir, 'cxi.json');
+    await writeFile(jsonFile, '{"HTTP_PORT": ');
+    expect(problems({ CONFIG_FILE: jsonFile })).toEqual([expect.stringMatching(/^CONFIG_FILE: .* is not valid JSON/)]);
+    expect(problems({ CONFIG_FILE: join(dir, 'missing.yaml') })).toEqual([expect.stringMatching(/^CONFIG_FILE: cannot read .*ENOENT/)]);
+  });
+
+  it('treats empty environment variables as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', LEDGER_API_URL: '' }).ledger).toBeUndefined();
+  });
+});

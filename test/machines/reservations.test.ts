@@ -1,0 +1,208 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { addAmounts, compareAmounts } from '../../src/lib/decimal.js';
+import { ActorError } from '../../src/machines/failure.js';
+import type { ReserveHoldingsInput, ReserveHoldingsOutput } from '../../src/machines/withdrawal.actors.js';
+import { selectInputs } from '../../src/store/reservations-selection.js';
+import { createReservationActors, liveReservations, markAttemptSubmitted, releaseReservations, reserveHoldings } from '../../src/store/reservations.js';
+import { useMigratedDatabase } from '../support/db.js';
+import { AMULET, archiveHoldings, insertHolding, insertWithdrawal, setIngestedRecordTime, TREASURY } from './support/fixtures.js';
+
+const { sql } = await useMigratedDatabase({ max: 20 });
+
+let n = 0;
+/** A fresh instrument per test keeps tests independent inside the file's database. */
+function instrument() {
+  return { admin: AMULET.admin, id: `Token${++n}` };
+}
+const req = (withdrawalId: string, inst: { admin: string; id: string }, amount: string, attempt = 1, maxInputs = 100): ReserveHoldingsInput => ({
+  withdrawalId,
+  attempt,
+  owner: TREASURY,
+  instrument: inst,
+  amount,
+  maxInputs,
+  ttlMs: 600_000,
+});
+const cids = (r: ReserveHoldingsOutput) => (r.kind === 'reserved' ? r.holdings.map((h) => h.contractId) : []);
+
+describe('coin selection (pure)', () => {
+  const c = (id: string, amount: string) => ({ contractId: id, amount });
+
+  it('takes the smallest holdings first', () => {
+    expect(selectInputs([c('a', '1'), c('b', '50'), c('c', '2'), c('d', '3')], '5', 100)?.map((x) => x.contractId)).toEqual(['a', 'c', 'd']);
+  });
+
+  it('brings in as few large holdings as needed when small ones cannot cover within the input limit', () => {
+    const dust = Array.from({ length: 5 }, (_, i) => c(`d${i}`, '1'));
+    const got = selectInputs([...dust, c('big1', '100'), c('big2', '90')], '95', 3);
+    expect(got?.map((x) => x.contractId)).toEqual(['big1']);
+    expect(selectInputs([...dust, c('big1', '100'), c('big2', '90')], '102', 3)?.map((x) => x.contractId)).toEqual(['big1', 'd0', 'd1']);
+  });
+
+  it('property: null exactly when the maxInputs largest cannot cover; otherwise covers within the limit using candidates once', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 1_000_000 }), { minLength: 0, maxLength: 40 }),
+        fc.integer({ min: 1, max: 3_000_000 }),
+        fc.integer({ min: 1, max: 10 }),
+        (amounts, want, maxInputs) => {
+          const cands = amounts.map((a, i) => c(`h${i}`, `${a / 1000}`));
+          const amount = `${want / 1000}`;
+          const got = selectInputs(cands, amount, maxInputs);
+          const best = [...amounts].sort((x, y) => y - x).slice(0, maxInputs).reduce((s, x) => s + x, 0);
+          if (best < want) return got === null;
+          if (got === null) return false;
+          const ids = got.map((x) => x.contractId);
+          return new Set(ids).size === ids.length && got.length <= maxInputs && compareAmounts(addAmounts(...got.map((x) => x.amount)), amount) >= 0;
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('reserveHoldings', () => {
+  it('claims free holdings only: not locked, archived, reserved, foreign or of another instrument', async () => {
+    const inst = instrument();
+    await insertHolding(sql, { contractId: 'f-ok-1', amount: '4', instrument: inst });
+    await insertHolding(sql, { contractId: 'f-ok-2', amount: '7', instrument: inst });
+    await insertHolding(sql, { contractId: 'f-locked', amount: '1', instrument: inst, locked: true });
+    await insertHolding(sql, { contractId: 'f-archived', amount: '1', instrument: inst, archived: true });
+    await insertHolding(sql, { contractId: 'f-foreign', amount: '1', instrument: inst, owner: 'someone::1220dd' });
+    await insertHolding(sql, { contractId: 'f-other', amount: '1', instrument: instrument() });
+    await insertHolding(sql, { contractId: 'f-taken', amount: '1', instrument: inst });
+    await insertWithdrawal(sql, { id: 'f-w0', amount: '1', instrument: inst });
+    expect(cids(await reserveHoldings(sql, req('f-w0', inst, '1')))).toEqual(['f-taken']);
+
+    await insertWithdrawal(sql, { id: 'f-w1', amount: '10', instrument: inst });
+    const r = await reserveHoldings(sql, req('f-w1', inst, '10'));
+    expect(r).toMatchObject({ kind: 'reserved', attempt: 1, total: '11.0000000000' });
+    expect(cids(r)).toEqual(['f-ok-1', 'f-ok-2']);
+    const [row] = await sql<{ attempt: number; deadline: string }[]>`select attempt, deadline from withdrawals where withdrawal_id = 'f-w1'`;
+    expect(row!.attempt).toBe(1);
+    expect(r.kind === 'reserved' && r.deadline).toBe(row!.deadline);
+    const ttl = Date.parse(row!.deadline) - Date.now();
+    expect(ttl).toBeGreaterThan(590_000);
+    expect(ttl).toBeLessThanOrEqual(600_000);
+    expect((await liveReservations(sql, 'f-w1')).map((x) => x.deadline)).toEqual([row!.deadline, row!.deadline]);
+  });
+
+  it('is idempotent per (withdrawal, attempt): a re-run after a crash returns the same holdings and deadline', async () => {
+    const inst = instrument();
+    await insertHolding(sql, { contractId: 'i-1', amount: '5', instrument: inst });
+    await insertHolding(sql, { contractId: 'i-2', amount: '5', instrument: inst });
+    await insertWithdrawal(sql, { id: 'i-w', amount: '5', instrument: inst });
+    const first = await reserveHoldings(sql, req('i-w', inst, '5'));
+    const again = await reserveHoldings(sql, req('i-w', inst, '5'));
+    expect(again).toEqual(first);
+    expect(await liveReservations(sql, 'i-w')).toHaveLength(1);
+    // An older attempt is refused rather than reserved again.
+    await sql.begin((tx) => releaseReservations(tx, { withdrawalId: 'i-w', attempt: 1, reason: 'test' }, { strict: true }));
+    const second = await reserveHoldings(sql, req('i-w', inst, '5', 2));
+    expect(second.kind).toBe('reserved');
+    await expect(reserveHoldings(sql, req('i-w', inst, '5', 1))).rejects.toMatchObject({ failure: { code: 'ATTEMPT_ALREADY_USED', retryable: false } });
+  });
+
+  it('reports insufficient funds, and funds spread over too many holdings, with reasons; writes nothing', async () => {
+    const inst = instrument();
+    for (let i = 0; i < 4; i++) await insertHolding(sql, { contractId: `s-${i}`, amount: '1', instrument: inst });
+    await insertWithdrawal(sql, { id: 's-w', amount: '10', instrument: inst });
+    const r = await reserveHoldings(sql, req('s-w', inst, '10'));
+    expect(r).toEqual({ kind: 'insufficient', needed: '10.0000000000', available: '4.0000000000', reason: 'insufficient free funds: need 10.0000000000, free 4.0000000000 in 4 holdings' });
+    const frag = await reserveHoldings(sql, req('s-w', inst, '3', 1, 2));
+    expect(frag.kind === 'insufficient' && frag.reason).toMatch(/only with more than 2 holdings/);
+    expect(await liveReservations(sql, 's-w')).toEqual([]);
+    const [row] = await sql<{ attempt: number; deadline: string | null }[]>`select attempt, deadline from withdrawals where withdrawal_id = 's-w'`;
+    expect(row).toEqual({ attempt: 0, deadline: null });
+  });
+
+  it('refuses a final withdrawal (the status mirror is ordered against it by the row lock)', async () => {
+    const inst = instrument();
+    await insertHolding(sql, { contractId: 'x-1', amount: '5', instrument: inst });
+    await insertWithdrawal(sql, { id: 'x-w', amount: '5', instrument: inst });
+    await sql`update withdrawals set status = 'cancelled' where withdrawal_id = 'x-w'`;
+    await expect(reserveHoldings(sql, req('x-w', inst, '5'))).rejects.toMatchObject({ failure: { code: 'WITHDRAWAL_FINAL' } });
+  });
+
+  it('many concurrent reservers never share a holding (property, real Postgres, FOR UPDATE SKIP LOCKED)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 2, maxLength: 12 }),
+        fc.integer({ min: 1, max: 5 }),
+        async (holdingAmounts, withdrawalAmounts, maxInputs) => {
+          const inst = instrument();
+          const tag = inst.id;
+          for (const [i, a] of holdingAmounts.entries()) await insertHolding(sql, { contractId: `${tag}-h${i}`, amount: String(a), instrument: inst });
+          for (const [i, a] of withdrawalAmounts.entries()) await insertWithdrawal(sql, { id: `${tag}-w${i}`, amount: String(a), instrument: inst });
+          const results = await Promise.all(withdrawalAmounts.map((a, i) => reserveHoldings(sql, req(`${tag}-w${i}`, inst, String(a), 1, maxInputs))));
+          const claimed = results.flatMap(cids);
+          expect(new Set(claimed).size).toBe(claimed.length);
+          results.forEach((r, i) => {
+            if (r.kind === 'reserved') {
+              expect(r.holdings.length).toBeLessThanOrEqual(maxInputs);
+              expect(compareAmounts(r.total, String(withdrawalAmounts[i]))).toBeGreaterThanOrEqual(0);
+            }
+          });
+          // What the database holds agrees with what the callers were told.
+          const live = await sql<{ contract_id: string; withdrawal_id: string }[]>`
+            select contract_id, withdrawal_id from holding_reservations where released_at is null and withdrawal_id like ${tag + '-%'}`;
+          expect(live.map((l) => l.contract_id).sort()).toEqual([...claimed].sort());
+          // Sequentially, a withdrawal reported insufficient really had no way to be paid from what was left.
+          const total = holdingAmounts.reduce((s, x) => s + x, 0);
+          const used = results.reduce((s, r) => s + (r.kind === 'reserved' ? Number(r.total) : 0), 0);
+          expect(used).toBeLessThanOrEqual(total);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe('releaseReservations: the database refuses to free holdings of a submitted, undecided attempt', () => {
+  async function reservedSubmitted(tag: string) {
+    const inst = instrument();
+    await insertHolding(sql, { contractId: `${tag}-h`, amount: '5', instrument: inst });
+    await insertWithdrawal(sql, { id: `${tag}-w`, amount: '5', instrument: inst });
+    const r = await reserveHoldings(sql, req(`${tag}-w`, inst, '5'));
+    await sql.begin((tx) => markAttemptSubmitted(tx, `${tag}-w`, 1));
+    return r.kind === 'reserved' ? r.deadline : '';
+  }
+  const actors = createReservationActors(sql);
+  const signal = new AbortController().signal;
+
+  it('not submitted: released', async () => {
+    const inst = instrument();
+    await insertHolding(sql, { contractId: 'r0-h', amount: '5', instrument: inst });
+    await insertWithdrawal(sql, { id: 'r0-w', amount: '5', instrument: inst });
+    await reserveHoldings(sql, req('r0-w', inst, '5'));
+    expect(await actors.releaseReservation({ withdrawalId: 'r0-w', attempt: null, reason: 'retry' }, signal)).toEqual({ released: 1 });
+    expect(await liveReservations(sql, 'r0-w')).toEqual([]);
+  });
+
+  it('submitted, deadline not passed by the ingested record time: refused, nothing released', async () => {
+    const deadline = await reservedSubmitted('r1');
+    await setIngestedRecordTime(sql, new Date(Date.parse(deadline) - 1).toISOString());
+    const e = await actors.releaseReservation({ withdrawalId: 'r1-w', attempt: null, reason: 'retry' }, signal).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ActorError);
+    expect((e as ActorError).failure).toMatchObject({ code: 'RELEASE_REFUSED', retryable: false });
+    expect(await liveReservations(sql, 'r1-w')).toHaveLength(1);
+    // The lenient form (final clean-up) releases nothing either.
+    expect(await sql.begin((tx) => releaseReservations(tx, { withdrawalId: 'r1-w', attempt: null, reason: 'x' }, { strict: false }))).toEqual({ released: [], refused: ['r1-h'] });
+  });
+
+  it('submitted, ingested record time past the deadline: released', async () => {
+    const deadline = await reservedSubmitted('r2');
+    await setIngestedRecordTime(sql, new Date(Date.parse(deadline) + 1).toISOString());
+    expect(await actors.releaseReservation({ withdrawalId: 'r2-w', attempt: 1, reason: 'expired' }, signal)).toEqual({ released: 1 });
+    await setIngestedRecordTime(sql, '2000-01-01T00:00:00Z');
+  });
+
+  it('submitted, holdings spent (archived): released', async () => {
+    await setIngestedRecordTime(sql, '2000-01-01T00:00:00Z');
+    await reservedSubmitted('r3');
+    await archiveHoldings(sql, ['r3-h']);
+    expect(await actors.releaseReservation({ withdrawalId: 'r3-w', attempt: null, reason: 'completed' }, signal)).toEqual({ released: 1 });
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { advanceCursor, appendOutboxEvents, readCursor, readOutboxEvents } from '../../src/store/outbox.js';
+import { useMigratedDatabase } from '../support/db.js';
+
+const { sql } = await useMigratedDatabase({ max: 10 });
+
+const ev = (i: number) => ({ topic: 'test.event', aggregateType: 'test', aggregateId: `a${i}`, payload: { i, amount: '1.5000000000' } });
+
+describe('outbox', () => {
+  it('appends and reads events in id order with their payloads intact', async () => {
+    const ids = await sql.begin((tx) => appendOutboxEvents(tx, [ev(1), ev(2)]));
+    expect(ids).toHaveLength(2);
+    const read = await readOutboxEvents(sql, { afterId: ids[0]! - 1, limit: 10 });
+    expect(read.map((e) => e.payload)).toEqual([{ i: 1, amount: '1.5000000000' }, { i: 2, amount: '1.5000000000' }]);
+    expect(read[0]!.eventId).toBeLessThan(read[1]!.eventId);
+  });
+
+  it('gives a large batch ids in the order of its events, every field intact', async () => {
+    const events = Array.from({ length: 300 }, (_, i) => ({
+      topic: i % 2 ? 'test.odd' : 'test.even',
+      aggregateType: 'test',
+      aggregateId: `big-${i}`,
+      payload: { i, amount: `${i}.0000000000`, nested: { text: 'ü "quoted" \\ \n' }, none: null },
+    }));
+    const ids = await sql.begin((tx) => appendOutboxEvents(tx, events));
+    expect(ids).toHaveLength(300);
+    const read = await readOutboxEvents(sql, { afterId: ids[0]! - 1, limit: 300 });
+    expect(read.map((e) => e.eventId)).toEqual(ids);
+    expect(read.map(({ topic, aggregateType, aggregateId, payload }) => ({ topic, aggregateType, aggregateId, payload }))).toEqual(events);
+  });
+
+  it('makes ids visible in commit order: a reader never skips an event that commits late', async () => {
+    const [{ max } = { max: 0 }] = await sql<{ max: number }[]>`select coalesce(max(event_id), 0)::bigint as max from outbox_events`;
+    // A slow writer takes the lock first; a fast one must wait for it, so it cannot commit a higher id earlier.
+    let releaseSlow!: () => void;
+    const slowHolds = new Promise<void>((r) => (releaseSlow = r));
+    const slow = sql.begin(async (tx) => {
+      await appendOutboxEvents(tx, [ev(10)]);
+      await slowHolds;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const fast = sql.begin((tx) => appendOutboxEvents(tx, [ev(11)]));
+    await new Promise((r) => setTimeout(r, 100));
+    // The fast writer is blocked: nothing new is visible yet.
+    expect(await readOutboxEvents(sql, { afterId: max, limit: 10 })).toEqual([]);
+    releaseSlow();
+    await Promise.all([slow, fast]);
+    const seen = await readOutboxEvents(sql, { afterId: max, limit: 10 });
+    expect(seen.map((e) => e.payload.i)).toEqual([10, 11]);
+  });
+
+  it('advances a consumer cursor atomically and never backwards', async () => {
+    await sql.begin((tx) => advanceCursor(tx, 'c1', 5));
+    expect(await readCursor(sql, 'c1')).toBe(5);
+    await expect(sql.begin((tx) => advanceCursor(tx, 'c1', 4))).rejects.toThrow(/backwards/);
+    await expect(
+      sql.begin(async (tx) => {
+        await advanceCursor(tx, 'c1', 9);
+        throw new Error('apply failed');
+      }),
+    ).rejects.toThrow('apply failed');
+    expect(await readCursor(sql, 'c1')).toBe(5);
+  });
+
+  it('filters by topic', async () => {
+    await sql.begin((tx) => appendOutboxEvents(tx, [{ ...ev(20), topic: 'other.topic' }]));
+    const only = await readOutboxEvents(sql, { afterId: 0, limit: 100, topics: ['other.topic'] });
+    expect(only.map((e) => e.payload.i)).toEqual([20]);
+  });
+});

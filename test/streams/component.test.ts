@@ -1,0 +1,292 @@
+import { firstValueFrom, filter } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../src/store/checkpoint.js';
+import { ingestBatch } from '../../src/store/ingestion.js';
+import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from '../../src/streams/index.js';
+import { parseElements } from '../../src/streams/elements.js';
+import { useMigratedDatabase } from '../support/db.js';
+import { createLogger } from '../../src/logger.js';
+import { ingestionSnapshot, resetIngestionTables, type IngestionSnapshot } from './support/db-state.js';
+import { CC, customer, ScriptedLedger, TREASURY } from './support/scripted-ledger.js';
+import { elementOffset, startUpdatesStub, type UpdatesStub, type UpdatesStubFaults } from './support/updates-stub.js';
+
+/**
+ * The ingestion component end to end over the wire, against a stub that serves scripted
+ * elements (websocket and HTTP) with faults. Every run must leave the same database as one
+ * uninterrupted ingestion of the same elements.
+ */
+
+const { sql } = await useMigratedDatabase({ max: 10 });
+// Failures are the point of several tests here: log them only when asked (LOG_LEVEL=warn).
+const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+
+function scenario(): ScriptedLedger {
+  const l = new ScriptedLedger();
+  const offers: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    l.deposit1Step({ sender: customer(i % 5), amount: String(10 + i), memo: i % 7 === 0 ? null : i % 5 === 0 ? 'unknown' : `memo-${1 + (i % 2)}` });
+    if (i % 4 === 0) offers.push(l.offerDeposit({ sender: customer(i % 3), amount: String(5 + i), memo: `memo-${1 + (i % 2)}` }));
+    if (i % 6 === 5 && offers.length > 0) l.acceptOffer(offers.shift()!, { fee: '0.1' });
+    if (i % 9 === 8) l.treasuryTransfer({ withdrawalId: `wd-${i}`, receiver: customer(9), amount: '3', kind: i % 2 === 0 ? '1-step' : 'offer' });
+    if (i % 10 === 0) l.checkpoint();
+  }
+  l.checkpoint();
+  return l;
+}
+
+const SCENARIO = scenario();
+const LAST = elementOffset(SCENARIO.elements.at(-1));
+let reference: IngestionSnapshot;
+
+async function prepare(): Promise<void> {
+  await resetIngestionTables(sql);
+  await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'a'), ('acct-2', 'memo-2', 'b')`;
+  for (const id of ['wd-8', 'wd-17', 'wd-26']) {
+    await sql`insert into withdrawals (withdrawal_id, account, instrument_admin, instrument_id, amount, receiver, status, attempt, deadline)
+              values (${id}, 'acct-1', ${CC.admin}, ${CC.id}, 3, ${customer(9)}, 'awaitingLedger', 1, '2099-01-01T00:00:00Z')`;
+  }
+}
+
+let stub: UpdatesStub | undefined;
+const components: IngestionComponent[] = [];
+
+function component(url: string, options: IngestionOptions = {}): IngestionComponent {
+  const c = createIngestionComponent({
+    sql,
+    logger,
+    ledger: { apiUrl: url, auth: { kind: 'static', token: 'test-token' }, treasuryParty: TREASURY },
+    options: { retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 20 }, dbRetryDelayMs: 10, leaderPollMs: 50, batchMaxWaitMs: 10, httpPollIntervalMs: 20, httpIdleTimeoutMs: 20, ...options },
+  });
+  components.push(c);
+  return c;
+}
+
+async function untilCommitted(c: IngestionComponent, offset: number, timeoutMs = 20_000): Promise<void> {
+  const started = Date.now();
+  while ((c.progress().committedOffset ?? -1) < offset) {
+    if (c.status().state === 'failed') throw new Error(`ingestion failed: ${c.status().detail}`);
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out at ${c.progress().committedOffset} waiting for ${offset}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function untilState(c: IngestionComponent, state: string, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  while (c.status().state !== state) {
+    if (Date.now() - started > timeoutMs) throw new Error(`state ${c.status().state} (${c.status().detail}), expected ${state}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function serve(faults: UpdatesStubFaults = {}, elements = SCENARIO.elements): Promise<UpdatesStub> {
+  stub = await startUpdatesStub(elements as Record<string, unknown>[], faults);
+  return stub;
+}
+
+beforeEach(async () => {
+  if (!reference) {
+    await prepare();
+    await ingestBatch(sql, parseElements(SCENARIO.elements), { treasuryParty: TREASURY });
+    reference = await ingestionSnapshot(sql);
+  }
+  await prepare();
+});
+
+afterEach(async () => {
+  for (const c of components.splice(0)) await c.stop();
+  await stub?.close();
+  stub = undefined;
+});
+
+describe('ingestion component over the wire', () => {
+  it('websocket: ingests everything, same database as one uninterrupted batch, status running then stopped', async () => {
+    const s = await serve();
+    const c = component(s.url, { transport: 'websocket' });
+    await c.start();
+    expect(c.status().state).toBe('running');
+    await untilCommitted(c, LAST);
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+    expect(s.begins).toEqual([0]); // no checkpoint: from the beginning of history
+    await c.stop();
+    expect(c.status()).toEqual({ state: 'stopped' });
+  });
+
+  it('websocket drops and duplicate delivery: reconnects from the last offset received, same database', async () => {
+    const s = await serve({ dropAfterFrames: 23, duplicateEvery: 4 });
+    const c = component(s.url, { transport: 'websocket' });
+    await c.start();
+    await untilCommitted(c, LAST);
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+    expect(s.connections).toBeGreaterThanOrEqual(Math.floor(SCENARIO.elements.length / 23));
+    expect(s.begins).toEqual([...s.begins].sort((a, b) => a - b)); // always resumes forward
+  });
+
+  it('restart between batches: a new instance resumes from the stored checkpoint, same database', async () => {
+    const s = await serve();
+    const mid = elementOffset(SCENARIO.elements[Math.floor(SCENARIO.elements.length / 2)]);
+    const a = component(s.url, { batchMaxSize: 7, faults: () => new Promise((r) => setTimeout(r, 5)) });
+    await a.start();
+    await untilCommitted(a, mid);
+    await a.stop();
+    const stoppedAt = (await readCheckpoint(sql, TREASURY))!.offset;
+    expect(stoppedAt).toBeLessThan(LAST);
+    const b = component(s.url, { batchMaxSize: 7 });
+    await b.start();
+    await untilCommitted(b, LAST);
+    expect(s.begins.at(-1)).toBe(stoppedAt);
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+  });
+
+  it('killed inside a batch transaction: nothing of that batch is kept; the next instance completes it, same database', async () => {
+    const s = await serve();
+    let batches = 0;
+    const a = component(s.url, {
+      batchMaxSize: 9,
+      faults: (p) => {
+        if (p === 'written' && ++batches === 3) throw new Error('process killed mid-transaction');
+      },
+    });
+    await a.start();
+    await untilState(a, 'failed');
+    expect(a.status().detail).toContain('process killed mid-transaction');
+    const after = (await readCheckpoint(sql, TREASURY))!.offset;
+    expect(after).toBeLessThan(LAST);
+    const b = component(s.url, { batchMaxSize: 9 });
+    await b.start();
+    await untilCommitted(b, LAST);
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+  });
+
+  it('a transient database error (serialization failure, dropped connection) retries the batch instead of failing', async () => {
+    const s = await serve();
+    let thrown = 0;
+    const c = component(s.url, {
+      batchMaxSize: 10,
+      faults: (p) => {
+        if (p === 'written' && thrown < 2) {
+          thrown++;
+          throw Object.assign(new Error(thrown === 1 ? 'could not serialize access' : 'connection closed'), { code: thrown === 1 ? '40001' : 'CONNECTION_CLOSED' });
+        }
+      },
+    });
+    await c.start();
+    await untilCommitted(c, LAST);
+    expect(thrown).toBe(2);
+    expect(c.status().state).toBe('running');
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+  });
+
+  it('HTTP transport (polling pages of ≤ 200) ingests the same', async () => {
+    const s = await serve();
+    const c = component(s.url, { transport: 'http' });
+    await c.start();
+    await untilCommitted(c, LAST);
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+    expect(s.connections).toBe(0);
+    expect(s.httpPages).toBeGreaterThan(1);
+  });
+
+  it('auto: a websocket that cannot be opened is replaced by HTTP polling', async () => {
+    const s = await serve({ noWebsocket: true });
+    const c = component(s.url, { transport: 'auto', httpFallbackWindowMs: 100_000 });
+    await c.start();
+    await untilCommitted(c, LAST);
+    expect(c.progress().transport).toBe('http');
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+  });
+
+  it('new updates published while tailing are ingested; committed$ announces each batch', async () => {
+    const l = new ScriptedLedger();
+    l.deposit1Step({ sender: customer(1), amount: '1', memo: 'memo-1' });
+    const s = await serve({}, l.elements);
+    const c = component(s.url);
+    await c.start();
+    await untilCommitted(c, elementOffset(l.elements[0]));
+    const next = firstValueFrom(c.committed$.pipe(filter((b) => b.transactions > 0)));
+    l.deposit1Step({ sender: customer(1), amount: '2', memo: 'memo-1' });
+    s.publish(l.elements[1] as Record<string, unknown>);
+    const b = await next;
+    expect(b.checkpoint.offset).toBe(elementOffset(l.elements[1]));
+    expect(b.eventIds).toHaveLength(1);
+  });
+
+  it('an update that does not parse stops ingestion loudly, naming update id and offset; nothing of its batch is written', async () => {
+    const els = structuredClone(SCENARIO.elements.slice(0, 12)) as { update: { Transaction?: { value: { updateId: string; offset: number; events: { CreatedEvent?: { interfaceViews: { viewValue: { owner: string; amount: unknown } }[] } }[] } } } }[];
+    const bad = els.find((e, i) => i > 5 && e.update.Transaction?.value.events.some((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY))!;
+    bad.update.Transaction!.value.events.find((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY)!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'NaN';
+    const s = await serve({}, els as never);
+    const c = component(s.url, { batchMaxSize: 1000, batchMaxWaitMs: 300 });
+    await c.start();
+    await untilState(c, 'failed');
+    const { updateId, offset } = bad.update.Transaction!.value;
+    expect(c.status().detail).toContain(`update ${updateId} at offset ${offset}`);
+    expect(await sql`select 1 from ingested_updates`).toHaveLength(0); // same batch as the good ones before it
+    expect(await readCheckpoint(sql, TREASURY)).toBeUndefined();
+  });
+
+  it('a pruned offset stops with what the operator must do', async () => {
+    const s = await serve({ prunedUpTo: 5 });
+    const c = component(s.url);
+    await c.start();
+    await untilState(c, 'failed');
+    expect(c.status().detail).toMatch(/pruned .* re-bootstrap the treasury from an ACS snapshot .* or choose a new start offset/);
+  });
+
+  it('the stream reports pruning itself (no pre-check endpoint): same stop', async () => {
+    const s = await serve({ prunedUpTo: 5 });
+    s.server.routes.delete('GET /v2/state/latest-pruned-offsets');
+    const c = component(s.url, { transport: 'websocket' });
+    await c.start();
+    await untilState(c, 'failed');
+    expect(c.status().detail).toMatch(/re-bootstrap the treasury/);
+  });
+
+  it('401 is not retried: one attempt, then failed with a credentials message', async () => {
+    const s = await serve({ unauthorized: true });
+    const c = component(s.url, { transport: 'websocket' });
+    await c.start();
+    await untilState(c, 'failed');
+    expect(c.status().detail).toMatch(/refused our credentials .*401/);
+    expect(s.connections).toBe(0);
+  });
+
+  it('when retries run out the component fails instead of spinning', async () => {
+    const c = component('http://127.0.0.1:1', { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 10 } });
+    await c.start();
+    await untilState(c, 'failed');
+    expect(c.status().detail).toMatch(/^ledger unreachable: .*gave up after 4 attempts/);
+  });
+
+  it('one writer per treasury party: a second instance stands by and takes over when the first stops', async () => {
+    const s = await serve();
+    const a = component(s.url, { batchMaxSize: 5 });
+    const b = component(s.url, { batchMaxSize: 5 });
+    await a.start();
+    await b.start();
+    expect(b.status()).toMatchObject({ state: 'paused', detail: expect.stringContaining('standby') });
+    await untilCommitted(a, elementOffset(SCENARIO.elements[20]));
+    await a.stop();
+    await untilCommitted(b, LAST);
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+  });
+
+  it('backpressure: a slow database pauses the websocket; memory stays bounded', async () => {
+    const s = await serve();
+    let maxQueued = 0;
+    const c = component(s.url, {
+      transport: 'websocket',
+      maxQueue: 20,
+      batchMaxSize: 5,
+      faults: async (p) => {
+        if (p === 'parsed') await new Promise((r) => setTimeout(r, 15));
+      },
+    });
+    const sub = c.committed$.subscribe(() => (maxQueued = Math.max(maxQueued, c.progress().queued)));
+    await c.start();
+    await untilCommitted(c, LAST, 60_000);
+    sub.unsubscribe();
+    expect(maxQueued).toBeGreaterThan(5);
+    expect(maxQueued).toBeLessThanOrEqual(40); // high water + what the socket had already buffered
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+  });
+});
