@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+/**
+ * `npm run bench:ingest [-- --n 100000[,…]] [--batch 500]`
+ *
+ * For each N: the ledger double (own process) holds N recorded-shape 1-step deposits; a fresh
+ * measurement process reads the websocket stream raw (JSON.parse only) and then ingests it fully
+ * into a fresh Postgres database. Prints updates/s of both, their ratio and ingestion's peak RSS;
+ * several N show whether memory stays flat. Postgres: BENCH_DATABASE_URL, else TEST_DATABASE_URL,
+ * else postgres://postgres@127.0.0.1:5432/postgres (a database is created and dropped per run).
+ */
+const { values } = parseArgs({ options: { n: { type: 'string', default: '100000' }, batch: { type: 'string', default: '500' } } });
+const sizes = values.n.split(',').map((s) => Number(s.trim()));
+const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const TARGET_RATE = 5000;
+const TARGET_RATIO = 0.5;
+
+function child(script: string, args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', here(script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+function firstLine(p: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: p.stdout! });
+    rl.once('line', (l) => {
+      rl.close();
+      resolve(l);
+    });
+    p.once('exit', (code) => reject(new Error(`${p.spawnargs.join(' ')} exited with ${code}`)));
+  });
+}
+
+interface Result {
+  n: number;
+  transactions: number;
+  rawPerSecond: number;
+  fullPerSecond: number;
+  peakRssMb: number;
+  nodeCpuUsPerUpdate: number;
+  pgCpuUsPerUpdate: number;
+  deposits: number;
+  events: number;
+}
+
+const results: Result[] = [];
+for (const n of sizes) {
+  const t0 = Date.now();
+  const double = child('./support/ledger-double.ts', ['--n', String(n)]);
+  try {
+    const ledger = JSON.parse(await firstLine(double)) as { url: string; token: string; party: string; ledgerEnd: number; transactions: number };
+    console.log(`N=${n}: the double holds ${ledger.transactions} deposits (ledger end ${ledger.ledgerEnd}) after ${((Date.now() - t0) / 1000).toFixed(0)} s; measuring…`);
+    const run = child('./support/ingest-run.ts', [
+      '--url', ledger.url, '--token', ledger.token, '--party', ledger.party, '--ledger-end', String(ledger.ledgerEnd),
+      '--transactions', String(ledger.transactions), '--admin-url', adminUrl, '--batch', values.batch,
+    ]);
+    const r = JSON.parse(await firstLine(run)) as Omit<Result, 'n'>;
+    results.push({ n, ...r });
+  } finally {
+    double.kill('SIGTERM');
+  }
+}
+
+const f = (x: number) => Math.round(x).toLocaleString('en-US');
+console.log('\n| N | raw read (updates/s) | full ingestion (updates/s) | ratio | peak RSS of ingestion (MB) | CPU per update: ingestion process + Postgres (µs) |');
+console.log('|---|---|---|---|---|---|');
+for (const r of results) {
+  console.log(
+    `| ${f(r.n)} | ${f(r.rawPerSecond)} | ${f(r.fullPerSecond)} | ${(r.fullPerSecond / r.rawPerSecond).toFixed(2)} | ${r.peakRssMb.toFixed(0)} | ${f(r.nodeCpuUsPerUpdate)} + ${f(r.pgCpuUsPerUpdate)} |`,
+  );
+}
+console.log(
+  '(CPU per update hardly depends on what else runs here. With the ledger on another machine, 2 cores ingest at most min(1e6 / ingestion µs, 2e6 / sum) updates/s: the ingestion process is one thread.)',
+);
+let ok = true;
+for (const r of results) {
+  // The treasury also sees the creation of its own preapproval: one update more than deposits.
+  if (r.deposits !== r.n || r.transactions < r.n) {
+    console.log(`N=${r.n}: ingested ${r.transactions} updates and ${r.deposits} deposits, expected ${r.n} deposits`);
+    ok = false;
+  }
+  if (r.fullPerSecond < TARGET_RATE) console.log(`N=${r.n}: below the target of ${TARGET_RATE} updates/s`);
+  if (r.fullPerSecond / r.rawPerSecond < TARGET_RATIO) console.log(`N=${r.n}: below the target ratio ${TARGET_RATIO}`);
+}
+const os = await import('node:os');
+console.log(`cores: ${os.availableParallelism()}, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+process.exitCode = ok ? 0 : 1;

@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { WebSocket } from 'ws';
+import { treasuryUpdateFormat } from '../../src/ledger/read-client.js';
+import { websocketUrl } from '../../src/ledger/updates-socket.js';
+import { createLogger } from '../../src/logger.js';
+import { connect } from '../../src/store/db.js';
+import { migrate } from '../../src/store/migrate.js';
+import { createIngestionComponent } from '../../src/streams/index.js';
+
+/**
+ * One benchmark measurement, in a process of its own so that its peak RSS is ingestion's alone:
+ * (a) read the whole /v2/updates websocket stream and JSON.parse every frame — the ceiling;
+ * (b) full ingestion of the same stream into a fresh Postgres database (parse, facts, holdings,
+ * deposits, outbox, checkpoint). Prints one JSON line of results.
+ */
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    party: { type: 'string' },
+    'ledger-end': { type: 'string' },
+    transactions: { type: 'string' },
+    'admin-url': { type: 'string' },
+    batch: { type: 'string', default: '500' },
+    'max-queue': { type: 'string' },
+  },
+});
+const url = values.url!;
+const token = values.token!;
+const party = values.party!;
+const ledgerEnd = Number(values['ledger-end']);
+const adminUrl = values['admin-url']!;
+
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
+
+/** (a) The ceiling: frames off the socket, JSON.parse, nothing else. */
+function rawRead(): Promise<{ seconds: number; transactions: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(websocketUrl(url, '/v2/updates'), [`jwt.token.${token}`, 'daml.ws.auth'], { perMessageDeflate: false });
+    let started = 0;
+    let transactions = 0;
+    let bytes = 0;
+    ws.on('open', () => {
+      started = performance.now();
+      ws.send(JSON.stringify({ beginExclusive: 0, updateFormat: treasuryUpdateFormat(party) }));
+    });
+    ws.on('message', (data: Buffer) => {
+      bytes += data.length;
+      const el = JSON.parse(data.toString()) as { update: { Transaction?: { value: { offset: number } }; OffsetCheckpoint?: { value: { offset: number } } } };
+      const u = el.update;
+      if (u.Transaction) transactions++;
+      const offset = (u.Transaction ?? u.OffsetCheckpoint)?.value.offset ?? 0;
+      if (offset >= ledgerEnd) {
+        const seconds = (performance.now() - started) / 1000;
+        ws.close();
+        resolve({ seconds, transactions, bytes });
+      }
+    });
+    ws.on('error', reject);
+  });
+}
+
+async function fullIngestion(): Promise<{ seconds: number; transactions: number; deposits: number; events: number; nodeCpuMs: number; pgCpuMs: number }> {
+  const dbName = `cxi_bench_${process.pid}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists "${dbName}"`);
+  await admin.unsafe(`create database "${dbName}"`);
+  const dbUrl = new URL(adminUrl);
+  dbUrl.pathname = `/${dbName}`;
+  const sql = connect({ url: dbUrl.toString(), max: 4 });
+  try {
+    await migrate(sql);
+    const accounts = Array.from({ length: 1000 }, (_, i) => ({ account_id: `acct-${i}`, memo: `memo-${i}`, customer_ref: `customer-${i}` }));
+    await sql`insert into deposit_accounts ${sql(accounts)}`;
+    const c = createIngestionComponent({
+      sql,
+      logger: createLogger({ level: 'error', pretty: false }),
+      ledger: { apiUrl: url, auth: { kind: 'static', token }, treasuryParty: party },
+      options: { transport: 'websocket', batchMaxSize: Number(values.batch), batchMaxWaitMs: 20, ...(values['max-queue'] ? { maxQueue: Number(values['max-queue']) } : {}) },
+    });
+    // CPU spent by this process and by the database backends serving it, per update: the cost of
+    // ingestion itself, independent of what else runs on the machine (the double, other jobs).
+    const backendCpu = async () => {
+      const pids = await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`;
+      let ticks = 0;
+      for (const { pid } of pids) {
+        try {
+          const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          ticks += Number(f[11]) + Number(f[12]);
+        } catch {
+          /* not on Linux, or gone */
+        }
+      }
+      return ticks * 10; // ms, at the usual 100 ticks/s
+    };
+    await sql`select 1`; // open the pool's connections before the first reading
+    const pg0 = await backendCpu();
+    const cpu0 = process.cpuUsage();
+    const started = performance.now();
+    await c.start();
+    while ((c.progress().committedOffset ?? -1) < ledgerEnd) {
+      if (c.status().state === 'failed') throw new Error(`ingestion failed: ${c.status().detail}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const pgMs = (await backendCpu()) - pg0;
+    await c.stop();
+    const [counts] = await sql<{ updates: number; deposits: number; events: number }[]>`
+      select (select count(*) from ingested_updates)::int as updates, (select count(*) from deposits)::int as deposits,
+             (select count(*) from outbox_events)::int as events`;
+    return { seconds, transactions: counts!.updates, deposits: counts!.deposits, events: counts!.events, nodeCpuMs: (cpu.user + cpu.system) / 1000, pgCpuMs: pgMs };
+  } finally {
+    await sql.end({ timeout: 5 });
+    await admin.unsafe(`drop database if exists "${dbName}" with (force)`);
+    await admin.end();
+  }
+}
+
+const raw = await rawRead();
+const rssAfterRaw = process.memoryUsage().rss;
+peakRss = 0; // (b) alone
+const full = await fullIngestion();
+clearInterval(sampler);
+process.stdout.write(
+  `${JSON.stringify({
+    transactions: full.transactions,
+    rawSeconds: raw.seconds,
+    rawPerSecond: raw.transactions / raw.seconds,
+    rawMegabytes: raw.bytes / 1e6,
+    fullSeconds: full.seconds,
+    fullPerSecond: full.transactions / full.seconds,
+    deposits: full.deposits,
+    events: full.events,
+    peakRssMb: peakRss / 1e6,
+    nodeCpuUsPerUpdate: (full.nodeCpuMs * 1000) / full.transactions,
+    pgCpuUsPerUpdate: (full.pgCpuMs * 1000) / full.transactions,
+    rssAfterRawMb: rssAfterRaw / 1e6,
+  })}\n`,
+);

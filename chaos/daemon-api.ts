@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { requestJson } from './http.js';
+
+/** The daemon's HTTP API as the exchange uses it in a campaign (bodies parsed with zod). */
+
+const Instrument = z.object({ admin: z.string(), id: z.string() });
+
+const Account = z.object({ accountId: z.string(), memo: z.string(), customerRef: z.string() });
+
+const Withdrawal = z.object({
+  withdrawalId: z.string(),
+  status: z.string(),
+  amount: z.string(),
+  receiver: z.string(),
+  instrument: Instrument,
+});
+
+const Bucket = z.object({ count: z.number().int(), amount: z.string() });
+const HoldingsSummary = z.object({
+  checkpoint: z.object({ offset: z.number().int(), recordTime: z.string().nullable() }).nullable(),
+  items: z.array(
+    z.object({
+      owner: z.string(),
+      instrument: Instrument,
+      count: z.number().int(),
+      total: z.string(),
+      locked: Bucket,
+      reserved: Bucket,
+      plannedForSelfTransfer: Bucket,
+      free: Bucket,
+    }),
+  ),
+});
+export type HoldingsSummary = z.infer<typeof HoldingsSummary>;
+
+export interface WithdrawalRequest {
+  withdrawalId: string;
+  account: string;
+  instrument: { admin: string; id: string };
+  amount: string;
+  receiver: string;
+}
+
+export class DaemonApi {
+  constructor(
+    readonly url: string,
+    private readonly token: string,
+  ) {}
+
+  async onboardInstrument(i: {
+    admin: string;
+    id: string;
+    registryUrl: string;
+    transferPolicy: 'direct-or-offer' | 'offer-only';
+    utxoPolicy: Record<string, string | number>;
+    feeReserve?: { rate: string; flat: string };
+  }): Promise<void> {
+    await requestJson({
+      method: 'POST',
+      url: `${this.url}/v1/instruments`,
+      token: this.token,
+      body: i,
+      schema: z.object({ admin: z.string(), id: z.string() }),
+    });
+  }
+
+  async openAccount(customerRef: string, memo: string): Promise<z.infer<typeof Account>> {
+    return (await requestJson({ method: 'POST', url: `${this.url}/v1/accounts`, token: this.token, body: { customerRef, memo }, schema: Account })).body;
+  }
+
+  /** Idempotent on withdrawalId: 201 the first time, 200 for a repeat of the same body. */
+  async requestWithdrawal(w: WithdrawalRequest): Promise<{ status: number; withdrawal: z.infer<typeof Withdrawal> }> {
+    const r = await requestJson({ method: 'POST', url: `${this.url}/v1/withdrawals`, token: this.token, body: w, schema: Withdrawal, timeoutMs: 10_000 });
+    return { status: r.status, withdrawal: r.body };
+  }
+
+  async holdings(): Promise<HoldingsSummary> {
+    return (await requestJson({ url: `${this.url}/v1/holdings`, token: this.token, schema: HoldingsSummary })).body;
+  }
+}

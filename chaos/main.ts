@@ -1,0 +1,265 @@
+/**
+ * `npm run chaos -- [--kills 100] [--seed s] [--pg-restarts 3] [--drain-timeout-s 300] [--keep]`
+ *
+ * A fault campaign against the real daemon: the ledger double runs in its own process, the daemon
+ * runs as a child process on a fresh Postgres database (127.0.0.1:5432, trust auth) and is killed
+ * with SIGKILL at random moments and restarted, while scripted customers deposit, the exchange
+ * requests withdrawals, ledger faults are injected through the double's control API and Postgres
+ * is restarted a few times. Then it drains and checks the money-safety invariants against the
+ * double's own books. One summary line; exit code 0 clean, 1 a violation, 2 the campaign itself
+ * could not run. `--seed` fixes every random decision of the campaign (the moments depend on the
+ * machine's speed, so a rerun follows the same script, not the same interleaving).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { Rng } from '../src/sandbox/util/rng.js';
+import { DaemonApi } from './daemon-api.js';
+import { DoubleControl } from './double.js';
+import { FaultInjector } from './faults.js';
+import { sleep } from './http.js';
+import { checkInvariants, pendingWork, readDb, type Finding } from './invariants.js';
+import {
+  createDatabase,
+  dropDatabase,
+  freePort,
+  otherClients,
+  pgCluster,
+  restartPostgres,
+  spawnDaemon,
+  startSandboxProcess,
+  type DaemonProcess,
+  type SandboxProcess,
+} from './processes.js';
+import { Workload } from './workload.js';
+
+interface Options {
+  kills: number;
+  seed: string;
+  pgRestarts: number;
+  drainTimeoutMs: number;
+  keep: boolean;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      kills: { type: 'string', default: '100' },
+      seed: { type: 'string' },
+      'pg-restarts': { type: 'string' },
+      'drain-timeout-s': { type: 'string', default: '300' },
+      keep: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const int = (name: string, s: string): number => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number ≥ 0`);
+    return n;
+  };
+  const cluster = pgCluster();
+  let pgRestarts = values['pg-restarts'] === undefined ? (cluster ? 3 : 0) : int('pg-restarts', values['pg-restarts']);
+  if (pgRestarts > 0 && !cluster) {
+    log('Postgres restarts need root and pg_ctlcluster (one cluster under /etc/postgresql): running without them');
+    pgRestarts = 0;
+  }
+  return {
+    kills: int('kills', values.kills),
+    seed: values.seed ?? randomBytes(4).toString('hex'),
+    pgRestarts,
+    drainTimeoutMs: int('drain-timeout-s', values['drain-timeout-s']) * 1000,
+    keep: values.keep,
+  };
+}
+
+const log = (msg: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+async function main(): Promise<number> {
+  const o = options();
+  const started = Date.now();
+  const rng = new Rng(`chaos-main:${o.seed}`);
+  const uniform = (min: number, max: number) => min + rng.int(max - min);
+  const dir = mkdtempSync(path.join(tmpdir(), 'cxi-chaos-'));
+  const dbName = `cxi_chaos_${randomBytes(5).toString('hex')}`;
+  log(`seed=${o.seed} kills=${o.kills} pgRestarts=${o.pgRestarts}; logs in ${dir}`);
+
+  let sandbox: SandboxProcess | undefined;
+  let daemon: DaemonProcess | undefined;
+  let dbCreated = false;
+  const unexpectedExits: string[] = [];
+  const notes: Finding[] = [];
+  let found = true;
+  try {
+    sandbox = await startSandboxProcess({ dataDir: dir, seed: o.seed, logFile: path.join(dir, 'sandbox.log') });
+    const sb = sandbox.details;
+    const double = new DoubleControl({ jsonApiUrl: sb.jsonApiUrl, controlToken: sb.controlToken });
+    const dbUrl = await createDatabase(dbName);
+    dbCreated = true;
+    const port = await freePort();
+    const apiToken = randomBytes(24).toString('base64url');
+    const api = new DaemonApi(`http://127.0.0.1:${port}`, apiToken);
+    const spawnOne = () => spawnDaemon({ databaseUrl: dbUrl, sandbox: sb, port, apiToken, dataDir: dir, logFile: path.join(dir, 'daemon.log') });
+    const watch = (d: DaemonProcess) => {
+      void d.exited.then((how) => {
+        if (!d.killedByUs) unexpectedExits.push(String(how));
+      });
+      return d;
+    };
+
+    daemon = watch(spawnOne());
+    if (!(await daemon.waitReady(60_000))) throw new Error(`the daemon did not become ready; see ${dir}/daemon.log`);
+    for (const i of sb.instruments) {
+      await api.onboardInstrument({
+        admin: i.admin,
+        id: i.id,
+        registryUrl: i.registryUrl,
+        transferPolicy: i.supportsPreapproval ? 'direct-or-offer' : 'offer-only',
+        ...(i.senderFee ? { feeReserve: i.senderFee } : {}),
+        // Amulet gets a pool and merging, so the holdings job's self-transfers run under chaos too.
+        utxoPolicy: i.supportsPreapproval ? { mergeThreshold: 3, smallAmount: '60', maxInputs: 20, poolSize: 36, poolTargetAmount: '1000' } : {},
+      });
+    }
+    const workload = new Workload(double, sb, o.seed, () => api);
+    await workload.setup({ customers: 6, accounts: 5 });
+    await workload.openAccounts(api);
+    const faults = new FaultInjector(double, o.seed);
+
+    // ---- the campaign ----
+    workload.start(400);
+    faults.start(700, 2500);
+    const pgAt = new Set<number>();
+    while (pgAt.size < Math.min(o.pgRestarts, o.kills)) pgAt.add(1 + rng.int(Math.max(1, o.kills)));
+    let pgRestarts = 0;
+    let pgSkipped = 0;
+    for (let k = 1; k <= o.kills; k++) {
+      const d: DaemonProcess = daemon;
+      // Every 12th life lasts past the holdings job's first run (30 s), so its self-transfers are killed too.
+      const long = k % 12 === 6;
+      if (!long && !pgAt.has(k) && rng.float() < 0.2) {
+        // Early: during start-up (migrations, restoring machines, first ingestion batch).
+        await sleep(uniform(100, 2500));
+      } else {
+        await d.waitReady(60_000);
+        if (pgAt.has(k)) {
+          // Wait up to 30 s for a moment when nobody else uses the server.
+          let others = await otherClients(dbName);
+          for (let i = 0; i < 30 && others.length > 0; i++) {
+            await sleep(1000);
+            others = await otherClients(dbName);
+          }
+          if (others.length > 0) {
+            pgSkipped += 1;
+            log(`Postgres restart ${k} skipped: other databases are in use (${others.join(', ')})`);
+          } else {
+            log(`restarting Postgres (kill ${k})`);
+            await restartPostgres(pgCluster() ?? '');
+            pgRestarts += 1;
+          }
+        }
+        await sleep(long ? uniform(32_000, 45_000) : uniform(300, 3000));
+      }
+      d.markKilled();
+      d.kill('SIGKILL');
+      await d.exited;
+      daemon = watch(spawnOne());
+      if (k % 10 === 0) log(`kill ${k}/${o.kills}: ${workload.record.deposits.length} deposits, ${workload.record.withdrawals.size} withdrawals, ${faults.injected} faults`);
+    }
+
+    // ---- drain ----
+    await workload.stop();
+    const faultsFired = await faults.stop();
+    log(`drain: faults off (${faults.injected} injected, ${faultsFired} fired)`);
+    const sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
+    let drained = false;
+    let clockSteps = 0;
+    let lastPending = '';
+    let lastChange = Date.now();
+    let pending: string[] = [];
+    let streak = 0;
+    try {
+      const until = Date.now() + o.drainTimeoutMs;
+      while (Date.now() < until) {
+        if (!daemon.alive()) daemon = watch(spawnOne());
+        await daemon.waitReady(30_000);
+        await workload.sendPending(100);
+        await workload.settle();
+        const db = await readDb(sql, sb.treasury.party);
+        const end = await double.ledgerEnd();
+        const offers = await workload.treasuryOffers();
+        pending = [
+          ...pendingWork(db),
+          ...db.withdrawals.filter((w) => w.status === 'pending_acceptance').map((w) => `withdrawal ${w.withdrawal_id} pending_acceptance`),
+          ...(workload.unacknowledged() > 0 ? [`${workload.unacknowledged()} withdrawal requests not acknowledged`] : []),
+          ...((db.checkpointOffset ?? -1) < end.offset ? [`ingestion at ${db.checkpointOffset ?? 'none'}, ledger end ${end.offset}`] : []),
+          ...(offers.length > 0 ? [`${offers.length} treasury offers to answer`] : []),
+        ];
+        streak = pending.length === 0 ? streak + 1 : 0;
+        if (streak >= 2) {
+          drained = true;
+          break;
+        }
+        const signature = pending.filter((p) => !p.startsWith('ingestion at')).join('|');
+        if (signature !== lastPending) {
+          lastPending = signature;
+          lastChange = Date.now();
+        } else if (pending.length > 0 && Date.now() - lastChange > 20_000 && clockSteps < 6) {
+          // Attempts whose submission was lost wait for their deadline (10 min of record time).
+          const t = await double.advanceClock(11 * 60_000);
+          clockSteps += 1;
+          lastChange = Date.now();
+          log(`drain: nothing moved for 20 s (${pending.length} pending, e.g. ${pending[0] ?? ''}); record-time clock advanced 11 min to ${t}`);
+        }
+        await sleep(1000);
+      }
+      if (clockSteps > 0) await double.useRealTime();
+      if (!drained) notes.push({ invariant: 'drain', detail: `not drained after ${o.drainTimeoutMs / 1000} s: ${pending.slice(0, 20).join('; ')}` });
+      log(drained ? `drained${clockSteps > 0 ? ` (record-time clock advanced ${clockSteps}×)` : ''}` : 'drain timed out');
+
+      // ---- invariants ----
+      const db = await readDb(sql, sb.treasury.party);
+      const result = await checkInvariants({ db, double, api, record: workload.record, treasury: sb.treasury.party });
+      const violations = [...result.violations, ...(drained ? [] : notes.filter((n) => n.invariant === 'drain'))];
+      daemon.markKilled();
+      daemon.kill('SIGTERM');
+      const how = await Promise.race([daemon.exited, sleep(30_000).then(() => 'timeout')]);
+      if (how !== 0) violations.push({ invariant: 'graceful-stop', detail: `the daemon's SIGTERM stop ended with ${String(how)}` });
+      const seconds = Math.round((Date.now() - started) / 1000);
+      for (const n of result.notes) process.stdout.write(`  note ${n.invariant}: ${n.detail}\n`);
+      if (unexpectedExits.length > 0) process.stdout.write(`  note daemon-exits: the daemon exited on its own ${unexpectedExits.length}× (${unexpectedExits.join(', ')}); see ${dir}/daemon.log\n`);
+      if (pgSkipped > 0) process.stdout.write(`  note pg-restarts: ${pgSkipped} skipped because other databases were in use\n`);
+      if (result.failures.size > 0) {
+        process.stdout.write(`  failed withdrawals by reason: ${[...result.failures].map(([r, n]) => `${r} ×${n}`).join('; ')}\n`);
+      }
+      for (const f of violations) process.stdout.write(`  VIOLATION ${f.invariant}: ${f.detail}\n`);
+      const c = result.counts;
+      process.stdout.write(
+        `chaos: kills=${o.kills} faults=${faults.injected} pgRestarts=${pgRestarts} deposits=${c.deposits} withdrawals=${c.withdrawals} violations=${violations.length} seed=${o.seed}` +
+          ` (completed=${c.completed} failed=${c.failed} notFinal=${result.notes.filter((n) => n.invariant === 'not-final').length} selfTransfers=${c.selfTransfers} credited=${c.credited} unattributed=${c.unattributed} faultsFired=${faultsFired} clockSteps=${clockSteps} ${seconds}s)\n`,
+      );
+      found = violations.length > 0 || result.notes.length > 0 || unexpectedExits.length > 0;
+      return violations.length === 0 ? 0 : 1;
+    } finally {
+      await sql.end({ timeout: 5 }).catch(() => {});
+    }
+  } finally {
+    if (daemon?.alive()) {
+      daemon.markKilled();
+      daemon.kill('SIGKILL');
+    }
+    await sandbox?.stop();
+    if (dbCreated && !o.keep) await dropDatabase(dbName).catch((e: unknown) => log(`could not drop ${dbName}: ${String(e)}`));
+    if (!found && !o.keep) rmSync(dir, { recursive: true, force: true });
+    else log(`kept ${dir} (sandbox.log, daemon.log)${o.keep ? ` and database ${dbName}` : ''}`);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    log(`campaign failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(2);
+  },
+);
