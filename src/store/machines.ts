@@ -3,9 +3,9 @@ import type { Queryable, Tx } from './db.js';
 
 /**
  * Persisted XState machines: one `machine_snapshots` row per machine (the latest snapshot) and an
- * append-only `machine_transitions` row per transition. Only the machine runtime writes them, one
- * transaction per transition; `seq` is optimistic concurrency: a write expects the previous seq,
- * so two writers of one machine cannot both succeed.
+ * append-only `machine_transitions` row per transition. Only the machine runtime writes them, in
+ * commit groups of many machines' transitions; `seq` is optimistic concurrency: a write expects the
+ * previous seq, so two writers of one machine cannot both succeed.
  */
 
 export class MachineConflictError extends Error {
@@ -20,6 +20,8 @@ export interface SnapshotRow {
   snapshot: unknown;
   isFinal: boolean;
   seq: number;
+  /** The last outbox event this machine applied (or received and ignored); null before any. */
+  lastEventId: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -32,6 +34,7 @@ interface SnapshotDbRow {
   snapshot: unknown;
   is_final: boolean;
   seq: number;
+  last_event_id: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -44,58 +47,101 @@ const toRow = (r: SnapshotDbRow): SnapshotRow => ({
   snapshot: r.snapshot,
   isFinal: r.is_final,
   seq: r.seq,
+  lastEventId: r.last_event_id,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
-export interface SnapshotWrite {
-  machineType: string;
-  machineId: string;
-  machineVersion: number;
-  stateValue: unknown;
-  /** JSON text of getPersistedSnapshot(). */
-  snapshotJson: string;
-  isFinal: boolean;
-  seq: number;
-}
-
-/** Writes seq 1 of a new machine, or seq n over seq n - 1; anything else is a conflict. */
-export async function writeSnapshot(tx: Tx, s: SnapshotWrite): Promise<void> {
-  const stateValue = JSON.stringify(s.stateValue);
-  const rows =
-    s.seq === 1
-      ? await tx`
-          insert into machine_snapshots (machine_type, machine_id, machine_version, state_value, snapshot, is_final, seq)
-          values (${s.machineType}, ${s.machineId}, ${s.machineVersion}, ${stateValue}::text::jsonb, ${s.snapshotJson}::text::jsonb, ${s.isFinal}, 1)
-          on conflict (machine_type, machine_id) do nothing
-          returning seq`
-      : await tx`
-          update machine_snapshots
-          set machine_version = ${s.machineVersion}, state_value = ${stateValue}::text::jsonb, snapshot = ${s.snapshotJson}::text::jsonb,
-              is_final = ${s.isFinal}, seq = ${s.seq}, updated_at = now()
-          where machine_type = ${s.machineType} and machine_id = ${s.machineId} and seq = ${s.seq - 1}
-          returning seq`;
-  if (rows.length === 0) {
-    throw new MachineConflictError(`${s.machineType} ${s.machineId}: expected to write seq ${s.seq} over ${s.seq - 1}, but the stored machine moved (another writer?)`);
-  }
-}
-
+/**
+ * The transitions of one commit group, one machine's in seq order (the runtime groups the
+ * transitions of many machines into one transaction: src/machines/README.md, "Group commit").
+ */
 export interface TransitionWrite {
-  machineType: string;
   machineId: string;
   seq: number;
   eventType: string;
   event: unknown;
   fromState: unknown;
   toState: unknown;
+  /** JSON text of getPersistedSnapshot() after this transition. */
+  snapshotJson: string;
+  isFinal: boolean;
   outboxEventId: number | null;
 }
 
-export async function appendTransition(tx: Tx, t: TransitionWrite): Promise<void> {
-  await tx`
-    insert into machine_transitions (machine_type, machine_id, seq, event_type, event, from_state, to_state, outbox_event_id)
-    values (${t.machineType}, ${t.machineId}, ${t.seq}, ${t.eventType}, ${JSON.stringify(t.event)}::text::jsonb,
-            ${t.fromState === null ? null : JSON.stringify(t.fromState)}::text::jsonb, ${JSON.stringify(t.toState)}::text::jsonb, ${t.outboxEventId})`;
+/** Outbox events a live machine received and ignored: remembered so a replay skips them too. */
+export interface EventAck {
+  machineId: string;
+  eventId: number;
+}
+
+/**
+ * Writes a group's transitions: for each machine its latest snapshot (seq n over the stored seq
+ * of its first transition here minus one, or a new row for seq 1; anything else is a conflict),
+ * every transition row, and the last outbox event each machine applied. Three statements whatever
+ * the group's size, started together (execute()) so they travel in one round trip, in this order.
+ */
+export async function writeTransitions(tx: Tx, machineType: string, machineVersion: number, writes: readonly TransitionWrite[], acks: readonly EventAck[] = []): Promise<void> {
+  if (writes.length === 0 && acks.length === 0) return;
+  const latest = new Map<string, { first: number; last: TransitionWrite; lastEventId: number | null }>();
+  for (const w of writes) {
+    const m = latest.get(w.machineId);
+    const lastEventId = w.outboxEventId ?? m?.lastEventId ?? null;
+    if (m) {
+      if (w.seq !== m.last.seq + 1) throw new MachineConflictError(`${machineType} ${w.machineId}: transitions ${m.last.seq} and ${w.seq} are not consecutive`);
+      latest.set(w.machineId, { first: m.first, last: w, lastEventId });
+    } else {
+      latest.set(w.machineId, { first: w.seq, last: w, lastEventId });
+    }
+  }
+  // Snapshots are JSON text already: spliced into the document rather than parsed and re-stringified.
+  const snapshotDoc = (rows: [string, { first: number; last: TransitionWrite; lastEventId: number | null }][]) =>
+    `[${rows
+      .map(([id, m]) => `{"id":${JSON.stringify(id)},"sv":${JSON.stringify(m.last.toState)},"s":${m.last.snapshotJson},"f":${m.last.isFinal},"seq":${m.last.seq},"exp":${m.first - 1},"ev":${m.lastEventId ?? 'null'}}`)
+      .join(',')}]`;
+  const created = [...latest].filter(([, m]) => m.first === 1);
+  const updated = [...latest].filter(([, m]) => m.first !== 1);
+  const transitionDoc = JSON.stringify(
+    writes.map((w) => ({ id: w.machineId, seq: w.seq, t: w.eventType, e: w.event, f: w.fromState, to: w.toState, o: w.outboxEventId })),
+  );
+  const none = Promise.resolve([] as { machine_id: string }[]);
+  const [inserted, changed] = await Promise.all([
+    created.length === 0
+      ? none
+      : tx<{ machine_id: string }[]>`
+          insert into machine_snapshots (machine_type, machine_id, machine_version, state_value, snapshot, is_final, seq, last_event_id)
+          select ${machineType}, e->>'id', ${machineVersion}, e->'sv', e->'s', (e->>'f')::boolean, (e->>'seq')::bigint, (e->>'ev')::bigint
+          from jsonb_array_elements(${snapshotDoc(created)}::text::jsonb) as e
+          on conflict (machine_type, machine_id) do nothing
+          returning machine_id`.execute(),
+    updated.length === 0
+      ? none
+      : tx<{ machine_id: string }[]>`
+          update machine_snapshots m
+          set machine_version = ${machineVersion}, state_value = e->'sv', snapshot = e->'s', is_final = (e->>'f')::boolean,
+              seq = (e->>'seq')::bigint, last_event_id = greatest(m.last_event_id, (e->>'ev')::bigint), updated_at = now()
+          from jsonb_array_elements(${snapshotDoc(updated)}::text::jsonb) as e
+          where m.machine_type = ${machineType} and m.machine_id = e->>'id' and m.seq = (e->>'exp')::bigint
+          returning m.machine_id`.execute(),
+    writes.length === 0
+      ? undefined
+      : tx`
+          insert into machine_transitions (machine_type, machine_id, seq, event_type, event, from_state, to_state, outbox_event_id)
+          select ${machineType}, e->>'id', (e->>'seq')::bigint, e->>'t', e->'e', nullif(e->'f', 'null'::jsonb), e->'to', (e->>'o')::bigint
+          from jsonb_array_elements(${transitionDoc}::text::jsonb) as e`.execute(),
+    acks.length === 0
+      ? undefined
+      : tx`
+          update machine_snapshots m set last_event_id = greatest(m.last_event_id, a.event_id)
+          from (select e->>'id' as machine_id, max((e->>'ev')::bigint) as event_id
+                from jsonb_array_elements(${JSON.stringify(acks.map((a) => ({ id: a.machineId, ev: a.eventId })))}::text::jsonb) as e group by 1) a
+          where m.machine_type = ${machineType} and m.machine_id = a.machine_id`.execute(),
+  ]);
+  if (inserted.length + changed.length !== latest.size) {
+    const written = new Set([...inserted, ...changed].map((r) => r.machine_id));
+    const moved = [...latest].filter(([id]) => !written.has(id)).map(([id, m]) => `${id} (expected seq ${m.first - 1})`);
+    throw new MachineConflictError(`${machineType}: the stored machine moved (another writer?) for ${moved.join(', ')}`);
+  }
 }
 
 /** Every machine of a type that is not final: what a runtime restores at start. */

@@ -310,6 +310,97 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     await waitFor('cursor caught up', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === last!.max);
   });
 
+  it('a crash after a batch committed and before the cursor moved: the batch is replayed and every machine skips what it applied', async () => {
+    const sql = await freshDatabase();
+    const ledger = new FakeLedger(sql);
+    ledger.transferKindFor = () => 'offer';
+    const ids = ['w0', 'w1', 'w2', 'w3'];
+    for (const [i] of ids.entries()) await insertHolding(sql, { contractId: `h${i}`, amount: '5' });
+    const rt = await startWithdrawals(sql, ledger);
+    for (const id of ids) await requestWithdrawal(sql, id, '5');
+    for (const id of ids) await waitForState(sql, W, id, 'awaitingLedger.waiting');
+    await ledger.ingest();
+    for (const id of ids) await waitForState(sql, W, id, 'pendingAcceptance');
+    const [last] = await sql<{ max: number }[]>`select max(event_id)::bigint as max from outbox_events where topic = any(${['withdrawal.requested', 'withdrawal.transferred']})`;
+    await waitFor('cursor caught up', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === last!.max);
+    await rt.stop();
+    const before = await sql`select machine_id, seq, event_type, outbox_event_id from machine_transitions order by machine_id, seq`;
+    // The crash window: every machine's transitions are committed, the cursor is not.
+    await sql`update outbox_cursors set last_event_id = 0 where consumer = ${WITHDRAWAL_CONSUMER}`;
+    const again = await startWithdrawals(sql, ledger);
+    await waitFor('cursor caught up again', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === last!.max);
+    await again.settled();
+    expect(again.status().state).toBe('running');
+    expect(await sql`select machine_id, seq, event_type, outbox_event_id from machine_transitions order by machine_id, seq`).toEqual(before);
+    for (const id of ids) {
+      expect(await stateOf(sql, W, id)).toBe('pendingAcceptance');
+      expect(await outboxOf(sql, 'withdrawal.pending_acceptance', id)).toHaveLength(1);
+      expect(ledger.commitsOf(id)).toHaveLength(1);
+    }
+  });
+
+  it('group commit: transitions of many machines share transactions, and each machine keeps its own order', async () => {
+    const sql = await freshDatabase();
+    const ledger = new FakeLedger(sql);
+    const ids = Array.from({ length: 12 }, (_, i) => `g${i}`);
+    for (const [i] of ids.entries()) await insertHolding(sql, { contractId: `h${i}`, amount: '5' });
+    await startWithdrawals(sql, ledger);
+    // One batch of requests, as an exchange's bulk insert would make.
+    await sql.begin(async (tx) => {
+      for (const id of ids) await insertWithdrawal(tx, { id, amount: '5' });
+      await appendOutboxEvents(tx, ids.map((id) => ({ topic: 'withdrawal.requested', aggregateType: 'withdrawal', aggregateId: id, payload: { withdrawalId: id, amount: '5' } })));
+    });
+    for (const id of ids) await waitForState(sql, W, id, 'awaitingLedger.waiting');
+    // Rows written by one transaction share its id (xmin).
+    const rows = await sql<{ machine_id: string; seq: number; tx: string }[]>`select machine_id, seq, xmin::text as tx from machine_transitions order by machine_id, seq`;
+    const machinesPerTx = new Map<string, Set<string>>();
+    for (const r of rows) machinesPerTx.set(r.tx, (machinesPerTx.get(r.tx) ?? new Set()).add(r.machine_id));
+    expect(Math.max(...[...machinesPerTx.values()].map((m) => m.size))).toBeGreaterThan(1);
+    for (const id of ids) {
+      const seqs = rows.filter((r) => r.machine_id === id).map((r) => r.seq);
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    }
+  });
+
+  it('a machine that cannot be persisted does not take the others in its commit group down: they commit one by one', async () => {
+    const sql = await freshDatabase();
+    const ledger = new FakeLedger(sql);
+    const ids = Array.from({ length: 6 }, (_, i) => `p${i}`);
+    for (const [i] of ids.entries()) await insertHolding(sql, { contractId: `h${i}`, amount: '5' });
+    const PREPARED = 'xstate.done.actor.prepareTransfer';
+    // Every machine gets to preparing before the first prepared result comes back.
+    ledger.plan('prepareTransfer', ...ids.map(() => ({ delayMs: 400 })));
+    const hookCalls = new Map<string, number>();
+    let blocked = false;
+    let poisoned = false;
+    await startWithdrawals(sql, ledger, {
+      hooks: {
+        beforeCommit: async ({ machineId, eventType }) => {
+          if (eventType !== PREPARED) return;
+          hookCalls.set(machineId, (hookCalls.get(machineId) ?? 0) + 1);
+          // Hold the first prepared result's commit while the others' results queue up behind it
+          // (one group); then p5's fails in that group and again on its own.
+          if (!blocked) {
+            blocked = true;
+            await waitFor('all prepares ran', async () => ledger.count('prepareTransfer'), (n) => n >= ids.length);
+            await new Promise((r) => setTimeout(r, 200));
+          } else if (machineId === 'p5' && hookCalls.get('p5')! <= 2) {
+            poisoned = true;
+            throw new Error('injected: p5 cannot be persisted');
+          }
+        },
+      },
+    });
+    for (const id of ids) await requestWithdrawal(sql, id, '5');
+    for (const id of ids) await waitForState(sql, W, id, 'awaitingLedger.waiting');
+    expect(poisoned).toBe(true);
+    // Some machine's prepared result was in p5's failed group and was committed again on its own...
+    expect([...hookCalls].some(([id, n]) => id !== 'p5' && n === 2)).toBe(true);
+    // ...without its machine being reloaded: only p5 was reloaded, and prepared again.
+    expect(ledger.count('prepareTransfer')).toBe(ids.length + 1);
+    for (const id of ids) expect(ledger.commitsOf(id)).toHaveLength(1);
+  });
+
   it('one active runtime per database: a second instance stands by and takes over when the first stops', async () => {
     const sql = await freshDatabase();
     const ledger = new FakeLedger(sql);

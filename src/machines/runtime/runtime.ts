@@ -2,7 +2,7 @@ import type postgres from 'postgres';
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
 import type { Component, ComponentState, ComponentStatus } from '../../lifecycle.js';
 import type { Logger } from '../../logger.js';
-import { appendTransition, loadLiveSnapshots, loadSnapshot, releaseRuntimeLock, runtimeLockHeldBy, tryRuntimeLock, writeSnapshot, type SnapshotRow } from '../../store/machines.js';
+import { loadLiveSnapshots, loadSnapshot, releaseRuntimeLock, runtimeLockHeldBy, tryRuntimeLock, writeTransitions, type SnapshotRow } from '../../store/machines.js';
 import { advanceCursor, readCursor, readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
 import { serializeError } from '../failure.js';
 import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, RuntimeOptions, TransitionRecord } from './types.js';
@@ -11,8 +11,13 @@ import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, Runti
  * The persisted runtime of one machine type (README.md in src/machines has the full story).
  *
  * - Every transition of every machine — caused by an outbox event, an operator command, an effect's
- *   result or a timer — is captured from XState's inspection stream and written in ONE transaction:
- *   snapshot, transition row, consumer cursor (outbox events), status mirror and outcome events.
+ *   result or a timer — is captured from XState's inspection stream and committed atomically with
+ *   its snapshot, transition row, status mirror and outcome events. Transitions captured while a
+ *   commit is under way wait and go together in the next one (group commit, first in, first out),
+ *   so a machine's transitions commit in order and many machines share one transaction.
+ * - Outbox events are applied a batch at a time without waiting for each commit; the consumer
+ *   cursor moves once the whole batch is committed. A crash in between replays the batch, and each
+ *   machine skips the events it already applied (machine_snapshots.last_event_id).
  * - Write-ahead effects: an effect (invoked promise actor) starts only after the snapshot that
  *   started it is committed. So after any crash, an effect that may have run is visible in the
  *   restored snapshot as running, and is re-run; no effect can have happened "off the books".
@@ -75,6 +80,8 @@ class Handle<TContext> {
   lastJson = '';
   lastValue: unknown = null;
   lastContext: TContext | null = null;
+  /** The last outbox event this machine applied or ignored (a replayed one at or below it is skipped). */
+  lastEventId = 0;
   chain: Promise<void> = Promise.resolve();
   waiters: Waiter[] = [];
 
@@ -86,6 +93,31 @@ class Handle<TContext> {
     this.seqCommitted = seq;
   }
 }
+
+/** What waits to be committed, first in first out. */
+type Commitable<TContext> =
+  | { kind: 'record'; h: Handle<TContext>; rec: PendingRecord<TContext> }
+  /** An outbox event a live machine received and ignored. */
+  | { kind: 'ack'; h: Handle<TContext>; eventId: number }
+  /** The consumer cursor, once a batch of outbox events is committed. */
+  | { kind: 'cursor'; eventId: number };
+
+type Pending<TContext> = Commitable<TContext> & { settle: Settle };
+
+interface Settle {
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/** An outbox event applied in memory; `done` settles when what it did is committed. */
+interface Applied {
+  done: Promise<void>;
+}
+
+const APPLIED_NOTHING: Applied = { done: Promise.resolve() };
+
+/** Transitions per commit group: bounds one transaction's size and the time it holds its locks. */
+const MAX_GROUP = 256;
 
 type Loaded<TContext> = { kind: 'live'; handle: Handle<TContext> } | { kind: 'final'; row: SnapshotRow } | { kind: 'absent' };
 
@@ -123,6 +155,10 @@ class Runtime<TContext> implements MachineRuntime {
   private consecutiveFailures = 0;
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly queue: Pending<TContext>[] = [];
+  private committing: Promise<void> | undefined;
+  /** Set when a commit fails: the outbox batch under way stops and is replayed from the cursor. */
+  private commitFailed = false;
 
   constructor(
     private readonly def: MachineDefinition<TContext>,
@@ -154,6 +190,7 @@ class Runtime<TContext> implements MachineRuntime {
 
   async settled(): Promise<void> {
     await Promise.all([...this.handles.values()].map((h) => h.chain));
+    await this.committing;
   }
 
   /**
@@ -221,6 +258,7 @@ class Runtime<TContext> implements MachineRuntime {
     for (const h of all) this.dispose(h, 'disposed');
     // Let a transaction already sent to the database finish: the database then holds exactly what was committed.
     await Promise.all(all.map((h) => h.chain.catch(noop)));
+    await this.committing;
     this.handles.clear();
     await this.releaseConnection();
     this.setStatus('stopped');
@@ -382,11 +420,7 @@ class Runtime<TContext> implements MachineRuntime {
           await this.discover();
         }
         const events = await readOutboxEvents(this.opts.sql, { afterId: this.cursor, limit: this.cfg.batchSize, topics: this.def.topics });
-        for (const e of events) {
-          if (!this.active) break;
-          await this.apply(e);
-          this.cursor = e.eventId;
-        }
+        await this.applyBatch(events);
         this.consecutiveFailures = 0;
         if (this.status_.state === 'failed' && this.active) this.setStatus('running');
         if (events.length < this.cfg.batchSize) await this.sleep(this.cfg.pollIntervalMs);
@@ -421,7 +455,33 @@ class Runtime<TContext> implements MachineRuntime {
     });
   }
 
-  private async apply(e: OutboxEvent): Promise<void> {
+  /**
+   * Applies events in order without waiting for each commit (their transitions join commit
+   * groups), then moves the cursor past them once all are committed. A failed commit stops the
+   * batch: the events are replayed from the committed cursor, and machines skip what they applied.
+   */
+  private async applyBatch(events: readonly OutboxEvent[]): Promise<void> {
+    this.commitFailed = false;
+    const applied: Promise<void>[] = [];
+    let last = this.cursor;
+    for (const e of events) {
+      if (!this.active || this.commitFailed) break;
+      const { done } = await this.apply(e);
+      // Handled here; the batch's outcome is read below.
+      done.catch(noop);
+      applied.push(done);
+      last = e.eventId;
+    }
+    for (const r of await Promise.allSettled(applied)) if (r.status === 'rejected') throw r.reason;
+    if (this.commitFailed) throw new NotDurableError('a commit failed while the batch was applied');
+    if (last > this.cursor) {
+      await this.enqueue({ kind: 'cursor', eventId: last });
+      this.cursor = last;
+    }
+  }
+
+  /** Resolves once the event is applied in memory; what it did commits later (see applyBatch). */
+  private async apply(e: OutboxEvent): Promise<Applied> {
     let route;
     try {
       route = this.def.route(e);
@@ -429,23 +489,20 @@ class Runtime<TContext> implements MachineRuntime {
       throw new BadOutboxEventError(`outbox event ${e.eventId} (${e.topic}, ${e.aggregateType} ${e.aggregateId}) does not parse: ${(err as Error).message}`, { cause: err });
     }
     const source: Source = { outboxEventId: e.eventId };
-    if (route.kind === 'ignore') return this.advanceOnly(e.eventId);
+    if (route.kind === 'ignore') return APPLIED_NOTHING;
     const got = await this.getOrLoad(route.machineId);
     if (got.kind === 'live') {
-      if (route.event === null) return this.advanceOnly(e.eventId);
-      return this.deliver(got.handle, route.event, source);
+      // A replay (after a crash or a failed commit) of an event this machine already applied.
+      if (got.handle.lastEventId >= e.eventId || route.event === null) return APPLIED_NOTHING;
+      return { done: this.deliver(got.handle, route.event, source) };
     }
-    if (got.kind === 'final') return this.advanceOnly(e.eventId);
+    if (got.kind === 'final') return APPLIED_NOTHING;
     if (!route.create) {
       this.log.warn({ eventId: e.eventId, topic: e.topic, machineId: route.machineId }, 'event for a machine that does not exist; ignored');
-      return this.advanceOnly(e.eventId);
+      return APPLIED_NOTHING;
     }
     // Created from its row, which already reflects this event (written in the same transaction as it).
-    if (!(await this.create(route.machineId, source))) return this.advanceOnly(e.eventId);
-  }
-
-  private async advanceOnly(eventId: number): Promise<void> {
-    await this.opts.sql.begin((tx) => advanceCursor(tx, this.def.consumer, eventId));
+    return this.create(route.machineId, source);
   }
 
   private async discover(): Promise<void> {
@@ -454,7 +511,7 @@ class Runtime<TContext> implements MachineRuntime {
       if (!this.active) return;
       if (this.handles.has(id)) continue;
       const got = await this.getOrLoad(id);
-      if (got.kind === 'absent') await this.create(id, {});
+      if (got.kind === 'absent') await (await this.create(id, {})).done;
     }
   }
 
@@ -488,6 +545,7 @@ class Runtime<TContext> implements MachineRuntime {
     const snapshot = row.snapshot as { context?: unknown } | null;
     this.def.parseContext(snapshot?.context);
     const h = new Handle<TContext>(row.machineId, row.seq);
+    h.lastEventId = row.lastEventId ?? 0;
     h.suppress = true;
     h.actor = createActor(this.machine, { snapshot: row.snapshot as Snapshot<unknown>, inspect: (ev) => this.onInspect(h, ev) });
     const restored = h.actor.getSnapshot() as { status: string; error?: unknown };
@@ -509,14 +567,14 @@ class Runtime<TContext> implements MachineRuntime {
     if (snap.can({ type: 'RESUME' })) void this.deliver(h, { type: 'RESUME' }, {}).catch(noop);
   }
 
-  /** A new machine from its DB row. False when the definition says it must not get one. */
-  private async create(id: string, source: Source): Promise<boolean> {
+  /** A new machine from its DB row, unless the definition says it must not get one. */
+  private async create(id: string, source: Source): Promise<Applied> {
     const loaded = await this.def.loadInput(this.opts.sql, id);
     if ('skip' in loaded) {
       this.log.warn({ machineId: id, reason: loaded.skip }, 'not creating a machine');
-      return false;
+      return APPLIED_NOTHING;
     }
-    if (this.handles.has(id) || !this.active) return true;
+    if (this.handles.has(id) || !this.active) return APPLIED_NOTHING;
     const h = new Handle<TContext>(id, 0);
     h.actor = createActor(this.machine, { input: loaded.input, inspect: (ev) => this.onInspect(h, ev) });
     this.bySystem.set(h.actor.system, h);
@@ -527,8 +585,7 @@ class Runtime<TContext> implements MachineRuntime {
     h.marker = null;
     // No capture means the machine failed at start: retry from the committed cursor, loudly.
     if (!marker.persisted) throw new Error(`${this.type} ${id}: the new machine produced no transition to persist`);
-    await marker.persisted;
-    return true;
+    return { done: marker.persisted };
   }
 
   private deliver(h: Handle<TContext>, event: EventObject, source: Source): Promise<void> {
@@ -541,8 +598,11 @@ class Runtime<TContext> implements MachineRuntime {
       h.marker = null;
     }
     if (marker.persisted) return marker.persisted;
-    // Nothing was captured (the actor did not process it): still acknowledge an outbox event.
-    if (source.outboxEventId !== undefined) return this.advanceOnly(source.outboxEventId);
+    // Nothing was captured (the actor did not process it): remembered, so a replay skips it too.
+    if (source.outboxEventId !== undefined) {
+      h.lastEventId = Math.max(h.lastEventId, source.outboxEventId);
+      return this.enqueue({ kind: 'ack', h, eventId: source.outboxEventId });
+    }
     return Promise.resolve();
   }
 
@@ -594,37 +654,115 @@ class Runtime<TContext> implements MachineRuntime {
     h.lastJson = json;
     h.lastValue = snap.value;
     h.lastContext = snap.context as TContext;
-    const p = h.chain.then(() => this.persist(h, rec));
+    if (source.outboxEventId !== undefined) h.lastEventId = Math.max(h.lastEventId, source.outboxEventId);
+    const p = this.enqueue({ kind: 'record', h, rec });
     h.chain = p.catch((e: unknown) => this.breakHandle(h, e));
     if (marker) marker.persisted = p;
   }
 
-  private async persist(h: Handle<TContext>, rec: PendingRecord<TContext>): Promise<void> {
-    if (h.state !== 'live') throw new NotDurableError(`${this.type} ${h.id} is no longer live`);
-    await this.opts.sql.begin(async (tx) => {
-      await writeSnapshot(tx, {
-        machineType: this.type,
-        machineId: h.id,
-        machineVersion: this.def.version,
-        stateValue: rec.to,
-        snapshotJson: rec.snapshotJson,
-        isFinal: rec.isFinal,
-        seq: rec.seq,
-      });
-      await appendTransition(tx, {
-        machineType: this.type,
-        machineId: h.id,
-        seq: rec.seq,
-        eventType: rec.eventType,
-        event: rec.operator === null ? rec.event : { ...rec.event, operator: rec.operator },
-        fromState: rec.from,
-        toState: rec.to,
-        outboxEventId: rec.outboxEventId,
-      });
-      if (rec.outboxEventId !== null) await advanceCursor(tx, this.def.consumer, rec.outboxEventId);
-      await this.def.project(tx, rec);
-      await this.opts.hooks?.beforeCommit?.({ machineId: h.id, seq: rec.seq, eventType: rec.eventType });
+  // ---------------------------------------------------------------- group commit
+
+  private enqueue(item: Commitable<TContext>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ...item, settle: { resolve, reject } });
+      this.committing ??= this.commitQueued();
     });
+  }
+
+  /** One commit at a time, each taking everything queued meanwhile (up to MAX_GROUP). */
+  private async commitQueued(): Promise<void> {
+    // Transitions captured in the same turn of the event loop join this group.
+    await new Promise((r) => setImmediate(r));
+    while (this.queue.length > 0) await this.commitWithFallback(this.queue.splice(0, MAX_GROUP));
+    this.committing = undefined;
+  }
+
+  /**
+   * A failed group is retried machine by machine, so one machine that cannot be persisted (its
+   * own bad data, a conflict) does not take the others down with it.
+   */
+  private async commitWithFallback(group: Pending<TContext>[]): Promise<void> {
+    const live: Pending<TContext>[] = [];
+    for (const item of group) {
+      if (item.kind === 'cursor' || item.h.state === 'live') live.push(item);
+      else this.fail(item, new NotDurableError(`${this.type} ${item.h.id} is no longer live`));
+    }
+    if (live.length === 0) return;
+    try {
+      await this.commit(live);
+      return;
+    } catch (e) {
+      const parts = new Map<string, Pending<TContext>[]>();
+      for (const item of live) {
+        const key = item.kind === 'cursor' ? '' : item.h.id;
+        parts.set(key, [...(parts.get(key) ?? []), item]);
+      }
+      if (parts.size === 1 || this.stopping) {
+        for (const item of live) this.fail(item, e);
+        return;
+      }
+      this.log.warn({ err: e, items: live.length, machines: parts.size }, 'a group commit failed: committing its machines one by one');
+      for (const part of parts.values()) {
+        try {
+          await this.commit(part);
+        } catch (e2) {
+          for (const item of part) this.fail(item, e2);
+        }
+      }
+    }
+  }
+
+  private fail(item: Pending<TContext>, e: unknown): void {
+    this.commitFailed = true;
+    item.settle.reject(e);
+  }
+
+  /** One transaction: every record's snapshot, transition and projection, the acks, the cursor. */
+  private async commit(items: Pending<TContext>[]): Promise<void> {
+    const records: { h: Handle<TContext>; rec: PendingRecord<TContext> }[] = [];
+    const acks: { machineId: string; eventId: number }[] = [];
+    let cursor: number | undefined;
+    for (const item of items) {
+      if (item.kind === 'record') records.push(item);
+      else if (item.kind === 'ack') acks.push({ machineId: item.h.id, eventId: item.eventId });
+      else cursor = Math.max(cursor ?? 0, item.eventId);
+    }
+    // A machine's projections run in order; different machines' are sent together.
+    const byMachine = new Map<string, PendingRecord<TContext>[]>();
+    for (const { rec } of records) byMachine.set(rec.machineId, [...(byMachine.get(rec.machineId) ?? []), rec]);
+    await this.opts.sql.begin(async (tx) => {
+      await Promise.all([
+        writeTransitions(
+          tx,
+          this.type,
+          this.def.version,
+          records.map(({ rec }) => ({
+            machineId: rec.machineId,
+            seq: rec.seq,
+            eventType: rec.eventType,
+            event: rec.operator === null ? rec.event : { ...rec.event, operator: rec.operator },
+            fromState: rec.from,
+            toState: rec.to,
+            snapshotJson: rec.snapshotJson,
+            isFinal: rec.isFinal,
+            outboxEventId: rec.outboxEventId,
+          })),
+          acks,
+        ),
+        ...[...byMachine.values()].map(async (recs) => {
+          for (const rec of recs) await this.def.project(tx, rec);
+        }),
+        cursor === undefined ? undefined : advanceCursor(tx, this.def.consumer, cursor),
+      ]);
+      for (const { rec } of records) await this.opts.hooks?.beforeCommit?.({ machineId: rec.machineId, seq: rec.seq, eventType: rec.eventType });
+    });
+    for (const item of items) {
+      if (item.kind === 'record') this.committed(item.h, item.rec);
+      item.settle.resolve();
+    }
+  }
+
+  private committed(h: Handle<TContext>, rec: PendingRecord<TContext>): void {
     h.seqCommitted = rec.seq;
     this.notifyCommitted(rec);
     if (rec.isFinal) {
