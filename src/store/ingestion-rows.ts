@@ -1,6 +1,7 @@
 import type { Tx } from './db.js';
 import type { DepositsTableRow, WithdrawalsTableRow } from './table-rows.js';
 import type { BatchChanges, BatchRows, DepositRow, InstructionRow, WithdrawalRow } from './ingestion-model.js';
+import { settleAll } from '../lib/settle-all.js';
 
 /**
  * Loading and writing the deposit, withdrawal and transfer-instruction rows a batch touches. Each
@@ -84,7 +85,7 @@ export async function fetchInstructions(tx: Tx, cids: readonly string[]): Promis
 export async function fetchBatchRows(tx: Tx, keys: RowKeys, instructions: readonly InstructionRow[]): Promise<BatchRows> {
   const instructionCids = [...new Set([...keys.instructionCids, ...instructions.map((i) => i.rootInstructionCid)])];
   // The three lookups pipelined: one round trip.
-  const [deposits, withdrawals, accounts] = await Promise.all([
+  const [deposits, withdrawals, accounts] = await settleAll([
     keys.depositIds.length + instructionCids.length === 0
       ? []
       : tx<DepositDbRow[]>`
@@ -256,5 +257,5 @@ export async function flushChanges(tx: Tx, c: BatchChanges): Promise<void> {
         transfer_record_time timestamptz, transfer_instruction_cid text, outcome_update_id text)
       where w.withdrawal_id = v.withdrawal_id`.execute());
   }
-  await Promise.all(statements);
+  await settleAll(statements);
 }

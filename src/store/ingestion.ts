@@ -9,6 +9,7 @@ import { archiveHoldings, fetchActiveHoldings, insertHoldings } from './holdings
 import { BatchChanges, FINAL_DEPOSIT_STATUSES, type InstructionRow } from './ingestion-model.js';
 import { fetchBatchRows, fetchInstructions, flushChanges } from './ingestion-rows.js';
 import { appendOutboxEvents, type OutboxEventInput } from './outbox.js';
+import { settleAll } from '../lib/settle-all.js';
 
 /**
  * The batch writer: one DB transaction per batch writes the facts of its updates, the holdings,
@@ -88,7 +89,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     // the server runs them one after the other, so the lookups still run after the lock is held
     // and see whatever the previous writer committed. Plan each statement for its actual arrays:
     // a generic plan of "= any($1)" guesses their size and may choose to scan whole tables.
-    const [, stored, already, holdings, instructionRows] = await Promise.all([
+    const [, stored, already, holdings, instructionRows] = await settleAll([
       tx`set local plan_cache_mode = force_custom_plan`.execute(),
       lockCheckpoint(tx, party),
       candidateIds.length === 0 ? [] : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`.execute(),
@@ -174,7 +175,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     const rowsRead = fetchBatchRows(tx, keys, allInstructions);
     // The facts' own rows need nothing those lookups return: sent right behind them (same round
     // trip), so the server writes them while the batch model runs here.
-    const factsWritten = Promise.all([
+    const factsWritten = settleAll([
       ...factsSent,
       insertHoldings(tx, party, facts.flatMap((f) => f.holdingsCreated.map((holding) => ({ facts: f, holding })))),
       archiveHoldings(tx, facts.flatMap((f) => f.holdingsArchived.map((h) => ({ facts: f, contractId: h.contractId })))),
@@ -205,7 +206,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     // round trip. Every query is started (execute()) as it is built, so they reach the server in
     // this order, after the facts' rows: the decisions see this batch's transfers, so a transfer
     // is never reported as expired.
-    const [, , expired] = await Promise.all([
+    const [, , expired] = await settleAll([
       factsWritten,
       flushChanges(tx, changes),
       next.recordTime === null ? [] : decideTimeouts(tx, next.recordTime, grace),
@@ -269,7 +270,7 @@ function advanceTime(cp: Checkpoint, recordTime: string, synchronizerId: string)
 async function decideTimeouts(tx: Tx, recordTime: string, graceMs: number): Promise<OutboxEventInput[]> {
   const events: OutboxEventInput[] = [];
   // Both decisions in the caller's round trip: started here (execute()), in the caller's order.
-  const [attempts, expired] = await Promise.all([
+  const [attempts, expired] = await settleAll([
     tx<{ withdrawal_id: string; attempt: number; deadline: string }[]>`
     update withdrawals set expiry_emitted_attempt = attempt, updated_at = now()
     where deadline is not null and transfer_update_id is null

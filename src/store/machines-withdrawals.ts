@@ -47,20 +47,35 @@ export async function loadWithdrawalRequest(db: Queryable, withdrawalId: string)
 /**
  * Request rows with no machine yet (inserted directly with SQL by exchange systems). Rows
  * recovered from the ledger or already transferred are never given a machine: paying them would
- * pay twice.
+ * pay twice. Rows whose `withdrawal.requested` event the runtime has not consumed yet (after
+ * `afterEventId`, its cursor) are left to that event: under load, discovery would otherwise race
+ * the outbox for every new request.
  */
-export async function findUnmanagedWithdrawals(db: Queryable, limit: number): Promise<string[]> {
+export async function findUnmanagedWithdrawals(db: Queryable, limit: number, afterEventId: number): Promise<string[]> {
   const rows = await db<{ withdrawal_id: string }[]>`
     select w.withdrawal_id from withdrawals w
     where w.status = 'requested' and not w.recovered and w.transfer_update_id is null
       and not exists (select 1 from machine_snapshots s where s.machine_type = 'withdrawal' and s.machine_id = w.withdrawal_id)
+      and not exists (
+        select 1 from outbox_events e
+        where e.aggregate_type = 'withdrawal' and e.aggregate_id = w.withdrawal_id and e.topic = 'withdrawal.requested' and e.event_id > ${afterEventId})
     order by w.requested_at, w.withdrawal_id
     limit ${limit}`;
   return rows.map((r) => r.withdrawal_id);
 }
 
-export async function mirrorWithdrawalStatus(tx: Tx, withdrawalId: string, status: string, reason: string | null): Promise<void> {
+export interface WithdrawalStatusMirror {
+  withdrawalId: string;
+  status: string;
+  reason: string | null;
+}
+
+/** The machines' statuses onto their rows (one statement for a commit group); unchanged rows are left alone. */
+export async function mirrorWithdrawalStatuses(tx: Tx, rows: readonly WithdrawalStatusMirror[]): Promise<void> {
+  if (rows.length === 0) return;
+  const doc = JSON.stringify(rows.map((r) => ({ id: r.withdrawalId, s: r.status, r: r.reason })));
   await tx`
-    update withdrawals set status = ${status}, status_reason = ${reason}, updated_at = now()
-    where withdrawal_id = ${withdrawalId} and (status is distinct from ${status} or status_reason is distinct from ${reason})`;
+    update withdrawals w set status = v.s, status_reason = v.r, updated_at = now()
+    from jsonb_to_recordset(${doc}::text::jsonb) as v(id text, s text, r text)
+    where w.withdrawal_id = v.id and (w.status is distinct from v.s or w.status_reason is distinct from v.r)`;
 }

@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import type { Queryable, Tx } from './db.js';
+import { settleAll } from '../lib/settle-all.js';
 
 /**
  * Persisted XState machines: one `machine_snapshots` row per machine (the latest snapshot) and an
@@ -105,7 +106,7 @@ export async function writeTransitions(tx: Tx, machineType: string, machineVersi
     writes.map((w) => ({ id: w.machineId, seq: w.seq, t: w.eventType, e: w.event, f: w.fromState, to: w.toState, o: w.outboxEventId })),
   );
   const none = Promise.resolve([] as { machine_id: string }[]);
-  const [inserted, changed] = await Promise.all([
+  const [inserted, changed] = await settleAll([
     created.length === 0
       ? none
       : tx<{ machine_id: string }[]>`

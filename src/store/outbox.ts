@@ -1,4 +1,5 @@
 import type { Queryable, Tx } from './db.js';
+import { settleAll } from '../lib/settle-all.js';
 
 /**
  * The outbox of domain events (docs/internals.md). Writers serialise on a transaction-scoped
@@ -30,7 +31,7 @@ export async function appendOutboxEvents(tx: Tx, events: readonly OutboxEventInp
   const doc = JSON.stringify(events.map((e) => ({ t: e.topic, a: e.aggregateType, i: e.aggregateId, p: e.payload })));
   // Both started here (execute()), lock first: a caller pipelining more statements after this
   // call has them sent after these.
-  const [, rows] = await Promise.all([
+  const [, rows] = await settleAll([
     tx`select pg_advisory_xact_lock(${OUTBOX_LOCK_KEY})`.execute(),
     tx<{ event_id: number }[]>`
       insert into outbox_events (topic, aggregate_type, aggregate_id, payload)

@@ -3,6 +3,7 @@ import { MachineVersionError } from '../../src/machines/runtime/runtime.js';
 import { WITHDRAWAL_CONSUMER } from '../../src/machines/runtime/withdrawal.js';
 import type { Sql } from '../../src/store/db.js';
 import { getMachineView, listMachineTransitions } from '../../src/store/machines.js';
+import { findUnmanagedWithdrawals } from '../../src/store/machines-withdrawals.js';
 import { appendOutboxEvents, readCursor } from '../../src/store/outbox.js';
 import { liveReservations } from '../../src/store/reservations.js';
 import { FakeLedger, TRANSIENT, UNAUTHENTICATED, AMBIGUOUS } from './support/fake-ledger.js';
@@ -82,6 +83,15 @@ describe('withdrawal runtime: persistence', () => {
     await waitForState(sql, W, 'sql-2', 'awaitingLedger.waiting');
     expect(await stateOf(sql, W, 'recovered-1')).toBe('-');
     expect(ledger.count('prepareTransfer')).toBe(2);
+  });
+
+  it('discovery leaves a request to its withdrawal.requested event until the runtime has read past it', async () => {
+    const sql = await freshDatabase();
+    await requestWithdrawal(sql, 'e1', '5');
+    await insertWithdrawal(sql, { id: 's1', amount: '5' });
+    const [event] = await sql<{ event_id: number }[]>`select event_id from outbox_events where aggregate_id = 'e1'`;
+    expect(await findUnmanagedWithdrawals(sql, 10, event!.event_id - 1)).toEqual(['s1']);
+    expect(await findUnmanagedWithdrawals(sql, 10, event!.event_id)).toEqual(['e1', 's1']);
   });
 
   it('a failure after the send and before commit leaves nothing half-written: snapshot, transition, cursor, mirror, outbox all roll back; the event is applied once on retry', async () => {
@@ -373,20 +383,26 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     const hookCalls = new Map<string, number>();
     let blocked = false;
     let poisoned = false;
+    const afterBlock: string[] = [];
+    let target: string | undefined;
     await startWithdrawals(sql, ledger, {
       hooks: {
         beforeCommit: async ({ machineId, eventType }) => {
           if (eventType !== PREPARED) return;
           hookCalls.set(machineId, (hookCalls.get(machineId) ?? 0) + 1);
           // Hold the first prepared result's commit while the others' results queue up behind it
-          // (one group); then p5's fails in that group and again on its own.
+          // (one group); then the second record of that group fails, and again on its own.
           if (!blocked) {
             blocked = true;
             await waitFor('all prepares ran', async () => ledger.count('prepareTransfer'), (n) => n >= ids.length);
             await new Promise((r) => setTimeout(r, 200));
-          } else if (machineId === 'p5' && hookCalls.get('p5')! <= 2) {
+            return;
+          }
+          if (!afterBlock.includes(machineId)) afterBlock.push(machineId);
+          target ??= afterBlock[1];
+          if (machineId === target && hookCalls.get(machineId)! <= 2) {
             poisoned = true;
-            throw new Error('injected: p5 cannot be persisted');
+            throw new Error(`injected: ${machineId} cannot be persisted`);
           }
         },
       },
@@ -394,9 +410,9 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     for (const id of ids) await requestWithdrawal(sql, id, '5');
     for (const id of ids) await waitForState(sql, W, id, 'awaitingLedger.waiting');
     expect(poisoned).toBe(true);
-    // Some machine's prepared result was in p5's failed group and was committed again on its own...
-    expect([...hookCalls].some(([id, n]) => id !== 'p5' && n === 2)).toBe(true);
-    // ...without its machine being reloaded: only p5 was reloaded, and prepared again.
+    // The machine before it in the failed group was committed again on its own...
+    expect(hookCalls.get(afterBlock[0]!)).toBe(2);
+    // ...without being reloaded: only the failing machine was reloaded, and prepared again.
     expect(ledger.count('prepareTransfer')).toBe(ids.length + 1);
     for (const id of ids) expect(ledger.commitsOf(id)).toHaveLength(1);
   });

@@ -8,6 +8,7 @@ import type { DepositActors } from '../deposit.actors.js';
 import { DEFAULT_DEPOSIT_POLICY, DepositContext, DepositPolicy, depositCommandRefusal, depositStatus, type DepositInput } from '../deposit.context.js';
 import { DEPOSIT_MACHINE_VERSION, depositMachine, type DepositEvent } from '../deposit.machine.js';
 import { statePath } from '../state-path.js';
+import { perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
 import type { EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../admin/switches.js';
@@ -46,7 +47,12 @@ export function routeDepositEvent(e: OutboxEvent): Route {
   }
 }
 
-export async function projectDeposit(tx: Tx, t: TransitionRecord<DepositContext>): Promise<void> {
+/** Credits, mirror and events of a commit group's transitions, each machine's in order. */
+export function projectDeposits(tx: Tx, transitions: readonly TransitionRecord<DepositContext>[]): Promise<void> {
+  return perMachine(transitions, (t) => projectDeposit(tx, t));
+}
+
+async function projectDeposit(tx: Tx, t: TransitionRecord<DepositContext>): Promise<void> {
   const c = t.context;
   if (t.eventType === 'ASSIGN') {
     const by = c.assigned?.by ?? 'admin';
@@ -123,7 +129,7 @@ export function depositDefinition(opts: DepositDefinitionOptions): MachineDefini
       return { input };
     },
     parseContext: (context) => DepositContext.parse(context),
-    project: projectDeposit,
+    project: projectDeposits,
     parseCommand(command) {
       const r = OperatorCommand.safeParse(command);
       if (!r.success) return { ok: false, reason: `not a deposit command: ${r.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ')}` };

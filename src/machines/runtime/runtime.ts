@@ -5,7 +5,8 @@ import type { Logger } from '../../logger.js';
 import { loadLiveSnapshots, loadSnapshot, releaseRuntimeLock, runtimeLockHeldBy, tryRuntimeLock, writeTransitions, type SnapshotRow } from '../../store/machines.js';
 import { advanceCursor, readCursor, readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
 import { serializeError } from '../failure.js';
-import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, RuntimeOptions, TransitionRecord } from './types.js';
+import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, Route, RuntimeOptions, TransitionRecord } from './types.js';
+import { settleAll } from '../../lib/settle-all.js';
 
 /**
  * The persisted runtime of one machine type (README.md in src/machines has the full story).
@@ -425,6 +426,8 @@ class Runtime<TContext> implements MachineRuntime {
         if (this.status_.state === 'failed' && this.active) this.setStatus('running');
         if (events.length < this.cfg.batchSize) await this.sleep(this.cfg.pollIntervalMs);
       } catch (e) {
+        // Stopping: what the batch did not commit is replayed by the next runtime.
+        if (!this.active) return;
         if (e instanceof BadOutboxEventError) {
           // Fail closed: never skip an event we cannot read.
           this.log.error({ err: e }, 'stopping: an outbox event does not parse');
@@ -456,20 +459,34 @@ class Runtime<TContext> implements MachineRuntime {
   }
 
   /**
-   * Applies events in order without waiting for each commit (their transitions join commit
-   * groups), then moves the cursor past them once all are committed. A failed commit stops the
-   * batch: the events are replayed from the committed cursor, and machines skip what they applied.
+   * Applies a batch of events in order without waiting for each commit (their transitions join
+   * commit groups), then moves the cursor past them once all are committed. A failed commit stops
+   * the batch: the events are replayed from the committed cursor, and machines skip what they
+   * already applied. One event at a time: machine loads in parallel would flood the pool, where
+   * postgres.js 3.4.9 can send a transaction's BEGIN without reserving its connection
+   * (porsager/postgres#823, #1189).
    */
   private async applyBatch(events: readonly OutboxEvent[]): Promise<void> {
     this.commitFailed = false;
     const applied: Promise<void>[] = [];
     let last = this.cursor;
+    let unreadable: unknown;
     for (const e of events) {
       if (!this.active || this.commitFailed) break;
-      const { done } = await this.apply(e);
-      // Handled here; the batch's outcome is read below.
-      done.catch(noop);
-      applied.push(done);
+      let route: Route;
+      try {
+        route = this.routeOf(e);
+      } catch (err) {
+        // Those before it are applied, then the runtime stops on it.
+        unreadable = err;
+        break;
+      }
+      if (route.kind === 'deliver') {
+        const { done } = await this.apply(e, route);
+        // Handled here; the batch's outcome is read below.
+        done.catch(noop);
+        applied.push(done);
+      }
       last = e.eventId;
     }
     for (const r of await Promise.allSettled(applied)) if (r.status === 'rejected') throw r.reason;
@@ -478,19 +495,24 @@ class Runtime<TContext> implements MachineRuntime {
       await this.enqueue({ kind: 'cursor', eventId: last });
       this.cursor = last;
     }
+    if (unreadable !== undefined) throw unreadable;
   }
 
-  /** Resolves once the event is applied in memory; what it did commits later (see applyBatch). */
-  private async apply(e: OutboxEvent): Promise<Applied> {
-    let route;
+  private routeOf(e: OutboxEvent): Route {
     try {
-      route = this.def.route(e);
+      return this.def.route(e);
     } catch (err) {
       throw new BadOutboxEventError(`outbox event ${e.eventId} (${e.topic}, ${e.aggregateType} ${e.aggregateId}) does not parse: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** Resolves once the event is applied in memory; what it did commits later (see applyBatch). */
+  private async apply(e: OutboxEvent, route: Route & { kind: 'deliver' }): Promise<Applied> {
     const source: Source = { outboxEventId: e.eventId };
-    if (route.kind === 'ignore') return APPLIED_NOTHING;
     const got = await this.getOrLoad(route.machineId);
+    // After a failed commit this machine may have been reloaded without an earlier event of the
+    // batch: applying a later one now would put it out of order. The batch is replayed instead.
+    if (this.commitFailed || !this.active) throw new NotDurableError(`outbox batch stopped before event ${e.eventId}`);
     if (got.kind === 'live') {
       // A replay (after a crash or a failed commit) of an event this machine already applied.
       if (got.handle.lastEventId >= e.eventId || route.event === null) return APPLIED_NOTHING;
@@ -505,14 +527,21 @@ class Runtime<TContext> implements MachineRuntime {
     return this.create(route.machineId, source);
   }
 
+  /** Rows that need a machine but have no outbox event (SQL inserts); created without waiting for each commit. */
   private async discover(): Promise<void> {
-    const ids = await this.def.discover!(this.opts.sql, this.cfg.batchSize);
+    const ids = await this.def.discover!(this.opts.sql, this.cfg.batchSize, this.cursor);
+    const created: Promise<void>[] = [];
     for (const id of ids) {
-      if (!this.active) return;
+      if (!this.active) break;
       if (this.handles.has(id)) continue;
       const got = await this.getOrLoad(id);
-      if (got.kind === 'absent') await (await this.create(id, {})).done;
+      if (got.kind !== 'absent') continue;
+      const { done } = await this.create(id, {});
+      // A machine whose first commit fails is simply found again by the next discovery.
+      done.catch(noop);
+      created.push(done);
     }
+    await Promise.allSettled(created);
   }
 
   // ---------------------------------------------------------------- machines
@@ -575,6 +604,7 @@ class Runtime<TContext> implements MachineRuntime {
       return APPLIED_NOTHING;
     }
     if (this.handles.has(id) || !this.active) return APPLIED_NOTHING;
+    if (source.outboxEventId !== undefined && this.commitFailed) throw new NotDurableError(`outbox batch stopped before event ${source.outboxEventId}`);
     const h = new Handle<TContext>(id, 0);
     h.actor = createActor(this.machine, { input: loaded.input, inspect: (ev) => this.onInspect(h, ev) });
     this.bySystem.set(h.actor.system, h);
@@ -727,11 +757,8 @@ class Runtime<TContext> implements MachineRuntime {
       else if (item.kind === 'ack') acks.push({ machineId: item.h.id, eventId: item.eventId });
       else cursor = Math.max(cursor ?? 0, item.eventId);
     }
-    // A machine's projections run in order; different machines' are sent together.
-    const byMachine = new Map<string, PendingRecord<TContext>[]>();
-    for (const { rec } of records) byMachine.set(rec.machineId, [...(byMachine.get(rec.machineId) ?? []), rec]);
     await this.opts.sql.begin(async (tx) => {
-      await Promise.all([
+      await settleAll([
         writeTransitions(
           tx,
           this.type,
@@ -749,9 +776,10 @@ class Runtime<TContext> implements MachineRuntime {
           })),
           acks,
         ),
-        ...[...byMachine.values()].map(async (recs) => {
-          for (const rec of recs) await this.def.project(tx, rec);
-        }),
+        this.def.project(
+          tx,
+          records.map(({ rec }) => rec),
+        ),
         cursor === undefined ? undefined : advanceCursor(tx, this.def.consumer, cursor),
       ]);
       for (const { rec } of records) await this.opts.hooks?.beforeCommit?.({ machineId: rec.machineId, seq: rec.seq, eventType: rec.eventType });

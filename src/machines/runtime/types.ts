@@ -66,10 +66,17 @@ export interface MachineDefinition<TContext> {
   loadInput(db: Queryable, machineId: string): Promise<{ input: unknown } | { skip: string }>;
   /** Validates a restored context (zod): a snapshot this code cannot read is refused, not guessed at. */
   parseContext(context: unknown): TContext;
-  /** In the transition's transaction: status mirror, outcome events for exchange systems, credits. */
-  project(tx: Tx, t: TransitionRecord<TContext>): Promise<void>;
-  /** Machine ids that need a machine but may have no outbox event (SQL-inserted rows). */
-  discover?(db: Queryable, limit: number): Promise<string[]>;
+  /**
+   * In the transaction that commits them: status mirror, outcome events for exchange systems,
+   * credits. Gets a commit group's transitions (many machines', each machine's in seq order) at once,
+   * so it can write them with a few statements whatever their number.
+   */
+  project(tx: Tx, transitions: readonly TransitionRecord<TContext>[]): Promise<void>;
+  /**
+   * Machine ids that need a machine but may have no outbox event (SQL-inserted rows); those with
+   * an event after `afterEventId` (the runtime's cursor) can be left to it.
+   */
+  discover?(db: Queryable, limit: number, afterEventId: number): Promise<string[]>;
   /** Operator commands: shape check, and the words for a refusal the machine made. */
   parseCommand(command: unknown): CommandParse;
   explainRefusal(stateValue: unknown, context: TContext, event: EventObject): string;

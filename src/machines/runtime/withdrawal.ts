@@ -2,17 +2,19 @@ import type { EventObject, InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import type { Logger } from '../../logger.js';
 import type { Sql, Tx } from '../../store/db.js';
-import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatus } from '../../store/machines-withdrawals.js';
-import { appendOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
+import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatuses } from '../../store/machines-withdrawals.js';
+import { appendOutboxEvents, type OutboxEvent, type OutboxEventInput } from '../../store/outbox.js';
 import { createReservationActors, markAttemptSubmitted, releaseReservations } from '../../store/reservations.js';
 import { normalizeAmount } from '../../lib/decimal.js';
 import { statePath } from '../state-path.js';
 import type { WithdrawalActors, WithdrawalDbActors, WithdrawalLedgerActors } from '../withdrawal.actors.js';
 import { DEFAULT_WITHDRAWAL_POLICY, WithdrawalContext, WithdrawalPolicy, withdrawalCommandRefusal, withdrawalStatus, type WithdrawalInput } from '../withdrawal.context.js';
 import { WITHDRAWAL_MACHINE_VERSION, withdrawalMachine, type WithdrawalEvent } from '../withdrawal.machine.js';
+import { lastPerMachine, perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
 import type { EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../admin/switches.js';
+import { settleAll } from '../../lib/settle-all.js';
 
 export const WITHDRAWAL_MACHINE_TYPE = 'withdrawal';
 export const WITHDRAWAL_CONSUMER = 'withdrawal-runtime';
@@ -64,12 +66,25 @@ export function routeWithdrawalEvent(e: OutboxEvent): Route {
   }
 }
 
-/** Mirror, safety bookkeeping and outcome events of one transition, in its transaction. */
-export async function projectWithdrawal(tx: Tx, t: TransitionRecord<WithdrawalContext>): Promise<void> {
-  const c = t.context;
-  const { status, reason } = withdrawalStatus(t.to, c);
-  await mirrorWithdrawalStatus(tx, c.withdrawalId, status, reason);
+/**
+ * Mirror, safety bookkeeping and outcome events of a commit group's transitions, in their
+ * transaction: the statuses in one statement, the outcome events in one append.
+ */
+export async function projectWithdrawals(tx: Tx, transitions: readonly TransitionRecord<WithdrawalContext>[]): Promise<void> {
+  const events: OutboxEventInput[] = [];
+  await settleAll([
+    mirrorWithdrawalStatuses(
+      tx,
+      lastPerMachine(transitions).map((t) => ({ withdrawalId: t.context.withdrawalId, ...withdrawalStatus(t.to, t.context) })),
+    ),
+    perMachine(transitions, (t) => projectBookkeeping(tx, t, events)),
+  ]);
+  await appendOutboxEvents(tx, events);
+}
 
+/** One transition's reservation bookkeeping; its outcome event is added to `events`. */
+async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>, events: OutboxEventInput[]): Promise<void> {
+  const c = t.context;
   // Before the first execute of an attempt leaves the process, the database knows it may commit.
   if (c.reservation !== null && c.executeCount > (t.prevContext?.executeCount ?? 0)) {
     await markAttemptSubmitted(tx, c.withdrawalId, c.reservation.attempt);
@@ -79,19 +94,19 @@ export async function projectWithdrawal(tx: Tx, t: TransitionRecord<WithdrawalCo
   const wasTop = statePath(t.from)[0];
   if (top === wasTop) return;
   const base = { withdrawalId: c.withdrawalId, account: c.account, purpose: c.purpose, amount: c.amount, instrument: c.instrument, attempt: c.attempt };
-  const event = (topic: string, payload: Record<string, unknown>) => appendOutboxEvents(tx, [{ topic, aggregateType: 'withdrawal', aggregateId: c.withdrawalId, payload: { ...base, ...payload } }]);
+  const event = (topic: string, payload: Record<string, unknown>) => events.push({ topic, aggregateType: 'withdrawal', aggregateId: c.withdrawalId, payload: { ...base, ...payload } });
   if (top === 'pendingAcceptance' || top === 'completed' || top === 'failed' || top === 'cancelled') {
     // Leftover reservations (e.g. inputs a committed transfer spent) are bookkeeping now; submitted,
     // undecided ones are left alone by releaseReservations' own check.
     await releaseReservations(tx, { withdrawalId: c.withdrawalId, attempt: null, reason: top }, { strict: false });
   }
   if (top === 'pendingAcceptance') {
-    await event('withdrawal.pending_acceptance', { updateId: c.transfer?.updateId ?? null, transferInstructionCid: c.transfer?.transferInstructionCid ?? null });
+    event('withdrawal.pending_acceptance', { updateId: c.transfer?.updateId ?? null, transferInstructionCid: c.transfer?.transferInstructionCid ?? null });
   } else if (top === 'completed') {
-    await event('withdrawal.completed', { updateId: c.transfer?.updateId ?? null, outcomeUpdateId: c.closed?.updateId ?? null, transferInstructionCid: c.transfer?.transferInstructionCid ?? null });
+    event('withdrawal.completed', { updateId: c.transfer?.updateId ?? null, outcomeUpdateId: c.closed?.updateId ?? null, transferInstructionCid: c.transfer?.transferInstructionCid ?? null });
   } else if (top === 'failed' || top === 'cancelled') {
     // The exchange debited the customer at request time: a payout that did not happen is re-credited.
-    await event('withdrawal.failed', {
+    event('withdrawal.failed', {
       reason: c.outcomeReason,
       cancelled: top === 'cancelled',
       recredit: c.purpose === 'payout',
@@ -164,7 +179,7 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
       return { input };
     },
     parseContext: (context) => WithdrawalContext.parse(context),
-    project: projectWithdrawal,
+    project: projectWithdrawals,
     discover: findUnmanagedWithdrawals,
     parseCommand(command) {
       const r = OperatorCommand.safeParse(command);
