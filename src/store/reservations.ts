@@ -26,14 +26,26 @@ export const FINAL_WITHDRAWAL_STATUSES = ['completed', 'failed', 'cancelled'] as
 /** Concurrent reservers can still collide on the unique index (see reserveInTx); retry a few times. */
 const UNIQUE_RETRIES = 5;
 
+/**
+ * A selection that came up short while the free funds cover it: concurrent reservers hold
+ * candidates locked (SKIP LOCKED hid them) for the few milliseconds of their transactions. Asked
+ * again after a pause, outside the transaction so its own locks do not hide holdings from others,
+ * rather than leaving the withdrawal waiting for funds that exist.
+ */
+const CONTENDED_RETRIES = 3;
+const CONTENDED_PAUSE_MS = 20;
+
 export async function reserveHoldings(sql: Sql, req: ReserveHoldingsInput): Promise<ReserveHoldingsOutput> {
-  for (let tries = 1; ; tries++) {
+  for (let tries = 1, contended = 0; ; tries++) {
+    let out: ReserveHoldingsOutput;
     try {
-      return await sql.begin((tx) => reserveInTx(tx, req));
+      out = await sql.begin((tx) => reserveInTx(tx, req));
     } catch (e) {
       if (isPgError(e, '23505') && tries < UNIQUE_RETRIES) continue;
       throw toActorError(e, 'reserve');
     }
+    if (out.kind !== 'insufficient' || compareAmounts(out.available, out.needed) < 0 || ++contended > CONTENDED_RETRIES) return out;
+    await new Promise((r) => setTimeout(r, CONTENDED_PAUSE_MS * contended));
   }
 }
 
@@ -95,12 +107,8 @@ async function reserveInTx(tx: Tx, req: ReserveHoldingsInput): Promise<ReserveHo
     limit ${req.maxInputs}
     for update of h skip locked`;
   const toCandidates = (rows: { contract_id: string; amount: string }[]): Candidate[] => rows.map((r) => ({ contractId: r.contract_id, amount: r.amount }));
-  let candidates = toCandidates(await free('asc'));
-  let chosen = selectInputs(candidates, needed, req.maxInputs);
-  if (chosen === null) {
-    candidates = [...candidates, ...toCandidates(await free('desc'))];
-    chosen = selectInputs(candidates, needed, req.maxInputs);
-  }
+  const small = toCandidates(await free('asc'));
+  const chosen = selectInputs(small, needed, req.maxInputs) ?? selectInputs([...small, ...toCandidates(await free('desc'))], needed, req.maxInputs);
   if (chosen === null) return insufficient(tx, req, w.input_holding_cids, needed);
 
   const [row] = await tx<{ deadline: string }[]>`

@@ -117,6 +117,26 @@ describe('reserveHoldings', () => {
     expect(row).toEqual({ attempt: 0, deadline: null });
   });
 
+  it('candidates locked for a moment by a concurrent reserver are waited for, not reported as missing funds', async () => {
+    const inst = instrument();
+    await insertHolding(sql, { contractId: 'k-1', amount: '5', instrument: inst });
+    await insertHolding(sql, { contractId: 'k-2', amount: '5', instrument: inst });
+    await insertWithdrawal(sql, { id: 'k-w', amount: '5', instrument: inst });
+    let locked!: () => void;
+    const held = new Promise<void>((r) => (locked = r));
+    // Another reserver's transaction: both candidates locked, neither claimed, committed 30 ms later.
+    const other = sql.begin(async (tx) => {
+      await tx`select contract_id from holdings where contract_id = any(${['k-1', 'k-2']}) for update`;
+      locked();
+      await tx`select pg_sleep(0.03)`;
+    });
+    await held;
+    const r = await reserveHoldings(sql, req('k-w', inst, '5'));
+    await other;
+    expect(r.kind).toBe('reserved');
+    expect(cids(r)).toHaveLength(1);
+  });
+
   it('refuses a final withdrawal (the status mirror is ordered against it by the row lock)', async () => {
     const inst = instrument();
     await insertHolding(sql, { contractId: 'x-1', amount: '5', instrument: inst });
