@@ -33,18 +33,21 @@ const UNIQUE_RETRIES = 5;
  * rather than leaving the withdrawal waiting for funds that exist.
  */
 const CONTENDED_RETRIES = 3;
+/** Holdings read (and locked) by a reservation's first pass. */
+const FIRST_CANDIDATES = 8;
 const CONTENDED_PAUSE_MS = 20;
 
 export async function reserveHoldings(sql: Sql, req: ReserveHoldingsInput): Promise<ReserveHoldingsOutput> {
   for (let tries = 1, contended = 0; ; tries++) {
-    let out: ReserveHoldingsOutput;
+    let out: ReserveHoldingsOutput | 'contended';
     try {
-      out = await sql.begin((tx) => reserveInTx(tx, req));
+      out = await sql.begin((tx) => reserveInTx(tx, req, contended >= CONTENDED_RETRIES));
     } catch (e) {
       if (isPgError(e, '23505') && tries < UNIQUE_RETRIES) continue;
       throw toActorError(e, 'reserve');
     }
-    if (out.kind !== 'insufficient' || compareAmounts(out.available, out.needed) < 0 || ++contended > CONTENDED_RETRIES) return out;
+    if (out !== 'contended') return out;
+    contended++;
     await new Promise((r) => setTimeout(r, CONTENDED_PAUSE_MS * contended));
   }
 }
@@ -71,7 +74,8 @@ function allowedInputs(tx: Tx, planned: string[] | null) {
       and h.contract_id = any(p.input_holding_cids))`;
 }
 
-async function reserveInTx(tx: Tx, req: ReserveHoldingsInput): Promise<ReserveHoldingsOutput> {
+/** `lastTry`: report a contended selection as insufficient (with its reason) instead of asking again. */
+async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean): Promise<ReserveHoldingsOutput | 'contended'> {
   const [w] = await tx<WithdrawalLockRow[]>`select status, attempt, purpose, input_holding_cids from withdrawals where withdrawal_id = ${req.withdrawalId} for update`;
   if (!w) throw new ActorError({ code: 'WITHDRAWAL_NOT_FOUND', message: `no withdrawal ${req.withdrawalId}`, retryable: false });
   if ((FINAL_WITHDRAWAL_STATUSES as readonly string[]).includes(w.status)) {
@@ -97,19 +101,34 @@ async function reserveInTx(tx: Tx, req: ReserveHoldingsInput): Promise<ReserveHo
   const needed = await coverage(tx, req, w.purpose);
 
   // The smallest and the largest free holdings are all a selection can need (selectInputs).
-  const free = (order: 'asc' | 'desc') => tx<{ contract_id: string; amount: string }[]>`
+  // `claim`: lock them, passing over those another reserver holds locked right now.
+  const free = (order: 'asc' | 'desc', claim: boolean, limit: number) => tx<{ contract_id: string; amount: string }[]>`
     select h.contract_id, h.amount::text as amount from holdings h
     where h.owner = ${req.owner} and h.instrument_admin = ${req.instrument.admin} and h.instrument_id = ${req.instrument.id}
       and h.archived_offset is null and h.lock is null
       and not exists (select 1 from holding_reservations r where r.contract_id = h.contract_id and r.released_at is null)
       ${allowedInputs(tx, w.input_holding_cids)}
     order by h.amount ${order === 'asc' ? tx`asc` : tx`desc`}, h.contract_id
-    limit ${req.maxInputs}
-    for update of h skip locked`;
+    limit ${limit}
+    ${claim ? tx`for update of h skip locked` : tx``}`;
   const toCandidates = (rows: { contract_id: string; amount: string }[]): Candidate[] => rows.map((r) => ({ contractId: r.contract_id, amount: r.amount }));
-  const small = toCandidates(await free('asc'));
-  const chosen = selectInputs(small, needed, req.maxInputs) ?? selectInputs([...small, ...toCandidates(await free('desc'))], needed, req.maxInputs);
-  if (chosen === null) return insufficient(tx, req, w.input_holding_cids, needed);
+  // A few of the smallest first: most withdrawals need one or two holdings, and every row read
+  // here is locked until commit, hidden from every concurrent reserver. Only when they fall short
+  // are up to maxInputs read (the same choice: smallest first).
+  const select = async (claim: boolean) => {
+    const few = toCandidates(await free('asc', claim, Math.min(FIRST_CANDIDATES, req.maxInputs)));
+    const fromFew = selectInputs(few, needed, req.maxInputs);
+    if (fromFew !== null || few.length < FIRST_CANDIDATES) return fromFew ?? selectInputs([...few, ...toCandidates(await free('desc', claim, req.maxInputs))], needed, req.maxInputs);
+    const small = toCandidates(await free('asc', claim, req.maxInputs));
+    return selectInputs(small, needed, req.maxInputs) ?? selectInputs([...small, ...toCandidates(await free('desc', claim, req.maxInputs))], needed, req.maxInputs);
+  };
+  const chosen = await select(true);
+  if (chosen === null) {
+    // Counted with the holdings others hold locked, the funds suffice: they are being claimed
+    // right now and may be released. As cheap as the selection itself (the full sum is not).
+    if (!lastTry && (await select(false)) !== null) return 'contended';
+    return insufficient(tx, req, w.input_holding_cids, needed);
+  }
 
   const [row] = await tx<{ deadline: string }[]>`
     update withdrawals
