@@ -19,8 +19,11 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const TARGET_RATE = 5000;
 const TARGET_RATIO = 0.5;
 
-function child(script: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', here(script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+// BENCH_INGEST_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the ingestion process.
+const ingestArgs = (process.env.BENCH_INGEST_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
+function child(script: string, args: string[], nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', here(script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
 }
 
 function firstLine(p: ChildProcess): Promise<string> {
@@ -56,7 +59,7 @@ for (const n of sizes) {
     const run = child('./support/ingest-run.ts', [
       '--url', ledger.url, '--token', ledger.token, '--party', ledger.party, '--ledger-end', String(ledger.ledgerEnd),
       '--transactions', String(ledger.transactions), '--admin-url', adminUrl, '--batch', values.batch,
-    ]);
+    ], ingestArgs);
     const r = JSON.parse(await firstLine(run)) as Omit<Result, 'n'>;
     results.push({ n, ...r });
   } finally {
