@@ -15,6 +15,7 @@ import {
   type Plain,
 } from './plain-reader.js';
 import type {
+  ContractAction,
   CreateNode,
   DamlTransaction,
   ExerciseNode,
@@ -115,11 +116,9 @@ function createFromPlain(p: Plain, at: string): CreateNode {
   };
 }
 
-function exerciseFromPlain(p: Plain, at: string): ExerciseNode {
+function contractActionFromPlain(p: Plain, at: string): ContractAction {
   const interfaceId = optMsg(p, 'interface_id', at);
-  const result = optMsg(p, 'exercise_result', at);
   return {
-    kind: 'exercise',
     lfVersion: str(p, 'lf_version', at),
     contractId: str(p, 'contract_id', at),
     packageName: str(p, 'package_name', at),
@@ -128,6 +127,14 @@ function exerciseFromPlain(p: Plain, at: string): ExerciseNode {
     stakeholders: strings(p, 'stakeholders', at),
     actingParties: strings(p, 'acting_parties', at),
     ...(interfaceId ? { interfaceId: identifierFromPlain(interfaceId, `${at}.interface_id`) } : {}),
+  };
+}
+
+function exerciseFromPlain(p: Plain, at: string): ExerciseNode {
+  const result = optMsg(p, 'exercise_result', at);
+  return {
+    kind: 'exercise',
+    ...contractActionFromPlain(p, at),
     choiceId: str(p, 'choice_id', at),
     chosenValue: valueFromPlain(req(p, 'chosen_value', at), `${at}.chosen_value`, 0),
     consuming: bool(p, 'consuming', at),
@@ -138,18 +145,7 @@ function exerciseFromPlain(p: Plain, at: string): ExerciseNode {
 }
 
 function fetchFromPlain(p: Plain, at: string): FetchNode {
-  const interfaceId = optMsg(p, 'interface_id', at);
-  return {
-    kind: 'fetch',
-    lfVersion: str(p, 'lf_version', at),
-    contractId: str(p, 'contract_id', at),
-    packageName: str(p, 'package_name', at),
-    templateId: identifierFromPlain(req(p, 'template_id', at), `${at}.template_id`),
-    signatories: strings(p, 'signatories', at),
-    stakeholders: strings(p, 'stakeholders', at),
-    actingParties: strings(p, 'acting_parties', at),
-    ...(interfaceId ? { interfaceId: identifierFromPlain(interfaceId, `${at}.interface_id`) } : {}),
-  };
+  return { kind: 'fetch', ...contractActionFromPlain(p, at) };
 }
 
 function rollbackFromPlain(p: Plain, at: string): RollbackNode {
@@ -359,14 +355,7 @@ function nodeV1ToPlain(n: NodeV1): Plain {
     case 'exercise':
       return {
         exercise: {
-          lf_version: n.lfVersion,
-          contract_id: n.contractId,
-          package_name: n.packageName,
-          template_id: identifierToPlain(n.templateId),
-          signatories: [...n.signatories],
-          stakeholders: [...n.stakeholders],
-          acting_parties: [...n.actingParties],
-          ...(n.interfaceId ? { interface_id: identifierToPlain(n.interfaceId) } : {}),
+          ...contractActionToPlain(n),
           choice_id: n.choiceId,
           chosen_value: valueToPlain(n.chosenValue, 0),
           consuming: n.consuming,
@@ -376,21 +365,23 @@ function nodeV1ToPlain(n: NodeV1): Plain {
         },
       };
     case 'fetch':
-      return {
-        fetch: {
-          lf_version: n.lfVersion,
-          contract_id: n.contractId,
-          package_name: n.packageName,
-          template_id: identifierToPlain(n.templateId),
-          signatories: [...n.signatories],
-          stakeholders: [...n.stakeholders],
-          acting_parties: [...n.actingParties],
-          ...(n.interfaceId ? { interface_id: identifierToPlain(n.interfaceId) } : {}),
-        },
-      };
+      return { fetch: contractActionToPlain(n) };
     case 'rollback':
       return { rollback: { children: [...n.children] } };
   }
+}
+
+function contractActionToPlain(n: ContractAction): Plain {
+  return {
+    lf_version: n.lfVersion,
+    contract_id: n.contractId,
+    package_name: n.packageName,
+    template_id: identifierToPlain(n.templateId),
+    signatories: [...n.signatories],
+    stakeholders: [...n.stakeholders],
+    acting_parties: [...n.actingParties],
+    ...(n.interfaceId ? { interface_id: identifierToPlain(n.interfaceId) } : {}),
+  };
 }
 
 function createToPlain(n: CreateNode): Plain {

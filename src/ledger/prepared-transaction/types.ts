@@ -69,8 +69,8 @@ export interface CreateNode {
   stakeholders: string[];
 }
 
-export interface ExerciseNode {
-  kind: 'exercise';
+/** What an exercise and a fetch both say about the contract they act on. */
+export interface ContractAction {
   lfVersion: string;
   contractId: string;
   packageName: string;
@@ -78,8 +78,12 @@ export interface ExerciseNode {
   signatories: string[];
   stakeholders: string[];
   actingParties: string[];
-  /** Set when the choice was exercised through an interface. */
+  /** Set when the contract was acted on through an interface. */
   interfaceId?: Identifier;
+}
+
+export interface ExerciseNode extends ContractAction {
+  kind: 'exercise';
   choiceId: string;
   chosenValue: Value;
   consuming: boolean;
@@ -89,16 +93,8 @@ export interface ExerciseNode {
   choiceObservers: string[];
 }
 
-export interface FetchNode {
+export interface FetchNode extends ContractAction {
   kind: 'fetch';
-  lfVersion: string;
-  contractId: string;
-  packageName: string;
-  templateId: Identifier;
-  signatories: string[];
-  stakeholders: string[];
-  actingParties: string[];
-  interfaceId?: Identifier;
 }
 
 export interface RollbackNode {
