@@ -138,14 +138,19 @@ function interfaceView(v: unknown): Obj {
   return out;
 }
 
-function createdEvent(v: unknown): Obj {
-  const o = obj(v);
-  const out: Obj = {
+/** The fields every event of a transaction starts with. */
+function eventHead(o: Obj): Obj {
+  return {
     offset: offset(req(o, 'offset')),
     nodeId: nodeId(req(o, 'nodeId')),
     contractId: nonEmpty(req(o, 'contractId')),
     templateId: identifier(req(o, 'templateId')),
   };
+}
+
+function createdEvent(v: unknown): Obj {
+  const o = obj(v);
+  const out = eventHead(o);
   setUnknownOpt(out, o, 'contractKey');
   out['createArgument'] = req(o, 'createArgument');
   setOptNonEmpty(out, o, 'createdEventBlob');
@@ -163,10 +168,7 @@ function createdEvent(v: unknown): Obj {
 function archivedEvent(v: unknown): Obj {
   const o = obj(v);
   const out: Obj = {
-    offset: offset(req(o, 'offset')),
-    nodeId: nodeId(req(o, 'nodeId')),
-    contractId: nonEmpty(req(o, 'contractId')),
-    templateId: identifier(req(o, 'templateId')),
+    ...eventHead(o),
     witnessParties: array(req(o, 'witnessParties'), nonEmpty),
     packageName: str(req(o, 'packageName')),
   };
@@ -176,12 +178,7 @@ function archivedEvent(v: unknown): Obj {
 
 function exercisedEvent(v: unknown): Obj {
   const o = obj(v);
-  const out: Obj = {
-    offset: offset(req(o, 'offset')),
-    nodeId: nodeId(req(o, 'nodeId')),
-    contractId: nonEmpty(req(o, 'contractId')),
-    templateId: identifier(req(o, 'templateId')),
-  };
+  const out = eventHead(o);
   setOpt(out, o, 'interfaceId', identifier);
   out['choice'] = str(req(o, 'choice'));
   out['choiceArgument'] = req(o, 'choiceArgument');
