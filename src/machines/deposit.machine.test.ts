@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createActor, fromPromise, type Snapshot } from 'xstate';
+import { createActor, type Snapshot } from 'xstate';
 import type { FetchAcceptContextInput, PrepareAcceptInput } from './deposit.actors.js';
 import { DEFAULT_DEPOSIT_POLICY, depositCommandRefusal, depositStatus, type DepositInput } from './deposit.context.js';
 import { depositMachine, type DepositEvent } from './deposit.machine.js';
 import { ActorError, type ActorFailure } from './failure.js';
 import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import { driver, scripted } from './testing/driver.js';
 import { Script } from './testing/script.js';
 
 const POLICY = { ...DEFAULT_DEPOSIT_POLICY, maxAcceptAttempts: 3, backoff: { initialMs: 1_000, maxMs: 8_000, factor: 2 }, acceptConfirmMs: 60_000 };
@@ -27,32 +28,16 @@ function harness(overrides: Partial<DepositInput> = {}, snapshot?: Snapshot<unkn
   const script = new Script();
   const machine = depositMachine.provide({
     actors: {
-      fetchAcceptContext: fromPromise<ChoiceContext, FetchAcceptContextInput>(({ input, signal }) => script.call('fetchAcceptContext', input, signal)),
-      prepareAccept: fromPromise<PreparedSubmission, PrepareAcceptInput>(({ input, signal }) => script.call('prepareAccept', input, signal)),
-      verifyAndSign: fromPromise<SignedSubmission, VerifyAndSignInput>(({ input, signal }) => script.call('verifyAndSign', input, signal)),
-      executeSubmission: fromPromise<ExecuteSubmissionOutput, ExecuteSubmissionInput>(({ input, signal }) => script.call('executeSubmission', input, signal)),
+      fetchAcceptContext: scripted<ChoiceContext, FetchAcceptContextInput>(script, 'fetchAcceptContext'),
+      prepareAccept: scripted<PreparedSubmission, PrepareAcceptInput>(script, 'prepareAccept'),
+      verifyAndSign: scripted<SignedSubmission, VerifyAndSignInput>(script, 'verifyAndSign'),
+      executeSubmission: scripted<ExecuteSubmissionOutput, ExecuteSubmissionInput>(script, 'executeSubmission'),
     },
   });
   const actor = createActor(machine, { input: { ...OFFER, ...overrides }, ...(snapshot ? { snapshot } : {}) });
   actor.start();
   const h = {
-    script,
-    actor,
-    snap: () => actor.getSnapshot(),
-    value: () => actor.getSnapshot().value,
-    ctx: () => actor.getSnapshot().context,
-    send: async (e: DepositEvent) => {
-      actor.send(e);
-      await flush();
-    },
-    answer: async (name: string, output: unknown) => {
-      script.only(name).resolve(output);
-      await flush();
-    },
-    fail: async (name: string, error: unknown) => {
-      script.only(name).reject(error);
-      await flush();
-    },
+    ...driver(actor, script, flush),
     /** context → prepare → sign: stops with the execute pending. */
     toExecuting: async () => {
       await h.answer('fetchAcceptContext', CONTEXT);

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createActor, fromPromise, type Snapshot } from 'xstate';
+import { createActor, type Snapshot } from 'xstate';
 import { ActorError, type ActorFailure } from './failure.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import { driver, scripted } from './testing/driver.js';
 import { Script } from './testing/script.js';
 import type {
   FetchTransferFactoryInput,
@@ -43,35 +44,19 @@ function harness(overrides: Partial<WithdrawalInput> = {}, snapshot?: Snap) {
   const script = new Script();
   const machine = withdrawalMachine.provide({
     actors: {
-      reserveHoldings: fromPromise<ReserveHoldingsOutput, ReserveHoldingsInput>(({ input, signal }) => script.call('reserveHoldings', input, signal)),
-      releaseReservation: fromPromise<ReleaseReservationOutput, ReleaseReservationInput>(({ input, signal }) => script.call('releaseReservation', input, signal)),
-      fetchTransferFactory: fromPromise<TransferFactoryOutput, FetchTransferFactoryInput>(({ input, signal }) => script.call('fetchTransferFactory', input, signal)),
-      prepareTransfer: fromPromise<PreparedSubmission, PrepareTransferInput>(({ input, signal }) => script.call('prepareTransfer', input, signal)),
-      verifyAndSign: fromPromise<SignedSubmission, VerifyAndSignInput>(({ input, signal }) => script.call('verifyAndSign', input, signal)),
-      executeSubmission: fromPromise<ExecuteSubmissionOutput, ExecuteSubmissionInput>(({ input, signal }) => script.call('executeSubmission', input, signal)),
+      reserveHoldings: scripted<ReserveHoldingsOutput, ReserveHoldingsInput>(script, 'reserveHoldings'),
+      releaseReservation: scripted<ReleaseReservationOutput, ReleaseReservationInput>(script, 'releaseReservation'),
+      fetchTransferFactory: scripted<TransferFactoryOutput, FetchTransferFactoryInput>(script, 'fetchTransferFactory'),
+      prepareTransfer: scripted<PreparedSubmission, PrepareTransferInput>(script, 'prepareTransfer'),
+      verifyAndSign: scripted<SignedSubmission, VerifyAndSignInput>(script, 'verifyAndSign'),
+      executeSubmission: scripted<ExecuteSubmissionOutput, ExecuteSubmissionInput>(script, 'executeSubmission'),
     },
   });
   // Input is required by the machine's types but ignored when a snapshot is restored.
   const actor = createActor(machine, { input: { ...INPUT, ...overrides }, ...(snapshot ? { snapshot } : {}) });
   actor.start();
   const h = {
-    script,
-    actor,
-    snap: () => actor.getSnapshot(),
-    value: () => actor.getSnapshot().value,
-    ctx: () => actor.getSnapshot().context,
-    send: async (e: WithdrawalEvent) => {
-      actor.send(e);
-      await flush();
-    },
-    answer: async (name: string, output: unknown) => {
-      script.only(name).resolve(output);
-      await flush();
-    },
-    fail: async (name: string, error: unknown) => {
-      script.only(name).reject(error);
-      await flush();
-    },
+    ...driver(actor, script, flush),
     /** Resolves the pending reservation for the attempt it asked for. */
     reserve: async (holdings = 2) => {
       const call = script.only('reserveHoldings');
