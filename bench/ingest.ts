@@ -45,6 +45,8 @@ interface Result {
   peakRssMb: number;
   nodeCpuUsPerUpdate: number;
   pgCpuUsPerUpdate: number;
+  doubleCpuUsPerUpdateRaw: number;
+  doubleCpuUsPerUpdateFull: number;
   deposits: number;
   events: number;
 }
@@ -58,7 +60,7 @@ for (const n of sizes) {
     console.log(`N=${n}: the double holds ${ledger.transactions} deposits (ledger end ${ledger.ledgerEnd}) after ${((Date.now() - t0) / 1000).toFixed(0)} s; measuring…`);
     const run = child('./support/ingest-run.ts', [
       '--url', ledger.url, '--token', ledger.token, '--party', ledger.party, '--ledger-end', String(ledger.ledgerEnd),
-      '--transactions', String(ledger.transactions), '--admin-url', adminUrl, '--batch', values.batch,
+      '--transactions', String(ledger.transactions), '--admin-url', adminUrl, '--batch', values.batch, '--double-pid', String(double.pid),
     ], ingestArgs);
     const r = JSON.parse(await firstLine(run)) as Omit<Result, 'n'>;
     results.push({ n, ...r });
@@ -68,11 +70,11 @@ for (const n of sizes) {
 }
 
 const f = (x: number) => Math.round(x).toLocaleString('en-US');
-console.log('\n| N | raw read (updates/s) | full ingestion (updates/s) | ratio | peak RSS of ingestion (MB) | CPU per update: ingestion process + Postgres (µs) |');
-console.log('|---|---|---|---|---|---|');
+console.log('\n| N | raw read (updates/s) | full ingestion (updates/s) | ratio | peak RSS of ingestion (MB) | CPU per update: ingestion process + Postgres (µs) | CPU per update of the ledger double: raw read, full (µs) |');
+console.log('|---|---|---|---|---|---|---|');
 for (const r of results) {
   console.log(
-    `| ${f(r.n)} | ${f(r.rawPerSecond)} | ${f(r.fullPerSecond)} | ${(r.fullPerSecond / r.rawPerSecond).toFixed(2)} | ${r.peakRssMb.toFixed(0)} | ${f(r.nodeCpuUsPerUpdate)} + ${f(r.pgCpuUsPerUpdate)} |`,
+    `| ${f(r.n)} | ${f(r.rawPerSecond)} | ${f(r.fullPerSecond)} | ${(r.fullPerSecond / r.rawPerSecond).toFixed(2)} | ${r.peakRssMb.toFixed(0)} | ${f(r.nodeCpuUsPerUpdate)} + ${f(r.pgCpuUsPerUpdate)} | ${f(r.doubleCpuUsPerUpdateRaw)}, ${f(r.doubleCpuUsPerUpdateFull)} |`,
   );
 }
 console.log(

@@ -25,6 +25,7 @@ const { values } = parseArgs({
     'admin-url': { type: 'string' },
     batch: { type: 'string', default: '500' },
     'max-queue': { type: 'string' },
+    'double-pid': { type: 'string' },
   },
 });
 const url = values.url!;
@@ -33,12 +34,26 @@ const party = values.party!;
 const ledgerEnd = Number(values['ledger-end']);
 const adminUrl = values['admin-url']!;
 
+const doublePid = values['double-pid'] ? Number(values['double-pid']) : undefined;
+
+/** CPU time (ms) a process has used so far, from /proc (0 where there is none). */
+function processCpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // at the usual 100 ticks/s
+  } catch {
+    return 0; // not on Linux, or gone
+  }
+}
+const doubleCpuMs = () => (doublePid === undefined ? 0 : processCpuMs(doublePid));
+
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
 
 /** (a) The ceiling: frames off the socket, JSON.parse, nothing else. */
-function rawRead(): Promise<{ seconds: number; transactions: number; bytes: number }> {
+function rawRead(): Promise<{ seconds: number; transactions: number; bytes: number; doubleCpuMs: number }> {
   return new Promise((resolve, reject) => {
+    const double0 = doubleCpuMs();
     const ws = new WebSocket(websocketUrl(url, '/v2/updates'), [`jwt.token.${token}`, 'daml.ws.auth'], { perMessageDeflate: false });
     let started = 0;
     let transactions = 0;
@@ -56,14 +71,14 @@ function rawRead(): Promise<{ seconds: number; transactions: number; bytes: numb
       if (offset >= ledgerEnd) {
         const seconds = (performance.now() - started) / 1000;
         ws.close();
-        resolve({ seconds, transactions, bytes });
+        resolve({ seconds, transactions, bytes, doubleCpuMs: doubleCpuMs() - double0 });
       }
     });
     ws.on('error', reject);
   });
 }
 
-async function fullIngestion(): Promise<{ seconds: number; transactions: number; deposits: number; events: number; nodeCpuMs: number; pgCpuMs: number }> {
+async function fullIngestion(): Promise<{ seconds: number; transactions: number; deposits: number; events: number; nodeCpuMs: number; pgCpuMs: number; doubleCpuMs: number }> {
   const dbName = `cxi_bench_${process.pid}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`drop database if exists "${dbName}"`);
@@ -85,19 +100,11 @@ async function fullIngestion(): Promise<{ seconds: number; transactions: number;
     // ingestion itself, independent of what else runs on the machine (the double, other jobs).
     const backendCpu = async () => {
       const pids = await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`;
-      let ticks = 0;
-      for (const { pid } of pids) {
-        try {
-          const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-          ticks += Number(f[11]) + Number(f[12]);
-        } catch {
-          /* not on Linux, or gone */
-        }
-      }
-      return ticks * 10; // ms, at the usual 100 ticks/s
+      return pids.reduce((ms, { pid }) => ms + processCpuMs(pid), 0);
     };
     await sql`select 1`; // open the pool's connections before the first reading
     const pg0 = await backendCpu();
+    const double0 = doubleCpuMs();
     const cpu0 = process.cpuUsage();
     const started = performance.now();
     await c.start();
@@ -108,11 +115,12 @@ async function fullIngestion(): Promise<{ seconds: number; transactions: number;
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const pgMs = (await backendCpu()) - pg0;
+    const doubleMs = doubleCpuMs() - double0;
     await c.stop();
     const [counts] = await sql<{ updates: number; deposits: number; events: number }[]>`
       select (select count(*) from ingested_updates)::int as updates, (select count(*) from deposits)::int as deposits,
              (select count(*) from outbox_events)::int as events`;
-    return { seconds, transactions: counts!.updates, deposits: counts!.deposits, events: counts!.events, nodeCpuMs: (cpu.user + cpu.system) / 1000, pgCpuMs: pgMs };
+    return { seconds, transactions: counts!.updates, deposits: counts!.deposits, events: counts!.events, nodeCpuMs: (cpu.user + cpu.system) / 1000, pgCpuMs: pgMs, doubleCpuMs: doubleMs };
   } finally {
     await sql.end({ timeout: 5 });
     await admin.unsafe(`drop database if exists "${dbName}" with (force)`);
@@ -138,6 +146,8 @@ process.stdout.write(
     peakRssMb: peakRss / 1e6,
     nodeCpuUsPerUpdate: (full.nodeCpuMs * 1000) / full.transactions,
     pgCpuUsPerUpdate: (full.pgCpuMs * 1000) / full.transactions,
+    doubleCpuUsPerUpdateRaw: (raw.doubleCpuMs * 1000) / raw.transactions,
+    doubleCpuUsPerUpdateFull: (full.doubleCpuMs * 1000) / full.transactions,
     rssAfterRawMb: rssAfterRaw / 1e6,
   })}\n`,
 );
