@@ -40,7 +40,7 @@ function freeHoldings(db: Queryable, owner: string, i: InstrumentKey, reservedTo
   return db`
     h.owner = ${owner} and h.instrument_admin = ${i.admin} and h.instrument_id = ${i.id}
     and h.archived_offset is null and h.lock is null
-    ${reservedToo ? db`` : db`and not exists (select 1 from holding_reservations r where r.contract_id = h.contract_id and r.released_at is null)`}
+    ${reservedToo ? db`` : db`and not h.reserved`}
     and not exists (
       select 1 from withdrawals p
       where p.instrument_admin = h.instrument_admin and p.instrument_id = h.instrument_id

@@ -66,7 +66,7 @@ async function readSummary(db: Tx): Promise<HoldingsSummary> {
     categorised as (
       select h.owner, h.instrument_admin, h.instrument_id, h.amount,
         case when h.lock is not null then 'locked'
-             when exists (select 1 from holding_reservations r where r.contract_id = h.contract_id and r.released_at is null) then 'reserved'
+             when h.reserved then 'reserved'
              when exists (select 1 from planned p where p.contract_id = h.contract_id) then 'planned'
              else 'free' end as category
       from holdings h where h.archived_offset is null

@@ -105,8 +105,7 @@ async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean):
   const free = (order: 'asc' | 'desc', claim: boolean, limit: number) => tx<{ contract_id: string; amount: string }[]>`
     select h.contract_id, h.amount::text as amount from holdings h
     where h.owner = ${req.owner} and h.instrument_admin = ${req.instrument.admin} and h.instrument_id = ${req.instrument.id}
-      and h.archived_offset is null and h.lock is null
-      and not exists (select 1 from holding_reservations r where r.contract_id = h.contract_id and r.released_at is null)
+      and h.archived_offset is null and h.lock is null and not h.reserved
       ${allowedInputs(tx, w.input_holding_cids)}
     order by h.amount ${order === 'asc' ? tx`asc` : tx`desc`}, h.contract_id
     limit ${limit}
@@ -170,8 +169,7 @@ async function insufficient(tx: Tx, req: ReserveHoldingsInput, planned: string[]
   const [s] = await tx<{ total: string; n: number }[]>`
     select coalesce(sum(h.amount), 0)::text as total, count(*)::int as n from holdings h
     where h.owner = ${req.owner} and h.instrument_admin = ${req.instrument.admin} and h.instrument_id = ${req.instrument.id}
-      and h.archived_offset is null and h.lock is null
-      and not exists (select 1 from holding_reservations r where r.contract_id = h.contract_id and r.released_at is null)
+      and h.archived_offset is null and h.lock is null and not h.reserved
       ${allowedInputs(tx, planned)}`;
   const available = normalizeAmount(s!.total);
   const amount = normalizeAmount(req.amount);

@@ -137,6 +137,37 @@ describe('reserveHoldings', () => {
     expect(cids(r)).toHaveLength(1);
   });
 
+  it('holdings carry a reserved mark that mirrors their live reservations, whoever writes them', async () => {
+    const inst = instrument();
+    await insertHolding(sql, { contractId: 'm-1', amount: '5', instrument: inst });
+    await insertHolding(sql, { contractId: 'm-2', amount: '5', instrument: inst });
+    await insertWithdrawal(sql, { id: 'm-w', amount: '5', instrument: inst });
+    const marks = async () =>
+      Object.fromEntries((await sql<{ contract_id: string; reserved: boolean }[]>`select contract_id, reserved from holdings where contract_id like 'm-%' order by 1`).map((r) => [r.contract_id, r.reserved]));
+    expect(await marks()).toEqual({ 'm-1': false, 'm-2': false });
+
+    expect(cids(await reserveHoldings(sql, req('m-w', inst, '5')))).toEqual(['m-1']);
+    expect(await marks()).toEqual({ 'm-1': true, 'm-2': false });
+    await sql.begin((tx) => markAttemptSubmitted(tx, 'm-w', 1)); // other columns leave it alone
+    expect(await marks()).toEqual({ 'm-1': true, 'm-2': false });
+    await setIngestedRecordTime(sql, '2999-01-01T00:00:00Z');
+    await sql.begin((tx) => releaseReservations(tx, { withdrawalId: 'm-w', attempt: 1, reason: 'retry' }, { strict: true }));
+    await setIngestedRecordTime(sql, '2000-01-01T00:00:00Z');
+    expect(await marks()).toEqual({ 'm-1': false, 'm-2': false });
+    // The next attempt may take the same holding again.
+    expect(cids(await reserveHoldings(sql, req('m-w', inst, '5', 2)))).toEqual(['m-1']);
+    expect(await marks()).toEqual({ 'm-1': true, 'm-2': false });
+
+    // An operator's SQL: a reservation inserted by hand hides the holding from selection; deleted, frees it.
+    await sql`insert into holding_reservations (contract_id, withdrawal_id, attempt) values ('m-2', 'm-w', 9)`;
+    expect(await marks()).toEqual({ 'm-1': true, 'm-2': true });
+    await insertWithdrawal(sql, { id: 'm-w2', amount: '5', instrument: inst });
+    expect(await reserveHoldings(sql, req('m-w2', inst, '5'))).toMatchObject({ kind: 'insufficient' });
+    await sql`delete from holding_reservations where contract_id = 'm-2' and attempt = 9`;
+    expect(await marks()).toEqual({ 'm-1': true, 'm-2': false });
+    expect(cids(await reserveHoldings(sql, req('m-w2', inst, '5')))).toEqual(['m-2']);
+  });
+
   it('refuses a final withdrawal (the status mirror is ordered against it by the row lock)', async () => {
     const inst = instrument();
     await insertHolding(sql, { contractId: 'x-1', amount: '5', instrument: inst });
