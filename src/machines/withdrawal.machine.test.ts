@@ -152,9 +152,12 @@ describe('withdrawal machine: happy paths', () => {
     expect((h.script.only('executeSubmission').input as ExecuteSubmissionInput).submissionId).toBe('w-1-1-1');
     await h.answer('executeSubmission', {});
     expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    expect(h.ctx().signed).not.toBeNull(); // kept while a resubmission may still be needed
     await h.send(transferred('completed'));
     expect(h.value()).toBe('completed');
     expect(h.snap().status).toBe('done');
+    // Never sent again: the submission does not stay in the final snapshot.
+    expect(h.ctx()).toMatchObject({ factory: null, prepared: null, signed: null });
     expect(h.ctx().transfer).toEqual({ updateId: 'upd-1', outcome: 'completed', transferInstructionCid: null, attempt: 1 });
     expect(h.script.callsOf('reserveHoldings')).toHaveLength(1);
   });
@@ -165,6 +168,7 @@ describe('withdrawal machine: happy paths', () => {
     await h.answer('executeSubmission', {});
     await h.send(transferred('pending'));
     expect(h.value()).toBe('pendingAcceptance');
+    expect(h.ctx()).toMatchObject({ factory: null, prepared: null, signed: null });
     expect(withdrawalStatus(h.value(), h.ctx())).toEqual({ status: 'pending_acceptance', reason: 'offer ti-1 awaits the receiver' });
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-2', outcome: 'accepted' });
     expect(h.value()).toBe('completed');

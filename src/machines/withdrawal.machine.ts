@@ -157,6 +157,10 @@ export const withdrawalMachine = setup({
       executeCount: context.executeCount + 1,
       history: appendHistory(context, { kind: 'execute', detail: `execute #${context.executeCount + 1} of attempt ${context.attempt}` }),
     })),
+    // The transfer is on the ledger, or the withdrawal is over: the submission can never be sent
+    // again, and its tens of kilobytes (the prepared transaction, the factory's disclosed
+    // contracts) would otherwise stay in the snapshot for good.
+    dropSubmission: assign(() => ({ factory: null, prepared: null, signed: null })),
     beginRelease: assign(() => ({
       reservation: null,
       executeCount: 0,
@@ -570,11 +574,11 @@ export const withdrawalMachine = setup({
     },
 
     // Committed as a 2-step offer: the receiver's accept/reject, our withdraw or expiry ends it.
-    pendingAcceptance: {},
+    pendingAcceptance: { entry: 'dropSubmission' },
 
-    completed: { type: 'final' },
-    failed: { type: 'final' },
-    cancelled: { type: 'final' },
+    completed: { type: 'final', entry: 'dropSubmission' },
+    failed: { type: 'final', entry: 'dropSubmission' },
+    cancelled: { type: 'final', entry: 'dropSubmission' },
   },
 });
 

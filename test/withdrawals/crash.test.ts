@@ -115,14 +115,24 @@ describe('ledger ambiguity', () => {
 
   it('a duplicate submission of a paid withdrawal is refused by the ledger: the same signed transaction, a new one over the same inputs, after the dedup window', async () => {
     const id = 'w-duplicate';
-    await stack.restart({ intercept: {}, effects: { deduplicationSeconds: 60 } });
+    // The signed transaction is stored nowhere once the withdrawal is final: keep what was executed.
+    let executed: SignedSubmission | undefined;
+    await stack.restart({
+      intercept: {
+        withdrawal: (a) => ({
+          ...a,
+          executeSubmission: (input, signal) => {
+            if (input.signed.commandId.includes(id)) executed = input.signed;
+            return a.executeSubmission(input, signal);
+          },
+        }),
+      },
+      effects: { deduplicationSeconds: 60 },
+    });
     ids.push(id);
     await stack.requestWithdrawal({ withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' });
     await stack.waitForWithdrawal(id, 'completed');
-    // The machine drops its signed transaction once final; take it from the transition that signed it.
-    const [signedRow] = await stack.sql<{ output: unknown }[]>`
-      select event->'output' as output from machine_transitions where machine_id = ${id} and event_type = 'xstate.done.actor.verifyAndSign'`;
-    const signed = SignedSubmission.parse(signedRow!.output);
+    const signed = SignedSubmission.parse(executed);
     const effects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: stack.logger, options: { deduplicationSeconds: 60 } });
     const wd = createWithdrawalLedgerActors({ effects });
     const signal = new AbortController().signal;

@@ -44,6 +44,17 @@ describe('withdrawals against the ledger double', () => {
     const detail = await s.api('GET', '/v1/withdrawals/w-1step');
     expect(detail.body).toMatchObject({ status: 'completed', holdings: [expect.objectContaining({ attempt: 1 })] });
     expect((detail.body['history'] as { eventType: string }[]).map((h) => h.eventType)).toEqual(expect.arrayContaining(['xstate.done.actor.executeSubmission', 'TRANSFERRED']));
+
+    // What stays stored: the prepared transaction (tens of kilobytes) is neither in the final
+    // snapshot nor in the transition rows, which keep its hash and command id.
+    const [snapshot] = await s.sql<{ snapshot: string }[]>`select snapshot::text as snapshot from machine_snapshots where machine_type = 'withdrawal' and machine_id = 'w-1step'`;
+    expect(snapshot!.snapshot.length).toBeLessThan(8_000);
+    const rows = await s.sql<{ event_type: string; event: { output?: Record<string, unknown> } }[]>`
+      select event_type, event from machine_transitions where machine_type = 'withdrawal' and machine_id = 'w-1step' order by seq`;
+    const prepared = rows.find((r) => r.event_type === 'xstate.done.actor.prepareTransfer')!.event.output!;
+    expect(prepared['preparedTransaction']).toMatch(/^\[\d+ characters, not kept\]$/);
+    expect(prepared['preparedTransactionHash']).toEqual(expect.any(String));
+    expect(Math.max(...rows.map((r) => JSON.stringify(r.event).length))).toBeLessThan(16_000);
   });
 
   it('2-step accepted: an offer (UTK, and CC to a receiver without preapproval) → pending_acceptance → the receiver accepts → completed', async () => {

@@ -948,6 +948,21 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Longer strings are not kept in transition rows (see serializeEvent). */
+export const MAX_KEPT_EVENT_STRING = 4096;
+
+/**
+ * An event as its transition row keeps it: errors as plain objects, and strings longer than
+ * MAX_KEPT_EVENT_STRING as a note of their length. Those are the prepared transactions (tens of
+ * kilobytes of base64) in the outputs of prepare and sign: the row records what happened (command
+ * id, hash, signer stay), the snapshot holds what the machine still needs, the ledger what was
+ * committed — kept in every row they would dominate what each withdrawal writes and stores.
+ */
 function serializeEvent(event: EventObject): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(event, (_key, value: unknown) => (value instanceof Error ? serializeError(value) : value))) as Record<string, unknown>;
+  const text = JSON.stringify(event, (_key, value: unknown) => {
+    if (value instanceof Error) return serializeError(value);
+    if (typeof value === 'string' && value.length > MAX_KEPT_EVENT_STRING) return `[${value.length} characters, not kept]`;
+    return value;
+  });
+  return JSON.parse(text) as Record<string, unknown>;
 }
