@@ -88,6 +88,12 @@ describe('refusing what cannot be read', () => {
 
   it('a string that is not base64', () => {
     expect(refusal(() => decodePreparedTransaction('not base64 !')).message).toBe('preparedTransaction is not valid base64');
+    // Node's decoder would skip or accept these; only canonical, padded, standard base64 passes.
+    const text = Buffer.from(good).toString('base64');
+    for (const bad of [`${text}\n`, text.replace(/=+$/, ''), text.replace(/\+/g, '-').replace(/\//g, '_'), `${text.slice(0, 8)} ${text.slice(8)}`]) {
+      if (bad === text) continue;
+      expect(refusal(() => decodePreparedTransaction(bad)).message).toBe('preparedTransaction is not valid base64');
+    }
   });
 
   it('a message without metadata', () => {

@@ -112,12 +112,15 @@ function tidyProtoJson(v: unknown): unknown {
 
 // ---------------------------------------------------------------------------------------------
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Strict standard base64 (the JSON Ledger API's encoding): no whitespace, padding required. */
 export function base64ToBytes(s: string, what: string): Uint8Array {
-  if (typeof s !== 'string' || !BASE64.test(s)) fail('DECODE', `${what} is not valid base64`);
-  return new Uint8Array(Buffer.from(s, 'base64'));
+  if (typeof s !== 'string') fail('DECODE', `${what} is not valid base64`);
+  // Node's decoder skips what is not base64: only text that encodes back to itself is canonical
+  // base64 (padded, standard alphabet). Natively, rather than a regular expression over the text.
+  const bytes = Buffer.from(s, 'base64');
+  if (bytes.toString('base64') !== s) fail('DECODE', `${what} is not valid base64`);
+  return new Uint8Array(bytes);
 }
 
 export function bytesToBase64(b: Uint8Array): string {

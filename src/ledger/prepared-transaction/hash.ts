@@ -192,17 +192,29 @@ function sha256(b: Uint8Array): Uint8Array {
  * has the same bytes as Java's negative signed counterpart. Collection lengths are int32.
  */
 export class Encoder {
-  private readonly chunks: Uint8Array[] = [];
+  // One growing buffer: a node encodes hundreds of small fields, and a buffer per field (then a
+  // copy of each into the result) was most of the hashing time.
+  private buf = Buffer.allocUnsafe(256);
   private size = 0;
 
+  private reserve(n: number): void {
+    if (this.size + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.size + n));
+    this.buf.copy(next, 0, 0, this.size);
+    this.buf = next;
+  }
+
   raw(b: Uint8Array): this {
-    this.chunks.push(b);
+    this.reserve(b.length);
+    this.buf.set(b, this.size);
     this.size += b.length;
     return this;
   }
 
   byte(b: number): this {
-    return this.raw(Uint8Array.of(b));
+    this.reserve(1);
+    this.buf[this.size++] = b;
+    return this;
   }
 
   bool(b: boolean): this {
@@ -211,16 +223,16 @@ export class Encoder {
 
   int32(n: number): this {
     if (!Number.isInteger(n) || n < -(2 ** 31) || n > 2 ** 32 - 1) fail('VALUE', `${n} does not fit 32 bits`);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, n >>> 0);
-    return this.raw(b);
+    this.reserve(4);
+    this.size = this.buf.writeUInt32BE(n >>> 0, this.size);
+    return this;
   }
 
   int64(n: bigint): this {
     if (n < -(2n ** 63n) || n > 2n ** 64n - 1n) fail('VALUE', `${n} does not fit 64 bits`);
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, n));
-    return this.raw(b);
+    this.reserve(8);
+    this.size = this.buf.writeBigUInt64BE(BigInt.asUintN(64, n), this.size);
+    return this;
   }
 
   /** Length-prefixed bytes. */
@@ -229,7 +241,10 @@ export class Encoder {
   }
 
   string(s: string): this {
-    return this.bytes(new Uint8Array(Buffer.from(s, 'utf8')));
+    const n = Buffer.byteLength(s, 'utf8');
+    this.int32(n).reserve(n);
+    this.size += this.buf.write(s, this.size, n, 'utf8');
+    return this;
   }
 
   /** Contract ids are hex strings and are hashed as the bytes they spell, length-prefixed. */
@@ -298,12 +313,6 @@ export class Encoder {
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return new Uint8Array(this.buf.subarray(0, this.size));
   }
 }
