@@ -2,7 +2,7 @@
 -- every holding with a live reservation on the way (an anti-join per row): with many withdrawals
 -- in flight each reservation read past all of theirs, and Postgres spent most of a withdrawal's CPU
 -- there (bench:withdraw: 13 ms per selection with 600 in flight). `reserved` mirrors "has a live
--- reservation" so the selection index holds only claimable holdings. holding_reservations stays the
+-- reservation" so the selection index puts claimable holdings apart. holding_reservations stays the
 -- authority (its unique live index decides who holds a holding); the trigger keeps the mirror
 -- exact in the same transaction, whoever writes the reservations.
 alter table holdings add column reserved boolean not null default false;
@@ -32,7 +32,10 @@ create trigger holding_reservations_mirror
   after insert or delete or update of released_at, contract_id on holding_reservations
   for each row execute function holdings_mirror_reservations();
 
--- Claimable holdings in selection order. The broader index of active holdings stays for the other
--- readers (balances, the holdings job, shortfall sums).
-create index holdings_claimable on holdings (owner, instrument_admin, instrument_id, amount, contract_id)
-  where archived_offset is null and lock is null and not reserved;
+-- One index of active holdings for coin selection and every other reader (balances, the holdings
+-- job, metrics, shortfall sums): with `reserved` before the amount, a selection reads the
+-- unreserved ones of its instrument in (amount, contract_id) order and nothing else. It replaces
+-- holdings_selection rather than adding a second index for ingestion to maintain on every holding.
+create index holdings_active on holdings (owner, instrument_admin, instrument_id, reserved, amount, contract_id)
+  where archived_offset is null;
+drop index holdings_selection;
