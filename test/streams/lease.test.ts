@@ -25,7 +25,10 @@ describe('ingestion lease (one writer per treasury party)', () => {
     const [row] = await sql<{ pid: number }[]>`
       select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 1
         and ((classid::int8 << 32) | objid::int8) = hashtextextended(${`cxi.ingestion:${PARTY}`}, 0)`;
-    await sql`select pg_terminate_backend(${row!.pid})`;
+    // With a timeout the call returns once the backend is gone (its locks with it), not when the
+    // signal is sent: a check right after must see the session dead, however loaded the machine.
+    const [killed] = await sql<{ done: boolean }[]>`select pg_terminate_backend(${row!.pid}, 5000) as done`;
+    expect(killed!.done).toBe(true);
     await expect(a.check()).rejects.toThrow(/lost/);
     const b = await tryAcquireIngestionLease(sql, PARTY);
     expect(b).toBeDefined();
