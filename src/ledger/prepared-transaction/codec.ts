@@ -112,7 +112,6 @@ function tidyProtoJson(v: unknown): unknown {
 
 // ---------------------------------------------------------------------------------------------
 
-
 /** Strict standard base64 (the JSON Ledger API's encoding): no whitespace, padding required. */
 export function base64ToBytes(s: string, what: string): Uint8Array {
   if (typeof s !== 'string') fail('DECODE', `${what} is not valid base64`);

@@ -949,7 +949,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /** Longer strings are not kept in transition rows (see serializeEvent). */
-export const MAX_KEPT_EVENT_STRING = 4096;
+const MAX_KEPT_EVENT_STRING = 4096;
 
 /**
  * An event as its transition row keeps it: errors as plain objects, and strings longer than
