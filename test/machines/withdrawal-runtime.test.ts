@@ -382,6 +382,7 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     ledger.plan('prepareTransfer', ...ids.map(() => ({ delayMs: 400 })));
     const hookCalls = new Map<string, number>();
     let blocked = false;
+    let heldGroupOpen = false;
     let poisoned = false;
     const afterBlock: string[] = [];
     let target: string | undefined;
@@ -391,13 +392,20 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
           if (eventType !== PREPARED) return;
           hookCalls.set(machineId, (hookCalls.get(machineId) ?? 0) + 1);
           // Hold the first prepared result's commit while the others' results queue up behind it
-          // (one group); then the second record of that group fails, and again on its own.
+          // (one group); then the second record of that group fails, and again on its own. Every
+          // prepare must have answered (not only started) before the hold ends, however slowly
+          // the machine runs: a result arriving later would commit in a group of its own.
           if (!blocked) {
             blocked = true;
-            await waitFor('all prepares ran', async () => ledger.count('prepareTransfer'), (n) => n >= ids.length);
-            await new Promise((r) => setTimeout(r, 200));
+            await waitFor('all prepares answered', async () => ledger.answered.get('prepareTransfer') ?? 0, (n) => n >= ids.length);
+            await new Promise((r) => setTimeout(r, 50));
+            // Results that came back with the held one share its group: its remaining hooks run
+            // right after this one, before any I/O; that group commits as it is.
+            heldGroupOpen = true;
+            setImmediate(() => (heldGroupOpen = false));
             return;
           }
+          if (heldGroupOpen) return;
           if (!afterBlock.includes(machineId)) afterBlock.push(machineId);
           target ??= afterBlock[1];
           if (machineId === target && hookCalls.get(machineId)! <= 2) {

@@ -64,6 +64,8 @@ export class FakeLedger {
   recordTime = Date.now();
   private readonly plans = new Map<string, Behaviour[]>();
   readonly calls = new Map<string, number>();
+  /** Calls that have answered (successfully or not), per effect. */
+  readonly answered = new Map<string, number>();
   readonly spent = new Set<string>();
   readonly commits: Commit[] = [];
   /** cid → state of a transfer instruction offered to the treasury. */
@@ -96,6 +98,14 @@ export class FakeLedger {
 
   /** Runs one call of an effect under its plan. `body` does the real work for 'ok'. */
   private async run<T>(name: string, signal: AbortSignal, body: (b: Behaviour) => Promise<T> | T): Promise<T> {
+    try {
+      return await this.runPlanned(name, signal, body);
+    } finally {
+      this.answered.set(name, (this.answered.get(name) ?? 0) + 1);
+    }
+  }
+
+  private async runPlanned<T>(name: string, signal: AbortSignal, body: (b: Behaviour) => Promise<T> | T): Promise<T> {
     this.calls.set(name, this.count(name) + 1);
     const b = this.plans.get(name)?.shift() ?? 'ok';
     if (typeof b === 'object' && 'throw' in b) throw new ActorError(b.throw);
