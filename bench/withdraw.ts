@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { processCpuMs } from './support/process-cpu.js';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -56,16 +56,6 @@ interface DoubleInfo {
   receivers: string[];
   controlUrl: string;
   controlToken: string;
-}
-
-/** CPU (ms) a process has used so far, from /proc (0 where there is none). */
-function processCpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10; // at the usual 100 ticks/s
-  } catch {
-    return 0;
-  }
 }
 
 let peakRss = 0;

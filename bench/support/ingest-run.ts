@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { processCpuMs } from './process-cpu.js';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { WebSocket } from 'ws';
@@ -36,15 +36,6 @@ const adminUrl = values['admin-url']!;
 
 const doublePid = values['double-pid'] ? Number(values['double-pid']) : undefined;
 
-/** CPU time (ms) a process has used so far, from /proc (0 where there is none). */
-function processCpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10; // at the usual 100 ticks/s
-  } catch {
-    return 0; // not on Linux, or gone
-  }
-}
 const doubleCpuMs = () => (doublePid === undefined ? 0 : processCpuMs(doublePid));
 
 let peakRss = 0;
