@@ -19,8 +19,11 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const TARGET_RATE = 5000;
 const TARGET_RATIO = 0.5;
 
-// BENCH_INGEST_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the ingestion process.
-const ingestArgs = (process.env.BENCH_INGEST_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+// BENCH_INGEST_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the ingestion
+// process, BENCH_DOUBLE_NODE_ARGS the ledger double.
+const argsFrom = (env: string | undefined) => (env ?? '').split(' ').filter((a) => a !== '');
+const ingestArgs = argsFrom(process.env.BENCH_INGEST_NODE_ARGS);
+const doubleArgs = argsFrom(process.env.BENCH_DOUBLE_NODE_ARGS);
 
 function child(script: string, args: string[], nodeArgs: string[] = []): ChildProcess {
   return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', here(script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -54,7 +57,7 @@ interface Result {
 const results: Result[] = [];
 for (const n of sizes) {
   const t0 = Date.now();
-  const double = child('./support/ledger-double.ts', ['--n', String(n)]);
+  const double = child('./support/ledger-double.ts', ['--n', String(n)], doubleArgs);
   try {
     const ledger = JSON.parse(await firstLine(double)) as { url: string; token: string; party: string; ledgerEnd: number; transactions: number };
     console.log(`N=${n}: the double holds ${ledger.transactions} deposits (ledger end ${ledger.ledgerEnd}) after ${((Date.now() - t0) / 1000).toFixed(0)} s; measuring…`);
