@@ -4,9 +4,9 @@ import type { Queryable, Sql } from './db.js';
  * Leader election for ingestion: one writer per treasury party, by a session-scoped Postgres
  * advisory lock held on a reserved connection for as long as this instance ingests. Released on
  * stop; lost with the session (a crash, a network cut). Whether it is still held is asked through
- * the pool, by the backend pid that took it: a query on a reserved connection whose session died
- * never answers (postgres.js). The batch writer's checkpoint compare-and-set is the second line
- * of defence.
+ * the pool, by the backend pid that took it: a query on the reserved connection fails once its
+ * socket closed (patches/postgres+3.4.9.patch), but waits for ever on a session cut off without a
+ * close. The batch writer's checkpoint compare-and-set is the second line of defence.
  */
 export interface IngestionLease {
   /** Throws if the session holding the lock is gone (the lock with it). */
@@ -66,8 +66,7 @@ export async function tryAcquireIngestionLease(sql: Sql, party: string, opts: { 
     async release() {
       if (released) return;
       released = true;
-      // A dead session's connection must not go back to the pool (postgres.js would hand it out
-      // as open); its lock went with the session anyway.
+      // A dead session's lock went with it, and its connection is the pool's again: nothing to do.
       const alive = await withTimeout(heldBy(sql, party, pid), timeoutMs, 'checking the ingestion lock').catch(() => false);
       if (!alive) return;
       await withTimeout(conn`select pg_advisory_unlock(hashtextextended(${lockKey(party)}, 0))`, timeoutMs, 'releasing the ingestion lock').then(

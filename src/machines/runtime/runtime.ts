@@ -268,7 +268,7 @@ class Runtime<TContext> implements MachineRuntime {
 
   /**
    * One try at the leader lock, on a freshly reserved connection kept only if the lock is ours.
-   * Every query is time-boxed: on a connection whose session died, postgres.js never answers.
+   * Every query is time-boxed: on a session cut off without its socket closing, nothing answers.
    */
   private async tryBecomeLeader(): Promise<boolean> {
     if (this.cfg.leaderElection === 'none') {
@@ -330,8 +330,8 @@ class Runtime<TContext> implements MachineRuntime {
     const conn = this.conn;
     this.conn = undefined;
     if (!conn) return;
-    // A reserved connection whose session died is already back in the pool as closed; releasing it
-    // again would hand out a dead socket (postgres.js). Only a live session is unlocked and released.
+    // A reserved connection whose session died is already back in the pool (its lock went with the
+    // session): only a live session is unlocked and released.
     if (await this.lockHeld()) {
       await withTimeout(releaseRuntimeLock(conn, this.def.lockKey), 2_000).then(() => conn.release(), noop);
     }
