@@ -1,6 +1,7 @@
 import { firstValueFrom, filter } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/store/checkpoint.js';
+import { connect, type Sql } from '../../src/store/db.js';
 import { ingestBatch } from '../../src/store/ingestion.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from '../../src/streams/index.js';
 import { parseElements } from '../../src/streams/elements.js';
@@ -16,7 +17,7 @@ import { elementOffset, startUpdatesStub, type UpdatesStub, type UpdatesStubFaul
  * uninterrupted ingestion of the same elements.
  */
 
-const { sql } = await useMigratedDatabase({ max: 10 });
+const { sql, url: dbUrl } = await useMigratedDatabase({ max: 10 });
 // Failures are the point of several tests here: log them only when asked (LOG_LEVEL=warn).
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
 
@@ -50,9 +51,9 @@ async function prepare(): Promise<void> {
 let stub: UpdatesStub | undefined;
 const components: IngestionComponent[] = [];
 
-function component(url: string, options: IngestionOptions = {}): IngestionComponent {
+function component(url: string, options: IngestionOptions = {}, db: Sql = sql): IngestionComponent {
   const c = createIngestionComponent({
-    sql,
+    sql: db,
     logger,
     ledger: { apiUrl: url, auth: { kind: 'static', token: 'test-token' }, treasuryParty: TREASURY },
     options: { retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 20 }, dbRetryDelayMs: 10, leaderPollMs: 50, batchMaxWaitMs: 10, httpPollIntervalMs: 20, httpIdleTimeoutMs: 20, ...options },
@@ -174,6 +175,40 @@ describe('ingestion component over the wire', () => {
     expect(thrown).toBe(2);
     expect(c.status().state).toBe('running');
     expect(await ingestionSnapshot(sql)).toEqual(reference);
+  });
+
+  it('the batch transaction’s session dies mid-batch and its connection is reconnected: nothing of the batch is kept, the retry completes it, same database', async () => {
+    const s = await serve();
+    // Two connections: the lease's and the batch's, so the next query reconnects the batch's.
+    const small = connect({ url: dbUrl, max: 2 });
+    try {
+      let batches = 0;
+      let killed = 0;
+      const c = component(
+        s.url,
+        {
+          batchMaxSize: 9,
+          faults: async (p) => {
+            if (p !== 'parsed' || ++batches !== 3) return;
+            const [victim] = await sql<{ pid: number }[]>`
+              select pid from pg_stat_activity where datname = current_database() and xact_start is not null and pid <> pg_backend_pid()`;
+            await sql`select pg_terminate_backend(${victim!.pid}, 5000)`;
+            killed++;
+            await small`select 1`;
+            // The batch goes on writing on its dead transaction's connection, now a new session.
+          },
+        },
+        small,
+      );
+      await c.start();
+      await untilCommitted(c, LAST);
+      expect(killed).toBe(1);
+      expect(c.status().state).toBe('running');
+      expect(await ingestionSnapshot(sql)).toEqual(reference);
+    } finally {
+      for (const c of components.splice(0)) await c.stop();
+      await small.end({ timeout: 5 });
+    }
   });
 
   it('HTTP transport (polling pages of ≤ 200) ingests the same', async () => {
