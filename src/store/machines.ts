@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import type { Queryable, Tx } from './db.js';
+import { resolveSnapshots, writeBlobs, type BlobWrite, type SnapshotBlobs } from './machine-blobs.js';
 import { settleAll } from '../lib/settle-all.js';
 
 /**
@@ -18,7 +19,10 @@ export interface SnapshotRow {
   machineId: string;
   machineVersion: number;
   stateValue: unknown;
+  /** As XState gave it: long strings stored apart are back in place (machine-blobs.ts). */
   snapshot: unknown;
+  /** Those long strings (content → hash), for encoding the machine's next snapshot. */
+  blobs: SnapshotBlobs;
   isFinal: boolean;
   seq: number;
   /** The last outbox event this machine applied (or received and ignored); null before any. */
@@ -40,12 +44,15 @@ interface SnapshotDbRow {
   updated_at: string;
 }
 
-const toRow = (r: SnapshotDbRow): SnapshotRow => ({
+const NO_BLOBS: SnapshotBlobs = new Map();
+
+const toRow = (r: SnapshotDbRow, blobs: SnapshotBlobs = NO_BLOBS): SnapshotRow => ({
   machineType: r.machine_type,
   machineId: r.machine_id,
   machineVersion: r.machine_version,
   stateValue: r.state_value,
   snapshot: r.snapshot,
+  blobs,
   isFinal: r.is_final,
   seq: r.seq,
   lastEventId: r.last_event_id,
@@ -82,7 +89,14 @@ export interface EventAck {
  * every transition row, and the last outbox event each machine applied. Three statements whatever
  * the group's size, started together (execute()) so they travel in one round trip, in this order.
  */
-export async function writeTransitions(tx: Tx, machineType: string, machineVersion: number, writes: readonly TransitionWrite[], acks: readonly EventAck[] = []): Promise<void> {
+export async function writeTransitions(
+  tx: Tx,
+  machineType: string,
+  machineVersion: number,
+  writes: readonly TransitionWrite[],
+  acks: readonly EventAck[] = [],
+  blobs: readonly BlobWrite[] = [],
+): Promise<void> {
   if (writes.length === 0 && acks.length === 0) return;
   const latest = new Map<string, { first: number; last: TransitionWrite; lastEventId: number | null }>();
   for (const w of writes) {
@@ -124,6 +138,7 @@ export async function writeTransitions(tx: Tx, machineType: string, machineVersi
           from jsonb_array_elements(${snapshotDoc(updated)}::text::jsonb) as e
           where m.machine_type = ${machineType} and m.machine_id = e->>'id' and m.seq = (e->>'exp')::bigint
           returning m.machine_id`.execute(),
+    ...writeBlobs(tx, machineType, blobs),
     writes.length === 0
       ? undefined
       : tx`
@@ -149,12 +164,21 @@ export async function writeTransitions(tx: Tx, machineType: string, machineVersi
 export async function loadLiveSnapshots(db: Queryable, machineType: string): Promise<SnapshotRow[]> {
   const rows = await db<SnapshotDbRow[]>`
     select * from machine_snapshots where machine_type = ${machineType} and not is_final order by created_at, machine_id`;
-  return rows.map(toRow);
+  return withBlobs(db, machineType, rows);
 }
 
 export async function loadSnapshot(db: Queryable, machineType: string, machineId: string): Promise<SnapshotRow | undefined> {
-  const [row] = await db<SnapshotDbRow[]>`select * from machine_snapshots where machine_type = ${machineType} and machine_id = ${machineId}`;
-  return row ? toRow(row) : undefined;
+  const rows = await db<SnapshotDbRow[]>`select * from machine_snapshots where machine_type = ${machineType} and machine_id = ${machineId}`;
+  return (await withBlobs(db, machineType, rows))[0];
+}
+
+async function withBlobs(db: Queryable, machineType: string, rows: readonly SnapshotDbRow[]): Promise<SnapshotRow[]> {
+  const blobs = await resolveSnapshots(
+    db,
+    machineType,
+    rows.map((r) => ({ machineId: r.machine_id, snapshot: r.snapshot })),
+  );
+  return rows.map((r) => toRow(r, blobs.get(r.machine_id)));
 }
 
 /** What the HTTP layer shows of a machine: its state and context, without XState internals. */

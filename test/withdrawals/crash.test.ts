@@ -52,6 +52,16 @@ describe('the daemon crashes at every point of a withdrawal and restarts: paid e
     const whileDown = stack.sandbox.control.books.transfers(id).length;
     // `after executeSubmission` is the one point where the ledger already has it.
     expect(whileDown).toBe(p.step === 'executeSubmission' && p.when === 'after' ? 1 : 0);
+    if (p.step === 'verifyAndSign' || p.step === 'executeSubmission') {
+      // The stored snapshot holds the prepared transaction by reference (machine_blobs): the
+      // restart below restores through it.
+      const [stored] = await stack.sql<{ size: number; blobs: number }[]>`
+        select length(snapshot::text)::int as size,
+               (select count(*)::int from machine_blobs b where b.machine_type = 'withdrawal' and b.machine_id = ${id}) as blobs
+        from machine_snapshots where machine_type = 'withdrawal' and machine_id = ${id}`;
+      expect(stored).toMatchObject({ blobs: 1, size: expect.any(Number) });
+      expect(stored!.size).toBeLessThan(16_000);
+    }
     await stack.restart({ intercept: {} });
     expect(await stack.waitForWithdrawal(id, ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed', attempt: 1 });
     expect(stack.sandbox.control.books.transfers(id)).toHaveLength(1);

@@ -46,9 +46,11 @@ describe('withdrawals against the ledger double', () => {
     expect((detail.body['history'] as { eventType: string }[]).map((h) => h.eventType)).toEqual(expect.arrayContaining(['xstate.done.actor.executeSubmission', 'TRANSFERRED']));
 
     // What stays stored: the prepared transaction (tens of kilobytes) is neither in the final
-    // snapshot nor in the transition rows, which keep its hash and command id.
+    // snapshot nor in the transition rows, which keep its hash and command id; the copy kept
+    // apart while the withdrawal needed it (machine_blobs) is gone.
     const [snapshot] = await s.sql<{ snapshot: string }[]>`select snapshot::text as snapshot from machine_snapshots where machine_type = 'withdrawal' and machine_id = 'w-1step'`;
     expect(snapshot!.snapshot.length).toBeLessThan(8_000);
+    expect(await s.sql`select hash from machine_blobs where machine_type = 'withdrawal' and machine_id = 'w-1step'`).toHaveLength(0);
     const rows = await s.sql<{ event_type: string; event: { output?: Record<string, unknown> } }[]>`
       select event_type, event from machine_transitions where machine_type = 'withdrawal' and machine_id = 'w-1step' order by seq`;
     const prepared = rows.find((r) => r.event_type === 'xstate.done.actor.prepareTransfer')!.event.output!;

@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
 import type { Component, ComponentState, ComponentStatus } from '../../lifecycle.js';
 import type { Logger } from '../../logger.js';
+import { blobWrites, encodeSnapshot, releasesBlobs, type EncodedSnapshot, type SnapshotBlobs } from '../../store/machine-blobs.js';
 import { loadLiveSnapshots, loadSnapshot, releaseRuntimeLock, runtimeLockHeldBy, tryRuntimeLock, writeTransitions, type SnapshotRow } from '../../store/machines.js';
 import { advanceCursor, readCursor, readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
 import { serializeError } from '../failure.js';
@@ -65,7 +66,9 @@ interface Waiter {
 }
 
 interface PendingRecord<TContext> extends TransitionRecord<TContext> {
-  snapshotJson: string;
+  snapshot: EncodedSnapshot;
+  /** The snapshot no longer references a long string the previous one did. */
+  releasedBlobs: boolean;
 }
 
 /** One machine in memory: its actor and where its persistence stands. */
@@ -79,6 +82,8 @@ class Handle<TContext> {
   seqTaken: number;
   seqCommitted: number;
   lastJson = '';
+  /** The long strings of the last captured snapshot, stored apart (machine-blobs.ts). */
+  blobs: SnapshotBlobs = new Map();
   lastValue: unknown = null;
   lastContext: TContext | null = null;
   /** The last outbox event this machine applied or ignored (a replayed one at or below it is skipped). */
@@ -575,6 +580,7 @@ class Runtime<TContext> implements MachineRuntime {
     this.def.parseContext(snapshot?.context);
     const h = new Handle<TContext>(row.machineId, row.seq);
     h.lastEventId = row.lastEventId ?? 0;
+    h.blobs = row.blobs;
     h.suppress = true;
     h.actor = createActor(this.machine, { snapshot: row.snapshot as Snapshot<unknown>, inspect: (ev) => this.onInspect(h, ev) });
     const restored = h.actor.getSnapshot() as { status: string; error?: unknown };
@@ -587,7 +593,8 @@ class Runtime<TContext> implements MachineRuntime {
     this.handles.set(h.id, h);
     h.actor.start();
     const snap = h.actor.getSnapshot();
-    h.lastJson = JSON.stringify(h.actor.getPersistedSnapshot());
+    // Only compared with the next capture's; what it would add is stored with that capture.
+    h.lastJson = encodeSnapshot(h.actor.getPersistedSnapshot(), h.blobs).json;
     h.lastValue = snap.value;
     h.lastContext = snap.context as TContext;
     h.suppress = false;
@@ -663,7 +670,8 @@ class Runtime<TContext> implements MachineRuntime {
       return;
     }
     if (snap.status === 'stopped') return;
-    const json = JSON.stringify(h.actor.getPersistedSnapshot());
+    const encoded = encodeSnapshot(h.actor.getPersistedSnapshot(), h.blobs);
+    const json = encoded.json;
     const source = marker?.source ?? {};
     if (json === h.lastJson && source.outboxEventId === undefined && source.operator === undefined) return;
     const event = serializeEvent(ev.event);
@@ -679,9 +687,11 @@ class Runtime<TContext> implements MachineRuntime {
       isFinal: snap.status === 'done',
       outboxEventId: source.outboxEventId ?? null,
       operator: source.operator ?? null,
-      snapshotJson: json,
+      snapshot: encoded,
+      releasedBlobs: releasesBlobs(h.blobs, encoded),
     };
     h.lastJson = json;
+    h.blobs = encoded.blobs;
     h.lastValue = snap.value;
     h.lastContext = snap.context as TContext;
     if (source.outboxEventId !== undefined) h.lastEventId = Math.max(h.lastEventId, source.outboxEventId);
@@ -770,11 +780,12 @@ class Runtime<TContext> implements MachineRuntime {
             event: rec.operator === null ? rec.event : { ...rec.event, operator: rec.operator },
             fromState: rec.from,
             toState: rec.to,
-            snapshotJson: rec.snapshotJson,
+            snapshotJson: rec.snapshot.json,
             isFinal: rec.isFinal,
             outboxEventId: rec.outboxEventId,
           })),
           acks,
+          blobWrites(records.map(({ rec }) => rec)),
         ),
         this.def.project(
           tx,
