@@ -73,6 +73,22 @@ describe('machine snapshot blobs', () => {
     expect((await loadSnapshot(sql, TYPE, 'm1'))!.snapshot).toEqual(settled);
   });
 
+  it('a snapshot stored before blobs existed (its strings inline) loads as it is; the next one stores them apart', async () => {
+    const inline = signing(PREPARED);
+    await sql.begin((tx) =>
+      writeTransitions(tx, TYPE, 1, [
+        { machineId: 'm0', seq: 1, eventType: 'E', event: { type: 'E' }, fromState: null, toState: 'signing', snapshotJson: JSON.stringify(inline), isFinal: false, outboxEventId: null },
+      ]),
+    );
+    const loaded = await loadSnapshot(sql, TYPE, 'm0');
+    expect(loaded!.snapshot).toEqual(inline);
+    expect(loaded!.blobs.size).toBe(0);
+    const next = await write('m0', 2, signing(PREPARED), loaded!.blobs);
+    expect(next.added).toHaveLength(1);
+    expect(await storedBlobs('m0')).toHaveLength(1);
+    expect((await loadSnapshot(sql, TYPE, 'm0'))!.snapshot).toEqual(inline);
+  });
+
   it('a string added and released within one commit group is never stored', () => {
     const added = encodeSnapshot(signing(long('C')), new Map());
     const dropped = encodeSnapshot(settled, added.blobs);
