@@ -86,8 +86,9 @@ export interface EventAck {
 /**
  * Writes a group's transitions: for each machine its latest snapshot (seq n over the stored seq
  * of its first transition here minus one, or a new row for seq 1; anything else is a conflict),
- * every transition row, and the last outbox event each machine applied. Three statements whatever
- * the group's size, started together (execute()) so they travel in one round trip, in this order.
+ * the long strings those snapshots store apart (`blobs`, machine-blobs.ts), every transition row,
+ * and the last outbox event each machine applied. A fixed number of statements whatever the
+ * group's size, started together (execute()) so they travel in one round trip, in this order.
  */
 export async function writeTransitions(
   tx: Tx,
