@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { LedgerAuthError, type TokenProvider } from './auth.js';
 import { decode, isRetryableErrorCategory, JsCantonError } from './schema/index.js';
+import { isOk, transportFor, type HttpExchange, type HttpTransport } from './transport.js';
 
 /**
  * The HTTP core every Ledger API and registry client uses: base URL, bearer token, timeout, JSON
@@ -80,6 +81,7 @@ export interface LedgerHttpOptions {
   auth: TokenProvider;
   /** Per request, unless the call sets its own. Default 30 s. */
   timeoutMs?: number;
+  /** Tests: a fetch to send through instead of node:http (transport.ts). */
   fetch?: typeof fetch;
 }
 
@@ -97,11 +99,11 @@ export interface RequestOptions<S extends z.ZodType> {
 
 export class LedgerHttp {
   readonly baseUrl: string;
-  private readonly doFetch: typeof fetch;
+  private readonly transport: HttpTransport;
 
   constructor(private readonly opts: LedgerHttpOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
-    this.doFetch = opts.fetch ?? globalThis.fetch;
+    this.transport = transportFor(opts.fetch);
   }
 
   get auth(): TokenProvider {
@@ -133,9 +135,9 @@ export class LedgerHttp {
     }
     const timeout = AbortSignal.timeout(o.timeoutMs ?? this.opts.timeoutMs ?? 30_000);
     const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
-    let res: Response;
+    let res: HttpExchange;
     try {
-      res = await this.doFetch(this.url(o.path, o.query), {
+      res = await this.transport(this.url(o.path, o.query), {
         method: o.method,
         headers: {
           authorization: `Bearer ${token}`,
@@ -155,8 +157,8 @@ export class LedgerHttp {
         cause: e,
       });
     }
-    const text = await res.text();
-    if (res.ok) {
+    const text = res.text;
+    if (isOk(res.status)) {
       try {
         return text === '' ? {} : (JSON.parse(text) as unknown);
       } catch (e) {

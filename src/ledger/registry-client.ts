@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { TokenProvider } from './auth.js';
 import { LedgerAuthError } from './auth.js';
 import { isRetryable, LedgerApiError } from './http.js';
+import { isOk, transportFor, type HttpExchange, type HttpTransport } from './transport.js';
 import {
   decode,
   GetChoiceContextRequest,
@@ -39,6 +40,7 @@ export interface RegistryClientOptions {
   auth?: TokenProvider;
   /** Per request. Default 15 s. */
   timeoutMs?: number;
+  /** Tests: a fetch to send through instead of node:http (transport.ts). */
   fetch?: typeof fetch;
 }
 
@@ -47,11 +49,11 @@ const METADATA = '/registry/metadata/v1';
 
 export class RegistryClient {
   readonly baseUrl: string;
-  private readonly doFetch: typeof fetch;
+  private readonly transport: HttpTransport;
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
-    this.doFetch = opts.fetch ?? globalThis.fetch;
+    this.transport = transportFor(opts.fetch);
   }
 
   /**
@@ -101,9 +103,9 @@ export class RegistryClient {
       }
     }
     const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 15_000);
-    let res: Response;
+    let res: HttpExchange;
     try {
-      res = await this.doFetch(this.baseUrl + path, {
+      res = await this.transport(this.baseUrl + path, {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -114,8 +116,8 @@ export class RegistryClient {
       const timedOut = timeout.aborted;
       throw new LedgerApiError(`${what}: ${timedOut ? 'timed out' : `network error: ${(e as Error).message}`}`, { status: 0, code: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR', retryable: true, cause: e });
     }
-    const text = await res.text();
-    if (!res.ok) throw registryError(what, res.status, text);
+    const text = res.text;
+    if (!isOk(res.status)) throw registryError(what, res.status, text);
     let json: unknown;
     try {
       json = JSON.parse(text);
