@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { LedgerAuthError, type TokenProvider } from './auth.js';
 import { decode, isRetryableErrorCategory, JsCantonError } from './schema/index.js';
-import { isOk, transportFor, type HttpExchange, type HttpTransport } from './transport.js';
+import { isOk, transportFor, type HttpCall, type HttpExchange, type HttpTransport } from './transport.js';
 
 /**
  * The HTTP core every Ledger API and registry client uses: base URL, bearer token, timeout, JSON
@@ -76,6 +76,43 @@ export function errorFromResponse(what: string, status: number, bodyText: string
   return new LedgerApiError(`${what}: HTTP ${status}${text ? `: ${text}` : ''}`, { status, code: `HTTP_${status}` });
 }
 
+/** A bearer token for a call; failing to get one is a LedgerApiError naming the call. */
+export async function bearerToken(auth: TokenProvider, what: string, signal?: AbortSignal): Promise<string> {
+  try {
+    return await auth.getToken(signal);
+  } catch (e) {
+    if (e instanceof LedgerAuthError) {
+      throw new LedgerApiError(`${what}: cannot obtain an access token: ${e.message}`, { status: e.status, code: 'AUTH_TOKEN', retryable: e.retryable, cause: e });
+    }
+    throw e;
+  }
+}
+
+/**
+ * One exchange, time-boxed. The caller's cancellation passes through as it is; a timeout or a
+ * network failure (no complete response) becomes a retryable LedgerApiError naming the call.
+ */
+export async function timedExchange(
+  transport: HttpTransport,
+  url: string,
+  call: Omit<HttpCall, 'signal'>,
+  o: { what: string; timeoutMs: number; signal?: AbortSignal | undefined },
+): Promise<HttpExchange> {
+  const timeout = AbortSignal.timeout(o.timeoutMs);
+  try {
+    return await transport(url, { ...call, signal: o.signal ? AbortSignal.any([o.signal, timeout]) : timeout });
+  } catch (e) {
+    if (o.signal?.aborted) throw e; // the caller cancelled: not a ledger error
+    const timedOut = timeout.aborted;
+    throw new LedgerApiError(`${o.what}: ${timedOut ? 'timed out' : `network error: ${(e as Error).message}`}`, {
+      status: 0,
+      code: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR',
+      retryable: true,
+      cause: e,
+    });
+  }
+}
+
 export interface LedgerHttpOptions {
   baseUrl: string;
   auth: TokenProvider;
@@ -124,20 +161,11 @@ export class LedgerHttp {
   }
 
   private async send(o: RequestOptions<z.ZodType>, what: string, mayRefresh: boolean): Promise<unknown> {
-    let token: string;
-    try {
-      token = await this.opts.auth.getToken(o.signal);
-    } catch (e) {
-      if (e instanceof LedgerAuthError) {
-        throw new LedgerApiError(`${what}: cannot obtain an access token: ${e.message}`, { status: e.status, code: 'AUTH_TOKEN', retryable: e.retryable, cause: e });
-      }
-      throw e;
-    }
-    const timeout = AbortSignal.timeout(o.timeoutMs ?? this.opts.timeoutMs ?? 30_000);
-    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
-    let res: HttpExchange;
-    try {
-      res = await this.transport(this.url(o.path, o.query), {
+    const token = await bearerToken(this.opts.auth, what, o.signal);
+    const res = await timedExchange(
+      this.transport,
+      this.url(o.path, o.query),
+      {
         method: o.method,
         headers: {
           authorization: `Bearer ${token}`,
@@ -145,18 +173,9 @@ export class LedgerHttp {
           ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
-        signal,
-      });
-    } catch (e) {
-      if (o.signal?.aborted) throw e; // the caller cancelled: not a ledger error
-      const timedOut = timeout.aborted;
-      throw new LedgerApiError(`${what}: ${timedOut ? 'timed out' : `network error: ${(e as Error).message}`}`, {
-        status: 0,
-        code: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR',
-        retryable: true,
-        cause: e,
-      });
-    }
+      },
+      { what, timeoutMs: o.timeoutMs ?? this.opts.timeoutMs ?? 30_000, signal: o.signal },
+    );
     const text = res.text;
     if (isOk(res.status)) {
       try {

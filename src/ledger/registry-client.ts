@@ -1,8 +1,7 @@
 import type { z } from 'zod';
 import type { TokenProvider } from './auth.js';
-import { LedgerAuthError } from './auth.js';
-import { isRetryable, LedgerApiError } from './http.js';
-import { isOk, transportFor, type HttpExchange, type HttpTransport } from './transport.js';
+import { bearerToken, isRetryable, LedgerApiError, timedExchange } from './http.js';
+import { isOk, transportFor, type HttpTransport } from './transport.js';
 import {
   decode,
   GetChoiceContextRequest,
@@ -94,28 +93,13 @@ export class RegistryClient {
     const what = `registry ${method} ${this.baseUrl}${path.split('?')[0] ?? path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.opts.auth) {
-      try {
-        headers['authorization'] = `Bearer ${await this.opts.auth.getToken(signal)}`;
-      } catch (e) {
-        if (e instanceof LedgerAuthError) throw new LedgerApiError(`${what}: cannot obtain an access token: ${e.message}`, { status: e.status, code: 'AUTH_TOKEN', retryable: e.retryable, cause: e });
-        throw e;
-      }
-    }
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 15_000);
-    let res: HttpExchange;
-    try {
-      res = await this.transport(this.baseUrl + path, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      const timedOut = timeout.aborted;
-      throw new LedgerApiError(`${what}: ${timedOut ? 'timed out' : `network error: ${(e as Error).message}`}`, { status: 0, code: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR', retryable: true, cause: e });
-    }
+    if (this.opts.auth) headers['authorization'] = `Bearer ${await bearerToken(this.opts.auth, what, signal)}`;
+    const res = await timedExchange(
+      this.transport,
+      this.baseUrl + path,
+      { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) },
+      { what, timeoutMs: this.opts.timeoutMs ?? 15_000, signal },
+    );
     const text = res.text;
     if (!isOk(res.status)) throw registryError(what, res.status, text);
     let json: unknown;
