@@ -194,7 +194,17 @@ describe('ingestion component over the wire', () => {
               select pid from pg_stat_activity where datname = current_database() and xact_start is not null and pid <> pg_backend_pid()`;
             await sql`select pg_terminate_backend(${victim!.pid}, 5000)`;
             killed++;
-            await small`select 1`;
+            // Reconnect the dead connection object: a query that reaches it before the client has
+            // seen the close fails (CONNECTION_CLOSED), and the next one opens the new session.
+            for (let attempt = 1; ; attempt++) {
+              try {
+                await small`select 1`;
+                break;
+              } catch (e) {
+                if (attempt >= 20 || (e as { code?: unknown }).code !== 'CONNECTION_CLOSED') throw e;
+                await new Promise((r) => setTimeout(r, 10));
+              }
+            }
             // The batch goes on writing on its dead transaction's connection, now a new session.
           },
         },
