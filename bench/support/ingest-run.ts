@@ -1,13 +1,11 @@
 import { processCpuMs } from './process-cpu.js';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
-import { WebSocket } from 'ws';
-import { treasuryUpdateFormat } from '../../src/ledger/read-client.js';
-import { websocketUrl } from '../../src/ledger/updates-socket.js';
 import { createLogger } from '../../src/logger.js';
 import { connect } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createIngestionComponent } from '../../src/streams/index.js';
+import { frameOffset, openTreasuryStream, type UpdateFrame } from './treasury-stream.js';
 
 /**
  * One benchmark measurement, in a process of its own so that its peak RSS is ingestion's alone:
@@ -45,21 +43,15 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsa
 function rawRead(): Promise<{ seconds: number; transactions: number; bytes: number; doubleCpuMs: number }> {
   return new Promise((resolve, reject) => {
     const double0 = doubleCpuMs();
-    const ws = new WebSocket(websocketUrl(url, '/v2/updates'), [`jwt.token.${token}`, 'daml.ws.auth'], { perMessageDeflate: false });
     let started = 0;
     let transactions = 0;
     let bytes = 0;
-    ws.on('open', () => {
-      started = performance.now();
-      ws.send(JSON.stringify({ beginExclusive: 0, updateFormat: treasuryUpdateFormat(party) }));
-    });
+    const ws = openTreasuryStream({ url, token, party }, () => (started = performance.now()));
     ws.on('message', (data: Buffer) => {
       bytes += data.length;
-      const el = JSON.parse(data.toString()) as { update: { Transaction?: { value: { offset: number } }; OffsetCheckpoint?: { value: { offset: number } } } };
-      const u = el.update;
-      if (u.Transaction) transactions++;
-      const offset = (u.Transaction ?? u.OffsetCheckpoint)?.value.offset ?? 0;
-      if (offset >= ledgerEnd) {
+      const el = JSON.parse(data.toString()) as UpdateFrame;
+      if (el.update?.Transaction) transactions++;
+      if ((frameOffset(el) ?? 0) >= ledgerEnd) {
         const seconds = (performance.now() - started) / 1000;
         ws.close();
         resolve({ seconds, transactions, bytes, doubleCpuMs: doubleCpuMs() - double0 });

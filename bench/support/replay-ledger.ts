@@ -1,9 +1,9 @@
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { treasuryUpdateFormat } from '../../src/ledger/read-client.js';
-import { websocketUrl } from '../../src/ledger/updates-socket.js';
+import { frameOffset, openTreasuryStream, type UpdateFrame } from './treasury-stream.js';
 
 /**
  * The ledger "on another machine", for bench:ingest: reads the treasury's /v2/updates stream from
@@ -26,17 +26,15 @@ interface Frame {
 function record(): Promise<Frame[]> {
   return new Promise((resolve, reject) => {
     const frames: Frame[] = [];
-    const ws = new WebSocket(websocketUrl(values.url!, '/v2/updates'), [`jwt.token.${values.token!}`, 'daml.ws.auth'], { perMessageDeflate: false });
-    ws.on('open', () => ws.send(JSON.stringify({ beginExclusive: 0, updateFormat: JSON.parse(format) as unknown })));
+    const ws = openTreasuryStream({ url: values.url!, token: values.token!, party: values.party! });
     ws.on('message', (data: Buffer) => {
-      const el = JSON.parse(data.toString()) as { update?: Record<string, { value: { offset: number } } | undefined> };
-      const body = el.update && Object.values(el.update)[0];
-      if (body === undefined) {
+      const offset = frameOffset(JSON.parse(data.toString()) as UpdateFrame);
+      if (offset === undefined) {
         reject(new Error(`the double sent a frame that is not an update: ${data.toString().slice(0, 200)}`));
         return;
       }
-      frames.push({ offset: body.value.offset, text: data });
-      if (body.value.offset >= ledgerEnd) {
+      frames.push({ offset, text: data });
+      if (offset >= ledgerEnd) {
         ws.close();
         resolve(frames);
       }
