@@ -56,6 +56,12 @@ export function validateRange(tl: Timeline, beginExclusive: number, endInclusive
   }
 }
 
+/**
+ * Offsets read per step while catching up: a stream from far behind builds its frames a slice at
+ * a time, so the double's memory and GC cost stay flat however long the backlog is.
+ */
+const CATCH_UP_SLICE = 256;
+
 function waitForChange(tl: Timeline, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     let off = () => {};
@@ -89,7 +95,7 @@ export async function* streamElements<E>(tl: Timeline, spec: StreamSpec<E>, opts
   const bounded = spec.endInclusive !== undefined;
 
   while (!opts.signal.aborted) {
-    const end = tl.ledgerEnd();
+    const end = Math.min(tl.ledgerEnd(), cursor + CATCH_UP_SLICE);
     const upTo = spec.endInclusive !== undefined ? Math.min(spec.endInclusive, end) : end;
     for (const { offset, element } of spec.collect(cursor, upTo)) {
       if (opts.signal.aborted) return;
