@@ -256,6 +256,48 @@ describe('ingestion store: one transaction per batch', () => {
     expect({ snap: await ingestionSnapshot(sql), events: (await eventsOf(sql)).map((e) => [e.topic, e.aggregate_id, e.payload]) }).toEqual(small);
   });
 
+  it('a batch reads the rows it needs by key, not by scanning tables that hold many rows', async () => {
+    // Tens of thousands of earlier deposits, holdings and updates (statistics up to date, as
+    // autovacuum keeps them), then a batch of a few hundred: its lookups must use the indexes.
+    // Postgres' default costs (random_page_cost 4) priced 400 key lookups above a sequential
+    // scan of 20,000 deposits, and every batch then read the whole table.
+    await sql`
+      insert into deposits (deposit_id, kind, status, instrument_admin, instrument_id, sender, memo, transfer_amount)
+      select 'old-' || md5(g::text) || ':1', 'one_step', 'credited', ${CC.admin}, ${CC.id}, ${customer(1)}, 'memo-1', 5
+      from generate_series(1, 20000) g`;
+    await sql`
+      insert into holdings (contract_id, owner, instrument_admin, instrument_id, amount, template_id, created_offset, created_update_id, created_record_time)
+      select 'old-' || md5(g::text), ${TREASURY}, ${CC.admin}, ${CC.id}, 5, 't', g, 'old-' || g, now() from generate_series(1, 20000) g`;
+    await sql`
+      insert into ingested_updates (update_id, ledger_offset, record_time, synchronizer_id, facts)
+      select 'old-' || g, g, now(), ${SYNC}, '{}' from generate_series(1, 20000) g`;
+    await sql`analyze deposits, holdings, ingested_updates`;
+    const tables = ['deposits', 'holdings', 'ingested_updates'];
+    const counters = async () => {
+      const rows = await sql<{ relname: string; seq_scan: string; n_tup_ins: string }[]>`
+        select relname, seq_scan::text, n_tup_ins::text from pg_stat_user_tables where relname = any(${tables}::text[]) order by relname`;
+      return Object.fromEntries(rows.map((r) => [r.relname, { seqScans: Number(r.seq_scan), inserted: Number(r.n_tup_ins) }]));
+    };
+    // Cumulative statistics reach other sessions when a backend flushes them (within a second
+    // or so of going idle): wait until this test's own inserts show.
+    const settled = async (deposits: number) => {
+      for (let i = 0; i < 100; i++) {
+        const c = await counters();
+        if ((c.deposits?.inserted ?? 0) >= deposits) return c;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('table statistics did not arrive');
+    };
+    const before = await settled(20000);
+
+    const l = new ScriptedLedger();
+    for (let i = 0; i < 400; i++) l.deposit1Step({ sender: customer(1 + (i % 3)), amount: '1', memo: 'memo-1' });
+    const r = await ingestAll(l);
+    expect(r.facts).toHaveLength(400);
+    const after = await settled((before.deposits?.inserted ?? 0) + 400);
+    for (const t of tables) expect({ table: t, seqScans: after[t]?.seqScans }).toEqual({ table: t, seqScans: before[t]?.seqScans });
+  });
+
   it('a crash inside the batch transaction (any point) leaves no trace', async () => {
     const l = new ScriptedLedger();
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
