@@ -61,6 +61,8 @@ interface Result {
   doubleCpuUsPerUpdateFull: number;
   deposits: number;
   events: number;
+  batches: number;
+  batchesParsedAhead: number;
 }
 
 const results: Result[] = [];
@@ -96,14 +98,14 @@ for (const n of sizes) {
 }
 
 const f = (x: number) => Math.round(x).toLocaleString('en-US');
-console.log('\n| N | ledger | raw read (updates/s) | full ingestion (updates/s) | ratio | peak RSS of ingestion (MB) | CPU per update: ingestion process + Postgres (µs) | CPU per update of the ledger: raw read, full (µs) | cores busy during (b) |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('\n| N | ledger | raw read (updates/s) | full ingestion (updates/s) | ratio | peak RSS of ingestion (MB) | CPU per update: ingestion process + Postgres (µs) | CPU per update of the ledger: raw read, full (µs) | cores busy during (b) | batches parsed ahead |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   // CPU seconds per second of all three processes during full ingestion: well below the core
   // count means the processes wait on each other, not on the machine.
   const busy = (r.fullPerSecond * (r.nodeCpuUsPerUpdate + r.pgCpuUsPerUpdate + r.doubleCpuUsPerUpdateFull)) / 1e6;
   console.log(
-    `| ${f(r.n)} | ${r.ledger} | ${f(r.rawPerSecond)} | ${f(r.fullPerSecond)} | ${(r.fullPerSecond / r.rawPerSecond).toFixed(2)} | ${r.peakRssMb.toFixed(0)} | ${f(r.nodeCpuUsPerUpdate)} + ${f(r.pgCpuUsPerUpdate)} | ${f(r.doubleCpuUsPerUpdateRaw)}, ${f(r.doubleCpuUsPerUpdateFull)} | ${busy.toFixed(2)} |`,
+    `| ${f(r.n)} | ${r.ledger} | ${f(r.rawPerSecond)} | ${f(r.fullPerSecond)} | ${(r.fullPerSecond / r.rawPerSecond).toFixed(2)} | ${r.peakRssMb.toFixed(0)} | ${f(r.nodeCpuUsPerUpdate)} + ${f(r.pgCpuUsPerUpdate)} | ${f(r.doubleCpuUsPerUpdateRaw)}, ${f(r.doubleCpuUsPerUpdateFull)} | ${busy.toFixed(2)} | ${r.batchesParsedAhead}/${r.batches} |`,
   );
 }
 console.log(

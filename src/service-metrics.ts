@@ -79,6 +79,11 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
     help: 'Ingestion batches committed (one database transaction each).',
     registers: [registry],
   });
+  const parsedAhead = new Counter({
+    name: 'cxi_ingestion_batches_parsed_ahead_total',
+    help: 'Ingestion batches parsed while the batch before them was being written (the rest were parsed in their own transaction).',
+    registers: [registry],
+  });
   const attempts = new Counter({
     name: 'cxi_withdrawal_attempts_total',
     help: 'Withdrawal attempts started (holdings reserved for a new attempt), per instrument.',
@@ -176,6 +181,7 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
       elements.inc(b.elements);
       updates.inc(b.transactions);
       duplicates.inc(b.skipped);
+      if (b.parsedAhead) parsedAhead.inc();
     },
     observeIngestion(s) {
       source = s;

@@ -58,7 +58,7 @@ describe('service metrics', () => {
   it('count ingested batches and compute the lag from the ledger end and the committed offset', async () => {
     const registry = new Registry();
     const metrics = createServiceMetrics(registry, { ledgerEndCacheMs: 0 });
-    metrics.ingested({ checkpoint: { treasuryParty: 't', offset: 10, updateId: null, recordTime: null, synchronizerId: null }, elements: 5, transactions: 3, skipped: 1, eventIds: [] });
+    metrics.ingested({ checkpoint: { treasuryParty: 't', offset: 10, updateId: null, recordTime: null, synchronizerId: null }, elements: 5, transactions: 3, skipped: 1, eventIds: [], parsedAhead: true });
     let end = 20;
     let committed: number | undefined = 10;
     let failing = false;
@@ -73,6 +73,7 @@ describe('service metrics', () => {
     let m = await scrape(registry);
     expect(m.value('cxi_updates_ingested_total')).toBe(3);
     expect(m.value('cxi_ingestion_elements_total')).toBe(5);
+    expect(m.value('cxi_ingestion_batches_parsed_ahead_total')).toBe(1);
     expect(m.value('cxi_ingestion_duplicates_total')).toBe(1);
     expect(m.value('cxi_ingestion_batches_total')).toBe(1);
     expect(m.value('cxi_ledger_end_offset')).toBe(20);

@@ -61,7 +61,7 @@ function rawRead(): Promise<{ seconds: number; transactions: number; bytes: numb
   });
 }
 
-async function fullIngestion(): Promise<{ seconds: number; transactions: number; deposits: number; events: number; nodeCpuMs: number; pgCpuMs: number; doubleCpuMs: number }> {
+async function fullIngestion(): Promise<{ batches: { committed: number; parsedAhead: number }; seconds: number; transactions: number; deposits: number; events: number; nodeCpuMs: number; pgCpuMs: number; doubleCpuMs: number }> {
   const dbName = `cxi_bench_${process.pid}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`drop database if exists "${dbName}"`);
@@ -85,6 +85,11 @@ async function fullIngestion(): Promise<{ seconds: number; transactions: number;
       const pids = await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`;
       return pids.reduce((ms, { pid }) => ms + processCpuMs(pid), 0);
     };
+    const batches = { committed: 0, parsedAhead: 0 };
+    c.committed$.subscribe((b) => {
+      batches.committed++;
+      if (b.parsedAhead) batches.parsedAhead++;
+    });
     await sql`select 1`; // open the pool's connections before the first reading
     const pg0 = await backendCpu();
     const double0 = doubleCpuMs();
@@ -103,7 +108,7 @@ async function fullIngestion(): Promise<{ seconds: number; transactions: number;
     const [counts] = await sql<{ updates: number; deposits: number; events: number }[]>`
       select (select count(*) from ingested_updates)::int as updates, (select count(*) from deposits)::int as deposits,
              (select count(*) from outbox_events)::int as events`;
-    return { seconds, transactions: counts!.updates, deposits: counts!.deposits, events: counts!.events, nodeCpuMs: (cpu.user + cpu.system) / 1000, pgCpuMs: pgMs, doubleCpuMs: doubleMs };
+    return { batches, seconds, transactions: counts!.updates, deposits: counts!.deposits, events: counts!.events, nodeCpuMs: (cpu.user + cpu.system) / 1000, pgCpuMs: pgMs, doubleCpuMs: doubleMs };
   } finally {
     await sql.end({ timeout: 5 });
     await admin.unsafe(`drop database if exists "${dbName}" with (force)`);
@@ -126,6 +131,8 @@ process.stdout.write(
     fullPerSecond: full.transactions / full.seconds,
     deposits: full.deposits,
     events: full.events,
+    batches: full.batches.committed,
+    batchesParsedAhead: full.batches.parsedAhead,
     peakRssMb: peakRss / 1e6,
     nodeCpuUsPerUpdate: (full.nodeCpuMs * 1000) / full.transactions,
     pgCpuUsPerUpdate: (full.pgCpuMs * 1000) / full.transactions,

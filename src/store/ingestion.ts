@@ -1,12 +1,22 @@
 import { compareTimestamps, type JsTransaction, type SynchronizerTime } from '../ledger/schema/index.js';
-import { CheckpointConflictError, UpdateParseError } from '../streams/errors.js';
+import { CheckpointConflictError } from '../streams/errors.js';
 import type { TransactionFacts } from '../streams/facts.js';
 import { OverlayLedgerState, type KnownHolding, type KnownInstruction } from '../streams/ledger-state.js';
-import { parseTransaction } from '../streams/parser.js';
 import { lockCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { Sql, Tx } from './db.js';
 import { archiveHoldings, fetchActiveHoldings, insertHoldings } from './holdings.js';
 import { BatchChanges, FINAL_DEPOSIT_STATUSES, type InstructionRow } from './ingestion-model.js';
+import {
+  BATCH_PLANNER_SETTINGS,
+  offsetAfter,
+  PARSE_CHUNK,
+  parseChunk,
+  preparedStillHolds,
+  referencedContracts,
+  selectFresh,
+  type ParsedBatch,
+  type PreparedBatch,
+} from './ingestion-parse.js';
 import { fetchBatchRows, fetchInstructions, flushChanges } from './ingestion-rows.js';
 import { appendOutboxEvents, type OutboxEventInput } from './outbox.js';
 import { settleAll } from '../lib/settle-all.js';
@@ -15,8 +25,9 @@ import { settleAll } from '../lib/settle-all.js';
  * The batch writer: one DB transaction per batch writes the facts of its updates, the holdings,
  * deposits, withdrawals and transfer instructions they change, the definite failures and
  * expiries the new record time decides, the outbox events, and the new checkpoint (invariant 1).
- * Parsing happens inside the transaction, against holdings read in it: an update that does not
- * parse rolls the whole batch back. Re-ingesting an update is a no-op (offset and update id).
+ * Parsing happens inside the transaction, against holdings read in it (or ahead of it, checked
+ * against those reads: src/store/ingestion-parse.ts): an update that does not parse rolls the
+ * whole batch back. Re-ingesting an update is a no-op (offset and update id).
  */
 
 export type IngestElement =
@@ -43,6 +54,10 @@ export interface IngestOptions {
   instructionExpiryGraceMs?: number;
   /** Tests: called at points inside the batch transaction; throwing there aborts the batch. */
   faults?: (point: FaultPoint) => void | Promise<void>;
+  /** The batch parsed ahead of this transaction (prepareBatch): used only if it still holds. */
+  prepared?: PreparedBatch | undefined;
+  /** Called inside the transaction once the batch is parsed: what the next batch can be parsed against. */
+  onParsed?: (parsed: ParsedBatch) => void;
 }
 
 export interface IngestResult {
@@ -53,27 +68,14 @@ export interface IngestResult {
   skipped: number;
   eventIds: number[];
   warnings: { message: string; context: Record<string, unknown> }[];
+  /** Whether the batch's parse ahead of its transaction was used (IngestOptions.prepared). */
+  parsedAhead: boolean;
 }
 
 export const DEFAULT_INSTRUCTION_EXPIRY_GRACE_MS = 60_000;
 
-/** Transactions parsed before their facts are sent (see ingestBatch). */
-const PARSE_CHUNK = 100;
-
 function maxTime(a: string | null, b: string): string {
   return a === null || compareTimestamps(b, a) > 0 ? b : a;
-}
-
-/** Contract ids whose rows the parser or the model may need: everything exercised or archived. */
-function referencedContracts(txs: readonly JsTransaction[]): string[] {
-  const cids = new Set<string>();
-  for (const tx of txs) {
-    for (const e of tx.events) {
-      if ('ExercisedEvent' in e) cids.add(e.ExercisedEvent.contractId);
-      else if ('ArchivedEvent' in e) cids.add(e.ArchivedEvent.contractId);
-    }
-  }
-  return [...cids];
 }
 
 export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], opts: IngestOptions): Promise<IngestResult> {
@@ -93,7 +95,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     // planner's default costs price a batch's few hundred key lookups above reading a table of
     // tens of thousands of rows (every batch read all of deposits, slower as the table grew).
     const [, stored, already, holdings, instructionRows] = await settleAll([
-      tx`select set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_seqscan', 'off', true)`.execute(),
+      tx.unsafe(BATCH_PLANNER_SETTINGS).execute(),
       lockCheckpoint(tx, party),
       candidateIds.length === 0 ? [] : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`.execute(),
       fetchActiveHoldings(tx, party, referenced),
@@ -105,56 +107,41 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
       );
     }
     const cp: Checkpoint = stored ?? { treasuryParty: party, offset: 0, updateId: null, recordTime: null, synchronizerId: null };
-    const next: Checkpoint = { ...cp };
-
-    // Duplicates: anything at or below the stored offset was ingested (a checkpoint at the same
-    // offset may still carry a newer record time), and update ids are unique forever.
-    const known = new Set(already.map((r) => r.update_id));
-    let skipped = 0;
-    const seen = new Set<string>();
-    const fresh: IngestElement[] = [];
-    const txs: JsTransaction[] = [];
-    for (const el of elements) {
-      const isTx = el.kind === 'transaction';
-      const offset = isTx ? el.tx.offset : el.offset;
-      if (offset < cp.offset || (isTx && offset === cp.offset) || (isTx && seen.has(el.tx.updateId))) {
-        skipped++;
-        continue;
-      }
-      fresh.push(el);
-      if (!isTx) continue;
-      seen.add(el.tx.updateId);
-      if (known.has(el.tx.updateId)) skipped++;
-      else txs.push(el.tx);
-    }
+    const { fresh, txs, skipped } = selectFresh(elements, cp.offset, new Set(already.map((r) => r.update_id)));
 
     const holdingsById = new Map<string, KnownHolding>(holdings.map((h) => [h.contractId, h]));
     const instructionsById = new Map<string, KnownInstruction>(instructionRows.map((i) => [i.contractId, i]));
-    const state = new OverlayLedgerState({ holding: (cid) => holdingsById.get(cid), instruction: (cid) => instructionsById.get(cid) });
-    // Parsed a chunk at a time, each chunk's facts sent as soon as it is parsed: Postgres stores
-    // them while the next chunk is parsed here, instead of waiting for the whole batch.
+    // The facts: parsed ahead if that parse is the one this transaction would make, else parsed
+    // here a chunk at a time, each chunk's facts sent as soon as it is parsed (Postgres stores
+    // them while the next chunk is parsed). One JSON document per chunk rather than text[]
+    // columns: no array escaping of JSON on either side.
+    const insertFacts = (json: string) =>
+      tx`
+        insert into ingested_updates (update_id, ledger_offset, record_time, synchronizer_id, facts)
+        select f->>'updateId', (f->>'offset')::bigint, (f->>'recordTime')::timestamptz, f->>'synchronizerId', f
+        from jsonb_array_elements(${json}::text::jsonb) as f`.execute();
+    const prepared = opts.prepared && preparedStillHolds(opts.prepared, txs, holdingsById, instructionsById) ? opts.prepared : undefined;
     const facts: TransactionFacts[] = [];
     const factsSent: PromiseLike<unknown>[] = [];
-    for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
-      const chunk: TransactionFacts[] = [];
-      for (const t of txs.slice(i, i + PARSE_CHUNK)) {
-        const f = parseTransaction(t, party, state);
-        state.apply(f);
-        chunk.push(f);
+    let state: OverlayLedgerState;
+    if (prepared) {
+      state = prepared.state;
+      for (const chunk of prepared.chunks) {
+        for (const f of chunk.facts) facts.push(f);
+        factsSent.push(insertFacts(chunk.json));
       }
-      const stored = storableFacts(chunk);
-      for (const f of stored.facts) facts.push(f);
-      // One JSON document rather than text[] columns: no array escaping of JSON on either side.
-      factsSent.push(
-        tx`
-          insert into ingested_updates (update_id, ledger_offset, record_time, synchronizer_id, facts)
-          select f->>'updateId', (f->>'offset')::bigint, (f->>'recordTime')::timestamptz, f->>'synchronizerId', f
-          from jsonb_array_elements(${stored.json}::text::jsonb) as f`.execute(),
-      );
-      // postgres.js hands a started query to its connection one microtask later: let it go out
-      // before the next chunk keeps this thread busy.
-      await null;
+    } else {
+      state = new OverlayLedgerState({ holding: (cid) => holdingsById.get(cid), instruction: (cid) => instructionsById.get(cid) });
+      for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
+        const chunk = parseChunk(txs, i, party, state);
+        for (const f of chunk.facts) facts.push(f);
+        factsSent.push(insertFacts(chunk.json));
+        // postgres.js hands a started query to its connection one microtask later: let it go out
+        // before the next chunk keeps this thread busy.
+        await null;
+      }
     }
+    opts.onParsed?.({ offset: offsetAfter(cp.offset, fresh), updateIds: new Set(txs.map((t) => t.updateId)), state });
     await opts.faults?.('parsed');
 
     // Rows the facts change, then the model decides the changes and events in ledger order.
@@ -191,6 +178,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     for (const f of facts) changes.apply(f);
 
     // The new checkpoint: last offset, last transaction, latest record time.
+    const next: Checkpoint = { ...cp };
     for (const el of fresh) {
       if (el.kind === 'transaction') {
         next.offset = Math.max(next.offset, el.tx.offset);
@@ -221,41 +209,8 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     await opts.faults?.('before-commit');
     const eventIds = await appendOutboxEvents(tx, events);
     await opts.faults?.('after-outbox');
-    return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings };
+    return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: prepared !== undefined };
   });
-}
-
-/**
- * JSON.stringify escapes exactly the lone surrogates (well-formed pairs stay raw): such an escape,
- * not preceded by an escaped backslash, is text that is not Unicode.
- */
-const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i;
-
-/**
- * Daml text is Unicode, so a lone surrogate can only come from a broken node or proxy, and
- * Postgres refuses it: bad data, which stops ingestion naming the update (never skipped, never
- * silently rewritten).
- */
-function notUnicode(facts: readonly TransactionFacts[]): UpdateParseError {
-  const bad = facts.find((f) => LONE_SURROGATE.test(JSON.stringify(f))) ?? facts[0]!;
-  return new UpdateParseError(bad.updateId, bad.offset, 'a text value is not valid Unicode (it holds a lone UTF-16 surrogate)');
-}
-
-/** A JSON \u0000 escape that is not itself an escaped backslash followed by "u0000". */
-const JSON_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
-
-/**
- * Facts as Postgres can store them. Text and jsonb cannot hold U+0000, and a customer chooses the
- * memo (transfer reason) and other metadata: a NUL there would stop ingestion for good. It is
- * replaced by U+FFFD (no account memo can contain either, so such a deposit stays unattributed).
- * The check costs one scan of the JSON that is written anyway.
- */
-function storableFacts(facts: TransactionFacts[]): { facts: TransactionFacts[]; json: string } {
-  const json = JSON.stringify(facts);
-  if (LONE_SURROGATE.test(json)) throw notUnicode(facts);
-  if (!json.includes('\\u0000')) return { facts, json };
-  const safe = json.replace(JSON_NUL, '$1\\ufffd');
-  return { facts: JSON.parse(safe) as TransactionFacts[], json: safe };
 }
 
 function advanceTime(cp: Checkpoint, recordTime: string, synchronizerId: string): void {

@@ -31,8 +31,9 @@ export interface IngestionOptions {
   batchMaxSize?: number;
   batchMaxWaitMs?: number;
   /**
-   * Elements held in memory before the source is paused (default 2 batches; resumes at half). Small
-   * on purpose: queued transactions that outlive young-generation GC are what GC costs most.
+   * Elements held in memory before the source is paused (default 3 batches: one being written,
+   * one parsed ahead, one filling; resumes at half). Small on purpose: queued transactions that
+   * outlive young-generation GC are what GC costs most.
    */
   maxQueue?: number;
   retry?: Partial<BackoffPolicy>;
@@ -133,7 +134,7 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
   let leaseTimer: NodeJS.Timeout | undefined;
   let stopping = false;
   const progress: IngestionProgress = { committedOffset: undefined, receivedOffset: undefined, queued: 0, transport: undefined };
-  const backpressure = new Backpressure(o.maxQueue ?? 2 * (o.batchMaxSize ?? 500));
+  const backpressure = new Backpressure(o.maxQueue ?? 3 * (o.batchMaxSize ?? 500), (o.maxQueue ?? 3 * (o.batchMaxSize ?? 500)) - (o.batchMaxSize ?? 500));
 
   async function releaseLease(): Promise<void> {
     clearInterval(leaseTimer);

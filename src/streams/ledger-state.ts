@@ -48,6 +48,16 @@ export class OverlayLedgerState implements LedgerStateLookup {
     return this.instructions.get(contractId) ?? this.base?.instruction(contractId);
   }
 
+  /** This overlay's own change to a holding: the holding, null if archived, undefined if untouched. */
+  changedHolding(contractId: string): KnownHolding | null | undefined {
+    return this.holdings.get(contractId);
+  }
+
+  /** An instruction this overlay's transactions created (undefined if none). */
+  createdInstruction(contractId: string): KnownInstruction | undefined {
+    return this.instructions.get(contractId);
+  }
+
   /** Makes a parsed transaction's effects visible to the next one. */
   apply(facts: TransactionFacts): void {
     for (const h of facts.holdingsCreated) {

@@ -2,6 +2,7 @@ import { catchError, map, of, takeUntil, tap, type Observable } from 'rxjs';
 import type { Checkpoint } from '../store/checkpoint.js';
 import type { Sql } from '../store/db.js';
 import { ingestBatch, type IngestElement, type IngestOptions } from '../store/ingestion.js';
+import { prepareBatch, type ParsedBatch, type PreparedBatch } from '../store/ingestion-parse.js';
 import type { Backpressure } from './backpressure.js';
 import { offsetOf } from './elements.js';
 
@@ -9,7 +10,9 @@ import { offsetOf } from './elements.js';
  * Source → batches → one DB transaction per batch, strictly in order. Batches are pulled: when
  * the writer is free it takes everything queued (up to `batchMaxSize`), waiting at most
  * `batchMaxWaitMs` for a small batch to fill. So batches grow when the database is the slower
- * side (fewer, larger transactions) and stay small and prompt when the stream is. A source
+ * side (fewer, larger transactions) and stay small and prompt when the stream is. While a batch
+ * is written (once it is parsed), a full next batch is taken and parsed ahead, so this thread
+ * parses while Postgres writes; the next transaction uses that parse only if it still holds. A source
  * failure is not allowed to drop what was already received: it queues behind the elements, which
  * are written first, then the pipeline fails with it. Stopping lets the batch in flight commit and
  * drops what is only queued: it is read again from the checkpoint next time.
@@ -21,6 +24,8 @@ export interface CommittedBatch {
   transactions: number;
   skipped: number;
   eventIds: number[];
+  /** Whether the batch was parsed while the one before it was being written. */
+  parsedAhead: boolean;
 }
 
 export interface PipelineOptions {
@@ -32,7 +37,7 @@ export interface PipelineOptions {
   batchMaxWaitMs: number;
   /** The stored checkpoint offset when the run starts (0 if none). */
   startOffset: number;
-  ingest: Omit<IngestOptions, 'treasuryParty' | 'expectedOffset'>;
+  ingest: Omit<IngestOptions, 'treasuryParty' | 'expectedOffset' | 'prepared' | 'onParsed'>;
   /** A batch that failed on a transient database error is retried this often (default 5), backing off. */
   dbRetries?: number;
   dbRetryDelayMs?: number;
@@ -67,6 +72,20 @@ export function runPipeline(o: PipelineOptions): Promise<void> {
     w?.();
   };
 
+  /**
+   * The next batch, taken from the queue while the one before it is being written, and its parse
+   * ahead of its own transaction (see src/store/ingestion-parse.ts).
+   */
+  let ahead: { els: IngestElement[]; prepared: Promise<PreparedBatch | undefined> } | undefined;
+  /** The batch being written, once parsed: until it commits, the next one may be parsed against it. */
+  let writing: ParsedBatch | undefined;
+  /** A full next batch (or the last one) is parsed while the one before it is written. */
+  const parseAhead = () => {
+    if (!writing || ahead || stopping || queue.length === 0 || (queue.length < o.batchMaxSize && !sourceDone && !fatal)) return;
+    const els = queue.splice(0, o.batchMaxSize);
+    ahead = { els, prepared: prepareBatch(o.sql, els, o.party, writing) };
+  };
+
   const stopSub = o.stop$.subscribe({ next: () => (stopping = true), error: () => (stopping = true) });
   const sourceSub = o.source$
     .pipe(
@@ -84,6 +103,7 @@ export function runPipeline(o: PipelineOptions): Promise<void> {
           queue.push(item.el);
           // Wake a writer waiting for anything (first element) or for a full batch.
           if (queue.length === 1 || queue.length >= o.batchMaxSize) notify();
+          parseAhead();
         } else {
           fatal = { error: item.fatal };
           notify();
@@ -92,6 +112,7 @@ export function runPipeline(o: PipelineOptions): Promise<void> {
       complete: () => {
         sourceDone = true;
         notify();
+        parseAhead();
       },
     });
 
@@ -115,20 +136,47 @@ export function runPipeline(o: PipelineOptions): Promise<void> {
         if (fatal) throw fatal.error;
         return;
       }
-      if (queue.length === 0) {
-        if (fatal) throw fatal.error;
-        if (sourceDone) return;
-        await nap(60_000);
-        continue;
+      let els: IngestElement[];
+      let prepared: PreparedBatch | undefined;
+      if (ahead) {
+        els = ahead.els;
+        prepared = await ahead.prepared;
+        ahead = undefined;
+        if (stopping) continue;
+      } else {
+        if (queue.length === 0) {
+          if (fatal) throw fatal.error;
+          if (sourceDone) return;
+          await nap(60_000);
+          continue;
+        }
+        // A small batch may fill a little, so a slow stream is not written one update at a time.
+        if (queue.length < o.batchMaxSize && !sourceDone && !fatal) await nap(o.batchMaxWaitMs);
+        if (stopping) continue;
+        els = queue.splice(0, o.batchMaxSize);
       }
-      // A small batch may fill a little, so a slow stream is not written one update at a time.
-      if (queue.length < o.batchMaxSize && !sourceDone && !fatal) await nap(o.batchMaxWaitMs);
-      if (stopping) continue;
-      const els = queue.splice(0, o.batchMaxSize);
-      const r = await withDbRetries(() => ingestBatch(o.sql, els, { ...o.ingest, treasuryParty: o.party, expectedOffset: committed }));
+      const r = await withDbRetries(() =>
+        ingestBatch(o.sql, els, {
+          ...o.ingest,
+          treasuryParty: o.party,
+          expectedOffset: committed,
+          prepared,
+          onParsed: (parsed) => {
+            writing = parsed;
+            parseAhead();
+          },
+        }),
+      ).finally(() => (writing = undefined));
       committed = r.checkpoint.offset;
       o.backpressure.remove(els.length);
-      o.onCommitted?.({ checkpoint: r.checkpoint, elements: els.length, transactions: r.facts.length, skipped: r.skipped, eventIds: r.eventIds });
+      o.onCommitted?.({
+        checkpoint: r.checkpoint,
+        elements: els.length,
+        transactions: r.facts.length,
+        skipped: r.skipped,
+        eventIds: r.eventIds,
+        parsedAhead: r.parsedAhead,
+      });
     }
   }
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/store/checkpoint.js';
 import { listActiveHoldings } from '../../src/store/holdings.js';
 import { ingestBatch, type FaultPoint, type IngestElement } from '../../src/store/ingestion.js';
+import { prepareBatch, type PreparedBatch } from '../../src/store/ingestion-parse.js';
 import { offsetOf, parseElements } from '../../src/streams/elements.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { ingestionSnapshot, resetIngestionTables } from './support/db-state.js';
@@ -103,25 +104,42 @@ async function prepare(s: Scenario): Promise<void> {
   }
 }
 
-/** Ingests in batches of the given sizes; a crash aborts a batch, after which ingestion resumes from the stored checkpoint. */
+/** Batches whose parse ahead of their transaction was used, over all runs: the property must have exercised it. */
+let parsedAheadBatches = 0;
+
+/**
+ * Ingests in batches of the given sizes; a crash aborts a batch, after which ingestion resumes
+ * from the stored checkpoint. As the pipeline does, each batch parses the next one ahead while
+ * it is written (inside its transaction, before it commits); that parse is offered to the next
+ * batch transaction even when a crash came in between, so a stale one must be recognised.
+ */
 async function ingestWithCrashes(elements: IngestElement[], sizes: number[], crashes: { batch: number; point: FaultPoint }[]): Promise<number> {
   let batchNo = 0;
   let crashed = 0;
+  let ahead: Promise<PreparedBatch | undefined> | undefined;
   for (;;) {
     const cp = await readCheckpoint(sql, TREASURY);
     const rest = elements.filter((e) => offsetOf(e) > (cp?.offset ?? 0));
+    const prepared = await ahead;
+    ahead = undefined;
     if (rest.length === 0) return crashed;
     const size = sizes[batchNo % sizes.length]!;
     const crash = crashes.find((c) => c.batch === batchNo);
     batchNo++;
+    const next = rest.slice(size, size + sizes[batchNo % sizes.length]!);
     try {
-      await ingestBatch(sql, rest.slice(0, size), {
+      const r = await ingestBatch(sql, rest.slice(0, size), {
         treasuryParty: TREASURY,
         expectedOffset: cp?.offset ?? 0,
+        prepared,
+        onParsed: (parsed) => {
+          if (next.length > 0) ahead = prepareBatch(sql, next, TREASURY, parsed);
+        },
         faults: (p) => {
           if (crash && p === crash.point) throw new Error('crash');
         },
       });
+      if (r.parsedAhead) parsedAheadBatches++;
     } catch (e) {
       if ((e as Error).message !== 'crash') throw e;
       crashed++;
@@ -169,5 +187,6 @@ describe('ingestion property: crashes and batching never change what is credited
       ),
       { numRuns: 40 },
     );
+    expect(parsedAheadBatches).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/store/checkpoint.js';
 import { listActiveHoldings } from '../../src/store/holdings.js';
 import { ingestBatch } from '../../src/store/ingestion.js';
+import { prepareBatch, type PreparedBatch } from '../../src/store/ingestion-parse.js';
 import { CheckpointConflictError, UpdateParseError } from '../../src/streams/errors.js';
 import { parseElements } from '../../src/streams/elements.js';
 import { useMigratedDatabase } from '../support/db.js';
@@ -296,6 +297,49 @@ describe('ingestion store: one transaction per batch', () => {
     expect(r.facts).toHaveLength(400);
     const after = await settled((before.deposits?.inserted ?? 0) + 400);
     for (const t of tables) expect({ table: t, seqScans: after[t]?.seqScans }).toEqual({ table: t, seqScans: before[t]?.seqScans });
+  });
+
+  it('a batch parsed ahead (while the one before it is written) is used when it holds, parsed again when it does not', async () => {
+    // Batch A: deposits creating treasury holdings. Batch B: withdrawals spending them — parsed
+    // while A's transaction is still open, so only A's parse says those holdings exist.
+    const l = new ScriptedLedger();
+    for (let i = 0; i < 6; i++) l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
+    const a = parseElements(l.elements);
+    for (let i = 0; i < 3; i++) l.treasuryTransfer({ withdrawalId: `wd-${i}`, receiver: customer(9), amount: '4', fee: '0.5', kind: '1-step' });
+    const b = parseElements(l.elements.slice(a.length));
+    const run = async (tamper?: () => Promise<void>) => {
+      await resetIngestionTables(sql);
+      await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'alice')`;
+      let ahead: Promise<PreparedBatch | undefined> | undefined;
+      const first = await ingestBatch(sql, a, { ...opts, onParsed: (parsed) => (ahead = prepareBatch(sql, b, TREASURY, parsed)) });
+      const prepared = await ahead;
+      expect(prepared?.updateIds).toHaveLength(3);
+      await tamper?.();
+      const second = await ingestBatch(sql, b, { ...opts, expectedOffset: first.checkpoint.offset, prepared });
+      return { parsedAhead: second.parsedAhead, snapshot: await ingestionSnapshot(sql) };
+    };
+    const reference = async (tamper?: () => Promise<void>) => {
+      await resetIngestionTables(sql);
+      await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'alice')`;
+      const first = await ingestBatch(sql, a, opts);
+      await tamper?.();
+      await ingestBatch(sql, b, { ...opts, expectedOffset: first.checkpoint.offset });
+      return ingestionSnapshot(sql);
+    };
+
+    const ahead = await run();
+    expect(ahead.parsedAhead).toBe(true);
+    expect(ahead.snapshot).toEqual(await reference());
+
+    // The database no longer says what the parse ahead assumed (here: a holding's amount changed
+    // behind ingestion's back): the batch is parsed again, against what its transaction reads.
+    const tamper = async () => {
+      await sql`update holdings set amount = amount + 1`;
+    };
+    const stale = await run(tamper);
+    expect(stale.parsedAhead).toBe(false);
+    expect(stale.snapshot).toEqual(await reference(tamper));
+    expect(stale.snapshot).not.toEqual(ahead.snapshot);
   });
 
   it('a crash inside the batch transaction (any point) leaves no trace', async () => {

@@ -1,0 +1,236 @@
+import type { JsTransaction } from '../ledger/schema/index.js';
+import { UpdateParseError } from '../streams/errors.js';
+import type { TransactionFacts } from '../streams/facts.js';
+import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateLookup } from '../streams/ledger-state.js';
+import { parseTransaction } from '../streams/parser.js';
+import type { Sql } from './db.js';
+import { fetchActiveHoldings } from './holdings.js';
+import { fetchInstructions } from './ingestion-rows.js';
+import type { IngestElement } from './ingestion.js';
+import { settleAll } from '../lib/settle-all.js';
+
+/**
+ * Parsing a batch, in its transaction or ahead of it. The batch writer parses against what its
+ * own transaction read; while one batch is being written, the next can be parsed ahead
+ * (prepareBatch) against what the database held before plus the effects of the batch being
+ * written. A batch parsed ahead records every answer its parse had from outside the batch, and
+ * its transaction uses that parse only if it reads the same answers itself
+ * (preparedStillHolds): otherwise it parses again. So the ahead parse saves time, never decides
+ * anything.
+ */
+
+/** Transactions parsed before their facts are sent. */
+export const PARSE_CHUNK = 100;
+
+/** Session settings of every batch read (see ingestBatch). */
+export const BATCH_PLANNER_SETTINGS = `select set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_seqscan', 'off', true)`;
+
+/** Contract ids whose rows the parser or the model may need: everything exercised or archived. */
+export function referencedContracts(txs: readonly JsTransaction[]): string[] {
+  const cids = new Set<string>();
+  for (const tx of txs) {
+    for (const e of tx.events) {
+      if ('ExercisedEvent' in e) cids.add(e.ExercisedEvent.contractId);
+      else if ('ArchivedEvent' in e) cids.add(e.ArchivedEvent.contractId);
+    }
+  }
+  return [...cids];
+}
+
+export interface FreshElements {
+  /** Elements past the checkpoint, each once. */
+  fresh: IngestElement[];
+  /** Their transactions not yet ingested: what the batch parses. */
+  txs: JsTransaction[];
+  /** Elements that were already ingested (duplicate delivery, replay after a reconnect). */
+  skipped: number;
+}
+
+/**
+ * Duplicates: anything at or below the checkpoint offset was ingested (a checkpoint at the same
+ * offset may still carry a newer record time), and update ids are unique forever.
+ */
+export function selectFresh(elements: readonly IngestElement[], checkpointOffset: number, known: ReadonlySet<string>): FreshElements {
+  let skipped = 0;
+  const seen = new Set<string>();
+  const fresh: IngestElement[] = [];
+  const txs: JsTransaction[] = [];
+  for (const el of elements) {
+    const isTx = el.kind === 'transaction';
+    const offset = isTx ? el.tx.offset : el.offset;
+    if (offset < checkpointOffset || (isTx && offset === checkpointOffset) || (isTx && seen.has(el.tx.updateId))) {
+      skipped++;
+      continue;
+    }
+    fresh.push(el);
+    if (!isTx) continue;
+    seen.add(el.tx.updateId);
+    if (known.has(el.tx.updateId)) skipped++;
+    else txs.push(el.tx);
+  }
+  return { fresh, txs, skipped };
+}
+
+/** The checkpoint offset after a batch's fresh elements. */
+export function offsetAfter(checkpointOffset: number, fresh: readonly IngestElement[]): number {
+  let offset = checkpointOffset;
+  for (const el of fresh) offset = Math.max(offset, el.kind === 'transaction' ? el.tx.offset : el.offset);
+  return offset;
+}
+
+export interface ParsedChunk {
+  facts: TransactionFacts[];
+  /** The chunk's facts as stored (one JSON document). */
+  json: string;
+}
+
+/** Parses the next chunk of `txs` from `from`, applying each transaction's effects to `state`. */
+export function parseChunk(txs: readonly JsTransaction[], from: number, party: string, state: OverlayLedgerState): ParsedChunk {
+  const chunk: TransactionFacts[] = [];
+  for (const t of txs.slice(from, from + PARSE_CHUNK)) {
+    const f = parseTransaction(t, party, state);
+    state.apply(f);
+    chunk.push(f);
+  }
+  return storableFacts(chunk);
+}
+
+/** What a batch leaves for the next one to be parsed against, known once it is parsed. */
+export interface ParsedBatch {
+  /** The checkpoint offset once it commits. */
+  offset: number;
+  /** The transactions it ingests. */
+  updateIds: ReadonlySet<string>;
+  /** Its effects on holdings and instructions (its own changes are what the next one needs). */
+  state: OverlayLedgerState;
+}
+
+/** A batch parsed ahead of its transaction. */
+export interface PreparedBatch {
+  /** The transactions parsed, in order. */
+  updateIds: readonly string[];
+  chunks: readonly ParsedChunk[];
+  state: OverlayLedgerState;
+  /** Every holding and instruction the parse looked up outside the batch, and the answer. */
+  holdingLookups: ReadonlyMap<string, KnownHolding | undefined>;
+  instructionLookups: ReadonlyMap<string, KnownInstruction | undefined>;
+}
+
+/**
+ * Parses `elements` ahead of their transaction, as they will be once `after` has committed:
+ * database reads (outside any transaction: `after` may or may not have committed yet) overlaid
+ * with `after`'s effects. Undefined when that is not possible — any failure here, bad data
+ * included, is for the batch's own transaction to meet and report.
+ */
+export async function prepareBatch(sql: Sql, elements: readonly IngestElement[], party: string, after: ParsedBatch): Promise<PreparedBatch | undefined> {
+  try {
+    const candidates = elements.flatMap((el) => (el.kind === 'transaction' ? [el.tx] : []));
+    const candidateIds = [...new Set(candidates.map((t) => t.updateId))];
+    const referenced = referencedContracts(candidates);
+    const [, already, holdings, instructions] = await sql.begin('read only', (tx) =>
+      settleAll([
+        tx.unsafe(BATCH_PLANNER_SETTINGS).execute(),
+        candidateIds.length === 0 ? [] : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`.execute(),
+        fetchActiveHoldings(tx, party, referenced),
+        fetchInstructions(tx, referenced),
+      ]),
+    );
+    const known = new Set([...already.map((r) => r.update_id), ...after.updateIds]);
+    const { txs } = selectFresh(elements, after.offset, known);
+    const holdingsById = new Map(holdings.map((h) => [h.contractId, h]));
+    const instructionsById = new Map(instructions.map((i) => [i.contractId, i]));
+    const holdingLookups = new Map<string, KnownHolding | undefined>();
+    const instructionLookups = new Map<string, KnownInstruction | undefined>();
+    const base: LedgerStateLookup = {
+      holding: (cid) => {
+        const changed = after.state.changedHolding(cid);
+        const answer = changed === null ? undefined : (changed ?? holdingsById.get(cid));
+        if (!holdingLookups.has(cid)) holdingLookups.set(cid, answer);
+        return answer;
+      },
+      instruction: (cid) => {
+        const answer = after.state.createdInstruction(cid) ?? instructionsById.get(cid);
+        if (!instructionLookups.has(cid)) instructionLookups.set(cid, answer);
+        return answer;
+      },
+    };
+    const state = new OverlayLedgerState(base);
+    const chunks: ParsedChunk[] = [];
+    for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
+      chunks.push(parseChunk(txs, i, party, state));
+      // Between chunks, let the batch being written go on: its next statements wait on this thread.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { updateIds: txs.map((t) => t.updateId), chunks, state, holdingLookups, instructionLookups };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a batch parsed ahead is the parse its transaction would make: the same transactions to
+ * parse, and the same answer, read in the transaction, to every lookup the parse made.
+ */
+export function preparedStillHolds(
+  prepared: PreparedBatch,
+  txs: readonly JsTransaction[],
+  holdings: ReadonlyMap<string, KnownHolding>,
+  instructions: ReadonlyMap<string, KnownInstruction>,
+): boolean {
+  if (prepared.updateIds.length !== txs.length || txs.some((t, i) => t.updateId !== prepared.updateIds[i])) return false;
+  for (const [cid, seen] of prepared.holdingLookups) if (!sameHolding(seen, holdings.get(cid))) return false;
+  for (const [cid, seen] of prepared.instructionLookups) if (!sameInstruction(seen, instructions.get(cid))) return false;
+  return true;
+}
+
+function sameHolding(a: KnownHolding | undefined, b: KnownHolding | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.contractId === b.contractId && a.instrument.admin === b.instrument.admin && a.instrument.id === b.instrument.id && a.amount === b.amount && a.locked === b.locked;
+}
+
+function sameInstruction(a: KnownInstruction | undefined, b: KnownInstruction | undefined): boolean {
+  if (!a || !b) return a === b;
+  return (
+    a.contractId === b.contractId &&
+    a.sender === b.sender &&
+    a.receiver === b.receiver &&
+    a.instrument.admin === b.instrument.admin &&
+    a.instrument.id === b.instrument.id &&
+    a.amount === b.amount &&
+    a.memo === b.memo &&
+    a.executeBefore === b.executeBefore
+  );
+}
+
+/**
+ * JSON.stringify escapes exactly the lone surrogates (well-formed pairs stay raw): such an escape,
+ * not preceded by an escaped backslash, is text that is not Unicode.
+ */
+const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i;
+
+/**
+ * Daml text is Unicode, so a lone surrogate can only come from a broken node or proxy, and
+ * Postgres refuses it: bad data, which stops ingestion naming the update (never skipped, never
+ * silently rewritten).
+ */
+function notUnicode(facts: readonly TransactionFacts[]): UpdateParseError {
+  const bad = facts.find((f) => LONE_SURROGATE.test(JSON.stringify(f))) ?? facts[0]!;
+  return new UpdateParseError(bad.updateId, bad.offset, 'a text value is not valid Unicode (it holds a lone UTF-16 surrogate)');
+}
+
+/** A JSON \u0000 escape that is not itself an escaped backslash followed by "u0000". */
+const JSON_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * Facts as Postgres can store them. Text and jsonb cannot hold U+0000, and a customer chooses the
+ * memo (transfer reason) and other metadata: a NUL there would stop ingestion for good. It is
+ * replaced by U+FFFD (no account memo can contain either, so such a deposit stays unattributed).
+ * The check costs one scan of the JSON that is written anyway.
+ */
+function storableFacts(facts: TransactionFacts[]): ParsedChunk {
+  const json = JSON.stringify(facts);
+  if (LONE_SURROGATE.test(json)) throw notUnicode(facts);
+  if (!json.includes('\\u0000')) return { facts, json };
+  const safe = json.replace(JSON_NUL, '$1\\ufffd');
+  return { facts: JSON.parse(safe) as TransactionFacts[], json: safe };
+}
