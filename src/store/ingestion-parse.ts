@@ -1,7 +1,7 @@
 import type { JsTransaction } from '../ledger/schema/index.js';
 import { UpdateParseError } from '../streams/errors.js';
 import type { TransactionFacts } from '../streams/facts.js';
-import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateLookup } from '../streams/ledger-state.js';
+import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges, type LedgerStateLookup } from '../streams/ledger-state.js';
 import { parseTransaction } from '../streams/parser.js';
 import type { Sql } from './db.js';
 import { fetchActiveHoldings } from './holdings.js';
@@ -101,8 +101,8 @@ export interface ParsedBatch {
   offset: number;
   /** The transactions it ingests. */
   updateIds: ReadonlySet<string>;
-  /** Its effects on holdings and instructions (its own changes are what the next one needs). */
-  state: OverlayLedgerState;
+  /** Its effects on holdings and instructions. */
+  changes: LedgerStateChanges;
 }
 
 /** A batch parsed ahead of its transaction. */
@@ -143,13 +143,13 @@ export async function prepareBatch(sql: Sql, elements: readonly IngestElement[],
     const instructionLookups = new Map<string, KnownInstruction | undefined>();
     const base: LedgerStateLookup = {
       holding: (cid) => {
-        const changed = after.state.changedHolding(cid);
+        const changed = after.changes.holdings.get(cid);
         const answer = changed === null ? undefined : (changed ?? holdingsById.get(cid));
         if (!holdingLookups.has(cid)) holdingLookups.set(cid, answer);
         return answer;
       },
       instruction: (cid) => {
-        const answer = after.state.createdInstruction(cid) ?? instructionsById.get(cid);
+        const answer = after.changes.instructions.get(cid) ?? instructionsById.get(cid);
         if (!instructionLookups.has(cid)) instructionLookups.set(cid, answer);
         return answer;
       },

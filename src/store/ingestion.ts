@@ -141,7 +141,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
         await null;
       }
     }
-    opts.onParsed?.({ offset: offsetAfter(cp.offset, fresh), updateIds: new Set(txs.map((t) => t.updateId)), state });
+    opts.onParsed?.({ offset: offsetAfter(cp.offset, fresh), updateIds: new Set(txs.map((t) => t.updateId)), changes: state.ownChanges() });
     await opts.faults?.('parsed');
 
     // Rows the facts change, then the model decides the changes and events in ledger order.

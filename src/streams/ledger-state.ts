@@ -27,6 +27,11 @@ export interface LedgerStateLookup {
   instruction(contractId: string): KnownInstruction | undefined;
 }
 
+export interface LedgerStateChanges {
+  readonly holdings: ReadonlyMap<string, KnownHolding | null>;
+  readonly instructions: ReadonlyMap<string, KnownInstruction>;
+}
+
 /**
  * A lookup over a base (what the store pre-fetched for a batch, or nothing for the CLI) plus the
  * effects of the transactions parsed so far, so a holding created earlier in the same batch is
@@ -48,14 +53,13 @@ export class OverlayLedgerState implements LedgerStateLookup {
     return this.instructions.get(contractId) ?? this.base?.instruction(contractId);
   }
 
-  /** This overlay's own change to a holding: the holding, null if archived, undefined if untouched. */
-  changedHolding(contractId: string): KnownHolding | null | undefined {
-    return this.holdings.get(contractId);
-  }
-
-  /** An instruction this overlay's transactions created (undefined if none). */
-  createdInstruction(contractId: string): KnownInstruction | undefined {
-    return this.instructions.get(contractId);
+  /**
+   * This overlay's own effects, without its base: holdings created (archived: null) and
+   * instructions created. Holding these does not hold the base (a batch parsed ahead keeps the
+   * effects of the batch before it, not the whole chain of batches before that).
+   */
+  ownChanges(): LedgerStateChanges {
+    return { holdings: this.holdings, instructions: this.instructions };
   }
 
   /** Makes a parsed transaction's effects visible to the next one. */
