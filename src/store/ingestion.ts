@@ -193,21 +193,20 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
       }
     }
 
-    // The model's writes, then the definite-failure and expiry decisions and the checkpoint: one
-    // round trip. Every query is started (execute()) as it is built, so they reach the server in
-    // this order, after the facts' rows: the decisions see this batch's transfers, so a transfer
-    // is never reported as expired.
-    const [, , expired] = await settleAll([
+    // The model's writes, then the definite-failure and expiry decisions, the checkpoint and the
+    // model's outbox events: one round trip. Every query is started (execute()) as it is built, so
+    // they reach the server in this order, after the facts' rows: the decisions see this batch's
+    // transfers, so a transfer is never reported as expired. Events of the decisions follow.
+    const [, , expired, , changeEventIds] = await settleAll([
       factsWritten,
       flushChanges(tx, changes),
       next.recordTime === null ? [] : decideTimeouts(tx, next.recordTime, grace),
       fresh.length > 0 || stored === undefined ? writeCheckpoint(tx, next) : undefined,
+      appendOutboxEvents(tx, changes.events),
     ]);
     await opts.faults?.('written');
-
-    const events: OutboxEventInput[] = [...changes.events, ...expired];
     await opts.faults?.('before-commit');
-    const eventIds = await appendOutboxEvents(tx, events);
+    const eventIds = [...changeEventIds, ...(await appendOutboxEvents(tx, expired))];
     await opts.faults?.('after-outbox');
     return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: prepared !== undefined };
   });
