@@ -23,7 +23,7 @@ import { settleAll } from '../lib/settle-all.js';
 export const PARSE_CHUNK = 100;
 
 /** Session settings of every batch read (see ingestBatch). */
-export const BATCH_PLANNER_SETTINGS = `select set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_seqscan', 'off', true)`;
+export const BATCH_PLANNER_SETTINGS = `select set_config('enable_seqscan', 'off', true)`;
 
 /** Contract ids whose rows the parser or the model may need: everything exercised or archived. */
 export function referencedContracts(txs: readonly JsTransaction[]): string[] {

@@ -89,11 +89,12 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     // the parser needs to know of the contracts the batch touches. Pipelined (one round trip):
     // every query is started with execute() where it is built, so they go out in this order, and
     // the server runs them one after the other, so the lookups still run after the lock is held
-    // and see whatever the previous writer committed. Plan each statement for its actual arrays:
-    // a generic plan of "= any($1)" guesses their size and may choose to scan whole tables. And
-    // no sequential scans: every statement of a batch reads or writes rows by key, and the
-    // planner's default costs price a batch's few hundred key lookups above reading a table of
-    // tens of thousands of rows (every batch read all of deposits, slower as the table grew).
+    // and see whatever the previous writer committed. No sequential scans: every statement of a
+    // batch reads or writes rows by key, and the planner's default costs price a batch's few
+    // hundred key lookups above reading a table of tens of thousands of rows (every batch read
+    // all of deposits, slower as the table grew). That also makes the cached generic plans of
+    // "= any($1)" safe (they guess the array's size): planning each batch's statements for their
+    // actual arrays cost Postgres about a tenth of its time.
     const [, stored, already, holdings, instructionRows] = await settleAll([
       tx.unsafe(BATCH_PLANNER_SETTINGS).execute(),
       lockCheckpoint(tx, party),
