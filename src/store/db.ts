@@ -56,6 +56,18 @@ export function connect(opts: ConnectOptions): Sql {
   });
 }
 
+/**
+ * First statement of a transaction whose every statement reads or writes rows by key: no
+ * sequential scans for the rest of it. The planner's default costs price a batch's few hundred
+ * key lookups above reading a table of tens of thousands of rows, so a table that grows with
+ * history (deposits) was read whole by every ingestion batch. It also makes cached generic plans
+ * of "= any($1)" safe (they guess the array's size). Started at once (execute()), so it goes out
+ * before whatever the caller pipelines behind it.
+ */
+export function keyedStatementsOnly(tx: Tx): PromiseLike<unknown> {
+  return tx`select set_config('enable_seqscan', 'off', true)`.execute();
+}
+
 /** Readiness: can we run a query right now? */
 export async function ping(sql: Sql): Promise<void> {
   await sql`select 1`;

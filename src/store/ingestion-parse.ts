@@ -3,7 +3,7 @@ import { UpdateParseError } from '../streams/errors.js';
 import type { TransactionFacts } from '../streams/facts.js';
 import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges, type LedgerStateLookup } from '../streams/ledger-state.js';
 import { parseTransaction } from '../streams/parser.js';
-import type { Sql } from './db.js';
+import { keyedStatementsOnly, type Sql } from './db.js';
 import { fetchActiveHoldings } from './holdings.js';
 import { fetchInstructions } from './ingestion-rows.js';
 import type { IngestElement } from './ingestion.js';
@@ -21,9 +21,6 @@ import { settleAll } from '../lib/settle-all.js';
 
 /** Transactions parsed before their facts are sent. */
 export const PARSE_CHUNK = 100;
-
-/** Session settings of every batch read (see ingestBatch). */
-export const BATCH_PLANNER_SETTINGS = `select set_config('enable_seqscan', 'off', true)`;
 
 /** Contract ids whose rows the parser or the model may need: everything exercised or archived. */
 export function referencedContracts(txs: readonly JsTransaction[]): string[] {
@@ -129,7 +126,7 @@ export async function prepareBatch(sql: Sql, elements: readonly IngestElement[],
     const referenced = referencedContracts(candidates);
     const [, already, holdings, instructions] = await sql.begin('read only', (tx) =>
       settleAll([
-        tx.unsafe(BATCH_PLANNER_SETTINGS).execute(),
+        keyedStatementsOnly(tx),
         candidateIds.length === 0 ? [] : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`.execute(),
         fetchActiveHoldings(tx, party, referenced),
         fetchInstructions(tx, referenced),

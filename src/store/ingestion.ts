@@ -3,11 +3,10 @@ import { CheckpointConflictError } from '../streams/errors.js';
 import type { TransactionFacts } from '../streams/facts.js';
 import { OverlayLedgerState, type KnownHolding, type KnownInstruction } from '../streams/ledger-state.js';
 import { lockCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
-import type { Sql, Tx } from './db.js';
+import { keyedStatementsOnly, type Sql, type Tx } from './db.js';
 import { archiveHoldings, fetchActiveHoldings, insertHoldings } from './holdings.js';
 import { BatchChanges, FINAL_DEPOSIT_STATUSES, type InstructionRow } from './ingestion-model.js';
 import {
-  BATCH_PLANNER_SETTINGS,
   offsetAfter,
   PARSE_CHUNK,
   parseChunk,
@@ -89,14 +88,11 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     // the parser needs to know of the contracts the batch touches. Pipelined (one round trip):
     // every query is started with execute() where it is built, so they go out in this order, and
     // the server runs them one after the other, so the lookups still run after the lock is held
-    // and see whatever the previous writer committed. No sequential scans: every statement of a
-    // batch reads or writes rows by key, and the planner's default costs price a batch's few
-    // hundred key lookups above reading a table of tens of thousands of rows (every batch read
-    // all of deposits, slower as the table grew). That also makes the cached generic plans of
-    // "= any($1)" safe (they guess the array's size): planning each batch's statements for their
-    // actual arrays cost Postgres about a tenth of its time.
+    // and see whatever the previous writer committed. Every statement works by key: no
+    // sequential scans (keyedStatementsOnly), which lets Postgres use its cached plans (planning
+    // each batch's lookups for their actual arrays cost it about a tenth of its time).
     const [, stored, already, holdings, instructionRows] = await settleAll([
-      tx.unsafe(BATCH_PLANNER_SETTINGS).execute(),
+      keyedStatementsOnly(tx),
       lockCheckpoint(tx, party),
       candidateIds.length === 0 ? [] : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`.execute(),
       fetchActiveHoldings(tx, party, referenced),
