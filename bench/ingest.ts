@@ -110,7 +110,7 @@ for (const r of results) {
 }
 console.log(
   '(CPU per update hardly depends on what else runs here. With the ledger on another machine (the replay rows), 2 cores ingest at most min(1e6 / ingestion µs, 2e6 / sum) updates/s: the ingestion process is one thread. ' +
-    'Cores busy well below 2 mean ingestion and Postgres wait on each other: one batch transaction at a time.)',
+    'Cores busy well below 2 mean ingestion and Postgres wait on each other: batch transactions commit one at a time (the next batch is parsed meanwhile).)',
 );
 let ok = true;
 for (const r of results) {
