@@ -3,7 +3,7 @@ import { UpdateParseError } from '../streams/errors.js';
 import type { TransactionFacts } from '../streams/facts.js';
 import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges, type LedgerStateLookup } from '../streams/ledger-state.js';
 import { parseTransaction } from '../streams/parser.js';
-import { keyedStatementsOnly, type Sql } from './db.js';
+import { keyedStatementsOnly, type Sql, type Tx } from './db.js';
 import { fetchActiveHoldings } from './holdings.js';
 import { fetchInstructions } from './ingestion-rows.js';
 import type { IngestElement } from './ingestion.js';
@@ -23,7 +23,7 @@ import { settleAll } from '../lib/settle-all.js';
 export const PARSE_CHUNK = 100;
 
 /** Contract ids whose rows the parser or the model may need: everything exercised or archived. */
-export function referencedContracts(txs: readonly JsTransaction[]): string[] {
+function referencedContracts(txs: readonly JsTransaction[]): string[] {
   const cids = new Set<string>();
   for (const tx of txs) {
     for (const e of tx.events) {
@@ -32,6 +32,26 @@ export function referencedContracts(txs: readonly JsTransaction[]): string[] {
     }
   }
   return [...cids];
+}
+
+/**
+ * What parsing a batch needs from the database, started at once (execute()) in this order so a
+ * caller can pipeline them behind its own statements: which of its updates are already ingested,
+ * and the treasury's holdings and the transfer instructions among the contracts it references.
+ */
+export function startBatchLookups(tx: Tx, party: string, elements: readonly IngestElement[]) {
+  const candidates = elements.flatMap((el) => (el.kind === 'transaction' ? [el.tx] : []));
+  const candidateIds = [...new Set(candidates.map((t) => t.updateId))];
+  const referenced = referencedContracts(candidates);
+  return [
+    candidateIds.length === 0
+      ? Promise.resolve(new Set<string>())
+      : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`
+          .execute()
+          .then((rows) => new Set(rows.map((r) => r.update_id))),
+    fetchActiveHoldings(tx, party, referenced),
+    fetchInstructions(tx, referenced),
+  ] as const;
 }
 
 export interface FreshElements {
@@ -115,24 +135,14 @@ export interface PreparedBatch {
 
 /**
  * Parses `elements` ahead of their transaction, as they will be once `after` has committed:
- * database reads (outside any transaction: `after` may or may not have committed yet) overlaid
+ * database reads (in a read-only transaction of their own: `after` may or may not have committed yet) overlaid
  * with `after`'s effects. Undefined when that is not possible — any failure here, bad data
  * included, is for the batch's own transaction to meet and report.
  */
 export async function prepareBatch(sql: Sql, elements: readonly IngestElement[], party: string, after: ParsedBatch): Promise<PreparedBatch | undefined> {
   try {
-    const candidates = elements.flatMap((el) => (el.kind === 'transaction' ? [el.tx] : []));
-    const candidateIds = [...new Set(candidates.map((t) => t.updateId))];
-    const referenced = referencedContracts(candidates);
-    const [, already, holdings, instructions] = await sql.begin('read only', (tx) =>
-      settleAll([
-        keyedStatementsOnly(tx),
-        candidateIds.length === 0 ? [] : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`.execute(),
-        fetchActiveHoldings(tx, party, referenced),
-        fetchInstructions(tx, referenced),
-      ]),
-    );
-    const known = new Set([...already.map((r) => r.update_id), ...after.updateIds]);
+    const [, already, holdings, instructions] = await sql.begin('read only', (tx) => settleAll([keyedStatementsOnly(tx), ...startBatchLookups(tx, party, elements)]));
+    const known = new Set([...already, ...after.updateIds]);
     const { txs } = selectFresh(elements, after.offset, known);
     const holdingsById = new Map(holdings.map((h) => [h.contractId, h]));
     const instructionsById = new Map(instructions.map((i) => [i.contractId, i]));

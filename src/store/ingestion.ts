@@ -4,15 +4,15 @@ import type { TransactionFacts } from '../streams/facts.js';
 import { OverlayLedgerState, type KnownHolding, type KnownInstruction } from '../streams/ledger-state.js';
 import { lockCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { keyedStatementsOnly, type Sql, type Tx } from './db.js';
-import { archiveHoldings, fetchActiveHoldings, insertHoldings } from './holdings.js';
+import { archiveHoldings, insertHoldings } from './holdings.js';
 import { BatchChanges, FINAL_DEPOSIT_STATUSES, type InstructionRow } from './ingestion-model.js';
 import {
   offsetAfter,
   PARSE_CHUNK,
   parseChunk,
   preparedStillHolds,
-  referencedContracts,
   selectFresh,
+  startBatchLookups,
   type ParsedBatch,
   type PreparedBatch,
 } from './ingestion-parse.js';
@@ -80,9 +80,6 @@ function maxTime(a: string | null, b: string): string {
 export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], opts: IngestOptions): Promise<IngestResult> {
   const party = opts.treasuryParty;
   const grace = opts.instructionExpiryGraceMs ?? DEFAULT_INSTRUCTION_EXPIRY_GRACE_MS;
-  const candidates = elements.flatMap((el) => (el.kind === 'transaction' ? [el.tx] : []));
-  const candidateIds = [...new Set(candidates.map((t) => t.updateId))];
-  const referenced = referencedContracts(candidates);
   return sql.begin(async (tx) => {
     // Reads: the checkpoint (row-locked for the transaction), which updates are known, and what
     // the parser needs to know of the contracts the batch touches. Pipelined (one round trip):
@@ -91,20 +88,14 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     // and see whatever the previous writer committed. Every statement works by key: no
     // sequential scans (keyedStatementsOnly), which lets Postgres use its cached plans (planning
     // each batch's lookups for their actual arrays cost it about a tenth of its time).
-    const [, stored, already, holdings, instructionRows] = await settleAll([
-      keyedStatementsOnly(tx),
-      lockCheckpoint(tx, party),
-      candidateIds.length === 0 ? [] : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`.execute(),
-      fetchActiveHoldings(tx, party, referenced),
-      fetchInstructions(tx, referenced),
-    ]);
+    const [, stored, already, holdings, instructionRows] = await settleAll([keyedStatementsOnly(tx), lockCheckpoint(tx, party), ...startBatchLookups(tx, party, elements)]);
     if (opts.expectedOffset !== undefined && (stored?.offset ?? 0) !== opts.expectedOffset) {
       throw new CheckpointConflictError(
         `the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${opts.expectedOffset}: another ingestion writer is active`,
       );
     }
     const cp: Checkpoint = stored ?? { treasuryParty: party, offset: 0, updateId: null, recordTime: null, synchronizerId: null };
-    const { fresh, txs, skipped } = selectFresh(elements, cp.offset, new Set(already.map((r) => r.update_id)));
+    const { fresh, txs, skipped } = selectFresh(elements, cp.offset, already);
 
     const holdingsById = new Map<string, KnownHolding>(holdings.map((h) => [h.contractId, h]));
     const instructionsById = new Map<string, KnownInstruction>(instructionRows.map((i) => [i.contractId, i]));
