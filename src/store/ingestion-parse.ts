@@ -88,13 +88,6 @@ export function selectFresh(elements: readonly IngestElement[], checkpointOffset
   return { fresh, txs, skipped };
 }
 
-/** The checkpoint offset after a batch's fresh elements. */
-export function offsetAfter(checkpointOffset: number, fresh: readonly IngestElement[]): number {
-  let offset = checkpointOffset;
-  for (const el of fresh) offset = Math.max(offset, el.kind === 'transaction' ? el.tx.offset : el.offset);
-  return offset;
-}
-
 export interface ParsedChunk {
   facts: TransactionFacts[];
   /** The chunk's facts as stored (one JSON document). */

@@ -7,7 +7,6 @@ import { keyedStatementsOnly, type Sql, type Tx } from './db.js';
 import { archiveHoldings, insertHoldings } from './holdings.js';
 import { BatchChanges, FINAL_DEPOSIT_STATUSES, type InstructionRow } from './ingestion-model.js';
 import {
-  offsetAfter,
   PARSE_CHUNK,
   parseChunk,
   preparedStillHolds,
@@ -97,6 +96,22 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     const cp: Checkpoint = stored ?? { treasuryParty: party, offset: 0, updateId: null, recordTime: null, synchronizerId: null };
     const { fresh, txs, skipped } = selectFresh(elements, cp.offset, already);
 
+    // The new checkpoint: last offset, last transaction, latest record time.
+    const next: Checkpoint = { ...cp };
+    for (const el of fresh) {
+      if (el.kind === 'transaction') {
+        next.offset = Math.max(next.offset, el.tx.offset);
+        next.updateId = el.tx.updateId;
+        advanceTime(next, el.tx.recordTime, el.tx.synchronizerId);
+      } else if (el.kind === 'checkpoint') {
+        next.offset = Math.max(next.offset, el.offset);
+        for (const st of el.synchronizerTimes) advanceTime(next, st.recordTime, st.synchronizerId);
+      } else {
+        next.offset = Math.max(next.offset, el.offset);
+        advanceTime(next, el.recordTime, el.synchronizerId);
+      }
+    }
+
     const holdingsById = new Map<string, KnownHolding>(holdings.map((h) => [h.contractId, h]));
     const instructionsById = new Map<string, KnownInstruction>(instructionRows.map((i) => [i.contractId, i]));
     // The facts: parsed ahead if that parse is the one this transaction would make, else parsed
@@ -129,7 +144,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
         await null;
       }
     }
-    opts.onParsed?.({ offset: offsetAfter(cp.offset, fresh), updateIds: new Set(txs.map((t) => t.updateId)), changes: state.ownChanges() });
+    opts.onParsed?.({ offset: next.offset, updateIds: new Set(txs.map((t) => t.updateId)), changes: state.ownChanges() });
     await opts.faults?.('parsed');
 
     // Rows the facts change, then the model decides the changes and events in ledger order.
@@ -164,22 +179,6 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     const rows = await rowsRead;
     const changes = new BatchChanges(rows);
     for (const f of facts) changes.apply(f);
-
-    // The new checkpoint: last offset, last transaction, latest record time.
-    const next: Checkpoint = { ...cp };
-    for (const el of fresh) {
-      if (el.kind === 'transaction') {
-        next.offset = Math.max(next.offset, el.tx.offset);
-        next.updateId = el.tx.updateId;
-        advanceTime(next, el.tx.recordTime, el.tx.synchronizerId);
-      } else if (el.kind === 'checkpoint') {
-        next.offset = Math.max(next.offset, el.offset);
-        for (const st of el.synchronizerTimes) advanceTime(next, st.recordTime, st.synchronizerId);
-      } else {
-        next.offset = Math.max(next.offset, el.offset);
-        advanceTime(next, el.recordTime, el.synchronizerId);
-      }
-    }
 
     // The model's writes, then the definite-failure and expiry decisions, the checkpoint and the
     // model's outbox events: one round trip. Every query is started (execute()) as it is built, so
