@@ -120,7 +120,8 @@ export interface PreparedBatch {
   /** The transactions parsed, in order. */
   updateIds: readonly string[];
   chunks: readonly ParsedChunk[];
-  state: OverlayLedgerState;
+  /** Its effects on holdings and instructions (what the batch after it is parsed against). */
+  changes: LedgerStateChanges;
   /** Every holding and instruction the parse looked up outside the batch, and the answer. */
   holdingLookups: ReadonlyMap<string, KnownHolding | undefined>;
   instructionLookups: ReadonlyMap<string, KnownInstruction | undefined>;
@@ -161,7 +162,7 @@ export async function prepareBatch(sql: Sql, elements: readonly IngestElement[],
       // Between chunks, let the batch being written go on: its next statements wait on this thread.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    return { updateIds: txs.map((t) => t.updateId), chunks, state, holdingLookups, instructionLookups };
+    return { updateIds: txs.map((t) => t.updateId), chunks, changes: state.ownChanges(), holdingLookups, instructionLookups };
   } catch {
     return undefined;
   }

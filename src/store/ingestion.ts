@@ -1,7 +1,7 @@
 import { compareTimestamps, type JsTransaction, type SynchronizerTime } from '../ledger/schema/index.js';
 import { CheckpointConflictError } from '../streams/errors.js';
 import type { TransactionFacts } from '../streams/facts.js';
-import { OverlayLedgerState, type KnownHolding, type KnownInstruction } from '../streams/ledger-state.js';
+import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges } from '../streams/ledger-state.js';
 import { lockCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { keyedStatementsOnly, type Sql, type Tx } from './db.js';
 import { archiveHoldings, insertHoldings } from './holdings.js';
@@ -126,15 +126,15 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     const prepared = opts.prepared && preparedStillHolds(opts.prepared, txs, holdingsById, instructionsById) ? opts.prepared : undefined;
     const facts: TransactionFacts[] = [];
     const factsSent: PromiseLike<unknown>[] = [];
-    let state: OverlayLedgerState;
+    let changesOfBatch: LedgerStateChanges;
     if (prepared) {
-      state = prepared.state;
+      changesOfBatch = prepared.changes;
       for (const chunk of prepared.chunks) {
         for (const f of chunk.facts) facts.push(f);
         factsSent.push(insertFacts(chunk.json));
       }
     } else {
-      state = new OverlayLedgerState({ holding: (cid) => holdingsById.get(cid), instruction: (cid) => instructionsById.get(cid) });
+      const state = new OverlayLedgerState({ holding: (cid) => holdingsById.get(cid), instruction: (cid) => instructionsById.get(cid) });
       for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
         const chunk = parseChunk(txs, i, party, state);
         for (const f of chunk.facts) facts.push(f);
@@ -143,8 +143,9 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
         // before the next chunk keeps this thread busy.
         await null;
       }
+      changesOfBatch = state.ownChanges();
     }
-    opts.onParsed?.({ offset: next.offset, updateIds: new Set(txs.map((t) => t.updateId)), changes: state.ownChanges() });
+    opts.onParsed?.({ offset: next.offset, updateIds: new Set(txs.map((t) => t.updateId)), changes: changesOfBatch });
     await opts.faults?.('parsed');
 
     // Rows the facts change, then the model decides the changes and events in ledger order.
