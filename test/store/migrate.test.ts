@@ -39,6 +39,45 @@ describe('migrations', () => {
     );
   });
 
+  it('leaves no text column on the database default collation: every one compares bytewise', async () => {
+    await migrate(sql, { dir });
+    // A later migration adding a text column must declare it collate "C" (sql/011_bytewise_text.sql).
+    const columns = await sql<{ column: string; collation: string | null }[]>`
+      select c.relname || '.' || a.attname as column, co.collname as collation
+      from pg_attribute a
+      join pg_class c on c.oid = a.attrelid
+      left join pg_collation co on co.oid = a.attcollation
+      where c.relnamespace = current_schema()::regnamespace and c.relkind = 'r' and c.relname <> 'schema_migrations'
+        and a.attnum > 0 and not a.attisdropped and a.atttypid in ('text'::regtype, 'text[]'::regtype)
+      order by 1`;
+    expect(columns.length).toBeGreaterThan(50);
+    expect(columns.filter((c) => c.collation !== 'C')).toEqual([]);
+  });
+
+  it('moves an existing database to bytewise text with its rows, indexes and reservation trigger intact', async () => {
+    const upTo010 = await mkdtemp(join(tmpdir(), 'cxi-migrations-010-'));
+    try {
+      for (const m of await readMigrations(dir)) if (m.version <= 10) await writeFile(join(upTo010, m.name), m.sql);
+      await migrate(sql, { dir: upTo010 });
+      await sql`
+        insert into holdings (contract_id, owner, instrument_admin, instrument_id, amount, template_id, created_update_id, created_offset, created_record_time)
+        values ('00ab', 'treasury::1220', 'admin::1220', 'Amulet', '5.0000000001', 'pkg:Holding', 'u1', 1, now())`;
+      await sql`insert into withdrawals (withdrawal_id, account, instrument_admin, instrument_id, amount, receiver, status)
+        values ('w-1', 'acct', 'admin::1220', 'Amulet', '1', 'bob::1220', 'requested')`;
+      const result = await migrate(sql, { dir });
+      expect(result.applied).toEqual(['011_bytewise_text.sql']);
+      const [h] = await sql<{ amount: string; reserved: boolean }[]>`select amount::text as amount, reserved from holdings where contract_id = '00ab'`;
+      expect(h).toEqual({ amount: '5.0000000001', reserved: false });
+      await sql`insert into holding_reservations (contract_id, withdrawal_id, attempt) values ('00ab', 'w-1', 1)`;
+      const [after] = await sql<{ reserved: boolean }[]>`select reserved from holdings where contract_id = '00ab'`;
+      expect(after!.reserved).toBe(true);
+      const [broken] = await sql<{ n: number }[]>`select count(*)::int as n from pg_index where not indisvalid`;
+      expect(broken!.n).toBe(0);
+    } finally {
+      await rm(upTo010, { recursive: true, force: true });
+    }
+  });
+
   it('re-applying is a no-op', async () => {
     await migrate(sql, { dir });
     const again = await migrate(sql, { dir });
