@@ -58,9 +58,12 @@ export function validateRange(tl: Timeline, beginExclusive: number, endInclusive
 
 /**
  * Offsets read per step while catching up: a stream from far behind builds its frames a slice at
- * a time, so the double's memory and GC cost stay flat however long the backlog is.
+ * a time, so the double's memory and GC cost stay flat however long the backlog is. Small, because
+ * a slice's frames wait for a slow reader: at 256 they lived long enough to be promoted, and major
+ * collections of the double's large heap made it cost up to 1.6x as much per update to a reader
+ * that writes to Postgres as to one that only reads (bench:ingest).
  */
-const CATCH_UP_SLICE = 256;
+const CATCH_UP_SLICE = 32;
 
 function waitForChange(tl: Timeline, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
