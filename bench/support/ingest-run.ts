@@ -37,7 +37,9 @@ const doublePid = values['double-pid'] ? Number(values['double-pid']) : undefine
 const doubleCpuMs = () => (doublePid === undefined ? 0 : processCpuMs(doublePid));
 
 let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
+// Every 100 ms: each reading costs this (measured) process about 0.2 ms, 1% of its CPU at 20 ms, and
+// a heap does not grow and shrink back within 100 ms.
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
 
 /** (a) The ceiling: frames off the socket, JSON.parse, nothing else. */
 function rawRead(): Promise<{ seconds: number; transactions: number; bytes: number; doubleCpuMs: number }> {
