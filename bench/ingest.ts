@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULT_BATCH_MAX_SIZE } from '../src/streams/index.js';
 
 /**
- * `npm run bench:ingest [-- --n 100000[,…]] [--batch 500] [--ledger double,replay]`
+ * `npm run bench:ingest [-- --n 100000[,…]] [--batch 1000] [--ledger double,replay]`
  *
  * For each N: the ledger double (own process) holds N recorded-shape 1-step deposits; a fresh
  * measurement process reads the websocket stream raw (JSON.parse only) and then ingests it fully
@@ -17,7 +18,7 @@ import { parseArgs } from 'node:util';
  * else postgres://postgres@127.0.0.1:5432/postgres (a database is created and dropped per run).
  */
 const { values } = parseArgs({
-  options: { n: { type: 'string', default: '100000' }, batch: { type: 'string', default: '500' }, ledger: { type: 'string', default: 'double,replay' } },
+  options: { n: { type: 'string', default: '100000' }, batch: { type: 'string', default: String(DEFAULT_BATCH_MAX_SIZE) }, ledger: { type: 'string', default: 'double,replay' } },
 });
 const sizes = values.n.split(',').map((s) => Number(s.trim()));
 const ledgers = values.ledger.split(',').map((s) => s.trim());

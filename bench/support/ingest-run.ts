@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { createLogger } from '../../src/logger.js';
 import { connect } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
-import { createIngestionComponent } from '../../src/streams/index.js';
+import { createIngestionComponent, DEFAULT_BATCH_MAX_SIZE } from '../../src/streams/index.js';
 import { frameOffset, openTreasuryStream, type UpdateFrame } from './treasury-stream.js';
 
 /**
@@ -21,7 +21,7 @@ const { values } = parseArgs({
     'ledger-end': { type: 'string' },
     transactions: { type: 'string' },
     'admin-url': { type: 'string' },
-    batch: { type: 'string', default: '500' },
+    batch: { type: 'string', default: String(DEFAULT_BATCH_MAX_SIZE) },
     'max-queue': { type: 'string' },
     'double-pid': { type: 'string' },
   },

@@ -24,15 +24,23 @@ import { updatesSource, type Transport } from './source.js';
  * act on — on bad data, pruned history, refused credentials or exhausted retries; it never skips.
  */
 
+/**
+ * A batch's updates share one transaction's fixed costs (round trips, lookups, the commit's WAL
+ * flush). Batches this large form only when Postgres is the slower side (the writer takes what is
+ * queued). bench:ingest, N=100k, same window: 1,000 ingests 3-6 % more per second than 500, for
+ * about 50 MB more peak RSS.
+ */
+export const DEFAULT_BATCH_MAX_SIZE = 1000;
+
 export interface IngestionOptions {
   /** Default `auto`: websocket, with HTTP polling while a websocket cannot be opened. */
   transport?: Transport;
-  /** Updates per DB transaction (default 500) and the longest wait to fill one (default 50 ms). */
+  /** Updates per DB transaction (default DEFAULT_BATCH_MAX_SIZE) and the longest wait to fill one (default 50 ms). */
   batchMaxSize?: number;
   batchMaxWaitMs?: number;
   /**
    * Elements held in memory before the source is paused (default 3 batches: one being written,
-   * one parsed ahead, one filling; resumes at half). Small on purpose: queued transactions that
+   * one parsed ahead, one filling; resumes one batch below). Small on purpose: queued transactions that
    * outlive young-generation GC are what GC costs most.
    */
   maxQueue?: number;
@@ -134,7 +142,9 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
   let leaseTimer: NodeJS.Timeout | undefined;
   let stopping = false;
   const progress: IngestionProgress = { committedOffset: undefined, receivedOffset: undefined, queued: 0, transport: undefined };
-  const backpressure = new Backpressure(o.maxQueue ?? 3 * (o.batchMaxSize ?? 500), (o.maxQueue ?? 3 * (o.batchMaxSize ?? 500)) - (o.batchMaxSize ?? 500));
+  const batchMaxSize = o.batchMaxSize ?? DEFAULT_BATCH_MAX_SIZE;
+  const maxQueue = o.maxQueue ?? 3 * batchMaxSize;
+  const backpressure = new Backpressure(maxQueue, maxQueue - batchMaxSize);
 
   async function releaseLease(): Promise<void> {
     clearInterval(leaseTimer);
@@ -232,7 +242,7 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       party,
       source$,
       backpressure,
-      batchMaxSize: o.batchMaxSize ?? 500,
+      batchMaxSize,
       batchMaxWaitMs: o.batchMaxWaitMs ?? 50,
       startOffset: start,
       stop$: until$,

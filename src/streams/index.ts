@@ -1,5 +1,5 @@
 /** Ingestion: the treasury's ledger updates → facts → Postgres (see component.ts). */
-export { createIngestionComponent, describeFailure, type IngestionComponent, type IngestionDeps, type IngestionOptions, type IngestionProgress } from './component.js';
+export { createIngestionComponent, DEFAULT_BATCH_MAX_SIZE, describeFailure, type IngestionComponent, type IngestionDeps, type IngestionOptions, type IngestionProgress } from './component.js';
 export type { CommittedBatch } from './pipeline.js';
 export type { Activity, TransactionFacts } from './facts.js';
 export { parseTransaction, type ParseOptions } from './parser.js';
