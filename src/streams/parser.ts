@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { Interner } from '../lib/interner.js';
 import { addAmounts, compareAmounts, isZeroAmount, LedgerNumeric, negateAmount, subAmounts } from '../lib/decimal.js';
 import {
   formatPath,
@@ -625,12 +626,28 @@ function pickKeys(v: unknown, keys: readonly string[]): unknown {
 
 const RESULT_KEYS = ['output', 'senderChangeCids', 'meta'] as const;
 
+/** Identifiers of slimmed transactions: a few hundred distinct ones recur in every transaction. */
+const identifiers = new Interner(10_000);
+
+/** A view with its interface id, and a Holding view's owner and instrument, shared; the rest as it came. */
+function slimView(v: JsInterfaceView): JsInterfaceView {
+  const interfaceId = identifiers.intern(v.interfaceId);
+  const value = v.viewValue;
+  if (!isObject(value) || typeof value.owner !== 'string' || !isObject(value.instrumentId)) return { ...v, interfaceId };
+  const { admin, id } = value.instrumentId;
+  if (typeof admin !== 'string' || typeof id !== 'string') return { ...v, interfaceId };
+  const instrumentId = { ...value.instrumentId, admin: identifiers.intern(admin), id: identifiers.intern(id) };
+  return { ...v, interfaceId, viewValue: { ...value, owner: identifiers.intern(value.owner), instrumentId } };
+}
+
 /**
  * Keeps of a transaction only what parseTransaction reads, as small fresh objects — no contract
  * arguments, blobs, witnesses, views of other interfaces, created events without a Holding or
  * TransferInstruction view (the parser looks at nothing else of a create), and of choice arguments
  * and results all but the token-standard fields — so a transaction waiting in the ingestion queue
  * holds a fraction of its memory (and costs the young-generation GC that much less to keep).
+ * Identifiers that recur in every transaction are shared rather than copied per transaction, and
+ * an event's creation time is the transaction's string when they are equal.
  * parseTransaction(slimTransaction(tx)) equals parseTransaction(tx) (tested).
  */
 export function slimTransaction(tx: JsTransaction): JsTransaction {
@@ -645,13 +662,13 @@ export function slimTransaction(tx: JsTransaction): JsTransaction {
           offset: c.offset,
           nodeId: c.nodeId,
           contractId: c.contractId,
-          templateId: c.templateId,
+          templateId: identifiers.intern(c.templateId),
           createArgument: null,
-          interfaceViews: views,
+          interfaceViews: views.map(slimView),
           witnessParties: [],
           signatories: [],
-          createdAt: c.createdAt,
-          packageName: c.packageName,
+          createdAt: c.createdAt === tx.effectiveAt ? tx.effectiveAt : c.createdAt,
+          packageName: identifiers.intern(c.packageName),
         },
       });
     } else if ('ExercisedEvent' in e) {
@@ -661,25 +678,25 @@ export function slimTransaction(tx: JsTransaction): JsTransaction {
           offset: x.offset,
           nodeId: x.nodeId,
           contractId: x.contractId,
-          templateId: x.templateId,
-          interfaceId: x.interfaceId,
-          choice: x.choice,
+          templateId: identifiers.intern(x.templateId),
+          interfaceId: typeof x.interfaceId === 'string' ? identifiers.intern(x.interfaceId) : x.interfaceId,
+          choice: identifiers.intern(x.choice),
           // The factory's argument is read whole; other choices only for a stated `amount`.
           choiceArgument: x.choice === TransferChoice.FactoryTransfer ? x.choiceArgument : pickKeys(x.choiceArgument, ['amount']),
-          actingParties: x.actingParties,
+          actingParties: identifiers.internAll(x.actingParties),
           consuming: x.consuming,
           witnessParties: [],
           lastDescendantNodeId: x.lastDescendantNodeId,
           exerciseResult: pickKeys(x.exerciseResult, RESULT_KEYS),
-          packageName: x.packageName,
-          implementedInterfaces: x.implementedInterfaces,
+          packageName: identifiers.intern(x.packageName),
+          implementedInterfaces: x.implementedInterfaces && identifiers.internAll(x.implementedInterfaces),
         },
       });
     } else {
       events.push(e);
     }
   }
-  return { updateId: tx.updateId, effectiveAt: tx.effectiveAt, events, offset: tx.offset, synchronizerId: tx.synchronizerId, recordTime: tx.recordTime };
+  return { updateId: tx.updateId, effectiveAt: tx.effectiveAt, events, offset: tx.offset, synchronizerId: identifiers.intern(tx.synchronizerId), recordTime: tx.recordTime };
 }
 
 /**

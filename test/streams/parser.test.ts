@@ -176,6 +176,37 @@ describe('slimming a queued transaction', () => {
       }
     }
   });
+  it('keeps a malformed Holding view as it came: the parse meets it as it would unslimmed', () => {
+    const [tx] = recordedTransactions('1-step-transfer.json');
+    const treasurys = (change: (view: Record<string, unknown>) => void): JsTransaction => {
+      const t = structuredClone(tx!);
+      for (const e of t.events) {
+        if (!('CreatedEvent' in e)) continue;
+        for (const v of e.CreatedEvent.interfaceViews ?? []) {
+          const value = v.viewValue as Record<string, unknown>;
+          if (v.interfaceId.endsWith(':Holding') && value.owner === P.oneStepTreasury) change(value);
+        }
+      }
+      return t;
+    };
+    const outcome = (t: JsTransaction) => {
+      try {
+        return JSON.stringify(parseTransaction(t, P.oneStepTreasury, staticLedgerState()));
+      } catch (e) {
+        return `failed: ${(e as Error).message}`;
+      }
+    };
+    const cases = [
+      treasurys((v) => (v.instrumentId = { admin: 'DSO::1220' })),
+      treasurys((v) => (v.instrumentId = { admin: 7, id: 'Amulet' })),
+      treasurys((v) => delete v.instrumentId),
+      treasurys((v) => (v.owner = 7)),
+    ];
+    const outcomes = cases.map((t) => outcome(t));
+    expect(outcomes.slice(0, 3).every((o) => o.startsWith('failed: '))).toBe(true);
+    expect(outcomes[3]).not.toMatch(/^failed/); // an owner that is not the treasury's: not our holding
+    cases.forEach((t, i) => expect(outcome(slimTransaction(structuredClone(t)))).toBe(outcomes[i]));
+  });
 });
 
 describe('parser on scripted transactions', () => {
