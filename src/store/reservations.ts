@@ -102,14 +102,20 @@ async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean):
 
   // The smallest and the largest free holdings are all a selection can need (selectInputs).
   // `claim`: lock them, passing over those another reserver holds locked right now.
-  const free = (order: 'asc' | 'desc', claim: boolean, limit: number) => tx<{ contract_id: string; amount: string }[]>`
-    select h.contract_id, h.amount::text as amount from holdings h
-    where h.owner = ${req.owner} and h.instrument_admin = ${req.instrument.admin} and h.instrument_id = ${req.instrument.id}
-      and h.archived_offset is null and h.lock is null and not h.reserved
-      ${allowedInputs(tx, w.input_holding_cids)}
-    order by h.amount ${order === 'asc' ? tx`asc` : tx`desc`}, h.contract_id
-    limit ${limit}
-    ${claim ? tx`for update of h skip locked` : tx``}`;
+  // Both keys in one direction, so the index is read forwards or backwards and nothing is sorted:
+  // with `amount desc, contract_id asc` every holding tied at the largest amount was read and
+  // sorted before the limit applied (all of them, when dust holdings share one amount).
+  const free = (order: 'asc' | 'desc', claim: boolean, limit: number) => {
+    const direction = order === 'asc' ? tx`asc` : tx`desc`;
+    return tx<{ contract_id: string; amount: string }[]>`
+      select h.contract_id, h.amount::text as amount from holdings h
+      where h.owner = ${req.owner} and h.instrument_admin = ${req.instrument.admin} and h.instrument_id = ${req.instrument.id}
+        and h.archived_offset is null and h.lock is null and not h.reserved
+        ${allowedInputs(tx, w.input_holding_cids)}
+      order by h.amount ${direction}, h.contract_id ${direction}
+      limit ${limit}
+      ${claim ? tx`for update of h skip locked` : tx``}`;
+  };
   const toCandidates = (rows: { contract_id: string; amount: string }[]): Candidate[] => rows.map((r) => ({ contractId: r.contract_id, amount: r.amount }));
   // A few of the smallest first: most withdrawals need one or two holdings, and every row read
   // here is locked until commit, hidden from every concurrent reserver. Only when they fall short

@@ -63,6 +63,24 @@ describe('coin selection (pure)', () => {
 });
 
 describe('reserveHoldings', () => {
+  it('reads the free holdings of an instrument from the active-holdings index, in selection order: no sort', async () => {
+    const inst = instrument();
+    // Many ties at each amount: an order the index cannot give would sort a whole group of them.
+    for (let i = 0; i < 300; i++) await insertHolding(sql, { contractId: `plan-${i}`, amount: String(1 + (i % 3)), instrument: inst });
+    await sql`analyze holdings`;
+    // The statement shape of reserveHoldings' `free` (src/store/reservations.ts), both directions.
+    for (const order of [sql`asc`, sql`desc`]) {
+      const plan = await sql<{ 'QUERY PLAN': string }[]>`
+        explain select h.contract_id, h.amount::text as amount from holdings h
+        where h.owner = ${TREASURY} and h.instrument_admin = ${inst.admin} and h.instrument_id = ${inst.id}
+          and h.archived_offset is null and h.lock is null and not h.reserved
+        order by h.amount ${order}, h.contract_id ${order} limit 8 for update of h skip locked`;
+      const text = plan.map((r) => r['QUERY PLAN']).join('\n');
+      expect(text).toMatch(/Index Scan( Backward)? using holdings_active/);
+      expect(text).not.toMatch(/Sort/);
+    }
+  });
+
   it('claims free holdings only: not locked, archived, reserved, foreign or of another instrument', async () => {
     const inst = instrument();
     await insertHolding(sql, { contractId: 'f-ok-1', amount: '4', instrument: inst });

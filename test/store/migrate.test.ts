@@ -65,7 +65,9 @@ describe('migrations', () => {
       await sql`insert into withdrawals (withdrawal_id, account, instrument_admin, instrument_id, amount, receiver, status)
         values ('w-1', 'acct', 'admin::1220', 'Amulet', '1', 'bob::1220', 'requested')`;
       const result = await migrate(sql, { dir });
-      expect(result.applied).toEqual(['011_bytewise_text.sql']);
+      const later = (await readMigrations(dir)).filter((m) => m.version > 10).map((m) => m.name);
+      expect(later[0]).toBe('011_bytewise_text.sql');
+      expect(result.applied).toEqual(later);
       const [h] = await sql<{ amount: string; reserved: boolean }[]>`select amount::text as amount, reserved from holdings where contract_id = '00ab'`;
       expect(h).toEqual({ amount: '5.0000000001', reserved: false });
       await sql`insert into holding_reservations (contract_id, withdrawal_id, attempt) values ('00ab', 'w-1', 1)`;
