@@ -63,7 +63,8 @@ export interface PlannedSelfTransfer {
 
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export const ascending = (a: FreeHolding, b: FreeHolding) => compareAmounts(a.amount, b.amount) || byteOrder(a.contractId, b.contractId);
-export const descending = (a: FreeHolding, b: FreeHolding) => compareAmounts(b.amount, a.amount) || byteOrder(a.contractId, b.contractId);
+// Exactly reversed, ties included: the SQL side then reads its index backwards, sorting nothing.
+export const descending = (a: FreeHolding, b: FreeHolding) => compareAmounts(b.amount, a.amount) || byteOrder(b.contractId, a.contractId);
 
 const isSmall = (h: FreeHolding, p: EffectivePolicy) => p.smallAmount === null || compareAmounts(h.amount, p.smallAmount) < 0;
 

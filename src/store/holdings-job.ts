@@ -60,11 +60,16 @@ export interface ViewBounds {
 export async function readFreeHoldingsView(db: Queryable, owner: string, i: InstrumentKey, b: ViewBounds): Promise<FreeHoldingsView> {
   const free = freeHoldings(db, owner, i);
   const small = b.smallAmount === null ? db`` : db`and h.amount < ${b.smallAmount}::numeric`;
-  const list = (where: postgres.Fragment, order: 'asc' | 'desc', limit: number) => db<{ contract_id: string; amount: string }[]>`
-    select h.contract_id, h.amount::text as amount from holdings h
-    where ${free} ${where}
-    order by h.amount ${order === 'asc' ? db`asc` : db`desc`}, h.contract_id collate "C" asc
-    limit ${limit}`;
+  // Both keys in one direction: the index is read forwards or backwards and nothing is sorted (with
+  // the contract id ascending under a descending amount, every holding tied at the top was sorted).
+  const list = (where: postgres.Fragment, order: 'asc' | 'desc', limit: number) => {
+    const direction = order === 'asc' ? db`asc` : db`desc`;
+    return db<{ contract_id: string; amount: string }[]>`
+      select h.contract_id, h.amount::text as amount from holdings h
+      where ${free} ${where}
+      order by h.amount ${direction}, h.contract_id ${direction}
+      limit ${limit}`;
+  };
   const toHoldings = (rows: { contract_id: string; amount: string }[]): FreeHolding[] => rows.map((r) => ({ contractId: r.contract_id, amount: r.amount }));
 
   const [counts] = await db<{ small: number }[]>`select count(*)::int as small from holdings h where ${free} ${small}`;

@@ -61,6 +61,30 @@ describe('the planner view in SQL', () => {
       { numRuns: 25 },
     );
   });
+
+  it('lists the largest free holdings below a target from the active-holdings index: no sort, however many tie', async () => {
+    const i = await instrument({});
+    await fund(i, Array.from({ length: 300 }, (_, k) => String(1 + (k % 3))), `tie${n}`);
+    await sql`analyze holdings`;
+    // The statement shape of readFreeHoldingsView's `list` (src/store/holdings-job.ts), below-target case.
+    const plan = await sql<{ 'QUERY PLAN': string }[]>`
+      explain select h.contract_id, h.amount::text as amount from holdings h
+      where h.owner = ${TREASURY} and h.instrument_admin = ${i.admin} and h.instrument_id = ${i.id}
+        and h.archived_offset is null and h.lock is null and not h.reserved
+        and not exists (
+          select 1 from withdrawals p
+          where p.instrument_admin = h.instrument_admin and p.instrument_id = h.instrument_id
+            and p.input_holding_cids is not null and p.status not in ('completed', 'failed', 'cancelled', 'recovered', 'stalled')
+            and h.contract_id = any(p.input_holding_cids))
+        and h.amount < ${'3'}::numeric
+      order by h.amount desc, h.contract_id desc
+      limit 5`;
+    const text = plan.map((r) => r['QUERY PLAN']).join('\n');
+    expect(text).toMatch(/Index Scan Backward using holdings_active/);
+    expect(text).not.toMatch(/Sort/);
+    const view = await readFreeHoldingsView(sql, TREASURY, i, { smallAmount: null, poolTargetAmount: '3', limits: { inputs: 5, splits: 5 } });
+    expect(view.belowTarget.map((h) => h.contractId)).toEqual(['tie0298', 'tie0295', 'tie0292', 'tie0289', 'tie0286'].map((c) => c.replace('tie', `tie${n}-`)));
+  });
 });
 
 describe('the holdings job', () => {
