@@ -59,6 +59,8 @@ const RawConfig = z
       .regex(/^[^:\s]+::[0-9a-f]{68}$/, 'must be a party id of the form <hint>::<1220 + 64 hex fingerprint>')
       .optional(),
     TREASURY_KEY_FILE: z.string().min(1).optional(),
+    LEDGER_SYNCHRONIZER_ID: z.string().min(1).optional(),
+    LEDGER_DEDUPLICATION_SECONDS: z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1 second').optional(),
 
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
     HTTP_PORT: Port.default(8080),
@@ -117,6 +119,13 @@ export interface LedgerConfig {
   treasuryKeyFile: string;
 }
 
+export interface SubmissionConfig {
+  /** Prepare on this synchronizer (and refuse to sign for another); undefined: the participant chooses. */
+  synchronizerId: string | undefined;
+  /** Execute's deduplication period; undefined: the participant's maximum (`{"Empty": {}}`). */
+  deduplicationSeconds: number | undefined;
+}
+
 export interface Config {
   logLevel: z.infer<typeof RawConfig>['LOG_LEVEL'];
   /** undefined: decide by whether stdout is a terminal. */
@@ -127,6 +136,8 @@ export interface Config {
   dataDir: string;
   /** undefined: start the in-process ledger double (sandbox) as the embedded default. */
   ledger: LedgerConfig | undefined;
+  /** How our commands are submitted, whichever ledger. */
+  submission: SubmissionConfig;
   http: { host: string; port: number };
   apiTokens: ApiToken[];
   protectOpsEndpoints: boolean;
@@ -210,6 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
                   }
                 : { kind: 'static', token: c.LEDGER_TOKEN! },
           },
+    submission: { synchronizerId: c.LEDGER_SYNCHRONIZER_ID, deduplicationSeconds: c.LEDGER_DEDUPLICATION_SECONDS },
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
     apiTokens: c.API_TOKENS,
     protectOpsEndpoints: c.PROTECT_OPS_ENDPOINTS,
@@ -222,6 +234,10 @@ export function describeConfig(c: Config): Record<string, unknown> {
   return {
     database: c.databaseUrl === undefined ? `embedded (${c.dataDir})` : 'external (DATABASE_URL)',
     ledger: c.ledger === undefined ? 'sandbox (embedded ledger double)' : { apiUrl: c.ledger.apiUrl, auth: c.ledger.auth.kind, userId: c.ledger.userId, treasuryParty: c.ledger.treasuryParty },
+    submission: {
+      synchronizer: c.submission.synchronizerId ?? 'chosen by the participant',
+      deduplication: c.submission.deduplicationSeconds !== undefined ? `${c.submission.deduplicationSeconds} s` : "the participant's maximum",
+    },
     http: c.http,
     apiTokens: c.apiTokens.map((t) => ({ name: t.name, scopes: t.scopes })),
     inspect: c.inspect,

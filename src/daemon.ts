@@ -111,11 +111,17 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         inspect = inspector.inspect;
         logger.info({ url: inspector.url }, 'Stately inspector bridge listening: connect https://stately.ai/inspect to it');
       }
+      const { synchronizerId, deduplicationSeconds } = config.submission;
       service = createService({
         sql,
         ledger,
         logger,
         ...tuning,
+        effects: {
+          ...(synchronizerId !== undefined ? { synchronizerId } : {}),
+          ...(deduplicationSeconds !== undefined ? { deduplicationSeconds } : {}),
+          ...tuning?.effects,
+        },
         singleInstance: config.databaseUrl === undefined,
         metrics: serviceMetrics,
         ...(inspect ? { inspect } : {}),

@@ -101,6 +101,14 @@ describe('configuration', () => {
     expect(problems({ CONFIG_FILE: join(dir, 'missing.yaml') })).toEqual([expect.stringMatching(/^CONFIG_FILE: cannot read .*ENOENT/)]);
   });
 
+  it('reads how commands are submitted: the participant chooses and its maximum deduplication by default', () => {
+    expect(loadConfig({}).submission).toEqual({ synchronizerId: undefined, deduplicationSeconds: undefined });
+    const c = loadConfig({ ...realLedger, LEDGER_SYNCHRONIZER_ID: 'global-domain::1220aa', LEDGER_DEDUPLICATION_SECONDS: '30' });
+    expect(c.submission).toEqual({ synchronizerId: 'global-domain::1220aa', deduplicationSeconds: 30 });
+    expect(problems({ LEDGER_DEDUPLICATION_SECONDS: '0' })).toEqual(['LEDGER_DEDUPLICATION_SECONDS: must be at least 1 second']);
+    expect(problems({ LEDGER_DEDUPLICATION_SECONDS: '1.5' })).toEqual(['LEDGER_DEDUPLICATION_SECONDS: must be a whole number of seconds']);
+  });
+
   it('treats empty environment variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', LEDGER_API_URL: '' }).ledger).toBeUndefined();
   });

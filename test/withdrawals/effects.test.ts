@@ -330,6 +330,33 @@ describe('withdrawal effects against the ledger double', () => {
       expect(stack.sandbox.control.books.transfers(lost.memo)).toHaveLength(1);
     });
 
+    it('the configured synchronizer and deduplication period go on the wire; by default "" and Empty, never absent', async () => {
+      const sent: Record<string, Record<string, unknown>> = {};
+      const recording: typeof fetch = async (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        const op = /\/v2\/interactive-submission\/(\w+)/.exec(url)?.[1];
+        if (op && typeof init?.body === 'string') sent[op] = JSON.parse(init.body) as Record<string, unknown>;
+        return fetch(input, init);
+      };
+      const run = async (options: { synchronizerId?: string; deduplicationSeconds?: number }) => {
+        const effects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: fx.logger, signer: fx.signer, options: { ...options, fetch: recording } });
+        const actors = createWithdrawalLedgerActors({ effects });
+        const i = intent({ receiver: stack.customer({ preapproval: true }) });
+        const factory = await actors.fetchTransferFactory(i, signal);
+        const commandId = `withdrawal-${i.withdrawalId}-${i.attempt}`;
+        const maxRecordTime = deadline();
+        const p = await actors.prepareTransfer({ ...i, factory, commandId, maxRecordTime }, signal);
+        const signed = await actors.verifyAndSign({ prepared: p, expected: expectedOf(i, commandId, maxRecordTime) }, signal);
+        expect(await actors.executeSubmission({ submissionId: `s-${i.withdrawalId}`, signed }, signal)).toEqual({});
+      };
+      await run({});
+      expect(sent['prepare']).toMatchObject({ synchronizerId: '', packageIdSelectionPreference: [] });
+      expect(sent['executeAndWait']).toMatchObject({ deduplicationPeriod: { Empty: {} } });
+      await run({ synchronizerId: stack.sandbox.synchronizerId, deduplicationSeconds: 90 });
+      expect(sent['prepare']).toMatchObject({ synchronizerId: stack.sandbox.synchronizerId, packageIdSelectionPreference: [] });
+      expect(sent['executeAndWait']).toMatchObject({ deduplicationPeriod: { DeduplicationDuration: { value: { seconds: 90, nanos: 0 } } } });
+    });
+
     it('async execute mode: accepted for processing, the commit is the ledger’s business', async () => {
       const asyncWd = createWithdrawalLedgerActors({ effects: createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: fx.logger, signer: fx.signer, options: { execute: 'async' } }) });
       const i = intent({ receiver: stack.customer({ preapproval: true }) });

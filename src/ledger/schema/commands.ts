@@ -147,6 +147,11 @@ export type CostEstimationHints = z.infer<typeof CostEstimationHints>;
  * POST /v2/interactive-submission/prepare. Only single-command transactions are supported by
  * the node. No dedup period or submissionId here: those belong to execute. Set `maxRecordTime`
  * so that "definitely not committed" becomes knowable once record time passes it.
+ *
+ * `synchronizerId` ("" = the participant chooses) and `packageIdSelectionPreference` ([] = none)
+ * are required although the OpenAPI does not say so: Canton 3.4's JsPrepareSubmissionRequest
+ * (JsInteractiveSubmissionService.scala) declares them without a default, and a body without them
+ * is refused with 400 "Invalid value for: body (Missing required field …)".
  */
 export const JsPrepareSubmissionRequest = z.object({
   userId: opt(z.string()),
@@ -156,8 +161,8 @@ export const JsPrepareSubmissionRequest = z.object({
   actAs: z.array(PartyId),
   readAs: opt(z.array(PartyId)),
   disclosedContracts: opt(z.array(DisclosedContract)),
-  synchronizerId: opt(SynchronizerId),
-  packageIdSelectionPreference: opt(z.array(z.string())),
+  synchronizerId: SynchronizerId,
+  packageIdSelectionPreference: z.array(z.string()),
   verboseHashing: opt(z.boolean()),
   prefetchContractKeys: opt(z.array(PrefetchContractKey)),
   maxRecordTime: opt(Timestamp),
@@ -202,10 +207,14 @@ export const PartySignatures = z.object({
 });
 export type PartySignatures = z.infer<typeof PartySignatures>;
 
+/**
+ * `deduplicationPeriod` is required by Canton 3.4 (JsExecuteSubmissionRequest declares it without a
+ * default), whatever the OpenAPI says; `{"Empty": {}}` asks for the participant's maximum.
+ */
 const executeFields = {
   preparedTransaction: z.string().min(1),
   partySignatures: PartySignatures,
-  deduplicationPeriod: opt(DeduplicationPeriod),
+  deduplicationPeriod: DeduplicationPeriod,
   // Required, unlike in JsCommands: it is how the completion of an execute is found.
   submissionId: z.string(),
   userId: opt(z.string()),

@@ -6,7 +6,7 @@ import { JsonObject, type ChoiceContext, type PreparedSubmission } from '../subm
 import { acceptCommand } from './commands.js';
 import { createLedgerEffects, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
 import { toActorError } from './errors.js';
-import { executeSubmission, verifyAndSign } from './submit.js';
+import { executeSubmission, prepareRequest, verifyAndSign } from './submit.js';
 
 /**
  * The deposit machine's effects (DepositActors): accept a 2-step offer — a fresh accept context
@@ -60,15 +60,12 @@ export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: L
       }
       try {
         const r = await fx.submissions.prepare(
-          {
-            userId: fx.userId,
+          prepareRequest(fx, {
             commandId: input.commandId,
-            commands: [acceptCommand(input.transferInstructionCid, input.context.choiceContextData)],
-            actAs: [fx.treasuryParty],
+            command: acceptCommand(input.transferInstructionCid, input.context.choiceContextData),
             disclosedContracts: input.context.disclosedContracts,
             maxRecordTime: input.maxRecordTime,
-            ...(fx.options.synchronizerId !== undefined ? { synchronizerId: fx.options.synchronizerId } : {}),
-          },
+          }),
           { signal },
         );
         return { commandId: input.commandId, preparedTransaction: r.preparedTransaction, preparedTransactionHash: r.preparedTransactionHash, hashingSchemeVersion: r.hashingSchemeVersion };

@@ -1,14 +1,45 @@
 import { LedgerApiError } from '../../ledger/http.js';
 import { decodePreparedTransaction, summarizePreparedTransaction, verifyPreparedTransactionHash, type HashCheck } from '../../ledger/prepared-transaction/index.js';
 import { TransferFactoryTransferArg } from '../../ledger/schema/index.js';
-import type { JsExecuteSubmissionRequestInput } from '../../ledger/schema/index.js';
+import type { CommandInput, DisclosedContract, JsExecuteSubmissionRequestInput, JsPrepareSubmissionRequestInput } from '../../ledger/schema/index.js';
 import { ActorError, FailureCode } from '../failure.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, SignedSubmission, VerifyAndSignInput } from '../submission.js';
 import type { LedgerEffects } from './context.js';
 import { isContractGone, toActorError, type FailureScope } from './errors.js';
 import { checkPreparedTransaction } from './verify.js';
 
-/** verifyAndSign and executeSubmission: the same for a withdrawal's transfer and a deposit's accept. */
+/** prepare's body, verifyAndSign and executeSubmission: the same for a withdrawal's transfer and a deposit's accept. */
+
+export interface PrepareFields {
+  readonly commandId: string;
+  readonly command: CommandInput;
+  readonly disclosedContracts: readonly DisclosedContract[];
+  readonly maxRecordTime: string;
+}
+
+/**
+ * The prepare request for one of our commands. `synchronizerId` ("" = the participant chooses) and
+ * `packageIdSelectionPreference` are sent even when empty: Canton 3.4 refuses a prepare without them.
+ */
+export function prepareRequest(fx: LedgerEffects, p: PrepareFields): JsPrepareSubmissionRequestInput {
+  return {
+    userId: fx.userId,
+    commandId: p.commandId,
+    commands: [p.command],
+    actAs: [fx.treasuryParty],
+    readAs: [],
+    disclosedContracts: [...p.disclosedContracts],
+    synchronizerId: fx.options.synchronizerId ?? '',
+    packageIdSelectionPreference: [],
+    maxRecordTime: p.maxRecordTime,
+  };
+}
+
+/** Execute's deduplication period: the configured duration, else `Empty` (the participant's maximum). */
+export function deduplicationPeriod(fx: LedgerEffects): JsExecuteSubmissionRequestInput['deduplicationPeriod'] {
+  const seconds = fx.options.deduplicationSeconds;
+  return seconds !== undefined ? { DeduplicationDuration: { value: { seconds, nanos: 0 } } } : { Empty: {} };
+}
 
 function describe(input: VerifyAndSignInput): string {
   return input.expected.kind === 'transfer' ? `withdrawal command ${input.expected.commandId}` : `accept of ${input.expected.transferInstructionCid}`;
@@ -30,7 +61,7 @@ export async function verifyAndSign(fx: LedgerEffects, input: VerifyAndSignInput
   if (!check.matches) throw mismatch(fx, what, [`its hash does not verify: the node sent ${input.prepared.preparedTransactionHash}, the transaction hashes to ${check.hashBase64}`]);
   const problems = checkPreparedTransaction(check.transaction, input.expected);
   const pinned = fx.options.synchronizerId;
-  if (pinned !== undefined && check.transaction.metadata.synchronizerId !== pinned) problems.push(`prepared for synchronizer ${check.transaction.metadata.synchronizerId}, expected ${pinned}`);
+  if (pinned !== undefined && pinned !== '' && check.transaction.metadata.synchronizerId !== pinned) problems.push(`prepared for synchronizer ${check.transaction.metadata.synchronizerId}, expected ${pinned}`);
   if (problems.length > 0) throw mismatch(fx, what, problems);
   const signature = fx.signer.sign(check.hash);
   fx.logger.debug({ commandId: input.expected.commandId, hash: check.hashBase64 }, 'prepared transaction verified and signed');
@@ -63,7 +94,7 @@ export async function executeSubmission(fx: LedgerEffects, input: ExecuteSubmiss
         },
       ],
     },
-    ...(fx.options.deduplicationSeconds !== undefined ? { deduplicationPeriod: { DeduplicationDuration: { value: { seconds: fx.options.deduplicationSeconds, nanos: 0 } } } } : {}),
+    deduplicationPeriod: deduplicationPeriod(fx),
   };
   try {
     if (fx.options.execute === 'async') await fx.submissions.execute(body, { signal });

@@ -5,7 +5,7 @@ import type { FetchTransferFactoryInput, PrepareTransferInput, TransferFactoryOu
 import { transferChoiceArgument, transferCommand } from './commands.js';
 import { createLedgerEffects, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
 import { toActorError } from './errors.js';
-import { executeSubmission, verifyAndSign } from './submit.js';
+import { executeSubmission, prepareRequest, verifyAndSign } from './submit.js';
 
 /**
  * The withdrawal machine's ledger effects (WithdrawalLedgerActors): registry transfer factory,
@@ -48,15 +48,12 @@ export function createWithdrawalLedgerActors(deps: LedgerEffectsDeps | { effects
       const argument = transferChoiceArgument(input, input.factory.choiceContextData);
       try {
         const r = await fx.submissions.prepare(
-          {
-            userId: fx.userId,
+          prepareRequest(fx, {
             commandId: input.commandId,
-            commands: [transferCommand(input.factory.factoryId, argument)],
-            actAs: [fx.treasuryParty],
+            command: transferCommand(input.factory.factoryId, argument),
             disclosedContracts: input.factory.disclosedContracts,
             maxRecordTime: input.maxRecordTime,
-            ...(fx.options.synchronizerId !== undefined ? { synchronizerId: fx.options.synchronizerId } : {}),
-          },
+          }),
           { signal },
         );
         return { commandId: input.commandId, preparedTransaction: r.preparedTransaction, preparedTransactionHash: r.preparedTransactionHash, hashingSchemeVersion: r.hashingSchemeVersion };
