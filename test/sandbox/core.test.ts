@@ -97,9 +97,13 @@ describe('ledger double: core read API', () => {
     const r = await client.request('POST', '/v2/updates', '{"beginExclusive": 0');
     expect(r.status).toBe(400);
     expect(r.contentType).toMatch(/^text\/plain/);
-    const r2 = await client.post('/v2/updates', { beginExclusive: 0 });
+    const r2 = await client.post('/v2/updates', { beginExclusive: 'zero' });
     expect(r2.status).toBe(400);
-    expect(String(r2.body)).toMatch(/^Invalid value for: body/);
+    expect(String(r2.body)).toMatch(/^Invalid value for: body \(.* at 'beginExclusive'\)$/);
+    // A body that decodes but names no format is Canton's INVALID_ARGUMENT, not a decode failure.
+    const r3 = await client.post('/v2/updates', { beginExclusive: 0 });
+    expect(r3.status).toBe(400);
+    expect(r3.body).toMatchObject({ code: 'INVALID_ARGUMENT', cause: expect.stringContaining('Either filter/verbose or update_format is required') });
   });
 
   it('funds the treasury and streams a 1-step Canton Coin deposit shaped like the recording', async () => {

@@ -107,6 +107,7 @@ describe('integration: external treasury, funding, 1-step and 2-step deposits, w
       commandId: `accept-${twoStep.transferInstructionCid.slice(0, 16)}`,
       actAs: [treasury],
       synchronizerId: sb.synchronizerId,
+      packageIdSelectionPreference: [],
       commands: [
         {
           ExerciseCommand: {
@@ -130,6 +131,7 @@ describe('integration: external treasury, funding, 1-step and 2-step deposits, w
       submissionId,
       userId: 'exchange',
       partySignatures: { signatures: [{ party: treasury, signatures: [{ ...sig(check.hashBase64) }] }] },
+      deduplicationPeriod: { Empty: {} },
     });
     expect(exec).toEqual({});
 

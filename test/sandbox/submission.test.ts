@@ -299,11 +299,18 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
       submissionId: 's',
       userId: 'reader',
       partySignatures: wallet.signature(prepared.body.preparedTransactionHash),
+      deduplicationPeriod: { Empty: {} },
     });
     expect(r.status).toBe(403);
     sb.engine.createUser('nobody-rights', undefined, []);
     const none = new TreasuryWallet(sb, client.withToken(await sb.tokenFor('nobody-rights')));
-    const p = await none.client.request('POST', '/v2/interactive-submission/prepare', { commandId: 'x', actAs: [treasury], commands: [] });
+    const p = await none.client.request('POST', '/v2/interactive-submission/prepare', {
+      commandId: 'x',
+      actAs: [treasury],
+      commands: [],
+      synchronizerId: '',
+      packageIdSelectionPreference: [],
+    });
     expect(p.status).toBe(403);
   });
 

@@ -1,10 +1,5 @@
-import {
-  parseIdentifier,
-  TransferFactoryTransferArg,
-  TransferInstructionChoiceArg,
-  type Command,
-  type DisclosedContract,
-} from '../../ledger/schema/index.js';
+import { TransferFactoryTransferArg, TransferInstructionChoiceArg } from '../../ledger/schema/index.js';
+import { parseIdentifier, type Command, type DisclosedContract } from '../wire/decode/index.js';
 import type { Json } from '../util/json.js';
 import { isJsonObject } from '../util/json.js';
 import { isoToMicros, type Micros } from '../util/time.js';

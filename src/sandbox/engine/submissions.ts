@@ -1,11 +1,5 @@
 import { PreparedTransactionError } from '../../ledger/prepared-transaction/index.js';
-import type {
-  DeduplicationPeriod,
-  JsCommands,
-  JsExecuteSubmissionRequest,
-  JsPrepareSubmissionRequest,
-  PartySignatures,
-} from '../../ledger/schema/index.js';
+import type { DeduplicationPeriod, JsCommands, JsExecuteSubmissionRequest, JsPrepareSubmissionRequest, PartySignatures } from '../wire/decode/index.js';
 import type { Logger } from '../../logger.js';
 import { verifyEd25519 } from '../util/ed25519.js';
 import { isoToMicros, microsToIso, type Micros } from '../util/time.js';

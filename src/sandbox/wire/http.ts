@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import type { Logger } from '../../logger.js';
 import type { SandboxEngine } from '../engine/engine.js';
 import { LedgerError, SecurityError } from '../engine/errors.js';
 import type { Auth, Claims } from './auth.js';
 import { bearerOf } from './auth.js';
+import { decodeWith, issuesDetail, type Codec } from './decode/codec.js';
 import type { FaultInjector } from './faults.js';
 
 export interface WireContext {
@@ -27,15 +27,16 @@ export interface HandlerInput<B> {
   readonly reply: FastifyReply;
 }
 
-export interface RouteSpec<S extends z.ZodType | undefined> {
+export interface RouteSpec<B> {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   readonly url: string;
   /** Operation name used by fault rules (see README). */
   readonly op: string;
-  readonly body?: S;
+  /** How the real server decodes this body (./decode: Canton's rules, never the client's schemas). */
+  readonly body?: Codec<B>;
   /** Skip the Ledger API JWT (registry and OAuth endpoints). */
   readonly public?: boolean;
-  handler(input: HandlerInput<S extends z.ZodType ? z.output<S> : undefined>): Promise<unknown>;
+  handler(input: HandlerInput<B>): Promise<unknown>;
 }
 
 export function traceIdOf(req: FastifyRequest): string {
@@ -52,14 +53,9 @@ export function sendDecodeError(reply: FastifyReply, detail: string): FastifyRep
   return reply.code(400).type('text/plain; charset=utf-8').send(`Invalid value for: body (${detail})`);
 }
 
-export function zodDetail(e: z.ZodError): string {
-  return e.issues
-    .slice(0, 3)
-    .map((i) => {
-      const at = i.path.length > 0 ? ` at '${i.path.map(String).join('.')}'` : '';
-      return i.code === 'invalid_type' && /received undefined/.test(i.message) ? `Missing required field${at}` : `${i.message}${at}`;
-    })
-    .join(', ');
+/** A query or path parameter tapir cannot decode: 400 `text/plain` "Invalid value for: query parameter x". */
+export class ParameterDecodeError extends Error {
+  override readonly name = 'ParameterDecodeError';
 }
 
 export function sendError(ctx: WireContext, req: FastifyRequest, reply: FastifyReply, e: unknown): FastifyReply {
@@ -71,7 +67,7 @@ export function sendError(ctx: WireContext, req: FastifyRequest, reply: FastifyR
     ctx.logger.info({ reason: e.reason, path: req.url }, 'sandbox: request refused');
     return reply.code(e.httpStatus).type('application/json').send(e.toJs(traceId, randomUUID().slice(0, 8)));
   }
-  if (e instanceof z.ZodError) return sendDecodeError(reply, zodDetail(e));
+  if (e instanceof ParameterDecodeError) return reply.code(400).type('text/plain; charset=utf-8').send(e.message);
   ctx.logger.error({ err: e, path: req.url }, 'sandbox: internal error');
   const err = new LedgerError('INTERNAL_ERROR', `An internal error occurred: ${(e as Error).message ?? String(e)}`, { category: 4, grpc: 13 });
   return reply.code(500).type('application/json').send(err.toJs(ctx.engine.ledger.participantId, traceId));
@@ -90,7 +86,7 @@ export async function applyEntryFaults(ctx: WireContext, method: string, path: s
   return undefined;
 }
 
-export function register<S extends z.ZodType | undefined>(app: FastifyInstance, ctx: WireContext, spec: RouteSpec<S>): void {
+export function register<B = undefined>(app: FastifyInstance, ctx: WireContext, spec: RouteSpec<B>): void {
   app.route({
     method: spec.method,
     url: spec.url,
@@ -102,9 +98,9 @@ export function register<S extends z.ZodType | undefined>(app: FastifyInstance, 
         const claims = spec.public ? (undefined as unknown as Claims) : await ctx.auth.authenticate(bearerOf(req.headers.authorization));
         let body: unknown = undefined;
         if (spec.body) {
-          const parsed = spec.body.safeParse(req.body ?? undefined);
-          if (!parsed.success) return sendDecodeError(reply, zodDetail(parsed.error));
-          body = parsed.data;
+          const decoded = decodeWith(spec.body, req.body ?? undefined);
+          if (!decoded.ok) return sendDecodeError(reply, issuesDetail(decoded.issues));
+          body = decoded.value;
         }
         const result = await spec.handler({
           claims,
@@ -126,6 +122,6 @@ export function register<S extends z.ZodType | undefined>(app: FastifyInstance, 
 /** Query parameter as a non-negative integer, or undefined. */
 export function intParam(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v)) throw new z.ZodError([{ code: 'custom', path: [name], message: `Invalid value for: query parameter ${name}`, input: v }]);
+  if (!/^\d+$/.test(v)) throw new ParameterDecodeError(`Invalid value for: query parameter ${name}`);
   return Number(v);
 }

@@ -1,7 +1,8 @@
 import { LedgerError, permissionDenied } from '../engine/errors.js';
 import type { Claims } from './auth.js';
 import { streamElements, type StreamSpec, type Timeline } from './stream.js';
-import type { EventFormat, UpdateFormat } from '../../ledger/schema/index.js';
+import type { EventFormat } from './decode/index.js';
+import type { ValidUpdateFormat } from './formats.js';
 
 export interface ListOptions {
   /** `limit` query parameter: at most this many elements, never a 413. */
@@ -59,7 +60,7 @@ export function authorizeEventFormat(claims: Claims, format: EventFormat | undef
   }
 }
 
-export function authorizeUpdateFormat(claims: Claims, format: UpdateFormat): void {
+export function authorizeUpdateFormat(claims: Claims, format: ValidUpdateFormat): void {
   authorizeEventFormat(claims, format.includeTransactions?.eventFormat);
   authorizeEventFormat(claims, format.includeReassignments);
 }

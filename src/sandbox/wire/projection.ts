@@ -1,15 +1,6 @@
 import type { z } from 'zod';
-import {
-  parseIdentifier,
-  type ArchivedEvent,
-  type CreatedEvent,
-  type EventFormat,
-  type ExercisedEvent,
-  type Filters,
-  type JsTransaction,
-  type ParsedIdentifier,
-  type TransactionShape,
-} from '../../ledger/schema/index.js';
+import type { ArchivedEvent, CreatedEvent, ExercisedEvent, JsTransaction } from '../../ledger/schema/index.js';
+import { parseIdentifier, type EventFormat, type Filters, type ParsedIdentifier, type TransactionShape } from './decode/index.js';
 import { encodeBlob } from '../engine/blob.js';
 import { LedgerError } from '../engine/errors.js';
 import {
@@ -44,7 +35,9 @@ export interface ReadScope {
   readonly anyParty?: PartyFilter;
 }
 
-function parseId(id: string, field: string): ParsedIdentifier {
+function parseId(id: string | undefined, field: string): ParsedIdentifier {
+  // FormatValidator.scala: requirePresence(filter.templateId, "templateId") (and interfaceId).
+  if (id === undefined) throw LedgerError.of('MISSING_FIELD', `The submitted command is missing a mandatory field: ${field}`);
   try {
     return parseIdentifier(id);
   } catch (e) {
@@ -66,11 +59,11 @@ function resolveFilters(f: Filters | undefined): PartyFilter {
       out.wildcardBlob ||= idf.WildcardFilter.value.includeCreatedEventBlob ?? false;
     } else if ('TemplateFilter' in idf) {
       const v = idf.TemplateFilter.value;
-      out.templates.push({ id: parseId(v.templateId, 'template_id'), blob: v.includeCreatedEventBlob ?? false });
+      out.templates.push({ id: parseId(v.templateId, 'templateId'), blob: v.includeCreatedEventBlob ?? false });
     } else if ('InterfaceFilter' in idf) {
       const v = idf.InterfaceFilter.value;
       out.interfaces.push({
-        id: parseId(v.interfaceId, 'interface_id'),
+        id: parseId(v.interfaceId, 'interfaceId'),
         view: v.includeInterfaceView ?? false,
         blob: v.includeCreatedEventBlob ?? false,
       });

@@ -1,16 +1,12 @@
 import type { z } from 'zod';
 import type {
   CompletionStreamResponse,
-  GetActiveContractsRequest,
-  GetEventsByContractIdRequest,
-  GetUpdateByIdRequest,
-  GetUpdateByOffsetRequest,
-  GetUpdatesRequest,
   JsGetActiveContractsResponse,
   JsGetEventsByContractIdResponse,
   JsGetUpdatesResponse,
-  UpdateFormat,
 } from '../../ledger/schema/index.js';
+import type { EventFormat } from './decode/index.js';
+import type { AcsQuery, UpdatesQuery, ValidUpdateFormat } from './formats.js';
 import type { SandboxEngine } from '../engine/engine.js';
 import { LedgerError } from '../engine/errors.js';
 import type { CompletionRecord } from '../engine/ledger.js';
@@ -28,11 +24,11 @@ export type CompletionElement = z.input<typeof CompletionStreamResponse>;
 /** The read side of the Ledger API: served from the live engine or from a replayed history. */
 export interface UpdateReader {
   readonly timeline: Timeline;
-  updates(req: GetUpdatesRequest): StreamSpec<UpdatesElement>;
-  updateById(req: GetUpdateByIdRequest): UpdatesElement;
-  updateByOffset(req: GetUpdateByOffsetRequest): UpdatesElement;
-  activeContracts(req: GetActiveContractsRequest): AcsElement[];
-  eventsByContractId(req: GetEventsByContractIdRequest): EventsByCidResponse;
+  updates(req: UpdatesQuery): StreamSpec<UpdatesElement>;
+  updateById(req: { readonly updateId: string; readonly updateFormat: ValidUpdateFormat }): UpdatesElement;
+  updateByOffset(req: { readonly offset: number; readonly updateFormat: ValidUpdateFormat }): UpdatesElement;
+  activeContracts(req: AcsQuery): AcsElement[];
+  eventsByContractId(req: { readonly contractId: string; readonly eventFormat: EventFormat }): EventsByCidResponse;
 }
 
 export function updateNotFound(): LedgerError {
@@ -78,7 +74,7 @@ export class LiveReader implements UpdateReader {
     this.timeline = new EngineTimeline(engine);
   }
 
-  private project(offset: number, format: UpdateFormat): UpdatesElement | undefined {
+  private project(offset: number, format: ValidUpdateFormat): UpdatesElement | undefined {
     const txFormat = format.includeTransactions;
     if (!txFormat) return undefined;
     const entry = this.engine.ledger.entryAt(offset);
@@ -88,13 +84,13 @@ export class LiveReader implements UpdateReader {
     return tx ? { update: { Transaction: { value: tx } } } : undefined;
   }
 
-  updates(req: GetUpdatesRequest): StreamSpec<UpdatesElement> {
+  updates(req: UpdatesQuery): StreamSpec<UpdatesElement> {
     const format = req.updateFormat;
     const txFormat = format.includeTransactions;
     const scope = txFormat ? resolveEventFormat(txFormat.eventFormat) : undefined;
     const sync = this.engine.ledger.synchronizerId;
     return {
-      beginExclusive: req.beginExclusive ?? 0,
+      beginExclusive: req.beginExclusive,
       ...(req.endInclusive !== undefined ? { endInclusive: req.endInclusive } : {}),
       collect: (begin, end) => {
         if (!txFormat || !scope) return [];
@@ -110,20 +106,20 @@ export class LiveReader implements UpdateReader {
     };
   }
 
-  updateById(req: GetUpdateByIdRequest): UpdatesElement {
+  updateById(req: { readonly updateId: string; readonly updateFormat: ValidUpdateFormat }): UpdatesElement {
     const tx = this.engine.ledger.transactionById(req.updateId);
     const el = tx ? this.project(tx.offset, req.updateFormat) : undefined;
     if (!el) throw updateNotFound();
     return el;
   }
 
-  updateByOffset(req: GetUpdateByOffsetRequest): UpdatesElement {
+  updateByOffset(req: { readonly offset: number; readonly updateFormat: ValidUpdateFormat }): UpdatesElement {
     const el = req.offset > this.engine.ledger.prunedUpTo ? this.project(req.offset, req.updateFormat) : undefined;
     if (!el) throw updateNotFound();
     return el;
   }
 
-  activeContracts(req: GetActiveContractsRequest): AcsElement[] {
+  activeContracts(req: AcsQuery): AcsElement[] {
     const ledger = this.engine.ledger;
     if (req.activeAtOffset > ledger.ledgerEnd) {
       throw LedgerError.of('OFFSET_AFTER_LEDGER_END', `Active contracts offset (${req.activeAtOffset}) is after ledger end (${ledger.ledgerEnd})`, {
@@ -156,7 +152,7 @@ export class LiveReader implements UpdateReader {
     return out;
   }
 
-  eventsByContractId(req: GetEventsByContractIdRequest): EventsByCidResponse {
+  eventsByContractId(req: { readonly contractId: string; readonly eventFormat: EventFormat }): EventsByCidResponse {
     const ledger = this.engine.ledger;
     const s = ledger.contracts.get(req.contractId);
     const scope = resolveEventFormat(req.eventFormat);

@@ -1,12 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type {
-  GetActiveContractsRequest,
-  GetEventsByContractIdRequest,
-  GetUpdateByIdRequest,
-  GetUpdateByOffsetRequest,
-  GetUpdatesRequest,
-  UpdateFormat,
-} from '../../ledger/schema/index.js';
+import type { EventFormat } from './decode/index.js';
+import type { AcsQuery, UpdatesQuery, ValidUpdateFormat } from './formats.js';
 import { LedgerError } from '../engine/errors.js';
 import { isoToMicros, type Micros } from '../util/time.js';
 import { checkpointElement, updateNotFound, type AcsElement, type EventsByCidResponse, type UpdateReader, type UpdatesElement } from './reader.js';
@@ -94,16 +88,16 @@ export class ReplayReader implements UpdateReader {
     return [...new Set(this.updates_.flatMap((u) => [...u.witnesses]))].sort();
   }
 
-  private visible(u: RecordedUpdate, format: UpdateFormat): boolean {
+  private visible(u: RecordedUpdate, format: ValidUpdateFormat): boolean {
     const ef = format.includeTransactions?.eventFormat;
     if (!ef) return false;
     if (ef.filtersForAnyParty) return true;
     return Object.keys(ef.filtersByParty ?? {}).some((p) => u.witnesses.has(p));
   }
 
-  updates(req: GetUpdatesRequest): StreamSpec<UpdatesElement> {
+  updates(req: UpdatesQuery): StreamSpec<UpdatesElement> {
     return {
-      beginExclusive: req.beginExclusive ?? 0,
+      beginExclusive: req.beginExclusive,
       ...(req.endInclusive !== undefined ? { endInclusive: req.endInclusive } : {}),
       collect: (begin, end) =>
         this.updates_
@@ -113,23 +107,23 @@ export class ReplayReader implements UpdateReader {
     };
   }
 
-  updateById(req: GetUpdateByIdRequest): UpdatesElement {
+  updateById(req: { readonly updateId: string; readonly updateFormat: ValidUpdateFormat }): UpdatesElement {
     const u = this.updates_.find((x) => x.updateId === req.updateId && this.visible(x, req.updateFormat));
     if (!u) throw updateNotFound();
     return structuredClone(u.json);
   }
 
-  updateByOffset(req: GetUpdateByOffsetRequest): UpdatesElement {
+  updateByOffset(req: { readonly offset: number; readonly updateFormat: ValidUpdateFormat }): UpdatesElement {
     const u = this.updates_.find((x) => x.offset === req.offset && this.visible(x, req.updateFormat));
     if (!u) throw updateNotFound();
     return structuredClone(u.json);
   }
 
-  activeContracts(_req: GetActiveContractsRequest): AcsElement[] {
+  activeContracts(_req: AcsQuery): AcsElement[] {
     return [];
   }
 
-  eventsByContractId(req: GetEventsByContractIdRequest): EventsByCidResponse {
+  eventsByContractId(req: { readonly contractId: string; readonly eventFormat: EventFormat }): EventsByCidResponse {
     const readers = new Set(Object.keys(req.eventFormat.filtersByParty ?? {}));
     let created: Obj | undefined;
     let archived: Obj | undefined;

@@ -80,7 +80,15 @@ export class TreasuryWallet {
 
   async prepare(body: Record<string, unknown>): Promise<WireResponse<Prepared>> {
     const commandId = (body['commandId'] as string | undefined) ?? `cmd-${randomUUID()}`;
-    const res = await this.client.request<Prepared>('POST', '/v2/interactive-submission/prepare', { ...body, commandId, actAs: [this.party], userId: this.sb.treasury?.userId });
+    // synchronizerId and packageIdSelectionPreference: required by Canton 3.4 (empty = none).
+    const res = await this.client.request<Prepared>('POST', '/v2/interactive-submission/prepare', {
+      synchronizerId: '',
+      packageIdSelectionPreference: [],
+      ...body,
+      commandId,
+      actAs: [this.party],
+      userId: this.sb.treasury?.userId,
+    });
     if (res.status === 200) {
       const check = verifyPreparedTransactionHash(res.body as never);
       if (!check.matches) throw new Error('the prepared transaction does not hash to preparedTransactionHash');
@@ -190,7 +198,8 @@ export class TreasuryWallet {
       submissionId,
       userId: this.sb.treasury?.userId,
       partySignatures: opts.partySignatures ?? this.signature(p.preparedTransactionHash),
-      ...(opts.deduplicationPeriod ? { deduplicationPeriod: opts.deduplicationPeriod } : {}),
+      // Required by Canton 3.4; Empty = the participant's maximum.
+      deduplicationPeriod: opts.deduplicationPeriod ?? { Empty: {} },
     });
     return { ...res, submissionId };
   }

@@ -1,12 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import {
-  AllocateExternalPartyRequest,
-  AllocatePartyRequest,
-  GenerateExternalPartyTopologyRequest,
-  type PartyDetails,
-  type Signature,
-} from '../../../ledger/schema/index.js';
+import type { PartyDetails } from '../../../ledger/schema/index.js';
+import { AllocateExternalPartyRequest, AllocatePartyRequest, GenerateExternalPartyTopologyRequest, type Signature } from '../decode/index.js';
 import { LedgerError, permissionDenied } from '../../engine/errors.js';
 import type { PartyRecord } from '../../engine/ledger.js';
 import { intParam, register, type WireContext } from '../http.js';
@@ -95,7 +90,10 @@ export function partyRoutes(app: FastifyInstance, ctx: WireContext): void {
       if (body.synchronizer !== ledger.synchronizerId) {
         throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: unknown synchronizer ${body.synchronizer}`);
       }
-      const proposal = engine.generateTopology(body.partyHint, decodeB64(body.publicKey.keyData, 'keyData'), body.publicKey.format, body.publicKey.keySpec);
+      // ApiPartyManagementService.scala: ProtoConverter.required("public_key", …).
+      const key = body.publicKey;
+      if (key === undefined) throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: MissingField(public_key)');
+      const proposal = engine.generateTopology(body.partyHint, decodeB64(key.keyData, 'keyData'), key.format, key.keySpec);
       return {
         partyId: proposal.partyId,
         publicKeyFingerprint: proposal.fingerprint,

@@ -10,7 +10,21 @@ import { idString, type Contract } from '../../engine/types.js';
 import type { InstructionChoice } from '../../engine/workflows.js';
 import { microsToIso } from '../../util/time.js';
 import type { Books } from '../../control/books.js';
+import { FAILED, type Codec } from '../decode/codec.js';
 import { HANDLED, register, type WireContext } from '../http.js';
+
+/** Interim bridge until the registry decodes bodies as Splice does (its own rules, not zod). */
+function zodBody<T>(schema: z.ZodType<T>): Codec<T> {
+  return {
+    kind: 'other',
+    read: (json, path, issues) => {
+      const r = schema.safeParse(json);
+      if (r.success) return r.data;
+      issues.push({ path, message: r.error.issues[0]?.message ?? 'invalid body' });
+      return FAILED;
+    },
+  };
+}
 
 /** The part of TransferFactory_Transfer's argument the registry reads to choose the factory. */
 const FactoryChoiceArguments = z.object({
@@ -56,7 +70,7 @@ export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Bo
     url: `${base}/transfer-instruction/v1/transfer-factory`,
     op: 'registry.transferFactory',
     public: true,
-    body: GetFactoryRequest,
+    body: zodBody(GetFactoryRequest),
     handler: async ({ body, params, reply }) => {
       const insts = instrumentsOf(params['registry']);
       if (insts.length === 0) return registryError(reply, 404, `no registry ${params['registry'] ?? ''}`);
@@ -84,7 +98,7 @@ export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Bo
       url: `${base}/transfer-instruction/v1/:transferInstructionId/choice-contexts/${choice}`,
       op: `registry.${choice}Context`,
       public: true,
-      body: GetChoiceContextRequest,
+      body: zodBody(GetChoiceContextRequest),
       handler: async ({ body, params, reply }) => {
         const cid = params['transferInstructionId'] ?? '';
         const instruction = ledger.active(cid);

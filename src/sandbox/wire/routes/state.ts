@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { GetActiveContractsRequest } from '../../../ledger/schema/index.js';
+import { GetActiveContractsRequest } from '../decode/index.js';
 import { LedgerError } from '../../engine/errors.js';
+import { acsQuery } from '../formats.js';
 import { intParam, register, type WireContext } from '../http.js';
 import { authorizeEventFormat } from '../list.js';
 import type { UpdateReader } from '../reader.js';
@@ -62,9 +63,10 @@ export function stateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upda
     op: 'activeContracts',
     body: GetActiveContractsRequest,
     handler: async ({ claims, body, query }) => {
-      authorizeEventFormat(claims, body.eventFormat);
-      const all = reader.activeContracts(body);
       const limit = intParam(query['limit'], 'limit');
+      const q = acsQuery(body);
+      authorizeEventFormat(claims, q.eventFormat);
+      const all = reader.activeContracts(q);
       if (limit === undefined && all.length > settings.maxListElements) {
         throw LedgerError.of(
           'JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED',

@@ -8,7 +8,8 @@ import {
   JsPrepareSubmissionRequest,
   JsSubmitAndWaitForTransactionRequest,
   type TransactionFormat,
-} from '../../../ledger/schema/index.js';
+} from '../decode/index.js';
+import { validTransactionFormat, type ValidTransactionFormat } from '../formats.js';
 import { LedgerError } from '../../engine/errors.js';
 import type { Outcome, Submissions } from '../../engine/submissions.js';
 import { decodePrepared } from '../../engine/prepared.js';
@@ -23,17 +24,18 @@ import type { ServerSettings } from '../settings.js';
 import { validateRange } from '../stream.js';
 
 /** submit-and-wait-for-transaction default: ACS_DELTA, wildcard for the submitting parties. */
-function defaultFormat(parties: readonly string[]): TransactionFormat {
+function formatOrDefault(format: TransactionFormat | undefined, parties: readonly string[]): ValidTransactionFormat {
+  if (format !== undefined) return validTransactionFormat(format);
   return {
     transactionShape: 'TRANSACTION_SHAPE_ACS_DELTA',
-    eventFormat: { filtersByParty: Object.fromEntries(parties.map((p) => [p, {}])), verbose: true },
+    eventFormat: { filtersByParty: Object.fromEntries(parties.map((p) => [p, { cumulative: [] }])), verbose: true },
   };
 }
 
 export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submissions: Submissions, reader: UpdateReader, settings: ServerSettings): void {
   const { engine } = ctx;
 
-  const transactionOf = (tx: CommittedTx, format: TransactionFormat) => {
+  const transactionOf = (tx: CommittedTx, format: ValidTransactionFormat) => {
     const projected = projectTransaction(tx, resolveEventFormat(format.eventFormat), format.transactionShape, engine.ledger.synchronizerId);
     // A participant answers with an empty event list when nothing is visible to the format.
     return (
@@ -74,7 +76,7 @@ export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submiss
 
   const runExecute = async (
     claims: Claims,
-    body: typeof JsExecuteSubmissionRequest._output,
+    body: JsExecuteSubmissionRequest,
     req: FastifyRequest,
     reply: FastifyReply,
     op: string,
@@ -152,11 +154,11 @@ export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submiss
       if (r.outcome?.kind === 'rejected') throw r.outcome.error;
       if (r.outcome?.kind !== 'committed') throw LedgerError.of('REQUEST_TIME_OUT', 'no outcome');
       const tx = r.outcome.tx;
-      return { transaction: transactionOf(tx, body.transactionFormat ?? defaultFormat(tx.submitter?.actAs ?? [])) };
+      return { transaction: transactionOf(tx, formatOrDefault(body.transactionFormat, tx.submitter?.actAs ?? [])) };
     },
   });
 
-  const submitAndWait = async (claims: Claims, body: typeof JsCommands._output, req: FastifyRequest, reply: FastifyReply, op: string) => {
+  const submitAndWait = async (claims: Claims, body: JsCommands, req: FastifyRequest, reply: FastifyReply, op: string) => {
     const userId = claims.requireUser(body.userId);
     claims.requireActAs(body.actAs);
     claims.requireReadAs(body.readAs ?? []);
@@ -187,7 +189,7 @@ export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submiss
     body: JsSubmitAndWaitForTransactionRequest,
     handler: async ({ claims, body, req, reply }) => {
       const r = await submitAndWait(claims, body.commands, req, reply, 'submitAndWaitForTransaction');
-      return r.handled ?? { transaction: transactionOf(r.tx, body.transactionFormat ?? defaultFormat(body.commands.actAs)) };
+      return r.handled ?? { transaction: transactionOf(r.tx, formatOrDefault(body.transactionFormat, body.commands.actAs)) };
     },
   });
 

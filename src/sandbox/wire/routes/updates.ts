@@ -4,8 +4,8 @@ import {
   GetUpdateByIdRequest,
   GetUpdateByOffsetRequest,
   GetUpdatesRequest,
-} from '../../../ledger/schema/index.js';
-import { LedgerError } from '../../engine/errors.js';
+} from '../decode/index.js';
+import { requireEventFormat, updatesQuery, validUpdateFormat } from '../formats.js';
 import { intParam, register, type WireContext } from '../http.js';
 import { authorizeEventFormat, authorizeUpdateFormat, collectList } from '../list.js';
 import type { UpdateReader } from '../reader.js';
@@ -19,14 +19,15 @@ export function updateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upd
     op: 'updates',
     body: GetUpdatesRequest,
     handler: async ({ claims, body, query }) => {
-      if (body.filter !== undefined) {
-        throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: filter and update_format are mutually exclusive');
-      }
-      authorizeUpdateFormat(claims, body.updateFormat);
-      validateRange(reader.timeline, body.beginExclusive ?? 0, body.endInclusive, 'Transactions');
-      return collectList(reader.timeline, reader.updates(body), {
-        limit: intParam(query['limit'], 'limit'),
-        idleTimeoutMs: intParam(query['stream_idle_timeout_ms'], 'stream_idle_timeout_ms') ?? settings.listIdleTimeoutMs,
+      // tapir decodes query parameters with the body, before any service logic.
+      const limit = intParam(query['limit'], 'limit');
+      const idleTimeoutMs = intParam(query['stream_idle_timeout_ms'], 'stream_idle_timeout_ms') ?? settings.listIdleTimeoutMs;
+      const q = updatesQuery(body);
+      authorizeUpdateFormat(claims, q.updateFormat);
+      validateRange(reader.timeline, q.beginExclusive, q.endInclusive, 'Transactions');
+      return collectList(reader.timeline, reader.updates(q), {
+        limit,
+        idleTimeoutMs,
         maxElements: settings.maxListElements,
         checkpointIntervalMs: settings.checkpointIntervalMs,
       });
@@ -39,8 +40,9 @@ export function updateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upd
     op: 'updateById',
     body: GetUpdateByIdRequest,
     handler: async ({ claims, body }) => {
-      authorizeUpdateFormat(claims, body.updateFormat);
-      return reader.updateById(body);
+      const updateFormat = validUpdateFormat(body.updateFormat);
+      authorizeUpdateFormat(claims, updateFormat);
+      return reader.updateById({ updateId: body.updateId, updateFormat });
     },
   });
 
@@ -50,8 +52,9 @@ export function updateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upd
     op: 'updateByOffset',
     body: GetUpdateByOffsetRequest,
     handler: async ({ claims, body }) => {
-      authorizeUpdateFormat(claims, body.updateFormat);
-      return reader.updateByOffset(body);
+      const updateFormat = validUpdateFormat(body.updateFormat);
+      authorizeUpdateFormat(claims, updateFormat);
+      return reader.updateByOffset({ offset: body.offset, updateFormat });
     },
   });
 
@@ -61,8 +64,9 @@ export function updateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upd
     op: 'eventsByContractId',
     body: GetEventsByContractIdRequest,
     handler: async ({ claims, body }) => {
-      authorizeEventFormat(claims, body.eventFormat);
-      return reader.eventsByContractId(body);
+      const eventFormat = requireEventFormat(body.eventFormat);
+      authorizeEventFormat(claims, eventFormat);
+      return reader.eventsByContractId({ contractId: body.contractId, eventFormat });
     },
   });
 }

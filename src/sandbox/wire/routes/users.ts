@@ -1,12 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import {
-  CreateUserRequest,
-  GrantUserRightsRequest,
-  RevokeUserRightsRequest,
-  type Right,
-  type User,
-} from '../../../ledger/schema/index.js';
+import type { Right as RightJson, User } from '../../../ledger/schema/index.js';
+import { CreateUserRequest, GrantUserRightsRequest, RevokeUserRightsRequest, type Right } from '../decode/index.js';
 import { LedgerError, permissionDenied } from '../../engine/errors.js';
 import type { UserRecord, UserRight } from '../../engine/ledger.js';
 import type { Claims } from '../auth.js';
@@ -22,7 +17,7 @@ export function userJson(u: UserRecord): z.input<typeof User> {
   };
 }
 
-export function rightJson(r: UserRight): z.input<typeof Right> {
+export function rightJson(r: UserRight): z.input<typeof RightJson> {
   switch (r.kind) {
     case 'CanActAs':
       return { kind: { CanActAs: { value: { party: r.party } } } };
@@ -95,8 +90,11 @@ export function userRoutes(app: FastifyInstance, ctx: WireContext): void {
     body: CreateUserRequest,
     handler: async ({ claims, body }) => {
       claims.requireAdmin();
-      const u = engine.createUser(body.user.id, body.user.primaryParty || undefined, rightsOf(body.rights), body.user.metadata?.annotations ?? {});
-      if (body.user.isDeactivated) u.isDeactivated = true;
+      // ApiUserManagementService.scala: requirePresence(request.user, "user").
+      const user = body.user;
+      if (user === undefined) throw LedgerError.of('MISSING_FIELD', 'The submitted command is missing a mandatory field: user');
+      const u = engine.createUser(user.id, user.primaryParty || undefined, rightsOf(body.rights), user.metadata?.annotations ?? {});
+      if (user.isDeactivated) u.isDeactivated = true;
       return { user: userJson(u) };
     },
   });
