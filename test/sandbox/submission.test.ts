@@ -282,8 +282,9 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     expect(expiry?.events[0]).toMatchObject({ contractId: cid, choice: 'TransferOffer_Expire', consuming: true, exerciseResult: { output: { tag: 'TransferInstructionResult_Failed' } } });
     expect(sb.control.books.balances(ivy)[`${wallet.instrument('UTK').admin}/UTK`]).toMatchObject({ unlocked: '20.0000000000', locked: '0.0000000000' });
     await sb.control.releaseCommits();
-    // too late twice over: past executeBefore, and the instruction is gone
-    expect((await wallet.completion(late.submissionId))['status']).toMatchObject({ code: 9, message: expect.stringMatching(/^LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND/) });
+    // too late twice over: past executeBefore, and the instruction is gone. Canton's
+    // LocalRejectError.TimeRejects.LedgerTime is ContentionOnSharedResources: category 2, ABORTED (10).
+    expect((await wallet.completion(late.submissionId))['status']).toMatchObject({ code: 10, message: expect.stringMatching(/^LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND\(2,/) });
     const ctx = await wallet.choiceContext(wallet.instrument('UTK'), cid, 'accept');
     expect(ctx.status).toBe(404);
   });

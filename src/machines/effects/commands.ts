@@ -9,7 +9,15 @@ import type { TransferIntent } from '../withdrawal.actors.js';
 
 const EMPTY_META = { values: {} };
 
-/** TransferFactory_Transfer's argument; `context` is the registry's choiceContextData ({} when asking for it). */
+/**
+ * The ChoiceContext to send when asking the registry for the real one. ChoiceContext is the Daml
+ * record `{values : TextMap AnyValue}`: Splice's registry reads `choiceArguments` with the Java
+ * codegen, where `values` is required, so `{}` is refused with 400 (HttpTokenStandardTransfer-
+ * InstructionHandler.getTransferFactory).
+ */
+export const EMPTY_CHOICE_CONTEXT: JsonObject = { values: {} };
+
+/** TransferFactory_Transfer's argument; `context` is the registry's choiceContextData (EMPTY_CHOICE_CONTEXT when asking for it). */
 export function transferChoiceArgument(intent: TransferIntent, context: JsonObject): JsonObject {
   return {
     expectedAdmin: intent.instrument.admin,

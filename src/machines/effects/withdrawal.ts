@@ -2,7 +2,7 @@ import { toLedgerDisclosedContract } from '../../ledger/schema/index.js';
 import { ActorError } from '../failure.js';
 import { JsonObject, type PreparedSubmission } from '../submission.js';
 import type { FetchTransferFactoryInput, PrepareTransferInput, TransferFactoryOutput, WithdrawalLedgerActors } from '../withdrawal.actors.js';
-import { transferChoiceArgument, transferCommand } from './commands.js';
+import { EMPTY_CHOICE_CONTEXT, transferChoiceArgument, transferCommand } from './commands.js';
 import { createLedgerEffects, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
 import { toActorError } from './errors.js';
 import { executeSubmission, prepareRequest, verifyAndSign } from './submit.js';
@@ -29,7 +29,7 @@ export function createWithdrawalLedgerActors(deps: LedgerEffectsDeps | { effects
       const row = await fx.registries.instrument(input.instrument);
       if (!row.enabled) throw new ActorError({ code: 'INSTRUMENT_DISABLED', message: `instrument ${row.admin}/${row.id} is disabled`, retryable: false });
       try {
-        const r = await fx.registries.client(row).transferFactory(transferChoiceArgument(input, {}), signal);
+        const r = await fx.registries.client(row).transferFactory(transferChoiceArgument(input, EMPTY_CHOICE_CONTEXT), signal);
         log.debug({ withdrawalId: input.withdrawalId, attempt: input.attempt, transferKind: r.transferKind, factoryId: r.factoryId }, 'registry transfer factory');
         return {
           factoryId: r.factoryId,

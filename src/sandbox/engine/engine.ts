@@ -189,7 +189,8 @@ export class SandboxEngine {
 
   private addParty(party: string, hint: string, external?: PartyRecord['external']): PartyRecord {
     if (this.ledger.parties.has(party)) {
-      throw LedgerError.of('PARTY_ALREADY_EXISTS', `Party already exists: party ${party} is already allocated on this node`);
+      // Canton turns the topology's ALREADY_EXISTS into INVALID_ARGUMENT (ApiPartyManagementService.alreadyExistsError).
+      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: Party already exists: party ${party} is already allocated on this node`);
     }
     const rec: PartyRecord = { party, hint, isLocal: true, annotations: {}, resourceVersion: 0, ...(external ? { external } : {}) };
     this.ledger.parties.set(party, rec);
@@ -260,13 +261,14 @@ export class SandboxEngine {
     const ns = decoded.find((d) => d['mapping'] === 'NamespaceDelegation');
     const p2p = decoded.find((d) => d['mapping'] === 'PartyToParticipant');
     if (!p2k || !ns || !p2p || typeof p2k['party'] !== 'string' || typeof ns['targetKey'] !== 'string' || p2p['party'] !== p2k['party']) {
-      throw LedgerError.of('INVALID_PARTY_ALLOCATION', 'Party allocation needs a namespace delegation, a party-to-key and a party-to-participant mapping for one party');
+      // Canton: ValidationErrors.invalidArgument of ExternalPartyOnboardingDetails.create's complaint.
+      throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: Party allocation needs a namespace delegation, a party-to-key and a party-to-participant mapping for one party');
     }
     const partyId = p2k['party'];
     const raw = Buffer.from(ns['targetKey'], 'base64');
     const key = publicKeyFromLedgerKey(raw, 'CRYPTO_KEY_FORMAT_RAW');
     const fingerprint = ed25519Fingerprint(raw);
-    if (!partyId.endsWith(`::${fingerprint}`)) throw LedgerError.of('INVALID_PARTY_ALLOCATION', 'the party namespace is not the fingerprint of its key');
+    if (!partyId.endsWith(`::${fingerprint}`)) throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: the party namespace is not the fingerprint of its key');
     const okSig = (s: { signature: Buffer; signedBy: string; format: string; algorithm: string }, data: Buffer) =>
       s.signedBy === fingerprint &&
       (s.format === 'SIGNATURE_FORMAT_CONCAT' || s.format === 'SIGNATURE_FORMAT_RAW') &&
@@ -276,7 +278,7 @@ export class SandboxEngine {
     const byMultiHash = multiHashSignatures.some((s) => okSig(s, multiHash));
     const byEach = transactions.every((t) => t.signatures.some((s) => okSig(s, cantonHash(HashPurpose.TopologyTransactionSignature, t.transaction))));
     if (!byMultiHash && !byEach) {
-      throw LedgerError.of('INVALID_PARTY_ALLOCATION', `Missing or invalid signature of the party namespace key ${fingerprint} on the onboarding transactions`);
+      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: Missing or invalid signature of the party namespace key ${fingerprint} on the onboarding transactions`);
     }
     const hint = partyId.slice(0, partyId.indexOf('::'));
     return this.addParty(partyId, hint, { publicKey: key, fingerprint });

@@ -52,35 +52,47 @@ export function httpStatusOfGrpc(code: number): number {
   }
 }
 
-/** Canton error codes the double emits, with their category and gRPC code. */
+/**
+ * Canton error codes the double emits, with the category and gRPC code Canton 3.4 gives them
+ * (ErrorCategory.scala: 1 TransientServerFailure/UNAVAILABLE, 2 ContentionOnSharedResources/
+ * ABORTED, 3 DeadlineExceededRequestStateUnknown, 4 SystemInternalAssumptionViolated/INTERNAL,
+ * 8 InvalidIndependentOfSystemState/INVALID_ARGUMENT, 9 InvalidGivenCurrentSystemStateOther/
+ * FAILED_PRECONDITION, 10 ...ResourceExists/ALREADY_EXISTS, 11 ...ResourceMissing/NOT_FOUND,
+ * 12 ...SeekAfterEnd/OUT_OF_RANGE). Where each is defined in Canton: src/sandbox/README.md,
+ * "Error ids".
+ */
 export const ErrorCodes = {
   DUPLICATE_COMMAND: { category: 10, grpc: Grpc.ALREADY_EXISTS },
   SUBMISSION_ALREADY_IN_FLIGHT: { category: 2, grpc: Grpc.ABORTED },
   CONTRACT_NOT_FOUND: { category: 11, grpc: Grpc.NOT_FOUND },
   LOCAL_VERDICT_INACTIVE_CONTRACTS: { category: 11, grpc: Grpc.NOT_FOUND },
   LOCAL_VERDICT_LOCKED_CONTRACTS: { category: 2, grpc: Grpc.ABORTED },
+  LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND: { category: 2, grpc: Grpc.ABORTED },
   NOT_SEQUENCED_TIMEOUT: { category: 2, grpc: Grpc.ABORTED },
   PARTICIPANT_PRUNED_DATA_ACCESSED: { category: 9, grpc: Grpc.FAILED_PRECONDITION },
   OFFSET_AFTER_LEDGER_END: { category: 12, grpc: Grpc.OUT_OF_RANGE },
   OFFSET_OUT_OF_RANGE: { category: 9, grpc: Grpc.FAILED_PRECONDITION },
   CONTRACT_EVENTS_NOT_FOUND: { category: 11, grpc: Grpc.NOT_FOUND },
   UPDATE_NOT_FOUND: { category: 11, grpc: Grpc.NOT_FOUND },
-  DAML_INTERPRETATION_ERROR: { category: 9, grpc: Grpc.FAILED_PRECONDITION },
+  COMMAND_PREPROCESSING_FAILED: { category: 8, grpc: Grpc.INVALID_ARGUMENT },
+  UNHANDLED_EXCEPTION: { category: 9, grpc: Grpc.FAILED_PRECONDITION },
+  CONTRACT_DOES_NOT_IMPLEMENT_INTERFACE: { category: 8, grpc: Grpc.INVALID_ARGUMENT },
   DAML_AUTHORIZATION_ERROR: { category: 8, grpc: Grpc.INVALID_ARGUMENT },
   INVALID_ARGUMENT: { category: 8, grpc: Grpc.INVALID_ARGUMENT },
   INVALID_FIELD: { category: 8, grpc: Grpc.INVALID_ARGUMENT },
   MISSING_FIELD: { category: 8, grpc: Grpc.INVALID_ARGUMENT },
-  TEMPLATES_OR_INTERFACES_NOT_FOUND: { category: 8, grpc: Grpc.INVALID_ARGUMENT },
-  PARTY_NOT_KNOWN_ON_LEDGER: { category: 8, grpc: Grpc.INVALID_ARGUMENT },
-  INVALID_PARTY_ALLOCATION: { category: 8, grpc: Grpc.INVALID_ARGUMENT },
-  PARTY_ALREADY_EXISTS: { category: 10, grpc: Grpc.ALREADY_EXISTS },
+  INVALID_DEDUPLICATION_PERIOD: { category: 9, grpc: Grpc.FAILED_PRECONDITION },
+  TEMPLATES_OR_INTERFACES_NOT_FOUND: { category: 11, grpc: Grpc.NOT_FOUND },
+  PARTY_NOT_KNOWN_ON_LEDGER: { category: 11, grpc: Grpc.NOT_FOUND },
   USER_NOT_FOUND: { category: 11, grpc: Grpc.NOT_FOUND },
   USER_ALREADY_EXISTS: { category: 10, grpc: Grpc.ALREADY_EXISTS },
   JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED: { category: 2, grpc: Grpc.ABORTED },
+  // Canton: category 2 and ABORTED (HTTP 409); the double answers 429 for its `http429` fault
+  // (what a proxy in front of a node would send). See src/sandbox/README.md, "Error ids".
   PARTICIPANT_BACKPRESSURE: { category: 2, grpc: Grpc.RESOURCE_EXHAUSTED },
   SERVICE_NOT_RUNNING: { category: 1, grpc: Grpc.UNAVAILABLE },
   REQUEST_TIME_OUT: { category: 3, grpc: Grpc.DEADLINE_EXCEEDED },
-  UNIMPLEMENTED: { category: 14, grpc: Grpc.UNIMPLEMENTED },
+  LEDGER_API_INTERNAL_ERROR: { category: 4, grpc: Grpc.INTERNAL },
 } as const;
 export type ErrorCodeId = keyof typeof ErrorCodes;
 
@@ -192,11 +204,18 @@ export function permissionDenied(reason: string): SecurityError {
   return new SecurityError(Grpc.PERMISSION_DENIED, reason);
 }
 
-/** A failed Daml interpretation, worded like Canton's DAML_INTERPRETATION_ERROR. */
+/**
+ * A Daml precondition failing inside a choice. The token-standard implementations the double
+ * models check with Splice.Util's `require` (= `assertMsg`), which throws DA.Exception's
+ * AssertionFailed; Canton 3.4 reports an uncaught Daml exception as UNHANDLED_EXCEPTION
+ * (RejectionGenerators.processDamlException → CommandExecutionErrors.Interpreter.
+ * UnhandledException: the engine's rendering of the exception plus "."). The package-id prefix is
+ * the one real rejections show for AssertionFailed.
+ */
 export function interpretationError(message: string): LedgerError {
   return LedgerError.of(
-    'DAML_INTERPRETATION_ERROR',
-    `Interpretation error: Error: User failure: UNHANDLED_EXCEPTION/DA.Exception.AssertionFailed:AssertionFailed (error category 0): ${message}`,
+    'UNHANDLED_EXCEPTION',
+    `Interpretation error: Error: Unhandled Daml exception: DA.Exception.AssertionFailed:AssertionFailed@3f4deaf1{ message = ${JSON.stringify(message)} }.`,
     { definiteAnswer: false },
   );
 }

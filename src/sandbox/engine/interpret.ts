@@ -1,15 +1,17 @@
-import { TransferFactoryTransferArg, TransferInstructionChoiceArg } from '../../ledger/schema/index.js';
 import { parseIdentifier, type Command, type DisclosedContract } from '../wire/decode/index.js';
 import type { Json } from '../util/json.js';
-import { isJsonObject } from '../util/json.js';
 import { isoToMicros, type Micros } from '../util/time.js';
 import { decodeBlob } from './blob.js';
+import { factoryTransferArgument, instructionChoiceExtraArgs } from './daml/choice-arguments.js';
+import { instructionChoiceArgument, TransferFactory_Transfer } from './daml/token-standard.js';
+import { decodeTranscodeJson } from './daml/transcode-json.js';
+import type { DamlValue } from './daml/types.js';
 import type { SandboxEngine } from './engine.js';
 import { contractNotFound, interpretationError, LedgerError } from './errors.js';
 import type { Instrument } from './instruments.js';
 import { implementedInterfaces, instructionTransfer, Interfaces, stakeholders, templateOf } from './templates.js';
 import type { TxPlan } from './tx.js';
-import type { Contract, QualifiedName, TransferData } from './types.js';
+import { idString, type Contract, type QualifiedName, type TransferData } from './types.js';
 import { contextCid, ContextKeys, type InstructionChoice } from './workflows.js';
 
 export interface InterpretInput {
@@ -25,10 +27,6 @@ export interface Interpretation {
   /** The transaction is only valid while record time is before this (executeBefore). */
   readonly validBefore?: Micros;
   readonly minLedgerTime?: Micros;
-}
-
-function preprocessingError(message: string): LedgerError {
-  return new LedgerError('COMMAND_PREPROCESSING_FAILED', message, { category: 8, grpc: 3, definiteAnswer: false });
 }
 
 function sameName(a: QualifiedName, id: string): boolean {
@@ -57,6 +55,9 @@ export function interpretCommand(engine: SandboxEngine, input: InterpretInput): 
     });
   }
   const ex = cmd.ExerciseCommand;
+  // Canton transcodes the JSON choice argument before it interprets anything
+  // (SchemaProcessorsImpl.choiceArgsFromJsonToProto), so its complaints come first.
+  const argument = decodeChoiceArgument(ex.choice, ex.templateId, ex.choiceArgument);
   const readers = new Set([...input.actAs, ...input.readAs]);
 
   const disclosed = new Map<string, Contract>();
@@ -99,20 +100,18 @@ export function interpretCommand(engine: SandboxEngine, input: InterpretInput): 
 
   if (ex.choice === 'TransferFactory_Transfer') {
     if (!viaInterface(Interfaces.TransferFactory) && !templateMatches) {
-      throw interpretationError(`${ex.contractId} does not implement ${ex.templateId}`);
+      throw doesNotImplement(ex.contractId, target, ex.templateId);
     }
-    const parsed = TransferFactoryTransferArg.safeParse(ex.choiceArgument);
-    if (!parsed.success) throw preprocessingError(`Invalid TransferFactory_Transfer argument: ${parsed.error.issues[0]?.message ?? ''} at ${parsed.error.issues[0]?.path.join('.') ?? ''}`);
-    const arg = parsed.data;
+    const arg = factoryTransferArgument(argument);
     const inst = engine.instrumentOfContract(target);
     if (!inst) throw interpretationError(`${ex.contractId} is not a transfer factory`);
     requireActor(arg.transfer.sender);
-    const extraArgs = rawExtraArgs(ex.choiceArgument);
+    const extraArgs = arg.extraArgs;
     requireContext(extraArgs, inst.config.family === 'amulet' ? [ContextKeys.amuletRules, ContextKeys.openRound] : [ContextKeys.instrumentConfiguration, ContextKeys.transferRule]);
     const pre = contextCid(extraArgs, ContextKeys.transferPreapproval);
     if (pre !== undefined) resolve(pre);
     for (const cid of arg.transfer.inputHoldingCids) resolve(cid);
-    const transfer: TransferData = { ...arg.transfer, meta: arg.transfer.meta.values };
+    const transfer: TransferData = arg.transfer;
     const plan = engine.workflows.factoryTransfer({ instrument: inst, factory: target, expectedAdmin: arg.expectedAdmin, transfer, extraArgs });
     return { plan, validBefore: isoToMicros(transfer.executeBefore), minLedgerTime: isoToMicros(transfer.requestedAt) };
   }
@@ -121,15 +120,13 @@ export function interpretCommand(engine: SandboxEngine, input: InterpretInput): 
   if (instructionChoice) {
     const t = instructionTransfer(target);
     if (!t || (!viaInterface(Interfaces.TransferInstruction) && !templateMatches)) {
-      throw interpretationError(`${ex.contractId} does not implement ${ex.templateId}`);
+      throw doesNotImplement(ex.contractId, target, ex.templateId);
     }
-    const parsed = TransferInstructionChoiceArg.safeParse(ex.choiceArgument);
-    if (!parsed.success) throw preprocessingError(`Invalid ${ex.choice} argument: ${parsed.error.issues[0]?.message ?? ''}`);
+    const extraArgs = instructionChoiceExtraArgs(argument);
     const actor = instructionChoice === 'Withdraw' ? t.sender : t.receiver;
     requireActor(actor);
     const inst: Instrument | undefined = engine.instrument(t.instrumentId.admin, t.instrumentId.id);
     if (!inst) throw interpretationError('unknown instrument');
-    const extraArgs = rawExtraArgs(ex.choiceArgument);
     requireContext(extraArgs, inst.config.family === 'amulet' ? [ContextKeys.amuletRules, ContextKeys.openRound] : [ContextKeys.instrumentConfiguration, ContextKeys.transferRule]);
     if (target.payload.t === 'AmuletTransferInstruction') resolve(target.payload.lockedAmulet);
     const plan = engine.workflows.instructionChoice({ instrument: inst, instruction: target, choice: instructionChoice, actor, extraArgs });
@@ -139,7 +136,23 @@ export function interpretCommand(engine: SandboxEngine, input: InterpretInput): 
   throw interpretationError(`the ledger double does not implement choice ${ex.choice} on ${ex.templateId}`);
 }
 
-function rawExtraArgs(choiceArgument: unknown): Json {
-  const extra = isJsonObject(choiceArgument as Json) ? (choiceArgument as Record<string, Json>)['extraArgs'] : undefined;
-  return structuredClone(extra ?? { context: { values: {} }, meta: { values: {} } });
+/**
+ * The choice argument decoded as Canton's JSON API decodes it (transcode-json.ts), so a malformed
+ * one gets Canton's error. A choice the double's packages do not have is refused like Canton
+ * refuses a choice missing from the package (SchemaProcessorsImpl.invalidChoiceException).
+ */
+function decodeChoiceArgument(choice: string, templateId: string, json: unknown): DamlValue {
+  if (choice === 'TransferFactory_Transfer') return decodeTranscodeJson(TransferFactory_Transfer, json);
+  const instructionChoice = /^TransferInstruction_(Accept|Reject|Withdraw)$/.exec(choice)?.[1] as InstructionChoice | undefined;
+  if (instructionChoice !== undefined) return decodeTranscodeJson(instructionChoiceArgument(instructionChoice), json);
+  throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: Invalid template:${templateId} or choice:${choice}`, { definiteAnswer: false });
+}
+
+/** CommandExecutionErrors.Interpreter.ContractDoesNotImplementInterface. */
+function doesNotImplement(contractId: string, target: Contract, interfaceId: string): LedgerError {
+  return LedgerError.of(
+    'CONTRACT_DOES_NOT_IMPLEMENT_INTERFACE',
+    `Interpretation error: Error: contract ${contractId} (${idString(templateOf(target.payload))}) does not implement interface ${interfaceId}`,
+    { resources: [['CONTRACT_ID', contractId]], definiteAnswer: false },
+  );
 }

@@ -127,9 +127,7 @@ export class Submissions {
     if ('DeduplicationDuration' in period) {
       const s = period.DeduplicationDuration.value.seconds + period.DeduplicationDuration.value.nanos / 1e9;
       if (s < 0 || s > max) {
-        throw new LedgerError('INVALID_DEDUPLICATION_PERIOD', `The submitted command had an invalid deduplication period: the deduplication duration ${s}s exceeds the maximum ${max}s`, {
-          category: 9,
-          grpc: 9,
+        throw LedgerError.of('INVALID_DEDUPLICATION_PERIOD', `The submitted command had an invalid deduplication period: the deduplication duration ${s}s exceeds the maximum ${max}s`, {
           context: { longest_duration: `${max}s` },
           definiteAnswer: false,
         });
@@ -265,9 +263,7 @@ export class Submissions {
       }
       const validBefore = p.entry.interpretation.validBefore;
       if (validBefore !== undefined && recordTime >= validBefore) {
-        throw new LedgerError('LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND', `The ledger time of the transaction is outside its bounds: it had to be recorded before ${microsToIso(validBefore)}`, {
-          category: 9,
-          grpc: 9,
+        throw LedgerError.of('LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND', `The ledger time of the transaction is outside its bounds: it had to be recorded before ${microsToIso(validBefore)}`, {
           definiteAnswer: true,
           correlationId: p.submissionId,
         });
@@ -297,7 +293,7 @@ export class Submissions {
       const error =
         e instanceof LedgerError
           ? new LedgerError(e.code, e.causeText, { ...e.opts, category: e.category, grpc: e.grpc, correlationId: p.submissionId })
-          : new LedgerError('INTERNAL_ERROR', String(e), { category: 4, grpc: 13 });
+          : LedgerError.of('LEDGER_API_INTERNAL_ERROR', String(e));
       const silent = ledger.appendSilent(recordTime);
       ledger.addCompletion({
         offset: silent.offset,

@@ -1,36 +1,29 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
-import { GetChoiceContextRequest, GetFactoryRequest, InstrumentId, type RegistryDisclosedContract } from '../../../ledger/schema/index.js';
 import { encodeBlob } from '../../engine/blob.js';
+import { factoryTransferArgument, type FactoryTransferArgument } from '../../engine/daml/choice-arguments.js';
+import { decodeCodegenJson, JsonLfDecodeError } from '../../engine/daml/codegen-json.js';
+import { TransferFactory_Transfer } from '../../engine/daml/token-standard.js';
 import { LedgerError } from '../../engine/errors.js';
 import type { Instrument } from '../../engine/instruments.js';
 import { factoryContext, instructionContext } from '../../engine/registry-context.js';
 import { createArgument, instructionTransfer, templateOf } from '../../engine/templates.js';
 import { idString, type Contract } from '../../engine/types.js';
 import type { InstructionChoice } from '../../engine/workflows.js';
+import type { Json } from '../../util/json.js';
 import { microsToIso } from '../../util/time.js';
 import type { Books } from '../../control/books.js';
-import { FAILED, type Codec } from '../decode/codec.js';
 import { HANDLED, register, type WireContext } from '../http.js';
 
-/** Interim bridge until the registry decodes bodies as Splice does (its own rules, not zod). */
-function zodBody<T>(schema: z.ZodType<T>): Codec<T> {
-  return {
-    kind: 'other',
-    read: (json, path, issues) => {
-      const r = schema.safeParse(json);
-      if (r.success) return r.data;
-      issues.push({ path, message: r.error.issues[0]?.message ?? 'invalid body' });
-      return FAILED;
-    },
-  };
+/** transfer-instruction-v1.yaml's DisclosedContract, as the registry sends it. */
+interface DisclosedContractJson {
+  templateId: string;
+  contractId: string;
+  createdEventBlob: string;
+  synchronizerId: string;
+  debugPackageName?: string;
+  debugPayload?: Json;
+  debugCreatedAt?: string;
 }
-
-/** The part of TransferFactory_Transfer's argument the registry reads to choose the factory. */
-const FactoryChoiceArguments = z.object({
-  expectedAdmin: z.string(),
-  transfer: z.object({ sender: z.string(), receiver: z.string(), instrumentId: InstrumentId }),
-});
 
 const SUPPORTED_APIS = {
   'splice-api-token-metadata-v1': 1,
@@ -38,9 +31,80 @@ const SUPPORTED_APIS = {
   'splice-api-token-transfer-instruction-v1': 1,
 };
 
+/**
+ * A handler's error as Splice answers it: apps/common/.../admin/http/HttpErrorHandler.scala maps the
+ * gRPC status a handler fails with to HTTP (INVALID_ARGUMENT → 400, NOT_FOUND → 404) with body
+ * `{"error": <status description>}` (the spec's ErrorResponse).
+ */
 function registryError(reply: FastifyReply, status: number, error: string): typeof HANDLED {
   reply.code(status).type('application/json').send({ error });
   return HANDLED;
+}
+
+/**
+ * A body the guardrail-generated route cannot decode (circe): pekko-http's default rejection
+ * handler answers MalformedRequestContentRejection with 400 text/plain "The request content was
+ * malformed:\n" + the circe DecodingFailure's message.
+ */
+function malformedBody(reply: FastifyReply, field: string, failure: string): typeof HANDLED {
+  reply.code(400).type('text/plain; charset=UTF-8').send(`The request content was malformed:\nDecodingFailure at .${field}: ${failure}`);
+  return HANDLED;
+}
+
+const wrongType = (v: unknown, expected: string): string => `Got value '${JSON.stringify(v)}' with wrong type, expecting ${expected}`;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+type BodyField<T> = { ok: true; value: T } | { ok: false; field: string; failure: string };
+
+/** An optional boolean field of a guardrail request (circe's Decoder[Option[Boolean]]). */
+function optionalBoolean(body: Record<string, unknown>, field: string): BodyField<boolean | undefined> {
+  const v = body[field];
+  if (v === undefined || v === null) return { ok: true, value: undefined };
+  return typeof v === 'boolean' ? { ok: true, value: v } : { ok: false, field, failure: wrongType(v, "'true' or 'false'") };
+}
+
+/** GetFactoryRequest: `choiceArguments` (a JSON object, required), `excludeDebugFields`. */
+function decodeFactoryRequest(body: unknown): BodyField<{ choiceArguments: Record<string, unknown>; excludeDebugFields: boolean }> {
+  const o = isObject(body) ? body : {};
+  const args = o['choiceArguments'];
+  if (args === undefined) return { ok: false, field: 'choiceArguments', failure: 'Missing required field' };
+  if (!isObject(args)) return { ok: false, field: 'choiceArguments', failure: wrongType(args, 'object') };
+  const exclude = optionalBoolean(o, 'excludeDebugFields');
+  if (!exclude.ok) return exclude;
+  return { ok: true, value: { choiceArguments: args, excludeDebugFields: exclude.value ?? false } };
+}
+
+/** GetChoiceContextRequest: `meta` (text to text, optional), `excludeDebugFields`. */
+function decodeChoiceContextRequest(body: unknown): BodyField<{ excludeDebugFields: boolean }> {
+  const o = isObject(body) ? body : {};
+  const meta = o['meta'];
+  if (meta !== undefined && meta !== null) {
+    if (!isObject(meta)) return { ok: false, field: 'meta', failure: wrongType(meta, 'object') };
+    for (const [k, v] of Object.entries(meta)) {
+      if (typeof v !== 'string') return { ok: false, field: `meta.${k}`, failure: wrongType(v, 'string') };
+    }
+  }
+  const exclude = optionalBoolean(o, 'excludeDebugFields');
+  if (!exclude.ok) return exclude;
+  return { ok: true, value: { excludeDebugFields: exclude.value ?? false } };
+}
+
+/**
+ * Splice's HttpTokenStandardTransferInstructionHandler.getTransferFactory reads `choiceArguments`
+ * with the Java codegen (`TransferFactory_Transfer.fromJson(body.choiceArguments.noSpaces)`) and
+ * refuses what does not decode with INVALID_ARGUMENT "Field `choiceArguments` does not contain a
+ * valid `TransferFactory_Transfer`: $err", err being the JsonLfDecoder.Error.
+ */
+function decodeChoiceArguments(json: Record<string, unknown>): { ok: true; value: FactoryTransferArgument } | { ok: false; error: string } {
+  try {
+    return { ok: true, value: factoryTransferArgument(decodeCodegenJson(TransferFactory_Transfer, json)) };
+  } catch (e) {
+    if (!(e instanceof JsonLfDecodeError)) throw e;
+    return { ok: false, error: `Field \`choiceArguments\` does not contain a valid \`TransferFactory_Transfer\`: ${e.javaString()}` };
+  }
 }
 
 /**
@@ -53,7 +117,7 @@ export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Bo
   const ledger = engine.ledger;
   const base = '/registries/:registry/registry';
 
-  const disclosed = (c: Contract, excludeDebug: boolean): z.input<typeof RegistryDisclosedContract> => {
+  const disclosed = (c: Contract, excludeDebug: boolean): DisclosedContractJson => {
     const template = templateOf(c.payload);
     return {
       templateId: idString(template),
@@ -70,23 +134,25 @@ export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Bo
     url: `${base}/transfer-instruction/v1/transfer-factory`,
     op: 'registry.transferFactory',
     public: true,
-    body: zodBody(GetFactoryRequest),
-    handler: async ({ body, params, reply }) => {
+    handler: async ({ req, params, reply }) => {
       const insts = instrumentsOf(params['registry']);
       if (insts.length === 0) return registryError(reply, 404, `no registry ${params['registry'] ?? ''}`);
-      const args = FactoryChoiceArguments.safeParse(body.choiceArguments);
-      if (!args.success) return registryError(reply, 400, `invalid choiceArguments: ${args.error.issues[0]?.message ?? ''}`);
-      const { transfer, expectedAdmin } = args.data;
+      const body = decodeFactoryRequest(req.body);
+      if (!body.ok) return malformedBody(reply, body.field, body.failure);
+      const args = decodeChoiceArguments(body.value.choiceArguments);
+      if (!args.ok) return registryError(reply, 400, args.error);
+      const { transfer } = args.value;
+      // One registry per admin here (Scan serves only Amulet, and checks neither the instrument nor
+      // expectedAdmin: the factory's Daml does); the double routes on the instrument.
       const inst = insts.find((i) => i.admin === transfer.instrumentId.admin && i.config.id === transfer.instrumentId.id);
       if (!inst) return registryError(reply, 404, `instrument ${transfer.instrumentId.admin}/${transfer.instrumentId.id} is not managed by this registry`);
-      if (expectedAdmin !== inst.admin) return registryError(reply, 400, `expectedAdmin ${expectedAdmin} is not the admin of this registry`);
       const plan = factoryContext(ledger, inst, transfer);
       return {
         factoryId: plan.factory.contractId,
         transferKind: plan.kind,
         choiceContext: {
           choiceContextData: { values: plan.contextValues },
-          disclosedContracts: plan.disclosed.map((c) => disclosed(c, body.excludeDebugFields ?? false)),
+          disclosedContracts: plan.disclosed.map((c) => disclosed(c, body.value.excludeDebugFields)),
         },
       };
     },
@@ -98,19 +164,25 @@ export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Bo
       url: `${base}/transfer-instruction/v1/:transferInstructionId/choice-contexts/${choice}`,
       op: `registry.${choice}Context`,
       public: true,
-      body: zodBody(GetChoiceContextRequest),
-      handler: async ({ body, params, reply }) => {
+      handler: async ({ req, params, reply }) => {
+        const body = decodeChoiceContextRequest(req.body);
+        if (!body.ok) return malformedBody(reply, body.field, body.failure);
         const cid = params['transferInstructionId'] ?? '';
         const instruction = ledger.active(cid);
         const t = instruction ? instructionTransfer(instruction) : undefined;
-        const inst = t ? instrumentsOf(params['registry']).find((i) => i.admin === t.instrumentId.admin && i.config.id === t.instrumentId.id) : undefined;
-        if (!inst) return registryError(reply, 404, `transfer instruction ${cid} not found`);
+        const registryInsts = instrumentsOf(params['registry']);
+        const inst = t ? registryInsts.find((i) => i.admin === t.instrumentId.admin && i.config.id === t.instrumentId.id) : undefined;
+        if (!inst) {
+          // Scan's wording (HttpTokenStandardTransferInstructionHandler.getTransferInstructionChoiceContext).
+          const amulet = registryInsts.some((i) => i.config.family === 'amulet');
+          return registryError(reply, 404, amulet ? `AmuletTransferInstruction '${cid}' not found.` : `transfer instruction ${cid} not found`);
+        }
         const label = (choice.charAt(0).toUpperCase() + choice.slice(1)) as InstructionChoice;
         try {
           const plan = instructionContext(ledger, inst, cid, label);
           return {
             choiceContextData: { values: plan.contextValues },
-            disclosedContracts: plan.disclosed.map((c) => disclosed(c, body.excludeDebugFields ?? false)),
+            disclosedContracts: plan.disclosed.map((c) => disclosed(c, body.value.excludeDebugFields)),
           };
         } catch (e) {
           if (e instanceof LedgerError) return registryError(reply, 404, e.causeText);
