@@ -6,8 +6,8 @@ import {
   GetUpdatesRequest,
 } from '../../../ledger/schema/index.js';
 import { LedgerError } from '../../engine/errors.js';
-import { intParam, register, type WireContext } from '../http.js';
-import { authorizeEventFormat, authorizeUpdateFormat, collectList } from '../list.js';
+import { register, type WireContext } from '../http.js';
+import { authorizeEventFormat, authorizeUpdateFormat, collectList, listOptions } from '../list.js';
 import type { UpdateReader } from '../reader.js';
 import type { ServerSettings } from '../settings.js';
 import { validateRange } from '../stream.js';
@@ -24,12 +24,9 @@ export function updateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upd
       }
       authorizeUpdateFormat(claims, body.updateFormat);
       validateRange(reader.timeline, body.beginExclusive ?? 0, body.endInclusive, 'Transactions');
-      return collectList(reader.timeline, reader.updates(body), {
-        limit: intParam(query['limit'], 'limit'),
-        idleTimeoutMs: intParam(query['stream_idle_timeout_ms'], 'stream_idle_timeout_ms') ?? settings.listIdleTimeoutMs,
-        maxElements: settings.maxListElements,
-        checkpointIntervalMs: settings.checkpointIntervalMs,
-      });
+      // JsUpdateService: open-ended when endInclusive is absent.
+      const list = listOptions(query, settings, body.endInclusive === undefined);
+      return collectList(reader.timeline, reader.updates(body), { ...list, checkpointIntervalMs: settings.checkpointIntervalMs });
     },
   });
 
