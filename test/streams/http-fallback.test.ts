@@ -234,3 +234,35 @@ describe('empty HTTP pages', () => {
     expect(Date.now() - published).toBeLessThan(1_000);
   });
 });
+
+describe('auto: HTTP stands in for a websocket that cannot be opened', () => {
+  it('for a window only, then the websocket is tried again, even in the middle of catching up; everything ingested once', async () => {
+    const s = await sandbox({ listFirstElementDelayMs: 100 });
+    customerActivity(s, 24);
+    const ref = await ingestion(s, { transport: 'websocket' });
+    await caughtUp(s, ref);
+    await ref.stop();
+    const reference = await ingestionSnapshot(sql);
+
+    await resetTables();
+    s.control.addFault({ match: { path: '/v2/updates', method: 'GET' }, action: { kind: 'http503' }, once: true });
+    const rec = recordingFetch();
+    const transports: string[] = [];
+    const c = await ingestion(s, { transport: 'auto', fetch: rec.fetch, httpFallbackWindowMs: 300, httpIdleTimeoutMs: 50, httpPollIntervalMs: 20 }, 5);
+    const watch = setInterval(() => {
+      const t = c.progress().transport;
+      if (t !== undefined && transports.at(-1) !== t) transports.push(t);
+    }, 5);
+    try {
+      await caughtUp(s, c);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(transports).toEqual(['websocket', 'http', 'websocket']);
+    // HTTP read some pages of 5, the websocket the rest.
+    const httpPages = rec.updates.filter((p) => p.status === 200).length;
+    expect(httpPages).toBeGreaterThan(0);
+    expect(httpPages * 5).toBeLessThan(reference.updates.length);
+    expect({ ...(await ingestionSnapshot(sql)), checkpoint: [] }).toEqual({ ...reference, checkpoint: [] });
+  });
+});
