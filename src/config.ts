@@ -53,6 +53,7 @@ const RawConfig = z
     LEDGER_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
     LEDGER_OAUTH_AUDIENCE: z.string().min(1).optional(),
     LEDGER_OAUTH_SCOPE: z.string().min(1).optional(),
+    LEDGER_HTTP_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(200),
 
     TREASURY_PARTY: z
       .string()
@@ -117,6 +118,11 @@ export interface LedgerConfig {
   auth: LedgerAuthConfig;
   treasuryParty: string;
   treasuryKeyFile: string;
+  /**
+   * Elements per page of HTTP list reads (Canton's default http-list-max-elements-limit: 200);
+   * lowered by itself when the node answers 413. Undefined: 200.
+   */
+  httpPageSize?: number;
 }
 
 export interface SubmissionConfig {
@@ -209,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
             userId: c.LEDGER_USER_ID!,
             treasuryParty: c.TREASURY_PARTY!,
             treasuryKeyFile: c.TREASURY_KEY_FILE!,
+            httpPageSize: c.LEDGER_HTTP_PAGE_SIZE,
             auth:
               c.LEDGER_OAUTH_TOKEN_URL !== undefined
                 ? {

@@ -40,8 +40,14 @@ describe('configuration', () => {
       treasuryParty: PARTY,
       treasuryKeyFile: '/etc/cxi/treasury.key',
       auth: { kind: 'static', token: realLedger.LEDGER_TOKEN },
+      httpPageSize: 200,
     });
     expect(c.http.port).toBe(9000);
+  });
+
+  it('LEDGER_HTTP_PAGE_SIZE: the page size of HTTP list reads, at least 1', () => {
+    expect(loadConfig({ ...realLedger, LEDGER_HTTP_PAGE_SIZE: '50' }).ledger?.httpPageSize).toBe(50);
+    expect(problems({ ...realLedger, LEDGER_HTTP_PAGE_SIZE: '0' })).toEqual([expect.stringMatching(/^LEDGER_HTTP_PAGE_SIZE: /)]);
   });
 
   it('reads OAuth2 client credentials', () => {

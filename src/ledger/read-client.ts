@@ -25,8 +25,29 @@ import {
  * not match fails naming its update id and offset.
  */
 
-/** The server's cap for HTTP list endpoints; more elements than this is a 413. */
+/**
+ * Canton's default `http-list-max-elements-limit` (WebsocketConfig in
+ * community/ledger/ledger-json-api/src/main/scala/com/digitalasset/canton/http/JsonApiConfig.scala),
+ * and so the default page size of HTTP list reads. A node may be configured lower.
+ */
 export const HTTP_LIST_MAX = 200;
+
+export interface LedgerReadClientOptions {
+  /** Elements asked for per HTTP page of /v2/updates (LEDGER_HTTP_PAGE_SIZE; default HTTP_LIST_MAX). */
+  pageSize?: number;
+  /** The node answered 413 and the page size went down (once per change, for a log line). */
+  onPageSizeLowered?: (change: { from: number; to: number; error: LedgerApiError }) => void;
+}
+
+/**
+ * A node answers 413 JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED only when `limit` is above its
+ * http-list-max-elements-limit and more than that limit was there to read (Endpoints.asList /
+ * handleListLimit in Canton's http/json/v2/Endpoints.scala). At or below the node's limit there is
+ * never a 413, so halving finds a page size that works within log2(page size) requests.
+ */
+export function isListLimitExceeded(e: unknown): e is LedgerApiError {
+  return e instanceof LedgerApiError && e.code === 'JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED';
+}
 
 /**
  * Everything the treasury sees, with the token-standard interface views the parser needs: all
@@ -59,7 +80,19 @@ export function treasuryUpdateFormat(party: string): UpdateFormatInput {
 const UnknownArray = z.array(z.unknown());
 
 export class LedgerReadClient {
-  constructor(readonly http: LedgerHttp) {}
+  private pageSize: number;
+
+  constructor(
+    readonly http: LedgerHttp,
+    private readonly opts: LedgerReadClientOptions = {},
+  ) {
+    this.pageSize = opts.pageSize ?? HTTP_LIST_MAX;
+  }
+
+  /** The page size of /v2/updates over HTTP: the setting, or lower after the node answered 413. */
+  get listPageSize(): number {
+    return this.pageSize;
+  }
 
   async ledgerEnd(signal?: AbortSignal): Promise<number> {
     const r = await this.http.request({ method: 'GET', path: '/v2/state/ledger-end', schema: GetLedgerEndResponse, ...(signal ? { signal } : {}) });
@@ -75,24 +108,40 @@ export class LedgerReadClient {
   }
 
   /**
-   * One page of /v2/updates over HTTP. The server returns at most `limit` elements (≤ 200) and,
-   * for an open-ended request, whatever arrived before `streamIdleTimeoutMs` of silence.
+   * One page of /v2/updates over HTTP: at most `limit` elements (≤ listPageSize) and, for an
+   * open-ended request, whatever arrived before `streamIdleTimeoutMs` of silence, counted from
+   * the start of the read (so a slow filtered read answers []). A 413 lowers listPageSize (halved,
+   * at least 1) and the page is asked for again.
    */
   async updates(
     request: GetUpdatesRequestInput,
     o: { limit?: number; streamIdleTimeoutMs?: number; signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<JsGetUpdatesResponse[]> {
-    const limit = Math.min(o.limit ?? HTTP_LIST_MAX, HTTP_LIST_MAX);
-    const raw = await this.http.request({
-      method: 'POST',
-      path: '/v2/updates',
-      query: { limit, stream_idle_timeout_ms: o.streamIdleTimeoutMs },
-      body: request,
-      schema: UnknownArray,
-      ...(o.signal ? { signal: o.signal } : {}),
-      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-    });
-    return raw.map((e) => parseUpdate(e));
+    for (;;) {
+      const limit = Math.min(o.limit ?? this.pageSize, this.pageSize);
+      try {
+        const raw = await this.http.request({
+          method: 'POST',
+          path: '/v2/updates',
+          query: { limit, stream_idle_timeout_ms: o.streamIdleTimeoutMs },
+          body: request,
+          schema: UnknownArray,
+          ...(o.signal ? { signal: o.signal } : {}),
+          ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+        });
+        return raw.map((e) => parseUpdate(e));
+      } catch (e) {
+        if (!isListLimitExceeded(e) || limit <= 1) throw e;
+        this.lowerPageSize(Math.floor(limit / 2), e);
+      }
+    }
+  }
+
+  private lowerPageSize(to: number, error: LedgerApiError): void {
+    const from = this.pageSize;
+    if (to >= from) return;
+    this.pageSize = to;
+    this.opts.onPageSizeLowered?.({ from, to, error });
   }
 
   updateById(updateId: string, updateFormat: UpdateFormatInput, signal?: AbortSignal): Promise<JsGetUpdateResponse> {
@@ -115,12 +164,16 @@ export class LedgerReadClient {
     }
   }
 
-  /** One page of the active contracts at `activeAtOffset` (≤ 200; the websocket form has no cap). */
+  /**
+   * The first `limit` active contracts at `activeAtOffset` (default listPageSize). There is no
+   * continuation: a full page means "read the rest over the websocket", and so does a 413 (the set
+   * is larger than the node's http-list-max-elements-limit), which is left to the caller.
+   */
   async activeContracts(activeAtOffset: number, eventFormat: EventFormatInput, o: { limit?: number; signal?: AbortSignal } = {}): Promise<JsGetActiveContractsResponse[]> {
     const raw = await this.http.request({
       method: 'POST',
       path: '/v2/state/active-contracts',
-      query: { limit: Math.min(o.limit ?? HTTP_LIST_MAX, HTTP_LIST_MAX) },
+      query: { limit: o.limit ?? this.pageSize },
       body: { activeAtOffset, eventFormat },
       schema: UnknownArray,
       ...(o.signal ? { signal: o.signal } : {}),

@@ -16,10 +16,12 @@ export const SandboxOptions = z.object({
   instruments: z.array(InstrumentConfig).default(DEFAULT_INSTRUMENTS.map((i) => InstrumentConfig.parse(i))),
   /** Idle OffsetCheckpoint interval (reported as maxOffsetCheckpointEmissionDelay). */
   checkpointIntervalMs: z.int().min(10).default(1000),
-  /** http-list-max-elements-limit. */
+  /** http-list-max-elements-limit (Canton's default: 200). */
   maxListElements: z.int().min(1).default(200),
-  /** Default stream_idle_timeout_ms of HTTP list reads. */
+  /** Default stream_idle_timeout_ms of HTTP list reads (Canton's http-list-wait-time: 0.5 s). */
   listIdleTimeoutMs: z.int().min(0).default(500),
+  /** Tests: an HTTP list read takes this long to produce its first element, as a slow filtered read on a real node. */
+  listFirstElementDelayMs: z.int().min(0).default(0),
   /** Delay between an accepted execute and its commit. */
   commitDelayMs: z.int().min(0).default(25),
   /** Maximum (and default) deduplication period. */

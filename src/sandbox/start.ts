@@ -112,6 +112,7 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
     checkpointIntervalMs: opts.checkpointIntervalMs,
     maxListElements: opts.maxListElements,
     listIdleTimeoutMs: opts.listIdleTimeoutMs,
+    listFirstElementDelayMs: opts.listFirstElementDelayMs,
   };
   const replay = opts.replay ? new ReplayReader(opts.replay.files) : undefined;
   const reader: UpdateReader = replay ?? new LiveReader(engine);

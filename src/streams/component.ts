@@ -63,8 +63,11 @@ export interface IngestionOptions {
   leaseCheckMs?: number;
   pingIntervalMs?: number;
   livenessTimeoutMs?: number;
+  /** HTTP reads: see UpdatesSourceOptions. */
   httpPollIntervalMs?: number;
+  httpMaxPollIntervalMs?: number;
   httpIdleTimeoutMs?: number;
+  httpMaxIdleTimeoutMs?: number;
   httpFallbackWindowMs?: number;
   httpTimeoutMs?: number;
   /** Replaces the token provider built from `ledger.auth` (tests). */
@@ -76,7 +79,7 @@ export interface IngestionOptions {
 
 export interface IngestionDeps {
   sql: Sql;
-  ledger: Pick<LedgerConfig, 'apiUrl' | 'auth' | 'treasuryParty'>;
+  ledger: Pick<LedgerConfig, 'apiUrl' | 'auth' | 'treasuryParty' | 'httpPageSize'>;
   logger: Logger;
   options?: IngestionOptions;
   /**
@@ -129,7 +132,14 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
   const logger = rootLogger.child({ component: 'ingestion', party });
   const auth = o.tokenProvider ?? tokenProviderFor(deps.ledger.auth, o.fetch ? { fetch: o.fetch } : {});
   const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth, ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.httpTimeoutMs !== undefined ? { timeoutMs: o.httpTimeoutMs } : {}) });
-  const client = new LedgerReadClient(http);
+  const client = new LedgerReadClient(http, {
+    ...(deps.ledger.httpPageSize !== undefined ? { pageSize: deps.ledger.httpPageSize } : {}),
+    onPageSizeLowered: ({ from, to, error }) =>
+      logger.warn(
+        { from, to, code: error.code, cause: error.cantonError?.cause },
+        `the ledger refused ${from} elements per HTTP page (413: its http-list-max-elements-limit is lower); pages now ask for ${to} (set LEDGER_HTTP_PAGE_SIZE to at most the node's limit)`,
+      ),
+  });
   const retryPolicy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...o.retry };
   const committed$ = new Subject<CommittedBatch>();
 
@@ -227,12 +237,19 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       ...(o.pingIntervalMs !== undefined ? { pingIntervalMs: o.pingIntervalMs } : {}),
       ...(o.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: o.livenessTimeoutMs } : {}),
       ...(o.httpPollIntervalMs !== undefined ? { httpPollIntervalMs: o.httpPollIntervalMs } : {}),
+      ...(o.httpMaxPollIntervalMs !== undefined ? { httpMaxPollIntervalMs: o.httpMaxPollIntervalMs } : {}),
       ...(o.httpIdleTimeoutMs !== undefined ? { httpIdleTimeoutMs: o.httpIdleTimeoutMs } : {}),
+      ...(o.httpMaxIdleTimeoutMs !== undefined ? { httpMaxIdleTimeoutMs: o.httpMaxIdleTimeoutMs } : {}),
       ...(o.httpFallbackWindowMs !== undefined ? { httpFallbackWindowMs: o.httpFallbackWindowMs } : {}),
       onRetry: (e, attempt, ms) => logger.warn({ err: e, attempt, delayMs: ms }, 'ledger stream failed; reconnecting'),
       onTransport: (t) => {
         progress.transport = t;
-        logger.info({ transport: t, from: progress.receivedOffset }, 'reading updates');
+        logger.info({ transport: t, from: progress.receivedOffset }, t === 'http' && (o.transport ?? 'auto') === 'auto' ? 'reading updates over HTTP until the websocket is tried again' : 'reading updates');
+      },
+      onEmptyPages: (run) => {
+        if (run.slowRead) {
+          logger.warn(run, `the ledger answered an empty HTTP page while its end is ahead: its filtered read is slower than stream_idle_timeout_ms; asking with ${run.idleTimeoutMs} ms`);
+        } else logger.debug(run, 'HTTP polling at the ledger end; backing off while nothing arrives');
       },
     });
     status = { state: 'running' };

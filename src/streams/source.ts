@@ -1,7 +1,7 @@
 import { catchError, defer, filter, firstValueFrom, Observable, repeat, retry, tap, throwError, timer } from 'rxjs';
 import { LedgerAuthError } from '../ledger/auth.js';
 import { LedgerApiError, type LedgerHttp } from '../ledger/http.js';
-import { HTTP_LIST_MAX, type LedgerReadClient, treasuryUpdateFormat } from '../ledger/read-client.js';
+import { type LedgerReadClient, treasuryUpdateFormat } from '../ledger/read-client.js';
 import { openUpdatesSocket, type UpdatesSocket } from '../ledger/updates-socket.js';
 import type { IngestElement } from '../store/ingestion.js';
 import { backoffDelay, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
@@ -12,9 +12,10 @@ import { PrunedOffsetError } from './errors.js';
  * The treasury's updates as one Observable that survives the network: the websocket first; on a
  * drop it reconnects after a bounded, jittered exponential backoff, resuming after the last
  * offset received. With `auto`, a websocket that cannot even be opened is followed by a window
- * of HTTP polling (the blocking list form of /v2/updates, ≤ 200 elements a page), which also
- * catches up, before the websocket is tried again. Errors that retrying cannot fix (401, 403,
- * 500, 501, pruned offsets, bad data) and exhausted retries end the Observable with an error.
+ * of HTTP polling (the blocking list form of /v2/updates, a page at a time), after which the
+ * websocket is tried again: it is the better stream (no page limit, no idle timeout). Errors that
+ * retrying cannot fix (401, 403, 500, 501, pruned offsets, bad data) and exhausted retries end
+ * the Observable with an error; anything received, or an HTTP page answered, counts as success.
  */
 
 export type Transport = 'websocket' | 'http' | 'auto';
@@ -29,17 +30,34 @@ export interface UpdatesSourceOptions {
   /** While true, stop reading (backpressure). */
   paused$: Observable<boolean>;
   retry: BackoffPolicy;
-  pageSize?: number;
-  /** HTTP: how long the server waits for more elements before answering a page. */
+  /** HTTP: stream_idle_timeout_ms, how long the node waits for an element before answering a page (default 500, Canton's own). */
   httpIdleTimeoutMs?: number;
-  /** HTTP: pause between polls at the ledger end. */
+  /** HTTP: the longest idle timeout asked for while the node's reads are slower than that (default 5 s; Canton's request timeout is 20 s). */
+  httpMaxIdleTimeoutMs?: number;
+  /** HTTP: pause after a page that was not full; the first step of the back-off after empty pages (default 1 s). */
   httpPollIntervalMs?: number;
-  /** auto: how long HTTP polling stands in for a websocket that failed to open. */
+  /** HTTP: the longest pause between polls after consecutive empty pages (default 10 s). */
+  httpMaxPollIntervalMs?: number;
+  /** auto: how long HTTP polling stands in for a websocket that failed to open (default 60 s). */
   httpFallbackWindowMs?: number;
   pingIntervalMs?: number;
   livenessTimeoutMs?: number;
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
   onTransport?: (transport: 'websocket' | 'http') => void;
+  /** HTTP: the first of a run of pages that did not move the offset (once per run, for a log line). */
+  onEmptyPages?: (run: EmptyPages) => void;
+}
+
+export interface EmptyPages {
+  /** The offset the pages start after. */
+  offset: number;
+  /** The node's ledger end then (undefined: could not be read). */
+  ledgerEnd: number | undefined;
+  /** The ledger end is ahead: the node's read is slower than the idle timeout, not idle. */
+  slowRead: boolean;
+  /** The idle timeout asked for next, and the pause before that page. */
+  idleTimeoutMs: number;
+  delayMs: number;
 }
 
 /** Errors after which reconnecting can help. */
@@ -94,38 +112,62 @@ function websocket$(o: UpdatesSourceOptions, begin: number): Observable<IngestEl
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(t);
+      signal.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
   });
 }
 
-/** Polls HTTP pages from `begin`; `window`: completes after `windowMs` once at the ledger end. */
-function http$(o: UpdatesSourceOptions, begin: number, windowMs: number | undefined): Observable<IngestElement> {
+/**
+ * Polls HTTP pages from `begin`; with `windowMs`, completes at the first page boundary after it,
+ * back to the websocket. A node answers [] when its read finds no element within the idle timeout,
+ * which also runs before the first element: at the ledger end, and also when a filtered read is
+ * slower than that (Endpoints.asList in Canton's http/json/v2). So a page that does not move the
+ * offset never leads to an immediate repeat: the pause doubles up to httpMaxPollIntervalMs, and
+ * resets once a page moves the offset. While the ledger end is ahead the idle timeout doubles too
+ * (up to httpMaxIdleTimeoutMs), or a slow read would answer [] forever; it is kept once a page
+ * moved, as it is the node's pace, so the next pages do not relearn it.
+ */
+function http$(o: UpdatesSourceOptions, begin: number, windowMs: number | undefined, answered: () => void): Observable<IngestElement> {
   return new Observable<IngestElement>((sub) => {
     const ac = new AbortController();
-    const pageSize = Math.min(o.pageSize ?? HTTP_LIST_MAX, HTTP_LIST_MAX);
     const until = windowMs === undefined ? Infinity : Date.now() + windowMs;
+    const baseIdle = o.httpIdleTimeoutMs ?? 500;
+    const maxIdle = Math.max(baseIdle, o.httpMaxIdleTimeoutMs ?? 5_000);
+    const pause: BackoffPolicy = { maxAttempts: Infinity, baseDelayMs: o.httpPollIntervalMs ?? 1_000, maxDelayMs: o.httpMaxPollIntervalMs ?? 10_000, jitter: 0 };
     let cursor = begin;
+    let idleTimeoutMs = baseIdle;
+    let emptyRun = 0;
     void (async () => {
       while (!ac.signal.aborted) {
         await firstValueFrom(o.paused$.pipe(filter((p) => !p)));
         if (ac.signal.aborted) return;
-        const page = await o.client.updates(
-          { beginExclusive: cursor, updateFormat: treasuryUpdateFormat(o.party) },
-          { limit: pageSize, streamIdleTimeoutMs: o.httpIdleTimeoutMs ?? 500, signal: ac.signal },
-        );
+        const from = cursor;
+        const page = await o.client.updates({ beginExclusive: cursor, updateFormat: treasuryUpdateFormat(o.party) }, { streamIdleTimeoutMs: idleTimeoutMs, signal: ac.signal });
+        const full = page.length >= o.client.listPageSize;
         for (const raw of page) {
           const el = toIngestElement(raw);
           cursor = Math.max(cursor, offsetOf(el));
           sub.next(el);
         }
-        if (page.length < pageSize) {
-          if (Date.now() >= until) break;
-          await sleep(o.httpPollIntervalMs ?? 1000, ac.signal);
+        answered();
+        if (Date.now() >= until) break;
+        if (cursor > from) {
+          emptyRun = 0;
+          if (!full) await sleep(pause.baseDelayMs, ac.signal);
+          continue;
         }
+        emptyRun++;
+        const ledgerEnd = await o.client.ledgerEnd(ac.signal).catch(() => undefined);
+        const slowRead = ledgerEnd !== undefined && ledgerEnd > cursor;
+        if (slowRead) idleTimeoutMs = Math.min(maxIdle, idleTimeoutMs * 2);
+        const delayMs = backoffDelay(pause, emptyRun);
+        if (emptyRun === 1) o.onEmptyPages?.({ offset: cursor, ledgerEnd, slowRead, idleTimeoutMs, delayMs });
+        await sleep(delayMs, ac.signal);
       }
       if (!ac.signal.aborted) sub.complete();
     })().catch((e: unknown) => {
@@ -137,21 +179,28 @@ function http$(o: UpdatesSourceOptions, begin: number, windowMs: number | undefi
 
 export function updatesSource(o: UpdatesSourceOptions): Observable<IngestElement> {
   let fallBackToHttp = false;
+  // Consecutive failed attempts: reset by anything received and by every HTTP page answered, so
+  // that a fallback that works keeps the source alive while the websocket stays out of reach.
+  let failures = 0;
+  const answered = () => (failures = 0);
   const attempt$ = defer(() => {
     const begin = o.resumeOffset();
     if (o.transport === 'http') {
       o.onTransport?.('http');
-      return http$(o, begin, undefined);
+      return http$(o, begin, undefined, answered);
     }
     if (o.transport === 'auto' && fallBackToHttp) {
       fallBackToHttp = false;
       o.onTransport?.('http');
-      return http$(o, begin, o.httpFallbackWindowMs ?? 60_000);
+      return http$(o, begin, o.httpFallbackWindowMs ?? 60_000, answered);
     }
     o.onTransport?.('websocket');
     let received = false;
     return websocket$(o, begin).pipe(
-      tap(() => (received = true)),
+      tap(() => {
+        received = true;
+        answered();
+      }),
       catchError((e: unknown) => {
         if (o.transport === 'auto' && !received && isRetryableSourceError(e)) fallBackToHttp = true;
         return throwError(() => e);
@@ -162,9 +211,9 @@ export function updatesSource(o: UpdatesSourceOptions): Observable<IngestElement
     // An HTTP fallback window ended normally: back to the websocket.
     repeat(),
     retry({
-      resetOnSuccess: true,
-      delay: (e: unknown, attempt: number) => {
+      delay: (e: unknown) => {
         if (!isRetryableSourceError(e)) return throwError(() => e);
+        const attempt = ++failures;
         if (attempt > o.retry.maxAttempts) return throwError(() => new RetriesExhaustedError(attempt, e));
         const ms = backoffDelay(o.retry, attempt);
         o.onRetry?.(e, attempt, ms);

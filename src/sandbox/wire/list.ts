@@ -1,47 +1,90 @@
 import { LedgerError, permissionDenied } from '../engine/errors.js';
 import type { Claims } from './auth.js';
+import { intParam } from './http.js';
+import type { ServerSettings } from './settings.js';
 import { streamElements, type StreamSpec, type Timeline } from './stream.js';
 import type { EventFormat } from './decode/index.js';
 import type { ValidUpdateFormat } from './formats.js';
 
+/*
+ * The blocking HTTP form of a stream (POST /v2/updates, /v2/state/active-contracts,
+ * /v2/commands/completions), as Canton 3.4 serves it: `Endpoints.asList` and
+ * `handleListLimit` in community/ledger/ledger-json-api/src/main/scala/com/digitalasset/canton/http/json/v2/Endpoints.scala,
+ * with the endpoints' `timeoutOpenEndedStream` in JsUpdateService.scala, JsStateService.scala and
+ * JsCommandService.scala, the defaults in WebsocketConfig (http/JsonApiConfig.scala) and the error
+ * in JsonApiErrors.MaximumNumberOfElements (ledger-common/…/error/JsonApiErrors.scala):
+ *
+ * - The server takes min(limit, http-list-max-elements-limit + 1) elements (no `limit`: the
+ *   latter), then answers 413 JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED if it holds more than
+ *   the node limit. So a `limit` at or below the node limit never gets a 413, and one above it
+ *   does as soon as more than the node limit is there to read; the 413 comes after the read, in
+ *   place of the whole answer.
+ * - The idle timeout (`stream_idle_timeout_ms`, default http-list-wait-time = 0.5 s) applies when
+ *   the request gives one or the endpoint deems it open-ended: updates without endInclusive,
+ *   completions always, active contracts never. It is Pekko's `idleTimeout`, which runs from the
+ *   start of the read: a read whose first element takes longer answers an empty list (200),
+ *   without an OffsetCheckpoint.
+ */
+
 export interface ListOptions {
-  /** `limit` query parameter: at most this many elements, never a 413. */
+  /** `limit` query parameter. */
   readonly limit?: number | undefined;
-  /** `stream_idle_timeout_ms`: return once no element arrived for this long. */
-  readonly idleTimeoutMs: number;
+  /** Return once no element arrived for this long; undefined: read until the stream ends. */
+  readonly idleTimeoutMs?: number | undefined;
   /** http-list-max-elements-limit. */
   readonly maxElements: number;
-  readonly checkpointIntervalMs: number;
+  /** Tests: the read takes this long to produce its first element (a slow filtered read). */
+  readonly firstElementDelayMs: number;
+}
+
+/** The list parameters of a request to an endpoint whose request is (or is not) open-ended. */
+export function listOptions(query: Record<string, string | undefined>, settings: ServerSettings, openEnded: boolean): ListOptions {
+  const idle = intParam(query['stream_idle_timeout_ms'], 'stream_idle_timeout_ms');
+  return {
+    limit: intParam(query['limit'], 'limit'),
+    idleTimeoutMs: idle ?? (openEnded ? settings.listIdleTimeoutMs : undefined),
+    maxElements: settings.maxListElements,
+    firstElementDelayMs: settings.listFirstElementDelayMs,
+  };
 }
 
 const IDLE = Symbol('idle');
 
-/**
- * The blocking HTTP form of a stream: the elements until the stream ends or stays idle for the
- * idle timeout. Without a `limit`, more than maxElements is a 413
- * JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED, as on a real node.
- */
-export async function collectList<E>(tl: Timeline, spec: StreamSpec<E>, opts: ListOptions): Promise<E[]> {
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+async function collect<E>(open: (signal: AbortSignal) => AsyncGenerator<E>, opts: ListOptions): Promise<E[]> {
   const ac = new AbortController();
-  const gen = streamElements(tl, spec, { signal: ac.signal, checkpointIntervalMs: opts.checkpointIntervalMs, checkpointOnCatchUp: true });
-  const cap = opts.limit ?? opts.maxElements + 1;
+  const gen = open(ac.signal);
+  const cap = Math.min(opts.limit ?? opts.maxElements + 1, opts.maxElements + 1);
   const out: E[] = [];
   try {
     while (out.length < cap) {
+      const next = out.length === 0 && opts.firstElementDelayMs > 0 ? delay(opts.firstElementDelayMs, ac.signal).then(() => gen.next()) : gen.next();
       let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<typeof IDLE>((resolve) => {
-        timer = setTimeout(() => resolve(IDLE), opts.idleTimeoutMs);
-      });
-      const next = await Promise.race([gen.next(), idle]);
+      const idle =
+        opts.idleTimeoutMs === undefined
+          ? undefined
+          : new Promise<typeof IDLE>((resolve) => {
+              timer = setTimeout(() => resolve(IDLE), opts.idleTimeoutMs);
+            });
+      const r = await (idle ? Promise.race([next, idle]) : next);
       clearTimeout(timer);
-      if (next === IDLE || next.done) break;
-      out.push(next.value);
+      if (r === IDLE || r.done) break;
+      out.push(r.value);
     }
   } finally {
     ac.abort();
     await gen.return(undefined);
   }
-  if (opts.limit === undefined && out.length > opts.maxElements) {
+  if (out.length > opts.maxElements) {
     throw LedgerError.of(
       'JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED',
       `The number of matching elements (${out.length}) is greater than the node limit (${opts.maxElements}).`,
@@ -49,6 +92,18 @@ export async function collectList<E>(tl: Timeline, spec: StreamSpec<E>, opts: Li
     );
   }
   return out;
+}
+
+/** The list form of a stream (updates, completions). */
+export function collectList<E>(tl: Timeline, spec: StreamSpec<E>, opts: ListOptions & { readonly checkpointIntervalMs: number }): Promise<E[]> {
+  return collect((signal) => streamElements(tl, spec, { signal, checkpointIntervalMs: opts.checkpointIntervalMs, checkpointOnCatchUp: true }), opts);
+}
+
+/** The list form of a finite answer (active contracts). */
+export function collectArray<E>(elements: readonly E[], opts: ListOptions): Promise<E[]> {
+  return collect(async function* () {
+    yield* elements;
+  }, opts);
 }
 
 /** Every party named in a read must be readable by the caller. */

@@ -6,4 +6,6 @@ export interface ServerSettings {
   readonly maxListElements: number;
   /** Default stream_idle_timeout_ms of the HTTP list endpoints (Canton: http-list-wait-time). */
   readonly listIdleTimeoutMs: number;
+  /** Tests: an HTTP list read takes this long to produce its first element (a slow filtered read). */
+  readonly listFirstElementDelayMs: number;
 }

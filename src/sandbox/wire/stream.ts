@@ -85,15 +85,17 @@ function waitForChange(tl: Timeline, ms: number, signal: AbortSignal): Promise<v
  * OffsetCheckpoints. A checkpoint says "everything up to this offset has been delivered, and the
  * synchronizer time is now T": it is sent when the stream caught up past updates the reader
  * cannot see, right after the clock was stepped by hand, and whenever the stream has been idle
- * for checkpointIntervalMs (on a manual clock only once per new offset, as its time stands still). A bounded stream ends with a checkpoint at endInclusive when its
- * last visible update was before it.
+ * for checkpointIntervalMs, counted from its start (on a manual clock only once per new offset,
+ * as its time stands still). A bounded stream carries no checkpoints: Canton adds them only to
+ * tailing streams (`checkpointFlow(cond = isTailingStream)` in
+ * community/ledger/ledger-api-core/src/main/scala/com/digitalasset/canton/platform/index/IndexServiceImpl.scala).
  */
 export async function* streamElements<E>(tl: Timeline, spec: StreamSpec<E>, opts: StreamOptions): AsyncGenerator<E> {
   let cursor = spec.beginExclusive;
   let lastYielded = spec.beginExclusive;
   let lastCheckpointOffset = -1;
-  // Wall-clock time of the last frame: a stream quiet for checkpointIntervalMs is "idle".
-  let lastActivityWall = 0;
+  // Wall-clock time of the last frame (or of the start): a stream quiet for checkpointIntervalMs is "idle".
+  let lastActivityWall = Date.now();
   let lastSteps = tl.clockSteps();
   const bounded = spec.endInclusive !== undefined;
 
@@ -107,12 +109,7 @@ export async function* streamElements<E>(tl: Timeline, spec: StreamSpec<E>, opts
       lastActivityWall = Date.now();
     }
     cursor = Math.max(cursor, upTo);
-    if (spec.endInclusive !== undefined && cursor >= spec.endInclusive) {
-      if (lastYielded < spec.endInclusive && spec.endInclusive > 0) {
-        yield spec.checkpoint(spec.endInclusive, tl.recordTimeAt(spec.endInclusive) ?? tl.publishTime());
-      }
-      return;
-    }
+    if (spec.endInclusive !== undefined && cursor >= spec.endInclusive) return;
     if (bounded) continue;
     // Updates committed while we were yielding: serve them before anything else.
     if (tl.ledgerEnd() > cursor) continue;
@@ -122,7 +119,8 @@ export async function* streamElements<E>(tl: Timeline, spec: StreamSpec<E>, opts
     const stepped = steps !== lastSteps;
     // Idle: a real-time clock has moved on, so publish it; a manual one only if this offset is new.
     const idle = Date.now() - lastActivityWall >= opts.checkpointIntervalMs && (tl.isRealTime() || cursor > lastCheckpointOffset);
-    const catchUp = opts.checkpointOnCatchUp && cursor > lastCheckpointOffset;
+    // A read that has not moved (it began at the ledger end) has nothing to publish.
+    const catchUp = opts.checkpointOnCatchUp && cursor > lastCheckpointOffset && cursor > spec.beginExclusive;
     if (cursor > 0 && (gap || stepped || idle || catchUp)) {
       yield spec.checkpoint(cursor, tl.publishTime());
       lastCheckpointOffset = cursor;

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { GetActiveContractsRequest } from '../decode/index.js';
-import { LedgerError } from '../../engine/errors.js';
 import { acsQuery } from '../formats.js';
-import { intParam, register, type WireContext } from '../http.js';
-import { authorizeEventFormat } from '../list.js';
+import { register, type WireContext } from '../http.js';
+import { authorizeEventFormat, collectArray, listOptions } from '../list.js';
 import type { UpdateReader } from '../reader.js';
 import type { ServerSettings } from '../settings.js';
 
@@ -63,18 +62,11 @@ export function stateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upda
     op: 'activeContracts',
     body: GetActiveContractsRequest,
     handler: async ({ claims, body, query }) => {
-      const limit = intParam(query['limit'], 'limit');
+      const list = listOptions(query, settings, false);
       const q = acsQuery(body);
       authorizeEventFormat(claims, q.eventFormat);
-      const all = reader.activeContracts(q);
-      if (limit === undefined && all.length > settings.maxListElements) {
-        throw LedgerError.of(
-          'JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED',
-          `The number of matching elements (${settings.maxListElements + 1}) is greater than the node limit (${settings.maxListElements}).`,
-          { definiteAnswer: false },
-        );
-      }
-      return limit === undefined ? all : all.slice(0, limit);
+      // JsStateService: never open-ended (the idle timeout applies only when asked for).
+      return collectArray(reader.activeContracts(q), list);
     },
   });
 }

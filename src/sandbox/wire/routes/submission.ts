@@ -16,8 +16,8 @@ import { decodePrepared } from '../../engine/prepared.js';
 import type { CommittedTx } from '../../engine/types.js';
 import { microsToIso } from '../../util/time.js';
 import type { Claims } from '../auth.js';
-import { HANDLED, intParam, register, sendError, type WireContext } from '../http.js';
-import { collectList } from '../list.js';
+import { HANDLED, register, sendError, type WireContext } from '../http.js';
+import { collectList, listOptions } from '../list.js';
 import { projectTransaction, resolveEventFormat } from '../projection.js';
 import { completionSpec, type UpdateReader } from '../reader.js';
 import type { ServerSettings } from '../settings.js';
@@ -213,12 +213,9 @@ export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submiss
       const userId = claims.requireUser(body.userId);
       claims.requireReadAs(body.parties);
       validateRange(reader.timeline, body.beginExclusive ?? 0, undefined, 'Command completions');
-      return collectList(reader.timeline, completionSpec(engine, userId, body.parties, body.beginExclusive ?? 0), {
-        limit: intParam(query['limit'], 'limit'),
-        idleTimeoutMs: intParam(query['stream_idle_timeout_ms'], 'stream_idle_timeout_ms') ?? settings.listIdleTimeoutMs,
-        maxElements: settings.maxListElements,
-        checkpointIntervalMs: settings.checkpointIntervalMs,
-      });
+      // JsCommandService: a completion stream is always open-ended.
+      const list = listOptions(query, settings, true);
+      return collectList(reader.timeline, completionSpec(engine, userId, body.parties, body.beginExclusive ?? 0), { ...list, checkpointIntervalMs: settings.checkpointIntervalMs });
     },
   });
 }

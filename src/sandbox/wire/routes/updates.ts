@@ -6,8 +6,8 @@ import {
   GetUpdatesRequest,
 } from '../decode/index.js';
 import { requireEventFormat, updatesQuery, validUpdateFormat } from '../formats.js';
-import { intParam, register, type WireContext } from '../http.js';
-import { authorizeEventFormat, authorizeUpdateFormat, collectList } from '../list.js';
+import { register, type WireContext } from '../http.js';
+import { authorizeEventFormat, authorizeUpdateFormat, collectList, listOptions } from '../list.js';
 import type { UpdateReader } from '../reader.js';
 import type { ServerSettings } from '../settings.js';
 import { validateRange } from '../stream.js';
@@ -20,17 +20,12 @@ export function updateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upd
     body: GetUpdatesRequest,
     handler: async ({ claims, body, query }) => {
       // tapir decodes query parameters with the body, before any service logic.
-      const limit = intParam(query['limit'], 'limit');
-      const idleTimeoutMs = intParam(query['stream_idle_timeout_ms'], 'stream_idle_timeout_ms') ?? settings.listIdleTimeoutMs;
+      const list = listOptions(query, settings, body.endInclusive === undefined);
       const q = updatesQuery(body);
       authorizeUpdateFormat(claims, q.updateFormat);
       validateRange(reader.timeline, q.beginExclusive, q.endInclusive, 'Transactions');
-      return collectList(reader.timeline, reader.updates(q), {
-        limit,
-        idleTimeoutMs,
-        maxElements: settings.maxListElements,
-        checkpointIntervalMs: settings.checkpointIntervalMs,
-      });
+      // JsUpdateService: open-ended when endInclusive is absent.
+      return collectList(reader.timeline, reader.updates(q), { ...list, checkpointIntervalMs: settings.checkpointIntervalMs });
     },
   });
 
