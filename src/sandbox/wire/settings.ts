@@ -6,4 +6,6 @@ export interface ServerSettings {
   readonly maxListElements: number;
   /** Default stream_idle_timeout_ms of the HTTP list endpoints (Canton: http-list-wait-time). */
   readonly listIdleTimeoutMs: number;
+  /** Whether the registries want a bearer token, as a validator's Scan proxy does. */
+  readonly registryAuth: 'none' | 'ledger-jwt';
 }

@@ -11,6 +11,8 @@ import type { InstructionChoice } from '../../engine/workflows.js';
 import { microsToIso } from '../../util/time.js';
 import type { Books } from '../../control/books.js';
 import { HANDLED, register, type WireContext } from '../http.js';
+import { requireRegistryJwt } from '../registry-auth.js';
+import type { ServerSettings } from '../settings.js';
 
 /** The part of TransferFactory_Transfer's argument the registry reads to choose the factory. */
 const FactoryChoiceArguments = z.object({
@@ -32,9 +34,12 @@ function registryError(reply: FastifyReply, status: number, error: string): type
 /**
  * Token registries, one per instrument admin, each under its own base URL
  * (<base>/registries/<name>), with the paths of transfer-instruction-v1.yaml and
- * token-metadata-v1.yaml. Public, like Scan / a registry app.
+ * token-metadata-v1.yaml. Public, like Scan / a registry app; with `registryAuth: 'ledger-jwt'`
+ * behind a JWT like a validator's Scan proxy (../registry-auth.ts). The routes stay `public`: the
+ * Ledger API's own check (Canton's errors, the user must exist) is not the proxy's.
  */
-export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Books): void {
+export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Books, settings: Pick<ServerSettings, 'registryAuth'>): void {
+  if (settings.registryAuth === 'ledger-jwt') requireRegistryJwt(app, ctx.auth, '/registries/');
   const { engine } = ctx;
   const ledger = engine.ledger;
   const base = '/registries/:registry/registry';
