@@ -38,7 +38,7 @@ const jsonSetting = <S extends z.ZodType>(schema: S) =>
 const ApiTokens = jsonSetting(z.array(ApiToken));
 
 /** Registry base URLs a token may be sent to: the URL itself or a path below it, same origin. */
-const RegistryUrls = z.array(Url).min(1, 'list at least one URL (or leave the setting out)');
+const RegistryUrls = z.array(Url, { error: 'must be a JSON list of URLs' }).min(1, 'list at least one URL (or leave the setting out)');
 
 /**
  * A registry credential: a static bearer token, or OAuth2 client credentials. One object shape so
@@ -74,7 +74,12 @@ const RegistryCredential = z
 export const REGISTRY_CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const RegistryCredentials = jsonSetting(
-  z.record(z.string().regex(REGISTRY_CREDENTIAL_NAME, 'credential names are 1-64 letters, digits, ".", "_" or "-"'), RegistryCredential),
+  z.record(z.string().regex(REGISTRY_CREDENTIAL_NAME), RegistryCredential, {
+    error: (issue) =>
+      issue.code === 'invalid_key'
+        ? 'credential names are 1-64 letters, digits, ".", "_" or "-"'
+        : 'must be a JSON object of credentials by name: {"<name>": {"token": …} or {"tokenUrl": …, "clientId": …, "clientSecret": …}}',
+  }),
 );
 
 const RawConfig = z
