@@ -24,15 +24,63 @@ const ApiToken = z.object({
 });
 export type ApiToken = z.infer<typeof ApiToken>;
 
-/** API_TOKENS arrives as JSON text in the environment and as a list in a config file. */
-const ApiTokens = z.preprocess((v) => {
-  if (typeof v !== 'string') return v;
-  try {
-    return JSON.parse(v) as unknown;
-  } catch {
-    return v; // left as a string: the array schema then reports a clear type error
-  }
-}, z.array(ApiToken));
+/** Settings that hold structure arrive as JSON text in the environment and as data in a config file. */
+const jsonSetting = <S extends z.ZodType>(schema: S) =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v; // left as a string: the schema then reports a clear type error
+    }
+  }, schema);
+
+const ApiTokens = jsonSetting(z.array(ApiToken));
+
+/** Registry base URLs a token may be sent to: the URL itself or a path below it, same origin. */
+const RegistryUrls = z.array(Url, { error: 'must be a JSON list of URLs' }).min(1, 'list at least one URL (or leave the setting out)');
+
+/**
+ * A registry credential: a static bearer token, or OAuth2 client credentials. One object shape so
+ * that a misspelt key is reported by name (strict) instead of as a failed union.
+ */
+const RegistryCredential = z
+  .object({
+    token: z.string().min(1).optional(),
+    tokenUrl: Url.optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    audience: z.string().min(1).optional(),
+    scope: z.string().min(1).optional(),
+    registryUrls: RegistryUrls.optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.token === undefined) === (c.tokenUrl === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give either token (a static bearer token) or tokenUrl, clientId and clientSecret (OAuth2 client credentials)' });
+      return;
+    }
+    if (c.token !== undefined) {
+      for (const k of ['clientId', 'clientSecret', 'audience', 'scope'] as const) {
+        if (c[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'only with tokenUrl (OAuth2), not with a static token' });
+      }
+    } else {
+      if (c.clientId === undefined) ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'required with tokenUrl' });
+      if (c.clientSecret === undefined) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'required with tokenUrl' });
+    }
+  });
+
+/** Credential names are what instruments store and the API shows: plain, short identifiers. */
+export const REGISTRY_CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const RegistryCredentials = jsonSetting(
+  z.record(z.string().regex(REGISTRY_CREDENTIAL_NAME), RegistryCredential, {
+    error: (issue) =>
+      issue.code === 'invalid_key'
+        ? 'credential names are 1-64 letters, digits, ".", "_" or "-"'
+        : 'must be a JSON object of credentials by name: {"<name>": {"token": …} or {"tokenUrl": …, "clientId": …, "clientSecret": …}}',
+  }),
+);
 
 const RawConfig = z
   .object({
@@ -67,6 +115,9 @@ const RawConfig = z
     HTTP_PORT: Port.default(8080),
     API_TOKENS: ApiTokens.default([]),
     PROTECT_OPS_ENDPOINTS: Bool.default(false),
+
+    REGISTRY_CREDENTIALS: RegistryCredentials.default({}),
+    REGISTRY_LEDGER_AUTH_URLS: jsonSetting(RegistryUrls).optional(),
 
     INSPECT: Bool.default(false),
   })
@@ -108,9 +159,26 @@ const RawConfig = z
     });
   });
 
-export type LedgerAuthConfig =
+/** Where a bearer token comes from: a static token, or OAuth2 client credentials (src/ledger/auth.ts). */
+export type BearerCredentialConfig =
   | { kind: 'static'; token: string }
-  | { kind: 'oauth2'; tokenUrl: string; clientId: string; clientSecret: string; audience?: string; scope?: string };
+  | { kind: 'oauth2'; tokenUrl: string; clientId: string; clientSecret: string; audience?: string | undefined; scope?: string | undefined };
+
+export type LedgerAuthConfig = BearerCredentialConfig;
+
+/** A named registry credential (REGISTRY_CREDENTIALS) and the registry URLs it may be sent to. */
+export interface RegistryCredentialConfig {
+  auth: BearerCredentialConfig;
+  /** undefined: any registry URL. */
+  registryUrls: readonly string[] | undefined;
+}
+
+/** How instruments may authenticate to their registries (src/ledger/registry-auth.ts). */
+export interface RegistryAuthConfig {
+  credentials: Readonly<Record<string, RegistryCredentialConfig>>;
+  /** Registry URLs that instruments with registry auth `ledger` may use; undefined: any. */
+  ledgerAuthUrls: readonly string[] | undefined;
+}
 
 export interface LedgerConfig {
   apiUrl: string;
@@ -147,11 +215,12 @@ export interface Config {
   http: { host: string; port: number };
   apiTokens: ApiToken[];
   protectOpsEndpoints: boolean;
+  registryAuth: RegistryAuthConfig;
   inspect: boolean;
 }
 
 /** Names of settings whose values must never reach a log line or an error message. */
-export const SECRET_SETTINGS = ['DATABASE_URL', 'LEDGER_TOKEN', 'LEDGER_OAUTH_CLIENT_SECRET', 'API_TOKENS'] as const;
+export const SECRET_SETTINGS = ['DATABASE_URL', 'LEDGER_TOKEN', 'LEDGER_OAUTH_CLIENT_SECRET', 'API_TOKENS', 'REGISTRY_CREDENTIALS'] as const;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -232,6 +301,21 @@ export function loadConfig(env: Env = process.env): Config {
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
     apiTokens: c.API_TOKENS,
     protectOpsEndpoints: c.PROTECT_OPS_ENDPOINTS,
+    registryAuth: {
+      credentials: Object.fromEntries(
+        Object.entries(c.REGISTRY_CREDENTIALS).map(([name, r]) => [
+          name,
+          {
+            auth:
+              r.tokenUrl !== undefined
+                ? { kind: 'oauth2', tokenUrl: r.tokenUrl, clientId: r.clientId!, clientSecret: r.clientSecret!, audience: r.audience, scope: r.scope }
+                : { kind: 'static', token: r.token! },
+            registryUrls: r.registryUrls,
+          },
+        ]),
+      ),
+      ledgerAuthUrls: c.REGISTRY_LEDGER_AUTH_URLS,
+    },
     inspect: c.INSPECT,
   };
 }
@@ -247,6 +331,8 @@ export function describeConfig(c: Config): Record<string, unknown> {
     },
     http: c.http,
     apiTokens: c.apiTokens.map((t) => ({ name: t.name, scopes: t.scopes })),
+    registryCredentials: Object.fromEntries(Object.entries(c.registryAuth.credentials).map(([name, r]) => [name, { kind: r.auth.kind, registryUrls: r.registryUrls ?? 'any' }])),
+    registryLedgerAuthUrls: c.registryAuth.ledgerAuthUrls ?? 'any',
     inspect: c.inspect,
   };
 }

@@ -5,6 +5,8 @@ import { registerApiRoutes } from './http/routes/index.js';
 import { createHttpMetrics } from './http/metrics.js';
 import { registerMetricsRoute } from './http/routes/metrics.js';
 import { createHttpServer } from './http/server.js';
+import { tokenProviderFor } from './ledger/auth.js';
+import { createRegistryTokens, describeRegistryAuth } from './ledger/registry-auth.js';
 import { healthOf, type Component, type HealthReport } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMachineInspector } from './machines/runtime/index.js';
@@ -14,6 +16,7 @@ import { createService, type Service, type ServiceOptions } from './service.js';
 import { connect, ping, type Sql } from './store/db.js';
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from './store/embedded-postgres.js';
 import { acquireDataDirLock } from './store/data-dir-lock.js';
+import { listInstruments } from './store/instruments.js';
 import { migrate } from './store/migrate.js';
 
 /**
@@ -36,7 +39,7 @@ export interface DaemonOptions {
   logger: Logger;
   embeddedLedger?: EmbeddedLedgerProvider;
   /** Tuning of the ledger-facing parts (tests and benchmarks); production runs the defaults. */
-  service?: Omit<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'singleInstance' | 'inspect' | 'metrics'>;
+  service?: Omit<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'singleInstance' | 'inspect' | 'metrics' | 'registryTokens'>;
 }
 
 export interface Daemon {
@@ -99,6 +102,14 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       }
     }
 
+    // One token provider per registry credential, shared by onboarding checks and the ledger effects.
+    const registryTokens = createRegistryTokens({ config: config.registryAuth, ledger: ledger ? tokenProviderFor(ledger.auth) : undefined });
+    // Settings may have changed under stored instruments: say so now, not at the first withdrawal.
+    for (const i of await listInstruments(sql)) {
+      const problem = registryTokens.problem(i.registryAuth, i.registryUrl);
+      if (problem) logger.warn({ instrument: `${i.admin}/${i.id}`, registryAuth: describeRegistryAuth(i.registryAuth) }, `the instrument's registry auth cannot be used: ${problem.message}`);
+    }
+
     const metrics = createMetrics(sql);
     // Registered with or without a ledger: the exposition keeps the same metric names.
     const serviceMetrics = createServiceMetrics(metrics.registry);
@@ -123,6 +134,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
           ...tuning?.effects,
         },
         singleInstance: config.databaseUrl === undefined,
+        registryTokens,
         metrics: serviceMetrics,
         ...(inspect ? { inspect } : {}),
       });
@@ -142,7 +154,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       metrics: createHttpMetrics(metrics.registry),
     });
     registerMetricsRoute(app, metrics.registry);
-    registerApiRoutes(app, { sql, ...(service ? { operator: service.operator, reconciliation: service.reconciliation, switches: service.switches, ingestion: service.ingestion } : {}) });
+    registerApiRoutes(app, { sql, registryTokens, ...(service ? { operator: service.operator, reconciliation: service.reconciliation, switches: service.switches, ingestion: service.ingestion } : {}) });
     registerHealthRoutes(app, {
       health: () => healthOf(components),
       checkReady: async () => {

@@ -115,6 +115,72 @@ describe('configuration', () => {
     expect(problems({ LEDGER_DEDUPLICATION_SECONDS: '1.5' })).toEqual(['LEDGER_DEDUPLICATION_SECONDS: must be a whole number of seconds']);
   });
 
+  describe('registry credentials', () => {
+    const credentials = {
+      'scan-proxy': {
+        tokenUrl: 'https://auth.example.com/oauth/token',
+        clientId: 'cxi-registry',
+        clientSecret: 'registry-client-secret-that-must-not-leak',
+        audience: 'https://validator.example.com/api',
+        registryUrls: ['https://validator.example.com/api/validator/v0/scan-proxy'],
+      },
+      acme: { token: 'acme-static-token-that-must-not-leak' },
+    };
+
+    it('reads named static and OAuth2 credentials, and the URLs the Ledger API token may go to', () => {
+      const c = loadConfig({ REGISTRY_CREDENTIALS: JSON.stringify(credentials), REGISTRY_LEDGER_AUTH_URLS: '["https://validator.example.com/api/validator/v0/scan-proxy"]' });
+      expect(c.registryAuth).toEqual({
+        credentials: {
+          'scan-proxy': {
+            auth: { kind: 'oauth2', tokenUrl: 'https://auth.example.com/oauth/token', clientId: 'cxi-registry', clientSecret: credentials['scan-proxy'].clientSecret, audience: 'https://validator.example.com/api', scope: undefined },
+            registryUrls: ['https://validator.example.com/api/validator/v0/scan-proxy'],
+          },
+          acme: { auth: { kind: 'static', token: credentials.acme.token }, registryUrls: undefined },
+        },
+        ledgerAuthUrls: ['https://validator.example.com/api/validator/v0/scan-proxy'],
+      });
+      expect(loadConfig({}).registryAuth).toEqual({ credentials: {}, ledgerAuthUrls: undefined });
+    });
+
+    it('reads them from a config file as data', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'cxi-config-'));
+      const file = join(dir, 'cxi.yaml');
+      await writeFile(file, `REGISTRY_CREDENTIALS:\n  acme:\n    token: ${credentials.acme.token}\n    registryUrls: [https://registry.acme.example]\n`);
+      expect(loadConfig({ CONFIG_FILE: file }).registryAuth.credentials).toEqual({ acme: { auth: { kind: 'static', token: credentials.acme.token }, registryUrls: ['https://registry.acme.example'] } });
+    });
+
+    it('names the setting, the credential and the field of each problem, never a value', () => {
+      const bad = (v: unknown) => problems({ REGISTRY_CREDENTIALS: typeof v === 'string' ? v : JSON.stringify(v) });
+      expect(bad('{not json')).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS: must be a JSON object of credentials by name/)]);
+      expect(bad([credentials.acme])).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS: must be a JSON object/)]);
+      expect(bad({ 'bad name': credentials.acme })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.bad name: credential names are/)]);
+      expect(bad({ a: { ...credentials['scan-proxy'], token: 'both-kinds-secret' } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a: give either token .* or tokenUrl/)]);
+      expect(bad({ a: {} })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a: give either/)]);
+      const { clientSecret: _s, ...noSecret } = credentials['scan-proxy'];
+      expect(bad({ a: noSecret })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.clientSecret: required with tokenUrl/)]);
+      expect(bad({ a: { token: 'static-secret', audience: 'x' } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.audience: only with tokenUrl/)]);
+      expect(bad({ a: { token: 'static-secret', clientSecert: 'typo-secret' } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a: Unrecognized key: "clientSecert"/)]);
+      expect(bad({ a: { ...credentials['scan-proxy'], tokenUrl: 'not a url url-secret' } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.tokenUrl: must be an absolute URL/)]);
+      expect(bad({ a: { token: 'static-secret', registryUrls: [] } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.registryUrls: list at least one URL/)]);
+      expect(problems({ REGISTRY_LEDGER_AUTH_URLS: 'https://validator.example.com' })).toEqual([expect.stringMatching(/^REGISTRY_LEDGER_AUTH_URLS: must be a JSON list of URLs/)]);
+      expect(problems({ REGISTRY_LEDGER_AUTH_URLS: '["nope"]' })).toEqual([expect.stringMatching(/^REGISTRY_LEDGER_AUTH_URLS\.0: must be an absolute URL/)]);
+      const all = [
+        ...bad({ a: { ...credentials['scan-proxy'], token: 'both-kinds-secret' } }),
+        ...bad({ a: { token: 'static-secret', clientSecert: 'typo-secret' } }),
+        ...bad({ a: { ...credentials['scan-proxy'], tokenUrl: 'not a url url-secret' } }),
+      ].join('\n');
+      for (const secret of ['both-kinds-secret', 'static-secret', 'typo-secret', 'url-secret', credentials['scan-proxy'].clientSecret]) expect(all).not.toContain(secret);
+    });
+
+    it('describes them by name and kind only', () => {
+      const text = JSON.stringify(describeConfig(loadConfig({ REGISTRY_CREDENTIALS: JSON.stringify(credentials) })));
+      expect(text).toContain('scan-proxy');
+      expect(text).toContain('oauth2');
+      expect(text).not.toContain(credentials['scan-proxy'].clientSecret);
+      expect(text).not.toContain(credentials.acme.token);
+    });
+  });
+
   it('treats empty environment variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', LEDGER_API_URL: '' }).ledger).toBeUndefined();
   });

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { REGISTRY_CREDENTIAL_NAME } from '../config.js';
 import { AppError } from '../errors.js';
+import { NO_REGISTRY_AUTH, type RegistryAuth, type RegistryTokens } from '../ledger/registry-auth.js';
 import { FeeReserveBody, FeeReservePatch, NO_FEE_RESERVE } from '../lib/fee-reserve.js';
 import { InstrumentRef } from '../lib/ids.js';
 import type { Sql, Tx } from '../store/db.js';
@@ -18,10 +20,12 @@ import { UtxoPolicy } from './utxo-policy.js';
 
 /**
  * Token onboarding: instruments are configuration in the `instruments` table, added, changed and
- * disabled here (HTTP admin endpoints, `cxi instruments`). Adding, re-pointing or re-enabling an
- * instrument first asks its registry whether it serves that instrument for that admin; disabling
- * never calls out, so it works while a registry is down. Every change is one transaction with an
- * `instrument.configured` outbox event (an audit trail naming who changed what).
+ * disabled here (HTTP admin endpoints, `cxi instruments`). Adding, re-pointing, changing the
+ * registry auth of, or re-enabling an instrument first asks its registry, with that auth, whether
+ * it serves that instrument for that admin; disabling never calls out, so it works while a
+ * registry is down. Every change is one transaction with an `instrument.configured` outbox event
+ * (an audit trail naming who changed what); it carries the registry auth's mode and credential
+ * name, never a secret.
  *
  * Everything that uses an instrument reads the table when it needs it (the withdrawal runtime at
  * machine creation, the ledger effects with a few seconds' cache, the holdings job every run), so
@@ -32,11 +36,23 @@ import { UtxoPolicy } from './utxo-policy.js';
 const HttpUrl = z.url({ protocol: /^https?$/, message: 'must be an absolute http(s) URL' }).max(2048);
 const TransferPolicy = z.enum(['direct-only', 'direct-or-offer', 'offer-only']);
 
+/** Names a credential of the REGISTRY_CREDENTIALS setting; the secrets themselves never pass the API. */
+export const RegistryAuthBody = z
+  .discriminatedUnion('mode', [
+    z.object({ mode: z.literal('none') }).strict(),
+    z.object({ mode: z.literal('ledger') }).strict(),
+    z.object({ mode: z.literal('credential'), credential: z.string().regex(REGISTRY_CREDENTIAL_NAME, 'must name a credential of REGISTRY_CREDENTIALS') }).strict(),
+  ])
+  .describe(
+    "How the registry client authenticates. none: no token (Scan, public registries); ledger: the daemon's Ledger API token (a validator's Scan proxy); credential: the named credential of the REGISTRY_CREDENTIALS setting (static token or OAuth2 client credentials)",
+  );
+
 export const InstrumentCreateBody = z
   .object({
     admin: InstrumentRef.shape.admin.describe('The token admin party'),
     id: InstrumentRef.shape.id.describe("The admin's id of the instrument, e.g. \"Amulet\""),
-    registryUrl: HttpUrl.describe("Base URL of the admin's Registry API (for Canton Coin: Scan or the validator's Scan proxy)"),
+    registryUrl: HttpUrl.describe("Base URL of the admin's Registry API (for Canton Coin: Scan, or the validator's Scan proxy https://<validator>/api/validator/v0/scan-proxy)"),
+    registryAuth: RegistryAuthBody.default(NO_REGISTRY_AUTH),
     displayDecimals: z.int().min(0).max(10).optional().describe("Default: the registry's decimals"),
     transferPolicy: TransferPolicy.default('direct-or-offer').describe('direct-only: 1-step only (receivers need a preapproval); offer-only: 2-step'),
     utxoPolicy: UtxoPolicy.default(UtxoPolicy.parse({})),
@@ -51,6 +67,7 @@ export type InstrumentCreateBody = z.output<typeof InstrumentCreateBody>;
 export const InstrumentChangeBody = z
   .object({
     registryUrl: HttpUrl.optional(),
+    registryAuth: RegistryAuthBody.optional(),
     displayDecimals: z.int().min(0).max(10).optional(),
     transferPolicy: TransferPolicy.optional(),
     utxoPolicy: UtxoPolicy.optional(),
@@ -65,7 +82,7 @@ export type InstrumentAction = 'added' | 'changed' | 'disabled' | 'enabled';
 
 export interface InstrumentChangeResult {
   instrument: InstrumentRecord;
-  /** Set when the registry was asked (add, new URL, new display decimals, re-enable). */
+  /** Set when the registry was asked (add, new URL or registry auth, new display decimals, re-enable). */
   registry: RegistryInstrumentInfo | null;
   /** Fields whose value changed (empty: the request changed nothing). */
   changed: string[];
@@ -78,12 +95,13 @@ export interface InstrumentAdmin {
   change(admin: string, id: string, body: InstrumentChangeBody, by: string): Promise<InstrumentChangeResult>;
 }
 
-const CONFIG_FIELDS = ['registryUrl', 'displayDecimals', 'transferPolicy', 'utxoPolicy', 'feeReserve', 'enabled'] as const;
+const CONFIG_FIELDS = ['registryUrl', 'registryAuth', 'displayDecimals', 'transferPolicy', 'utxoPolicy', 'feeReserve', 'enabled'] as const;
 
 const configOf = (r: InstrumentRecord): InstrumentConfig => ({
   admin: r.admin,
   id: r.id,
   registryUrl: r.registryUrl,
+  registryAuth: r.registryAuth,
   displayDecimals: r.displayDecimals,
   transferPolicy: r.transferPolicy,
   utxoPolicy: r.utxoPolicy,
@@ -93,9 +111,15 @@ const configOf = (r: InstrumentRecord): InstrumentConfig => ({
 
 function registryRefusal(e: RegistryCheckError): AppError {
   return new AppError('VALIDATION_FAILED', `The registry check failed: ${e.message}`, {
-    issues: [{ field: 'registryUrl', reason: e.message }],
+    issues: [{ field: e.field, reason: e.message }],
     retryable: e.retryable,
   });
+}
+
+/** Unknown credentials and URLs a token may not go to are refused before anyone is asked. */
+function checkRegistryAuth(tokens: RegistryTokens, auth: RegistryAuth, registryUrl: string): void {
+  const problem = tokens.problem(auth, registryUrl);
+  if (problem) throw new AppError('VALIDATION_FAILED', problem.message, { issues: [{ field: problem.field, reason: problem.message }] });
 }
 
 function checkDecimals(displayDecimals: number, info: RegistryInstrumentInfo): void {
@@ -119,10 +143,11 @@ function canonical(v: unknown): string {
 }
 const sameValue = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 
-export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegistryCheck }): InstrumentAdmin {
-  const { sql, registry } = deps;
+export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegistryCheck; tokens: RegistryTokens }): InstrumentAdmin {
+  const { sql, registry, tokens } = deps;
 
-  async function ask(i: { admin: string; id: string; registryUrl: string }): Promise<RegistryInstrumentInfo> {
+  async function ask(i: { admin: string; id: string; registryUrl: string; registryAuth: RegistryAuth }): Promise<RegistryInstrumentInfo> {
+    checkRegistryAuth(tokens, i.registryAuth, i.registryUrl);
     try {
       return await registry.check(i);
     } catch (e) {
@@ -177,7 +202,9 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
 
       // Ask the registry again only when what it vouched for changes; disabling never depends on it.
       const reEnabled = next.enabled && !current.enabled;
-      const needsRegistry = next.enabled && (reEnabled || changed.includes('registryUrl') || changed.includes('displayDecimals'));
+      // A new registry auth is proven against the registry too: a token it refuses is a 400 now.
+      const needsRegistry = next.enabled && (reEnabled || changed.includes('registryUrl') || changed.includes('registryAuth') || changed.includes('displayDecimals'));
+      if (!needsRegistry && (changed.includes('registryUrl') || changed.includes('registryAuth'))) checkRegistryAuth(tokens, next.registryAuth, next.registryUrl);
       const info = needsRegistry ? await ask(next) : null;
       if (info) checkDecimals(next.displayDecimals, info);
 

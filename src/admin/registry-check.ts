@@ -1,10 +1,13 @@
 import { LedgerApiError } from '../ledger/http.js';
+import { describeRegistryAuth, NO_REGISTRY_AUTH, NO_REGISTRY_CREDENTIALS, createRegistryTokens, RegistryAuthError, type RegistryAuth, type RegistryTokens } from '../ledger/registry-auth.js';
 import { RegistryClient } from '../ledger/registry-client.js';
 
 /**
  * Token onboarding asks the token admin's registry (token-metadata-v1: `/registry/metadata/v1/info`
  * and `/instruments/{id}`) whether it serves the instrument for that admin, before the
  * configuration is stored: a wrong URL or admin party is a 400 now, not a stalled withdrawal later.
+ * It asks with the instrument's registry auth, so a registry that wants a token (a validator's Scan
+ * proxy) proves at onboarding that the configured one is accepted.
  */
 
 /** The transfer API withdrawals and 2-step deposits are built on. */
@@ -23,6 +26,8 @@ export interface InstrumentToCheck {
   admin: string;
   id: string;
   registryUrl: string;
+  /** Default none. */
+  registryAuth?: RegistryAuth;
 }
 
 export class RegistryCheckError extends Error {
@@ -31,6 +36,8 @@ export class RegistryCheckError extends Error {
     message: string,
     /** The registry could not be asked (network, 5xx): trying again later may succeed. */
     readonly retryable: boolean,
+    /** The instrument field to fix. */
+    readonly field: 'registryUrl' | 'registryAuth' | 'registryAuth.credential' = 'registryUrl',
   ) {
     super(message);
   }
@@ -42,15 +49,41 @@ export interface InstrumentRegistryCheck {
 }
 
 function unreachable(e: unknown, what: string): RegistryCheckError {
-  if (e instanceof LedgerApiError) return new RegistryCheckError(`${what}: ${e.message}`, e.retryable);
+  if (e instanceof LedgerApiError) {
+    // A refused or unobtainable token is the registry auth's problem, not the URL's.
+    const authProblem = e.code === 'REGISTRY_UNAUTHORIZED' || e.code === 'REGISTRY_FORBIDDEN' || e.code === 'AUTH_TOKEN';
+    return new RegistryCheckError(`${what}: ${e.message}`, e.retryable, authProblem ? 'registryAuth' : 'registryUrl');
+  }
   return new RegistryCheckError(`${what}: ${(e as Error).message}`, false);
 }
 
-export function createRegistryMetadataCheck(o: { timeoutMs?: number; fetch?: typeof fetch } = {}): InstrumentRegistryCheck {
+export interface RegistryMetadataCheckOptions {
+  /** The tokens instruments may use (default: no credentials and no ledger: only `none` works). */
+  tokens?: RegistryTokens;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export function createRegistryMetadataCheck(o: RegistryMetadataCheckOptions = {}): InstrumentRegistryCheck {
+  const tokens = o.tokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: undefined });
   return {
     async check(i, signal) {
-      // Public endpoints: no credentials are sent to a URL an operator just typed.
-      const client = new RegistryClient({ baseUrl: i.registryUrl, timeoutMs: o.timeoutMs ?? 10_000, ...(o.fetch ? { fetch: o.fetch } : {}) });
+      // A token goes only where the instrument's registry auth (and the settings binding it to URLs) allow.
+      const registryAuth = i.registryAuth ?? NO_REGISTRY_AUTH;
+      let auth;
+      try {
+        auth = tokens.provider(registryAuth, i.registryUrl);
+      } catch (e) {
+        if (e instanceof RegistryAuthError) throw new RegistryCheckError(e.message, false, e.field);
+        throw e;
+      }
+      const client = new RegistryClient({
+        baseUrl: i.registryUrl,
+        timeoutMs: o.timeoutMs ?? 10_000,
+        ...(auth ? { auth } : {}),
+        authContext: `instrument ${i.admin}/${i.id}, registry auth ${describeRegistryAuth(registryAuth)}`,
+        ...(o.fetch ? { fetch: o.fetch } : {}),
+      });
       const info = await client.info(signal).catch((e: unknown) => {
         throw unreachable(e, `cannot read the registry's metadata at ${i.registryUrl}`);
       });

@@ -164,6 +164,7 @@ interface InstrumentView {
   admin: string;
   id: string;
   registryUrl: string;
+  registryAuth: { mode: string; credential?: string };
   displayDecimals: number;
   transferPolicy: string;
   utxoPolicy: Record<string, unknown>;
@@ -176,6 +177,7 @@ const instrumentColumns: Column<InstrumentView>[] = [
   { header: 'instrument', value: (i) => `${i.admin}/${i.id}` },
   { header: 'enabled', value: (i) => i.enabled },
   { header: 'registry', value: (i) => i.registryUrl },
+  { header: 'registry auth', value: (i) => (i.registryAuth.credential !== undefined ? `${i.registryAuth.mode} ${i.registryAuth.credential}` : i.registryAuth.mode) },
   { header: 'decimals', value: (i) => i.displayDecimals },
   { header: 'transfers', value: (i) => i.transferPolicy },
   { header: 'utxo policy', value: (i) => i.utxoPolicy },
@@ -198,6 +200,8 @@ function parseJsonOption(name: string, text: string): unknown {
 
 interface InstrumentSettings {
   registryUrl?: string;
+  registryAuth?: string;
+  registryCredential?: string;
   displayDecimals?: string;
   transferPolicy?: string;
   utxoPolicy?: string;
@@ -205,8 +209,19 @@ interface InstrumentSettings {
   feeReserveRate?: string;
 }
 
+/** --registry-credential NAME is mode credential; --registry-auth names the other modes. */
+function registryAuthOption(o: InstrumentSettings): { registryAuth?: { mode: string; credential?: string } } {
+  if (o.registryCredential !== undefined) {
+    if (o.registryAuth !== undefined && o.registryAuth !== 'credential') throw new Error(`--registry-credential goes with --registry-auth credential, not ${o.registryAuth}`);
+    return { registryAuth: { mode: 'credential', credential: o.registryCredential } };
+  }
+  if (o.registryAuth === 'credential') throw new Error('--registry-auth credential needs --registry-credential <name>');
+  return o.registryAuth !== undefined ? { registryAuth: { mode: o.registryAuth } } : {};
+}
+
 const instrumentSettings = (o: InstrumentSettings) => ({
   ...(o.registryUrl !== undefined ? { registryUrl: o.registryUrl } : {}),
+  ...registryAuthOption(o),
   ...(o.displayDecimals !== undefined ? { displayDecimals: Number(o.displayDecimals) } : {}),
   ...(o.transferPolicy !== undefined ? { transferPolicy: o.transferPolicy } : {}),
   ...(o.utxoPolicy !== undefined ? { utxoPolicy: parseJsonOption('--utxo-policy', o.utxoPolicy) } : {}),
@@ -236,6 +251,8 @@ instruments
   .requiredOption('--admin <party>', 'the token admin party')
   .requiredOption('--id <instrumentId>', 'e.g. Amulet')
   .requiredOption('--registry-url <url>', "base URL of the admin's Registry API")
+  .option('--registry-auth <mode>', "none (default) | ledger (send the daemon's Ledger API token, e.g. to a validator's Scan proxy) | credential")
+  .option('--registry-credential <name>', 'send the token of this REGISTRY_CREDENTIALS entry (mode credential)')
   .option('--display-decimals <n>', "default: the registry's decimals")
   .option('--transfer-policy <policy>', 'direct-only | direct-or-offer | offer-only (default direct-or-offer)')
   .option('--utxo-policy <json>', 'holdings job policy, e.g. \'{"mergeThreshold": 50, "poolSize": 4, "poolTargetAmount": "1000"}\'')
@@ -251,6 +268,8 @@ instruments
   .command('set <admin/id>')
   .description('change an instrument: only the options given change')
   .option('--registry-url <url>')
+  .option('--registry-auth <mode>', 'none | ledger | credential (with --registry-credential)')
+  .option('--registry-credential <name>', 'a REGISTRY_CREDENTIALS entry (mode credential)')
   .option('--display-decimals <n>')
   .option('--transfer-policy <policy>')
   .option('--utxo-policy <json>', 'replaces the whole policy')

@@ -1,10 +1,10 @@
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
-import type { LedgerAuthConfig } from '../config.js';
+import type { BearerCredentialConfig } from '../config.js';
 
 /**
- * Access tokens for the Ledger API: a static JWT, or OAuth2 client credentials refreshed before
- * they expire. Secrets (the client secret, the tokens) live only in closures: never in an error
+ * Access tokens for the Ledger API and for registries that want one (src/ledger/registry-auth.ts):
+ * a static JWT, or OAuth2 client credentials refreshed before they expire. Secrets (the client secret, the tokens) live only in closures: never in an error
  * message, a log line, or an enumerable property someone might serialise.
  */
 export interface TokenProvider {
@@ -123,7 +123,7 @@ export function oauth2ClientCredentials(opts: OAuth2Options): TokenProvider {
   };
 }
 
-export function tokenProviderFor(auth: LedgerAuthConfig, opts: Pick<OAuth2Options, 'fetch' | 'now' | 'refreshMarginMs'> = {}): TokenProvider {
+export function tokenProviderFor(auth: BearerCredentialConfig, opts: Pick<OAuth2Options, 'fetch' | 'now' | 'refreshMarginMs'> = {}): TokenProvider {
   if (auth.kind === 'static') return staticToken(auth.token);
   return oauth2ClientCredentials({ ...auth, ...opts });
 }

@@ -22,8 +22,9 @@ import {
  *
  * Errors are LedgerApiError with the ledger client's retry rules: network failures, timeouts and
  * 429/502/503/504 retry; 4xx (the registry's `{error}` in the message) and 500/501 do not. Codes:
- * REGISTRY_NOT_FOUND (404), REGISTRY_BAD_REQUEST (400), REGISTRY_HTTP_<status>, NETWORK_ERROR,
- * TIMEOUT. A 2xx body that does not match the spec is a LedgerDecodeError.
+ * REGISTRY_NOT_FOUND (404), REGISTRY_BAD_REQUEST (400), REGISTRY_UNAUTHORIZED (401),
+ * REGISTRY_FORBIDDEN (403), REGISTRY_HTTP_<status>, NETWORK_ERROR, TIMEOUT, AUTH_TOKEN (the
+ * token endpoint failed). A 2xx body that does not match the spec is a LedgerDecodeError.
  */
 
 export type InstructionChoice = 'accept' | 'reject' | 'withdraw';
@@ -32,11 +33,16 @@ export interface RegistryClientOptions {
   /** e.g. https://scan.example.com/api/scan (CC) or a token admin's registry app. */
   baseUrl: string;
   /**
-   * Registries are usually public (Scan, the validator's Scan proxy). When one needs a bearer
-   * token, give a provider here; without one no Authorization header is sent — the ledger's token
-   * is never handed to a third party's server unless configured.
+   * Registries are usually public (Scan, a token admin's registry app); a validator's Scan proxy
+   * wants a JWT. Without a provider no Authorization header is sent: a token reaches a registry
+   * only when the instrument's registry auth says so (src/ledger/registry-auth.ts).
    */
   auth?: TokenProvider;
+  /**
+   * Whose registry and which auth, for a 401/403 (e.g. `instrument DSO::…/Amulet, registry auth
+   * none`): the refusal then says what to reconfigure. Never a token.
+   */
+  authContext?: string;
   /** Per request. Default 15 s. */
   timeoutMs?: number;
   /** Tests: a fetch to send through instead of node:http (transport.ts). */
@@ -89,11 +95,12 @@ export class RegistryClient {
     return this.call('GET', `${METADATA}/instruments/${encodeURIComponent(instrumentId)}`, Instrument, undefined, signal);
   }
 
-  private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body: unknown, signal: AbortSignal | undefined): Promise<z.output<S>> {
+  private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body: unknown, signal: AbortSignal | undefined, mayRefresh = true): Promise<z.output<S>> {
     const what = `registry ${method} ${this.baseUrl}${path.split('?')[0] ?? path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.opts.auth) headers['authorization'] = `Bearer ${await bearerToken(this.opts.auth, what, signal)}`;
+    const auth = this.opts.auth;
+    if (auth) headers['authorization'] = `Bearer ${await bearerToken(auth, what, signal)}`;
     const res = await timedExchange(
       this.transport,
       this.baseUrl + path,
@@ -101,6 +108,12 @@ export class RegistryClient {
       { what, timeoutMs: this.opts.timeoutMs ?? 15_000, signal },
     );
     const text = res.text;
+    // A rotated or revoked OAuth token: fetch a fresh one once, as the Ledger API client does.
+    if (res.status === 401 && mayRefresh && auth?.kind === 'oauth2') {
+      auth.invalidate();
+      return this.call(method, path, schema, body, signal, false);
+    }
+    if (res.status === 401 || res.status === 403) throw refusal(what, res.status, text, this.opts.authContext, auth !== undefined);
     if (!isOk(res.status)) throw registryError(what, res.status, text);
     let json: unknown;
     try {
@@ -112,14 +125,36 @@ export class RegistryClient {
   }
 }
 
-function registryError(what: string, status: number, text: string): LedgerApiError {
-  let reason = text.length > 300 ? `${text.slice(0, 300)}…` : text;
+/** The registry's `{error}`, else its text (a proxy in front of it may answer text/plain). */
+function reasonOf(text: string): string {
   try {
     const parsed = RegistryErrorResponse.safeParse(JSON.parse(text));
-    if (parsed.success) reason = parsed.data.error;
+    if (parsed.success) return parsed.data.error;
   } catch {
     /* not JSON: keep the text */
   }
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+/** 401/403: never retried; says which instrument and auth mode to reconfigure. */
+function refusal(what: string, status: 401 | 403, text: string, authContext: string | undefined, sentToken: boolean): LedgerApiError {
+  const reason = reasonOf(text);
+  const context = authContext ?? (sentToken ? 'with a bearer token' : 'without a bearer token');
+  const hint =
+    status === 403
+      ? 'the registry refused access for the token sent'
+      : sentToken
+        ? 'the registry did not accept the token sent'
+        : "the registry requires a bearer token: set the instrument's registryAuth";
+  return new LedgerApiError(`${what}: HTTP ${status} (${context}): ${hint}${reason ? ` (registry said: ${reason})` : ''}`, {
+    status,
+    code: status === 401 ? 'REGISTRY_UNAUTHORIZED' : 'REGISTRY_FORBIDDEN',
+    retryable: false,
+  });
+}
+
+function registryError(what: string, status: number, text: string): LedgerApiError {
+  const reason = reasonOf(text);
   const code = status === 404 ? 'REGISTRY_NOT_FOUND' : status === 400 ? 'REGISTRY_BAD_REQUEST' : `REGISTRY_HTTP_${status}`;
   return new LedgerApiError(`${what}: HTTP ${status}${reason ? `: ${reason}` : ''}`, { status, code, retryable: isRetryable(status, undefined) });
 }

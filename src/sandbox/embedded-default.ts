@@ -5,6 +5,7 @@ import type { EmbeddedLedgerProvider } from '../daemon.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import { createDepositAccount } from '../store/accounts.js';
 import type { Sql } from '../store/db.js';
+import { NO_REGISTRY_AUTH } from '../ledger/registry-auth.js';
 import { compareAmounts, normalizeAmount } from '../lib/decimal.js';
 import { findInstrumentRecord, insertInstrument, updateInstrument } from '../store/instruments.js';
 import { CustomerScript } from './customers.js';
@@ -56,7 +57,7 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
       const fee = { rate: normalizeAmount(i.senderFee.rate), flat: normalizeAmount(i.senderFee.flat) };
       if (!existing) {
         const transferPolicy = i.supportsPreapproval ? 'direct-or-offer' : 'offer-only';
-        await insertInstrument(sql, { admin: i.admin, id: i.id, registryUrl: i.registryUrl, displayDecimals: 10, transferPolicy, utxoPolicy: {}, feeReserve: fee, enabled: true });
+        await insertInstrument(sql, { admin: i.admin, id: i.id, registryUrl: i.registryUrl, registryAuth: NO_REGISTRY_AUTH, displayDecimals: 10, transferPolicy, utxoPolicy: {}, feeReserve: fee, enabled: true });
         log.info({ instrument: i.id, admin: i.admin, transferPolicy, feeReserve: fee }, 'SANDBOX: onboarded the double\'s instrument');
         continue;
       }

@@ -58,6 +58,12 @@ export const SandboxOptions = z.object({
   stateFile: z.string().optional(),
   /** Extra OAuth2 client-credentials clients of the token endpoint (one for the treasury user is always added). */
   oauthClients: z.array(z.object({ clientId: z.string().min(1), clientSecret: z.string().min(8), userId: z.string().min(1) })).default([]),
+  /**
+   * none: the registries are public (Scan, a token admin's registry). ledger-jwt: they accept only
+   * a JWT the double's Ledger API would accept (any user), as a validator's Scan proxy does
+   * (wire/registry-auth.ts); 401 otherwise.
+   */
+  registryAuth: z.enum(['none', 'ledger-jwt']).default('none'),
   /** Bearer token for /sandbox/control (default: generated). */
   controlToken: z.string().min(16).optional(),
   /** Serve recorded updates (files as in ../shared/fixtures/recorded) instead of a live ledger. */

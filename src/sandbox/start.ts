@@ -113,6 +113,7 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
     maxListElements: opts.maxListElements,
     listIdleTimeoutMs: opts.listIdleTimeoutMs,
     listFirstElementDelayMs: opts.listFirstElementDelayMs,
+    registryAuth: opts.registryAuth,
   };
   const replay = opts.replay ? new ReplayReader(opts.replay.files) : undefined;
   const reader: UpdateReader = replay ?? new LiveReader(engine);
@@ -146,7 +147,7 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
   registerLedgerReadRoutes(app, ctx, reader, settings);
   if (!replay) {
     submissionRoutes(app, ctx, submissions, reader, settings);
-    registryRoutes(app, ctx, control.books);
+    registryRoutes(app, ctx, control.books, settings);
   }
   oauthRoutes(app, ctx, () => oauthClients, () => opts.tokenLifetimeSeconds);
   controlRoutes(app, ctx, {

@@ -1,3 +1,4 @@
+import type { RegistryAuth, RegistryAuthMode } from '../ledger/registry-auth.js';
 import { normalizeAmount } from '../lib/decimal.js';
 import type { FeeReserve } from '../lib/fee-reserve.js';
 import type { Queryable, Tx } from './db.js';
@@ -8,6 +9,8 @@ export interface InstrumentRow {
   admin: string;
   id: string;
   registryUrl: string;
+  /** How its registry client authenticates: the mode and a credential's name, never a secret. */
+  registryAuth: RegistryAuth;
   displayDecimals: number;
   transferPolicy: TransferPolicy;
   utxoPolicy: Record<string, unknown>;
@@ -20,6 +23,8 @@ interface Row {
   admin_party: string;
   instrument_id: string;
   registry_url: string;
+  registry_auth: RegistryAuthMode;
+  registry_credential: string | null;
   display_decimals: number;
   transfer_policy: TransferPolicy;
   utxo_policy: Record<string, unknown>;
@@ -33,6 +38,7 @@ const toInstrument = (r: Row): InstrumentRow => ({
   admin: r.admin_party,
   id: r.instrument_id,
   registryUrl: r.registry_url,
+  registryAuth: r.registry_auth === 'credential' ? { mode: 'credential', credential: r.registry_credential ?? '' } : { mode: r.registry_auth },
   displayDecimals: r.display_decimals,
   transferPolicy: r.transfer_policy,
   utxoPolicy: r.utxo_policy,
@@ -60,22 +66,29 @@ export async function listInstruments(db: Queryable): Promise<InstrumentRow[]> {
   return rows.map(toInstrument);
 }
 
+const credentialOf = (a: RegistryAuth): string | null => (a.mode === 'credential' ? a.credential : null);
+
 /**
  * Creates or replaces an instrument's configuration. Without `feeReserve` a new instrument reserves
- * nothing and an existing one keeps its reserve (callers re-pointing an instrument need not know it).
+ * nothing and an existing one keeps its reserve (callers re-pointing an instrument need not know
+ * it); likewise without `registryAuth` a new one uses none and an existing one keeps its own.
  */
 export async function upsertInstrument(
   db: Queryable,
-  i: Omit<InstrumentRow, 'utxoPolicy' | 'feeReserve'> & { utxoPolicy?: Record<string, unknown>; feeReserve?: FeeReserve },
+  i: Omit<InstrumentRow, 'utxoPolicy' | 'feeReserve' | 'registryAuth'> & { utxoPolicy?: Record<string, unknown>; feeReserve?: FeeReserve; registryAuth?: RegistryAuth },
 ): Promise<InstrumentRow> {
   const rate = i.feeReserve?.rate ?? null;
   const flat = i.feeReserve?.flat ?? null;
+  const mode = i.registryAuth?.mode ?? null;
+  const credential = i.registryAuth ? credentialOf(i.registryAuth) : null;
   const [row] = await db<Row[]>`
-    insert into instruments (admin_party, instrument_id, registry_url, display_decimals, transfer_policy, utxo_policy, fee_reserve_rate, fee_reserve_flat, enabled)
-    values (${i.admin}, ${i.id}, ${i.registryUrl}, ${i.displayDecimals}, ${i.transferPolicy}, ${db.json((i.utxoPolicy ?? {}) as Parameters<typeof db.json>[0])},
+    insert into instruments (admin_party, instrument_id, registry_url, registry_auth, registry_credential, display_decimals, transfer_policy, utxo_policy, fee_reserve_rate, fee_reserve_flat, enabled)
+    values (${i.admin}, ${i.id}, ${i.registryUrl}, coalesce(${mode}::text, 'none'), ${credential}, ${i.displayDecimals}, ${i.transferPolicy}, ${db.json((i.utxoPolicy ?? {}) as Parameters<typeof db.json>[0])},
       coalesce(${rate}::numeric, 0), coalesce(${flat}::numeric, 0), ${i.enabled})
     on conflict (admin_party, instrument_id) do update set
       registry_url = excluded.registry_url, display_decimals = excluded.display_decimals,
+      registry_auth = coalesce(${mode}::text, instruments.registry_auth),
+      registry_credential = case when ${mode}::text is null then instruments.registry_credential else excluded.registry_credential end,
       transfer_policy = excluded.transfer_policy, utxo_policy = excluded.utxo_policy,
       fee_reserve_rate = coalesce(${rate}::numeric, instruments.fee_reserve_rate),
       fee_reserve_flat = coalesce(${flat}::numeric, instruments.fee_reserve_flat),
@@ -121,8 +134,8 @@ export type InstrumentConfig = InstrumentRow;
 /** Adds an instrument; undefined when one with that admin and id exists already (nothing written). */
 export async function insertInstrument(db: Queryable, i: InstrumentConfig): Promise<InstrumentRecord | undefined> {
   const [row] = await db<RecordRow[]>`
-    insert into instruments (admin_party, instrument_id, registry_url, display_decimals, transfer_policy, utxo_policy, fee_reserve_rate, fee_reserve_flat, enabled)
-    values (${i.admin}, ${i.id}, ${i.registryUrl}, ${i.displayDecimals}, ${i.transferPolicy}, ${db.json(i.utxoPolicy as Parameters<typeof db.json>[0])},
+    insert into instruments (admin_party, instrument_id, registry_url, registry_auth, registry_credential, display_decimals, transfer_policy, utxo_policy, fee_reserve_rate, fee_reserve_flat, enabled)
+    values (${i.admin}, ${i.id}, ${i.registryUrl}, ${i.registryAuth.mode}, ${credentialOf(i.registryAuth)}, ${i.displayDecimals}, ${i.transferPolicy}, ${db.json(i.utxoPolicy as Parameters<typeof db.json>[0])},
       ${i.feeReserve.rate}::numeric, ${i.feeReserve.flat}::numeric, ${i.enabled})
     on conflict (admin_party, instrument_id) do nothing
     returning *`;
@@ -133,7 +146,8 @@ export async function insertInstrument(db: Queryable, i: InstrumentConfig): Prom
 export async function updateInstrument(db: Queryable, i: InstrumentConfig): Promise<InstrumentRecord | undefined> {
   const [row] = await db<RecordRow[]>`
     update instruments set
-      registry_url = ${i.registryUrl}, display_decimals = ${i.displayDecimals}, transfer_policy = ${i.transferPolicy},
+      registry_url = ${i.registryUrl}, registry_auth = ${i.registryAuth.mode}, registry_credential = ${credentialOf(i.registryAuth)},
+      display_decimals = ${i.displayDecimals}, transfer_policy = ${i.transferPolicy},
       utxo_policy = ${db.json(i.utxoPolicy as Parameters<typeof db.json>[0])},
       fee_reserve_rate = ${i.feeReserve.rate}::numeric, fee_reserve_flat = ${i.feeReserve.flat}::numeric,
       enabled = ${i.enabled}, updated_at = now()

@@ -29,6 +29,8 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Switches } from '../../src/admin/switches.js';
 import type { ApiToken, LedgerConfig } from '../../src/config.js';
+import { tokenProviderFor } from '../../src/ledger/auth.js';
+import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokensOptions } from '../../src/ledger/registry-auth.js';
 import { createHttpMetrics } from '../../src/http/metrics.js';
 import { registerMetricsRoute } from '../../src/http/routes/metrics.js';
 import { registerApiRoutes } from '../../src/http/routes/index.js';
@@ -86,7 +88,7 @@ export const TEST_INGESTION_OPTIONS: IngestionOptions = {
   dbRetryDelayMs: 10,
 };
 
-export interface DaemonPartsOptions extends Pick<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'withdrawalPolicy' | 'depositPolicy' | 'runtime' | 'ingestion' | 'effects' | 'intercept'> {
+export interface DaemonPartsOptions extends Pick<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'withdrawalPolicy' | 'depositPolicy' | 'runtime' | 'ingestion' | 'effects' | 'intercept' | 'registryTokens'> {
   /**
    * 'test' (default): the fast TEST_* timings and policies under the overrides below. 'daemon':
    * the components' own defaults (what src/daemon.ts runs), under the overrides — for benchmarks.
@@ -124,6 +126,8 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
   const { sql, ledger, logger } = o;
   const test = (o.profile ?? 'test') === 'test';
   const registry = o.metrics ? createMetrics(sql).registry : undefined;
+  // As the daemon builds them: the effects and the onboarding API share one set of registry tokens.
+  const registryTokens = o.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: tokenProviderFor(ledger.auth) });
   // Built per start, like a new process: the key file is read and checked again.
   const service = createService({
     sql,
@@ -135,6 +139,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     depositPolicy: { ...(test ? TEST_DEPOSIT_POLICY : {}), ...o.depositPolicy },
     // Tests that want UTXO management run the job themselves, step by step.
     holdingsJob: false,
+    registryTokens,
     ...(o.effects ? { effects: o.effects } : {}),
     ...(o.intercept ? { intercept: o.intercept } : {}),
     ...(registry ? { metrics: createServiceMetrics(registry) } : {}),
@@ -142,7 +147,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
   const { ingestion, withdrawals, deposits, switches } = service;
   const app = await createHttpServer({ logger, apiTokens: [STACK_API_TOKEN], protectOpsEndpoints: false, ...(registry ? { metrics: createHttpMetrics(registry) } : {}) });
   if (registry) registerMetricsRoute(app, registry);
-  registerApiRoutes(app, { sql, operator: service.operator, reconciliation: service.reconciliation, switches, ingestion });
+  registerApiRoutes(app, { sql, registryTokens, operator: service.operator, reconciliation: service.reconciliation, switches, ingestion });
 
   const started: { stop(): Promise<void> }[] = [];
   try {
@@ -201,6 +206,8 @@ export interface StackOptions {
   intercept?: DaemonPartsOptions['intercept'];
   /** Serve Prometheus metrics on the daemon's GET /metrics (DaemonParts.metrics). */
   metrics?: boolean;
+  /** REGISTRY_CREDENTIALS as the daemon reads them, given the double (the stack adds its ledger token for mode `ledger`). */
+  registryTokens?: (sandbox: Sandbox) => Omit<RegistryTokensOptions, 'ledger'>;
   /** Database pool size (default 20). */
   poolMax?: number;
   /** false: start without the daemon (tests of the effects alone); restart() starts it. */
@@ -254,7 +261,7 @@ export interface Stack {
   /** POST /v1/withdrawals over HTTP; returns the response status and body. */
   requestWithdrawal(w: WithdrawalRequestInput): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Any call to the stack's HTTP API with its token. */
-  api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+  api(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
 
   /** Advance the ledger's record time and (daemon running) wait until ingestion has seen the new time. */
   advanceClock(ms: number): Promise<void>;
@@ -325,7 +332,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       treasuryKeyFile: keyFile,
     };
 
-    let current: Omit<StackOptions, 'sandbox' | 'clock' | 'clockLeadMs' | 'poolMax' | 'logger' | 'daemon'> = {
+    let current: Omit<StackOptions, 'sandbox' | 'clock' | 'clockLeadMs' | 'poolMax' | 'logger' | 'daemon' | 'registryTokens'> = {
       ...(opts.intercept ? { intercept: opts.intercept } : {}),
       ...(opts.withdrawalPolicy ? { withdrawalPolicy: opts.withdrawalPolicy } : {}),
       ...(opts.depositPolicy ? { depositPolicy: opts.depositPolicy } : {}),
@@ -334,14 +341,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ...(opts.effects ? { effects: opts.effects } : {}),
       ...(opts.metrics ? { metrics: true } : {}),
     };
-    const launch = () => startDaemonParts({ sql, ledger, logger, ...current });
+    // Registry tokens are built per start, like a new process's (fresh token caches).
+    const registryTokens = () => (opts.registryTokens ? { registryTokens: createRegistryTokens({ ...opts.registryTokens(sandbox), ledger: tokenProviderFor(ledger.auth) }) } : {});
+    const launch = () => startDaemonParts({ sql, ledger, logger, ...current, ...registryTokens() });
     let daemon: DaemonParts | undefined = opts.daemon === false ? undefined : await launch();
     let crashed = false;
     cleanups.push(async () => {
       await daemon?.stop();
     });
 
-    const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+    const api = async (method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => {
       if (!daemon) throw new Error('the daemon is not running');
       const res = await fetch(daemon.apiUrl + path, {
         method,

@@ -16,6 +16,8 @@ export interface ApiDeps {
   sql: Sql;
   /** How onboarding checks a registry (default: its metadata API over HTTP). */
   instrumentRegistry?: InstrumentRouteDeps['instrumentRegistry'];
+  /** Registry credentials instruments may name (createRegistryTokens); default: none, and no ledger token. */
+  registryTokens?: InstrumentRouteDeps['registryTokens'];
   /** GET /v1/reconciliation (createReconciler in src/admin/reconciliation/run.ts); 503 without it. */
   reconciliation?: ReconciliationRouteDeps['reconciliation'];
   /** Operator commands to the machines (retry, cancel, fail, assign…); 503 without them. */

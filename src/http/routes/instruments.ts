@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createInstrumentAdmin, InstrumentChangeBody, InstrumentCreateBody, type InstrumentChangeResult } from '../../admin/instruments.js';
 import { createRegistryMetadataCheck, type InstrumentRegistryCheck } from '../../admin/registry-check.js';
+import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
 import type { Sql } from '../../store/db.js';
 import type { InstrumentRecord } from '../../store/instruments.js';
 import { Timestamp, errorResponses } from '../schemas.js';
@@ -10,6 +11,9 @@ const InstrumentResponse = z.object({
   admin: z.string(),
   id: z.string(),
   registryUrl: z.string(),
+  registryAuth: z
+    .object({ mode: z.enum(['none', 'ledger', 'credential']), credential: z.string().optional() })
+    .describe('How the registry client authenticates: the mode, and for mode credential the name of a REGISTRY_CREDENTIALS entry (never a secret)'),
   displayDecimals: z.number().int(),
   transferPolicy: z.enum(['direct-only', 'direct-or-offer', 'offer-only']),
   utxoPolicy: z.record(z.string(), z.unknown()).describe('The holdings job policy (see POST body)'),
@@ -36,13 +40,16 @@ const changeView = (r: InstrumentChangeResult): z.infer<typeof ChangeResponse> =
 
 export interface InstrumentRouteDeps {
   sql: Sql;
-  /** Default: the registry's metadata API over HTTP. */
+  /** The credentials instruments may name and the tokens they send (default: none configured, no ledger). */
+  registryTokens?: RegistryTokens;
+  /** Default: the registry's metadata API over HTTP, with the instrument's registry auth. */
   instrumentRegistry?: InstrumentRegistryCheck;
 }
 
 /** Token onboarding (src/admin/instruments.ts): reads need the read scope, changes the admin scope. */
 export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): void {
-  const admin = createInstrumentAdmin({ sql: deps.sql, registry: deps.instrumentRegistry ?? createRegistryMetadataCheck() });
+  const tokens = deps.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: undefined });
+  const admin = createInstrumentAdmin({ sql: deps.sql, tokens, registry: deps.instrumentRegistry ?? createRegistryMetadataCheck({ tokens }) });
   const tags = ['instruments'];
   const byOf = (principal: { name: string } | undefined) => principal?.name ?? 'unknown';
 
@@ -94,7 +101,7 @@ export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): v
       config: { access: 'admin' },
       schema: {
         summary: 'Change an instrument',
-        description: 'Fields given replace the stored ones, others stay. A new registry URL, new display decimals or re-enabling asks the registry again; disabling never does.',
+        description: 'Fields given replace the stored ones, others stay. A new registry URL or registry auth, new display decimals or re-enabling asks the registry again; disabling never does.',
         tags,
         params: Params,
         body: InstrumentChangeBody,

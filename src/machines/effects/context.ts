@@ -2,6 +2,7 @@ import type { LedgerConfig } from '../../config.js';
 import { tokenProviderFor, type TokenProvider } from '../../ledger/auth.js';
 import { LedgerHttp } from '../../ledger/http.js';
 import { LedgerReadClient } from '../../ledger/read-client.js';
+import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
 import { loadTreasurySigner, type TreasurySigner } from '../../ledger/signing.js';
 import { LedgerSubmissionClient } from '../../ledger/submission-client.js';
 import type { Logger } from '../../logger.js';
@@ -18,8 +19,6 @@ export interface LedgerEffectsOptions {
    * comes only from ingestion. Either way ingestion, not this answer, decides the withdrawal.
    */
   execute?: 'wait' | 'async';
-  /** 'none' (default): registries are public. 'ledger': send them the ledger's bearer token too. */
-  registryAuth?: 'none' | 'ledger';
   /** Per ledger call (default 30 s; an executeAndWait lasts until the commit). */
   ledgerTimeoutMs?: number;
   /** Per registry call (default 15 s). */
@@ -28,7 +27,7 @@ export interface LedgerEffectsOptions {
   synchronizerId?: string;
   /** Execute's deduplication period; default: the participant's maximum. */
   deduplicationSeconds?: number;
-  /** How long an instrument's registry URL is cached (default 5 s). */
+  /** How long an instrument's registry URL and auth are cached (default 5 s). */
   instrumentCacheMs?: number;
   /** The treasury party's namespace key is not its signing key: skip that start-up check. */
   allowOtherNamespaceKey?: boolean;
@@ -44,6 +43,11 @@ export interface LedgerEffectsDeps {
   signer?: TreasurySigner;
   /** Share one token cache; default: built from ledger.auth. */
   tokenProvider?: TokenProvider;
+  /**
+   * The tokens instruments' registry auth names (createRegistryTokens over the REGISTRY_CREDENTIALS
+   * settings); default: no credentials, and mode `ledger` sends this ledger's token.
+   */
+  registryTokens?: RegistryTokens;
   options?: LedgerEffectsOptions;
 }
 
@@ -86,7 +90,7 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
     reads: new LedgerReadClient(http),
     registries: createRegistryDirectory({
       sql: deps.sql,
-      ...(options.registryAuth === 'ledger' ? { auth } : {}),
+      tokens: deps.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: auth }),
       ...(options.registryTimeoutMs !== undefined ? { timeoutMs: options.registryTimeoutMs } : {}),
       ...(options.instrumentCacheMs !== undefined ? { cacheMs: options.instrumentCacheMs } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),

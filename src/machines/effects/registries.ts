@@ -1,4 +1,4 @@
-import type { TokenProvider } from '../../ledger/auth.js';
+import { describeRegistryAuth, RegistryAuthError, type RegistryTokens } from '../../ledger/registry-auth.js';
 import { RegistryClient } from '../../ledger/registry-client.js';
 import type { Sql } from '../../store/db.js';
 import { findInstrument, type InstrumentRow } from '../../store/instruments.js';
@@ -6,19 +6,22 @@ import { ActorError } from '../failure.js';
 import type { InstrumentRef } from '../submission.js';
 
 /**
- * Which registry serves an instrument: its `registry_url` in the `instruments` table (token
- * onboarding is configuration, not code). Rows are re-read after `cacheMs` so an operator's change
- * of URL applies without a restart; clients are kept per base URL.
+ * Which registry serves an instrument, and how its client authenticates: its `registry_url` and
+ * registry auth in the `instruments` table (token onboarding is configuration, not code). Rows are
+ * re-read after `cacheMs` so an operator's change applies without a restart; a client is kept per
+ * instrument while its URL and auth stay the same, and tokens come from the process's shared
+ * providers (one cache per credential).
  */
 export interface RegistryDirectory {
   /** The instrument's configuration; ActorError INSTRUMENT_NOT_CONFIGURED when there is none. */
   instrument(ref: InstrumentRef): Promise<InstrumentRow>;
+  /** ActorError REGISTRY_AUTH_CONFIG (not retryable) when its registry auth cannot be used. */
   client(row: InstrumentRow): RegistryClient;
 }
 
 export interface RegistryDirectoryOptions {
   sql: Sql;
-  auth?: TokenProvider;
+  tokens: RegistryTokens;
   timeoutMs?: number;
   cacheMs?: number;
   fetch?: typeof fetch;
@@ -27,7 +30,7 @@ export interface RegistryDirectoryOptions {
 export function createRegistryDirectory(opts: RegistryDirectoryOptions): RegistryDirectory {
   const cacheMs = opts.cacheMs ?? 5_000;
   const rows = new Map<string, { row: InstrumentRow; until: number }>();
-  const clients = new Map<string, RegistryClient>();
+  const clients = new Map<string, { key: string; client: RegistryClient }>();
   return {
     async instrument(ref) {
       const key = `${ref.admin}/${ref.id}`;
@@ -44,17 +47,28 @@ export function createRegistryDirectory(opts: RegistryDirectoryOptions): Registr
       return row;
     },
     client(row) {
-      let c = clients.get(row.registryUrl);
-      if (!c) {
-        c = new RegistryClient({
-          baseUrl: row.registryUrl,
-          ...(opts.auth ? { auth: opts.auth } : {}),
-          ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-          ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        });
-        clients.set(row.registryUrl, c);
+      const instrument = `${row.admin}/${row.id}`;
+      const auth = describeRegistryAuth(row.registryAuth);
+      const key = `${row.registryUrl} ${auth}`;
+      const kept = clients.get(instrument);
+      if (kept?.key === key) return kept.client;
+      let provider;
+      try {
+        provider = opts.tokens.provider(row.registryAuth, row.registryUrl);
+      } catch (e) {
+        if (!(e instanceof RegistryAuthError)) throw e;
+        // Settings changed under a stored instrument (a credential removed, a URL binding narrowed).
+        throw new ActorError({ code: 'REGISTRY_AUTH_CONFIG', message: `instrument ${instrument}, registry auth ${auth}: ${e.message}`, retryable: false });
       }
-      return c;
+      const client = new RegistryClient({
+        baseUrl: row.registryUrl,
+        ...(provider ? { auth: provider } : {}),
+        authContext: `instrument ${instrument}, registry auth ${auth}`,
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+        ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      });
+      clients.set(instrument, { key, client });
+      return client;
     },
   };
 }

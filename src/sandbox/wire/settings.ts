@@ -8,4 +8,6 @@ export interface ServerSettings {
   readonly listIdleTimeoutMs: number;
   /** Tests: an HTTP list read takes this long to produce its first element (a slow filtered read). */
   readonly listFirstElementDelayMs: number;
+  /** Whether the registries want a bearer token, as a validator's Scan proxy does. */
+  readonly registryAuth: 'none' | 'ledger-jwt';
 }

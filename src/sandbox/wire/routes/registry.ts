@@ -13,6 +13,8 @@ import type { Json } from '../../util/json.js';
 import { microsToIso } from '../../util/time.js';
 import type { Books } from '../../control/books.js';
 import { HANDLED, register, type WireContext } from '../http.js';
+import { requireRegistryJwt } from '../registry-auth.js';
+import type { ServerSettings } from '../settings.js';
 
 /** transfer-instruction-v1.yaml's DisclosedContract, as the registry sends it. */
 interface DisclosedContractJson {
@@ -110,9 +112,12 @@ function decodeChoiceArguments(json: Record<string, unknown>): { ok: true; value
 /**
  * Token registries, one per instrument admin, each under its own base URL
  * (<base>/registries/<name>), with the paths of transfer-instruction-v1.yaml and
- * token-metadata-v1.yaml. Public, like Scan / a registry app.
+ * token-metadata-v1.yaml. Public, like Scan / a registry app; with `registryAuth: 'ledger-jwt'`
+ * behind a JWT like a validator's Scan proxy (../registry-auth.ts). The routes stay `public`: the
+ * Ledger API's own check (Canton's errors, the user must exist) is not the proxy's.
  */
-export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Books): void {
+export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Books, settings: Pick<ServerSettings, 'registryAuth'>): void {
+  if (settings.registryAuth === 'ledger-jwt') requireRegistryJwt(app, ctx.auth, '/registries/');
   const { engine } = ctx;
   const ledger = engine.ledger;
   const base = '/registries/:registry/registry';
