@@ -1,3 +1,4 @@
+import { LedgerApiError } from '../ledger/http.js';
 import { ActorError } from '../machines/failure.js';
 import { RetriesExhaustedError } from '../streams/backoff.js';
 
@@ -39,7 +40,9 @@ export function answerOf(e: unknown): string {
   if (inner instanceof RetriesExhaustedError) inner = inner.lastError;
   let text: string;
   if (inner instanceof ActorError) text = `${inner.failure.code}${inner.failure.status !== undefined ? ` (HTTP ${inner.failure.status})` : ''}: ${inner.failure.message}`;
-  else if (inner instanceof Error) text = inner instanceof CheckFailed ? inner.message : `${inner.name}: ${inner.message}`;
+  // The client's errors already name the call and quote the answer; others keep their kind.
+  else if (inner instanceof CheckFailed || inner instanceof LedgerApiError) text = inner.message;
+  else if (inner instanceof Error) text = `${inner.name}: ${inner.message}`;
   else text = String(inner);
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > MAX_ANSWER ? `${line.slice(0, MAX_ANSWER)}…` : line;

@@ -105,7 +105,7 @@ describe('npm run conformance', () => {
       sb.control.addFault({ match: { operation: 'updates.ws' }, action: { kind: 'dropWebsocket', afterFrames: 0 } });
       const { code, out } = await conformance(['--ledger-url', sb.jsonApiUrl, ...instrumentFlags], env);
       sb.control.clearFaults();
-      expect(out.filter((l) => l.startsWith('FAIL '))).toEqual([expect.stringMatching(/^FAIL updates over websocket: LedgerApiError: websocket \/v2\/updates: /)]);
+      expect(out.filter((l) => l.startsWith('FAIL '))).toEqual([expect.stringMatching(/^FAIL updates over websocket: websocket \/v2\/updates: connection closed \(1006\)$/)]);
       expect(out.filter((l) => l.startsWith('skip '))).toEqual([]);
       expect(code).toBe(1);
     });
