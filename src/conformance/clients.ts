@@ -1,0 +1,102 @@
+import type { LedgerConfig } from '../config.js';
+import { tokenProviderFor, type TokenProvider } from '../ledger/auth.js';
+import { LedgerHttp } from '../ledger/http.js';
+import { LedgerReadClient } from '../ledger/read-client.js';
+import { RegistryClient } from '../ledger/registry-client.js';
+import type { TreasurySigner } from '../ledger/signing.js';
+import { LedgerSubmissionClient } from '../ledger/submission-client.js';
+import type { Logger } from '../logger.js';
+import { createWithdrawalLedgerActors, type LedgerEffects, type LedgerEffectsOptions, type RegistryDirectory } from '../machines/effects/index.js';
+import { ActorError } from '../machines/failure.js';
+import type { WithdrawalLedgerActors } from '../machines/withdrawal.actors.js';
+import type { InstrumentRow } from '../store/instruments.js';
+import type { ConformanceInstrument } from './settings.js';
+
+/**
+ * The daemon's own ledger-facing code, wired as the daemon wires it (createLedgerEffects), except
+ * that the instruments come from the command line instead of the database: the same token
+ * provider, HTTP core, read and submission clients, and the withdrawal's ledger effects, so the
+ * self-transfer sends exactly the requests a withdrawal sends.
+ */
+export interface ConformanceClients {
+  readonly auth: TokenProvider;
+  readonly http: LedgerHttp;
+  readonly reads: LedgerReadClient;
+  /** The withdrawal's ledger effects; undefined without a usable treasury key (they sign). */
+  readonly withdrawal: WithdrawalLedgerActors | undefined;
+  /** One client per registry, with the same auth the withdrawal effects use. */
+  registry(instrument: ConformanceInstrument): RegistryClient;
+}
+
+export interface ConformanceClientsDeps {
+  ledger: LedgerConfig;
+  signer: TreasurySigner | undefined;
+  instruments: readonly ConformanceInstrument[];
+  registryAuth: 'none' | 'ledger';
+  logger: Logger;
+}
+
+export function createConformanceClients(deps: ConformanceClientsDeps): ConformanceClients {
+  // The daemon's defaults: it passes no effect options in production (service.ts).
+  const options: LedgerEffectsOptions = deps.registryAuth === 'ledger' ? { registryAuth: 'ledger' } : {};
+  const auth = tokenProviderFor(deps.ledger.auth);
+  const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth });
+  const reads = new LedgerReadClient(http);
+  const registries = commandLineRegistries(deps.instruments, options.registryAuth === 'ledger' ? auth : undefined);
+  const effects: LedgerEffects | undefined = deps.signer && {
+    treasuryParty: deps.ledger.treasuryParty,
+    userId: deps.ledger.userId,
+    signer: deps.signer,
+    submissions: new LedgerSubmissionClient(http),
+    reads,
+    registries,
+    logger: deps.logger.child({ component: 'ledger-effects' }),
+    options,
+  };
+  return {
+    auth,
+    http,
+    reads,
+    withdrawal: effects && createWithdrawalLedgerActors({ effects }),
+    registry: (i) => registries.client(rowOf(i)),
+  };
+}
+
+/**
+ * The withdrawal effects read an instrument's admin, id, registry URL and `enabled` from its row;
+ * the other columns (coin selection, holdings job) are given their defaults for a newly onboarded
+ * instrument.
+ */
+function rowOf(i: ConformanceInstrument): InstrumentRow {
+  return {
+    admin: i.admin,
+    id: i.id,
+    registryUrl: i.registryUrl,
+    displayDecimals: 10,
+    transferPolicy: 'direct-or-offer',
+    utxoPolicy: {},
+    feeReserve: { rate: '0', flat: '0' },
+    enabled: true,
+  };
+}
+
+function commandLineRegistries(instruments: readonly ConformanceInstrument[], auth: TokenProvider | undefined): RegistryDirectory {
+  const clients = new Map<string, RegistryClient>();
+  return {
+    instrument(ref) {
+      const found = instruments.find((i) => i.admin === ref.admin && i.id === ref.id);
+      if (!found) {
+        return Promise.reject(new ActorError({ code: 'INSTRUMENT_NOT_CONFIGURED', message: `instrument ${ref.admin}/${ref.id} was not given with --instrument`, retryable: false }));
+      }
+      return Promise.resolve(rowOf(found));
+    },
+    client(row) {
+      let c = clients.get(row.registryUrl);
+      if (!c) {
+        c = new RegistryClient({ baseUrl: row.registryUrl, ...(auth ? { auth } : {}) });
+        clients.set(row.registryUrl, c);
+      }
+      return c;
+    },
+  };
+}
