@@ -10,6 +10,7 @@ import { createRegistryTokens, describeRegistryAuth } from './ledger/registry-au
 import { healthOf, type Component, type HealthReport } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMachineInspector } from './machines/runtime/index.js';
+import { submissionOptions } from './machines/effects/index.js';
 import { createMetrics } from './metrics.js';
 import { createServiceMetrics } from './service-metrics.js';
 import { createService, type Service, type ServiceOptions } from './service.js';
@@ -122,17 +123,12 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         inspect = inspector.inspect;
         logger.info({ url: inspector.url }, 'Stately inspector bridge listening: connect https://stately.ai/inspect to it');
       }
-      const { synchronizerId, deduplicationSeconds } = config.submission;
       service = createService({
         sql,
         ledger,
         logger,
         ...tuning,
-        effects: {
-          ...(synchronizerId !== undefined ? { synchronizerId } : {}),
-          ...(deduplicationSeconds !== undefined ? { deduplicationSeconds } : {}),
-          ...tuning?.effects,
-        },
+        effects: { ...submissionOptions(config.submission), ...tuning?.effects },
         singleInstance: config.databaseUrl === undefined,
         registryTokens,
         metrics: serviceMetrics,

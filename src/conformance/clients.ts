@@ -1,12 +1,14 @@
 import type { LedgerConfig } from '../config.js';
 import { tokenProviderFor, type TokenProvider } from '../ledger/auth.js';
+import { createRegistryTokens, type RegistryAuth } from '../ledger/registry-auth.js';
+import type { RegistryAuthConfig } from '../config.js';
 import { LedgerHttp } from '../ledger/http.js';
 import { LedgerReadClient } from '../ledger/read-client.js';
-import { RegistryClient } from '../ledger/registry-client.js';
+import type { RegistryClient } from '../ledger/registry-client.js';
 import type { TreasurySigner } from '../ledger/signing.js';
 import { LedgerSubmissionClient } from '../ledger/submission-client.js';
 import type { Logger } from '../logger.js';
-import { createWithdrawalLedgerActors, type LedgerEffects, type LedgerEffectsOptions, type RegistryDirectory } from '../machines/effects/index.js';
+import { createRegistryClients, createWithdrawalLedgerActors, type LedgerEffects, type LedgerEffectsOptions, type RegistryDirectory } from '../machines/effects/index.js';
 import { ActorError } from '../machines/failure.js';
 import type { WithdrawalLedgerActors } from '../machines/withdrawal.actors.js';
 import type { InstrumentRow } from '../store/instruments.js';
@@ -32,17 +34,21 @@ export interface ConformanceClientsDeps {
   ledger: LedgerConfig;
   signer: TreasurySigner | undefined;
   instruments: readonly ConformanceInstrument[];
-  registryAuth: 'none' | 'ledger';
+  /** Every instrument's registry auth, and the credentials it may name (the daemon's settings). */
+  registryAuth: RegistryAuth;
+  credentials: RegistryAuthConfig;
+  /** Execute's deduplication period and the synchronizer, from the daemon's settings. */
+  options: LedgerEffectsOptions;
   logger: Logger;
 }
 
 export function createConformanceClients(deps: ConformanceClientsDeps): ConformanceClients {
-  // The daemon's defaults: it passes no effect options in production (service.ts).
-  const options: LedgerEffectsOptions = deps.registryAuth === 'ledger' ? { registryAuth: 'ledger' } : {};
+  const options = deps.options;
   const auth = tokenProviderFor(deps.ledger.auth);
   const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth });
   const reads = new LedgerReadClient(http);
-  const registries = commandLineRegistries(deps.instruments, options.registryAuth === 'ledger' ? auth : undefined);
+  const tokens = createRegistryTokens({ config: deps.credentials, ledger: auth });
+  const registries = commandLineRegistries(deps.instruments, deps.registryAuth, createRegistryClients({ tokens }));
   const effects: LedgerEffects | undefined = deps.signer && {
     treasuryParty: deps.ledger.treasuryParty,
     userId: deps.ledger.userId,
@@ -58,7 +64,7 @@ export function createConformanceClients(deps: ConformanceClientsDeps): Conforma
     http,
     reads,
     withdrawal: effects && createWithdrawalLedgerActors({ effects }),
-    registry: (i) => registries.client(rowOf(i)),
+    registry: (i) => registries.client(rowOf(i, deps.registryAuth)),
   };
 }
 
@@ -67,11 +73,12 @@ export function createConformanceClients(deps: ConformanceClientsDeps): Conforma
  * the other columns (coin selection, holdings job) are given their defaults for a newly onboarded
  * instrument.
  */
-function rowOf(i: ConformanceInstrument): InstrumentRow {
+function rowOf(i: ConformanceInstrument, registryAuth: RegistryAuth): InstrumentRow {
   return {
     admin: i.admin,
     id: i.id,
     registryUrl: i.registryUrl,
+    registryAuth,
     displayDecimals: 10,
     transferPolicy: 'direct-or-offer',
     utxoPolicy: {},
@@ -80,23 +87,15 @@ function rowOf(i: ConformanceInstrument): InstrumentRow {
   };
 }
 
-function commandLineRegistries(instruments: readonly ConformanceInstrument[], auth: TokenProvider | undefined): RegistryDirectory {
-  const clients = new Map<string, RegistryClient>();
+function commandLineRegistries(instruments: readonly ConformanceInstrument[], registryAuth: RegistryAuth, clients: Pick<RegistryDirectory, 'client'>): RegistryDirectory {
   return {
     instrument(ref) {
       const found = instruments.find((i) => i.admin === ref.admin && i.id === ref.id);
       if (!found) {
         return Promise.reject(new ActorError({ code: 'INSTRUMENT_NOT_CONFIGURED', message: `instrument ${ref.admin}/${ref.id} was not given with --instrument`, retryable: false }));
       }
-      return Promise.resolve(rowOf(found));
+      return Promise.resolve(rowOf(found, registryAuth));
     },
-    client(row) {
-      let c = clients.get(row.registryUrl);
-      if (!c) {
-        c = new RegistryClient({ baseUrl: row.registryUrl, ...(auth ? { auth } : {}) });
-        clients.set(row.registryUrl, c);
-      }
-      return c;
-    },
+    client: (row) => clients.client(row),
   };
 }

@@ -1,6 +1,7 @@
 import { ConfigError } from '../config.js';
 import { loadTreasurySigner, type TreasurySigner } from '../ledger/signing.js';
 import { createLogger, type Logger } from '../logger.js';
+import { submissionOptions } from '../machines/effects/index.js';
 import { createConformanceClients } from './clients.js';
 import { runLedgerChecks } from './ledger-checks.js';
 import { CheckRunner } from './runner.js';
@@ -61,7 +62,16 @@ async function runChecks(r: CheckRunner, target: ConformanceTarget, settings: Co
     const s = loadTreasurySigner(ledger.treasuryKeyFile, { party: ledger.treasuryParty, logger });
     return { value: s, detail: `fingerprint ${s.fingerprint}` };
   });
-  const clients = createConformanceClients({ ledger, signer, instruments: target.instruments, registryAuth: settings.registryAuth, logger });
+  const clients = createConformanceClients({
+    ledger,
+    signer,
+    instruments: target.instruments,
+    registryAuth: settings.registryAuth,
+    credentials: settings.config.registryAuth,
+    // As the daemon passes them: what a withdrawal sends.
+    options: submissionOptions(settings.config.submission),
+    logger,
+  });
   const facts = await runLedgerChecks({
     runner: r,
     clients,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig, type Config, type LedgerConfig } from '../config.js';
+import type { RegistryAuth } from '../ledger/registry-auth.js';
 
 /**
  * What `npm run conformance` runs against. The ledger settings are the daemon's own (loadConfig:
@@ -14,12 +15,13 @@ import { loadConfig, type Config, type LedgerConfig } from '../config.js';
 
 export const USAGE = `usage: npm run conformance -- [--ledger-url URL] [--user-id ID] [--treasury-party PARTY] [--treasury-key-file FILE]
                               [--config-file FILE] [--registry-url URL --instrument '<admin party>/<instrument id>']...
-                              [--registry-auth none|ledger]
+                              [--registry-auth none|ledger | --registry-credential NAME]
 
 Without a ledger URL (flag or LEDGER_API_URL) it starts the ledger double in-process and runs
 against it. With one, every other ledger setting is the daemon's (LEDGER_USER_ID, LEDGER_TOKEN or
 LEDGER_OAUTH_*, TREASURY_PARTY, TREASURY_KEY_FILE, CONFIG_FILE), and at least one instrument with
-its registry is required. Exit codes: 0 every check passed, 1 a check failed, 2 bad settings.`;
+its registry is required; the registry auth (as an instrument's: none, ledger, or a credential
+of REGISTRY_CREDENTIALS) applies to every instrument given. Exit codes: 0 every check passed, 1 a check failed, 2 bad settings.`;
 
 /** Flags that stand for one of the daemon's settings. */
 const SETTING_FLAGS = {
@@ -42,8 +44,8 @@ export interface ConformanceSettings {
   ledger: LedgerConfig | undefined;
   /** Empty when the double is used (its own instruments are). */
   instruments: ConformanceInstrument[];
-  /** As the ledger effects' `registryAuth`: 'ledger' sends the Ledger API token to the registry too. */
-  registryAuth: 'none' | 'ledger';
+  /** As an instrument's registry auth: none, the Ledger API token, or a named credential. */
+  registryAuth: RegistryAuth;
   config: Config;
   /** LOG_LEVEL was set: show the logs at that level (otherwise conformance prints only its lines). */
   logLevel: Config['logLevel'] | undefined;
@@ -65,6 +67,21 @@ export function parseInstrumentRef(s: string): { admin: string; id: string } {
   return { admin: s.slice(0, at), id: s.slice(at + 1) };
 }
 
+/** As `cxi instruments add`: --registry-auth none|ledger, or --registry-credential <a name REGISTRY_CREDENTIALS defines>. */
+function registryAuthOf(mode: string | undefined, credential: string | undefined, config: Config): RegistryAuth {
+  if (credential !== undefined) {
+    if (mode !== undefined) throw new UsageError('give --registry-auth or --registry-credential, not both');
+    if (!Object.hasOwn(config.registryAuth.credentials, credential)) {
+      const known = Object.keys(config.registryAuth.credentials);
+      throw new UsageError(`--registry-credential ${credential}: REGISTRY_CREDENTIALS defines ${known.length > 0 ? known.join(', ') : 'no credentials'}`);
+    }
+    return { mode: 'credential', credential };
+  }
+  if (mode === undefined || mode === 'none') return { mode: 'none' };
+  if (mode === 'ledger') return { mode: 'ledger' };
+  throw new UsageError(`--registry-auth must be none or ledger, got "${mode}"`);
+}
+
 /** Throws ConfigError (a bad setting) or UsageError (bad flags); both mean exit code 2. */
 export function conformanceSettings(argv: readonly string[], env: Record<string, string | undefined>): ConformanceSettings | HelpRequested {
   let values;
@@ -80,6 +97,7 @@ export function conformanceSettings(argv: readonly string[], env: Record<string,
         'registry-url': { type: 'string', multiple: true },
         instrument: { type: 'string', multiple: true },
         'registry-auth': { type: 'string' },
+        'registry-credential': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -97,8 +115,7 @@ export function conformanceSettings(argv: readonly string[], env: Record<string,
   }
   const config = loadConfig({ ...env, ...overrides });
 
-  const registryAuth = values['registry-auth'] ?? 'none';
-  if (registryAuth !== 'none' && registryAuth !== 'ledger') throw new UsageError(`--registry-auth must be none or ledger, got "${String(registryAuth)}"`);
+  const registryAuth = registryAuthOf(values['registry-auth'], values['registry-credential'], config);
 
   const urls = values['registry-url'] ?? [];
   const refs = values.instrument ?? [];

@@ -127,6 +127,8 @@ describe('npm run conformance', () => {
       [['--bogus'], "Unknown option '--bogus'"],
       [['--registry-url', 'http://r.example', '--instrument', 'DSO::1220ab/Amulet'], 'need a ledger URL'],
       [['--registry-auth', 'token'], '--registry-auth must be none or ledger'],
+      [['--registry-credential', 'scan-proxy'], '--registry-credential scan-proxy: REGISTRY_CREDENTIALS defines no credentials'],
+      [['--registry-auth', 'ledger', '--registry-credential', 'x'], 'give --registry-auth or --registry-credential, not both'],
     ])('%j', async (argv, message) => {
       const { code, out, err } = await conformance(argv, {});
       expect(out).toEqual([]);

@@ -1,4 +1,4 @@
-import type { LedgerConfig } from '../../config.js';
+import type { LedgerConfig, SubmissionConfig } from '../../config.js';
 import { tokenProviderFor, type TokenProvider } from '../../ledger/auth.js';
 import { LedgerHttp } from '../../ledger/http.js';
 import { LedgerReadClient } from '../../ledger/read-client.js';
@@ -32,6 +32,14 @@ export interface LedgerEffectsOptions {
   /** The treasury party's namespace key is not its signing key: skip that start-up check. */
   allowOtherNamespaceKey?: boolean;
   fetch?: typeof fetch;
+}
+
+/** The effect options the submission settings stand for (LEDGER_SYNCHRONIZER_ID, LEDGER_DEDUPLICATION_SECONDS). */
+export function submissionOptions(s: SubmissionConfig): LedgerEffectsOptions {
+  return {
+    ...(s.synchronizerId !== undefined ? { synchronizerId: s.synchronizerId } : {}),
+    ...(s.deduplicationSeconds !== undefined ? { deduplicationSeconds: s.deduplicationSeconds } : {}),
+  };
 }
 
 export interface LedgerEffectsDeps {

@@ -5,9 +5,9 @@
  *   const withdrawals = createWithdrawalRuntime({ sql, logger, actors: createWithdrawalLedgerActors({ effects }), config });
  *   const deposits = createDepositRuntime({ sql, logger, actors: createDepositLedgerActors({ effects }), config });
  */
-export { createLedgerEffects, type LedgerEffects, type LedgerEffectsDeps, type LedgerEffectsOptions } from './context.js';
+export { createLedgerEffects, submissionOptions, type LedgerEffects, type LedgerEffectsDeps, type LedgerEffectsOptions } from './context.js';
 export { createWithdrawalLedgerActors } from './withdrawal.js';
 export { createDepositLedgerActors } from './deposit.js';
 export { checkPreparedTransaction } from './verify.js';
 export { toActorError, type FailureScope } from './errors.js';
-export { createRegistryDirectory, type RegistryDirectory } from './registries.js';
+export { createRegistryClients, createRegistryDirectory, type RegistryDirectory } from './registries.js';

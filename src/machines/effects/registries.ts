@@ -19,33 +19,24 @@ export interface RegistryDirectory {
   client(row: InstrumentRow): RegistryClient;
 }
 
-export interface RegistryDirectoryOptions {
-  sql: Sql;
+export interface RegistryClientsOptions {
   tokens: RegistryTokens;
   timeoutMs?: number;
-  cacheMs?: number;
   fetch?: typeof fetch;
 }
 
-export function createRegistryDirectory(opts: RegistryDirectoryOptions): RegistryDirectory {
-  const cacheMs = opts.cacheMs ?? 5_000;
-  const rows = new Map<string, { row: InstrumentRow; until: number }>();
+export interface RegistryDirectoryOptions extends RegistryClientsOptions {
+  sql: Sql;
+  cacheMs?: number;
+}
+
+/**
+ * A registry client per instrument, kept while its URL and auth stay the same. ActorError
+ * REGISTRY_AUTH_CONFIG (not retryable) when the instrument's registry auth cannot be used.
+ */
+export function createRegistryClients(opts: RegistryClientsOptions): Pick<RegistryDirectory, 'client'> {
   const clients = new Map<string, { key: string; client: RegistryClient }>();
   return {
-    async instrument(ref) {
-      const key = `${ref.admin}/${ref.id}`;
-      const hit = rows.get(key);
-      if (hit && hit.until > Date.now()) return hit.row;
-      let row: InstrumentRow | undefined;
-      try {
-        row = await findInstrument(opts.sql, ref.admin, ref.id);
-      } catch (e) {
-        throw new ActorError({ code: 'DB_ERROR', message: `reading instrument ${key}: ${(e as Error).message}`, retryable: true });
-      }
-      if (!row) throw new ActorError({ code: 'INSTRUMENT_NOT_CONFIGURED', message: `instrument ${key} is not onboarded: no registry URL is known for it`, retryable: false });
-      rows.set(key, { row, until: Date.now() + cacheMs });
-      return row;
-    },
     client(row) {
       const instrument = `${row.admin}/${row.id}`;
       const auth = describeRegistryAuth(row.registryAuth);
@@ -70,5 +61,28 @@ export function createRegistryDirectory(opts: RegistryDirectoryOptions): Registr
       clients.set(instrument, { key, client });
       return client;
     },
+  };
+}
+
+export function createRegistryDirectory(opts: RegistryDirectoryOptions): RegistryDirectory {
+  const cacheMs = opts.cacheMs ?? 5_000;
+  const rows = new Map<string, { row: InstrumentRow; until: number }>();
+  const clients = createRegistryClients(opts);
+  return {
+    async instrument(ref) {
+      const key = `${ref.admin}/${ref.id}`;
+      const hit = rows.get(key);
+      if (hit && hit.until > Date.now()) return hit.row;
+      let row: InstrumentRow | undefined;
+      try {
+        row = await findInstrument(opts.sql, ref.admin, ref.id);
+      } catch (e) {
+        throw new ActorError({ code: 'DB_ERROR', message: `reading instrument ${key}: ${(e as Error).message}`, retryable: true });
+      }
+      if (!row) throw new ActorError({ code: 'INSTRUMENT_NOT_CONFIGURED', message: `instrument ${key} is not onboarded: no registry URL is known for it`, retryable: false });
+      rows.set(key, { row, until: Date.now() + cacheMs });
+      return row;
+    },
+    client: (row) => clients.client(row),
   };
 }
