@@ -35,6 +35,8 @@ export async function onboardExternalParty(
     synchronizer: synchronizerId,
     partyHint,
     publicKey: { format: 'CRYPTO_KEY_FORMAT_RAW', keyData: key.rawPublicKey.toString('base64'), keySpec: 'SIGNING_KEY_SPEC_EC_CURVE25519' },
+    // Hosted on this participant only, as Canton's external_party_onboarding.sh example asks.
+    otherConfirmingParticipantUids: [],
   };
   const topology = await post(`${jsonApiUrl}/v2/parties/external/generate-topology`, adminToken, genReq, GenerateExternalPartyTopologyResponse);
   const signature = signEd25519(key.privateKey, Buffer.from(topology.multiHash, 'base64')).toString('base64');

@@ -36,6 +36,16 @@ describe('key paths of request bodies', () => {
     });
   });
 
+  it('alternative forms Canton defines are another choice only where the client took the other form', () => {
+    const legacy = { beginExclusive: 0, endInclusive: 9, filter: { filtersByParty: {} }, verbose: false };
+    expect(coverage(legacy, { beginExclusive: 0, updateFormat: {} })).toEqual({ missing: [], otherVariants: ['endInclusive', 'filter', 'verbose'] });
+    // without the other form in the client's body, the legacy fields are plainly missing
+    expect(coverage(legacy, { beginExclusive: 0 }).missing).toEqual(['filter', 'verbose']);
+    const anyParty = { eventFormat: { filtersForAnyParty: { cumulative: [] } } };
+    expect(coverage(anyParty, { eventFormat: { filtersByParty: { p: {} } } })).toEqual({ missing: [], otherVariants: ['eventFormat.filtersForAnyParty'] });
+    expect(coverage(anyParty, { eventFormat: {} }).missing).toEqual(['eventFormat.filtersForAnyParty']);
+  });
+
   it('array elements the client never sends are missing, not another variant', () => {
     expect(coverage({ disclosedContracts: [{ contractId: 'c' }] }, { disclosedContracts: [] }).missing).toEqual(['disclosedContracts[]']);
     expect(coverage({ commands: [{ ExerciseCommand: {} }] }, {}).missing).toEqual(['commands']);

@@ -60,11 +60,65 @@ function isVariant(key: string): boolean {
   return /^[A-Z]/.test(key);
 }
 
+/**
+ * Fields that are not oneofs but that Canton's server treats as alternative forms of one request:
+ * when the real body uses form `real` and the client's body, at the same place, uses form
+ * `client` (or, with `client: []`, simply omits the real form), the real form's keys are another
+ * choice, not missing fields. Each rule names the server code that makes the forms exclusive.
+ */
+interface AlternativeForm {
+  readonly real: readonly string[];
+  readonly client: readonly string[];
+  readonly source: string;
+}
+
+export const ALTERNATIVE_FORMS: readonly AlternativeForm[] = [
+  {
+    // Backwards-compatible `filter` + `verbose` versus a format: refused when both are given
+    // ("Please use either backwards compatible arguments (filter and verbose) or update_format").
+    real: ['filter', 'verbose'],
+    client: ['updateFormat', 'eventFormat'],
+    source: 'canton JsUpdateService.scala toGetUpdatesRequest, JsStateService.scala',
+  },
+  {
+    // Who reads: named parties, or any party (which needs CanReadAsAnyParty); the validator only
+    // requires one of the two.
+    real: ['filtersForAnyParty'],
+    client: ['filtersByParty'],
+    source: 'canton ledger-api-core FormatValidator.scala validate(EventFormat)',
+  },
+  {
+    // A bounded read versus a tailing one: without endInclusive the stream is open-ended (and only
+    // then does the HTTP idle timeout apply).
+    real: ['endInclusive'],
+    client: [],
+    source: 'canton JsUpdateService.scala (open-ended when endInclusive is absent)',
+  },
+];
+
 export interface Coverage {
   /** The shortest paths of the real body the client's body lacks. */
   missing: string[];
-  /** Oneof variants the real body chose at a place where the client chose another one. */
+  /** Oneof variants, or alternative forms, the real body chose where the client chose another one. */
   otherVariants: string[];
+}
+
+function parentOf(path: string): string {
+  const at = path.lastIndexOf('.');
+  return at < 0 ? '' : path.slice(0, at);
+}
+
+function keyOf(path: string): string {
+  return path.slice(path.lastIndexOf('.') + 1);
+}
+
+/** Whether the real body's key at `path` is one form of a rule whose other form the client chose there. */
+function isOtherForm(path: string, have: ReadonlySet<string>): boolean {
+  const parent = parentOf(path);
+  const at = (k: string) => (parent === '' ? k : `${parent}.${k}`);
+  return ALTERNATIVE_FORMS.some(
+    (f) => f.real.includes(keyOf(path)) && f.client.every((k) => !f.real.includes(k)) && (f.client.length === 0 || f.client.some((k) => have.has(at(k)))),
+  );
 }
 
 /**
@@ -82,6 +136,7 @@ export function coverage(real: unknown, client: unknown): Coverage {
     const first = prefixes(path).find((p) => !have.has(p.prefix));
     if (!first) continue;
     if (isVariant(first.key) && !first.prefix.endsWith('[]')) otherVariants.add(first.prefix);
+    else if (isOtherForm(first.prefix, have)) otherVariants.add(first.prefix);
     else missing.add(first.prefix);
   }
   return { missing: [...missing].sort(), otherVariants: [...otherVariants].sort() };

@@ -31,6 +31,8 @@ export function prepareRequest(fx: LedgerEffects, p: PrepareFields): JsPrepareSu
     disclosedContracts: [...p.disclosedContracts],
     synchronizerId: fx.options.synchronizerId ?? '',
     packageIdSelectionPreference: [],
+    // The hash's pre-image is not wanted: we recompute the hash ourselves (verifyAndSign).
+    verboseHashing: false,
     maxRecordTime: p.maxRecordTime,
   };
 }
