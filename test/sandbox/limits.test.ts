@@ -125,3 +125,43 @@ describe('ledger double: HTTP list reads slower than the idle timeout', () => {
     expect((await client.ok<unknown[]>('POST', `/v2/commands/completions?stream_idle_timeout_ms=${DELAY * 2}`, req)).length).toBeGreaterThan(0);
   });
 });
+
+describe('ledger double: HTTP list reads that outlive their client', () => {
+  const longPoll = (sb: Sandbox, token: string, signal?: AbortSignal) =>
+    fetch(`${sb.jsonApiUrl}/v2/updates?stream_idle_timeout_ms=60000`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      // At the ledger end, open-ended, asking to wait a minute for something new.
+      body: JSON.stringify(updatesRequest(sb.treasury?.party ?? '', sb.control.books.ledgerEnd().offset)),
+      ...(signal ? { signal } : {}),
+    });
+
+  async function until(what: string, ok: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!ok()) throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it('a read whose client went away ends at once, not at its idle timeout', async () => {
+    const sb = await startSandbox({ clock: { mode: 'manual' }, treasury: { onboarding: 'direct' } });
+    try {
+      const idle = sb.engine.ledger.watchers;
+      const ac = new AbortController();
+      const poll = longPoll(sb, await sb.tokenFor('exchange'), ac.signal);
+      await until('the read to wait for the ledger', () => sb.engine.ledger.watchers > idle);
+      ac.abort();
+      await expect(poll).rejects.toThrow();
+      await until('the abandoned read to end', () => sb.engine.ledger.watchers === idle);
+    } finally {
+      await sb.stop();
+    }
+  });
+
+  it('stopping the double cuts a read in flight instead of waiting it out', async () => {
+    const sb = await startSandbox({ clock: { mode: 'manual' }, treasury: { onboarding: 'direct' } });
+    const idle = sb.engine.ledger.watchers;
+    const poll = longPoll(sb, await sb.tokenFor('exchange')).catch((e: unknown) => e);
+    await until('the read to wait for the ledger', () => sb.engine.ledger.watchers > idle);
+    await sb.stop(); // waits out the 60 s read unless the connection is cut
+    expect(await poll).toBeInstanceOf(Error);
+  }, 20_000);
+});

@@ -109,6 +109,11 @@ export class Ledger {
     return this.log.at(-1)?.recordTime ?? this.clock.now();
   }
 
+  /** How many readers wait for the ledger to move (open streams and list reads): for tests. */
+  get watchers(): number {
+    return this.listeners.size;
+  }
+
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

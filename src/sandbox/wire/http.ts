@@ -25,6 +25,8 @@ export interface HandlerInput<B> {
   readonly query: Record<string, string | undefined>;
   readonly req: FastifyRequest;
   readonly reply: FastifyReply;
+  /** Aborted when the client closes the connection before the answer is sent. */
+  readonly signal: AbortSignal;
 }
 
 export interface RouteSpec<B> {
@@ -102,6 +104,10 @@ export function register<B = undefined>(app: FastifyInstance, ctx: WireContext, 
           if (!decoded.ok) return sendDecodeError(reply, issuesDetail(decoded.issues));
           body = decoded.value;
         }
+        const gone = new AbortController();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) gone.abort();
+        });
         const result = await spec.handler({
           claims,
           body: body as never,
@@ -109,6 +115,7 @@ export function register<B = undefined>(app: FastifyInstance, ctx: WireContext, 
           query: (req.query ?? {}) as Record<string, string | undefined>,
           req,
           reply,
+          signal: gone.signal,
         });
         if (result === HANDLED) return reply;
         return reply.code(200).type('application/json').send(result);

@@ -35,16 +35,19 @@ export interface ListOptions {
   readonly maxElements: number;
   /** Tests: the read takes this long to produce its first element (a slow filtered read). */
   readonly firstElementDelayMs: number;
+  /** Aborted when the client goes away: the read stops instead of holding the server open. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The list parameters of a request to an endpoint whose request is (or is not) open-ended. */
-export function listOptions(query: Record<string, string | undefined>, settings: ServerSettings, openEnded: boolean): ListOptions {
+export function listOptions(query: Record<string, string | undefined>, settings: ServerSettings, openEnded: boolean, signal?: AbortSignal): ListOptions {
   const idle = intParam(query['stream_idle_timeout_ms'], 'stream_idle_timeout_ms');
   return {
     limit: intParam(query['limit'], 'limit'),
     idleTimeoutMs: idle ?? (openEnded ? settings.listIdleTimeoutMs : undefined),
     maxElements: settings.maxListElements,
     firstElementDelayMs: settings.listFirstElementDelayMs,
+    signal,
   };
 }
 
@@ -62,6 +65,9 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
 
 async function collect<E>(open: (signal: AbortSignal) => AsyncGenerator<E>, opts: ListOptions): Promise<E[]> {
   const ac = new AbortController();
+  const gone = () => ac.abort();
+  opts.signal?.addEventListener('abort', gone);
+  const aborted = new Promise<typeof IDLE>((resolve) => ac.signal.addEventListener('abort', () => resolve(IDLE)));
   const gen = open(ac.signal);
   const cap = Math.min(opts.limit ?? opts.maxElements + 1, opts.maxElements + 1);
   const out: E[] = [];
@@ -75,12 +81,13 @@ async function collect<E>(open: (signal: AbortSignal) => AsyncGenerator<E>, opts
           : new Promise<typeof IDLE>((resolve) => {
               timer = setTimeout(() => resolve(IDLE), opts.idleTimeoutMs);
             });
-      const r = await (idle ? Promise.race([next, idle]) : next);
+      const r = await Promise.race(idle ? [next, idle, aborted] : [next, aborted]);
       clearTimeout(timer);
       if (r === IDLE || r.done) break;
       out.push(r.value);
     }
   } finally {
+    opts.signal?.removeEventListener('abort', gone);
     ac.abort();
     await gen.return(undefined);
   }

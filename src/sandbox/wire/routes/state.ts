@@ -61,8 +61,8 @@ export function stateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upda
     url: '/v2/state/active-contracts',
     op: 'activeContracts',
     body: GetActiveContractsRequest,
-    handler: async ({ claims, body, query }) => {
-      const list = listOptions(query, settings, false);
+    handler: async ({ claims, body, query, signal }) => {
+      const list = listOptions(query, settings, false, signal);
       const q = acsQuery(body);
       authorizeEventFormat(claims, q.eventFormat);
       // JsStateService: never open-ended (the idle timeout applies only when asked for).

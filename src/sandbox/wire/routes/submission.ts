@@ -209,12 +209,12 @@ export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submiss
     url: '/v2/commands/completions',
     op: 'completions',
     body: CompletionStreamRequest,
-    handler: async ({ claims, body, query }) => {
+    handler: async ({ claims, body, query, signal }) => {
       const userId = claims.requireUser(body.userId);
       claims.requireReadAs(body.parties);
       validateRange(reader.timeline, body.beginExclusive ?? 0, undefined, 'Command completions');
       // JsCommandService: a completion stream is always open-ended.
-      const list = listOptions(query, settings, true);
+      const list = listOptions(query, settings, true, signal);
       return collectList(reader.timeline, completionSpec(engine, userId, body.parties, body.beginExclusive ?? 0), { ...list, checkpointIntervalMs: settings.checkpointIntervalMs });
     },
   });

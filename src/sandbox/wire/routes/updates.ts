@@ -18,9 +18,9 @@ export function updateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upd
     url: '/v2/updates',
     op: 'updates',
     body: GetUpdatesRequest,
-    handler: async ({ claims, body, query }) => {
+    handler: async ({ claims, body, query, signal }) => {
       // tapir decodes query parameters with the body, before any service logic.
-      const list = listOptions(query, settings, body.endInclusive === undefined);
+      const list = listOptions(query, settings, body.endInclusive === undefined, signal);
       const q = updatesQuery(body);
       authorizeUpdateFormat(claims, q.updateFormat);
       validateRange(reader.timeline, q.beginExclusive, q.endInclusive, 'Transactions');
