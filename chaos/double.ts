@@ -57,6 +57,7 @@ export type LedgerEnd = z.infer<typeof LedgerEnd>;
 export type FaultAction =
   | { kind: 'http503' }
   | { kind: 'http429' }
+  | { kind: 'backpressure' }
   | { kind: 'delay'; ms: number }
   | { kind: 'dropWebsocket'; afterFrames: number }
   | { kind: 'rejectSubmission'; code?: 'LOCAL_VERDICT_LOCKED_CONTRACTS' | 'PARTICIPANT_BACKPRESSURE' | 'NOT_SEQUENCED_TIMEOUT'; sync?: boolean }

@@ -42,7 +42,8 @@ export class FaultInjector {
     if (r < 0.12) return 'drop-now';
     if (r < 0.22) return action({ kind: 'dropWebsocket', afterFrames: this.rng.int(20) }, this.pick(WS_OPS), 1);
     if (r < 0.4) return action({ kind: 'http503' }, this.pick([...READ_OPS, ...SUBMIT_OPS, ...REGISTRY_OPS]));
-    if (r < 0.48) return action({ kind: 'http429' }, this.pick([...READ_OPS, ...SUBMIT_OPS]));
+    if (r < 0.44) return action({ kind: 'http429' }, this.pick([...READ_OPS, ...SUBMIT_OPS]));
+    if (r < 0.48) return action({ kind: 'backpressure' }, this.pick([...READ_OPS, ...SUBMIT_OPS]));
     if (r < 0.66) return action({ kind: 'delay', ms: 200 + this.rng.int(3800) }, this.pick([...READ_OPS, ...SUBMIT_OPS, ...REGISTRY_OPS]));
     if (r < 0.84) return action({ kind: 'commitLoseResponse', mode: this.rng.float() < 0.5 ? 'reset' : 'timeout' }, 'execute', 1);
     const codes = ['LOCAL_VERDICT_LOCKED_CONTRACTS', 'PARTICIPANT_BACKPRESSURE', 'NOT_SEQUENCED_TIMEOUT'] as const;

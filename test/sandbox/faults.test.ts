@@ -36,11 +36,16 @@ describe('ledger double: fault injection', () => {
     expect(sb.control.faults().find((f) => f.rule.action.kind === 'http503')).toMatchObject({ remaining: 0, fired: 1 });
   });
 
-  it('answers 429 (backpressure) a given number of times, matched by operation', async () => {
+  it('answers a proxy\'s 429 a given number of times, matched by operation; backpressure as Canton: 409, category 2', async () => {
     sb.control.addFault({ match: { operation: 'version' }, action: { kind: 'http429' }, times: 2 });
-    const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await client.get('/v2/version')).status);
-    expect(statuses).toEqual([429, 429, 200]);
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await fetch(`${sb.jsonApiUrl}/v2/version`, { headers: { authorization: `Bearer ${client.token}` } }));
+    expect(answers.map((a) => a.status)).toEqual([429, 429, 200]);
+    expect(answers[0]?.headers.get('content-type')).toMatch(/^text\/plain/);
+    sb.control.addFault({ match: { operation: 'version' }, action: { kind: 'backpressure' }, once: true });
+    const busy = await client.get('/v2/version');
+    expect(busy.status).toBe(409);
+    expect(busy.body).toMatchObject({ code: 'PARTICIPANT_BACKPRESSURE', errorCategory: 2, grpcCodeValue: 10 });
   });
 
   it('delays responses', async () => {
@@ -105,7 +110,7 @@ describe('ledger double: fault injection', () => {
 
     sb.control.addFault({ match: { operation: 'execute' }, action: { kind: 'rejectSubmission', code: 'PARTICIPANT_BACKPRESSURE', sync: true }, once: true });
     const ex2 = await wallet.execute(p);
-    expect(ex2.status).toBe(429);
+    expect(ex2.status).toBe(409); // Canton: category 2, ABORTED
     expect(ex2.body).toMatchObject({ code: 'PARTICIPANT_BACKPRESSURE', definiteAnswer: true });
     // the same signed transaction still goes through afterwards
     const ex3 = await wallet.execute(p);

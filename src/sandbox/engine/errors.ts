@@ -87,9 +87,8 @@ export const ErrorCodes = {
   USER_NOT_FOUND: { category: 11, grpc: Grpc.NOT_FOUND },
   USER_ALREADY_EXISTS: { category: 10, grpc: Grpc.ALREADY_EXISTS },
   JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED: { category: 2, grpc: Grpc.ABORTED },
-  // Canton: category 2 and ABORTED (HTTP 409); the double answers 429 for its `http429` fault
-  // (what a proxy in front of a node would send). See src/sandbox/README.md, "Error ids".
-  PARTICIPANT_BACKPRESSURE: { category: 2, grpc: Grpc.RESOURCE_EXHAUSTED },
+  // ContentionOnSharedResources: ABORTED, so HTTP 409 (base/errors/…/ErrorCategory.scala).
+  PARTICIPANT_BACKPRESSURE: { category: 2, grpc: Grpc.ABORTED },
   SERVICE_NOT_RUNNING: { category: 1, grpc: Grpc.UNAVAILABLE },
   REQUEST_TIME_OUT: { category: 3, grpc: Grpc.DEADLINE_EXCEEDED },
   LEDGER_API_INTERNAL_ERROR: { category: 4, grpc: Grpc.INTERNAL },

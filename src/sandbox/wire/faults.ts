@@ -9,7 +9,9 @@ import { Rng } from '../util/rng.js';
 export const FaultAction = z.discriminatedUnion('kind', [
   /** Answer 503 (UNAVAILABLE, retryable) before doing anything. */
   z.object({ kind: z.literal('http503') }),
-  /** Answer 429 (PARTICIPANT_BACKPRESSURE, retryable) before doing anything. */
+  /** Answer as Canton does when overloaded: 409 PARTICIPANT_BACKPRESSURE (category 2, retryable). */
+  z.object({ kind: z.literal('backpressure') }),
+  /** Answer 429 Too Many Requests as a proxy or load balancer in front of the node would (text/plain). */
   z.object({ kind: z.literal('http429') }),
   /** Hold the request this long, then serve it normally. */
   z.object({ kind: z.literal('delay'), ms: z.int().min(0).max(600_000) }),

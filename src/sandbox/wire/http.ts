@@ -70,19 +70,30 @@ export function sendError(ctx: WireContext, req: FastifyRequest, reply: FastifyR
     return reply.code(e.httpStatus).type('application/json').send(e.toJs(traceId, randomUUID().slice(0, 8)));
   }
   if (e instanceof ParameterDecodeError) return reply.code(400).type('text/plain; charset=utf-8').send(e.message);
+  if (e instanceof ProxyRejection) return reply.code(e.status).type('text/plain; charset=utf-8').send(e.message);
   ctx.logger.error({ err: e, path: req.url }, 'sandbox: internal error');
-  const err = new LedgerError('INTERNAL_ERROR', `An internal error occurred: ${(e as Error).message ?? String(e)}`, { category: 4, grpc: 13 });
+  const err = LedgerError.of('LEDGER_API_INTERNAL_ERROR', `An internal error occurred: ${(e as Error).message ?? String(e)}`);
   return reply.code(500).type('application/json').send(err.toJs(ctx.engine.ledger.participantId, traceId));
 }
 
-/** Faults that act before a request is processed: 503, 429 and delays. */
-export async function applyEntryFaults(ctx: WireContext, method: string, path: string, op: string): Promise<LedgerError | undefined> {
-  for (const a of ctx.faults.fire({ method, path, operation: op }, ['http503', 'http429', 'delay'])) {
+/** What a rate-limiting proxy in front of the node answers: not the node's JsCantonError. */
+export class ProxyRejection extends Error {
+  override readonly name = 'ProxyRejection';
+  constructor(readonly status: number) {
+    super('Too Many Requests');
+  }
+}
+
+/** Faults that act before a request is processed: 503, backpressure, a proxy's 429, delays. */
+export async function applyEntryFaults(ctx: WireContext, method: string, path: string, op: string): Promise<LedgerError | ProxyRejection | undefined> {
+  for (const a of ctx.faults.fire({ method, path, operation: op }, ['http503', 'backpressure', 'http429', 'delay'])) {
     if (a.kind === 'delay') await new Promise((r) => setTimeout(r, a.ms));
     else if (a.kind === 'http503') {
       return LedgerError.of('SERVICE_NOT_RUNNING', 'The service is not running: injected fault', { definiteAnswer: false });
-    } else {
+    } else if (a.kind === 'backpressure') {
       return LedgerError.of('PARTICIPANT_BACKPRESSURE', 'The participant is overloaded: injected fault', { definiteAnswer: true });
+    } else {
+      return new ProxyRejection(429);
     }
   }
   return undefined;

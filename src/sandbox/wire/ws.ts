@@ -6,7 +6,7 @@ import { CompletionStreamRequest, GetActiveContractsRequest, GetUpdatesRequest, 
 import { LedgerError, SecurityError } from '../engine/errors.js';
 import { bearerOf, type Claims } from './auth.js';
 import { acsQuery, updatesQuery } from './formats.js';
-import { applyEntryFaults, type WireContext } from './http.js';
+import { applyEntryFaults, ProxyRejection, type WireContext } from './http.js';
 import { authorizeEventFormat, authorizeUpdateFormat } from './list.js';
 import type { UpdateReader } from './reader.js';
 import type { ServerSettings } from './settings.js';
@@ -37,9 +37,10 @@ export function websocketToken(req: IncomingMessage): string | undefined {
 }
 
 function rejectUpgrade(socket: Duplex, status: number, body: unknown): void {
-  const json = JSON.stringify(body);
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const type = typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
   );
 }
 
@@ -82,6 +83,7 @@ export class WebsocketStreams {
     const traceId = randomUUID().replace(/-/g, '');
     if (e instanceof SecurityError) return { status: e.httpStatus, body: e.toJs(traceId, traceId.slice(0, 8)) };
     if (e instanceof LedgerError) return { status: e.httpStatus, body: e.toJs(ctx.engine.ledger.participantId, traceId) };
+    if (e instanceof ProxyRejection) return { status: e.status, body: e.message };
     const err = LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: ${(e as Error).message}`);
     return { status: 400, body: err.toJs(ctx.engine.ledger.participantId, traceId) };
   }
