@@ -46,7 +46,7 @@ export function createConformanceClients(deps: ConformanceClientsDeps): Conforma
   const options = deps.options;
   const auth = tokenProviderFor(deps.ledger.auth);
   const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth });
-  const reads = new LedgerReadClient(http);
+  const reads = new LedgerReadClient(http, deps.ledger.httpPageSize !== undefined ? { pageSize: deps.ledger.httpPageSize } : {});
   const tokens = createRegistryTokens({ config: deps.credentials, ledger: auth });
   const registries = commandLineRegistries(deps.instruments, deps.registryAuth, createRegistryClients({ tokens }));
   const effects: LedgerEffects | undefined = deps.signer && {

@@ -50,4 +50,18 @@ describe('against the ledger double', () => {
     // At the earlier offset the later holdings do not exist yet.
     expect(await source.treasuryHoldingsAt(small)).toHaveLength(5);
   });
+
+  it('a node whose list limit is below our page: its 413 sends the read to the websocket, nothing missed', async () => {
+    const small = await startSandbox({ seed: 'admin-ledger-side-413', maxListElements: 3, clock: { mode: 'manual' }, treasury: { onboarding: 'direct' } }, testLogger());
+    try {
+      const party = small.treasury!.party;
+      const auth = staticToken(await small.tokenFor(small.treasury!.userId));
+      const source = createLedgerHoldingsSource({ reads: new LedgerReadClient(new LedgerHttp({ baseUrl: small.jsonApiUrl, auth })), baseUrl: small.jsonApiUrl, auth, treasury: party });
+      for (let i = 0; i < 6; i++) small.control.mint(party, 'Amulet', `${i + 1}`);
+      const holdings = await source.treasuryHoldingsAt(small.control.books.ledgerEnd().offset);
+      expect(holdings.map((h) => h.amount).sort()).toEqual(['1.0000000000', '2.0000000000', '3.0000000000', '4.0000000000', '5.0000000000', '6.0000000000']);
+    } finally {
+      await small.stop();
+    }
+  });
 });

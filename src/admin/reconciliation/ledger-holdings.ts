@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
 import type { TokenProvider } from '../../ledger/auth.js';
 import { errorFromResponse, httpStatusOfGrpc, LedgerApiError } from '../../ledger/http.js';
-import { HTTP_LIST_MAX, type LedgerReadClient } from '../../ledger/read-client.js';
+import { isListLimitExceeded, type LedgerReadClient } from '../../ledger/read-client.js';
 import {
   HOLDING_INTERFACE_ID,
   HoldingView,
@@ -80,9 +80,15 @@ export function createLedgerHoldingsSource(o: LedgerHoldingsSourceOptions): Ledg
   const every = o.progressEvery ?? 1000;
   return {
     async treasuryHoldingsAt(offset, onProgress, signal) {
-      const page = await o.reads.activeContracts(offset, format, { limit: HTTP_LIST_MAX, ...(signal ? { signal } : {}) });
+      const limit = o.reads.listPageSize;
+      // A 413 (the node's http-list-max-elements-limit is below our page) means the same as a full
+      // page: more than one page to read, which only the websocket form can.
+      const page = await o.reads.activeContracts(offset, format, { limit, ...(signal ? { signal } : {}) }).catch((e: unknown) => {
+        if (isListLimitExceeded(e)) return undefined;
+        throw e;
+      });
       const collect = (elements: Iterable<JsGetActiveContractsResponse>) => [...elements].map((e) => holdingOf(e, o.treasury)).filter((h): h is HoldingRecord => h !== null);
-      if (page.length < HTTP_LIST_MAX) {
+      if (page !== undefined && page.length < limit) {
         onProgress?.(page.length);
         return collect(page);
       }

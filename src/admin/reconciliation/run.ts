@@ -71,7 +71,8 @@ export function createReconcilerFrom(deps: { sql: Sql; treasuryParty: string; le
 export function createReconciler(deps: { sql: Sql; ledger: LedgerConfig; fetch?: typeof fetch }): Reconciler {
   const auth = tokenProviderFor(deps.ledger.auth, deps.fetch ? { fetch: deps.fetch } : {});
   const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth, timeoutMs: 120_000, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
-  const source = createLedgerHoldingsSource({ reads: new LedgerReadClient(http), baseUrl: deps.ledger.apiUrl, auth, treasury: deps.ledger.treasuryParty });
+  const reads = new LedgerReadClient(http, deps.ledger.httpPageSize !== undefined ? { pageSize: deps.ledger.httpPageSize } : {});
+  const source = createLedgerHoldingsSource({ reads, baseUrl: deps.ledger.apiUrl, auth, treasury: deps.ledger.treasuryParty });
   return createReconcilerFrom({ sql: deps.sql, treasuryParty: deps.ledger.treasuryParty, ledger: source });
 }
 

@@ -95,7 +95,7 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
     userId: deps.ledger.userId,
     signer,
     submissions: new LedgerSubmissionClient(http),
-    reads: new LedgerReadClient(http),
+    reads: new LedgerReadClient(http, deps.ledger.httpPageSize !== undefined ? { pageSize: deps.ledger.httpPageSize } : {}),
     registries: createRegistryDirectory({
       sql: deps.sql,
       tokens: deps.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: auth }),
