@@ -9,6 +9,7 @@ import type { SandboxOptionsInput } from '../../src/sandbox/options.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from '../../src/streams/index.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { ingestionSnapshot, resetIngestionTables } from './support/db-state.js';
+import { customerActivity } from './support/customer-activity.js';
 
 /**
  * Ingestion over the HTTP list form of /v2/updates against the ledger double, which answers as
@@ -92,20 +93,6 @@ async function caughtUp(s: Sandbox, c: IngestionComponent, timeoutMs = 20_000): 
   }
 }
 
-/** 1-step CC deposits and UTK offers, some accepted, with every kind of memo. */
-function customerActivity(s: Sandbox, n: number): void {
-  const T = s.treasury!.party;
-  const alice = s.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '100000' }, { instrument: 'UTK', amount: '100000' }] }).party;
-  const memos = ['memo-1', 'memo-2', 'stranger', null] as const;
-  for (let i = 0; i < n; i++) {
-    const memo = memos[i % memos.length]!;
-    s.control.transfer({ from: alice, to: T, instrument: 'Amulet', amount: String(1 + i), memo });
-    if (i % 3 === 0) {
-      const offer = s.control.transfer({ from: alice, to: T, instrument: 'UTK', amount: String(2 + i), memo });
-      if (i % 2 === 0) s.control.accept(offer.transferInstructionCid!);
-    }
-  }
-}
 
 describe('page size of HTTP list reads', () => {
   it('a 413 halves the page size until the node accepts it, and the client keeps it', async () => {

@@ -12,6 +12,7 @@ import { createIngestionComponent, type IngestionComponent, type IngestionOption
 import type { LedgerAuthConfig } from '../../src/config.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { depositsOf, eventsOf, ingestionSnapshot, resetIngestionTables, withdrawalsOf } from './support/db-state.js';
+import { customerActivity } from './support/customer-activity.js';
 
 /**
  * Ingestion against the ledger double (src/sandbox) over its websocket: the same wire, auth and
@@ -76,20 +77,6 @@ async function failed(c: IngestionComponent, timeoutMs = 10_000): Promise<string
   return c.status().detail ?? '';
 }
 
-/** A mix of customer activity: 1-step CC deposits, UTK offers accepted or not, with every kind of memo. */
-function customerActivity(s: Sandbox, n: number): void {
-  const T = treasury(s);
-  const alice = s.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '100000' }, { instrument: 'UTK', amount: '100000' }] }).party;
-  const memos = ['memo-1', 'memo-2', 'stranger', null] as const;
-  for (let i = 0; i < n; i++) {
-    const memo = memos[i % memos.length]!;
-    s.control.transfer({ from: alice, to: T, instrument: 'Amulet', amount: String(1 + i), memo });
-    if (i % 3 === 0) {
-      const offer = s.control.transfer({ from: alice, to: T, instrument: 'UTK', amount: String(2 + i), memo });
-      if (i % 2 === 0) s.control.accept(offer.transferInstructionCid!);
-    }
-  }
-}
 
 describe('ingestion against the ledger double', () => {
   it('deposits 1-step and 2-step with known, unknown and missing memos', async () => {
