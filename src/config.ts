@@ -102,6 +102,7 @@ const RawConfig = z
     LEDGER_OAUTH_AUDIENCE: z.string().min(1).optional(),
     LEDGER_OAUTH_SCOPE: z.string().min(1).optional(),
     LEDGER_HTTP_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(200),
+    LEDGER_HTTP_MAX_PAGE_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024 bytes').max(1024 * 1024 * 1024, 'must be at most 1 GiB').optional(),
 
     TREASURY_PARTY: z
       .string()
@@ -191,6 +192,8 @@ export interface LedgerConfig {
    * lowered by itself when the node answers 413. Undefined: 200.
    */
   httpPageSize?: number;
+  /** Largest HTTP list page in bytes; a larger one halves the page size like a 413. Undefined: 64 MiB. */
+  httpMaxPageBytes?: number | undefined;
 }
 
 export interface SubmissionConfig {
@@ -285,6 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
             treasuryParty: c.TREASURY_PARTY!,
             treasuryKeyFile: c.TREASURY_KEY_FILE!,
             httpPageSize: c.LEDGER_HTTP_PAGE_SIZE,
+            httpMaxPageBytes: c.LEDGER_HTTP_MAX_PAGE_BYTES,
             auth:
               c.LEDGER_OAUTH_TOKEN_URL !== undefined
                 ? {

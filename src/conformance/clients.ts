@@ -3,7 +3,7 @@ import { tokenProviderFor, type TokenProvider } from '../ledger/auth.js';
 import { createRegistryTokens, type RegistryAuth } from '../ledger/registry-auth.js';
 import type { RegistryAuthConfig } from '../config.js';
 import { LedgerHttp } from '../ledger/http.js';
-import { LedgerReadClient } from '../ledger/read-client.js';
+import { LedgerReadClient, listOptionsOf } from '../ledger/read-client.js';
 import type { RegistryClient } from '../ledger/registry-client.js';
 import type { TreasurySigner } from '../ledger/signing.js';
 import { LedgerSubmissionClient } from '../ledger/submission-client.js';
@@ -46,7 +46,7 @@ export function createConformanceClients(deps: ConformanceClientsDeps): Conforma
   const options = deps.options;
   const auth = tokenProviderFor(deps.ledger.auth);
   const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth });
-  const reads = new LedgerReadClient(http, deps.ledger.httpPageSize !== undefined ? { pageSize: deps.ledger.httpPageSize } : {});
+  const reads = new LedgerReadClient(http, listOptionsOf(deps.ledger));
   const tokens = createRegistryTokens({ config: deps.credentials, ledger: auth });
   const registries = commandLineRegistries(deps.instruments, deps.registryAuth, createRegistryClients({ tokens }));
   const effects: LedgerEffects | undefined = deps.signer && {

@@ -1,6 +1,10 @@
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import type { BearerCredentialConfig } from '../config.js';
+import { boundedText, ResponseTooLargeError } from './transport.js';
+
+/** A token answer is a few KB; anything far larger is not one. */
+const TOKEN_RESPONSE_MAX_BYTES = 256 * 1024;
 
 /**
  * Access tokens for the Ledger API and for registries that want one (src/ledger/registry-auth.ts):
@@ -83,7 +87,7 @@ export function oauth2ClientCredentials(opts: OAuth2Options): TokenProvider {
       // The error body (RFC 6749 §5.2: error, error_description) names the problem without secrets.
       let reason = '';
       try {
-        const body = (await res.json()) as { error?: unknown; error_description?: unknown };
+        const body = JSON.parse(await boundedText(res, TOKEN_RESPONSE_MAX_BYTES)) as { error?: unknown; error_description?: unknown };
         reason = [body.error, body.error_description].filter((x) => typeof x === 'string').join(': ');
       } catch {
         /* not JSON */
@@ -91,7 +95,14 @@ export function oauth2ClientCredentials(opts: OAuth2Options): TokenProvider {
       const retryable = res.status === 429 || res.status >= 500;
       throw new LedgerAuthError(`OAuth2 token endpoint ${opts.tokenUrl} answered ${res.status}${reason ? ` (${reason})` : ''} for client ${opts.clientId}`, res.status, retryable);
     }
-    const parsed = TokenResponse.safeParse(await res.json().catch(() => undefined));
+    let answer: unknown;
+    try {
+      answer = JSON.parse(await boundedText(res, TOKEN_RESPONSE_MAX_BYTES));
+    } catch (e) {
+      if (e instanceof ResponseTooLargeError) throw new LedgerAuthError(`OAuth2 token endpoint ${opts.tokenUrl} answered more than ${e.limit} bytes; refused`, res.status, false);
+      answer = undefined;
+    }
+    const parsed = TokenResponse.safeParse(answer);
     if (!parsed.success) throw new LedgerAuthError(`OAuth2 token endpoint ${opts.tokenUrl} returned no access_token`, res.status, false);
     const token = parsed.data.access_token;
     let lifetime = parsed.data.expires_in !== undefined ? parsed.data.expires_in * 1000 : undefined;

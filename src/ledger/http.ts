@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { LedgerAuthError, type TokenProvider } from './auth.js';
 import { decode, isRetryableErrorCategory, JsCantonError } from './schema/index.js';
-import { isOk, transportFor, type HttpCall, type HttpExchange, type HttpTransport } from './transport.js';
+import { isOk, ResponseTooLargeError, transportFor, type HttpCall, type HttpExchange, type HttpTransport } from './transport.js';
 
 /**
  * The HTTP core every Ledger API and registry client uses: base URL, bearer token, timeout, JSON
@@ -88,9 +88,14 @@ export async function bearerToken(auth: TokenProvider, what: string, signal?: Ab
   }
 }
 
+/** Default largest answer of one JSON API call (a prepared transaction, an update, a page of ACS). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
 /**
- * One exchange, time-boxed. The caller's cancellation passes through as it is; a timeout or a
- * network failure (no complete response) becomes a retryable LedgerApiError naming the call.
+ * One exchange, time-boxed and size-bounded. The caller's cancellation passes through as it is; a
+ * timeout or a network failure (no complete response) becomes a retryable LedgerApiError naming
+ * the call; an answer over its size limit a non-retryable RESPONSE_TOO_LARGE (the same call would
+ * get the same answer).
  */
 export async function timedExchange(
   transport: HttpTransport,
@@ -103,6 +108,14 @@ export async function timedExchange(
     return await transport(url, { ...call, signal: o.signal ? AbortSignal.any([o.signal, timeout]) : timeout });
   } catch (e) {
     if (o.signal?.aborted) throw e; // the caller cancelled: not a ledger error
+    if (e instanceof ResponseTooLargeError) {
+      throw new LedgerApiError(`${o.what}: HTTP ${e.status} with a response larger than ${e.limit} bytes; refused`, {
+        status: e.status,
+        code: 'RESPONSE_TOO_LARGE',
+        retryable: false,
+        cause: e,
+      });
+    }
     const timedOut = timeout.aborted;
     throw new LedgerApiError(`${o.what}: ${timedOut ? 'timed out' : `network error: ${(e as Error).message}`}`, {
       status: 0,
@@ -118,6 +131,8 @@ export interface LedgerHttpOptions {
   auth: TokenProvider;
   /** Per request, unless the call sets its own. Default 30 s. */
   timeoutMs?: number;
+  /** Largest response body of a call, unless the call sets its own. Default 16 MiB. */
+  maxResponseBytes?: number;
   /** Tests: a fetch to send through instead of node:http (transport.ts). */
   fetch?: typeof fetch;
 }
@@ -132,6 +147,7 @@ export interface RequestOptions<S extends z.ZodType> {
   what?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
+  maxResponseBytes?: number;
 }
 
 export class LedgerHttp {
@@ -173,6 +189,7 @@ export class LedgerHttp {
           ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+        maxResponseBytes: o.maxResponseBytes ?? this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       },
       { what, timeoutMs: o.timeoutMs ?? this.opts.timeoutMs ?? 30_000, signal: o.signal },
     );

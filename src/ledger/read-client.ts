@@ -32,11 +32,29 @@ import {
  */
 export const HTTP_LIST_MAX = 200;
 
+/** Default largest HTTP list page in bytes (LEDGER_HTTP_MAX_PAGE_BYTES). */
+export const DEFAULT_MAX_PAGE_BYTES = 64 * 1024 * 1024;
+
 export interface LedgerReadClientOptions {
   /** Elements asked for per HTTP page of /v2/updates (LEDGER_HTTP_PAGE_SIZE; default HTTP_LIST_MAX). */
   pageSize?: number;
+  /** Largest HTTP list page accepted (LEDGER_HTTP_MAX_PAGE_BYTES; default DEFAULT_MAX_PAGE_BYTES). */
+  maxPageBytes?: number;
   /** The node answered 413 and the page size went down (once per change, for a log line). */
   onPageSizeLowered?: (change: { from: number; to: number; error: LedgerApiError }) => void;
+}
+
+/** The list settings of a ledger configuration, as every read client takes them. */
+export function listOptionsOf(ledger: { httpPageSize?: number | undefined; httpMaxPageBytes?: number | undefined }): LedgerReadClientOptions {
+  return {
+    ...(ledger.httpPageSize !== undefined ? { pageSize: ledger.httpPageSize } : {}),
+    ...(ledger.httpMaxPageBytes !== undefined ? { maxPageBytes: ledger.httpMaxPageBytes } : {}),
+  };
+}
+
+/** A page too large in bytes: like a 413, a smaller page will do. */
+function isPageTooLarge(e: unknown): e is LedgerApiError {
+  return isListLimitExceeded(e) || (e instanceof LedgerApiError && e.code === 'RESPONSE_TOO_LARGE');
 }
 
 /**
@@ -89,6 +107,10 @@ export class LedgerReadClient {
     this.pageSize = opts.pageSize ?? HTTP_LIST_MAX;
   }
 
+  private get maxPageBytes(): number {
+    return this.opts.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES;
+  }
+
   /** The page size of /v2/updates over HTTP: the setting, or lower after the node answered 413. */
   get listPageSize(): number {
     return this.pageSize;
@@ -126,12 +148,13 @@ export class LedgerReadClient {
           query: { limit, stream_idle_timeout_ms: o.streamIdleTimeoutMs },
           body: request,
           schema: UnknownArray,
+          maxResponseBytes: this.maxPageBytes,
           ...(o.signal ? { signal: o.signal } : {}),
           ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
         });
         return raw.map((e) => parseUpdate(e));
       } catch (e) {
-        if (!isListLimitExceeded(e) || limit <= 1) throw e;
+        if (!isPageTooLarge(e) || limit <= 1) throw e;
         this.lowerPageSize(Math.floor(limit / 2), e);
       }
     }
@@ -176,6 +199,7 @@ export class LedgerReadClient {
       query: { limit: o.limit ?? this.pageSize },
       body: { activeAtOffset, eventFormat },
       schema: UnknownArray,
+      maxResponseBytes: this.maxPageBytes,
       ...(o.signal ? { signal: o.signal } : {}),
     });
     return raw.map((e) => parseActiveContract(e));

@@ -45,9 +45,14 @@ export interface RegistryClientOptions {
   authContext?: string;
   /** Per request. Default 15 s. */
   timeoutMs?: number;
+  /** Largest answer accepted (default 4 MiB: a factory with its disclosed contracts is tens of KB). */
+  maxResponseBytes?: number;
   /** Tests: a fetch to send through instead of node:http (transport.ts). */
   fetch?: typeof fetch;
 }
+
+/** Default largest registry answer: a factory with its disclosed contracts is tens of KB. */
+export const DEFAULT_REGISTRY_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 const TRANSFER_INSTRUCTION = '/registry/transfer-instruction/v1';
 const METADATA = '/registry/metadata/v1';
@@ -104,7 +109,7 @@ export class RegistryClient {
     const res = await timedExchange(
       this.transport,
       this.baseUrl + path,
-      { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) },
+      { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), maxResponseBytes: this.opts.maxResponseBytes ?? DEFAULT_REGISTRY_MAX_RESPONSE_BYTES },
       { what, timeoutMs: this.opts.timeoutMs ?? 15_000, signal },
     );
     const text = res.text;

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
-import { errorFromResponse, httpStatusOfGrpc, LedgerApiError } from './http.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, errorFromResponse, httpStatusOfGrpc, LedgerApiError } from './http.js';
+import { ERROR_BODY_MAX_BYTES, readCappedBody } from './transport.js';
 import { isJsCantonErrorFrame, JsCantonError, LedgerDecodeError, parseUpdate, type GetUpdatesRequestInput, type JsGetUpdatesResponse } from './schema/index.js';
 
 /**
@@ -51,12 +52,12 @@ export class UpdatesSocket {
     this.ws = new WebSocket(websocketUrl(o.baseUrl, '/v2/updates'), [`jwt.token.${o.token}`, 'daml.ws.auth'], {
       handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
       perMessageDeflate: false,
+      // One update per frame: a frame past this fails the stream (ws closes with 1009), never the process.
+      maxPayload: DEFAULT_MAX_RESPONSE_BYTES,
     });
     this.ws.on('unexpected-response', (req, res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        this.fail(errorFromResponse(`${what} (upgrade)`, res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+      readCappedBody(res, ERROR_BODY_MAX_BYTES, (text) => {
+        this.fail(errorFromResponse(`${what} (upgrade)`, res.statusCode ?? 0, text));
         req.destroy();
       });
       res.on('error', () => this.fail(new LedgerApiError(`${what}: upgrade failed with HTTP ${res.statusCode}`, { status: res.statusCode ?? 0, code: `HTTP_${res.statusCode}` })));

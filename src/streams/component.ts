@@ -3,7 +3,7 @@ import { describePause, type Switches } from '../admin/switches.js';
 import type { LedgerConfig } from '../config.js';
 import { tokenProviderFor, type TokenProvider } from '../ledger/auth.js';
 import { LedgerApiError, LedgerHttp } from '../ledger/http.js';
-import { LedgerReadClient } from '../ledger/read-client.js';
+import { LedgerReadClient, listOptionsOf } from '../ledger/read-client.js';
 import { LedgerDecodeError } from '../ledger/schema/index.js';
 import type { ComponentStatus, Component } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
@@ -133,7 +133,7 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
   const auth = o.tokenProvider ?? tokenProviderFor(deps.ledger.auth, o.fetch ? { fetch: o.fetch } : {});
   const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth, ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.httpTimeoutMs !== undefined ? { timeoutMs: o.httpTimeoutMs } : {}) });
   const client = new LedgerReadClient(http, {
-    ...(deps.ledger.httpPageSize !== undefined ? { pageSize: deps.ledger.httpPageSize } : {}),
+    ...listOptionsOf(deps.ledger),
     onPageSizeLowered: ({ from, to, error }) =>
       logger.warn(
         { from, to, code: error.code, cause: error.cantonError?.cause },

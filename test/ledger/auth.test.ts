@@ -83,4 +83,13 @@ describe('ledger auth', () => {
     for (const e of errs) expect(`${e.message} ${JSON.stringify(e)} ${String(e.stack)}`).not.toContain(SECRET);
     expect(JSON.stringify(p)).not.toContain(SECRET);
   });
+
+  it('a token endpoint answering megabytes is refused after a bounded read', async () => {
+    const huge = JSON.stringify({ access_token: 'x'.repeat(4 << 20), token_type: 'Bearer' });
+    const { fetchStub } = tokenEndpoint([() => new Response(huge, { status: 200 })]);
+    const p = oauth2ClientCredentials({ tokenUrl: 'https://auth.example/token', clientId: 'cxi', clientSecret: SECRET, fetch: fetchStub });
+    const e = (await p.getToken().catch((x: unknown) => x)) as LedgerAuthError;
+    expect([e.name, e.retryable]).toEqual(['LedgerAuthError', false]);
+    expect(e.message).toMatch(/answered more than 262144 bytes; refused/);
+  });
 });

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { oauth2ClientCredentials, staticToken } from '../../src/ledger/auth.js';
 import { LedgerApiError, LedgerHttp } from '../../src/ledger/http.js';
 import { LedgerReadClient, treasuryUpdateFormat } from '../../src/ledger/read-client.js';
+import { RegistryClient } from '../../src/ledger/registry-client.js';
 import { LedgerDecodeError, type JsGetUpdatesResponse } from '../../src/ledger/schema/index.js';
 import { openUpdatesSocket, type UpdatesSocket } from '../../src/ledger/updates-socket.js';
 import { customer, ScriptedLedger, TREASURY } from '../streams/support/scripted-ledger.js';
@@ -107,6 +108,34 @@ describe('ledger HTTP client', () => {
     const e = await client().updates({ beginExclusive: 0, updateFormat: treasuryUpdateFormat(TREASURY) }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LedgerDecodeError);
     expect((e as Error).message).toMatch(/updateId=1220\w+ offset=\d+: update\.Transaction\.value\.recordTime/);
+  });
+
+  it('an answer over its size limit fails that call (RESPONSE_TOO_LARGE, not retried); a registry\'s limit is a few MB', async () => {
+    stub.routes.set('GET /v2/state/ledger-end', (_req, _b, res) => json(res, 200, { offset: 1, padding: 'x'.repeat(2 << 20) }));
+    const small = new LedgerReadClient(new LedgerHttp({ baseUrl: stub.url, auth: staticToken('t'), maxResponseBytes: 1 << 20 }));
+    expect(await errorOf(small.ledgerEnd())).toMatchObject({ code: 'RESPONSE_TOO_LARGE', retryable: false, status: 200 });
+    expect(await client().ledgerEnd()).toBe(1); // 2 MB is within the default
+
+    stub.routes.set('POST /registry/transfer-instruction/v1/transfer-factory', (_req, _b, res) => json(res, 200, { factoryId: '00ab', padding: 'x'.repeat(5 << 20) }));
+    const registry = new RegistryClient({ baseUrl: stub.url });
+    const e = await errorOf(registry.transferFactory({}));
+    expect(e).toMatchObject({ code: 'RESPONSE_TOO_LARGE', retryable: false });
+    expect(e.message).toMatch(/^registry POST .*transfer-factory: HTTP 200 with a response larger than 4194304 bytes; refused$/);
+  });
+
+  it('an HTTP /v2/updates page over the byte limit halves the page size, like a 413', async () => {
+    const l = new ScriptedLedger();
+    for (let i = 0; i < 8; i++) l.deposit1Step({ sender: customer(1), amount: '1', memo: `m${i}` });
+    const one = JSON.stringify(l.elements[0]).length;
+    stub.routes.set('POST /v2/updates', (req, _b, res) => {
+      const limit = Number(new URL(req.url ?? '', 'http://x').searchParams.get('limit'));
+      json(res, 200, l.elements.slice(0, limit));
+    });
+    const lowered: number[] = [];
+    const c = new LedgerReadClient(new LedgerHttp({ baseUrl: stub.url, auth: staticToken('t') }), { pageSize: 8, maxPageBytes: one * 3, onPageSizeLowered: ({ to }) => lowered.push(to) });
+    const els = await c.updates({ beginExclusive: 0, updateFormat: treasuryUpdateFormat(TREASURY) });
+    expect(els).toHaveLength(2);
+    expect(lowered).toEqual([4, 2]);
   });
 
   it('events-by-contract-id: 404 means not visible to us', async () => {

@@ -57,7 +57,7 @@ interface Exchange {
 function recordingFetch(): { fetch: typeof fetch; updates: Exchange[] } {
   const updates: Exchange[] = [];
   const f = (async (input: string | URL | Request, init?: RequestInit) => {
-    const call = { method: (init?.method ?? 'GET') as 'GET' | 'POST', headers: (init?.headers ?? {}) as Record<string, string>, signal: init?.signal ?? new AbortController().signal };
+    const call = { method: (init?.method ?? 'GET') as 'GET' | 'POST', headers: (init?.headers ?? {}) as Record<string, string>, signal: init?.signal ?? new AbortController().signal, maxResponseBytes: 64 << 20 };
     const ex = await nodeHttpTransport(String(input), typeof init?.body === 'string' ? { ...call, body: init.body } : call);
     const res = new Response(ex.text, { status: ex.status });
     const url = new URL(String(input));

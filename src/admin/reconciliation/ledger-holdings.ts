@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
 import type { TokenProvider } from '../../ledger/auth.js';
-import { errorFromResponse, httpStatusOfGrpc, LedgerApiError } from '../../ledger/http.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, errorFromResponse, httpStatusOfGrpc, LedgerApiError } from '../../ledger/http.js';
+import { ERROR_BODY_MAX_BYTES, readCappedBody } from '../../ledger/transport.js';
 import { isListLimitExceeded, type LedgerReadClient } from '../../ledger/read-client.js';
 import {
   HOLDING_INTERFACE_ID,
@@ -120,6 +121,7 @@ export function streamActiveContracts(
     const ws = new WebSocket(websocketUrl(o.baseUrl, '/v2/state/active-contracts'), [`jwt.token.${o.token}`, 'daml.ws.auth'], {
       handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
       perMessageDeflate: false,
+      maxPayload: DEFAULT_MAX_RESPONSE_BYTES,
     });
     const fail = (e: Error) => {
       if (done) return;
@@ -130,9 +132,7 @@ export function streamActiveContracts(
     const onAbort = () => fail(new LedgerHoldingsError(`${what}: aborted`));
     o.signal?.addEventListener('abort', onAbort, { once: true });
     ws.on('unexpected-response', (_req, res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => fail(errorFromResponse(`${what} (upgrade)`, res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))));
+      readCappedBody(res, ERROR_BODY_MAX_BYTES, (text) => fail(errorFromResponse(`${what} (upgrade)`, res.statusCode ?? 0, text)));
     });
     ws.on('open', () => ws.send(JSON.stringify(o.request)));
     ws.on('error', (e: Error) => fail(new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: 'NETWORK_ERROR', retryable: true, cause: e })));

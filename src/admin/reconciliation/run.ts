@@ -1,7 +1,7 @@
 import type { LedgerConfig } from '../../config.js';
 import { tokenProviderFor } from '../../ledger/auth.js';
 import { LedgerHttp } from '../../ledger/http.js';
-import { LedgerReadClient } from '../../ledger/read-client.js';
+import { LedgerReadClient, listOptionsOf } from '../../ledger/read-client.js';
 import type { Sql } from '../../store/db.js';
 import { readReconciliationSnapshot } from '../../store/reconciliation.js';
 import { compareHoldings, type Difference, type InstrumentReconciliation } from './compare.js';
@@ -71,7 +71,7 @@ export function createReconcilerFrom(deps: { sql: Sql; treasuryParty: string; le
 export function createReconciler(deps: { sql: Sql; ledger: LedgerConfig; fetch?: typeof fetch }): Reconciler {
   const auth = tokenProviderFor(deps.ledger.auth, deps.fetch ? { fetch: deps.fetch } : {});
   const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth, timeoutMs: 120_000, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
-  const reads = new LedgerReadClient(http, deps.ledger.httpPageSize !== undefined ? { pageSize: deps.ledger.httpPageSize } : {});
+  const reads = new LedgerReadClient(http, listOptionsOf(deps.ledger));
   const source = createLedgerHoldingsSource({ reads, baseUrl: deps.ledger.apiUrl, auth, treasury: deps.ledger.treasuryParty });
   return createReconcilerFrom({ sql: deps.sql, treasuryParty: deps.ledger.treasuryParty, ledger: source });
 }

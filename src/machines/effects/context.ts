@@ -1,7 +1,7 @@
 import type { LedgerConfig, SubmissionConfig } from '../../config.js';
 import { tokenProviderFor, type TokenProvider } from '../../ledger/auth.js';
 import { LedgerHttp } from '../../ledger/http.js';
-import { LedgerReadClient } from '../../ledger/read-client.js';
+import { LedgerReadClient, listOptionsOf } from '../../ledger/read-client.js';
 import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
 import { loadTreasurySigner, type TreasurySigner } from '../../ledger/signing.js';
 import { LedgerSubmissionClient } from '../../ledger/submission-client.js';
@@ -95,7 +95,7 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
     userId: deps.ledger.userId,
     signer,
     submissions: new LedgerSubmissionClient(http),
-    reads: new LedgerReadClient(http, deps.ledger.httpPageSize !== undefined ? { pageSize: deps.ledger.httpPageSize } : {}),
+    reads: new LedgerReadClient(http, listOptionsOf(deps.ledger)),
     registries: createRegistryDirectory({
       sql: deps.sql,
       tokens: deps.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: auth }),
