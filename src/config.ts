@@ -109,6 +109,7 @@ const RawConfig = z
       .regex(/^[^:\s]+::[0-9a-f]{68}$/, 'must be a party id of the form <hint>::<1220 + 64 hex fingerprint>')
       .optional(),
     TREASURY_KEY_FILE: z.string().min(1).optional(),
+    TREASURY_KEY_FILE_ALLOW_READABLE: Bool.default(false),
     LEDGER_SYNCHRONIZER_ID: z.string().min(1).optional(),
     LEDGER_DEDUPLICATION_SECONDS: z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1 second').optional(),
 
@@ -187,6 +188,8 @@ export interface LedgerConfig {
   auth: LedgerAuthConfig;
   treasuryParty: string;
   treasuryKeyFile: string;
+  /** Development only: a key file group or others can read is accepted with a warning. */
+  allowReadableKeyFile?: boolean;
   /**
    * Elements per page of HTTP list reads (Canton's default http-list-max-elements-limit: 200);
    * lowered by itself when the node answers 413. Undefined: 200.
@@ -287,6 +290,7 @@ export function loadConfig(env: Env = process.env): Config {
             userId: c.LEDGER_USER_ID!,
             treasuryParty: c.TREASURY_PARTY!,
             treasuryKeyFile: c.TREASURY_KEY_FILE!,
+            ...(c.TREASURY_KEY_FILE_ALLOW_READABLE ? { allowReadableKeyFile: true } : {}),
             httpPageSize: c.LEDGER_HTTP_PAGE_SIZE,
             httpMaxPageBytes: c.LEDGER_HTTP_MAX_PAGE_BYTES,
             auth:

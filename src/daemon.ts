@@ -17,6 +17,7 @@ import { createService, type Service, type ServiceOptions } from './service.js';
 import { connect, ping, type Sql } from './store/db.js';
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from './store/embedded-postgres.js';
 import { acquireDataDirLock } from './store/data-dir-lock.js';
+import { secureDataDir, tightenTree } from './store/data-dir.js';
 import { listInstruments } from './store/instruments.js';
 import { migrate } from './store/migrate.js';
 
@@ -73,11 +74,14 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
   try {
     let databaseUrl = config.databaseUrl;
     let poolMax = config.databasePoolMax;
+    // The embedded database or the embedded ledger keep their files (and keys) under DATA_DIR.
+    if (databaseUrl === undefined || (config.ledger === undefined && embeddedLedger)) await secureDataDir(config.dataDir);
     if (databaseUrl === undefined) {
       const release = await acquireDataDirLock(config.dataDir);
       cleanups.push({ what: 'data dir lock', run: release });
       const pg = await startEmbeddedPostgres(config.dataDir);
       cleanups.push({ what: 'embedded postgres', run: () => pg.stop() });
+      await tightenTree(pg.dataDir);
       databaseUrl = pg.url;
       poolMax = EMBEDDED_POOL_MAX;
       logger.info({ dataDir: pg.dataDir }, 'embedded Postgres (PGlite) started; set DATABASE_URL to use a real server');

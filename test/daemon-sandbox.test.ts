@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,17 @@ async function controlHeaders(dataDir: string): Promise<Record<string, string>> 
   return { authorization: `Bearer ${details.controlToken}` };
 }
 
+/** Every path under `dir` with its permission bits. */
+async function modesUnder(dir: string): Promise<[string, number][]> {
+  const out: [string, number][] = [[dir, (await stat(dir)).mode & 0o777]];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await modesUnder(p)));
+    else if (e.isFile()) out.push([p, (await stat(p)).mode & 0o777]);
+  }
+  return out;
+}
+
 /**
  * `npm start` on a fresh machine: embedded PGlite + the embedded ledger double, and every
  * ledger-facing part wired in — ingestion, withdrawal and deposit automation, the holdings job.
@@ -52,6 +63,9 @@ describe('daemon on the embedded default with the embedded ledger double', () =>
     };
     try {
       token = (await readFile(join(dataDir, 'sandbox', 'api-token'), 'utf8')).trim();
+      // Only the daemon's user can read DATA_DIR: the database files, the sandbox's key and token.
+      const loose = (await modesUnder(dataDir)).filter(([, mode]) => (mode & 0o077) !== 0);
+      expect(loose).toEqual([]);
       expect(daemon.service).toBeDefined();
       const names = Object.keys(daemon.health().components);
       expect(names).toEqual(expect.arrayContaining(['sandbox', 'ingestion', 'withdrawal-runtime', 'deposit-runtime', 'holdings-job']));
@@ -113,5 +127,7 @@ describe('daemon on the embedded default with the embedded ledger double', () =>
     } finally {
       await daemon.stop();
     }
-  });
+    // Files written while running (database pages, the double's saved ledger) stay private too.
+    expect((await modesUnder(dataDir)).filter(([, mode]) => (mode & 0o077) !== 0)).toEqual([]);
+  }, 90_000); // two daemon start-ups with the embedded database and ledger
 });

@@ -59,7 +59,7 @@ async function runChecks(r: CheckRunner, target: ConformanceTarget, settings: Co
   const { ledger } = target;
   // The daemon loads and checks the key at start-up (createLedgerEffects): the same function, the same refusals.
   const signer = await r.check('treasury key', async (): Promise<{ value: TreasurySigner; detail: string }> => {
-    const s = loadTreasurySigner(ledger.treasuryKeyFile, { party: ledger.treasuryParty, logger });
+    const s = loadTreasurySigner(ledger.treasuryKeyFile, { party: ledger.treasuryParty, logger, ...(ledger.allowReadableKeyFile ? { allowReadableKeyFile: true } : {}) });
     return { value: s, detail: `fingerprint ${s.fingerprint}` };
   });
   const clients = createConformanceClients({

@@ -36,6 +36,8 @@ export interface LoadSignerOptions {
   party?: string;
   /** The party's namespace key is a different key than its signing key (multi-key set-ups): skip that check. */
   allowOtherNamespaceKey?: boolean;
+  /** Development only: a key file readable by group or others is a warning instead of a refusal. */
+  allowReadableKeyFile?: boolean;
   logger?: Logger;
 }
 
@@ -65,12 +67,15 @@ export function loadTreasurySigner(file: string, opts: LoadSignerOptions = {}): 
   } catch (e) {
     throw new SigningKeyError(`cannot read the treasury key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  try {
-    const mode = statSync(file).mode;
-    // A signing key readable by others is a finding for operators, not a reason to refuse to run.
-    if ((mode & 0o077) !== 0) opts.logger?.warn({ file, mode: (mode & 0o777).toString(8) }, 'the treasury key file is readable by group or others: chmod 600 it');
-  } catch {
-    /* permissions are advisory */
+  // A treasury key others on the host can read is a key others may hold: refuse to run on it.
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    const problem = `the treasury key file ${file} has mode ${mode.toString(8)}: group or others can access it; run \`chmod 600 ${file}\``;
+    if (!opts.allowReadableKeyFile) {
+      bytes.fill(0);
+      throw new SigningKeyError(`${problem} (or set TREASURY_KEY_FILE_ALLOW_READABLE=true for development)`);
+    }
+    opts.logger?.warn({ file, mode: mode.toString(8) }, `${problem}; accepted because TREASURY_KEY_FILE_ALLOW_READABLE is set`);
   }
   try {
     return signerFromKeyBytes(bytes, file, opts);

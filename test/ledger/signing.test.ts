@@ -88,12 +88,19 @@ describe('treasury signer', () => {
     expect(loadTreasurySigner(pem, { party: `treasury::${other.fingerprint}`, allowOtherNamespaceKey: true }).fingerprint).toBe(k.fingerprint);
   });
 
-  it('never shows key material: JSON, inspect and enumerable properties carry only public facts; a loose key file is warned about', async () => {
+  it('refuses a key file group or others can read, naming it and the chmod to run; development may downgrade that to a warning', async () => {
     const k = keyPair();
+    const loose = await file(k.pem, 0o644);
+    expect(() => loadTreasurySigner(loose)).toThrow(new RegExp(`treasury key file ${loose} has mode 644: .*chmod 600 ${loose}.*TREASURY_KEY_FILE_ALLOW_READABLE`));
     const warnings: unknown[] = [];
     const logger = { warn: (o: unknown) => warnings.push(o) } as unknown as Logger;
-    const s = loadTreasurySigner(await file(k.pem, 0o644), { logger });
+    expect(loadTreasurySigner(loose, { logger, allowReadableKeyFile: true }).fingerprint).toBe(k.fingerprint);
     expect(warnings).toHaveLength(1);
+  });
+
+  it('never shows key material: JSON, inspect and enumerable properties carry only public facts', async () => {
+    const k = keyPair();
+    const s = loadTreasurySigner(await file(k.pem));
     const shown = [JSON.stringify(s), inspect(s, { showHidden: true, depth: 5 }), JSON.stringify(Object.entries(s))].join(' ');
     expect(shown).toContain(k.fingerprint);
     for (const secret of [k.seed.toString('hex'), k.seed.toString('base64'), k.pem.split('\n')[1]!]) expect(shown).not.toContain(secret.slice(0, 16));

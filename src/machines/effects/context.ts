@@ -82,6 +82,7 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
       party: deps.ledger.treasuryParty,
       logger: deps.logger,
       ...(options.allowOtherNamespaceKey ? { allowOtherNamespaceKey: true } : {}),
+      ...(deps.ledger.allowReadableKeyFile ? { allowReadableKeyFile: true } : {}),
     });
   const auth = deps.tokenProvider ?? tokenProviderFor(deps.ledger.auth, options.fetch ? { fetch: options.fetch } : {});
   const http = new LedgerHttp({
