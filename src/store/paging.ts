@@ -5,7 +5,9 @@ import { AppError } from '../errors.js';
  * Opaque keyset cursors: the (time, id) of the last row a page returned, so paging is stable
  * while rows are being inserted (no OFFSET drift).
  */
-const CursorShape = z.object({ t: z.string(), id: z.string() });
+// Both parts go into SQL as typed parameters: a `t` Postgres cannot read as a timestamptz would be
+// a 500, so a tampered cursor is refused here as a 400.
+const CursorShape = z.object({ t: z.iso.datetime({ offset: true }), id: z.string().min(1).max(256) }).strict();
 export type Cursor = z.infer<typeof CursorShape>;
 
 export function encodeCursor(c: Cursor): string {

@@ -122,5 +122,13 @@ describe('GET /v1/withdrawals', () => {
     expect(byStatus.items).toEqual([]);
     const badCursor = await app.inject({ method: 'GET', url: '/v1/withdrawals?cursor=garbage', headers: auth('read') });
     expect(badCursor.statusCode).toBe(400);
+    // A cursor of the right shape whose time Postgres cannot read: still the client's mistake, never a 500.
+    for (const tampered of [{ t: 'yesterday', id: 'page-3' }, { t: '2026-01-01T00:00:03Z', id: 'page-3', extra: 1 }, { t: '2026-01-01T00:00:03Z', id: '' }]) {
+      const cursor = Buffer.from(JSON.stringify(tampered)).toString('base64url');
+      for (const path of ['/v1/withdrawals', '/v1/deposits']) {
+        const r = await app.inject({ method: 'GET', url: `${path}?cursor=${cursor}`, headers: auth('read') });
+        expect([path, r.statusCode, r.json().code]).toEqual([path, 400, 'VALIDATION_FAILED']);
+      }
+    }
   });
 });
