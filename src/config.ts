@@ -17,9 +17,31 @@ const Bool = z
 export const ApiScope = z.enum(['read', 'write', 'admin']);
 export type ApiScope = z.infer<typeof ApiScope>;
 
+/**
+ * A rough strength estimate: the length times log2 of the character classes used (lower, upper,
+ * digits, other). A token from `openssl rand -base64 32` scores ~256; a word with digits appended
+ * or a run of one character does not reach 128. Fewer than 10 distinct characters is refused
+ * outright: such a string is a pattern, whatever its length.
+ */
+export function tokenStrengthBits(token: string): number {
+  if (new Set(token).size < 10) return 0;
+  const classes: [RegExp, number][] = [
+    [/[a-z]/, 26],
+    [/[A-Z]/, 26],
+    [/[0-9]/, 10],
+    [/[^a-zA-Z0-9]/, 33],
+  ];
+  const alphabet = classes.reduce((n, [re, size]) => (re.test(token) ? n + size : n), 0);
+  return Math.floor(token.length * Math.log2(alphabet));
+}
+
+export const MIN_TOKEN_BITS = 128;
+
 const ApiToken = z.object({
   name: z.string().min(1),
-  token: z.string().min(16, 'must be at least 16 characters'),
+  token: z.string().refine((t) => tokenStrengthBits(t) >= MIN_TOKEN_BITS, {
+    message: `is too weak: use at least ${MIN_TOKEN_BITS} bits of randomness, e.g. \`openssl rand -base64 32\``,
+  }),
   scopes: z.array(ApiScope).min(1),
 });
 export type ApiToken = z.infer<typeof ApiToken>;
@@ -115,6 +137,8 @@ const RawConfig = z
 
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
     HTTP_PORT: Port.default(8080),
+    HTTP_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
     API_TOKENS: ApiTokens.default([]),
     PROTECT_OPS_ENDPOINTS: Bool.default(false),
 
@@ -153,11 +177,16 @@ const RawConfig = z
       }
     }
     const names = new Set<string>();
+    const tokens = new Map<string, string>();
     c.API_TOKENS.forEach((t, i) => {
       if (names.has(t.name)) {
         ctx.addIssue({ code: 'custom', path: ['API_TOKENS', i, 'name'], message: `duplicate token name "${t.name}"` });
       }
       names.add(t.name);
+      // One secret under two names would authenticate as whichever is checked last.
+      const first = tokens.get(t.token);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['API_TOKENS', i, 'token'], message: `is the same token as "${first}": give each name its own token` });
+      else tokens.set(t.token, t.name);
     });
   });
 
@@ -218,7 +247,8 @@ export interface Config {
   ledger: LedgerConfig | undefined;
   /** How our commands are submitted, whichever ledger. */
   submission: SubmissionConfig;
-  http: { host: string; port: number };
+  /** authFailureLimit: failed authentications per client address per 10 s before it gets 429s. */
+  http: { host: string; port: number; authFailureLimit: number; maxConnections: number };
   apiTokens: ApiToken[];
   protectOpsEndpoints: boolean;
   registryAuth: RegistryAuthConfig;
@@ -306,7 +336,7 @@ export function loadConfig(env: Env = process.env): Config {
                 : { kind: 'static', token: c.LEDGER_TOKEN! },
           },
     submission: { synchronizerId: c.LEDGER_SYNCHRONIZER_ID, deduplicationSeconds: c.LEDGER_DEDUPLICATION_SECONDS },
-    http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
+    http: { host: c.HTTP_HOST, port: c.HTTP_PORT, authFailureLimit: c.HTTP_AUTH_FAILURE_LIMIT, maxConnections: c.HTTP_MAX_CONNECTIONS },
     apiTokens: c.API_TOKENS,
     protectOpsEndpoints: c.PROTECT_OPS_ENDPOINTS,
     registryAuth: {
@@ -337,7 +367,7 @@ export function describeConfig(c: Config): Record<string, unknown> {
       synchronizer: c.submission.synchronizerId ?? 'chosen by the participant',
       deduplication: c.submission.deduplicationSeconds !== undefined ? `${c.submission.deduplicationSeconds} s` : "the participant's maximum",
     },
-    http: c.http,
+    http: { host: c.http.host, port: c.http.port },
     apiTokens: c.apiTokens.map((t) => ({ name: t.name, scopes: t.scopes })),
     registryCredentials: Object.fromEntries(Object.entries(c.registryAuth.credentials).map(([name, r]) => [name, { kind: r.auth.kind, registryUrls: r.registryUrls ?? 'any' }])),
     registryLedgerAuthUrls: c.registryAuth.ledgerAuthUrls ?? 'any',

@@ -18,6 +18,7 @@ import { connect, ping, type Sql } from './store/db.js';
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from './store/embedded-postgres.js';
 import { acquireDataDirLock } from './store/data-dir-lock.js';
 import { secureDataDir, tightenTree } from './store/data-dir.js';
+import { checkPostgresPatched } from './store/driver-patch.js';
 import { listInstruments } from './store/instruments.js';
 import { migrate } from './store/migrate.js';
 
@@ -72,6 +73,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
   };
 
   try {
+    checkPostgresPatched();
     let databaseUrl = config.databaseUrl;
     let poolMax = config.databasePoolMax;
     // The embedded database or the embedded ledger keep their files (and keys) under DATA_DIR.
@@ -152,6 +154,8 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       apiTokens,
       protectOpsEndpoints: config.protectOpsEndpoints,
       metrics: createHttpMetrics(metrics.registry),
+      authFailures: { limit: config.http.authFailureLimit },
+      maxConnections: config.http.maxConnections,
     });
     registerMetricsRoute(app, metrics.registry);
     registerApiRoutes(app, { sql, registryTokens, ...(service ? { operator: service.operator, reconciliation: service.reconciliation, switches: service.switches, ingestion: service.ingestion } : {}) });

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/http/server.js';
@@ -31,6 +34,21 @@ describe('cxi CLI', () => {
     expect(table.stdout).toContain('3.2500000000');
     const json = JSON.parse((await cxi('--json', 'withdrawals', 'list')).stdout) as { withdrawalId: string; status: string }[];
     expect(json).toEqual([expect.objectContaining({ withdrawalId: 'cli-1', status: 'requested' })]);
+  });
+
+  it('reads the token from a file (nothing secret on the command line)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cxi-token-'));
+    try {
+      const file = join(dir, 'token');
+      await writeFile(file, `${TEST_TOKENS.read.token}\n`, { mode: 0o600 });
+      const { CXI_TOKEN: _dropped, ...noToken } = env;
+      const listed = await run(process.execPath, ['bin/cxi.js', '--token-file', file, '--json', 'withdrawals', 'list'], { env: noToken });
+      expect(JSON.parse(listed.stdout)).toEqual(expect.any(Array));
+      const missing = await run(process.execPath, ['bin/cxi.js', '--token-file', join(dir, 'nope'), 'withdrawals', 'list'], { env: noToken }).catch((e: { stderr: string }) => e);
+      expect((missing as { stderr: string }).stderr).toMatch(/cannot read the token file .*nope: ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits non-zero with the API error code and message', async () => {

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, describeConfig, loadConfig } from '../src/config.js';
 
 const PARTY = `treasury::1220${'ab'.repeat(32)}`;
+/** As `openssl rand -base64 32` makes them. */
+const STRONG = 'q3Jx9vK2mZ8pL5tR7wY1nB4cF6hD0sG3aE8uI2oP7kM=';
 const realLedger = {
   LEDGER_API_URL: 'https://validator.example.com:7575',
   LEDGER_USER_ID: 'exchange-svc',
@@ -28,7 +30,7 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c.databaseUrl).toBeUndefined();
     expect(c.ledger).toBeUndefined();
-    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, authFailureLimit: 20, maxConnections: 1000 });
     expect(c.dataDir).toBe('./data');
   });
 
@@ -76,6 +78,15 @@ describe('configuration', () => {
     expect(problems({ API_TOKENS: 'not json' })).toEqual([expect.stringMatching(/^API_TOKENS: /)]);
   });
 
+  it('refuses weak API tokens and one token under two names (the last name would win)', () => {
+    const tokens = (...list: { name: string; token: string }[]) => ({ API_TOKENS: JSON.stringify(list.map((t) => ({ ...t, scopes: ['read'] }))) });
+    for (const weak of ['a'.repeat(64), 'password1234567890', 'abababababababababababababababab', 'Exchange2026!']) {
+      expect(problems(tokens({ name: 'ops', token: weak }))).toEqual([expect.stringMatching(/^API_TOKENS\.0\.token: is too weak: use at least 128 bits/)]);
+    }
+    expect(problems(tokens({ name: 'ops', token: STRONG }, { name: 'reader', token: STRONG }))).toEqual(['API_TOKENS.1.token: is the same token as "ops": give each name its own token']);
+    expect(loadConfig(tokens({ name: 'ops', token: STRONG }, { name: 'hex', token: '9f86d081884c7d659a2feaa0c55ad015' })).apiTokens).toHaveLength(2);
+  });
+
   it('never echoes a secret value in an error', () => {
     const secret = 'postgres-password-that-must-not-leak';
     const msgs = problems({ DATABASE_URL: `not a url ${secret}`, LEDGER_TOKEN: 'x', LEDGER_OAUTH_TOKEN_URL: 'https://a.example.com', LEDGER_API_URL: 'https://v.example.com' });
@@ -85,21 +96,21 @@ describe('configuration', () => {
   });
 
   it('describes itself without secrets', () => {
-    const c = loadConfig({ ...realLedger, DATABASE_URL: 'postgres://u:pw@db/cxi', API_TOKENS: JSON.stringify([{ name: 'ops', token: 'a'.repeat(32), scopes: ['admin'] }]) });
+    const c = loadConfig({ ...realLedger, DATABASE_URL: 'postgres://u:pw@db/cxi', API_TOKENS: JSON.stringify([{ name: 'ops', token: STRONG, scopes: ['admin'] }]) });
     const text = JSON.stringify(describeConfig(c));
     expect(text).not.toContain('pw@db');
     expect(text).not.toContain(realLedger.LEDGER_TOKEN);
-    expect(text).not.toContain('a'.repeat(32));
+    expect(text).not.toContain(STRONG);
     expect(text).toContain('ops');
   });
 
   it('merges a config file under the environment', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cxi-config-'));
     const yamlFile = join(dir, 'cxi.yaml');
-    await writeFile(yamlFile, `HTTP_PORT: 7000\nHTTP_HOST: 0.0.0.0\nAPI_TOKENS:\n  - name: reader\n    token: ${'r'.repeat(20)}\n    scopes: [read]\n`);
+    await writeFile(yamlFile, `HTTP_PORT: 7000\nHTTP_HOST: 0.0.0.0\nAPI_TOKENS:\n  - name: reader\n    token: ${STRONG}\n    scopes: [read]\n`);
     const c = loadConfig({ CONFIG_FILE: yamlFile, HTTP_PORT: '7001' });
-    expect(c.http).toEqual({ host: '0.0.0.0', port: 7001 });
-    expect(c.apiTokens).toEqual([{ name: 'reader', token: 'r'.repeat(20), scopes: ['read'] }]);
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 7001, authFailureLimit: 20, maxConnections: 1000 });
+    expect(c.apiTokens).toEqual([{ name: 'reader', token: STRONG, scopes: ['read'] }]);
 
     const jsonFile = join(dir, 'cxi.json');
     await writeFile(jsonFile, '{"HTTP_PORT": ');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ApiError, createApiClient, type ApiClient } from './api-client.js';
 import { registerIngestionCommands } from './ingestion-commands.js';
@@ -8,7 +9,18 @@ import { printRecord, printRows, type Column } from './output.js';
 interface GlobalOptions {
   url: string;
   token?: string;
+  tokenFile?: string;
   json: boolean;
+}
+
+/** The API token: from a file or CXI_TOKEN, so it does not show in `ps`; --token still works. */
+function tokenOf(opts: GlobalOptions): string | undefined {
+  if (opts.tokenFile === undefined) return opts.token;
+  try {
+    return readFileSync(opts.tokenFile, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`cannot read the token file ${opts.tokenFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+  }
 }
 
 interface Withdrawal {
@@ -42,12 +54,13 @@ function parseInstrument(s: string): { admin: string; id: string } {
 const program = new Command('cxi')
   .description('Operate the Canton exchange integration daemon through its HTTP API')
   .addOption(new Option('--url <url>', 'daemon base URL').env('CXI_URL').default('http://127.0.0.1:8080'))
-  .addOption(new Option('--token <token>', 'API token').env('CXI_TOKEN'))
+  .addOption(new Option('--token-file <path>', 'file holding the API token (preferred: a token on the command line shows in ps)').env('CXI_TOKEN_FILE'))
+  .addOption(new Option('--token <token>', 'API token; prefer CXI_TOKEN or --token-file').env('CXI_TOKEN'))
   .option('--json', 'print JSON instead of tables', false);
 
 const client = (): { api: ApiClient; opts: GlobalOptions } => {
   const opts = program.opts<GlobalOptions>();
-  return { api: createApiClient(opts.url, opts.token), opts };
+  return { api: createApiClient(opts.url, tokenOf(opts)), opts };
 };
 
 program

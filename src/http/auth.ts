@@ -37,10 +37,21 @@ export function createAuthenticator(tokens: readonly ApiToken[]) {
     if (access === 'public') return undefined;
     const principal = authenticate(authorization);
     if (!principal.scopes.includes(access)) {
-      throw new AppError('FORBIDDEN', `This operation needs the "${access}" scope; token "${principal.name}" has ${principal.scopes.map((s) => `"${s}"`).join(', ')}.`, { requiredScope: access });
+      // Name only the scope that is missing: what else a token may do is not the caller's to learn.
+      throw new AppError('FORBIDDEN', `This operation needs the "${access}" scope, which token "${principal.name}" lacks.`, { requiredScope: access });
     }
     return principal;
   }
 
-  return { authenticate, authorize };
+  /** Whether the header carries a configured token (for logging decisions; no error). */
+  function knows(authorization: string | undefined): boolean {
+    try {
+      authenticate(authorization);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  return { authenticate, authorize, knows };
 }

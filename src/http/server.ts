@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
@@ -9,6 +10,7 @@ import { AppError, type ErrorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createAuthenticator, type Principal, type RouteAccess } from './auth.js';
 import type { HttpMetrics } from './metrics.js';
+import { createAuthThrottle } from './auth-throttle.js';
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
 
@@ -95,6 +97,12 @@ export interface ServerOptions {
   protectOpsEndpoints: boolean;
   metrics?: HttpMetrics;
   version?: string;
+  /** Failed authentications per address before it is answered 429 (default 20 per 10 s). */
+  authFailures?: { limit?: number; windowMs?: number; summaryMs?: number };
+  /** Receiving a whole request (headers and body) may take this long (default 30 s). */
+  requestTimeoutMs?: number;
+  /** Open connections at most (default 1,000); more are refused by the socket. */
+  maxConnections?: number;
 }
 
 /**
@@ -103,9 +111,18 @@ export interface ServerOptions {
  * (GET /openapi.json, docs at /docs) and request metrics. Routes are registered by the caller.
  */
 export async function createHttpServer(opts: ServerOptions): Promise<App> {
+  const auth = createAuthenticator(opts.apiTokens);
+  // Requests on the API whose token is unknown are not logged one by one: the throttle's summary covers them.
+  const unknownToken = new WeakSet<object>();
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: MAX_BODY_BYTES,
+    // A body trickled in over minutes holds a connection and a parser: cut it (408). Node checks
+    // the deadline every connectionsCheckingInterval (30 s by default): check it often enough.
+    serverFactory: (handler) => {
+      const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+      return createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000), connectionsCheckingInterval: Math.min(1000, requestTimeout) }, handler);
+    },
     // Path parameters include contract ids (a 2-step deposit's id is its transfer instruction's
     // cid, ~140-260 characters): fastify's default of 100 would answer them 414. Routes cap each
     // parameter with their own schema.
@@ -123,14 +140,25 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     },
     // Probes hit /health and /ready every few seconds; logging each would drown the useful lines.
-    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (req) => OPS_PATHS.has(req.url) }),
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      disableRequestLogging: (req) => {
+        if (OPS_PATHS.has(req.url)) return true;
+        if (!req.url.startsWith('/v1')) return false;
+        const raw = (req as { raw?: object }).raw ?? req;
+        if (!unknownToken.has(raw) && !auth.knows(req.headers.authorization)) unknownToken.add(raw);
+        return unknownToken.has(raw);
+      },
+    }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // The API speaks JSON only: a text body is refused (415) rather than validated as a string.
   app.removeContentTypeParser('text/plain');
 
-  const auth = createAuthenticator(opts.apiTokens);
+  app.server.maxConnections = opts.maxConnections ?? 1000;
+  const throttle = createAuthThrottle({ logger: opts.logger.child({ component: 'http-auth' }), ...opts.authFailures });
+  app.addHook('onClose', async () => throttle.stop());
   const opsAccess: RouteAccess = opts.protectOpsEndpoints ? 'read' : 'public';
 
   app.addHook('onRoute', (route) => {
@@ -161,7 +189,18 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
     void reply.header('x-request-id', req.id);
     const access = req.routeOptions.config.access;
     // Routes outside /v1 without a rule (docs, openapi, 404s) are public by design.
-    if (access !== undefined) req.principal = auth.authorize(access, req.headers.authorization);
+    if (access === undefined || access === 'public') return;
+    const wait = throttle.blockedFor(req.ip);
+    if (wait > 0) {
+      void reply.header('retry-after', String(wait));
+      throw new AppError('RATE_LIMITED', `Too many failed authentications from this address: try again in ${wait} s.`);
+    }
+    try {
+      req.principal = auth.authorize(access, req.headers.authorization);
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'UNAUTHENTICATED') throttle.recordFailure(req.ip);
+      throw e;
+    }
   });
 
   if (opts.metrics) {
@@ -174,7 +213,7 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = toErrorBody(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
-    else req.log.info({ code: body.code, status }, 'request rejected');
+    else if (body.code !== 'UNAUTHENTICATED' && body.code !== 'RATE_LIMITED') req.log.info({ code: body.code, status }, 'request rejected');
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {

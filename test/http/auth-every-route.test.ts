@@ -134,7 +134,9 @@ const isScope = (a: string | undefined): a is ApiScope => (SCOPES as readonly st
 const { sql } = await useMigratedDatabase();
 
 async function buildApp(protectOpsEndpoints: boolean, routes: RouteCase[] = []): Promise<App> {
-  const app = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TOKENS), protectOpsEndpoints });
+  // Every route is tried without and with an unknown token, from one address: the failed-login
+  // throttle (tested on its own in server.test.ts) must not turn those 401s into 429s here.
+  const app = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TOKENS), protectOpsEndpoints, authFailures: { limit: 100_000 } });
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
@@ -221,7 +223,7 @@ describe('every /v1 operation of a running daemon (embedded ledger double)', () 
   beforeAll(async () => {
     db = await createTestDatabase();
     dataDir = await mkdtemp(join(tmpdir(), 'cxi-auth-'));
-    const config = loadConfig({ DATABASE_URL: db.url, DATA_DIR: dataDir, HTTP_PORT: '0', LOG_LEVEL: 'silent', API_TOKENS: JSON.stringify(Object.values(TOKENS)) });
+    const config = loadConfig({ DATABASE_URL: db.url, DATA_DIR: dataDir, HTTP_PORT: '0', LOG_LEVEL: 'silent', API_TOKENS: JSON.stringify(Object.values(TOKENS)), HTTP_AUTH_FAILURE_LIMIT: '100000' });
     daemon = await startDaemon({ config, logger: testLogger(), embeddedLedger: embeddedSandboxLedger, service: { holdingsJob: false } });
   }, 60_000);
   afterAll(async () => {

@@ -84,4 +84,31 @@ describe('events', () => {
     expect(res.status).toBe(401);
     expect(((await res.json()) as { code: string }).code).toBe('UNAUTHENTICATED');
   });
+
+  it('caps the event streams one token may hold open; a closed one frees its place', async () => {
+    const headers = { authorization: `Bearer ${TEST_TOKENS.read.token}` };
+    const open: AbortController[] = [];
+    for (let i = 0; i < 8; i++) {
+      const ac = new AbortController();
+      const res = await fetch(`${base}/v1/events/stream`, { headers, signal: ac.signal });
+      expect(res.status).toBe(200);
+      open.push(ac);
+    }
+    const ninth = await fetch(`${base}/v1/events/stream`, { headers });
+    expect(ninth.status).toBe(429);
+    expect(((await ninth.json()) as { code: string }).code).toBe('RATE_LIMITED');
+    // another token is not affected
+    const other = new AbortController();
+    expect((await fetch(`${base}/v1/events/stream`, { headers: { authorization: `Bearer ${TEST_TOKENS.admin.token}` }, signal: other.signal })).status).toBe(200);
+    other.abort();
+    open.pop()!.abort();
+    let again: Response | undefined;
+    for (let i = 0; i < 50 && again?.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      again = await fetch(`${base}/v1/events/stream`, { headers, signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      if (again?.status === 200) void again.body?.cancel();
+    }
+    expect(again?.status).toBe(200);
+    for (const ac of open) ac.abort();
+  });
 });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { AppError } from '../../errors.js';
 import type { Sql } from '../../store/db.js';
 import { readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
 import { Timestamp, errorResponses } from '../schemas.js';
@@ -17,6 +18,8 @@ const Event = z.object({
 const POLL_MS = 250;
 const HEARTBEAT_MS = 15_000;
 const STREAM_BATCH = 500;
+/** Open event streams per API token: each holds a connection and polls the database. */
+export const MAX_STREAMS_PER_TOKEN = 8;
 
 const topicList = (s: string | undefined) => (s === undefined ? undefined : s.split(',').filter((t) => t.length > 0));
 
@@ -26,9 +29,11 @@ const topicList = (s: string | undefined) => (s === undefined ? undefined : s.sp
  * (query `after`, or the Last-Event-ID header an EventSource sends when it reconnects). Event ids
  * are committed in order, so "after N" never skips or repeats one.
  */
-export function registerEventRoutes(app: App, deps: { sql: Sql }): void {
+export function registerEventRoutes(app: App, deps: { sql: Sql; maxStreamsPerToken?: number }): void {
   const { sql } = deps;
   const streams = new Set<AbortController>();
+  const openPerToken = new Map<string, number>();
+  const maxPerToken = deps.maxStreamsPerToken ?? MAX_STREAMS_PER_TOKEN;
   app.addHook('preClose', async () => {
     for (const s of streams) s.abort();
   });
@@ -66,10 +71,16 @@ export function registerEventRoutes(app: App, deps: { sql: Sql }): void {
           topics: z.string().max(1000).optional(),
         }),
         headers: z.object({ 'last-event-id': z.coerce.number().int().min(0).optional() }).loose(),
-        response: errorResponses(400, 401, 403),
+        response: errorResponses(400, 401, 403, 429),
       },
     },
     async (req, reply) => {
+      const token = req.principal?.name ?? '';
+      const open = openPerToken.get(token) ?? 0;
+      if (open >= maxPerToken) {
+        throw new AppError('RATE_LIMITED', `Token "${token}" already has ${open} event streams open (at most ${maxPerToken}): close one first.`);
+      }
+      openPerToken.set(token, open + 1);
       let cursor = req.headers['last-event-id'] ?? req.query.after ?? 0;
       const topics = topicList(req.query.topics);
       const abort = new AbortController();
@@ -105,6 +116,9 @@ export function registerEventRoutes(app: App, deps: { sql: Sql }): void {
         req.log.warn({ err: e }, 'event stream ended by an error');
       } finally {
         streams.delete(abort);
+        const left = (openPerToken.get(token) ?? 1) - 1;
+        if (left > 0) openPerToken.set(token, left);
+        else openPerToken.delete(token);
         reply.raw.end();
       }
     },
