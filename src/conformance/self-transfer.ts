@@ -88,9 +88,10 @@ export async function runSelfTransferChecks(d: SelfTransferDeps): Promise<void> 
     return { value: p, detail: `hashing scheme ${p.hashingSchemeVersion}` };
   });
 
-  const expected: ExpectedAction | undefined = plan && {
+  const expected: ExpectedAction | undefined = plan && factory && {
     kind: 'transfer',
     commandId: plan.commandId,
+    factoryId: factory.factoryId,
     sender: plan.intent.sender,
     receiver: plan.intent.receiver,
     amount: plan.intent.amount,

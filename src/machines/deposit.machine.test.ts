@@ -99,7 +99,7 @@ describe('deposit machine: 2-step', () => {
     expect(prep).toMatchObject({ actAs: OFFER.treasuryParty, context: CONTEXT, commandId: 'deposit-accept-ti-1', maxRecordTime: '2030-01-01T00:10:00.000Z' });
     await h.answer('prepareAccept', { commandId: prep.commandId, preparedTransaction: 'accept-tx', preparedTransactionHash: 'hash', hashingSchemeVersion: 'V2' });
     const sign = h.script.only('verifyAndSign').input as VerifyAndSignInput;
-    expect(sign.expected).toEqual({ kind: 'accept', commandId: 'deposit-accept-ti-1', actAs: OFFER.treasuryParty, transferInstructionCid: 'ti-1' });
+    expect(sign.expected).toEqual({ kind: 'accept', commandId: 'deposit-accept-ti-1', actAs: OFFER.treasuryParty, transferInstructionCid: 'ti-1', instrument: OFFER.instrument });
     await h.answer('verifyAndSign', { ...sign.prepared, signature: 'sig', signedBy: '1220cc' });
     await h.answer('executeSubmission', {});
     expect(h.value()).toBe('awaitingLedger');

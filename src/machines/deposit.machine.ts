@@ -199,7 +199,13 @@ export const depositMachine = setup({
             src: 'verifyAndSign',
             input: ({ context }) => ({
               prepared: requireValue(context.prepared, 'prepared accept'),
-              expected: { kind: 'accept' as const, commandId: commandIdOf(context), actAs: context.treasuryParty, transferInstructionCid: requireValue(context.transferInstructionCid, 'transfer instruction') },
+              expected: {
+                kind: 'accept' as const,
+                commandId: commandIdOf(context),
+                actAs: context.treasuryParty,
+                transferInstructionCid: requireValue(context.transferInstructionCid, 'transfer instruction'),
+                instrument: context.instrument,
+              },
             }),
             onDone: { target: 'executing', actions: assign(({ event }) => ({ signed: event.output, prepared: null })) },
             onError: { target: '#deposit.stepFailed', actions: assign(({ context, event }) => failed(context, 'sign', event.error)) },

@@ -50,6 +50,8 @@ export const ExpectedAction = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('transfer'),
     commandId: z.string(),
+    /** The contract the registry named as its transfer factory: the only contract the root may exercise. */
+    factoryId: z.string(),
     sender: z.string(),
     receiver: z.string(),
     amount: z.string(),
@@ -64,6 +66,8 @@ export const ExpectedAction = z.discriminatedUnion('kind', [
     commandId: z.string(),
     actAs: z.string(),
     transferInstructionCid: z.string(),
+    /** The offer's instrument: its admin must sign the instruction, and what the treasury receives is its holding. */
+    instrument: InstrumentRef,
   }),
 ]);
 export type ExpectedAction = z.infer<typeof ExpectedAction>;

@@ -137,6 +137,7 @@ describe('withdrawal machine: happy paths', () => {
     expect(sign.expected).toEqual({
       kind: 'transfer',
       commandId: 'withdrawal-w-1-1',
+      factoryId: 'factory-1',
       sender: INPUT.sender,
       receiver: INPUT.receiver,
       amount: INPUT.amount,

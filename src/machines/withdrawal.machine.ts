@@ -420,6 +420,7 @@ export const withdrawalMachine = setup({
             expected: {
               kind: 'transfer' as const,
               commandId: commandIdOf(context),
+              factoryId: requireValue(context.factory, 'transfer factory').factoryId,
               sender: context.sender,
               receiver: context.receiver,
               amount: context.amount,

@@ -189,7 +189,7 @@ describe('the client’s requests carry every field the real requests of the cor
     const prepared = await wd.prepareTransfer({ ...intent, factory, commandId, maxRecordTime }, signal);
     captured['prepare (withdrawal, TransferFactory_Transfer)'] = lastTo(sent, /^\/v2\/interactive-submission\/prepare$/);
     const signed = await wd.verifyAndSign(
-      { prepared, expected: { kind: 'transfer', commandId, sender: intent.sender, receiver: bob, amount: intent.amount, instrument: intent.instrument, inputHoldingCids: intent.inputHoldingCids, memo: intent.memo, executeBefore: intent.executeBefore, maxRecordTime } },
+      { prepared, expected: { kind: 'transfer', commandId, factoryId: factory.factoryId, sender: intent.sender, receiver: bob, amount: intent.amount, instrument: intent.instrument, inputHoldingCids: intent.inputHoldingCids, memo: intent.memo, executeBefore: intent.executeBefore, maxRecordTime } },
       signal,
     );
     await settle(wd.executeSubmission({ submissionId: 'corpus-1-a', signed }, signal));

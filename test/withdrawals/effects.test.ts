@@ -4,15 +4,10 @@ import { ActorError, FailureCode, type ActorFailure } from '../../src/machines/f
 import type { ExpectedAction, PreparedSubmission, SignedSubmission } from '../../src/machines/submission.js';
 import type { TransferFactoryOutput, TransferIntent, WithdrawalLedgerActors } from '../../src/machines/withdrawal.actors.js';
 import type { DepositActors } from '../../src/machines/deposit.actors.js';
-import {
-  decodePreparedTransaction,
-  encodePreparedTransactionBase64,
-  hashPreparedTransactionBase64,
-  type PreparedTransaction,
-} from '../../src/ledger/prepared-transaction/index.js';
 import { createLogger } from '../../src/logger.js';
 import { upsertInstrument } from '../../src/store/instruments.js';
 import { startStack, type Stack, type StackInstrument } from '../support/stack.js';
+import { forged } from './support/forged.js';
 
 /**
  * The ledger effects on their own, against the ledger double over the wire: what each returns,
@@ -71,10 +66,11 @@ function deadline(): string {
   return new Date(ledgerNow() + 600_000).toISOString();
 }
 
-function expectedOf(i: TransferIntent, commandId: string, maxRecordTime: string): Extract<ExpectedAction, { kind: 'transfer' }> {
+function expectedOf(i: TransferIntent, factory: TransferFactoryOutput, commandId: string, maxRecordTime: string): Extract<ExpectedAction, { kind: 'transfer' }> {
   return {
     kind: 'transfer',
     commandId,
+    factoryId: factory.factoryId,
     sender: i.sender,
     receiver: i.receiver,
     amount: i.amount,
@@ -90,7 +86,7 @@ async function prepared(i: TransferIntent, maxRecordTime = deadline()) {
   const factory = await wd.fetchTransferFactory(i, signal);
   const commandId = `withdrawal-${i.withdrawalId}-${i.attempt}`;
   const p = await wd.prepareTransfer({ ...i, factory, commandId, maxRecordTime }, signal);
-  return { factory, p, expected: expectedOf(i, commandId, maxRecordTime) };
+  return { factory, p, expected: expectedOf(i, factory, commandId, maxRecordTime) };
 }
 
 async function failure(p: Promise<unknown>): Promise<ActorFailure> {
@@ -101,13 +97,6 @@ async function failure(p: Promise<unknown>): Promise<ActorFailure> {
     return (e as ActorError).failure;
   }
   throw new Error('expected the effect to fail');
-}
-
-/** A transaction re-encoded after `edit`: a node that prepares something else, with a hash that verifies. */
-function forged(p: PreparedSubmission, edit: (tx: PreparedTransaction) => void, rehash = true): PreparedSubmission {
-  const tx = decodePreparedTransaction(p.preparedTransaction);
-  edit(tx);
-  return { ...p, preparedTransaction: encodePreparedTransactionBase64(tx), preparedTransactionHash: rehash ? hashPreparedTransactionBase64(tx, 'HASHING_SCHEME_VERSION_V2') : p.preparedTransactionHash };
 }
 
 describe('withdrawal effects against the ledger double', () => {
@@ -346,7 +335,7 @@ describe('withdrawal effects against the ledger double', () => {
         const commandId = `withdrawal-${i.withdrawalId}-${i.attempt}`;
         const maxRecordTime = deadline();
         const p = await actors.prepareTransfer({ ...i, factory, commandId, maxRecordTime }, signal);
-        const signed = await actors.verifyAndSign({ prepared: p, expected: expectedOf(i, commandId, maxRecordTime) }, signal);
+        const signed = await actors.verifyAndSign({ prepared: p, expected: expectedOf(i, factory, commandId, maxRecordTime) }, signal);
         expect(await actors.executeSubmission({ submissionId: `s-${i.withdrawalId}`, signed }, signal)).toEqual({});
       };
       await run({});
@@ -381,10 +370,10 @@ describe('deposit effects against the ledger double', () => {
     const context = await dep.fetchAcceptContext({ depositId, transferInstructionCid: cid, instrument: instrument() }, signal);
     const commandId = `deposit-accept-${depositId}`;
     const p = await dep.prepareAccept({ depositId, transferInstructionCid: cid, instrument: instrument(), actAs: stack.treasury, context, commandId, maxRecordTime: deadline() }, signal);
-    const wrong = await failure(dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: `${cid.slice(0, -4)}0000` } }, signal));
+    const wrong = await failure(dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: `${cid.slice(0, -4)}0000`, instrument: instrument() } }, signal));
     expect(wrong).toMatchObject({ code: FailureCode.PREPARED_TX_MISMATCH });
     expect(wrong.message).toMatch(/exercises .*, expected instruction/);
-    const signed = await dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid } }, signal);
+    const signed = await dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument: instrument() } }, signal);
     expect(await dep.executeSubmission({ submissionId: 'a1', signed }, signal)).toEqual({});
     expect(stack.sandbox.control.books.isActiveInstruction(cid)).toBe(false);
 
@@ -400,7 +389,7 @@ describe('deposit effects against the ledger double', () => {
     const context = await dep.fetchAcceptContext({ depositId: cid, transferInstructionCid: cid, instrument: instrument() }, signal);
     const commandId = `deposit-accept-${cid}`;
     const p = await dep.prepareAccept({ depositId: cid, transferInstructionCid: cid, instrument: instrument(), actAs: stack.treasury, context, commandId, maxRecordTime: deadline() }, signal);
-    const signed = await dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid } }, signal);
+    const signed = await dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument: instrument() } }, signal);
     stack.sandbox.control.withdraw(cid);
     expect(await failure(dep.executeSubmission({ submissionId: 'w', signed }, signal))).toMatchObject({ code: FailureCode.INSTRUCTION_NOT_FOUND, definiteAnswer: true });
   });

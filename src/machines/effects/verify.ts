@@ -2,16 +2,21 @@ import { compareAmounts, normalizeAmount } from '../../lib/decimal.js';
 import { damlValueToJson, isoToMicros, microsToIso, type DamlJson, type ExerciseNode, type PreparedTransaction } from '../../ledger/prepared-transaction/index.js';
 import { MetadataKey, TransferFactoryTransferArg, TransferInstructionChoiceArg } from '../../ledger/schema/index.js';
 import type { ExpectedAction } from '../submission.js';
+import { effectsOf, treasuryAuthorityProblems } from './treasury-authority.js';
 
 /**
  * Is this prepared transaction exactly the request we sent? Run on the decoded transaction whose
  * hash we recomputed, before signing it. Returns every problem found (empty = sign).
  *
- * Besides the request fields, two structural rules guard the money:
+ * The root must be the expected choice on the expected contract (the factory the registry named
+ * for a transfer, the instruction for an accept), signed by the instrument's admin. Besides the
+ * request fields, structural rules guard the money:
  * - every input holding of a transfer is consumed by the transaction: the at-most-once guarantee
  *   rests on the inputs being archived, so a factory that does not spend them must not be signed;
  * - no other contract the treasury signed is consumed (a transfer spends only its inputs, an
- *   accept only the instruction).
+ *   accept only the instruction);
+ * - the tree binds the treasury to nothing else: no create it signs and no exercise it acts in
+ *   beyond what the transfer or accept needs (treasury-authority.ts).
  * `max_record_time` is compared although the V2 hash does not cover it: the node that prepared the
  * transaction could alter it unsigned, and it is the deadline our safety rule relies on.
  */
@@ -35,17 +40,27 @@ export function checkPreparedTransaction(tx: PreparedTransaction, expected: Expe
   }
   const root = rootNode;
   const choiceArgument = damlValueToJson(root.chosenValue);
-  const consumption = consumptionOf(tx, actAs);
+  const effects = effectsOf(tx, actAs);
+  const admin = expected.instrument.admin;
+  if (!root.signatories.includes(admin)) {
+    problems.push(`the root's contract ${root.packageName}:${root.templateId.moduleName}:${root.templateId.entityName} is signed by [${root.signatories.join(', ')}], not by the instrument admin ${admin}`);
+  }
 
   if (expected.kind === 'transfer') {
     checkMaxRecordTime(tx, expected.maxRecordTime, problems);
     checkExercise(root, { choice: 'TransferFactory_Transfer', entity: 'TransferFactory', consuming: false, actor: expected.sender }, problems);
+    if (root.contractId !== expected.factoryId) problems.push(`exercises ${root.contractId}, expected the registry's transfer factory ${expected.factoryId}`);
     checkTransferArgument(choiceArgument, expected, problems);
-    const missing = expected.inputHoldingCids.filter((c) => !consumption.consumed.has(c));
+    const missing = expected.inputHoldingCids.filter((c) => !effects.consumed.has(c));
     if (missing.length > 0) problems.push(`input holdings not consumed by the transaction: ${missing.join(', ')}`);
     const inputs = new Set(expected.inputHoldingCids);
-    const foreign = [...consumption.treasuryConsumed].filter((c) => !inputs.has(c));
+    const foreign = [...effects.treasuryConsumed].filter((c) => !inputs.has(c));
     if (foreign.length > 0) problems.push(`consumes treasury contracts that are not its inputs: ${foreign.join(', ')}`);
+    const transfer = root.chosenValue.kind === 'record' ? root.chosenValue.fields.find((f) => f.label === 'transfer')?.value : undefined;
+    if (transfer) {
+      const scope = { kind: 'transfer' as const, treasury: actAs, admin, receiver: expected.receiver, inputs: expected.inputHoldingCids, transfer };
+      problems.push(...treasuryAuthorityProblems(tx, root, effects, scope));
+    }
   } else {
     if (tx.metadata.maxRecordTime === undefined) problems.push('no max_record_time: the accept would have no deadline');
     checkExercise(root, { choice: 'TransferInstruction_Accept', entity: 'TransferInstruction', consuming: true, actor: expected.actAs }, problems);
@@ -53,8 +68,9 @@ export function checkPreparedTransaction(tx: PreparedTransaction, expected: Expe
     const arg = TransferInstructionChoiceArg.safeParse(choiceArgument);
     if (!arg.success) problems.push(`choice argument is not a TransferInstruction_Accept argument: ${arg.error.issues[0]?.message ?? ''}`);
     else if (Object.keys(arg.data.extraArgs.meta.values).length > 0) problems.push('extraArgs.meta is not empty');
-    const foreign = [...consumption.treasuryConsumed].filter((c) => c !== expected.transferInstructionCid);
+    const foreign = [...effects.treasuryConsumed].filter((c) => c !== expected.transferInstructionCid);
     if (foreign.length > 0) problems.push(`consumes treasury contracts other than the instruction: ${foreign.join(', ')}`);
+    problems.push(...treasuryAuthorityProblems(tx, root, effects, { kind: 'accept', treasury: actAs, admin, instructionCid: expected.transferInstructionCid }));
   }
   return problems;
 }
@@ -117,34 +133,4 @@ function micros(iso: string): bigint | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Contracts the transaction consumes, and those of them the acting party signed and did not create
- * in it. Walks only what hangs off the roots (what is hashed and executed); a consuming exercise
- * under a rollback node consumes nothing, so it does not count as spending an input.
- */
-function consumptionOf(tx: PreparedTransaction, party: string): { consumed: Set<string>; treasuryConsumed: Set<string> } {
-  const byId = new Map(tx.transaction.nodes.map((n) => [n.nodeId, n.node]));
-  const created = new Set<string>();
-  const consumed = new Set<string>();
-  const treasuryConsumed = new Set<string>();
-  const stack = tx.transaction.roots.map((id) => ({ id, rolledBack: false }));
-  const seen = new Set<string>();
-  while (stack.length > 0) {
-    const { id, rolledBack } = stack.pop()!;
-    const node = byId.get(id);
-    if (!node || seen.has(id)) continue;
-    seen.add(id);
-    if (node.kind === 'create') created.add(node.contractId);
-    if (node.kind === 'exercise' && node.consuming) {
-      if (!rolledBack) consumed.add(node.contractId);
-      if (node.signatories.includes(party)) treasuryConsumed.add(node.contractId);
-    }
-    if (node.kind === 'exercise' || node.kind === 'rollback') {
-      for (const c of node.children) stack.push({ id: c, rolledBack: rolledBack || node.kind === 'rollback' });
-    }
-  }
-  for (const c of created) treasuryConsumed.delete(c);
-  return { consumed, treasuryConsumed };
 }
