@@ -72,7 +72,7 @@ for (const n of sizes) {
   const double = child('./support/ledger-double.ts', ['--n', String(n)], doubleArgs);
   const replay: ChildProcess[] = [];
   try {
-    const ledger = JSON.parse(await firstLine(double)) as { url: string; token: string; party: string; ledgerEnd: number; transactions: number };
+    const ledger = JSON.parse(await firstLine(double)) as { url: string; token: string; party: string; ledgerEnd: number; transactions: number; instruments: unknown };
     console.log(`N=${n}: the double holds ${ledger.transactions} deposits (ledger end ${ledger.ledgerEnd}) after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     for (const mode of ledgers) {
       let served = { url: ledger.url, pid: double.pid! };
@@ -88,6 +88,7 @@ for (const n of sizes) {
       const run = child('./support/ingest-run.ts', [
         '--url', served.url, '--token', ledger.token, '--party', ledger.party, '--ledger-end', String(ledger.ledgerEnd),
         '--transactions', String(ledger.transactions), '--admin-url', adminUrl, '--batch', values.batch, '--double-pid', String(served.pid),
+        '--instruments', JSON.stringify(ledger.instruments),
       ], ingestArgs);
       const r = JSON.parse(await firstLine(run)) as Omit<Result, 'n' | 'ledger'>;
       results.push({ n, ledger: mode, ...r });

@@ -24,6 +24,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: String(DEFAULT_BATCH_MAX_SIZE) },
     'max-queue': { type: 'string' },
     'double-pid': { type: 'string' },
+    /** JSON [{admin, id}]: onboarded before ingesting (only onboarded instruments count). */
+    instruments: { type: 'string', default: '[]' },
   },
 });
 const url = values.url!;
@@ -75,6 +77,9 @@ async function fullIngestion(): Promise<{ batches: { committed: number; parsedAh
     await migrate(sql);
     const accounts = Array.from({ length: 1000 }, (_, i) => ({ account_id: `acct-${i}`, memo: `memo-${i}`, customer_ref: `customer-${i}` }));
     await sql`insert into deposit_accounts ${sql(accounts)}`;
+    for (const i of JSON.parse(values.instruments) as { admin: string; id: string }[]) {
+      await sql`insert into instruments (admin_party, instrument_id, registry_url) values (${i.admin}, ${i.id}, 'http://registry.invalid')`;
+    }
     const c = createIngestionComponent({
       sql,
       logger: createLogger({ level: 'error', pretty: false }),

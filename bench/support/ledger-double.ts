@@ -6,7 +6,7 @@ import { startSandbox } from '../../src/sandbox/index.js';
  * The benchmark's ledger: the ledger double in its own process (so its memory is not counted as
  * ingestion's), holding N customer deposits to the treasury — 1-step Canton Coin transfers, the
  * shape of the recorded 1-step deposit — of which 1 in 10 carry a memo no account has. Prints one
- * JSON line {url, token, party, ledgerEnd, transactions} when ready, then serves until killed.
+ * JSON line {url, token, party, ledgerEnd, transactions, instruments} when ready, then serves until killed.
  */
 const { values } = parseArgs({ options: { n: { type: 'string', default: '100000' }, customers: { type: 'string', default: '20' } } });
 const n = Number(values.n);
@@ -41,7 +41,8 @@ for (let i = 0; i < n; i++) {
 }
 const token = await sb.tokenFor(sb.treasury!.userId, { expiresInSeconds: 24 * 3600 });
 const end = await fetch(`${sb.jsonApiUrl}/v2/state/ledger-end`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ offset: number }>);
-process.stdout.write(`${JSON.stringify({ url: sb.jsonApiUrl, token, party: treasury, ledgerEnd: end.offset, transactions: n })}\n`);
+const instruments = sb.instruments.map((i) => ({ admin: i.admin, id: i.id }));
+process.stdout.write(`${JSON.stringify({ url: sb.jsonApiUrl, token, party: treasury, ledgerEnd: end.offset, transactions: n, instruments })}\n`);
 const stop = () => void sb.stop().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -93,7 +93,7 @@ export function registerOperatorCommands(program: Command, client: CliClient): v
   const deposits = program.command('deposits').description('incoming deposits; assign unattributed ones, retry failed accepts (actions need an admin token)');
   deposits
     .command('list')
-    .option('--status <status>', 'e.g. unattributed, offered, accept_failed, credited')
+    .option('--status <status>', 'e.g. unattributed, ignored (does not count: see the reason), offered, accept_failed, credited')
     .option('--account <account>')
     .option('--kind <kind>', 'one_step | two_step')
     .option('--limit <n>', 'page size', '50')

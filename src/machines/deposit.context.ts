@@ -166,6 +166,7 @@ export function closedReason(outcome: string): string {
 /** Why an operator command is refused (the machine's `can` decided; this explains it). */
 export function depositCommandRefusal(stateValue: unknown, c: DepositContext, command: 'RETRY_ACCEPT' | 'ASSIGN'): string {
   const top = statePath(stateValue)[0] ?? '';
+  if (top === 'ignored') return `deposit ${c.depositId} does not count (see its status reason): it is never accepted, assigned or credited`;
   if (top === 'credited') return `deposit ${c.depositId} is already credited to ${c.credit?.accountId ?? c.accountId ?? 'an account'}`;
   if (top === 'rejected' || top === 'withdrawnBySender' || top === 'expired' || top === 'failed') return `deposit ${c.depositId} is closed: the offer was ${c.closed?.outcome ?? top}`;
   if (command === 'ASSIGN') {

@@ -111,6 +111,17 @@ describe('deposit machine: 2-step', () => {
     expect(depositStatus(h.value(), h.ctx()).status).toBeNull();
   });
 
+  it('an offer ingestion ignored (counterfeit, or a token not onboarded) is final as found, even with a known account: no accept, no command', async () => {
+    const h = harness({ rowStatus: 'ignored' });
+    expect(h.value()).toBe('ignored');
+    expect(h.snap().status).toBe('done');
+    await vi.advanceTimersByTimeAsync(24 * 3_600_000);
+    expect(h.script.calls).toHaveLength(0);
+    for (const c of [{ type: 'ASSIGN', accountId: 'acct-3', by: 'ops' }, { type: 'RETRY_ACCEPT', by: 'ops' }] as const) expect(h.snap().can(c)).toBe(false);
+    expect(depositCommandRefusal(h.value(), h.ctx(), 'ASSIGN')).toMatch(/does not count/);
+    expect(depositStatus(h.value(), h.ctx())).toEqual({ status: null, reason: null });
+  });
+
   it('an offer with an unknown memo is never accepted; ASSIGN before it closes accepts it', async () => {
     const h = harness({ accountId: null, memo: 'unknown', rowStatus: 'unattributed' });
     expect(h.value()).toBe('unattributed');

@@ -10,6 +10,7 @@ import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, Pr
  * One deposit, from the ledger fact that created it to a final outcome. 1-step deposits are
  * credited (final at creation) or unattributed (until an admin assigns them). 2-step offers with a
  * known account are accepted; the credit itself is ingestion's, when it sees the accept commit.
+ * A deposit ingestion ignored (it does not count: docs/internals.md) is final as it is found.
  * Offer outcomes (rejected, withdrawn, expired) come only from ingestion, never from our clock.
  */
 export const DEPOSIT_MACHINE_VERSION = 1;
@@ -63,6 +64,7 @@ export const depositMachine = setup({
     untilRetryAt: ({ context }) => msUntil(context.retryAt),
   },
   guards: {
+    rowIgnored: ({ context }) => context.rowStatus === 'ignored',
     rowCredited: ({ context }) => context.rowStatus === 'credited',
     rowRejected: ({ context }) => context.rowStatus === 'rejected',
     rowWithdrawn: ({ context }) => context.rowStatus === 'withdrawn',
@@ -153,6 +155,8 @@ export const depositMachine = setup({
     // Where the row already is decides where the machine starts: it may have been created late.
     received: {
       always: [
+        // Ingestion found it does not count (counterfeit, or an instrument not onboarded): never accepted or credited.
+        { guard: 'rowIgnored', target: 'ignored' },
         { guard: 'rowCredited', target: 'credited' },
         { guard: 'rowRejected', target: 'rejected' },
         { guard: 'rowWithdrawn', target: 'withdrawnBySender' },
@@ -284,6 +288,7 @@ export const depositMachine = setup({
     },
 
     credited: { type: 'final' },
+    ignored: { type: 'final' },
     rejected: { type: 'final' },
     withdrawnBySender: { type: 'final' },
     expired: { type: 'final' },

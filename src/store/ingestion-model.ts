@@ -1,5 +1,5 @@
 import { isPositiveAmount } from '../lib/decimal.js';
-import type { InstructionClosed, InstructionCreated, Instrument, TransactionFacts, TransferIn, TransferOut } from '../streams/facts.js';
+import type { IgnoredContract, InstructionClosed, InstructionCreated, Instrument, TransactionFacts, TransferIn, TransferOut } from '../streams/facts.js';
 import type { OutboxEventInput } from './outbox.js';
 
 /**
@@ -13,6 +13,8 @@ export interface DepositRow {
   depositId: string;
   kind: 'one_step' | 'two_step';
   status: string;
+  /** Written by ingestion only for a deposit it ignores (why it does not count); else the runtime's. */
+  statusReason?: string | null;
   instrument: Instrument;
   sender: string | null;
   memo: string | null;
@@ -68,8 +70,11 @@ export interface InstructionRow {
   closedRecordTime: string | null;
 }
 
-/** Final states of a deposit: ingestion never moves a deposit out of one (a credit excepted, below). */
-export const FINAL_DEPOSIT_STATUSES: ReadonlySet<string> = new Set(['credited', 'unattributed', 'rejected', 'withdrawn', 'expired', 'failed']);
+/**
+ * Final states of a deposit: ingestion never moves a deposit out of one (a credit excepted, below,
+ * and never out of `ignored`: what does not count is never credited).
+ */
+export const FINAL_DEPOSIT_STATUSES: ReadonlySet<string> = new Set(['credited', 'unattributed', 'rejected', 'withdrawn', 'expired', 'failed', 'ignored']);
 
 /** Withdrawal ids made up for a transfer that carried no memo at all. */
 export function syntheticWithdrawalId(updateId: string, nodeId: number): string {
@@ -145,7 +150,11 @@ export class BatchChanges {
 
   /** Applies one transaction's facts, in node order. */
   apply(f: TransactionFacts): void {
+    const ignored = f.ignored ?? [];
+    let next = 0;
     for (const a of f.activities) {
+      // Ignored contracts take their place among the activities, so events stay in ledger order.
+      while (next < ignored.length && (a.nodeId === null || ignored[next]!.nodeId < a.nodeId)) this.ignoredContract(f, ignored[next++]!);
       switch (a.kind) {
         case 'transfer_in':
           if (!f.import) this.transferIn(f, a);
@@ -163,6 +172,64 @@ export class BatchChanges {
           break; // holdings themselves are written from holdingsCreated/holdingsArchived
       }
     }
+    while (next < ignored.length) this.ignoredContract(f, ignored[next++]!);
+  }
+
+  /**
+   * A contract naming the treasury that does not count (facts.ts, IgnoredContract): one that came
+   * in is recorded as an `ignored` deposit with the reason — never credited, never assignable, no
+   * offer to accept — and every one is reported. An import transaction re-creates contracts
+   * already recorded: reported only.
+   */
+  private ignoredContract(f: TransactionFacts, c: IgnoredContract): void {
+    const reason = `${c.reasons.join('; ')} (signed by ${c.signatories.join(', ')})`;
+    this.warnings.push({
+      message: `ignored a ${c.kind === 'holding' ? 'holding' : 'transfer instruction'} naming the treasury: ${c.reasons.join('; ')}`,
+      context: { updateId: f.updateId, offset: f.offset, contractId: c.contractId, templateId: c.templateId, instrument: c.instrument, amount: c.amount, direction: c.direction, memo: c.memo, signatories: c.signatories },
+    });
+    if (f.import || c.direction !== 'incoming') return;
+    const instruction = c.kind === 'instruction';
+    const depositId = instruction ? c.contractId : `${f.updateId}:${c.nodeId}`;
+    if (this.rows.deposits.has(depositId) || (instruction && this.rows.depositByInstruction.has(c.contractId))) return;
+    const d: DepositRow = {
+      depositId,
+      kind: instruction ? 'two_step' : 'one_step',
+      status: 'ignored',
+      statusReason: reason,
+      instrument: c.instrument,
+      sender: c.sender,
+      memo: c.memo,
+      // Never attributed: an account must not show what it was never credited.
+      accountId: null,
+      transferAmount: c.amount,
+      creditedAmount: null,
+      fee: null,
+      transferInstructionCid: instruction ? c.contractId : null,
+      executeBefore: c.executeBefore,
+      offerUpdateId: instruction ? f.updateId : null,
+      offerOffset: instruction ? f.offset : null,
+      creditUpdateId: null,
+      creditOffset: null,
+      creditRecordTime: null,
+      closedUpdateId: f.updateId,
+    };
+    this.putDeposit(d, true);
+    this.emit('deposit.ignored', 'deposit', depositId, {
+      depositId,
+      kind: d.kind,
+      reason,
+      contractId: c.contractId,
+      templateId: c.templateId,
+      instrument: c.instrument,
+      amount: c.amount,
+      sender: c.sender ?? undefined,
+      memo: c.memo ?? undefined,
+      signatories: c.signatories,
+      transferInstructionCid: d.transferInstructionCid ?? undefined,
+      updateId: f.updateId,
+      offset: f.offset,
+      recordTime: f.recordTime,
+    });
   }
 
   private accountFor(memo: string | null): string | null {
@@ -365,6 +432,11 @@ export class BatchChanges {
         return;
       }
       if (existing !== undefined && existing.creditUpdateId !== null) return; // credited once, ever
+      if (existing?.status === 'ignored') {
+        // Only the treasury accepts, and it never accepts what does not count: say so, credit nothing.
+        this.warnings.push({ message: 'an ignored deposit offer was accepted: nothing is credited', context: { instructionCid: a.instructionCid, depositId: existing.depositId, updateId: f.updateId } });
+        return;
+      }
       const base: DepositRow = existing ?? {
         // An offer we never saw (ingested from a later start, or a restored DB): funds arrived,
         // so it is recorded — unattributed, as its memo is unknown.

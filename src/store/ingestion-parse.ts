@@ -1,6 +1,6 @@
 import type { JsTransaction } from '../ledger/schema/index.js';
 import { UpdateParseError } from '../streams/errors.js';
-import type { TransactionFacts } from '../streams/facts.js';
+import { instrumentKey, type TransactionFacts } from '../streams/facts.js';
 import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges, type LedgerStateLookup } from '../streams/ledger-state.js';
 import { parseTransaction } from '../streams/parser.js';
 import { keyedStatementsOnly, type Sql, type Tx } from './db.js';
@@ -37,7 +37,10 @@ function referencedContracts(txs: readonly JsTransaction[]): string[] {
 /**
  * What parsing a batch needs from the database, started at once (execute()) in this order so a
  * caller can pipeline them behind its own statements: which of its updates are already ingested,
- * and the treasury's holdings and the transfer instructions among the contracts it references.
+ * the treasury's holdings and the transfer instructions among the contracts it references, and
+ * the onboarded instruments (a contract of any other counts for nothing: parser.ts). The
+ * instruments table holds a row per token the exchange handles, so it is read whole: one more
+ * statement in the same round trip.
  */
 export function startBatchLookups(tx: Tx, party: string, elements: readonly IngestElement[]) {
   const candidates = elements.flatMap((el) => (el.kind === 'transaction' ? [el.tx] : []));
@@ -51,7 +54,14 @@ export function startBatchLookups(tx: Tx, party: string, elements: readonly Inge
           .then((rows) => new Set(rows.map((r) => r.update_id))),
     fetchActiveHoldings(tx, party, referenced),
     fetchInstructions(tx, referenced),
+    fetchOnboarded(tx),
   ] as const;
+}
+
+/** instrumentKey of every onboarded instrument (enabled or not: disabling stops withdrawals, not deposits). */
+async function fetchOnboarded(tx: Tx): Promise<Set<string>> {
+  const rows = await tx<{ admin_party: string; instrument_id: string }[]>`select admin_party, instrument_id from instruments`.execute();
+  return new Set(rows.map((r) => instrumentKey({ admin: r.admin_party, id: r.instrument_id })));
 }
 
 export interface FreshElements {
@@ -94,11 +104,14 @@ export interface ParsedChunk {
   json: string;
 }
 
-/** Parses the next chunk of `txs` from `from`, applying each transaction's effects to `state`. */
-export function parseChunk(txs: readonly JsTransaction[], from: number, party: string, state: OverlayLedgerState): ParsedChunk {
+/**
+ * Parses the next chunk of `txs` from `from`, applying each transaction's effects to `state`; only
+ * instruments in `onboarded` count.
+ */
+export function parseChunk(txs: readonly JsTransaction[], from: number, party: string, state: OverlayLedgerState, onboarded: ReadonlySet<string>): ParsedChunk {
   const chunk: TransactionFacts[] = [];
   for (const t of txs.slice(from, from + PARSE_CHUNK)) {
-    const f = parseTransaction(t, party, state);
+    const f = parseTransaction(t, party, state, { onboarded });
     state.apply(f);
     chunk.push(f);
   }
@@ -125,6 +138,8 @@ export interface PreparedBatch {
   /** Every holding and instruction the parse looked up outside the batch, and the answer. */
   holdingLookups: ReadonlyMap<string, KnownHolding | undefined>;
   instructionLookups: ReadonlyMap<string, KnownInstruction | undefined>;
+  /** The onboarded instruments it was parsed with. */
+  onboarded: ReadonlySet<string>;
 }
 
 /**
@@ -135,7 +150,7 @@ export interface PreparedBatch {
  */
 export async function prepareBatch(sql: Sql, elements: readonly IngestElement[], party: string, after: ParsedBatch): Promise<PreparedBatch | undefined> {
   try {
-    const [, already, holdings, instructions] = await sql.begin('read only', (tx) => settleAll([keyedStatementsOnly(tx), ...startBatchLookups(tx, party, elements)]));
+    const [, already, holdings, instructions, onboarded] = await sql.begin('read only', (tx) => settleAll([keyedStatementsOnly(tx), ...startBatchLookups(tx, party, elements)]));
     const known = new Set([...already, ...after.updateIds]);
     const { txs } = selectFresh(elements, after.offset, known);
     const holdingsById = new Map(holdings.map((h) => [h.contractId, h]));
@@ -158,11 +173,11 @@ export async function prepareBatch(sql: Sql, elements: readonly IngestElement[],
     const state = new OverlayLedgerState(base);
     const chunks: ParsedChunk[] = [];
     for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
-      chunks.push(parseChunk(txs, i, party, state));
+      chunks.push(parseChunk(txs, i, party, state, onboarded));
       // Between chunks, let the batch being written go on: its next statements wait on this thread.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    return { updateIds: txs.map((t) => t.updateId), chunks, changes: state.ownChanges(), holdingLookups, instructionLookups };
+    return { updateIds: txs.map((t) => t.updateId), chunks, changes: state.ownChanges(), holdingLookups, instructionLookups, onboarded };
   } catch {
     return undefined;
   }
@@ -170,15 +185,18 @@ export async function prepareBatch(sql: Sql, elements: readonly IngestElement[],
 
 /**
  * Whether a batch parsed ahead is the parse its transaction would make: the same transactions to
- * parse, and the same answer, read in the transaction, to every lookup the parse made.
+ * parse, the same onboarded instruments, and the same answer, read in the transaction, to every
+ * lookup the parse made.
  */
 export function preparedStillHolds(
   prepared: PreparedBatch,
   txs: readonly JsTransaction[],
   holdings: ReadonlyMap<string, KnownHolding>,
   instructions: ReadonlyMap<string, KnownInstruction>,
+  onboarded: ReadonlySet<string>,
 ): boolean {
   if (prepared.updateIds.length !== txs.length || txs.some((t, i) => t.updateId !== prepared.updateIds[i])) return false;
+  if (prepared.onboarded.size !== onboarded.size || [...onboarded].some((k) => !prepared.onboarded.has(k))) return false;
   for (const [cid, seen] of prepared.holdingLookups) if (!sameHolding(seen, holdings.get(cid))) return false;
   for (const [cid, seen] of prepared.instructionLookups) if (!sameInstruction(seen, instructions.get(cid))) return false;
   return true;

@@ -199,17 +199,17 @@ export async function flushChanges(tx: Tx, c: BatchChanges): Promise<void> {
   const newD = [...c.newDeposits.values()];
   if (newD.length > 0) {
     const rows = newD.map((d) => ({
-      deposit_id: d.depositId, kind: d.kind, status: d.status, instrument_admin: d.instrument.admin, instrument_id: d.instrument.id,
+      deposit_id: d.depositId, kind: d.kind, status: d.status, status_reason: d.statusReason ?? null, instrument_admin: d.instrument.admin, instrument_id: d.instrument.id,
       sender: d.sender, memo: d.memo, account_id: d.accountId, transfer_amount: d.transferAmount, credited_amount: d.creditedAmount, fee: d.fee,
       transfer_instruction_cid: d.transferInstructionCid, execute_before: d.executeBefore, offer_update_id: d.offerUpdateId,
       offer_offset: d.offerOffset, credit_update_id: d.creditUpdateId, credit_offset: d.creditOffset, credit_record_time: d.creditRecordTime,
       closed_update_id: d.closedUpdateId,
     }));
     statements.push(tx`
-      insert into deposits (deposit_id, kind, status, instrument_admin, instrument_id, sender, memo, account_id, transfer_amount,
+      insert into deposits (deposit_id, kind, status, status_reason, instrument_admin, instrument_id, sender, memo, account_id, transfer_amount,
         credited_amount, fee, transfer_instruction_cid, execute_before, offer_update_id, offer_offset, credit_update_id,
         credit_offset, credit_record_time, closed_update_id)
-      select * from jsonb_to_recordset(${doc(rows)}::text::jsonb) as v(deposit_id text, kind text, status text, instrument_admin text,
+      select * from jsonb_to_recordset(${doc(rows)}::text::jsonb) as v(deposit_id text, kind text, status text, status_reason text, instrument_admin text,
         instrument_id text, sender text, memo text, account_id text, transfer_amount numeric, credited_amount numeric, fee numeric,
         transfer_instruction_cid text, execute_before timestamptz, offer_update_id text, offer_offset bigint, credit_update_id text,
         credit_offset bigint, credit_record_time timestamptz, closed_update_id text)`.execute());

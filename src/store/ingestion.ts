@@ -87,7 +87,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     // and see whatever the previous writer committed. Every statement works by key: no
     // sequential scans (keyedStatementsOnly), which lets Postgres use its cached plans (planning
     // each batch's lookups for their actual arrays cost it about a tenth of its time).
-    const [, stored, already, holdings, instructionRows] = await settleAll([keyedStatementsOnly(tx), lockCheckpoint(tx, party), ...startBatchLookups(tx, party, elements)]);
+    const [, stored, already, holdings, instructionRows, onboarded] = await settleAll([keyedStatementsOnly(tx), lockCheckpoint(tx, party), ...startBatchLookups(tx, party, elements)]);
     if (opts.expectedOffset !== undefined && (stored?.offset ?? 0) !== opts.expectedOffset) {
       throw new CheckpointConflictError(
         `the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${opts.expectedOffset}: another ingestion writer is active`,
@@ -123,7 +123,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
         insert into ingested_updates (update_id, ledger_offset, record_time, synchronizer_id, facts)
         select f->>'updateId', (f->>'offset')::bigint, (f->>'recordTime')::timestamptz, f->>'synchronizerId', f
         from jsonb_array_elements(${json}::text::jsonb) as f`.execute();
-    const prepared = opts.prepared && preparedStillHolds(opts.prepared, txs, holdingsById, instructionsById) ? opts.prepared : undefined;
+    const prepared = opts.prepared && preparedStillHolds(opts.prepared, txs, holdingsById, instructionsById, onboarded) ? opts.prepared : undefined;
     const facts: TransactionFacts[] = [];
     const factsSent: PromiseLike<unknown>[] = [];
     let changesOfBatch: LedgerStateChanges;
@@ -136,7 +136,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     } else {
       const state = new OverlayLedgerState({ holding: (cid) => holdingsById.get(cid), instruction: (cid) => instructionsById.get(cid) });
       for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
-        const chunk = parseChunk(txs, i, party, state);
+        const chunk = parseChunk(txs, i, party, state, onboarded);
         for (const f of chunk.facts) facts.push(f);
         factsSent.push(insertFacts(chunk.json));
         // postgres.js hands a started query to its connection one microtask later: let it go out

@@ -7,7 +7,7 @@ import { appendOutboxEvents } from './outbox.js';
  * Statuses ingestion writes for ledger facts and treats as final (it stops closing such a row);
  * the runtime's mirror never overwrites them, nor writes them except 'credited' on assignment.
  */
-const LEDGER_FINAL = ['credited', 'unattributed', 'rejected', 'withdrawn', 'expired', 'failed'];
+const LEDGER_FINAL = ['credited', 'unattributed', 'rejected', 'withdrawn', 'expired', 'failed', 'ignored'];
 
 export interface DepositRow {
   depositId: string;

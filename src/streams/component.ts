@@ -278,6 +278,7 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
         progress.committedOffset = b.checkpoint.offset;
         progress.queued = backpressure.size;
         logger.debug({ offset: b.checkpoint.offset, elements: b.elements, transactions: b.transactions, events: b.eventIds.length }, 'batch committed');
+        for (const w of b.warnings) logger.warn(w.context, w.message);
         committed$.next(b);
       },
     });

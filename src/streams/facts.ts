@@ -174,6 +174,39 @@ export type HoldingsChanged = z.infer<typeof HoldingsChanged>;
 export const Activity = z.discriminatedUnion('kind', [TransferIn, TransferOut, InstructionCreated, InstructionClosed, HoldingsChanged]);
 export type Activity = z.infer<typeof Activity>;
 
+/** Why a contract that names the treasury does not count (docs/internals.md, money-safety rules). */
+export const IgnoreReason = z.enum(['instrument not onboarded', 'admin not a signatory']);
+export type IgnoreReason = z.infer<typeof IgnoreReason>;
+
+/**
+ * A Holding the treasury is named owner of, or a TransferInstruction naming it sender or receiver,
+ * that does not count: its instrument is not onboarded, or the instrument's admin did not sign it
+ * (any package on the validator can implement the interfaces with whatever view it likes; the
+ * signatories are what the ledger vouches for). It takes no part in holdings, deltas or
+ * activities, so nothing is credited or debited for it, ever; ingestion records it (an `ignored`
+ * deposit when it comes in) and says so.
+ */
+export const IgnoredContract = z.object({
+  kind: z.enum(['holding', 'instruction']),
+  nodeId: z.number(),
+  contractId: z.string(),
+  templateId: z.string(),
+  /** The instrument it claims. */
+  instrument: Instrument,
+  amount: z.string(),
+  /** A holding: incoming; an instruction: its direction as the view states it. */
+  direction: InstructionDirection,
+  /** The instruction's sender, or for a holding the sender its enclosing exercise states; null when none does. */
+  sender: z.string().nullable(),
+  /** The memo of the instruction, of the holding's own meta, or of its enclosing exercise. */
+  memo: z.string().nullable(),
+  /** An instruction's executeBefore; null for a holding. */
+  executeBefore: z.string().nullable(),
+  signatories: z.array(z.string()),
+  reasons: z.array(IgnoreReason),
+});
+export type IgnoredContract = z.infer<typeof IgnoredContract>;
+
 export const TransactionFacts = z.object({
   updateId: z.string(),
   offset: z.number(),
@@ -185,6 +218,8 @@ export const TransactionFacts = z.object({
   holdingsArchived: z.array(ArchivedHolding),
   /** In node order. */
   activities: z.array(Activity),
+  /** Contracts naming the treasury that do not count (IgnoredContract); absent when there are none. */
+  ignored: z.array(IgnoredContract).optional(),
   /**
    * Only in the parse CLI's lenient mode: holdings that must be the treasury's (inputs of a
    * transfer it sent) but whose amounts are unknown. Ingestion never writes facts with any.

@@ -31,6 +31,8 @@ import {
   type InstructionDirection,
   type InstructionOutcome,
   type Instrument,
+  type IgnoredContract,
+  type IgnoreReason,
   type InstrumentDelta,
   type TransactionFacts,
 } from './facts.js';
@@ -57,6 +59,13 @@ export interface ParseOptions {
    * `unresolvedHoldingCids` and leaves it out of the deltas (the parse CLI on partial recordings).
    */
   unknownOwnedHolding?: 'fail' | 'report';
+  /**
+   * The onboarded instruments (instrumentKey of each row of `instruments`): a holding or transfer
+   * instruction of any other counts for nothing and is reported in `ignored`. Ingestion always
+   * passes it; absent, every instrument is taken as onboarded (the parse CLI and the conformance
+   * checks read shapes and credit nobody). The admin-signatory rule applies either way.
+   */
+  onboarded?: ReadonlySet<string>;
 }
 
 /** Record time of the import transactions a major upgrade (hard synchronizer migration) creates. */
@@ -113,6 +122,7 @@ class TransactionParser {
   private readonly created: CreatedHolding[] = [];
   private readonly archived: ArchivedHolding[] = [];
   private readonly unresolved: { nodeId: number; contractId: string }[] = [];
+  private readonly ignored: IgnoredContract[] = [];
   private readonly createdInstructions = new Map<string, InstructionCreated>();
   private readonly treasuryActs: boolean;
 
@@ -158,11 +168,17 @@ class TransactionParser {
       holdingsArchived: this.archived,
       activities,
     };
+    if (this.ignored.length > 0) facts.ignored = this.ignored;
     if (this.unresolved.length > 0) facts.unresolvedHoldingCids = this.unresolved.map((u) => u.contractId);
     return facts;
   }
 
-  /** Treasury holdings and transfer instructions created in this transaction. */
+  /**
+   * Treasury holdings and transfer instructions created in this transaction. Only contracts that
+   * count are the treasury's: of an onboarded instrument, signed by that instrument's admin. A
+   * view is the template's own claim (any package can implement Holding and say anything in it);
+   * the signatories are what the ledger vouches for.
+   */
   private collectCreated(): void {
     for (const n of this.nodes) {
       if (n.kind !== 'created') continue;
@@ -176,15 +192,35 @@ class TransactionParser {
         // Cheap owner test first: most holdings a treasury witnesses belong to its counterparties.
         if (isObject(hv.viewValue) && hv.viewValue['owner'] === this.treasury) {
           const view = this.decodeAt(HoldingView, hv.viewValue, `Holding view of contract ${ev.contractId} (node ${ev.nodeId})`);
-          this.created.push({
-            nodeId: ev.nodeId,
-            contractId: ev.contractId,
-            templateId: ev.templateId,
-            instrument: { admin: view.instrumentId.admin, id: view.instrumentId.id },
-            amount: view.amount,
-            lock: view.lock ? plainLock(view.lock) : null,
-            meta: view.meta.values,
-          });
+          const instrument = { admin: view.instrumentId.admin, id: view.instrumentId.id };
+          const reasons = this.reasonsToIgnore(instrument, ev);
+          if (reasons.length > 0) {
+            const around = this.enclosingTransfer(ev.nodeId);
+            this.ignored.push({
+              kind: 'holding',
+              nodeId: ev.nodeId,
+              contractId: ev.contractId,
+              templateId: ev.templateId,
+              instrument,
+              amount: view.amount,
+              direction: 'incoming',
+              sender: around.sender,
+              memo: memoOf(view.meta.values) ?? around.memo,
+              executeBefore: null,
+              signatories: [...ev.signatories],
+              reasons,
+            });
+          } else {
+            this.created.push({
+              nodeId: ev.nodeId,
+              contractId: ev.contractId,
+              templateId: ev.templateId,
+              instrument,
+              amount: view.amount,
+              lock: view.lock ? plainLock(view.lock) : null,
+              meta: view.meta.values,
+            });
+          }
         }
       }
       const iv = viewOf(ev.interfaceViews, TRANSFER_INSTRUCTION);
@@ -196,6 +232,26 @@ class TransactionParser {
         const t = view.transfer;
         const direction = directionOf(t.sender, t.receiver, this.treasury);
         if (direction === undefined) continue;
+        const instrument = { admin: t.instrumentId.admin, id: t.instrumentId.id };
+        const memo = memoOf(t.meta.values);
+        const reasons = this.reasonsToIgnore(instrument, ev);
+        if (reasons.length > 0) {
+          this.ignored.push({
+            kind: 'instruction',
+            nodeId: ev.nodeId,
+            contractId: ev.contractId,
+            templateId: ev.templateId,
+            instrument,
+            amount: t.amount,
+            direction,
+            sender: t.sender,
+            memo,
+            executeBefore: t.executeBefore,
+            signatories: [...ev.signatories],
+            reasons,
+          });
+          continue;
+        }
         this.createdInstructions.set(ev.contractId, {
           kind: 'instruction_created',
           nodeId: ev.nodeId,
@@ -204,9 +260,9 @@ class TransactionParser {
           direction,
           sender: t.sender,
           receiver: t.receiver,
-          instrument: { admin: t.instrumentId.admin, id: t.instrumentId.id },
+          instrument,
           amount: t.amount,
-          memo: memoOf(t.meta.values),
+          memo,
           requestedAt: t.requestedAt,
           executeBefore: t.executeBefore,
           lockedHoldingCids: t.inputHoldingCids,
@@ -214,6 +270,37 @@ class TransactionParser {
         });
       }
     }
+  }
+
+  /** Why a contract claiming `instrument` does not count; none when it does. */
+  private reasonsToIgnore(instrument: Instrument, ev: CreatedEvent): IgnoreReason[] {
+    const reasons: IgnoreReason[] = [];
+    if (this.opts.onboarded !== undefined && !this.opts.onboarded.has(instrumentKey(instrument))) reasons.push('instrument not onboarded');
+    if (!ev.signatories.includes(instrument.admin)) reasons.push('admin not a signatory');
+    return reasons;
+  }
+
+  /**
+   * Sender and memo the innermost exercise around `nodeId` states (a factory transfer's argument,
+   * or the result meta of a choice that says what it did), so an ignored holding is recorded with
+   * the account it was meant for. Read leniently: whatever does not decode is the walk's to report.
+   */
+  private enclosingTransfer(nodeId: number): { sender: string | null; memo: string | null } {
+    let found: { sender: string | null; memo: string | null } | undefined;
+    for (const n of this.nodes) {
+      if (n.nodeId >= nodeId) break;
+      if (n.kind !== 'exercised' || n.ev.lastDescendantNodeId < nodeId) continue;
+      const ev = n.ev;
+      if (this.isFactoryTransfer(ev)) {
+        const arg = TransferFactoryTransferArg.safeParse(ev.choiceArgument);
+        if (arg.success) found = { sender: arg.data.transfer.sender, memo: memoOf(arg.data.transfer.meta.values) };
+        continue;
+      }
+      const r = ev.exerciseResult;
+      const meta = isObject(r) ? Metadata.safeParse(r['meta']) : undefined;
+      if (meta?.success) found = { sender: meta.data.values[MetadataKey.sender] ?? null, memo: memoOf(meta.data.values) };
+    }
+    return found ?? { sender: null, memo: null };
   }
 
   /**
@@ -642,7 +729,7 @@ function slimView(v: JsInterfaceView): JsInterfaceView {
 
 /**
  * Keeps of a transaction only what parseTransaction reads, as small fresh objects — no contract
- * arguments, blobs, witnesses, views of other interfaces, created events without a Holding or
+ * arguments, blobs, witnesses, observers, views of other interfaces, created events without a Holding or
  * TransferInstruction view (the parser looks at nothing else of a create), and of choice arguments
  * and results all but the token-standard fields — so a transaction waiting in the ingestion queue
  * holds a fraction of its memory (and costs the young-generation GC that much less to keep).
@@ -666,7 +753,8 @@ export function slimTransaction(tx: JsTransaction): JsTransaction {
           createArgument: null,
           interfaceViews: views.map(slimView),
           witnessParties: [],
-          signatories: [],
+          // Who signed is what makes a holding genuine (its instrument's admin must be among them).
+          signatories: identifiers.internAll(c.signatories),
           createdAt: c.createdAt === tx.effectiveAt ? tx.effectiveAt : c.createdAt,
           packageName: identifiers.intern(c.packageName),
         },

@@ -26,6 +26,8 @@ export interface CommittedBatch {
   eventIds: number[];
   /** Whether the batch was parsed while the one before it was being written. */
   parsedAhead: boolean;
+  /** What the batch recorded but needs a human (IngestResult.warnings). */
+  warnings: { message: string; context: Record<string, unknown> }[];
 }
 
 export interface PipelineOptions {
@@ -176,6 +178,7 @@ export function runPipeline(o: PipelineOptions): Promise<void> {
         skipped: r.skipped,
         eventIds: r.eventIds,
         parsedAhead: r.parsedAhead,
+        warnings: r.warnings,
       });
     }
   }

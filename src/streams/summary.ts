@@ -1,4 +1,4 @@
-import type { Activity, Instrument, TransactionFacts } from './facts.js';
+import type { Activity, IgnoredContract, Instrument, TransactionFacts } from './facts.js';
 
 /**
  * The parse CLI's view of facts: one flat entry per thing that happened to the treasury, with the
@@ -35,6 +35,8 @@ export interface TransactionSummary {
     created: { contractId: string; instrument: Instrument; amount: string; locked: boolean }[];
     archived: { contractId: string; instrument: Instrument; amount: string; locked: boolean }[];
   };
+  /** Contracts naming the party that do not count (facts.ts, IgnoredContract). */
+  ignored?: Pick<IgnoredContract, 'kind' | 'contractId' | 'instrument' | 'amount' | 'direction' | 'memo' | 'signatories' | 'reasons'>[];
   unresolvedHoldingCids?: string[];
 }
 
@@ -143,6 +145,9 @@ export function summarizeFacts(f: TransactionFacts): TransactionSummary {
       archived: f.holdingsArchived.map((h) => ({ contractId: h.contractId, instrument: h.instrument, amount: h.amount, locked: h.locked })),
     },
   };
+  if (f.ignored) {
+    s.ignored = f.ignored.map((i) => ({ kind: i.kind, contractId: i.contractId, instrument: i.instrument, amount: i.amount, direction: i.direction, memo: i.memo, signatories: i.signatories, reasons: i.reasons }));
+  }
   if (f.unresolvedHoldingCids) s.unresolvedHoldingCids = f.unresolvedHoldingCids;
   return s;
 }

@@ -8,9 +8,9 @@ import { parseElements } from '../../src/streams/elements.js';
 import { UpdateParseError } from '../../src/streams/errors.js';
 import { createIngestionComponent, type IngestionComponent } from '../../src/streams/index.js';
 import { useMigratedDatabase } from '../support/db.js';
-import { ingestionSnapshot, resetIngestionTables } from '../streams/support/db-state.js';
-import { loadRecorded, RECORDED_PARTIES } from '../streams/support/fixtures.js';
-import { customer, REASON, ScriptedLedger, TREASURY, type Json } from '../streams/support/scripted-ledger.js';
+import { ingestionSnapshot, onboardInstruments, resetIngestionTables } from '../streams/support/db-state.js';
+import { loadRecorded, RECORDED_INSTRUMENTS, RECORDED_PARTIES } from '../streams/support/fixtures.js';
+import { CC, customer, REASON, ScriptedLedger, TREASURY, type Json } from '../streams/support/scripted-ledger.js';
 import { elementOffset, startUpdatesStub, type UpdatesStub } from '../streams/support/updates-stub.js';
 
 /**
@@ -29,6 +29,7 @@ const ACCOUNT_MEMOS = ['deposit-account-id', 'memo-1', 'memo-2'];
 
 async function prepare(db: Sql): Promise<void> {
   await resetIngestionTables(db);
+  await onboardInstruments(db, [CC, ...RECORDED_INSTRUMENTS]);
   for (const [i, memo] of ACCOUNT_MEMOS.entries()) {
     await db`insert into deposit_accounts (account_id, memo, customer_ref) values (${`acct-${i}`}, ${memo}, ${`customer-${i}`})`;
   }
@@ -109,6 +110,7 @@ function parentOf(root: unknown, path: Path): { parent: Record<string | number, 
 }
 
 const TEN_KB = 'm'.repeat(10 * 1024);
+const FORGER = `stranger::1220${'7'.repeat(64)}`;
 const hostile = fc.oneof(
   fc.constantFrom<unknown>(
     null,
@@ -153,6 +155,7 @@ type Mutation =
   | { kind: 'memo'; memo: string }
   | { kind: 'owner' }
   | { kind: 'template' }
+  | { kind: 'forge' }
   | { kind: 'amount'; value: string }
   | { kind: 'dupElement' }
   | { kind: 'dupUpdateId'; other: number }
@@ -164,6 +167,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('memo' as const), memo: hostileMemo }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'owner' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'template' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'forge' as const }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('amount' as const), value: fc.constantFrom('1.00000000001', `1${'0'.repeat(40)}`, '-1.0000000000', '1e5', '0x10', ' 1') }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'dupElement' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('dupUpdateId' as const), other: fc.nat() }) },
@@ -260,6 +264,22 @@ function applyMutation(src: Source, targetPick: number, m: Mutation): Mutated {
         }
       }
       out.expect = 'either';
+      break;
+    }
+    case 'forge': {
+      // Every contract created in it signed by a stranger instead of its instrument's admin: what
+      // a package of the stranger's could create, views unchanged.
+      for (const e of eventsOf(el)) {
+        const c = (e as { CreatedEvent?: Record<string, unknown> }).CreatedEvent;
+        const views = Array.isArray(c?.['interfaceViews']) ? (c['interfaceViews'] as { viewValue?: Record<string, unknown> }[]) : [];
+        for (const view of views) {
+          const instrument = (view.viewValue?.['instrumentId'] ?? (view.viewValue?.['transfer'] as Record<string, unknown> | undefined)?.['instrumentId']) as { admin?: unknown } | undefined;
+          if (c && Array.isArray(c['signatories']) && typeof instrument?.admin === 'string') {
+            c['signatories'] = [...(c['signatories'] as string[]).filter((p) => p !== instrument.admin), FORGER];
+          }
+        }
+      }
+      out.expect = 'either'; // a forged change holding the treasury spends later is unknown then: stop
       break;
     }
     case 'amount': {
@@ -366,6 +386,13 @@ describe('ingestion fuzz: adversarial ledger updates', () => {
         if (m.kind === 'owner' && mut.otherOwner) {
           const [r] = await sql<{ n: number }[]>`select count(*)::int as n from holdings where created_update_id = ${mut.updateId} and owner <> ${src.party}`;
           expect(r!.n, `${what}: a holding of another owner was recorded`).toBe(0);
+        }
+        if (m.kind === 'forge') {
+          // Nothing it created counts: no holding recorded, nothing credited by it.
+          const [h] = await sql<{ n: number }[]>`select count(*)::int as n from holdings where created_update_id = ${mut.updateId}`;
+          expect(h!.n, `${what}: a forged holding was recorded`).toBe(0);
+          const [d] = await sql<{ n: number }[]>`select count(*)::int as n from deposits where credit_update_id = ${mut.updateId}`;
+          expect(d!.n, `${what}: a forged deposit was credited`).toBe(0);
         }
         if (m.kind === 'dupElement') {
           const [r] = await sql<{ n: number }[]>`select count(*)::int as n from ingested_updates where update_id = ${mut.updateId}`;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/start.js';
+import { treasuryUpdateFormat } from '../../src/ledger/read-client.js';
 import { WireClient } from './support/wire-client.js';
 
 describe('ledger double: HTTP control API', () => {
@@ -47,6 +48,55 @@ describe('ledger double: HTTP control API', () => {
     expect((await call('GET', '/books/supply')).body['supply']).toBeDefined();
     const end = await call('GET', '/books/ledger-end');
     expect(end.body['offset']).toBeGreaterThan(0);
+  });
+
+  it('counterfeits: a stranger signs them alone, the treasury observes them with the views the stranger chose; no registry or book knows them', async () => {
+    const treasury = sb.treasury?.party ?? '';
+    const cc = sb.instruments.find((i) => i.id === 'Amulet')!;
+    const before = sb.control.books.balances(treasury);
+    const from = Number((await call('GET', '/books/ledger-end')).body['offset']);
+    const h = (await call('POST', '/counterfeits', { to: treasury, instrument: 'Amulet', amount: '1000000', memo: 'acct-r' })).body;
+    const issuer = String(h['issuer']);
+    const o = (await call('POST', '/counterfeits', { issuer, to: treasury, instrument: { admin: issuer, id: 'STR' }, amount: '5', memo: 'acct-r', kind: 'offer' })).body;
+    expect((await call('POST', '/counterfeits', { to: treasury, instrument: 'nonsense', amount: '1' })).status).toBe(400);
+
+    // What the treasury's participant delivers (spec-validated): the stranger's choice with its
+    // claim in the result, the holding's create with the stranger as only signatory.
+    const client = new WireClient(sb.jsonApiUrl, await sb.tokenFor('exchange'));
+    const updates = await client.ok<{ update: { Transaction?: { value: { events: Record<string, Record<string, unknown>>[] } } } }[]>('POST', '/v2/updates', {
+      beginExclusive: from,
+      endInclusive: Number(o['offset']),
+      updateFormat: treasuryUpdateFormat(treasury),
+    });
+    const events = updates.flatMap((u) => u.update.Transaction?.value.events ?? []);
+    const exercise = events.find((e) => e['ExercisedEvent'])?.['ExercisedEvent'];
+    expect(exercise).toMatchObject({ choice: 'Issuer_Transfer', actingParties: [issuer], exerciseResult: { meta: { values: { 'splice.lfdecentralizedtrust.org/tx-kind': 'transfer', 'splice.lfdecentralizedtrust.org/reason': 'acct-r' } } } });
+    const created = events.flatMap((e) => (e['CreatedEvent'] ? [e['CreatedEvent']] : []));
+    expect(created).toEqual([
+      expect.objectContaining({
+        contractId: h['contractId'],
+        templateId: expect.stringMatching(/:Counterfeit\.Token:Holding$/),
+        signatories: [issuer],
+        observers: [treasury],
+        interfaceViews: [
+          expect.objectContaining({
+            viewValue: { owner: treasury, instrumentId: { admin: cc.admin, id: 'Amulet' }, amount: '1000000.0000000000', lock: null, meta: { values: { 'splice.lfdecentralizedtrust.org/reason': 'acct-r' } } },
+          }),
+        ],
+      }),
+      expect.objectContaining({ contractId: o['contractId'], signatories: [issuer], interfaceViews: [expect.objectContaining({ viewValue: expect.objectContaining({ transfer: expect.objectContaining({ sender: issuer, receiver: treasury, instrumentId: { admin: issuer, id: 'STR' } }) }) })] }),
+    ]);
+
+    // The double's truth: no holding, no instruction, no registry context.
+    expect(sb.control.books.balances(treasury)).toEqual(before);
+    expect(sb.control.books.instructions(treasury).map((i) => i.contractId)).not.toContain(o['contractId']);
+    const ctx = await client.post(`${cc.registryUrl}/registry/transfer-instruction/v1/${String(o['contractId'])}/choice-contexts/accept`.replace(sb.jsonApiUrl, ''), { meta: {} });
+    expect(ctx.status).toBe(404);
+
+    // Archived by the stranger, once dressed as a transfer the treasury sent.
+    expect((await call('POST', `/counterfeits/${String(h['contractId'])}/archive`, { claimSender: treasury, memo: 'w-1' })).status).toBe(200);
+    expect((await call('POST', `/counterfeits/${String(o['contractId'])}/archive`, {})).status).toBe(200);
+    expect((await call('POST', `/counterfeits/${String(o['contractId'])}/archive`, {})).status).toBe(404);
   });
 
   it('manages fault rules, commits, tokens and pruning', async () => {

@@ -7,7 +7,7 @@ import { createIngestionComponent, type IngestionComponent, type IngestionOption
 import { parseElements } from '../../src/streams/elements.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { createLogger } from '../../src/logger.js';
-import { ingestionSnapshot, resetIngestionTables, type IngestionSnapshot } from './support/db-state.js';
+import { ingestionSnapshot, onboardInstruments, resetIngestionTables, type IngestionSnapshot } from './support/db-state.js';
 import { CC, customer, ScriptedLedger, TREASURY } from './support/scripted-ledger.js';
 import { elementOffset, startUpdatesStub, type UpdatesStub, type UpdatesStubFaults } from './support/updates-stub.js';
 
@@ -41,6 +41,7 @@ let reference: IngestionSnapshot;
 
 async function prepare(): Promise<void> {
   await resetIngestionTables(sql);
+  await onboardInstruments(sql, [CC]);
   await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'a'), ('acct-2', 'memo-2', 'b')`;
   for (const id of ['wd-8', 'wd-17', 'wd-26']) {
     await sql`insert into withdrawals (withdrawal_id, account, instrument_admin, instrument_id, amount, receiver, status, attempt, deadline)

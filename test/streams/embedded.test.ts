@@ -9,7 +9,7 @@ import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from '../../src/store/embedd
 import { listActiveHoldings } from '../../src/store/holdings.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createIngestionComponent } from '../../src/streams/index.js';
-import { depositsOf } from './support/db-state.js';
+import { depositsOf, onboardInstruments } from './support/db-state.js';
 
 /** `npm start` runs on embedded PGlite: one connection, so no leader election for ingestion. */
 const dir = await mkdtemp(join(tmpdir(), 'cxi-ingestion-'));
@@ -27,6 +27,7 @@ describe('ingestion on embedded PGlite (single connection)', () => {
     const sb = await startSandbox({ clock: { mode: 'manual' }, treasury: { onboarding: 'direct' } });
     try {
       await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'a')`;
+      await onboardInstruments(sql, sb.instruments);
       const T = sb.treasury!.party;
       const c = createIngestionComponent({
         sql,

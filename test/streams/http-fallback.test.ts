@@ -8,7 +8,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import type { SandboxOptionsInput } from '../../src/sandbox/options.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from '../../src/streams/index.js';
 import { useMigratedDatabase } from '../support/db.js';
-import { ingestionSnapshot, resetIngestionTables } from './support/db-state.js';
+import { ingestionSnapshot, onboardInstruments, resetIngestionTables } from './support/db-state.js';
 import { customerActivity } from './support/customer-activity.js';
 
 /**
@@ -33,6 +33,7 @@ afterEach(async () => {
 async function sandbox(o: SandboxOptionsInput = {}): Promise<Sandbox> {
   await resetTables();
   sb = await startSandbox({ clock: { mode: 'manual' }, treasury: { onboarding: 'direct' }, checkpointIntervalMs: 50, ...o });
+  await onboardInstruments(sql, sb.instruments);
   return sb;
 }
 

@@ -7,7 +7,7 @@ import { ingestBatch, type FaultPoint, type IngestElement } from '../../src/stor
 import { prepareBatch, type PreparedBatch } from '../../src/store/ingestion-parse.js';
 import { offsetOf, parseElements } from '../../src/streams/elements.js';
 import { useMigratedDatabase } from '../support/db.js';
-import { ingestionSnapshot, resetIngestionTables } from './support/db-state.js';
+import { ingestionSnapshot, onboardInstruments, resetIngestionTables } from './support/db-state.js';
 import { CC, customer, ScriptedLedger, TREASURY } from './support/scripted-ledger.js';
 
 /**
@@ -97,6 +97,7 @@ function play(ops: Op[]): Scenario {
 
 async function prepare(s: Scenario): Promise<void> {
   await resetIngestionTables(sql);
+  await onboardInstruments(sql, [CC]);
   await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'a'), ('acct-2', 'memo-2', 'b'), ('acct-3', 'memo-3', 'c')`;
   for (const id of s.knownWithdrawals) {
     await sql`insert into withdrawals (withdrawal_id, account, instrument_admin, instrument_id, amount, receiver, status)

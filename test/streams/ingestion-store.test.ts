@@ -6,14 +6,15 @@ import { prepareBatch, type PreparedBatch } from '../../src/store/ingestion-pars
 import { CheckpointConflictError, UpdateParseError } from '../../src/streams/errors.js';
 import { parseElements } from '../../src/streams/elements.js';
 import { useMigratedDatabase } from '../support/db.js';
-import { depositsOf, eventsOf, ingestionSnapshot, resetIngestionTables, withdrawalsOf } from './support/db-state.js';
-import { CC, customer, ScriptedLedger, SYNC, TREASURY } from './support/scripted-ledger.js';
+import { depositsOf, eventsOf, ingestionSnapshot, onboardInstruments, resetIngestionTables, withdrawalsOf } from './support/db-state.js';
+import { CC, customer, DSO, ScriptedLedger, SYNC, TREASURY } from './support/scripted-ledger.js';
 
 const { sql } = await useMigratedDatabase();
 const opts = { treasuryParty: TREASURY };
 
 beforeEach(async () => {
   await resetIngestionTables(sql);
+  await onboardInstruments(sql, [CC]);
   await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'alice'), ('acct-2', 'memo-2', 'bob')`;
 });
 
@@ -306,6 +307,9 @@ describe('ingestion store: one transaction per batch', () => {
     for (let i = 0; i < 6; i++) l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
     const a = parseElements(l.elements);
     for (let i = 0; i < 3; i++) l.treasuryTransfer({ withdrawalId: `wd-${i}`, receiver: customer(9), amount: '4', fee: '0.5', kind: '1-step' });
+    // A token nobody has onboarded yet: ignored, unless it is onboarded before B's transaction.
+    const other = { admin: DSO, id: 'Other' };
+    l.deposit1Step({ sender: customer(2), amount: '5', memo: 'memo-1', instrument: other });
     const b = parseElements(l.elements.slice(a.length));
     const run = async (tamper?: () => Promise<void>) => {
       await resetIngestionTables(sql);
@@ -313,7 +317,7 @@ describe('ingestion store: one transaction per batch', () => {
       let ahead: Promise<PreparedBatch | undefined> | undefined;
       const first = await ingestBatch(sql, a, { ...opts, onParsed: (parsed) => (ahead = prepareBatch(sql, b, TREASURY, parsed)) });
       const prepared = await ahead;
-      expect(prepared?.updateIds).toHaveLength(3);
+      expect(prepared?.updateIds).toHaveLength(4);
       await tamper?.();
       const second = await ingestBatch(sql, b, { ...opts, expectedOffset: first.checkpoint.offset, prepared });
       return { parsedAhead: second.parsedAhead, snapshot: await ingestionSnapshot(sql) };
@@ -340,6 +344,14 @@ describe('ingestion store: one transaction per batch', () => {
     expect(stale.parsedAhead).toBe(false);
     expect(stale.snapshot).toEqual(await reference(tamper));
     expect(stale.snapshot).not.toEqual(ahead.snapshot);
+
+    // An instrument onboarded meanwhile: parsed again, so its deposit counts.
+    const onboard = () => onboardInstruments(sql, [other]);
+    const onboarded = await run(onboard);
+    expect(onboarded.parsedAhead).toBe(false);
+    expect(onboarded.snapshot).toEqual(await reference(onboard));
+    expect((await depositsOf(sql)).filter((d) => d.status === 'credited')).toHaveLength(7);
+    await sql`delete from instruments where instrument_id = 'Other'`;
   });
 
   it('a crash inside the batch transaction (any point) leaves no trace', async () => {

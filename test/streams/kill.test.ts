@@ -7,7 +7,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { readCheckpoint } from '../../src/store/checkpoint.js';
 import { createIngestionComponent } from '../../src/streams/index.js';
 import { useMigratedDatabase } from '../support/db.js';
-import { ingestionSnapshot, resetIngestionTables } from './support/db-state.js';
+import { ingestionSnapshot, onboardInstruments, resetIngestionTables } from './support/db-state.js';
 
 /**
  * The real thing: the ingesting process is SIGKILLed — between batches, and inside a batch
@@ -48,6 +48,7 @@ describe('ingestion process killed', () => {
     await resetIngestionTables(sql);
     await accounts();
     sb = await startSandbox({ clock: { mode: 'manual' }, treasury: { onboarding: 'direct' } });
+    await onboardInstruments(sql, sb.instruments);
     const s = sb;
     const T = s.treasury!.party;
     const alice = s.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '10000' }, { instrument: 'UTK', amount: '10000' }] }).party;

@@ -11,7 +11,7 @@ import { listActiveHoldings } from '../../src/store/holdings.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from '../../src/streams/index.js';
 import type { LedgerAuthConfig } from '../../src/config.js';
 import { useMigratedDatabase } from '../support/db.js';
-import { depositsOf, eventsOf, ingestionSnapshot, resetIngestionTables, withdrawalsOf } from './support/db-state.js';
+import { depositsOf, eventsOf, ingestionSnapshot, onboardInstruments, resetIngestionTables, withdrawalsOf } from './support/db-state.js';
 import { customerActivity } from './support/customer-activity.js';
 
 /**
@@ -35,6 +35,7 @@ async function sandbox(): Promise<Sandbox> {
   await resetIngestionTables(sql);
   await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'a'), ('acct-2', 'memo-2', 'b')`;
   sb = await startSandbox({ clock: { mode: 'manual' }, treasury: { onboarding: 'direct' }, checkpointIntervalMs: 50 });
+  await onboardInstruments(sql, sb.instruments);
   return sb;
 }
 

@@ -42,7 +42,8 @@ export function registerDepositRoutes(app: App, deps: { sql: Sql }): void {
     {
       config: { access: 'read' },
       schema: {
-        summary: 'List deposits, newest first (e.g. ?status=unattributed for manual assignment)',
+        summary:
+          'List deposits, newest first (e.g. ?status=unattributed for manual assignment; ?status=ignored for what does not count: an instrument not onboarded, or a contract its admin did not sign, with the reason)',
         tags: ['deposits'],
         querystring: z.object({
           status: z.string().max(64).optional(),

@@ -39,6 +39,36 @@ export const TransferRequest = z.object({
 });
 export type TransferRequest = z.input<typeof TransferRequest>;
 
+/**
+ * A counterfeit (engine/counterfeit.ts): a contract of a stranger's own template, signed by the
+ * stranger alone, whose token-standard view names `to` (owner of a holding, receiver of an offer)
+ * and claims `instrument` — one of the double's (id or symbol: its real admin and id) or any
+ * `{admin, id}`. The memo goes into the view's meta; a holding `via: 'transfer'` is created inside
+ * the stranger's choice whose result meta says tx-kind transfer from the stranger with that memo,
+ * `via: 'create'` alone.
+ */
+export const CounterfeitRequest = z.object({
+  /** The stranger; absent = a new party of the double. */
+  issuer: z.string().optional(),
+  to: z.string(),
+  instrument: z.union([z.string(), z.object({ admin: z.string(), id: z.string() })]),
+  amount: z.string(),
+  memo: z.string().nullable().optional(),
+  kind: z.enum(['holding', 'offer']).default('holding'),
+  via: z.enum(['transfer', 'create']).default('transfer'),
+  executeBefore: z.string().optional(),
+});
+export type CounterfeitRequest = z.input<typeof CounterfeitRequest>;
+
+export interface CounterfeitResult extends TxSummary {
+  contractId: string;
+  issuer: string;
+}
+
+/** With `claimSender`, the archive is wrapped in the stranger's choice whose result says `claimSender` sent it (memo `memo`). */
+export const CounterfeitArchiveRequest = z.object({ claimSender: z.string().optional(), memo: z.string().optional() });
+export type CounterfeitArchiveRequest = z.input<typeof CounterfeitArchiveRequest>;
+
 export interface TransferResult extends TxSummary {
   kind: 'self' | 'direct' | 'offer';
   transferInstructionCid?: string;
@@ -124,6 +154,31 @@ export class SandboxControl {
 
   withdraw(cid: string, actor?: string): TxSummary {
     return this.instruction(cid, 'Withdraw', actor);
+  }
+
+  /** A stranger's counterfeit holding or offer (CounterfeitRequest). */
+  counterfeit(req: CounterfeitRequest): CounterfeitResult {
+    const r = CounterfeitRequest.parse(req);
+    const issuer = r.issuer ?? this.engine.allocateInternal(`stranger-${this.engine.ledger.ids.hex(4)}`).party;
+    const known = typeof r.instrument === 'string' ? this.instrument(r.instrument) : undefined;
+    const instrumentId = known ? { admin: known.admin, id: known.config.id } : (r.instrument as { admin: string; id: string });
+    const { tx, contractId } = this.engine.counterfeit({
+      issuer,
+      to: r.to,
+      instrumentId,
+      amount: r.amount,
+      memo: r.memo ?? undefined,
+      kind: r.kind,
+      via: r.via,
+      executeBefore: r.executeBefore,
+    });
+    return { ...summary(tx), contractId, issuer };
+  }
+
+  /** The stranger archives its counterfeit (CounterfeitArchiveRequest). */
+  archiveCounterfeit(cid: string, req: CounterfeitArchiveRequest = {}): TxSummary {
+    const r = CounterfeitArchiveRequest.parse(req);
+    return summary(this.engine.archiveCounterfeit(cid, r.claimSender === undefined ? undefined : { sender: r.claimSender, memo: r.memo }));
   }
 
   /** Run the registry admins' expiry automation now (it also runs on every clock step). */

@@ -13,6 +13,7 @@ import { holdingInfo, instructionTransfer } from './templates.js';
 import type { TxPlan } from './tx.js';
 import type { CommittedTx, Contract, Payload, TransferData } from './types.js';
 import { emptyExtraArgs, MetaKeys, Workflows, type InstructionChoice, type TransferKind } from './workflows.js';
+import { Counterfeits, type CounterfeitClaim, type CounterfeitIssue } from './counterfeit.js';
 import { compareAmounts, addAmounts, isPositiveAmount, normalizeAmount } from '../../lib/decimal.js';
 import type { CommitOptions } from './ledger.js';
 import { parseSnapshotHeader, restoreSnapshot, takeSnapshot, type Snapshot } from './snapshot.js';
@@ -426,6 +427,29 @@ export class SandboxEngine {
       this.workflows.instructionChoice({ instrument: inst, instruction, choice, actor, extraArgs: emptyExtraArgs(ctx.contextValues) }),
       { submitter: { userId: 'sandbox-wallet', actAs: [actor], commandId: this.ledger.ids.uuid() } },
     );
+  }
+
+  /**
+   * A stranger's package at work (counterfeit.ts): a contract signed by `issuer` alone whose
+   * Holding or TransferInstruction view names `to` and claims any instrument. Returns the
+   * committed transaction and the counterfeit's contract id.
+   */
+  counterfeit(req: CounterfeitIssue): { tx: CommittedTx; contractId: string } {
+    const tx = this.commitDirect(new Counterfeits(this.ledger).issue(req), {
+      submitter: { userId: 'sandbox-stranger', actAs: [req.issuer], commandId: this.ledger.ids.uuid() },
+    });
+    const created = tx.nodes.find((n) => n.kind === 'create' && (n.contract.payload.t === 'CounterfeitHolding' || n.contract.payload.t === 'CounterfeitInstruction'));
+    if (created?.kind !== 'create') throw new Error('counterfeit: nothing was created');
+    return { tx, contractId: created.contract.contractId };
+  }
+
+  /** The stranger archives its counterfeit (with a claim: inside a choice whose result says it was a transfer). */
+  archiveCounterfeit(cid: string, claim?: CounterfeitClaim): CommittedTx {
+    const c = this.ledger.active(cid);
+    const issuer = c && 'issuer' in c.payload ? c.payload.issuer : '';
+    return this.commitDirect(new Counterfeits(this.ledger).archive(cid, claim), {
+      submitter: { userId: 'sandbox-stranger', actAs: [issuer], commandId: this.ledger.ids.uuid() },
+    });
   }
 
   /** Active transfer instructions (optionally only those involving `party`). */

@@ -156,7 +156,7 @@ export function buildPreparedTransaction(plan: TxPlan, meta: PreparedMeta, rng: 
           consuming: n.consuming,
           children,
           exerciseResult: jsonToValue(n.result),
-          choiceObservers: [],
+          choiceObservers: [...new Set(n.choiceObservers ?? [])].sort(),
         },
       };
     }

@@ -19,6 +19,8 @@ const PKG = {
     packageName: 'utility-registry-holding-v0',
   },
   registry: { packageId: 'ed73d5b9ab717333f3dbd122de7be3156f8bf2614a67360c3dd61fc0135133fa', packageName: 'utility-registry-v0' },
+  /** A stranger's package, not any token's (control.counterfeit); the id is sha256 of its name. */
+  counterfeit: { packageId: 'dee375eb2189c050d149decd1e8782a16d0ecdca0773f2c35707d1a7e841a29f', packageName: 'counterfeit-token-v0' },
 } as const;
 
 function q(pkg: { packageId: string; packageName: string }, moduleName: string, entityName: string): QualifiedName {
@@ -49,6 +51,9 @@ export const Templates: Record<PayloadKind, QualifiedName> = {
   TransferRule: q(PKG.registry, 'Utility.Registry.V0.Rule.Transfer', 'TransferRule'),
   InstrumentConfiguration: q(PKG.registry, 'Utility.Registry.V0.Configuration.Instrument', 'InstrumentConfiguration'),
   ExecutedTransfer: q(PKG.registry, 'Utility.Registry.V0.Holding.Transfer', 'ExecutedTransfer'),
+  CounterfeitIssuer: q(PKG.counterfeit, 'Counterfeit.Token', 'Issuer'),
+  CounterfeitHolding: q(PKG.counterfeit, 'Counterfeit.Token', 'Holding'),
+  CounterfeitInstruction: q(PKG.counterfeit, 'Counterfeit.Token', 'TransferOffer'),
 };
 
 export const ALL_TEMPLATES: readonly QualifiedName[] = Object.values(Templates);
@@ -65,6 +70,8 @@ const IMPLEMENTS: Partial<Record<PayloadKind, readonly QualifiedName[]>> = {
   AllocationFactory: [Interfaces.TransferFactory],
   AmuletTransferInstruction: [Interfaces.TransferInstruction],
   TransferOffer: [Interfaces.TransferInstruction],
+  CounterfeitHolding: [Interfaces.Holding],
+  CounterfeitInstruction: [Interfaces.TransferInstruction],
 };
 
 export function implementedInterfaces(p: Payload): readonly QualifiedName[] {
@@ -101,6 +108,11 @@ export function signatories(p: Payload): string[] {
     case 'InstrumentConfiguration':
     case 'ExecutedTransfer':
       return [p.registrar];
+    case 'CounterfeitIssuer':
+    case 'CounterfeitHolding':
+    case 'CounterfeitInstruction':
+      // Only the stranger: nobody else's authority is needed to create a contract of one's own template.
+      return [p.issuer];
   }
 }
 
@@ -124,6 +136,10 @@ export function observers(p: Payload): string[] {
         return [p.operator, p.provider];
       case 'ExecutedTransfer':
         return [p.operator, p.provider, p.sender, p.receiver];
+      case 'CounterfeitHolding':
+        return [p.owner];
+      case 'CounterfeitInstruction':
+        return [p.transfer.sender, p.transfer.receiver];
       default:
         return [];
     }
@@ -263,6 +279,12 @@ export function createArgument(p: Payload): JsonObject {
         senderLabel: '',
         receiverLabel: '',
       };
+    case 'CounterfeitIssuer':
+      return { issuer: p.issuer };
+    case 'CounterfeitHolding':
+      return { issuer: p.issuer, owner: p.owner, instrumentId: { admin: p.instrumentId.admin, id: p.instrumentId.id }, amount: normalizeAmount(p.amount), meta: metaJson(p.meta) };
+    case 'CounterfeitInstruction':
+      return { issuer: p.issuer, transfer: transferJson(p.transfer) };
   }
 }
 
@@ -274,7 +296,10 @@ export interface HoldingInfo {
   locked: boolean;
 }
 
-/** The engine's view of a holding (undefined for every other contract). */
+/**
+ * The engine's view of a holding (undefined for every other contract): the double's truth, so a
+ * counterfeit, which only claims to be one, is not a holding here.
+ */
 export function holdingInfo(p: Payload): HoldingInfo | undefined {
   switch (p.t) {
     case 'Amulet':
@@ -313,13 +338,22 @@ function holdingView(p: Payload): Json | undefined {
         lock: p.lock ? { holders: [p.registrar], expiresAt: null, expiresAfter: null, context: p.lock.context } : null,
         meta: metaJson({ 'utility.digitalasset.com/holding-label': '' }),
       };
+    case 'CounterfeitHolding':
+      // Whatever the stranger put in it: the interface view is the template's to define.
+      return {
+        owner: p.owner,
+        instrumentId: { admin: p.instrumentId.admin, id: p.instrumentId.id },
+        amount: normalizeAmount(p.amount),
+        lock: null,
+        meta: metaJson(p.meta),
+      };
     default:
       return undefined;
   }
 }
 
 function transferInstructionView(p: Payload): Json | undefined {
-  if (p.t !== 'AmuletTransferInstruction' && p.t !== 'TransferOffer') return undefined;
+  if (p.t !== 'AmuletTransferInstruction' && p.t !== 'TransferOffer' && p.t !== 'CounterfeitInstruction') return undefined;
   return {
     originalInstructionCid: null,
     transfer: transferJson(p.transfer),
@@ -346,7 +380,7 @@ export function sameName(a: QualifiedName, b: QualifiedName): boolean {
   return a.moduleName === b.moduleName && a.entityName === b.entityName && a.packageName === b.packageName;
 }
 
-/** Transfer instruction payload of a contract, if it is one. */
+/** Transfer instruction payload of a registry's instruction (a counterfeit's is not one). */
 export function instructionTransfer(c: Contract): TransferData | undefined {
   const p = c.payload;
   return p.t === 'AmuletTransferInstruction' || p.t === 'TransferOffer' ? p.transfer : undefined;

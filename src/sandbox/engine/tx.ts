@@ -56,8 +56,8 @@ function informees(n: NodeDraft): string[] {
       return [...stakeholders(n.contract.payload)];
     case 'exercise':
       return n.consuming
-        ? [...stakeholders(n.target.payload), ...n.actingParties]
-        : [...signatories(n.target.payload), ...n.actingParties];
+        ? [...stakeholders(n.target.payload), ...n.actingParties, ...(n.choiceObservers ?? [])]
+        : [...signatories(n.target.payload), ...n.actingParties, ...(n.choiceObservers ?? [])];
     case 'fetch':
       return [...signatories(n.target.payload), ...n.actingParties];
   }

@@ -76,7 +76,15 @@ export type Payload =
       instrumentId: string;
       amount: string;
       reference: string;
-    };
+    }
+  /*
+   * A stranger's own package (control.counterfeit): templates that implement the token-standard
+   * interfaces with views of their choosing, signed by the stranger alone. What a package uploaded
+   * to a validator can do: the interface view is the template's claim, the signatories are real.
+   */
+  | { t: 'CounterfeitIssuer'; issuer: string }
+  | { t: 'CounterfeitHolding'; issuer: string; owner: string; instrumentId: InstrumentRef; amount: string; meta: Readonly<Record<string, string>> }
+  | { t: 'CounterfeitInstruction'; issuer: string; transfer: TransferData };
 
 export type PayloadKind = Payload['t'];
 export type PayloadOf<K extends PayloadKind> = Extract<Payload, { t: K }>;
@@ -114,6 +122,8 @@ export type NodeDraft =
       choice: string;
       choiceArgument: Json;
       actingParties: readonly string[];
+      /** A choice's own observers (Daml `observer` in a choice): informed of the exercise and its subtree. */
+      choiceObservers?: readonly string[];
       consuming: boolean;
       result: Json;
       children: NodeDraft[];

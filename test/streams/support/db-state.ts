@@ -46,3 +46,13 @@ export async function ingestionSnapshot(sql: Sql): Promise<IngestionSnapshot> {
 export async function resetIngestionTables(sql: Sql): Promise<void> {
   await sql`truncate ingestion_checkpoint, ingested_updates, holding_reservations, holdings, deposits, transfer_instructions, withdrawals, outbox_events, outbox_cursors, deposit_accounts restart identity cascade`;
 }
+
+/**
+ * Onboards instruments (rows of `instruments`, as the admin API writes them): ingestion counts
+ * only holdings and offers of an onboarded instrument (docs/internals.md, money-safety rules).
+ */
+export async function onboardInstruments(sql: Sql, instruments: readonly { admin: string; id: string }[]): Promise<void> {
+  for (const i of instruments) {
+    await sql`insert into instruments (admin_party, instrument_id, registry_url) values (${i.admin}, ${i.id}, 'http://registry.invalid') on conflict do nothing`;
+  }
+}

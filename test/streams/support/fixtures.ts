@@ -28,3 +28,10 @@ export const RECORDED_PARTIES = {
   utilitySender: 'test-sender::122073884bbde76324a563e585afc3f3f9cc309d8d28f36424bd899a364f5e0a6fad',
   utilityReceiver: 'test-receiver::122054ada01e6117c91bc34048fdd10e329782e24f8b19e839bbd8a0e6e290d1a3b7',
 } as const;
+
+/** The instruments of the recordings: Canton Coin of two networks and the utility registry's LOAD token. */
+export const RECORDED_INSTRUMENTS = [
+  { admin: 'DSO::12204b8b621ec1dedd51ee2510085f8164cad194953496494d32f541f3f2c170e962', id: 'Amulet' },
+  { admin: 'DSO::1220d26d73867a428814de451fdd8e716acf45fe59c6569d76ad77d42270629f3ce9', id: 'Amulet' },
+  { admin: 'test-registrar::122002e9e6d1d24cf3fc613d9c6e44919e13f6577b805000f629a773f3817081efc6', id: 'LOAD' },
+] as const;

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CreateCustomerRequest, TransferRequest, type SandboxControl } from '../../control/control.js';
+import { CounterfeitArchiveRequest, CounterfeitRequest, CreateCustomerRequest, TransferRequest, type SandboxControl } from '../../control/control.js';
 import { LedgerError } from '../../engine/errors.js';
 import { FaultRule } from '../faults.js';
 import { bearerOf } from '../auth.js';
@@ -86,6 +86,8 @@ export function controlRoutes(app: FastifyInstance, ctx: WireContext, deps: Cont
     throw new RangeError(`unknown choice ${choice ?? ''}: accept, reject or withdraw`);
   });
   route('POST', '/expire', undefined, () => ({ expired: control.expireDue() }));
+  route('POST', '/counterfeits', CounterfeitRequest, ({ body }) => control.counterfeit(body));
+  route('POST', '/counterfeits/:cid/archive', CounterfeitArchiveRequest, ({ body, params }) => control.archiveCounterfeit(params['cid'] ?? '', body));
 
   route('GET', '/clock', undefined, () => control.clockNow());
   route('POST', '/clock/advance', z.object({ ms: z.int().min(0) }), ({ body }) => ({ time: control.advanceClock(body.ms) }));
