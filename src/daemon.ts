@@ -158,7 +158,13 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       maxConnections: config.http.maxConnections,
     });
     registerMetricsRoute(app, metrics.registry);
-    registerApiRoutes(app, { sql, registryTokens, ...(service ? { operator: service.operator, reconciliation: service.reconciliation, switches: service.switches, ingestion: service.ingestion } : {}) });
+    registerApiRoutes(app, {
+      sql,
+      registryTokens,
+      ...(service
+        ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion }
+        : {}),
+    });
     registerHealthRoutes(app, {
       health: () => healthOf(components),
       checkReady: async () => {

@@ -1,5 +1,6 @@
 import { createHoldingsJob, type HoldingsJob } from './admin/holdings-job.js';
-import { createReconciler, singleFlight, type Reconciler } from './admin/reconciliation/run.js';
+import { createHoldingAdoption, type HoldingAdoption } from './admin/holding-adoption.js';
+import { createReconcilerFrom, ledgerHoldingsSourceFor, singleFlight, type Reconciler } from './admin/reconciliation/run.js';
 import { createSwitches, type Switches } from './admin/switches.js';
 import type { LedgerConfig } from './config.js';
 import type { RegistryTokens } from './ledger/registry-auth.js';
@@ -69,6 +70,8 @@ export interface Service {
   readonly holdingsJob: HoldingsJob | undefined;
   readonly operator: OperatorCommands;
   readonly reconciliation: Reconciler;
+  /** Onboarding a token adopts the treasury's holdings of it already on the ledger. */
+  readonly holdingAdoption: HoldingAdoption;
   /** Operator pause switches (ingestion, withdrawals, acceptance); the first component, so a stored pause applies before anything runs. */
   readonly switches: Switches;
   readonly components: readonly Component[];
@@ -85,6 +88,9 @@ export function createService(o: ServiceOptions): Service {
   const inspect = o.inspect ? { inspect: o.inspect } : {};
   const switches = createSwitches({ sql, logger });
   const hooks = o.metrics ? { hooks: o.metrics.runtimeHooks } : {};
+
+  // The ledger's view of the treasury's holdings: for reconciliation, and for adopting a newly onboarded token's.
+  const holdingsOnLedger = ledgerHoldingsSourceFor(ledger);
 
   const ingestion = createIngestionComponent({
     sql,
@@ -142,7 +148,8 @@ export function createService(o: ServiceOptions): Service {
     deposits,
     holdingsJob,
     operator: createOperatorCommands({ withdrawal: withdrawals, deposit: deposits }),
-    reconciliation: singleFlight(createReconciler({ sql, ledger })),
+    reconciliation: singleFlight(createReconcilerFrom({ sql, treasuryParty: ledger.treasuryParty, ledger: holdingsOnLedger })),
+    holdingAdoption: createHoldingAdoption({ treasury: ledger.treasuryParty, ledger: holdingsOnLedger }),
     switches,
     components: [switches, ingestion, withdrawals, deposits, ...(holdingsJob ? [holdingsJob] : [])],
   };

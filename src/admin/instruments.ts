@@ -15,6 +15,7 @@ import {
   type InstrumentRecord,
 } from '../store/instruments.js';
 import { appendOutboxEvents } from '../store/outbox.js';
+import type { HoldingAdoption } from './holding-adoption.js';
 import { RegistryCheckError, type InstrumentRegistryCheck, type RegistryInstrumentInfo } from './registry-check.js';
 import { UtxoPolicy } from './utxo-policy.js';
 
@@ -82,6 +83,8 @@ export type InstrumentAction = 'added' | 'changed' | 'disabled' | 'enabled';
 
 export interface InstrumentChangeResult {
   instrument: InstrumentRecord;
+  /** Onboarding only: the treasury's holdings of the token already on the ledger, adopted into the pool. */
+  adopted?: { holdings: number; atOffset: number | null };
   /** Set when the registry was asked (add, new URL or registry auth, new display decimals, re-enable). */
   registry: RegistryInstrumentInfo | null;
   /** Fields whose value changed (empty: the request changed nothing). */
@@ -143,7 +146,7 @@ function canonical(v: unknown): string {
 }
 const sameValue = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 
-export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegistryCheck; tokens: RegistryTokens }): InstrumentAdmin {
+export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegistryCheck; tokens: RegistryTokens; adoption?: HoldingAdoption }): InstrumentAdmin {
   const { sql, registry, tokens } = deps;
 
   async function ask(i: { admin: string; id: string; registryUrl: string; registryAuth: RegistryAuth }): Promise<RegistryInstrumentInfo> {
@@ -156,15 +159,26 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
     }
   }
 
-  async function record(tx: Tx, action: InstrumentAction, r: InstrumentRecord, changed: string[], by: string): Promise<void> {
+  async function record(tx: Tx, action: InstrumentAction, r: InstrumentRecord, changed: string[], by: string, adopted?: InstrumentChangeResult['adopted']): Promise<void> {
     await appendOutboxEvents(tx, [
       {
         topic: 'instrument.configured',
         aggregateType: 'instrument',
         aggregateId: `${r.admin}/${r.id}`,
-        payload: { action, admin: r.admin, id: r.id, changed, by, config: configOf(r) },
+        payload: { action, admin: r.admin, id: r.id, changed, by, config: configOf(r), ...(adopted ? { adopted } : {}) },
       },
     ]);
+  }
+
+  /** The ledger's holdings of a newly onboarded token join the pool (holding-adoption.ts). */
+  async function adopt(tx: Tx, i: { admin: string; id: string }, by: string): Promise<InstrumentChangeResult['adopted']> {
+    if (!deps.adoption) return undefined;
+    try {
+      const r = await deps.adoption.adopt(tx, i, by);
+      return { holdings: r.adopted, atOffset: r.atOffset };
+    } catch (e) {
+      throw new AppError('NOT_READY', `Cannot read the treasury's holdings of ${i.id} from the ledger to adopt them: ${(e as Error).message}`, { retryable: true });
+    }
   }
 
   return {
@@ -187,8 +201,9 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
       return sql.begin(async (tx) => {
         const created = await insertInstrument(tx, config);
         if (!created) throw new AppError('STATE_CONFLICT', `Instrument ${body.id} of admin ${body.admin} was added concurrently`);
-        await record(tx, 'added', created, [...CONFIG_FIELDS], by);
-        return { instrument: created, registry: info, changed: [...CONFIG_FIELDS] };
+        const adopted = await adopt(tx, body, by);
+        await record(tx, 'added', created, [...CONFIG_FIELDS], by, adopted);
+        return { instrument: created, registry: info, changed: [...CONFIG_FIELDS], ...(adopted ? { adopted } : {}) };
       });
     },
 

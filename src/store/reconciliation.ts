@@ -23,13 +23,15 @@ export interface DbSnapshot {
   checkpoint: DbCheckpoint | null;
   holdings: HoldingRecord[];
   movements: MovementTotals[];
+  /** The onboarded instruments ("admin/id"): only their holdings are the treasury's funds. */
+  onboarded: ReadonlySet<string>;
 }
 
 export function readReconciliationSnapshot(sql: Sql, treasury: string): Promise<DbSnapshot> {
   return sql.begin('isolation level repeatable read read only', async (tx) => {
     const [cp] = await tx<{ ledger_offset: number; record_time: string | null; update_id: string | null }[]>`
       select ledger_offset, record_time, update_id from ingestion_checkpoint where treasury_party = ${treasury}`;
-    if (!cp) return { checkpoint: null, holdings: [], movements: [] };
+    if (!cp) return { checkpoint: null, holdings: [], movements: [], onboarded: new Set<string>() };
 
     const holdings = await tx<{ contract_id: string; instrument_admin: string; instrument_id: string; amount: string; locked: boolean }[]>`
       select contract_id, instrument_admin, instrument_id, amount::text as amount, lock is not null as locked
@@ -40,9 +42,14 @@ export function readReconciliationSnapshot(sql: Sql, treasury: string): Promise<
     // upgrade re-creates holdings already known, and ingestion keeps the first row for them.
     const movements = await tx<{ admin: string; id: string; created: string; archived: string }[]>`
       with created as (
-        select distinct on (c->>'contractId') c->'instrument'->>'admin' as admin, c->'instrument'->>'id' as id, (c->>'amount')::numeric as amount
-        from ingested_updates u cross join lateral jsonb_array_elements(u.facts->'holdingsCreated') c
-        order by c->>'contractId', u.ledger_offset
+        select distinct on (contract_id) admin, id, amount from (
+          select c->>'contractId' as contract_id, c->'instrument'->>'admin' as admin, c->'instrument'->>'id' as id, (c->>'amount')::numeric as amount, u.ledger_offset as at
+          from ingested_updates u cross join lateral jsonb_array_elements(u.facts->'holdingsCreated') c
+          union all
+          -- holdings adopted when their token was onboarded (they were created before it was)
+          select contract_id, instrument_admin, instrument_id, trim_scale(amount), adopted_offset from holding_adoptions
+        ) all_created
+        order by contract_id, at
       ),
       archived as (
         select distinct on (a->>'contractId') a->'instrument'->>'admin' as admin, a->'instrument'->>'id' as id, (a->>'amount')::numeric as amount
@@ -56,7 +63,9 @@ export function readReconciliationSnapshot(sql: Sql, treasury: string): Promise<
       )
       select admin, id, sum(created)::text as created, sum(archived)::text as archived from totals group by admin, id`;
 
+    const instruments = await tx<{ admin_party: string; instrument_id: string }[]>`select admin_party, instrument_id from instruments`;
     return {
+      onboarded: new Set(instruments.map((i) => `${i.admin_party}/${i.instrument_id}`)),
       checkpoint: { offset: cp.ledger_offset, recordTime: cp.record_time, updateId: cp.update_id },
       holdings: holdings.map((h) => ({ contractId: h.contract_id, instrument: { admin: h.instrument_admin, id: h.instrument_id }, amount: h.amount, locked: h.locked })),
       movements: movements.map((m) => ({ instrument: { admin: m.admin, id: m.id }, created: m.created, archived: m.archived })),

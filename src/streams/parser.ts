@@ -670,7 +670,7 @@ class TransactionParser {
   }
 }
 
-function plainLock(lock: NonNullable<HoldingView['lock']>): Record<string, unknown> {
+export function plainLock(lock: NonNullable<HoldingView['lock']>): Record<string, unknown> {
   return {
     holders: lock.holders,
     expiresAt: lock.expiresAt ?? null,

@@ -39,6 +39,10 @@ describe('onboarding a token while the daemon runs', () => {
     expect(wrong.status).toBe(400);
     const added = await call(s, 'POST', '/v1/instruments', { admin: acme.admin, id: 'ACME', registryUrl: acme.registryUrl, transferPolicy: 'offer-only' });
     expect(added).toMatchObject({ status: 201, body: { enabled: true, displayDecimals: 6, registry: { symbol: 'ACME', decimals: 6 } } });
+    // The two holdings the treasury received before onboarding were ignored deposits; onboarding adopts them into the pool.
+    expect(added.body['adopted']).toMatchObject({ holdings: 2 });
+    const ignored = (await call(s, 'GET', '/v1/deposits?status=ignored')).body.items as { statusReason: string }[];
+    expect(ignored.length).toBeGreaterThanOrEqual(2);
     expect((await call(s, 'GET', '/v1/instruments?enabled=true')).body.items).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'ACME' })]));
 
     // A 2-step deposit of the new token: the deposit automation finds its registry in the table.

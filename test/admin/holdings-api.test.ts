@@ -70,6 +70,7 @@ describe('GET /v1/reconciliation', () => {
     offset: 7,
     recordTime: null,
     checkedAt: new Date().toISOString(),
+    ignoredLedgerHoldings: 0,
     clean: false,
     instruments: [],
     differences: [
@@ -135,6 +136,10 @@ describe('the reconciliation snapshot', () => {
       { contractId: 's3', instrument: UTK, amount: '4.0000000000', locked: true },
     ]);
     expect(snap.movements).toEqual([{ instrument: UTK, created: '19', archived: '10' }]);
-    expect(await readReconciliationSnapshot(db, `none::1220${'0'.repeat(64)}`)).toEqual({ checkpoint: null, holdings: [], movements: [] });
+    expect(await readReconciliationSnapshot(db, `none::1220${'0'.repeat(64)}`)).toEqual({ checkpoint: null, holdings: [], movements: [], onboarded: new Set() });
+    // A holding adopted when its token was onboarded counts as created, once.
+    await insertHolding(db, { contractId: 's4', amount: '6', instrument: UTK, owner: T2 });
+    await db`insert into holding_adoptions (contract_id, instrument_admin, instrument_id, amount, adopted_offset, adopted_by) values ('s4', ${UTK.admin}, ${UTK.id}, 6, 103, 'ops')`;
+    expect((await readReconciliationSnapshot(db, T2)).movements).toEqual([{ instrument: UTK, created: '25', archived: '10' }]);
   });
 });

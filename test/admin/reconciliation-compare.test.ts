@@ -41,7 +41,7 @@ describe('compareHoldings', () => {
       { kind: 'movements', instrument: CC, movementsTotal: '19.0000000000', dbTotal: '15.0000000000' },
       { kind: 'instrument', contractId: 'inst', instrument: UTK, dbInstrument: CC, ledgerAmount: '4.0000000000', dbAmount: '4.0000000000' },
     ]);
-    const text = formatReport({ treasuryParty: 't::1', offset: 9, recordTime: null, checkedAt: 'now', clean: false, ...r });
+    const text = formatReport({ treasuryParty: 't::1', offset: 9, recordTime: null, checkedAt: 'now', clean: false, ignoredLedgerHoldings: 0, ...r });
     expect(text).toContain('6 DIFFERENCE(S)');
     for (const kind of ['missing', 'extra', 'amount', 'instrument', 'lock', 'movements']) expect(text).toContain(kind);
   });

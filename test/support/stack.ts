@@ -147,7 +147,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
   const { ingestion, withdrawals, deposits, switches } = service;
   const app = await createHttpServer({ logger, apiTokens: [STACK_API_TOKEN], protectOpsEndpoints: false, ...(registry ? { metrics: createHttpMetrics(registry) } : {}) });
   if (registry) registerMetricsRoute(app, registry);
-  registerApiRoutes(app, { sql, registryTokens, operator: service.operator, reconciliation: service.reconciliation, switches, ingestion });
+  registerApiRoutes(app, { sql, registryTokens, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion });
 
   const started: { stop(): Promise<void> }[] = [];
   try {

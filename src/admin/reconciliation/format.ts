@@ -31,6 +31,9 @@ export function formatReport(r: ReconciliationReport): string {
     totals.push([instrumentLabel(i.instrument), String(i.db.count), i.db.total, String(i.ledger.count), i.ledger.total, i.movements.net, String(i.differences)]);
   }
   lines.push(r.instruments.length === 0 ? '(no holdings in the database or on the ledger)' : totals.toString());
+  if (r.ignoredLedgerHoldings > 0) {
+    lines.push(`${r.ignoredLedgerHoldings} ledger holding(s) name the treasury but are not its funds (not signed by their admin, or a token not onboarded): see \`cxi deposits list --status ignored\``);
+  }
   if (r.clean) {
     lines.push(`CLEAN: the database matches the ledger at offset ${r.offset}.`);
     return lines.join('\n');

@@ -17,6 +17,7 @@ import {
 } from '../../ledger/schema/index.js';
 import { websocketUrl } from '../../ledger/updates-socket.js';
 import type { HoldingRecord } from './compare.js';
+import { plainLock } from '../../streams/parser.js';
 
 /**
  * The ledger side of reconciliation: the treasury's active Holding contracts at an offset
@@ -30,8 +31,24 @@ export class LedgerHoldingsError extends Error {
   override readonly name = 'LedgerHoldingsError';
 }
 
+/** A treasury holding as the ACS shows it, with what tells a genuine one from a counterfeit. */
+export interface LedgerHolding extends HoldingRecord {
+  /** The contract's signatories: a genuine holding is signed by its instrument's admin. */
+  signatories: readonly string[];
+  templateId: string;
+  lock: Record<string, unknown> | null;
+  meta: Record<string, string>;
+  createdOffset: number;
+  createdAt: string;
+}
+
 export interface LedgerHoldingsSource {
-  treasuryHoldingsAt(offset: number, onProgress?: (read: number) => void, signal?: AbortSignal): Promise<HoldingRecord[]>;
+  treasuryHoldingsAt(offset: number, onProgress?: (read: number) => void, signal?: AbortSignal): Promise<LedgerHolding[]>;
+}
+
+/** The ingestion rule (docs/internals.md, "Money-safety rules"): the instrument's admin signed it. */
+export function isSignedByAdmin(h: LedgerHolding): boolean {
+  return h.signatories.includes(h.instrument.admin);
 }
 
 export function holdingEventFormat(party: string): EventFormatInput {
@@ -46,7 +63,7 @@ export function holdingEventFormat(party: string): EventFormatInput {
 }
 
 /** The treasury's holding in one ACS element; null for elements that are not one (other owners, empty entries). */
-export function holdingOf(element: JsGetActiveContractsResponse, treasury: string): HoldingRecord | null {
+export function holdingOf(element: JsGetActiveContractsResponse, treasury: string): LedgerHolding | null {
   const entry = element.contractEntry;
   if ('JsEmpty' in entry) return null;
   if (!('JsActiveContract' in entry)) {
@@ -63,7 +80,18 @@ export function holdingOf(element: JsGetActiveContractsResponse, treasury: strin
   if (!parsed.success) throw new LedgerHoldingsError(`the Holding view of contract ${ev.contractId} does not decode: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const h = parsed.data;
   if (h.owner !== treasury) return null;
-  return { contractId: ev.contractId, instrument: { admin: h.instrumentId.admin, id: h.instrumentId.id }, amount: h.amount, locked: h.lock !== null && h.lock !== undefined };
+  return {
+    contractId: ev.contractId,
+    instrument: { admin: h.instrumentId.admin, id: h.instrumentId.id },
+    amount: h.amount,
+    locked: h.lock !== null && h.lock !== undefined,
+    signatories: ev.signatories,
+    templateId: ev.templateId,
+    lock: h.lock === null || h.lock === undefined ? null : plainLock(h.lock),
+    meta: h.meta.values,
+    createdOffset: ev.offset,
+    createdAt: ev.createdAt,
+  };
 }
 
 export interface LedgerHoldingsSourceOptions {
@@ -88,12 +116,12 @@ export function createLedgerHoldingsSource(o: LedgerHoldingsSourceOptions): Ledg
         if (isListLimitExceeded(e)) return undefined;
         throw e;
       });
-      const collect = (elements: Iterable<JsGetActiveContractsResponse>) => [...elements].map((e) => holdingOf(e, o.treasury)).filter((h): h is HoldingRecord => h !== null);
+      const collect = (elements: Iterable<JsGetActiveContractsResponse>) => [...elements].map((e) => holdingOf(e, o.treasury)).filter((h): h is LedgerHolding => h !== null);
       if (page !== undefined && page.length < limit) {
         onProgress?.(page.length);
         return collect(page);
       }
-      const out: HoldingRecord[] = [];
+      const out: LedgerHolding[] = [];
       let read = 0;
       await streamActiveContracts({ baseUrl: o.baseUrl, token: await o.auth.getToken(signal), request: { activeAtOffset: offset, eventFormat: format }, ...(signal ? { signal } : {}) }, (e) => {
         const h = holdingOf(e, o.treasury);

@@ -5,7 +5,7 @@ import { LedgerReadClient, listOptionsOf } from '../../ledger/read-client.js';
 import type { Sql } from '../../store/db.js';
 import { readReconciliationSnapshot } from '../../store/reconciliation.js';
 import { compareHoldings, type Difference, type InstrumentReconciliation } from './compare.js';
-import { createLedgerHoldingsSource, type LedgerHoldingsSource } from './ledger-holdings.js';
+import { createLedgerHoldingsSource, isSignedByAdmin, type LedgerHoldingsSource } from './ledger-holdings.js';
 
 /**
  * One reconciliation run: the database snapshot (checkpoint offset, holdings, ingested movements),
@@ -21,6 +21,8 @@ export interface ReconciliationReport {
   checkedAt: string;
   /** No difference of any kind. */
   clean: boolean;
+  /** Ledger holdings naming the treasury that are not its funds: counterfeits, tokens not onboarded. */
+  ignoredLedgerHoldings: number;
   instruments: InstrumentReconciliation[];
   differences: Difference[];
 }
@@ -52,7 +54,11 @@ export function createReconcilerFrom(deps: { sql: Sql; treasuryParty: string; le
       } catch (e) {
         throw new ReconciliationError(`cannot read the ledger's active holdings at offset ${cp.offset}: ${(e as Error).message}`, { cause: e });
       }
-      const { instruments, differences } = compareHoldings(snapshot.holdings, ledgerHoldings, snapshot.movements);
+      // The ingestion rule, on the ledger side too: only genuine holdings of onboarded tokens are the
+      // treasury's funds; the rest (counterfeits, tokens not onboarded) are reported, not compared.
+      const counted = ledgerHoldings.filter((h) => snapshot.onboarded.has(`${h.instrument.admin}/${h.instrument.id}`) && isSignedByAdmin(h));
+      const ignored = ledgerHoldings.length - counted.length;
+      const { instruments, differences } = compareHoldings(snapshot.holdings, counted, snapshot.movements);
       onProgress?.({ phase: 'compared', differences: differences.length });
       return {
         treasuryParty: deps.treasuryParty,
@@ -60,6 +66,7 @@ export function createReconcilerFrom(deps: { sql: Sql; treasuryParty: string; le
         recordTime: cp.recordTime,
         checkedAt: new Date().toISOString(),
         clean: differences.length === 0,
+        ignoredLedgerHoldings: ignored,
         instruments,
         differences,
       };
@@ -67,13 +74,17 @@ export function createReconcilerFrom(deps: { sql: Sql; treasuryParty: string; le
   };
 }
 
-/** The reconciler against a configured ledger (the daemon's LedgerConfig; the key file is not read). */
+/** The treasury's active holdings on a configured ledger (the daemon's LedgerConfig; the key file is not read). */
+export function ledgerHoldingsSourceFor(ledger: LedgerConfig, fetch?: typeof globalThis.fetch): LedgerHoldingsSource {
+  const auth = tokenProviderFor(ledger.auth, fetch ? { fetch } : {});
+  const http = new LedgerHttp({ baseUrl: ledger.apiUrl, auth, timeoutMs: 120_000, ...(fetch ? { fetch } : {}) });
+  const reads = new LedgerReadClient(http, listOptionsOf(ledger));
+  return createLedgerHoldingsSource({ reads, baseUrl: ledger.apiUrl, auth, treasury: ledger.treasuryParty });
+}
+
+/** The reconciler against a configured ledger. */
 export function createReconciler(deps: { sql: Sql; ledger: LedgerConfig; fetch?: typeof fetch }): Reconciler {
-  const auth = tokenProviderFor(deps.ledger.auth, deps.fetch ? { fetch: deps.fetch } : {});
-  const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth, timeoutMs: 120_000, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
-  const reads = new LedgerReadClient(http, listOptionsOf(deps.ledger));
-  const source = createLedgerHoldingsSource({ reads, baseUrl: deps.ledger.apiUrl, auth, treasury: deps.ledger.treasuryParty });
-  return createReconcilerFrom({ sql: deps.sql, treasuryParty: deps.ledger.treasuryParty, ledger: source });
+  return createReconcilerFrom({ sql: deps.sql, treasuryParty: deps.ledger.treasuryParty, ledger: ledgerHoldingsSourceFor(deps.ledger, deps.fetch) });
 }
 
 /** Concurrent callers (HTTP requests) share one run: a full ACS read is expensive for the node. */

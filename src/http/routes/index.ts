@@ -18,6 +18,8 @@ export interface ApiDeps {
   instrumentRegistry?: InstrumentRouteDeps['instrumentRegistry'];
   /** Registry credentials instruments may name (createRegistryTokens); default: none, and no ledger token. */
   registryTokens?: InstrumentRouteDeps['registryTokens'];
+  /** Onboarding adopts the token's holdings already on the ledger (src/admin/holding-adoption.ts). */
+  holdingAdoption?: InstrumentRouteDeps['holdingAdoption'];
   /** GET /v1/reconciliation (createReconciler in src/admin/reconciliation/run.ts); 503 without it. */
   reconciliation?: ReconciliationRouteDeps['reconciliation'];
   /** Operator commands to the machines (retry, cancel, fail, assign…); 503 without them. */

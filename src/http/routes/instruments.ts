@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { createInstrumentAdmin, InstrumentChangeBody, InstrumentCreateBody, type InstrumentChangeResult } from '../../admin/instruments.js';
+import type { HoldingAdoption } from '../../admin/holding-adoption.js';
 import { createRegistryMetadataCheck, type InstrumentRegistryCheck } from '../../admin/registry-check.js';
 import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
 import type { Sql } from '../../store/db.js';
@@ -31,15 +32,21 @@ const ChangeResponse = InstrumentResponse.extend({
     .nullable()
     .describe("What the registry's metadata API said, when it was asked"),
   changed: z.array(z.string()).describe('Fields this request changed'),
+  adopted: z
+    .object({ holdings: z.number().int(), atOffset: z.number().int().nullable() })
+    .optional()
+    .describe("Onboarding: the treasury's holdings of the token already on the ledger (signed by its admin) that joined the pool, read at this offset"),
 });
 
 const Params = z.object({ admin: z.string().min(1).max(256), id: z.string().min(1).max(128) });
 
 const view = (r: InstrumentRecord): z.infer<typeof InstrumentResponse> => r;
-const changeView = (r: InstrumentChangeResult): z.infer<typeof ChangeResponse> => ({ ...view(r.instrument), registry: r.registry, changed: r.changed });
+const changeView = (r: InstrumentChangeResult): z.infer<typeof ChangeResponse> => ({ ...view(r.instrument), registry: r.registry, changed: r.changed, ...(r.adopted ? { adopted: r.adopted } : {}) });
 
 export interface InstrumentRouteDeps {
   sql: Sql;
+  /** Onboarding adopts the token's holdings already on the ledger (none without a ledger). */
+  holdingAdoption?: HoldingAdoption;
   /** The credentials instruments may name and the tokens they send (default: none configured, no ledger). */
   registryTokens?: RegistryTokens;
   /** Default: the registry's metadata API over HTTP, with the instrument's registry auth. */
@@ -49,7 +56,12 @@ export interface InstrumentRouteDeps {
 /** Token onboarding (src/admin/instruments.ts): reads need the read scope, changes the admin scope. */
 export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): void {
   const tokens = deps.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: undefined });
-  const admin = createInstrumentAdmin({ sql: deps.sql, tokens, registry: deps.instrumentRegistry ?? createRegistryMetadataCheck({ tokens }) });
+  const admin = createInstrumentAdmin({
+    sql: deps.sql,
+    tokens,
+    registry: deps.instrumentRegistry ?? createRegistryMetadataCheck({ tokens }),
+    ...(deps.holdingAdoption ? { adoption: deps.holdingAdoption } : {}),
+  });
   const tags = ['instruments'];
   const byOf = (principal: { name: string } | undefined) => principal?.name ?? 'unknown';
 

@@ -21,6 +21,10 @@ const ReconciliationResponse = z.object({
   recordTime: Timestamp.nullable(),
   checkedAt: Timestamp,
   clean: z.boolean().describe('true: no difference of any kind'),
+  ignoredLedgerHoldings: z
+    .number()
+    .int()
+    .describe("Ledger holdings naming the treasury that are not its funds (not signed by their instrument's admin, or of a token not onboarded): listed as ignored deposits, not compared"),
   instruments: z.array(
     z.object({
       instrument: Instrument,
