@@ -54,6 +54,7 @@ describe('ingestion store: one transaction per batch', () => {
       updateId: last.update.Transaction.value.updateId,
       recordTime: last.update.Transaction.value.recordTime,
       synchronizerId: SYNC,
+      synchronizerTimes: { [SYNC]: last.update.Transaction.value.recordTime },
     });
   });
 
