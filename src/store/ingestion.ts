@@ -56,6 +56,14 @@ export interface IngestOptions {
   prepared?: PreparedBatch | undefined;
   /** Called inside the transaction once the batch is parsed: what the next batch can be parsed against. */
   onParsed?: (parsed: ParsedBatch) => void;
+  /**
+   * This run repeats one whose outcome is unknown (its connection was lost, possibly after its
+   * COMMIT landed): if the stored checkpoint is what this batch commits, from `expectedOffset` —
+   * its last offset and its last transaction — and every one of its transactions is stored, the
+   * batch is taken as committed (IngestResult.alreadyCommitted) instead of refused as another
+   * writer's.
+   */
+  mayHaveCommitted?: boolean;
 }
 
 export interface IngestResult {
@@ -68,6 +76,11 @@ export interface IngestResult {
   warnings: { message: string; context: Record<string, unknown> }[];
   /** Whether the batch's parse ahead of its transaction was used (IngestOptions.prepared). */
   parsedAhead: boolean;
+  /**
+   * The batch had committed in an earlier run whose answer was lost (IngestOptions.mayHaveCommitted):
+   * nothing was written now, and `facts` and `eventIds` are empty (the earlier run wrote them).
+   */
+  alreadyCommitted: boolean;
 }
 
 export const DEFAULT_INSTRUCTION_EXPIRY_GRACE_MS = 60_000;
@@ -85,6 +98,9 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     // each batch's lookups for their actual arrays cost it about a tenth of its time).
     const [, stored, already, holdings, instructionRows] = await settleAll([keyedStatementsOnly(tx), lockCheckpoint(tx, party), ...startBatchLookups(tx, party, elements)]);
     if (opts.expectedOffset !== undefined && (stored?.offset ?? 0) !== opts.expectedOffset) {
+      if (opts.mayHaveCommitted && stored && committedBy(elements, opts.expectedOffset, stored, already)) {
+        return { checkpoint: stored, facts: [], skipped: elements.length, eventIds: [], warnings: [], parsedAhead: false, alreadyCommitted: true };
+      }
       throw new CheckpointConflictError(
         `the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${opts.expectedOffset}: another ingestion writer is active`,
       );
@@ -177,8 +193,27 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     await opts.faults?.('before-commit');
     const eventIds = [...changeEventIds, ...(await appendOutboxEvents(tx, expired))];
     await opts.faults?.('after-outbox');
-    return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: prepared !== undefined };
+    return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: prepared !== undefined, alreadyCommitted: false };
   });
+}
+
+/**
+ * Whether `stored` is the checkpoint this batch commits when run from `expectedOffset`: at its last
+ * offset, naming its last transaction, with every one of its transactions stored. Another writer
+ * committing exactly this batch is the only other way to get there, and leaves the same database.
+ */
+function committedBy(elements: readonly IngestElement[], expectedOffset: number, stored: Checkpoint, known: ReadonlySet<string>): boolean {
+  let end: number | undefined;
+  let lastTx: string | null = null;
+  for (const el of elements) {
+    const offset = el.kind === 'transaction' ? el.tx.offset : el.offset;
+    if (offset <= expectedOffset) continue;
+    end = Math.max(end ?? offset, offset);
+    if (el.kind !== 'transaction') continue;
+    if (!known.has(el.tx.updateId)) return false;
+    lastTx = el.tx.updateId;
+  }
+  return end !== undefined && stored.offset === end && (lastTx === null || stored.updateId === lastTx);
 }
 
 /**

@@ -134,12 +134,19 @@ describe('against the ledger double connected to a second synchronizer', () => {
     const T = s.treasury!.party;
     const alice = s.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '1000' }] }).party;
     const lines: { level: number; msg: string }[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string }), done()) }));
+    const sink = new Writable({
+      write: (chunk: Buffer, _e, done) => {
+        for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as { level: number; msg: string });
+        done();
+      },
+    });
+    const logger = pino({ level: 'warn' }, sink);
     component = createIngestionComponent({
       sql,
       logger,
       ledger: { apiUrl: s.jsonApiUrl, auth: { kind: 'static', token: await s.tokenFor(s.treasury!.userId) }, treasuryParty: T },
-      options: { retry: { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 30 }, batchMaxWaitMs: 10 },
+      // Restarts soon, if at all: the stop must be for good.
+      options: { retry: { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 30 }, batchMaxWaitMs: 10, restart: { baseDelayMs: 20, maxDelayMs: 20, maxRestarts: 5 } },
     });
     const c = component;
     await c.start();
@@ -160,7 +167,7 @@ describe('against the ledger double connected to a second synchronizer', () => {
     expect(errors[0]!.msg).toContain(second);
     expect((await readCheckpoint(sql, T))!.offset).toBeLessThan(foreign.offset);
     expect(await sql`select 1 from ingested_updates where update_id = ${foreign.updateId}`).toHaveLength(0);
-    // It stays stopped: the update is on the ledger for good, and a restart would meet it again.
+    // It stays stopped, not restarted: the update is on the ledger for good, and a restart would meet it again.
     await new Promise((r) => setTimeout(r, 300));
     expect(c.status().state).toBe('failed');
     expect(lines.filter((l) => l.level >= 50)).toHaveLength(1);
