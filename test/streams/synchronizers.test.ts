@@ -10,6 +10,7 @@ import { markAttemptSubmitted, releaseReservations } from '../../src/store/reser
 import { parseElements } from '../../src/streams/elements.js';
 import { UnexpectedSynchronizerError } from '../../src/streams/errors.js';
 import { useMigratedDatabase } from '../support/db.js';
+import { startStack } from '../support/stack.js';
 import { eventsOf, ingestionSnapshot, resetIngestionTables } from './support/db-state.js';
 import { CC, customer, ScriptedLedger, SYNC, TREASURY, type Json } from './support/scripted-ledger.js';
 
@@ -171,5 +172,24 @@ describe('against the ledger double connected to a second synchronizer', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(c.status().state).toBe('failed');
     expect(lines.filter((l) => l.level >= 50)).toHaveLength(1);
+  });
+});
+
+describe('the withdrawal runtime', () => {
+  it('records on a submitted attempt’s reservations the synchronizer its transaction was prepared for', async () => {
+    const s = await startStack();
+    try {
+      await s.fundTreasury('Amulet', '100', 1);
+      const bob = s.customer({ preapproval: true });
+      expect((await s.requestWithdrawal({ withdrawalId: 'w-sync', receiver: bob, instrument: 'Amulet', amount: '5' })).status).toBe(201);
+      await s.waitForWithdrawal('w-sync', 'completed');
+      const rows = await s.sql<{ synchronizer_id: string | null; submitted: boolean }[]>`
+        select synchronizer_id, submitted_at is not null as submitted from holding_reservations where withdrawal_id = 'w-sync'`;
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows).toEqual(rows.map(() => ({ synchronizer_id: s.sandbox.synchronizerId, submitted: true })));
+      expect((await readCheckpoint(s.sql, s.treasury))!.synchronizerId).toBe(s.sandbox.synchronizerId);
+    } finally {
+      await s.close();
+    }
   });
 });
