@@ -15,6 +15,8 @@ export interface ServiceMetrics {
   readonly runtimeHooks: RuntimeHooks;
   /** Counts what a committed ingestion batch brought. */
   ingested(batch: CommittedBatch): void;
+  /** Counts an automatic restart of a failed ingestion run (the component's restarts$). */
+  ingestionRestarted(): void;
   /** Where the lag gauges read the ledger end and ingestion's position from (the service wires it). */
   observeIngestion(source: IngestionPositionSource): void;
 }
@@ -77,6 +79,11 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
   const batches = new Counter({
     name: 'cxi_ingestion_batches_total',
     help: 'Ingestion batches committed (one database transaction each).',
+    registers: [registry],
+  });
+  const restarts = new Counter({
+    name: 'cxi_ingestion_restarts_total',
+    help: 'Automatic restarts of a failed ingestion run (each after a pause; the component is failed until it runs again).',
     registers: [registry],
   });
   const parsedAhead = new Counter({
@@ -182,6 +189,9 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
       updates.inc(b.transactions);
       duplicates.inc(b.skipped);
       if (b.parsedAhead) parsedAhead.inc();
+    },
+    ingestionRestarted() {
+      restarts.inc();
     },
     observeIngestion(s) {
       source = s;

@@ -123,6 +123,7 @@ export function createService(o: ServiceOptions): Service {
     const metrics = o.metrics;
     // Lives as long as the ingestion component (committed$ never completes while it exists).
     ingestion.committed$.subscribe((b) => metrics.ingested(b));
+    ingestion.restarts$.subscribe(() => metrics.ingestionRestarted());
     metrics.observeIngestion({
       ledgerEnd: (signal) => ingestion.ledgerEnd(signal),
       // A standby instance has no position of its own: the stored checkpoint is the truth.

@@ -30,7 +30,7 @@ describe('daemon on the embedded default', () => {
       expect(await health.json()).toMatchObject({ status: 'ok' });
       const ready = await fetch(`${daemon.url}/ready`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok' } });
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', components: 'ok' } });
       await expect(startDaemon({ config, logger: testLogger() })).rejects.toThrow(DataDirLockedError);
       await daemon.sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('a1', 'memo-1', 'cust-1')`;
     } finally {

@@ -9,9 +9,19 @@ export interface Checkpoint {
   offset: number;
   /** Last ingested transaction; null while only offset checkpoints were seen. */
   updateId: string | null;
-  /** Latest record time seen, from transactions or OffsetCheckpoints. */
-  recordTime: string | null;
+  /**
+   * The synchronizer ingestion follows: the only one whose updates it accepts (an update of
+   * another stops it). Adopted from the first update, or from the first OffsetCheckpoint when that
+   * names a single synchronizer; null until then.
+   */
   synchronizerId: string | null;
+  /** Latest record time of that synchronizer (transactions and OffsetCheckpoints). */
+  recordTime: string | null;
+  /**
+   * Latest record time of every synchronizer the stream reported, by synchronizer id. Record time
+   * is ordered only within one synchronizer: a deadline is compared with its own synchronizer's.
+   */
+  synchronizerTimes: Record<string, string>;
 }
 
 interface Row {
@@ -20,15 +30,23 @@ interface Row {
   update_id: string | null;
   record_time: string | null;
   synchronizer_id: string | null;
+  synchronizer_times: Record<string, string>;
 }
 
 function toCheckpoint(r: Row): Checkpoint {
-  return { treasuryParty: r.treasury_party, offset: r.ledger_offset, updateId: r.update_id, recordTime: r.record_time, synchronizerId: r.synchronizer_id };
+  return {
+    treasuryParty: r.treasury_party,
+    offset: r.ledger_offset,
+    updateId: r.update_id,
+    recordTime: r.record_time,
+    synchronizerId: r.synchronizer_id,
+    synchronizerTimes: r.synchronizer_times,
+  };
 }
 
 export async function readCheckpoint(db: Queryable, treasuryParty: string): Promise<Checkpoint | undefined> {
   const [row] = await db<Row[]>`
-    select treasury_party, ledger_offset, update_id, record_time, synchronizer_id
+    select treasury_party, ledger_offset, update_id, record_time, synchronizer_id, synchronizer_times
     from ingestion_checkpoint where treasury_party = ${treasuryParty}`;
   return row ? toCheckpoint(row) : undefined;
 }
@@ -40,7 +58,7 @@ export async function readCheckpoint(db: Queryable, treasuryParty: string): Prom
  */
 export async function lockCheckpoint(tx: Tx, treasuryParty: string): Promise<Checkpoint | undefined> {
   const [row] = await tx<Row[]>`
-    select treasury_party, ledger_offset, update_id, record_time, synchronizer_id
+    select treasury_party, ledger_offset, update_id, record_time, synchronizer_id, synchronizer_times
     from ingestion_checkpoint where treasury_party = ${treasuryParty} for update`.execute();
   return row ? toCheckpoint(row) : undefined;
 }
@@ -48,9 +66,9 @@ export async function lockCheckpoint(tx: Tx, treasuryParty: string): Promise<Che
 /** Started at once (execute()), like lockCheckpoint, so pipelined callers control the order. */
 export async function writeCheckpoint(tx: Tx, cp: Checkpoint): Promise<void> {
   await tx`
-    insert into ingestion_checkpoint (treasury_party, ledger_offset, update_id, record_time, synchronizer_id)
-    values (${cp.treasuryParty}, ${cp.offset}, ${cp.updateId}, ${cp.recordTime}, ${cp.synchronizerId})
+    insert into ingestion_checkpoint (treasury_party, ledger_offset, update_id, record_time, synchronizer_id, synchronizer_times)
+    values (${cp.treasuryParty}, ${cp.offset}, ${cp.updateId}, ${cp.recordTime}, ${cp.synchronizerId}, ${JSON.stringify(cp.synchronizerTimes)}::text::jsonb)
     on conflict (treasury_party) do update set
       ledger_offset = excluded.ledger_offset, update_id = excluded.update_id, record_time = excluded.record_time,
-      synchronizer_id = excluded.synchronizer_id, updated_at = now()`.execute();
+      synchronizer_id = excluded.synchronizer_id, synchronizer_times = excluded.synchronizer_times, updated_at = now()`.execute();
 }

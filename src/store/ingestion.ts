@@ -1,5 +1,5 @@
 import { compareTimestamps, type JsTransaction, type SynchronizerTime } from '../ledger/schema/index.js';
-import { CheckpointConflictError } from '../streams/errors.js';
+import { CheckpointConflictError, UnexpectedSynchronizerError } from '../streams/errors.js';
 import type { TransactionFacts } from '../streams/facts.js';
 import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges } from '../streams/ledger-state.js';
 import { lockCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
@@ -56,6 +56,14 @@ export interface IngestOptions {
   prepared?: PreparedBatch | undefined;
   /** Called inside the transaction once the batch is parsed: what the next batch can be parsed against. */
   onParsed?: (parsed: ParsedBatch) => void;
+  /**
+   * This run repeats one whose outcome is unknown (its connection was lost, possibly after its
+   * COMMIT landed): if the stored checkpoint is what this batch commits, from `expectedOffset` —
+   * its last offset and its last transaction — and every one of its transactions is stored, the
+   * batch is taken as committed (IngestResult.alreadyCommitted) instead of refused as another
+   * writer's.
+   */
+  mayHaveCommitted?: boolean;
 }
 
 export interface IngestResult {
@@ -68,13 +76,14 @@ export interface IngestResult {
   warnings: { message: string; context: Record<string, unknown> }[];
   /** Whether the batch's parse ahead of its transaction was used (IngestOptions.prepared). */
   parsedAhead: boolean;
+  /**
+   * The batch had committed in an earlier run whose answer was lost (IngestOptions.mayHaveCommitted):
+   * nothing was written now, and `facts` and `eventIds` are empty (the earlier run wrote them).
+   */
+  alreadyCommitted: boolean;
 }
 
 export const DEFAULT_INSTRUCTION_EXPIRY_GRACE_MS = 60_000;
-
-function maxTime(a: string | null, b: string): string {
-  return a === null || compareTimestamps(b, a) > 0 ? b : a;
-}
 
 export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], opts: IngestOptions): Promise<IngestResult> {
   const party = opts.treasuryParty;
@@ -89,28 +98,16 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     // each batch's lookups for their actual arrays cost it about a tenth of its time).
     const [, stored, already, holdings, instructionRows, onboarded] = await settleAll([keyedStatementsOnly(tx), lockCheckpoint(tx, party), ...startBatchLookups(tx, party, elements)]);
     if (opts.expectedOffset !== undefined && (stored?.offset ?? 0) !== opts.expectedOffset) {
+      if (opts.mayHaveCommitted && stored && committedBy(elements, opts.expectedOffset, stored, already)) {
+        return { checkpoint: stored, facts: [], skipped: elements.length, eventIds: [], warnings: [], parsedAhead: false, alreadyCommitted: true };
+      }
       throw new CheckpointConflictError(
         `the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${opts.expectedOffset}: another ingestion writer is active`,
       );
     }
-    const cp: Checkpoint = stored ?? { treasuryParty: party, offset: 0, updateId: null, recordTime: null, synchronizerId: null };
+    const cp: Checkpoint = stored ?? { treasuryParty: party, offset: 0, updateId: null, recordTime: null, synchronizerId: null, synchronizerTimes: {} };
     const { fresh, txs, skipped } = selectFresh(elements, cp.offset, already);
-
-    // The new checkpoint: last offset, last transaction, latest record time.
-    const next: Checkpoint = { ...cp };
-    for (const el of fresh) {
-      if (el.kind === 'transaction') {
-        next.offset = Math.max(next.offset, el.tx.offset);
-        next.updateId = el.tx.updateId;
-        advanceTime(next, el.tx.recordTime, el.tx.synchronizerId);
-      } else if (el.kind === 'checkpoint') {
-        next.offset = Math.max(next.offset, el.offset);
-        for (const st of el.synchronizerTimes) advanceTime(next, st.recordTime, st.synchronizerId);
-      } else {
-        next.offset = Math.max(next.offset, el.offset);
-        advanceTime(next, el.recordTime, el.synchronizerId);
-      }
-    }
+    const next = nextCheckpoint(cp, fresh);
 
     const holdingsById = new Map<string, KnownHolding>(holdings.map((h) => [h.contractId, h]));
     const instructionsById = new Map<string, KnownInstruction>(instructionRows.map((i) => [i.contractId, i]));
@@ -188,7 +185,7 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     const [, , expired, , changeEventIds] = await settleAll([
       factsWritten,
       flushChanges(tx, changes),
-      next.recordTime === null ? [] : decideTimeouts(tx, next.recordTime, grace),
+      decideTimeouts(tx, next, grace),
       fresh.length > 0 || stored === undefined ? writeCheckpoint(tx, next) : undefined,
       appendOutboxEvents(tx, changes.events),
     ]);
@@ -196,33 +193,109 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     await opts.faults?.('before-commit');
     const eventIds = [...changeEventIds, ...(await appendOutboxEvents(tx, expired))];
     await opts.faults?.('after-outbox');
-    return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: prepared !== undefined };
+    return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: prepared !== undefined, alreadyCommitted: false };
   });
 }
 
-function advanceTime(cp: Checkpoint, recordTime: string, synchronizerId: string): void {
-  const later = maxTime(cp.recordTime, recordTime);
-  if (later === cp.recordTime) return;
-  cp.recordTime = later;
-  cp.synchronizerId = synchronizerId;
+/**
+ * Whether `stored` is the checkpoint this batch commits when run from `expectedOffset`: at its last
+ * offset, naming its last transaction, with every one of its transactions stored. Another writer
+ * committing exactly this batch is the only other way to get there, and leaves the same database.
+ */
+function committedBy(elements: readonly IngestElement[], expectedOffset: number, stored: Checkpoint, known: ReadonlySet<string>): boolean {
+  let end: number | undefined;
+  let lastTx: string | null = null;
+  for (const el of elements) {
+    const offset = el.kind === 'transaction' ? el.tx.offset : el.offset;
+    if (offset <= expectedOffset) continue;
+    end = Math.max(end ?? offset, offset);
+    if (el.kind !== 'transaction') continue;
+    if (!known.has(el.tx.updateId)) return false;
+    lastTx = el.tx.updateId;
+  }
+  return end !== undefined && stored.offset === end && (lastTx === null || stored.updateId === lastTx);
+}
+
+/**
+ * The checkpoint once `fresh` is ingested: last offset, last transaction, the latest record time
+ * of every synchronizer named, and the synchronizer followed, adopted from the first update if
+ * none is yet. An update of any other synchronizer stops the batch (UnexpectedSynchronizerError).
+ * OffsetCheckpoints name every synchronizer the participant has seen an update of (Canton's
+ * InMemoryStateUpdater.scala, community/ledger/ledger-api-core/.../platform/index/), the
+ * treasury's or not: their times are kept, and never adopt a synchronizer.
+ */
+function nextCheckpoint(cp: Checkpoint, fresh: readonly IngestElement[]): Checkpoint {
+  const next: Checkpoint = { ...cp, synchronizerTimes: { ...cp.synchronizerTimes } };
+  const follow = (synchronizerId: string, updateId: string | undefined, offset: number) => {
+    next.synchronizerId ??= synchronizerId;
+    if (synchronizerId !== next.synchronizerId) throw new UnexpectedSynchronizerError(updateId, offset, synchronizerId, next.synchronizerId);
+  };
+  for (const el of fresh) {
+    if (el.kind === 'transaction') {
+      follow(el.tx.synchronizerId, el.tx.updateId, el.tx.offset);
+      next.offset = Math.max(next.offset, el.tx.offset);
+      next.updateId = el.tx.updateId;
+      advanceTime(next, el.tx.synchronizerId, el.tx.recordTime);
+    } else if (el.kind === 'checkpoint') {
+      next.offset = Math.max(next.offset, el.offset);
+      for (const st of el.synchronizerTimes) advanceTime(next, st.synchronizerId, st.recordTime);
+    } else {
+      follow(el.synchronizerId, undefined, el.offset);
+      next.offset = Math.max(next.offset, el.offset);
+      advanceTime(next, el.synchronizerId, el.recordTime);
+    }
+  }
+  return next;
+}
+
+function advanceTime(cp: Checkpoint, synchronizerId: string, recordTime: string): void {
+  const known = cp.synchronizerTimes[synchronizerId];
+  if (known === undefined || compareTimestamps(recordTime, known) > 0) cp.synchronizerTimes[synchronizerId] = recordTime;
+  if (synchronizerId === cp.synchronizerId) cp.recordTime = cp.synchronizerTimes[synchronizerId]!;
 }
 
 /**
  * What the ingested record time decides (docs/internals.md): withdrawal attempts whose deadline
  * passed with no transfer seen are definitely failed — reported once per attempt — and pending
- * transfer instructions past executeBefore (plus the grace) have expired.
+ * transfer instructions past executeBefore (plus the grace) have expired. Record time is ordered
+ * only within one synchronizer, so each deadline is compared with its own synchronizer's: an
+ * attempt's is the synchronizer its transaction was prepared for (holding_reservations, written
+ * at submission), else (not submitted) the one followed; an instruction's is the one followed, the
+ * only one ingestion takes updates from.
  */
-async function decideTimeouts(tx: Tx, recordTime: string, graceMs: number): Promise<OutboxEventInput[]> {
+async function decideTimeouts(tx: Tx, cp: Checkpoint, graceMs: number): Promise<OutboxEventInput[]> {
+  const times = Object.values(cp.synchronizerTimes);
+  if (times.length === 0) return [];
+  const latest = times.reduce((a, b) => (compareTimestamps(b, a) > 0 ? b : a));
+  const recordTime = cp.recordTime;
   const events: OutboxEventInput[] = [];
   // Both decisions in the caller's round trip: started here (execute()), in the caller's order.
+  // Attempts are read by the deadline index up to the latest time of any synchronizer, then each
+  // against its own synchronizer's time; the update re-checks the row (a concurrent reservation
+  // may have started another attempt meanwhile).
   const [attempts, expired] = await settleAll([
-    tx<{ withdrawal_id: string; attempt: number; deadline: string }[]>`
-    update withdrawals set expiry_emitted_attempt = attempt, updated_at = now()
-    where deadline is not null and transfer_update_id is null
-      and (expiry_emitted_attempt is null or expiry_emitted_attempt < attempt)
-      and deadline < ${recordTime}::timestamptz
-    returning withdrawal_id, attempt, deadline`.execute(),
-    tx<{ contract_id: string; direction: string; root_instruction_cid: string; memo: string | null; execute_before: string }[]>`
+    tx<{ withdrawal_id: string; attempt: number; deadline: string; synchronizer_id: string }[]>`
+    update withdrawals w set expiry_emitted_attempt = w.attempt, updated_at = now()
+    from (
+      select c.withdrawal_id, c.attempt, s.synchronizer_id, (${JSON.stringify(cp.synchronizerTimes)}::text::jsonb ->> s.synchronizer_id)::timestamptz as record_time
+      from withdrawals c
+      cross join lateral (
+        select coalesce(
+          (select r.synchronizer_id from holding_reservations r
+           where r.withdrawal_id = c.withdrawal_id and r.attempt = c.attempt and r.synchronizer_id is not null limit 1),
+          ${cp.synchronizerId}::text) as synchronizer_id) s
+      where c.deadline is not null and c.transfer_update_id is null
+        and (c.expiry_emitted_attempt is null or c.expiry_emitted_attempt < c.attempt)
+        and c.deadline < ${latest}::timestamptz
+    ) d
+    where w.withdrawal_id = d.withdrawal_id and w.attempt = d.attempt
+      and w.deadline is not null and w.transfer_update_id is null
+      and (w.expiry_emitted_attempt is null or w.expiry_emitted_attempt < w.attempt)
+      and w.deadline < d.record_time
+    returning w.withdrawal_id, w.attempt, w.deadline, d.synchronizer_id`.execute(),
+    recordTime === null
+      ? []
+      : tx<{ contract_id: string; direction: string; root_instruction_cid: string; memo: string | null; execute_before: string }[]>`
     update transfer_instructions set status = 'expired', closed_record_time = ${recordTime}::timestamptz
     where status = 'pending' and execute_before < ${recordTime}::timestamptz - make_interval(secs => ${graceMs / 1000})
     returning contract_id, direction, root_instruction_cid, memo, execute_before`.execute(),
@@ -233,7 +306,7 @@ async function decideTimeouts(tx: Tx, recordTime: string, graceMs: number): Prom
       topic: 'withdrawal.attempt_expired',
       aggregateType: 'withdrawal',
       aggregateId: a.withdrawal_id,
-      payload: { withdrawalId: a.withdrawal_id, attempt: a.attempt, deadline: a.deadline, recordTime },
+      payload: { withdrawalId: a.withdrawal_id, attempt: a.attempt, deadline: a.deadline, recordTime: cp.synchronizerTimes[a.synchronizer_id], synchronizerId: a.synchronizer_id },
     });
   }
 

@@ -212,7 +212,7 @@ export async function releaseReservations(tx: Tx, req: ReleaseReservationInput, 
     select r.reservation_id, r.contract_id,
       (r.submitted_at is null
         or h.archived_offset is not null
-        or (r.deadline is not null and r.deadline < (select max(record_time) from ingestion_checkpoint))) as allowed
+        or (r.deadline is not null and r.deadline < ${ingestedTimeOfAttempt(tx)})) as allowed
     from holding_reservations r left join holdings h using (contract_id)
     where r.withdrawal_id = ${req.withdrawalId} and r.released_at is null
       ${req.attempt === null ? tx`` : tx`and r.attempt = ${req.attempt}`}
@@ -236,12 +236,26 @@ export async function releaseReservations(tx: Tx, req: ReleaseReservationInput, 
 }
 
 /**
- * Records that an execute is about to be tried for the attempt. Written in the transaction that
- * persists the machine entering `executing`, which commits before the execute is sent.
+ * The ingested record time a submitted reservation `r` (joined with its holding `h`) is decided
+ * against: that of the synchronizer its transaction was prepared for, as ingestion of the
+ * holding's owner saw it. Record time is ordered only within one synchronizer: another's may be
+ * past the deadline while this one's is not. A reservation marked without a synchronizer takes
+ * the synchronizer ingestion follows (its checkpoint's record time).
  */
-export async function markAttemptSubmitted(tx: Tx, withdrawalId: string, attempt: number): Promise<void> {
+function ingestedTimeOfAttempt(tx: Tx) {
+  return tx`(select case when r.synchronizer_id is null then c.record_time else (c.synchronizer_times ->> r.synchronizer_id)::timestamptz end
+    from ingestion_checkpoint c where c.treasury_party = h.owner)`;
+}
+
+/**
+ * Records that an execute is about to be tried for the attempt, and the synchronizer its
+ * transaction was prepared for (its deadline is decided against that synchronizer's record time
+ * only). Written in the transaction that persists the machine entering `executing`, which commits
+ * before the execute is sent.
+ */
+export async function markAttemptSubmitted(tx: Tx, withdrawalId: string, attempt: number, synchronizerId?: string): Promise<void> {
   await tx`
-    update holding_reservations set submitted_at = now()
+    update holding_reservations set submitted_at = now(), synchronizer_id = ${synchronizerId ?? null}
     where withdrawal_id = ${withdrawalId} and attempt = ${attempt} and released_at is null and submitted_at is null`;
 }
 

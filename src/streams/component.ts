@@ -13,7 +13,7 @@ import type { FaultPoint } from '../store/ingestion.js';
 import { tryAcquireIngestionLease, type IngestionLease } from '../store/ingestion-lease.js';
 import { DEFAULT_BACKOFF, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
 import { Backpressure } from './backpressure.js';
-import { CheckpointConflictError, PrunedOffsetError, UpdateParseError } from './errors.js';
+import { CheckpointConflictError, PrunedOffsetError, UnexpectedSynchronizerError, UpdateParseError } from './errors.js';
 import { runPipeline, type CommittedBatch } from './pipeline.js';
 import { updatesSource, type Transport } from './source.js';
 
@@ -75,6 +75,35 @@ export interface IngestionOptions {
   fetch?: typeof fetch;
   /** Tests: fault injection inside batch transactions. */
   faults?: (point: FaultPoint) => void | Promise<void>;
+  /** A failed run restarts itself (see IngestionRestartPolicy); defaults DEFAULT_RESTART. */
+  restart?: Partial<IngestionRestartPolicy>;
+}
+
+/**
+ * How a failed run starts again by itself: after a pause that doubles from `baseDelayMs` up to
+ * `maxDelayMs`, at most `maxRestarts` times in a row without a batch committed in between (then it
+ * stays failed until an operator restarts it). Only failures a restart may cure (ledger or
+ * database unreachable, a lost writer lock, refused credentials, a batch refused as another
+ * writer's, anything unexpected) are restarted; bad data, pruned history, an unexpected
+ * synchronizer and a stored offset beyond the ledger end need an operator and are not.
+ */
+export interface IngestionRestartPolicy {
+  baseDelayMs: number;
+  maxDelayMs: number;
+  maxRestarts: number;
+}
+
+/** 1 s, 2 s, … 5 min: 10 restarts in a row span about 13 minutes. */
+export const DEFAULT_RESTART: IngestionRestartPolicy = { baseDelayMs: 1000, maxDelayMs: 300_000, maxRestarts: 10 };
+
+/** One automatic restart of a failed run (IngestionComponent.restarts$). */
+export interface IngestionRestart {
+  /** Restarts in a row without a committed batch, this one included. */
+  attempt: number;
+  /** The pause before it. */
+  delayMs: number;
+  /** Why the run before it stopped (describeFailure). */
+  reason: string;
 }
 
 export interface IngestionDeps {
@@ -103,6 +132,8 @@ export interface IngestionProgress {
 export interface IngestionComponent extends Component {
   /** Every committed batch, after its commit: wakes outbox consumers early. */
   readonly committed$: Observable<CommittedBatch>;
+  /** Every automatic restart of a failed run, as it starts (metrics). */
+  readonly restarts$: Observable<IngestionRestart>;
   progress(): IngestionProgress;
   /** The ledger end, asked of the validator now (GET /v2/state/ledger-end; metrics). */
   ledgerEnd(signal?: AbortSignal): Promise<number>;
@@ -110,10 +141,17 @@ export interface IngestionComponent extends Component {
   settled(): Promise<void>;
 }
 
+/** Whether restarting may cure the failure: not bad data, pruned history or a ledger that went back. */
+export function restartMayCure(e: unknown): boolean {
+  if (e instanceof UpdateParseError || e instanceof PrunedOffsetError || e instanceof UnexpectedSynchronizerError || e instanceof LedgerDecodeError) return false;
+  if (e instanceof RetriesExhaustedError) return restartMayCure(e.lastError);
+  return !(e instanceof LedgerApiError && e.code === 'OFFSET_AFTER_LEDGER_END');
+}
+
 /** An operator's sentence for why ingestion stopped. */
 export function describeFailure(e: unknown): string {
   if (e instanceof RetriesExhaustedError) return `ledger unreachable: ${describeFailure(e.lastError)} (gave up after ${e.attempts} attempts)`;
-  if (e instanceof UpdateParseError || e instanceof PrunedOffsetError || e instanceof CheckpointConflictError) return e.message;
+  if (e instanceof UpdateParseError || e instanceof PrunedOffsetError || e instanceof CheckpointConflictError || e instanceof UnexpectedSynchronizerError) return e.message;
   if (e instanceof LedgerDecodeError) return `bad data from the ledger: ${e.message}`;
   if (e instanceof LedgerApiError) {
     if (e.status === 401 || e.status === 403 || e.code === 'AUTH_TOKEN') {
@@ -141,7 +179,9 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       ),
   });
   const retryPolicy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...o.retry };
+  const restartPolicy: IngestionRestartPolicy = { ...DEFAULT_RESTART, ...o.restart };
   const committed$ = new Subject<CommittedBatch>();
+  const restarts$ = new Subject<IngestionRestart>();
 
   let status: ComponentStatus = { state: 'stopped' };
   let lease: IngestionLease | undefined;
@@ -150,6 +190,11 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
   let run: Promise<void> = Promise.resolve();
   let standbyTimer: NodeJS.Timeout | undefined;
   let leaseTimer: NodeJS.Timeout | undefined;
+  let restartTimer: NodeJS.Timeout | undefined;
+  /** Automatic restarts since the last committed batch (or explicit start). */
+  let restartsInARow = 0;
+  /** Why the last run failed, without what happens next. */
+  let failure: string | undefined;
   let stopping = false;
   const progress: IngestionProgress = { committedOffset: undefined, receivedOffset: undefined, queued: 0, transport: undefined };
   const batchMaxSize = o.batchMaxSize ?? DEFAULT_BATCH_MAX_SIZE;
@@ -163,10 +208,44 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
     await l?.release().catch((e: unknown) => logger.warn({ err: e }, 'releasing the ingestion lock failed (it goes with the session)'));
   }
 
+  /**
+   * The run stopped on `e`: failed (red on /health and /ready) and, if a restart may cure it and
+   * the budget allows, restarted after a pause; the component stays failed meanwhile.
+   */
   function fail(e: unknown): void {
     const detail = describeFailure(e);
+    failure = detail;
     status = { state: 'failed', detail };
     logger.error({ err: e }, `ingestion stopped: ${detail}`);
+    if (stopping || !restartMayCure(e)) return;
+    if (restartsInARow >= restartPolicy.maxRestarts) {
+      status = { state: 'failed', detail: `${detail} (not restarted again: ${restartsInARow} restarts in a row committed nothing)` };
+      logger.error({ restarts: restartsInARow }, 'ingestion is not restarted again: the last restarts in a row committed nothing; restart the daemon once the cause is fixed');
+      return;
+    }
+    const attempt = ++restartsInARow;
+    const delayMs = Math.min(restartPolicy.maxDelayMs, restartPolicy.baseDelayMs * 2 ** (attempt - 1));
+    status = { state: 'failed', detail: `${detail} (restart ${attempt} of ${restartPolicy.maxRestarts} in ${delayMs} ms)` };
+    logger.warn({ attempt, delayMs, maxRestarts: restartPolicy.maxRestarts }, 'ingestion restarts by itself after a pause');
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopping) return;
+      restarts$.next({ attempt, delayMs, reason: detail });
+      logger.info({ attempt }, 'ingestion restarting');
+      begin().catch((err: unknown) => fail(err));
+    }, delayMs);
+    restartTimer.unref();
+  }
+
+  /** A new run: the writer's lock (or standby while another instance holds it), then the stream from the checkpoint. */
+  async function begin(): Promise<void> {
+    await run;
+    stop$ = new ReplaySubject<void>(1);
+    status = { state: 'starting' };
+    if (!(await becomeLeader())) {
+      logger.info('another instance is the ingestion writer; standing by');
+      standby();
+    }
   }
 
   /** The leader's run: resume from the checkpoint until stopped or failed, sitting out operator pauses. */
@@ -275,6 +354,8 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
         progress.queued = backpressure.size;
       },
       onCommitted: (b) => {
+        restartsInARow = 0;
+        if (b.answerLost) logger.warn({ offset: b.checkpoint.offset }, 'the answer to a batch’s COMMIT was lost with its connection; its retry found the batch committed and goes on from it');
         progress.committedOffset = b.checkpoint.offset;
         progress.queued = backpressure.size;
         logger.debug({ offset: b.checkpoint.offset, elements: b.elements, transactions: b.transactions, events: b.eventIds.length }, 'batch committed');
@@ -334,6 +415,7 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
   return {
     name: 'ingestion',
     committed$: committed$.asObservable(),
+    restarts$: restarts$.asObservable(),
     progress: () => ({ ...progress, queued: backpressure.size }),
     ledgerEnd: (signal) => client.ledgerEnd(signal),
     settled: () => run,
@@ -341,16 +423,19 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
     async start() {
       if (status.state === 'running' || status.state === 'starting') return;
       stopping = false;
-      stop$ = new ReplaySubject<void>(1);
-      status = { state: 'starting' };
-      if (!(await becomeLeader())) {
-        logger.info('another instance is the ingestion writer; standing by');
-        standby();
-      }
+      // An operator's start: now, with a fresh restart budget.
+      clearTimeout(restartTimer);
+      restartTimer = undefined;
+      restartsInARow = 0;
+      await begin();
     },
     async stop() {
       stopping = true;
       clearTimeout(standbyTimer);
+      // A restart that was due is not: the component stays failed, for the reason it failed.
+      if (restartTimer !== undefined) status = { state: 'failed', detail: failure ?? '' };
+      clearTimeout(restartTimer);
+      restartTimer = undefined;
       if (status.state !== 'failed') status = { state: 'stopping' };
       stop$.next();
       stop$.complete();

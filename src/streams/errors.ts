@@ -39,3 +39,27 @@ export class PrunedOffsetError extends Error {
 export class CheckpointConflictError extends Error {
   override readonly name = 'CheckpointConflictError';
 }
+
+/**
+ * An update of a synchronizer other than the one ingestion follows. Record time is ordered only
+ * within one synchronizer, and deadlines are decided per synchronizer; several are not modelled
+ * yet (reassignments, an attempt's holdings on another synchronizer), so ingestion stops rather
+ * than mis-decide (docs/internals.md, "Definite failure is decided by ingestion, never by a clock").
+ */
+export class UnexpectedSynchronizerError extends Error {
+  override readonly name = 'UnexpectedSynchronizerError';
+  constructor(
+    readonly updateId: string | undefined,
+    readonly offset: number,
+    readonly synchronizerId: string,
+    readonly expectedSynchronizerId: string,
+  ) {
+    super(
+      `update ${updateId ?? '(a topology transaction)'} at offset ${offset} is on synchronizer ${synchronizerId}, but ingestion follows ` +
+        `synchronizer ${expectedSynchronizerId} only: the treasury has activity on a second synchronizer, which is not supported ` +
+        '(record time is ordered only within one synchronizer, so deadlines on several cannot be decided yet). Nothing of its batch ' +
+        'was written, and no deadline or expiry is decided until ingestion passes it. Operator action: find out why the treasury ' +
+        `is hosted on ${synchronizerId}; the update stays in the ledger, so ingestion cannot pass it until several synchronizers are supported`,
+    );
+  }
+}

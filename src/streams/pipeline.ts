@@ -28,6 +28,11 @@ export interface CommittedBatch {
   parsedAhead: boolean;
   /** What the batch recorded but needs a human (IngestResult.warnings). */
   warnings: { message: string; context: Record<string, unknown> }[];
+  /**
+   * The batch had committed, but the answer to its COMMIT was lost (the connection went): its retry
+   * found it stored and wrote nothing. Its transactions and events are not counted here.
+   */
+  answerLost?: boolean;
 }
 
 export interface PipelineOptions {
@@ -39,7 +44,7 @@ export interface PipelineOptions {
   batchMaxWaitMs: number;
   /** The stored checkpoint offset when the run starts (0 if none). */
   startOffset: number;
-  ingest: Omit<IngestOptions, 'treasuryParty' | 'expectedOffset' | 'prepared' | 'onParsed'>;
+  ingest: Omit<IngestOptions, 'treasuryParty' | 'expectedOffset' | 'prepared' | 'onParsed' | 'mayHaveCommitted'>;
   /** A batch that failed on a transient database error is retried this often (default 5), backing off. */
   dbRetries?: number;
   dbRetryDelayMs?: number;
@@ -157,11 +162,13 @@ export function runPipeline(o: PipelineOptions): Promise<void> {
         if (stopping) continue;
         els = queue.splice(0, o.batchMaxSize);
       }
-      const r = await withDbRetries(() =>
+      const r = await withDbRetries((retry) =>
         ingestBatch(o.sql, els, {
           ...o.ingest,
           treasuryParty: o.party,
           expectedOffset: committed,
+          // A retry may follow a run that committed but lost its answer: it recognises its own commit.
+          mayHaveCommitted: retry,
           prepared,
           onParsed: (parsed) => {
             writing = parsed;
@@ -179,16 +186,20 @@ export function runPipeline(o: PipelineOptions): Promise<void> {
         eventIds: r.eventIds,
         parsedAhead: r.parsedAhead,
         warnings: r.warnings,
+        ...(r.alreadyCommitted ? { answerLost: true } : {}),
       });
     }
   }
 
-  /** The batch transaction rolled back: running it again is exactly as if it ran once. */
-  async function withDbRetries<T>(run: () => Promise<T>): Promise<T> {
+  /**
+   * The batch transaction rolled back, or (its connection lost) may have committed: running it
+   * again is exactly as if it ran once, the retry recognising a commit that landed (`retry`).
+   */
+  async function withDbRetries<T>(run: (retry: boolean) => Promise<T>): Promise<T> {
     const max = o.dbRetries ?? 5;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await run();
+        return await run(attempt > 1);
       } catch (e) {
         if (attempt > max || !isTransientDbError(e) || stopping) throw e;
         o.onDbRetry?.(e, attempt);

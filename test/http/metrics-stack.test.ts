@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { healthOf } from '../../src/lifecycle.js';
+import { createLogger } from '../../src/logger.js';
 import { Scrape } from '../support/prometheus.js';
 import { startStack, type Stack } from '../support/stack.js';
 
@@ -11,8 +13,23 @@ import { startStack, type Stack } from '../support/stack.js';
 let s: Stack;
 /** While set, ingestion's batch transactions wait before committing (lag the test can see). */
 let hold: Promise<void> | undefined;
+/** While set, the next batch transaction fails (not a transient database error): the run fails. */
+let failNextBatch = false;
 beforeAll(async () => {
-  s = await startStack({ metrics: true, ingestion: { faults: async (point) => void (point === 'before-commit' ? await hold : undefined) } });
+  s = await startStack({
+    // The injected failure below is logged as an error: only when asked (LOG_LEVEL).
+    logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }),
+    metrics: true,
+    ingestion: {
+      faults: async (point) => {
+        if (point === 'written' && failNextBatch) {
+          failNextBatch = false;
+          throw new Error('injected: the batch failed');
+        }
+        if (point === 'before-commit') await hold;
+      },
+    },
+  });
 });
 afterAll(async () => {
   await s?.close();
@@ -118,5 +135,25 @@ describe('metrics of a working daemon', () => {
     }
     await s.caughtUp();
     await scrapeUntil('the lag back at 0', (m) => m.value('cxi_ingestion_lag_offsets') === 0);
+  });
+
+  it('count automatic restarts of a failed ingestion run; the component is failed (health red) until it runs again', async () => {
+    await s.caughtUp();
+    const restarts0 = (await scrape()).sum('cxi_ingestion_restarts_total');
+    failNextBatch = true;
+    s.sandbox.control.mint(s.treasury, 'Amulet', '5');
+    const until = Date.now() + 10_000;
+    while (s.daemon.ingestion.status().state !== 'failed') {
+      if (Date.now() > until) throw new Error(`ingestion is ${s.daemon.ingestion.status().state}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(healthOf([s.daemon.ingestion]).healthy).toBe(false);
+    expect(s.daemon.ingestion.status().detail).toMatch(/injected: the batch failed \(restart 1 of 10 in 1000 ms\)/);
+    while (s.daemon.ingestion.status().state !== 'running') {
+      if (Date.now() > until) throw new Error(`ingestion is ${s.daemon.ingestion.status().state}: ${s.daemon.ingestion.status().detail}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await s.caughtUp();
+    expect((await scrape()).sum('cxi_ingestion_restarts_total') - restarts0).toBe(1);
   });
 });

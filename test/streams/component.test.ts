@@ -3,13 +3,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/store/checkpoint.js';
 import { connect, type Sql } from '../../src/store/db.js';
 import { ingestBatch } from '../../src/store/ingestion.js';
-import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from '../../src/streams/index.js';
+import { createIngestionComponent, type IngestionComponent, type IngestionOptions, type IngestionRestart } from '../../src/streams/index.js';
 import { parseElements } from '../../src/streams/elements.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { createLogger } from '../../src/logger.js';
+import { healthOf } from '../../src/lifecycle.js';
 import { ingestionSnapshot, onboardInstruments, resetIngestionTables, type IngestionSnapshot } from './support/db-state.js';
 import { CC, customer, ScriptedLedger, TREASURY } from './support/scripted-ledger.js';
 import { elementOffset, startUpdatesStub, type UpdatesStub, type UpdatesStubFaults } from './support/updates-stub.js';
+import { startPgProxy } from './support/pg-proxy.js';
 
 /**
  * The ingestion component end to end over the wire, against a stub that serves scripted
@@ -234,6 +236,119 @@ describe('ingestion component over the wire', () => {
       for (const c of components.splice(0)) await c.stop();
       await small.end({ timeout: 5 });
     }
+  });
+
+  it('a batch whose COMMIT landed but whose answer was lost with its connection: the retry recognises it and goes on, same database, each update once', async () => {
+    const s = await serve();
+    const proxy = await startPgProxy(dbUrl);
+    const viaProxy = connect({ url: proxy.url, max: 3 });
+    try {
+      let batches = 0;
+      const c = component(
+        s.url,
+        {
+          batchMaxSize: 9,
+          faults: async (p) => {
+            if (p !== 'after-outbox' || ++batches !== 3) return;
+            // The batch's session: the one that has written (a transaction id) in this database.
+            const writers = await sql<{ pid: number }[]>`
+              select pid from pg_stat_activity where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid()`;
+            expect(writers).toHaveLength(1);
+            proxy.loseCommitAnswer(writers[0]!.pid);
+          },
+        },
+        viaProxy,
+      );
+      const states: string[] = [];
+      const watch = setInterval(() => states.push(c.status().state), 2);
+      const lost: number[] = [];
+      c.committed$.subscribe((b) => {
+        if (b.answerLost) lost.push(b.checkpoint.offset);
+      });
+      await c.start();
+      await untilCommitted(c, LAST);
+      clearInterval(watch);
+      expect(proxy.answersLost).toBe(1);
+      expect(lost).toHaveLength(1);
+      expect(states).not.toContain('failed');
+      expect(await ingestionSnapshot(sql)).toEqual(reference);
+    } finally {
+      for (const c of components.splice(0)) await c.stop();
+      await viaProxy.end({ timeout: 5 });
+      await proxy.close();
+    }
+  });
+
+  it('a failed run restarts itself after a pause, failed (red) meanwhile, each restart announced; the database is as if it never stopped', async () => {
+    const s = await serve();
+    let batches = 0;
+    const c = component(s.url, {
+      batchMaxSize: 9,
+      restart: { baseDelayMs: 200, maxDelayMs: 1000, maxRestarts: 3 },
+      faults: (p) => {
+        if (p === 'written' && ++batches === 3) throw new Error('the database went away mid-batch');
+      },
+    });
+    const restarts: IngestionRestart[] = [];
+    c.restarts$.subscribe((r) => restarts.push(r));
+    await c.start();
+    await untilState(c, 'failed');
+    expect(c.status().detail).toMatch(/the database went away mid-batch \(restart 1 of 3 in 200 ms\)$/);
+    expect(healthOf([c]).healthy).toBe(false);
+    expect(restarts).toEqual([]);
+    await untilState(c, 'running');
+    expect(restarts).toEqual([{ attempt: 1, delayMs: 200, reason: 'Error: the database went away mid-batch' }]);
+    await untilCommitted(c, LAST);
+    expect(c.status().state).toBe('running');
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+  });
+
+  it('restarts are bounded: after the last one fails too it stays failed and says so; an operator start gets a fresh budget', async () => {
+    const s = await serve();
+    let failing = true;
+    const c = component(s.url, {
+      batchMaxSize: 9,
+      restart: { baseDelayMs: 20, maxDelayMs: 40, maxRestarts: 3 },
+      faults: (p) => {
+        if (p === 'written' && failing) throw new Error('disk full');
+      },
+    });
+    const restarts: IngestionRestart[] = [];
+    c.restarts$.subscribe((r) => restarts.push(r));
+    await c.start();
+    const started = Date.now();
+    while (!/not restarted again/.test(c.status().detail ?? '')) {
+      if (Date.now() - started > 10_000) throw new Error(`still ${c.status().state}: ${c.status().detail}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(restarts.map((r) => [r.attempt, r.delayMs])).toEqual([
+      [1, 20],
+      [2, 40],
+      [3, 40],
+    ]);
+    expect(c.status()).toEqual({ state: 'failed', detail: 'Error: disk full (not restarted again: 3 restarts in a row committed nothing)' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(restarts).toHaveLength(3);
+    failing = false;
+    await c.start();
+    await untilCommitted(c, LAST);
+    expect(await ingestionSnapshot(sql)).toEqual(reference);
+  });
+
+  it('bad data is not restarted: it needs an operator', async () => {
+    const els = structuredClone(SCENARIO.elements.slice(0, 12)) as { update: { Transaction?: { value: { events: { CreatedEvent?: { interfaceViews: { viewValue: { owner: string; amount: unknown } }[] } }[] } } } }[];
+    const bad = els.find((e, i) => i > 5 && e.update.Transaction?.value.events.some((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY))!;
+    bad.update.Transaction!.value.events.find((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY)!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'NaN';
+    const s = await serve({}, els as never);
+    const c = component(s.url, { restart: { baseDelayMs: 10, maxDelayMs: 10, maxRestarts: 5 } });
+    const restarts: IngestionRestart[] = [];
+    c.restarts$.subscribe((r) => restarts.push(r));
+    await c.start();
+    await untilState(c, 'failed');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(restarts).toEqual([]);
+    expect(c.status().state).toBe('failed');
+    expect(c.status().detail).not.toMatch(/restart/);
   });
 
   it('HTTP transport (polling pages of ≤ 200) ingests the same', async () => {

@@ -55,6 +55,7 @@ describe('ingestion store: one transaction per batch', () => {
       updateId: last.update.Transaction.value.updateId,
       recordTime: last.update.Transaction.value.recordTime,
       synchronizerId: SYNC,
+      synchronizerTimes: { [SYNC]: last.update.Transaction.value.recordTime },
     });
   });
 
@@ -388,6 +389,36 @@ describe('ingestion store: one transaction per batch', () => {
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
     const err = await ingestBatch(sql, parseElements(l.elements.slice(n)), { ...opts, expectedOffset: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckpointConflictError);
+  });
+
+  it('a retry whose first run may have committed recognises its own commit, and only its own (issue 19, item 4)', async () => {
+    const l = new ScriptedLedger();
+    l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
+    await ingestAll(l);
+    const start = (await readCheckpoint(sql, TREASURY))!.offset;
+    const n = l.elements.length;
+    l.deposit1Step({ sender: customer(2), amount: '20', memo: 'memo-2' });
+    l.deposit1Step({ sender: customer(3), amount: '30', memo: 'memo-1' });
+    l.checkpoint();
+    const batch = parseElements(l.elements.slice(n));
+    const first = await ingestBatch(sql, batch, { ...opts, expectedOffset: start });
+    expect(first.alreadyCommitted).toBe(false);
+    const after = await ingestionSnapshot(sql);
+    // The answer to that COMMIT was lost: the retry runs from the same expected offset.
+    const retry = await ingestBatch(sql, batch, { ...opts, expectedOffset: start, mayHaveCommitted: true });
+    expect(retry).toMatchObject({ alreadyCommitted: true, facts: [], eventIds: [], checkpoint: { offset: first.checkpoint.offset } });
+    expect(await ingestionSnapshot(sql)).toEqual(after);
+    // Not a first run, nor a batch that ends elsewhere or whose transactions are not all stored: another writer's.
+    const refused = (els: typeof batch, mayHaveCommitted = true) =>
+      ingestBatch(sql, els, { ...opts, expectedOffset: start, mayHaveCommitted }).then(
+        () => 'accepted',
+        (e: unknown) => (e instanceof CheckpointConflictError ? 'refused' : e),
+      );
+    expect(await refused(batch, false)).toBe('refused');
+    expect(await refused(batch.slice(0, 2))).toBe('refused');
+    l.deposit1Step({ sender: customer(4), amount: '40', memo: 'memo-1' });
+    expect(await refused(parseElements(l.elements.slice(n)))).toBe('refused');
+    expect(await ingestionSnapshot(sql)).toEqual(after);
   });
 
   it('holdings created and archived within one batch, import transactions credit nobody and re-create nothing twice', async () => {

@@ -12,7 +12,17 @@ export interface HealthDeps {
   checkReady(): Promise<Record<string, string>>;
 }
 
-/** Liveness (/health) and readiness (/ready), for orchestrators and load balancers. */
+/** What failed components say, one sentence each; undefined when none failed. */
+function failedComponents(report: HealthReport): string | undefined {
+  const failed = Object.entries(report.components).filter(([, s]) => s.state === 'failed');
+  return failed.length === 0 ? undefined : failed.map(([name, s]) => `${name} failed${s.detail ? `: ${s.detail}` : ''}`).join('; ');
+}
+
+/**
+ * Liveness (/health) and readiness (/ready), for orchestrators and load balancers. A failed
+ * component (ingestion stopped on bad data, a machine runtime that gave up) turns both red: the
+ * daemon answers, but does not do its work, and must not look as if it did.
+ */
 export function registerHealthRoutes(app: App, deps: HealthDeps): void {
   app.get('/health', { schema: { response: { 200: HealthBody, 503: HealthBody } } }, async (_req, reply) => {
     const report = deps.health();
@@ -20,12 +30,16 @@ export function registerHealthRoutes(app: App, deps: HealthDeps): void {
   });
 
   app.get('/ready', { schema: { response: { 200: ReadyBody, 503: ReadyBody } } }, async (req, reply) => {
+    const failed = failedComponents(deps.health());
+    const components = failed ?? 'ok';
+    let checks: Record<string, string>;
     try {
-      const checks = await deps.checkReady();
-      return reply.send({ status: 'ready', checks });
+      checks = await deps.checkReady();
     } catch (e) {
       req.log.warn({ err: e }, 'readiness check failed');
-      return reply.status(503).send({ status: 'not_ready', checks: { database: (e as Error).message } });
+      return reply.status(503).send({ status: 'not_ready', checks: { database: (e as Error).message, components } });
     }
+    if (failed !== undefined) return reply.status(503).send({ status: 'not_ready', checks: { ...checks, components } });
+    return reply.send({ status: 'ready', checks: { ...checks, components } });
   });
 }

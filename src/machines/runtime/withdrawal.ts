@@ -6,6 +6,7 @@ import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatus
 import { appendOutboxEvents, type OutboxEvent, type OutboxEventInput } from '../../store/outbox.js';
 import { createReservationActors, markAttemptSubmitted, releaseReservations } from '../../store/reservations.js';
 import { normalizeAmount } from '../../lib/decimal.js';
+import { decodePreparedTransaction } from '../../ledger/prepared-transaction/index.js';
 import { statePath } from '../state-path.js';
 import type { WithdrawalActors, WithdrawalDbActors, WithdrawalLedgerActors } from '../withdrawal.actors.js';
 import { DEFAULT_WITHDRAWAL_POLICY, WithdrawalContext, WithdrawalPolicy, withdrawalCommandRefusal, withdrawalStatus, type WithdrawalInput } from '../withdrawal.context.js';
@@ -82,12 +83,26 @@ export async function projectWithdrawals(tx: Tx, transitions: readonly Transitio
   await appendOutboxEvents(tx, events);
 }
 
+/**
+ * The synchronizer the attempt's signed transaction was prepared for (its metadata): its deadline
+ * is decided against that synchronizer's record time only. Undefined for a stand-in that does not
+ * decode (machine tests' fake submissions): decided against the synchronizer ingestion follows.
+ */
+function preparedForSynchronizer(c: WithdrawalContext): string | undefined {
+  if (c.signed === null) return undefined;
+  try {
+    return decodePreparedTransaction(c.signed.preparedTransaction, { allowNonCanonical: true }).metadata.synchronizerId;
+  } catch {
+    return undefined;
+  }
+}
+
 /** One transition's reservation bookkeeping; its outcome event is added to `events`. */
 async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>, events: OutboxEventInput[]): Promise<void> {
   const c = t.context;
   // Before the first execute of an attempt leaves the process, the database knows it may commit.
   if (c.reservation !== null && c.executeCount > (t.prevContext?.executeCount ?? 0)) {
-    await markAttemptSubmitted(tx, c.withdrawalId, c.reservation.attempt);
+    await markAttemptSubmitted(tx, c.withdrawalId, c.reservation.attempt, preparedForSynchronizer(c));
   }
 
   const top = statePath(t.to)[0];

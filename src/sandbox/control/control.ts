@@ -36,6 +36,8 @@ export const TransferRequest = z.object({
   /** auto: 1-step when the receiver has a preapproval, else an offer; offer: always 2-step. */
   mode: z.enum(['auto', 'offer']).default('auto'),
   executeBefore: z.string().optional(),
+  /** Sequence it on a synchronizer connected with connectSynchronizer (default: the first one). */
+  synchronizerId: z.string().optional(),
 });
 export type TransferRequest = z.input<typeof TransferRequest>;
 
@@ -132,8 +134,18 @@ export class SandboxControl {
       memo: r.memo ?? undefined,
       mode: r.mode,
       ...(r.executeBefore !== undefined ? { executeBefore: r.executeBefore } : {}),
+      ...(r.synchronizerId !== undefined ? { synchronizerId: r.synchronizerId } : {}),
     });
     return { ...summary(result.tx), kind: result.kind, ...(result.transferInstructionCid ? { transferInstructionCid: result.transferInstructionCid } : {}) };
+  }
+
+  /**
+   * Connects the participant to a second (third, …) synchronizer: listed by
+   * /v2/state/connected-synchronizers, named in OffsetCheckpoints once it has an update, and
+   * usable by `transfer({synchronizerId})`.
+   */
+  connectSynchronizer(alias = 'second'): { synchronizerId: string } {
+    return { synchronizerId: this.engine.ledger.connectSynchronizer(alias) };
   }
 
   /** A customer acts on a transfer instruction (accept / reject ours, withdraw its own). */

@@ -376,6 +376,7 @@ export class SandboxEngine {
     mode?: 'auto' | 'offer';
     executeBefore?: string;
     inputs?: string[];
+    synchronizerId?: string;
   }): DirectTransferResult {
     const inst = args.instrument;
     if (!isPositiveAmount(args.amount)) throw interpretationError('amount must be positive');
@@ -409,6 +410,7 @@ export class SandboxEngine {
     const kind = this.workflows.transferKind(req);
     const tx = this.commitDirect(this.workflows.factoryTransfer(req), {
       submitter: { userId: 'sandbox-wallet', actAs: [args.sender], commandId: this.ledger.ids.uuid() },
+      ...(args.synchronizerId !== undefined ? { synchronizerId: args.synchronizerId } : {}),
     });
     const root = tx.nodes[0];
     const output = root?.kind === 'exercise' ? (root.result as { output?: { value?: { transferInstructionCid?: string } } }).output : undefined;

@@ -55,6 +55,13 @@ export interface CommitOptions {
   readonly submitter?: SubmitterInfo;
   readonly workflowId?: string;
   readonly externalTransactionHash?: string;
+  /** Sequence it on a synchronizer connected with connectSynchronizer (default: the first one). */
+  readonly synchronizerId?: string;
+}
+
+export interface ConnectedSynchronizer {
+  readonly id: string;
+  readonly alias: string;
 }
 
 export function rightKey(r: UserRight): string {
@@ -83,6 +90,9 @@ export class Ledger {
   private end = 0;
   private pruned = 0;
   private readonly listeners = new Set<() => void>();
+  /** Synchronizers connected after the first, and the (offset, record time) of each update on them. */
+  private readonly others: ConnectedSynchronizer[] = [];
+  private readonly otherTimes = new Map<string, { offset: number; recordTime: Micros }[]>();
 
   constructor(
     readonly participantId: string,
@@ -123,6 +133,39 @@ export class Ledger {
     for (const l of [...this.listeners]) l();
   }
 
+  /**
+   * Connects the participant to one more synchronizer (a participant may be connected to several;
+   * its parties' transactions then come from either). Returns its id.
+   */
+  connectSynchronizer(alias: string, id = `${alias}::1220${this.ids.hex(32)}`): string {
+    if (id === this.synchronizerId || this.others.some((o) => o.id === id)) return id;
+    this.others.push({ id, alias });
+    this.otherTimes.set(id, []);
+    return id;
+  }
+
+  /** The synchronizers connected after the first, in the order they were connected. */
+  otherSynchronizers(): readonly ConnectedSynchronizer[] {
+    return this.others;
+  }
+
+  /**
+   * Record time of each synchronizer connected after the first as of `offset`: that of its latest
+   * update at or before it; one without an update yet is left out. Canton's OffsetCheckpoints name
+   * a synchronizer once the participant has seen an update of it (InMemoryStateUpdater.scala,
+   * community/ledger/ledger-api-core/.../platform/index/).
+   */
+  otherSynchronizerTimes(offset: number): { synchronizerId: string; recordTime: Micros }[] {
+    const out: { synchronizerId: string; recordTime: Micros }[] = [];
+    for (const o of this.others) {
+      const times = this.otherTimes.get(o.id) ?? [];
+      let latest: Micros | undefined;
+      for (const t of times) if (t.offset <= offset) latest = t.recordTime;
+      if (latest !== undefined) out.push({ synchronizerId: o.id, recordTime: latest });
+    }
+    return out;
+  }
+
   /** Throws LOCAL_VERDICT_INACTIVE_CONTRACTS when an input of the plan is no longer active. */
   checkInputsActive(plan: TxPlan): void {
     const { consumed, referenced } = planInputs(plan);
@@ -141,6 +184,10 @@ export class Ledger {
 
   /** Commits an interpreted transaction: the next offset, a fresh record time, final contract ids. */
   commit(plan: TxPlan, opts: CommitOptions = {}, recordTime?: Micros): CommittedTx {
+    const other = opts.synchronizerId !== undefined && opts.synchronizerId !== this.synchronizerId ? opts.synchronizerId : undefined;
+    if (other !== undefined && !this.otherTimes.has(other)) {
+      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: unknown synchronizer ${other}`);
+    }
     this.checkInputsActive(plan);
     const { created } = planInputs(plan);
     const finalIds = new Map<string, string>();
@@ -160,6 +207,7 @@ export class Ledger {
       ...(opts.externalTransactionHash !== undefined ? { externalTransactionHash: opts.externalTransactionHash } : {}),
       traceparent: this.ids.traceparent(),
       nodes,
+      ...(other !== undefined ? { synchronizerId: other } : {}),
     };
     for (const n of nodes) {
       if (n.kind === 'create') {
@@ -179,6 +227,7 @@ export class Ledger {
     this.end = offset;
     this.log.push(tx);
     this.byUpdateId.set(tx.updateId, tx);
+    if (other !== undefined) this.otherTimes.get(other)?.push({ offset, recordTime: tx.recordTime });
     this.notify();
     return tx;
   }
@@ -280,6 +329,8 @@ export class Ledger {
     this.log.splice(0, this.log.length, ...log);
     this.byUpdateId.clear();
     for (const e of log) if (e.kind === 'transaction') this.byUpdateId.set(e.updateId, e);
+    for (const times of this.otherTimes.values()) times.splice(0);
+    for (const e of log) if (e.kind === 'transaction' && e.synchronizerId !== undefined) this.otherTimes.get(e.synchronizerId)?.push({ offset: e.offset, recordTime: e.recordTime });
     this.end = end;
     this.pruned = pruned;
   }

@@ -19,6 +19,8 @@ const Header = z.object({
   participantId: z.string(),
   synchronizerId: z.string(),
   validatorOperator: z.string(),
+  /** Synchronizers connected after the first (control.connectSynchronizer); absent in older files. */
+  otherSynchronizers: z.array(z.object({ id: z.string(), alias: z.string() })).optional(),
 });
 
 export interface Snapshot extends z.infer<typeof Header> {
@@ -57,6 +59,7 @@ export function takeSnapshot(ledger: Ledger, extra: { participantNamespace: stri
     participantId: ledger.participantId,
     synchronizerId: ledger.synchronizerId,
     validatorOperator: extra.validatorOperator,
+    ...(ledger.otherSynchronizers().length > 0 ? { otherSynchronizers: [...ledger.otherSynchronizers()] } : {}),
     clock: { mode: clock.mode, manualNow: String(clock.manualNow), floor: String(clock.floor) },
     end,
     pruned,
@@ -120,6 +123,7 @@ export function restoreSnapshot(ledger: Ledger, snap: Snapshot): void {
     if (e['kind'] === 'silent') return { kind: 'silent', offset: e['offset'] as number, recordTime: BigInt(e['recordTime'] as string) };
     return { ...(e as unknown as LogEntry), recordTime: BigInt(e['recordTime'] as string), nodes: (e['nodes'] as Record<string, unknown>[]).map(nodeIn) } as LogEntry;
   });
+  for (const o of snap.otherSynchronizers ?? []) ledger.connectSynchronizer(o.alias, o.id);
   ledger.importLog(log, snap.end, snap.pruned);
   ledger.completions.splice(
     0,

@@ -174,6 +174,8 @@ export interface CommittedTx {
   readonly externalTransactionHash?: string;
   readonly traceparent: string;
   readonly nodes: readonly TxNode[];
+  /** The synchronizer it was sequenced on; absent: the participant's first one (Ledger.synchronizerId). */
+  readonly synchronizerId?: string;
 }
 
 /**

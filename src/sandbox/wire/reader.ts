@@ -35,14 +35,22 @@ export function updateNotFound(): LedgerError {
   return LedgerError.of('UPDATE_NOT_FOUND', 'Update not found, or not visible.', { definiteAnswer: false });
 }
 
-export function checkpointElement(offset: number, synchronizerId: string, recordTime: Micros): UpdatesElement {
-  return { update: { OffsetCheckpoint: { value: { offset, synchronizerTimes: [{ synchronizerId, recordTime: microsToIso(recordTime) }] } } } };
+/** `others`: the times of further synchronizers the participant is connected to (Ledger.otherSynchronizerTimes). */
+export function checkpointElement(offset: number, synchronizerId: string, recordTime: Micros, others: readonly { synchronizerId: string; recordTime: Micros }[] = []): UpdatesElement {
+  return { update: { OffsetCheckpoint: { value: { offset, synchronizerTimes: synchronizerTimes(synchronizerId, recordTime, others) } } } };
+}
+
+function synchronizerTimes(synchronizerId: string, recordTime: Micros, others: readonly { synchronizerId: string; recordTime: Micros }[]) {
+  return [{ synchronizerId, recordTime }, ...others].map((t) => ({ synchronizerId: t.synchronizerId, recordTime: microsToIso(t.recordTime) }));
 }
 
 export class EngineTimeline implements Timeline {
   constructor(private readonly engine: SandboxEngine) {}
   get synchronizerId(): string {
     return this.engine.ledger.synchronizerId;
+  }
+  otherSynchronizers(): readonly { id: string; alias: string }[] {
+    return this.engine.ledger.otherSynchronizers();
   }
   ledgerEnd(): number {
     return this.engine.ledger.ledgerEnd;
@@ -80,7 +88,7 @@ export class LiveReader implements UpdateReader {
     const entry = this.engine.ledger.entryAt(offset);
     if (entry?.kind !== 'transaction') return undefined;
     const scope = resolveEventFormat(txFormat.eventFormat);
-    const tx = projectTransaction(entry, scope, txFormat.transactionShape, this.engine.ledger.synchronizerId);
+    const tx = projectTransaction(entry, scope, txFormat.transactionShape, entry.synchronizerId ?? this.engine.ledger.synchronizerId);
     return tx ? { update: { Transaction: { value: tx } } } : undefined;
   }
 
@@ -97,12 +105,12 @@ export class LiveReader implements UpdateReader {
         const out: { offset: number; element: UpdatesElement }[] = [];
         for (const e of this.engine.ledger.entriesBetween(begin, end)) {
           if (e.kind !== 'transaction') continue;
-          const tx = projectTransaction(e, scope, txFormat.transactionShape, sync);
+          const tx = projectTransaction(e, scope, txFormat.transactionShape, e.synchronizerId ?? sync);
           if (tx) out.push({ offset: e.offset, element: { update: { Transaction: { value: tx } } } });
         }
         return out;
       },
-      checkpoint: (offset, time) => checkpointElement(offset, sync, time),
+      checkpoint: (offset, time) => checkpointElement(offset, sync, time, this.engine.ledger.otherSynchronizerTimes(offset)),
     };
   }
 
@@ -203,7 +211,7 @@ export function completionSpec(
         .filter((c) => c.offset > begin && c.offset <= end && c.userId === userId && c.actAs.some((p) => readers.has(p)))
         .map((c) => ({ offset: c.offset, element: completionElement(c, sync) })),
     checkpoint: (offset, time) => ({
-      completionResponse: { OffsetCheckpoint: { value: { offset, synchronizerTimes: [{ synchronizerId: sync, recordTime: microsToIso(time) }] } } },
+      completionResponse: { OffsetCheckpoint: { value: { offset, synchronizerTimes: synchronizerTimes(sync, time, engine.ledger.otherSynchronizerTimes(offset)) } } },
     }),
   };
 }

@@ -4,6 +4,8 @@ import type { Micros } from '../util/time.js';
 /** What a stream needs to know about the ledger's progress (live ledger or replayed history). */
 export interface Timeline {
   readonly synchronizerId: string;
+  /** Synchronizers the participant connected to after the first (a live ledger only). */
+  otherSynchronizers?(): readonly { id: string; alias: string }[];
   ledgerEnd(): number;
   prunedUpTo(): number;
   /** Record time of the update at `offset`, or of the latest one before it. */

@@ -31,7 +31,7 @@ export type IngestionSnapshot = Record<'checkpoint' | 'updates' | 'holdings' | '
 export async function ingestionSnapshot(sql: Sql): Promise<IngestionSnapshot> {
   const q = async (text: string) => (await sql.unsafe<{ r: string }[]>(text)).map((x) => x.r);
   return {
-    checkpoint: await q(`select row(treasury_party, ledger_offset, update_id, record_time, synchronizer_id)::text as r from ingestion_checkpoint order by treasury_party`),
+    checkpoint: await q(`select row(treasury_party, ledger_offset, update_id, record_time, synchronizer_id, synchronizer_times::text)::text as r from ingestion_checkpoint order by treasury_party`),
     updates: await q(`select row(update_id, ledger_offset, record_time, synchronizer_id, facts::text)::text as r from ingested_updates order by ledger_offset`),
     holdings: await q(`select row(contract_id, owner, instrument_admin, instrument_id, amount, lock, template_id, meta, created_offset, created_update_id, created_record_time, archived_offset, archived_update_id, archived_record_time)::text as r from holdings order by contract_id`),
     deposits: await q(`select row(deposit_id, kind, status, instrument_admin, instrument_id, sender, memo, account_id, transfer_amount, credited_amount, fee, transfer_instruction_cid, execute_before, offer_update_id, offer_offset, credit_update_id, credit_offset, credit_record_time, closed_update_id)::text as r from deposits order by deposit_id`),

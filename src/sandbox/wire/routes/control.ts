@@ -77,6 +77,7 @@ export function controlRoutes(app: FastifyInstance, ctx: WireContext, deps: Cont
     control.createPreapproval(body.party, body.instrument),
   );
   route('POST', '/transfers', TransferRequest, ({ body }) => control.transfer(body));
+  route('POST', '/synchronizers', z.object({ alias: z.string().min(1).optional() }), ({ body }) => control.connectSynchronizer(body.alias));
   route('POST', '/instructions/:cid/:choice', z.object({ actor: z.string().optional() }), ({ body, params }) => {
     const choice = params['choice'];
     const cid = params['cid'] ?? '';
