@@ -58,6 +58,8 @@ export function createConformanceClients(deps: ConformanceClientsDeps): Conforma
     registries,
     logger: deps.logger.child({ component: 'ledger-effects' }),
     options,
+    // No database here: the synchronizer the participant prepares on is not checked against one.
+    followedSynchronizer: async () => null,
   };
   return {
     auth,

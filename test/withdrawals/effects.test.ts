@@ -180,6 +180,21 @@ describe('withdrawal effects against the ledger double', () => {
       expect(await refusal(base.p, { ...base.expected, ...change })).toMatch(message);
     });
 
+    it('refuses a transaction prepared for a synchronizer other than the one ingestion follows (its deadline could not be decided)', async () => {
+      // The real effects read it from the ingestion checkpoint (none here: this stack ingests nothing).
+      expect(await fx.followedSynchronizer()).toBeNull();
+      await stack.sql`insert into ingestion_checkpoint (treasury_party, ledger_offset, synchronizer_id) values (${stack.treasury}, 0, 'other-sync::1220ab')`;
+      try {
+        expect(await fx.followedSynchronizer()).toBe('other-sync::1220ab');
+      } finally {
+        await stack.sql`delete from ingestion_checkpoint where treasury_party = ${stack.treasury}`;
+      }
+      const elsewhere = createWithdrawalLedgerActors({ effects: { ...fx, followedSynchronizer: async () => 'other-sync::1220ab' } });
+      const f = await failure(elsewhere.verifyAndSign({ prepared: base.p, expected: base.expected }, signal));
+      expect(f).toMatchObject({ code: FailureCode.PREPARED_TX_MISMATCH, retryable: false });
+      expect(f.message).toMatch(/prepared for synchronizer .*, but ingestion follows other-sync::1220ab/);
+    });
+
     it('refuses a hash that does not verify, bytes that do not decode, and an unknown hashing scheme', async () => {
       expect(await refusal({ ...base.p, preparedTransactionHash: Buffer.alloc(32, 1).toString('base64') }, base.expected)).toMatch(/hash does not verify/);
       expect(await refusal({ ...base.p, preparedTransaction: Buffer.from('garbage').toString('base64') }, base.expected)).toMatch(/cannot decode/);

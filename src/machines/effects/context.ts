@@ -6,6 +6,7 @@ import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } fr
 import { loadTreasurySigner, type TreasurySigner } from '../../ledger/signing.js';
 import { LedgerSubmissionClient } from '../../ledger/submission-client.js';
 import type { Logger } from '../../logger.js';
+import { readCheckpoint } from '../../store/checkpoint.js';
 import type { Sql } from '../../store/db.js';
 import { createRegistryDirectory, type RegistryDirectory } from './registries.js';
 
@@ -68,6 +69,11 @@ export interface LedgerEffects {
   readonly registries: RegistryDirectory;
   readonly logger: Logger;
   readonly options: Readonly<LedgerEffectsOptions>;
+  /**
+   * The synchronizer ingestion follows (its checkpoint), null before the first update: a
+   * transaction prepared for another one is never signed, since its deadline could not be decided.
+   */
+  followedSynchronizer(): Promise<string | null>;
 }
 
 /**
@@ -106,5 +112,6 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
     }),
     logger: deps.logger.child({ component: 'ledger-effects' }),
     options,
+    followedSynchronizer: async () => (await readCheckpoint(deps.sql, deps.ledger.treasuryParty))?.synchronizerId ?? null,
   };
 }

@@ -62,8 +62,12 @@ export async function verifyAndSign(fx: LedgerEffects, input: VerifyAndSignInput
   }
   if (!check.matches) throw mismatch(fx, what, [`its hash does not verify: the node sent ${input.prepared.preparedTransactionHash}, the transaction hashes to ${check.hashBase64}`]);
   const problems = checkPreparedTransaction(check.transaction, input.expected);
+  const preparedFor = check.transaction.metadata.synchronizerId;
   const pinned = fx.options.synchronizerId;
-  if (pinned !== undefined && pinned !== '' && check.transaction.metadata.synchronizerId !== pinned) problems.push(`prepared for synchronizer ${check.transaction.metadata.synchronizerId}, expected ${pinned}`);
+  if (pinned !== undefined && pinned !== '' && preparedFor !== pinned) problems.push(`prepared for synchronizer ${preparedFor}, expected ${pinned}`);
+  // Deadlines are decided against the record time of the synchronizer ingestion follows only.
+  const followed = await fx.followedSynchronizer();
+  if (followed !== null && preparedFor !== followed) problems.push(`prepared for synchronizer ${preparedFor}, but ingestion follows ${followed}: its deadline could not be decided`);
   if (problems.length > 0) throw mismatch(fx, what, problems);
   const signature = fx.signer.sign(check.hash);
   fx.logger.debug({ commandId: input.expected.commandId, hash: check.hashBase64 }, 'prepared transaction verified and signed');
