@@ -18,6 +18,8 @@ export interface ApiDeps {
   instrumentRegistry?: InstrumentRouteDeps['instrumentRegistry'];
   /** Registry credentials instruments may name (createRegistryTokens); default: none, and no ledger token. */
   registryTokens?: InstrumentRouteDeps['registryTokens'];
+  /** Which registry URLs instruments may have (createRegistryUrlPolicy); default: https to public addresses only. */
+  registryPolicy?: InstrumentRouteDeps['registryPolicy'];
   /** GET /v1/reconciliation (createReconciler in src/admin/reconciliation/run.ts); 503 without it. */
   reconciliation?: ReconciliationRouteDeps['reconciliation'];
   /** Operator commands to the machines (retry, cancel, fail, assign…); 503 without them. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { createInstrumentAdmin, InstrumentChangeBody, InstrumentCreateBody, type InstrumentChangeResult } from '../../admin/instruments.js';
 import { createRegistryMetadataCheck, type InstrumentRegistryCheck } from '../../admin/registry-check.js';
 import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
+import { createRegistryUrlPolicy, STRICT_REGISTRY_URLS, type RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
 import type { Sql } from '../../store/db.js';
 import type { InstrumentRecord } from '../../store/instruments.js';
 import { Timestamp, errorResponses } from '../schemas.js';
@@ -42,6 +43,8 @@ export interface InstrumentRouteDeps {
   sql: Sql;
   /** The credentials instruments may name and the tokens they send (default: none configured, no ledger). */
   registryTokens?: RegistryTokens;
+  /** Which registry URLs instruments may have (the REGISTRY_ALLOW_* settings); default: https to public addresses only. */
+  registryPolicy?: RegistryUrlPolicy;
   /** Default: the registry's metadata API over HTTP, with the instrument's registry auth. */
   instrumentRegistry?: InstrumentRegistryCheck;
 }
@@ -49,7 +52,9 @@ export interface InstrumentRouteDeps {
 /** Token onboarding (src/admin/instruments.ts): reads need the read scope, changes the admin scope. */
 export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): void {
   const tokens = deps.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: undefined });
-  const admin = createInstrumentAdmin({ sql: deps.sql, tokens, registry: deps.instrumentRegistry ?? createRegistryMetadataCheck({ tokens }) });
+  const policy = deps.registryPolicy ?? createRegistryUrlPolicy({ config: STRICT_REGISTRY_URLS });
+  const registry = deps.instrumentRegistry ?? createRegistryMetadataCheck({ tokens, policy, logger: app.log });
+  const admin = createInstrumentAdmin({ sql: deps.sql, tokens, policy, registry });
   const tags = ['instruments'];
   const byOf = (principal: { name: string } | undefined) => principal?.name ?? 'unknown';
 

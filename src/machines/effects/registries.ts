@@ -1,5 +1,7 @@
 import { describeRegistryAuth, RegistryAuthError, type RegistryTokens } from '../../ledger/registry-auth.js';
 import { RegistryClient } from '../../ledger/registry-client.js';
+import type { RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
+import type { Logger } from '../../logger.js';
 import type { Sql } from '../../store/db.js';
 import { findInstrument, type InstrumentRow } from '../../store/instruments.js';
 import { ActorError } from '../failure.js';
@@ -21,6 +23,10 @@ export interface RegistryDirectory {
 
 export interface RegistryClientsOptions {
   tokens: RegistryTokens;
+  /** Which registry URLs may be called (REGISTRY_ALLOW_HTTP, REGISTRY_ALLOW_HOSTS): a stored URL the policy refuses fails the call, not retried. */
+  policy: RegistryUrlPolicy;
+  /** The debug log of refused calls' bodies. */
+  logger?: Logger;
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
@@ -55,6 +61,8 @@ export function createRegistryClients(opts: RegistryClientsOptions): Pick<Regist
         baseUrl: row.registryUrl,
         ...(provider ? { auth: provider } : {}),
         authContext: `instrument ${instrument}, registry auth ${auth}`,
+        policy: opts.policy,
+        ...(opts.logger ? { logger: opts.logger } : {}),
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
         ...(opts.fetch ? { fetch: opts.fetch } : {}),
       });
