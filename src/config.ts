@@ -160,6 +160,8 @@ const RawConfig = z
     REGISTRY_ALLOW_HOSTS: RegistryAllowHosts.default([]),
 
     INSPECT: Bool.default(false),
+    INSPECT_HOST: z.string().min(1).optional(),
+    INSPECT_PORT: Port.default(8181),
   })
   .superRefine((c, ctx) => {
     const requireWith = (key: keyof typeof c, because: string) => {
@@ -268,7 +270,8 @@ export interface Config {
   registryAuth: RegistryAuthConfig;
   /** Which registry URLs instruments may have (src/ledger/registry-url-policy.ts). */
   registryUrls: RegistryUrlPolicyConfig;
-  inspect: boolean;
+  /** The Stately inspector bridge (INSPECT); host defaults to the HTTP API's. */
+  inspect: { enabled: boolean; host: string; port: number };
 }
 
 /** Names of settings whose values must never reach a log line or an error message. */
@@ -371,7 +374,7 @@ export function loadConfig(env: Env = process.env): Config {
       ledgerAuthUrls: c.REGISTRY_LEDGER_AUTH_URLS,
     },
     registryUrls: { allowHttp: c.REGISTRY_ALLOW_HTTP, allowHosts: c.REGISTRY_ALLOW_HOSTS },
-    inspect: c.INSPECT,
+    inspect: { enabled: c.INSPECT, host: c.INSPECT_HOST ?? c.HTTP_HOST, port: c.INSPECT_PORT },
   };
 }
 
@@ -389,6 +392,6 @@ export function describeConfig(c: Config): Record<string, unknown> {
     registryCredentials: Object.fromEntries(Object.entries(c.registryAuth.credentials).map(([name, r]) => [name, { kind: r.auth.kind, registryUrls: r.registryUrls ?? 'any' }])),
     registryLedgerAuthUrls: c.registryAuth.ledgerAuthUrls ?? 'any',
     registryUrls: { http: c.registryUrls.allowHttp ? 'allowed' : 'refused', allowHosts: c.registryUrls.allowHosts },
-    inspect: c.inspect,
+    inspect: c.inspect.enabled ? { host: c.inspect.host, port: c.inspect.port } : false,
   };
 }

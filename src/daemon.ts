@@ -136,11 +136,14 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
     let service: Service | undefined;
     if (ledger !== undefined) {
       let inspect: ServiceOptions['inspect'];
-      if (config.inspect) {
-        const inspector = await createMachineInspector();
-        cleanups.push({ what: 'machine inspector', run: async () => inspector.stop() });
+      if (config.inspect.enabled) {
+        if (!apiTokens.some((t) => t.scopes.includes('read'))) {
+          throw new Error('INSPECT: the inspector bridge admits only API tokens with the read scope, and API_TOKENS has none');
+        }
+        const inspector = await createMachineInspector({ host: config.inspect.host, port: config.inspect.port, tokens: apiTokens, logger, authFailureLimit: config.http.authFailureLimit });
+        cleanups.push({ what: 'machine inspector', run: () => inspector.stop() });
         inspect = inspector.inspect;
-        logger.info({ url: inspector.url }, 'Stately inspector bridge listening: connect https://stately.ai/inspect to it');
+        logger.info({ url: inspector.url }, 'Stately inspector bridge listening: open its URL with ?token=<an API token with the read scope> in a browser');
       }
       service = createService({
         sql,
