@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { REGISTRY_CREDENTIAL_NAME } from '../config.js';
 import { AppError } from '../errors.js';
 import { NO_REGISTRY_AUTH, type RegistryAuth, type RegistryTokens } from '../ledger/registry-auth.js';
-import { RegistryUrlRefusedError, type RegistryUrlPolicy } from '../ledger/registry-url-policy.js';
+import { RegistryUrlRefusedError, withoutCredentials, type RegistryUrlPolicy } from '../ledger/registry-url-policy.js';
 import { FeeReserveBody, FeeReservePatch, NO_FEE_RESERVE } from '../lib/fee-reserve.js';
 import { InstrumentRef } from '../lib/ids.js';
 import type { Sql, Tx } from '../store/db.js';
@@ -191,7 +191,8 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
         topic: 'instrument.configured',
         aggregateType: 'instrument',
         aggregateId: `${r.admin}/${r.id}`,
-        payload: { action, admin: r.admin, id: r.id, changed, by, config: configOf(r) },
+        // A URL stored before credentials were refused is shown without them (disabling needs no new URL).
+        payload: { action, admin: r.admin, id: r.id, changed, by, config: { ...configOf(r), registryUrl: withoutCredentials(r.registryUrl) } },
       },
     ]);
   }

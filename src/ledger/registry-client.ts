@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { TokenProvider } from './auth.js';
 import { bearerToken, isRetryable, LedgerApiError, timedExchange } from './http.js';
-import { RegistryUrlRefusedError, type RegistryUrlPolicy } from './registry-url-policy.js';
+import { RegistryUrlRefusedError, withoutCredentials, type RegistryUrlPolicy } from './registry-url-policy.js';
 import { isOk, transportFor, type HttpTransport } from './transport.js';
 import {
   decode,
@@ -117,7 +117,7 @@ export class RegistryClient {
   }
 
   private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body: unknown, signal: AbortSignal | undefined, mayRefresh = true): Promise<z.output<S>> {
-    const what = `registry ${method} ${this.baseUrl}${path.split('?')[0] ?? path}`;
+    const what = `registry ${method} ${withoutCredentials(this.baseUrl)}${path.split('?')[0] ?? path}`;
     if (this.refused) throw urlRefused(what, this.refused);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';

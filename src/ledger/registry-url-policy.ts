@@ -183,6 +183,15 @@ export function parseAllowHost(entry: string): AllowEntry | string {
   return HOST_NAME.test(name) ? { kind: 'name', name } : invalid;
 }
 
+/**
+ * The URL with any user:password replaced by `***`: for what is shown of a URL stored before the
+ * policy refused credentials (API answers, events, error messages). Anything unparseable as it is.
+ */
+export function withoutCredentials(url: string): string {
+  const at = /^([a-z][a-z0-9+.-]*:\/\/)([^/\\?#]*@)(.*)$/is.exec(url);
+  return at ? `${at[1]}***@${at[3]}` : url;
+}
+
 // ---------------------------------------------------------------- the policy
 
 const defaultResolver: HostResolver = async (hostname) =>

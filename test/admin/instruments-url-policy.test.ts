@@ -102,6 +102,19 @@ describe('registry URLs under the policy (admin API, production settings)', () =
     expect(fixed.statusCode).toBe(200);
     expect(await stored('OLD')).toMatchObject({ registryUrl: PUBLIC_URL, transferPolicy: 'offer-only', enabled: true });
   });
+
+  it('a URL stored with user:password before the policy is shown without them, in answers, refusals and events', async () => {
+    await upsertInstrument(sql, { admin: ACME, id: 'CREDS', registryUrl: 'https://exchange:stored-hunter2@registry.acme.com/api', displayDecimals: 6, transferPolicy: 'direct-or-offer', enabled: true });
+    const read = await app.inject({ method: 'GET', url: '/v1/instruments', headers: auth('read') });
+    expect(read.body).toContain('https://***@registry.acme.com/api');
+    const refused = await put('CREDS', { transferPolicy: 'offer-only' });
+    expect(refused.statusCode).toBe(400);
+    const disabled = await app.inject({ method: 'POST', url: `${path('CREDS')}/disable`, headers: auth('admin') });
+    expect(disabled.statusCode).toBe(200);
+    const events = JSON.stringify(await readOutboxEvents(sql, { afterId: 0, limit: 1000, topics: ['instrument.configured'] }));
+    expect(events).toContain('https://***@registry.acme.com/api');
+    for (const text of [read.body, refused.body, disabled.body, events]) expect(text).not.toContain('stored-hunter2');
+  });
 });
 
 describe("a registry's error body never reaches the API caller", () => {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { createInstrumentAdmin, InstrumentChangeBody, InstrumentCreateBody, type InstrumentChangeResult } from '../../admin/instruments.js';
 import { createRegistryMetadataCheck, type InstrumentRegistryCheck } from '../../admin/registry-check.js';
 import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
-import { createRegistryUrlPolicy, STRICT_REGISTRY_URLS, type RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
+import { createRegistryUrlPolicy, STRICT_REGISTRY_URLS, withoutCredentials, type RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
 import type { Sql } from '../../store/db.js';
 import type { InstrumentRecord } from '../../store/instruments.js';
 import { Timestamp, errorResponses } from '../schemas.js';
@@ -36,7 +36,8 @@ const ChangeResponse = InstrumentResponse.extend({
 
 const Params = z.object({ admin: z.string().min(1).max(256), id: z.string().min(1).max(128) });
 
-const view = (r: InstrumentRecord): z.infer<typeof InstrumentResponse> => r;
+/** A URL stored before the registry URL policy refused credentials is shown without them. */
+const view = (r: InstrumentRecord): z.infer<typeof InstrumentResponse> => ({ ...r, registryUrl: withoutCredentials(r.registryUrl) });
 const changeView = (r: InstrumentChangeResult): z.infer<typeof ChangeResponse> => ({ ...view(r.instrument), registry: r.registry, changed: r.changed });
 
 export interface InstrumentRouteDeps {
