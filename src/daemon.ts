@@ -7,7 +7,7 @@ import { registerMetricsRoute } from './http/routes/metrics.js';
 import { createHttpServer } from './http/server.js';
 import { tokenProviderFor } from './ledger/auth.js';
 import { createRegistryTokens, describeRegistryAuth } from './ledger/registry-auth.js';
-import { createRegistryUrlPolicy } from './ledger/registry-url-policy.js';
+import { createRegistryUrlPolicy, withoutCredentials } from './ledger/registry-url-policy.js';
 import { healthOf, type Component, type HealthReport } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMachineInspector } from './machines/runtime/index.js';
@@ -124,7 +124,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
     // Settings may have changed under stored instruments: say so now, not at the first withdrawal.
     for (const i of await listInstruments(sql)) {
       const instrument = `${i.admin}/${i.id}`;
-      const problem = registryTokens.problem(i.registryAuth, i.registryUrl);
+      const problem = registryTokens.problem(i.registryAuth, withoutCredentials(i.registryUrl));
       if (problem) logger.warn({ instrument, registryAuth: describeRegistryAuth(i.registryAuth) }, `the instrument's registry auth cannot be used: ${problem.message}`);
       const refused = registryPolicy.problem(i.registryUrl);
       if (refused) logger.warn({ instrument }, `the instrument's registry URL is refused, its withdrawals and accepts will stall until it is fixed (PUT /v1/instruments): ${refused.message}`);

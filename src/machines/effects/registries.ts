@@ -1,6 +1,6 @@
 import { describeRegistryAuth, RegistryAuthError, type RegistryTokens } from '../../ledger/registry-auth.js';
 import { RegistryClient } from '../../ledger/registry-client.js';
-import type { RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
+import { withoutCredentials, type RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
 import type { Logger } from '../../logger.js';
 import type { Sql } from '../../store/db.js';
 import { findInstrument, type InstrumentRow } from '../../store/instruments.js';
@@ -51,7 +51,8 @@ export function createRegistryClients(opts: RegistryClientsOptions): Pick<Regist
       if (kept?.key === key) return kept.client;
       let provider;
       try {
-        provider = opts.tokens.provider(row.registryAuth, row.registryUrl);
+        // Matched by origin and path; a refusal names the URL, never credentials stored in it before the URL policy.
+        provider = opts.tokens.provider(row.registryAuth, withoutCredentials(row.registryUrl));
       } catch (e) {
         if (!(e instanceof RegistryAuthError)) throw e;
         // Settings changed under a stored instrument (a credential removed, a URL binding narrowed).
