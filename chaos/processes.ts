@@ -156,6 +156,9 @@ export function spawnDaemon(e: DaemonEnv): DaemonProcess {
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(e.port),
     API_TOKENS: JSON.stringify([{ name: 'chaos', token: e.apiToken, scopes: ['read', 'write', 'admin'] }]),
+    // The double's registries are http on loopback, in another process: allowed as a development set-up allows them.
+    REGISTRY_ALLOW_HTTP: 'true',
+    REGISTRY_ALLOW_HOSTS: '["127.0.0.1"]',
     LOG_LEVEL: process.env['CHAOS_DAEMON_LOG_LEVEL'] ?? 'info',
     LOG_PRETTY: 'false',
   };

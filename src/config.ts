@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseAllowHost, type RegistryUrlPolicyConfig } from './ledger/registry-url-policy.js';
 
 /**
  * The daemon's whole configuration: one zod schema over environment variables, optionally merged
@@ -95,6 +96,17 @@ const RegistryCredential = z
 /** Credential names are what instruments store and the API shows: plain, short identifiers. */
 export const REGISTRY_CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** Hosts registries may be at although they are not public: names, `*.domain`, IP addresses, CIDR ranges. */
+const RegistryAllowHosts = jsonSetting(
+  z.array(
+    z.string().superRefine((h, ctx) => {
+      const parsed = parseAllowHost(h);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `"${h}" ${parsed}` });
+    }),
+    { error: 'must be a JSON list of host names, *.domain patterns, IP addresses or CIDR ranges, e.g. ["registry.internal", "10.20.0.0/16"]' },
+  ),
+);
+
 const RegistryCredentials = jsonSetting(
   z.record(z.string().regex(REGISTRY_CREDENTIAL_NAME), RegistryCredential, {
     error: (issue) =>
@@ -144,8 +156,12 @@ const RawConfig = z
 
     REGISTRY_CREDENTIALS: RegistryCredentials.default({}),
     REGISTRY_LEDGER_AUTH_URLS: jsonSetting(RegistryUrls).optional(),
+    REGISTRY_ALLOW_HTTP: Bool.default(false),
+    REGISTRY_ALLOW_HOSTS: RegistryAllowHosts.default([]),
 
     INSPECT: Bool.default(false),
+    INSPECT_HOST: z.string().min(1).optional(),
+    INSPECT_PORT: Port.default(8181),
   })
   .superRefine((c, ctx) => {
     const requireWith = (key: keyof typeof c, because: string) => {
@@ -252,7 +268,10 @@ export interface Config {
   apiTokens: ApiToken[];
   protectOpsEndpoints: boolean;
   registryAuth: RegistryAuthConfig;
-  inspect: boolean;
+  /** Which registry URLs instruments may have (src/ledger/registry-url-policy.ts). */
+  registryUrls: RegistryUrlPolicyConfig;
+  /** The Stately inspector bridge (INSPECT); host defaults to the HTTP API's. */
+  inspect: { enabled: boolean; host: string; port: number };
 }
 
 /** Names of settings whose values must never reach a log line or an error message. */
@@ -354,7 +373,8 @@ export function loadConfig(env: Env = process.env): Config {
       ),
       ledgerAuthUrls: c.REGISTRY_LEDGER_AUTH_URLS,
     },
-    inspect: c.INSPECT,
+    registryUrls: { allowHttp: c.REGISTRY_ALLOW_HTTP, allowHosts: c.REGISTRY_ALLOW_HOSTS },
+    inspect: { enabled: c.INSPECT, host: c.INSPECT_HOST ?? c.HTTP_HOST, port: c.INSPECT_PORT },
   };
 }
 
@@ -371,6 +391,7 @@ export function describeConfig(c: Config): Record<string, unknown> {
     apiTokens: c.apiTokens.map((t) => ({ name: t.name, scopes: t.scopes })),
     registryCredentials: Object.fromEntries(Object.entries(c.registryAuth.credentials).map(([name, r]) => [name, { kind: r.auth.kind, registryUrls: r.registryUrls ?? 'any' }])),
     registryLedgerAuthUrls: c.registryAuth.ledgerAuthUrls ?? 'any',
-    inspect: c.inspect,
+    registryUrls: { http: c.registryUrls.allowHttp ? 'allowed' : 'refused', allowHosts: c.registryUrls.allowHosts },
+    inspect: c.inspect.enabled ? { host: c.inspect.host, port: c.inspect.port } : false,
   };
 }

@@ -7,6 +7,7 @@ import { registerMetricsRoute } from './http/routes/metrics.js';
 import { createHttpServer } from './http/server.js';
 import { tokenProviderFor } from './ledger/auth.js';
 import { createRegistryTokens, describeRegistryAuth } from './ledger/registry-auth.js';
+import { createRegistryUrlPolicy, withoutCredentials } from './ledger/registry-url-policy.js';
 import { healthOf, type Component, type HealthReport } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMachineInspector } from './machines/runtime/index.js';
@@ -34,6 +35,11 @@ export interface EmbeddedLedger {
   apiTokens?: ApiToken[];
   /** Run once the database is migrated: onboard the double's instruments, demo deposit accounts. */
   prepareDatabase?: (sql: Sql) => Promise<void>;
+  /**
+   * The double's registry base URLs (http on loopback): exempt from the registry URL policy, they
+   * alone; any other registry stays under REGISTRY_ALLOW_HTTP and REGISTRY_ALLOW_HOSTS.
+   */
+  ownRegistryUrls?: readonly string[];
 }
 export type EmbeddedLedgerProvider = (ctx: { config: Config; logger: Logger }) => Promise<EmbeddedLedger>;
 
@@ -42,7 +48,7 @@ export interface DaemonOptions {
   logger: Logger;
   embeddedLedger?: EmbeddedLedgerProvider;
   /** Tuning of the ledger-facing parts (tests and benchmarks); production runs the defaults. */
-  service?: Omit<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'singleInstance' | 'inspect' | 'metrics' | 'registryTokens'>;
+  service?: Omit<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'singleInstance' | 'inspect' | 'metrics' | 'registryTokens' | 'registryPolicy'>;
 }
 
 export interface Daemon {
@@ -95,6 +101,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
 
     let ledger = config.ledger;
     let apiTokens = config.apiTokens;
+    let embeddedRegistryUrls: readonly string[] = [];
     if (ledger === undefined) {
       if (embeddedLedger) {
         const embedded = await embeddedLedger({ config, logger });
@@ -103,6 +110,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         components.push(embedded.component);
         await embedded.prepareDatabase?.(sql);
         if (apiTokens.length === 0 && embedded.apiTokens) apiTokens = embedded.apiTokens;
+        embeddedRegistryUrls = embedded.ownRegistryUrls ?? [];
         logger.warn({ apiUrl: ledger.apiUrl, treasuryParty: ledger.treasuryParty }, 'SANDBOX MODE: running against the embedded ledger double, not a real validator');
       } else {
         logger.warn('no LEDGER_API_URL configured and no embedded ledger available: ledger components are not started');
@@ -111,10 +119,15 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
 
     // One token provider per registry credential, shared by onboarding checks and the ledger effects.
     const registryTokens = createRegistryTokens({ config: config.registryAuth, ledger: ledger ? tokenProviderFor(ledger.auth) : undefined });
+    // One policy for every registry call: onboarding's checks, the ledger effects' clients.
+    const registryPolicy = createRegistryUrlPolicy({ config: config.registryUrls, exempt: embeddedRegistryUrls });
     // Settings may have changed under stored instruments: say so now, not at the first withdrawal.
     for (const i of await listInstruments(sql)) {
-      const problem = registryTokens.problem(i.registryAuth, i.registryUrl);
-      if (problem) logger.warn({ instrument: `${i.admin}/${i.id}`, registryAuth: describeRegistryAuth(i.registryAuth) }, `the instrument's registry auth cannot be used: ${problem.message}`);
+      const instrument = `${i.admin}/${i.id}`;
+      const problem = registryTokens.problem(i.registryAuth, withoutCredentials(i.registryUrl));
+      if (problem) logger.warn({ instrument, registryAuth: describeRegistryAuth(i.registryAuth) }, `the instrument's registry auth cannot be used: ${problem.message}`);
+      const refused = registryPolicy.problem(i.registryUrl);
+      if (refused) logger.warn({ instrument }, `the instrument's registry URL is refused, its withdrawals and accepts will stall until it is fixed (PUT /v1/instruments): ${refused.message}`);
     }
 
     const metrics = createMetrics(sql);
@@ -123,11 +136,14 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
     let service: Service | undefined;
     if (ledger !== undefined) {
       let inspect: ServiceOptions['inspect'];
-      if (config.inspect) {
-        const inspector = await createMachineInspector();
-        cleanups.push({ what: 'machine inspector', run: async () => inspector.stop() });
+      if (config.inspect.enabled) {
+        if (!apiTokens.some((t) => t.scopes.includes('read'))) {
+          throw new Error('INSPECT: the inspector bridge admits only API tokens with the read scope, and API_TOKENS has none');
+        }
+        const inspector = await createMachineInspector({ host: config.inspect.host, port: config.inspect.port, tokens: apiTokens, logger, authFailureLimit: config.http.authFailureLimit });
+        cleanups.push({ what: 'machine inspector', run: () => inspector.stop() });
         inspect = inspector.inspect;
-        logger.info({ url: inspector.url }, 'Stately inspector bridge listening: connect https://stately.ai/inspect to it');
+        logger.info({ url: inspector.url }, 'Stately inspector bridge listening: open its URL with ?token=<an API token with the read scope> in a browser');
       }
       service = createService({
         sql,
@@ -137,6 +153,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         effects: { ...submissionOptions(config.submission), ...tuning?.effects },
         singleInstance: config.databaseUrl === undefined,
         registryTokens,
+        registryPolicy,
         metrics: serviceMetrics,
         ...(inspect ? { inspect } : {}),
       });
@@ -161,6 +178,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
     registerApiRoutes(app, {
       sql,
       registryTokens,
+      registryPolicy,
       ...(service
         ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion }
         : {}),

@@ -4,6 +4,7 @@ import { createReconcilerFrom, ledgerHoldingsSourceFor, singleFlight, type Recon
 import { createSwitches, type Switches } from './admin/switches.js';
 import type { LedgerConfig } from './config.js';
 import type { RegistryTokens } from './ledger/registry-auth.js';
+import type { RegistryUrlPolicy } from './ledger/registry-url-policy.js';
 import type { Component } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { DepositActors } from './machines/deposit.actors.js';
@@ -44,6 +45,8 @@ export interface ServiceOptions {
   effects?: LedgerEffectsOptions;
   /** What instruments' registry auth sends (createRegistryTokens); default: mode `ledger` only, no credentials. */
   registryTokens?: RegistryTokens;
+  /** Which registry URLs may be called (createRegistryUrlPolicy over REGISTRY_ALLOW_*); default: https to public addresses only. */
+  registryPolicy?: RegistryUrlPolicy;
   /** The UTXO holdings job (default on; interval default 30 s). */
   holdingsJob?: false | { intervalMs?: number };
   /** Counters and gauges of ingestion and the machines (createServiceMetrics); none without. */
@@ -81,7 +84,7 @@ export function createService(o: ServiceOptions): Service {
   const { sql, ledger, logger } = o;
   const single = o.singleInstance === true;
   // Built per process: the key file is read and checked at construction.
-  const effects = createLedgerEffects({ sql, ledger, logger, ...(o.registryTokens ? { registryTokens: o.registryTokens } : {}), ...(o.effects ? { options: o.effects } : {}) });
+  const effects = createLedgerEffects({ sql, ledger, logger, ...(o.registryTokens ? { registryTokens: o.registryTokens } : {}), ...(o.registryPolicy ? { registryPolicy: o.registryPolicy } : {}), ...(o.effects ? { options: o.effects } : {}) });
   const withdrawalActors: WithdrawalActors = { ...createReservationActors(sql), ...createWithdrawalLedgerActors({ effects }) };
   const depositActors = createDepositLedgerActors({ effects });
   const runtime: RuntimeTimings = { ...o.runtime, ...(single ? { leaderElection: 'none' } : {}) };

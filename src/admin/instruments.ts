@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { REGISTRY_CREDENTIAL_NAME } from '../config.js';
 import { AppError } from '../errors.js';
 import { NO_REGISTRY_AUTH, type RegistryAuth, type RegistryTokens } from '../ledger/registry-auth.js';
+import { RegistryUrlRefusedError, withoutCredentials, type RegistryUrlPolicy } from '../ledger/registry-url-policy.js';
 import { FeeReserveBody, FeeReservePatch, NO_FEE_RESERVE } from '../lib/fee-reserve.js';
 import { InstrumentRef } from '../lib/ids.js';
 import type { Sql, Tx } from '../store/db.js';
@@ -28,12 +29,19 @@ import { UtxoPolicy } from './utxo-policy.js';
  * (an audit trail naming who changed what); it carries the registry auth's mode and credential
  * name, never a secret.
  *
+ * Every stored URL is under the registry URL policy (src/ledger/registry-url-policy.ts: https,
+ * no credentials, query or fragment, public addresses unless the settings allow the host),
+ * whatever else a request changes: a URL stored before the policy, or one whose name now resolves
+ * somewhere it may not, must be fixed before anything else of the instrument may change. Only
+ * disabling needs no check: it stores nothing new and stops the calls.
+ *
  * Everything that uses an instrument reads the table when it needs it (the withdrawal runtime at
  * machine creation, the ledger effects with a few seconds' cache, the holdings job every run), so
  * a change applies without a restart. A disabled instrument is still ingested and its deposits
  * still credited; new withdrawals of it are refused and the holdings job leaves it alone.
  */
 
+/** The shape only: the registry URL policy, which depends on the settings, judges the rest. */
 const HttpUrl = z.url({ protocol: /^https?$/, message: 'must be an absolute http(s) URL' }).max(2048);
 const TransferPolicy = z.enum(['direct-only', 'direct-or-offer', 'offer-only']);
 
@@ -52,7 +60,9 @@ export const InstrumentCreateBody = z
   .object({
     admin: InstrumentRef.shape.admin.describe('The token admin party'),
     id: InstrumentRef.shape.id.describe("The admin's id of the instrument, e.g. \"Amulet\""),
-    registryUrl: HttpUrl.describe("Base URL of the admin's Registry API (for Canton Coin: Scan, or the validator's Scan proxy https://<validator>/api/validator/v0/scan-proxy)"),
+    registryUrl: HttpUrl.describe(
+      "Base URL of the admin's Registry API (for Canton Coin: Scan, or the validator's Scan proxy https://<validator>/api/validator/v0/scan-proxy): https, no credentials, query or fragment, at public addresses (REGISTRY_ALLOW_HTTP and REGISTRY_ALLOW_HOSTS relax this)",
+    ),
     registryAuth: RegistryAuthBody.default(NO_REGISTRY_AUTH),
     displayDecimals: z.int().min(0).max(10).optional().describe("Default: the registry's decimals"),
     transferPolicy: TransferPolicy.default('direct-or-offer').describe('direct-only: 1-step only (receivers need a preapproval); offer-only: 2-step'),
@@ -119,6 +129,10 @@ function registryRefusal(e: RegistryCheckError): AppError {
   });
 }
 
+function urlRefusal(e: RegistryUrlRefusedError): AppError {
+  return new AppError('VALIDATION_FAILED', e.message, { issues: [{ field: 'registryUrl', reason: e.message }], retryable: e.retryable });
+}
+
 /** Unknown credentials and URLs a token may not go to are refused before anyone is asked. */
 function checkRegistryAuth(tokens: RegistryTokens, auth: RegistryAuth, registryUrl: string): void {
   const problem = tokens.problem(auth, registryUrl);
@@ -146,11 +160,26 @@ function canonical(v: unknown): string {
 }
 const sameValue = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 
-export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegistryCheck; tokens: RegistryTokens; adoption?: HoldingAdoption }): InstrumentAdmin {
-  const { sql, registry, tokens } = deps;
+export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegistryCheck; tokens: RegistryTokens; policy: RegistryUrlPolicy; adoption?: HoldingAdoption }): InstrumentAdmin {
+  const { sql, registry, tokens, policy } = deps;
+
+  /**
+   * The URL (and, when given, the registry auth), cheapest first: the URL's form, where the token
+   * may go, then the addresses the host resolves to now.
+   */
+  async function checkUrlAndAuth(registryUrl: string, registryAuth: RegistryAuth | undefined): Promise<void> {
+    const formal = policy.problem(registryUrl);
+    if (formal) throw urlRefusal(formal);
+    if (registryAuth) checkRegistryAuth(tokens, registryAuth, registryUrl);
+    try {
+      await policy.check(registryUrl);
+    } catch (e) {
+      if (e instanceof RegistryUrlRefusedError) throw urlRefusal(e);
+      throw e;
+    }
+  }
 
   async function ask(i: { admin: string; id: string; registryUrl: string; registryAuth: RegistryAuth }): Promise<RegistryInstrumentInfo> {
-    checkRegistryAuth(tokens, i.registryAuth, i.registryUrl);
     try {
       return await registry.check(i);
     } catch (e) {
@@ -165,7 +194,8 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
         topic: 'instrument.configured',
         aggregateType: 'instrument',
         aggregateId: `${r.admin}/${r.id}`,
-        payload: { action, admin: r.admin, id: r.id, changed, by, config: configOf(r), ...(adopted ? { adopted } : {}) },
+        // A URL stored before credentials were refused is shown without them (disabling needs no new URL).
+        payload: { action, admin: r.admin, id: r.id, changed, by, config: { ...configOf(r), registryUrl: withoutCredentials(r.registryUrl) }, ...(adopted ? { adopted } : {}) },
       },
     ]);
   }
@@ -194,6 +224,7 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
       if (await findInstrumentRecord(sql, body.admin, body.id)) {
         throw new AppError('STATE_CONFLICT', `Instrument ${body.id} of admin ${body.admin} is already configured: change it with PUT`);
       }
+      await checkUrlAndAuth(body.registryUrl, body.registryAuth);
       const info = await ask(body);
       const displayDecimals = body.displayDecimals ?? info.decimals;
       checkDecimals(displayDecimals, info);
@@ -219,7 +250,10 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
       const reEnabled = next.enabled && !current.enabled;
       // A new registry auth is proven against the registry too: a token it refuses is a 400 now.
       const needsRegistry = next.enabled && (reEnabled || changed.includes('registryUrl') || changed.includes('registryAuth') || changed.includes('displayDecimals'));
-      if (!needsRegistry && (changed.includes('registryUrl') || changed.includes('registryAuth'))) checkRegistryAuth(tokens, next.registryAuth, next.registryUrl);
+      const authAffected = needsRegistry || changed.includes('registryUrl') || changed.includes('registryAuth');
+      // Disabling alone stores nothing new and stops the calls: it works whatever the URL, and offline.
+      const onlyDisabling = changed.length === 1 && changed[0] === 'enabled' && !next.enabled;
+      if (!onlyDisabling) await checkUrlAndAuth(next.registryUrl, authAffected ? next.registryAuth : undefined);
       const info = needsRegistry ? await ask(next) : null;
       if (info) checkDecimals(next.displayDecimals, info);
 

@@ -1,6 +1,8 @@
 import { LedgerApiError } from '../ledger/http.js';
 import { describeRegistryAuth, NO_REGISTRY_AUTH, NO_REGISTRY_CREDENTIALS, createRegistryTokens, RegistryAuthError, type RegistryAuth, type RegistryTokens } from '../ledger/registry-auth.js';
 import { RegistryClient } from '../ledger/registry-client.js';
+import type { RegistryUrlPolicy } from '../ledger/registry-url-policy.js';
+import type { Logger } from '../logger.js';
 
 /**
  * Token onboarding asks the token admin's registry (token-metadata-v1: `/registry/metadata/v1/info`
@@ -60,11 +62,15 @@ function unreachable(e: unknown, what: string): RegistryCheckError {
 export interface RegistryMetadataCheckOptions {
   /** The tokens instruments may use (default: no credentials and no ledger: only `none` works). */
   tokens?: RegistryTokens;
+  /** Which registry URLs may be called, as the ledger effects call them. */
+  policy: RegistryUrlPolicy;
+  /** The debug log of refused calls' bodies. */
+  logger?: Logger;
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
 
-export function createRegistryMetadataCheck(o: RegistryMetadataCheckOptions = {}): InstrumentRegistryCheck {
+export function createRegistryMetadataCheck(o: RegistryMetadataCheckOptions): InstrumentRegistryCheck {
   const tokens = o.tokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: undefined });
   return {
     async check(i, signal) {
@@ -82,6 +88,8 @@ export function createRegistryMetadataCheck(o: RegistryMetadataCheckOptions = {}
         timeoutMs: o.timeoutMs ?? 10_000,
         ...(auth ? { auth } : {}),
         authContext: `instrument ${i.admin}/${i.id}, registry auth ${describeRegistryAuth(registryAuth)}`,
+        policy: o.policy,
+        ...(o.logger ? { logger: o.logger } : {}),
         ...(o.fetch ? { fetch: o.fetch } : {}),
       });
       const info = await client.info(signal).catch((e: unknown) => {

@@ -5,6 +5,7 @@ import type { RegistryAuthConfig } from '../config.js';
 import { LedgerHttp } from '../ledger/http.js';
 import { LedgerReadClient, listOptionsOf } from '../ledger/read-client.js';
 import type { RegistryClient } from '../ledger/registry-client.js';
+import type { RegistryUrlPolicy } from '../ledger/registry-url-policy.js';
 import type { TreasurySigner } from '../ledger/signing.js';
 import { LedgerSubmissionClient } from '../ledger/submission-client.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +29,8 @@ export interface ConformanceClients {
   readonly withdrawal: WithdrawalLedgerActors | undefined;
   /** One client per registry, with the same auth the withdrawal effects use. */
   registry(instrument: ConformanceInstrument): RegistryClient;
+  /** The daemon's registry URL policy (its settings; the double's own registries exempt). */
+  readonly registryPolicy: RegistryUrlPolicy;
 }
 
 export interface ConformanceClientsDeps {
@@ -37,6 +40,7 @@ export interface ConformanceClientsDeps {
   /** Every instrument's registry auth, and the credentials it may name (the daemon's settings). */
   registryAuth: RegistryAuth;
   credentials: RegistryAuthConfig;
+  registryPolicy: RegistryUrlPolicy;
   /** Execute's deduplication period and the synchronizer, from the daemon's settings. */
   options: LedgerEffectsOptions;
   logger: Logger;
@@ -48,7 +52,7 @@ export function createConformanceClients(deps: ConformanceClientsDeps): Conforma
   const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth });
   const reads = new LedgerReadClient(http, listOptionsOf(deps.ledger));
   const tokens = createRegistryTokens({ config: deps.credentials, ledger: auth });
-  const registries = commandLineRegistries(deps.instruments, deps.registryAuth, createRegistryClients({ tokens }));
+  const registries = commandLineRegistries(deps.instruments, deps.registryAuth, createRegistryClients({ tokens, policy: deps.registryPolicy, logger: deps.logger }));
   const effects: LedgerEffects | undefined = deps.signer && {
     treasuryParty: deps.ledger.treasuryParty,
     userId: deps.ledger.userId,
@@ -67,6 +71,7 @@ export function createConformanceClients(deps: ConformanceClientsDeps): Conforma
     reads,
     withdrawal: effects && createWithdrawalLedgerActors({ effects }),
     registry: (i) => registries.client(rowOf(i, deps.registryAuth)),
+    registryPolicy: deps.registryPolicy,
   };
 }
 

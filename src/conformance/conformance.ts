@@ -1,4 +1,5 @@
 import { ConfigError } from '../config.js';
+import { createRegistryUrlPolicy } from '../ledger/registry-url-policy.js';
 import { loadTreasurySigner, type TreasurySigner } from '../ledger/signing.js';
 import { createLogger, type Logger } from '../logger.js';
 import { submissionOptions } from '../machines/effects/index.js';
@@ -68,6 +69,8 @@ async function runChecks(r: CheckRunner, target: ConformanceTarget, settings: Co
     instruments: target.instruments,
     registryAuth: settings.registryAuth,
     credentials: settings.config.registryAuth,
+    // The daemon's policy over the registries named on the command line; the double's are this run's own.
+    registryPolicy: createRegistryUrlPolicy({ config: settings.config.registryUrls, exempt: target.ownRegistryUrls }),
     // As the daemon passes them: what a withdrawal sends.
     options: submissionOptions(settings.config.submission),
     logger,

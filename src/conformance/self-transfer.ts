@@ -64,7 +64,7 @@ export async function runSelfTransferChecks(d: SelfTransferDeps): Promise<void> 
   const signal = () => AbortSignal.timeout(120_000);
 
   await r.check(`registry metadata ${label}`, async () => {
-    const info = await createRegistryMetadataCheck().check(i);
+    const info = await createRegistryMetadataCheck({ policy: c.registryPolicy }).check(i);
     return { value: info, detail: `${info.name} (${info.symbol}), ${info.decimals} decimals, admin ${shortId(info.adminId)}` };
   });
 

@@ -11,11 +11,13 @@ export interface ConformanceTarget {
   readonly description: string;
   readonly ledger: LedgerConfig;
   readonly instruments: readonly ConformanceInstrument[];
+  /** Registries this run started itself (the double's, http on loopback): exempt from the registry URL policy. */
+  readonly ownRegistryUrls: readonly string[];
   stop(): Promise<void>;
 }
 
 export function externalTarget(ledger: LedgerConfig, settings: Pick<ConformanceSettings, 'instruments'>): ConformanceTarget {
-  return { description: ledger.apiUrl, ledger, instruments: settings.instruments, stop: async () => {} };
+  return { description: ledger.apiUrl, ledger, instruments: settings.instruments, ownRegistryUrls: [], stop: async () => {} };
 }
 
 /** Two holdings per instrument, so "the smallest" is a choice. */
@@ -53,6 +55,7 @@ export async function startDoubleTarget(logger: Logger): Promise<ConformanceTarg
         treasuryKeyFile: keyFile,
       },
       instruments: sb.instruments.map((i) => ({ admin: i.admin, id: i.id, registryUrl: i.registryUrl })),
+      ownRegistryUrls: sb.instruments.map((i) => i.registryUrl),
       stop: async () => {
         await sb.stop();
         await rm(dir, { recursive: true, force: true });

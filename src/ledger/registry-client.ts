@@ -1,6 +1,9 @@
+import type { LookupFunction } from 'node:net';
 import type { z } from 'zod';
+import type { Logger } from '../logger.js';
 import type { TokenProvider } from './auth.js';
 import { bearerToken, isRetryable, LedgerApiError, timedExchange } from './http.js';
+import { RegistryUrlRefusedError, withoutCredentials, type RegistryUrlPolicy } from './registry-url-policy.js';
 import { isOk, transportFor, type HttpTransport } from './transport.js';
 import {
   decode,
@@ -10,7 +13,6 @@ import {
   Instrument,
   ListInstrumentsResponse,
   RegistryChoiceContext,
-  RegistryErrorResponse,
   TransferFactoryWithChoiceContext,
   type GetChoiceContextRequest as ChoiceContextBody,
 } from './schema/index.js';
@@ -21,10 +23,15 @@ import {
  * One client per registry base URL (the instrument's `registry_url`; paths are appended to it).
  *
  * Errors are LedgerApiError with the ledger client's retry rules: network failures, timeouts and
- * 429/502/503/504 retry; 4xx (the registry's `{error}` in the message) and 500/501 do not. Codes:
- * REGISTRY_NOT_FOUND (404), REGISTRY_BAD_REQUEST (400), REGISTRY_UNAUTHORIZED (401),
- * REGISTRY_FORBIDDEN (403), REGISTRY_HTTP_<status>, NETWORK_ERROR, TIMEOUT, AUTH_TOKEN (the
- * token endpoint failed). A 2xx body that does not match the spec is a LedgerDecodeError.
+ * 429/502/503/504 retry; 4xx and 500/501 do not. Codes: REGISTRY_NOT_FOUND (404),
+ * REGISTRY_BAD_REQUEST (400), REGISTRY_UNAUTHORIZED (401), REGISTRY_FORBIDDEN (403),
+ * REGISTRY_HTTP_<status>, NETWORK_ERROR, TIMEOUT, AUTH_TOKEN (the token endpoint failed),
+ * REGISTRY_URL_REFUSED (the URL policy refuses the URL or an address its host resolves to when
+ * connecting; not retried). A 2xx body that does not match the spec is a LedgerDecodeError.
+ *
+ * An error names the call and the status, never what the registry wrote in its body: the message
+ * reaches API callers (onboarding's 400, a withdrawal's reason, events) and a registry is a
+ * server someone else runs. The body goes to the debug log, cut short.
  */
 
 export type InstructionChoice = 'accept' | 'reject' | 'withdraw';
@@ -47,6 +54,10 @@ export interface RegistryClientOptions {
   timeoutMs?: number;
   /** Largest answer accepted (default 4 MiB: a factory with its disclosed contracts is tens of KB). */
   maxResponseBytes?: number;
+  /** Which URLs and addresses may be called: checked before each call and, for a host name, as it connects. */
+  policy: RegistryUrlPolicy;
+  /** Where the body of a refused call goes (debug level, cut at 300 characters). */
+  logger?: Logger;
   /** Tests: a fetch to send through instead of node:http (transport.ts). */
   fetch?: typeof fetch;
 }
@@ -60,10 +71,15 @@ const METADATA = '/registry/metadata/v1';
 export class RegistryClient {
   readonly baseUrl: string;
   private readonly transport: HttpTransport;
+  /** Judged once: the base URL does not change. */
+  private readonly refused: RegistryUrlRefusedError | undefined;
+  private readonly lookup: LookupFunction | undefined;
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.transport = transportFor(opts.fetch);
+    this.refused = opts.policy.problem(opts.baseUrl);
+    this.lookup = opts.policy.lookupFor(opts.baseUrl);
   }
 
   /**
@@ -101,7 +117,8 @@ export class RegistryClient {
   }
 
   private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body: unknown, signal: AbortSignal | undefined, mayRefresh = true): Promise<z.output<S>> {
-    const what = `registry ${method} ${this.baseUrl}${path.split('?')[0] ?? path}`;
+    const what = `registry ${method} ${withoutCredentials(this.baseUrl)}${path.split('?')[0] ?? path}`;
+    if (this.refused) throw urlRefused(what, this.refused);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const auth = this.opts.auth;
@@ -109,17 +126,28 @@ export class RegistryClient {
     const res = await timedExchange(
       this.transport,
       this.baseUrl + path,
-      { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), maxResponseBytes: this.opts.maxResponseBytes ?? DEFAULT_REGISTRY_MAX_RESPONSE_BYTES },
+      {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        maxResponseBytes: this.opts.maxResponseBytes ?? DEFAULT_REGISTRY_MAX_RESPONSE_BYTES,
+        lookup: this.lookup,
+      },
       { what, timeoutMs: this.opts.timeoutMs ?? 15_000, signal },
-    );
+    ).catch((e: unknown) => {
+      // The host resolved to a denied address as it connected: the policy's answer, not a network failure.
+      if (e instanceof LedgerApiError && e.cause instanceof RegistryUrlRefusedError) throw urlRefused(what, e.cause);
+      throw e;
+    });
     const text = res.text;
     // A rotated or revoked OAuth token: fetch a fresh one once, as the Ledger API client does.
     if (res.status === 401 && mayRefresh && auth?.kind === 'oauth2') {
       auth.invalidate();
       return this.call(method, path, schema, body, signal, false);
     }
-    if (res.status === 401 || res.status === 403) throw refusal(what, res.status, text, this.opts.authContext, auth !== undefined);
-    if (!isOk(res.status)) throw registryError(what, res.status, text);
+    if (!isOk(res.status)) this.opts.logger?.debug({ call: what, status: res.status, body: text.length > 300 ? `${text.slice(0, 300)}…` : text }, 'registry refused a call');
+    if (res.status === 401 || res.status === 403) throw refusal(what, res.status, this.opts.authContext, auth !== undefined);
+    if (!isOk(res.status)) throw registryError(what, res.status);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -130,20 +158,12 @@ export class RegistryClient {
   }
 }
 
-/** The registry's `{error}`, else its text (a proxy in front of it may answer text/plain). */
-function reasonOf(text: string): string {
-  try {
-    const parsed = RegistryErrorResponse.safeParse(JSON.parse(text));
-    if (parsed.success) return parsed.data.error;
-  } catch {
-    /* not JSON: keep the text */
-  }
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+function urlRefused(what: string, e: RegistryUrlRefusedError): LedgerApiError {
+  return new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: 'REGISTRY_URL_REFUSED', retryable: e.retryable, cause: e });
 }
 
 /** 401/403: never retried; says which instrument and auth mode to reconfigure. */
-function refusal(what: string, status: 401 | 403, text: string, authContext: string | undefined, sentToken: boolean): LedgerApiError {
-  const reason = reasonOf(text);
+function refusal(what: string, status: 401 | 403, authContext: string | undefined, sentToken: boolean): LedgerApiError {
   const context = authContext ?? (sentToken ? 'with a bearer token' : 'without a bearer token');
   const hint =
     status === 403
@@ -151,15 +171,14 @@ function refusal(what: string, status: 401 | 403, text: string, authContext: str
       : sentToken
         ? 'the registry did not accept the token sent'
         : "the registry requires a bearer token: set the instrument's registryAuth";
-  return new LedgerApiError(`${what}: HTTP ${status} (${context}): ${hint}${reason ? ` (registry said: ${reason})` : ''}`, {
+  return new LedgerApiError(`${what}: HTTP ${status} (${context}): ${hint}`, {
     status,
     code: status === 401 ? 'REGISTRY_UNAUTHORIZED' : 'REGISTRY_FORBIDDEN',
     retryable: false,
   });
 }
 
-function registryError(what: string, status: number, text: string): LedgerApiError {
-  const reason = reasonOf(text);
+function registryError(what: string, status: number): LedgerApiError {
   const code = status === 404 ? 'REGISTRY_NOT_FOUND' : status === 400 ? 'REGISTRY_BAD_REQUEST' : `REGISTRY_HTTP_${status}`;
-  return new LedgerApiError(`${what}: HTTP ${status}${reason ? `: ${reason}` : ''}`, { status, code, retryable: isRetryable(status, undefined) });
+  return new LedgerApiError(`${what}: HTTP ${status}`, { status, code, retryable: isRetryable(status, undefined) });
 }

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 
 /**
  * One HTTP exchange as the Ledger API and registry clients need it: a request with a JSON body
@@ -13,6 +14,12 @@ export interface HttpCall {
   signal: AbortSignal;
   /** The largest response body accepted; a larger one fails this call, enforced while it streams. */
   maxResponseBytes: number;
+  /**
+   * Resolves the host of a new connection (node:http's `lookup`): a registry URL policy checks the
+   * addresses there, as they are connected to (src/ledger/registry-url-policy.ts). A fetch
+   * transport (tests) has no such hook and ignores it.
+   */
+  lookup?: LookupFunction | undefined;
 }
 
 export interface HttpExchange {
@@ -91,7 +98,7 @@ export const nodeHttpTransport: HttpTransport = (url, call) =>
       return;
     }
     const headers = call.body === undefined ? call.headers : { ...call.headers, 'content-length': String(Buffer.byteLength(call.body)) };
-    const req = lib.request(target, { method: call.method, headers, signal: call.signal }, (res) => {
+    const req = lib.request(target, { method: call.method, headers, signal: call.signal, ...(call.lookup ? { lookup: call.lookup } : {}) }, (res) => {
       const status = res.statusCode ?? 0;
       const tooLarge = () => {
         reject(new ResponseTooLargeError(status, call.maxResponseBytes));

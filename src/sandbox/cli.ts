@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     '',
     'Daemon against it:',
     sb.treasury
-      ? `  LEDGER_API_URL=${sb.jsonApiUrl} LEDGER_USER_ID=${sb.treasury.userId} LEDGER_TOKEN=<treasury token> TREASURY_PARTY='${sb.treasury.party}' TREASURY_KEY_FILE=${keyFile ?? ''} npm start`
+      ? `  LEDGER_API_URL=${sb.jsonApiUrl} LEDGER_USER_ID=${sb.treasury.userId} LEDGER_TOKEN=<treasury token> TREASURY_PARTY='${sb.treasury.party}' TREASURY_KEY_FILE=${keyFile ?? ''} REGISTRY_ALLOW_HTTP=true REGISTRY_ALLOW_HOSTS='["127.0.0.1"]' npm start`
       : '  (replay mode: read-only)',
     '',
   ];

@@ -78,6 +78,8 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
   }
   return {
     prepareDatabase,
+    // The double's registries are http on loopback: allowed for this process, they alone.
+    ownRegistryUrls: sb.instruments.map((i) => i.registryUrl),
     apiTokens: [{ name: 'sandbox', token: apiToken, scopes: ['read', 'write', 'admin'] }],
     ledger: {
       apiUrl: sb.jsonApiUrl,

@@ -7,6 +7,7 @@ import { createHttpServer, type App } from '../../src/http/server.js';
 import { TEST_TOKENS } from '../support/api-app.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { testLogger } from '../support/silent-logger.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 const run = promisify(execFile);
 const { sql } = await useMigratedDatabase();
@@ -21,7 +22,7 @@ describe('cxi instruments', () => {
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
     app = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TEST_TOKENS), protectOpsEndpoints: false });
-    registerApiRoutes(app, { sql, instrumentRegistry: registry });
+    registerApiRoutes(app, { sql, instrumentRegistry: registry, registryPolicy: TEST_REGISTRY_POLICY });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     env = { ...process.env, CXI_URL: url, CXI_TOKEN: TEST_TOKENS.admin.token };
   });

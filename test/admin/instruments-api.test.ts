@@ -6,6 +6,7 @@ import { readOutboxEvents } from '../../src/store/outbox.js';
 import { auth, TEST_TOKENS } from '../support/api-app.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { testLogger } from '../support/silent-logger.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 const { sql } = await useMigratedDatabase();
 
@@ -37,7 +38,7 @@ describe('instrument onboarding API', () => {
   let app: App;
   beforeAll(async () => {
     app = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TEST_TOKENS), protectOpsEndpoints: false });
-    registerApiRoutes(app, { sql, instrumentRegistry: fakeRegistry });
+    registerApiRoutes(app, { sql, instrumentRegistry: fakeRegistry, registryPolicy: TEST_REGISTRY_POLICY });
     await app.ready();
   });
   afterAll(() => app.close());

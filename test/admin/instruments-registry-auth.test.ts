@@ -11,6 +11,7 @@ import { readOutboxEvents } from '../../src/store/outbox.js';
 import { auth, TEST_TOKENS } from '../support/api-app.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { testLogger } from '../support/silent-logger.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 /**
  * Per-instrument registry auth over the admin API and `cxi instruments`: the mode and a credential's
@@ -58,7 +59,7 @@ describe('registry auth of an instrument over the admin API and the CLI', () => 
   beforeAll(async () => {
     app = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TEST_TOKENS), protectOpsEndpoints: false });
     const registryTokens = createRegistryTokens({ config, ledger: staticToken(SECRETS.ledger) });
-    registerApiRoutes(app, { sql, registryTokens, instrumentRegistry: registry });
+    registerApiRoutes(app, { sql, registryTokens, instrumentRegistry: registry, registryPolicy: TEST_REGISTRY_POLICY });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     env = { ...process.env, CXI_URL: url, CXI_TOKEN: TEST_TOKENS.admin.token };
   });

@@ -6,6 +6,7 @@ import { LedgerHttp } from '../../src/ledger/http.js';
 import { LedgerReadClient } from '../../src/ledger/read-client.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { testLogger } from '../support/silent-logger.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 /** The two ledger-facing parts of this feature against the double: registry metadata and the ACS. */
 describe('against the ledger double', () => {
@@ -21,7 +22,7 @@ describe('against the ledger double', () => {
   const utk = () => sb.instruments.find((i) => i.id === 'UTK')!;
 
   it("the registry check accepts the registry's own instruments and explains every refusal", async () => {
-    const check = createRegistryMetadataCheck();
+    const check = createRegistryMetadataCheck({ policy: TEST_REGISTRY_POLICY });
     const info = await check.check({ admin: cc().admin, id: 'Amulet', registryUrl: cc().registryUrl });
     expect(info).toMatchObject({ adminId: cc().admin, decimals: 10, supportedApis: expect.objectContaining({ 'splice-api-token-transfer-instruction-v1': 1 }) });
     await expect(check.check({ admin: utk().admin, id: 'Amulet', registryUrl: cc().registryUrl })).rejects.toMatchObject({ message: expect.stringMatching(/belongs to admin DSO::/), retryable: false });

@@ -72,7 +72,15 @@ describe('npm run conformance', () => {
       dir = await mkdtemp(path.join(tmpdir(), 'conformance-test-'));
       const keyFile = path.join(dir, 'treasury.key');
       await writeFile(keyFile, treasury.privateKeyPem, { mode: 0o600 });
-      env = { LEDGER_USER_ID: treasury.userId, LEDGER_TOKEN: await sb.tokenFor(treasury.userId), TREASURY_PARTY: treasury.party, TREASURY_KEY_FILE: keyFile };
+      env = {
+        LEDGER_USER_ID: treasury.userId,
+        LEDGER_TOKEN: await sb.tokenFor(treasury.userId),
+        TREASURY_PARTY: treasury.party,
+        TREASURY_KEY_FILE: keyFile,
+        // The double's registries are http on loopback: a daemon needs the same two settings for them.
+        REGISTRY_ALLOW_HTTP: 'true',
+        REGISTRY_ALLOW_HOSTS: '["127.0.0.1"]',
+      };
       instrumentFlags = sb.instruments.flatMap((i) => ['--registry-url', i.registryUrl, '--instrument', `${i.admin}/${i.id}`]);
     });
     afterAll(async () => {

@@ -13,6 +13,7 @@ import { updatesSource } from '../../src/streams/source.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { coverage } from './key-paths.js';
 import { OPERATIONS, realRequests, type Operation } from './real-requests.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 /**
  * For every operation of the corpus of real requests (test/fixtures/real-requests), the request
@@ -156,8 +157,8 @@ describe('the client’s requests carry every field the real requests of the cor
     stack = await startStack({ daemon: false });
     const sent: Sent[] = [];
     const fetchRecorder = recorder(sent);
-    const fx: LedgerEffects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: SILENT, options: { fetch: fetchRecorder } });
-    const fxAsync = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: SILENT, signer: fx.signer, options: { fetch: fetchRecorder, execute: 'async' } });
+    const fx: LedgerEffects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: SILENT, options: { fetch: fetchRecorder } });
+    const fxAsync = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: SILENT, signer: fx.signer, options: { fetch: fetchRecorder, execute: 'async' } });
     const wd = createWithdrawalLedgerActors({ effects: fx });
     const dep = createDepositLedgerActors({ effects: fx });
     const ledgerNow = () => Date.parse(stack.sandbox.control.clockNow().time);

@@ -13,6 +13,7 @@ import { upsertInstrument } from '../../src/store/instruments.js';
 import { TEST_TOKENS } from '../support/api-app.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { testLogger } from '../support/silent-logger.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 /**
  * Bad input at every HTTP route: malformed, oversized and hostile bodies, query strings, path
@@ -53,7 +54,9 @@ let accountId = '';
 
 async function buildFuzzApp(db: Sql): Promise<App> {
   // As buildApiApp (test/support/api-app.ts), plus the hook that lists the routes.
-  const a = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TEST_TOKENS), protectOpsEndpoints: false });
+  // Hundreds of requests without a valid token from one address: the failed-authentication throttle
+  // (test/http/server-limits.test.ts) would answer the later tests 429 within its 10 s window.
+  const a = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TEST_TOKENS), protectOpsEndpoints: false, authFailures: { limit: 1_000_000 } });
   a.addHook('onRoute', (r) => {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     const schema = (r.schema ?? {}) as { body?: unknown; querystring?: unknown };
@@ -69,7 +72,7 @@ async function buildFuzzApp(db: Sql): Promise<App> {
       });
     }
   });
-  registerApiRoutes(a, { sql: db, instrumentRegistry: acceptingRegistry });
+  registerApiRoutes(a, { sql: db, instrumentRegistry: acceptingRegistry, registryPolicy: TEST_REGISTRY_POLICY });
   await a.ready();
   return a;
 }

@@ -7,6 +7,7 @@ import { LedgerDecodeError, type JsGetUpdatesResponse } from '../../src/ledger/s
 import { openUpdatesSocket, type UpdatesSocket } from '../../src/ledger/updates-socket.js';
 import { customer, ScriptedLedger, TREASURY } from '../streams/support/scripted-ledger.js';
 import { cantonError, json, startStubServer, type StubConnection, type StubServer } from '../streams/support/stub-server.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 let stub: StubServer;
 beforeAll(async () => {
@@ -117,7 +118,7 @@ describe('ledger HTTP client', () => {
     expect(await client().ledgerEnd()).toBe(1); // 2 MB is within the default
 
     stub.routes.set('POST /registry/transfer-instruction/v1/transfer-factory', (_req, _b, res) => json(res, 200, { factoryId: '00ab', padding: 'x'.repeat(5 << 20) }));
-    const registry = new RegistryClient({ baseUrl: stub.url });
+    const registry = new RegistryClient({ baseUrl: stub.url, policy: TEST_REGISTRY_POLICY });
     const e = await errorOf(registry.transferFactory({}));
     expect(e).toMatchObject({ code: 'RESPONSE_TOO_LARGE', retryable: false });
     expect(e.message).toMatch(/^registry POST .*transfer-factory: HTTP 200 with a response larger than 4194304 bytes; refused$/);

@@ -52,6 +52,7 @@ import { createServiceMetrics } from '../../src/service-metrics.js';
 import { createService, type RuntimeTimings, type ServiceOptions } from '../../src/service.js';
 import type { IngestionComponent, IngestionOptions } from '../../src/streams/index.js';
 import { createTestDatabase } from './db.js';
+import { TEST_REGISTRY_POLICY } from './registry-policy.js';
 import { testLogger } from './silent-logger.js';
 
 // ---------------------------------------------------------------- the daemon's parts
@@ -88,7 +89,7 @@ export const TEST_INGESTION_OPTIONS: IngestionOptions = {
   dbRetryDelayMs: 10,
 };
 
-export interface DaemonPartsOptions extends Pick<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'withdrawalPolicy' | 'depositPolicy' | 'runtime' | 'ingestion' | 'effects' | 'intercept' | 'registryTokens'> {
+export interface DaemonPartsOptions extends Pick<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'withdrawalPolicy' | 'depositPolicy' | 'runtime' | 'ingestion' | 'effects' | 'intercept' | 'registryTokens' | 'registryPolicy'> {
   /**
    * 'test' (default): the fast TEST_* timings and policies under the overrides below. 'daemon':
    * the components' own defaults (what src/daemon.ts runs), under the overrides — for benchmarks.
@@ -128,6 +129,8 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
   const registry = o.metrics ? createMetrics(sql).registry : undefined;
   // As the daemon builds them: the effects and the onboarding API share one set of registry tokens.
   const registryTokens = o.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: tokenProviderFor(ledger.auth) });
+  // The double's registries are http on loopback: allowed as the sandbox allows them.
+  const registryPolicy = o.registryPolicy ?? TEST_REGISTRY_POLICY;
   // Built per start, like a new process: the key file is read and checked again.
   const service = createService({
     sql,
@@ -140,6 +143,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     // Tests that want UTXO management run the job themselves, step by step.
     holdingsJob: false,
     registryTokens,
+    registryPolicy,
     ...(o.effects ? { effects: o.effects } : {}),
     ...(o.intercept ? { intercept: o.intercept } : {}),
     ...(registry ? { metrics: createServiceMetrics(registry) } : {}),
@@ -147,7 +151,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
   const { ingestion, withdrawals, deposits, switches } = service;
   const app = await createHttpServer({ logger, apiTokens: [STACK_API_TOKEN], protectOpsEndpoints: false, ...(registry ? { metrics: createHttpMetrics(registry) } : {}) });
   if (registry) registerMetricsRoute(app, registry);
-  registerApiRoutes(app, { sql, registryTokens, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion });
+  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion });
 
   const started: { stop(): Promise<void> }[] = [];
   try {

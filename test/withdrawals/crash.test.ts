@@ -6,6 +6,7 @@ import type { WithdrawalActors } from '../../src/machines/withdrawal.actors.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { CRASH_POINTS, crashAt, effectTarget, type CrashPoint } from './support/crash.js';
 import { checkPaidAtMostOnce, committedInputsByMemo } from './support/money.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 /**
  * Crashes: the daemon dies (runtimes abort without draining, ingestion and HTTP stop) at every
@@ -143,7 +144,7 @@ describe('ledger ambiguity', () => {
     await stack.requestWithdrawal({ withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' });
     await stack.waitForWithdrawal(id, 'completed');
     const signed = SignedSubmission.parse(executed);
-    const effects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: stack.logger, options: { deduplicationSeconds: 60 } });
+    const effects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: stack.logger, options: { deduplicationSeconds: 60 } });
     const wd = createWithdrawalLedgerActors({ effects });
     const signal = new AbortController().signal;
     expect(await wd.executeSubmission({ submissionId: 'again-1', signed }, signal)).toEqual({ duplicate: true });

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import { upsertInstrument } from '../../src/store/instruments.js';
 import { startStack, type Stack, type StackInstrument } from '../support/stack.js';
 import { forged } from './support/forged.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 /**
  * The ledger effects on their own, against the ledger double over the wire: what each returns,
@@ -23,7 +24,7 @@ const signal = new AbortController().signal;
 beforeAll(async () => {
   stack = await startStack({ daemon: false });
   // Refusals are logged as errors by design; this file provokes dozens of them.
-  fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
+  fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
   wd = createWithdrawalLedgerActors({ effects: fx });
   dep = createDepositLedgerActors({ effects: fx });
 });
@@ -343,7 +344,7 @@ describe('withdrawal effects against the ledger double', () => {
         return fetch(input, init);
       };
       const run = async (options: { synchronizerId?: string; deduplicationSeconds?: number }) => {
-        const effects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: fx.logger, signer: fx.signer, options: { ...options, fetch: recording } });
+        const effects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: fx.logger, signer: fx.signer, options: { ...options, fetch: recording } });
         const actors = createWithdrawalLedgerActors({ effects });
         const i = intent({ receiver: stack.customer({ preapproval: true }) });
         const factory = await actors.fetchTransferFactory(i, signal);
@@ -362,7 +363,7 @@ describe('withdrawal effects against the ledger double', () => {
     });
 
     it('async execute mode: accepted for processing, the commit is the ledger’s business', async () => {
-      const asyncWd = createWithdrawalLedgerActors({ effects: createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: fx.logger, signer: fx.signer, options: { execute: 'async' } }) });
+      const asyncWd = createWithdrawalLedgerActors({ effects: createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: fx.logger, signer: fx.signer, options: { execute: 'async' } }) });
       const i = intent({ receiver: stack.customer({ preapproval: true }) });
       const { p, expected } = await prepared(i);
       expect(await asyncWd.executeSubmission({ submissionId: 'a', signed: await asyncWd.verifyAndSign({ prepared: p, expected }, signal) }, signal)).toEqual({});

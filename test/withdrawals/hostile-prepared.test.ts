@@ -17,6 +17,7 @@ import type { DepositActors } from '../../src/machines/deposit.actors.js';
 import type { WithdrawalLedgerActors } from '../../src/machines/withdrawal.actors.js';
 import { startStack, type Stack, type StackInstrument } from '../support/stack.js';
 import { addUnderRoot, forged, freshContractId, rootOf } from './support/forged.js';
+import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
 
 /**
  * Issue 19 item 6: the treasury signs only a transaction whose every node it authorises is one the
@@ -289,7 +290,7 @@ describe('the double’s transactions of every kind, over the wire', () => {
   beforeAll(async () => {
     stack = await startStack({ daemon: false });
     // Refusals are logged as errors by design; this file provokes them on purpose.
-    const fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
+    const fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
     wd = createWithdrawalLedgerActors({ effects: fx });
     dep = createDepositLedgerActors({ effects: fx });
     await transfer('cc-self', stack.cc, stack.treasury, 'self');

@@ -20,6 +20,8 @@ export interface ApiDeps {
   registryTokens?: InstrumentRouteDeps['registryTokens'];
   /** Onboarding adopts the token's holdings already on the ledger (src/admin/holding-adoption.ts). */
   holdingAdoption?: InstrumentRouteDeps['holdingAdoption'];
+  /** Which registry URLs instruments may have (createRegistryUrlPolicy); default: https to public addresses only. */
+  registryPolicy?: InstrumentRouteDeps['registryPolicy'];
   /** GET /v1/reconciliation (createReconciler in src/admin/reconciliation/run.ts); 503 without it. */
   reconciliation?: ReconciliationRouteDeps['reconciliation'];
   /** Operator commands to the machines (retry, cancel, fail, assign…); 503 without them. */

@@ -3,6 +3,7 @@ import { createInstrumentAdmin, InstrumentChangeBody, InstrumentCreateBody, type
 import type { HoldingAdoption } from '../../admin/holding-adoption.js';
 import { createRegistryMetadataCheck, type InstrumentRegistryCheck } from '../../admin/registry-check.js';
 import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
+import { createRegistryUrlPolicy, STRICT_REGISTRY_URLS, withoutCredentials, type RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
 import type { Sql } from '../../store/db.js';
 import type { InstrumentRecord } from '../../store/instruments.js';
 import { Timestamp, errorResponses } from '../schemas.js';
@@ -40,7 +41,8 @@ const ChangeResponse = InstrumentResponse.extend({
 
 const Params = z.object({ admin: z.string().min(1).max(256), id: z.string().min(1).max(128) });
 
-const view = (r: InstrumentRecord): z.infer<typeof InstrumentResponse> => r;
+/** A URL stored before the registry URL policy refused credentials is shown without them. */
+const view = (r: InstrumentRecord): z.infer<typeof InstrumentResponse> => ({ ...r, registryUrl: withoutCredentials(r.registryUrl) });
 const changeView = (r: InstrumentChangeResult): z.infer<typeof ChangeResponse> => ({ ...view(r.instrument), registry: r.registry, changed: r.changed, ...(r.adopted ? { adopted: r.adopted } : {}) });
 
 export interface InstrumentRouteDeps {
@@ -49,6 +51,8 @@ export interface InstrumentRouteDeps {
   holdingAdoption?: HoldingAdoption;
   /** The credentials instruments may name and the tokens they send (default: none configured, no ledger). */
   registryTokens?: RegistryTokens;
+  /** Which registry URLs instruments may have (the REGISTRY_ALLOW_* settings); default: https to public addresses only. */
+  registryPolicy?: RegistryUrlPolicy;
   /** Default: the registry's metadata API over HTTP, with the instrument's registry auth. */
   instrumentRegistry?: InstrumentRegistryCheck;
 }
@@ -56,12 +60,9 @@ export interface InstrumentRouteDeps {
 /** Token onboarding (src/admin/instruments.ts): reads need the read scope, changes the admin scope. */
 export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): void {
   const tokens = deps.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: undefined });
-  const admin = createInstrumentAdmin({
-    sql: deps.sql,
-    tokens,
-    registry: deps.instrumentRegistry ?? createRegistryMetadataCheck({ tokens }),
-    ...(deps.holdingAdoption ? { adoption: deps.holdingAdoption } : {}),
-  });
+  const policy = deps.registryPolicy ?? createRegistryUrlPolicy({ config: STRICT_REGISTRY_URLS });
+  const registry = deps.instrumentRegistry ?? createRegistryMetadataCheck({ tokens, policy, logger: app.log });
+  const admin = createInstrumentAdmin({ sql: deps.sql, tokens, policy, registry, ...(deps.holdingAdoption ? { adoption: deps.holdingAdoption } : {}) });
   const tags = ['instruments'];
   const byOf = (principal: { name: string } | undefined) => principal?.name ?? 'unknown';
 

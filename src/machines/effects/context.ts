@@ -3,6 +3,7 @@ import { tokenProviderFor, type TokenProvider } from '../../ledger/auth.js';
 import { LedgerHttp } from '../../ledger/http.js';
 import { LedgerReadClient, listOptionsOf } from '../../ledger/read-client.js';
 import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
+import { createRegistryUrlPolicy, STRICT_REGISTRY_URLS, type RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
 import { loadTreasurySigner, type TreasurySigner } from '../../ledger/signing.js';
 import { LedgerSubmissionClient } from '../../ledger/submission-client.js';
 import type { Logger } from '../../logger.js';
@@ -57,6 +58,8 @@ export interface LedgerEffectsDeps {
    * settings); default: no credentials, and mode `ledger` sends this ledger's token.
    */
   registryTokens?: RegistryTokens;
+  /** Which registry URLs may be called (the REGISTRY_ALLOW_* settings); default: https to public addresses only. */
+  registryPolicy?: RegistryUrlPolicy;
   options?: LedgerEffectsOptions;
 }
 
@@ -106,6 +109,8 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
     registries: createRegistryDirectory({
       sql: deps.sql,
       tokens: deps.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: auth }),
+      policy: deps.registryPolicy ?? createRegistryUrlPolicy({ config: STRICT_REGISTRY_URLS }),
+      logger: deps.logger.child({ component: 'registries' }),
       ...(options.registryTimeoutMs !== undefined ? { timeoutMs: options.registryTimeoutMs } : {}),
       ...(options.instrumentCacheMs !== undefined ? { cacheMs: options.instrumentCacheMs } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),

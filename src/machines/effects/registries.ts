@@ -1,5 +1,7 @@
 import { describeRegistryAuth, RegistryAuthError, type RegistryTokens } from '../../ledger/registry-auth.js';
 import { RegistryClient } from '../../ledger/registry-client.js';
+import { withoutCredentials, type RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
+import type { Logger } from '../../logger.js';
 import type { Sql } from '../../store/db.js';
 import { findInstrument, type InstrumentRow } from '../../store/instruments.js';
 import { ActorError } from '../failure.js';
@@ -21,6 +23,10 @@ export interface RegistryDirectory {
 
 export interface RegistryClientsOptions {
   tokens: RegistryTokens;
+  /** Which registry URLs may be called (REGISTRY_ALLOW_HTTP, REGISTRY_ALLOW_HOSTS): a stored URL the policy refuses fails the call, not retried. */
+  policy: RegistryUrlPolicy;
+  /** The debug log of refused calls' bodies. */
+  logger?: Logger;
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
@@ -45,7 +51,8 @@ export function createRegistryClients(opts: RegistryClientsOptions): Pick<Regist
       if (kept?.key === key) return kept.client;
       let provider;
       try {
-        provider = opts.tokens.provider(row.registryAuth, row.registryUrl);
+        // Matched by origin and path; a refusal names the URL, never credentials stored in it before the URL policy.
+        provider = opts.tokens.provider(row.registryAuth, withoutCredentials(row.registryUrl));
       } catch (e) {
         if (!(e instanceof RegistryAuthError)) throw e;
         // Settings changed under a stored instrument (a credential removed, a URL binding narrowed).
@@ -55,6 +62,8 @@ export function createRegistryClients(opts: RegistryClientsOptions): Pick<Regist
         baseUrl: row.registryUrl,
         ...(provider ? { auth: provider } : {}),
         authContext: `instrument ${instrument}, registry auth ${auth}`,
+        policy: opts.policy,
+        ...(opts.logger ? { logger: opts.logger } : {}),
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
         ...(opts.fetch ? { fetch: opts.fetch } : {}),
       });
