@@ -74,6 +74,49 @@ function allowedInputs(tx: Tx, planned: string[] | null) {
       and h.contract_id = any(p.input_holding_cids))`;
 }
 
+/** release_reason of a reservation whose deadline passed before the machine ever used it. */
+export const STALE_RELEASE_REASON = 'expired before use';
+
+/**
+ * Which attempt a reservation request claims, or the reservation it already has. A re-run of the
+ * same attempt (the machine restarted while reserving, or the answer was lost) returns what was
+ * reserved — unless its deadline has passed: a transaction with that maxRecordTime can never
+ * commit, so reusing it would only make every execute fail (issue 19, item 2). Such a reservation
+ * was never submitted (the machine never learned of it), so it is released here and the next
+ * attempt is claimed in the same transaction; a re-run after that replacement finds the stale
+ * attempt released for that reason and follows on to the next one.
+ */
+async function attemptToReserve(tx: Tx, req: ReserveHoldingsInput, rowAttempt: number): Promise<number | ReserveHoldingsOutput> {
+  for (let attempt = req.attempt; ; attempt++) {
+    const existing = await tx<{ contract_id: string; amount: string; deadline: string | null; stale: boolean | null; released_at: string | null; release_reason: string | null; submitted_at: string | null }[]>`
+      select r.contract_id, h.amount::text as amount, r.deadline, r.deadline <= now() as stale, r.released_at, r.release_reason, r.submitted_at
+      from holding_reservations r join holdings h using (contract_id)
+      where r.withdrawal_id = ${req.withdrawalId} and r.attempt = ${attempt}
+      order by r.reservation_id`;
+    if (existing.length === 0) {
+      if (rowAttempt >= attempt) {
+        throw new ActorError({ code: 'STALE_ATTEMPT', message: `withdrawal ${req.withdrawalId} is at attempt ${rowAttempt}; refusing to reserve attempt ${attempt}`, retryable: false });
+      }
+      return attempt;
+    }
+    const used = () => new ActorError({ code: 'ATTEMPT_ALREADY_USED', message: `attempt ${attempt} of ${req.withdrawalId} was already reserved and released`, retryable: false });
+    if (existing.some((r) => r.deadline === null)) throw used();
+    if (existing.every((r) => r.released_at === null)) {
+      if (existing.every((r) => r.stale === false)) return reserved(attempt, existing.map((r) => ({ contractId: r.contract_id, amount: r.amount })), existing[0]!.deadline!);
+      if (existing.some((r) => r.submitted_at !== null)) {
+        // Never released here: only the ledger (expiry or transfer) settles a submitted attempt.
+        throw new ActorError({ code: 'STALE_ATTEMPT_SUBMITTED', message: `attempt ${attempt} of ${req.withdrawalId} is past its deadline ${existing[0]!.deadline} and was submitted: waiting for ingestion to report it`, retryable: false });
+      }
+      await tx`
+        update holding_reservations set released_at = now(), release_reason = ${STALE_RELEASE_REASON}
+        where withdrawal_id = ${req.withdrawalId} and attempt = ${attempt} and released_at is null`;
+      continue;
+    }
+    if (existing.every((r) => r.release_reason === STALE_RELEASE_REASON)) continue;
+    throw used();
+  }
+}
+
 /** `lastTry`: report a contended selection as insufficient (with its reason) instead of asking again. */
 async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean): Promise<ReserveHoldingsOutput | 'contended'> {
   const [w] = await tx<WithdrawalLockRow[]>`select status, attempt, purpose, input_holding_cids from withdrawals where withdrawal_id = ${req.withdrawalId} for update`;
@@ -82,21 +125,8 @@ async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean):
     throw new ActorError({ code: 'WITHDRAWAL_FINAL', message: `withdrawal ${req.withdrawalId} is ${w.status}`, retryable: false });
   }
 
-  // Re-run of the same attempt (the machine restarted while reserving): return what was reserved.
-  const existing = await tx<{ contract_id: string; amount: string; deadline: string | null; released_at: string | null }[]>`
-    select r.contract_id, h.amount::text as amount, r.deadline, r.released_at
-    from holding_reservations r join holdings h using (contract_id)
-    where r.withdrawal_id = ${req.withdrawalId} and r.attempt = ${req.attempt}
-    order by r.reservation_id`;
-  if (existing.length > 0) {
-    if (existing.some((r) => r.released_at !== null) || existing.some((r) => r.deadline === null)) {
-      throw new ActorError({ code: 'ATTEMPT_ALREADY_USED', message: `attempt ${req.attempt} of ${req.withdrawalId} was already reserved and released`, retryable: false });
-    }
-    return reserved(req.attempt, existing.map((r) => ({ contractId: r.contract_id, amount: r.amount })), existing[0]!.deadline!);
-  }
-  if (w.attempt >= req.attempt) {
-    throw new ActorError({ code: 'STALE_ATTEMPT', message: `withdrawal ${req.withdrawalId} is at attempt ${w.attempt}; refusing to reserve attempt ${req.attempt}`, retryable: false });
-  }
+  const attempt = await attemptToReserve(tx, req, w.attempt);
+  if (typeof attempt !== 'number') return attempt;
 
   const needed = await coverage(tx, req, w.purpose);
 
@@ -137,15 +167,15 @@ async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean):
 
   const [row] = await tx<{ deadline: string }[]>`
     update withdrawals
-    set attempt = ${req.attempt},
+    set attempt = ${attempt},
         deadline = date_trunc('milliseconds', now()) + ${req.ttlMs} * interval '1 millisecond',
         updated_at = now()
     where withdrawal_id = ${req.withdrawalId}
     returning deadline`;
   const deadline = row!.deadline;
   await tx`
-    insert into holding_reservations ${tx(chosen.map((c) => ({ contract_id: c.contractId, withdrawal_id: req.withdrawalId, attempt: req.attempt, deadline })))}`;
-  return reserved(req.attempt, chosen, deadline);
+    insert into holding_reservations ${tx(chosen.map((c) => ({ contract_id: c.contractId, withdrawal_id: req.withdrawalId, attempt, deadline })))}`;
+  return reserved(attempt, chosen, deadline);
 }
 
 /**
