@@ -119,6 +119,13 @@ export const WithdrawalContext = WithdrawalInput.extend({
     })
     .nullable(),
   closed: z.object({ updateId: z.string().nullable(), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']) }).nullable(),
+  /**
+   * The highest attempt ingestion reported expired (ATTEMPT_EXPIRED) while the machine held no
+   * reservation of it: the attempt being reserved, whose reservation committed but whose answer had
+   * not arrived. Ingestion reports each attempt once, so the report is kept and the reservation is
+   * released as soon as it settles. Absent in snapshots written before it existed (= none).
+   */
+  expiredUnheld: z.number().int().positive().nullable().optional(),
   /** Why the withdrawal ended failed/cancelled, or why it is stalled. */
   outcomeReason: z.string().nullable(),
   history: z.array(HistoryEntry),
@@ -147,6 +154,7 @@ export function initialWithdrawalContext(input: WithdrawalInput): WithdrawalCont
     cancelRequested: null,
     transfer: null,
     closed: null,
+    expiredUnheld: null,
     outcomeReason: null,
     history: [],
   };
@@ -232,6 +240,16 @@ export function stopReasons(c: WithdrawalContext): { pendingFailure: string | nu
     return { pendingFailure: `gave up after ${c.transientFailures} transient failures; last ${what}`, haltReason: c.haltReason };
   }
   return { pendingFailure: null, haltReason: what };
+}
+
+/** An ATTEMPT_EXPIRED the machine must keep: for an attempt after the current one, none of it held yet. */
+export function expiresUnheldAttempt(c: WithdrawalContext, attempt: number): boolean {
+  return c.reservation === null && attempt > c.attempt && attempt > (c.expiredUnheld ?? 0);
+}
+
+/** A reservation that arrives for an attempt ingestion already reported expired is never used. */
+export function reservedAttemptExpired(c: WithdrawalContext, attempt: number): boolean {
+  return attempt <= (c.expiredUnheld ?? 0);
 }
 
 export function attemptBudgetExhausted(c: WithdrawalContext): boolean {

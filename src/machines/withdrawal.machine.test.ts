@@ -419,6 +419,29 @@ describe('withdrawal machine: the safety rule', () => {
   });
 
   it.each([
+    ['while the reservation is being written', async () => {}],
+    ['while backing off after a lost answer', async (h: ReturnType<typeof harness>) => {
+      await h.fail('reserveHoldings', transient);
+      expect(h.value()).toBe('reserveBackoff');
+    }],
+  ] as const)('an expiry of the attempt being reserved is kept, and its reservation released unused (%s: issue 19, item 2)', async (_name, reach) => {
+    const h = harness();
+    await reach(h);
+    // The reservation committed; ingestion saw its deadline pass before the machine heard of it.
+    await h.send(expired(1));
+    expect(h.ctx().expiredUnheld).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await h.reserve();
+    expect(h.value()).toBe('releasing');
+    expect(h.script.callsOf('fetchTransferFactory')).toHaveLength(0);
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('reserving');
+    expect(await h.reserve()).toBe(2);
+    expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
+    expect(h.ctx().reservation).toMatchObject({ attempt: 2, deadline: deadlineOf(2) });
+  });
+
+  it.each([
     ['resubmit backoff', async (h: ReturnType<typeof harness>) => h.fail('executeSubmission', ambiguous), { awaitingLedger: 'resubmitBackoff' }],
     ['prepare backoff after a definite answer', async (h: ReturnType<typeof harness>) => h.fail('executeSubmission', definiteNotCommitted), 'prepareBackoff'],
     ['an execute in flight', async () => {}, 'executing'],

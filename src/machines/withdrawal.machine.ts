@@ -18,8 +18,10 @@ import {
   appendHistory,
   attemptBudgetExhausted,
   decideAfterFailure,
+  expiresUnheldAttempt,
   initialWithdrawalContext,
   isSubmitted,
+  reservedAttemptExpired,
   stopReasons,
   transferKindRefusal,
   type FailureStep,
@@ -122,6 +124,7 @@ export const withdrawalMachine = setup({
     halted: ({ context }) => context.haltReason !== null,
     attemptBudgetExhausted: ({ context }) => attemptBudgetExhausted(context),
     expiresCurrentAttempt: ({ context, event }) => event.type === 'ATTEMPT_EXPIRED' && context.reservation !== null && event.attempt === context.reservation.attempt,
+    expiresUnheldAttempt: ({ context, event }) => event.type === 'ATTEMPT_EXPIRED' && expiresUnheldAttempt(context, event.attempt),
     notTransferredYet: ({ context }) => context.transfer === null,
     pendingOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'pending',
     failedOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'failed',
@@ -173,6 +176,17 @@ export const withdrawalMachine = setup({
       assertEvent(event, 'ATTEMPT_EXPIRED');
       return {
         history: appendHistory(context, { kind: 'attempt_expired', detail: `deadline ${event.deadline} passed at ingested record time ${event.recordTime} with no transfer` }),
+      };
+    }),
+    keepExpiry: assign(({ context, event }) => {
+      assertEvent(event, 'ATTEMPT_EXPIRED');
+      return {
+        expiredUnheld: event.attempt,
+        history: appendHistory(context, {
+          kind: 'attempt_expired',
+          attempt: event.attempt,
+          detail: `deadline ${event.deadline} passed at ingested record time ${event.recordTime} before its reservation reached the machine: it will be released, never used`,
+        }),
       };
     }),
     recordTransfer: assign(({ context, event }) => {
@@ -233,7 +247,11 @@ export const withdrawalMachine = setup({
       { guard: 'instructionAccepted', target: '.completed', actions: 'recordClosed' },
       { target: '.failed', actions: 'recordClosed' },
     ],
-    ATTEMPT_EXPIRED: { guard: 'expiresCurrentAttempt', target: '.releasing', actions: 'recordExpiry' },
+    // Ingestion reports each attempt's expiry once: one for the attempt being reserved is kept.
+    ATTEMPT_EXPIRED: [
+      { guard: 'expiresCurrentAttempt', target: '.releasing', actions: 'recordExpiry' },
+      { guard: 'expiresUnheldAttempt', actions: 'keepExpiry' },
+    ],
   },
   states: {
     requested: {
@@ -261,6 +279,15 @@ export const withdrawalMachine = setup({
           ttlMs: context.policy.attemptTtlMs,
         }),
         onDone: [
+          {
+            // Ingestion already reported this attempt expired: its deadline is behind the ledger.
+            guard: ({ event, context }) => event.output.kind === 'reserved' && reservedAttemptExpired(context, event.output.attempt),
+            target: 'releasing',
+            actions: assign(({ context, event }) => ({
+              attempt: event.output.kind === 'reserved' ? event.output.attempt : context.attempt,
+              history: appendHistory(context, { kind: 'reserved', detail: 'reserved an attempt ingestion already reported expired: releasing it unused' }),
+            })),
+          },
           {
             // Cancel/fail arrived while the reservation was being written: keep it, then release it.
             guard: ({ event, context }) => event.output.kind === 'reserved' && (context.cancelRequested !== null || context.pendingFailure !== null),
