@@ -3,6 +3,7 @@ import { BackoffPolicy } from './backoff.js';
 import { ActorFailure, FailureCode, describeFailure, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
 import { statePath } from './state-path.js';
 import { InstrumentRef, PreparedSubmission, SignedSubmission, ChoiceContext } from './submission.js';
+import type { AttemptStanding } from './withdrawal.actors.js';
 
 /**
  * The withdrawal machine's data: its input, its context (plain JSON, validated with zod when a
@@ -69,7 +70,7 @@ export const Reservation = z.object({
 });
 export type Reservation = z.infer<typeof Reservation>;
 
-export const FailureStep = z.enum(['reserve', 'release', 'factory', 'prepare', 'sign', 'execute', 'resubmit']);
+export const FailureStep = z.enum(['reserve', 'release', 'check', 'factory', 'prepare', 'sign', 'execute', 'resubmit']);
 export type FailureStep = z.infer<typeof FailureStep>;
 
 export const HistoryEntry = z.object({
@@ -186,12 +187,14 @@ export function transferKindRefusal(c: WithdrawalContext, kind: 'self' | 'direct
 /**
  * What to do after an effect failed (the failure is in context.lastFailure). One table for every
  * step so the safety rule lives in one place:
- * - before any execute of the attempt, a dead input means reserve other holdings at once;
+ * - before any execute of the attempt, a dead input is first checked against ingestion (see
+ *   decideAfterCheck): after a database restore "nothing submitted" may be wrong, and the input may
+ *   have been spent by this withdrawal's own transfer;
  * - after an execute, never other holdings: retry the same signed transaction (ambiguous answer)
  *   or re-prepare with the same reservation (definite "not committed"), else wait for the ledger.
  */
 export type StepDecision =
-  | 'reReserve'
+  | 'checkLedger'
   | 'awaitLedger'
   | 'reserveBackoff'
   | 'releaseBackoff'
@@ -213,10 +216,13 @@ export function decideAfterFailure(c: WithdrawalContext): StepDecision {
       return isTransient(f) && budgetLeft ? 'releaseBackoff' : 'stallRelease';
     case 'reserve':
       return isTransient(f) && budgetLeft && !stopping ? 'reserveBackoff' : 'stopBeforeSubmit';
+    case 'check':
+      // The check only fails when something is badly wrong: wait for the ledger's own word.
+      return 'awaitLedger';
     case 'factory':
     case 'prepare':
     case 'sign':
-      if (f.code === FailureCode.INPUT_UNAVAILABLE) return submitted ? 'awaitLedger' : 'reReserve';
+      if (f.code === FailureCode.INPUT_UNAVAILABLE) return submitted ? 'awaitLedger' : 'checkLedger';
       if (isTransient(f) && budgetLeft && !stopping) return 'reprepareBackoff';
       return submitted ? 'stopAfterSubmit' : 'stopBeforeSubmit';
     case 'execute':
@@ -227,6 +233,36 @@ export function decideAfterFailure(c: WithdrawalContext): StepDecision {
       if (f.definiteAnswer !== true && isTransient(f) && budgetLeft && !stopping) return 'resubmitBackoff';
       return 'stopAfterSubmit';
     }
+  }
+}
+
+/**
+ * What to do once ingestion has caught up with the ledger and the attempt's standing is known
+ * (checkingLedger: after a dead input, or an operator's RETRY while awaiting the ledger).
+ * - `transferred`: the transfer is this withdrawal's: wait for its event, never reserve again;
+ * - `expired`: ingestion reported the deadline passed: like ATTEMPT_EXPIRED, release and go on;
+ * - `inputsSpent`: something else spent an input, so the attempt can never commit: release and
+ *   reserve others — but a submitted attempt's holdings are left to the ledger (its expiry), as
+ *   the database releases a submitted reservation only once the ledger settled each holding;
+ * - `open`: every input is active at the ledger end: nothing spent them, the ledger's word was
+ *   about something else. Re-prepare with the same holdings within the transient budget; a
+ *   submitted attempt, or a spent budget, waits for the attempt's expiry.
+ */
+export type CheckDecision = 'awaitTransfer' | 'release' | 'reprepareBackoff' | 'stopAndAwaitLedger' | 'awaitLedger';
+
+export function decideAfterCheck(c: WithdrawalContext, standing: AttemptStanding): CheckDecision {
+  const submitted = isSubmitted(c);
+  switch (standing) {
+    case 'transferred':
+      return 'awaitTransfer';
+    case 'expired':
+      return 'release';
+    case 'inputsSpent':
+      return submitted ? 'awaitLedger' : 'release';
+    case 'open':
+      if (submitted) return 'awaitLedger';
+      if (c.pendingFailure !== null || c.cancelRequested !== null) return 'release';
+      return c.transientFailures < c.policy.maxTransientRetries ? 'reprepareBackoff' : 'stopAndAwaitLedger';
   }
 }
 
@@ -278,6 +314,8 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): { s
       return { status: 'signing', reason: null };
     case 'executing':
       return { status: 'executing', reason: null };
+    case 'checkingLedger':
+      return { status: 'checking_ledger', reason: `the ledger says a reserved holding is gone${deadline}: waiting for ingestion to reach the ledger end before deciding` };
     case 'awaitingLedger': {
       const stop = c.pendingFailure ?? c.haltReason;
       const reason = stop !== null ? `no further submissions (${stop}); waiting for the ledger outcome${deadline}` : path[1] === 'resubmitBackoff' ? backoffReason(c) : `waiting for the ledger outcome${deadline}`;

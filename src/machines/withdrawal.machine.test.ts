@@ -6,6 +6,8 @@ import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmissio
 import { driver, scripted } from './testing/driver.js';
 import { Script } from './testing/script.js';
 import type {
+  CheckAttemptInput,
+  CheckAttemptOutput,
   FetchTransferFactoryInput,
   PrepareTransferInput,
   ReleaseReservationInput,
@@ -46,6 +48,7 @@ function harness(overrides: Partial<WithdrawalInput> = {}, snapshot?: Snap) {
     actors: {
       reserveHoldings: scripted<ReserveHoldingsOutput, ReserveHoldingsInput>(script, 'reserveHoldings'),
       releaseReservation: scripted<ReleaseReservationOutput, ReleaseReservationInput>(script, 'releaseReservation'),
+      checkAttempt: scripted<CheckAttemptOutput, CheckAttemptInput>(script, 'checkAttempt'),
       fetchTransferFactory: scripted<TransferFactoryOutput, FetchTransferFactoryInput>(script, 'fetchTransferFactory'),
       prepareTransfer: scripted<PreparedSubmission, PrepareTransferInput>(script, 'prepareTransfer'),
       verifyAndSign: scripted<SignedSubmission, VerifyAndSignInput>(script, 'verifyAndSign'),
@@ -108,6 +111,7 @@ const transferred = (outcome: 'completed' | 'pending' | 'failed' = 'completed'):
   outcome,
   transferInstructionCid: outcome === 'pending' ? 'ti-1' : null,
 });
+const standing = (s: CheckAttemptOutput['standing']): CheckAttemptOutput => ({ standing: s, ingestedThrough: 42, detail: `test: ${s}` });
 const expired = (attempt: number): WithdrawalEvent => ({ type: 'ATTEMPT_EXPIRED', attempt, deadline: deadlineOf(attempt), recordTime: '2030-01-01T01:00:00.000Z' });
 
 beforeEach(() => {
@@ -337,15 +341,94 @@ describe('withdrawal machine: errors', () => {
 });
 
 describe('withdrawal machine: the safety rule', () => {
-  it('before any execute, a dead input means other holdings at once', async () => {
-    const h = harness();
+  /** reserve → factory → prepare fails: the ledger says an input is gone, nothing executed. */
+  async function deadInputBeforeExecute(h: ReturnType<typeof harness>) {
     await h.reserve();
     await h.answer('fetchTransferFactory', factoryOf('direct'));
     await h.fail('prepareTransfer', inputGone);
+  }
+
+  it('before any execute, a dead input is first checked against ingestion; spent by something else, other holdings are reserved', async () => {
+    const h = harness();
+    await deadInputBeforeExecute(h);
+    expect(h.value()).toBe('checkingLedger');
+    expect(withdrawalStatus(h.value(), h.ctx()).status).toBe('checking_ledger');
+    expect(h.script.only('checkAttempt').input).toEqual({ withdrawalId: 'w-1', attempt: 1, holdingCids: ['h1-0', 'h1-1'] });
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    await h.answer('checkAttempt', standing('inputsSpent'));
     expect(h.value()).toBe('releasing');
     await h.answer('releaseReservation', { released: 2 });
     expect(h.value()).toBe('reserving');
     expect((h.script.only('reserveHoldings').input as ReserveHoldingsInput).attempt).toBe(2);
+  });
+
+  it('a dead input that ingestion shows spent by this withdrawal\'s own transfer (a restored database) is never re-reserved: it waits for the transfer (issue 19, item 1)', async () => {
+    const h = harness();
+    await deadInputBeforeExecute(h);
+    await h.answer('checkAttempt', standing('transferred'));
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    expect(h.script.callsOf('reserveHoldings')).toHaveLength(1);
+    await h.send(transferred());
+    expect(h.value()).toBe('completed');
+  });
+
+  it('a dead input still active once ingestion caught up re-prepares with the same holdings; a spent budget waits for the attempt to expire', async () => {
+    const h = harness();
+    await deadInputBeforeExecute(h);
+    for (const d of [1_000, 2_000, 4_000]) {
+      await h.answer('checkAttempt', standing('open'));
+      expect(h.value()).toBe('prepareBackoff');
+      await vi.advanceTimersByTimeAsync(d);
+      await h.answer('fetchTransferFactory', factoryOf('direct'));
+      expect((h.script.only('prepareTransfer').input as PrepareTransferInput).inputHoldingCids).toEqual(['h1-0', 'h1-1']);
+      await h.fail('prepareTransfer', inputGone);
+    }
+    await h.answer('checkAttempt', standing('open'));
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    expect(h.ctx().haltReason).toMatch(/INPUT_UNAVAILABLE/);
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    await h.send(expired(1));
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('stalled');
+  });
+
+  it.each([
+    ['transferred', 'completed'],
+    ['inputsSpent', 'cancelled'],
+    ['open', 'cancelled'],
+  ] as const)('CANCEL while the ledger is checked applies once it is: %s → %s', async (found, end) => {
+    const h = harness();
+    await deadInputBeforeExecute(h);
+    const cancel = { type: 'CANCEL', by: 'ops', reason: 'customer asked' } as const;
+    expect(h.snap().can(cancel)).toBe(true);
+    await h.send(cancel);
+    expect(h.value()).toBe('checkingLedger');
+    await h.answer('checkAttempt', standing(found));
+    if (found === 'transferred') await h.send(transferred());
+    else await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe(end);
+  });
+
+  it('RETRY while awaiting the ledger with nothing to resubmit asks ingestion: an attempt it reported expired is released', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.answer('executeSubmission', {});
+    await h.send({ type: 'FAIL', by: 'ops', reason: 'hold' });
+    const retry = { type: 'RETRY', by: 'ops' } as const;
+    expect(h.snap().can(retry)).toBe(true);
+    await h.send(retry);
+    expect(h.value()).toBe('checkingLedger');
+    // Still undecided: back to waiting, nothing released.
+    await h.answer('checkAttempt', standing('open'));
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    await h.send(retry);
+    await h.answer('checkAttempt', standing('expired'));
+    expect(h.value()).toBe('releasing');
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toBe('failed by operator ops: hold');
   });
 
   it('an ambiguous execute is retried with the SAME signed transaction, never with other holdings', async () => {
@@ -711,6 +794,10 @@ describe('withdrawal machine: property', () => {
             } else if (call.name === 'verifyAndSign') {
               if (s.outcome === 'transient') call.reject(transient);
               else call.resolve(signedFor(call.input as VerifyAndSignInput));
+            } else if (call.name === 'checkAttempt') {
+              // Ingestion caught up with the ledger: it has every commit and every decided expiry.
+              const i = call.input as CheckAttemptInput;
+              call.resolve(standing(committed.length > 0 ? 'transferred' : expiredAttempts.has(i.attempt) ? 'expired' : i.holdingCids.some((c) => spent.has(c)) ? 'inputsSpent' : 'open'));
             }
             await flush();
           } else if (s.kind === 'time') {

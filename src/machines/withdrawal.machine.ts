@@ -4,6 +4,8 @@ import { backoffDelayMs, isoAfter, msUntil, nowIso } from './backoff.js';
 import { describeFailure, toFailure } from './failure.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
 import type {
+  CheckAttemptInput,
+  CheckAttemptOutput,
   FetchTransferFactoryInput,
   PrepareTransferInput,
   ReleaseReservationInput,
@@ -17,6 +19,7 @@ import type {
 import {
   appendHistory,
   attemptBudgetExhausted,
+  decideAfterCheck,
   decideAfterFailure,
   expiresUnheldAttempt,
   initialWithdrawalContext,
@@ -94,6 +97,11 @@ function failed(c: WithdrawalContext, step: FailureStep, error: unknown): Partia
   };
 }
 
+/** checkingLedger's answer in the history. */
+function noteChecked(c: WithdrawalContext, out: CheckAttemptOutput): Partial<WithdrawalContext> {
+  return { history: appendHistory(c, { kind: 'ledger_checked', detail: `${out.standing} (ingested through offset ${out.ingestedThrough}): ${out.detail}` }) };
+}
+
 export const withdrawalMachine = setup({
   types: {
     context: {} as WithdrawalContext,
@@ -103,6 +111,7 @@ export const withdrawalMachine = setup({
   actors: {
     reserveHoldings: fromPromise<ReserveHoldingsOutput, ReserveHoldingsInput>(notProvided('reserveHoldings')),
     releaseReservation: fromPromise<ReleaseReservationOutput, ReleaseReservationInput>(notProvided('releaseReservation')),
+    checkAttempt: fromPromise<CheckAttemptOutput, CheckAttemptInput>(notProvided('checkAttempt')),
     fetchTransferFactory: fromPromise<TransferFactoryOutput, FetchTransferFactoryInput>(notProvided('fetchTransferFactory')),
     prepareTransfer: fromPromise<PreparedSubmission, PrepareTransferInput>(notProvided('prepareTransfer')),
     verifyAndSign: fromPromise<SignedSubmission, VerifyAndSignInput>(notProvided('verifyAndSign')),
@@ -129,7 +138,7 @@ export const withdrawalMachine = setup({
     pendingOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'pending',
     failedOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'failed',
     instructionAccepted: ({ event }) => event.type === 'INSTRUCTION_CLOSED' && event.outcome === 'accepted',
-    decide_reReserve: ({ context }) => decideAfterFailure(context) === 'reReserve',
+    decide_checkLedger: ({ context }) => decideAfterFailure(context) === 'checkLedger',
     decide_awaitLedger: ({ context }) => decideAfterFailure(context) === 'awaitLedger',
     decide_reserveBackoff: ({ context }) => decideAfterFailure(context) === 'reserveBackoff',
     decide_releaseBackoff: ({ context }) => decideAfterFailure(context) === 'releaseBackoff',
@@ -148,7 +157,9 @@ export const withdrawalMachine = setup({
       const reasons = stopReasons(context);
       return { ...reasons, history: appendHistory(context, { kind: 'stopped', detail: reasons.pendingFailure ?? reasons.haltReason ?? 'stopped' }) };
     }),
-    noteReReserve: assign(({ context }) => ({ history: appendHistory(context, { kind: 'inputs_unavailable', detail: 'a reserved holding is gone before any submission: reserving other holdings' }) })),
+    noteCheckLedger: assign(({ context }) => ({
+      history: appendHistory(context, { kind: 'inputs_unavailable', detail: 'the ledger says a reserved holding is gone: checking with ingestion, caught up to the ledger end, before anything else' }),
+    })),
     noteWaitForLedger: assign(({ context }) => ({
       history: appendHistory(context, { kind: 'waiting_for_ledger', detail: 'the attempt was submitted: only the ledger (transfer or expiry) decides what happens next' }),
     })),
@@ -498,7 +509,11 @@ export const withdrawalMachine = setup({
       states: {
         waiting: {
           on: {
-            RETRY: { guard: 'canResubmit', target: 'resubmitting', actions: 'operatorRetry' },
+            RETRY: [
+              { guard: 'canResubmit', target: 'resubmitting', actions: 'operatorRetry' },
+              // Nothing to resubmit: ask ingestion, caught up with the ledger, where the attempt stands.
+              { target: '#withdrawal.checkingLedger', actions: 'operatorRetry' },
+            ],
           },
         },
         resubmitBackoff: {
@@ -528,6 +543,49 @@ export const withdrawalMachine = setup({
       },
     },
 
+    // The ledger said an input is gone (before any execute), or an operator asked while awaiting the
+    // ledger: wait for ingestion to reach the ledger end, then decide on what it recorded.
+    checkingLedger: {
+      invoke: {
+        id: 'checkAttempt',
+        src: 'checkAttempt',
+        input: ({ context }) => {
+          const r = requireValue(context.reservation, 'reservation');
+          return { withdrawalId: context.withdrawalId, attempt: r.attempt, holdingCids: r.holdingCids };
+        },
+        onDone: [
+          {
+            guard: ({ context, event }) => decideAfterCheck(context, event.output.standing) === 'awaitTransfer',
+            target: 'awaitingLedger',
+            actions: assign(({ context, event }) => noteChecked(context, event.output)),
+          },
+          {
+            guard: ({ context, event }) => decideAfterCheck(context, event.output.standing) === 'release',
+            target: 'releasing',
+            actions: assign(({ context, event }) => noteChecked(context, event.output)),
+          },
+          {
+            guard: ({ context, event }) => decideAfterCheck(context, event.output.standing) === 'reprepareBackoff',
+            target: 'prepareBackoff',
+            actions: [assign(({ context, event }) => noteChecked(context, event.output)), 'scheduleRetry'],
+          },
+          {
+            guard: ({ context, event }) => decideAfterCheck(context, event.output.standing) === 'stopAndAwaitLedger',
+            target: 'awaitingLedger',
+            actions: [assign(({ context, event }) => noteChecked(context, event.output)), 'stopForFailure'],
+          },
+          // awaitLedger: only the ledger (transfer or expiry) decides a submitted attempt.
+          { target: 'awaitingLedger', actions: assign(({ context, event }) => noteChecked(context, event.output)) },
+        ],
+        onError: { target: 'stepFailed', actions: assign(({ context, event }) => failed(context, 'check', event.error)) },
+      },
+      on: {
+        // Whatever was asked meanwhile applies once ingestion has told where the attempt stands.
+        CANCEL: { guard: and(['notSubmitted', 'noStopRequested']), actions: 'requestCancel' },
+        FAIL: { guard: 'noStopRequested', actions: 'requestFail' },
+      },
+    },
+
     prepareBackoff: {
       after: { untilRetryAt: 'preparing' },
       on: {
@@ -544,7 +602,7 @@ export const withdrawalMachine = setup({
     // Routes a failed effect (context.lastFailure) by decideAfterFailure: the safety rule's one table.
     stepFailed: {
       always: [
-        { guard: 'decide_reReserve', target: 'releasing', actions: 'noteReReserve' },
+        { guard: 'decide_checkLedger', target: 'checkingLedger', actions: 'noteCheckLedger' },
         { guard: 'decide_awaitLedger', target: 'awaitingLedger', actions: 'noteWaitForLedger' },
         { guard: 'decide_reserveBackoff', target: 'reserveBackoff', actions: 'scheduleRetry' },
         { guard: 'decide_releaseBackoff', target: 'releaseBackoff', actions: 'scheduleRetry' },

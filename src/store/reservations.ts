@@ -1,5 +1,7 @@
 import { ActorError, FailureCode, type ActorFailure } from '../machines/failure.js';
 import type {
+  CheckAttemptInput,
+  CheckAttemptOutput,
   ReleaseReservationInput,
   ReleaseReservationOutput,
   ReserveHoldingsInput,
@@ -8,6 +10,8 @@ import type {
 } from '../machines/withdrawal.actors.js';
 import { addAmounts, compareAmounts, isZeroAmount, normalizeAmount, subAmounts } from '../lib/decimal.js';
 import { amountWithFeeReserve, NO_FEE_RESERVE } from '../lib/fee-reserve.js';
+import { sleep } from '../machines/runtime/catch-up.js';
+import type { CatchUp } from '../machines/runtime/types.js';
 import type { Queryable, Sql, Tx } from './db.js';
 import { readFeeReserve } from './instruments.js';
 import { selectInputs, type Candidate } from './reservations-selection.js';
@@ -283,9 +287,54 @@ export async function liveReservations(db: Queryable, withdrawalId: string): Pro
   return rows.map((r) => ({ contractId: r.contract_id, attempt: r.attempt, submitted: r.submitted_at !== null, deadline: r.deadline }));
 }
 
+/**
+ * Where ingestion has left an attempt (read once it has caught up with the ledger: see
+ * CheckAttemptInput). A transfer with this withdrawal's memo and the archive of the inputs it spent
+ * are written in one batch transaction, so "an input archived and no transfer of ours" means
+ * something else spent it.
+ */
+export async function attemptStanding(db: Queryable, input: CheckAttemptInput): Promise<Omit<CheckAttemptOutput, 'ingestedThrough'>> {
+  const [w] = await db<{ transfer_update_id: string | null; expiry_emitted_attempt: number | null; deadline: string | null }[]>`
+    select transfer_update_id, expiry_emitted_attempt, deadline from withdrawals where withdrawal_id = ${input.withdrawalId}`;
+  if (!w) throw new ActorError({ code: 'WITHDRAWAL_NOT_FOUND', message: `no withdrawal ${input.withdrawalId}`, retryable: false });
+  if (w.transfer_update_id !== null) return { standing: 'transferred', detail: `ingestion has this withdrawal's transfer, update ${w.transfer_update_id}` };
+  if ((w.expiry_emitted_attempt ?? 0) >= input.attempt) {
+    return { standing: 'expired', detail: `ingestion reported attempt ${w.expiry_emitted_attempt ?? input.attempt} past its deadline with no transfer` };
+  }
+  const gone = await db<{ contract_id: string; archived_update_id: string | null }[]>`
+    select contract_id, archived_update_id from holdings
+    where contract_id = any(${input.holdingCids}) and archived_offset is not null order by contract_id`;
+  if (gone.length > 0) {
+    return { standing: 'inputsSpent', detail: `inputs ${gone.map((g) => `${g.contract_id} (update ${g.archived_update_id ?? '?'})`).join(', ')} were spent by updates that carried no transfer of this withdrawal` };
+  }
+  return { standing: 'open', detail: `all ${input.holdingCids.length} reserved holdings are still active` };
+}
+
+export interface ReservationActorsOptions {
+  /**
+   * Ingestion catching up with the ledger end (createIngestionCatchUp): checkAttempt waits for it.
+   * Without it checkAttempt cannot tell where an attempt stands and says so (non-retryable): the
+   * machine then waits for the ledger's own word (transfer or expiry), never guesses.
+   */
+  catchUp?: CatchUp;
+}
+
 /** The DB-side actors of the withdrawal machine. */
-export function createReservationActors(sql: Sql): WithdrawalDbActors {
+export function createReservationActors(sql: Sql, opts: ReservationActorsOptions = {}): WithdrawalDbActors {
   return {
+    async checkAttempt(input, signal) {
+      if (!opts.catchUp) throw new ActorError({ code: 'CHECK_UNAVAILABLE', message: 'no view of ingestion against the ledger end was configured', retryable: false });
+      const ingestedThrough = await opts.catchUp(signal);
+      for (let failures = 0; ; failures++) {
+        try {
+          return { ...(await attemptStanding(sql, input)), ingestedThrough };
+        } catch (e) {
+          const failure = toActorError(e, 'check attempt');
+          if (!failure.failure.retryable) throw failure;
+          await sleep(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)), signal);
+        }
+      }
+    },
     reserveHoldings: (input) => reserveHoldings(sql, input),
     releaseReservation: async (input): Promise<ReleaseReservationOutput> => {
       try {

@@ -10,7 +10,7 @@ import { DEPOSIT_MACHINE_VERSION, depositMachine, type DepositEvent } from '../d
 import { statePath } from '../state-path.js';
 import { perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
-import type { EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
+import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../admin/switches.js';
 
 export const DEPOSIT_MACHINE_TYPE = 'deposit';
@@ -147,8 +147,10 @@ export function depositDefinition(opts: DepositDefinitionOptions): MachineDefini
 export interface CreateDepositRuntimeOptions extends DepositDefinitionOptions {
   logger: Logger;
   inspect?: Observer<InspectionEvent>;
-  runtime?: Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks'>;
+  runtime?: Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks' | 'catchUp'>;
   hooks?: RuntimeHooks;
+  /** The start gate: accepts wait until ingestion has caught up with the ledger end (RuntimeOptions.catchUp). */
+  catchUp?: CatchUp;
 }
 
 export function createDepositRuntime(opts: CreateDepositRuntimeOptions): MachineRuntime {
@@ -158,5 +160,6 @@ export function createDepositRuntime(opts: CreateDepositRuntimeOptions): Machine
     logger: opts.logger,
     ...(opts.inspect ? { inspect: opts.inspect } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.catchUp ? { catchUp: opts.catchUp } : {}),
   });
 }

@@ -160,6 +160,7 @@ export class FakeLedger {
     return {
       reserveHoldings: (input, signal) => this.run('reserveHoldings', signal, () => db.reserveHoldings(input, signal)),
       releaseReservation: (input, signal) => this.run('releaseReservation', signal, () => db.releaseReservation(input, signal)),
+      checkAttempt: (input, signal) => this.run('checkAttempt', signal, () => db.checkAttempt(input, signal)),
     };
   }
 
