@@ -95,7 +95,7 @@ export function createService(o: ServiceOptions): Service {
   // "Ingestion has read what the ledger had when I asked" (the checkpoint table, whoever ingests):
   // the runtimes' start gate, and what a withdrawal waits for before deciding on a dead input.
   const catchUp = createIngestionCatchUp({ db: sql, treasuryParty: ledger.treasuryParty, ledgerEnd: (signal) => ingestion.ledgerEnd(signal), logger });
-  const withdrawalActors: WithdrawalActors = { ...createReservationActors(sql, { catchUp }), ...createWithdrawalLedgerActors({ effects }) };
+  const withdrawalActors: WithdrawalActors = { ...createReservationActors(sql, { catchUp }), ...createWithdrawalLedgerActors({ effects, db: sql }) };
   const depositActors = createDepositLedgerActors({ effects });
   const withdrawals = createWithdrawalRuntime({
     sql,

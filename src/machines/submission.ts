@@ -65,6 +65,14 @@ export const ExpectedAction = z.discriminatedUnion('kind', [
     actAs: z.string(),
     transferInstructionCid: z.string(),
   }),
+  /** The sender withdraws its own offer: the instruction and the holdings it locked are consumed. */
+  z.object({
+    kind: z.literal('withdraw'),
+    commandId: z.string(),
+    actAs: z.string(),
+    transferInstructionCid: z.string(),
+    lockedHoldingCids: z.array(z.string()),
+  }),
 ]);
 export type ExpectedAction = z.infer<typeof ExpectedAction>;
 

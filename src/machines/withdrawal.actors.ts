@@ -100,6 +100,22 @@ export interface PrepareTransferInput extends TransferIntent {
   maxRecordTime: string;
 }
 
+/**
+ * Our own 2-step offer, withdrawn (TransferInstruction_Withdraw as the sender, with the registry's
+ * withdraw context): the instruction is archived and the holdings it locked return to the treasury.
+ * Safe to repeat — a withdraw archives the instruction, so a second one fails or is a duplicate.
+ */
+export interface WithdrawOfferInput {
+  withdrawalId: string;
+  instrument: InstrumentRef;
+  transferInstructionCid: string;
+  /** Deterministic per withdrawal (withdrawal-<id>-withdraw-offer): a repeat after a commit is a duplicate. */
+  commandId: string;
+}
+export interface WithdrawOfferOutput {
+  duplicate?: boolean;
+}
+
 export interface WithdrawalActors {
   reserveHoldings(input: ReserveHoldingsInput, signal: AbortSignal): Promise<ReserveHoldingsOutput>;
   releaseReservation(input: ReleaseReservationInput, signal: AbortSignal): Promise<ReleaseReservationOutput>;
@@ -110,6 +126,8 @@ export interface WithdrawalActors {
   /** Decode the prepared transaction, recompute its hash, compare with `expected`, then sign. */
   verifyAndSign(input: VerifyAndSignInput, signal: AbortSignal): Promise<SignedSubmission>;
   executeSubmission(input: ExecuteSubmissionInput, signal: AbortSignal): Promise<ExecuteSubmissionOutput>;
+  /** Context, prepare, verify + sign, execute of the withdraw in one effect: it can only return our funds. */
+  withdrawOffer(input: WithdrawOfferInput, signal: AbortSignal): Promise<WithdrawOfferOutput>;
 }
 
 /** The DB-side effects, implemented in src/store/reservations.ts (createReservationActors). */

@@ -70,7 +70,7 @@ export const Reservation = z.object({
 });
 export type Reservation = z.infer<typeof Reservation>;
 
-export const FailureStep = z.enum(['reserve', 'release', 'check', 'factory', 'prepare', 'sign', 'execute', 'resubmit']);
+export const FailureStep = z.enum(['reserve', 'release', 'check', 'factory', 'prepare', 'sign', 'execute', 'resubmit', 'withdraw']);
 export type FailureStep = z.infer<typeof FailureStep>;
 
 export const HistoryEntry = z.object({
@@ -219,6 +219,9 @@ export function decideAfterFailure(c: WithdrawalContext): StepDecision {
     case 'check':
       // The check only fails when something is badly wrong: wait for the ledger's own word.
       return 'awaitLedger';
+    case 'withdraw':
+      // Not this table's: the offer's states decide with decideAfterWithdrawFailure.
+      return 'awaitLedger';
     case 'factory':
     case 'prepare':
     case 'sign':
@@ -264,6 +267,19 @@ export function decideAfterCheck(c: WithdrawalContext, standing: AttemptStanding
       if (c.pendingFailure !== null || c.cancelRequested !== null) return 'release';
       return c.transientFailures < c.policy.maxTransientRetries ? 'reprepareBackoff' : 'stopAndAwaitLedger';
   }
+}
+
+/**
+ * After a withdraw of our own offer failed: the offer already gone (accepted, rejected, expired by
+ * its registry, or withdrawn by an earlier try) → wait for ingestion to report how it closed;
+ * transient → try again after a backoff; anything else → wait for an operator's RETRY. Every one
+ * of them keeps waiting for INSTRUCTION_CLOSED, which ends the withdrawal whenever it comes.
+ */
+export type WithdrawDecision = 'awaitClose' | 'backoff' | 'halt';
+
+export function decideAfterWithdrawFailure(c: WithdrawalContext, f: ActorFailure): WithdrawDecision {
+  if (f.code === FailureCode.INSTRUCTION_NOT_FOUND || f.code === FailureCode.DUPLICATE_COMMAND) return 'awaitClose';
+  return isTransient(f) && c.transientFailures < c.policy.maxTransientRetries ? 'backoff' : 'halt';
 }
 
 /** The reason recorded when a failure stops the automation: exhausted budgets fail, anything else halts. */
@@ -330,6 +346,10 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): { s
       return { status: 'stalled', reason: c.outcomeReason };
     case 'pendingAcceptance':
       return { status: 'pending_acceptance', reason: c.transfer?.transferInstructionCid ? `offer ${c.transfer.transferInstructionCid} awaits the receiver` : null };
+    case 'withdrawingOffer':
+    case 'offerWithdrawWait':
+    case 'offerWithdrawHalted':
+      return { status: 'withdrawing_offer', reason: withdrawReason(top, c) };
     case 'completed':
       return { status: 'completed', reason: null };
     case 'failed':
@@ -339,6 +359,15 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): { s
     default:
       return { status: top, reason: null };
   }
+}
+
+function withdrawReason(top: string, c: WithdrawalContext): string {
+  const offer = c.transfer?.transferInstructionCid ?? '(unknown)';
+  const why = c.closed?.outcome === 'expired' ? 'the offer expired unaccepted' : (c.pendingFailure ?? 'failing');
+  const f = c.lastFailure?.step === 'withdraw' ? `; last try failed: ${describeFailure(c.lastFailure.failure)}` : '';
+  if (top === 'offerWithdrawHalted') return `${why}: withdrawing offer ${offer} to unlock the treasury's funds stopped${f}; RETRY once the cause is fixed`;
+  if (top === 'offerWithdrawWait') return `${why}: withdrawing offer ${offer} to unlock the treasury's funds; waiting for the ledger to show it closed (next try at ${c.retryAt ?? 'once possible'})${f}`;
+  return `${why}: withdrawing offer ${offer} to unlock the treasury's funds`;
 }
 
 function backoffReason(c: WithdrawalContext): string {
@@ -361,7 +390,12 @@ export function withdrawalCommandRefusal(stateValue: unknown, c: WithdrawalConte
   const { status } = withdrawalStatus(stateValue, c);
   if (top === 'completed' || top === 'failed' || top === 'cancelled') return `withdrawal ${c.withdrawalId} is ${status}: it is final`;
   if (top === 'pendingAcceptance') {
-    return `the transfer of withdrawal ${c.withdrawalId} is committed as an offer awaiting the receiver; only the ledger (accept, reject, withdraw or expiry) can end it`;
+    return `the transfer of withdrawal ${c.withdrawalId} is committed as an offer awaiting the receiver: FAIL withdraws it (the receiver may still accept first); otherwise only the ledger (accept, reject or expiry) ends it`;
+  }
+  if (top === 'withdrawingOffer' || top === 'offerWithdrawWait' || top === 'offerWithdrawHalted') {
+    return command === 'RETRY'
+      ? `the withdraw of the offer of withdrawal ${c.withdrawalId} is under way; RETRY applies once it has answered`
+      : `the offer of withdrawal ${c.withdrawalId} is being withdrawn (${c.closed?.outcome === 'expired' ? 'it expired' : (c.pendingFailure ?? 'failing')}); the ledger decides how it ends`;
   }
   const deadline = c.reservation ? ` (attempt ${c.reservation.attempt}, deadline ${c.reservation.deadline})` : '';
   switch (command) {

@@ -15,6 +15,8 @@ import type {
   ReserveHoldingsInput,
   ReserveHoldingsOutput,
   TransferFactoryOutput,
+  WithdrawOfferInput,
+  WithdrawOfferOutput,
 } from './withdrawal.actors.js';
 import { DEFAULT_WITHDRAWAL_POLICY, withdrawalCommandRefusal, withdrawalStatus, type WithdrawalInput } from './withdrawal.context.js';
 import { withdrawalMachine, type WithdrawalEvent } from './withdrawal.machine.js';
@@ -53,6 +55,7 @@ function harness(overrides: Partial<WithdrawalInput> = {}, snapshot?: Snap) {
       prepareTransfer: scripted<PreparedSubmission, PrepareTransferInput>(script, 'prepareTransfer'),
       verifyAndSign: scripted<SignedSubmission, VerifyAndSignInput>(script, 'verifyAndSign'),
       executeSubmission: scripted<ExecuteSubmissionOutput, ExecuteSubmissionInput>(script, 'executeSubmission'),
+      withdrawOffer: scripted<WithdrawOfferOutput, WithdrawOfferInput>(script, 'withdrawOffer'),
     },
   });
   // Input is required by the machine's types but ignored when a snapshot is restored.
@@ -183,16 +186,73 @@ describe('withdrawal machine: happy paths', () => {
     ['withdrawn', 'withdrawn by the sender'],
     ['expired', 'expired before acceptance'],
     ['failed', 'failed on the ledger'],
-  ] as const)('2-step: offer %s → failed, funds back', async (outcome, words) => {
+  ] as const)('2-step: offer %s on the ledger → failed, funds back', async (outcome, words) => {
     const h = harness();
     await h.toExecuting('offer');
     await h.answer('executeSubmission', {});
     await h.send(transferred('pending'));
-    // An expiry decided by ingested record time has no update id.
-    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: outcome === 'expired' ? null : 'upd-2', outcome });
+    // An update closed it (for expired: its registry's own expiry returned the funds).
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-2', outcome });
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toContain(words);
     expect(h.ctx().outcomeReason).toContain('funds returned');
+    expect(h.script.callsOf('withdrawOffer')).toHaveLength(0);
+  });
+
+  it('2-step: an offer expired by the ingested record time is withdrawn before the withdrawal fails: its funds never stay locked (issue 19, item 7)', async () => {
+    const h = harness();
+    await h.toExecuting('offer');
+    await h.answer('executeSubmission', {});
+    await h.send(transferred('pending'));
+    // Decided by record time: no update closed it, the offer and its lock are still on the ledger.
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: null, outcome: 'expired' });
+    expect(h.value()).toBe('withdrawingOffer');
+    expect(withdrawalStatus(h.value(), h.ctx()).status).toBe('withdrawing_offer');
+    expect(h.script.only('withdrawOffer').input).toEqual({ withdrawalId: 'w-1', instrument: INPUT.instrument, transferInstructionCid: 'ti-1', commandId: 'withdrawal-w-1-withdraw-offer' });
+    await h.fail('withdrawOffer', transient);
+    expect(h.value()).toBe('offerWithdrawWait');
+    await vi.advanceTimersByTimeAsync(1_000);
+    await h.answer('withdrawOffer', {});
+    expect(h.value()).toBe('offerWithdrawWait');
+    // No sign of it on the ledger for a while: withdrawn again (harmless: the offer is archived once).
+    await vi.advanceTimersByTimeAsync(POLICY.backoff.maxMs);
+    await h.fail('withdrawOffer', err({ code: 'INSTRUCTION_NOT_FOUND', status: 404 }));
+    expect(h.value()).toBe('offerWithdrawWait');
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-w', outcome: 'withdrawn' });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toBe('transfer offer expired before acceptance; the offer closed (withdrawn) in update upd-w; funds returned to the treasury');
+  });
+
+  it('2-step: a withdraw that cannot succeed waits for an operator; the receiver may still accept meanwhile', async () => {
+    const h = harness();
+    await h.toExecuting('offer');
+    await h.answer('executeSubmission', {});
+    await h.send(transferred('pending'));
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: null, outcome: 'expired' });
+    await h.fail('withdrawOffer', err({ code: 'PERMISSION_DENIED', status: 403 }));
+    expect(h.value()).toBe('offerWithdrawHalted');
+    expect(withdrawalStatus(h.value(), h.ctx()).reason).toMatch(/stopped; last try failed: PERMISSION_DENIED \(HTTP 403\).*RETRY/);
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(h.script.callsOf('withdrawOffer')).toHaveLength(1);
+    await h.send({ type: 'RETRY', by: 'ops' });
+    await h.answer('withdrawOffer', {});
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-w', outcome: 'withdrawn' });
+    expect(h.value()).toBe('failed');
+  });
+
+  it('2-step: FAIL while the offer awaits the receiver withdraws it; an accept that wins completes the withdrawal', async () => {
+    for (const closes of ['withdrawn', 'accepted'] as const) {
+      const h = harness();
+      await h.toExecuting('offer');
+      await h.answer('executeSubmission', {});
+      await h.send(transferred('pending'));
+      await h.send({ type: 'FAIL', by: 'ops', reason: 'customer closed the account' });
+      expect(h.value()).toBe('withdrawingOffer');
+      await h.answer('withdrawOffer', closes === 'accepted' ? {} : { duplicate: true });
+      await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-x', outcome: closes });
+      expect(h.value()).toBe(closes === 'accepted' ? 'completed' : 'failed');
+      if (closes === 'withdrawn') expect(h.ctx().outcomeReason).toBe('failed by operator ops: customer closed the account; the offer closed (withdrawn) in update upd-x; funds returned to the treasury');
+    }
   });
 
   it('a committed transfer whose result is Failed (funds returned) fails the withdrawal', async () => {
@@ -663,15 +723,16 @@ describe('withdrawal machine: operator commands', () => {
     expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
   });
 
-  it('every command is refused in final states and while pending acceptance, with a reason', async () => {
+  it('every command is refused in final states, and all but FAIL (which withdraws the offer) while pending acceptance, with a reason', async () => {
     const h = harness();
     await h.toExecuting('offer');
     await h.answer('executeSubmission', {});
     await h.send(transferred('pending'));
-    for (const c of [CANCEL, FAIL, RETRY]) {
+    for (const c of [CANCEL, RETRY]) {
       expect(h.snap().can(c)).toBe(false);
-      expect(withdrawalCommandRefusal(h.value(), h.ctx(), c.type)).toMatch(/committed as an offer awaiting the receiver/);
+      expect(withdrawalCommandRefusal(h.value(), h.ctx(), c.type)).toMatch(/committed as an offer awaiting the receiver: FAIL withdraws it/);
     }
+    expect(h.snap().can(FAIL)).toBe(true);
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'u', outcome: 'accepted' });
     for (const c of [CANCEL, FAIL, RETRY]) {
       expect(h.snap().can(c)).toBe(false);

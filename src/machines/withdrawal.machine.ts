@@ -1,4 +1,4 @@
-import { and, assertEvent, assign, fromPromise, setup } from 'xstate';
+import { and, assertEvent, assign, fromPromise, setup, stateIn } from 'xstate';
 import { z } from 'zod';
 import { backoffDelayMs, isoAfter, msUntil, nowIso } from './backoff.js';
 import { describeFailure, toFailure } from './failure.js';
@@ -15,12 +15,15 @@ import type {
   TransferFactoryOutput,
   TransferIntent,
   WithdrawalActors,
+  WithdrawOfferInput,
+  WithdrawOfferOutput,
 } from './withdrawal.actors.js';
 import {
   appendHistory,
   attemptBudgetExhausted,
   decideAfterCheck,
   decideAfterFailure,
+  decideAfterWithdrawFailure,
   expiresUnheldAttempt,
   initialWithdrawalContext,
   isSubmitted,
@@ -116,6 +119,7 @@ export const withdrawalMachine = setup({
     prepareTransfer: fromPromise<PreparedSubmission, PrepareTransferInput>(notProvided('prepareTransfer')),
     verifyAndSign: fromPromise<SignedSubmission, VerifyAndSignInput>(notProvided('verifyAndSign')),
     executeSubmission: fromPromise<ExecuteSubmissionOutput, ExecuteSubmissionInput>(notProvided('executeSubmission')),
+    withdrawOffer: fromPromise<WithdrawOfferOutput, WithdrawOfferInput>(notProvided('withdrawOffer')),
   },
   delays: {
     untilRetryAt: ({ context }) => msUntil(context.retryAt),
@@ -138,6 +142,8 @@ export const withdrawalMachine = setup({
     pendingOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'pending',
     failedOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'failed',
     instructionAccepted: ({ event }) => event.type === 'INSTRUCTION_CLOSED' && event.outcome === 'accepted',
+    // Expired by the ingested record time (no update): the offer is still on the ledger, our funds locked in it.
+    expiredOfferStillLocked: ({ context, event }) => event.type === 'INSTRUCTION_CLOSED' && event.updateId === null && (context.transfer?.transferInstructionCid ?? null) !== null,
     decide_checkLedger: ({ context }) => decideAfterFailure(context) === 'checkLedger',
     decide_awaitLedger: ({ context }) => decideAfterFailure(context) === 'awaitLedger',
     decide_reserveBackoff: ({ context }) => decideAfterFailure(context) === 'reserveBackoff',
@@ -212,7 +218,14 @@ export const withdrawalMachine = setup({
     recordClosed: assign(({ context, event }) => {
       assertEvent(event, 'INSTRUCTION_CLOSED');
       const how = { rejected: ' by the receiver', withdrawn: ' by the sender', expired: ' before acceptance', failed: ' on the ledger', accepted: '' }[event.outcome];
-      const failedBecause = event.outcome === 'accepted' ? null : `transfer offer ${event.outcome}${how}; funds returned to the treasury`;
+      // Expired by record time and then withdrawn by us, or withdrawn because an operator failed it.
+      const why = context.closed?.outcome === 'expired' && context.closed.updateId === null ? 'transfer offer expired before acceptance' : context.pendingFailure;
+      const failedBecause =
+        event.outcome === 'accepted'
+          ? null
+          : why !== null && event.updateId !== null
+            ? `${why}; the offer closed (${event.outcome}) in update ${event.updateId}; funds returned to the treasury`
+            : `transfer offer ${event.outcome}${how}; funds returned to the treasury`;
       return {
         closed: { updateId: event.updateId, outcome: event.outcome },
         outcomeReason: failedBecause,
@@ -238,6 +251,16 @@ export const withdrawalMachine = setup({
         history: appendHistory(context, { kind: 'operator_retry', detail: `retry requested by ${event.by}` }),
       };
     }),
+    beginWithdraw: assign(({ context }) => ({
+      transientFailures: 0,
+      lastFailure: null,
+      retryAt: null,
+      history: appendHistory(context, { kind: 'withdrawing_offer', detail: `withdrawing offer ${context.transfer?.transferInstructionCid ?? ''} so its locked funds return to the treasury` }),
+    })),
+    awaitOfferClose: assign(({ context }) => ({
+      retryAt: isoAfter(context.policy.backoff.maxMs),
+      history: appendHistory(context, { kind: 'offer_withdraw_sent', detail: 'waiting for ingestion to show the offer closed; asking again if it does not' }),
+    })),
     finishCancelled: assign(({ context }) => ({ outcomeReason: `cancelled by ${context.cancelRequested?.by ?? 'operator'}: ${context.cancelRequested?.reason ?? ''}` })),
     finishFailed: assign(({ context }) => ({ outcomeReason: context.pendingFailure })),
     finishBudget: assign(({ context }) => ({ outcomeReason: `retry budget exhausted: ${context.attempt - context.retryBase} attempts without a transfer` })),
@@ -256,6 +279,9 @@ export const withdrawalMachine = setup({
     ],
     INSTRUCTION_CLOSED: [
       { guard: 'instructionAccepted', target: '.completed', actions: 'recordClosed' },
+      // Its registry may never expire it: withdraw it before failing, or the funds stay locked.
+      { guard: and(['expiredOfferStillLocked', stateIn('pendingAcceptance')]), target: '.withdrawingOffer', actions: ['recordClosed', 'beginWithdraw'] },
+      { guard: 'expiredOfferStillLocked', actions: 'recordClosed' },
       { target: '.failed', actions: 'recordClosed' },
     ],
     // Ingestion reports each attempt's expiry once: one for the attempt being reserved is kept.
@@ -659,7 +685,60 @@ export const withdrawalMachine = setup({
     },
 
     // Committed as a 2-step offer: the receiver's accept/reject, our withdraw or expiry ends it.
-    pendingAcceptance: { entry: 'dropSubmission' },
+    pendingAcceptance: {
+      entry: 'dropSubmission',
+      on: {
+        // Take the offer back; should the receiver accept first, the withdrawal completes.
+        FAIL: { target: 'withdrawingOffer', actions: ['requestFail', 'beginWithdraw'] },
+      },
+    },
+
+    // Our offer is withdrawn (expired by record time, or failed by an operator): only the ledger's
+    // close of it (INSTRUCTION_CLOSED with an update) ends the withdrawal, so its funds never stay
+    // locked in an offer nobody will act on. Repeating a withdraw is harmless: it archives the offer.
+    withdrawingOffer: {
+      invoke: {
+        id: 'withdrawOffer',
+        src: 'withdrawOffer',
+        input: ({ context }) => ({
+          withdrawalId: context.withdrawalId,
+          instrument: context.instrument,
+          transferInstructionCid: requireValue(context.transfer?.transferInstructionCid ?? null, 'transfer instruction'),
+          commandId: `withdrawal-${context.withdrawalId}-withdraw-offer`,
+        }),
+        onDone: { target: 'offerWithdrawWait', actions: 'awaitOfferClose' },
+        onError: [
+          {
+            guard: ({ context, event }) => decideAfterWithdrawFailure(context, toFailure(event.error)) === 'awaitClose',
+            target: 'offerWithdrawWait',
+            actions: [assign(({ context, event }) => failed(context, 'withdraw', event.error)), 'awaitOfferClose'],
+          },
+          {
+            guard: ({ context, event }) => decideAfterWithdrawFailure(context, toFailure(event.error)) === 'backoff',
+            target: 'offerWithdrawWait',
+            actions: [assign(({ context, event }) => failed(context, 'withdraw', event.error)), 'scheduleRetry'],
+          },
+          { target: 'offerWithdrawHalted', actions: assign(({ context, event }) => failed(context, 'withdraw', event.error)) },
+        ],
+      },
+    },
+
+    // Waiting for ingestion to show the offer closed; asks again after a while (or a backoff).
+    offerWithdrawWait: {
+      after: { untilRetryAt: 'withdrawingOffer' },
+      on: {
+        RESUME: { target: 'offerWithdrawWait', reenter: true },
+        RETRY: { target: 'withdrawingOffer', actions: 'operatorRetry' },
+      },
+    },
+
+    // The withdraw failed in a way retrying will not fix (auth, a refused transaction…): an operator
+    // fixes the cause and retries. The offer may still close by itself meanwhile.
+    offerWithdrawHalted: {
+      on: {
+        RETRY: { target: 'withdrawingOffer', actions: 'operatorRetry' },
+      },
+    },
 
     completed: { type: 'final', entry: 'dropSubmission' },
     failed: { type: 'final', entry: 'dropSubmission' },

@@ -162,6 +162,7 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
           prepareTransfer: wrap(actors.prepareTransfer, hold),
           verifyAndSign: wrap(actors.verifyAndSign, hold),
           executeSubmission: wrap(actors.executeSubmission, hold),
+          withdrawOffer: wrap(actors.withdrawOffer, hold),
         },
       }),
     route: routeWithdrawalEvent,

@@ -130,6 +130,8 @@ export class FakeLedger {
         }),
       verifyAndSign: (input, signal) => this.run('verifyAndSign', signal, () => ({ ...input.prepared, signature: 'sig', signedBy: '1220' + 'c'.repeat(64) })),
       executeSubmission: (input, signal) => this.execute(input, signal),
+      // The receiver's side of a 2-step withdrawal is closeWithdrawalOffer: a withdraw only asks.
+      withdrawOffer: (_input, signal) => this.run('withdrawOffer', signal, () => ({})),
     };
   }
 
