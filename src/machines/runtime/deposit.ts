@@ -93,7 +93,8 @@ export interface DepositDefinitionOptions {
 export function depositDefinition(opts: DepositDefinitionOptions): MachineDefinition<DepositContext> {
   const policy = DepositPolicy.parse({ ...DEFAULT_DEPOSIT_POLICY, ...opts.config.policy });
   const switches = opts.switches;
-  const hold: EffectHold | undefined = switches ? (signal) => switches.whenOpen('acceptance', signal) : undefined;
+  // Always a hold: besides the switch, held effects wait for the runtime's start gate (catchUp).
+  const hold: EffectHold = switches ? (signal) => switches.whenOpen('acceptance', signal) : () => Promise.resolve();
   return {
     type: DEPOSIT_MACHINE_TYPE,
     version: DEPOSIT_MACHINE_VERSION,

@@ -145,7 +145,8 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
   const policy = WithdrawalPolicy.parse({ ...DEFAULT_WITHDRAWAL_POLICY, ...opts.config.policy });
   const actors: WithdrawalActors = { ...createReservationActors(opts.sql, opts.catchUp ? { catchUp: opts.catchUp } : {}), ...opts.actors };
   const switches = opts.switches;
-  const hold: EffectHold | undefined = switches ? (signal) => switches.whenOpen('withdrawals', signal) : undefined;
+  // Always a hold: besides the switch, held effects wait for the runtime's start gate (catchUp).
+  const hold: EffectHold = switches ? (signal) => switches.whenOpen('withdrawals', signal) : () => Promise.resolve();
   return {
     type: WITHDRAWAL_MACHINE_TYPE,
     version: WITHDRAWAL_MACHINE_VERSION,
