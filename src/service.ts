@@ -12,6 +12,7 @@ import type { DepositPolicy } from './machines/deposit.context.js';
 import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, type LedgerEffectsOptions } from './machines/effects/index.js';
 import {
   createDepositRuntime,
+  createIngestionCatchUp,
   createOperatorCommands,
   createWithdrawalRuntime,
   type MachineRuntime,
@@ -27,7 +28,7 @@ import { createReservationActors } from './store/reservations.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from './streams/index.js';
 
 /** Runtime timings a caller may tune (the runtime's own defaults otherwise). */
-export type RuntimeTimings = Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks'>;
+export type RuntimeTimings = Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks' | 'catchUp'>;
 
 export interface ServiceOptions {
   sql: Sql;
@@ -85,8 +86,6 @@ export function createService(o: ServiceOptions): Service {
   const single = o.singleInstance === true;
   // Built per process: the key file is read and checked at construction.
   const effects = createLedgerEffects({ sql, ledger, logger, ...(o.registryTokens ? { registryTokens: o.registryTokens } : {}), ...(o.registryPolicy ? { registryPolicy: o.registryPolicy } : {}), ...(o.effects ? { options: o.effects } : {}) });
-  const withdrawalActors: WithdrawalActors = { ...createReservationActors(sql), ...createWithdrawalLedgerActors({ effects }) };
-  const depositActors = createDepositLedgerActors({ effects });
   const runtime: RuntimeTimings = { ...o.runtime, ...(single ? { leaderElection: 'none' } : {}) };
   const inspect = o.inspect ? { inspect: o.inspect } : {};
   const switches = createSwitches({ sql, logger });
@@ -102,12 +101,18 @@ export function createService(o: ServiceOptions): Service {
     options: { ...o.ingestion, ...(single ? { leaderElection: 'none' } : {}) },
     switches,
   });
+  // "Ingestion has read what the ledger had when I asked" (the checkpoint table, whoever ingests):
+  // the runtimes' start gate, and what a withdrawal waits for before deciding on a dead input.
+  const catchUp = createIngestionCatchUp({ db: sql, treasuryParty: ledger.treasuryParty, ledgerEnd: (signal) => ingestion.ledgerEnd(signal), logger });
+  const withdrawalActors: WithdrawalActors = { ...createReservationActors(sql, { catchUp }), ...createWithdrawalLedgerActors({ effects, db: sql }) };
+  const depositActors = createDepositLedgerActors({ effects });
   const withdrawals = createWithdrawalRuntime({
     sql,
     logger,
     actors: o.intercept?.withdrawal ? o.intercept.withdrawal(withdrawalActors) : withdrawalActors,
     config: { treasuryParty: ledger.treasuryParty, ...(o.withdrawalPolicy ? { policy: o.withdrawalPolicy } : {}) },
     switches,
+    catchUp,
     runtime,
     ...inspect,
     ...hooks,
@@ -118,6 +123,7 @@ export function createService(o: ServiceOptions): Service {
     actors: o.intercept?.deposit ? o.intercept.deposit(depositActors) : depositActors,
     config: { treasuryParty: ledger.treasuryParty, ...(o.depositPolicy ? { policy: o.depositPolicy } : {}) },
     switches,
+    catchUp,
     runtime,
     ...inspect,
     ...hooks,

@@ -69,6 +69,16 @@ export const ExpectedAction = z.discriminatedUnion('kind', [
     /** The offer's instrument: its admin must sign the instruction, and what the treasury receives is its holding. */
     instrument: InstrumentRef,
   }),
+  /** The sender withdraws its own offer: the instruction and the holdings it locked are consumed. */
+  z.object({
+    kind: z.literal('withdraw'),
+    commandId: z.string(),
+    actAs: z.string(),
+    transferInstructionCid: z.string(),
+    lockedHoldingCids: z.array(z.string()),
+    /** The offer's instrument: its admin must sign the instruction, and what comes back is its holding. */
+    instrument: InstrumentRef,
+  }),
 ]);
 export type ExpectedAction = z.infer<typeof ExpectedAction>;
 

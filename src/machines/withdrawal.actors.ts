@@ -41,6 +41,33 @@ export interface ReleaseReservationOutput {
   released: number;
 }
 
+/**
+ * Where the ledger has left an attempt, read from ingestion once it has caught up with the ledger
+ * end read after the call began: asked when the ledger says a reserved input is gone, before
+ * anything else is decided. An input that is gone on the ledger but active in the database is
+ * never by itself a reason to reserve other holdings: after a database restore it may have been
+ * spent by this very withdrawal.
+ */
+export interface CheckAttemptInput {
+  withdrawalId: string;
+  attempt: number;
+  holdingCids: string[];
+}
+/**
+ * - `transferred`: ingestion has a transfer with this withdrawal's memo (its TRANSFERRED event is in the outbox);
+ * - `expired`: ingestion reported the attempt past its deadline with no transfer;
+ * - `inputsSpent`: an input is archived by an update that carried no transfer of this withdrawal;
+ * - `open`: every input is still active at the ledger end: nothing has decided the attempt.
+ */
+export type AttemptStanding = 'transferred' | 'expired' | 'inputsSpent' | 'open';
+export interface CheckAttemptOutput {
+  standing: AttemptStanding;
+  /** The ledger offset ingestion had reached when the database was read. */
+  ingestedThrough: number;
+  /** In words, for the machine's history. */
+  detail: string;
+}
+
 /** The transfer we intend, as the registry's transfer-factory endpoint wants it. */
 export interface TransferIntent {
   withdrawalId: string;
@@ -73,17 +100,37 @@ export interface PrepareTransferInput extends TransferIntent {
   maxRecordTime: string;
 }
 
+/**
+ * Our own 2-step offer, withdrawn (TransferInstruction_Withdraw as the sender, with the registry's
+ * withdraw context): the instruction is archived and the holdings it locked return to the treasury.
+ * Safe to repeat — a withdraw archives the instruction, so a second one fails or is a duplicate.
+ */
+export interface WithdrawOfferInput {
+  withdrawalId: string;
+  instrument: InstrumentRef;
+  transferInstructionCid: string;
+  /** Deterministic per withdrawal (withdrawal-<id>-withdraw-offer): a repeat after a commit is a duplicate. */
+  commandId: string;
+}
+export interface WithdrawOfferOutput {
+  duplicate?: boolean;
+}
+
 export interface WithdrawalActors {
   reserveHoldings(input: ReserveHoldingsInput, signal: AbortSignal): Promise<ReserveHoldingsOutput>;
   releaseReservation(input: ReleaseReservationInput, signal: AbortSignal): Promise<ReleaseReservationOutput>;
+  /** Waits for ingestion to reach the ledger end, then reads the attempt's standing. Only rejects when aborted. */
+  checkAttempt(input: CheckAttemptInput, signal: AbortSignal): Promise<CheckAttemptOutput>;
   fetchTransferFactory(input: FetchTransferFactoryInput, signal: AbortSignal): Promise<TransferFactoryOutput>;
   prepareTransfer(input: PrepareTransferInput, signal: AbortSignal): Promise<PreparedSubmission>;
   /** Decode the prepared transaction, recompute its hash, compare with `expected`, then sign. */
   verifyAndSign(input: VerifyAndSignInput, signal: AbortSignal): Promise<SignedSubmission>;
   executeSubmission(input: ExecuteSubmissionInput, signal: AbortSignal): Promise<ExecuteSubmissionOutput>;
+  /** Context, prepare, verify + sign, execute of the withdraw in one effect: it can only return our funds. */
+  withdrawOffer(input: WithdrawOfferInput, signal: AbortSignal): Promise<WithdrawOfferOutput>;
 }
 
 /** The DB-side effects, implemented in src/store/reservations.ts (createReservationActors). */
-export type WithdrawalDbActors = Pick<WithdrawalActors, 'reserveHoldings' | 'releaseReservation'>;
+export type WithdrawalDbActors = Pick<WithdrawalActors, 'reserveHoldings' | 'releaseReservation' | 'checkAttempt'>;
 /** The ledger-side effects, implemented by the ledger client. */
 export type WithdrawalLedgerActors = Omit<WithdrawalActors, keyof WithdrawalDbActors>;

@@ -3,6 +3,7 @@ import { BackoffPolicy } from './backoff.js';
 import { ActorFailure, FailureCode, describeFailure, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
 import { statePath } from './state-path.js';
 import { InstrumentRef, PreparedSubmission, SignedSubmission, ChoiceContext } from './submission.js';
+import type { AttemptStanding } from './withdrawal.actors.js';
 
 /**
  * The withdrawal machine's data: its input, its context (plain JSON, validated with zod when a
@@ -69,7 +70,7 @@ export const Reservation = z.object({
 });
 export type Reservation = z.infer<typeof Reservation>;
 
-export const FailureStep = z.enum(['reserve', 'release', 'factory', 'prepare', 'sign', 'execute', 'resubmit']);
+export const FailureStep = z.enum(['reserve', 'release', 'check', 'factory', 'prepare', 'sign', 'execute', 'resubmit', 'withdraw']);
 export type FailureStep = z.infer<typeof FailureStep>;
 
 export const HistoryEntry = z.object({
@@ -119,6 +120,13 @@ export const WithdrawalContext = WithdrawalInput.extend({
     })
     .nullable(),
   closed: z.object({ updateId: z.string().nullable(), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']) }).nullable(),
+  /**
+   * The highest attempt ingestion reported expired (ATTEMPT_EXPIRED) while the machine held no
+   * reservation of it: the attempt being reserved, whose reservation committed but whose answer had
+   * not arrived. Ingestion reports each attempt once, so the report is kept and the reservation is
+   * released as soon as it settles. Absent in snapshots written before it existed (= none).
+   */
+  expiredUnheld: z.number().int().positive().nullable().optional(),
   /** Why the withdrawal ended failed/cancelled, or why it is stalled. */
   outcomeReason: z.string().nullable(),
   history: z.array(HistoryEntry),
@@ -147,6 +155,7 @@ export function initialWithdrawalContext(input: WithdrawalInput): WithdrawalCont
     cancelRequested: null,
     transfer: null,
     closed: null,
+    expiredUnheld: null,
     outcomeReason: null,
     history: [],
   };
@@ -178,12 +187,14 @@ export function transferKindRefusal(c: WithdrawalContext, kind: 'self' | 'direct
 /**
  * What to do after an effect failed (the failure is in context.lastFailure). One table for every
  * step so the safety rule lives in one place:
- * - before any execute of the attempt, a dead input means reserve other holdings at once;
+ * - before any execute of the attempt, a dead input is first checked against ingestion (see
+ *   decideAfterCheck): after a database restore "nothing submitted" may be wrong, and the input may
+ *   have been spent by this withdrawal's own transfer;
  * - after an execute, never other holdings: retry the same signed transaction (ambiguous answer)
  *   or re-prepare with the same reservation (definite "not committed"), else wait for the ledger.
  */
 export type StepDecision =
-  | 'reReserve'
+  | 'checkLedger'
   | 'awaitLedger'
   | 'reserveBackoff'
   | 'releaseBackoff'
@@ -205,10 +216,16 @@ export function decideAfterFailure(c: WithdrawalContext): StepDecision {
       return isTransient(f) && budgetLeft ? 'releaseBackoff' : 'stallRelease';
     case 'reserve':
       return isTransient(f) && budgetLeft && !stopping ? 'reserveBackoff' : 'stopBeforeSubmit';
+    case 'check':
+      // The check only fails when something is badly wrong: wait for the ledger's own word.
+      return 'awaitLedger';
+    case 'withdraw':
+      // Not this table's: the offer's states decide with decideAfterWithdrawFailure.
+      return 'awaitLedger';
     case 'factory':
     case 'prepare':
     case 'sign':
-      if (f.code === FailureCode.INPUT_UNAVAILABLE) return submitted ? 'awaitLedger' : 'reReserve';
+      if (f.code === FailureCode.INPUT_UNAVAILABLE) return submitted ? 'awaitLedger' : 'checkLedger';
       if (isTransient(f) && budgetLeft && !stopping) return 'reprepareBackoff';
       return submitted ? 'stopAfterSubmit' : 'stopBeforeSubmit';
     case 'execute':
@@ -222,6 +239,49 @@ export function decideAfterFailure(c: WithdrawalContext): StepDecision {
   }
 }
 
+/**
+ * What to do once ingestion has caught up with the ledger and the attempt's standing is known
+ * (checkingLedger: after a dead input, or an operator's RETRY while awaiting the ledger).
+ * - `transferred`: the transfer is this withdrawal's: wait for its event, never reserve again;
+ * - `expired`: ingestion reported the deadline passed: like ATTEMPT_EXPIRED, release and go on;
+ * - `inputsSpent`: something else spent an input, so the attempt can never commit: release and
+ *   reserve others — but a submitted attempt's holdings are left to the ledger (its expiry), as
+ *   the database releases a submitted reservation only once the ledger settled each holding;
+ * - `open`: every input is active at the ledger end: nothing spent them, the ledger's word was
+ *   about something else. Re-prepare with the same holdings within the transient budget; a
+ *   submitted attempt, or a spent budget, waits for the attempt's expiry.
+ */
+export type CheckDecision = 'awaitTransfer' | 'release' | 'reprepareBackoff' | 'stopAndAwaitLedger' | 'awaitLedger';
+
+export function decideAfterCheck(c: WithdrawalContext, standing: AttemptStanding): CheckDecision {
+  const submitted = isSubmitted(c);
+  switch (standing) {
+    case 'transferred':
+      return 'awaitTransfer';
+    case 'expired':
+      return 'release';
+    case 'inputsSpent':
+      return submitted ? 'awaitLedger' : 'release';
+    case 'open':
+      if (submitted) return 'awaitLedger';
+      if (c.pendingFailure !== null || c.cancelRequested !== null) return 'release';
+      return c.transientFailures < c.policy.maxTransientRetries ? 'reprepareBackoff' : 'stopAndAwaitLedger';
+  }
+}
+
+/**
+ * After a withdraw of our own offer failed: the offer already gone (accepted, rejected, expired by
+ * its registry, or withdrawn by an earlier try) → wait for ingestion to report how it closed;
+ * transient → try again after a backoff; anything else → wait for an operator's RETRY. Every one
+ * of them keeps waiting for INSTRUCTION_CLOSED, which ends the withdrawal whenever it comes.
+ */
+export type WithdrawDecision = 'awaitClose' | 'backoff' | 'halt';
+
+export function decideAfterWithdrawFailure(c: WithdrawalContext, f: ActorFailure): WithdrawDecision {
+  if (f.code === FailureCode.INSTRUCTION_NOT_FOUND || f.code === FailureCode.DUPLICATE_COMMAND) return 'awaitClose';
+  return isTransient(f) && c.transientFailures < c.policy.maxTransientRetries ? 'backoff' : 'halt';
+}
+
 /** The reason recorded when a failure stops the automation: exhausted budgets fail, anything else halts. */
 export function stopReasons(c: WithdrawalContext): { pendingFailure: string | null; haltReason: string | null } {
   const last = c.lastFailure;
@@ -232,6 +292,16 @@ export function stopReasons(c: WithdrawalContext): { pendingFailure: string | nu
     return { pendingFailure: `gave up after ${c.transientFailures} transient failures; last ${what}`, haltReason: c.haltReason };
   }
   return { pendingFailure: null, haltReason: what };
+}
+
+/** An ATTEMPT_EXPIRED the machine must keep: for an attempt after the current one, none of it held yet. */
+export function expiresUnheldAttempt(c: WithdrawalContext, attempt: number): boolean {
+  return c.reservation === null && attempt > c.attempt && attempt > (c.expiredUnheld ?? 0);
+}
+
+/** A reservation that arrives for an attempt ingestion already reported expired is never used. */
+export function reservedAttemptExpired(c: WithdrawalContext, attempt: number): boolean {
+  return attempt <= (c.expiredUnheld ?? 0);
 }
 
 export function attemptBudgetExhausted(c: WithdrawalContext): boolean {
@@ -260,6 +330,8 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): { s
       return { status: 'signing', reason: null };
     case 'executing':
       return { status: 'executing', reason: null };
+    case 'checkingLedger':
+      return { status: 'checking_ledger', reason: `the ledger says a reserved holding is gone${deadline}: waiting for ingestion to reach the ledger end before deciding` };
     case 'awaitingLedger': {
       const stop = c.pendingFailure ?? c.haltReason;
       const reason = stop !== null ? `no further submissions (${stop}); waiting for the ledger outcome${deadline}` : path[1] === 'resubmitBackoff' ? backoffReason(c) : `waiting for the ledger outcome${deadline}`;
@@ -274,6 +346,10 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): { s
       return { status: 'stalled', reason: c.outcomeReason };
     case 'pendingAcceptance':
       return { status: 'pending_acceptance', reason: c.transfer?.transferInstructionCid ? `offer ${c.transfer.transferInstructionCid} awaits the receiver` : null };
+    case 'withdrawingOffer':
+    case 'offerWithdrawWait':
+    case 'offerWithdrawHalted':
+      return { status: 'withdrawing_offer', reason: withdrawReason(top, c) };
     case 'completed':
       return { status: 'completed', reason: null };
     case 'failed':
@@ -283,6 +359,15 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): { s
     default:
       return { status: top, reason: null };
   }
+}
+
+function withdrawReason(top: string, c: WithdrawalContext): string {
+  const offer = c.transfer?.transferInstructionCid ?? '(unknown)';
+  const why = c.closed?.outcome === 'expired' ? 'the offer expired unaccepted' : (c.pendingFailure ?? 'failing');
+  const f = c.lastFailure?.step === 'withdraw' ? `; last try failed: ${describeFailure(c.lastFailure.failure)}` : '';
+  if (top === 'offerWithdrawHalted') return `${why}: withdrawing offer ${offer} to unlock the treasury's funds stopped${f}; RETRY once the cause is fixed`;
+  if (top === 'offerWithdrawWait') return `${why}: withdrawing offer ${offer} to unlock the treasury's funds; waiting for the ledger to show it closed (next try at ${c.retryAt ?? 'once possible'})${f}`;
+  return `${why}: withdrawing offer ${offer} to unlock the treasury's funds`;
 }
 
 function backoffReason(c: WithdrawalContext): string {
@@ -305,7 +390,12 @@ export function withdrawalCommandRefusal(stateValue: unknown, c: WithdrawalConte
   const { status } = withdrawalStatus(stateValue, c);
   if (top === 'completed' || top === 'failed' || top === 'cancelled') return `withdrawal ${c.withdrawalId} is ${status}: it is final`;
   if (top === 'pendingAcceptance') {
-    return `the transfer of withdrawal ${c.withdrawalId} is committed as an offer awaiting the receiver; only the ledger (accept, reject, withdraw or expiry) can end it`;
+    return `the transfer of withdrawal ${c.withdrawalId} is committed as an offer awaiting the receiver: FAIL withdraws it (the receiver may still accept first); otherwise only the ledger (accept, reject or expiry) ends it`;
+  }
+  if (top === 'withdrawingOffer' || top === 'offerWithdrawWait' || top === 'offerWithdrawHalted') {
+    return command === 'RETRY'
+      ? `the withdraw of the offer of withdrawal ${c.withdrawalId} is under way; RETRY applies once it has answered`
+      : `the offer of withdrawal ${c.withdrawalId} is being withdrawn (${c.closed?.outcome === 'expired' ? 'it expired' : (c.pendingFailure ?? 'failing')}); the ledger decides how it ends`;
   }
   const deadline = c.reservation ? ` (attempt ${c.reservation.attempt}, deadline ${c.reservation.deadline})` : '';
   switch (command) {

@@ -6,6 +6,8 @@ import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmissio
 import { driver, scripted } from './testing/driver.js';
 import { Script } from './testing/script.js';
 import type {
+  CheckAttemptInput,
+  CheckAttemptOutput,
   FetchTransferFactoryInput,
   PrepareTransferInput,
   ReleaseReservationInput,
@@ -13,6 +15,8 @@ import type {
   ReserveHoldingsInput,
   ReserveHoldingsOutput,
   TransferFactoryOutput,
+  WithdrawOfferInput,
+  WithdrawOfferOutput,
 } from './withdrawal.actors.js';
 import { DEFAULT_WITHDRAWAL_POLICY, withdrawalCommandRefusal, withdrawalStatus, type WithdrawalInput } from './withdrawal.context.js';
 import { withdrawalMachine, type WithdrawalEvent } from './withdrawal.machine.js';
@@ -46,10 +50,12 @@ function harness(overrides: Partial<WithdrawalInput> = {}, snapshot?: Snap) {
     actors: {
       reserveHoldings: scripted<ReserveHoldingsOutput, ReserveHoldingsInput>(script, 'reserveHoldings'),
       releaseReservation: scripted<ReleaseReservationOutput, ReleaseReservationInput>(script, 'releaseReservation'),
+      checkAttempt: scripted<CheckAttemptOutput, CheckAttemptInput>(script, 'checkAttempt'),
       fetchTransferFactory: scripted<TransferFactoryOutput, FetchTransferFactoryInput>(script, 'fetchTransferFactory'),
       prepareTransfer: scripted<PreparedSubmission, PrepareTransferInput>(script, 'prepareTransfer'),
       verifyAndSign: scripted<SignedSubmission, VerifyAndSignInput>(script, 'verifyAndSign'),
       executeSubmission: scripted<ExecuteSubmissionOutput, ExecuteSubmissionInput>(script, 'executeSubmission'),
+      withdrawOffer: scripted<WithdrawOfferOutput, WithdrawOfferInput>(script, 'withdrawOffer'),
     },
   });
   // Input is required by the machine's types but ignored when a snapshot is restored.
@@ -108,6 +114,7 @@ const transferred = (outcome: 'completed' | 'pending' | 'failed' = 'completed'):
   outcome,
   transferInstructionCid: outcome === 'pending' ? 'ti-1' : null,
 });
+const standing = (s: CheckAttemptOutput['standing']): CheckAttemptOutput => ({ standing: s, ingestedThrough: 42, detail: `test: ${s}` });
 const expired = (attempt: number): WithdrawalEvent => ({ type: 'ATTEMPT_EXPIRED', attempt, deadline: deadlineOf(attempt), recordTime: '2030-01-01T01:00:00.000Z' });
 
 beforeEach(() => {
@@ -180,16 +187,73 @@ describe('withdrawal machine: happy paths', () => {
     ['withdrawn', 'withdrawn by the sender'],
     ['expired', 'expired before acceptance'],
     ['failed', 'failed on the ledger'],
-  ] as const)('2-step: offer %s → failed, funds back', async (outcome, words) => {
+  ] as const)('2-step: offer %s on the ledger → failed, funds back', async (outcome, words) => {
     const h = harness();
     await h.toExecuting('offer');
     await h.answer('executeSubmission', {});
     await h.send(transferred('pending'));
-    // An expiry decided by ingested record time has no update id.
-    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: outcome === 'expired' ? null : 'upd-2', outcome });
+    // An update closed it (for expired: its registry's own expiry returned the funds).
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-2', outcome });
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toContain(words);
     expect(h.ctx().outcomeReason).toContain('funds returned');
+    expect(h.script.callsOf('withdrawOffer')).toHaveLength(0);
+  });
+
+  it('2-step: an offer expired by the ingested record time is withdrawn before the withdrawal fails: its funds never stay locked (issue 19, item 7)', async () => {
+    const h = harness();
+    await h.toExecuting('offer');
+    await h.answer('executeSubmission', {});
+    await h.send(transferred('pending'));
+    // Decided by record time: no update closed it, the offer and its lock are still on the ledger.
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: null, outcome: 'expired' });
+    expect(h.value()).toBe('withdrawingOffer');
+    expect(withdrawalStatus(h.value(), h.ctx()).status).toBe('withdrawing_offer');
+    expect(h.script.only('withdrawOffer').input).toEqual({ withdrawalId: 'w-1', instrument: INPUT.instrument, transferInstructionCid: 'ti-1', commandId: 'withdrawal-w-1-withdraw-offer' });
+    await h.fail('withdrawOffer', transient);
+    expect(h.value()).toBe('offerWithdrawWait');
+    await vi.advanceTimersByTimeAsync(1_000);
+    await h.answer('withdrawOffer', {});
+    expect(h.value()).toBe('offerWithdrawWait');
+    // No sign of it on the ledger for a while: withdrawn again (harmless: the offer is archived once).
+    await vi.advanceTimersByTimeAsync(POLICY.backoff.maxMs);
+    await h.fail('withdrawOffer', err({ code: 'INSTRUCTION_NOT_FOUND', status: 404 }));
+    expect(h.value()).toBe('offerWithdrawWait');
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-w', outcome: 'withdrawn' });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toBe('transfer offer expired before acceptance; the offer closed (withdrawn) in update upd-w; funds returned to the treasury');
+  });
+
+  it('2-step: a withdraw that cannot succeed waits for an operator; the receiver may still accept meanwhile', async () => {
+    const h = harness();
+    await h.toExecuting('offer');
+    await h.answer('executeSubmission', {});
+    await h.send(transferred('pending'));
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: null, outcome: 'expired' });
+    await h.fail('withdrawOffer', err({ code: 'PERMISSION_DENIED', status: 403 }));
+    expect(h.value()).toBe('offerWithdrawHalted');
+    expect(withdrawalStatus(h.value(), h.ctx()).reason).toMatch(/stopped; last try failed: PERMISSION_DENIED \(HTTP 403\).*RETRY/);
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(h.script.callsOf('withdrawOffer')).toHaveLength(1);
+    await h.send({ type: 'RETRY', by: 'ops' });
+    await h.answer('withdrawOffer', {});
+    await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-w', outcome: 'withdrawn' });
+    expect(h.value()).toBe('failed');
+  });
+
+  it('2-step: FAIL while the offer awaits the receiver withdraws it; an accept that wins completes the withdrawal', async () => {
+    for (const closes of ['withdrawn', 'accepted'] as const) {
+      const h = harness();
+      await h.toExecuting('offer');
+      await h.answer('executeSubmission', {});
+      await h.send(transferred('pending'));
+      await h.send({ type: 'FAIL', by: 'ops', reason: 'customer closed the account' });
+      expect(h.value()).toBe('withdrawingOffer');
+      await h.answer('withdrawOffer', closes === 'accepted' ? {} : { duplicate: true });
+      await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-x', outcome: closes });
+      expect(h.value()).toBe(closes === 'accepted' ? 'completed' : 'failed');
+      if (closes === 'withdrawn') expect(h.ctx().outcomeReason).toBe('failed by operator ops: customer closed the account; the offer closed (withdrawn) in update upd-x; funds returned to the treasury');
+    }
   });
 
   it('a committed transfer whose result is Failed (funds returned) fails the withdrawal', async () => {
@@ -338,15 +402,94 @@ describe('withdrawal machine: errors', () => {
 });
 
 describe('withdrawal machine: the safety rule', () => {
-  it('before any execute, a dead input means other holdings at once', async () => {
-    const h = harness();
+  /** reserve → factory → prepare fails: the ledger says an input is gone, nothing executed. */
+  async function deadInputBeforeExecute(h: ReturnType<typeof harness>) {
     await h.reserve();
     await h.answer('fetchTransferFactory', factoryOf('direct'));
     await h.fail('prepareTransfer', inputGone);
+  }
+
+  it('before any execute, a dead input is first checked against ingestion; spent by something else, other holdings are reserved', async () => {
+    const h = harness();
+    await deadInputBeforeExecute(h);
+    expect(h.value()).toBe('checkingLedger');
+    expect(withdrawalStatus(h.value(), h.ctx()).status).toBe('checking_ledger');
+    expect(h.script.only('checkAttempt').input).toEqual({ withdrawalId: 'w-1', attempt: 1, holdingCids: ['h1-0', 'h1-1'] });
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    await h.answer('checkAttempt', standing('inputsSpent'));
     expect(h.value()).toBe('releasing');
     await h.answer('releaseReservation', { released: 2 });
     expect(h.value()).toBe('reserving');
     expect((h.script.only('reserveHoldings').input as ReserveHoldingsInput).attempt).toBe(2);
+  });
+
+  it('a dead input that ingestion shows spent by this withdrawal\'s own transfer (a restored database) is never re-reserved: it waits for the transfer (issue 19, item 1)', async () => {
+    const h = harness();
+    await deadInputBeforeExecute(h);
+    await h.answer('checkAttempt', standing('transferred'));
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    expect(h.script.callsOf('reserveHoldings')).toHaveLength(1);
+    await h.send(transferred());
+    expect(h.value()).toBe('completed');
+  });
+
+  it('a dead input still active once ingestion caught up re-prepares with the same holdings; a spent budget waits for the attempt to expire', async () => {
+    const h = harness();
+    await deadInputBeforeExecute(h);
+    for (const d of [1_000, 2_000, 4_000]) {
+      await h.answer('checkAttempt', standing('open'));
+      expect(h.value()).toBe('prepareBackoff');
+      await vi.advanceTimersByTimeAsync(d);
+      await h.answer('fetchTransferFactory', factoryOf('direct'));
+      expect((h.script.only('prepareTransfer').input as PrepareTransferInput).inputHoldingCids).toEqual(['h1-0', 'h1-1']);
+      await h.fail('prepareTransfer', inputGone);
+    }
+    await h.answer('checkAttempt', standing('open'));
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    expect(h.ctx().haltReason).toMatch(/INPUT_UNAVAILABLE/);
+    expect(h.script.callsOf('releaseReservation')).toHaveLength(0);
+    await h.send(expired(1));
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('stalled');
+  });
+
+  it.each([
+    ['transferred', 'completed'],
+    ['inputsSpent', 'cancelled'],
+    ['open', 'cancelled'],
+  ] as const)('CANCEL while the ledger is checked applies once it is: %s → %s', async (found, end) => {
+    const h = harness();
+    await deadInputBeforeExecute(h);
+    const cancel = { type: 'CANCEL', by: 'ops', reason: 'customer asked' } as const;
+    expect(h.snap().can(cancel)).toBe(true);
+    await h.send(cancel);
+    expect(h.value()).toBe('checkingLedger');
+    await h.answer('checkAttempt', standing(found));
+    if (found === 'transferred') await h.send(transferred());
+    else await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe(end);
+  });
+
+  it('RETRY while awaiting the ledger with nothing to resubmit asks ingestion: an attempt it reported expired is released', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.answer('executeSubmission', {});
+    await h.send({ type: 'FAIL', by: 'ops', reason: 'hold' });
+    const retry = { type: 'RETRY', by: 'ops' } as const;
+    expect(h.snap().can(retry)).toBe(true);
+    await h.send(retry);
+    expect(h.value()).toBe('checkingLedger');
+    // Still undecided: back to waiting, nothing released.
+    await h.answer('checkAttempt', standing('open'));
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    await h.send(retry);
+    await h.answer('checkAttempt', standing('expired'));
+    expect(h.value()).toBe('releasing');
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('failed');
+    expect(h.ctx().outcomeReason).toBe('failed by operator ops: hold');
   });
 
   it('an ambiguous execute is retried with the SAME signed transaction, never with other holdings', async () => {
@@ -417,6 +560,29 @@ describe('withdrawal machine: the safety rule', () => {
     expect(JSON.stringify(h.actor.getPersistedSnapshot())).toBe(during);
     expect(await h.reserve()).toBe(2);
     expect(h.ctx().executeCount).toBe(0);
+  });
+
+  it.each([
+    ['while the reservation is being written', async () => {}],
+    ['while backing off after a lost answer', async (h: ReturnType<typeof harness>) => {
+      await h.fail('reserveHoldings', transient);
+      expect(h.value()).toBe('reserveBackoff');
+    }],
+  ] as const)('an expiry of the attempt being reserved is kept, and its reservation released unused (%s: issue 19, item 2)', async (_name, reach) => {
+    const h = harness();
+    await reach(h);
+    // The reservation committed; ingestion saw its deadline pass before the machine heard of it.
+    await h.send(expired(1));
+    expect(h.ctx().expiredUnheld).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await h.reserve();
+    expect(h.value()).toBe('releasing');
+    expect(h.script.callsOf('fetchTransferFactory')).toHaveLength(0);
+    await h.answer('releaseReservation', { released: 2 });
+    expect(h.value()).toBe('reserving');
+    expect(await h.reserve()).toBe(2);
+    expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
+    expect(h.ctx().reservation).toMatchObject({ attempt: 2, deadline: deadlineOf(2) });
   });
 
   it.each([
@@ -558,15 +724,16 @@ describe('withdrawal machine: operator commands', () => {
     expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
   });
 
-  it('every command is refused in final states and while pending acceptance, with a reason', async () => {
+  it('every command is refused in final states, and all but FAIL (which withdraws the offer) while pending acceptance, with a reason', async () => {
     const h = harness();
     await h.toExecuting('offer');
     await h.answer('executeSubmission', {});
     await h.send(transferred('pending'));
-    for (const c of [CANCEL, FAIL, RETRY]) {
+    for (const c of [CANCEL, RETRY]) {
       expect(h.snap().can(c)).toBe(false);
-      expect(withdrawalCommandRefusal(h.value(), h.ctx(), c.type)).toMatch(/committed as an offer awaiting the receiver/);
+      expect(withdrawalCommandRefusal(h.value(), h.ctx(), c.type)).toMatch(/committed as an offer awaiting the receiver: FAIL withdraws it/);
     }
+    expect(h.snap().can(FAIL)).toBe(true);
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'u', outcome: 'accepted' });
     for (const c of [CANCEL, FAIL, RETRY]) {
       expect(h.snap().can(c)).toBe(false);
@@ -689,6 +856,10 @@ describe('withdrawal machine: property', () => {
             } else if (call.name === 'verifyAndSign') {
               if (s.outcome === 'transient') call.reject(transient);
               else call.resolve(signedFor(call.input as VerifyAndSignInput));
+            } else if (call.name === 'checkAttempt') {
+              // Ingestion caught up with the ledger: it has every commit and every decided expiry.
+              const i = call.input as CheckAttemptInput;
+              call.resolve(standing(committed.length > 0 ? 'transferred' : expiredAttempts.has(i.attempt) ? 'expired' : i.holdingCids.some((c) => spent.has(c)) ? 'inputsSpent' : 'open'));
             }
             await flush();
           } else if (s.kind === 'time') {

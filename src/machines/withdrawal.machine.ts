@@ -1,9 +1,11 @@
-import { and, assertEvent, assign, fromPromise, setup } from 'xstate';
+import { and, assertEvent, assign, fromPromise, setup, stateIn } from 'xstate';
 import { z } from 'zod';
 import { backoffDelayMs, isoAfter, msUntil, nowIso } from './backoff.js';
 import { describeFailure, toFailure } from './failure.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
 import type {
+  CheckAttemptInput,
+  CheckAttemptOutput,
   FetchTransferFactoryInput,
   PrepareTransferInput,
   ReleaseReservationInput,
@@ -13,13 +15,19 @@ import type {
   TransferFactoryOutput,
   TransferIntent,
   WithdrawalActors,
+  WithdrawOfferInput,
+  WithdrawOfferOutput,
 } from './withdrawal.actors.js';
 import {
   appendHistory,
   attemptBudgetExhausted,
+  decideAfterCheck,
   decideAfterFailure,
+  decideAfterWithdrawFailure,
+  expiresUnheldAttempt,
   initialWithdrawalContext,
   isSubmitted,
+  reservedAttemptExpired,
   stopReasons,
   transferKindRefusal,
   type FailureStep,
@@ -92,6 +100,11 @@ function failed(c: WithdrawalContext, step: FailureStep, error: unknown): Partia
   };
 }
 
+/** checkingLedger's answer in the history. */
+function noteChecked(c: WithdrawalContext, out: CheckAttemptOutput): Partial<WithdrawalContext> {
+  return { history: appendHistory(c, { kind: 'ledger_checked', detail: `${out.standing} (ingested through offset ${out.ingestedThrough}): ${out.detail}` }) };
+}
+
 export const withdrawalMachine = setup({
   types: {
     context: {} as WithdrawalContext,
@@ -101,10 +114,12 @@ export const withdrawalMachine = setup({
   actors: {
     reserveHoldings: fromPromise<ReserveHoldingsOutput, ReserveHoldingsInput>(notProvided('reserveHoldings')),
     releaseReservation: fromPromise<ReleaseReservationOutput, ReleaseReservationInput>(notProvided('releaseReservation')),
+    checkAttempt: fromPromise<CheckAttemptOutput, CheckAttemptInput>(notProvided('checkAttempt')),
     fetchTransferFactory: fromPromise<TransferFactoryOutput, FetchTransferFactoryInput>(notProvided('fetchTransferFactory')),
     prepareTransfer: fromPromise<PreparedSubmission, PrepareTransferInput>(notProvided('prepareTransfer')),
     verifyAndSign: fromPromise<SignedSubmission, VerifyAndSignInput>(notProvided('verifyAndSign')),
     executeSubmission: fromPromise<ExecuteSubmissionOutput, ExecuteSubmissionInput>(notProvided('executeSubmission')),
+    withdrawOffer: fromPromise<WithdrawOfferOutput, WithdrawOfferInput>(notProvided('withdrawOffer')),
   },
   delays: {
     untilRetryAt: ({ context }) => msUntil(context.retryAt),
@@ -122,11 +137,14 @@ export const withdrawalMachine = setup({
     halted: ({ context }) => context.haltReason !== null,
     attemptBudgetExhausted: ({ context }) => attemptBudgetExhausted(context),
     expiresCurrentAttempt: ({ context, event }) => event.type === 'ATTEMPT_EXPIRED' && context.reservation !== null && event.attempt === context.reservation.attempt,
+    expiresUnheldAttempt: ({ context, event }) => event.type === 'ATTEMPT_EXPIRED' && expiresUnheldAttempt(context, event.attempt),
     notTransferredYet: ({ context }) => context.transfer === null,
     pendingOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'pending',
     failedOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'failed',
     instructionAccepted: ({ event }) => event.type === 'INSTRUCTION_CLOSED' && event.outcome === 'accepted',
-    decide_reReserve: ({ context }) => decideAfterFailure(context) === 'reReserve',
+    // Expired by the ingested record time (no update): the offer is still on the ledger, our funds locked in it.
+    expiredOfferStillLocked: ({ context, event }) => event.type === 'INSTRUCTION_CLOSED' && event.updateId === null && (context.transfer?.transferInstructionCid ?? null) !== null,
+    decide_checkLedger: ({ context }) => decideAfterFailure(context) === 'checkLedger',
     decide_awaitLedger: ({ context }) => decideAfterFailure(context) === 'awaitLedger',
     decide_reserveBackoff: ({ context }) => decideAfterFailure(context) === 'reserveBackoff',
     decide_releaseBackoff: ({ context }) => decideAfterFailure(context) === 'releaseBackoff',
@@ -145,7 +163,9 @@ export const withdrawalMachine = setup({
       const reasons = stopReasons(context);
       return { ...reasons, history: appendHistory(context, { kind: 'stopped', detail: reasons.pendingFailure ?? reasons.haltReason ?? 'stopped' }) };
     }),
-    noteReReserve: assign(({ context }) => ({ history: appendHistory(context, { kind: 'inputs_unavailable', detail: 'a reserved holding is gone before any submission: reserving other holdings' }) })),
+    noteCheckLedger: assign(({ context }) => ({
+      history: appendHistory(context, { kind: 'inputs_unavailable', detail: 'the ledger says a reserved holding is gone: checking with ingestion, caught up to the ledger end, before anything else' }),
+    })),
     noteWaitForLedger: assign(({ context }) => ({
       history: appendHistory(context, { kind: 'waiting_for_ledger', detail: 'the attempt was submitted: only the ledger (transfer or expiry) decides what happens next' }),
     })),
@@ -175,6 +195,17 @@ export const withdrawalMachine = setup({
         history: appendHistory(context, { kind: 'attempt_expired', detail: `deadline ${event.deadline} passed at ingested record time ${event.recordTime} with no transfer` }),
       };
     }),
+    keepExpiry: assign(({ context, event }) => {
+      assertEvent(event, 'ATTEMPT_EXPIRED');
+      return {
+        expiredUnheld: event.attempt,
+        history: appendHistory(context, {
+          kind: 'attempt_expired',
+          attempt: event.attempt,
+          detail: `deadline ${event.deadline} passed at ingested record time ${event.recordTime} before its reservation reached the machine: it will be released, never used`,
+        }),
+      };
+    }),
     recordTransfer: assign(({ context, event }) => {
       assertEvent(event, 'TRANSFERRED');
       return {
@@ -187,7 +218,14 @@ export const withdrawalMachine = setup({
     recordClosed: assign(({ context, event }) => {
       assertEvent(event, 'INSTRUCTION_CLOSED');
       const how = { rejected: ' by the receiver', withdrawn: ' by the sender', expired: ' before acceptance', failed: ' on the ledger', accepted: '' }[event.outcome];
-      const failedBecause = event.outcome === 'accepted' ? null : `transfer offer ${event.outcome}${how}; funds returned to the treasury`;
+      // Expired by record time and then withdrawn by us, or withdrawn because an operator failed it.
+      const why = context.closed?.outcome === 'expired' && context.closed.updateId === null ? 'transfer offer expired before acceptance' : context.pendingFailure;
+      const failedBecause =
+        event.outcome === 'accepted'
+          ? null
+          : why !== null && event.updateId !== null
+            ? `${why}; the offer closed (${event.outcome}) in update ${event.updateId}; funds returned to the treasury`
+            : `transfer offer ${event.outcome}${how}; funds returned to the treasury`;
       return {
         closed: { updateId: event.updateId, outcome: event.outcome },
         outcomeReason: failedBecause,
@@ -213,6 +251,16 @@ export const withdrawalMachine = setup({
         history: appendHistory(context, { kind: 'operator_retry', detail: `retry requested by ${event.by}` }),
       };
     }),
+    beginWithdraw: assign(({ context }) => ({
+      transientFailures: 0,
+      lastFailure: null,
+      retryAt: null,
+      history: appendHistory(context, { kind: 'withdrawing_offer', detail: `withdrawing offer ${context.transfer?.transferInstructionCid ?? ''} so its locked funds return to the treasury` }),
+    })),
+    awaitOfferClose: assign(({ context }) => ({
+      retryAt: isoAfter(context.policy.backoff.maxMs),
+      history: appendHistory(context, { kind: 'offer_withdraw_sent', detail: 'waiting for ingestion to show the offer closed; asking again if it does not' }),
+    })),
     finishCancelled: assign(({ context }) => ({ outcomeReason: `cancelled by ${context.cancelRequested?.by ?? 'operator'}: ${context.cancelRequested?.reason ?? ''}` })),
     finishFailed: assign(({ context }) => ({ outcomeReason: context.pendingFailure })),
     finishBudget: assign(({ context }) => ({ outcomeReason: `retry budget exhausted: ${context.attempt - context.retryBase} attempts without a transfer` })),
@@ -231,9 +279,16 @@ export const withdrawalMachine = setup({
     ],
     INSTRUCTION_CLOSED: [
       { guard: 'instructionAccepted', target: '.completed', actions: 'recordClosed' },
+      // Its registry may never expire it: withdraw it before failing, or the funds stay locked.
+      { guard: and(['expiredOfferStillLocked', stateIn('pendingAcceptance')]), target: '.withdrawingOffer', actions: ['recordClosed', 'beginWithdraw'] },
+      { guard: 'expiredOfferStillLocked', actions: 'recordClosed' },
       { target: '.failed', actions: 'recordClosed' },
     ],
-    ATTEMPT_EXPIRED: { guard: 'expiresCurrentAttempt', target: '.releasing', actions: 'recordExpiry' },
+    // Ingestion reports each attempt's expiry once: one for the attempt being reserved is kept.
+    ATTEMPT_EXPIRED: [
+      { guard: 'expiresCurrentAttempt', target: '.releasing', actions: 'recordExpiry' },
+      { guard: 'expiresUnheldAttempt', actions: 'keepExpiry' },
+    ],
   },
   states: {
     requested: {
@@ -261,6 +316,15 @@ export const withdrawalMachine = setup({
           ttlMs: context.policy.attemptTtlMs,
         }),
         onDone: [
+          {
+            // Ingestion already reported this attempt expired: its deadline is behind the ledger.
+            guard: ({ event, context }) => event.output.kind === 'reserved' && reservedAttemptExpired(context, event.output.attempt),
+            target: 'releasing',
+            actions: assign(({ context, event }) => ({
+              attempt: event.output.kind === 'reserved' ? event.output.attempt : context.attempt,
+              history: appendHistory(context, { kind: 'reserved', detail: 'reserved an attempt ingestion already reported expired: releasing it unused' }),
+            })),
+          },
           {
             // Cancel/fail arrived while the reservation was being written: keep it, then release it.
             guard: ({ event, context }) => event.output.kind === 'reserved' && (context.cancelRequested !== null || context.pendingFailure !== null),
@@ -472,7 +536,11 @@ export const withdrawalMachine = setup({
       states: {
         waiting: {
           on: {
-            RETRY: { guard: 'canResubmit', target: 'resubmitting', actions: 'operatorRetry' },
+            RETRY: [
+              { guard: 'canResubmit', target: 'resubmitting', actions: 'operatorRetry' },
+              // Nothing to resubmit: ask ingestion, caught up with the ledger, where the attempt stands.
+              { target: '#withdrawal.checkingLedger', actions: 'operatorRetry' },
+            ],
           },
         },
         resubmitBackoff: {
@@ -502,6 +570,49 @@ export const withdrawalMachine = setup({
       },
     },
 
+    // The ledger said an input is gone (before any execute), or an operator asked while awaiting the
+    // ledger: wait for ingestion to reach the ledger end, then decide on what it recorded.
+    checkingLedger: {
+      invoke: {
+        id: 'checkAttempt',
+        src: 'checkAttempt',
+        input: ({ context }) => {
+          const r = requireValue(context.reservation, 'reservation');
+          return { withdrawalId: context.withdrawalId, attempt: r.attempt, holdingCids: r.holdingCids };
+        },
+        onDone: [
+          {
+            guard: ({ context, event }) => decideAfterCheck(context, event.output.standing) === 'awaitTransfer',
+            target: 'awaitingLedger',
+            actions: assign(({ context, event }) => noteChecked(context, event.output)),
+          },
+          {
+            guard: ({ context, event }) => decideAfterCheck(context, event.output.standing) === 'release',
+            target: 'releasing',
+            actions: assign(({ context, event }) => noteChecked(context, event.output)),
+          },
+          {
+            guard: ({ context, event }) => decideAfterCheck(context, event.output.standing) === 'reprepareBackoff',
+            target: 'prepareBackoff',
+            actions: [assign(({ context, event }) => noteChecked(context, event.output)), 'scheduleRetry'],
+          },
+          {
+            guard: ({ context, event }) => decideAfterCheck(context, event.output.standing) === 'stopAndAwaitLedger',
+            target: 'awaitingLedger',
+            actions: [assign(({ context, event }) => noteChecked(context, event.output)), 'stopForFailure'],
+          },
+          // awaitLedger: only the ledger (transfer or expiry) decides a submitted attempt.
+          { target: 'awaitingLedger', actions: assign(({ context, event }) => noteChecked(context, event.output)) },
+        ],
+        onError: { target: 'stepFailed', actions: assign(({ context, event }) => failed(context, 'check', event.error)) },
+      },
+      on: {
+        // Whatever was asked meanwhile applies once ingestion has told where the attempt stands.
+        CANCEL: { guard: and(['notSubmitted', 'noStopRequested']), actions: 'requestCancel' },
+        FAIL: { guard: 'noStopRequested', actions: 'requestFail' },
+      },
+    },
+
     prepareBackoff: {
       after: { untilRetryAt: 'preparing' },
       on: {
@@ -518,7 +629,7 @@ export const withdrawalMachine = setup({
     // Routes a failed effect (context.lastFailure) by decideAfterFailure: the safety rule's one table.
     stepFailed: {
       always: [
-        { guard: 'decide_reReserve', target: 'releasing', actions: 'noteReReserve' },
+        { guard: 'decide_checkLedger', target: 'checkingLedger', actions: 'noteCheckLedger' },
         { guard: 'decide_awaitLedger', target: 'awaitingLedger', actions: 'noteWaitForLedger' },
         { guard: 'decide_reserveBackoff', target: 'reserveBackoff', actions: 'scheduleRetry' },
         { guard: 'decide_releaseBackoff', target: 'releaseBackoff', actions: 'scheduleRetry' },
@@ -575,7 +686,60 @@ export const withdrawalMachine = setup({
     },
 
     // Committed as a 2-step offer: the receiver's accept/reject, our withdraw or expiry ends it.
-    pendingAcceptance: { entry: 'dropSubmission' },
+    pendingAcceptance: {
+      entry: 'dropSubmission',
+      on: {
+        // Take the offer back; should the receiver accept first, the withdrawal completes.
+        FAIL: { target: 'withdrawingOffer', actions: ['requestFail', 'beginWithdraw'] },
+      },
+    },
+
+    // Our offer is withdrawn (expired by record time, or failed by an operator): only the ledger's
+    // close of it (INSTRUCTION_CLOSED with an update) ends the withdrawal, so its funds never stay
+    // locked in an offer nobody will act on. Repeating a withdraw is harmless: it archives the offer.
+    withdrawingOffer: {
+      invoke: {
+        id: 'withdrawOffer',
+        src: 'withdrawOffer',
+        input: ({ context }) => ({
+          withdrawalId: context.withdrawalId,
+          instrument: context.instrument,
+          transferInstructionCid: requireValue(context.transfer?.transferInstructionCid ?? null, 'transfer instruction'),
+          commandId: `withdrawal-${context.withdrawalId}-withdraw-offer`,
+        }),
+        onDone: { target: 'offerWithdrawWait', actions: 'awaitOfferClose' },
+        onError: [
+          {
+            guard: ({ context, event }) => decideAfterWithdrawFailure(context, toFailure(event.error)) === 'awaitClose',
+            target: 'offerWithdrawWait',
+            actions: [assign(({ context, event }) => failed(context, 'withdraw', event.error)), 'awaitOfferClose'],
+          },
+          {
+            guard: ({ context, event }) => decideAfterWithdrawFailure(context, toFailure(event.error)) === 'backoff',
+            target: 'offerWithdrawWait',
+            actions: [assign(({ context, event }) => failed(context, 'withdraw', event.error)), 'scheduleRetry'],
+          },
+          { target: 'offerWithdrawHalted', actions: assign(({ context, event }) => failed(context, 'withdraw', event.error)) },
+        ],
+      },
+    },
+
+    // Waiting for ingestion to show the offer closed; asks again after a while (or a backoff).
+    offerWithdrawWait: {
+      after: { untilRetryAt: 'withdrawingOffer' },
+      on: {
+        RESUME: { target: 'offerWithdrawWait', reenter: true },
+        RETRY: { target: 'withdrawingOffer', actions: 'operatorRetry' },
+      },
+    },
+
+    // The withdraw failed in a way retrying will not fix (auth, a refused transaction…): an operator
+    // fixes the cause and retries. The offer may still close by itself meanwhile.
+    offerWithdrawHalted: {
+      on: {
+        RETRY: { target: 'withdrawingOffer', actions: 'operatorRetry' },
+      },
+    },
 
     completed: { type: 'final', entry: 'dropSubmission' },
     failed: { type: 'final', entry: 'dropSubmission' },

@@ -80,6 +80,12 @@ export async function readOutboxEvents(
   return rows.map(toEvent);
 }
 
+/** The newest event id (0 when there is none): every event committed so far is at or below it. */
+export async function lastOutboxEventId(db: Queryable): Promise<number> {
+  const [row] = await db<{ last: number | null }[]>`select max(event_id)::bigint as last from outbox_events`;
+  return Number(row?.last ?? 0);
+}
+
 /** A consumer's position; 0 before it has consumed anything. */
 export async function readCursor(db: Queryable, consumer: string): Promise<number> {
   const [row] = await db<{ last_event_id: number }[]>`select last_event_id from outbox_cursors where consumer = ${consumer}`;

@@ -1,5 +1,7 @@
 import { ActorError, FailureCode, type ActorFailure } from '../machines/failure.js';
 import type {
+  CheckAttemptInput,
+  CheckAttemptOutput,
   ReleaseReservationInput,
   ReleaseReservationOutput,
   ReserveHoldingsInput,
@@ -8,6 +10,8 @@ import type {
 } from '../machines/withdrawal.actors.js';
 import { addAmounts, compareAmounts, isZeroAmount, normalizeAmount, subAmounts } from '../lib/decimal.js';
 import { amountWithFeeReserve, NO_FEE_RESERVE } from '../lib/fee-reserve.js';
+import { sleep } from '../machines/runtime/catch-up.js';
+import type { CatchUp } from '../machines/runtime/types.js';
 import type { Queryable, Sql, Tx } from './db.js';
 import { readFeeReserve } from './instruments.js';
 import { selectInputs, type Candidate } from './reservations-selection.js';
@@ -74,6 +78,49 @@ function allowedInputs(tx: Tx, planned: string[] | null) {
       and h.contract_id = any(p.input_holding_cids))`;
 }
 
+/** release_reason of a reservation whose deadline passed before the machine ever used it. */
+export const STALE_RELEASE_REASON = 'expired before use';
+
+/**
+ * Which attempt a reservation request claims, or the reservation it already has. A re-run of the
+ * same attempt (the machine restarted while reserving, or the answer was lost) returns what was
+ * reserved — unless its deadline has passed: a transaction with that maxRecordTime can never
+ * commit, so reusing it would only make every execute fail (issue 19, item 2). Such a reservation
+ * was never submitted (the machine never learned of it), so it is released here and the next
+ * attempt is claimed in the same transaction; a re-run after that replacement finds the stale
+ * attempt released for that reason and follows on to the next one.
+ */
+async function attemptToReserve(tx: Tx, req: ReserveHoldingsInput, rowAttempt: number): Promise<number | ReserveHoldingsOutput> {
+  for (let attempt = req.attempt; ; attempt++) {
+    const existing = await tx<{ contract_id: string; amount: string; deadline: string | null; stale: boolean | null; released_at: string | null; release_reason: string | null; submitted_at: string | null }[]>`
+      select r.contract_id, h.amount::text as amount, r.deadline, r.deadline <= now() as stale, r.released_at, r.release_reason, r.submitted_at
+      from holding_reservations r join holdings h using (contract_id)
+      where r.withdrawal_id = ${req.withdrawalId} and r.attempt = ${attempt}
+      order by r.reservation_id`;
+    if (existing.length === 0) {
+      if (rowAttempt >= attempt) {
+        throw new ActorError({ code: 'STALE_ATTEMPT', message: `withdrawal ${req.withdrawalId} is at attempt ${rowAttempt}; refusing to reserve attempt ${attempt}`, retryable: false });
+      }
+      return attempt;
+    }
+    const used = () => new ActorError({ code: 'ATTEMPT_ALREADY_USED', message: `attempt ${attempt} of ${req.withdrawalId} was already reserved and released`, retryable: false });
+    if (existing.some((r) => r.deadline === null)) throw used();
+    if (existing.every((r) => r.released_at === null)) {
+      if (existing.every((r) => r.stale === false)) return reserved(attempt, existing.map((r) => ({ contractId: r.contract_id, amount: r.amount })), existing[0]!.deadline!);
+      if (existing.some((r) => r.submitted_at !== null)) {
+        // Never released here: only the ledger (expiry or transfer) settles a submitted attempt.
+        throw new ActorError({ code: 'STALE_ATTEMPT_SUBMITTED', message: `attempt ${attempt} of ${req.withdrawalId} is past its deadline ${existing[0]!.deadline} and was submitted: waiting for ingestion to report it`, retryable: false });
+      }
+      await tx`
+        update holding_reservations set released_at = now(), release_reason = ${STALE_RELEASE_REASON}
+        where withdrawal_id = ${req.withdrawalId} and attempt = ${attempt} and released_at is null`;
+      continue;
+    }
+    if (existing.every((r) => r.release_reason === STALE_RELEASE_REASON)) continue;
+    throw used();
+  }
+}
+
 /** `lastTry`: report a contended selection as insufficient (with its reason) instead of asking again. */
 async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean): Promise<ReserveHoldingsOutput | 'contended'> {
   const [w] = await tx<WithdrawalLockRow[]>`select status, attempt, purpose, input_holding_cids from withdrawals where withdrawal_id = ${req.withdrawalId} for update`;
@@ -82,21 +129,8 @@ async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean):
     throw new ActorError({ code: 'WITHDRAWAL_FINAL', message: `withdrawal ${req.withdrawalId} is ${w.status}`, retryable: false });
   }
 
-  // Re-run of the same attempt (the machine restarted while reserving): return what was reserved.
-  const existing = await tx<{ contract_id: string; amount: string; deadline: string | null; released_at: string | null }[]>`
-    select r.contract_id, h.amount::text as amount, r.deadline, r.released_at
-    from holding_reservations r join holdings h using (contract_id)
-    where r.withdrawal_id = ${req.withdrawalId} and r.attempt = ${req.attempt}
-    order by r.reservation_id`;
-  if (existing.length > 0) {
-    if (existing.some((r) => r.released_at !== null) || existing.some((r) => r.deadline === null)) {
-      throw new ActorError({ code: 'ATTEMPT_ALREADY_USED', message: `attempt ${req.attempt} of ${req.withdrawalId} was already reserved and released`, retryable: false });
-    }
-    return reserved(req.attempt, existing.map((r) => ({ contractId: r.contract_id, amount: r.amount })), existing[0]!.deadline!);
-  }
-  if (w.attempt >= req.attempt) {
-    throw new ActorError({ code: 'STALE_ATTEMPT', message: `withdrawal ${req.withdrawalId} is at attempt ${w.attempt}; refusing to reserve attempt ${req.attempt}`, retryable: false });
-  }
+  const attempt = await attemptToReserve(tx, req, w.attempt);
+  if (typeof attempt !== 'number') return attempt;
 
   const needed = await coverage(tx, req, w.purpose);
 
@@ -137,15 +171,15 @@ async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean):
 
   const [row] = await tx<{ deadline: string }[]>`
     update withdrawals
-    set attempt = ${req.attempt},
+    set attempt = ${attempt},
         deadline = date_trunc('milliseconds', now()) + ${req.ttlMs} * interval '1 millisecond',
         updated_at = now()
     where withdrawal_id = ${req.withdrawalId}
     returning deadline`;
   const deadline = row!.deadline;
   await tx`
-    insert into holding_reservations ${tx(chosen.map((c) => ({ contract_id: c.contractId, withdrawal_id: req.withdrawalId, attempt: req.attempt, deadline })))}`;
-  return reserved(req.attempt, chosen, deadline);
+    insert into holding_reservations ${tx(chosen.map((c) => ({ contract_id: c.contractId, withdrawal_id: req.withdrawalId, attempt, deadline })))}`;
+  return reserved(attempt, chosen, deadline);
 }
 
 /**
@@ -267,9 +301,54 @@ export async function liveReservations(db: Queryable, withdrawalId: string): Pro
   return rows.map((r) => ({ contractId: r.contract_id, attempt: r.attempt, submitted: r.submitted_at !== null, deadline: r.deadline }));
 }
 
+/**
+ * Where ingestion has left an attempt (read once it has caught up with the ledger: see
+ * CheckAttemptInput). A transfer with this withdrawal's memo and the archive of the inputs it spent
+ * are written in one batch transaction, so "an input archived and no transfer of ours" means
+ * something else spent it.
+ */
+export async function attemptStanding(db: Queryable, input: CheckAttemptInput): Promise<Omit<CheckAttemptOutput, 'ingestedThrough'>> {
+  const [w] = await db<{ transfer_update_id: string | null; expiry_emitted_attempt: number | null; deadline: string | null }[]>`
+    select transfer_update_id, expiry_emitted_attempt, deadline from withdrawals where withdrawal_id = ${input.withdrawalId}`;
+  if (!w) throw new ActorError({ code: 'WITHDRAWAL_NOT_FOUND', message: `no withdrawal ${input.withdrawalId}`, retryable: false });
+  if (w.transfer_update_id !== null) return { standing: 'transferred', detail: `ingestion has this withdrawal's transfer, update ${w.transfer_update_id}` };
+  if ((w.expiry_emitted_attempt ?? 0) >= input.attempt) {
+    return { standing: 'expired', detail: `ingestion reported attempt ${w.expiry_emitted_attempt ?? input.attempt} past its deadline with no transfer` };
+  }
+  const gone = await db<{ contract_id: string; archived_update_id: string | null }[]>`
+    select contract_id, archived_update_id from holdings
+    where contract_id = any(${input.holdingCids}) and archived_offset is not null order by contract_id`;
+  if (gone.length > 0) {
+    return { standing: 'inputsSpent', detail: `inputs ${gone.map((g) => `${g.contract_id} (update ${g.archived_update_id ?? '?'})`).join(', ')} were spent by updates that carried no transfer of this withdrawal` };
+  }
+  return { standing: 'open', detail: `all ${input.holdingCids.length} reserved holdings are still active` };
+}
+
+export interface ReservationActorsOptions {
+  /**
+   * Ingestion catching up with the ledger end (createIngestionCatchUp): checkAttempt waits for it.
+   * Without it checkAttempt cannot tell where an attempt stands and says so (non-retryable): the
+   * machine then waits for the ledger's own word (transfer or expiry), never guesses.
+   */
+  catchUp?: CatchUp;
+}
+
 /** The DB-side actors of the withdrawal machine. */
-export function createReservationActors(sql: Sql): WithdrawalDbActors {
+export function createReservationActors(sql: Sql, opts: ReservationActorsOptions = {}): WithdrawalDbActors {
   return {
+    async checkAttempt(input, signal) {
+      if (!opts.catchUp) throw new ActorError({ code: 'CHECK_UNAVAILABLE', message: 'no view of ingestion against the ledger end was configured', retryable: false });
+      const ingestedThrough = await opts.catchUp(signal);
+      for (let failures = 0; ; failures++) {
+        try {
+          return { ...(await attemptStanding(sql, input)), ingestedThrough };
+        } catch (e) {
+          const failure = toActorError(e, 'check attempt');
+          if (!failure.failure.retryable) throw failure;
+          await sleep(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)), signal);
+        }
+      }
+    },
     reserveHoldings: (input) => reserveHoldings(sql, input),
     releaseReservation: async (input): Promise<ReleaseReservationOutput> => {
       try {

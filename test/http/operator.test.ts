@@ -150,13 +150,18 @@ describe('withdrawal actions', () => {
     expect(s.sandbox.control.books.transfers('op-executed')).toHaveLength(1);
   });
 
-  it('an offer awaiting the receiver can be neither cancelled nor failed', async () => {
+  it('an offer awaiting the receiver cannot be cancelled; failing it withdraws the offer: funds back, re-credited (issue 19)', async () => {
     await request('op-offer', { receiver: carol, instrument: 'UTK' });
-    await s.waitForWithdrawal('op-offer', 'pending_acceptance');
-    for (const action of ['cancel', 'fail']) {
-      const res = await post(`/v1/withdrawals/op-offer/${action}`, { reason: 'no' });
-      expect(res).toMatchObject({ status: 409, body: { code: 'STATE_CONFLICT', message: expect.stringContaining('awaiting the receiver'), details: { status: 'pending_acceptance' } } });
+    const pending = await s.waitForWithdrawal('op-offer', 'pending_acceptance');
+    for (const [action, body] of [['cancel', { reason: 'no' }], ['retry', undefined]] as const) {
+      const res = await post(`/v1/withdrawals/op-offer/${action}`, body);
+      expect(res).toMatchObject({ status: 409, body: { code: 'STATE_CONFLICT', message: expect.stringContaining('awaiting the receiver: FAIL withdraws it'), details: { status: 'pending_acceptance' } } });
     }
+    expect(await post('/v1/withdrawals/op-offer/fail', { reason: 'customer closed the account' })).toMatchObject({ status: 202, body: { command: 'FAIL' } });
+    const failed = await s.waitForWithdrawal('op-offer', ['failed', 'completed']);
+    expect(failed).toMatchObject({ status: 'failed', statusReason: expect.stringMatching(/^failed by operator stack: customer closed the account; the offer closed \(withdrawn\) in update /) });
+    expect(s.sandbox.engine.activeInstructions(s.treasury).map((i) => i.contract.contractId)).not.toContain(pending.transfer!.transferInstructionCid);
+    expect(await outbox('withdrawal', 'op-offer', 'withdrawal.failed')).toEqual([expect.objectContaining({ recredit: true, cancelled: false })]);
   });
 
   it('retry of a withdrawal waiting for funds: rechecks at once and pays', async () => {

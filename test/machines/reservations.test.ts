@@ -4,7 +4,7 @@ import { addAmounts, compareAmounts } from '../../src/lib/decimal.js';
 import { ActorError } from '../../src/machines/failure.js';
 import type { ReserveHoldingsInput, ReserveHoldingsOutput } from '../../src/machines/withdrawal.actors.js';
 import { selectInputs } from '../../src/store/reservations-selection.js';
-import { createReservationActors, liveReservations, markAttemptSubmitted, releaseReservations, reserveHoldings } from '../../src/store/reservations.js';
+import { createReservationActors, liveReservations, markAttemptSubmitted, releaseReservations, reserveHoldings, STALE_RELEASE_REASON } from '../../src/store/reservations.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { AMULET, archiveHoldings, insertHolding, insertWithdrawal, setIngestedRecordTime, TREASURY } from './support/fixtures.js';
 
@@ -120,6 +120,43 @@ describe('reserveHoldings', () => {
     const second = await reserveHoldings(sql, req('i-w', inst, '5', 2));
     expect(second.kind).toBe('reserved');
     await expect(reserveHoldings(sql, req('i-w', inst, '5', 1))).rejects.toMatchObject({ failure: { code: 'ATTEMPT_ALREADY_USED', retryable: false } });
+  });
+
+  it('never hands back a reservation whose deadline has passed: a re-run releases it and claims the next attempt (issue 19, item 2)', async () => {
+    const inst = instrument();
+    await insertHolding(sql, { contractId: 'st-1', amount: '5', instrument: inst });
+    await insertHolding(sql, { contractId: 'st-2', amount: '6', instrument: inst });
+    await insertWithdrawal(sql, { id: 'st-w', amount: '5', instrument: inst });
+    // The reservation commits, its answer is lost, and the machine asks again only after its deadline.
+    const lost = await reserveHoldings(sql, { ...req('st-w', inst, '5'), ttlMs: 1 });
+    expect(cids(lost)).toEqual(['st-1']);
+    await new Promise((r) => setTimeout(r, 20));
+    const again = await reserveHoldings(sql, req('st-w', inst, '5'));
+    expect(again).toMatchObject({ kind: 'reserved', attempt: 2 });
+    expect(Date.parse(again.kind === 'reserved' ? again.deadline : '')).toBeGreaterThan(Date.now() + 590_000);
+    // The stale one was never submitted: released, and its holding may be taken again.
+    expect(cids(again)).toEqual(['st-1']);
+    const rows = await sql<{ attempt: number; released: boolean; release_reason: string | null }[]>`
+      select attempt, released_at is not null as released, release_reason from holding_reservations where withdrawal_id = 'st-w' order by attempt`;
+    expect(rows).toEqual([
+      { attempt: 1, released: true, release_reason: STALE_RELEASE_REASON },
+      { attempt: 2, released: false, release_reason: null },
+    ]);
+    const [row] = await sql<{ attempt: number }[]>`select attempt from withdrawals where withdrawal_id = 'st-w'`;
+    expect(row!.attempt).toBe(2);
+    // The answer of that replacement can be lost too: asking for attempt 1 again finds attempt 2.
+    expect(await reserveHoldings(sql, req('st-w', inst, '5'))).toEqual(again);
+  });
+
+  it('a stale reservation that was submitted is never released by a re-run: only the ledger settles it', async () => {
+    const inst = instrument();
+    await insertHolding(sql, { contractId: 'ss-1', amount: '5', instrument: inst });
+    await insertWithdrawal(sql, { id: 'ss-w', amount: '5', instrument: inst });
+    await reserveHoldings(sql, { ...req('ss-w', inst, '5'), ttlMs: 1 });
+    await sql.begin((tx) => markAttemptSubmitted(tx, 'ss-w', 1));
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(reserveHoldings(sql, req('ss-w', inst, '5'))).rejects.toMatchObject({ failure: { code: 'STALE_ATTEMPT_SUBMITTED', retryable: false } });
+    expect(await liveReservations(sql, 'ss-w')).toMatchObject([{ contractId: 'ss-1', attempt: 1, submitted: true }]);
   });
 
   it('reports insufficient funds, and funds spread over too many holdings, with reasons; writes nothing', async () => {

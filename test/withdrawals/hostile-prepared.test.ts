@@ -9,7 +9,7 @@ import {
   type Value,
 } from '../../src/ledger/prepared-transaction/index.js';
 import { createLogger } from '../../src/logger.js';
-import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors } from '../../src/machines/effects/index.js';
+import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, prepareWithdraw, type LedgerEffects } from '../../src/machines/effects/index.js';
 import { checkPreparedTransaction } from '../../src/machines/effects/verify.js';
 import { ActorError, FailureCode } from '../../src/machines/failure.js';
 import type { ExpectedAction, PreparedSubmission } from '../../src/machines/submission.js';
@@ -35,6 +35,8 @@ interface Parties {
   admin: string;
   /** The other party of an accept: the offer's sender. */
   sender?: string;
+  /** The other party of a withdraw of our own offer: its receiver. */
+  receiver?: string;
 }
 
 const record = (fields: Record<string, Value>): Value => ({ kind: 'record', fields: Object.entries(fields).map(([label, value]) => ({ label, value })) });
@@ -73,6 +75,23 @@ function standingAuthorisation(signatories: string[]): CreateNode {
     signatories,
     stakeholders: [...signatories, STRANGER].sort(),
   };
+}
+
+function contractIdsOf(v: Value): string[] {
+  switch (v.kind) {
+    case 'contractId':
+      return [v.value];
+    case 'record':
+      return v.fields.flatMap((f) => contractIdsOf(f.value));
+    case 'list':
+      return v.elements.flatMap(contractIdsOf);
+    case 'optional':
+      return v.value ? contractIdsOf(v.value) : [];
+    case 'variant':
+      return contractIdsOf(v.value);
+    default:
+      return [];
+  }
 }
 
 function exercise(p: { treasury: string; consuming: boolean; choiceId: string; signatories: string[] }): ExerciseNode {
@@ -237,10 +256,34 @@ describe('a real Splice 2-step TransferFactory_Transfer (known-answers.json, rec
   });
 });
 
+/** A withdraw of our own offer may only unlock the funds it locked, back to the treasury alone. */
+const withdrawEdits: [string, Edit, RegExp][] = [
+  [
+    'a withdraw whose returned holding also names the offer’s receiver',
+    (tx, p) => {
+      const returned = createsSignedBy(tx, p.treasury)[0];
+      if (!returned || !p.receiver) throw new Error('no holding returned');
+      returned.argument = record({ ...Object.fromEntries(returned.argument.kind === 'record' ? returned.argument.fields.map((f) => [f.label, f.value]) : []), beneficiary: party(p.receiver) });
+    },
+    /creates \S+ \S+ signed by the treasury, which is not the treasury's holding of the offer: it names party-/,
+  ],
+  [
+    'a withdraw that also creates a contract of another template signed by the treasury',
+    (tx, p) => addUnderRoot(tx, standingAuthorisation([p.admin, p.treasury])),
+    /creates standing-authorisation:Standing\.Authorisation:Delegation \S+ signed by the treasury, which is not the treasury's holding of the offer/,
+  ],
+  [
+    'a withdraw in which the treasury also consumes a contract the offer did not lock',
+    (tx, p) => addUnderRoot(tx, exercise({ treasury: p.treasury, consuming: true, choiceId: 'Vault_Empty', signatories: [p.admin, STRANGER] })),
+    /consumes standing-authorisation:Standing\.Authorisation:Vault \S+ with the treasury acting \(Vault_Empty\), which the request does not spend/,
+  ],
+];
+
 describe('the double’s transactions of every kind, over the wire', () => {
   let stack: Stack;
   let wd: WithdrawalLedgerActors;
   let dep: DepositActors;
+  let fx: LedgerEffects;
   const signal = new AbortController().signal;
   const prepared: Record<string, { p: PreparedSubmission; expected: ExpectedAction; parties: Parties }> = {};
 
@@ -287,10 +330,25 @@ describe('the double’s transactions of every kind, over the wire', () => {
     prepared[name] = { p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument }, parties: { treasury: stack.treasury, admin: inst.admin, sender: alice } };
   }
 
+  /** Our own 2-step offer, withdrawn: the holdings it locked are those its instruction names. */
+  async function withdraw(name: string, inst: StackInstrument): Promise<void> {
+    treasuryHolding(inst);
+    const receiver = stack.customer();
+    const cid = stack.sandbox.control.transfer({ from: stack.treasury, to: receiver, instrument: inst.id, amount: '5', memo: name, mode: 'offer' }).transferInstructionCid!;
+    const instrument = { admin: inst.admin, id: inst.id };
+    const commandId = `withdrawal-${name}-offer-withdraw`;
+    const p = await prepareWithdraw(fx, { transferInstructionCid: cid, instrument, commandId }, signal);
+    const tx = decodePreparedTransaction(p.preparedTransaction);
+    const instruction = tx.metadata.inputContracts.find((c) => c.contract.create.contractId === cid)?.contract.create;
+    if (!instruction) throw new Error('the instruction is not an input of its withdraw');
+    const lockedHoldingCids = contractIdsOf(instruction.argument).filter((c) => c !== cid);
+    prepared[name] = { p, expected: { kind: 'withdraw', commandId, actAs: stack.treasury, transferInstructionCid: cid, lockedHoldingCids, instrument }, parties: { treasury: stack.treasury, admin: inst.admin, receiver } };
+  }
+
   beforeAll(async () => {
     stack = await startStack({ daemon: false });
     // Refusals are logged as errors by design; this file provokes them on purpose.
-    const fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
+    fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
     wd = createWithdrawalLedgerActors({ effects: fx });
     dep = createDepositLedgerActors({ effects: fx });
     await transfer('cc-self', stack.cc, stack.treasury, 'self');
@@ -300,6 +358,8 @@ describe('the double’s transactions of every kind, over the wire', () => {
     await transfer('utk-offer', stack.utk, stack.customer(), 'offer');
     await accept('cc-accept', stack.cc);
     await accept('utk-accept', stack.utk);
+    await withdraw('cc-withdraw', stack.cc);
+    await withdraw('utk-withdraw', stack.utk);
   });
   afterAll(() => stack.close());
 
@@ -319,8 +379,9 @@ describe('the double’s transactions of every kind, over the wire', () => {
 
   const transfers = ['cc-self', 'cc-direct', 'cc-offer', 'utk-self', 'utk-offer'];
   const accepts = ['cc-accept', 'utk-accept'];
+  const withdraws = ['cc-withdraw', 'utk-withdraw'];
 
-  it.each([...transfers, ...accepts])('%s: the unedited transaction is signed', async (name) => {
+  it.each([...transfers, ...accepts, ...withdraws])('%s: the unedited transaction is signed', async (name) => {
     const { p, expected } = prepared[name]!;
     const signed = expected.kind === 'transfer' ? await wd.verifyAndSign({ prepared: p, expected }, signal) : await dep.verifyAndSign({ prepared: p, expected }, signal);
     expect(signed.preparedTransactionHash).toBe(p.preparedTransactionHash);
@@ -337,6 +398,10 @@ describe('the double’s transactions of every kind, over the wire', () => {
   });
 
   it.each(cases(accepts, acceptEdits))('%s: refuses %s', async (name, _what, edit, message) => {
+    expect(await refusal(name, edit)).toMatch(message);
+  });
+
+  it.each(cases(withdraws, withdrawEdits))('%s: refuses %s', async (name, _what, edit, message) => {
     expect(await refusal(name, edit)).toMatch(message);
   });
 });

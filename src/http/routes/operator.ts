@@ -127,7 +127,7 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
     '/v1/withdrawals/:withdrawalId/retry',
     withdrawalAction(
       'Retry a withdrawal now',
-      'Allowed while waiting for funds, backing off, stalled (fresh attempt with fresh budgets) or awaiting the ledger with a signed transaction (resubmits the same one). 409 with the reason otherwise.',
+      'Allowed while waiting for funds, backing off, stalled (fresh attempt with fresh budgets), awaiting the ledger (with a signed transaction: resubmits the same one; without: asks ingestion, caught up with the ledger, where the attempt stands) or withdrawing an offer (tries again now). 409 with the reason otherwise.',
       NoBody,
     ),
     async (req, reply) => reply.status(202).send(await withdrawalCommand(req, req.params.withdrawalId, { type: 'RETRY' })),
@@ -147,7 +147,7 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
     '/v1/withdrawals/:withdrawalId/fail',
     withdrawalAction(
       'Fail a withdrawal',
-      'Before submission: releases its holdings and fails it. After: no more submissions; it fails once ingestion reports the attempt expired (or completes if the transfer commits). Refused (409) when final or awaiting acceptance of an offer.',
+      'Before submission: releases its holdings and fails it. After: no more submissions; it fails once ingestion reports the attempt expired (or completes if the transfer commits). An offer awaiting acceptance is withdrawn: failed once the ledger shows it withdrawn, completed if the receiver accepted first. Refused (409) when final.',
       ReasonBody,
     ),
     async (req, reply) => reply.status(202).send(await withdrawalCommand(req, req.params.withdrawalId, { type: 'FAIL', reason: req.body.reason })),

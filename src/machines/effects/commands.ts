@@ -41,11 +41,20 @@ export function transferCommand(factoryId: string, argument: JsonObject): Comman
 }
 
 export function acceptCommand(transferInstructionCid: string, context: JsonObject): CommandInput {
+  return instructionCommand('TransferInstruction_Accept', transferInstructionCid, context);
+}
+
+/** The sender takes its own offer back: the instruction is archived and its locked funds return. */
+export function withdrawCommand(transferInstructionCid: string, context: JsonObject): CommandInput {
+  return instructionCommand('TransferInstruction_Withdraw', transferInstructionCid, context);
+}
+
+function instructionCommand(choice: 'TransferInstruction_Accept' | 'TransferInstruction_Withdraw', transferInstructionCid: string, context: JsonObject): CommandInput {
   return {
     ExerciseCommand: {
       templateId: TRANSFER_INSTRUCTION_INTERFACE_ID,
       contractId: transferInstructionCid,
-      choice: 'TransferInstruction_Accept',
+      choice,
       choiceArgument: { extraArgs: { context, meta: EMPTY_META } },
     },
   };

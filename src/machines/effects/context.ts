@@ -1,4 +1,5 @@
 import type { LedgerConfig, SubmissionConfig } from '../../config.js';
+import type { EventFormatInput } from '../../ledger/schema/index.js';
 import { tokenProviderFor, type TokenProvider } from '../../ledger/auth.js';
 import { LedgerHttp } from '../../ledger/http.js';
 import { LedgerReadClient, listOptionsOf } from '../../ledger/read-client.js';
@@ -119,4 +120,18 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
     options,
     followedSynchronizer: async () => (await readCheckpoint(deps.sql, deps.ledger.treasuryParty))?.synchronizerId ?? null,
   };
+}
+
+/**
+ * Whether a transfer instruction is archived (or unknown) on the ledger. A registry that does not
+ * know an instruction may simply not have seen it yet (a registry such as Scan lags the ledger):
+ * only the ledger can say it is gone.
+ */
+export async function instructionGone(fx: LedgerEffects, cid: string, signal: AbortSignal): Promise<boolean> {
+  const format: EventFormatInput = {
+    filtersByParty: { [fx.treasuryParty]: { cumulative: [{ identifierFilter: { WildcardFilter: { value: { includeCreatedEventBlob: false } } } }] } },
+    verbose: false,
+  };
+  const events = await fx.reads.eventsByContractId(cid, format, signal);
+  return events === undefined || events.archived !== undefined;
 }

@@ -1,10 +1,10 @@
 import { LedgerApiError } from '../../ledger/http.js';
-import { toLedgerDisclosedContract, type EventFormatInput } from '../../ledger/schema/index.js';
+import { toLedgerDisclosedContract } from '../../ledger/schema/index.js';
 import type { DepositActors, FetchAcceptContextInput, PrepareAcceptInput } from '../deposit.actors.js';
 import { ActorError, FailureCode } from '../failure.js';
 import { JsonObject, type ChoiceContext, type PreparedSubmission } from '../submission.js';
 import { acceptCommand } from './commands.js';
-import { createLedgerEffects, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
+import { createLedgerEffects, instructionGone, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
 import { toActorError } from './errors.js';
 import { executeSubmission, prepareRequest, verifyAndSign } from './submit.js';
 
@@ -18,19 +18,6 @@ export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: L
   const fx = 'effects' in deps ? deps.effects : createLedgerEffects(deps);
   const log = fx.logger;
 
-  /**
-   * A registry that does not know an instruction may simply not have seen it yet (a registry such
-   * as Scan lags the ledger): only the ledger can say it is gone.
-   */
-  async function instructionGone(cid: string, signal: AbortSignal): Promise<boolean> {
-    const format: EventFormatInput = {
-      filtersByParty: { [fx.treasuryParty]: { cumulative: [{ identifierFilter: { WildcardFilter: { value: { includeCreatedEventBlob: false } } } }] } },
-      verbose: false,
-    };
-    const events = await fx.reads.eventsByContractId(cid, format, signal);
-    return events === undefined || events.archived !== undefined;
-  }
-
   return {
     async fetchAcceptContext(input: FetchAcceptContextInput, signal: AbortSignal): Promise<ChoiceContext> {
       const row = await fx.registries.instrument(input.instrument);
@@ -42,7 +29,7 @@ export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: L
         if (e instanceof LedgerApiError && e.status === 404) {
           let gone: boolean;
           try {
-            gone = await instructionGone(input.transferInstructionCid, signal);
+            gone = await instructionGone(fx, input.transferInstructionCid, signal);
           } catch (lookup) {
             throw toActorError(lookup, `${where}: registry answered 404; looking the instruction up on the ledger`);
           }

@@ -6,7 +6,7 @@
  *   const deposits = createDepositRuntime({ sql, logger, actors: createDepositLedgerActors({ effects }), config });
  */
 export { createLedgerEffects, submissionOptions, type LedgerEffects, type LedgerEffectsDeps, type LedgerEffectsOptions } from './context.js';
-export { createWithdrawalLedgerActors } from './withdrawal.js';
+export { createWithdrawalLedgerActors, prepareWithdraw } from './withdrawal.js';
 export { createDepositLedgerActors } from './deposit.js';
 export { checkPreparedTransaction } from './verify.js';
 export { toActorError, type FailureScope } from './errors.js';

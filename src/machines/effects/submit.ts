@@ -14,7 +14,8 @@ export interface PrepareFields {
   readonly commandId: string;
   readonly command: CommandInput;
   readonly disclosedContracts: readonly DisclosedContract[];
-  readonly maxRecordTime: string;
+  /** Absent: no deadline (a withdraw of our own offer can only ever return our funds). */
+  readonly maxRecordTime?: string;
 }
 
 /**
@@ -33,7 +34,7 @@ export function prepareRequest(fx: LedgerEffects, p: PrepareFields): JsPrepareSu
     packageIdSelectionPreference: [],
     // The hash's pre-image is not wanted: we recompute the hash ourselves (verifyAndSign).
     verboseHashing: false,
-    maxRecordTime: p.maxRecordTime,
+    ...(p.maxRecordTime === undefined ? {} : { maxRecordTime: p.maxRecordTime }),
   };
 }
 
@@ -44,7 +45,8 @@ export function deduplicationPeriod(fx: LedgerEffects): JsExecuteSubmissionReque
 }
 
 function describe(input: VerifyAndSignInput): string {
-  return input.expected.kind === 'transfer' ? `withdrawal command ${input.expected.commandId}` : `accept of ${input.expected.transferInstructionCid}`;
+  const e = input.expected;
+  return e.kind === 'transfer' ? `withdrawal command ${e.commandId}` : `${e.kind} of ${e.transferInstructionCid}`;
 }
 
 /**
@@ -124,7 +126,7 @@ export function scopeOf(s: SignedSubmission): FailureScope {
       const arg = TransferFactoryTransferArg.safeParse(root.choiceArgument);
       return arg.success ? { inputs: arg.data.transfer.inputHoldingCids } : {};
     }
-    if (root.choice === 'TransferInstruction_Accept') return { instructionCid: root.contractId };
+    if (root.choice === 'TransferInstruction_Accept' || root.choice === 'TransferInstruction_Withdraw') return { instructionCid: root.contractId };
   } catch {
     /* classified without scope below */
   }

@@ -38,7 +38,9 @@ export type AuthorityScope =
       /** The root's `transfer` argument, already checked against the request. */
       transfer: Value;
     }
-  | { kind: 'accept'; treasury: string; admin: string; instructionCid: string };
+  | { kind: 'accept'; treasury: string; admin: string; instructionCid: string }
+  /** Our own offer withdrawn: its locked holdings are unlocked back to the treasury (Splice TwoStepTransfer.daml `abortTwoStepTransfer`). */
+  | { kind: 'withdraw'; treasury: string; admin: string; instructionCid: string; lockedHoldingCids: readonly string[] };
 
 export interface TreeEffects {
   /** Contracts consumed outside rollback nodes. */
@@ -89,7 +91,7 @@ export function effectsOf(tx: PreparedTransaction, treasury: string): TreeEffect
 
 /** Problems with what the tree binds the treasury to beyond its root (empty = nothing more than needed). */
 export function treasuryAuthorityProblems(tx: PreparedTransaction, root: ExerciseNode, fx: TreeEffects, scope: AuthorityScope): string[] {
-  return scope.kind === 'transfer' ? transferProblems(tx, root, fx, scope) : acceptProblems(tx, fx, scope);
+  return scope.kind === 'transfer' ? transferProblems(tx, root, fx, scope) : instructionProblems(tx, fx, scope);
 }
 
 function transferProblems(tx: PreparedTransaction, root: ExerciseNode, fx: TreeEffects, s: Extract<AuthorityScope, { kind: 'transfer' }>): string[] {
@@ -146,24 +148,28 @@ function transferProblems(tx: PreparedTransaction, root: ExerciseNode, fx: TreeE
   return problems;
 }
 
-function acceptProblems(tx: PreparedTransaction, fx: TreeEffects, s: Extract<AuthorityScope, { kind: 'accept' }>): string[] {
+/** An accept gives the treasury the offer's holding; a withdraw gives it back its own locked funds. */
+function instructionProblems(tx: PreparedTransaction, fx: TreeEffects, s: Extract<AuthorityScope, { kind: 'accept' | 'withdraw' }>): string[] {
   const problems: string[] = [];
   if (fx.treasuryCreates.length > 0) {
     const instruction = inputContract(tx, s.instructionCid);
-    const sender = instruction && senderOf(instruction.argument);
-    if (!instruction || sender === undefined) {
-      problems.push(`cannot tell what the accept gives the treasury: the instruction ${s.instructionCid} ${instruction ? 'does not carry the token standard’s transfer' : 'is not among the input contracts'}`);
+    const sender = instruction && transferPartyOf(instruction.argument, 'sender');
+    const receiver = instruction && transferPartyOf(instruction.argument, 'receiver');
+    if (!instruction || sender === undefined || receiver === undefined) {
+      problems.push(`cannot tell what the ${s.kind} gives the treasury: the instruction ${s.instructionCid} ${instruction ? 'does not carry the token standard’s transfer' : 'is not among the input contracts'}`);
     } else {
       // What the treasury receives is a holding of the instrument: of the instruction's package or
       // of the holding it locks, signed by the admin and the treasury alone, naming no party the
-      // instruction does not name, and not the sender (who must gain no hold on it).
+      // instruction does not name, and not the counterparty (who must gain no hold on it): the
+      // sender of an offer we accept, the receiver of our own offer we withdraw.
       const packages = new Set([instruction.packageName]);
       for (const cid of contractIdsIn(instruction.argument)) {
         const named = inputContract(tx, cid);
         if (named) packages.add(named.packageName);
       }
       const allowed = partiesIn(instruction.argument, new Set([s.admin, s.treasury]));
-      allowed.delete(sender);
+      allowed.delete(s.kind === 'accept' ? sender : receiver);
+      if (s.kind === 'withdraw' && sender !== s.treasury) problems.push(`withdraws ${s.instructionCid}, whose sender is ${sender}, not the treasury`);
       for (const c of fx.treasuryCreates) {
         const reasons: string[] = [];
         if (!packages.has(c.packageName)) reasons.push(`its package ${c.packageName} is neither the instruction's nor its locked holding's (${[...packages].join(', ')})`);
@@ -174,8 +180,9 @@ function acceptProblems(tx: PreparedTransaction, fx: TreeEffects, s: Extract<Aut
       }
     }
   }
+  const unlocks = new Set(s.kind === 'withdraw' ? s.lockedHoldingCids : []);
   for (const e of fx.treasuryExercises) {
-    const p = exerciseProblem(e, s.admin, s.treasury, new Set());
+    const p = exerciseProblem(e, s.admin, s.treasury, unlocks);
     if (p) problems.push(p);
   }
   return problems;
@@ -216,11 +223,11 @@ function restatesTransfer(argument: Value, transfer: Value): boolean {
   return a.length === b.length && a.every((f, i) => f.label === b[i]?.label && sameValue(f.value, b[i].value, false));
 }
 
-/** The token standard's `transfer.sender`, where the contract carries the transfer record. */
-function senderOf(argument: Value): string | undefined {
+/** The token standard's `transfer.sender` / `transfer.receiver`, where the contract carries the transfer record. */
+function transferPartyOf(argument: Value, role: 'sender' | 'receiver'): string | undefined {
   const transfer = argument.kind === 'record' ? argument.fields.find((f) => f.label === 'transfer')?.value : undefined;
-  const sender = transfer?.kind === 'record' ? transfer.fields.find((f) => f.label === 'sender')?.value : undefined;
-  return sender?.kind === 'party' ? sender.value : undefined;
+  const party = transfer?.kind === 'record' ? transfer.fields.find((f) => f.label === role)?.value : undefined;
+  return party?.kind === 'party' ? party.value : undefined;
 }
 
 /**

@@ -62,15 +62,22 @@ export function checkPreparedTransaction(tx: PreparedTransaction, expected: Expe
       problems.push(...treasuryAuthorityProblems(tx, root, effects, scope));
     }
   } else {
-    if (tx.metadata.maxRecordTime === undefined) problems.push('no max_record_time: the accept would have no deadline');
-    checkExercise(root, { choice: 'TransferInstruction_Accept', entity: 'TransferInstruction', consuming: true, actor: expected.actAs }, problems);
+    // Accept (a deposit) or withdraw (our own offer): the same choice shape on the instruction.
+    const choice = expected.kind === 'accept' ? 'TransferInstruction_Accept' : 'TransferInstruction_Withdraw';
+    if (expected.kind === 'accept' && tx.metadata.maxRecordTime === undefined) problems.push('no max_record_time: the accept would have no deadline');
+    checkExercise(root, { choice, entity: 'TransferInstruction', consuming: true, actor: expected.actAs }, problems);
     if (root.contractId !== expected.transferInstructionCid) problems.push(`exercises ${root.contractId}, expected instruction ${expected.transferInstructionCid}`);
     const arg = TransferInstructionChoiceArg.safeParse(choiceArgument);
-    if (!arg.success) problems.push(`choice argument is not a TransferInstruction_Accept argument: ${arg.error.issues[0]?.message ?? ''}`);
+    if (!arg.success) problems.push(`choice argument is not a ${choice} argument: ${arg.error.issues[0]?.message ?? ''}`);
     else if (Object.keys(arg.data.extraArgs.meta.values).length > 0) problems.push('extraArgs.meta is not empty');
-    const foreign = [...effects.treasuryConsumed].filter((c) => c !== expected.transferInstructionCid);
-    if (foreign.length > 0) problems.push(`consumes treasury contracts other than the instruction: ${foreign.join(', ')}`);
-    problems.push(...treasuryAuthorityProblems(tx, root, effects, { kind: 'accept', treasury: actAs, admin, instructionCid: expected.transferInstructionCid }));
+    const allowed = new Set([expected.transferInstructionCid, ...(expected.kind === 'withdraw' ? expected.lockedHoldingCids : [])]);
+    const foreign = [...effects.treasuryConsumed].filter((c) => !allowed.has(c));
+    if (foreign.length > 0) problems.push(`consumes treasury contracts other than the instruction${expected.kind === 'withdraw' ? ' and its locked holdings' : ''}: ${foreign.join(', ')}`);
+    const scope =
+      expected.kind === 'withdraw'
+        ? { kind: 'withdraw' as const, treasury: actAs, admin, instructionCid: expected.transferInstructionCid, lockedHoldingCids: expected.lockedHoldingCids }
+        : { kind: 'accept' as const, treasury: actAs, admin, instructionCid: expected.transferInstructionCid };
+    problems.push(...treasuryAuthorityProblems(tx, root, effects, scope));
   }
   return problems;
 }

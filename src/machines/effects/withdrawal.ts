@@ -1,20 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import { LedgerApiError } from '../../ledger/http.js';
 import { toLedgerDisclosedContract } from '../../ledger/schema/index.js';
-import { ActorError } from '../failure.js';
+import type { Queryable } from '../../store/db.js';
+import { lockedHoldingsOfInstruction } from '../../store/transfer-instructions.js';
+import { ActorError, FailureCode } from '../failure.js';
 import { JsonObject, type PreparedSubmission } from '../submission.js';
-import type { FetchTransferFactoryInput, PrepareTransferInput, TransferFactoryOutput, WithdrawalLedgerActors } from '../withdrawal.actors.js';
-import { EMPTY_CHOICE_CONTEXT, transferChoiceArgument, transferCommand } from './commands.js';
-import { createLedgerEffects, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
+import type { FetchTransferFactoryInput, PrepareTransferInput, TransferFactoryOutput, WithdrawalLedgerActors, WithdrawOfferInput, WithdrawOfferOutput } from '../withdrawal.actors.js';
+import { EMPTY_CHOICE_CONTEXT, transferChoiceArgument, transferCommand, withdrawCommand } from './commands.js';
+import { createLedgerEffects, instructionGone, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
 import { toActorError } from './errors.js';
 import { executeSubmission, prepareRequest, verifyAndSign } from './submit.js';
 
 /**
  * The withdrawal machine's ledger effects (WithdrawalLedgerActors): registry transfer factory,
- * prepare with the reserved inputs, verify + sign, execute. Each is idempotent for its input —
- * re-run after a crash it asks the registry and the ledger again; the inputs and the deadline
- * make a second commit of the attempt impossible whatever happens here.
+ * prepare with the reserved inputs, verify + sign, execute; and the withdraw of our own expired or
+ * failed 2-step offer. Each is idempotent for its input — re-run after a crash it asks the registry
+ * and the ledger again; the inputs and the deadline make a second commit of the attempt impossible
+ * whatever happens here, and a withdraw can only ever archive the offer and return our funds.
+ * `db`: where ingestion recorded which holdings an offer locked (the withdraw signs their unlock and
+ * nothing else); the daemon's database. Without it no offer is withdrawn (CLI conformance).
  */
-export function createWithdrawalLedgerActors(deps: LedgerEffectsDeps | { effects: LedgerEffects }): WithdrawalLedgerActors {
+export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effects: LedgerEffects }) & { db?: Queryable }): WithdrawalLedgerActors {
   const fx = 'effects' in deps ? deps.effects : createLedgerEffects(deps);
+  const db = 'sql' in deps ? deps.sql : deps.db;
   const log = fx.logger;
 
   const requireTreasury = (sender: string, withdrawalId: string) => {
@@ -64,5 +72,56 @@ export function createWithdrawalLedgerActors(deps: LedgerEffectsDeps | { effects
 
     verifyAndSign: (input) => verifyAndSign(fx, input),
     executeSubmission: (input, signal) => executeSubmission(fx, input, signal),
+
+    async withdrawOffer(input: WithdrawOfferInput, signal: AbortSignal): Promise<WithdrawOfferOutput> {
+      const cid = input.transferInstructionCid;
+      if (!db) throw new ActorError({ code: 'NO_DATABASE', message: `withdraw of offer ${cid}: these effects were built without the database`, retryable: false });
+      const locked = await lockedHoldingsOfInstruction(db, cid);
+      if (locked === undefined) throw new ActorError({ code: 'INSTRUCTION_UNKNOWN', message: `withdraw of offer ${cid}: ingestion has not recorded this instruction (yet)`, retryable: true });
+      const prepared = await prepareWithdraw(fx, input, signal);
+      const signed = await verifyAndSign(fx, { prepared, expected: { kind: 'withdraw', commandId: input.commandId, actAs: fx.treasuryParty, transferInstructionCid: cid, lockedHoldingCids: locked, instrument: input.instrument } });
+      const out = await executeSubmission(fx, { submissionId: randomUUID(), signed }, signal);
+      log.info({ withdrawalId: input.withdrawalId, instructionCid: cid, duplicate: out.duplicate === true }, 'withdrew our offer: its locked funds return to the treasury');
+      return out.duplicate ? { duplicate: true } : {};
+    },
   };
+}
+
+/**
+ * Prepares TransferInstruction_Withdraw of our own offer with the registry's withdraw context.
+ * Its own step so that what the treasury is asked to sign can be checked apart from submitting it.
+ */
+export async function prepareWithdraw(fx: LedgerEffects, input: Pick<WithdrawOfferInput, 'transferInstructionCid' | 'instrument' | 'commandId'>, signal: AbortSignal): Promise<PreparedSubmission> {
+  const cid = input.transferInstructionCid;
+  const row = await fx.registries.instrument(input.instrument);
+  const where = `registry withdraw context for ${cid} at ${row.registryUrl}`;
+  let context;
+  try {
+    context = await fx.registries.client(row).choiceContext(cid, 'withdraw', {}, signal);
+  } catch (e) {
+    if (e instanceof LedgerApiError && e.status === 404) {
+      let archived: boolean;
+      try {
+        archived = await instructionGone(fx, cid, signal);
+      } catch (lookup) {
+        throw toActorError(lookup, `${where}: registry answered 404; looking the instruction up on the ledger`);
+      }
+      if (archived) throw new ActorError({ code: FailureCode.INSTRUCTION_NOT_FOUND, message: `withdraw of offer ${cid}: the instruction is no longer active on the ledger`, retryable: false, status: 404 });
+      throw new ActorError({ code: 'REGISTRY_INSTRUCTION_UNKNOWN', message: `${where}: the registry does not know this active instruction (yet): ${e.message}`, retryable: true, status: 404 });
+    }
+    throw toActorError(e, where, { instructionCid: cid });
+  }
+  try {
+    const r = await fx.submissions.prepare(
+      prepareRequest(fx, {
+        commandId: input.commandId,
+        command: withdrawCommand(cid, JsonObject.parse(context.choiceContextData)),
+        disclosedContracts: context.disclosedContracts.map(toLedgerDisclosedContract),
+      }),
+      { signal },
+    );
+    return { commandId: input.commandId, preparedTransaction: r.preparedTransaction, preparedTransactionHash: r.preparedTransactionHash, hashingSchemeVersion: r.hashingSchemeVersion };
+  } catch (e) {
+    throw toActorError(e, `prepare withdraw of ${cid}`, { instructionCid: cid });
+  }
 }

@@ -10,7 +10,7 @@ import { DEPOSIT_MACHINE_VERSION, depositMachine, type DepositEvent } from '../d
 import { statePath } from '../state-path.js';
 import { perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
-import type { EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
+import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../admin/switches.js';
 
 export const DEPOSIT_MACHINE_TYPE = 'deposit';
@@ -93,7 +93,8 @@ export interface DepositDefinitionOptions {
 export function depositDefinition(opts: DepositDefinitionOptions): MachineDefinition<DepositContext> {
   const policy = DepositPolicy.parse({ ...DEFAULT_DEPOSIT_POLICY, ...opts.config.policy });
   const switches = opts.switches;
-  const hold: EffectHold | undefined = switches ? (signal) => switches.whenOpen('acceptance', signal) : undefined;
+  // Always a hold: besides the switch, held effects wait for the runtime's start gate (catchUp).
+  const hold: EffectHold = switches ? (signal) => switches.whenOpen('acceptance', signal) : () => Promise.resolve();
   return {
     type: DEPOSIT_MACHINE_TYPE,
     version: DEPOSIT_MACHINE_VERSION,
@@ -147,8 +148,10 @@ export function depositDefinition(opts: DepositDefinitionOptions): MachineDefini
 export interface CreateDepositRuntimeOptions extends DepositDefinitionOptions {
   logger: Logger;
   inspect?: Observer<InspectionEvent>;
-  runtime?: Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks'>;
+  runtime?: Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks' | 'catchUp'>;
   hooks?: RuntimeHooks;
+  /** The start gate: accepts wait until ingestion has caught up with the ledger end (RuntimeOptions.catchUp). */
+  catchUp?: CatchUp;
 }
 
 export function createDepositRuntime(opts: CreateDepositRuntimeOptions): MachineRuntime {
@@ -158,5 +161,6 @@ export function createDepositRuntime(opts: CreateDepositRuntimeOptions): Machine
     logger: opts.logger,
     ...(opts.inspect ? { inspect: opts.inspect } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.catchUp ? { catchUp: opts.catchUp } : {}),
   });
 }

@@ -4,8 +4,9 @@ import type { Component, ComponentState, ComponentStatus } from '../../lifecycle
 import type { Logger } from '../../logger.js';
 import { blobWrites, encodeSnapshot, releasesBlobs, type EncodedSnapshot, type SnapshotBlobs } from '../../store/machine-blobs.js';
 import { loadLiveSnapshots, loadSnapshot, releaseRuntimeLock, runtimeLockHeldBy, tryRuntimeLock, writeTransitions, type SnapshotRow } from '../../store/machines.js';
-import { advanceCursor, readCursor, readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
+import { advanceCursor, lastOutboxEventId, readCursor, readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
 import { serializeError } from '../failure.js';
+import { sleep } from './catch-up.js';
 import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, Route, RuntimeOptions, TransitionRecord } from './types.js';
 import { settleAll } from '../../lib/settle-all.js';
 
@@ -142,7 +143,7 @@ class Runtime<TContext> implements MachineRuntime {
   private readonly loading = new Map<string, Promise<Loaded<TContext>>>();
   // Keyed by the actor system XState gives each root actor: how an effect finds its machine.
   private readonly bySystem = new WeakMap<object, Handle<TContext>>();
-  private readonly cfg: Required<Omit<RuntimeOptions, 'inspect' | 'hooks' | 'sql' | 'logger'>>;
+  private readonly cfg: Required<Omit<RuntimeOptions, 'inspect' | 'hooks' | 'sql' | 'logger' | 'catchUp'>>;
 
   private status_: ComponentStatus = { state: 'stopped' };
   private conn: postgres.ReservedSql | undefined;
@@ -165,6 +166,9 @@ class Runtime<TContext> implements MachineRuntime {
   private committing: Promise<void> | undefined;
   /** Set when a commit fails: the outbox batch under way stops and is replayed from the cursor. */
   private commitFailed = false;
+  /** Held effects wait for it after every start: see closeStartGate. */
+  private startGate: Promise<void> = Promise.resolve();
+  private startGateAbort: AbortController | undefined;
 
   constructor(
     private readonly def: MachineDefinition<TContext>,
@@ -187,6 +191,9 @@ class Runtime<TContext> implements MachineRuntime {
   }
 
   status(): ComponentStatus {
+    if (this.startGateAbort && this.status_.state === 'running' && this.status_.detail === undefined) {
+      return { state: 'running', detail: 'effects held until ingestion has caught up with the ledger end seen at start' };
+    }
     return this.status_;
   }
 
@@ -251,6 +258,7 @@ class Runtime<TContext> implements MachineRuntime {
   private async shutdown(drain: boolean): Promise<void> {
     this.setStatus('stopping');
     this.active = false;
+    this.openStartGateNever();
     this.clearTimers();
     this.wake?.();
     await this.loopDone;
@@ -370,9 +378,16 @@ class Runtime<TContext> implements MachineRuntime {
     if (refused.length > 0) {
       throw new MachineVersionError(`${this.type} runtime (machine version ${this.def.version}) refuses ${refused.length} stored machine(s): ${refused.slice(0, 10).join('; ')}`);
     }
+    // Before any machine starts: their held effects wait for it.
+    this.closeStartGate();
     this.active = true;
     for (const { handle } of prepared) this.startRestored(handle);
-    this.cursor = await readCursor(this.opts.sql, this.def.consumer);
+    try {
+      this.cursor = await readCursor(this.opts.sql, this.def.consumer);
+    } catch (e) {
+      this.openStartGateNever();
+      throw e;
+    }
     this.setStatus('running');
     this.log.info({ restored: prepared.length, cursor: this.cursor }, 'active');
     this.loopDone = this.loop();
@@ -390,6 +405,7 @@ class Runtime<TContext> implements MachineRuntime {
     // Another instance may be active now: stop touching anything at once, then stand by.
     this.log.error('lost the runtime lock: stopping all machines and standing by');
     this.active = false;
+    this.openStartGateNever();
     this.wake?.();
     await this.loopDone;
     const all = [...this.handles.values()];
@@ -401,6 +417,61 @@ class Runtime<TContext> implements MachineRuntime {
     this.lockPid = -1;
     this.setStatus('paused', 'lost the runtime lock; standing by');
     this.after(this.cfg.leaderRetryMs, () => this.retryLeadership());
+  }
+
+  /**
+   * After a start (or a takeover), held effects wait until ingestion has caught up with the ledger
+   * end seen now (opts.catchUp) and this runtime has applied every event of its topics written up
+   * to then. A machine restored from a crash or a database restore thus learns what the ledger did
+   * meanwhile (a transfer of its own, an offer accepted) before it acts on its snapshot again.
+   */
+  private closeStartGate(): void {
+    this.openStartGateNever();
+    const catchUp = this.opts.catchUp;
+    if (!catchUp) {
+      this.startGate = Promise.resolve();
+      return;
+    }
+    const ac = new AbortController();
+    this.startGateAbort = ac;
+    this.log.info('effects are held until ingestion has caught up with the ledger end seen at start');
+    const opened = (async () => {
+      const end = await catchUp(ac.signal);
+      const last = await this.retryRead('read the outbox', () => lastOutboxEventId(this.opts.sql), ac.signal);
+      // The runtime's loop applies events in order; the cursor passes a batch once it is committed.
+      for (;;) {
+        const [next] = await this.retryRead('read the outbox', () => readOutboxEvents(this.opts.sql, { afterId: this.cursor, limit: 1, topics: this.def.topics }), ac.signal);
+        if (next === undefined || next.eventId > last) break;
+        await sleep(this.cfg.pollIntervalMs, ac.signal);
+      }
+      this.log.info({ ledgerEnd: end, outboxEventId: last }, 'ingestion has caught up with the ledger end seen at start and its events are applied: held effects may start');
+    })();
+    opened.then(
+      () => {
+        if (this.startGateAbort === ac) this.startGateAbort = undefined;
+      },
+      noop,
+    );
+    this.startGate = opened;
+  }
+
+  /** Stopping or standing by: effects still waiting at the gate never start. */
+  private openStartGateNever(): void {
+    this.startGateAbort?.abort(new NotDurableError(`${this.type} runtime stopped before ingestion caught up`));
+    this.startGateAbort = undefined;
+  }
+
+  private async retryRead<T>(what: string, read: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    for (let failures = 0; ; failures++) {
+      signal.throwIfAborted();
+      try {
+        return await read();
+      } catch (e) {
+        signal.throwIfAborted();
+        if (failures % 20 === 0) this.log.warn({ err: e }, `cannot ${what}; effects stay held`);
+        await sleep(Math.min(5_000, this.cfg.reloadDelayMs * 2 ** Math.min(failures, 6)), signal);
+      }
+    }
   }
 
   private after(ms: number, fn: () => Promise<void> | void): void {
@@ -877,8 +948,12 @@ class Runtime<TContext> implements MachineRuntime {
       }
     });
 
-  /** Waits while the effect is held (a pause switch); a graceful stop that began meanwhile never lets it start. */
+  /**
+   * Waits while the effect is held (the start gate, then a pause switch); a graceful stop that began
+   * meanwhile never lets it start.
+   */
   private async held(hold: EffectHold, signal: AbortSignal): Promise<void> {
+    await untilAborted(this.startGate, signal);
     await hold(signal);
     if (!this.draining) return;
     // Like durable() while draining: never start; the actor is stopped shortly, which aborts the signal.
@@ -949,6 +1024,25 @@ class Runtime<TContext> implements MachineRuntime {
     this.log.info({ machineId, command: parsed.event.type, by: parsed.by }, 'operator command applied');
     return { accepted: true, state: got.handle.lastValue };
   }
+}
+
+/** `p`, or a rejection as soon as `signal` aborts (the machine moved on or stopped). */
+function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new NotDurableError('aborted while held'));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(new NotDurableError('aborted while held'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -18,6 +18,13 @@ export type EffectWrapper = <I, O>(effect: (input: I, signal: AbortSignal) => Pr
  */
 export type EffectHold = (signal: AbortSignal) => Promise<void>;
 
+/**
+ * Resolves once ingestion has committed everything up to the ledger end read when it was called,
+ * with that offset; rejects only when `signal` aborts (it retries its own reads meanwhile).
+ * createIngestionCatchUp (catch-up.ts) is the daemon's.
+ */
+export type CatchUp = (signal: AbortSignal) => Promise<number>;
+
 /** What an outbox event means for a machine type. */
 export type Route =
   | { kind: 'ignore'; reason: string }
@@ -141,4 +148,12 @@ export interface RuntimeOptions {
   /** After a failed persist: delay before the machine is reloaded from its last committed snapshot. */
   reloadDelayMs?: number;
   hooks?: RuntimeHooks;
+  /**
+   * After every start (and every takeover of the leadership), effects with a hold (the withdrawal
+   * effects, the deposit accepts) wait until ingestion has caught up with the ledger end seen then
+   * and this runtime has applied every event ingestion wrote up to there: after a crash or a
+   * database restore the machines first learn what the ledger already did (a transfer of theirs,
+   * an offer accepted) before acting on their snapshot. Absent: no such wait (tests of the runtime).
+   */
+  catchUp?: CatchUp;
 }

@@ -13,7 +13,7 @@ import { DEFAULT_WITHDRAWAL_POLICY, WithdrawalContext, WithdrawalPolicy, withdra
 import { WITHDRAWAL_MACHINE_VERSION, withdrawalMachine, type WithdrawalEvent } from '../withdrawal.machine.js';
 import { lastPerMachine, perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
-import type { EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
+import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../admin/switches.js';
 import { settleAll } from '../../lib/settle-all.js';
 
@@ -149,13 +149,19 @@ export interface WithdrawalDefinitionOptions {
    * outcome events from ingestion still apply.
    */
   switches?: Pick<Switches, 'whenOpen'>;
+  /**
+   * Ingestion catching up with the ledger end (createIngestionCatchUp): the start gate of the
+   * runtime, and what the default checkAttempt waits for.
+   */
+  catchUp?: CatchUp;
 }
 
 export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): MachineDefinition<WithdrawalContext> {
   const policy = WithdrawalPolicy.parse({ ...DEFAULT_WITHDRAWAL_POLICY, ...opts.config.policy });
-  const actors: WithdrawalActors = { ...createReservationActors(opts.sql), ...opts.actors };
+  const actors: WithdrawalActors = { ...createReservationActors(opts.sql, opts.catchUp ? { catchUp: opts.catchUp } : {}), ...opts.actors };
   const switches = opts.switches;
-  const hold: EffectHold | undefined = switches ? (signal) => switches.whenOpen('withdrawals', signal) : undefined;
+  // Always a hold: besides the switch, held effects wait for the runtime's start gate (catchUp).
+  const hold: EffectHold = switches ? (signal) => switches.whenOpen('withdrawals', signal) : () => Promise.resolve();
   return {
     type: WITHDRAWAL_MACHINE_TYPE,
     version: WITHDRAWAL_MACHINE_VERSION,
@@ -167,10 +173,12 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
         actors: {
           reserveHoldings: wrap(actors.reserveHoldings, hold),
           releaseReservation: wrap(actors.releaseReservation),
+          checkAttempt: wrap(actors.checkAttempt),
           fetchTransferFactory: wrap(actors.fetchTransferFactory, hold),
           prepareTransfer: wrap(actors.prepareTransfer, hold),
           verifyAndSign: wrap(actors.verifyAndSign, hold),
           executeSubmission: wrap(actors.executeSubmission, hold),
+          withdrawOffer: wrap(actors.withdrawOffer, hold),
         },
       }),
     route: routeWithdrawalEvent,
@@ -210,7 +218,7 @@ export interface CreateWithdrawalRuntimeOptions extends WithdrawalDefinitionOpti
   /** Live view in the Stately inspector (see createMachineInspector); off when absent. */
   inspect?: Observer<InspectionEvent>;
   /** Timings of the runtime (poll intervals, stop timeout…). */
-  runtime?: Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks'>;
+  runtime?: Omit<RuntimeOptions, 'sql' | 'logger' | 'inspect' | 'hooks' | 'catchUp'>;
   hooks?: RuntimeHooks;
 }
 
@@ -222,5 +230,6 @@ export function createWithdrawalRuntime(opts: CreateWithdrawalRuntimeOptions): M
     logger: opts.logger,
     ...(opts.inspect ? { inspect: opts.inspect } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.catchUp ? { catchUp: opts.catchUp } : {}),
   });
 }

@@ -465,14 +465,17 @@ export class SandboxEngine {
     return out;
   }
 
-  /** The registry admins' automation: returns the funds of every instruction past executeBefore. */
+  /**
+   * The registry admins' automation: returns the funds of every instruction past executeBefore,
+   * except for instruments whose admin never expires offers (InstrumentConfig.expiresOffers).
+   */
   expireDue(): CommittedTx[] {
     const now: Micros = this.ledger.clock.now();
     const out: CommittedTx[] = [];
     for (const { contract, transfer } of this.activeInstructions()) {
       if (isoToMicros(transfer.executeBefore) > now) continue;
       const inst = this.instrument(transfer.instrumentId.admin, transfer.instrumentId.id);
-      if (!inst) continue;
+      if (!inst || !inst.config.expiresOffers) continue;
       try {
         out.push(this.commitDirect(this.workflows.expire(inst, contract)));
       } catch (e) {

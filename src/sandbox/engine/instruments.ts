@@ -33,6 +33,14 @@ export const InstrumentConfig = z.object({
   symbol: z.string().min(1),
   decimals: z.int().min(0).max(10).default(10),
   fees: FeePolicy.default({ senderFlat: '0', senderRate: '0', receiverRate: '0' }),
+  /**
+   * Whether the admin's automation expires offers past executeBefore, returning the locked funds
+   * (Splice's SVs do it for Canton Coin with ExpiredAmuletTransferInstructionTrigger, and skip it
+   * while a stakeholder has not vetted the Amulet version that can). false: a registry whose admin
+   * never does — nothing in the token standard obliges one to — so an expired offer stays on the
+   * ledger, its funds locked, until the sender withdraws it (TransferInstruction_Withdraw).
+   */
+  expiresOffers: z.boolean().default(true),
 });
 export type InstrumentConfig = z.infer<typeof InstrumentConfig>;
 export type InstrumentConfigInput = z.input<typeof InstrumentConfig>;

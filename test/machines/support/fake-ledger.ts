@@ -130,6 +130,8 @@ export class FakeLedger {
         }),
       verifyAndSign: (input, signal) => this.run('verifyAndSign', signal, () => ({ ...input.prepared, signature: 'sig', signedBy: '1220' + 'c'.repeat(64) })),
       executeSubmission: (input, signal) => this.execute(input, signal),
+      // The receiver's side of a 2-step withdrawal is closeWithdrawalOffer: a withdraw only asks.
+      withdrawOffer: (_input, signal) => this.run('withdrawOffer', signal, () => ({})),
     };
   }
 
@@ -160,6 +162,7 @@ export class FakeLedger {
     return {
       reserveHoldings: (input, signal) => this.run('reserveHoldings', signal, () => db.reserveHoldings(input, signal)),
       releaseReservation: (input, signal) => this.run('releaseReservation', signal, () => db.releaseReservation(input, signal)),
+      checkAttempt: (input, signal) => this.run('checkAttempt', signal, () => db.checkAttempt(input, signal)),
     };
   }
 
