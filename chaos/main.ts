@@ -194,7 +194,8 @@ async function main(): Promise<number> {
     };
     const lives = Array.from({ length: o.kills }, (_, i) => i + 1);
     // Not on a Postgres restart's kill unless there are too few others.
-    const restoreKills = [...shuffled(lives.filter((k) => !pgAt.has(k))), ...shuffled([...pgAt])].slice(0, restoreCount).sort((a, b) => a - b);
+    const restoreKills =
+      restoreCount === 0 ? [] : [...shuffled(lives.filter((k) => !pgAt.has(k))), ...shuffled([...pgAt])].slice(0, restoreCount).sort((a, b) => a - b);
     const restoreAt = new Map<number, number>();
     const backupAt = new Map<number, number>();
     restoreKills.forEach((r, i) => {
