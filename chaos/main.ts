@@ -238,12 +238,13 @@ async function main(): Promise<number> {
       await workload.stop();
       const terminated = await endSessions(dbName);
       if (terminated > 0) log(`restore ${index}: ${terminated} backends of the killed daemon were still open after 10 s; terminated`);
+      const ledgerEndAtRestore = (await double.ledgerEnd()).offset;
       const [before, eventsBefore] = await withDb((sql) => Promise.all([readDb(sql, sb.treasury.party), readEvents(sql)]));
       await restoreDatabase(dbName, backup.file);
       const [after, eventsAfter] = await withDb((sql) => Promise.all([readDb(sql, sb.treasury.party), readEvents(sql)]));
       const maxEventIdAfter = eventsAfter.at(-1)?.event_id ?? 0;
       const resend = workload.forgetLostRequests(new Set(after.withdrawals.map((w) => w.withdrawal_id)));
-      const rec: RestoreRecord = { index, backupLife: backup.life, restoreKill: kill, inFlightAtBackup: backup.inFlight, before, eventsBefore, after, maxEventIdAfter };
+      const rec: RestoreRecord = { index, backupLife: backup.life, restoreKill: kill, inFlightAtBackup: backup.inFlight, ledgerEndAtRestore, before, eventsBefore, after, maxEventIdAfter };
       restores.push(rec);
       const diff = restoreDiff(rec);
       const list = (xs: string[]) => (xs.length === 0 ? 'none' : `${xs.length} (${xs.slice(0, 8).join(', ')}${xs.length > 8 ? ', …' : ''})`);

@@ -87,6 +87,8 @@ export interface RestoreRecord {
   restoreKill: number;
   /** Payouts in flight when the dump started (the dump's snapshot is taken right after). */
   inFlightAtBackup: string[];
+  /** The double's ledger end once the daemon had stopped: what committed before the restore. */
+  ledgerEndAtRestore: number;
   /** The database as the daemon left it: what the exchange may have read. */
   before: DbState;
   eventsBefore: EventRow[];
@@ -172,7 +174,9 @@ export function checkRestores(opts: {
         if (payout && paid !== undefined) {
           violations.push({
             invariant: 'failed-means-unpaid',
-            detail: `${e.aggregate_id}: announced failed before ${tag} (event ${e.event_id}; the exchange re-credits), then paid on the ledger (${paid.updateId}, ${paid.outcome}); ends ${w?.status ?? 'without a row'}`,
+            detail:
+              `${e.aggregate_id}: announced failed before ${tag} (event ${e.event_id}; the exchange re-credits), yet paid on the ledger ` +
+              `(${paid.updateId}, ${paid.outcome}, offset ${paid.offset}: ${paid.offset <= r.ledgerEndAtRestore ? 'before' : 'after'} the restore, whose ledger end was ${r.ledgerEndAtRestore}); ends ${w?.status ?? 'without a row'}`,
           });
         }
       } else if (e.topic === 'deposit.credited') {
