@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { addAmounts, compareAmounts, normalizeAmount } from '../src/lib/decimal.js';
 import type { DaemonApi } from './daemon-api.js';
 import type { DoubleControl, HoldingRow, TransferRow } from './double.js';
+import { checkRestores, lostByRestores, type EventRow, type RestoreRecord } from './restore.js';
 import type { WorkloadRecord } from './workload.js';
 
 /**
@@ -91,7 +92,8 @@ export async function readDb(sql: postgres.Sql, treasury: string): Promise<DbSta
 export function pendingWork(db: DbState): string[] {
   const out: string[] = [];
   for (const w of db.withdrawals) {
-    if (FINAL_WITHDRAWAL.has(w.status) || w.status === 'stalled' || w.status === 'pending_acceptance') continue;
+    // A recovered row (a transfer the daemon found on the ledger without its request) has no machine.
+    if (FINAL_WITHDRAWAL.has(w.status) || w.status === 'recovered' || w.status === 'stalled' || w.status === 'pending_acceptance') continue;
     out.push(`withdrawal ${w.withdrawal_id} ${w.status}`);
   }
   for (const d of db.deposits) {
@@ -126,8 +128,12 @@ export async function checkInvariants(opts: {
   api: DaemonApi;
   record: WorkloadRecord;
   treasury: string;
+  /** The campaign's restores, and the final outbox from the lowest id any of them rolled back to. */
+  restores?: { records: readonly RestoreRecord[]; events: readonly EventRow[] };
 }): Promise<CheckResult> {
   const { db, double, record, treasury } = opts;
+  const restores = opts.restores?.records ?? [];
+  const lost = lostByRestores(restores);
   const violations: Finding[] = [];
   const notes: Finding[] = [];
   const v = (invariant: string, detail: string) => violations.push({ invariant, detail });
@@ -142,33 +148,66 @@ export async function checkInvariants(opts: {
     byMemo.set(t.memo, list);
   }
   const active = new Set((await double.instructions()).map((i) => i.contractId));
+  // Paid = funds reached the receiver: a direct transfer, or an offer the customer accepted.
+  const offerOf = new Map(db.withdrawals.map((w) => [w.withdrawal_id, w.transfer_instruction_cid]));
+  const sentByMemo = new Map(byMemo);
+  const paidOnLedger = (id: string): TransferRow | undefined => {
+    const t = sentByMemo.get(id)?.[0];
+    const cid = offerOf.get(id) ?? null;
+    return t !== undefined && (t.outcome === 'completed' || (t.outcome === 'pending' && cid !== null && record.accepted.has(cid))) ? t : undefined;
+  };
+  const restoreFindings = checkRestores({ records: restores, db, events: opts.restores?.events ?? [], paidOnLedger });
 
   // ---- withdrawals: paid at most once, each completed one exactly once ----
   const rows = new Map(db.withdrawals.map((w) => [w.withdrawal_id, w]));
+  const refusedRecovered: string[] = [];
   for (const [id, w] of record.withdrawals) {
-    if (w.refused !== undefined) v('withdrawal-request', `${id}: the daemon refused a request: ${w.refused}`);
+    // Lost by a restore after its transfer committed: ingestion recovered it before the exchange
+    // re-sent the request, which then meets a row of another account ("(recovered)").
+    if (w.refused !== undefined && lost.has(id) && rows.get(id)?.recovered === true) refusedRecovered.push(id);
+    else if (w.refused !== undefined) v('withdrawal-request', `${id}: the daemon refused a request: ${w.refused}`);
     else if (w.acknowledged && !rows.has(id)) v('withdrawal-request', `${id}: acknowledged but not in the database`);
   }
+  if (refusedRecovered.length > 0) {
+    notes.push({ invariant: 'restore-recovered', detail: `${refusedRecovered.length} request(s) re-sent after a restore were refused (409) because ingestion had recovered them first: ${refusedRecovered.join(', ')}` });
+  }
+  // Outcomes the exchange read before a restore rolled them back.
+  const announcedFailed = new Set(restores.flatMap((r) => r.eventsBefore.filter((e) => e.event_id > r.maxEventIdAfter && e.topic === 'withdrawal.failed').map((e) => e.aggregate_id)));
+  const recoveredAfterRestore: string[] = [];
   let completed = 0;
   let failed = 0;
   const failures = new Map<string, number>();
   for (const w of db.withdrawals) {
     const sent = byMemo.get(w.withdrawal_id) ?? [];
     byMemo.delete(w.withdrawal_id);
-    if (w.recovered) v('withdrawal-recovered', `${w.withdrawal_id}: a transfer the daemon did not know of (status ${w.status})`);
     if (sent.length > 1) v('paid-at-most-once', `${w.withdrawal_id}: ${sent.length} transfers committed (${sent.map((t) => `${t.updateId}@${t.offset} ${t.outcome}`).join(', ')})`);
     const t = sent[0];
     const cid = w.transfer_instruction_cid;
-    // Paid = funds reached the receiver: a direct transfer, or an offer the customer accepted.
-    const paid = t !== undefined && (t.outcome === 'completed' || (t.outcome === 'pending' && cid !== null && record.accepted.has(cid)));
+    const payment = paidOnLedger(w.withdrawal_id);
     const selfTransfer = w.purpose === 'self_transfer';
     if (t !== undefined && w.transfer_update_id !== null && w.transfer_update_id !== t.updateId) {
       v('completed-exactly-once', `${w.withdrawal_id}: the database names transfer ${w.transfer_update_id}, the ledger's is ${t.updateId}`);
     }
+    if (w.recovered) {
+      // Legitimate only when a restore took the row away after the transfer committed: ingestion re-read it.
+      if (!lost.has(w.withdrawal_id)) v('withdrawal-recovered', `${w.withdrawal_id}: a transfer the daemon did not know of (status ${w.status})`);
+      else if (t === undefined) v('withdrawal-recovered', `${w.withdrawal_id}: recovered, but no transfer with its memo on the ledger`);
+      else recoveredAfterRestore.push(`${w.withdrawal_id} ${t.outcome}${payment !== undefined ? ' paid' : ''}`);
+      // The exchange debited the customer for the request; a recovered row has no machine, so
+      // nothing announces a failure if its offer comes back.
+      if (!selfTransfer && t !== undefined && payment === undefined && !announcedFailed.has(w.withdrawal_id)) {
+        v('recovered-unpaid', `${w.withdrawal_id}: recovered after a restore, its ${t.outcome} transfer ${t.updateId} did not pay (offer ${cid ?? '?'} ${cid !== null && record.rejected.has(cid) ? 'rejected' : 'not accepted'}) and no withdrawal.failed tells the exchange to re-credit`);
+      }
+      const asked = record.withdrawals.get(w.withdrawal_id)?.request;
+      if (t !== undefined && asked !== undefined && (compareAmounts(t.amount, asked.amount) !== 0 || t.receiver !== asked.receiver)) {
+        v('completed-exactly-once', `${w.withdrawal_id}: paid ${t.amount} to ${t.receiver}, requested ${asked.amount} to ${asked.receiver}`);
+      }
+      continue;
+    }
     if (w.status === 'completed') {
       completed += 1;
       if (t === undefined) v('completed-exactly-once', `${w.withdrawal_id}: completed in the database, no transfer with its memo on the ledger`);
-      else if (!selfTransfer && !paid) v('completed-exactly-once', `${w.withdrawal_id}: completed in the database, but its ${t.outcome} transfer ${t.updateId} did not pay (offer ${cid ?? '?'} not accepted)`);
+      else if (!selfTransfer && payment === undefined) v('completed-exactly-once', `${w.withdrawal_id}: completed in the database, but its ${t.outcome} transfer ${t.updateId} did not pay (offer ${cid ?? '?'} not accepted)`);
       if (t !== undefined && (compareAmounts(t.amount, w.amount) !== 0 || t.receiver !== w.receiver)) {
         v('completed-exactly-once', `${w.withdrawal_id}: paid ${t.amount} to ${t.receiver}, requested ${w.amount} to ${w.receiver}`);
       }
@@ -177,10 +216,10 @@ export async function checkInvariants(opts: {
       failed += 1;
       const reason = `${w.purpose === 'self_transfer' ? 'self-transfer: ' : ''}${(w.status_reason ?? w.status).replace(/[0-9a-f]{16,}/g, '…').replace(/\d+/g, 'N')}`;
       failures.set(reason, (failures.get(reason) ?? 0) + 1);
-      if (paid && !selfTransfer) v('failed-means-unpaid', `${w.withdrawal_id}: ${w.status} in the database but paid on the ledger (${t.updateId}); the exchange would re-credit it`);
+      if (payment !== undefined && !selfTransfer) v('failed-means-unpaid', `${w.withdrawal_id}: ${w.status} in the database but paid on the ledger (${payment.updateId}); the exchange would re-credit it`);
       if (events('withdrawal.failed', w.withdrawal_id) !== 1) v('outbox-exactly-once', `${w.withdrawal_id}: ${events('withdrawal.failed', w.withdrawal_id)} withdrawal.failed events`);
     } else {
-      if (paid && !selfTransfer) v('paid-is-completed', `${w.withdrawal_id}: paid on the ledger (${t.updateId}) but ${w.status} in the database`);
+      if (payment !== undefined && !selfTransfer) v('paid-is-completed', `${w.withdrawal_id}: paid on the ledger (${payment.updateId}) but ${w.status} in the database`);
       const detail = `${w.withdrawal_id}: ${w.status}${w.status_reason ? ` (${w.status_reason})` : ''}`;
       if (w.status_reason === null && w.status !== 'pending_acceptance') v('not-stuck', `${detail} with no reason`);
       else notes.push({ invariant: 'not-final', detail });
@@ -299,6 +338,11 @@ export async function checkInvariants(opts: {
     else notes.push({ invariant: 'not-final', detail: `${detail}: ${reason}` });
   }
 
+  if (recoveredAfterRestore.length > 0) {
+    notes.push({ invariant: 'restore-recovered', detail: `${recoveredAfterRestore.length} withdrawal(s) lost by a restore after their transfer committed, recovered from the ledger: ${recoveredAfterRestore.join(', ')}` });
+  }
+  violations.push(...restoreFindings.violations);
+  notes.push(...restoreFindings.notes);
   const payouts = db.withdrawals.filter((w) => w.purpose === 'payout').length;
   return {
     violations,

@@ -1,17 +1,18 @@
 /**
- * `npm run chaos -- [--kills 100] [--seed s] [--pg-restarts 3] [--drain-timeout-s 300] [--keep]`
+ * `npm run chaos -- [--kills 100] [--seed s] [--pg-restarts 3] [--restores 3] [--drain-timeout-s 300] [--keep]`
  *
  * A fault campaign against the real daemon: the ledger double runs in its own process, the daemon
  * runs as a child process on a fresh Postgres database (127.0.0.1:5432, trust auth) and is killed
  * with SIGKILL at random moments and restarted, while scripted customers deposit, the exchange
- * requests withdrawals, ledger faults are injected through the double's control API and Postgres
- * is restarted a few times. Then it drains and checks the money-safety invariants against the
+ * requests withdrawals, ledger faults are injected through the double's control API, Postgres
+ * is restarted a few times and the database is restored from a backup taken while withdrawals
+ * were in flight. Then it drains and checks the money-safety invariants against the
  * double's own books. One summary line; exit code 0 clean, 1 a violation, 2 the campaign itself
  * could not run. `--seed` fixes every random decision of the campaign (the moments depend on the
  * machine's speed, so a rerun follows the same script, not the same interleaving).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +26,7 @@ import { checkInvariants, pendingWork, readDb, type Finding } from './invariants
 import {
   createDatabase,
   dropDatabase,
+  endSessions,
   freePort,
   otherClients,
   pgCluster,
@@ -34,12 +36,22 @@ import {
   type DaemonProcess,
   type SandboxProcess,
 } from './processes.js';
+import {
+  backupDatabase,
+  inFlightPayouts,
+  readEvents,
+  restoreDatabase,
+  restoreDiff,
+  restoreToolsAvailable,
+  type RestoreRecord,
+} from './restore.js';
 import { Workload } from './workload.js';
 
 interface Options {
   kills: number;
   seed: string;
   pgRestarts: number;
+  restores: number;
   drainTimeoutMs: number;
   keep: boolean;
 }
@@ -50,6 +62,7 @@ function options(): Options {
       kills: { type: 'string', default: '100' },
       seed: { type: 'string' },
       'pg-restarts': { type: 'string' },
+      restores: { type: 'string' },
       'drain-timeout-s': { type: 'string', default: '300' },
       keep: { type: 'boolean', default: false },
     },
@@ -66,13 +79,48 @@ function options(): Options {
     log('Postgres restarts need root and pg_ctlcluster (one cluster under /etc/postgresql): running without them');
     pgRestarts = 0;
   }
+  let restores: number;
+  if (values.restores === undefined) {
+    restores = restoreToolsAvailable() ? 3 : 0;
+    if (restores === 0) log('restores need pg_dump and pg_restore on the PATH: running without them');
+  } else {
+    restores = int('restores', values.restores);
+    if (restores > 0 && !restoreToolsAvailable()) throw new Error('--restores needs pg_dump and pg_restore on the PATH');
+  }
   return {
     kills: int('kills', values.kills),
     seed: values.seed ?? randomBytes(4).toString('hex'),
     pgRestarts,
+    restores,
     drainTimeoutMs: int('drain-timeout-s', values['drain-timeout-s']) * 1000,
     keep: values.keep,
   };
+}
+
+/**
+ * The daemon's error-level log lines, grouped by component and message (most frequent first): a
+ * component that stopped (e.g. ingestion on an unexpected database error) shows here even when a
+ * later kill restarted it before the drain.
+ */
+function daemonErrors(file: string): string[] {
+  const counts = new Map<string, number>();
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, 'utf8');
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null) continue;
+    const { level, component, msg } = entry as { level?: unknown; component?: unknown; msg?: unknown };
+    if (typeof level !== 'number' || level < 50) continue;
+    const key = `${typeof component === 'string' ? component : '?'}: ${typeof msg === 'string' ? msg.slice(0, 140) : '?'}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => `${k} ×${n}`);
 }
 
 const log = (msg: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -84,13 +132,16 @@ async function main(): Promise<number> {
   const uniform = (min: number, max: number) => min + rng.int(max - min);
   const dir = mkdtempSync(path.join(tmpdir(), 'cxi-chaos-'));
   const dbName = `cxi_chaos_${randomBytes(5).toString('hex')}`;
-  log(`seed=${o.seed} kills=${o.kills} pgRestarts=${o.pgRestarts}; logs in ${dir}`);
+  if (o.restores > o.kills) log(`--restores ${o.restores}: a restore ends one of the ${o.kills} kills, so ${o.kills} at most`);
+  const restoreCount = Math.min(o.restores, o.kills);
+  log(`seed=${o.seed} kills=${o.kills} pgRestarts=${o.pgRestarts} restores=${restoreCount}; logs in ${dir}`);
 
   let sandbox: SandboxProcess | undefined;
   let daemon: DaemonProcess | undefined;
   let dbCreated = false;
   const unexpectedExits: string[] = [];
   const notes: Finding[] = [];
+  const restores: RestoreRecord[] = [];
   let found = true;
   try {
     sandbox = await startSandboxProcess({ dataDir: dir, seed: o.seed, logFile: path.join(dir, 'sandbox.log') });
@@ -134,11 +185,84 @@ async function main(): Promise<number> {
     while (pgAt.size < Math.min(o.pgRestarts, o.kills)) pgAt.add(1 + rng.int(Math.max(1, o.kills)));
     let pgRestarts = 0;
     let pgSkipped = 0;
+    // Restore i ends kill restoreKills[i]; its backup is taken in the same life or up to 3 lives
+    // earlier, after the previous restore (so each restore rolls back to a point after the last).
+    const shuffled = (xs: number[]) => {
+      const out: number[] = [];
+      for (const ys = [...xs]; ys.length > 0; ) out.push(...ys.splice(rng.int(ys.length), 1));
+      return out;
+    };
+    const lives = Array.from({ length: o.kills }, (_, i) => i + 1);
+    // Not on a Postgres restart's kill unless there are too few others.
+    const restoreKills =
+      restoreCount === 0 ? [] : [...shuffled(lives.filter((k) => !pgAt.has(k))), ...shuffled([...pgAt])].slice(0, restoreCount).sort((a, b) => a - b);
+    const restoreAt = new Map<number, number>();
+    const backupAt = new Map<number, number>();
+    restoreKills.forEach((r, i) => {
+      const lo = i === 0 ? 1 : restoreKills[i - 1]! + 1;
+      restoreAt.set(r, i + 1);
+      backupAt.set(Math.max(lo, r - rng.int(4)), i + 1);
+    });
+    const backups = new Map<number, { file: string; life: number; inFlight: string[] }>();
+
+    const withDb = async <T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> => {
+      const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+      try {
+        return await fn(sql);
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+    };
+
+    const takeBackup = async (index: number, life: number) => {
+      // A moment when payouts are between reserving and the ledger's answer (up to 20 s of waiting).
+      const inFlight = await withDb(async (sql) => {
+        for (let i = 0; ; i++) {
+          const now = await inFlightPayouts(sql);
+          if (now.length > 0 || i >= 100) return now;
+          await sleep(200);
+        }
+      });
+      const file = path.join(dir, `backup-${index}.dump`);
+      await backupDatabase(dbName, file);
+      backups.set(index, { file, life, inFlight });
+      log(`backup ${index} (life ${life}): ${inFlight.length} payouts in flight${inFlight.length > 0 ? ` (${inFlight.slice(0, 8).join(', ')}${inFlight.length > 8 ? ', …' : ''})` : ''}`);
+    };
+
+    /** The daemon has exited: replace its database by backup `index`, with the workload paused. */
+    const restore = async (index: number, kill: number) => {
+      const backup = backups.get(index);
+      if (!backup) throw new Error(`restore ${index}: no backup was taken`);
+      // No request to the daemon in flight while its database is replaced: a 201 read after the
+      // snapshot below would count as acknowledged for a row the restore then takes away.
+      await workload.stop();
+      const terminated = await endSessions(dbName);
+      if (terminated > 0) log(`restore ${index}: ${terminated} backends of the killed daemon were still open after 10 s; terminated`);
+      const ledgerEndAtRestore = (await double.ledgerEnd()).offset;
+      const [before, eventsBefore] = await withDb((sql) => Promise.all([readDb(sql, sb.treasury.party), readEvents(sql)]));
+      await restoreDatabase(dbName, backup.file);
+      const [after, eventsAfter] = await withDb((sql) => Promise.all([readDb(sql, sb.treasury.party), readEvents(sql)]));
+      const maxEventIdAfter = eventsAfter.at(-1)?.event_id ?? 0;
+      const resend = workload.forgetLostRequests(new Set(after.withdrawals.map((w) => w.withdrawal_id)));
+      const rec: RestoreRecord = { index, backupLife: backup.life, restoreKill: kill, inFlightAtBackup: backup.inFlight, ledgerEndAtRestore, before, eventsBefore, after, maxEventIdAfter };
+      restores.push(rec);
+      const diff = restoreDiff(rec);
+      const list = (xs: string[]) => (xs.length === 0 ? 'none' : `${xs.length} (${xs.slice(0, 8).join(', ')}${xs.length > 8 ? ', …' : ''})`);
+      log(
+        `restore ${index} (kill ${kill}, backup of life ${backup.life}): checkpoint ${before.checkpointOffset ?? 'none'}→${after.checkpointOffset ?? 'none'}, ` +
+          `${diff.rolledBackEvents} outbox events rolled back; withdrawals lost ${list(diff.lostWithdrawals)}, reverted ${list(diff.revertedWithdrawals)}; ` +
+          `deposits lost ${list(diff.lostDeposits)}, reverted ${list(diff.revertedDeposits)}; ${resend.length} acknowledged requests to re-send`,
+      );
+      workload.start(400);
+    };
+
     for (let k = 1; k <= o.kills; k++) {
       const d: DaemonProcess = daemon;
       // Every 12th life lasts past the holdings job's first run (30 s), so its self-transfers are killed too.
       const long = k % 12 === 6;
-      if (!long && !pgAt.has(k) && rng.float() < 0.2) {
+      const backupHere = backupAt.get(k);
+      const restoreHere = restoreAt.get(k);
+      if (!long && !pgAt.has(k) && backupHere === undefined && rng.float() < 0.2) {
         // Early: during start-up (migrations, restoring machines, first ingestion batch).
         await sleep(uniform(100, 2500));
       } else {
@@ -159,11 +283,15 @@ async function main(): Promise<number> {
             pgRestarts += 1;
           }
         }
-        await sleep(long ? uniform(32_000, 45_000) : uniform(300, 3000));
+        if (backupHere !== undefined) await takeBackup(backupHere, k);
+        // A backup restored at the end of its own life: let withdrawals go on past it first.
+        const afterBackup = backupHere !== undefined && restoreHere !== undefined;
+        await sleep(long ? uniform(32_000, 45_000) : afterBackup ? uniform(5000, 15_000) : uniform(300, 3000));
       }
       d.markKilled();
       d.kill('SIGKILL');
       await d.exited;
+      if (restoreHere !== undefined) await restore(restoreHere, k);
       daemon = watch(spawnOne());
       if (k % 10 === 0) log(`kill ${k}/${o.kills}: ${workload.record.deposits.length} deposits, ${workload.record.withdrawals.size} withdrawals, ${faults.injected} faults`);
     }
@@ -220,7 +348,8 @@ async function main(): Promise<number> {
 
       // ---- invariants ----
       const db = await readDb(sql, sb.treasury.party);
-      const result = await checkInvariants({ db, double, api, record: workload.record, treasury: sb.treasury.party });
+      const events = restores.length === 0 ? [] : await readEvents(sql, Math.min(...restores.map((r) => r.maxEventIdAfter)));
+      const result = await checkInvariants({ db, double, api, record: workload.record, treasury: sb.treasury.party, restores: { records: restores, events } });
       const violations = [...result.violations, ...(drained ? [] : notes.filter((n) => n.invariant === 'drain'))];
       daemon.markKilled();
       daemon.kill('SIGTERM');
@@ -228,6 +357,8 @@ async function main(): Promise<number> {
       if (how !== 0) violations.push({ invariant: 'graceful-stop', detail: `the daemon's SIGTERM stop ended with ${String(how)}` });
       const seconds = Math.round((Date.now() - started) / 1000);
       for (const n of result.notes) process.stdout.write(`  note ${n.invariant}: ${n.detail}\n`);
+      const errors = daemonErrors(path.join(dir, 'daemon.log'));
+      if (errors.length > 0) process.stdout.write(`  note daemon-errors: ${errors.join('; ')}\n`);
       if (unexpectedExits.length > 0) process.stdout.write(`  note daemon-exits: the daemon exited on its own ${unexpectedExits.length}× (${unexpectedExits.join(', ')}); see ${dir}/daemon.log\n`);
       if (pgSkipped > 0) process.stdout.write(`  note pg-restarts: ${pgSkipped} skipped because other databases were in use\n`);
       if (result.failures.size > 0) {
@@ -236,7 +367,7 @@ async function main(): Promise<number> {
       for (const f of violations) process.stdout.write(`  VIOLATION ${f.invariant}: ${f.detail}\n`);
       const c = result.counts;
       process.stdout.write(
-        `chaos: kills=${o.kills} faults=${faults.injected} pgRestarts=${pgRestarts} deposits=${c.deposits} withdrawals=${c.withdrawals} violations=${violations.length} seed=${o.seed}` +
+        `chaos: kills=${o.kills} faults=${faults.injected} pgRestarts=${pgRestarts} restores=${restores.length} deposits=${c.deposits} withdrawals=${c.withdrawals} violations=${violations.length} seed=${o.seed}` +
           ` (completed=${c.completed} failed=${c.failed} notFinal=${result.notes.filter((n) => n.invariant === 'not-final').length} selfTransfers=${c.selfTransfers} credited=${c.credited} unattributed=${c.unattributed} faultsFired=${faultsFired} clockSteps=${clockSteps} ${seconds}s)\n`,
       );
       found = violations.length > 0 || result.notes.length > 0 || unexpectedExits.length > 0;

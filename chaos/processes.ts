@@ -222,6 +222,29 @@ export async function otherClients(ownDatabase: string): Promise<string[]> {
   }
 }
 
+/**
+ * Waits until no server backend works for `database` any more (a SIGKILLed client's backends end
+ * once they notice the closed socket, after the statement they are running, possibly a COMMIT),
+ * then terminates any left after `timeoutMs`. Returns how many had to be terminated.
+ */
+export async function endSessions(database: string, timeoutMs = 10_000): Promise<number> {
+  const sql = adminSql();
+  try {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const rows = await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${database} and backend_type = 'client backend' and pid <> pg_backend_pid()`;
+      if (rows.length === 0) return 0;
+      if (Date.now() >= until) {
+        await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${database} and backend_type = 'client backend' and pid <> pg_backend_pid()`;
+        return rows.length;
+      }
+      await sleep(100);
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 /** Restarts the local Postgres server and waits until it answers again. */
 export async function restartPostgres(version: string): Promise<void> {
   const r = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart'], { encoding: 'utf8', timeout: 120_000 });

@@ -212,6 +212,21 @@ export class Workload {
     return sent;
   }
 
+  /**
+   * After a restore: the requests the daemon had acknowledged whose rows the backup does not have.
+   * The exchange re-sends them (idempotent on the withdrawal id) as it would any request it holds
+   * no outcome for; returns their ids.
+   */
+  forgetLostRequests(kept: ReadonlySet<string>): string[] {
+    const lost: string[] = [];
+    for (const [id, w] of this.record.withdrawals) {
+      if (!w.acknowledged || kept.has(id)) continue;
+      w.acknowledged = false;
+      lost.push(id);
+    }
+    return lost;
+  }
+
   unacknowledged(): number {
     let n = 0;
     for (const w of this.record.withdrawals.values()) if (!w.acknowledged && w.refused === undefined) n += 1;
