@@ -13,7 +13,8 @@ import type { WorkloadRecord } from './workload.js';
 
 const FINAL_WITHDRAWAL = new Set(['completed', 'failed', 'cancelled']);
 /** Deposit statuses ingestion treats as final. */
-const FINAL_DEPOSIT = new Set(['credited', 'unattributed', 'rejected', 'withdrawn', 'expired', 'failed']);
+// `ignored`: a holding of a token not yet onboarded when it arrived (the chaos treasury is funded before the daemon onboards), adopted as the treasury's funds at onboarding, never a deposit.
+const FINAL_DEPOSIT = new Set(['credited', 'unattributed', 'rejected', 'withdrawn', 'expired', 'failed', 'ignored']);
 
 const WithdrawalRow = z.object({
   withdrawal_id: z.string(),

@@ -153,6 +153,8 @@ const RawConfig = z
     HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
     API_TOKENS: ApiTokens.default([]),
     PROTECT_OPS_ENDPOINTS: Bool.default(false),
+    /** Unset: /metrics is open on a loopback HTTP_HOST only, otherwise it needs a read-scoped token. */
+    METRICS_PUBLIC: Bool.optional(),
 
     REGISTRY_CREDENTIALS: RegistryCredentials.default({}),
     REGISTRY_LEDGER_AUTH_URLS: jsonSetting(RegistryUrls).optional(),
@@ -267,6 +269,8 @@ export interface Config {
   http: { host: string; port: number; authFailureLimit: number; maxConnections: number };
   apiTokens: ApiToken[];
   protectOpsEndpoints: boolean;
+  /** /metrics needs a read-scoped token (it shows balances and volumes). */
+  protectMetrics: boolean;
   registryAuth: RegistryAuthConfig;
   /** Which registry URLs instruments may have (src/ledger/registry-url-policy.ts). */
   registryUrls: RegistryUrlPolicyConfig;
@@ -358,6 +362,7 @@ export function loadConfig(env: Env = process.env): Config {
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT, authFailureLimit: c.HTTP_AUTH_FAILURE_LIMIT, maxConnections: c.HTTP_MAX_CONNECTIONS },
     apiTokens: c.API_TOKENS,
     protectOpsEndpoints: c.PROTECT_OPS_ENDPOINTS,
+    protectMetrics: c.PROTECT_OPS_ENDPOINTS || !(c.METRICS_PUBLIC ?? isLoopbackHost(c.HTTP_HOST)),
     registryAuth: {
       credentials: Object.fromEntries(
         Object.entries(c.REGISTRY_CREDENTIALS).map(([name, r]) => [
@@ -394,4 +399,10 @@ export function describeConfig(c: Config): Record<string, unknown> {
     registryUrls: { http: c.registryUrls.allowHttp ? 'allowed' : 'refused', allowHosts: c.registryUrls.allowHosts },
     inspect: c.inspect.enabled ? { host: c.inspect.host, port: c.inspect.port } : false,
   };
+}
+
+/** Whether a listen address reaches this machine only (a name or a literal address; no lookup). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
 }

@@ -170,6 +170,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       logger,
       apiTokens,
       protectOpsEndpoints: config.protectOpsEndpoints,
+      protectMetrics: config.protectMetrics,
       metrics: createHttpMetrics(metrics.registry),
       authFailures: { limit: config.http.authFailureLimit },
       maxConnections: config.http.maxConnections,

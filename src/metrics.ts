@@ -4,8 +4,11 @@ import { listSwitches } from './store/switches.js';
 
 /**
  * The Prometheus registry. Gauges that describe persistent state (ingestion position, machines per
- * state, holdings) are read from the database at scrape time, so they are right after a restart
- * and whichever instance answers; counters of in-process activity are registered by components.
+ * state, holdings, switches) are read from the database, so they are right after a restart and
+ * whichever instance answers; counters of in-process activity are registered by components.
+ * The database is read at most once per CACHE_MS however often /metrics is scraped (all scrapes in
+ * between share one answer), and every label comes from a closed set: machine states, statuses,
+ * reason codes (src/machines/withdrawal.reason-code.ts), onboarded instruments, switch names.
  */
 export interface Metrics {
   registry: Registry;
@@ -16,9 +19,11 @@ interface DbSnapshot {
   machines: { type: string; state: string; final: boolean; count: number; oldestSeconds: number }[];
   holdings: { instrument: string; count: number; total: string; locked: number }[];
   withdrawals: { status: string; reason: string; count: number }[];
+  switches: { name: string; paused: boolean }[];
 }
 
-const CACHE_MS = 1000;
+/** Prometheus scrapes every 15-60 s; anything faster reads the same few-seconds-old answer. */
+export const METRICS_CACHE_MS = 5000;
 
 async function readSnapshot(sql: Sql): Promise<DbSnapshot> {
   const [checkpoint] = await sql<{ ledger_offset: number; record_time: string | null }[]>`
@@ -32,23 +37,26 @@ async function readSnapshot(sql: Sql): Promise<DbSnapshot> {
            count(*) filter (where lock is not null)::int as locked
     from holdings where archived_offset is null group by 1`;
   const withdrawals = await sql<{ status: string; reason: string; n: number }[]>`
-    select status, coalesce(status_reason, '') as reason, count(*)::int as n from withdrawals group by 1, 2`;
+    select status, coalesce(status_code, '') as reason, count(*)::int as n from withdrawals group by 1, 2`;
+  const switches = await listSwitches(sql);
   return {
     checkpoint: checkpoint ? { offset: checkpoint.ledger_offset, recordTime: checkpoint.record_time } : undefined,
     machines: machines.map((m) => ({ type: m.machine_type, state: m.state, final: m.is_final, count: m.n, oldestSeconds: m.oldest })),
     holdings: holdings.map((h) => ({ instrument: h.instrument, count: h.n, total: h.total, locked: h.locked })),
     withdrawals: withdrawals.map((w) => ({ status: w.status, reason: w.reason, count: w.n })),
+    switches: switches.map((sw) => ({ name: sw.name, paused: sw.paused })),
   };
 }
 
-export function createMetrics(sql: Sql): Metrics {
+export function createMetrics(sql: Sql, opts: { cacheMs?: number } = {}): Metrics {
+  const cacheMs = opts.cacheMs ?? METRICS_CACHE_MS;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'cxi_process_' });
 
   // One set of queries per scrape, shared by all the gauges below.
   let cached: { at: number; snapshot: Promise<DbSnapshot> } | undefined;
   const snapshot = () => {
-    if (!cached || Date.now() - cached.at > CACHE_MS) {
+    if (!cached || Date.now() - cached.at > cacheMs) {
       cached = { at: Date.now(), snapshot: readSnapshot(sql) };
       cached.snapshot.catch(() => (cached = undefined));
     }
@@ -97,7 +105,7 @@ export function createMetrics(sql: Sql): Metrics {
   });
   new Gauge({
     name: 'cxi_withdrawals',
-    help: 'Withdrawals by status and reason.',
+    help: 'Withdrawals by status and reason code (statusCode in the API; empty while nothing holds them).',
     labelNames: ['status', 'reason'] as const,
     registers: [registry],
     async collect() {
@@ -146,7 +154,8 @@ export function createMetrics(sql: Sql): Metrics {
     labelNames: ['switch'] as const,
     registers: [registry],
     async collect() {
-      for (const sw of await listSwitches(sql)) this.set({ switch: sw.name }, sw.paused ? 1 : 0);
+      const s = await snapshot();
+      for (const sw of s.switches) this.set({ switch: sw.name }, sw.paused ? 1 : 0);
     },
   });
   return { registry };

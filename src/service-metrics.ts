@@ -2,6 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
 import type { CommittedTransition, RuntimeHooks } from './machines/runtime/index.js';
 import { stateName } from './machines/state-path.js';
+import { ActorFailure, failureClass, type FailureClass } from './machines/failure.js';
 import type { CommittedBatch } from './streams/index.js';
 
 /**
@@ -40,15 +41,16 @@ export interface ServiceMetricsOptions {
 // What the hook reads of a machine's context: only these fields, and only when they parse.
 const AttemptContext = z.object({ attempt: z.number().int().nonnegative() });
 const InstrumentContext = z.object({ instrument: z.object({ admin: z.string(), id: z.string() }) });
-const FailedEvent = z.object({ error: z.object({ failure: z.object({ code: z.string().min(1) }).optional() }).optional() });
+const FailedEvent = z.object({ error: z.object({ failure: ActorFailure.optional() }).optional() });
 
 const WITHDRAWAL_TYPE = 'withdrawal';
 const EFFECT_ERROR_PREFIX = 'xstate.error.actor';
 
-/** The failure code of an effect's error event (`UNEXPECTED` when it carries none). */
-export function failureCodeOf(event: Record<string, unknown>): string {
+/** The failure class of an effect's error event (`UNEXPECTED` when it carries no failure): a closed set. */
+export function failureCodeOf(event: Record<string, unknown>): FailureClass {
   const parsed = FailedEvent.safeParse(event);
-  return (parsed.success ? parsed.data.error?.failure?.code : undefined) ?? 'UNEXPECTED';
+  const failure = parsed.success ? parsed.data.error?.failure : undefined;
+  return failure ? failureClass(failure) : 'UNEXPECTED';
 }
 
 function instrumentLabel(context: unknown): string {
@@ -99,7 +101,7 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
   });
   const failures = new Counter({
     name: 'cxi_machine_failures_total',
-    help: 'Failed effects (ledger or database calls) of the machines, by machine type and failure code.',
+    help: 'Failed effects (ledger or database calls) of the machines, by machine type and failure class (a machine failure code, else TRANSIENT_FAILURE or PERMANENT_FAILURE).',
     labelNames: ['type', 'code'] as const,
     registers: [registry],
   });

@@ -32,7 +32,7 @@ describe('service metrics', () => {
     const hook = runtimeHooks.afterCommit!;
     hook(transition({ prevContext: null, context: { attempt: 0, instrument: amulet } }));
     hook(transition({ seq: 2, prevContext: { attempt: 0 }, context: { attempt: 1, instrument: amulet } }));
-    hook(transition({ seq: 3, eventType: 'xstate.error.actor.0.withdrawal.preparing', event: { error: { name: 'ActorError', failure: { code: 'INPUT_UNAVAILABLE', retryable: true } } }, prevContext: { attempt: 1 }, context: { attempt: 1, instrument: amulet } }));
+    hook(transition({ seq: 3, eventType: 'xstate.error.actor.0.withdrawal.preparing', event: { error: { name: 'ActorError', failure: { code: 'INPUT_UNAVAILABLE', message: 'gone', retryable: true } } }, prevContext: { attempt: 1 }, context: { attempt: 1, instrument: amulet } }));
     hook(transition({ seq: 4, eventType: 'xstate.error.actor.1', event: { error: { name: 'Error', message: 'boom' } }, prevContext: { attempt: 1 }, context: { attempt: 2, instrument: amulet } }));
     hook(transition({ seq: 5, to: 'completed', isFinal: true, prevContext: { attempt: 2 }, context: { attempt: 2, instrument: amulet } }));
     // A restored machine's first transition compares with its restored context: nothing new.
@@ -49,8 +49,11 @@ describe('service metrics', () => {
     expect(m.sum('cxi_withdrawal_attempts_total')).toBe(2);
   });
 
-  it('reads the failure code of an effect error event', () => {
-    expect(failureCodeOf({ error: { failure: { code: 'CONTRACT_NOT_FOUND' } } })).toBe('CONTRACT_NOT_FOUND');
+  it('reads the failure class of an effect error event: a closed set, never a ledger error id', () => {
+    expect(failureCodeOf({ error: { failure: { code: 'INPUT_UNAVAILABLE', message: 'x', retryable: false } } })).toBe('INPUT_UNAVAILABLE');
+    expect(failureCodeOf({ error: { failure: { code: 'CONTRACT_NOT_FOUND', message: 'x', retryable: false } } })).toBe('PERMANENT_FAILURE');
+    expect(failureCodeOf({ error: { failure: { code: 'UNAVAILABLE', message: 'x', retryable: true, status: 503 } } })).toBe('TRANSIENT_FAILURE');
+    expect(failureCodeOf({ error: { failure: { code: 'CONTRACT_NOT_FOUND' } } })).toBe('UNEXPECTED');
     expect(failureCodeOf({ error: { message: 'x' } })).toBe('UNEXPECTED');
     expect(failureCodeOf({ error: 'text' })).toBe('UNEXPECTED');
   });

@@ -27,6 +27,7 @@ interface Withdrawal {
   withdrawalId: string;
   status: string;
   statusReason: string | null;
+  statusCode?: string | null;
   amount: string;
   instrument: { admin: string; id: string };
   receiver: string;
@@ -37,6 +38,7 @@ interface Withdrawal {
 const withdrawalColumns: Column<Withdrawal>[] = [
   { header: 'id', value: (w) => w.withdrawalId },
   { header: 'status', value: (w) => w.status },
+  { header: 'code', value: (w) => w.statusCode ?? null },
   { header: 'reason', value: (w) => w.statusReason },
   { header: 'amount', value: (w) => w.amount },
   { header: 'instrument', value: (w) => w.instrument.id },

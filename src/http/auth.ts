@@ -2,8 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiScope, ApiToken } from '../config.js';
 import { AppError } from '../errors.js';
 
-/** What a route requires: a scope, or nothing at all (probes, docs). */
-export type RouteAccess = ApiScope | 'public';
+/**
+ * What a route requires: a scope, nothing at all (docs), or `probe`: anyone, and a read-scoped
+ * token (when one is presented) is checked and shows the details (the health probes).
+ */
+export type RouteAccess = ApiScope | 'public' | 'probe';
 
 export interface Principal {
   name: string;
@@ -35,10 +38,12 @@ export function createAuthenticator(tokens: readonly ApiToken[]) {
   /** Throws the catalogue's 401/403 unless the request may use a route with this access rule. */
   function authorize(access: RouteAccess, authorization: string | undefined): Principal | undefined {
     if (access === 'public') return undefined;
+    if (access === 'probe' && authorization === undefined) return undefined;
+    const scope = access === 'probe' ? 'read' : access;
     const principal = authenticate(authorization);
-    if (!principal.scopes.includes(access)) {
+    if (!principal.scopes.includes(scope)) {
       // Name only the scope that is missing: what else a token may do is not the caller's to learn.
-      throw new AppError('FORBIDDEN', `This operation needs the "${access}" scope, which token "${principal.name}" lacks.`, { requiredScope: access });
+      throw new AppError('FORBIDDEN', `This operation needs the "${scope}" scope, which token "${principal.name}" lacks.`, { requiredScope: scope });
     }
     return principal;
   }

@@ -95,6 +95,11 @@ export interface ServerOptions {
   apiTokens: readonly ApiToken[];
   /** Require a read-scoped token on /health, /ready and /metrics too. */
   protectOpsEndpoints: boolean;
+  /**
+   * Require a read-scoped token on /metrics (it shows treasury balances and volumes). The daemon
+   * sets it unless the server listens on loopback only or METRICS_PUBLIC says otherwise.
+   */
+  protectMetrics?: boolean;
   metrics?: HttpMetrics;
   version?: string;
   /** Failed authentications per address before it is answered 429 (default 20 per 10 s). */
@@ -159,17 +164,19 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
   app.server.maxConnections = opts.maxConnections ?? 1000;
   const throttle = createAuthThrottle({ logger: opts.logger.child({ component: 'http-auth' }), ...opts.authFailures });
   app.addHook('onClose', async () => throttle.stop());
-  const opsAccess: RouteAccess = opts.protectOpsEndpoints ? 'read' : 'public';
+  // Probes answer anyone (without details); /metrics is protected unless the daemon says otherwise.
+  const probeAccess: RouteAccess = opts.protectOpsEndpoints ? 'read' : 'probe';
+  const metricsAccess: RouteAccess = opts.protectOpsEndpoints || opts.protectMetrics === true ? 'read' : 'public';
 
   app.addHook('onRoute', (route) => {
     const url = route.url ?? route.path ?? '';
     if (OPS_PATHS.has(url)) {
-      route.config = { ...route.config, access: opsAccess };
+      route.config = { ...route.config, access: url === '/metrics' ? metricsAccess : probeAccess };
     } else if (url.startsWith('/v1') && route.config?.access === undefined) {
       throw new Error(`route ${String(route.method)} ${url} does not declare its access scope (config.access)`);
     }
     const access = route.config?.access;
-    if (access !== undefined && access !== 'public' && route.schema) {
+    if (access !== undefined && access !== 'public' && access !== 'probe' && route.schema) {
       route.schema = { ...route.schema, security: [{ bearerAuth: [access] }] };
     }
   });
@@ -190,6 +197,7 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
     const access = req.routeOptions.config.access;
     // Routes outside /v1 without a rule (docs, openapi, 404s) are public by design.
     if (access === undefined || access === 'public') return;
+    if (access === 'probe' && req.headers.authorization === undefined) return;
     const wait = throttle.blockedFor(req.ip);
     if (wait > 0) {
       void reply.header('retry-after', String(wait));

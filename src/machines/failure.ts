@@ -67,6 +67,19 @@ export function isTransient(f: ActorFailure): boolean {
   return f.retryable && !(f.status !== undefined && NON_RETRYABLE_STATUSES.has(f.status));
 }
 
+/**
+ * A failure named from a closed set (for metric labels and reason codes): the machine's own code
+ * where it has one, otherwise only whether it is worth retrying. Ledger and registry error ids
+ * are open-ended (a hostile server could invent any), so they stay in messages and logs.
+ */
+export type FailureClass = (typeof FailureCode)[keyof typeof FailureCode] | 'TRANSIENT_FAILURE' | 'PERMANENT_FAILURE';
+
+const MACHINE_CODES: ReadonlyMap<string, FailureClass> = new Map(Object.values(FailureCode).map((c) => [c, c]));
+
+export function failureClass(f: ActorFailure): FailureClass {
+  return MACHINE_CODES.get(f.code) ?? (isTransient(f) ? 'TRANSIENT_FAILURE' : 'PERMANENT_FAILURE');
+}
+
 /** One line an operator can read in a status_reason. */
 export function describeFailure(f: ActorFailure): string {
   const status = f.status === undefined ? '' : ` (HTTP ${f.status})`;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BackoffPolicy } from './backoff.js';
 import { ActorFailure, FailureCode, describeFailure, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
 import { statePath } from './state-path.js';
+import { failureReasonCode, WithdrawalReasonCode } from './withdrawal.reason-code.js';
 import { InstrumentRef, PreparedSubmission, SignedSubmission, ChoiceContext } from './submission.js';
 import type { AttemptStanding } from './withdrawal.actors.js';
 
@@ -129,6 +130,12 @@ export const WithdrawalContext = WithdrawalInput.extend({
   expiredUnheld: z.number().int().positive().nullable().optional(),
   /** Why the withdrawal ended failed/cancelled, or why it is stalled. */
   outcomeReason: z.string().nullable(),
+  /**
+   * The code of the reason a failure, a policy, an operator or the ledger gave (pendingFailure,
+   * haltReason, cancelRequested, outcomeReason): withdrawal.reason-code.ts. Absent in snapshots
+   * written before it existed (= none).
+   */
+  reasonCode: WithdrawalReasonCode.nullable().optional(),
   history: z.array(HistoryEntry),
 });
 export type WithdrawalContext = z.infer<typeof WithdrawalContext>;
@@ -157,6 +164,7 @@ export function initialWithdrawalContext(input: WithdrawalInput): WithdrawalCont
     closed: null,
     expiredUnheld: null,
     outcomeReason: null,
+    reasonCode: null,
     history: [],
   };
 }
@@ -283,15 +291,16 @@ export function decideAfterWithdrawFailure(c: WithdrawalContext, f: ActorFailure
 }
 
 /** The reason recorded when a failure stops the automation: exhausted budgets fail, anything else halts. */
-export function stopReasons(c: WithdrawalContext): { pendingFailure: string | null; haltReason: string | null } {
+export function stopReasons(c: WithdrawalContext): { pendingFailure: string | null; haltReason: string | null; reasonCode: WithdrawalReasonCode | null } {
   const last = c.lastFailure;
-  if (last === null) return { pendingFailure: c.pendingFailure, haltReason: c.haltReason };
+  const kept = { pendingFailure: c.pendingFailure, haltReason: c.haltReason, reasonCode: c.reasonCode ?? null };
+  if (last === null) return kept;
   const what = `${last.step} failed: ${describeFailure(last.failure)}`;
-  if (c.pendingFailure !== null || c.cancelRequested !== null) return { pendingFailure: c.pendingFailure, haltReason: c.haltReason };
+  if (c.pendingFailure !== null || c.cancelRequested !== null) return kept;
   if (isTransient(last.failure)) {
-    return { pendingFailure: `gave up after ${c.transientFailures} transient failures; last ${what}`, haltReason: c.haltReason };
+    return { pendingFailure: `gave up after ${c.transientFailures} transient failures; last ${what}`, haltReason: c.haltReason, reasonCode: 'RETRIES_EXHAUSTED' };
   }
-  return { pendingFailure: null, haltReason: what };
+  return { pendingFailure: null, haltReason: what, reasonCode: failureReasonCode(last.failure) };
 }
 
 /** An ATTEMPT_EXPIRED the machine must keep: for an attempt after the current one, none of it held yet. */
@@ -308,57 +317,79 @@ export function attemptBudgetExhausted(c: WithdrawalContext): boolean {
   return c.attempt - c.retryBase >= c.policy.maxAttempts;
 }
 
-/** Status and reason mirrored on the withdrawals row, in words an operator reads. */
-export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): { status: string; reason: string | null } {
+/** Status, reason (words an operator reads) and reason code (withdrawal.reason-code.ts) mirrored on the withdrawals row. */
+export interface WithdrawalStatus {
+  status: string;
+  reason: string | null;
+  code: WithdrawalReasonCode | null;
+}
+
+export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): WithdrawalStatus {
   const path = statePath(stateValue);
   const top = path[0] ?? 'requested';
   const deadline = c.reservation ? ` (attempt ${c.reservation.attempt}, deadline ${c.reservation.deadline})` : '';
+  const code = c.reasonCode ?? null;
+  const failed = c.lastFailure ? failureReasonCode(c.lastFailure.failure) : null;
   switch (top) {
     case 'requested':
-      return { status: 'requested', reason: null };
+      return { status: 'requested', reason: null, code: null };
     case 'reserving':
-      return { status: 'reserving', reason: null };
+      return { status: 'reserving', reason: null, code: null };
     case 'reserveBackoff':
-      return { status: 'reserving', reason: backoffReason(c) };
+      return { status: 'reserving', reason: backoffReason(c), code: failed };
     case 'waitingForFunds':
-      return { status: 'waiting_for_funds', reason: c.waitingReason };
+      return { status: 'waiting_for_funds', reason: c.waitingReason, code: 'WAITING_FOR_FUNDS' };
     case 'preparing':
-      return { status: 'preparing', reason: null };
+      return { status: 'preparing', reason: null, code: null };
     case 'prepareBackoff':
-      return { status: 'preparing', reason: backoffReason(c) };
+      return { status: 'preparing', reason: backoffReason(c), code: failed };
     case 'signing':
-      return { status: 'signing', reason: null };
+      return { status: 'signing', reason: null, code: null };
     case 'executing':
-      return { status: 'executing', reason: null };
+      return { status: 'executing', reason: null, code: null };
     case 'checkingLedger':
-      return { status: 'checking_ledger', reason: `the ledger says a reserved holding is gone${deadline}: waiting for ingestion to reach the ledger end before deciding` };
+      return {
+        status: 'checking_ledger',
+        reason: `the ledger says a reserved holding is gone${deadline}: waiting for ingestion to reach the ledger end before deciding`,
+        code: 'INPUT_UNAVAILABLE',
+      };
     case 'awaitingLedger': {
       const stop = c.pendingFailure ?? c.haltReason;
-      const reason = stop !== null ? `no further submissions (${stop}); waiting for the ledger outcome${deadline}` : path[1] === 'resubmitBackoff' ? backoffReason(c) : `waiting for the ledger outcome${deadline}`;
-      return { status: 'awaiting_ledger', reason };
+      if (stop !== null) return { status: 'awaiting_ledger', reason: `no further submissions (${stop}); waiting for the ledger outcome${deadline}`, code };
+      if (path[1] === 'resubmitBackoff') return { status: 'awaiting_ledger', reason: backoffReason(c), code: failed };
+      return { status: 'awaiting_ledger', reason: `waiting for the ledger outcome${deadline}`, code: null };
     }
     case 'releasing':
     case 'releaseBackoff': {
       const status = c.cancelRequested ? 'cancelling' : c.pendingFailure ? 'failing' : c.haltReason ? 'stalling' : 'retrying';
-      return { status, reason: c.cancelRequested?.reason ?? c.pendingFailure ?? c.haltReason ?? lastHistoryDetail(c) };
+      const reason = c.cancelRequested?.reason ?? c.pendingFailure ?? c.haltReason ?? lastHistoryDetail(c);
+      return { status, reason, code: status === 'retrying' ? retryingCode(c) : code };
     }
     case 'stalled':
-      return { status: 'stalled', reason: c.outcomeReason };
+      return { status: 'stalled', reason: c.outcomeReason, code };
     case 'pendingAcceptance':
-      return { status: 'pending_acceptance', reason: c.transfer?.transferInstructionCid ? `offer ${c.transfer.transferInstructionCid} awaits the receiver` : null };
+      return { status: 'pending_acceptance', reason: c.transfer?.transferInstructionCid ? `offer ${c.transfer.transferInstructionCid} awaits the receiver` : null, code: null };
     case 'withdrawingOffer':
     case 'offerWithdrawWait':
     case 'offerWithdrawHalted':
-      return { status: 'withdrawing_offer', reason: withdrawReason(top, c) };
+      return { status: 'withdrawing_offer', reason: withdrawReason(top, c), code };
     case 'completed':
-      return { status: 'completed', reason: null };
+      return { status: 'completed', reason: null, code: null };
     case 'failed':
-      return { status: 'failed', reason: c.outcomeReason };
+      return { status: 'failed', reason: c.outcomeReason, code };
     case 'cancelled':
-      return { status: 'cancelled', reason: c.outcomeReason };
+      return { status: 'cancelled', reason: c.outcomeReason, code };
     default:
-      return { status: top, reason: null };
+      return { status: top, reason: null, code: null };
   }
+}
+
+/** Why a withdrawal releases its holdings to try again: what the last history entry says. */
+function retryingCode(c: WithdrawalContext): WithdrawalReasonCode | null {
+  const last = c.history[c.history.length - 1]?.kind;
+  if (last === 'attempt_expired') return 'ATTEMPT_EXPIRED';
+  if (last === 'ledger_checked' || last === 'inputs_unavailable') return 'INPUT_UNAVAILABLE';
+  return c.lastFailure ? failureReasonCode(c.lastFailure.failure) : null;
 }
 
 function withdrawReason(top: string, c: WithdrawalContext): string {

@@ -177,7 +177,7 @@ describe('withdrawal machine: happy paths', () => {
     await h.send(transferred('pending'));
     expect(h.value()).toBe('pendingAcceptance');
     expect(h.ctx()).toMatchObject({ factory: null, prepared: null, signed: null });
-    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({ status: 'pending_acceptance', reason: 'offer ti-1 awaits the receiver' });
+    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({ status: 'pending_acceptance', reason: 'offer ti-1 awaits the receiver', code: null });
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-2', outcome: 'accepted' });
     expect(h.value()).toBe('completed');
   });
@@ -208,7 +208,7 @@ describe('withdrawal machine: happy paths', () => {
     // Decided by record time: no update closed it, the offer and its lock are still on the ledger.
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: null, outcome: 'expired' });
     expect(h.value()).toBe('withdrawingOffer');
-    expect(withdrawalStatus(h.value(), h.ctx()).status).toBe('withdrawing_offer');
+    expect(withdrawalStatus(h.value(), h.ctx())).toMatchObject({ status: 'withdrawing_offer', code: 'OFFER_EXPIRED' });
     expect(h.script.only('withdrawOffer').input).toEqual({ withdrawalId: 'w-1', instrument: INPUT.instrument, transferInstructionCid: 'ti-1', commandId: 'withdrawal-w-1-withdraw-offer' });
     await h.fail('withdrawOffer', transient);
     expect(h.value()).toBe('offerWithdrawWait');
@@ -222,6 +222,7 @@ describe('withdrawal machine: happy paths', () => {
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-w', outcome: 'withdrawn' });
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toBe('transfer offer expired before acceptance; the offer closed (withdrawn) in update upd-w; funds returned to the treasury');
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('OFFER_EXPIRED');
   });
 
   it('2-step: a withdraw that cannot succeed waits for an operator; the receiver may still accept meanwhile', async () => {
@@ -253,6 +254,7 @@ describe('withdrawal machine: happy paths', () => {
       await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-x', outcome: closes });
       expect(h.value()).toBe(closes === 'accepted' ? 'completed' : 'failed');
       if (closes === 'withdrawn') expect(h.ctx().outcomeReason).toBe('failed by operator ops: customer closed the account; the offer closed (withdrawn) in update upd-x; funds returned to the treasury');
+      expect(withdrawalStatus(h.value(), h.ctx()).code).toBe(closes === 'accepted' ? null : 'OPERATOR_FAIL');
     }
   });
 
@@ -263,6 +265,7 @@ describe('withdrawal machine: happy paths', () => {
     await h.send({ type: 'TRANSFERRED', updateId: 'upd-f', outcome: 'failed', transferInstructionCid: null });
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toBe('the transfer committed with result Failed in update upd-f; funds returned to the treasury');
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('TRANSFER_FAILED');
   });
 
   it('a duplicate TRANSFERRED while pending acceptance changes nothing', async () => {
@@ -294,7 +297,7 @@ describe('withdrawal machine: reservation', () => {
     const h = harness();
     await h.answer('reserveHoldings', insufficient);
     expect(h.value()).toBe('waitingForFunds');
-    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({ status: 'waiting_for_funds', reason: insufficient.kind === 'insufficient' ? insufficient.reason : '' });
+    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({ status: 'waiting_for_funds', reason: insufficient.kind === 'insufficient' ? insufficient.reason : '', code: 'WAITING_FOR_FUNDS' });
     expect(h.ctx().waitingSince).toBe('2029-12-31T23:00:00.000Z');
     expect(h.ctx().retryAt).toBe('2029-12-31T23:00:05.000Z');
     await vi.advanceTimersByTimeAsync(4_999);
@@ -319,12 +322,14 @@ describe('withdrawal machine: reservation', () => {
     await h.answer('releaseReservation', { released: 0 });
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toMatch(/insufficient funds for more than 1 minutes/);
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('INSUFFICIENT_FUNDS');
   });
 
   it('an instrument that is not onboarded fails at once, without reserving', async () => {
     const h = harness({ transferPolicy: null });
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toContain('not onboarded');
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('INSTRUMENT_UNAVAILABLE');
     expect(h.script.calls).toHaveLength(0);
   });
 
@@ -337,6 +342,7 @@ describe('withdrawal machine: reservation', () => {
     await h.answer('releaseReservation', { released: 2 });
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toBe('receiver alice::1220bb has no transfer preapproval and instrument Amulet supports only 1-step (direct) transfers');
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('TRANSFER_KIND_REFUSED');
     expect(h.script.callsOf('prepareTransfer')).toHaveLength(0);
   });
 });
@@ -349,6 +355,7 @@ describe('withdrawal machine: errors', () => {
     for (const d of delays) {
       await h.fail('fetchTransferFactory', transient);
       expect(h.value()).toBe('prepareBackoff');
+      expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('TRANSIENT_FAILURE');
       expect(Date.parse(h.ctx().retryAt!) - Date.now()).toBe(d);
       await vi.advanceTimersByTimeAsync(d - 1);
       expect(h.value()).toBe('prepareBackoff');
@@ -360,6 +367,7 @@ describe('withdrawal machine: errors', () => {
     await h.answer('releaseReservation', { released: 2 });
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toMatch(/^gave up after 3 transient failures; last factory failed: UNAVAILABLE \(HTTP 503\)/);
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('RETRIES_EXHAUSTED');
     expect(h.ctx().history.filter((e) => e.kind === 'factory_failed')).toHaveLength(4);
   });
 
@@ -370,7 +378,7 @@ describe('withdrawal machine: errors', () => {
     expect(h.value()).toBe('releasing');
     await h.answer('releaseReservation', { released: 2 });
     expect(h.value()).toBe('stalled');
-    expect(withdrawalStatus(h.value(), h.ctx()).reason).toContain(`(HTTP ${status})`);
+    expect(withdrawalStatus(h.value(), h.ctx())).toMatchObject({ reason: expect.stringContaining(`(HTTP ${status})`), code: 'PERMANENT_FAILURE' });
     await vi.advanceTimersByTimeAsync(3_600_000);
     expect(h.value()).toBe('stalled');
     expect(h.script.callsOf('fetchTransferFactory')).toHaveLength(1);
@@ -389,6 +397,7 @@ describe('withdrawal machine: errors', () => {
     await h.fail('verifyAndSign', err({ code: 'PREPARED_TX_MISMATCH', message: 'receiver differs' }));
     await h.answer('releaseReservation', { released: 2 });
     expect(h.value()).toBe('stalled');
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('PREPARED_TX_MISMATCH');
     expect(h.script.callsOf('executeSubmission')).toHaveLength(0);
   });
 
@@ -651,6 +660,7 @@ describe('withdrawal machine: the safety rule', () => {
     }
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toBe('retry budget exhausted: 3 attempts without a transfer');
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('ATTEMPTS_EXHAUSTED');
     expect(h.ctx().history.filter((e) => e.kind === 'attempt_expired').map((e) => e.attempt)).toEqual([1, 2, 3]);
   });
 });
@@ -669,6 +679,7 @@ describe('withdrawal machine: operator commands', () => {
     await h.answer('releaseReservation', { released: 0 });
     expect(h.value()).toBe('cancelled');
     expect(h.ctx().outcomeReason).toBe('cancelled by ops: customer asked');
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('OPERATOR_CANCEL');
   });
 
   it('CANCEL while the reservation is being written waits for it, then releases it', async () => {
@@ -699,6 +710,7 @@ describe('withdrawal machine: operator commands', () => {
     await h.answer('releaseReservation', { released: 2 });
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toBe('failed by operator ops: compliance hold');
+    expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('OPERATOR_FAIL');
   });
 
   it('FAIL accepted while awaiting the ledger still completes if the transfer committed', async () => {

@@ -2,6 +2,7 @@ import { and, assertEvent, assign, fromPromise, setup, stateIn } from 'xstate';
 import { z } from 'zod';
 import { backoffDelayMs, isoAfter, msUntil, nowIso } from './backoff.js';
 import { describeFailure, toFailure } from './failure.js';
+import { failureReasonCode, offerClosedReasonCode } from './withdrawal.reason-code.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
 import type {
   CheckAttemptInput,
@@ -171,7 +172,8 @@ export const withdrawalMachine = setup({
     })),
     stallRelease: assign(({ context }) => {
       const reason = `could not release holdings: ${context.lastFailure ? describeFailure(context.lastFailure.failure) : 'unknown'}`;
-      return { haltReason: reason, outcomeReason: reason, history: appendHistory(context, { kind: 'stalled', detail: reason }) };
+      const reasonCode = context.lastFailure ? failureReasonCode(context.lastFailure.failure) : 'RELEASE_REFUSED';
+      return { haltReason: reason, outcomeReason: reason, reasonCode, history: appendHistory(context, { kind: 'stalled', detail: reason }) };
     }),
     countExecute: assign(({ context }) => ({
       executeCount: context.executeCount + 1,
@@ -211,6 +213,7 @@ export const withdrawalMachine = setup({
       return {
         transfer: { updateId: event.updateId, outcome: event.outcome, transferInstructionCid: event.transferInstructionCid, attempt: context.attempt },
         outcomeReason: event.outcome === 'failed' ? `the transfer committed with result Failed in update ${event.updateId}; funds returned to the treasury` : context.outcomeReason,
+        reasonCode: event.outcome === 'failed' ? 'TRANSFER_FAILED' : context.reasonCode,
         reservation: null,
         history: appendHistory(context, { kind: 'transferred', detail: `${event.outcome} in update ${event.updateId}` }),
       };
@@ -219,26 +222,31 @@ export const withdrawalMachine = setup({
       assertEvent(event, 'INSTRUCTION_CLOSED');
       const how = { rejected: ' by the receiver', withdrawn: ' by the sender', expired: ' before acceptance', failed: ' on the ledger', accepted: '' }[event.outcome];
       // Expired by record time and then withdrawn by us, or withdrawn because an operator failed it.
-      const why = context.closed?.outcome === 'expired' && context.closed.updateId === null ? 'transfer offer expired before acceptance' : context.pendingFailure;
+      const expiredUnwithdrawn = context.closed?.outcome === 'expired' && context.closed.updateId === null;
+      const why = expiredUnwithdrawn ? 'transfer offer expired before acceptance' : context.pendingFailure;
       const failedBecause =
         event.outcome === 'accepted'
           ? null
           : why !== null && event.updateId !== null
             ? `${why}; the offer closed (${event.outcome}) in update ${event.updateId}; funds returned to the treasury`
             : `transfer offer ${event.outcome}${how}; funds returned to the treasury`;
+      // Withdrawn by us: the code says why we withdrew it (its expiry, an operator's FAIL).
+      const reasonCode =
+        event.outcome === 'accepted' ? null : expiredUnwithdrawn ? 'OFFER_EXPIRED' : (context.pendingFailure !== null && context.reasonCode) || offerClosedReasonCode(event.outcome);
       return {
         closed: { updateId: event.updateId, outcome: event.outcome },
         outcomeReason: failedBecause,
+        reasonCode,
         history: appendHistory(context, { kind: 'instruction_closed', detail: `${event.outcome}${event.updateId ? ` in update ${event.updateId}` : ' (by ingested record time)'}` }),
       };
     }),
     requestCancel: assign(({ context, event }) => {
       assertEvent(event, 'CANCEL');
-      return { cancelRequested: { by: event.by, reason: event.reason, at: nowIso() }, history: appendHistory(context, { kind: 'operator_cancel', detail: `${event.by}: ${event.reason}` }) };
+      return { cancelRequested: { by: event.by, reason: event.reason, at: nowIso() }, reasonCode: 'OPERATOR_CANCEL', history: appendHistory(context, { kind: 'operator_cancel', detail: `${event.by}: ${event.reason}` }) };
     }),
     requestFail: assign(({ context, event }) => {
       assertEvent(event, 'FAIL');
-      return { pendingFailure: `failed by operator ${event.by}: ${event.reason}`, history: appendHistory(context, { kind: 'operator_fail', detail: `${event.by}: ${event.reason}` }) };
+      return { pendingFailure: `failed by operator ${event.by}: ${event.reason}`, reasonCode: 'OPERATOR_FAIL', history: appendHistory(context, { kind: 'operator_fail', detail: `${event.by}: ${event.reason}` }) };
     }),
     operatorRetry: assign(({ context, event }) => {
       assertEvent(event, 'RETRY');
@@ -246,6 +254,7 @@ export const withdrawalMachine = setup({
         transientFailures: 0,
         haltReason: null,
         outcomeReason: null,
+        reasonCode: null,
         retryBase: context.attempt,
         retryAt: null,
         history: appendHistory(context, { kind: 'operator_retry', detail: `retry requested by ${event.by}` }),
@@ -261,9 +270,9 @@ export const withdrawalMachine = setup({
       retryAt: isoAfter(context.policy.backoff.maxMs),
       history: appendHistory(context, { kind: 'offer_withdraw_sent', detail: 'waiting for ingestion to show the offer closed; asking again if it does not' }),
     })),
-    finishCancelled: assign(({ context }) => ({ outcomeReason: `cancelled by ${context.cancelRequested?.by ?? 'operator'}: ${context.cancelRequested?.reason ?? ''}` })),
+    finishCancelled: assign(({ context }) => ({ outcomeReason: `cancelled by ${context.cancelRequested?.by ?? 'operator'}: ${context.cancelRequested?.reason ?? ''}`, reasonCode: 'OPERATOR_CANCEL' as const })),
     finishFailed: assign(({ context }) => ({ outcomeReason: context.pendingFailure })),
-    finishBudget: assign(({ context }) => ({ outcomeReason: `retry budget exhausted: ${context.attempt - context.retryBase} attempts without a transfer` })),
+    finishBudget: assign(({ context }) => ({ outcomeReason: `retry budget exhausted: ${context.attempt - context.retryBase} attempts without a transfer`, reasonCode: 'ATTEMPTS_EXHAUSTED' as const })),
     finishStalled: assign(({ context }) => ({ outcomeReason: context.haltReason })),
   },
 }).createMachine({
@@ -296,7 +305,7 @@ export const withdrawalMachine = setup({
         {
           guard: 'instrumentUnusable',
           target: 'failed',
-          actions: assign(({ context }) => ({ outcomeReason: `instrument ${context.instrument.admin}/${context.instrument.id} is not onboarded or is disabled` })),
+          actions: assign(({ context }) => ({ outcomeReason: `instrument ${context.instrument.admin}/${context.instrument.id} is not onboarded or is disabled`, reasonCode: 'INSTRUMENT_UNAVAILABLE' as const })),
         },
         { target: 'reserving' },
       ],
@@ -368,6 +377,7 @@ export const withdrawalMachine = setup({
             target: 'releasing',
             actions: assign(({ context, event }) => ({
               pendingFailure: `insufficient funds for more than ${Math.round(context.policy.fundsTimeoutMs / 60_000)} minutes: ${event.output.kind === 'insufficient' ? event.output.reason : ''}`,
+              reasonCode: 'INSUFFICIENT_FUNDS' as const,
             })),
           },
           {
@@ -429,7 +439,8 @@ export const withdrawalMachine = setup({
                 target: '#withdrawal.kindRefused',
                 actions: assign(({ context, event }) => {
                   const reason = transferKindRefusal(context, event.output.transferKind) ?? '';
-                  return { pendingFailure: context.pendingFailure ?? reason, history: appendHistory(context, { kind: 'transfer_kind_refused', detail: reason }) };
+                  const reasonCode = context.pendingFailure !== null ? (context.reasonCode ?? null) : ('TRANSFER_KIND_REFUSED' as const);
+                  return { pendingFailure: context.pendingFailure ?? reason, reasonCode, history: appendHistory(context, { kind: 'transfer_kind_refused', detail: reason }) };
                 }),
               },
               {

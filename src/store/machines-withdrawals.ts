@@ -68,14 +68,16 @@ export interface WithdrawalStatusMirror {
   withdrawalId: string;
   status: string;
   reason: string | null;
+  /** withdrawal.reason-code.ts: a closed set. */
+  code: string | null;
 }
 
 /** The machines' statuses onto their rows (one statement for a commit group); unchanged rows are left alone. */
 export async function mirrorWithdrawalStatuses(tx: Tx, rows: readonly WithdrawalStatusMirror[]): Promise<void> {
   if (rows.length === 0) return;
-  const doc = JSON.stringify(rows.map((r) => ({ id: r.withdrawalId, s: r.status, r: r.reason })));
+  const doc = JSON.stringify(rows.map((r) => ({ id: r.withdrawalId, s: r.status, r: r.reason, c: r.code })));
   await tx`
-    update withdrawals w set status = v.s, status_reason = v.r, updated_at = now()
-    from jsonb_to_recordset(${doc}::text::jsonb) as v(id text, s text, r text)
-    where w.withdrawal_id = v.id and (w.status is distinct from v.s or w.status_reason is distinct from v.r)`;
+    update withdrawals w set status = v.s, status_reason = v.r, status_code = v.c, updated_at = now()
+    from jsonb_to_recordset(${doc}::text::jsonb) as v(id text, s text, r text, c text)
+    where w.withdrawal_id = v.id and (w.status is distinct from v.s or w.status_reason is distinct from v.r or w.status_code is distinct from v.c)`;
 }

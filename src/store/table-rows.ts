@@ -14,6 +14,7 @@ export interface WithdrawalsTableRow {
   receiver: string;
   status: string;
   status_reason: string | null;
+  status_code: string | null;
   attempt: number;
   deadline: string | null;
   recovered: boolean;

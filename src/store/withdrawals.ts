@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { WithdrawalReasonCode } from '../machines/withdrawal.reason-code.js';
 import { normalizeAmount } from '../lib/decimal.js';
 import type { Queryable, Sql } from './db.js';
 import { appendOutboxEvents } from './outbox.js';
@@ -17,6 +18,8 @@ export interface WithdrawalRow extends WithdrawalRequest {
   purpose: 'payout' | 'self_transfer';
   status: string;
   statusReason: string | null;
+  /** Closed set (src/machines/withdrawal.reason-code.ts); null while nothing holds or ended it. */
+  statusCode: WithdrawalReasonCode | null;
   attempt: number;
   deadline: string | null;
   recovered: boolean;
@@ -38,6 +41,8 @@ function toWithdrawal(r: Row): WithdrawalRow {
     receiver: r.receiver,
     status: r.status,
     statusReason: r.status_reason,
+    // Only the status mirror writes it, from the same closed set: anything else is a defect, said loudly.
+    statusCode: WithdrawalReasonCode.nullable().parse(r.status_code),
     attempt: r.attempt,
     deadline: r.deadline,
     recovered: r.recovered,

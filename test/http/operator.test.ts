@@ -108,10 +108,10 @@ describe('withdrawal actions', () => {
     const res = await post('/v1/withdrawals/op-cancel/cancel', { reason: 'customer asked' });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ command: 'CANCEL', by: STACK_API_TOKEN.name, machineState: expect.stringMatching(/^releasing/), withdrawal: { withdrawalId: 'op-cancel', status: 'cancelling' } });
-    expect(await s.waitForWithdrawal('op-cancel', ['cancelled', 'failed', 'completed'])).toMatchObject({ status: 'cancelled' });
+    expect(await s.waitForWithdrawal('op-cancel', ['cancelled', 'failed', 'completed'])).toMatchObject({ status: 'cancelled', statusCode: 'OPERATOR_CANCEL' });
     expect(await liveReservations('op-cancel')).toBe(0);
     expect(s.sandbox.control.books.transfers('op-cancel')).toEqual([]);
-    expect(await outbox('withdrawal', 'op-cancel', 'withdrawal.failed')).toEqual([expect.objectContaining({ cancelled: true, recredit: true })]);
+    expect(await outbox('withdrawal', 'op-cancel', 'withdrawal.failed')).toEqual([expect.objectContaining({ cancelled: true, recredit: true, reasonCode: 'OPERATOR_CANCEL' })]);
     expect(await operatorCommands('withdrawal', 'op-cancel')).toEqual([{ eventType: 'CANCEL', by: STACK_API_TOKEN.name }]);
 
     const again = await post('/v1/withdrawals/op-cancel/cancel', { reason: 'twice' });
@@ -159,7 +159,7 @@ describe('withdrawal actions', () => {
     }
     expect(await post('/v1/withdrawals/op-offer/fail', { reason: 'customer closed the account' })).toMatchObject({ status: 202, body: { command: 'FAIL' } });
     const failed = await s.waitForWithdrawal('op-offer', ['failed', 'completed']);
-    expect(failed).toMatchObject({ status: 'failed', statusReason: expect.stringMatching(/^failed by operator stack: customer closed the account; the offer closed \(withdrawn\) in update /) });
+    expect(failed).toMatchObject({ status: 'failed', statusCode: 'OPERATOR_FAIL', statusReason: expect.stringMatching(/^failed by operator stack: customer closed the account; the offer closed \(withdrawn\) in update /) });
     expect(s.sandbox.engine.activeInstructions(s.treasury).map((i) => i.contract.contractId)).not.toContain(pending.transfer!.transferInstructionCid);
     expect(await outbox('withdrawal', 'op-offer', 'withdrawal.failed')).toEqual([expect.objectContaining({ recredit: true, cancelled: false })]);
   });

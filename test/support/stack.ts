@@ -126,7 +126,8 @@ export interface DaemonParts {
 export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonParts> {
   const { sql, ledger, logger } = o;
   const test = (o.profile ?? 'test') === 'test';
-  const registry = o.metrics ? createMetrics(sql).registry : undefined;
+  // Uncached: tests scrape before and after what they do (the cache has its own test, test/http/ops-endpoints.test.ts).
+  const registry = o.metrics ? createMetrics(sql, { cacheMs: 0 }).registry : undefined;
   // As the daemon builds them: the effects and the onboarding API share one set of registry tokens.
   const registryTokens = o.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: tokenProviderFor(ledger.auth) });
   // The double's registries are http on loopback: allowed as the sandbox allows them.

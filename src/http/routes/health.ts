@@ -12,32 +12,37 @@ export interface HealthDeps {
   checkReady(): Promise<Record<string, string>>;
 }
 
-/** What failed components say, one sentence each; undefined when none failed. */
-function failedComponents(report: HealthReport): string | undefined {
+/** What failed components say, one sentence each (details only for a reader); undefined when none failed. */
+function failedComponents(report: HealthReport, details: boolean): string | undefined {
   const failed = Object.entries(report.components).filter(([, s]) => s.state === 'failed');
-  return failed.length === 0 ? undefined : failed.map(([name, s]) => `${name} failed${s.detail ? `: ${s.detail}` : ''}`).join('; ');
+  return failed.length === 0 ? undefined : failed.map(([name, s]) => `${name} failed${details && s.detail ? `: ${s.detail}` : ''}`).join('; ');
 }
 
 /**
  * Liveness (/health) and readiness (/ready), for orchestrators and load balancers. A failed
  * component (ingestion stopped on bad data, a machine runtime that gave up) turns both red: the
  * daemon answers, but does not do its work, and must not look as if it did.
+ * Anyone may ask (a probe has no token) and learns which component is unhealthy; what it says
+ * (ledger and registry URLs, error text, party ids) only a caller with a read-scoped token does.
  */
 export function registerHealthRoutes(app: App, deps: HealthDeps): void {
-  app.get('/health', { schema: { response: { 200: HealthBody, 503: HealthBody } } }, async (_req, reply) => {
+  app.get('/health', { schema: { response: { 200: HealthBody, 503: HealthBody } } }, async (req, reply) => {
     const report = deps.health();
-    return reply.status(report.healthy ? 200 : 503).send({ status: report.healthy ? 'ok' : 'failing', components: report.components });
+    const details = req.principal !== undefined;
+    const components = details ? report.components : Object.fromEntries(Object.entries(report.components).map(([name, s]) => [name, { state: s.state }]));
+    return reply.status(report.healthy ? 200 : 503).send({ status: report.healthy ? 'ok' : 'failing', components });
   });
 
   app.get('/ready', { schema: { response: { 200: ReadyBody, 503: ReadyBody } } }, async (req, reply) => {
-    const failed = failedComponents(deps.health());
+    const details = req.principal !== undefined;
+    const failed = failedComponents(deps.health(), details);
     const components = failed ?? 'ok';
     let checks: Record<string, string>;
     try {
       checks = await deps.checkReady();
     } catch (e) {
       req.log.warn({ err: e }, 'readiness check failed');
-      return reply.status(503).send({ status: 'not_ready', checks: { database: (e as Error).message, components } });
+      return reply.status(503).send({ status: 'not_ready', checks: { database: details ? (e as Error).message : 'failing', components } });
     }
     if (failed !== undefined) return reply.status(503).send({ status: 'not_ready', checks: { ...checks, components } });
     return reply.send({ status: 'ready', checks: { ...checks, components } });

@@ -14,6 +14,7 @@ import {
 } from '../../store/withdrawals.js';
 import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
+import { WithdrawalReasonCode } from '../../machines/withdrawal.reason-code.js';
 
 const WITHDRAWAL_MACHINE_TYPE = 'withdrawal';
 
@@ -35,7 +36,8 @@ export const WithdrawalSummary = z.object({
   amount: Amount,
   receiver: z.string(),
   status: z.string(),
-  statusReason: z.string().nullable(),
+  statusReason: z.string().nullable().describe('Why, in words for an operator: ids, amounts and ledger error text; may change between releases'),
+  statusCode: WithdrawalReasonCode.nullable().describe('Why, as a stable code from a closed set: branch on this, never on statusReason'),
   attempt: z.number().int(),
   deadline: Timestamp.nullable().describe('maxRecordTime of the current attempt'),
   recovered: z.boolean().describe('Seen on the ledger without a request in this database (after a restore)'),

@@ -123,6 +123,7 @@ async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>
     // The exchange debited the customer at request time: a payout that did not happen is re-credited.
     event('withdrawal.failed', {
       reason: c.outcomeReason,
+      reasonCode: c.reasonCode ?? null,
       cancelled: top === 'cancelled',
       recredit: c.purpose === 'payout',
       transferUpdateId: c.transfer?.updateId ?? null,
