@@ -63,6 +63,16 @@ export async function api(method, path, body) {
   return json;
 }
 
+/**
+ * Whether the daemon takes a token, before the console keeps it: GET /v1/admin/switches needs the
+ * read scope and costs nothing. Throws the API's refusal (401 unknown, 403 no read scope).
+ * @param {string} token
+ */
+export async function checkToken(token) {
+  const res = await fetch('/v1/admin/switches', { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => ({})));
+}
+
 /** `?a=1&b=2` from the values that are set. @param {Record<string, string | number | undefined | null>} q */
 export function query(q) {
   const p = new URLSearchParams();

@@ -3,7 +3,7 @@
 // live feed, and the view on screen refreshed when an event concerns it (and every few seconds,
 // for the state changes that emit no event, e.g. a withdrawal moving from preparing to signing).
 
-import { api, ApiError, session, whenUnauthenticated } from './api.js';
+import { ApiError, checkToken, session, whenUnauthenticated } from './api.js';
 import { depositList, depositPage } from './deposits.js';
 import { h, put } from './dom.js';
 import { startFeed } from './feed.js';
@@ -102,13 +102,13 @@ function showSignIn(/** @type {string} */ note = '') {
         {
           onsubmit: async (/** @type {Event} */ ev) => {
             ev.preventDefault();
-            session.signIn(/** @type {HTMLInputElement} */ (token).value.trim());
+            const presented = /** @type {HTMLInputElement} */ (token).value.trim();
             try {
-              await api('GET', '/v1/admin/switches');
+              await checkToken(presented);
+              session.signIn(presented);
               if (!location.hash || location.hash === '#/' || location.hash.startsWith('#/signin')) location.hash = '#/withdrawals';
               route();
             } catch (e) {
-              session.signOut();
               const why = e instanceof ApiError && e.status === 403 ? 'This token lacks the read scope the console needs.' : e instanceof ApiError && e.status === 401 ? 'Unknown token.' : e instanceof Error ? e.message : String(e);
               put(answer, h('p', { class: 'error' }, why));
             }
