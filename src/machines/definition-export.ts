@@ -287,8 +287,8 @@ function mermaidLabel(t: GraphTransition): string {
 /**
  * A Mermaid `stateDiagram-v2`: compound states nest, the machine's own transitions start from an
  * "any state" pseudo-state, and transitions without a target or back to their own state (a request
- * recorded for later, RESUME re-entering a timer state) are listed in the state's description
- * rather than drawn as loops.
+ * recorded for later, RESUME re-entering a timer state) are loops labelled as such. (A state's
+ * description line would replace its name in the rendered box.)
  */
 export function toMermaid(e: MachineExport): string {
   const { states, transitions } = e.graph;
@@ -307,16 +307,16 @@ export function toMermaid(e: MachineExport): string {
       lines.push(`${indent}}`);
     }
     if (s.type === 'final') lines.push(`${indent}${id} --> [*]`);
-    for (const t of transitions.filter((x) => x.source === s.id && (x.target === null || x.target === s.id))) {
-      lines.push(`${indent}${id} : ${mermaidLabel(t)}${t.target === null ? ' (no state change)' : ' (re-entered)'}`);
-    }
   };
   if (rootInitial) lines.push(`  [*] --> ${mermaidId(rootInitial)}`);
   for (const s of childrenOf(null)) declare(s, '  ');
   if (transitions.some((t) => t.source === null)) lines.push(`  state "any state" as ${ANY_STATE}`);
   for (const t of transitions) {
-    if (t.target === null || t.target === t.source) continue;
-    lines.push(`  ${t.source === null ? ANY_STATE : mermaidId(t.source)} --> ${mermaidId(t.target)} : ${mermaidLabel(t)}`);
+    if (t.source === null && t.target === null) continue;
+    const from = t.source === null ? ANY_STATE : mermaidId(t.source);
+    // A transition without a target stays in its state (its actions only): drawn as a loop, said so.
+    const note = t.target === null ? ' (no state change)' : t.target === t.source ? ' (re-entered)' : '';
+    lines.push(`  ${from} --> ${mermaidId(t.target ?? t.source!)} : ${mermaidLabel(t)}${note}`);
   }
   return `${lines.join('\n')}\n`;
 }

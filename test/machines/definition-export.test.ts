@@ -55,7 +55,7 @@ describe('machine definitions exported from the machines', () => {
     expect(deposit.transitions).toContainEqual(expect.objectContaining({ source: 'acceptFailed', event: 'RETRY_ACCEPT', operator: true, target: 'accepting' }));
   });
 
-  it('Mermaid: nested states by their whole path, the any-state pseudo-state, self and targetless transitions as descriptions', () => {
+  it('Mermaid: nested states by their whole path, the any-state pseudo-state, self and targetless transitions as labelled loops', () => {
     const text = toMermaid(exportMachine('withdrawal'));
     const lines = text.split('\n');
     expect(lines[0]).toBe('stateDiagram-v2');
@@ -64,8 +64,10 @@ describe('machine definitions exported from the machines', () => {
     expect(lines).toContain('    state "fetchingFactory" as preparing_fetchingFactory');
     expect(lines).toContain('  stalled --> releasing : RETRY');
     expect(lines).toContain('  anyState --> releasing : ATTEMPT_EXPIRED [expiresCurrentAttempt]');
-    expect(lines).toContain('  reserveBackoff : RESUME (re-entered)');
-    expect(lines).toContain('  reserving : CANCEL [noStopRequested] (no state change)');
+    expect(lines).toContain('  reserveBackoff --> reserveBackoff : RESUME (re-entered)');
+    expect(lines).toContain('  reserving --> reserving : CANCEL [noStopRequested] (no state change)');
+    // A description line (`state : text`) would replace the state's name in the rendered box.
+    expect(lines.filter((l) => / : /.test(l) && !l.includes('-->'))).toEqual([]);
     expect(lines).toContain('  completed --> [*]');
     // Every arrow joins declared states (or the start/end markers).
     const declared = new Set(exportMachine('withdrawal').graph.states.map((s) => s.id.replace(/\./g, '_')).concat('anyState', '[*]'));
