@@ -11,7 +11,7 @@ import { ActorError } from '../../src/machines/failure.js';
 import type { WithdrawalActors } from '../../src/machines/withdrawal.actors.js';
 import { embeddedSandboxLedger } from '../../src/sandbox/embedded-default.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { testLogger } from '../support/silent-logger.js';
+import { createLogger } from '../../src/logger.js';
 
 /**
  * The console in a real browser (Debian's Chromium, headless, driven by playwright-core) against a
@@ -85,7 +85,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
     db = await createTestDatabase();
     dataDir = await mkdtemp(join(tmpdir(), 'cxi-console-'));
     const config = loadConfig({ DATABASE_URL: db.url, DATA_DIR: dataDir, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', API_TOKENS: JSON.stringify([ADMIN, READER]) });
-    daemon = await startDaemon({ config, logger: testLogger(), embeddedLedger: embeddedSandboxLedger, service: { intercept: { withdrawal: stallFirstPrepare } } });
+    // Errors only: the sandbox's warnings and the refused sign-in are what this test does on purpose.
+    daemon = await startDaemon({ config, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'error', pretty: false }), embeddedLedger: embeddedSandboxLedger, service: { intercept: { withdrawal: stallFirstPrepare } } });
 
     // A customer of the double to pay, created over its control API as an operator of the sandbox would.
     const details = JSON.parse(await readFile(join(dataDir, 'sandbox', 'sandbox.json'), 'utf8')) as { controlToken: string };
@@ -225,6 +226,26 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
     expect(await page.locator('[data-testid=diagram-withdrawal] g.state').count()).toBeGreaterThan(20);
     await shot('machines');
   }, 90_000);
+
+  it('reads the feed by polling when its token already holds the 8 event streams it may open', async () => {
+    const held = new AbortController();
+    const streams = await Promise.all(
+      Array.from({ length: 8 }, () => fetch(`${daemon.url}/v1/events/stream`, { headers: { authorization: `Bearer ${READER.token}` }, signal: held.signal })),
+    );
+    try {
+      expect(streams.map((r) => r.status)).toEqual(Array(8).fill(200));
+      const tab = await context.newPage();
+      tab.on('pageerror', (e) => pageErrors.push(e.message));
+      await tab.goto(`${daemon.url}/ui/#/deposits`);
+      await tab.fill('input[name=token]', READER.token);
+      await tab.click('button[type=submit]');
+      await tab.locator('[data-testid=deposit-list]').waitFor();
+      await expect.poll(() => tab.textContent('#live')).toBe('live (polling)');
+      await tab.close();
+    } finally {
+      held.abort();
+    }
+  });
 
   it('sent nothing off this machine and threw no error', () => {
     expect(offHost).toEqual([]);
