@@ -89,15 +89,20 @@ const CommandsView = z.object({
 });
 
 /** The operator route of each command, as src/http/routes/operator.ts registers them. */
-const ROUTES: Record<MachineTypeName, Record<string, { segment: string; body: z.infer<typeof Command>['body'] }>> = {
-  withdrawal: { RETRY: { segment: 'retry', body: 'none' }, CANCEL: { segment: 'cancel', body: 'reason' }, FAIL: { segment: 'fail', body: 'reason' } },
-  deposit: { RETRY_ACCEPT: { segment: 'retry-accept', body: 'none' }, ASSIGN: { segment: 'assign', body: 'account' } },
+const ROUTES: Record<MachineTypeName, { base: string; commands: Record<string, { segment: string; body: z.infer<typeof Command>['body'] }> }> = {
+  withdrawal: { base: '/v1/withdrawals', commands: { RETRY: { segment: 'retry', body: 'none' }, CANCEL: { segment: 'cancel', body: 'reason' }, FAIL: { segment: 'fail', body: 'reason' } } },
+  deposit: { base: '/v1/deposits', commands: { RETRY_ACCEPT: { segment: 'retry-accept', body: 'none' }, ASSIGN: { segment: 'assign', body: 'account' } } },
 };
 
 export function registerMachineRoutes(app: App, deps: { sql: Sql }): void {
   const { sql } = deps;
   // Built once: the definitions are code.
-  const definitions = new Map(MACHINE_TYPES.map((t) => [t, exportMachine(t)] as const).map(([t, e]) => [t, { ...e, mermaid: toMermaid(e) }]));
+  const definitions = new Map(
+    MACHINE_TYPES.map((t) => {
+      const e = exportMachine(t);
+      return [t, { ...e, mermaid: toMermaid(e) }] as const;
+    }),
+  );
 
   app.get(
     '/v1/machines/:type/definition',
@@ -115,11 +120,11 @@ export function registerMachineRoutes(app: App, deps: { sql: Sql }): void {
   );
 
   async function commandsOf(type: MachineTypeName, id: string, row: { recovered?: boolean; status: string }) {
-    const base = `/v1/${type}s/${encodeURIComponent(id)}`;
+    const base = `${ROUTES[type].base}/${encodeURIComponent(id)}`;
     const stored = await loadSnapshot(sql, type, id);
     const accepted = stored
       ? commandsAccepted(type, stored.stateValue, (stored.snapshot as { context?: unknown } | null)?.context)
-      : Object.keys(ROUTES[type]).map((command) => ({
+      : Object.keys(ROUTES[type].commands).map((command) => ({
           command,
           allowed: false,
           reason: row.recovered ? `${type} ${id} was recovered from the ledger (status ${row.status}): no machine runs it` : `${type} ${id} has no machine yet (status ${row.status})`,
@@ -128,7 +133,7 @@ export function registerMachineRoutes(app: App, deps: { sql: Sql }): void {
       machineState: stored ? stateName(stored.stateValue) : null,
       isFinal: stored?.isFinal ?? false,
       commands: accepted.map((c) => {
-        const route = ROUTES[type][c.command];
+        const route = ROUTES[type].commands[c.command];
         if (!route) throw new AppError('INTERNAL', `no operator route for ${type} command ${c.command}`);
         return { ...c, method: 'POST' as const, path: `${base}/${route.segment}`, body: route.body };
       }),

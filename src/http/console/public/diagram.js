@@ -152,7 +152,7 @@ export function pathThrough(def, history, now) {
 /**
  * The diagram as SVG; `current` (a state path) and `path` (pathThrough) mark a machine in it.
  * @param {Definition} def
- * @param {{ current?: string | null; final?: boolean; path?: ReturnType<typeof pathThrough> }} [mark]
+ * @param {{ current?: string | null; path?: ReturnType<typeof pathThrough> }} [mark]
  * @returns {Promise<SVGElement>}
  */
 export async function drawMachine(def, mark = {}) {

@@ -115,7 +115,7 @@ export function machinePanel(type) {
     const key = JSON.stringify([history.length, current, final, Math.floor(now / 1000)]);
     if (key !== drawnFor) {
       drawnFor = key;
-      put(figure, await drawMachine(def, { current, final, path }));
+      put(figure, await drawMachine(def, { current, path }));
     }
     put(
       stays,
