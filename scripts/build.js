@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { isBuilt, ROOT, sourcesDigest, SRC, stampOf } from './build-state.js';
 
 /** Read at run time from beside the module that reads them (new URL(…, import.meta.url)). */
-const ASSETS = ['ledger/prepared-transaction/proto'];
+const ASSETS = ['ledger/prepared-transaction/proto', 'http/console/public'];
 
 const { values } = parseArgs({ options: { 'if-stale': { type: 'boolean', default: false }, 'out-dir': { type: 'string' } }, strict: true });
 const outDir = resolve(values['out-dir'] ?? join(ROOT, 'dist'));

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { describeConfig, type ApiToken, type Config, type LedgerConfig } from './config.js';
+import { CONSOLE_PATH, registerConsoleRoutes } from './http/console/index.js';
 import { registerHealthRoutes } from './http/routes/health.js';
 import { registerApiRoutes } from './http/routes/index.js';
 import { createHttpMetrics } from './http/metrics.js';
@@ -10,7 +11,7 @@ import { createRegistryTokens, describeRegistryAuth } from './ledger/registry-au
 import { createRegistryUrlPolicy, withoutCredentials } from './ledger/registry-url-policy.js';
 import { healthOf, type Component, type HealthReport } from './lifecycle.js';
 import type { Logger } from './logger.js';
-import { createMachineInspector } from './machines/runtime/index.js';
+import { createMachineInspector, STATELY_INSPECTOR_URL } from './machines/runtime/index.js';
 import { submissionOptions } from './machines/effects/index.js';
 import { createMetrics } from './metrics.js';
 import { createServiceMetrics } from './service-metrics.js';
@@ -134,6 +135,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
     // Registered with or without a ledger: the exposition keeps the same metric names.
     const serviceMetrics = createServiceMetrics(metrics.registry);
     let service: Service | undefined;
+    let inspectorUrl: string | undefined;
     if (ledger !== undefined) {
       let inspect: ServiceOptions['inspect'];
       if (config.inspect.enabled) {
@@ -143,7 +145,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         const inspector = await createMachineInspector({ host: config.inspect.host, port: config.inspect.port, tokens: apiTokens, logger, authFailureLimit: config.http.authFailureLimit });
         cleanups.push({ what: 'machine inspector', run: () => inspector.stop() });
         inspect = inspector.inspect;
-        logger.info({ url: inspector.url }, 'Stately inspector bridge listening: open its URL with ?token=<an API token with the read scope> in a browser');
+        inspectorUrl = inspector.url;
       }
       service = createService({
         sql,
@@ -184,6 +186,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion }
         : {}),
     });
+    registerConsoleRoutes(app);
     registerHealthRoutes(app, {
       health: () => healthOf(components),
       checkReady: async () => {
@@ -197,6 +200,14 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
     const addr = app.server.address() as AddressInfo;
     const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     logger.info({ url }, 'HTTP server listening');
+    if (inspectorUrl !== undefined) {
+      // Named once the console's address is known: the bridge's page needs the internet, the console does not.
+      const offline = `${url}${CONSOLE_PATH}/`;
+      logger.info(
+        { url: inspectorUrl, online: STATELY_INSPECTOR_URL, offline },
+        `Stately inspector bridge listening: open ${inspectorUrl}?token=<an API token with the read scope> for the live machines in the hosted Stately inspector (online: it loads ${STATELY_INSPECTOR_URL}); offline, the console at ${offline} draws each machine and its path from the daemon alone`,
+      );
+    }
 
     let stopping: Promise<void> | undefined;
     return {

@@ -47,8 +47,12 @@ describe('daemon with INSPECT=true', () => {
     const config = loadConfig(await settings([{ name: 'reader', token: READ_TOKEN, scopes: ['read'] }, { name: 'writer', token: WRITE_TOKEN, scopes: ['write'] }]));
     const daemon = await startDaemon({ config, logger, embeddedLedger: embeddedSandboxLedger });
     try {
-      const listening = lines.map((l) => JSON.parse(l) as { msg: string; url?: string }).find((l) => l.msg.startsWith('Stately inspector bridge listening'));
+      const listening = lines.map((l) => JSON.parse(l) as { msg: string; url?: string; online?: string; offline?: string }).find((l) => l.msg.startsWith('Stately inspector bridge listening'));
       const url = new URL(listening!.url!);
+      // The hosted inspector needs the internet; the log names the console as the view that does not.
+      expect(listening).toMatchObject({ online: 'https://stately.ai/inspect', offline: `${daemon.url}/ui/` });
+      expect(listening!.msg).toContain(`offline, the console at ${daemon.url}/ui/`);
+      expect((await fetch(listening!.offline!)).status).toBe(200);
       expect(url.hostname).toBe('127.0.0.1');
       expect(lines.join('')).not.toContain(READ_TOKEN);
       expect((await fetch(url)).status).toBe(401);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ApiError, createApiClient, type ApiClient } from './api-client.js';
 import { registerIngestionCommands } from './ingestion-commands.js';
+import { registerMachineCommands } from './machines-commands.js';
 import { registerOperatorCommands } from './operator-commands.js';
 import { registerSwitchCommands } from './switch-commands.js';
 import { printRecord, printRows, type Column } from './output.js';
@@ -309,6 +310,7 @@ instruments
 registerOperatorCommands(program, client);
 registerSwitchCommands(program, client);
 registerIngestionCommands(program, client);
+registerMachineCommands(program, client);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,6 +6,7 @@ import { registerDepositRoutes } from './deposits.js';
 import { registerEventRoutes } from './events.js';
 import { registerHoldingsRoutes } from './holdings.js';
 import { registerInstrumentRoutes, type InstrumentRouteDeps } from './instruments.js';
+import { registerMachineRoutes } from './machines.js';
 import { registerOperatorRoutes } from './operator.js';
 import { registerReconciliationRoutes, type ReconciliationRouteDeps } from './reconciliation.js';
 import { registerIngestionRoutes, type IngestionRouteDeps } from './ingestion.js';
@@ -44,4 +45,5 @@ export function registerApiRoutes(app: App, deps: ApiDeps): void {
   registerOperatorRoutes(app, deps);
   registerSwitchRoutes(app, deps);
   registerIngestionRoutes(app, deps);
+  registerMachineRoutes(app, deps);
 }

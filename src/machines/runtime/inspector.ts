@@ -49,6 +49,8 @@ export interface MachineInspector {
 /** How many messages a viewer that connects late is sent first. */
 const REPLAY = 200;
 const STATELY_ORIGIN = 'https://stately.ai';
+/** The hosted inspector the bridge's page embeds: it needs the internet (the console at /ui does not). */
+export const STATELY_INSPECTOR_URL = `${STATELY_ORIGIN}/inspect`;
 /** Nesting kept of a context (as @statelyai/inspect's own serialisation limits it). */
 const MAX_DEPTH = 10;
 
@@ -103,7 +105,7 @@ const PAGE_SCRIPT_HASH = createHash('sha256').update(PAGE_SCRIPT).digest('base64
 const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><title>cxi machines: Stately inspector</title>
 <style>html,body{height:100%;margin:0}iframe{width:100%;height:100%;border:0}</style></head>
-<body><iframe id="inspector" src="${STATELY_ORIGIN}/inspect" referrerpolicy="no-referrer"></iframe>
+<body><iframe id="inspector" src="${STATELY_INSPECTOR_URL}" referrerpolicy="no-referrer"></iframe>
 <script>${PAGE_SCRIPT}</script></body></html>`;
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
