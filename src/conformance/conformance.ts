@@ -1,6 +1,7 @@
 import { ConfigError } from '../config.js';
 import { createRegistryUrlPolicy } from '../ledger/registry-url-policy.js';
-import { loadTreasurySigner, type TreasurySigner } from '../ledger/signing.js';
+import type { TreasurySigner } from '../ledger/signing.js';
+import { openTreasurySigner } from '../ledger/signers/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import { submissionOptions } from '../machines/effects/index.js';
 import { createConformanceClients } from './clients.js';
@@ -60,9 +61,18 @@ async function runChecks(r: CheckRunner, target: ConformanceTarget, settings: Co
   const { ledger } = target;
   // The daemon loads and checks the key at start-up (createLedgerEffects): the same function, the same refusals.
   const signer = await r.check('treasury key', async (): Promise<{ value: TreasurySigner; detail: string }> => {
-    const s = loadTreasurySigner(ledger.treasuryKeyFile, { party: ledger.treasuryParty, logger, ...(ledger.allowReadableKeyFile ? { allowReadableKeyFile: true } : {}) });
-    return { value: s, detail: `fingerprint ${s.fingerprint}` };
+    const s = openTreasurySigner(ledger, { party: ledger.treasuryParty, logger });
+    return { value: s, detail: `${s.kind} ${s.keyId}, fingerprint ${s.fingerprint}` };
   });
+  try {
+    await runChecksWith(r, target, settings, logger, o, signer);
+  } finally {
+    await signer?.close();
+  }
+}
+
+async function runChecksWith(r: CheckRunner, target: ConformanceTarget, settings: ConformanceSettings, logger: Logger, o: RunOptions, signer: TreasurySigner | undefined): Promise<void> {
+  const { ledger } = target;
   const clients = createConformanceClients({
     ledger,
     signer,
