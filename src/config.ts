@@ -116,6 +116,23 @@ const RegistryCredentials = jsonSetting(
   }),
 );
 
+/** The HSM signer's settings (TREASURY_SIGNER=pkcs11). */
+const PKCS11_FIELDS = {
+  TREASURY_PKCS11_MODULE: z.string().min(1).optional(),
+  TREASURY_PKCS11_TOKEN_LABEL: z.string().min(1).max(32, 'a PKCS#11 token label has at most 32 characters').optional(),
+  TREASURY_PKCS11_SLOT: z.coerce.number({ error: 'must be a slot id (a whole number)' }).int('must be a slot id (a whole number)').min(0, 'must be a slot id (a whole number)').optional(),
+  TREASURY_PKCS11_KEY_LABEL: z.string().min(1).optional(),
+  TREASURY_PKCS11_KEY_ID: z
+    .string()
+    .regex(/^(?:[0-9a-fA-F]{2})+$/, 'must be the key object\'s CKA_ID in hex (an even number of hex digits)')
+    .transform((v) => v.toLowerCase())
+    .optional(),
+  TREASURY_PKCS11_PIN: z.string().min(1).optional(),
+  TREASURY_PKCS11_PIN_FILE: z.string().min(1).optional(),
+  TREASURY_PKCS11_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
+  TREASURY_PKCS11_SIGN_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100 ms').max(600_000, 'must be at most 10 minutes').default(10_000),
+};
+
 const PKCS11_SETTINGS = [
   'TREASURY_PKCS11_MODULE',
   'TREASURY_PKCS11_TOKEN_LABEL',
@@ -131,13 +148,13 @@ type Pkcs11Settings = { TREASURY_SIGNER: 'file' | 'pkcs11'; LEDGER_API_URL?: str
 };
 
 /** TREASURY_SIGNER=pkcs11 names one token, one key and one PIN source; the key-file mode takes none of them. */
-function checkPkcs11Settings(c: Pkcs11Settings, ctx: z.RefinementCtx): void {
+function checkPkcs11Settings(c: Pkcs11Settings, ctx: z.RefinementCtx, needsLedger = true): void {
   const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
   if (c.TREASURY_SIGNER === 'file') {
     for (const k of PKCS11_SETTINGS) if (c[k] !== undefined) issue(k, 'is used only with TREASURY_SIGNER=pkcs11');
     return;
   }
-  if (c.LEDGER_API_URL === undefined) issue('TREASURY_SIGNER', 'pkcs11 needs LEDGER_API_URL (the embedded ledger double keeps its own key file)');
+  if (needsLedger && c.LEDGER_API_URL === undefined) issue('TREASURY_SIGNER', 'pkcs11 needs LEDGER_API_URL (the embedded ledger double keeps its own key file)');
   if (c.TREASURY_KEY_FILE !== undefined) issue('TREASURY_KEY_FILE', 'is not used with TREASURY_SIGNER=pkcs11: remove it, the key is in the HSM');
   if (c.TREASURY_PKCS11_MODULE === undefined) issue('TREASURY_PKCS11_MODULE', 'required with TREASURY_SIGNER=pkcs11: the path of the HSM vendor\'s PKCS#11 library');
   if ((c.TREASURY_PKCS11_TOKEN_LABEL === undefined) === (c.TREASURY_PKCS11_SLOT === undefined)) {
@@ -170,6 +187,9 @@ const RawConfig = z
     LEDGER_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
     LEDGER_OAUTH_AUDIENCE: z.string().min(1).optional(),
     LEDGER_OAUTH_SCOPE: z.string().min(1).optional(),
+    LEDGER_ADMIN_TOKEN: z.string().min(1).optional(),
+    LEDGER_ADMIN_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+    LEDGER_ADMIN_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
     LEDGER_HTTP_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(200),
     LEDGER_HTTP_MAX_PAGE_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024 bytes').max(1024 * 1024 * 1024, 'must be at most 1 GiB').optional(),
 
@@ -180,19 +200,7 @@ const RawConfig = z
     TREASURY_SIGNER: z.enum(['file', 'pkcs11'], { error: 'must be file (TREASURY_KEY_FILE) or pkcs11 (an HSM: TREASURY_PKCS11_*)' }).default('file'),
     TREASURY_KEY_FILE: z.string().min(1).optional(),
     TREASURY_KEY_FILE_ALLOW_READABLE: Bool.default(false),
-    TREASURY_PKCS11_MODULE: z.string().min(1).optional(),
-    TREASURY_PKCS11_TOKEN_LABEL: z.string().min(1).max(32, 'a PKCS#11 token label has at most 32 characters').optional(),
-    TREASURY_PKCS11_SLOT: z.coerce.number({ error: 'must be a slot id (a whole number)' }).int('must be a slot id (a whole number)').min(0, 'must be a slot id (a whole number)').optional(),
-    TREASURY_PKCS11_KEY_LABEL: z.string().min(1).optional(),
-    TREASURY_PKCS11_KEY_ID: z
-      .string()
-      .regex(/^(?:[0-9a-fA-F]{2})+$/, 'must be the key object\'s CKA_ID in hex (an even number of hex digits)')
-      .transform((v) => v.toLowerCase())
-      .optional(),
-    TREASURY_PKCS11_PIN: z.string().min(1).optional(),
-    TREASURY_PKCS11_PIN_FILE: z.string().min(1).optional(),
-    TREASURY_PKCS11_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
-    TREASURY_PKCS11_SIGN_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100 ms').max(600_000, 'must be at most 10 minutes').default(10_000),
+    ...PKCS11_FIELDS,
     LEDGER_SYNCHRONIZER_ID: z.string().min(1).optional(),
     LEDGER_DEDUPLICATION_SECONDS: z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1 second').optional(),
 
@@ -242,6 +250,16 @@ const RawConfig = z
       }
     }
     checkPkcs11Settings(c, ctx);
+    const adminOauth = c.LEDGER_ADMIN_OAUTH_CLIENT_ID !== undefined || c.LEDGER_ADMIN_OAUTH_CLIENT_SECRET !== undefined;
+    if (c.LEDGER_ADMIN_TOKEN !== undefined && adminOauth) {
+      ctx.addIssue({ code: 'custom', path: ['LEDGER_ADMIN_TOKEN'], message: 'set either LEDGER_ADMIN_TOKEN or LEDGER_ADMIN_OAUTH_CLIENT_ID and _SECRET, not both' });
+    }
+    if (adminOauth) {
+      const because = 'for OAuth2 admin credentials (LEDGER_ADMIN_OAUTH_CLIENT_ID / _SECRET)';
+      requireWith('LEDGER_ADMIN_OAUTH_CLIENT_ID', because);
+      requireWith('LEDGER_ADMIN_OAUTH_CLIENT_SECRET', because);
+      requireWith('LEDGER_OAUTH_TOKEN_URL', because);
+    }
     const names = new Set<string>();
     const tokens = new Map<string, string>();
     c.API_TOKENS.forEach((t, i) => {
@@ -341,6 +359,12 @@ export interface Config {
   ledger: LedgerConfig | undefined;
   /** How our commands are submitted, whichever ledger. */
   submission: SubmissionConfig;
+  /**
+   * Credentials with ParticipantAdmin for `cxi treasury onboard` (LEDGER_ADMIN_TOKEN, or
+   * LEDGER_ADMIN_OAUTH_CLIENT_ID/_SECRET at LEDGER_OAUTH_TOKEN_URL); undefined: the daemon's own.
+   * The daemon itself never uses them.
+   */
+  ledgerAdminAuth: BearerCredentialConfig | undefined;
   /** authFailureLimit: failed authentications per client address per 10 s before it gets 429s. */
   http: { host: string; port: number; authFailureLimit: number; maxConnections: number };
   apiTokens: ApiToken[];
@@ -353,7 +377,7 @@ export interface Config {
 }
 
 /** Names of settings whose values must never reach a log line or an error message. */
-export const SECRET_SETTINGS = ['DATABASE_URL', 'LEDGER_TOKEN', 'LEDGER_OAUTH_CLIENT_SECRET', 'API_TOKENS', 'REGISTRY_CREDENTIALS', 'TREASURY_PKCS11_PIN'] as const;
+export const SECRET_SETTINGS = ['DATABASE_URL', 'LEDGER_TOKEN', 'LEDGER_OAUTH_CLIENT_SECRET', 'API_TOKENS', 'REGISTRY_CREDENTIALS', 'TREASURY_PKCS11_PIN', 'LEDGER_ADMIN_TOKEN', 'LEDGER_ADMIN_OAUTH_CLIENT_SECRET'] as const;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -432,6 +456,19 @@ export function loadConfig(env: Env = process.env): Config {
                 : { kind: 'static', token: c.LEDGER_TOKEN! },
           },
     submission: { synchronizerId: c.LEDGER_SYNCHRONIZER_ID, deduplicationSeconds: c.LEDGER_DEDUPLICATION_SECONDS },
+    ledgerAdminAuth:
+      c.LEDGER_ADMIN_TOKEN !== undefined
+        ? { kind: 'static', token: c.LEDGER_ADMIN_TOKEN }
+        : c.LEDGER_ADMIN_OAUTH_CLIENT_ID !== undefined
+          ? {
+              kind: 'oauth2',
+              tokenUrl: c.LEDGER_OAUTH_TOKEN_URL!,
+              clientId: c.LEDGER_ADMIN_OAUTH_CLIENT_ID,
+              clientSecret: c.LEDGER_ADMIN_OAUTH_CLIENT_SECRET!,
+              audience: c.LEDGER_OAUTH_AUDIENCE,
+              scope: c.LEDGER_OAUTH_SCOPE,
+            }
+          : undefined,
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT, authFailureLimit: c.HTTP_AUTH_FAILURE_LIMIT, maxConnections: c.HTTP_MAX_CONNECTIONS },
     apiTokens: c.API_TOKENS,
     protectOpsEndpoints: c.PROTECT_OPS_ENDPOINTS,
@@ -455,7 +492,9 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-function treasuryKeyOf(c: z.output<typeof RawConfig>): TreasuryKeyConfig {
+type KeySettings = Pick<z.output<typeof RawConfig>, 'TREASURY_SIGNER' | 'TREASURY_KEY_FILE' | 'TREASURY_KEY_FILE_ALLOW_READABLE' | (typeof PKCS11_SETTINGS)[number] | 'TREASURY_PKCS11_SESSIONS' | 'TREASURY_PKCS11_SIGN_TIMEOUT_MS'>;
+
+function treasuryKeyOf(c: KeySettings): TreasuryKeyConfig {
   if (c.TREASURY_SIGNER === 'file') return { treasuryKeyFile: c.TREASURY_KEY_FILE!, ...(c.TREASURY_KEY_FILE_ALLOW_READABLE ? { allowReadableKeyFile: true } : {}) };
   return {
     treasuryPkcs11: {
@@ -470,6 +509,23 @@ function treasuryKeyOf(c: z.output<typeof RawConfig>): TreasuryKeyConfig {
       signTimeoutMs: c.TREASURY_PKCS11_SIGN_TIMEOUT_MS,
     },
   };
+}
+
+const Pkcs11Only = z
+  .object({ TREASURY_SIGNER: z.literal('pkcs11', { error: 'must be pkcs11: only an HSM key is generated by this command' }), CONFIG_FILE: z.string().optional(), ...PKCS11_FIELDS })
+  .superRefine((c, ctx) => checkPkcs11Settings(c, ctx, false));
+
+/**
+ * The PKCS#11 settings alone (environment over CONFIG_FILE), for what runs before a ledger or a
+ * treasury party is configured: generating the treasury key in the HSM.
+ */
+export function loadPkcs11Config(env: Env = process.env): Pkcs11SignerConfig {
+  const fromEnv = definedEntries(env);
+  const file = fromEnv.CONFIG_FILE !== undefined ? readConfigFile(fromEnv.CONFIG_FILE) : {};
+  const result = Pkcs11Only.safeParse({ ...file, ...fromEnv });
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.map(String).join('.') || '(config)'}: ${i.message}`));
+  const key = treasuryKeyOf({ ...result.data, TREASURY_KEY_FILE: undefined, TREASURY_KEY_FILE_ALLOW_READABLE: false });
+  return key.treasuryPkcs11!;
 }
 
 /** Where the treasury key is, for start-up's log line and `cxi treasury show`: never the PIN. */

@@ -4,6 +4,7 @@ import { ApiError, createApiClient, type ApiClient } from './api-client.js';
 import { registerIngestionCommands } from './ingestion-commands.js';
 import { registerOperatorCommands } from './operator-commands.js';
 import { registerSwitchCommands } from './switch-commands.js';
+import { registerTreasuryCommands } from './treasury-commands.js';
 import { printRecord, printRows, type Column } from './output.js';
 
 interface GlobalOptions {
@@ -307,6 +308,7 @@ instruments
 registerOperatorCommands(program, client);
 registerSwitchCommands(program, client);
 registerIngestionCommands(program, client);
+registerTreasuryCommands(program);
 
 try {
   await program.parseAsync(process.argv);
