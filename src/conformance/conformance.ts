@@ -8,6 +8,7 @@ import { createConformanceClients } from './clients.js';
 import { runLedgerChecks } from './ledger-checks.js';
 import { CheckRunner } from './runner.js';
 import { runSelfTransferChecks } from './self-transfer.js';
+import { runTreasuryOnboardingCheck } from './treasury-check.js';
 import { conformanceSettings, UsageError, USAGE, type ConformanceSettings } from './settings.js';
 import { externalTarget, startDoubleTarget, type ConformanceTarget } from './target.js';
 
@@ -85,6 +86,7 @@ async function runChecksWith(r: CheckRunner, target: ConformanceTarget, settings
     options: submissionOptions(settings.config.submission),
     logger,
   });
+  await runTreasuryOnboardingCheck({ runner: r, ledger, adminAuth: settings.config.ledgerAdminAuth, reads: clients.reads, synchronizerId: settings.config.submission.synchronizerId });
   const facts = await runLedgerChecks({
     runner: r,
     clients,
