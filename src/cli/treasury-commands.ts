@@ -4,6 +4,7 @@ import { LedgerAdminClient } from '../ledger/admin-client.js';
 import { tokenProviderFor } from '../ledger/auth.js';
 import { LedgerHttp } from '../ledger/http.js';
 import { LedgerReadClient, listOptionsOf } from '../ledger/read-client.js';
+import { LedgerSubmissionClient } from '../ledger/submission-client.js';
 import { generatePkcs11Key, openTreasurySigner } from '../ledger/signers/index.js';
 import { inspectTreasury, onboardTreasury, planOnboarding, type OnboardingStep, type OnboardingTarget } from '../treasury/onboarding.js';
 import { printRecord, printRows } from './output.js';
@@ -21,22 +22,51 @@ interface LedgerContext {
   target: OnboardingTarget;
   admin: LedgerAdminClient;
   reads: LedgerReadClient;
+  submissions: LedgerSubmissionClient;
 }
 
-function ledgerContext(o: { synchronizer?: string; grantActAs?: boolean }): LedgerContext {
+interface TargetOptions {
+  synchronizer?: string;
+  grantActAs?: boolean;
+  preapprovalProvider?: string;
+  dso?: string;
+  preapprovalWait?: string;
+}
+
+function preapprovalOf(o: TargetOptions): OnboardingTarget['preapproval'] {
+  if (o.preapprovalProvider === undefined) {
+    if (o.dso !== undefined) throw new Error('--dso goes with --preapproval-provider');
+    return undefined;
+  }
+  if (o.dso === undefined) throw new Error('--preapproval-provider needs --dso (the DSO party: the Canton Coin instrument admin, DSO::1220…)');
+  const seconds = Number(o.preapprovalWait ?? '60');
+  if (!Number.isFinite(seconds) || seconds < 0) throw new Error('--preapproval-wait must be a number of seconds');
+  return { provider: o.preapprovalProvider, dso: o.dso, waitMs: seconds * 1000 };
+}
+
+function ledgerContext(o: TargetOptions): LedgerContext {
   const config = loadConfig();
   const ledger = config.ledger;
   if (ledger === undefined) throw new Error('cxi treasury needs LEDGER_API_URL and the daemon\'s ledger settings (LEDGER_USER_ID, a token, TREASURY_PARTY, the treasury key)');
   const adminHttp = new LedgerHttp({ baseUrl: ledger.apiUrl, auth: tokenProviderFor(config.ledgerAdminAuth ?? ledger.auth) });
-  // The treasury's contracts are read as the daemon will read them: with its own user's token.
-  const reads = new LedgerReadClient(new LedgerHttp({ baseUrl: ledger.apiUrl, auth: tokenProviderFor(ledger.auth) }), listOptionsOf(ledger));
+  // The treasury's contracts are read, and the preapproval proposed, as the daemon will: with its own user's token.
+  const daemonHttp = new LedgerHttp({ baseUrl: ledger.apiUrl, auth: tokenProviderFor(ledger.auth) });
+  const reads = new LedgerReadClient(daemonHttp, listOptionsOf(ledger));
   const synchronizerId = o.synchronizer ?? config.submission.synchronizerId;
+  const preapproval = preapprovalOf(o);
   return {
     config,
     ledger,
-    target: { treasuryParty: ledger.treasuryParty, userId: ledger.userId, ...(synchronizerId !== undefined ? { synchronizerId } : {}), ...(o.grantActAs ? { grantActAs: true } : {}) },
+    target: {
+      treasuryParty: ledger.treasuryParty,
+      userId: ledger.userId,
+      ...(synchronizerId !== undefined ? { synchronizerId } : {}),
+      ...(o.grantActAs ? { grantActAs: true } : {}),
+      ...(preapproval ? { preapproval } : {}),
+    },
     admin: new LedgerAdminClient(adminHttp),
     reads,
+    submissions: new LedgerSubmissionClient(daemonHttp),
   };
 }
 
@@ -73,8 +103,11 @@ export function registerTreasuryCommands(program: Command): void {
     .description('allocate TREASURY_PARTY as an external party signed by the treasury key, create LEDGER_USER_ID and grant it CanReadAs and CanExecuteAs on it; idempotent')
     .option('--synchronizer <id>', 'the synchronizer to allocate the party on (default LEDGER_SYNCHRONIZER_ID, else the only one connected)')
     .option('--grant-act-as', 'also grant CanActAs (not needed by the daemon)', false)
+    .option('--preapproval-provider <party>', "propose a Canton Coin TransferPreapproval to this provider: the validator operator party (GET <validator>/api/validator/v0/validator-user), whose validator accepts it and pays its fee")
+    .option('--dso <party>', 'the DSO party the preapproval names (the Canton Coin instrument admin, DSO::1220…)')
+    .option('--preapproval-wait <seconds>', "how long to wait for the provider's validator to accept the proposal", '60')
     .option('--dry-run', 'only read, and print what would be done', false)
-    .action(async (o: { synchronizer?: string; grantActAs: boolean; dryRun: boolean }) => {
+    .action(async (o: TargetOptions & { dryRun: boolean }) => {
       const ctx = ledgerContext(o);
       if (o.dryRun) {
         printSteps(ctx.target.treasuryParty, planOnboarding(await inspectTreasury(ctx), ctx.target), json());
@@ -83,7 +116,9 @@ export function registerTreasuryCommands(program: Command): void {
       // The same signer the daemon opens, with the same start-up checks (key file or HSM).
       const signer = openTreasurySigner(ctx.ledger, { party: ctx.ledger.treasuryParty });
       try {
-        printSteps(ctx.target.treasuryParty, await onboardTreasury({ ...ctx, signer }), json());
+        const steps = await onboardTreasury({ ...ctx, signer });
+        printSteps(ctx.target.treasuryParty, steps, json());
+        if (steps.some((s) => s.status === 'failed')) process.exitCode = 1;
       } finally {
         await signer.close();
       }

@@ -4,6 +4,8 @@ import { LedgerApiError } from '../ledger/http.js';
 import type { LedgerReadClient } from '../ledger/read-client.js';
 import { CRYPTO_KEY_FORMAT_RAW, SIGNING_KEY_SPEC_EC_CURVE25519, type PartyDetails, type Right, type User } from '../ledger/schema/index.js';
 import { partyNamespace, type TreasurySigner } from '../ledger/signing.js';
+import type { LedgerSubmissionClient } from '../ledger/submission-client.js';
+import { PreapprovalRefused, proposePreapproval } from './preapproval.js';
 
 /**
  * Setting up the exchange's external treasury party on its validator, over the JSON Ledger API,
@@ -20,10 +22,11 @@ import { partyNamespace, type TreasurySigner } from '../ledger/signing.js';
  *    CanExecuteAs (execute) on the treasury: what InteractiveSubmissionServiceAuthorization.scala
  *    requires of an external party's submissions; CanActAs only when asked (it also satisfies
  *    both, but is more than the daemon needs).
- * 4. preapproval — read only: the treasury's Canton Coin TransferPreapproval (template
- *    Splice.AmuletRules:TransferPreapproval, receiver = the treasury) and any pending
- *    Splice.Wallet.TransferPreapproval:TransferPreapprovalProposal. Creating one takes the
- *    validator: see README "Treasury onboarding".
+ * 4. preapproval — the treasury's Canton Coin TransferPreapproval (template
+ *    Splice.AmuletRules:TransferPreapproval, receiver = the treasury), or a pending
+ *    Splice.Wallet.TransferPreapproval:TransferPreapprovalProposal. When asked (a provider and the
+ *    DSO given), the treasury proposes one and the provider's validator accepts it
+ *    (preapproval.ts); otherwise it is only reported.
  *
  * Each step first reads what is there; what exists is reported, never created twice.
  */
@@ -42,6 +45,8 @@ export interface OnboardingTarget {
   synchronizerId?: string | undefined;
   /** Also grant CanActAs (default: CanReadAs and CanExecuteAs only). */
   grantActAs?: boolean;
+  /** Propose a Canton Coin preapproval to this provider (the validator operator party) for this DSO, and wait that long for it. */
+  preapproval?: { provider: string; dso: string; waitMs: number };
 }
 
 export interface Preapproval {
@@ -62,7 +67,7 @@ export interface TreasuryState {
   pendingProposals: { contractId: string; provider: string }[];
 }
 
-export type StepStatus = 'done' | 'exists' | 'would do' | 'missing';
+export type StepStatus = 'done' | 'exists' | 'would do' | 'missing' | 'failed';
 
 export interface OnboardingStep {
   step: 'party' | 'user' | 'rights' | 'preapproval';
@@ -180,7 +185,9 @@ export function planOnboarding(s: TreasuryState, t: OnboardingTarget): Onboardin
       ? { step: 'rights', status: 'exists', detail: `${t.userId} has ${(s.rights ?? []).join(', ')} on the treasury` }
       : { step: 'rights', status: 'would do', detail: `grant ${t.userId} ${missing.join(', ')} on the treasury` },
   );
-  steps.push(preapprovalStep(s));
+  const pre = preapprovalStep(s);
+  const proposing = t.preapproval !== undefined && pre.status === 'missing' && s.pendingProposals.length === 0 && !(s.preapproval !== undefined && 'unreadable' in s.preapproval);
+  steps.push(proposing ? { step: 'preapproval', status: 'would do', detail: `propose a Canton Coin TransferPreapproval to provider ${t.preapproval!.provider} (DSO ${t.preapproval!.dso}), signed by the treasury key` } : pre);
   return steps;
 }
 
@@ -201,6 +208,8 @@ function preapprovalStep(s: TreasuryState): OnboardingStep {
 export interface OnboardDeps extends InspectDeps {
   /** The treasury key: its public key for the topology, its signature on the multi-hash. */
   signer: TreasurySigner;
+  /** Interactive submission as the daemon's user (the preapproval proposal). */
+  submissions: LedgerSubmissionClient;
 }
 
 /** Does what the plan says, step by step; re-run, it finds everything there and does nothing. */
@@ -239,12 +248,38 @@ export async function onboardTreasury(d: OnboardDeps): Promise<OnboardingStep[]>
     steps.push({ step: 'rights', status: 'done', detail: `granted ${t.userId} ${wantedRights(t).join(', ')} on the treasury` });
   }
 
-  const state = await inspectTreasury(d).catch((e: unknown) => {
-    if (e instanceof LedgerApiError) return undefined;
-    throw e;
-  });
-  steps.push(state ? preapprovalStep(state) : { step: 'preapproval', status: 'missing', detail: 'cannot read the treasury party yet' });
+  steps.push(await preapprovalOf(d));
   return steps;
+}
+
+async function preapprovalOf(d: OnboardDeps): Promise<OnboardingStep> {
+  const t = d.target;
+  const state = await inspectTreasury(d);
+  const found = preapprovalStep(state);
+  const p = t.preapproval;
+  if (p === undefined || found.status === 'exists' || (state.preapproval !== undefined && 'unreadable' in state.preapproval)) return found;
+  const pending = state.pendingProposals.find((x) => x.provider === p.provider);
+  if (pending) return { step: 'preapproval', status: 'exists', detail: `proposal ${pending.contractId} to ${p.provider} waits for that validator to accept it` };
+  let commandId: string;
+  try {
+    commandId = await proposePreapproval({ submissions: d.submissions, signer: d.signer, userId: t.userId, treasury: t.treasuryParty, provider: p.provider, dso: p.dso, synchronizerId: t.synchronizerId ?? '' });
+  } catch (e) {
+    if (e instanceof LedgerApiError || e instanceof PreapprovalRefused) return { step: 'preapproval', status: 'failed', detail: e.message };
+    throw e;
+  }
+  for (const until = Date.now() + p.waitMs; ; ) {
+    const now = await inspectTreasury(d);
+    if (now.preapproval !== undefined && !('unreadable' in now.preapproval)) {
+      return { step: 'preapproval', status: 'done', detail: `proposed (command ${commandId}); ${p.provider}'s validator accepted it: TransferPreapproval ${now.preapproval.contractId}` };
+    }
+    if (Date.now() >= until) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return {
+    step: 'preapproval',
+    status: 'done',
+    detail: `proposed to ${p.provider} (command ${commandId}); its validator accepts it and pays the fee (AcceptTransferPreapprovalProposalTrigger): see cxi treasury show`,
+  };
 }
 
 function rightsInput(names: readonly RightName[], party: string) {

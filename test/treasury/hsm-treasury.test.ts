@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerConfig, Pkcs11SignerConfig } from '../../src/config.js';
 import { openTreasurySigner, generatePkcs11Key, type GeneratedKey } from '../../src/ledger/signers/index.js';
 import type { TreasurySigner } from '../../src/ledger/signing.js';
+import { createLogger } from '../../src/logger.js';
 import { createLedgerEffects, createWithdrawalLedgerActors, type SignatureRecord } from '../../src/machines/effects/index.js';
 import { ActorError, FailureCode } from '../../src/machines/failure.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
@@ -97,6 +98,20 @@ describe.skipIf(skipWithoutSoftHsm('HSM treasury end-to-end tests'))('the treasu
       ['preapproval', 'missing'],
     ]);
 
+    // Asked to, it would propose a Canton Coin preapproval to the validator operator party.
+    const dso = sb.instruments.find((i) => i.id === 'Amulet')!.admin;
+    const provider = sb.control.createCustomer({}).party;
+    const plan = JSON.parse((await cxi('--json', 'treasury', 'onboard', '--dry-run', '--preapproval-provider', provider, '--dso', dso)).stdout) as { steps: { step: string; status: string; detail: string }[] };
+    expect(plan.steps.at(-1)).toEqual({ step: 'preapproval', status: 'would do', detail: `propose a Canton Coin TransferPreapproval to provider ${provider} (DSO ${dso}), signed by the treasury key` });
+    // The double models no TransferPreapprovalProposal (it refuses every create): the step fails with its answer, the command exits 1.
+    const proposed = await cxi('--json', 'treasury', 'onboard', '--preapproval-provider', provider, '--dso', dso, '--preapproval-wait', '0').then(
+      () => undefined,
+      (e: { code: number; stdout: string }) => e,
+    );
+    expect(proposed?.code).toBe(1);
+    const failed = (JSON.parse(proposed!.stdout) as { steps: { step: string; status: string; detail: string }[] }).steps.at(-1)!;
+    expect(failed).toMatchObject({ step: 'preapproval', status: 'failed', detail: expect.stringContaining('TEMPLATES_OR_INTERFACES_NOT_FOUND') });
+
     sb.control.createPreapproval(party);
     const shown = JSON.parse((await cxi('--json', 'treasury', 'show')).stdout) as Record<string, unknown>;
     expect(shown).toMatchObject({
@@ -167,7 +182,9 @@ describe.skipIf(skipWithoutSoftHsm('HSM treasury end-to-end tests'))('the treasu
     const counting: TreasurySigner = { ...signer, sign: (data) => ((asked += 1), signer.sign(data)) };
     try {
       const ledger: LedgerConfig = { apiUrl: sb.jsonApiUrl, userId: 'exchange', auth: { kind: 'static', token: env.LEDGER_TOKEN! }, treasuryParty: party, treasuryPkcs11: hsmConfig };
-      const wd = createWithdrawalLedgerActors({ effects: createLedgerEffects({ sql, ledger, logger, signer: counting, registryPolicy: TEST_REGISTRY_POLICY }) });
+      // The refusal is logged as an error by design: provoked here on purpose.
+      const quiet = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+      const wd = createWithdrawalLedgerActors({ effects: createLedgerEffects({ sql, ledger, logger: quiet, signer: counting, registryPolicy: TEST_REGISTRY_POLICY }) });
       const cc = sb.instruments.find((i) => i.id === 'Amulet')!;
       const holding = sb.control.books.holdings(party).find((h) => h.instrumentId === 'Amulet' && !h.locked)!;
       const now = Date.now();
