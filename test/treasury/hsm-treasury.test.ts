@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerConfig, Pkcs11SignerConfig } from '../../src/config.js';
 import { openTreasurySigner, generatePkcs11Key, type GeneratedKey } from '../../src/ledger/signers/index.js';
 import type { TreasurySigner } from '../../src/ledger/signing.js';
 import { createLogger } from '../../src/logger.js';
+import { openPkcs11Module, pkcs11js } from '../../src/ledger/signers/pkcs11-module.js';
 import { createLedgerEffects, createWithdrawalLedgerActors, type SignatureRecord } from '../../src/machines/effects/index.js';
 import { ActorError, FailureCode } from '../../src/machines/failure.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
@@ -173,6 +175,56 @@ describe.skipIf(skipWithoutSoftHsm('HSM treasury end-to-end tests'))('the treasu
       expect(signatures.filter((s) => s.withdrawalId === id)).toEqual([
         expect.objectContaining({ signer: 'pkcs11', keyId: 'pkcs11:token=exchange-hsm;object=treasury;type=private', signedBy: key.fingerprint, commandId: `withdrawal-${id}-1`, hash: expect.any(String) }),
       ]);
+    }
+  });
+
+  it('an HSM that refuses the PIN fails the signing step retryably (SIGNER_UNAVAILABLE); with the PIN file corrected the same withdrawal completes, no restart', async () => {
+    const cc = sb.instruments.find((i) => i.id === 'Amulet')!;
+    const bob = sb.control.createCustomer({ preapproval: true }).party;
+    const ledger: LedgerConfig = { apiUrl: sb.jsonApiUrl, userId: 'exchange', auth: { kind: 'static', token: env.LEDGER_TOKEN! }, treasuryParty: party, treasuryPkcs11: hsmConfig };
+    // Quiet: the daemon warns of each refusal by design.
+    const quiet = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+    const daemon = await startDaemonParts({ sql, ledger, logger: quiet, registryPolicy: TEST_REGISTRY_POLICY, withdrawalPolicy: { backoff: { initialMs: 300, maxMs: 300, factor: 1 } } });
+    const p = pkcs11js();
+    const lib = openPkcs11Module(hsm.module);
+    try {
+      // The custodian rotates the PIN and the HSM drops the daemon's sessions; the PIN file is old.
+      const slot = lib.lib.C_GetSlotList(true).find((x) => lib.lib.C_GetTokenInfo(x).label.trimEnd() === 'exchange-hsm')!;
+      const admin = lib.lib.C_OpenSession(slot, p.CKF_SERIAL_SESSION | p.CKF_RW_SESSION);
+      lib.lib.C_SetPIN(admin, PIN, '112358');
+      lib.lib.C_CloseAllSessions(slot);
+
+      const res = await fetch(`${daemon.apiUrl}/v1/withdrawals`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${STACK_API_TOKEN.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ withdrawalId: 'hsm-pin', account: 'acct-1', instrument: { admin: cc.admin, id: cc.id }, amount: '3', receiver: bob }),
+      });
+      expect(res.status).toBe(201);
+      const refusals = async () =>
+        sql<{ message: string; retryable: boolean }[]>`
+          select event #>> '{error,failure,message}' as message, (event #>> '{error,failure,retryable}')::boolean as retryable
+          from machine_transitions where machine_type = 'withdrawal' and machine_id = 'hsm-pin'
+            and event_type = 'xstate.error.actor.verifyAndSign' and event #>> '{error,failure,code}' = 'SIGNER_UNAVAILABLE'`;
+      for (const until = Date.now() + 20_000; (await refusals()).length === 0; ) {
+        if (Date.now() > until) throw new Error('no SIGNER_UNAVAILABLE failure recorded');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const [first] = await refusals();
+      expect(first).toEqual({ retryable: true, message: expect.stringMatching(/^signing withdrawal command withdrawal-hsm-pin-1: the HSM refused the PIN \(CKR_PIN_INCORRECT\) for token "exchange-hsm"/) });
+      expect((await findWithdrawal(sql, 'hsm-pin'))?.status).not.toMatch(/failed|stalled/);
+
+      await writeFile(hsmConfig.pinFile, '112358\n');
+      for (const until = Date.now() + 20_000; ; ) {
+        const w = await findWithdrawal(sql, 'hsm-pin');
+        if (w?.status === 'completed') break;
+        if (w && ['failed', 'stalled', 'cancelled'].includes(w.status)) throw new Error(`withdrawal ${w.status}: ${w.statusReason ?? ''}`);
+        if (Date.now() > until) throw new Error(`withdrawal not completed: ${w?.status ?? 'missing'}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(sb.control.books.transfers('hsm-pin')).toHaveLength(1);
+    } finally {
+      await daemon.stop();
+      lib.release();
     }
   });
 
