@@ -109,6 +109,7 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
       logger: deps.logger,
       ...(options.allowOtherNamespaceKey ? { allowOtherNamespaceKey: true } : {}),
     });
+  if (deps.signer === undefined) deps.logger.info({ signer: signer.kind, keyId: signer.keyId, fingerprint: signer.fingerprint }, 'treasury signer ready');
   const auth = deps.tokenProvider ?? tokenProviderFor(deps.ledger.auth, options.fetch ? { fetch: options.fetch } : {});
   const http = new LedgerHttp({
     baseUrl: deps.ledger.apiUrl,
