@@ -1,2 +1,4 @@
 export { openTreasurySigner } from './open.js';
-export { generatePkcs11Key, openPkcs11Signer, pkcs11KeyUri, type GeneratedKey } from './pkcs11.js';
+export { openPkcs11Signer } from './pkcs11.js';
+export { generatePkcs11Key, type GeneratedKey } from './pkcs11-keygen.js';
+export { pkcs11KeyUri } from './pkcs11-token.js';
