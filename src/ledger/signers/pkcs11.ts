@@ -152,6 +152,7 @@ function connect(token: Pkcs11Token, c: Pkcs11SignerConfig, opts: Pkcs11SignerOp
     }
   };
   const release = (s: Session) => {
+    if (closed) return token.closeQuietly(s.handle);
     const next = waiting.shift();
     if (next) next(s);
     else idle.push(s);
