@@ -228,6 +228,25 @@ describe.skipIf(skipWithoutSoftHsm('HSM treasury end-to-end tests'))('the treasu
     }
   });
 
+  it('the daemon refuses to start with an HSM key that is not the treasury party\'s: one clear line, exit 1', async () => {
+    const other = `treasury::1220${'c'.repeat(64)}`;
+    const started = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...env, TREASURY_PARTY: other, LEDGER_ADMIN_TOKEN: '', DATABASE_URL: db.url, DATA_DIR: `${hsm.dir}/data`, HTTP_PORT: '0', LOG_LEVEL: 'info' },
+      timeout: 60_000,
+    }).then(
+      () => undefined,
+      (e: { code: number; stdout: string }) => e,
+    );
+    expect(started?.code).toBe(1);
+    const fatal = started!.stdout.split('\n').filter((l) => l.includes('"start-up failed"')).map((l) => JSON.parse(l) as { reason?: string; err?: unknown });
+    expect(fatal).toEqual([
+      expect.objectContaining({
+        reason: `the HSM key pkcs11:token=exchange-hsm;object=treasury;type=private has fingerprint ${key.fingerprint}, but treasury party ${other} belongs to namespace 1220${'c'.repeat(64)}: wrong key or token (or set the option for a party whose namespace key differs from its signing key)`,
+      }),
+    ]);
+    expect(started!.stdout).not.toContain('112358');
+  });
+
   it('a transaction the signing policy refuses never reaches the HSM', async () => {
     const signer = openTreasurySigner({ treasuryPkcs11: hsmConfig }, { party });
     let asked = 0;
