@@ -12,10 +12,13 @@ import { connect } from '../src/store/db.js';
 import { readCursor } from '../src/store/outbox.js';
 import { upsertInstrument } from '../src/store/instruments.js';
 import { migrate } from '../src/store/migrate.js';
+import type { LedgerConfig } from '../src/config.js';
+import type { SignatureRecord } from '../src/machines/effects/index.js';
 import { STACK_API_TOKEN, startDaemonParts } from '../test/support/stack.js';
+import { softHsmWithKey } from './support/softhsm-key.js';
 
 /**
- * `npm run bench:withdraw [-- --n 2000] [--concurrency 64] [--holdings N]`
+ * `npm run bench:withdraw [-- --n 2000] [--concurrency 64] [--holdings N] [--signer file|pkcs11|both]`
  *
  * N withdrawals requested over HTTP (the exchange's POST /v1/withdrawals, `concurrency` requests in
  * flight) against the ledger double (its own process, real clock, a pool of one 1000 CC holding
@@ -24,6 +27,10 @@ import { STACK_API_TOKEN, startDaemonParts } from '../test/support/stack.js';
  * the HTTP API. Prints completed withdrawals per second (first request → last completion), p50/p99
  * of request → completed (database clock: requested_at → the transition into `completed`), and
  * this process's peak RSS; then checks every withdrawal paid exactly once in the double's books.
+ * The treasury signs with its key file (`--signer file`, the default) or through PKCS#11 with the
+ * key imported into a SoftHSM2 token made for the run (`pkcs11`); `both` runs the bench once per
+ * signer. Either way it prints the signer's latency per withdrawal (time in `sign`, as logged with
+ * each signature).
  * Postgres: BENCH_DATABASE_URL, else TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres
  * (a database is created and dropped per run).
  */
@@ -36,8 +43,22 @@ const { values } = parseArgs({
     holdings: { type: 'string' },
     receivers: { type: 'string', default: '50' },
     'pool-max': { type: 'string', default: '20' },
+    signer: { type: 'string', default: 'file' },
   },
 });
+const SIGNER = typeof values.signer === 'string' ? values.signer : 'file';
+if (!['file', 'pkcs11', 'both'].includes(SIGNER)) throw new Error(`--signer must be file, pkcs11 or both, got ${SIGNER}`);
+if (SIGNER === 'both') {
+  // One whole run per signer, one after the other: each its own double, database and process.
+  let code = 0;
+  for (const signer of ['file', 'pkcs11']) {
+    console.log(`\n== bench:withdraw --signer ${signer}`);
+    const args = process.argv.slice(2).flatMap((a, i, all) => (a === '--signer' || all[i - 1] === '--signer' || a.startsWith('--signer=') ? [] : [a]));
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, '--signer', signer], { stdio: 'inherit' });
+    code = Math.max(code, await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1))));
+  }
+  process.exit(code);
+}
 const arg = (v: string | boolean | undefined, fallback: string): string => (typeof v === 'string' ? v : fallback);
 // A list ("2000,5000", as bench:ingest takes) runs its first size.
 const N = Number(arg(values.n, '2000').split(',')[0]);
@@ -86,17 +107,24 @@ const sql = connect({ url: dbUrl.toString(), max: Number(arg(values['pool-max'],
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error', pretty: false });
 
 let exitCode = 0;
+const signatures: SignatureRecord[] = [];
+let stopHsm: (() => Promise<void>) | undefined;
 try {
   await migrate(sql);
   // As the sandbox onboards it: the double's sender fee is the reserve coin selection covers.
   const feeReserve = { rate: info.instrument.senderFee.rate, flat: info.instrument.senderFee.flat };
   await upsertInstrument(sql, { admin: info.instrument.admin, id: info.instrument.id, registryUrl: info.instrument.registryUrl, displayDecimals: 10, transferPolicy: 'direct-or-offer', feeReserve, enabled: true });
+  const connection = { apiUrl: info.url, userId: info.userId, auth: { kind: 'static' as const, token: info.token }, treasuryParty: info.party };
+  const hsm = SIGNER === 'pkcs11' ? await softHsmWithKey(info.keyFile) : undefined;
+  if (hsm) stopHsm = () => hsm.hsm.close();
+  const ledger: LedgerConfig = hsm ? { ...connection, treasuryPkcs11: hsm.config } : { ...connection, treasuryKeyFile: info.keyFile };
   const daemon = await startDaemonParts({
     sql,
     logger,
-    ledger: { apiUrl: info.url, userId: info.userId, auth: { kind: 'static', token: info.token }, treasuryParty: info.party, treasuryKeyFile: info.keyFile },
+    ledger,
     // What the daemon runs: the components' default timings and policies.
     profile: 'daemon',
+    effects: { onSigned: (s) => signatures.push(s) },
   });
   try {
     // The pool must be ingested before it can be reserved.
@@ -235,6 +263,12 @@ try {
     console.log(`\nhops (ms): ${hops.map((x) => `${x.hop} p50 ${x.p50.toFixed(0)} p99 ${x.p99.toFixed(0)}`).join('; ')}`);
     console.log(`time in each state (ms): ${stays.map((x) => `${x.state} (${x.n}) mean ${x.mean.toFixed(0)} p50 ${x.p50.toFixed(0)} p99 ${x.p99.toFixed(0)}`).join('; ')}`);
     if (errors.length > 0) console.log(`effect failures (retried): ${errors.map((e) => `${e.effect} ${e.code} ×${e.n}`).join('; ')}`);
+    const signs = signatures.filter((x) => x.withdrawalId?.startsWith('bench-')).map((x) => x.ms).sort((a, b) => a - b);
+    const at = (p: number) => signs[Math.min(signs.length - 1, Math.floor((p / 100) * signs.length))] ?? NaN;
+    const mean = signs.reduce((a, b) => a + b, 0) / Math.max(1, signs.length);
+    console.log(
+      `signing (${SIGNER}${signatures[0] ? ` ${signatures[0].keyId}` : ''}): ${signs.length} signatures for ${N} withdrawals, per signature p50 ${at(50).toFixed(2)} ms, p99 ${at(99).toFixed(2)} ms, mean ${mean.toFixed(2)} ms; per withdrawal ${((mean * signs.length) / N).toFixed(2)} ms`,
+    );
     console.log(`completed ${latencies.length}/${N}; ledger transfers with a bench memo: ${perMemo.size}, paid twice: ${paidTwice}`);
     console.log(`cores: ${availableParallelism()}, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     if (latencies.length !== N || perMemo.size !== N || paidTwice > 0) {
@@ -255,5 +289,6 @@ try {
   await admin.unsafe(`drop database if exists "${dbName}" with (force)`);
   await admin.end();
   double.kill('SIGTERM');
+  await stopHsm?.();
 }
 process.exitCode = exitCode;

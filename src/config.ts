@@ -116,6 +116,58 @@ const RegistryCredentials = jsonSetting(
   }),
 );
 
+/** The HSM signer's settings (TREASURY_SIGNER=pkcs11). */
+const PKCS11_FIELDS = {
+  TREASURY_PKCS11_MODULE: z.string().min(1).optional(),
+  TREASURY_PKCS11_TOKEN_LABEL: z.string().min(1).max(32, 'a PKCS#11 token label has at most 32 characters').optional(),
+  TREASURY_PKCS11_SLOT: z.coerce.number({ error: 'must be a slot id (a whole number)' }).int('must be a slot id (a whole number)').min(0, 'must be a slot id (a whole number)').optional(),
+  TREASURY_PKCS11_KEY_LABEL: z.string().min(1).optional(),
+  TREASURY_PKCS11_KEY_ID: z
+    .string()
+    .regex(/^(?:[0-9a-fA-F]{2})+$/, 'must be the key object\'s CKA_ID in hex (an even number of hex digits)')
+    .transform((v) => v.toLowerCase())
+    .optional(),
+  TREASURY_PKCS11_PIN: z.string().min(1).optional(),
+  TREASURY_PKCS11_PIN_FILE: z.string().min(1).optional(),
+  TREASURY_PKCS11_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
+  TREASURY_PKCS11_SIGN_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100 ms').max(600_000, 'must be at most 10 minutes').default(10_000),
+};
+
+const PKCS11_SETTINGS = [
+  'TREASURY_PKCS11_MODULE',
+  'TREASURY_PKCS11_TOKEN_LABEL',
+  'TREASURY_PKCS11_SLOT',
+  'TREASURY_PKCS11_KEY_LABEL',
+  'TREASURY_PKCS11_KEY_ID',
+  'TREASURY_PKCS11_PIN',
+  'TREASURY_PKCS11_PIN_FILE',
+] as const;
+
+type Pkcs11Settings = { TREASURY_SIGNER: 'file' | 'pkcs11'; LEDGER_API_URL?: string | undefined; TREASURY_KEY_FILE?: string | undefined } & {
+  [K in (typeof PKCS11_SETTINGS)[number]]?: string | number | undefined;
+};
+
+/** TREASURY_SIGNER=pkcs11 names one token, one key and one PIN source; the key-file mode takes none of them. */
+function checkPkcs11Settings(c: Pkcs11Settings, ctx: z.RefinementCtx, needsLedger = true): void {
+  const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+  if (c.TREASURY_SIGNER === 'file') {
+    for (const k of PKCS11_SETTINGS) if (c[k] !== undefined) issue(k, 'is used only with TREASURY_SIGNER=pkcs11');
+    return;
+  }
+  if (needsLedger && c.LEDGER_API_URL === undefined) issue('TREASURY_SIGNER', 'pkcs11 needs LEDGER_API_URL (the embedded ledger double keeps its own key file)');
+  if (c.TREASURY_KEY_FILE !== undefined) issue('TREASURY_KEY_FILE', 'is not used with TREASURY_SIGNER=pkcs11: remove it, the key is in the HSM');
+  if (c.TREASURY_PKCS11_MODULE === undefined) issue('TREASURY_PKCS11_MODULE', 'required with TREASURY_SIGNER=pkcs11: the path of the HSM vendor\'s PKCS#11 library');
+  if ((c.TREASURY_PKCS11_TOKEN_LABEL === undefined) === (c.TREASURY_PKCS11_SLOT === undefined)) {
+    issue('TREASURY_PKCS11_TOKEN_LABEL', 'with TREASURY_SIGNER=pkcs11 give either TREASURY_PKCS11_TOKEN_LABEL or TREASURY_PKCS11_SLOT');
+  }
+  if (c.TREASURY_PKCS11_KEY_LABEL === undefined && c.TREASURY_PKCS11_KEY_ID === undefined) {
+    issue('TREASURY_PKCS11_KEY_LABEL', 'with TREASURY_SIGNER=pkcs11 give TREASURY_PKCS11_KEY_LABEL or TREASURY_PKCS11_KEY_ID (or both)');
+  }
+  if ((c.TREASURY_PKCS11_PIN === undefined) === (c.TREASURY_PKCS11_PIN_FILE === undefined)) {
+    issue('TREASURY_PKCS11_PIN_FILE', 'with TREASURY_SIGNER=pkcs11 give either TREASURY_PKCS11_PIN_FILE (preferred) or TREASURY_PKCS11_PIN');
+  }
+}
+
 const RawConfig = z
   .object({
     CONFIG_FILE: z.string().optional(),
@@ -135,6 +187,9 @@ const RawConfig = z
     LEDGER_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
     LEDGER_OAUTH_AUDIENCE: z.string().min(1).optional(),
     LEDGER_OAUTH_SCOPE: z.string().min(1).optional(),
+    LEDGER_ADMIN_TOKEN: z.string().min(1).optional(),
+    LEDGER_ADMIN_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+    LEDGER_ADMIN_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
     LEDGER_HTTP_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(200),
     LEDGER_HTTP_MAX_PAGE_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024 bytes').max(1024 * 1024 * 1024, 'must be at most 1 GiB').optional(),
 
@@ -142,8 +197,10 @@ const RawConfig = z
       .string()
       .regex(/^[^:\s]+::[0-9a-f]{68}$/, 'must be a party id of the form <hint>::<1220 + 64 hex fingerprint>')
       .optional(),
+    TREASURY_SIGNER: z.enum(['file', 'pkcs11'], { error: 'must be file (TREASURY_KEY_FILE) or pkcs11 (an HSM: TREASURY_PKCS11_*)' }).default('file'),
     TREASURY_KEY_FILE: z.string().min(1).optional(),
     TREASURY_KEY_FILE_ALLOW_READABLE: Bool.default(false),
+    ...PKCS11_FIELDS,
     LEDGER_SYNCHRONIZER_ID: z.string().min(1).optional(),
     LEDGER_DEDUPLICATION_SECONDS: z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1 second').optional(),
 
@@ -172,8 +229,8 @@ const RawConfig = z
     if (c.LEDGER_API_URL !== undefined) {
       const because = 'when LEDGER_API_URL is set';
       requireWith('TREASURY_PARTY', because);
-      requireWith('TREASURY_KEY_FILE', because);
       requireWith('LEDGER_USER_ID', because);
+      if (c.TREASURY_SIGNER === 'file') requireWith('TREASURY_KEY_FILE', `${because} (or set TREASURY_SIGNER=pkcs11 for a key in an HSM)`);
       const oauth = c.LEDGER_OAUTH_TOKEN_URL !== undefined;
       if (c.LEDGER_TOKEN === undefined && !oauth) {
         ctx.addIssue({
@@ -193,6 +250,17 @@ const RawConfig = z
         requireWith('LEDGER_OAUTH_CLIENT_ID', 'when LEDGER_OAUTH_TOKEN_URL is set');
         requireWith('LEDGER_OAUTH_CLIENT_SECRET', 'when LEDGER_OAUTH_TOKEN_URL is set');
       }
+    }
+    checkPkcs11Settings(c, ctx);
+    const adminOauth = c.LEDGER_ADMIN_OAUTH_CLIENT_ID !== undefined || c.LEDGER_ADMIN_OAUTH_CLIENT_SECRET !== undefined;
+    if (c.LEDGER_ADMIN_TOKEN !== undefined && adminOauth) {
+      ctx.addIssue({ code: 'custom', path: ['LEDGER_ADMIN_TOKEN'], message: 'set either LEDGER_ADMIN_TOKEN or LEDGER_ADMIN_OAUTH_CLIENT_ID and _SECRET, not both' });
+    }
+    if (adminOauth) {
+      const because = 'for OAuth2 admin credentials (LEDGER_ADMIN_OAUTH_CLIENT_ID / _SECRET)';
+      requireWith('LEDGER_ADMIN_OAUTH_CLIENT_ID', because);
+      requireWith('LEDGER_ADMIN_OAUTH_CLIENT_SECRET', because);
+      requireWith('LEDGER_OAUTH_TOKEN_URL', because);
     }
     const names = new Set<string>();
     const tokens = new Map<string, string>();
@@ -229,14 +297,42 @@ export interface RegistryAuthConfig {
   ledgerAuthUrls: readonly string[] | undefined;
 }
 
-export interface LedgerConfig {
+/**
+ * The treasury's key in an HSM, reached through the vendor's PKCS#11 library (src/ledger/signers/pkcs11.ts).
+ * The PIN is a secret: it is read at login and never logged.
+ */
+export interface Pkcs11SignerConfig {
+  /** TREASURY_PKCS11_MODULE: the PKCS#11 library (e.g. /usr/lib/softhsm/libsofthsm2.so). */
+  modulePath: string;
+  /** TREASURY_PKCS11_TOKEN_LABEL or TREASURY_PKCS11_SLOT. */
+  token: { label: string } | { slot: number };
+  /** TREASURY_PKCS11_KEY_LABEL (CKA_LABEL) and/or TREASURY_PKCS11_KEY_ID (CKA_ID, lower-case hex). */
+  key: { label?: string; id?: string };
+  /** TREASURY_PKCS11_PIN_FILE (read at every login, so a changed PIN needs no restart) or TREASURY_PKCS11_PIN. */
+  pin: { file: string } | { value: string };
+  /** Sessions signing in parallel (TREASURY_PKCS11_SESSIONS). */
+  sessions: number;
+  /** An HSM that has not answered a signature by then is treated as unreachable (TREASURY_PKCS11_SIGN_TIMEOUT_MS). */
+  signTimeoutMs: number;
+}
+
+/** Where the treasury's signing key is: a key file (TREASURY_SIGNER=file, the default) or an HSM (pkcs11). */
+export type TreasuryKeyConfig =
+  | {
+      treasuryKeyFile: string;
+      /** Development only: a key file group or others can read is accepted with a warning. */
+      allowReadableKeyFile?: boolean;
+      treasuryPkcs11?: undefined;
+    }
+  | { treasuryPkcs11: Pkcs11SignerConfig; treasuryKeyFile?: undefined; allowReadableKeyFile?: undefined };
+
+export type LedgerConfig = LedgerConnectionConfig & TreasuryKeyConfig;
+
+export interface LedgerConnectionConfig {
   apiUrl: string;
   userId: string;
   auth: LedgerAuthConfig;
   treasuryParty: string;
-  treasuryKeyFile: string;
-  /** Development only: a key file group or others can read is accepted with a warning. */
-  allowReadableKeyFile?: boolean;
   /**
    * Elements per page of HTTP list reads (Canton's default http-list-max-elements-limit: 200);
    * lowered by itself when the node answers 413. Undefined: 200.
@@ -265,6 +361,12 @@ export interface Config {
   ledger: LedgerConfig | undefined;
   /** How our commands are submitted, whichever ledger. */
   submission: SubmissionConfig;
+  /**
+   * Credentials with ParticipantAdmin for `cxi treasury onboard` (LEDGER_ADMIN_TOKEN, or
+   * LEDGER_ADMIN_OAUTH_CLIENT_ID/_SECRET at LEDGER_OAUTH_TOKEN_URL); undefined: the daemon's own.
+   * The daemon itself never uses them.
+   */
+  ledgerAdminAuth: BearerCredentialConfig | undefined;
   /** authFailureLimit: failed authentications per client address per 10 s before it gets 429s. */
   http: { host: string; port: number; authFailureLimit: number; maxConnections: number };
   apiTokens: ApiToken[];
@@ -279,7 +381,7 @@ export interface Config {
 }
 
 /** Names of settings whose values must never reach a log line or an error message. */
-export const SECRET_SETTINGS = ['DATABASE_URL', 'LEDGER_TOKEN', 'LEDGER_OAUTH_CLIENT_SECRET', 'API_TOKENS', 'REGISTRY_CREDENTIALS'] as const;
+export const SECRET_SETTINGS = ['DATABASE_URL', 'LEDGER_TOKEN', 'LEDGER_OAUTH_CLIENT_SECRET', 'API_TOKENS', 'REGISTRY_CREDENTIALS', 'TREASURY_PKCS11_PIN', 'LEDGER_ADMIN_TOKEN', 'LEDGER_ADMIN_OAUTH_CLIENT_SECRET'] as const;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -342,8 +444,7 @@ export function loadConfig(env: Env = process.env): Config {
             apiUrl: c.LEDGER_API_URL,
             userId: c.LEDGER_USER_ID!,
             treasuryParty: c.TREASURY_PARTY!,
-            treasuryKeyFile: c.TREASURY_KEY_FILE!,
-            ...(c.TREASURY_KEY_FILE_ALLOW_READABLE ? { allowReadableKeyFile: true } : {}),
+            ...treasuryKeyOf(c),
             httpPageSize: c.LEDGER_HTTP_PAGE_SIZE,
             httpMaxPageBytes: c.LEDGER_HTTP_MAX_PAGE_BYTES,
             auth:
@@ -359,6 +460,19 @@ export function loadConfig(env: Env = process.env): Config {
                 : { kind: 'static', token: c.LEDGER_TOKEN! },
           },
     submission: { synchronizerId: c.LEDGER_SYNCHRONIZER_ID, deduplicationSeconds: c.LEDGER_DEDUPLICATION_SECONDS },
+    ledgerAdminAuth:
+      c.LEDGER_ADMIN_TOKEN !== undefined
+        ? { kind: 'static', token: c.LEDGER_ADMIN_TOKEN }
+        : c.LEDGER_ADMIN_OAUTH_CLIENT_ID !== undefined
+          ? {
+              kind: 'oauth2',
+              tokenUrl: c.LEDGER_OAUTH_TOKEN_URL!,
+              clientId: c.LEDGER_ADMIN_OAUTH_CLIENT_ID,
+              clientSecret: c.LEDGER_ADMIN_OAUTH_CLIENT_SECRET!,
+              audience: c.LEDGER_OAUTH_AUDIENCE,
+              scope: c.LEDGER_OAUTH_SCOPE,
+            }
+          : undefined,
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT, authFailureLimit: c.HTTP_AUTH_FAILURE_LIMIT, maxConnections: c.HTTP_MAX_CONNECTIONS },
     apiTokens: c.API_TOKENS,
     protectOpsEndpoints: c.PROTECT_OPS_ENDPOINTS,
@@ -383,11 +497,64 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
+type KeySettings = Pick<z.output<typeof RawConfig>, 'TREASURY_SIGNER' | 'TREASURY_KEY_FILE' | 'TREASURY_KEY_FILE_ALLOW_READABLE' | (typeof PKCS11_SETTINGS)[number] | 'TREASURY_PKCS11_SESSIONS' | 'TREASURY_PKCS11_SIGN_TIMEOUT_MS'>;
+
+function treasuryKeyOf(c: KeySettings): TreasuryKeyConfig {
+  if (c.TREASURY_SIGNER === 'file') return { treasuryKeyFile: c.TREASURY_KEY_FILE!, ...(c.TREASURY_KEY_FILE_ALLOW_READABLE ? { allowReadableKeyFile: true } : {}) };
+  return {
+    treasuryPkcs11: {
+      modulePath: c.TREASURY_PKCS11_MODULE!,
+      token: c.TREASURY_PKCS11_TOKEN_LABEL !== undefined ? { label: c.TREASURY_PKCS11_TOKEN_LABEL } : { slot: c.TREASURY_PKCS11_SLOT! },
+      key: {
+        ...(c.TREASURY_PKCS11_KEY_LABEL !== undefined ? { label: c.TREASURY_PKCS11_KEY_LABEL } : {}),
+        ...(c.TREASURY_PKCS11_KEY_ID !== undefined ? { id: c.TREASURY_PKCS11_KEY_ID } : {}),
+      },
+      pin: c.TREASURY_PKCS11_PIN_FILE !== undefined ? { file: c.TREASURY_PKCS11_PIN_FILE } : { value: c.TREASURY_PKCS11_PIN! },
+      sessions: c.TREASURY_PKCS11_SESSIONS,
+      signTimeoutMs: c.TREASURY_PKCS11_SIGN_TIMEOUT_MS,
+    },
+  };
+}
+
+const Pkcs11Only = z
+  .object({ TREASURY_SIGNER: z.literal('pkcs11', { error: 'must be pkcs11: only an HSM key is generated by this command' }), CONFIG_FILE: z.string().optional(), ...PKCS11_FIELDS })
+  .superRefine((c, ctx) => checkPkcs11Settings(c, ctx, false));
+
+/**
+ * The PKCS#11 settings alone (environment over CONFIG_FILE), for what runs before a ledger or a
+ * treasury party is configured: generating the treasury key in the HSM.
+ */
+export function loadPkcs11Config(env: Env = process.env): Pkcs11SignerConfig {
+  const fromEnv = definedEntries(env);
+  const file = fromEnv.CONFIG_FILE !== undefined ? readConfigFile(fromEnv.CONFIG_FILE) : {};
+  const result = Pkcs11Only.safeParse({ ...file, ...fromEnv });
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.map(String).join('.') || '(config)'}: ${i.message}`));
+  const key = treasuryKeyOf({ ...result.data, TREASURY_KEY_FILE: undefined, TREASURY_KEY_FILE_ALLOW_READABLE: false });
+  return key.treasuryPkcs11!;
+}
+
+/** Where the treasury key is, for start-up's log line and `cxi treasury show`: never the PIN. */
+export function describeTreasuryKey(k: TreasuryKeyConfig): Record<string, unknown> {
+  if (k.treasuryPkcs11 === undefined) return { signer: 'file', file: k.treasuryKeyFile };
+  const p = k.treasuryPkcs11;
+  return {
+    signer: 'pkcs11',
+    module: p.modulePath,
+    token: 'label' in p.token ? { label: p.token.label } : { slot: p.token.slot },
+    key: p.key,
+    pin: 'file' in p.pin ? `from ${p.pin.file}` : 'from TREASURY_PKCS11_PIN',
+    sessions: p.sessions,
+  };
+}
+
 /** What start-up logs about its configuration: shape and choices, never secrets. */
 export function describeConfig(c: Config): Record<string, unknown> {
   return {
     database: c.databaseUrl === undefined ? `embedded (${c.dataDir})` : 'external (DATABASE_URL)',
-    ledger: c.ledger === undefined ? 'sandbox (embedded ledger double)' : { apiUrl: c.ledger.apiUrl, auth: c.ledger.auth.kind, userId: c.ledger.userId, treasuryParty: c.ledger.treasuryParty },
+    ledger:
+      c.ledger === undefined
+        ? 'sandbox (embedded ledger double)'
+        : { apiUrl: c.ledger.apiUrl, auth: c.ledger.auth.kind, userId: c.ledger.userId, treasuryParty: c.ledger.treasuryParty, treasuryKey: describeTreasuryKey(c.ledger) },
     submission: {
       synchronizer: c.submission.synchronizerId ?? 'chosen by the participant',
       deduplication: c.submission.deduplicationSeconds !== undefined ? `${c.submission.deduplicationSeconds} s` : "the participant's maximum",

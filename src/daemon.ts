@@ -29,7 +29,8 @@ import { migrate } from './store/migrate.js';
  * provider for a ledger (the sandbox started in-process) and treats it exactly like a real validator.
  */
 export interface EmbeddedLedger {
-  ledger: LedgerConfig;
+  /** The double's treasury key is always a file it wrote (TREASURY_SIGNER=pkcs11 needs a real LEDGER_API_URL). */
+  ledger: LedgerConfig & { treasuryKeyFile: string };
   /** Stopped after everything that talks to the ledger. */
   component: Component;
   /** API tokens to use when API_TOKENS is empty (a sandbox needs one to be usable at all). */
@@ -112,7 +113,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         await embedded.prepareDatabase?.(sql);
         if (apiTokens.length === 0 && embedded.apiTokens) apiTokens = embedded.apiTokens;
         embeddedRegistryUrls = embedded.ownRegistryUrls ?? [];
-        logger.warn({ apiUrl: ledger.apiUrl, treasuryParty: ledger.treasuryParty }, 'SANDBOX MODE: running against the embedded ledger double, not a real validator');
+        logger.warn({ apiUrl: embedded.ledger.apiUrl, treasuryParty: embedded.ledger.treasuryParty }, 'SANDBOX MODE: running against the embedded ledger double, not a real validator');
       } else {
         logger.warn('no LEDGER_API_URL configured and no embedded ledger available: ledger components are not started');
       }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
+import { SigningKeyError } from './ledger/signing.js';
 import { startDaemon } from './daemon.js';
 import { createLogger } from './logger.js';
 import { DataDirLockedError } from './store/data-dir-lock.js';
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
       embeddedLedger: async (ctx) => (await import('./sandbox/embedded-default.js')).embeddedSandboxLedger(ctx),
     });
   } catch (e) {
-    const expected = e instanceof MigrationError || e instanceof DataDirLockedError;
+    // A key that cannot be used (a key file, an HSM) says what is wrong in one message: no stack needed.
+    const expected = e instanceof MigrationError || e instanceof DataDirLockedError || e instanceof SigningKeyError;
     logger.fatal(expected ? { reason: (e as Error).message } : { err: e }, 'start-up failed');
     process.exitCode = 1;
     return;

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeConfig, loadConfig } from '../src/config.js';
+import { ConfigError, describeConfig, loadConfig, loadPkcs11Config } from '../src/config.js';
 
 const PARTY = `treasury::1220${'ab'.repeat(32)}`;
 /** As `openssl rand -base64 32` makes them. */
@@ -190,6 +190,72 @@ describe('configuration', () => {
       expect(text).not.toContain(credentials['scan-proxy'].clientSecret);
       expect(text).not.toContain(credentials.acme.token);
     });
+  });
+
+  describe('the treasury key in an HSM (TREASURY_SIGNER=pkcs11)', () => {
+    const { TREASURY_KEY_FILE: _file, ...noKeyFile } = realLedger;
+    const hsm = {
+      ...noKeyFile,
+      TREASURY_SIGNER: 'pkcs11',
+      TREASURY_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so',
+      TREASURY_PKCS11_TOKEN_LABEL: 'exchange',
+      TREASURY_PKCS11_KEY_LABEL: 'treasury',
+      TREASURY_PKCS11_KEY_ID: '01AB',
+      TREASURY_PKCS11_PIN: 'hsm-pin-123456',
+    };
+
+    it('reads the module, token, key and PIN source; no key file', () => {
+      const ledger = loadConfig(hsm).ledger!;
+      expect(ledger.treasuryKeyFile).toBeUndefined();
+      expect(ledger.treasuryPkcs11).toEqual({
+        modulePath: '/usr/lib/softhsm/libsofthsm2.so',
+        token: { label: 'exchange' },
+        key: { label: 'treasury', id: '01ab' },
+        pin: { value: 'hsm-pin-123456' },
+        sessions: 4,
+        signTimeoutMs: 10_000,
+      });
+      const { TREASURY_PKCS11_PIN: _pin, TREASURY_PKCS11_TOKEN_LABEL: _label, ...rest } = hsm;
+      expect(loadConfig({ ...rest, TREASURY_PKCS11_SLOT: '7', TREASURY_PKCS11_PIN_FILE: '/run/secrets/hsm-pin' }).ledger?.treasuryPkcs11).toMatchObject({ token: { slot: 7 }, pin: { file: '/run/secrets/hsm-pin' } });
+    });
+
+    it('names what is missing or contradictory', () => {
+      const { TREASURY_PKCS11_MODULE: _m, TREASURY_PKCS11_KEY_LABEL: _l, TREASURY_PKCS11_KEY_ID: _i, ...partial } = hsm;
+      expect(problems({ ...partial, TREASURY_PKCS11_SLOT: '1', TREASURY_PKCS11_PIN_FILE: '/p', TREASURY_KEY_FILE: '/k' })).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^TREASURY_KEY_FILE: is not used with TREASURY_SIGNER=pkcs11/),
+          expect.stringMatching(/^TREASURY_PKCS11_MODULE: required with TREASURY_SIGNER=pkcs11/),
+          expect.stringMatching(/^TREASURY_PKCS11_TOKEN_LABEL: .*either TREASURY_PKCS11_TOKEN_LABEL or TREASURY_PKCS11_SLOT/),
+          expect.stringMatching(/^TREASURY_PKCS11_KEY_LABEL: .*TREASURY_PKCS11_KEY_LABEL or TREASURY_PKCS11_KEY_ID/),
+          expect.stringMatching(/^TREASURY_PKCS11_PIN_FILE: .*either TREASURY_PKCS11_PIN_FILE \(preferred\) or TREASURY_PKCS11_PIN/),
+        ]),
+      );
+      expect(problems({ ...realLedger, TREASURY_PKCS11_PIN: 'x' })).toEqual(['TREASURY_PKCS11_PIN: is used only with TREASURY_SIGNER=pkcs11']);
+      expect(problems({ ...hsm, TREASURY_PKCS11_KEY_ID: '1g' })).toEqual([expect.stringMatching(/^TREASURY_PKCS11_KEY_ID: must be the key object's CKA_ID in hex/)]);
+      expect(problems({ TREASURY_SIGNER: 'pkcs11' })).toEqual(expect.arrayContaining([expect.stringMatching(/^TREASURY_SIGNER: pkcs11 needs LEDGER_API_URL/)]));
+    });
+
+    it('never shows the PIN: not in errors, not in the start-up description', () => {
+      const pin = hsm.TREASURY_PKCS11_PIN;
+      expect(problems({ ...hsm, TREASURY_PKCS11_SESSIONS: '0' }).join('\n')).not.toContain(pin);
+      const text = JSON.stringify(describeConfig(loadConfig(hsm)));
+      expect(text).not.toContain(pin);
+      expect(text).toContain('"signer":"pkcs11"');
+      expect(text).toContain('from TREASURY_PKCS11_PIN');
+    });
+
+    it('the PKCS#11 settings alone, for generating the key before a ledger is configured', () => {
+      expect(loadPkcs11Config({ TREASURY_SIGNER: 'pkcs11', TREASURY_PKCS11_MODULE: '/lib.so', TREASURY_PKCS11_SLOT: '0', TREASURY_PKCS11_KEY_LABEL: 'k', TREASURY_PKCS11_PIN_FILE: '/p' })).toMatchObject({ token: { slot: 0 }, key: { label: 'k' } });
+      expect(() => loadPkcs11Config({ TREASURY_PKCS11_MODULE: '/lib.so' })).toThrow(/TREASURY_SIGNER: must be pkcs11/);
+    });
+  });
+
+  it('admin credentials for cxi treasury onboard: a static token, or OAuth2 at the daemon\'s token URL', () => {
+    expect(loadConfig({ ...realLedger, LEDGER_ADMIN_TOKEN: 'admin-jwt' }).ledgerAdminAuth).toEqual({ kind: 'static', token: 'admin-jwt' });
+    expect(loadConfig(realLedger).ledgerAdminAuth).toBeUndefined();
+    expect(problems({ ...realLedger, LEDGER_ADMIN_OAUTH_CLIENT_ID: 'admin' })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^LEDGER_ADMIN_OAUTH_CLIENT_SECRET: required/), expect.stringMatching(/^LEDGER_OAUTH_TOKEN_URL: required for OAuth2 admin credentials/)]),
+    );
   });
 
   it('treats empty environment variables as unset', () => {

@@ -5,6 +5,7 @@ import { registerIngestionCommands } from './ingestion-commands.js';
 import { registerMachineCommands } from './machines-commands.js';
 import { registerOperatorCommands } from './operator-commands.js';
 import { registerSwitchCommands } from './switch-commands.js';
+import { registerTreasuryCommands } from './treasury-commands.js';
 import { printRecord, printRows, type Column } from './output.js';
 
 interface GlobalOptions {
@@ -311,6 +312,7 @@ registerOperatorCommands(program, client);
 registerSwitchCommands(program, client);
 registerIngestionCommands(program, client);
 registerMachineCommands(program, client);
+registerTreasuryCommands(program);
 
 try {
   await program.parseAsync(process.argv);

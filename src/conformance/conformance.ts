@@ -1,12 +1,14 @@
 import { ConfigError } from '../config.js';
 import { createRegistryUrlPolicy } from '../ledger/registry-url-policy.js';
-import { loadTreasurySigner, type TreasurySigner } from '../ledger/signing.js';
+import type { TreasurySigner } from '../ledger/signing.js';
+import { openTreasurySigner } from '../ledger/signers/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import { submissionOptions } from '../machines/effects/index.js';
 import { createConformanceClients } from './clients.js';
 import { runLedgerChecks } from './ledger-checks.js';
 import { CheckRunner } from './runner.js';
 import { runSelfTransferChecks } from './self-transfer.js';
+import { runTreasuryOnboardingCheck } from './treasury-check.js';
 import { conformanceSettings, UsageError, USAGE, type ConformanceSettings } from './settings.js';
 import { externalTarget, startDoubleTarget, type ConformanceTarget } from './target.js';
 
@@ -60,9 +62,18 @@ async function runChecks(r: CheckRunner, target: ConformanceTarget, settings: Co
   const { ledger } = target;
   // The daemon loads and checks the key at start-up (createLedgerEffects): the same function, the same refusals.
   const signer = await r.check('treasury key', async (): Promise<{ value: TreasurySigner; detail: string }> => {
-    const s = loadTreasurySigner(ledger.treasuryKeyFile, { party: ledger.treasuryParty, logger, ...(ledger.allowReadableKeyFile ? { allowReadableKeyFile: true } : {}) });
-    return { value: s, detail: `fingerprint ${s.fingerprint}` };
+    const s = openTreasurySigner(ledger, { party: ledger.treasuryParty, logger });
+    return { value: s, detail: `${s.kind} ${s.keyId}, fingerprint ${s.fingerprint}` };
   });
+  try {
+    await runChecksWith(r, target, settings, logger, o, signer);
+  } finally {
+    await signer?.close();
+  }
+}
+
+async function runChecksWith(r: CheckRunner, target: ConformanceTarget, settings: ConformanceSettings, logger: Logger, o: RunOptions, signer: TreasurySigner | undefined): Promise<void> {
+  const { ledger } = target;
   const clients = createConformanceClients({
     ledger,
     signer,
@@ -75,6 +86,7 @@ async function runChecks(r: CheckRunner, target: ConformanceTarget, settings: Co
     options: submissionOptions(settings.config.submission),
     logger,
   });
+  await runTreasuryOnboardingCheck({ runner: r, ledger, adminAuth: settings.config.ledgerAdminAuth, reads: clients.reads, synchronizerId: settings.config.submission.synchronizerId });
   const facts = await runLedgerChecks({
     runner: r,
     clients,

@@ -19,7 +19,8 @@ export const USAGE = `usage: npm run conformance -- [--ledger-url URL] [--user-i
 
 Without a ledger URL (flag or LEDGER_API_URL) it starts the ledger double in-process and runs
 against it. With one, every other ledger setting is the daemon's (LEDGER_USER_ID, LEDGER_TOKEN or
-LEDGER_OAUTH_*, TREASURY_PARTY, TREASURY_KEY_FILE, CONFIG_FILE), and at least one instrument with
+LEDGER_OAUTH_*, TREASURY_PARTY, TREASURY_KEY_FILE or TREASURY_SIGNER=pkcs11 with TREASURY_PKCS11_*,
+LEDGER_ADMIN_* for the onboarding dry run, CONFIG_FILE), and at least one instrument with
 its registry is required; the registry auth (as an instrument's: none, ledger, or a credential
 of REGISTRY_CREDENTIALS) applies to every instrument given. Exit codes: 0 every check passed, 1 a check failed, 2 bad settings.`;
 

@@ -4,17 +4,28 @@ import { inspect } from 'node:util';
 import type { Logger } from '../logger.js';
 
 /**
- * The treasury's Ed25519 signing key: loaded once at start-up from a file, kept only inside a
- * closure (no property, error message, log line or JSON form ever holds key material), and used
- * to sign prepared-transaction hashes. Start-up fails with a SigningKeyError that says what is
- * wrong with the file, never what is in it.
+ * The treasury's Ed25519 signer: what signs prepared-transaction hashes and topology multi-hashes.
+ * Two kinds, chosen by TREASURY_SIGNER (src/ledger/signers/open.ts): the key file (this module:
+ * loaded once at start-up, kept only inside a closure — no property, error message, log line or
+ * JSON form ever holds key material) and an HSM through PKCS#11 (signers/pkcs11.ts: the private
+ * key never enters this process). Start-up fails with a SigningKeyError that says what is wrong
+ * with the key, never what is in it; a signer that cannot sign right now (an HSM unreachable, a
+ * session lost, a PIN refused) throws SignerUnavailableError, which the machines retry.
  */
 
 export class SigningKeyError extends Error {
   override readonly name = 'SigningKeyError';
 }
 
+/** The signer cannot sign now, but may later (HSM unreachable, session lost, PIN refused, timeout): retryable. */
+export class SignerUnavailableError extends Error {
+  override readonly name = 'SignerUnavailableError';
+}
+
 export interface TreasurySigner {
+  readonly kind: 'file' | 'pkcs11';
+  /** Where the key is, for logs: `file:<path>`, or the PKCS#11 URI of the key object (RFC 7512). Never secret. */
+  readonly keyId: string;
   /** base64 of the raw 32-byte Ed25519 public key. */
   readonly publicKey: string;
   /** Canton's fingerprint of the public key ("1220" + 64 hex): the `signedBy` of every signature. */
@@ -22,9 +33,14 @@ export interface TreasurySigner {
   readonly signingAlgorithmSpec: 'SIGNING_ALGORITHM_SPEC_ED25519';
   /** Ed25519 is r‖s: Canton's CONCAT format. */
   readonly signatureFormat: 'SIGNATURE_FORMAT_CONCAT';
-  /** base64 of the 64-byte signature over `data` (the 32 hash bytes, never their base64). */
-  sign(data: Uint8Array): string;
+  /**
+   * base64 of the 64-byte signature over `data` (the 32 hash bytes, never their base64). Every
+   * signature is checked against `publicKey` before it is returned, whatever produced it.
+   */
+  sign(data: Uint8Array): Promise<string>;
   verify(data: Uint8Array, signatureBase64: string): boolean;
+  /** Releases the HSM sessions (a no-op for the key file). */
+  close(): Promise<void>;
 }
 
 export interface LoadSignerOptions {
@@ -101,17 +117,52 @@ export function signerFromKeyBytes(bytes: Buffer, source: string, opts: LoadSign
   // A key that cannot produce a verifiable signature must not get as far as a withdrawal.
   const probe = Buffer.from('treasury key self-test');
   if (!verify(null, probe, publicKey, sign(null, probe, key))) throw new SigningKeyError(`${source}: the key fails its own signature check`);
+  checkTreasuryNamespace(fingerprint, `the key in ${source}`, 'wrong key file', opts);
+  return makeSigner(key, publicKey, raw.toString('base64'), fingerprint, `file:${source}`);
+}
 
-  if (opts.party !== undefined) {
-    const namespace = partyNamespace(opts.party);
-    if (namespace === undefined) throw new SigningKeyError(`treasury party "${opts.party}" is not a party id of the form <hint>::1220<64 hex>`);
-    if (namespace !== fingerprint && !opts.allowOtherNamespaceKey) {
-      throw new SigningKeyError(
-        `the key in ${source} has fingerprint ${fingerprint}, but treasury party ${opts.party} belongs to namespace ${namespace}: wrong key file (or set the option for a party whose namespace key differs from its signing key)`,
-      );
-    }
+/**
+ * The start-up check both signers make: the treasury party's namespace (after "::") is the
+ * fingerprint of its namespace key, which for the usual external party is its signing key.
+ */
+export function checkTreasuryNamespace(fingerprint: string, what: string, hint: string, opts: Pick<LoadSignerOptions, 'party' | 'allowOtherNamespaceKey'>): void {
+  if (opts.party === undefined) return;
+  const namespace = partyNamespace(opts.party);
+  if (namespace === undefined) throw new SigningKeyError(`treasury party "${opts.party}" is not a party id of the form <hint>::1220<64 hex>`);
+  if (namespace !== fingerprint && !opts.allowOtherNamespaceKey) {
+    throw new SigningKeyError(
+      `${what} has fingerprint ${fingerprint}, but treasury party ${opts.party} belongs to namespace ${namespace}: ${hint} (or set the option for a party whose namespace key differs from its signing key)`,
+    );
   }
-  return makeSigner(key, publicKey, raw.toString('base64'), fingerprint);
+}
+
+/** SubjectPublicKeyInfo prefix of an Ed25519 public key (RFC 8410) before the 32 raw bytes. */
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** A verifying key from the raw 32 bytes (what an HSM and Canton hand out). */
+export function ed25519PublicKey(raw: Uint8Array): KeyObject {
+  if (raw.length !== 32) throw new SigningKeyError(`an Ed25519 public key has 32 bytes, not ${raw.length}`);
+  return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+/** Ed25519 verification that answers false, never throws, on a malformed signature. */
+export function verifyEd25519(publicKey: KeyObject, data: Uint8Array, signatureBase64: string): boolean {
+  try {
+    return verify(null, data, publicKey, Buffer.from(signatureBase64, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whatever serialises or inspects a signer sees only public facts: its kind, key id, public key
+ * and fingerprint. Freezes it.
+ */
+export function sealSigner<S extends TreasurySigner>(signer: S): S {
+  const visible = { kind: signer.kind, keyId: signer.keyId, publicKey: signer.publicKey, fingerprint: signer.fingerprint };
+  Object.defineProperty(signer, 'toJSON', { value: () => visible, enumerable: false });
+  Object.defineProperty(signer, inspect.custom, { value: () => `TreasurySigner(${signer.kind} ${signer.keyId} ${signer.fingerprint})`, enumerable: false });
+  return Object.freeze(signer);
 }
 
 function parsePrivateKey(bytes: Buffer, source: string): KeyObject {
@@ -170,21 +221,16 @@ function tryKey(build: () => KeyObject, source: string, what: string): KeyObject
   }
 }
 
-function makeSigner(privateKey: KeyObject, publicKey: KeyObject, publicKeyB64: string, fingerprint: string): TreasurySigner {
-  const visible = { publicKey: publicKeyB64, fingerprint, signingAlgorithmSpec: 'SIGNING_ALGORITHM_SPEC_ED25519' as const, signatureFormat: 'SIGNATURE_FORMAT_CONCAT' as const };
-  const signer: TreasurySigner = {
-    ...visible,
-    sign: (data) => sign(null, data, privateKey).toString('base64'),
-    verify: (data, signatureBase64) => {
-      try {
-        return verify(null, data, publicKey, Buffer.from(signatureBase64, 'base64'));
-      } catch {
-        return false;
-      }
-    },
-  };
-  // Whatever serialises or inspects the signer sees only public facts.
-  Object.defineProperty(signer, 'toJSON', { value: () => visible, enumerable: false });
-  Object.defineProperty(signer, inspect.custom, { value: () => `TreasurySigner(${fingerprint})`, enumerable: false });
-  return Object.freeze(signer);
+function makeSigner(privateKey: KeyObject, publicKey: KeyObject, publicKeyB64: string, fingerprint: string, keyId: string): TreasurySigner {
+  return sealSigner({
+    kind: 'file',
+    keyId,
+    publicKey: publicKeyB64,
+    fingerprint,
+    signingAlgorithmSpec: 'SIGNING_ALGORITHM_SPEC_ED25519',
+    signatureFormat: 'SIGNATURE_FORMAT_CONCAT',
+    sign: (data) => Promise.resolve(sign(null, data, privateKey).toString('base64')),
+    verify: (data, signatureBase64) => verifyEd25519(publicKey, data, signatureBase64),
+    close: () => Promise.resolve(),
+  });
 }

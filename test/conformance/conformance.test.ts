@@ -31,7 +31,7 @@ const instrumentChecks = (id: string) => [
   `execute ${id}`,
   `self-transfer on the ledger ${id}`,
 ];
-const LEDGER_CHECKS = ['treasury key', 'version', 'ledger end', 'latest pruned offsets', 'active contracts', 'events by contract id', 'updates over websocket', 'updates over http'];
+const LEDGER_CHECKS = ['treasury key', 'treasury onboarding (dry run)', 'version', 'ledger end', 'latest pruned offsets', 'active contracts', 'events by contract id', 'updates over websocket', 'updates over http'];
 
 /** "ok  <check> (<ms> ms)…" / "FAIL <check>: …" / "skip <check>: …" → [status, check]. */
 function parseLine(line: string): [string, string] {
@@ -47,8 +47,10 @@ describe('npm run conformance', () => {
     const lines = out.slice(0, -1).map(parseLine);
     expect(lines.map(([, check]) => check)).toEqual([...LEDGER_CHECKS, ...instrumentChecks('Amulet'), ...instrumentChecks('UTK')]);
     expect(lines.filter(([status]) => status !== 'ok')).toEqual([]);
-    expect(out.at(-1)).toMatch(/^conformance passed: 22 ok, 0 failed, 0 skipped against http:\/\/127\.0\.0\.1:\d+ \(the ledger double, in-process\)$/);
+    expect(out.at(-1)).toMatch(/^conformance passed: 23 ok, 0 failed, 0 skipped against http:\/\/127\.0\.0\.1:\d+ \(the ledger double, in-process\)$/);
     expect(out.find((l) => l.startsWith('ok  self-transfer on the ledger Amulet'))).toMatch(/1 holding\(s\) totalling 250\.0000000000, net change 0$/);
+    // The dry run of `cxi treasury onboard`: the double's treasury is complete, preapproval included.
+    expect(out.find((l) => l.startsWith('ok  treasury onboarding (dry run)'))).toMatch(/: nothing to do \(party exists, user exists, rights exists, preapproval exists\)$/);
     expect(code).toBe(0);
   });
 
@@ -103,7 +105,7 @@ describe('npm run conformance', () => {
       for (const check of ['verify and sign Amulet', 'execute Amulet', 'self-transfer on the ledger Amulet']) expect(status[check]).toBe('skip');
       expect(out).toContain('skip verify and sign Amulet: needs prepare Amulet');
       for (const check of [...LEDGER_CHECKS, ...instrumentChecks('Amulet').slice(0, 3), ...instrumentChecks('UTK')]) expect(status[check]).toBe('ok');
-      expect(out.at(-1)).toBe(`conformance FAILED: 18 ok, 1 failed, 3 skipped against ${sb.jsonApiUrl}`);
+      expect(out.at(-1)).toBe(`conformance FAILED: 19 ok, 1 failed, 3 skipped against ${sb.jsonApiUrl}`);
       expect(code).toBe(1);
       expect(sb.control.faults().map((f) => f.fired)).toEqual([1]);
     });
@@ -125,6 +127,29 @@ describe('npm run conformance', () => {
       expect(out.filter((l) => !l.startsWith('ok  ')).slice(0, -1)).toEqual([]);
       expect(code).toBe(0);
       expect(sb.control.books.balances(sb.treasury!.party)).toEqual(before);
+    });
+
+    it('the onboarding dry run fails naming what `cxi treasury onboard` would grant, and changes nothing', async () => {
+      sb.control.clearFaults();
+      const { party, userId } = sb.treasury!;
+      const admin = await sb.tokenFor('participant_admin');
+      const rights = (method: 'POST' | 'PATCH') =>
+        fetch(`${sb.jsonApiUrl}/v2/users/${userId}/rights`, {
+          method,
+          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ userId, rights: [{ kind: { CanExecuteAs: { value: { party } } } }], identityProviderId: '' }),
+        });
+      expect((await rights('PATCH')).status).toBe(200);
+      try {
+        const { code, out } = await conformance(['--ledger-url', sb.jsonApiUrl, ...instrumentFlags], env);
+        expect(out).toContain(`FAIL treasury onboarding (dry run): cxi treasury onboard would: grant ${userId} CanExecuteAs on the treasury (party exists, user exists, rights would do, preapproval exists)`);
+        expect(code).toBe(1);
+        // Nothing was granted by the dry run.
+        const held = (await (await fetch(`${sb.jsonApiUrl}/v2/users/${userId}/rights`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { rights: unknown[] };
+        expect(JSON.stringify(held.rights)).not.toContain('CanExecuteAs');
+      } finally {
+        expect((await rights('POST')).status).toBe(200);
+      }
     });
   });
 

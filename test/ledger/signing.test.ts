@@ -43,8 +43,9 @@ describe('treasury signer', () => {
       const s = loadTreasurySigner(await file(content), { party });
       expect(s.fingerprint).toBe(k.fingerprint);
       expect(s.publicKey).toBe(k.raw.toString('base64'));
+      expect(s).toMatchObject({ kind: 'file', keyId: expect.stringMatching(/^file:\//) });
       const hash = Buffer.alloc(32, 7);
-      const sig = s.sign(hash);
+      const sig = await s.sign(hash);
       expect(Buffer.from(sig, 'base64')).toHaveLength(64);
       expect(verify(null, hash, k.publicKey, Buffer.from(sig, 'base64'))).toBe(true);
       expect(s.verify(hash, sig)).toBe(true);

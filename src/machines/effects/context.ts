@@ -5,7 +5,8 @@ import { LedgerHttp } from '../../ledger/http.js';
 import { LedgerReadClient, listOptionsOf } from '../../ledger/read-client.js';
 import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
 import { createRegistryUrlPolicy, STRICT_REGISTRY_URLS, type RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
-import { loadTreasurySigner, type TreasurySigner } from '../../ledger/signing.js';
+import type { TreasurySigner } from '../../ledger/signing.js';
+import { openTreasurySigner } from '../../ledger/signers/index.js';
 import { LedgerSubmissionClient } from '../../ledger/submission-client.js';
 import type { Logger } from '../../logger.js';
 import { readCheckpoint } from '../../store/checkpoint.js';
@@ -34,7 +35,22 @@ export interface LedgerEffectsOptions {
   instrumentCacheMs?: number;
   /** The treasury party's namespace key is not its signing key: skip that start-up check. */
   allowOtherNamespaceKey?: boolean;
+  /** Told of every signature the treasury made, after it is logged (benchmarks time the signer with it). */
+  onSigned?: (s: SignatureRecord) => void;
   fetch?: typeof fetch;
+}
+
+/** One treasury signature, as logged: what was signed, by which key, and how long the signer took. */
+export interface SignatureRecord {
+  withdrawalId?: string;
+  depositId?: string;
+  commandId: string;
+  /** The prepared transaction's hash (base64), as the ledger names it. */
+  hash: string;
+  keyId: string;
+  signedBy: string;
+  signer: TreasurySigner['kind'];
+  ms: number;
 }
 
 /** The effect options the submission settings stand for (LEDGER_SYNCHRONIZER_ID, LEDGER_DEDUPLICATION_SECONDS). */
@@ -47,10 +63,10 @@ export function submissionOptions(s: SubmissionConfig): LedgerEffectsOptions {
 
 export interface LedgerEffectsDeps {
   sql: Sql;
-  /** apiUrl, userId, auth, treasuryParty, treasuryKeyFile (unless `signer` is given). */
+  /** apiUrl, userId, auth, treasuryParty, and the treasury key (file or PKCS#11) unless `signer` is given. */
   ledger: LedgerConfig;
   logger: Logger;
-  /** Share one loaded key between the withdrawal and deposit effects; default: loaded from ledger.treasuryKeyFile. */
+  /** Share one signer between the withdrawal and deposit effects; default: opened from the ledger's key settings. */
   signer?: TreasurySigner;
   /** Share one token cache; default: built from ledger.auth. */
   tokenProvider?: TokenProvider;
@@ -81,19 +97,20 @@ export interface LedgerEffects {
 }
 
 /**
- * Builds the shared parts. Loading the key here makes a bad key file (unreadable, not Ed25519, not
- * the treasury's) fail the daemon's start-up with a SigningKeyError that says so.
+ * Builds the shared parts. Opening the signer here makes a bad key (an unreadable or foreign key
+ * file; an HSM that cannot be reached, refuses the PIN, or holds another key than the treasury's)
+ * fail the daemon's start-up with a SigningKeyError that says so.
  */
 export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
   const options = deps.options ?? {};
   const signer =
     deps.signer ??
-    loadTreasurySigner(deps.ledger.treasuryKeyFile, {
+    openTreasurySigner(deps.ledger, {
       party: deps.ledger.treasuryParty,
       logger: deps.logger,
       ...(options.allowOtherNamespaceKey ? { allowOtherNamespaceKey: true } : {}),
-      ...(deps.ledger.allowReadableKeyFile ? { allowReadableKeyFile: true } : {}),
     });
+  if (deps.signer === undefined) deps.logger.info({ signer: signer.kind, keyId: signer.keyId, fingerprint: signer.fingerprint }, 'treasury signer ready');
   const auth = deps.tokenProvider ?? tokenProviderFor(deps.ledger.auth, options.fetch ? { fetch: options.fetch } : {});
   const http = new LedgerHttp({
     baseUrl: deps.ledger.apiUrl,

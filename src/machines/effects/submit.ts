@@ -1,10 +1,11 @@
 import { LedgerApiError } from '../../ledger/http.js';
+import { SignerUnavailableError } from '../../ledger/signing.js';
 import { decodePreparedTransaction, summarizePreparedTransaction, verifyPreparedTransactionHash, type HashCheck } from '../../ledger/prepared-transaction/index.js';
 import { TransferFactoryTransferArg } from '../../ledger/schema/index.js';
 import type { CommandInput, DisclosedContract, JsExecuteSubmissionRequestInput, JsPrepareSubmissionRequestInput } from '../../ledger/schema/index.js';
 import { ActorError, FailureCode } from '../failure.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, SignedSubmission, VerifyAndSignInput } from '../submission.js';
-import type { LedgerEffects } from './context.js';
+import type { LedgerEffects, SignatureRecord } from './context.js';
 import { isContractGone, toActorError, type FailureScope } from './errors.js';
 import { checkPreparedTransaction } from './verify.js';
 
@@ -50,6 +51,20 @@ function describe(input: VerifyAndSignInput): string {
 }
 
 /**
+ * The withdrawal or deposit a signature is for, read back from its command id: the machines name
+ * their commands `withdrawal-<id>-<attempt>` and `deposit-accept-<id>` (withdrawal.machine.ts,
+ * deposit.machine.ts commandIdOf), and the id is not otherwise part of the signing input.
+ */
+export function signatureSubject(expected: VerifyAndSignInput['expected']): Pick<SignatureRecord, 'withdrawalId' | 'depositId'> {
+  if (expected.kind === 'transfer') {
+    const m = /^withdrawal-(.+)-\d+$/.exec(expected.commandId);
+    return m ? { withdrawalId: m[1]! } : {};
+  }
+  const m = /^deposit-accept-(.+)$/.exec(expected.commandId);
+  return m ? { depositId: m[1]! } : {};
+}
+
+/**
  * Recomputes the hash from the decoded transaction, checks the transaction is exactly what we
  * asked for (verify.ts), then signs OUR hash — never the bytes the node claims. Any doubt is
  * PREPARED_TX_MISMATCH, which the machines never retry.
@@ -71,8 +86,29 @@ export async function verifyAndSign(fx: LedgerEffects, input: VerifyAndSignInput
   const followed = await fx.followedSynchronizer();
   if (followed !== null && preparedFor !== followed) problems.push(`prepared for synchronizer ${preparedFor}, but ingestion follows ${followed}: its deadline could not be decided`);
   if (problems.length > 0) throw mismatch(fx, what, problems);
-  const signature = fx.signer.sign(check.hash);
-  fx.logger.debug({ commandId: input.expected.commandId, hash: check.hashBase64 }, 'prepared transaction verified and signed');
+  // Only now, with every check passed, is the signer (an HSM, maybe) asked.
+  const started = performance.now();
+  let signature: string;
+  try {
+    signature = await fx.signer.sign(check.hash);
+  } catch (e) {
+    if (e instanceof SignerUnavailableError) {
+      fx.logger.warn({ ...signatureSubject(input.expected), commandId: input.expected.commandId, keyId: fx.signer.keyId, reason: e.message }, 'the treasury signer cannot sign now; the machine retries');
+      throw new ActorError({ code: 'SIGNER_UNAVAILABLE', message: `signing ${what}: ${e.message}`, retryable: true });
+    }
+    throw e;
+  }
+  const record: SignatureRecord = {
+    ...signatureSubject(input.expected),
+    commandId: input.expected.commandId,
+    hash: check.hashBase64,
+    keyId: fx.signer.keyId,
+    signedBy: fx.signer.fingerprint,
+    signer: fx.signer.kind,
+    ms: Math.round((performance.now() - started) * 1000) / 1000,
+  };
+  fx.logger.info(record, 'treasury signature');
+  fx.options.onSigned?.(record);
   return { ...input.prepared, preparedTransactionHash: check.hashBase64, signature, signedBy: fx.signer.fingerprint };
 }
 
