@@ -15,11 +15,12 @@ const statuses: Record<string, ComponentStatus> = {};
 const component = (name: string): Component => ({ name, start: async () => {}, stop: async () => {}, status: () => statuses[name] ?? { state: 'running' } });
 const components = [component('switches'), component('ingestion'), component('withdrawals')];
 let databaseUp = true;
+const reader = { name: 'probe-reader', token: 'r'.repeat(32), scopes: ['read' as const] };
 let app: App;
 
 beforeAll(async () => {
   // The database check fails on purpose below: its warning is logged only when asked (LOG_LEVEL).
-  app = await createHttpServer({ logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }), apiTokens: [], protectOpsEndpoints: false, metrics: createHttpMetrics(new Registry()) });
+  app = await createHttpServer({ logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }), apiTokens: [reader], protectOpsEndpoints: false, metrics: createHttpMetrics(new Registry()) });
   registerHealthRoutes(app, {
     health: () => healthOf(components),
     checkReady: async () => {
@@ -34,8 +35,9 @@ afterAll(async () => {
   await app.close();
 });
 
-const get = async (url: string) => {
-  const res = await app.inject({ method: 'GET', url });
+// The details are for a reader (issue 22 item 3); the probe without a token sees states only.
+const get = async (url: string, token: string | null = reader.token) => {
+  const res = await app.inject({ method: 'GET', url, headers: token === null ? {} : { authorization: `Bearer ${token}` } });
   return { status: res.statusCode, body: res.json() as unknown };
 };
 
@@ -55,7 +57,13 @@ describe('/health and /ready', () => {
       body: { status: 'failing', components: { switches: statuses['switches'], ingestion: { state: 'failed', detail }, withdrawals: { state: 'running' } } },
     });
     expect(await get('/ready')).toEqual({ status: 503, body: { status: 'not_ready', checks: { database: 'ok', components: `ingestion failed: ${detail}` } } });
+    expect(await get('/health', null)).toEqual({
+      status: 503,
+      body: { status: 'failing', components: { switches: { state: 'running' }, ingestion: { state: 'failed' }, withdrawals: { state: 'running' } } },
+    });
+    expect(await get('/ready', null)).toEqual({ status: 503, body: { status: 'not_ready', checks: { database: 'ok', components: 'ingestion failed' } } });
     databaseUp = false;
+    expect(await get('/ready', null)).toEqual({ status: 503, body: { status: 'not_ready', checks: { database: 'failing', components: 'ingestion failed' } } });
     expect(await get('/ready')).toEqual({
       status: 503,
       body: { status: 'not_ready', checks: { database: 'connect ECONNREFUSED 127.0.0.1:5432', components: `ingestion failed: ${detail}` } },
