@@ -58,6 +58,13 @@ export const WithdrawalInput = z.object({
   /** instruments.transfer_policy; null when the instrument is not onboarded or disabled. */
   transferPolicy: TransferPolicy.nullable(),
   policy: WithdrawalPolicy,
+  /**
+   * A payout lost by a database restore whose 2-step transfer ingestion found committed as an
+   * offer (a `recovered` row): the machine starts awaiting the receiver, so the offer's end is
+   * reported (completed, or failed with a re-credit) and an expired offer is withdrawn. Absent for
+   * every withdrawal the machine pays itself.
+   */
+  recoveredOffer: z.object({ updateId: z.string().min(1), transferInstructionCid: z.string().min(1) }).nullable().optional(),
 });
 export type WithdrawalInput = z.infer<typeof WithdrawalInput>;
 

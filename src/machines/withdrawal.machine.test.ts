@@ -258,6 +258,18 @@ describe('withdrawal machine: happy paths', () => {
     }
   });
 
+  it('a recovered payout still offered starts awaiting the receiver: never reserves, ends as the offer does', async () => {
+    for (const closes of ['accepted', 'rejected'] as const) {
+      const h = harness({ recoveredOffer: { updateId: 'upd-r', transferInstructionCid: 'ti-r' } });
+      expect(h.value()).toBe('pendingAcceptance');
+      expect(h.ctx().transfer).toEqual({ updateId: 'upd-r', outcome: 'pending', transferInstructionCid: 'ti-r', attempt: 0 });
+      await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-c', outcome: closes });
+      expect(h.value()).toBe(closes === 'accepted' ? 'completed' : 'failed');
+      expect(withdrawalStatus(h.value(), h.ctx()).code).toBe(closes === 'accepted' ? null : 'OFFER_REJECTED');
+      expect(h.script.calls).toHaveLength(0);
+    }
+  });
+
   it('a committed transfer whose result is Failed (funds returned) fails the withdrawal', async () => {
     const h = harness();
     await h.toExecuting();

@@ -127,6 +127,7 @@ export const withdrawalMachine = setup({
   },
   guards: {
     instrumentUnusable: ({ context }) => context.transferPolicy === null,
+    recoveredOffer: ({ context }) => (context.recoveredOffer ?? null) !== null,
     notSubmitted: ({ context }) => !isSubmitted(context),
     submitted: ({ context }) => isSubmitted(context),
     canResubmit: ({ context }) => context.signed !== null && context.pendingFailure === null,
@@ -302,6 +303,18 @@ export const withdrawalMachine = setup({
   states: {
     requested: {
       always: [
+        {
+          // Already paid as an offer (recovered from the ledger): never reserve, only follow the offer.
+          guard: 'recoveredOffer',
+          target: 'pendingAcceptance',
+          actions: assign(({ context }) => {
+            const r = context.recoveredOffer!;
+            return {
+              transfer: { updateId: r.updateId, outcome: 'pending' as const, transferInstructionCid: r.transferInstructionCid, attempt: 0 },
+              history: appendHistory(context, { kind: 'recovered', detail: `recovered from the ledger: offer ${r.transferInstructionCid} of update ${r.updateId} awaits the receiver` }),
+            };
+          }),
+        },
         {
           guard: 'instrumentUnusable',
           target: 'failed',

@@ -14,18 +14,20 @@ export interface WithdrawalRequestRow {
   status: string;
   recovered: boolean;
   transferUpdateId: string | null;
+  /** The offer of a 2-step transfer; null for a 1-step one or none. */
+  transferInstructionCid: string | null;
   /** null when the instrument is not onboarded or is disabled. */
   transferPolicy: 'direct-only' | 'direct-or-offer' | 'offer-only' | null;
 }
 
 export async function loadWithdrawalRequest(db: Queryable, withdrawalId: string): Promise<WithdrawalRequestRow | undefined> {
   const [r] = await db<
-    (Pick<WithdrawalsTableRow, 'withdrawal_id' | 'purpose' | 'account' | 'instrument_admin' | 'instrument_id' | 'amount' | 'receiver' | 'status' | 'recovered' | 'transfer_update_id'> & {
+    (Pick<WithdrawalsTableRow, 'withdrawal_id' | 'purpose' | 'account' | 'instrument_admin' | 'instrument_id' | 'amount' | 'receiver' | 'status' | 'recovered' | 'transfer_update_id' | 'transfer_instruction_cid'> & {
       transfer_policy: TransferPolicy | null;
     })[]
   >`
     select w.withdrawal_id, w.purpose, w.account, w.instrument_admin, w.instrument_id, w.amount::text as amount, w.receiver,
-           w.status, w.recovered, w.transfer_update_id, case when i.enabled then i.transfer_policy end as transfer_policy
+           w.status, w.recovered, w.transfer_update_id, w.transfer_instruction_cid, case when i.enabled then i.transfer_policy end as transfer_policy
     from withdrawals w
     left join instruments i on i.admin_party = w.instrument_admin and i.instrument_id = w.instrument_id
     where w.withdrawal_id = ${withdrawalId}`;
@@ -40,6 +42,7 @@ export async function loadWithdrawalRequest(db: Queryable, withdrawalId: string)
     status: r.status,
     recovered: r.recovered,
     transferUpdateId: r.transfer_update_id,
+    transferInstructionCid: r.transfer_instruction_cid,
     transferPolicy: r.transfer_policy,
   };
 }

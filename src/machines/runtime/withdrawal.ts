@@ -19,10 +19,11 @@ import { settleAll } from '../../lib/settle-all.js';
 
 export const WITHDRAWAL_MACHINE_TYPE = 'withdrawal';
 export const WITHDRAWAL_CONSUMER = 'withdrawal-runtime';
-export const WITHDRAWAL_TOPICS = ['withdrawal.requested', 'withdrawal.transferred', 'withdrawal.instruction_closed', 'withdrawal.attempt_expired'] as const;
+export const WITHDRAWAL_TOPICS = ['withdrawal.requested', 'withdrawal.recovered', 'withdrawal.transferred', 'withdrawal.instruction_closed', 'withdrawal.attempt_expired'] as const;
 
 // Outbox payloads as ingestion and the HTTP layer write them (docs/internals.md); extra fields are allowed.
 const Requested = z.object({ withdrawalId: z.string().min(1) });
+const Recovered = z.object({ withdrawalId: z.string().min(1), outcome: z.enum(['completed', 'pending', 'failed']), self: z.boolean().optional() });
 const Transferred = z.object({
   withdrawalId: z.string().min(1),
   updateId: z.string().min(1),
@@ -50,6 +51,12 @@ export function routeWithdrawalEvent(e: OutboxEvent): Route {
   switch (e.topic) {
     case 'withdrawal.requested':
       return { kind: 'deliver', machineId: Requested.parse(e.payload).withdrawalId, event: null, create: true };
+    case 'withdrawal.recovered': {
+      // Only a payout still offered to its receiver has anything left to follow.
+      const p = Recovered.parse(e.payload);
+      if (p.outcome !== 'pending' || p.self === true) return { kind: 'ignore', reason: `recovered ${p.outcome} transfer: nothing left to follow` };
+      return { kind: 'deliver', machineId: p.withdrawalId, event: null, create: true };
+    }
     case 'withdrawal.transferred': {
       const p = Transferred.parse(e.payload);
       return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'TRANSFERRED', updateId: p.updateId, outcome: p.outcome, transferInstructionCid: p.transferInstructionCid ?? null }), create: false };
@@ -186,9 +193,16 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
     async loadInput(db, id) {
       const row = await loadWithdrawalRequest(db, id);
       if (!row) return { skip: 'no withdrawal row' };
-      if (row.recovered) return { skip: 'recovered from the ledger: it was already paid' };
-      if (row.transferUpdateId !== null) return { skip: `already transferred in update ${row.transferUpdateId}` };
-      if (row.status !== 'requested') return { skip: `status is ${row.status}, not requested` };
+      // A recovered payout still offered: followed, never paid again (the machine starts pendingAcceptance).
+      const recoveredOffer =
+        row.recovered && row.purpose === 'payout' && row.transferUpdateId !== null && row.transferInstructionCid !== null
+          ? { updateId: row.transferUpdateId, transferInstructionCid: row.transferInstructionCid }
+          : null;
+      if (recoveredOffer === null) {
+        if (row.recovered) return { skip: 'recovered from the ledger: it was already paid' };
+        if (row.transferUpdateId !== null) return { skip: `already transferred in update ${row.transferUpdateId}` };
+        if (row.status !== 'requested') return { skip: `status is ${row.status}, not requested` };
+      }
       const input: WithdrawalInput = {
         withdrawalId: row.withdrawalId,
         purpose: row.purpose,
@@ -199,6 +213,7 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
         sender: opts.config.treasuryParty,
         transferPolicy: row.transferPolicy,
         policy,
+        ...(recoveredOffer ? { recoveredOffer } : {}),
       };
       return { input };
     },
