@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, it, vi } from 'vitest';
 import { createActor } from 'xstate';
 import { ActorError, FailureCode } from './failure.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
-import { driver, scripted } from './testing/driver.js';
-import { Script, type ScriptedCall } from './testing/script.js';
+import { driver, scripted } from '../../test/support/machines/driver.js';
+import { Script, type ScriptedCall } from '../../test/support/machines/script.js';
 import type {
   AttemptStanding,
   CheckAttemptInput,
