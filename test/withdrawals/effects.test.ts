@@ -4,11 +4,11 @@ import { ActorError, FailureCode, type ActorFailure } from '../../src/machines/f
 import type { ExpectedAction, PreparedSubmission, SignedSubmission } from '../../src/machines/submission.js';
 import type { TransferFactoryOutput, TransferIntent, WithdrawalLedgerActors } from '../../src/machines/withdrawal.actors.js';
 import type { DepositActors } from '../../src/machines/deposit.actors.js';
-import { createLogger } from '../../src/logger.js';
 import { upsertInstrument } from '../../src/store/instruments.js';
 import { startStack, type Stack, type StackInstrument } from '../support/stack.js';
 import { forged } from './support/forged.js';
 import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * The ledger effects on their own, against the ledger double over the wire: what each returns,
@@ -24,7 +24,7 @@ const signal = new AbortController().signal;
 beforeAll(async () => {
   stack = await startStack({ daemon: false });
   // Refusals are logged as errors by design; this file provokes dozens of them.
-  fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
+  fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: testLogger() });
   wd = createWithdrawalLedgerActors({ effects: fx });
   dep = createDepositLedgerActors({ effects: fx });
 });

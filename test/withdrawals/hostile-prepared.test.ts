@@ -8,7 +8,6 @@ import {
   type PreparedTransaction,
   type Value,
 } from '../../src/ledger/prepared-transaction/index.js';
-import { createLogger } from '../../src/logger.js';
 import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, prepareWithdraw, type LedgerEffects } from '../../src/machines/effects/index.js';
 import { checkPreparedTransaction } from '../../src/machines/effects/verify.js';
 import { ActorError, FailureCode } from '../../src/machines/failure.js';
@@ -18,6 +17,7 @@ import type { WithdrawalLedgerActors } from '../../src/machines/withdrawal.actor
 import { startStack, type Stack, type StackInstrument } from '../support/stack.js';
 import { addUnderRoot, forged, freshContractId, rootOf } from './support/forged.js';
 import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * Issue 19 item 6: the treasury signs only a transaction whose every node it authorises is one the
@@ -348,7 +348,7 @@ describe('the double’s transactions of every kind, over the wire', () => {
   beforeAll(async () => {
     stack = await startStack({ daemon: false });
     // Refusals are logged as errors by design; this file provokes them on purpose.
-    fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
+    fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: testLogger() });
     wd = createWithdrawalLedgerActors({ effects: fx });
     dep = createDepositLedgerActors({ effects: fx });
     await transfer('cc-self', stack.cc, stack.treasury, 'self');
