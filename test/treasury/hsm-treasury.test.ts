@@ -7,7 +7,8 @@ import { openTreasurySigner, generatePkcs11Key, type GeneratedKey } from '../../
 import type { TreasurySigner } from '../../src/ledger/signing.js';
 import { openPkcs11Module, pkcs11js } from '../../src/ledger/signers/pkcs11-module.js';
 import { createLedgerEffects, createWithdrawalLedgerActors, type SignatureRecord } from '../../src/machines/effects/index.js';
-import { ActorError, FailureCode } from '../../src/machines/failure.js';
+import { ActorError } from '../../src/machines/failure.js';
+import { Failure } from '../../src/failures.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { connect, type Sql } from '../../src/store/db.js';
 import { upsertInstrument } from '../../src/store/instruments.js';
@@ -281,7 +282,7 @@ describe.skipIf(skipWithoutSoftHsm('HSM treasury end-to-end tests'))('the treasu
       // The node's transaction pays 10; we asked for 1000: refused before the HSM is asked.
       const refusal = await wd.verifyAndSign({ prepared, expected: { ...expected, amount: '1000.0000000000' } }, signal).catch((e: unknown) => e);
       expect(refusal).toBeInstanceOf(ActorError);
-      expect((refusal as ActorError).failure).toMatchObject({ code: FailureCode.PREPARED_TX_MISMATCH, retryable: false });
+      expect((refusal as ActorError).failure).toMatchObject({ code: Failure.PREPARED_TX_MISMATCH, retryable: false });
       expect(asked).toBe(0);
       // The exact request is signed, by the HSM.
       const signed = await wd.verifyAndSign({ prepared, expected }, signal);

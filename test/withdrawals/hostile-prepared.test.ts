@@ -10,7 +10,8 @@ import {
 } from '../../src/ledger/prepared-transaction/index.js';
 import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, prepareWithdraw, type LedgerEffects } from '../../src/machines/effects/index.js';
 import { checkPreparedTransaction } from '../../src/machines/effects/verify.js';
-import { ActorError, FailureCode } from '../../src/machines/failure.js';
+import { ActorError } from '../../src/machines/failure.js';
+import { Failure } from '../../src/failures.js';
 import type { ExpectedAction, PreparedSubmission } from '../../src/machines/submission.js';
 import type { DepositActors } from '../../src/machines/deposit.actors.js';
 import type { WithdrawalLedgerActors } from '../../src/machines/withdrawal.actors.js';
@@ -373,7 +374,7 @@ describe('the double’s transactions of every kind, over the wire', () => {
     );
     expect(error, `${name}: the hostile transaction was signed`).toBeInstanceOf(ActorError);
     const failure = (error as ActorError).failure;
-    expect(failure).toMatchObject({ code: FailureCode.PREPARED_TX_MISMATCH, retryable: false });
+    expect(failure).toMatchObject({ code: Failure.PREPARED_TX_MISMATCH, retryable: false });
     return failure.message;
   }
 
