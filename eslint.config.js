@@ -16,6 +16,20 @@ export default tseslint.config(
     },
   },
   {
+    // One failure catalogue (src/failures.ts): a failure's code is named from it, never spelled out.
+    files: ['src/**/*.ts'],
+    ignores: ['src/sandbox/**', 'src/**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name=/^(ActorError|LedgerApiError)$/] > ObjectExpression > Property[key.name='code'] > :matches(Literal, TemplateLiteral, ConditionalExpression:has(> Literal), ConditionalExpression:has(> TemplateLiteral))",
+          message: 'Name the failure code from src/failures.ts (Failure.X, or familyCode for HTTP_/DB_ codes); add a new code there with its meaning.',
+        },
+      ],
+    },
+  },
+  {
     // Command-line entry points print to the terminal by design.
     files: ['scripts/**', 'bench/**', 'bin/**', 'src/cli/**'],
     rules: { 'no-console': 'off' },

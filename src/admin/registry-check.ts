@@ -3,6 +3,7 @@ import { describeRegistryAuth, NO_REGISTRY_AUTH, NO_REGISTRY_CREDENTIALS, create
 import { RegistryClient } from '../ledger/registry-client.js';
 import type { RegistryUrlPolicy } from '../ledger/registry-url-policy.js';
 import type { Logger } from '../logger.js';
+import { Failure } from '../failures.js';
 
 /**
  * Token onboarding asks the token admin's registry (token-metadata-v1: `/registry/metadata/v1/info`
@@ -53,7 +54,7 @@ export interface InstrumentRegistryCheck {
 function unreachable(e: unknown, what: string): RegistryCheckError {
   if (e instanceof LedgerApiError) {
     // A refused or unobtainable token is the registry auth's problem, not the URL's.
-    const authProblem = e.code === 'REGISTRY_UNAUTHORIZED' || e.code === 'REGISTRY_FORBIDDEN' || e.code === 'AUTH_TOKEN';
+    const authProblem = e.code === Failure.REGISTRY_UNAUTHORIZED || e.code === Failure.REGISTRY_FORBIDDEN || e.code === Failure.AUTH_TOKEN;
     return new RegistryCheckError(`${what}: ${e.message}`, e.retryable, authProblem ? 'registryAuth' : 'registryUrl');
   }
   return new RegistryCheckError(`${what}: ${(e as Error).message}`, false);

@@ -14,6 +14,7 @@ import { ActorError } from '../machines/failure.js';
 import type { WithdrawalLedgerActors } from '../machines/withdrawal.actors.js';
 import type { InstrumentRow } from '../store/instruments.js';
 import type { ConformanceInstrument } from './settings.js';
+import { Failure } from '../failures.js';
 
 /**
  * The daemon's own ledger-facing code, wired as the daemon wires it (createLedgerEffects), except
@@ -99,7 +100,7 @@ function commandLineRegistries(instruments: readonly ConformanceInstrument[], re
     instrument(ref) {
       const found = instruments.find((i) => i.admin === ref.admin && i.id === ref.id);
       if (!found) {
-        return Promise.reject(new ActorError({ code: 'INSTRUMENT_NOT_CONFIGURED', message: `instrument ${ref.admin}/${ref.id} was not given with --instrument`, retryable: false }));
+        return Promise.reject(new ActorError({ code: Failure.INSTRUMENT_NOT_CONFIGURED, message: `instrument ${ref.admin}/${ref.id} was not given with --instrument`, retryable: false }));
       }
       return Promise.resolve(rowOf(found, registryAuth));
     },

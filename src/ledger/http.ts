@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { LedgerAuthError, type TokenProvider } from './auth.js';
 import { decode, isRetryableErrorCategory, JsCantonError } from './schema/index.js';
 import { isOk, ResponseTooLargeError, transportFor, type HttpCall, type HttpExchange, type HttpTransport } from './transport.js';
+import { Failure, familyCode } from '../failures.js';
 
 /**
  * The HTTP core every Ledger API and registry client uses: base URL, bearer token, timeout, JSON
@@ -73,7 +74,7 @@ export function errorFromResponse(what: string, status: number, bodyText: string
     });
   }
   const text = bodyText.length > 500 ? `${bodyText.slice(0, 500)}…` : bodyText;
-  return new LedgerApiError(`${what}: HTTP ${status}${text ? `: ${text}` : ''}`, { status, code: `HTTP_${status}` });
+  return new LedgerApiError(`${what}: HTTP ${status}${text ? `: ${text}` : ''}`, { status, code: familyCode('HTTP_', status) });
 }
 
 /** A bearer token for a call; failing to get one is a LedgerApiError naming the call. */
@@ -82,7 +83,7 @@ export async function bearerToken(auth: TokenProvider, what: string, signal?: Ab
     return await auth.getToken(signal);
   } catch (e) {
     if (e instanceof LedgerAuthError) {
-      throw new LedgerApiError(`${what}: cannot obtain an access token: ${e.message}`, { status: e.status, code: 'AUTH_TOKEN', retryable: e.retryable, cause: e });
+      throw new LedgerApiError(`${what}: cannot obtain an access token: ${e.message}`, { status: e.status, code: Failure.AUTH_TOKEN, retryable: e.retryable, cause: e });
     }
     throw e;
   }
@@ -111,7 +112,7 @@ export async function timedExchange(
     if (e instanceof ResponseTooLargeError) {
       throw new LedgerApiError(`${o.what}: HTTP ${e.status} with a response larger than ${e.limit} bytes; refused`, {
         status: e.status,
-        code: 'RESPONSE_TOO_LARGE',
+        code: Failure.RESPONSE_TOO_LARGE,
         retryable: false,
         cause: e,
       });
@@ -119,7 +120,7 @@ export async function timedExchange(
     const timedOut = timeout.aborted;
     throw new LedgerApiError(`${o.what}: ${timedOut ? 'timed out' : `network error: ${(e as Error).message}`}`, {
       status: 0,
-      code: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR',
+      code: timedOut ? Failure.TIMEOUT : Failure.NETWORK_ERROR,
       retryable: true,
       cause: e,
     });
@@ -198,7 +199,7 @@ export class LedgerHttp {
       try {
         return text === '' ? {} : (JSON.parse(text) as unknown);
       } catch (e) {
-        throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, { status: res.status, code: 'INVALID_RESPONSE', retryable: false, cause: e });
+        throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, { status: res.status, code: Failure.INVALID_RESPONSE, retryable: false, cause: e });
       }
     }
     // A rotated or revoked OAuth token: fetch a fresh one once. A static token cannot improve.

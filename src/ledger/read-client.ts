@@ -17,6 +17,7 @@ import {
   type JsGetUpdatesResponse,
   type UpdateFormatInput,
 } from './schema/index.js';
+import { Failure } from '../failures.js';
 
 /**
  * Reading the ledger over HTTP: ledger end, pruning boundary, version, the blocking list form of
@@ -54,7 +55,7 @@ export function listOptionsOf(ledger: { httpPageSize?: number | undefined; httpM
 
 /** A page too large in bytes: like a 413, a smaller page will do. */
 function isPageTooLarge(e: unknown): e is LedgerApiError {
-  return isListLimitExceeded(e) || (e instanceof LedgerApiError && e.code === 'RESPONSE_TOO_LARGE');
+  return isListLimitExceeded(e) || (e instanceof LedgerApiError && e.code === Failure.RESPONSE_TOO_LARGE);
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   TransferFactoryWithChoiceContext,
   type GetChoiceContextRequest as ChoiceContextBody,
 } from './schema/index.js';
+import { Failure, familyCode } from '../failures.js';
 
 /**
  * A token admin's Registry API (transfer-instruction-v1.yaml, token-metadata-v1.yaml): the
@@ -152,14 +153,14 @@ export class RegistryClient {
     try {
       json = JSON.parse(text);
     } catch (e) {
-      throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, { status: res.status, code: 'INVALID_RESPONSE', retryable: false, cause: e });
+      throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, { status: res.status, code: Failure.INVALID_RESPONSE, retryable: false, cause: e });
     }
     return decode(schema, json, what);
   }
 }
 
 function urlRefused(what: string, e: RegistryUrlRefusedError): LedgerApiError {
-  return new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: 'REGISTRY_URL_REFUSED', retryable: e.retryable, cause: e });
+  return new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: Failure.REGISTRY_URL_REFUSED, retryable: e.retryable, cause: e });
 }
 
 /** 401/403: never retried; says which instrument and auth mode to reconfigure. */
@@ -173,12 +174,12 @@ function refusal(what: string, status: 401 | 403, authContext: string | undefine
         : "the registry requires a bearer token: set the instrument's registryAuth";
   return new LedgerApiError(`${what}: HTTP ${status} (${context}): ${hint}`, {
     status,
-    code: status === 401 ? 'REGISTRY_UNAUTHORIZED' : 'REGISTRY_FORBIDDEN',
+    code: status === 401 ? Failure.REGISTRY_UNAUTHORIZED : Failure.REGISTRY_FORBIDDEN,
     retryable: false,
   });
 }
 
 function registryError(what: string, status: number): LedgerApiError {
-  const code = status === 404 ? 'REGISTRY_NOT_FOUND' : status === 400 ? 'REGISTRY_BAD_REQUEST' : `REGISTRY_HTTP_${status}`;
+  const code = status === 404 ? Failure.REGISTRY_NOT_FOUND : status === 400 ? Failure.REGISTRY_BAD_REQUEST : familyCode('REGISTRY_HTTP_', status);
   return new LedgerApiError(`${what}: HTTP ${status}`, { status, code, retryable: isRetryable(status, undefined) });
 }

@@ -3,6 +3,7 @@ import { WebSocket, type RawData } from 'ws';
 import { DEFAULT_MAX_RESPONSE_BYTES, errorFromResponse, httpStatusOfGrpc, LedgerApiError } from './http.js';
 import { ERROR_BODY_MAX_BYTES, readCappedBody } from './transport.js';
 import { isJsCantonErrorFrame, JsCantonError, LedgerDecodeError, parseUpdate, type GetUpdatesRequestInput, type JsGetUpdatesResponse } from './schema/index.js';
+import { Failure, familyCode } from '../failures.js';
 
 /**
  * One subscription to the /v2/updates websocket, as Canton serves it: the JWT travels as the
@@ -60,7 +61,7 @@ export class UpdatesSocket {
         this.fail(errorFromResponse(`${what} (upgrade)`, res.statusCode ?? 0, text));
         req.destroy();
       });
-      res.on('error', () => this.fail(new LedgerApiError(`${what}: upgrade failed with HTTP ${res.statusCode}`, { status: res.statusCode ?? 0, code: `HTTP_${res.statusCode}` })));
+      res.on('error', () => this.fail(new LedgerApiError(`${what}: upgrade failed with HTTP ${res.statusCode}`, { status: res.statusCode ?? 0, code: familyCode('HTTP_', res.statusCode ?? 0) })));
     });
     this.ws.on('open', () => {
       this.lastSeen = Date.now();
@@ -71,7 +72,7 @@ export class UpdatesSocket {
       this.lastSeen = Date.now();
     });
     this.ws.on('error', (e: Error) => {
-      this.fail(new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: 'NETWORK_ERROR', retryable: true, cause: e }));
+      this.fail(new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: Failure.NETWORK_ERROR, retryable: true, cause: e }));
     });
     this.ws.on('close', (code: number, reason: Buffer) => {
       if (this.done) return;
@@ -81,14 +82,14 @@ export class UpdatesSocket {
         return;
       }
       // An open-ended stream never ends on its own: a close is a drop, resume from the last offset.
-      this.fail(new LedgerApiError(`${what}: connection closed (${code}${reason.length ? ` ${reason.toString('utf8')}` : ''})`, { status: 0, code: 'WS_CLOSED', retryable: true }));
+      this.fail(new LedgerApiError(`${what}: connection closed (${code}${reason.length ? ` ${reason.toString('utf8')}` : ''})`, { status: 0, code: Failure.WS_CLOSED, retryable: true }));
     });
     const ping = o.pingIntervalMs ?? 15_000;
     const liveness = o.livenessTimeoutMs ?? Math.max(3 * ping, 1000);
     this.timer = setInterval(() => {
       if (this.paused || this.ws.readyState !== WebSocket.OPEN) return;
       if (Date.now() - this.lastSeen > liveness) {
-        this.fail(new LedgerApiError(`${what}: no frame or pong for ${liveness} ms`, { status: 0, code: 'WS_STALE', retryable: true }));
+        this.fail(new LedgerApiError(`${what}: no frame or pong for ${liveness} ms`, { status: 0, code: Failure.WS_STALE, retryable: true }));
         return;
       }
       this.ws.ping();

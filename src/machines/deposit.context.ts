@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BackoffPolicy } from './backoff.js';
-import { ActorFailure, FailureCode, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
+import { ActorFailure, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
+import { Failure } from '../failures.js';
 import { ChoiceContext, InstrumentRef, PreparedSubmission, SignedSubmission } from './submission.js';
 import { statePath } from './state-path.js';
 
@@ -103,7 +104,7 @@ export function decideAcceptFailure(c: DepositContext): AcceptDecision {
   const f = c.lastFailure?.failure;
   if (!f) return 'acceptFailed';
   // The instruction is archived: accepted (maybe by an earlier run), withdrawn or expired. Ingestion will say which.
-  if (f.code === FailureCode.INSTRUCTION_NOT_FOUND || f.code === FailureCode.DUPLICATE_COMMAND) return 'awaitLedger';
+  if (f.code === Failure.INSTRUCTION_NOT_FOUND || f.code === Failure.DUPLICATE_COMMAND) return 'awaitLedger';
   // Our accept (same command id) is still being processed: it may commit, and a fresh accept run
   // can only collide with it again. Wait for ingestion as after a submitted execute.
   if (c.lastFailure?.step === 'execute' && f.code === SUBMISSION_ALREADY_IN_FLIGHT) return 'awaitLedger';

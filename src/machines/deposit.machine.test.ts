@@ -5,8 +5,8 @@ import { DEFAULT_DEPOSIT_POLICY, depositCommandRefusal, depositStatus, type Depo
 import { depositMachine, type DepositEvent } from './deposit.machine.js';
 import { ActorError, type ActorFailure } from './failure.js';
 import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
-import { driver, scripted } from './testing/driver.js';
-import { Script } from './testing/script.js';
+import { driver, scripted } from '../../test/support/machines/driver.js';
+import { Script } from '../../test/support/machines/script.js';
 
 const POLICY = { ...DEFAULT_DEPOSIT_POLICY, maxAcceptAttempts: 3, backoff: { initialMs: 1_000, maxMs: 8_000, factor: 2 }, acceptConfirmMs: 60_000 };
 

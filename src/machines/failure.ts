@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Failure, isCatalogued, type FailureCode } from '../failures.js';
 
 /**
  * How an effect (actor) failed, in the terms a machine decides on. Actor implementations throw an
@@ -6,7 +7,7 @@ import { z } from 'zod';
  * retryable failure (the guide's rule: retry by default, but within a budget).
  */
 export const ActorFailure = z.object({
-  /** Stable id: a Canton error id (INCONSISTENT, CONTRACT_NOT_FOUND…), or one of FailureCode. */
+  /** Stable id: a Canton error id (INCONSISTENT, CONTRACT_NOT_FOUND…), or one of ours (src/failures.ts). */
   code: z.string().min(1),
   message: z.string(),
   /** The actor's judgement that trying the same thing again later may succeed. */
@@ -23,21 +24,6 @@ export const ActorFailure = z.object({
 });
 export type ActorFailure = z.infer<typeof ActorFailure>;
 
-/** Codes the machines themselves react to; actors map their errors onto these where they apply. */
-export const FailureCode = {
-  /** An input holding of the prepared transaction is archived or unknown (stale reservation). */
-  INPUT_UNAVAILABLE: 'INPUT_UNAVAILABLE',
-  /** The transfer instruction to accept is archived or unknown (already accepted, withdrawn...). */
-  INSTRUCTION_NOT_FOUND: 'INSTRUCTION_NOT_FOUND',
-  /** The ledger already has this command (DUPLICATE_COMMAND): treated as "submitted". */
-  DUPLICATE_COMMAND: 'DUPLICATE_COMMAND',
-  /** The prepared transaction does not match what we asked for, or its hash does not verify. */
-  PREPARED_TX_MISMATCH: 'PREPARED_TX_MISMATCH',
-  /** The DB refused to release holdings of an attempt that may have committed (a bug upstream). */
-  RELEASE_REFUSED: 'RELEASE_REFUSED',
-  /** Something threw that was not an ActorError. */
-  UNEXPECTED: 'UNEXPECTED',
-} as const;
 
 /** HTTP statuses never retried, whatever the body says (guide: 401, 403, 500, 501). */
 export const NON_RETRYABLE_STATUSES: ReadonlySet<number> = new Set([401, 403, 500, 501]);
@@ -59,7 +45,7 @@ export function toFailure(error: unknown): ActorFailure {
     if (parsed.success) return parsed.data;
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { code: FailureCode.UNEXPECTED, message, retryable: true };
+  return { code: Failure.UNEXPECTED, message, retryable: true };
 }
 
 /** Worth another try after a backoff: the actor says so and the status is not on the never list. */
@@ -68,16 +54,15 @@ export function isTransient(f: ActorFailure): boolean {
 }
 
 /**
- * A failure named from a closed set (for metric labels and reason codes): the machine's own code
- * where it has one, otherwise only whether it is worth retrying. Ledger and registry error ids
- * are open-ended (a hostile server could invent any), so they stay in messages and logs.
+ * A failure named from a closed set (for metric labels and reason codes): our own code from the
+ * catalogue, otherwise only whether it is worth retrying. Ledger and registry error ids are
+ * open-ended (a hostile server could invent any), so they stay in messages and logs.
  */
-export type FailureClass = (typeof FailureCode)[keyof typeof FailureCode] | 'TRANSIENT_FAILURE' | 'PERMANENT_FAILURE';
-
-const MACHINE_CODES: ReadonlyMap<string, FailureClass> = new Map(Object.values(FailureCode).map((c) => [c, c]));
+export type FailureClass = FailureCode | 'TRANSIENT_FAILURE' | 'PERMANENT_FAILURE';
 
 export function failureClass(f: ActorFailure): FailureClass {
-  return MACHINE_CODES.get(f.code) ?? (isTransient(f) ? 'TRANSIENT_FAILURE' : 'PERMANENT_FAILURE');
+  if (isCatalogued(f.code)) return f.code;
+  return isTransient(f) ? 'TRANSIENT_FAILURE' : 'PERMANENT_FAILURE';
 }
 
 /** One line an operator can read in a status_reason. */

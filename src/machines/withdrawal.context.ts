@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BackoffPolicy } from './backoff.js';
-import { ActorFailure, FailureCode, describeFailure, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
+import { ActorFailure, describeFailure, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
+import { Failure } from '../failures.js';
 import { statePath } from './state-path.js';
 import { failureReasonCode, WithdrawalReasonCode } from './withdrawal.reason-code.js';
 import { InstrumentRef, PreparedSubmission, SignedSubmission, ChoiceContext } from './submission.js';
@@ -240,12 +241,12 @@ export function decideAfterFailure(c: WithdrawalContext): StepDecision {
     case 'factory':
     case 'prepare':
     case 'sign':
-      if (f.code === FailureCode.INPUT_UNAVAILABLE) return submitted ? 'awaitLedger' : 'checkLedger';
+      if (f.code === Failure.INPUT_UNAVAILABLE) return submitted ? 'awaitLedger' : 'checkLedger';
       if (isTransient(f) && budgetLeft && !stopping) return 'reprepareBackoff';
       return submitted ? 'stopAfterSubmit' : 'stopBeforeSubmit';
     case 'execute':
     case 'resubmit': {
-      if (f.code === FailureCode.DUPLICATE_COMMAND || f.code === FailureCode.INPUT_UNAVAILABLE) return 'awaitLedger';
+      if (f.code === Failure.DUPLICATE_COMMAND || f.code === Failure.INPUT_UNAVAILABLE) return 'awaitLedger';
       const neverRetry = f.status !== undefined && NON_RETRYABLE_STATUSES.has(f.status);
       if (f.definiteAnswer === true && !neverRetry && budgetLeft && !stopping) return 'reprepareBackoff';
       if (f.definiteAnswer !== true && isTransient(f) && budgetLeft && !stopping) return 'resubmitBackoff';
@@ -293,7 +294,7 @@ export function decideAfterCheck(c: WithdrawalContext, standing: AttemptStanding
 export type WithdrawDecision = 'awaitClose' | 'backoff' | 'halt';
 
 export function decideAfterWithdrawFailure(c: WithdrawalContext, f: ActorFailure): WithdrawDecision {
-  if (f.code === FailureCode.INSTRUCTION_NOT_FOUND || f.code === FailureCode.DUPLICATE_COMMAND) return 'awaitClose';
+  if (f.code === Failure.INSTRUCTION_NOT_FOUND || f.code === Failure.DUPLICATE_COMMAND) return 'awaitClose';
   return isTransient(f) && c.transientFailures < c.policy.maxTransientRetries ? 'backoff' : 'halt';
 }
 
@@ -358,7 +359,7 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): Wit
       return {
         status: 'checking_ledger',
         reason: `the ledger says a reserved holding is gone${deadline}: waiting for ingestion to reach the ledger end before deciding`,
-        code: 'INPUT_UNAVAILABLE',
+        code: Failure.INPUT_UNAVAILABLE,
       };
     case 'awaitingLedger': {
       const stop = c.pendingFailure ?? c.haltReason;

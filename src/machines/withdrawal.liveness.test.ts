@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, it, vi } from 'vitest';
 import { createActor } from 'xstate';
-import { ActorError, FailureCode } from './failure.js';
+import { ActorError } from './failure.js';
+import { Failure } from '../failures.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
-import { driver, scripted } from './testing/driver.js';
-import { Script, type ScriptedCall } from './testing/script.js';
+import { driver, scripted } from '../../test/support/machines/driver.js';
+import { Script, type ScriptedCall } from '../../test/support/machines/script.js';
 import type {
   AttemptStanding,
   CheckAttemptInput,
@@ -60,7 +61,7 @@ const err = (code: string, o: { retryable?: boolean; definiteAnswer?: boolean; s
 const TRANSIENT = err('UNAVAILABLE', { retryable: true, status: 503 });
 const AMBIGUOUS = err('DEADLINE_EXCEEDED', { retryable: true, definiteAnswer: false, status: 504 });
 const DEFINITE = err('LOCAL_VERDICT_TIMEOUT', { definiteAnswer: true, status: 409 });
-const INPUT_GONE = err(FailureCode.INPUT_UNAVAILABLE, { definiteAnswer: true, status: 404 });
+const INPUT_GONE = err(Failure.INPUT_UNAVAILABLE, { definiteAnswer: true, status: 404 });
 
 /** The database, the ledger and ingestion, as far as one withdrawal can tell. */
 class World {
@@ -141,7 +142,7 @@ class World {
   }
 
   withdraw(): { output: WithdrawOfferOutput } | { error: unknown } {
-    if (this.offer !== 'live') return { error: err(FailureCode.INSTRUCTION_NOT_FOUND, { status: 404 }) };
+    if (this.offer !== 'live') return { error: err(Failure.INSTRUCTION_NOT_FOUND, { status: 404 }) };
     this.offer = 'closed';
     this.closeToReport = 'withdrawn';
     return { output: {} };

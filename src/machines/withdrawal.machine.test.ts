@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, type Snapshot } from 'xstate';
 import { ActorError, type ActorFailure } from './failure.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
-import { driver, scripted } from './testing/driver.js';
-import { Script } from './testing/script.js';
+import { driver, scripted } from '../../test/support/machines/driver.js';
+import { Script } from '../../test/support/machines/script.js';
 import type {
   CheckAttemptInput,
   CheckAttemptOutput,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FAILURE_CODES } from '../failures.js';
 import { failureClass, type ActorFailure } from './failure.js';
 
 /**
@@ -6,25 +7,20 @@ import { failureClass, type ActorFailure } from './failure.js';
  * `statusCode` in the API and the `reason` label of `cxi_withdrawals`. The words (`statusReason`)
  * carry ids, amounts and ledger error text; a code carries none of them, so a dashboard or an
  * exchange's automation can branch on it and a metric has a bounded number of series.
- * A failure of an effect is named by the machine's own failure codes where it has one, otherwise
- * only as transient or permanent: ledger and registry error ids are open-ended (and a hostile
- * server could invent them), they stay in the words.
+ * A failure of an effect is named by its code from the failure catalogue (src/failures.ts) where
+ * it has one, otherwise only as transient or permanent: ledger and registry error ids are
+ * open-ended (and a hostile server could invent them), they stay in the words.
  */
 export const WithdrawalReasonCode = z.enum([
+  ...FAILURE_CODES,
   // Waiting, not failing.
   'WAITING_FOR_FUNDS',
-  'INPUT_UNAVAILABLE',
   'ATTEMPT_EXPIRED',
   // An effect failed; the machine retries or has stopped.
   'TRANSIENT_FAILURE',
   'PERMANENT_FAILURE',
   'RETRIES_EXHAUSTED',
   'ATTEMPTS_EXHAUSTED',
-  'INSTRUCTION_NOT_FOUND',
-  'DUPLICATE_COMMAND',
-  'PREPARED_TX_MISMATCH',
-  'RELEASE_REFUSED',
-  'UNEXPECTED',
   // Decided by policy or by an operator.
   'INSUFFICIENT_FUNDS',
   'INSTRUMENT_UNAVAILABLE',
@@ -40,7 +36,7 @@ export const WithdrawalReasonCode = z.enum([
 ]);
 export type WithdrawalReasonCode = z.infer<typeof WithdrawalReasonCode>;
 
-/** An effect's failure as a reason code: the machine's own code, else only its kind (failure.ts `failureClass`). */
+/** An effect's failure as a reason code: its catalogue code, else only its kind (failure.ts `failureClass`). */
 export function failureReasonCode(f: ActorFailure): WithdrawalReasonCode {
   return failureClass(f);
 }

@@ -1,4 +1,5 @@
-import { ActorError, FailureCode, type ActorFailure } from '../machines/failure.js';
+import { ActorError, type ActorFailure } from '../machines/failure.js';
+import { Failure, familyCode } from '../failures.js';
 import type {
   CheckAttemptInput,
   CheckAttemptOutput,
@@ -99,17 +100,17 @@ async function attemptToReserve(tx: Tx, req: ReserveHoldingsInput, rowAttempt: n
       order by r.reservation_id`;
     if (existing.length === 0) {
       if (rowAttempt >= attempt) {
-        throw new ActorError({ code: 'STALE_ATTEMPT', message: `withdrawal ${req.withdrawalId} is at attempt ${rowAttempt}; refusing to reserve attempt ${attempt}`, retryable: false });
+        throw new ActorError({ code: Failure.STALE_ATTEMPT, message: `withdrawal ${req.withdrawalId} is at attempt ${rowAttempt}; refusing to reserve attempt ${attempt}`, retryable: false });
       }
       return attempt;
     }
-    const used = () => new ActorError({ code: 'ATTEMPT_ALREADY_USED', message: `attempt ${attempt} of ${req.withdrawalId} was already reserved and released`, retryable: false });
+    const used = () => new ActorError({ code: Failure.ATTEMPT_ALREADY_USED, message: `attempt ${attempt} of ${req.withdrawalId} was already reserved and released`, retryable: false });
     if (existing.some((r) => r.deadline === null)) throw used();
     if (existing.every((r) => r.released_at === null)) {
       if (existing.every((r) => r.stale === false)) return reserved(attempt, existing.map((r) => ({ contractId: r.contract_id, amount: r.amount })), existing[0]!.deadline!);
       if (existing.some((r) => r.submitted_at !== null)) {
         // Never released here: only the ledger (expiry or transfer) settles a submitted attempt.
-        throw new ActorError({ code: 'STALE_ATTEMPT_SUBMITTED', message: `attempt ${attempt} of ${req.withdrawalId} is past its deadline ${existing[0]!.deadline} and was submitted: waiting for ingestion to report it`, retryable: false });
+        throw new ActorError({ code: Failure.STALE_ATTEMPT_SUBMITTED, message: `attempt ${attempt} of ${req.withdrawalId} is past its deadline ${existing[0]!.deadline} and was submitted: waiting for ingestion to report it`, retryable: false });
       }
       await tx`
         update holding_reservations set released_at = now(), release_reason = ${STALE_RELEASE_REASON}
@@ -124,9 +125,9 @@ async function attemptToReserve(tx: Tx, req: ReserveHoldingsInput, rowAttempt: n
 /** `lastTry`: report a contended selection as insufficient (with its reason) instead of asking again. */
 async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean): Promise<ReserveHoldingsOutput | 'contended'> {
   const [w] = await tx<WithdrawalLockRow[]>`select status, attempt, purpose, input_holding_cids from withdrawals where withdrawal_id = ${req.withdrawalId} for update`;
-  if (!w) throw new ActorError({ code: 'WITHDRAWAL_NOT_FOUND', message: `no withdrawal ${req.withdrawalId}`, retryable: false });
+  if (!w) throw new ActorError({ code: Failure.WITHDRAWAL_NOT_FOUND, message: `no withdrawal ${req.withdrawalId}`, retryable: false });
   if ((FINAL_WITHDRAWAL_STATUSES as readonly string[]).includes(w.status)) {
-    throw new ActorError({ code: 'WITHDRAWAL_FINAL', message: `withdrawal ${req.withdrawalId} is ${w.status}`, retryable: false });
+    throw new ActorError({ code: Failure.WITHDRAWAL_FINAL, message: `withdrawal ${req.withdrawalId} is ${w.status}`, retryable: false });
   }
 
   const attempt = await attemptToReserve(tx, req, w.attempt);
@@ -256,7 +257,7 @@ export async function releaseReservations(tx: Tx, req: ReleaseReservationInput, 
   const refused = rows.filter((r) => !r.allowed).map((r) => r.contract_id);
   if (opts.strict && refused.length > 0) {
     throw new ActorError({
-      code: FailureCode.RELEASE_REFUSED,
+      code: Failure.RELEASE_REFUSED,
       message: `withdrawal ${req.withdrawalId}: holdings ${refused.join(', ')} belong to a submitted attempt that is neither spent nor past its deadline`,
       retryable: false,
     });
@@ -310,7 +311,7 @@ export async function liveReservations(db: Queryable, withdrawalId: string): Pro
 export async function attemptStanding(db: Queryable, input: CheckAttemptInput): Promise<Omit<CheckAttemptOutput, 'ingestedThrough'>> {
   const [w] = await db<{ transfer_update_id: string | null; expiry_emitted_attempt: number | null; deadline: string | null }[]>`
     select transfer_update_id, expiry_emitted_attempt, deadline from withdrawals where withdrawal_id = ${input.withdrawalId}`;
-  if (!w) throw new ActorError({ code: 'WITHDRAWAL_NOT_FOUND', message: `no withdrawal ${input.withdrawalId}`, retryable: false });
+  if (!w) throw new ActorError({ code: Failure.WITHDRAWAL_NOT_FOUND, message: `no withdrawal ${input.withdrawalId}`, retryable: false });
   if (w.transfer_update_id !== null) return { standing: 'transferred', detail: `ingestion has this withdrawal's transfer, update ${w.transfer_update_id}` };
   if ((w.expiry_emitted_attempt ?? 0) >= input.attempt) {
     return { standing: 'expired', detail: `ingestion reported attempt ${w.expiry_emitted_attempt ?? input.attempt} past its deadline with no transfer` };
@@ -337,7 +338,7 @@ export interface ReservationActorsOptions {
 export function createReservationActors(sql: Sql, opts: ReservationActorsOptions = {}): WithdrawalDbActors {
   return {
     async checkAttempt(input, signal) {
-      if (!opts.catchUp) throw new ActorError({ code: 'CHECK_UNAVAILABLE', message: 'no view of ingestion against the ledger end was configured', retryable: false });
+      if (!opts.catchUp) throw new ActorError({ code: Failure.CHECK_UNAVAILABLE, message: 'no view of ingestion against the ledger end was configured', retryable: false });
       const ingestedThrough = await opts.catchUp(signal);
       for (let failures = 0; ; failures++) {
         try {
@@ -371,6 +372,6 @@ export function toActorError(e: unknown, what: string): ActorError {
   const sqlState = e !== null && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : '';
   const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
   const transientClass = /^(08|40|53|57P|55P03)/.test(sqlState) || /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|CONNECTION_|EPIPE|CONNECT_TIMEOUT)/.test(sqlState);
-  const failure: ActorFailure = { code: sqlState ? `DB_${sqlState}` : 'DB_ERROR', message, retryable: transientClass || sqlState === '23505' };
+  const failure: ActorFailure = { code: sqlState ? familyCode('DB_', sqlState) : Failure.DB_ERROR, message, retryable: transientClass || sqlState === '23505' };
   return new ActorError(failure);
 }

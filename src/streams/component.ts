@@ -16,6 +16,7 @@ import { Backpressure } from './backpressure.js';
 import { CheckpointConflictError, PrunedOffsetError, UnexpectedSynchronizerError, UpdateParseError } from './errors.js';
 import { runPipeline, type CommittedBatch } from './pipeline.js';
 import { updatesSource, type Transport } from './source.js';
+import { Failure } from '../failures.js';
 
 /**
  * The ingestion component (ARCHITECTURE.md, arrows 1.a–1.c): the treasury's ledger updates from
@@ -154,7 +155,7 @@ export function describeFailure(e: unknown): string {
   if (e instanceof UpdateParseError || e instanceof PrunedOffsetError || e instanceof CheckpointConflictError || e instanceof UnexpectedSynchronizerError) return e.message;
   if (e instanceof LedgerDecodeError) return `bad data from the ledger: ${e.message}`;
   if (e instanceof LedgerApiError) {
-    if (e.status === 401 || e.status === 403 || e.code === 'AUTH_TOKEN') {
+    if (e.status === 401 || e.status === 403 || e.code === Failure.AUTH_TOKEN) {
       return `the ledger refused our credentials (${e.message}): check LEDGER_TOKEN or the OAuth2 client, and that the user has CanReadAs on the treasury party`;
     }
     if (e.code === 'OFFSET_AFTER_LEDGER_END') return `${e.message}: the stored offset is beyond the ledger end — was the participant restored from a backup? Follow the validator-restore runbook (map the last ingested record time to an offset) before restarting`;

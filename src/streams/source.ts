@@ -7,6 +7,7 @@ import type { IngestElement } from '../store/ingestion.js';
 import { backoffDelay, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
 import { offsetOf, toIngestElement } from './elements.js';
 import { PrunedOffsetError } from './errors.js';
+import { Failure } from '../failures.js';
 
 /**
  * The treasury's updates as one Observable that survives the network: the websocket first; on a
@@ -68,7 +69,7 @@ export function isRetryableSourceError(e: unknown): boolean {
 /** Canton's answer to reading below the pruning offset, made into what the operator must do. */
 function classify(e: unknown, begin: number): unknown {
   if (e instanceof LedgerApiError && e.code === 'PARTICIPANT_PRUNED_DATA_ACCESSED') return new PrunedOffsetError(begin, undefined, { cause: e });
-  if (e instanceof LedgerAuthError) return new LedgerApiError(`cannot obtain a Ledger API token: ${e.message}`, { status: e.status, code: 'AUTH_TOKEN', retryable: e.retryable, cause: e });
+  if (e instanceof LedgerAuthError) return new LedgerApiError(`cannot obtain a Ledger API token: ${e.message}`, { status: e.status, code: Failure.AUTH_TOKEN, retryable: e.retryable, cause: e });
   return e;
 }
 

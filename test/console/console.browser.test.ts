@@ -11,7 +11,7 @@ import { ActorError } from '../../src/machines/failure.js';
 import type { WithdrawalActors } from '../../src/machines/withdrawal.actors.js';
 import { embeddedSandboxLedger } from '../../src/sandbox/embedded-default.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { createLogger } from '../../src/logger.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * The console in a real browser (Debian's Chromium, headless, driven by playwright-core) against a
@@ -86,7 +86,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
     dataDir = await mkdtemp(join(tmpdir(), 'cxi-console-'));
     const config = loadConfig({ DATABASE_URL: db.url, DATA_DIR: dataDir, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', API_TOKENS: JSON.stringify([ADMIN, READER]) });
     // Errors only: the sandbox's warnings and the refused sign-in are what this test does on purpose.
-    daemon = await startDaemon({ config, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'error', pretty: false }), embeddedLedger: embeddedSandboxLedger, service: { intercept: { withdrawal: stallFirstPrepare } } });
+    daemon = await startDaemon({ config, logger: testLogger(), embeddedLedger: embeddedSandboxLedger, service: { intercept: { withdrawal: stallFirstPrepare } } });
 
     // A customer of the double to pay, created over its control API as an operator of the sandbox would.
     const details = JSON.parse(await readFile(join(dataDir, 'sandbox', 'sandbox.json'), 'utf8')) as { controlToken: string };

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LedgerDecodeError } from '../../src/ledger/schema/index.js';
-import { createLogger } from '../../src/logger.js';
 import type { Sql } from '../../src/store/db.js';
 import { ingestBatch, type IngestElement } from '../../src/store/ingestion.js';
 import { parseElements } from '../../src/streams/elements.js';
@@ -12,6 +11,7 @@ import { ingestionSnapshot, onboardInstruments, resetIngestionTables } from '../
 import { loadRecorded, RECORDED_INSTRUMENTS, RECORDED_PARTIES } from '../streams/support/fixtures.js';
 import { CC, customer, REASON, ScriptedLedger, TREASURY, type Json } from '../streams/support/scripted-ledger.js';
 import { elementOffset, startUpdatesStub, type UpdatesStub } from '../streams/support/updates-stub.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * Malformed and adversarial ledger updates, fed to ingestion: real-shaped transactions (the
@@ -430,7 +430,7 @@ describe('ingestion fuzz: adversarial ledger updates', () => {
 // ---------------------------------------------------------------- through the real component
 
 describe('ingestion fuzz: the real component over a websocket stops on poison, writes no partial batch', () => {
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+  const logger = testLogger();
   let stub: UpdatesStub | undefined;
   let component: IngestionComponent | undefined;
   afterEach(async () => {

@@ -4,7 +4,7 @@ import { createHttpMetrics } from '../../src/http/metrics.js';
 import { registerHealthRoutes } from '../../src/http/routes/health.js';
 import { createHttpServer, type App } from '../../src/http/server.js';
 import { healthOf, type Component, type ComponentStatus } from '../../src/lifecycle.js';
-import { createLogger } from '../../src/logger.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * /health and /ready with the daemon's components behind them (issue 19, item 4): a failed
@@ -20,7 +20,7 @@ let app: App;
 
 beforeAll(async () => {
   // The database check fails on purpose below: its warning is logged only when asked (LOG_LEVEL).
-  app = await createHttpServer({ logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }), apiTokens: [reader], protectOpsEndpoints: false, metrics: createHttpMetrics(new Registry()) });
+  app = await createHttpServer({ logger: testLogger(), apiTokens: [reader], protectOpsEndpoints: false, metrics: createHttpMetrics(new Registry()) });
   registerHealthRoutes(app, {
     health: () => healthOf(components),
     checkReady: async () => {

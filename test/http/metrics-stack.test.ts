@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthOf } from '../../src/lifecycle.js';
-import { createLogger } from '../../src/logger.js';
 import { Scrape } from '../support/prometheus.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * GET /metrics of a running daemon (the stack with metrics on) while it does real work: the
@@ -18,7 +18,7 @@ let failNextBatch = false;
 beforeAll(async () => {
   s = await startStack({
     // The injected failure below is logged as an error: only when asked (LOG_LEVEL).
-    logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }),
+    logger: testLogger(),
     metrics: true,
     ingestion: {
       faults: async (point) => {

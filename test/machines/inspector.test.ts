@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ApiToken } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
 import { createMachineInspector, type MachineInspector } from '../../src/machines/runtime/inspector.js';
 import { createWithdrawalRuntime } from '../../src/machines/runtime/withdrawal.js';
 import { createReservationActors } from '../../src/store/reservations.js';
@@ -20,7 +19,7 @@ afterEach(async () => {
 });
 
 // The refused attempts are logged as a warning summary: expected here, so kept out of the output.
-const start = (host = '127.0.0.1') => createMachineInspector({ host, port: 0, tokens: [READER, WRITER], logger: createLogger({ level: process.env.LOG_LEVEL ?? 'error', pretty: false }) });
+const start = (host = '127.0.0.1') => createMachineInspector({ host, port: 0, tokens: [READER, WRITER], logger: testLogger() });
 const wsUrl = (i: MachineInspector, token?: string) => `ws://127.0.0.1:${i.address.port}/${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`;
 
 /** The HTTP status a websocket handshake gets (101 when it opens) and what it receives from the start. */

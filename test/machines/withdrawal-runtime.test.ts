@@ -453,8 +453,10 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     const rt = await startWithdrawals(sql, ledger);
     await requestWithdrawal(sql, 'w1', '5');
     await waitForState(sql, W, 'w1', 'preparing.preparingTransaction');
+    // This database's holder only: test files running alongside hold the same key in theirs.
     const [holder] = await sql<{ pid: number }[]>`
-      select pid from pg_locks where locktype = 'advisory' and classid = 72450193 and objid = 1 and objsubid = 2 and granted`;
+      select pid from pg_locks where locktype = 'advisory' and classid = 72450193 and objid = 1 and objsubid = 2 and granted
+        and database = (select oid from pg_database where datname = current_database())`;
     await sql`select pg_terminate_backend(${holder!.pid})`;
     await waitFor('lock loss noticed', async () => rt.status(), (s) => s.state === 'paused' || ledger.count('prepareTransfer') > 1);
     // It re-acquires (nobody else holds the lock) and restores the machine from the database: the hung prepare re-runs.

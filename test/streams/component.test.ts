@@ -6,12 +6,12 @@ import { ingestBatch } from '../../src/store/ingestion.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions, type IngestionRestart } from '../../src/streams/index.js';
 import { parseElements } from '../../src/streams/elements.js';
 import { useMigratedDatabase } from '../support/db.js';
-import { createLogger } from '../../src/logger.js';
 import { healthOf } from '../../src/lifecycle.js';
 import { ingestionSnapshot, onboardInstruments, resetIngestionTables, type IngestionSnapshot } from './support/db-state.js';
 import { CC, customer, ScriptedLedger, TREASURY } from './support/scripted-ledger.js';
 import { elementOffset, startUpdatesStub, type UpdatesStub, type UpdatesStubFaults } from './support/updates-stub.js';
 import { startPgProxy } from './support/pg-proxy.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * The ingestion component end to end over the wire, against a stub that serves scripted
@@ -21,7 +21,7 @@ import { startPgProxy } from './support/pg-proxy.js';
 
 const { sql, url: dbUrl } = await useMigratedDatabase({ max: 10 });
 // Failures are the point of several tests here: log them only when asked (LOG_LEVEL=warn).
-const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+const logger = testLogger();
 
 function scenario(): ScriptedLedger {
   const l = new ScriptedLedger();

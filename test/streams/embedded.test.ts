@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { connect } from '../../src/store/db.js';
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from '../../src/store/embedded-postgres.js';
@@ -10,6 +9,7 @@ import { listActiveHoldings } from '../../src/store/holdings.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createIngestionComponent } from '../../src/streams/index.js';
 import { depositsOf, onboardInstruments } from './support/db-state.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /** `npm start` runs on embedded PGlite: one connection, so no leader election for ingestion. */
 const dir = await mkdtemp(join(tmpdir(), 'cxi-ingestion-'));
@@ -31,7 +31,7 @@ describe('ingestion on embedded PGlite (single connection)', () => {
       const T = sb.treasury!.party;
       const c = createIngestionComponent({
         sql,
-        logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }),
+        logger: testLogger(),
         ledger: { apiUrl: sb.jsonApiUrl, auth: { kind: 'static', token: await sb.tokenFor(sb.treasury!.userId) }, treasuryParty: T },
         options: { leaderElection: 'none', batchMaxWaitMs: 10 },
       });

@@ -3,13 +3,13 @@ import { staticToken } from '../../src/ledger/auth.js';
 import { LedgerHttp } from '../../src/ledger/http.js';
 import { LedgerReadClient, treasuryUpdateFormat } from '../../src/ledger/read-client.js';
 import { nodeHttpTransport } from '../../src/ledger/transport.js';
-import { createLogger } from '../../src/logger.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import type { SandboxOptionsInput } from '../../src/sandbox/options.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from '../../src/streams/index.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { ingestionSnapshot, onboardInstruments, resetIngestionTables } from './support/db-state.js';
 import { customerActivity } from './support/customer-activity.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * Ingestion over the HTTP list form of /v2/updates against the ledger double, which answers as
@@ -19,7 +19,7 @@ import { customerActivity } from './support/customer-activity.js';
  */
 
 const { sql } = await useMigratedDatabase({ max: 10 });
-const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+const logger = testLogger();
 
 let sb: Sandbox | undefined;
 const running: IngestionComponent[] = [];

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { readCheckpoint } from '../../src/store/checkpoint.js';
 import { createIngestionComponent } from '../../src/streams/index.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { ingestionSnapshot, onboardInstruments, resetIngestionTables } from './support/db-state.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * The real thing: the ingesting process is SIGKILLed — between batches, and inside a batch
@@ -16,7 +16,7 @@ import { ingestionSnapshot, onboardInstruments, resetIngestionTables } from './s
  */
 
 const { sql, url } = await useMigratedDatabase({ max: 10 });
-const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+const logger = testLogger();
 const CHILD = fileURLToPath(new URL('./support/ingest-child.ts', import.meta.url));
 let sb: Sandbox | undefined;
 

@@ -24,6 +24,7 @@ describe('ingestion lease (one writer per treasury party)', () => {
     const a = (await tryAcquireIngestionLease(sql, PARTY))!;
     const [row] = await sql<{ pid: number }[]>`
       select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 1
+        and database = (select oid from pg_database where datname = current_database())
         and ((classid::int8 << 32) | objid::int8) = hashtextextended(${`cxi.ingestion:${PARTY}`}, 0)`;
     // With a timeout the call returns once the backend is gone (its locks with it), not when the
     // signal is sent: a check right after must see the session dead, however loaded the machine.

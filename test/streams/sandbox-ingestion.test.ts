@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { staticToken } from '../../src/ledger/auth.js';
 import { LedgerHttp } from '../../src/ledger/http.js';
 import { LedgerReadClient } from '../../src/ledger/read-client.js';
-import { createLogger } from '../../src/logger.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { readCheckpoint } from '../../src/store/checkpoint.js';
 import { listActiveHoldings } from '../../src/store/holdings.js';
@@ -13,6 +12,7 @@ import type { LedgerAuthConfig } from '../../src/config.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { depositsOf, eventsOf, ingestionSnapshot, onboardInstruments, resetIngestionTables, withdrawalsOf } from './support/db-state.js';
 import { customerActivity } from './support/customer-activity.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * Ingestion against the ledger double (src/sandbox) over its websocket: the same wire, auth and
@@ -20,7 +20,7 @@ import { customerActivity } from './support/customer-activity.js';
  */
 
 const { sql } = await useMigratedDatabase({ max: 10 });
-const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+const logger = testLogger();
 
 let sb: Sandbox | undefined;
 const running: IngestionComponent[] = [];

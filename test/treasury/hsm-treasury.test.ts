@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerConfig, Pkcs11SignerConfig } from '../../src/config.js';
 import { openTreasurySigner, generatePkcs11Key, type GeneratedKey } from '../../src/ledger/signers/index.js';
 import type { TreasurySigner } from '../../src/ledger/signing.js';
-import { createLogger } from '../../src/logger.js';
 import { openPkcs11Module, pkcs11js } from '../../src/ledger/signers/pkcs11-module.js';
 import { createLedgerEffects, createWithdrawalLedgerActors, type SignatureRecord } from '../../src/machines/effects/index.js';
-import { ActorError, FailureCode } from '../../src/machines/failure.js';
+import { ActorError } from '../../src/machines/failure.js';
+import { Failure } from '../../src/failures.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { connect, type Sql } from '../../src/store/db.js';
 import { upsertInstrument } from '../../src/store/instruments.js';
@@ -183,7 +183,7 @@ describe.skipIf(skipWithoutSoftHsm('HSM treasury end-to-end tests'))('the treasu
     const bob = sb.control.createCustomer({ preapproval: true }).party;
     const ledger: LedgerConfig = { apiUrl: sb.jsonApiUrl, userId: 'exchange', auth: { kind: 'static', token: env.LEDGER_TOKEN! }, treasuryParty: party, treasuryPkcs11: hsmConfig };
     // Quiet: the daemon warns of each refusal by design.
-    const quiet = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+    const quiet = testLogger();
     const daemon = await startDaemonParts({ sql, ledger, logger: quiet, registryPolicy: TEST_REGISTRY_POLICY, withdrawalPolicy: { backoff: { initialMs: 300, maxMs: 300, factor: 1 } } });
     const p = pkcs11js();
     const lib = openPkcs11Module(hsm.module);
@@ -254,7 +254,7 @@ describe.skipIf(skipWithoutSoftHsm('HSM treasury end-to-end tests'))('the treasu
     try {
       const ledger: LedgerConfig = { apiUrl: sb.jsonApiUrl, userId: 'exchange', auth: { kind: 'static', token: env.LEDGER_TOKEN! }, treasuryParty: party, treasuryPkcs11: hsmConfig };
       // The refusal is logged as an error by design: provoked here on purpose.
-      const quiet = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+      const quiet = testLogger();
       const wd = createWithdrawalLedgerActors({ effects: createLedgerEffects({ sql, ledger, logger: quiet, signer: counting, registryPolicy: TEST_REGISTRY_POLICY }) });
       const cc = sb.instruments.find((i) => i.id === 'Amulet')!;
       const holding = sb.control.books.holdings(party).find((h) => h.instrumentId === 'Amulet' && !h.locked)!;
@@ -282,7 +282,7 @@ describe.skipIf(skipWithoutSoftHsm('HSM treasury end-to-end tests'))('the treasu
       // The node's transaction pays 10; we asked for 1000: refused before the HSM is asked.
       const refusal = await wd.verifyAndSign({ prepared, expected: { ...expected, amount: '1000.0000000000' } }, signal).catch((e: unknown) => e);
       expect(refusal).toBeInstanceOf(ActorError);
-      expect((refusal as ActorError).failure).toMatchObject({ code: FailureCode.PREPARED_TX_MISMATCH, retryable: false });
+      expect((refusal as ActorError).failure).toMatchObject({ code: Failure.PREPARED_TX_MISMATCH, retryable: false });
       expect(asked).toBe(0);
       // The exact request is signed, by the HSM.
       const signed = await wd.verifyAndSign({ prepared, expected }, signal);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedgerEffects, createWithdrawalLedgerActors } from '../../src/machines/effects/index.js';
-import { FailureCode, type ActorError } from '../../src/machines/failure.js';
+import { type ActorError } from '../../src/machines/failure.js';
+import { Failure } from '../../src/failures.js';
 import { SignedSubmission } from '../../src/machines/submission.js';
 import type { WithdrawalActors } from '../../src/machines/withdrawal.actors.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -160,14 +161,14 @@ describe('ledger ambiguity', () => {
       () => undefined,
       (e: unknown) => (e as ActorError).failure,
     );
-    expect(again).toMatchObject({ code: FailureCode.INPUT_UNAVAILABLE });
+    expect(again).toMatchObject({ code: Failure.INPUT_UNAVAILABLE });
     // Once the ledger's dedup window is over, the spent inputs still refuse it.
     stack.sandbox.control.advanceClock(120_000);
     const refused = await wd.executeSubmission({ submissionId: 'again-2', signed }, signal).then(
       () => undefined,
       (e: unknown) => (e as ActorError).failure,
     );
-    expect(refused).toMatchObject({ code: FailureCode.INPUT_UNAVAILABLE, definiteAnswer: true });
+    expect(refused).toMatchObject({ code: Failure.INPUT_UNAVAILABLE, definiteAnswer: true });
     expect(stack.sandbox.control.books.transfers(id)).toHaveLength(1);
   });
 });

@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedgerEffects, createDepositLedgerActors, createWithdrawalLedgerActors, type LedgerEffects } from '../../src/machines/effects/index.js';
-import { ActorError, FailureCode, type ActorFailure } from '../../src/machines/failure.js';
+import { ActorError, type ActorFailure } from '../../src/machines/failure.js';
+import { Failure } from '../../src/failures.js';
 import type { ExpectedAction, PreparedSubmission, SignedSubmission } from '../../src/machines/submission.js';
 import type { TransferFactoryOutput, TransferIntent, WithdrawalLedgerActors } from '../../src/machines/withdrawal.actors.js';
 import type { DepositActors } from '../../src/machines/deposit.actors.js';
-import { createLogger } from '../../src/logger.js';
 import { upsertInstrument } from '../../src/store/instruments.js';
 import { startStack, type Stack, type StackInstrument } from '../support/stack.js';
 import { forged } from './support/forged.js';
 import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * The ledger effects on their own, against the ledger double over the wire: what each returns,
@@ -24,7 +25,7 @@ const signal = new AbortController().signal;
 beforeAll(async () => {
   stack = await startStack({ daemon: false });
   // Refusals are logged as errors by design; this file provokes dozens of them.
-  fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
+  fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: testLogger() });
   wd = createWithdrawalLedgerActors({ effects: fx });
   dep = createDepositLedgerActors({ effects: fx });
 });
@@ -148,7 +149,7 @@ describe('withdrawal effects against the ledger double', () => {
       () => undefined,
       (e: unknown) => (e as ActorError).failure,
     );
-    expect(c).toMatchObject({ code: FailureCode.INPUT_UNAVAILABLE, retryable: false });
+    expect(c).toMatchObject({ code: Failure.INPUT_UNAVAILABLE, retryable: false });
     expect(stack.sandbox.control.books.transfers(i.memo)).toHaveLength(1);
   });
 
@@ -162,7 +163,7 @@ describe('withdrawal effects against the ledger double', () => {
 
     const refusal = async (prepared: PreparedSubmission, expected: ExpectedAction) => {
       const f = await failure(wd.verifyAndSign({ prepared, expected }, signal));
-      expect(f).toMatchObject({ code: FailureCode.PREPARED_TX_MISMATCH, retryable: false });
+      expect(f).toMatchObject({ code: Failure.PREPARED_TX_MISMATCH, retryable: false });
       return f.message;
     };
 
@@ -192,7 +193,7 @@ describe('withdrawal effects against the ledger double', () => {
       }
       const elsewhere = createWithdrawalLedgerActors({ effects: { ...fx, followedSynchronizer: async () => 'other-sync::1220ab' } });
       const f = await failure(elsewhere.verifyAndSign({ prepared: base.p, expected: base.expected }, signal));
-      expect(f).toMatchObject({ code: FailureCode.PREPARED_TX_MISMATCH, retryable: false });
+      expect(f).toMatchObject({ code: Failure.PREPARED_TX_MISMATCH, retryable: false });
       expect(f.message).toMatch(/prepared for synchronizer .*, but ingestion follows other-sync::1220ab/);
     });
 
@@ -258,7 +259,7 @@ describe('withdrawal effects against the ledger double', () => {
       await wd.executeSubmission({ submissionId: 'x', signed: await wd.verifyAndSign({ prepared: a.p, expected: a.expected }, signal) }, signal);
       const again = { ...spent, withdrawalId: `${spent.withdrawalId}-b`, memo: `${spent.memo}-b` };
       expect(await failure(wd.prepareTransfer({ ...again, factory: a.factory, commandId: 'c2', maxRecordTime: deadline() }, signal))).toMatchObject({
-        code: FailureCode.INPUT_UNAVAILABLE,
+        code: Failure.INPUT_UNAVAILABLE,
         retryable: false,
       });
 
@@ -314,7 +315,7 @@ describe('withdrawal effects against the ledger double', () => {
       // Someone else's transaction spends the input first (here: another prepared transfer of it).
       const other = await prepared({ ...raced, withdrawalId: `${raced.withdrawalId}-x`, memo: `${raced.memo}-x` });
       await wd.executeSubmission({ submissionId: 'other', signed: await wd.verifyAndSign({ prepared: other.p, expected: other.expected }, signal) }, signal);
-      expect(await failure(wd.executeSubmission({ submissionId: 'raced', signed: signedRaced }, signal))).toMatchObject({ code: FailureCode.INPUT_UNAVAILABLE, definiteAnswer: true });
+      expect(await failure(wd.executeSubmission({ submissionId: 'raced', signed: signedRaced }, signal))).toMatchObject({ code: Failure.INPUT_UNAVAILABLE, definiteAnswer: true });
 
       const lost = intent({ receiver: bob });
       const l = await prepared(lost);
@@ -387,15 +388,15 @@ describe('deposit effects against the ledger double', () => {
     const commandId = `deposit-accept-${depositId}`;
     const p = await dep.prepareAccept({ depositId, transferInstructionCid: cid, instrument: instrument(), actAs: stack.treasury, context, commandId, maxRecordTime: deadline() }, signal);
     const wrong = await failure(dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: `${cid.slice(0, -4)}0000`, instrument: instrument() } }, signal));
-    expect(wrong).toMatchObject({ code: FailureCode.PREPARED_TX_MISMATCH });
+    expect(wrong).toMatchObject({ code: Failure.PREPARED_TX_MISMATCH });
     expect(wrong.message).toMatch(/exercises .*, expected instruction/);
     const signed = await dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument: instrument() } }, signal);
     expect(await dep.executeSubmission({ submissionId: 'a1', signed }, signal)).toEqual({});
     expect(stack.sandbox.control.books.isActiveInstruction(cid)).toBe(false);
 
-    expect(await failure(dep.fetchAcceptContext({ depositId, transferInstructionCid: cid, instrument: instrument() }, signal))).toMatchObject({ code: FailureCode.INSTRUCTION_NOT_FOUND, retryable: false });
+    expect(await failure(dep.fetchAcceptContext({ depositId, transferInstructionCid: cid, instrument: instrument() }, signal))).toMatchObject({ code: Failure.INSTRUCTION_NOT_FOUND, retryable: false });
     expect(await failure(dep.prepareAccept({ depositId, transferInstructionCid: cid, instrument: instrument(), actAs: stack.treasury, context, commandId: 'again', maxRecordTime: deadline() }, signal))).toMatchObject({
-      code: FailureCode.INSTRUCTION_NOT_FOUND,
+      code: Failure.INSTRUCTION_NOT_FOUND,
     });
     expect(await dep.executeSubmission({ submissionId: 'a2', signed }, signal)).toEqual({ duplicate: true });
   });
@@ -407,7 +408,7 @@ describe('deposit effects against the ledger double', () => {
     const p = await dep.prepareAccept({ depositId: cid, transferInstructionCid: cid, instrument: instrument(), actAs: stack.treasury, context, commandId, maxRecordTime: deadline() }, signal);
     const signed = await dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument: instrument() } }, signal);
     stack.sandbox.control.withdraw(cid);
-    expect(await failure(dep.executeSubmission({ submissionId: 'w', signed }, signal))).toMatchObject({ code: FailureCode.INSTRUCTION_NOT_FOUND, definiteAnswer: true });
+    expect(await failure(dep.executeSubmission({ submissionId: 'w', signed }, signal))).toMatchObject({ code: Failure.INSTRUCTION_NOT_FOUND, definiteAnswer: true });
   });
 
   it('an instruction the registry does not know (yet) while the ledger shows it active is retried, not given up', async () => {

@@ -8,16 +8,17 @@ import {
   type PreparedTransaction,
   type Value,
 } from '../../src/ledger/prepared-transaction/index.js';
-import { createLogger } from '../../src/logger.js';
 import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, prepareWithdraw, type LedgerEffects } from '../../src/machines/effects/index.js';
 import { checkPreparedTransaction } from '../../src/machines/effects/verify.js';
-import { ActorError, FailureCode } from '../../src/machines/failure.js';
+import { ActorError } from '../../src/machines/failure.js';
+import { Failure } from '../../src/failures.js';
 import type { ExpectedAction, PreparedSubmission } from '../../src/machines/submission.js';
 import type { DepositActors } from '../../src/machines/deposit.actors.js';
 import type { WithdrawalLedgerActors } from '../../src/machines/withdrawal.actors.js';
 import { startStack, type Stack, type StackInstrument } from '../support/stack.js';
 import { addUnderRoot, forged, freshContractId, rootOf } from './support/forged.js';
 import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * Issue 19 item 6: the treasury signs only a transaction whose every node it authorises is one the
@@ -348,7 +349,7 @@ describe('the double’s transactions of every kind, over the wire', () => {
   beforeAll(async () => {
     stack = await startStack({ daemon: false });
     // Refusals are logged as errors by design; this file provokes them on purpose.
-    fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }) });
+    fx = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: testLogger() });
     wd = createWithdrawalLedgerActors({ effects: fx });
     dep = createDepositLedgerActors({ effects: fx });
     await transfer('cc-self', stack.cc, stack.treasury, 'self');
@@ -373,7 +374,7 @@ describe('the double’s transactions of every kind, over the wire', () => {
     );
     expect(error, `${name}: the hostile transaction was signed`).toBeInstanceOf(ActorError);
     const failure = (error as ActorError).failure;
-    expect(failure).toMatchObject({ code: FailureCode.PREPARED_TX_MISMATCH, retryable: false });
+    expect(failure).toMatchObject({ code: Failure.PREPARED_TX_MISMATCH, retryable: false });
     return failure.message;
   }
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
 import type { WithdrawalActors } from '../../src/machines/withdrawal.actors.js';
 import { setSwitch } from '../../src/store/switches.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { checkPaidAtMostOnce, withdrawalEvents } from './support/money.js';
 import { backupDatabase, type Backup } from './support/restore.js';
+import { testLogger } from '../support/silent-logger.js';
 
 /**
  * Issue 19, item 1: a database restore must never pay a withdrawal again. The backup is taken
@@ -22,7 +22,7 @@ const backups: Backup[] = [];
 
 beforeAll(async () => {
   // Pausing and resuming ingestion is logged as a warning: quiet unless asked for.
-  stack = await startStack({ logger: createLogger({ level: process.env.LOG_LEVEL ?? 'error', pretty: false }) });
+  stack = await startStack({ logger: testLogger() });
   bob = stack.customer({ preapproval: true });
 });
 afterAll(async () => {

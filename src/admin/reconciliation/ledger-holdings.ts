@@ -18,6 +18,7 @@ import {
 import { websocketUrl } from '../../ledger/updates-socket.js';
 import type { HoldingRecord } from './compare.js';
 import { plainLock } from '../../streams/parser.js';
+import { Failure } from '../../failures.js';
 
 /**
  * The ledger side of reconciliation: the treasury's active Holding contracts at an offset
@@ -163,7 +164,7 @@ export function streamActiveContracts(
       readCappedBody(res, ERROR_BODY_MAX_BYTES, (text) => fail(errorFromResponse(`${what} (upgrade)`, res.statusCode ?? 0, text)));
     });
     ws.on('open', () => ws.send(JSON.stringify(o.request)));
-    ws.on('error', (e: Error) => fail(new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: 'NETWORK_ERROR', retryable: true, cause: e })));
+    ws.on('error', (e: Error) => fail(new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: Failure.NETWORK_ERROR, retryable: true, cause: e })));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (done) return;
       try {
@@ -187,7 +188,7 @@ export function streamActiveContracts(
       if (done) return;
       done = true;
       if (code === 1000) resolve();
-      else reject(new LedgerApiError(`${what}: connection closed (${code}) before the end of the set`, { status: 0, code: 'WS_CLOSED', retryable: true }));
+      else reject(new LedgerApiError(`${what}: connection closed (${code}) before the end of the set`, { status: 0, code: Failure.WS_CLOSED, retryable: true }));
     });
   });
 }

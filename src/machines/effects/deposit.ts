@@ -1,7 +1,8 @@
 import { LedgerApiError } from '../../ledger/http.js';
 import { toLedgerDisclosedContract } from '../../ledger/schema/index.js';
 import type { DepositActors, FetchAcceptContextInput, PrepareAcceptInput } from '../deposit.actors.js';
-import { ActorError, FailureCode } from '../failure.js';
+import { ActorError } from '../failure.js';
+import { Failure } from '../../failures.js';
 import { JsonObject, type ChoiceContext, type PreparedSubmission } from '../submission.js';
 import { acceptCommand } from './commands.js';
 import { createLedgerEffects, instructionGone, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
@@ -33,9 +34,9 @@ export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: L
           } catch (lookup) {
             throw toActorError(lookup, `${where}: registry answered 404; looking the instruction up on the ledger`);
           }
-          if (gone) throw new ActorError({ code: FailureCode.INSTRUCTION_NOT_FOUND, message: `${where}: the instruction is no longer active on the ledger`, retryable: false, status: 404 });
+          if (gone) throw new ActorError({ code: Failure.INSTRUCTION_NOT_FOUND, message: `${where}: the instruction is no longer active on the ledger`, retryable: false, status: 404 });
           log.warn({ depositId: input.depositId, cid: input.transferInstructionCid }, 'the registry does not know an active transfer instruction yet; retrying later');
-          throw new ActorError({ code: 'REGISTRY_INSTRUCTION_UNKNOWN', message: `${where}: the registry does not know this active instruction (yet): ${e.message}`, retryable: true, status: 404 });
+          throw new ActorError({ code: Failure.REGISTRY_INSTRUCTION_UNKNOWN, message: `${where}: the registry does not know this active instruction (yet): ${e.message}`, retryable: true, status: 404 });
         }
         throw toActorError(e, where, { instructionCid: input.transferInstructionCid });
       }
@@ -43,7 +44,7 @@ export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: L
 
     async prepareAccept(input: PrepareAcceptInput, signal: AbortSignal): Promise<PreparedSubmission> {
       if (input.actAs !== fx.treasuryParty) {
-        throw new ActorError({ code: 'NOT_OUR_PARTY', message: `deposit ${input.depositId} would be accepted by ${input.actAs}, but this service signs only for ${fx.treasuryParty}`, retryable: false });
+        throw new ActorError({ code: Failure.NOT_OUR_PARTY, message: `deposit ${input.depositId} would be accepted by ${input.actAs}, but this service signs only for ${fx.treasuryParty}`, retryable: false });
       }
       try {
         const r = await fx.submissions.prepare(

@@ -3,7 +3,8 @@ import { LedgerApiError } from '../../ledger/http.js';
 import { PreparedTransactionError } from '../../ledger/prepared-transaction/index.js';
 import { LedgerDecodeError } from '../../ledger/schema/index.js';
 import { SigningKeyError } from '../../ledger/signing.js';
-import { ActorError, FailureCode, type ActorFailure } from '../failure.js';
+import { ActorError, type ActorFailure } from '../failure.js';
+import { Failure } from '../../failures.js';
 
 /**
  * Ledger and registry errors in the terms the machines decide on (src/machines/README.md, "For
@@ -70,16 +71,16 @@ export function toActorError(e: unknown, what: string, scope: FailureScope = {})
       const named = contractIdsOf(e);
       const inputs = new Set(scope.inputs ?? []);
       if (scope.instructionCid !== undefined && named.includes(scope.instructionCid)) {
-        return new ActorError({ ...f, code: FailureCode.INSTRUCTION_NOT_FOUND, message: `${what}: transfer instruction ${scope.instructionCid} is no longer active (${e.message})`, retryable: false });
+        return new ActorError({ ...f, code: Failure.INSTRUCTION_NOT_FOUND, message: `${what}: transfer instruction ${scope.instructionCid} is no longer active (${e.message})`, retryable: false });
       }
       const gone = named.filter((c) => inputs.has(c));
       // Unnamed: assume the worst for our inputs. Before a submission that only costs a new
       // reservation; after one the machine just waits for the ledger's verdict on the attempt.
       if (gone.length > 0 || (named.length === 0 && inputs.size > 0)) {
-        return new ActorError({ ...f, code: FailureCode.INPUT_UNAVAILABLE, message: `${what}: input holding${gone.length === 1 ? '' : 's'} ${gone.join(', ') || '(unnamed)'} no longer active (${e.code}: ${e.message})`, retryable: false });
+        return new ActorError({ ...f, code: Failure.INPUT_UNAVAILABLE, message: `${what}: input holding${gone.length === 1 ? '' : 's'} ${gone.join(', ') || '(unnamed)'} no longer active (${e.code}: ${e.message})`, retryable: false });
       }
       if (named.length === 0 && scope.instructionCid !== undefined) {
-        return new ActorError({ ...f, code: FailureCode.INSTRUCTION_NOT_FOUND, message: `${what}: ${e.message}`, retryable: false });
+        return new ActorError({ ...f, code: Failure.INSTRUCTION_NOT_FOUND, message: `${what}: ${e.message}`, retryable: false });
       }
       // A context contract (round, rules, preapproval) went stale: a fresh registry context fixes it.
       return new ActorError({ ...f, message: `${what}: registry context is stale (${e.message})`, retryable: true });
@@ -87,18 +88,18 @@ export function toActorError(e: unknown, what: string, scope: FailureScope = {})
     return new ActorError({ ...f, message: `${what}: ${e.message}` });
   }
   if (e instanceof LedgerDecodeError) {
-    return new ActorError({ code: 'BAD_RESPONSE', message: `${what}: ${e.message}`, retryable: false });
+    return new ActorError({ code: Failure.BAD_RESPONSE, message: `${what}: ${e.message}`, retryable: false });
   }
   if (e instanceof PreparedTransactionError) {
-    return new ActorError({ code: FailureCode.PREPARED_TX_MISMATCH, message: `${what}: the prepared transaction cannot be read: ${e.message}`, retryable: false });
+    return new ActorError({ code: Failure.PREPARED_TX_MISMATCH, message: `${what}: the prepared transaction cannot be read: ${e.message}`, retryable: false });
   }
   if (e instanceof z.ZodError) {
     // A request we built does not match the wire schema: our bug, and trying again will not fix it.
-    return new ActorError({ code: 'INVALID_REQUEST', message: `${what}: ${e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, retryable: false });
+    return new ActorError({ code: Failure.INVALID_REQUEST, message: `${what}: ${e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, retryable: false });
   }
   if (e instanceof SigningKeyError) {
-    return new ActorError({ code: 'SIGNING_KEY', message: `${what}: ${e.message}`, retryable: false });
+    return new ActorError({ code: Failure.SIGNING_KEY, message: `${what}: ${e.message}`, retryable: false });
   }
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  return new ActorError({ code: FailureCode.UNEXPECTED, message: `${what}: ${message}`, retryable: true });
+  return new ActorError({ code: Failure.UNEXPECTED, message: `${what}: ${message}`, retryable: true });
 }

@@ -1,5 +1,5 @@
 /**
- * The machines' ledger effects (README.md in this folder):
+ * The machines' ledger effects (src/machines/README.md, "For whoever implements the ledger effects"):
  *
  *   const effects = createLedgerEffects({ sql, ledger, logger });   // loads and checks the key
  *   const withdrawals = createWithdrawalRuntime({ sql, logger, actors: createWithdrawalLedgerActors({ effects }), config });

@@ -6,6 +6,7 @@ import type { Sql } from '../../store/db.js';
 import { findInstrument, type InstrumentRow } from '../../store/instruments.js';
 import { ActorError } from '../failure.js';
 import type { InstrumentRef } from '../submission.js';
+import { Failure } from '../../failures.js';
 
 /**
  * Which registry serves an instrument, and how its client authenticates: its `registry_url` and
@@ -56,7 +57,7 @@ export function createRegistryClients(opts: RegistryClientsOptions): Pick<Regist
       } catch (e) {
         if (!(e instanceof RegistryAuthError)) throw e;
         // Settings changed under a stored instrument (a credential removed, a URL binding narrowed).
-        throw new ActorError({ code: 'REGISTRY_AUTH_CONFIG', message: `instrument ${instrument}, registry auth ${auth}: ${e.message}`, retryable: false });
+        throw new ActorError({ code: Failure.REGISTRY_AUTH_CONFIG, message: `instrument ${instrument}, registry auth ${auth}: ${e.message}`, retryable: false });
       }
       const client = new RegistryClient({
         baseUrl: row.registryUrl,
@@ -86,9 +87,9 @@ export function createRegistryDirectory(opts: RegistryDirectoryOptions): Registr
       try {
         row = await findInstrument(opts.sql, ref.admin, ref.id);
       } catch (e) {
-        throw new ActorError({ code: 'DB_ERROR', message: `reading instrument ${key}: ${(e as Error).message}`, retryable: true });
+        throw new ActorError({ code: Failure.DB_ERROR, message: `reading instrument ${key}: ${(e as Error).message}`, retryable: true });
       }
-      if (!row) throw new ActorError({ code: 'INSTRUMENT_NOT_CONFIGURED', message: `instrument ${key} is not onboarded: no registry URL is known for it`, retryable: false });
+      if (!row) throw new ActorError({ code: Failure.INSTRUMENT_NOT_CONFIGURED, message: `instrument ${key} is not onboarded: no registry URL is known for it`, retryable: false });
       rows.set(key, { row, until: Date.now() + cacheMs });
       return row;
     },

@@ -3,7 +3,8 @@ import { SignerUnavailableError } from '../../ledger/signing.js';
 import { decodePreparedTransaction, summarizePreparedTransaction, verifyPreparedTransactionHash, type HashCheck } from '../../ledger/prepared-transaction/index.js';
 import { TransferFactoryTransferArg } from '../../ledger/schema/index.js';
 import type { CommandInput, DisclosedContract, JsExecuteSubmissionRequestInput, JsPrepareSubmissionRequestInput } from '../../ledger/schema/index.js';
-import { ActorError, FailureCode } from '../failure.js';
+import { ActorError } from '../failure.js';
+import { Failure } from '../../failures.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, SignedSubmission, VerifyAndSignInput } from '../submission.js';
 import type { LedgerEffects, SignatureRecord } from './context.js';
 import { isContractGone, toActorError, type FailureScope } from './errors.js';
@@ -94,7 +95,7 @@ export async function verifyAndSign(fx: LedgerEffects, input: VerifyAndSignInput
   } catch (e) {
     if (e instanceof SignerUnavailableError) {
       fx.logger.warn({ ...signatureSubject(input.expected), commandId: input.expected.commandId, keyId: fx.signer.keyId, reason: e.message }, 'the treasury signer cannot sign now; the machine retries');
-      throw new ActorError({ code: 'SIGNER_UNAVAILABLE', message: `signing ${what}: ${e.message}`, retryable: true });
+      throw new ActorError({ code: Failure.SIGNER_UNAVAILABLE, message: `signing ${what}: ${e.message}`, retryable: true });
     }
     throw e;
   }
@@ -115,7 +116,7 @@ export async function verifyAndSign(fx: LedgerEffects, input: VerifyAndSignInput
 function mismatch(fx: LedgerEffects, what: string, problems: string[]): ActorError {
   const message = `refusing to sign ${what}: ${problems.join('; ')}`;
   fx.logger.error({ problems }, message);
-  return new ActorError({ code: FailureCode.PREPARED_TX_MISMATCH, message, retryable: false });
+  return new ActorError({ code: Failure.PREPARED_TX_MISMATCH, message, retryable: false });
 }
 
 /**
@@ -145,7 +146,7 @@ export async function executeSubmission(fx: LedgerEffects, input: ExecuteSubmiss
     else await fx.submissions.executeAndWait(body, { signal });
     return {};
   } catch (e) {
-    if (e instanceof LedgerApiError && e.code === 'DUPLICATE_COMMAND') {
+    if (e instanceof LedgerApiError && e.code === Failure.DUPLICATE_COMMAND) {
       fx.logger.info({ commandId: s.commandId, submissionId: input.submissionId }, 'execute: the ledger already has this command');
       return { duplicate: true };
     }

@@ -3,7 +3,8 @@ import { LedgerApiError } from '../../ledger/http.js';
 import { toLedgerDisclosedContract } from '../../ledger/schema/index.js';
 import type { Queryable } from '../../store/db.js';
 import { lockedHoldingsOfInstruction } from '../../store/transfer-instructions.js';
-import { ActorError, FailureCode } from '../failure.js';
+import { ActorError } from '../failure.js';
+import { Failure } from '../../failures.js';
 import { JsonObject, type PreparedSubmission } from '../submission.js';
 import type { FetchTransferFactoryInput, PrepareTransferInput, TransferFactoryOutput, WithdrawalLedgerActors, WithdrawOfferInput, WithdrawOfferOutput } from '../withdrawal.actors.js';
 import { EMPTY_CHOICE_CONTEXT, transferChoiceArgument, transferCommand, withdrawCommand } from './commands.js';
@@ -27,7 +28,7 @@ export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effect
 
   const requireTreasury = (sender: string, withdrawalId: string) => {
     if (sender !== fx.treasuryParty) {
-      throw new ActorError({ code: 'NOT_OUR_PARTY', message: `withdrawal ${withdrawalId} is sent by ${sender}, but this service signs only for ${fx.treasuryParty}`, retryable: false });
+      throw new ActorError({ code: Failure.NOT_OUR_PARTY, message: `withdrawal ${withdrawalId} is sent by ${sender}, but this service signs only for ${fx.treasuryParty}`, retryable: false });
     }
   };
 
@@ -35,7 +36,7 @@ export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effect
     async fetchTransferFactory(input: FetchTransferFactoryInput, signal: AbortSignal): Promise<TransferFactoryOutput> {
       requireTreasury(input.sender, input.withdrawalId);
       const row = await fx.registries.instrument(input.instrument);
-      if (!row.enabled) throw new ActorError({ code: 'INSTRUMENT_DISABLED', message: `instrument ${row.admin}/${row.id} is disabled`, retryable: false });
+      if (!row.enabled) throw new ActorError({ code: Failure.INSTRUMENT_DISABLED, message: `instrument ${row.admin}/${row.id} is disabled`, retryable: false });
       try {
         const r = await fx.registries.client(row).transferFactory(transferChoiceArgument(input, EMPTY_CHOICE_CONTEXT), signal);
         log.debug({ withdrawalId: input.withdrawalId, attempt: input.attempt, transferKind: r.transferKind, factoryId: r.factoryId }, 'registry transfer factory');
@@ -75,9 +76,9 @@ export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effect
 
     async withdrawOffer(input: WithdrawOfferInput, signal: AbortSignal): Promise<WithdrawOfferOutput> {
       const cid = input.transferInstructionCid;
-      if (!db) throw new ActorError({ code: 'NO_DATABASE', message: `withdraw of offer ${cid}: these effects were built without the database`, retryable: false });
+      if (!db) throw new ActorError({ code: Failure.NO_DATABASE, message: `withdraw of offer ${cid}: these effects were built without the database`, retryable: false });
       const locked = await lockedHoldingsOfInstruction(db, cid);
-      if (locked === undefined) throw new ActorError({ code: 'INSTRUCTION_UNKNOWN', message: `withdraw of offer ${cid}: ingestion has not recorded this instruction (yet)`, retryable: true });
+      if (locked === undefined) throw new ActorError({ code: Failure.INSTRUCTION_UNKNOWN, message: `withdraw of offer ${cid}: ingestion has not recorded this instruction (yet)`, retryable: true });
       const prepared = await prepareWithdraw(fx, input, signal);
       const signed = await verifyAndSign(fx, { prepared, expected: { kind: 'withdraw', commandId: input.commandId, actAs: fx.treasuryParty, transferInstructionCid: cid, lockedHoldingCids: locked, instrument: input.instrument } });
       const out = await executeSubmission(fx, { submissionId: randomUUID(), signed }, signal);
@@ -106,8 +107,8 @@ export async function prepareWithdraw(fx: LedgerEffects, input: Pick<WithdrawOff
       } catch (lookup) {
         throw toActorError(lookup, `${where}: registry answered 404; looking the instruction up on the ledger`);
       }
-      if (archived) throw new ActorError({ code: FailureCode.INSTRUCTION_NOT_FOUND, message: `withdraw of offer ${cid}: the instruction is no longer active on the ledger`, retryable: false, status: 404 });
-      throw new ActorError({ code: 'REGISTRY_INSTRUCTION_UNKNOWN', message: `${where}: the registry does not know this active instruction (yet): ${e.message}`, retryable: true, status: 404 });
+      if (archived) throw new ActorError({ code: Failure.INSTRUCTION_NOT_FOUND, message: `withdraw of offer ${cid}: the instruction is no longer active on the ledger`, retryable: false, status: 404 });
+      throw new ActorError({ code: Failure.REGISTRY_INSTRUCTION_UNKNOWN, message: `${where}: the registry does not know this active instruction (yet): ${e.message}`, retryable: true, status: 404 });
     }
     throw toActorError(e, where, { instructionCid: cid });
   }

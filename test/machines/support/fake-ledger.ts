@@ -1,4 +1,5 @@
-import { ActorError, FailureCode, type ActorFailure } from '../../../src/machines/failure.js';
+import { ActorError, type ActorFailure } from '../../../src/machines/failure.js';
+import { Failure } from '../../../src/failures.js';
 import type { DepositActors } from '../../../src/machines/deposit.actors.js';
 import type { ExecuteSubmissionInput, ExecuteSubmissionOutput } from '../../../src/machines/submission.js';
 import type { WithdrawalDbActors, WithdrawalLedgerActors } from '../../../src/machines/withdrawal.actors.js';
@@ -124,7 +125,7 @@ export class FakeLedger {
       prepareTransfer: (input, signal) =>
         this.run('prepareTransfer', signal, () => {
           const gone = input.inputHoldingCids.filter((c) => this.spent.has(c));
-          if (gone.length > 0) throw new ActorError({ code: FailureCode.INPUT_UNAVAILABLE, message: `inputs spent: ${gone.join(',')}`, retryable: false, definiteAnswer: true, status: 404 });
+          if (gone.length > 0) throw new ActorError({ code: Failure.INPUT_UNAVAILABLE, message: `inputs spent: ${gone.join(',')}`, retryable: false, definiteAnswer: true, status: 404 });
           const tx: TransferTx = { kind: 'transfer', withdrawalId: input.withdrawalId, attempt: input.attempt, inputs: input.inputHoldingCids, deadline: input.maxRecordTime, transferKind: input.factory.transferKind, prepareNo: ++this.prepareNo };
           return { commandId: input.commandId, preparedTransaction: JSON.stringify(tx), preparedTransactionHash: `hash-${tx.prepareNo}`, hashingSchemeVersion: 'HASHING_SCHEME_VERSION_V2' };
         }),
@@ -138,7 +139,7 @@ export class FakeLedger {
   depositActors(): DepositActors {
     const pendingOrGone = (cid: string) => {
       const o = this.offers.get(cid);
-      if (!o || o.state !== 'pending') throw new ActorError({ code: FailureCode.INSTRUCTION_NOT_FOUND, message: `instruction ${cid} is not active`, retryable: false, definiteAnswer: true, status: 404 });
+      if (!o || o.state !== 'pending') throw new ActorError({ code: Failure.INSTRUCTION_NOT_FOUND, message: `instruction ${cid} is not active`, retryable: false, definiteAnswer: true, status: 404 });
     };
     return {
       fetchAcceptContext: (input, signal) =>
@@ -173,14 +174,14 @@ export class FakeLedger {
       if (b === 'drop') return {};
       if (tx.kind === 'accept') {
         const o = this.offers.get(tx.cid);
-        if (!o || o.state !== 'pending') throw new ActorError({ code: FailureCode.INSTRUCTION_NOT_FOUND, message: 'already archived', retryable: false, definiteAnswer: true, status: 404 });
+        if (!o || o.state !== 'pending') throw new ActorError({ code: Failure.INSTRUCTION_NOT_FOUND, message: 'already archived', retryable: false, definiteAnswer: true, status: 404 });
         o.state = 'accepted';
         this.accepts.push({ depositId: tx.depositId, cid: tx.cid });
       } else {
         const already = this.commits.find((c) => c.withdrawalId === tx.withdrawalId && c.attempt === tx.attempt && sameInputs(c.inputs, tx.inputs));
         if (already) return { duplicate: true };
         if (tx.inputs.some((c) => this.spent.has(c))) {
-          throw new ActorError({ code: FailureCode.INPUT_UNAVAILABLE, message: 'inputs already spent', retryable: false, definiteAnswer: true, status: 409, category: 9 });
+          throw new ActorError({ code: Failure.INPUT_UNAVAILABLE, message: 'inputs already spent', retryable: false, definiteAnswer: true, status: 409, category: 9 });
         }
         if (this.recordTime >= Date.parse(tx.deadline)) {
           throw new ActorError({ code: 'REQUEST_TIME_OUT_OF_BOUND', message: 'past maxRecordTime', retryable: false, definiteAnswer: true, status: 400 });

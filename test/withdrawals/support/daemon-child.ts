@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { createLogger } from '../../../src/logger.js';
 import { connect } from '../../../src/store/db.js';
 import { startDaemonParts } from '../../support/stack.js';
 import { crashAt, type CrashPoint, type CrashWhen, type EffectStep } from './crash.js';
+import { testLogger } from '../../support/silent-logger.js';
 
 /**
  * The daemon's parts in a process of their own, for tests that SIGKILL it. With
@@ -30,7 +30,7 @@ if (values['kill-at']) {
 }
 const parts = await startDaemonParts({
   sql,
-  logger: createLogger({ level: process.env.LOG_LEVEL ?? 'error', pretty: false }),
+  logger: testLogger(),
   ledger: { apiUrl: values.ledger!, userId: values.user!, auth: { kind: 'static', token: values.token! }, treasuryParty: values.party!, treasuryKeyFile: values['key-file']! },
   ...(point ? { intercept: { withdrawal: crashAt(point, () => process.kill(process.pid, 'SIGKILL')) } } : {}),
 });
