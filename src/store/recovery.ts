@@ -153,7 +153,8 @@ export async function readRecoveryProgress(db: Queryable, treasuryParty: string)
   const [row] = await db<{ record_time: string | null; passed: boolean | null; remaining_ms: number | null }[]>`
     select c.record_time,
       c.record_time > ${run?.safeRecordTime ?? null}::timestamptz as passed,
-      greatest(0, ceil(extract(epoch from (${run?.safeRecordTime ?? null}::timestamptz - c.record_time)) * 1000))::bigint as remaining_ms
+      -- greatest() skips nulls: without a record time there is no remainder to give.
+      case when c.record_time is not null then greatest(0, ceil(extract(epoch from (${run?.safeRecordTime ?? null}::timestamptz - c.record_time)) * 1000))::bigint end as remaining_ms
     from (select (select record_time from ingestion_checkpoint where treasury_party = ${treasuryParty}) as record_time) c`;
   const waiting = run?.state === 'waiting';
   return {
