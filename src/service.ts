@@ -1,6 +1,7 @@
 import { createHoldingsJob, type HoldingsJob } from './admin/holdings-job.js';
 import { createHoldingAdoption, type HoldingAdoption } from './admin/holding-adoption.js';
 import { createReconcilerFrom, ledgerHoldingsSourceFor, singleFlight, type Reconciler } from './admin/reconciliation/run.js';
+import { createDbRestoreRecovery, type DbRestoreRecovery } from './admin/db-restore-recovery.js';
 import { createSwitches, type Switches } from './admin/switches.js';
 import type { LedgerConfig } from './config.js';
 import type { RegistryTokens } from './ledger/registry-auth.js';
@@ -8,7 +9,7 @@ import type { RegistryUrlPolicy } from './ledger/registry-url-policy.js';
 import type { Component } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { DepositActors } from './machines/deposit.actors.js';
-import type { DepositPolicy } from './machines/deposit.context.js';
+import { DEFAULT_DEPOSIT_POLICY, type DepositPolicy } from './machines/deposit.context.js';
 import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, type LedgerEffectsOptions } from './machines/effects/index.js';
 import {
   createDepositRuntime,
@@ -20,7 +21,7 @@ import {
   type RuntimeOptions,
 } from './machines/runtime/index.js';
 import type { WithdrawalActors } from './machines/withdrawal.actors.js';
-import type { WithdrawalPolicy } from './machines/withdrawal.context.js';
+import { DEFAULT_WITHDRAWAL_POLICY, type WithdrawalPolicy } from './machines/withdrawal.context.js';
 import type { ServiceMetrics } from './service-metrics.js';
 import { readCheckpoint } from './store/checkpoint.js';
 import type { Sql } from './store/db.js';
@@ -78,6 +79,8 @@ export interface Service {
   readonly holdingAdoption: HoldingAdoption;
   /** Operator pause switches (ingestion, withdrawals, acceptance); the first component, so a stored pause applies before anything runs. */
   readonly switches: Switches;
+  /** `cxi recovery after-db-restore`: withdrawals and accepts held until tSafe is ingested (src/admin/db-restore-recovery.ts). */
+  readonly recovery: DbRestoreRecovery;
   readonly components: readonly Component[];
 }
 
@@ -89,6 +92,14 @@ export function createService(o: ServiceOptions): Service {
   const runtime: RuntimeTimings = { ...o.runtime, ...(single ? { leaderElection: 'none' } : {}) };
   const inspect = o.inspect ? { inspect: o.inspect } : {};
   const switches = createSwitches({ sql, logger });
+  const recovery = createDbRestoreRecovery({
+    sql,
+    logger,
+    treasuryParty: ledger.treasuryParty,
+    switches,
+    // The deadline of an attempt made just before the restore is at most this far ahead.
+    assumedTtlMs: Math.max(o.withdrawalPolicy?.attemptTtlMs ?? DEFAULT_WITHDRAWAL_POLICY.attemptTtlMs, o.depositPolicy?.acceptTtlMs ?? DEFAULT_DEPOSIT_POLICY.acceptTtlMs),
+  });
   const hooks = o.metrics ? { hooks: o.metrics.runtimeHooks } : {};
 
   // The ledger's view of the treasury's holdings: for reconciliation, and for adopting a newly onboarded token's.
@@ -161,6 +172,7 @@ export function createService(o: ServiceOptions): Service {
     reconciliation: singleFlight(createReconcilerFrom({ sql, treasuryParty: ledger.treasuryParty, ledger: holdingsOnLedger })),
     holdingAdoption: createHoldingAdoption({ treasury: ledger.treasuryParty, ledger: holdingsOnLedger }),
     switches,
-    components: [switches, ingestion, withdrawals, deposits, ...(holdingsJob ? [holdingsJob] : [])],
+    recovery,
+    components: [switches, recovery, ingestion, withdrawals, deposits, ...(holdingsJob ? [holdingsJob] : [])],
   };
 }

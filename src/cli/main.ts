@@ -4,6 +4,7 @@ import { ApiError, createApiClient, type ApiClient } from './api-client.js';
 import { registerIngestionCommands } from './ingestion-commands.js';
 import { registerMachineCommands } from './machines-commands.js';
 import { registerOperatorCommands } from './operator-commands.js';
+import { registerRecoveryCommands } from './recovery-commands.js';
 import { registerSwitchCommands } from './switch-commands.js';
 import { registerTreasuryCommands } from './treasury-commands.js';
 import { printRecord, printRows, type Column } from './output.js';
@@ -311,6 +312,7 @@ instruments
 registerOperatorCommands(program, client);
 registerSwitchCommands(program, client);
 registerIngestionCommands(program, client);
+registerRecoveryCommands(program, client);
 registerMachineCommands(program, client);
 registerTreasuryCommands(program);
 

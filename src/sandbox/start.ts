@@ -1,12 +1,10 @@
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
 import { createLogger } from '../logger.js';
 import { SandboxControl } from './control/control.js';
 import { SandboxEngine } from './engine/engine.js';
-import type { Snapshot } from './engine/snapshot.js';
+import { DurableLedger, readSavedLedger, replayJournal } from './durable.js';
 import { Submissions } from './engine/submissions.js';
 import { createPartyUser, onboardExternalParty } from './onboarding.js';
 import { SandboxOptions, type SandboxOptionsInput } from './options.js';
@@ -94,16 +92,19 @@ export interface Sandbox {
 export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Logger): Promise<Sandbox> {
   const opts = SandboxOptions.parse(input);
   const log = logger ?? createLogger({ level: 'warn', pretty: false });
-  const saved = opts.stateFile !== undefined && existsSync(opts.stateFile) ? (JSON.parse(readFileSync(opts.stateFile, 'utf8')) as Snapshot) : undefined;
+  const saved = opts.stateFile !== undefined ? readSavedLedger(opts.stateFile) : undefined;
   const engine = new SandboxEngine({
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     clock: { mode: opts.clock.mode, ...(opts.clock.start !== undefined ? { start: opts.clock.start } : {}) },
     instruments: opts.instruments,
     logger: log,
     roundDurationMs: opts.roundDurationMs,
-    ...(saved ? { restore: saved } : {}),
+    ...(saved ? { restore: saved.snapshot } : {}),
   });
-  const persistence = opts.stateFile !== undefined ? startPersistence(engine, opts.stateFile, log) : undefined;
+  if (saved) replayJournal(engine, saved.journal);
+  // Journalling starts once the double is set up (below): what it does until then is in the
+  // snapshot that start writes, before anyone outside has seen anything.
+  const durable = opts.stateFile !== undefined ? new DurableLedger(engine, opts.stateFile, log, saved?.lastSeq ?? 0) : undefined;
   const audience = `https://daml.com/jwt/aud/participant/${engine.ledger.participantId}`;
   const auth = new Auth(engine.ledger, audience);
   const faults = new FaultInjector(opts.seed);
@@ -168,7 +169,7 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
     submissions.stop();
     ws.closeAll();
     await app.close();
-    persistence?.stop();
+    durable?.stop();
   };
 
   try {
@@ -202,6 +203,7 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
       supportsPreapproval: i.config.family === 'amulet',
       senderFee: { flat: i.config.fees.senderFlat, rate: i.config.fees.senderRate },
     }));
+    durable?.start();
     const controlUrl = `${jsonApiUrl}/sandbox/control`;
     info = () => ({
       jsonApiUrl,
@@ -247,32 +249,6 @@ function restoredTreasury(engine: SandboxEngine, opts: SandboxOptions): SandboxT
     throw new Error(`the given treasury key does not belong to ${party}`);
   }
   return { party, userId: opts.treasury.userId, fingerprint, privateKeyPem: pem, publicKey: raw.toString('base64') };
-}
-
-/** Saves the ledger every few seconds when it moved, and once more at stop (atomically). */
-function startPersistence(engine: SandboxEngine, file: string, log: Logger): { stop(): void } {
-  let savedAt = -1;
-  const save = () => {
-    try {
-      mkdirSync(path.dirname(file), { recursive: true });
-      const tmp = `${file}.tmp`;
-      writeFileSync(tmp, JSON.stringify(engine.snapshot()), { mode: 0o600 });
-      renameSync(tmp, file);
-      savedAt = engine.ledger.ledgerEnd;
-    } catch (e) {
-      log.error({ err: e, file }, 'sandbox: saving the ledger failed');
-    }
-  };
-  const timer = setInterval(() => {
-    if (engine.ledger.ledgerEnd !== savedAt) save();
-  }, 5000);
-  timer.unref();
-  return {
-    stop: () => {
-      clearInterval(timer);
-      save();
-    },
-  };
 }
 
 async function onboardTreasury(

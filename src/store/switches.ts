@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Queryable, Sql } from './db.js';
+import type { Queryable, Sql, Tx } from './db.js';
 import { appendOutboxEvents } from './outbox.js';
 
 /** The operator pause switches (sql/005_switches.sql). */
@@ -51,27 +51,31 @@ export interface SwitchChange {
  */
 export async function setSwitch(sql: Sql, name: SwitchName, change: SwitchChange): Promise<{ state: SwitchState; changed: boolean }> {
   if (change.paused && !change.reason) throw new RangeError('a pause needs a reason');
-  return sql.begin(async (tx) => {
-    const [before] = await tx`select name, paused, reason, changed_by, changed_at from operator_switches where name = ${name} for update`;
-    const wasPaused = before ? toState(before).paused : false;
-    if (!change.paused && !wasPaused && before) return { state: toState(before), changed: false };
-    const [after] = await tx`
-      insert into operator_switches (name, paused, reason, changed_by, changed_at)
-      values (${name}, ${change.paused}, ${change.reason}, ${change.by}, clock_timestamp())
-      on conflict (name) do update set paused = excluded.paused, reason = excluded.reason, changed_by = excluded.changed_by, changed_at = excluded.changed_at
-      returning name, paused, reason, changed_by, changed_at`;
-    const state = toState(after);
-    const changed = state.paused !== wasPaused;
-    if (changed) {
-      await appendOutboxEvents(tx, [
-        {
-          topic: 'operator.switch_changed',
-          aggregateType: 'switch',
-          aggregateId: name,
-          payload: { name, paused: state.paused, reason: state.reason, by: change.by, changedAt: state.changedAt },
-        },
-      ]);
-    }
-    return { state, changed };
-  });
+  return sql.begin((tx) => setSwitchIn(tx, name, change));
+}
+
+/** setSwitch inside the caller's transaction (with what else it changes atomically). */
+export async function setSwitchIn(tx: Tx, name: SwitchName, change: SwitchChange): Promise<{ state: SwitchState; changed: boolean }> {
+  if (change.paused && !change.reason) throw new RangeError('a pause needs a reason');
+  const [before] = await tx`select name, paused, reason, changed_by, changed_at from operator_switches where name = ${name} for update`;
+  const wasPaused = before ? toState(before).paused : false;
+  if (!change.paused && !wasPaused && before) return { state: toState(before), changed: false };
+  const [after] = await tx`
+    insert into operator_switches (name, paused, reason, changed_by, changed_at)
+    values (${name}, ${change.paused}, ${change.reason}, ${change.by}, clock_timestamp())
+    on conflict (name) do update set paused = excluded.paused, reason = excluded.reason, changed_by = excluded.changed_by, changed_at = excluded.changed_at
+    returning name, paused, reason, changed_by, changed_at`;
+  const state = toState(after);
+  const changed = state.paused !== wasPaused;
+  if (changed) {
+    await appendOutboxEvents(tx, [
+      {
+        topic: 'operator.switch_changed',
+        aggregateType: 'switch',
+        aggregateId: name,
+        payload: { name, paused: state.paused, reason: state.reason, by: change.by, changedAt: state.changedAt },
+      },
+    ]);
+  }
+  return { state, changed };
 }

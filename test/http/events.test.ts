@@ -67,7 +67,7 @@ describe('events', () => {
 
   it('streams live events and resumes from Last-Event-ID with nothing missed or repeated', async () => {
     const headers = { authorization: `Bearer ${TEST_TOKENS.read.token}` };
-    const [{ max }] = (await sql`select max(event_id)::int as max from outbox_events`) as unknown as [{ max: number }];
+    const [{ max }] = (await sql`select max(event_id)::bigint as max from outbox_events`) as unknown as [{ max: number }];
     const first = readSse(`${base}/v1/events/stream?after=${max}`, headers, 5);
     await publish(5, 100);
     const got = await first;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { advanceCursor, appendOutboxEvents, readCursor, readOutboxEvents } from '../../src/store/outbox.js';
 import { useMigratedDatabase } from '../support/db.js';
+import { backupDatabase } from '../withdrawals/support/restore.js';
 
-const { sql } = await useMigratedDatabase({ max: 10 });
+const { sql, url } = await useMigratedDatabase({ max: 10 });
 
 const ev = (i: number) => ({ topic: 'test.event', aggregateType: 'test', aggregateId: `a${i}`, payload: { i, amount: '1.5000000000' } });
 
@@ -66,5 +67,23 @@ describe('outbox', () => {
     await sql.begin((tx) => appendOutboxEvents(tx, [{ ...ev(20), topic: 'other.topic' }]));
     const only = await readOutboxEvents(sql, { afterId: 0, limit: 100, topics: ['other.topic'] });
     expect(only.map((e) => e.payload.i)).toEqual([20]);
+  });
+
+  // Issue 20: a consumer of GET /v1/events keeps "after=<last id seen>". After a restore the
+  // database forgets the events written since the backup; the ones written next must not take
+  // their ids, or the consumer skips them for good.
+  it('never reuses an event id after a database restore: the next event is above every id written before it', async () => {
+    const backup = await backupDatabase(sql, url);
+    try {
+      const seen = await sql.begin((tx) => appendOutboxEvents(tx, [ev(30), ev(31), ev(32)]));
+      await backup.restore();
+      const [next] = await sql.begin((tx) => appendOutboxEvents(tx, [ev(33)]));
+      expect(next).toBeGreaterThan(Math.max(...seen));
+      const read = await readOutboxEvents(sql, { afterId: Math.max(...seen), limit: 10 });
+      expect(read.map((e) => e.payload.i)).toEqual([33]);
+      expect(Number.isSafeInteger(next)).toBe(true);
+    } finally {
+      await backup.remove();
+    }
   });
 });

@@ -36,6 +36,7 @@ import { registerMetricsRoute } from '../../src/http/routes/metrics.js';
 import { registerApiRoutes } from '../../src/http/routes/index.js';
 import { createHttpServer, type App } from '../../src/http/server.js';
 import type { Logger } from '../../src/logger.js';
+import type { DbRestoreRecovery } from '../../src/admin/db-restore-recovery.js';
 import type { DepositPolicy } from '../../src/machines/deposit.context.js';
 import type { LedgerEffectsOptions } from '../../src/machines/effects/index.js';
 import type { MachineRuntime } from '../../src/machines/runtime/index.js';
@@ -108,6 +109,8 @@ export interface DaemonParts {
   readonly deposits: MachineRuntime;
   /** The operator pause switches of this "process" (src/admin/switches.ts). */
   readonly switches: Switches;
+  /** Recovery after a database restore (src/admin/db-restore-recovery.ts). */
+  readonly recovery: DbRestoreRecovery;
   readonly app: App;
   /** The metrics registry (options.metrics), a fresh one per start like a new process. */
   readonly metrics: Registry | undefined;
@@ -149,10 +152,10 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     ...(o.intercept ? { intercept: o.intercept } : {}),
     ...(registry ? { metrics: createServiceMetrics(registry) } : {}),
   });
-  const { ingestion, withdrawals, deposits, switches } = service;
+  const { ingestion, withdrawals, deposits, switches, recovery } = service;
   const app = await createHttpServer({ logger, apiTokens: [STACK_API_TOKEN], protectOpsEndpoints: false, ...(registry ? { metrics: createHttpMetrics(registry) } : {}) });
   if (registry) registerMetricsRoute(app, registry);
-  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion });
+  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion, recovery });
 
   const started: { stop(): Promise<void> }[] = [];
   try {
@@ -173,6 +176,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     withdrawals,
     deposits,
     switches,
+    recovery,
     app,
     metrics: registry,
     apiUrl: `http://127.0.0.1:${addr.port}`,
@@ -187,7 +191,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     crash() {
       ended ??= (async () => {
         app.server.closeAllConnections();
-        await Promise.all([withdrawals.abort(), deposits.abort(), ingestion.stop(), app.close(), switches.stop()]);
+        await Promise.all([withdrawals.abort(), deposits.abort(), ingestion.stop(), app.close(), switches.stop(), recovery.stop()]);
       })();
       return ended;
     },

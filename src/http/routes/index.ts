@@ -9,6 +9,7 @@ import { registerInstrumentRoutes, type InstrumentRouteDeps } from './instrument
 import { registerMachineRoutes } from './machines.js';
 import { registerOperatorRoutes } from './operator.js';
 import { registerReconciliationRoutes, type ReconciliationRouteDeps } from './reconciliation.js';
+import { registerRecoveryRoutes, type RecoveryRouteDeps } from './recovery.js';
 import { registerIngestionRoutes, type IngestionRouteDeps } from './ingestion.js';
 import { registerSwitchRoutes, type SwitchRouteDeps } from './switches.js';
 import { registerWithdrawalRoutes } from './withdrawals.js';
@@ -31,6 +32,8 @@ export interface ApiDeps {
   switches?: SwitchRouteDeps['switches'];
   /** GET /v1/ingestion (catch-up progress); 503 without it. */
   ingestion?: IngestionRouteDeps['ingestion'];
+  /** Recovery after a database restore (cxi recovery); 503 without it. */
+  recovery?: RecoveryRouteDeps['recovery'];
 }
 
 /** The exchange-facing /v1 API. */
@@ -45,5 +48,6 @@ export function registerApiRoutes(app: App, deps: ApiDeps): void {
   registerOperatorRoutes(app, deps);
   registerSwitchRoutes(app, deps);
   registerIngestionRoutes(app, deps);
+  registerRecoveryRoutes(app, deps);
   registerMachineRoutes(app, deps);
 }

@@ -57,6 +57,12 @@ export class RecordTimeClock {
     return t;
   }
 
+  /** A record time handed out before a restart (a journalled commit): later ones stay above it. */
+  observe(t: Micros): void {
+    if (t > this.floor) this.floor = t;
+    if (this.mode === 'manual' && t > this.manualNow) this.manualNow = t;
+  }
+
   advance(ms: number): Micros {
     if (ms < 0) throw new RangeError('the record-time clock cannot go backwards');
     this.toManual();

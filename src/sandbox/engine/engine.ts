@@ -16,7 +16,7 @@ import { emptyExtraArgs, MetaKeys, Workflows, type InstructionChoice, type Trans
 import { Counterfeits, type CounterfeitClaim, type CounterfeitIssue } from './counterfeit.js';
 import { compareAmounts, addAmounts, isPositiveAmount, normalizeAmount } from '../../lib/decimal.js';
 import type { CommitOptions } from './ledger.js';
-import { parseSnapshotHeader, restoreSnapshot, takeSnapshot, type Snapshot } from './snapshot.js';
+import { parseSnapshotHeader, restoreMeta, restoreSnapshot, takeMeta, takeSnapshot, type Snapshot, type SnapshotMeta } from './snapshot.js';
 
 export interface EngineOptions {
   readonly seed?: string;
@@ -100,6 +100,21 @@ export class SandboxEngine {
   /** The whole state, to continue later (see snapshot.ts). */
   snapshot(): Snapshot {
     return takeSnapshot(this.ledger, { participantNamespace: this.participantNamespace, validatorOperator: this.validatorOperator, instruments: this.instruments });
+  }
+
+  /** Parties, users, instruments and the clock: what a journal writes whole when one changes. */
+  meta(): SnapshotMeta {
+    return takeMeta(this.ledger, { validatorOperator: this.validatorOperator, instruments: this.instruments });
+  }
+
+  /** Puts journalled engine-level state back (src/sandbox/durable.ts). */
+  restoreMeta(meta: SnapshotMeta): void {
+    restoreMeta(this.ledger, meta);
+    this.validatorOperator = meta.validatorOperator;
+    for (const { id, ...saved } of meta.instruments) {
+      const inst = this.instruments.find((i) => i.config.id === id && i.admin === saved.admin);
+      if (inst) Object.assign(inst, saved);
+    }
   }
 
   get clock(): RecordTimeClock {
@@ -195,6 +210,7 @@ export class SandboxEngine {
     }
     const rec: PartyRecord = { party, hint, isLocal: true, annotations: {}, resourceVersion: 0, ...(external ? { external } : {}) };
     this.ledger.parties.set(party, rec);
+    this.ledger.metaChanged();
     return rec;
   }
 
@@ -303,6 +319,7 @@ export class SandboxEngine {
       rights: [],
     };
     this.ledger.users.set(id, u);
+    this.ledger.metaChanged();
     this.grantRights(id, rights);
     return u;
   }
@@ -323,6 +340,7 @@ export class SandboxEngine {
         added.push(r);
       }
     }
+    if (added.length > 0) this.ledger.metaChanged();
     return added;
   }
 
@@ -332,6 +350,7 @@ export class SandboxEngine {
     const drop = new Set(rights.map(rightKey));
     const removed = u.rights.filter((r) => drop.has(rightKey(r)));
     u.rights = u.rights.filter((r) => !drop.has(rightKey(r)));
+    if (removed.length > 0) this.ledger.metaChanged();
     return removed;
   }
 
@@ -493,6 +512,11 @@ export class SandboxEngine {
    */
   advanceRounds(): CommittedTx[] {
     if (this.roundDurationMs <= 0) return [];
+    // The round's commit and the instrument's new round are durable together.
+    return this.ledger.batch(() => this.advanceRoundsNow());
+  }
+
+  private advanceRoundsNow(): CommittedTx[] {
     const out: CommittedTx[] = [];
     const step = BigInt(this.roundDurationMs) * 1000n;
     for (const inst of this.instruments) {
@@ -537,6 +561,7 @@ export class SandboxEngine {
         inst.openRoundCid = created.contract.contractId;
         inst.openRounds = [...rounds, created.contract.contractId];
         inst.roundOpenedAt = opensAt;
+        this.ledger.metaChanged();
         out.push(tx);
       }
     }

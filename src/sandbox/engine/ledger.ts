@@ -64,6 +64,28 @@ export interface ConnectedSynchronizer {
   readonly alias: string;
 }
 
+/**
+ * A change of the ledger, as it is made (src/sandbox/durable.ts writes them to disk). `meta` stands
+ * for the small engine-level state (parties, users, instruments, the clock), written whole.
+ */
+export type LedgerChange =
+  | { readonly kind: 'entry'; readonly entry: LogEntry }
+  | { readonly kind: 'completion'; readonly completion: CompletionRecord }
+  | { readonly kind: 'dedup'; readonly key: string; readonly entry: DedupEntry }
+  | { readonly kind: 'prune'; readonly offset: number }
+  | { readonly kind: 'synchronizer'; readonly id: string; readonly alias: string }
+  | { readonly kind: 'meta' };
+
+/**
+ * Where the ledger's changes go before anyone can see them: `append` as each is made, `sync`
+ * (everything appended is durable when it returns) before readers are told (notify) and at the
+ * latest in a microtask after the change, so before any I/O callback (an HTTP answer) runs.
+ */
+export interface LedgerJournal {
+  append(change: LedgerChange): void;
+  sync(): void;
+}
+
 export function rightKey(r: UserRight): string {
   return 'party' in r ? `${r.kind}:${r.party}` : r.kind;
 }
@@ -93,6 +115,11 @@ export class Ledger {
   /** Synchronizers connected after the first, and the (offset, record time) of each update on them. */
   private readonly others: ConnectedSynchronizer[] = [];
   private readonly otherTimes = new Map<string, { offset: number; recordTime: Micros }[]>();
+  /** Set by the persistence of a saved double (src/sandbox/durable.ts); none: memory only. */
+  journal: LedgerJournal | undefined;
+  private batchDepth = 0;
+  private notifyPending = false;
+  private flushQueued = false;
 
   constructor(
     readonly participantId: string,
@@ -103,7 +130,10 @@ export class Ledger {
     this.ids = new IdGen(rng);
     this.clock = clock;
     // A clock step is news for idle streams (they publish a checkpoint with the new time).
-    clock.onChange(() => this.notify());
+    clock.onChange(() => {
+      this.record({ kind: 'meta' });
+      this.notify();
+    });
   }
 
   get ledgerEnd(): number {
@@ -130,7 +160,57 @@ export class Ledger {
   }
 
   notify(): void {
+    if (this.batchDepth > 0) {
+      this.notifyPending = true;
+      return;
+    }
+    // Durable before anyone is told: a reader never sees what a crash could take back.
+    this.journal?.sync();
     for (const l of [...this.listeners]) l();
+  }
+
+  /**
+   * Runs `fn` as one step: readers are told (and the journal synced) once, at its end. A commit and
+   * its completion and dedup entry become durable together, with one disk flush.
+   */
+  batch<T>(fn: () => T): T {
+    this.batchDepth++;
+    try {
+      return fn();
+    } finally {
+      this.batchDepth--;
+      if (this.batchDepth === 0 && this.notifyPending) {
+        this.notifyPending = false;
+        this.notify();
+      }
+    }
+  }
+
+  /** Hands a change to the journal; a change no notify follows is synced in a microtask. */
+  private record(change: LedgerChange): void {
+    const journal = this.journal;
+    if (!journal) return;
+    journal.append(change);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.journal?.sync();
+    });
+  }
+
+  /**
+   * Engine-level state changed (a party, a user, an instrument's round): the journal writes it
+   * whole, at the next sync — so changes made right after, in the same step, are included.
+   */
+  metaChanged(): void {
+    this.record({ kind: 'meta' });
+  }
+
+  /** Records a command's deduplication entry (kept across restarts like the rest). */
+  setDedup(key: string, entry: DedupEntry): void {
+    this.dedup.set(key, entry);
+    this.record({ kind: 'dedup', key, entry });
   }
 
   /**
@@ -141,6 +221,7 @@ export class Ledger {
     if (id === this.synchronizerId || this.others.some((o) => o.id === id)) return id;
     this.others.push({ id, alias });
     this.otherTimes.set(id, []);
+    this.record({ kind: 'synchronizer', id, alias });
     return id;
   }
 
@@ -209,40 +290,59 @@ export class Ledger {
       nodes,
       ...(other !== undefined ? { synchronizerId: other } : {}),
     };
-    for (const n of nodes) {
-      if (n.kind === 'create') {
-        this.contracts.set(n.contract.contractId, {
-          contract: n.contract,
-          created: { offset, nodeId: n.nodeId, updateId: tx.updateId },
-          createWitnesses: n.witnesses,
-        });
-      }
-    }
-    for (const n of nodes) {
-      if (n.kind === 'exercise' && n.consuming) {
-        const state = this.contracts.get(n.target.contractId);
-        if (state) state.archived = { offset, nodeId: n.nodeId, updateId: tx.updateId, witnesses: n.witnesses };
-      }
-    }
-    this.end = offset;
-    this.log.push(tx);
-    this.byUpdateId.set(tx.updateId, tx);
-    if (other !== undefined) this.otherTimes.get(other)?.push({ offset, recordTime: tx.recordTime });
+    this.apply(tx);
+    this.record({ kind: 'entry', entry: tx });
     this.notify();
     return tx;
+  }
+
+  /** The state change of a log entry: shared by commit and the replay of a journal. */
+  private apply(e: LogEntry): void {
+    if (e.kind === 'transaction') {
+      for (const n of e.nodes) {
+        if (n.kind === 'create') {
+          this.contracts.set(n.contract.contractId, {
+            contract: n.contract,
+            created: { offset: e.offset, nodeId: n.nodeId, updateId: e.updateId },
+            createWitnesses: n.witnesses,
+          });
+        }
+      }
+      for (const n of e.nodes) {
+        if (n.kind === 'exercise' && n.consuming) {
+          const state = this.contracts.get(n.target.contractId);
+          if (state) state.archived = { offset: e.offset, nodeId: n.nodeId, updateId: e.updateId, witnesses: n.witnesses };
+        }
+      }
+      this.byUpdateId.set(e.updateId, e);
+      if (e.synchronizerId !== undefined) this.otherTimes.get(e.synchronizerId)?.push({ offset: e.offset, recordTime: e.recordTime });
+    }
+    this.end = e.offset;
+    this.log.push(e);
+  }
+
+  /**
+   * Replays a journalled entry onto a restored ledger (src/sandbox/durable.ts): the entry as it was
+   * committed, its record time kept by the clock as handed out.
+   */
+  replayEntry(e: LogEntry): void {
+    if (e.offset !== this.end + 1) throw new Error(`journal: entry at offset ${e.offset} does not follow the ledger end ${this.end}`);
+    this.apply(e);
+    this.clock.observe(e.recordTime);
   }
 
   /** An offset with no visible transaction (e.g. a rejected submission). */
   appendSilent(recordTime?: Micros): { offset: number; recordTime: Micros } {
     const entry = { kind: 'silent' as const, offset: this.end + 1, recordTime: recordTime ?? this.clock.nextRecordTime() };
-    this.end = entry.offset;
-    this.log.push(entry);
+    this.apply(entry);
+    this.record({ kind: 'entry', entry });
     this.notify();
     return entry;
   }
 
   addCompletion(c: CompletionRecord): void {
     this.completions.push(c);
+    this.record({ kind: 'completion', completion: c });
     this.notify();
   }
 
@@ -317,6 +417,7 @@ export class Ledger {
       if ((this.completions[i]?.offset ?? Infinity) <= offset) this.completions.splice(i, 1);
     }
     this.pruned = offset;
+    this.record({ kind: 'prune', offset });
     this.notify();
   }
 

@@ -8,6 +8,7 @@ import { LedgerError } from './errors.js';
 import { interpretCommand, type Interpretation } from './interpret.js';
 import { dedupKey } from './ledger.js';
 import { buildPreparedTransaction, decodePrepared, encodePrepared, inputContractsOf } from './prepared.js';
+import type { TxPlan } from './tx.js';
 import type { CommittedTx } from './types.js';
 
 export interface SubmissionSettings {
@@ -251,6 +252,14 @@ export class Submissions {
   private commit(p: Pending): void {
     const ledger = this.engine.ledger;
     this.inFlight.delete(p.key);
+    // One step: the transaction (or the rejection), its completion and dedup entry become durable
+    // and visible together.
+    const outcome = ledger.batch(() => this.attempt(p));
+    p.resolve(outcome);
+  }
+
+  private attempt(p: Pending): Outcome {
+    const ledger = this.engine.ledger;
     const recordTime = this.engine.clock.nextRecordTime();
     let outcome: Outcome;
     try {
@@ -277,7 +286,7 @@ export class Submissions {
         },
         recordTime,
       );
-      ledger.dedup.set(p.key, { offset: tx.offset, recordTime, updateId: tx.updateId, submissionId: p.submissionId });
+      ledger.setDedup(p.key, { offset: tx.offset, recordTime, updateId: tx.updateId, submissionId: p.submissionId });
       ledger.addCompletion({
         offset: tx.offset,
         recordTime,
@@ -308,7 +317,7 @@ export class Submissions {
       this.settings.logger?.debug({ code: error.code, commandId: p.commandId }, 'sandbox: submission rejected');
       outcome = { kind: 'rejected', error };
     }
-    p.resolve(outcome);
+    return outcome;
   }
 
   // ---------------------------------------------------------------- hosted parties
@@ -329,11 +338,16 @@ export class Submissions {
     const submissionId = req.submissionId ?? ledger.ids.uuid();
     this.checkDuplicate(key, window.seconds, window.offset, this.engine.clock.now(), submissionId);
     const interpretation = interpretCommand(this.engine, { command, actAs: req.actAs, readAs: req.readAs ?? [], disclosed: req.disclosedContracts ?? [] });
-    const tx = ledger.commit(interpretation.plan, {
+    return ledger.batch(() => this.commitHosted(req, userId, key, submissionId, window.seconds, interpretation.plan));
+  }
+
+  private commitHosted(req: JsCommands, userId: string, key: string, submissionId: string, dedupSeconds: number, plan: TxPlan): CommittedTx {
+    const ledger = this.engine.ledger;
+    const tx = ledger.commit(plan, {
       submitter: { userId, actAs: req.actAs, commandId: req.commandId, submissionId },
       ...(req.workflowId !== undefined ? { workflowId: req.workflowId } : {}),
     });
-    ledger.dedup.set(key, { offset: tx.offset, recordTime: tx.recordTime, updateId: tx.updateId, submissionId });
+    ledger.setDedup(key, { offset: tx.offset, recordTime: tx.recordTime, updateId: tx.updateId, submissionId });
     ledger.addCompletion({
       offset: tx.offset,
       recordTime: tx.recordTime,
@@ -342,7 +356,7 @@ export class Submissions {
       commandId: req.commandId,
       submissionId,
       updateId: tx.updateId,
-      deduplicationSeconds: window.seconds,
+      deduplicationSeconds: dedupSeconds,
     });
     return tx;
   }
