@@ -195,7 +195,7 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
         aggregateType: 'instrument',
         aggregateId: `${r.admin}/${r.id}`,
         // A URL stored before credentials were refused is shown without them (disabling needs no new URL).
-        payload: { action, admin: r.admin, id: r.id, changed, by, config: { ...configOf(r), registryUrl: withoutCredentials(r.registryUrl) }, ...(adopted ? { adopted } : {}) },
+        payload: { action, admin: r.admin, id: r.id, changed, by, config: { ...configOf(r), registryUrl: withoutCredentials(r.registryUrl) }, adopted: adopted ?? null },
       },
     ]);
   }

@@ -1,6 +1,7 @@
 import type { AnyStateMachine } from 'xstate';
-import { DEPOSIT_MACHINE_VERSION, depositMachine } from './deposit.machine.js';
-import { WITHDRAWAL_MACHINE_VERSION, withdrawalMachine } from './withdrawal.machine.js';
+import { DEPOSIT_MACHINE_VERSION, DepositOperatorCommand, depositMachine } from './deposit.machine.js';
+import { isMachineType, type MachineTypeName } from './machine-types.js';
+import { WITHDRAWAL_MACHINE_VERSION, WithdrawalOperatorCommand, withdrawalMachine } from './withdrawal.machine.js';
 
 /**
  * The machine definitions as data, read from the XState machines themselves (never a hand-drawn
@@ -12,21 +13,23 @@ import { WITHDRAWAL_MACHINE_VERSION, withdrawalMachine } from './withdrawal.mach
  * "inline" (an inline assign "xstate.assign"), a combined guard is written `a && b`.
  */
 
-export const MACHINE_TYPES = ['withdrawal', 'deposit'] as const;
-export type MachineTypeName = (typeof MACHINE_TYPES)[number];
+export { MACHINE_TYPES, isMachineType, type MachineTypeName } from './machine-types.js';
 
 /** The operator commands each machine takes (the routes of src/http/routes/operator.ts send them). */
 export const OPERATOR_EVENTS: Record<MachineTypeName, readonly string[]> = {
-  withdrawal: ['RETRY', 'CANCEL', 'FAIL'],
-  deposit: ['RETRY_ACCEPT', 'ASSIGN'],
+  withdrawal: commandTypes(WithdrawalOperatorCommand),
+  deposit: commandTypes(DepositOperatorCommand),
 };
+
+function commandTypes(union: { options: readonly { shape: { type: { value: string } } }[] }): string[] {
+  return union.options.map((o) => o.shape.type.value);
+}
 
 const MACHINES: Record<MachineTypeName, { machine: AnyStateMachine; version: number }> = {
   withdrawal: { machine: withdrawalMachine, version: WITHDRAWAL_MACHINE_VERSION },
   deposit: { machine: depositMachine, version: DEPOSIT_MACHINE_VERSION },
 };
 
-export const isMachineType = (s: string): s is MachineTypeName => (MACHINE_TYPES as readonly string[]).includes(s);
 
 /** The XState machine of a type (its effects not provided: for reading, never for running). */
 export const machineOf = (type: MachineTypeName): AnyStateMachine => MACHINES[type].machine;

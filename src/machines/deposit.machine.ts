@@ -15,12 +15,18 @@ import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, Pr
  */
 export const DEPOSIT_MACHINE_VERSION = 1;
 
+/** What an operator may send a deposit (src/http/routes/operator.ts). */
+export const DepositOperatorCommand = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('RETRY_ACCEPT'), by: z.string().min(1) }),
+  z.object({ type: z.literal('ASSIGN'), accountId: z.string().min(1), by: z.string().min(1) }),
+]);
+export type DepositOperatorCommand = z.infer<typeof DepositOperatorCommand>;
+
 export const DepositEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('CREDITED'), accountId: z.string(), updateId: z.string().nullable(), creditedAmount: z.string().nullable() }),
   /** updateId is null when ingestion decided expiry from the record time alone. */
   z.object({ type: z.literal('OFFER_CLOSED'), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']), updateId: z.string().nullable() }),
-  z.object({ type: z.literal('RETRY_ACCEPT'), by: z.string().min(1) }),
-  z.object({ type: z.literal('ASSIGN'), accountId: z.string().min(1), by: z.string().min(1) }),
+  ...DepositOperatorCommand.options,
   z.object({ type: z.literal('RESUME') }),
 ]);
 export type DepositEvent = z.infer<typeof DepositEvent>;

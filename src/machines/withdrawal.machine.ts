@@ -47,15 +47,21 @@ import {
  */
 export const WITHDRAWAL_MACHINE_VERSION = 1;
 
+/** What an operator may send a withdrawal (src/http/routes/operator.ts). */
+export const WithdrawalOperatorCommand = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('RETRY'), by: z.string().min(1) }),
+  z.object({ type: z.literal('CANCEL'), by: z.string().min(1), reason: z.string().min(1) }),
+  z.object({ type: z.literal('FAIL'), by: z.string().min(1), reason: z.string().min(1) }),
+]);
+export type WithdrawalOperatorCommand = z.infer<typeof WithdrawalOperatorCommand>;
+
 export const WithdrawalEvent = z.discriminatedUnion('type', [
   /** A committed transfer with this memo: completed (1-step), pending (2-step offer), failed (funds returned). */
   z.object({ type: z.literal('TRANSFERRED'), updateId: z.string(), outcome: z.enum(['completed', 'pending', 'failed']), transferInstructionCid: z.string().nullable() }),
   /** updateId is null when ingestion decided expiry from the record time alone. */
   z.object({ type: z.literal('INSTRUCTION_CLOSED'), updateId: z.string().nullable(), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']) }),
   z.object({ type: z.literal('ATTEMPT_EXPIRED'), attempt: z.number().int(), deadline: z.string(), recordTime: z.string() }),
-  z.object({ type: z.literal('RETRY'), by: z.string().min(1) }),
-  z.object({ type: z.literal('CANCEL'), by: z.string().min(1), reason: z.string().min(1) }),
-  z.object({ type: z.literal('FAIL'), by: z.string().min(1), reason: z.string().min(1) }),
+  ...WithdrawalOperatorCommand.options,
   /** Sent by the runtime after restoring a snapshot: re-arms the delayed transition of a timer state. */
   z.object({ type: z.literal('RESUME') }),
 ]);

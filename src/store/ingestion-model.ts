@@ -1,6 +1,6 @@
 import { isPositiveAmount } from '../lib/decimal.js';
 import type { IgnoredContract, InstructionClosed, InstructionCreated, Instrument, TransactionFacts, TransferIn, TransferOut } from '../streams/facts.js';
-import type { OutboxEventInput } from './outbox.js';
+import type { OutboxEventInput, OutboxPayload, OutboxTopic } from '../events/outbox-events.js';
 
 /**
  * How a batch's facts change the deposit, withdrawal and transfer-instruction rows, decided in
@@ -109,6 +109,9 @@ export function emptyBatchRows(): BatchRows {
   };
 }
 
+/** An instruction closed for good (not continued as another). */
+type OfferClosed = InstructionClosed & { outcome: Exclude<InstructionClosed['outcome'], 'pending'> };
+
 export class BatchChanges {
   readonly newDeposits = new Map<string, DepositRow>();
   readonly changedDeposits = new Map<string, DepositRow>();
@@ -122,10 +125,8 @@ export class BatchChanges {
 
   constructor(readonly rows: BatchRows) {}
 
-  private emit(topic: string, aggregateType: 'deposit' | 'withdrawal', aggregateId: string, payload: Record<string, unknown>): void {
-    // JSON has no undefined: drop absent optional fields so stored payloads are canonical.
-    const clean = Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
-    this.events.push({ topic, aggregateType, aggregateId, payload: clean });
+  private emit<T extends OutboxTopic>(topic: T, aggregateType: 'deposit' | 'withdrawal', aggregateId: string, payload: OutboxPayload<T>): void {
+    this.events.push({ topic, aggregateType, aggregateId, payload } as OutboxEventInput);
   }
 
   private putDeposit(d: DepositRow, isNew: boolean): void {
@@ -222,10 +223,10 @@ export class BatchChanges {
       templateId: c.templateId,
       instrument: c.instrument,
       amount: c.amount,
-      sender: c.sender ?? undefined,
-      memo: c.memo ?? undefined,
+      sender: c.sender,
+      memo: c.memo,
       signatories: c.signatories,
-      transferInstructionCid: d.transferInstructionCid ?? undefined,
+      transferInstructionCid: d.transferInstructionCid,
       updateId: f.updateId,
       offset: f.offset,
       recordTime: f.recordTime,
@@ -236,22 +237,23 @@ export class BatchChanges {
     return memo === null ? null : (this.rows.accounts.get(memo) ?? null);
   }
 
-  private creditEvents(d: DepositRow, f: TransactionFacts): void {
-    const common = {
+  private creditEvents(d: DepositRow, f: TransactionFacts, creditedAmount: string): void {
+    const funds = {
       depositId: d.depositId,
       kind: d.kind,
       instrument: d.instrument,
-      sender: d.sender ?? undefined,
+      sender: d.sender,
+      memo: d.memo,
       transferAmount: d.transferAmount,
-      creditedAmount: d.creditedAmount,
+      creditedAmount,
       fee: d.fee,
-      transferInstructionCid: d.transferInstructionCid ?? undefined,
+      transferInstructionCid: d.transferInstructionCid,
       updateId: f.updateId,
       offset: f.offset,
       recordTime: f.recordTime,
     };
-    if (d.accountId !== null) this.emit('deposit.credited', 'deposit', d.depositId, { ...common, accountId: d.accountId, memo: d.memo ?? undefined });
-    else this.emit('deposit.unattributed', 'deposit', d.depositId, { ...common, memo: d.memo ?? undefined });
+    if (d.accountId !== null) this.emit('deposit.credited', 'deposit', d.depositId, { ...funds, accountId: d.accountId, assignedBy: null });
+    else this.emit('deposit.unattributed', 'deposit', d.depositId, funds);
   }
 
   /** A 1-step deposit: credited on the update that moved the funds, once (the id is derived from it). */
@@ -279,7 +281,7 @@ export class BatchChanges {
       closedUpdateId: null,
     };
     this.putDeposit(d, true);
-    this.creditEvents(d, f);
+    this.creditEvents(d, f, a.creditedAmount);
   }
 
   /** A transfer the treasury sent: its memo is the withdrawal id; unknown ids are recovered. */
@@ -292,10 +294,10 @@ export class BatchChanges {
       offset: f.offset,
       recordTime: f.recordTime,
       outcome: a.outcome,
-      transferInstructionCid: a.transferInstructionCid ?? undefined,
+      transferInstructionCid: a.transferInstructionCid,
       amount: a.amount,
-      fee: a.fee ?? undefined,
-      holdingsDelta: a.holdingsDelta ?? undefined,
+      fee: a.fee,
+      holdingsDelta: a.holdingsDelta,
       self: a.self,
     };
     if (existing) {
@@ -339,7 +341,7 @@ export class BatchChanges {
       purpose: w.purpose,
       receiver: w.receiver,
       instrument: w.instrument,
-      memo: a.memo ?? undefined,
+      memo: a.memo,
     });
   }
 
@@ -396,8 +398,8 @@ export class BatchChanges {
     this.emit('deposit.offer_received', 'deposit', d.depositId, {
       depositId: d.depositId,
       transferInstructionCid: a.instructionCid,
-      memo: a.memo ?? undefined,
-      accountId: accountId ?? undefined,
+      memo: a.memo,
+      accountId,
       sender: a.sender,
       executeBefore: a.executeBefore,
       amount: a.amount,
@@ -416,13 +418,14 @@ export class BatchChanges {
         false,
       );
     }
-    if (a.outcome === 'pending') return; // continues as newInstructionCid
+    const outcome = a.outcome;
+    if (outcome === 'pending') return; // continues as newInstructionCid
     const root = row?.rootInstructionCid ?? a.instructionCid;
-    if (a.direction === 'incoming') this.depositOfferClosed(f, a, root);
-    else this.withdrawalOfferClosed(f, a, root, row);
+    if (a.direction === 'incoming') this.depositOfferClosed(f, { ...a, outcome }, root);
+    else this.withdrawalOfferClosed(f, { ...a, outcome }, root, row);
   }
 
-  private depositOfferClosed(f: TransactionFacts, a: InstructionClosed, root: string): void {
+  private depositOfferClosed(f: TransactionFacts, a: OfferClosed, root: string): void {
     const depositId = this.rows.depositByInstruction.get(root);
     const existing = depositId === undefined ? undefined : this.rows.deposits.get(depositId);
     if (a.outcome === 'accepted') {
@@ -470,16 +473,16 @@ export class BatchChanges {
         closedUpdateId: f.updateId,
       };
       this.putDeposit(d, existing === undefined);
-      this.emit('deposit.offer_closed', 'deposit', d.depositId, { depositId: d.depositId, outcome: 'accepted', updateId: f.updateId, transferInstructionCid: a.instructionCid });
-      this.creditEvents(d, f);
+      this.emit('deposit.offer_closed', 'deposit', d.depositId, offerClosed(d.depositId, 'accepted', a.instructionCid, f));
+      this.creditEvents(d, f, credited);
       return;
     }
     if (!existing || FINAL_DEPOSIT_STATUSES.has(existing.status)) return;
     this.putDeposit({ ...existing, status: a.outcome, closedUpdateId: f.updateId }, false);
-    this.emit('deposit.offer_closed', 'deposit', existing.depositId, { depositId: existing.depositId, outcome: a.outcome, updateId: f.updateId, transferInstructionCid: a.instructionCid });
+    this.emit('deposit.offer_closed', 'deposit', existing.depositId, offerClosed(existing.depositId, a.outcome, a.instructionCid, f));
   }
 
-  private withdrawalOfferClosed(f: TransactionFacts, a: InstructionClosed, root: string, row: InstructionRow | undefined): void {
+  private withdrawalOfferClosed(f: TransactionFacts, a: OfferClosed, root: string, row: InstructionRow | undefined): void {
     const memo = a.memo ?? row?.memo ?? null;
     const withdrawalId = (memo !== null && this.rows.withdrawals.has(memo) ? memo : undefined) ?? this.rows.withdrawalByInstruction.get(root);
     const w = withdrawalId === undefined ? undefined : this.rows.withdrawals.get(withdrawalId);
@@ -495,8 +498,14 @@ export class BatchChanges {
       recordTime: f.recordTime,
       outcome: a.outcome,
       transferInstructionCid: a.instructionCid,
+      executeBefore: row?.executeBefore ?? null,
       holdingsDelta: a.holdingsDelta,
-      fee: a.fee ?? undefined,
+      fee: a.fee,
     });
   }
+}
+
+/** An offer to the treasury closed by a transaction (expiry without one: store/ingestion.ts). */
+function offerClosed(depositId: string, outcome: OfferClosed['outcome'], transferInstructionCid: string, f: TransactionFacts): OutboxPayload<'deposit.offer_closed'> {
+  return { depositId, outcome, transferInstructionCid, updateId: f.updateId, recordTime: f.recordTime, executeBefore: null };
 }

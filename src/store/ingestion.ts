@@ -302,15 +302,18 @@ async function decideTimeouts(tx: Tx, cp: Checkpoint, graceMs: number): Promise<
   ]);
   attempts.sort((a, b) => compareTimestamps(a.deadline, b.deadline) || (a.withdrawal_id < b.withdrawal_id ? -1 : 1));
   for (const a of attempts) {
+    // Every row returned was compared with its synchronizer's time (`w.deadline < d.record_time`): it has one.
     events.push({
       topic: 'withdrawal.attempt_expired',
       aggregateType: 'withdrawal',
       aggregateId: a.withdrawal_id,
-      payload: { withdrawalId: a.withdrawal_id, attempt: a.attempt, deadline: a.deadline, recordTime: cp.synchronizerTimes[a.synchronizer_id], synchronizerId: a.synchronizer_id },
+      payload: { withdrawalId: a.withdrawal_id, attempt: a.attempt, deadline: a.deadline, recordTime: cp.synchronizerTimes[a.synchronizer_id]!, synchronizerId: a.synchronizer_id },
     });
   }
 
   if (expired.length === 0) return events;
+  // Only read when there is a record time (above): the time the expiry was decided at.
+  const decidedAt = recordTime ?? latest;
   expired.sort((a, b) => compareTimestamps(a.execute_before, b.execute_before) || (a.contract_id < b.contract_id ? -1 : 1));
   const incoming = expired.filter((e) => e.direction === 'incoming');
   const outgoing = expired.filter((e) => e.direction !== 'incoming');
@@ -328,7 +331,7 @@ async function decideTimeouts(tx: Tx, cp: Checkpoint, graceMs: number): Promise<
         topic: 'deposit.offer_closed',
         aggregateType: 'deposit',
         aggregateId: depositId,
-        payload: { depositId, outcome: 'expired', transferInstructionCid: e.contract_id, executeBefore: e.execute_before, recordTime },
+        payload: { depositId, outcome: 'expired', transferInstructionCid: e.contract_id, updateId: null, recordTime: decidedAt, executeBefore: e.execute_before },
       });
     }
   }
@@ -342,7 +345,17 @@ async function decideTimeouts(tx: Tx, cp: Checkpoint, graceMs: number): Promise<
       topic: 'withdrawal.instruction_closed',
       aggregateType: 'withdrawal',
       aggregateId: w.withdrawal_id,
-      payload: { withdrawalId: w.withdrawal_id, outcome: 'expired', transferInstructionCid: e.contract_id, executeBefore: e.execute_before, recordTime },
+      payload: {
+        withdrawalId: w.withdrawal_id,
+        outcome: 'expired',
+        transferInstructionCid: e.contract_id,
+        updateId: null,
+        offset: null,
+        recordTime: decidedAt,
+        executeBefore: e.execute_before,
+        holdingsDelta: [],
+        fee: null,
+      },
     });
   }
   return events;

@@ -95,11 +95,16 @@ export async function assignDepositAccount(tx: Tx, depositId: string, accountId:
  * event, in the caller's transaction. The guarded update makes it exactly once even if called twice.
  */
 export async function creditAssignedDeposit(tx: Tx, depositId: string, accountId: string, by: string): Promise<void> {
-  const [r] = await tx<{ transfer_amount: string; credited_amount: string | null; fee: string | null; credit_update_id: string | null }[]>`
+  const [r] = await tx<CreditedRow[]>`
     update deposits set account_id = ${accountId}, status = 'credited', status_reason = ${`assigned by ${by}`}, updated_at = now()
     where deposit_id = ${depositId} and account_id is null and status = 'unattributed'
-    returning transfer_amount::text as transfer_amount, credited_amount::text as credited_amount, fee::text as fee, credit_update_id`;
+    returning kind, instrument_admin, instrument_id, sender, memo, transfer_amount::text as transfer_amount, credited_amount::text as credited_amount,
+      fee::text as fee, transfer_instruction_cid, credit_update_id, credit_offset, credit_record_time`;
   if (!r) throw new AssignConflictError(`deposit ${depositId} is already attributed or closed`);
+  // Unattributed funds were credited to nobody by a ledger update: the update is always known.
+  if (r.credit_update_id === null || r.credit_offset === null || r.credit_record_time === null) {
+    throw new AssignConflictError(`deposit ${depositId} has no credited ledger update to assign`);
+  }
   await appendOutboxEvents(tx, [
     {
       topic: 'deposit.credited',
@@ -107,13 +112,35 @@ export async function creditAssignedDeposit(tx: Tx, depositId: string, accountId
       aggregateId: depositId,
       payload: {
         depositId,
-        accountId,
+        kind: r.kind,
+        instrument: { admin: r.instrument_admin, id: r.instrument_id },
+        sender: r.sender,
+        memo: r.memo,
         transferAmount: r.transfer_amount,
         creditedAmount: r.credited_amount ?? r.transfer_amount,
         fee: r.fee,
+        transferInstructionCid: r.transfer_instruction_cid,
         updateId: r.credit_update_id,
+        offset: Number(r.credit_offset),
+        recordTime: r.credit_record_time,
+        accountId,
         assignedBy: by,
       },
     },
   ]);
+}
+
+interface CreditedRow {
+  kind: 'one_step' | 'two_step';
+  instrument_admin: string;
+  instrument_id: string;
+  sender: string | null;
+  memo: string | null;
+  transfer_amount: string;
+  credited_amount: string | null;
+  fee: string | null;
+  transfer_instruction_cid: string | null;
+  credit_update_id: string | null;
+  credit_offset: string | number | null;
+  credit_record_time: string | null;
 }

@@ -1,5 +1,8 @@
 import type { Queryable, Tx } from './db.js';
+import { checkedPayload, type OutboxEventInput, type StoredOutboxEvent } from '../events/outbox-events.js';
 import { settleAll } from '../lib/settle-all.js';
+
+export type { OutboxEventInput } from '../events/outbox-events.js';
 
 /**
  * The outbox of domain events (docs/internals.md). Writers serialise on a transaction-scoped
@@ -8,27 +11,20 @@ import { settleAll } from '../lib/settle-all.js';
  */
 export const OUTBOX_LOCK_KEY = 7_245_019_312;
 
-export interface OutboxEventInput {
-  topic: string;
-  aggregateType: string;
-  aggregateId: string;
-  payload: Record<string, unknown>;
-}
-
-export interface OutboxEvent extends OutboxEventInput {
-  eventId: number;
-  createdAt: string;
-}
+/** An event as read back: its payload as written (src/events/outbox-events.ts gives each topic's shape). */
+export type OutboxEvent = StoredOutboxEvent;
 
 /**
  * Appends events inside the caller's transaction; returns their ids in order. The events travel
  * as one JSON document (one parameter, whatever their number) and are inserted in their order,
  * so ids follow it. The lock and the insert are sent back to back: the server runs them in that
  * order on the transaction's connection, so the lock is held before the first id is drawn.
+ * A payload its topic's schema refuses throws before anything is sent: the feed is a public
+ * contract, and a producer that breaks it is a bug to stop at, not to publish.
  */
 export async function appendOutboxEvents(tx: Tx, events: readonly OutboxEventInput[]): Promise<number[]> {
   if (events.length === 0) return [];
-  const doc = JSON.stringify(events.map((e) => ({ t: e.topic, a: e.aggregateType, i: e.aggregateId, p: e.payload })));
+  const doc = JSON.stringify(events.map((e) => ({ t: e.topic, a: e.aggregateType, i: e.aggregateId, p: checkedPayload(e.topic, e.payload) })));
   // Both started here (execute()), lock first: a caller pipelining more statements after this
   // call has them sent after these.
   const [, rows] = await settleAll([

@@ -86,7 +86,7 @@ export async function createWithdrawalRequest(sql: Sql, req: WithdrawalRequest):
           topic: 'withdrawal.requested',
           aggregateType: 'withdrawal',
           aggregateId: w.withdrawalId,
-          payload: { withdrawalId: w.withdrawalId, account: w.account, instrument: w.instrument, amount: w.amount, receiver: w.receiver, purpose: w.purpose },
+          payload: { withdrawalId: w.withdrawalId, account: w.account, instrument: w.instrument, amount: w.amount, receiver: w.receiver, purpose: w.purpose, utxo: null },
         },
       ]);
       return { created: true, withdrawal: w };

@@ -3,6 +3,8 @@ import type { App } from '../../src/http/server.js';
 import { appendOutboxEvents } from '../../src/store/outbox.js';
 import { auth, buildApiApp, TEST_TOKENS } from '../support/api-app.js';
 import { useMigratedDatabase } from '../support/db.js';
+import { sampleEvent, samplePayload } from '../support/outbox-events.js';
+import { OUTBOX_TOPICS } from '../../src/events/outbox-events.js';
 
 const { sql } = await useMigratedDatabase();
 
@@ -10,12 +12,12 @@ const publish = (n: number, from = 0) =>
   sql.begin((tx) =>
     appendOutboxEvents(
       tx,
-      Array.from({ length: n }, (_, i) => ({ topic: i % 2 ? 'deposit.credited' : 'withdrawal.completed', aggregateType: 't', aggregateId: `a${from + i}`, payload: { n: from + i } })),
+      Array.from({ length: n }, (_, i) => (i % 2 ? sampleEvent('deposit.credited', `a${from + i}`) : sampleEvent('withdrawal.completed', `a${from + i}`))),
     ),
   );
 
 /** Reads SSE frames from a live stream until `count` events arrived. */
-async function readSse(url: string, headers: Record<string, string>, count: number): Promise<{ id: number; event: string; data: { payload: { n: number } } }[]> {
+async function readSse(url: string, headers: Record<string, string>, count: number): Promise<{ id: number; event: string; data: { aggregateId: string } }[]> {
   const ac = new AbortController();
   const res = await fetch(url, { headers, signal: ac.signal });
   expect(res.status).toBe(200);
@@ -23,7 +25,7 @@ async function readSse(url: string, headers: Record<string, string>, count: numb
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let buf = '';
-  const out: { id: number; event: string; data: { payload: { n: number } } }[] = [];
+  const out: { id: number; event: string; data: { aggregateId: string } }[] = [];
   while (out.length < count) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -49,6 +51,20 @@ describe('events', () => {
   });
   afterAll(() => app.close());
 
+  it('documents every topic with its payload in /openapi.json (issue 21 item 3)', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const items = doc.paths['/v1/events'].get.responses['200'].content['application/json'].schema.properties.events.items;
+    const members: { properties: { topic: { const?: string; enum?: string[] }; payload: { properties: Record<string, unknown>; required: string[] } } }[] = items.oneOf ?? items.anyOf;
+    const byTopic = new Map(members.map((m) => [m.properties.topic.const ?? m.properties.topic.enum?.[0], m.properties.payload]));
+    expect([...byTopic.keys()].sort()).toEqual([...OUTBOX_TOPICS].sort());
+    for (const topic of OUTBOX_TOPICS) {
+      const payload = byTopic.get(topic)!;
+      // Every field a producer writes is declared and required (null when unknown, never absent).
+      expect(Object.keys(payload.properties).sort()).toEqual(Object.keys(samplePayload(topic, 'x')).sort());
+      expect([...payload.required].sort()).toEqual(Object.keys(payload.properties).sort());
+    }
+  });
+
   it('pages events after an id without gaps or repeats, optionally by topic', async () => {
     await publish(25);
     const seen: number[] = [];
@@ -56,7 +72,7 @@ describe('events', () => {
     for (;;) {
       const page = (await app.inject({ method: 'GET', url: `/v1/events?after=${after}&limit=10`, headers: auth('read') })).json();
       if (page.events.length === 0) break;
-      seen.push(...page.events.map((e: { payload: { n: number } }) => e.payload.n));
+      seen.push(...page.events.map((e: { aggregateId: string }) => Number(e.aggregateId.slice(1))));
       after = page.lastEventId;
     }
     expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i));
@@ -71,11 +87,11 @@ describe('events', () => {
     const first = readSse(`${base}/v1/events/stream?after=${max}`, headers, 5);
     await publish(5, 100);
     const got = await first;
-    expect(got.map((e) => e.data.payload.n)).toEqual([100, 101, 102, 103, 104]);
+    expect(got.map((e) => Number(e.data.aggregateId.slice(1)))).toEqual([100, 101, 102, 103, 104]);
     // The client disconnected after event 102's id; events keep coming meanwhile.
     await publish(3, 105);
     const resumed = await readSse(`${base}/v1/events/stream`, { ...headers, 'last-event-id': String(got[2]!.id) }, 5);
-    expect(resumed.map((e) => e.data.payload.n)).toEqual([103, 104, 105, 106, 107]);
+    expect(resumed.map((e) => Number(e.data.aggregateId.slice(1)))).toEqual([103, 104, 105, 106, 107]);
     expect(resumed[0]!.id).toBe(got[3]!.id);
   });
 

@@ -4,6 +4,7 @@ import { appendOutboxEvents } from '../../src/store/outbox.js';
 import { FakeLedger, TRANSIENT, UNAUTHENTICATED } from './support/fake-ledger.js';
 import { AMULET } from './support/fixtures.js';
 import { freshDatabase, outboxOf, startDeposits, stateOf, transitionsOf, waitFor, waitForState } from './support/runtime.js';
+import { sampleEvent } from '../support/outbox-events.js';
 
 const D = 'deposit';
 const FINAL = ['credited', 'rejected', 'withdrawnBySender', 'expired', 'failed'];
@@ -19,7 +20,7 @@ async function offer(sql: Sql, ledger: FakeLedger, cid: string, accountId: strin
     await tx`
       insert into deposits (deposit_id, kind, status, instrument_admin, instrument_id, sender, memo, account_id, transfer_amount, transfer_instruction_cid, execute_before, offer_update_id)
       values (${cid}, 'two_step', 'offered', ${AMULET.admin}, ${AMULET.id}, 'alice::1220bb', ${accountId ? 'memo-' + accountId : 'who?'}, ${accountId}, ${amount}, ${cid}, now() + interval '1 day', 'u-offer')`;
-    await appendOutboxEvents(tx, [{ topic: 'deposit.offer_received', aggregateType: 'deposit', aggregateId: cid, payload: { depositId: cid, transferInstructionCid: cid, accountId, amount } }]);
+    await appendOutboxEvents(tx, [sampleEvent('deposit.offer_received', cid, { transferInstructionCid: cid, accountId, amount })]);
   });
 }
 
@@ -27,9 +28,9 @@ async function offer(sql: Sql, ledger: FakeLedger, cid: string, accountId: strin
 async function unattributedTransfer(sql: Sql, id: string): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`
-      insert into deposits (deposit_id, kind, status, instrument_admin, instrument_id, memo, transfer_amount, credited_amount, fee, credit_update_id)
-      values (${id}, 'one_step', 'unattributed', ${AMULET.admin}, ${AMULET.id}, 'typo', '10', '9.9', '0.1', 'u-in')`;
-    await appendOutboxEvents(tx, [{ topic: 'deposit.unattributed', aggregateType: 'deposit', aggregateId: id, payload: { depositId: id, memo: 'typo' } }]);
+      insert into deposits (deposit_id, kind, status, instrument_admin, instrument_id, memo, transfer_amount, credited_amount, fee, credit_update_id, credit_offset, credit_record_time)
+      values (${id}, 'one_step', 'unattributed', ${AMULET.admin}, ${AMULET.id}, 'typo', '10', '9.9', '0.1', 'u-in', 7, now())`;
+    await appendOutboxEvents(tx, [sampleEvent('deposit.unattributed', id, { kind: 'one_step', memo: 'typo', transferInstructionCid: null })]);
   });
 }
 
@@ -119,7 +120,7 @@ describe('deposit runtime', () => {
     expect(await rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' })).toEqual({ accepted: true, state: 'credited' });
     expect(await depositRow(sql, 'd1')).toEqual({ status: 'credited', account_id: 'a9', status_reason: 'assigned by admin' });
     expect(await outboxOf(sql, 'deposit.credited', 'd1')).toEqual([
-      { depositId: 'd1', accountId: 'a9', transferAmount: '10.0000000000', creditedAmount: '9.9000000000', fee: '0.1000000000', updateId: 'u-in', assignedBy: 'admin' },
+      expect.objectContaining({ depositId: 'd1', accountId: 'a9', transferAmount: '10.0000000000', creditedAmount: '9.9000000000', fee: '0.1000000000', updateId: 'u-in', offset: 7, assignedBy: 'admin' }),
     ]);
     expect(await rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' })).toEqual({ accepted: false, code: 'STATE_CONFLICT', reason: 'deposit d1 is already credited to a9' });
     // The runtime reads its own deposit.credited back: nothing changes.
@@ -218,12 +219,12 @@ const DEPOSIT_CRASHES: DepositCrash[] = [
     reach: async ({ sql }) => {
       await waitForState(sql, D, 'ti-1', 'accepting.executing');
       // Ingestion has reported the close but not (yet) the credit.
-      await sql.begin((tx) => appendOutboxEvents(tx, [{ topic: 'deposit.offer_closed', aggregateType: 'deposit', aggregateId: 'ti-1', payload: { depositId: 'ti-1', outcome: 'accepted', updateId: 'u-x' } }]));
+      await sql.begin((tx) => appendOutboxEvents(tx, [sampleEvent('deposit.offer_closed', 'ti-1', { outcome: 'accepted', updateId: 'u-x' })]));
     },
     finish: async ({ sql }) => {
       await sql.begin(async (tx) => {
         await tx`update deposits set status = 'credited', credited_amount = 25 where deposit_id = 'ti-1'`;
-        await appendOutboxEvents(tx, [{ topic: 'deposit.credited', aggregateType: 'deposit', aggregateId: 'ti-1', payload: { depositId: 'ti-1', accountId: 'a1', creditedAmount: '25', updateId: 'u-x' } }]);
+        await appendOutboxEvents(tx, [sampleEvent('deposit.credited', 'ti-1', { accountId: 'a1', creditedAmount: '25', updateId: 'u-x' })]);
       });
     },
   },

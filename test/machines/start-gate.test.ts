@@ -9,6 +9,7 @@ import { testLogger } from '../support/silent-logger.js';
 import { FakeLedger } from './support/fake-ledger.js';
 import { insertHolding, TREASURY } from './support/fixtures.js';
 import { freshDatabase, requestWithdrawal, stateOf, TIMINGS, waitFor, waitForState, WITHDRAWAL_POLICY } from './support/runtime.js';
+import { sampleEvent } from '../support/outbox-events.js';
 
 /**
  * The runtime's start gate (issue 19, item 1): after a start, effects that reach the ledger wait
@@ -88,7 +89,7 @@ describe('withdrawal runtime: the start gate', () => {
     // What a restored database does not know yet and ingestion writes again: the transfer of w1.
     await sql.begin(async (tx) => {
       await tx`update withdrawals set transfer_update_id = 'upd-paid' where withdrawal_id = 'w1'`;
-      await appendOutboxEvents(tx, [{ topic: 'withdrawal.transferred', aggregateType: 'withdrawal', aggregateId: 'w1', payload: { withdrawalId: 'w1', updateId: 'upd-paid', outcome: 'completed' } }]);
+      await appendOutboxEvents(tx, [sampleEvent('withdrawal.transferred', 'w1', { updateId: 'upd-paid', outcome: 'completed' })]);
     });
     const g = gate();
     const rt = await start(sql, ledger, g.catchUp);

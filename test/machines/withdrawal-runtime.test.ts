@@ -9,6 +9,7 @@ import { liveReservations } from '../../src/store/reservations.js';
 import { FakeLedger, TRANSIENT, UNAUTHENTICATED, AMBIGUOUS } from './support/fake-ledger.js';
 import { insertHolding, insertWithdrawal } from './support/fixtures.js';
 import { freshDatabase, outboxOf, requestWithdrawal, startWithdrawals, stateOf, transitionsOf, waitFor, waitForState } from './support/runtime.js';
+import { sampleEvent } from '../support/outbox-events.js';
 
 const W = 'withdrawal';
 const FINAL = ['completed', 'failed', 'cancelled'];
@@ -358,7 +359,7 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     // One batch of requests, as an exchange's bulk insert would make.
     await sql.begin(async (tx) => {
       for (const id of ids) await insertWithdrawal(tx, { id, amount: '5' });
-      await appendOutboxEvents(tx, ids.map((id) => ({ topic: 'withdrawal.requested', aggregateType: 'withdrawal', aggregateId: id, payload: { withdrawalId: id, amount: '5' } })));
+      await appendOutboxEvents(tx, ids.map((id) => sampleEvent('withdrawal.requested', id, { amount: '5' })));
     });
     for (const id of ids) await waitForState(sql, W, id, 'awaitingLedger.waiting');
     // Rows written by one transaction share its id (xmin).
@@ -469,7 +470,10 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
   it('fails closed on an outbox event it cannot read: stops consuming, says which event, never skips it', async () => {
     const sql = await freshDatabase();
     const rt = await startWithdrawals(sql, new FakeLedger(sql));
-    const [id] = await sql.begin((tx) => appendOutboxEvents(tx, [{ topic: 'withdrawal.transferred', aggregateType: 'withdrawal', aggregateId: 'w9', payload: { withdrawalId: 'w9', outcome: 'completed' } }]));
+    // Written past the append check, as an older release or a hand-made insert could have.
+    const [{ id } = { id: 0 }] = await sql<{ id: number }[]>`
+      insert into outbox_events (topic, aggregate_type, aggregate_id, payload)
+      values ('withdrawal.transferred', 'withdrawal', 'w9', ${sql.json({ withdrawalId: 'w9', outcome: 'completed' })}) returning event_id as id`;
     const status = await waitFor('failed', async () => rt.status(), (s) => s.state === 'failed');
     expect(status.detail).toMatch(new RegExp(`outbox event ${id} \\(withdrawal.transferred, withdrawal w9\\) does not parse: .*updateId`, 's'));
     expect(await readCursor(sql, WITHDRAWAL_CONSUMER)).toBe(0);

@@ -2,27 +2,29 @@ import { describe, expect, it } from 'vitest';
 import { advanceCursor, appendOutboxEvents, readCursor, readOutboxEvents } from '../../src/store/outbox.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { backupDatabase } from '../withdrawals/support/restore.js';
+import { sampleEvent } from '../support/outbox-events.js';
+import { OutboxPayloadError, type OutboxEventInput } from '../../src/events/outbox-events.js';
 
 const { sql, url } = await useMigratedDatabase({ max: 10 });
 
-const ev = (i: number) => ({ topic: 'test.event', aggregateType: 'test', aggregateId: `a${i}`, payload: { i, amount: '1.5000000000' } });
+const ev = (i: number) => sampleEvent('operator.switch_changed', `a${i}`, { reason: `r${i}` });
+const reasonOf = (payload: Record<string, unknown>) => payload['reason'];
 
 describe('outbox', () => {
   it('appends and reads events in id order with their payloads intact', async () => {
     const ids = await sql.begin((tx) => appendOutboxEvents(tx, [ev(1), ev(2)]));
     expect(ids).toHaveLength(2);
     const read = await readOutboxEvents(sql, { afterId: ids[0]! - 1, limit: 10 });
-    expect(read.map((e) => e.payload)).toEqual([{ i: 1, amount: '1.5000000000' }, { i: 2, amount: '1.5000000000' }]);
+    expect(read.map((e) => e.payload)).toEqual([ev(1).payload, ev(2).payload]);
     expect(read[0]!.eventId).toBeLessThan(read[1]!.eventId);
   });
 
   it('gives a large batch ids in the order of its events, every field intact', async () => {
-    const events = Array.from({ length: 300 }, (_, i) => ({
-      topic: i % 2 ? 'test.odd' : 'test.even',
-      aggregateType: 'test',
-      aggregateId: `big-${i}`,
-      payload: { i, amount: `${i}.0000000000`, nested: { text: 'ü "quoted" \\ \n' }, none: null },
-    }));
+    const events: OutboxEventInput[] = Array.from({ length: 300 }, (_, i) =>
+      i % 2
+        ? sampleEvent('instrument.configured', `big-${i}`, { config: { amount: `${i}.0000000000`, nested: { text: 'ü "quoted" \\ \n' } } })
+        : sampleEvent('operator.switch_changed', `big-${i}`, { reason: `ü "quoted" \\ \n ${i}` }),
+    );
     const ids = await sql.begin((tx) => appendOutboxEvents(tx, events));
     expect(ids).toHaveLength(300);
     const read = await readOutboxEvents(sql, { afterId: ids[0]! - 1, limit: 300 });
@@ -47,7 +49,7 @@ describe('outbox', () => {
     releaseSlow();
     await Promise.all([slow, fast]);
     const seen = await readOutboxEvents(sql, { afterId: max, limit: 10 });
-    expect(seen.map((e) => e.payload.i)).toEqual([10, 11]);
+    expect(seen.map((e) => reasonOf(e.payload))).toEqual(['r10', 'r11']);
   });
 
   it('advances a consumer cursor atomically and never backwards', async () => {
@@ -64,9 +66,23 @@ describe('outbox', () => {
   });
 
   it('filters by topic', async () => {
-    await sql.begin((tx) => appendOutboxEvents(tx, [{ ...ev(20), topic: 'other.topic' }]));
-    const only = await readOutboxEvents(sql, { afterId: 0, limit: 100, topics: ['other.topic'] });
-    expect(only.map((e) => e.payload.i)).toEqual([20]);
+    await sql.begin((tx) => appendOutboxEvents(tx, [sampleEvent('deposit.accept_failed', 'd20', { reason: 'r20' })]));
+    const only = await readOutboxEvents(sql, { afterId: 0, limit: 100, topics: ['deposit.accept_failed'] });
+    expect(only.map((e) => reasonOf(e.payload))).toEqual(['r20']);
+  });
+
+  it('refuses a payload its topic does not define, before writing anything: missing, extra or mistyped fields (issue 21 item 3)', async () => {
+    const before = await readOutboxEvents(sql, { afterId: 0, limit: 1000 });
+    const good = sampleEvent('withdrawal.completed', 'w-x');
+    const { outcomeUpdateId: _dropped, ...missing } = good.payload as Record<string, unknown>;
+    const bad = [
+      { ...good, payload: missing },
+      { ...good, payload: { ...good.payload, networkFee: '0.1' } },
+      { ...good, payload: { ...good.payload, attempt: '1' } },
+      { ...good, topic: 'withdrawal.unknown' },
+    ] as unknown as OutboxEventInput[];
+    for (const e of bad) await expect(sql.begin((tx) => appendOutboxEvents(tx, [ev(30), e]))).rejects.toBeInstanceOf(OutboxPayloadError);
+    expect(await readOutboxEvents(sql, { afterId: 0, limit: 1000 })).toEqual(before);
   });
 
   // Issue 20: a consumer of GET /v1/events keeps "after=<last id seen>". After a restore the
@@ -80,7 +96,7 @@ describe('outbox', () => {
       const [next] = await sql.begin((tx) => appendOutboxEvents(tx, [ev(33)]));
       expect(next).toBeGreaterThan(Math.max(...seen));
       const read = await readOutboxEvents(sql, { afterId: Math.max(...seen), limit: 10 });
-      expect(read.map((e) => e.payload.i)).toEqual([33]);
+      expect(read.map((e) => reasonOf(e.payload))).toEqual(['r33']);
       expect(Number.isSafeInteger(next)).toBe(true);
     } finally {
       await backup.remove();

@@ -1,3 +1,4 @@
+import { DEPOSIT_MACHINE_TYPE } from '../../machines/machine-types.js';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { Sql } from '../../store/db.js';
@@ -6,7 +7,6 @@ import { listTransitionHistory } from '../../store/machines.js';
 import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
 
-const DEPOSIT_MACHINE_TYPE = 'deposit';
 
 export const DepositSummary = z.object({
   depositId: z.string().describe('Derived from the ledger: "<updateId>:<nodeId>" for 1-step, the transfer instruction id for 2-step'),

@@ -3,17 +3,12 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { Sql } from '../../store/db.js';
 import { readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
-import { Timestamp, errorResponses } from '../schemas.js';
+import { errorResponses } from '../schemas.js';
+import { OutboxEventSchema } from '../../events/outbox-events.js';
 import type { App } from '../server.js';
 
-const Event = z.object({
-  eventId: z.number().int().describe('Monotonically increasing; resume with after=<last eventId processed>'),
-  topic: z.string(),
-  aggregateType: z.string(),
-  aggregateId: z.string(),
-  payload: z.record(z.string(), z.unknown()),
-  createdAt: Timestamp,
-});
+/** One member per topic, each with its payload's schema (src/events/outbox-events.ts): the feed's contract. */
+const Event = OutboxEventSchema;
 
 const POLL_MS = 250;
 const HEARTBEAT_MS = 15_000;

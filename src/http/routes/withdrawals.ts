@@ -1,3 +1,4 @@
+import { WITHDRAWAL_MACHINE_TYPE } from '../../machines/machine-types.js';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { PositiveAmountString, normalizeAmount } from '../../lib/decimal.js';
@@ -16,7 +17,6 @@ import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../sch
 import type { App } from '../server.js';
 import { WithdrawalReasonCode } from '../../machines/withdrawal.reason-code.js';
 
-const WITHDRAWAL_MACHINE_TYPE = 'withdrawal';
 
 const WithdrawalRequestBody = z
   .object({

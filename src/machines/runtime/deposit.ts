@@ -1,31 +1,22 @@
 import type { EventObject, InspectionEvent, Observer } from 'xstate';
-import { z } from 'zod';
 import type { Logger } from '../../logger.js';
 import type { Sql, Tx } from '../../store/db.js';
 import { assignDepositAccount, creditAssignedDeposit, depositAccountExists, loadDeposit, mirrorDepositReason, mirrorDepositStatus } from '../../store/machines-deposits.js';
 import { appendOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
+import { OUTBOX_PAYLOADS } from '../../events/outbox-events.js';
 import type { DepositActors } from '../deposit.actors.js';
 import { DEFAULT_DEPOSIT_POLICY, DepositContext, DepositPolicy, depositCommandRefusal, depositStatus, type DepositInput } from '../deposit.context.js';
-import { DEPOSIT_MACHINE_VERSION, depositMachine, type DepositEvent } from '../deposit.machine.js';
+import { DEPOSIT_MACHINE_VERSION, DepositOperatorCommand, depositMachine, type DepositEvent } from '../deposit.machine.js';
+import { DEPOSIT_MACHINE_TYPE } from '../machine-types.js';
 import { statePath } from '../state-path.js';
 import { perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
 import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../admin/switches.js';
 
-export const DEPOSIT_MACHINE_TYPE = 'deposit';
+export { DEPOSIT_MACHINE_TYPE, DepositOperatorCommand };
 export const DEPOSIT_CONSUMER = 'deposit-runtime';
 export const DEPOSIT_TOPICS = ['deposit.offer_received', 'deposit.unattributed', 'deposit.credited', 'deposit.offer_closed'] as const;
-
-const Created = z.object({ depositId: z.string().min(1) });
-const Credited = z.object({ depositId: z.string().min(1), accountId: z.string().min(1), updateId: z.string().nullish(), creditedAmount: z.string().nullish() });
-const OfferClosed = z.object({ depositId: z.string().min(1), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']), updateId: z.string().nullish() });
-
-const OperatorCommand = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('RETRY_ACCEPT'), by: z.string().min(1) }),
-  z.object({ type: z.literal('ASSIGN'), by: z.string().min(1), accountId: z.string().min(1) }),
-]);
-export type DepositOperatorCommand = z.infer<typeof OperatorCommand>;
 
 const machineEvent = (e: DepositEvent): EventObject => e;
 
@@ -33,14 +24,14 @@ export function routeDepositEvent(e: OutboxEvent): Route {
   switch (e.topic) {
     case 'deposit.offer_received':
     case 'deposit.unattributed':
-      return { kind: 'deliver', machineId: Created.parse(e.payload).depositId, event: null, create: true };
+      return { kind: 'deliver', machineId: OUTBOX_PAYLOADS[e.topic].parse(e.payload).depositId, event: null, create: true };
     case 'deposit.credited': {
-      const p = Credited.parse(e.payload);
-      return { kind: 'deliver', machineId: p.depositId, event: machineEvent({ type: 'CREDITED', accountId: p.accountId, updateId: p.updateId ?? null, creditedAmount: p.creditedAmount ?? null }), create: true };
+      const p = OUTBOX_PAYLOADS['deposit.credited'].parse(e.payload);
+      return { kind: 'deliver', machineId: p.depositId, event: machineEvent({ type: 'CREDITED', accountId: p.accountId, updateId: p.updateId, creditedAmount: p.creditedAmount }), create: true };
     }
     case 'deposit.offer_closed': {
-      const p = OfferClosed.parse(e.payload);
-      return { kind: 'deliver', machineId: p.depositId, event: machineEvent({ type: 'OFFER_CLOSED', outcome: p.outcome, updateId: p.updateId ?? null }), create: true };
+      const p = OUTBOX_PAYLOADS['deposit.offer_closed'].parse(e.payload);
+      return { kind: 'deliver', machineId: p.depositId, event: machineEvent({ type: 'OFFER_CLOSED', outcome: p.outcome, updateId: p.updateId }), create: true };
     }
     default:
       return { kind: 'ignore', reason: `topic ${e.topic} is not for the deposit runtime` };
@@ -132,7 +123,7 @@ export function depositDefinition(opts: DepositDefinitionOptions): MachineDefini
     parseContext: (context) => DepositContext.parse(context),
     project: projectDeposits,
     parseCommand(command) {
-      const r = OperatorCommand.safeParse(command);
+      const r = DepositOperatorCommand.safeParse(command);
       if (!r.success) return { ok: false, reason: `not a deposit command: ${r.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ')}` };
       return { ok: true, event: r.data, by: r.data.by };
     },

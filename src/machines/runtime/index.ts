@@ -18,7 +18,9 @@ export type { CatchUp, CommandResult, MachineDefinition, CommittedTransition, Ru
 export { createIngestionCatchUp, type IngestionCatchUpOptions } from './catch-up.js';
 export { getMachineView, listMachineTransitions, type MachineView, type TransitionView } from '../../store/machines.js';
 
-export type MachineType = 'withdrawal' | 'deposit';
+import type { MachineTypeName } from '../machine-types.js';
+
+export type MachineType = MachineTypeName;
 
 export interface OperatorCommands {
   /**

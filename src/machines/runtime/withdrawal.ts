@@ -1,48 +1,26 @@
 import type { EventObject, InspectionEvent, Observer } from 'xstate';
-import { z } from 'zod';
 import type { Logger } from '../../logger.js';
 import type { Sql, Tx } from '../../store/db.js';
 import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatuses } from '../../store/machines-withdrawals.js';
 import { appendOutboxEvents, type OutboxEvent, type OutboxEventInput } from '../../store/outbox.js';
+import { OUTBOX_PAYLOADS } from '../../events/outbox-events.js';
 import { createReservationActors, markAttemptSubmitted, releaseReservations } from '../../store/reservations.js';
 import { normalizeAmount } from '../../lib/decimal.js';
 import { decodePreparedTransaction } from '../../ledger/prepared-transaction/index.js';
 import { statePath } from '../state-path.js';
 import type { WithdrawalActors, WithdrawalDbActors, WithdrawalLedgerActors } from '../withdrawal.actors.js';
 import { DEFAULT_WITHDRAWAL_POLICY, WithdrawalContext, WithdrawalPolicy, withdrawalCommandRefusal, withdrawalStatus, type WithdrawalInput } from '../withdrawal.context.js';
-import { WITHDRAWAL_MACHINE_VERSION, withdrawalMachine, type WithdrawalEvent } from '../withdrawal.machine.js';
+import { WITHDRAWAL_MACHINE_VERSION, WithdrawalOperatorCommand, withdrawalMachine, type WithdrawalEvent } from '../withdrawal.machine.js';
+import { WITHDRAWAL_MACHINE_TYPE } from '../machine-types.js';
 import { lastPerMachine, perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
 import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../admin/switches.js';
 import { settleAll } from '../../lib/settle-all.js';
 
-export const WITHDRAWAL_MACHINE_TYPE = 'withdrawal';
+export { WITHDRAWAL_MACHINE_TYPE, WithdrawalOperatorCommand };
 export const WITHDRAWAL_CONSUMER = 'withdrawal-runtime';
 export const WITHDRAWAL_TOPICS = ['withdrawal.requested', 'withdrawal.recovered', 'withdrawal.transferred', 'withdrawal.instruction_closed', 'withdrawal.attempt_expired'] as const;
-
-// Outbox payloads as ingestion and the HTTP layer write them (docs/internals.md); extra fields are allowed.
-const Requested = z.object({ withdrawalId: z.string().min(1) });
-const Recovered = z.object({ withdrawalId: z.string().min(1), outcome: z.enum(['completed', 'pending', 'failed']), self: z.boolean().optional() });
-const Transferred = z.object({
-  withdrawalId: z.string().min(1),
-  updateId: z.string().min(1),
-  outcome: z.enum(['completed', 'pending', 'failed']),
-  transferInstructionCid: z.string().nullish(),
-});
-const InstructionClosed = z.object({
-  withdrawalId: z.string().min(1),
-  updateId: z.string().nullish(),
-  outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']),
-});
-const AttemptExpired = z.object({ withdrawalId: z.string().min(1), attempt: z.number().int(), deadline: z.string(), recordTime: z.string() });
-
-const OperatorCommand = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('RETRY'), by: z.string().min(1) }),
-  z.object({ type: z.literal('CANCEL'), by: z.string().min(1), reason: z.string().min(1) }),
-  z.object({ type: z.literal('FAIL'), by: z.string().min(1), reason: z.string().min(1) }),
-]);
-export type WithdrawalOperatorCommand = z.infer<typeof OperatorCommand>;
 
 /** Typed at the source: the machine's own event union. */
 const machineEvent = (e: WithdrawalEvent): EventObject => e;
@@ -50,23 +28,23 @@ const machineEvent = (e: WithdrawalEvent): EventObject => e;
 export function routeWithdrawalEvent(e: OutboxEvent): Route {
   switch (e.topic) {
     case 'withdrawal.requested':
-      return { kind: 'deliver', machineId: Requested.parse(e.payload).withdrawalId, event: null, create: true };
+      return { kind: 'deliver', machineId: OUTBOX_PAYLOADS['withdrawal.requested'].parse(e.payload).withdrawalId, event: null, create: true };
     case 'withdrawal.recovered': {
       // Only a payout still offered to its receiver has anything left to follow.
-      const p = Recovered.parse(e.payload);
+      const p = OUTBOX_PAYLOADS['withdrawal.recovered'].parse(e.payload);
       if (p.outcome !== 'pending' || p.self === true) return { kind: 'ignore', reason: `recovered ${p.outcome} transfer: nothing left to follow` };
       return { kind: 'deliver', machineId: p.withdrawalId, event: null, create: true };
     }
     case 'withdrawal.transferred': {
-      const p = Transferred.parse(e.payload);
-      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'TRANSFERRED', updateId: p.updateId, outcome: p.outcome, transferInstructionCid: p.transferInstructionCid ?? null }), create: false };
+      const p = OUTBOX_PAYLOADS['withdrawal.transferred'].parse(e.payload);
+      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'TRANSFERRED', updateId: p.updateId, outcome: p.outcome, transferInstructionCid: p.transferInstructionCid }), create: false };
     }
     case 'withdrawal.instruction_closed': {
-      const p = InstructionClosed.parse(e.payload);
-      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'INSTRUCTION_CLOSED', updateId: p.updateId ?? null, outcome: p.outcome }), create: false };
+      const p = OUTBOX_PAYLOADS['withdrawal.instruction_closed'].parse(e.payload);
+      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'INSTRUCTION_CLOSED', updateId: p.updateId, outcome: p.outcome }), create: false };
     }
     case 'withdrawal.attempt_expired': {
-      const p = AttemptExpired.parse(e.payload);
+      const p = OUTBOX_PAYLOADS['withdrawal.attempt_expired'].parse(e.payload);
       return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'ATTEMPT_EXPIRED', attempt: p.attempt, deadline: p.deadline, recordTime: p.recordTime }), create: false };
     }
     default:
@@ -116,26 +94,31 @@ async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>
   const wasTop = statePath(t.from)[0];
   if (top === wasTop) return;
   const base = { withdrawalId: c.withdrawalId, account: c.account, purpose: c.purpose, amount: c.amount, instrument: c.instrument, attempt: c.attempt };
-  const event = (topic: string, payload: Record<string, unknown>) => events.push({ topic, aggregateType: 'withdrawal', aggregateId: c.withdrawalId, payload: { ...base, ...payload } });
+  const aggregate = { aggregateType: 'withdrawal', aggregateId: c.withdrawalId } as const;
   if (top === 'pendingAcceptance' || top === 'completed' || top === 'failed' || top === 'cancelled') {
     // Leftover reservations (e.g. inputs a committed transfer spent) are bookkeeping now; submitted,
     // undecided ones are left alone by releaseReservations' own check.
     await releaseReservations(tx, { withdrawalId: c.withdrawalId, attempt: null, reason: top }, { strict: false });
   }
+  const updateId = c.transfer?.updateId ?? null;
+  const transferInstructionCid = c.transfer?.transferInstructionCid ?? null;
+  const outcomeUpdateId = c.closed?.updateId ?? null;
   if (top === 'pendingAcceptance') {
-    event('withdrawal.pending_acceptance', { updateId: c.transfer?.updateId ?? null, transferInstructionCid: c.transfer?.transferInstructionCid ?? null });
+    events.push({ ...aggregate, topic: 'withdrawal.pending_acceptance', payload: { ...base, updateId, transferInstructionCid } });
   } else if (top === 'completed') {
-    event('withdrawal.completed', { updateId: c.transfer?.updateId ?? null, outcomeUpdateId: c.closed?.updateId ?? null, transferInstructionCid: c.transfer?.transferInstructionCid ?? null });
+    events.push({ ...aggregate, topic: 'withdrawal.completed', payload: { ...base, updateId, outcomeUpdateId, transferInstructionCid } });
   } else if (top === 'failed' || top === 'cancelled') {
     // The exchange debited the customer at request time: a payout that did not happen is re-credited.
-    event('withdrawal.failed', {
+    const payload = {
+      ...base,
       reason: c.outcomeReason,
       reasonCode: c.reasonCode ?? null,
       cancelled: top === 'cancelled',
       recredit: c.purpose === 'payout',
-      transferUpdateId: c.transfer?.updateId ?? null,
-      outcomeUpdateId: c.closed?.updateId ?? null,
-    });
+      transferUpdateId: updateId,
+      outcomeUpdateId,
+    };
+    events.push({ ...aggregate, topic: 'withdrawal.failed', payload });
   }
 }
 
@@ -221,7 +204,7 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
     project: projectWithdrawals,
     discover: findUnmanagedWithdrawals,
     parseCommand(command) {
-      const r = OperatorCommand.safeParse(command);
+      const r = WithdrawalOperatorCommand.safeParse(command);
       if (!r.success) return { ok: false, reason: `not a withdrawal command: ${r.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ')}` };
       return { ok: true, event: r.data, by: r.data.by };
     },

@@ -6,6 +6,8 @@ import type { WithdrawalDbActors, WithdrawalLedgerActors } from '../../../src/ma
 import type { Sql } from '../../../src/store/db.js';
 import { appendOutboxEvents } from '../../../src/store/outbox.js';
 import { TREASURY } from './fixtures.js';
+import { sampleEvent } from '../../support/outbox-events.js';
+import type { OutboxEventInput } from '../../../src/events/outbox-events.js';
 
 /**
  * A ledger model good enough to catch a double payment, and the ingestion that reports it:
@@ -212,7 +214,7 @@ export class FakeLedger {
   async ingest(): Promise<void> {
     const recordTime = new Date(this.recordTime).toISOString();
     await this.sql.begin(async (tx) => {
-      const events = [];
+      const events: OutboxEventInput[] = [];
       for (const c of this.commits.filter((x) => !x.ingested)) {
         c.ingested = true;
         await tx`update holdings set archived_offset = created_offset + 1000, archived_update_id = ${c.updateId}, archived_record_time = ${recordTime}
@@ -221,7 +223,7 @@ export class FakeLedger {
         const cid = pending ? `ti-${c.updateId}` : null;
         await tx`update withdrawals set transfer_update_id = ${c.updateId}, transfer_record_time = ${recordTime}, transfer_instruction_cid = ${cid}
                  where withdrawal_id = ${c.withdrawalId}`;
-        events.push({ topic: 'withdrawal.transferred', aggregateType: 'withdrawal', aggregateId: c.withdrawalId, payload: { withdrawalId: c.withdrawalId, updateId: c.updateId, recordTime, outcome: pending ? 'pending' : 'completed', transferInstructionCid: cid, amount: '0' } });
+        events.push(sampleEvent('withdrawal.transferred', c.withdrawalId, { updateId: c.updateId, recordTime, outcome: pending ? 'pending' : 'completed', transferInstructionCid: cid, amount: '0' }));
       }
       const expired = await tx<{ withdrawal_id: string; attempt: number; deadline: string }[]>`
         select withdrawal_id, attempt, deadline from withdrawals
@@ -229,7 +231,7 @@ export class FakeLedger {
       for (const w of expired) {
         if ((this.expiryReported.get(w.withdrawal_id) ?? 0) >= w.attempt) continue;
         this.expiryReported.set(w.withdrawal_id, w.attempt);
-        events.push({ topic: 'withdrawal.attempt_expired', aggregateType: 'withdrawal', aggregateId: w.withdrawal_id, payload: { withdrawalId: w.withdrawal_id, attempt: w.attempt, deadline: w.deadline, recordTime } });
+        events.push(sampleEvent('withdrawal.attempt_expired', w.withdrawal_id, { attempt: w.attempt, deadline: w.deadline, recordTime }));
       }
       for (const [cid, o] of this.offers) {
         if (o.ingested || o.state === 'pending') continue;
@@ -237,18 +239,18 @@ export class FakeLedger {
         const updateId = `upd-${++this.updateNo}`;
         if (o.state === 'withdrawn') {
           await tx`update deposits set status = 'withdrawn', closed_update_id = ${updateId} where deposit_id = ${o.depositId}`;
-          events.push({ topic: 'deposit.offer_closed', aggregateType: 'deposit', aggregateId: o.depositId, payload: { depositId: o.depositId, outcome: 'withdrawn', updateId, transferInstructionCid: cid } });
+          events.push(sampleEvent('deposit.offer_closed', o.depositId, { outcome: 'withdrawn', updateId, transferInstructionCid: cid }));
           continue;
         }
         const [d] = await tx<{ account_id: string | null }[]>`
           update deposits set status = case when account_id is null then 'unattributed' else 'credited' end,
                  credited_amount = ${o.amount}, credit_update_id = ${updateId}, closed_update_id = ${updateId}
           where deposit_id = ${o.depositId} returning account_id`;
-        events.push({ topic: 'deposit.offer_closed', aggregateType: 'deposit', aggregateId: o.depositId, payload: { depositId: o.depositId, outcome: 'accepted', updateId, transferInstructionCid: cid } });
+        events.push(sampleEvent('deposit.offer_closed', o.depositId, { outcome: 'accepted', updateId, transferInstructionCid: cid }));
         events.push(
           d?.account_id
-            ? { topic: 'deposit.credited', aggregateType: 'deposit', aggregateId: o.depositId, payload: { depositId: o.depositId, accountId: d.account_id, transferAmount: o.amount, creditedAmount: o.amount, updateId } }
-            : { topic: 'deposit.unattributed', aggregateType: 'deposit', aggregateId: o.depositId, payload: { depositId: o.depositId, transferAmount: o.amount, updateId } },
+            ? sampleEvent('deposit.credited', o.depositId, { accountId: d.account_id, transferAmount: o.amount, creditedAmount: o.amount, updateId, transferInstructionCid: cid })
+            : sampleEvent('deposit.unattributed', o.depositId, { transferAmount: o.amount, creditedAmount: o.amount, updateId, transferInstructionCid: cid }),
         );
       }
       await tx`insert into ingestion_checkpoint (treasury_party, ledger_offset, record_time) values (${TREASURY}, ${this.updateNo}, ${recordTime})
@@ -261,7 +263,7 @@ export class FakeLedger {
   async closeWithdrawalOffer(withdrawalId: string, outcome: 'accepted' | 'rejected'): Promise<void> {
     const updateId = `upd-${++this.updateNo}`;
     await this.sql.begin((tx) =>
-      appendOutboxEvents(tx, [{ topic: 'withdrawal.instruction_closed', aggregateType: 'withdrawal', aggregateId: withdrawalId, payload: { withdrawalId, updateId, outcome } }]),
+      appendOutboxEvents(tx, [sampleEvent('withdrawal.instruction_closed', withdrawalId, { updateId, outcome })]),
     );
   }
 }

@@ -12,6 +12,7 @@ import { createTestDatabase } from '../../support/db.js';
 import { testLogger } from '../../support/silent-logger.js';
 import type { FakeLedger } from './fake-ledger.js';
 import { AMULET, insertInstrument, insertWithdrawal, TREASURY } from './fixtures.js';
+import { sampleEvent } from '../../support/outbox-events.js';
 
 /** Runtime tests: a fresh database per test (machines of one test never meet another's), fast timings. */
 
@@ -99,7 +100,7 @@ export function waitForState(sql: Sql, type: string, id: string, state: string |
 export async function requestWithdrawal(sql: Sql, id: string, amount: string, extra: { purpose?: 'payout' | 'self_transfer'; receiver?: string } = {}): Promise<void> {
   await sql.begin(async (tx) => {
     await insertWithdrawal(tx, { id, amount, ...extra });
-    await appendOutboxEvents(tx, [{ topic: 'withdrawal.requested', aggregateType: 'withdrawal', aggregateId: id, payload: { withdrawalId: id, amount } }]);
+    await appendOutboxEvents(tx, [sampleEvent('withdrawal.requested', id, { amount, purpose: extra.purpose ?? 'payout' })]);
   });
 }
 
