@@ -8,6 +8,7 @@ import { SandboxControl } from './control/control.js';
 import { SandboxEngine } from './engine/engine.js';
 import type { Snapshot } from './engine/snapshot.js';
 import { Submissions } from './engine/submissions.js';
+import { TrafficAccount } from './engine/traffic.js';
 import { createPartyUser, onboardExternalParty } from './onboarding.js';
 import { SandboxOptions, type SandboxOptionsInput } from './options.js';
 import { generateEd25519, rawPublicKey, signEd25519, type Ed25519KeyPair } from './util/ed25519.js';
@@ -122,7 +123,9 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
   const tokenFor = (userId: string, o?: { expiresInSeconds?: number }) =>
     auth.issue(userId, { expiresInSeconds: o?.expiresInSeconds ?? opts.tokenLifetimeSeconds });
 
+  const traffic = new TrafficAccount(engine.ledger.participantId, opts.trafficLimit);
   const submissions = new Submissions(engine, {
+    traffic,
     commitDelayMs: opts.commitDelayMs,
     maxDeduplicationSeconds: opts.maxDeduplicationSeconds,
     logger: log,
@@ -138,6 +141,7 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
     holdCommits: () => submissions.hold(),
     releaseCommits: () => submissions.release(),
     dropWebsockets: () => ws.closeAll(),
+    traffic,
   });
 
   let info: () => SandboxInfo = () => {
