@@ -37,7 +37,25 @@ export const FailureCode = {
   RELEASE_REFUSED: 'RELEASE_REFUSED',
   /** Something threw that was not an ActorError. */
   UNEXPECTED: 'UNEXPECTED',
+  /**
+   * The validator's synchronizer traffic is spent: the submission was refused before it was
+   * sequenced (SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT, directly or inside SEQUENCER_REQUEST_FAILED).
+   * A condition of the whole validator, not of the withdrawal: resubmitted once traffic is back,
+   * never counted against a retry budget.
+   */
+  TRAFFIC_EXHAUSTED: 'TRAFFIC_EXHAUSTED',
+  /** The sequencer refused the submission's traffic cost as outdated (OUTDATED_TRAFFIC_COST): resubmit, uncounted. */
+  TRAFFIC_COST_OUTDATED: 'TRAFFIC_COST_OUTDATED',
 } as const;
+
+/**
+ * A submission refused for traffic: definitely not sequenced (Canton's SequencerDeliverError
+ * codes carry definiteAnswer), so the same signed transaction may be sent again, and the refusal
+ * says nothing about the withdrawal itself.
+ */
+export function isTrafficRefusal(f: ActorFailure): boolean {
+  return f.code === FailureCode.TRAFFIC_EXHAUSTED || f.code === FailureCode.TRAFFIC_COST_OUTDATED;
+}
 
 /** HTTP statuses never retried, whatever the body says (guide: 401, 403, 500, 501). */
 export const NON_RETRYABLE_STATUSES: ReadonlySet<number> = new Set([401, 403, 500, 501]);

@@ -25,6 +25,9 @@ export const WithdrawalReasonCode = z.enum([
   'PREPARED_TX_MISMATCH',
   'RELEASE_REFUSED',
   'UNEXPECTED',
+  // The validator, not the withdrawal: held until traffic is back (src/admin/traffic.ts).
+  'TRAFFIC_EXHAUSTED',
+  'TRAFFIC_COST_OUTDATED',
   // Decided by policy or by an operator.
   'INSUFFICIENT_FUNDS',
   'INSTRUMENT_UNAVAILABLE',

@@ -11,6 +11,7 @@ import { registerOperatorRoutes } from './operator.js';
 import { registerReconciliationRoutes, type ReconciliationRouteDeps } from './reconciliation.js';
 import { registerIngestionRoutes, type IngestionRouteDeps } from './ingestion.js';
 import { registerSwitchRoutes, type SwitchRouteDeps } from './switches.js';
+import { registerTrafficRoutes, type TrafficRouteDeps } from './traffic.js';
 import { registerWithdrawalRoutes } from './withdrawals.js';
 
 export interface ApiDeps {
@@ -29,6 +30,8 @@ export interface ApiDeps {
   operator?: OperatorCommands;
   /** The process's operator pause switches, told at once about a change (the routes work without them). */
   switches?: SwitchRouteDeps['switches'];
+  /** GET /v1/admin/traffic (submissions held for the validator's traffic); 503 without it. */
+  traffic?: TrafficRouteDeps['traffic'];
   /** GET /v1/ingestion (catch-up progress); 503 without it. */
   ingestion?: IngestionRouteDeps['ingestion'];
 }
@@ -44,6 +47,7 @@ export function registerApiRoutes(app: App, deps: ApiDeps): void {
   registerReconciliationRoutes(app, deps);
   registerOperatorRoutes(app, deps);
   registerSwitchRoutes(app, deps);
+  registerTrafficRoutes(app, deps);
   registerIngestionRoutes(app, deps);
   registerMachineRoutes(app, deps);
 }
