@@ -88,8 +88,11 @@ export function toActorError(e: unknown, what: string, scope: FailureScope = {})
     if (traffic !== null) {
       const code = traffic === 'exhausted' ? FailureCode.TRAFFIC_EXHAUSTED : FailureCode.TRAFFIC_COST_OUTDATED;
       const why = traffic === 'exhausted' ? 'the validator has no synchronizer traffic left' : 'the traffic cost was outdated at the sequencer';
+      // The sequencer's own words (its error id, cost and balance) are in the participant's context.
+      const sent = e.cantonError?.context['sendError'];
+      const sequencer = sent === undefined ? '' : `; sequencer: ${sent.length > 400 ? `${sent.slice(0, 400)}…` : sent}`;
       // Whatever the category says, the refusal came before sequencing: definite, and worth sending again.
-      return new ActorError({ ...f, code, message: `${what}: ${why} (${e.code}: ${e.message})`, retryable: true, definiteAnswer: true });
+      return new ActorError({ ...f, code, message: `${what}: ${why} (${e.message}${sequencer})`, retryable: true, definiteAnswer: true });
     }
     if (CONTRACT_GONE.has(e.code)) {
       const named = contractIdsOf(e);

@@ -167,7 +167,8 @@ export async function executeSubmission(fx: LedgerEffects, input: ExecuteSubmiss
     }
     const error = toActorError(e, `execute ${s.commandId}`, isContractGone(e) ? scopeOf(s) : {});
     if (error.failure.code === FailureCode.TRAFFIC_EXHAUSTED) {
-      fx.logger.warn({ commandId: s.commandId, submissionId: input.submissionId, reason: error.failure.message }, 'execute refused: the validator is out of traffic');
+      // Info: the traffic gate warns once per hold, not once per refused submission.
+      fx.logger.info({ commandId: s.commandId, submissionId: input.submissionId, reason: error.failure.message }, 'execute refused: the validator is out of traffic');
       observe?.('exhausted', error.failure.message);
     } else {
       // Only a committed submission proves traffic is there; a refusal of another kind tells nothing about it.
