@@ -103,4 +103,22 @@ describe('a validator out of traffic', () => {
     expect(s.sandbox.control.traffic().consumed).toBe(estimates.reduce((a, b) => a + b, 0));
     expect(after.value('cxi_traffic_cost_estimated_bytes_total', { type: 'withdrawal' })).toBe(estimates.reduce((a, b) => a + b, 0));
   });
+
+  it('holds a 2-step deposit accept without spending its accept budget, and credits it after a refill', async () => {
+    const s = (stack = await startStack({
+      logger: createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false }),
+      depositPolicy: { maxAcceptAttempts: 1 },
+      traffic: { probe: { initialMs: 40, maxMs: 150 } },
+    }));
+    const acct = await s.depositAccount('memo-traffic');
+    const ida = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
+    s.sandbox.control.setTraffic(0);
+    const cid = s.sandbox.control.transfer({ from: ida, to: s.treasury, instrument: 'UTK', amount: '20', memo: 'memo-traffic' }).transferInstructionCid!;
+    // Refused more often than its budget of one accept allows: never accept_failed.
+    await until('the accept refused again and again', () => s.sandbox.control.traffic().refusals, (n) => n >= 3);
+    expect((await s.waitForDeposit(cid, () => true)).status).toBe('accepting');
+    expect(s.daemon.traffic.state().held).toBe(true);
+    s.sandbox.control.setTraffic(null);
+    expect(await s.waitForDeposit(cid, ['credited', 'accept_failed'])).toMatchObject({ status: 'credited', accountId: acct });
+  });
 });
