@@ -203,6 +203,7 @@ const RawConfig = z
     ...PKCS11_FIELDS,
     LEDGER_SYNCHRONIZER_ID: z.string().min(1).optional(),
     LEDGER_DEDUPLICATION_SECONDS: z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1 second').optional(),
+    LEDGER_MAX_SUBMISSIONS_PER_SECOND: z.coerce.number({ error: 'must be a number of submissions per second' }).positive('must be above 0 (leave it out for no cap)').max(10_000, 'must be at most 10000').optional(),
 
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
     HTTP_PORT: Port.default(8080),
@@ -347,6 +348,8 @@ export interface SubmissionConfig {
   synchronizerId: string | undefined;
   /** Execute's deduplication period; undefined: the participant's maximum (`{"Empty": {}}`). */
   deduplicationSeconds: number | undefined;
+  /** At most this many executes per second, evenly spaced (src/admin/traffic.ts); undefined: no cap. */
+  maxSubmissionsPerSecond: number | undefined;
 }
 
 export interface Config {
@@ -459,7 +462,7 @@ export function loadConfig(env: Env = process.env): Config {
                   }
                 : { kind: 'static', token: c.LEDGER_TOKEN! },
           },
-    submission: { synchronizerId: c.LEDGER_SYNCHRONIZER_ID, deduplicationSeconds: c.LEDGER_DEDUPLICATION_SECONDS },
+    submission: { synchronizerId: c.LEDGER_SYNCHRONIZER_ID, deduplicationSeconds: c.LEDGER_DEDUPLICATION_SECONDS, maxSubmissionsPerSecond: c.LEDGER_MAX_SUBMISSIONS_PER_SECOND },
     ledgerAdminAuth:
       c.LEDGER_ADMIN_TOKEN !== undefined
         ? { kind: 'static', token: c.LEDGER_ADMIN_TOKEN }
@@ -558,6 +561,7 @@ export function describeConfig(c: Config): Record<string, unknown> {
     submission: {
       synchronizer: c.submission.synchronizerId ?? 'chosen by the participant',
       deduplication: c.submission.deduplicationSeconds !== undefined ? `${c.submission.deduplicationSeconds} s` : "the participant's maximum",
+      maxPerSecond: c.submission.maxSubmissionsPerSecond ?? 'no cap',
     },
     http: { host: c.http.host, port: c.http.port },
     apiTokens: c.apiTokens.map((t) => ({ name: t.name, scopes: t.scopes })),

@@ -154,6 +154,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         logger,
         ...tuning,
         effects: { ...submissionOptions(config.submission), ...tuning?.effects },
+        traffic: { maxSubmissionsPerSecond: config.submission.maxSubmissionsPerSecond, ...tuning?.traffic },
         singleInstance: config.databaseUrl === undefined,
         registryTokens,
         registryPolicy,
@@ -184,7 +185,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       registryTokens,
       registryPolicy,
       ...(service
-        ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion, recovery: service.recovery }
+        ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion, recovery: service.recovery, traffic: service.traffic }
         : {}),
     });
     registerConsoleRoutes(app);

@@ -3,7 +3,11 @@
  * starts components in order, stops them in reverse, and reports their state on /health: a
  * component that gave up (retries exhausted, bad data) turns health red instead of spinning.
  */
-export type ComponentState = 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed';
+/**
+ * `degraded`: running, but its work is held by a condition outside the daemon (the validator out
+ * of synchronizer traffic, src/admin/traffic.ts): not a fault of the daemon, so health stays green.
+ */
+export type ComponentState = 'starting' | 'running' | 'paused' | 'degraded' | 'stopping' | 'stopped' | 'failed';
 
 export interface ComponentStatus {
   state: ComponentState;

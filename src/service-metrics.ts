@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
+import type { TrafficGate } from './admin/traffic.js';
 import type { CommittedTransition, RuntimeHooks } from './machines/runtime/index.js';
 import { stateName } from './machines/state-path.js';
 import { ActorFailure, failureClass, type FailureClass } from './machines/failure.js';
@@ -20,6 +21,8 @@ export interface ServiceMetrics {
   ingestionRestarted(): void;
   /** Where the lag gauges read the ledger end and ingestion's position from (the service wires it). */
   observeIngestion(source: IngestionPositionSource): void;
+  /** Where the traffic gauges read the traffic gate's state (the service wires it). */
+  observeTraffic(source: Pick<TrafficGate, 'state'>): void;
 }
 
 export interface IngestionPositionSource {
@@ -42,6 +45,17 @@ export interface ServiceMetricsOptions {
 const AttemptContext = z.object({ attempt: z.number().int().nonnegative() });
 const InstrumentContext = z.object({ instrument: z.object({ admin: z.string(), id: z.string() }) });
 const FailedEvent = z.object({ error: z.object({ failure: ActorFailure.optional() }).optional() });
+const SignedContext = z.object({ signed: z.object({ preparedTransactionHash: z.string(), trafficCost: z.number().int().nonnegative().optional() }).nullable().optional() });
+
+/** The traffic cost estimate of a transaction the transition signed (a new signed transaction in the context), else 0. */
+export function signedTrafficCost(t: Pick<CommittedTransition, 'context' | 'prevContext'>): number {
+  const now = SignedContext.safeParse(t.context);
+  const signed = now.success ? now.data.signed : undefined;
+  if (!signed || signed.trafficCost === undefined) return 0;
+  const before = SignedContext.safeParse(t.prevContext);
+  const prev = before.success ? before.data.signed : undefined;
+  return prev?.preparedTransactionHash === signed.preparedTransactionHash ? 0 : signed.trafficCost;
+}
 
 const WITHDRAWAL_TYPE = 'withdrawal';
 const EFFECT_ERROR_PREFIX = 'xstate.error.actor';
@@ -62,6 +76,7 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
   const cacheMs = o.ledgerEndCacheMs ?? 1000;
   const timeoutMs = o.ledgerEndTimeoutMs ?? 2000;
   let source: IngestionPositionSource | undefined;
+  let trafficSource: Pick<TrafficGate, 'state'> | undefined;
 
   const updates = new Counter({
     name: 'cxi_updates_ingested_total',
@@ -116,6 +131,38 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
     help: 'Machines that reached a final state, by type and state.',
     labelNames: ['type', 'state'] as const,
     registers: [registry],
+  });
+  const trafficCost = new Counter({
+    name: 'cxi_traffic_cost_estimated_bytes_total',
+    help: "Synchronizer traffic (bytes) the participant estimated for the transactions the treasury signed, by machine type (withdrawal transfers, deposit accepts): what the validator's traffic pays for.",
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'cxi_traffic_held',
+    help: 'Submissions held because the validator is out of synchronizer traffic: 1 while held (src/admin/traffic.ts), else 0.',
+    registers: [registry],
+    collect() {
+      if (trafficSource) this.set(trafficSource.state().held ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'cxi_traffic_held_effects',
+    help: 'Machine effects (reservations, prepares, signatures, submissions) waiting for the validator to have traffic again.',
+    registers: [registry],
+    collect() {
+      if (trafficSource) this.set(trafficSource.state().waiting);
+    },
+  });
+  new Counter({
+    name: 'cxi_traffic_refusals_total',
+    help: 'Submissions the ledger refused for lack of synchronizer traffic (SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT).',
+    registers: [registry],
+    collect() {
+      if (!trafficSource) return;
+      this.reset();
+      this.inc(trafficSource.state().refusals);
+    },
   });
   const ledgerEndErrors = new Counter({
     name: 'cxi_ledger_end_errors_total',
@@ -175,6 +222,8 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
     transitions.inc({ type: t.machineType });
     if (t.eventType.startsWith(EFFECT_ERROR_PREFIX)) failures.inc({ type: t.machineType, code: failureCodeOf(t.event) });
     if (t.isFinal) outcomes.inc({ type: t.machineType, state: stateName(t.to) });
+    const cost = signedTrafficCost(t);
+    if (cost > 0) trafficCost.inc({ type: t.machineType }, cost);
     if (t.machineType === WITHDRAWAL_TYPE) {
       const now = AttemptContext.safeParse(t.context);
       const before = AttemptContext.safeParse(t.prevContext);
@@ -198,6 +247,9 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
     observeIngestion(s) {
       source = s;
       cached = undefined;
+    },
+    observeTraffic(s) {
+      trafficSource = s;
     },
   };
 }

@@ -3,6 +3,7 @@ import { createHoldingAdoption, type HoldingAdoption } from './admin/holding-ado
 import { createReconcilerFrom, ledgerHoldingsSourceFor, singleFlight, type Reconciler } from './admin/reconciliation/run.js';
 import { createDbRestoreRecovery, type DbRestoreRecovery } from './admin/db-restore-recovery.js';
 import { createSwitches, type Switches } from './admin/switches.js';
+import { createTrafficGate, type TrafficGate, type TrafficGateOptions } from './admin/traffic.js';
 import type { LedgerConfig } from './config.js';
 import type { RegistryTokens } from './ledger/registry-auth.js';
 import type { RegistryUrlPolicy } from './ledger/registry-url-policy.js';
@@ -49,6 +50,11 @@ export interface ServiceOptions {
   registryTokens?: RegistryTokens;
   /** Which registry URLs may be called (createRegistryUrlPolicy over REGISTRY_ALLOW_*); default: https to public addresses only. */
   registryPolicy?: RegistryUrlPolicy;
+  /**
+   * The validator's traffic gate (src/admin/traffic.ts): the submission rate cap
+   * (LEDGER_MAX_SUBMISSIONS_PER_SECOND) and, for tests, the probe backoff.
+   */
+  traffic?: Omit<TrafficGateOptions, 'logger'>;
   /** The UTXO holdings job (default on; interval default 30 s). */
   holdingsJob?: false | { intervalMs?: number };
   /** Counters and gauges of ingestion and the machines (createServiceMetrics); none without. */
@@ -81,14 +87,26 @@ export interface Service {
   readonly switches: Switches;
   /** `cxi recovery after-db-restore`: withdrawals and accepts held until tSafe is ingested (src/admin/db-restore-recovery.ts). */
   readonly recovery: DbRestoreRecovery;
+  /** Holds every submission while the validator is out of traffic; caps submissions per second. */
+  readonly traffic: TrafficGate;
   readonly components: readonly Component[];
 }
 
 export function createService(o: ServiceOptions): Service {
   const { sql, ledger, logger } = o;
   const single = o.singleInstance === true;
+  const traffic = createTrafficGate({ logger, ...o.traffic });
+  // Every submission's answer goes to the traffic gate (and to whoever else asked).
+  const onSubmission = o.effects?.onSubmission;
+  const effectOptions: LedgerEffectsOptions = {
+    ...o.effects,
+    onSubmission: (outcome, detail) => {
+      traffic.observed(outcome, detail);
+      onSubmission?.(outcome, detail);
+    },
+  };
   // Built per process: the key file is read and checked at construction.
-  const effects = createLedgerEffects({ sql, ledger, logger, ...(o.registryTokens ? { registryTokens: o.registryTokens } : {}), ...(o.registryPolicy ? { registryPolicy: o.registryPolicy } : {}), ...(o.effects ? { options: o.effects } : {}) });
+  const effects = createLedgerEffects({ sql, ledger, logger, ...(o.registryTokens ? { registryTokens: o.registryTokens } : {}), ...(o.registryPolicy ? { registryPolicy: o.registryPolicy } : {}), options: effectOptions });
   const runtime: RuntimeTimings = { ...o.runtime, ...(single ? { leaderElection: 'none' } : {}) };
   const inspect = o.inspect ? { inspect: o.inspect } : {};
   const switches = createSwitches({ sql, logger });
@@ -123,6 +141,7 @@ export function createService(o: ServiceOptions): Service {
     actors: o.intercept?.withdrawal ? o.intercept.withdrawal(withdrawalActors) : withdrawalActors,
     config: { treasuryParty: ledger.treasuryParty, ...(o.withdrawalPolicy ? { policy: o.withdrawalPolicy } : {}) },
     switches,
+    traffic,
     catchUp,
     runtime,
     ...inspect,
@@ -134,6 +153,7 @@ export function createService(o: ServiceOptions): Service {
     actors: o.intercept?.deposit ? o.intercept.deposit(depositActors) : depositActors,
     config: { treasuryParty: ledger.treasuryParty, ...(o.depositPolicy ? { policy: o.depositPolicy } : {}) },
     switches,
+    traffic,
     catchUp,
     runtime,
     ...inspect,
@@ -144,6 +164,7 @@ export function createService(o: ServiceOptions): Service {
     // Lives as long as the ingestion component (committed$ never completes while it exists).
     ingestion.committed$.subscribe((b) => metrics.ingested(b));
     ingestion.restarts$.subscribe(() => metrics.ingestionRestarted());
+    metrics.observeTraffic(traffic);
     metrics.observeIngestion({
       ledgerEnd: (signal) => ingestion.ledgerEnd(signal),
       // A standby instance has no position of its own: the stored checkpoint is the truth.
@@ -173,6 +194,7 @@ export function createService(o: ServiceOptions): Service {
     holdingAdoption: createHoldingAdoption({ treasury: ledger.treasuryParty, ledger: holdingsOnLedger }),
     switches,
     recovery,
-    components: [switches, recovery, ingestion, withdrawals, deposits, ...(holdingsJob ? [holdingsJob] : [])],
+    traffic,
+    components: [switches, traffic, recovery, ingestion, withdrawals, deposits, ...(holdingsJob ? [holdingsJob] : [])],
   };
 }

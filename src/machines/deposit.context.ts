@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BackoffPolicy } from './backoff.js';
-import { ActorFailure, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
+import { ActorFailure, isTrafficRefusal, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
 import { Failure } from '../failures.js';
 import { ChoiceContext, InstrumentRef, PreparedSubmission, SignedSubmission } from './submission.js';
 import { statePath } from './state-path.js';
@@ -95,7 +95,7 @@ export function appendDepositHistory(c: Pick<DepositContext, 'history'>, e: Omit
 }
 
 /** After a failed accept step: the ledger already moved on, try again later, or give up (acceptFailed). */
-export type AcceptDecision = 'awaitLedger' | 'backoff' | 'acceptFailed';
+export type AcceptDecision = 'awaitLedger' | 'backoff' | 'trafficBackoff' | 'acceptFailed';
 
 /** The ledger's answer to an execute of a command id it is still processing (409, category 2). */
 const SUBMISSION_ALREADY_IN_FLIGHT = 'SUBMISSION_ALREADY_IN_FLIGHT';
@@ -108,6 +108,8 @@ export function decideAcceptFailure(c: DepositContext): AcceptDecision {
   // Our accept (same command id) is still being processed: it may commit, and a fresh accept run
   // can only collide with it again. Wait for ingestion as after a submitted execute.
   if (c.lastFailure?.step === 'execute' && f.code === SUBMISSION_ALREADY_IN_FLIGHT) return 'awaitLedger';
+  // Refused for the validator's traffic: accept again once the traffic gate lets it, the attempt not counted.
+  if (c.lastFailure?.step === 'execute' && isTrafficRefusal(f)) return 'trafficBackoff';
   // A definite "not committed" is worth a fresh accept run unless the status is on the never list.
   const neverRetry = f.status !== undefined && NON_RETRYABLE_STATUSES.has(f.status);
   const retryable = isTransient(f) || (f.definiteAnswer === true && !neverRetry);

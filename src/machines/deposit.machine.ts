@@ -87,6 +87,7 @@ export const depositMachine = setup({
     budgetLeft: ({ context }) => context.acceptAttempts < context.policy.maxAcceptAttempts,
     decide_awaitLedger: ({ context }) => decideAcceptFailure(context) === 'awaitLedger',
     decide_backoff: ({ context }) => decideAcceptFailure(context) === 'backoff',
+    decide_trafficBackoff: ({ context }) => decideAcceptFailure(context) === 'trafficBackoff',
   },
   actions: {
     recordCredit: assign(({ context, event }) => {
@@ -133,6 +134,12 @@ export const depositMachine = setup({
       const delay = backoffDelayMs(context.policy.backoff, context.acceptAttempts);
       return { retryAt: isoAfter(delay), history: appendDepositHistory(context, { kind: 'backoff', detail: `next accept in ${delay} ms` }) };
     }),
+    // The attempt the refusal ended is given back: lack of traffic is the validator's, not the deposit's.
+    awaitTraffic: assign(({ context }) => ({
+      acceptAttempts: Math.max(0, context.acceptAttempts - 1),
+      retryAt: isoAfter(context.policy.backoff.initialMs),
+      history: appendDepositHistory(context, { kind: 'traffic_held', detail: 'the validator is out of traffic: accepting again once it has some (not counted)' }),
+    })),
     awaitConfirmation: assign(({ context }) => ({ retryAt: isoAfter(context.policy.acceptConfirmMs) })),
     giveUp: assign(({ context }) => {
       const last = context.lastFailure;
@@ -240,6 +247,7 @@ export const depositMachine = setup({
     stepFailed: {
       always: [
         { guard: 'decide_awaitLedger', target: 'awaitingLedger' },
+        { guard: 'decide_trafficBackoff', target: 'acceptBackoff', actions: 'awaitTraffic' },
         { guard: 'decide_backoff', target: 'acceptBackoff', actions: 'scheduleRetry' },
         { target: 'acceptFailed', actions: 'giveUp' },
       ],

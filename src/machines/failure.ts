@@ -25,6 +25,15 @@ export const ActorFailure = z.object({
 export type ActorFailure = z.infer<typeof ActorFailure>;
 
 
+/**
+ * A submission refused for traffic: definitely not sequenced (Canton's SequencerDeliverError
+ * codes carry definiteAnswer), so the same signed transaction may be sent again, and the refusal
+ * says nothing about the withdrawal itself.
+ */
+export function isTrafficRefusal(f: ActorFailure): boolean {
+  return f.code === Failure.TRAFFIC_EXHAUSTED || f.code === Failure.TRAFFIC_COST_OUTDATED;
+}
+
 /** HTTP statuses never retried, whatever the body says (guide: 401, 403, 500, 501). */
 export const NON_RETRYABLE_STATUSES: ReadonlySet<number> = new Set([401, 403, 500, 501]);
 

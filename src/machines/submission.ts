@@ -39,6 +39,12 @@ export const PreparedSubmission = z.object({
   /** base64 of the hash the participant computed; verifyAndSign must recompute and compare. */
   preparedTransactionHash: z.string().min(1),
   hashingSchemeVersion: z.string().min(1),
+  /**
+   * The participant's estimate of what submitting it costs the validator in synchronizer traffic
+   * (bytes; prepare's `costEstimation.totalTrafficCostEstimation`). Absent when the node gives none
+   * (older nodes) and in snapshots written before it was kept.
+   */
+  trafficCost: z.number().int().nonnegative().optional(),
 });
 export type PreparedSubmission = z.infer<typeof PreparedSubmission>;
 

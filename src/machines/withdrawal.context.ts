@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BackoffPolicy } from './backoff.js';
-import { ActorFailure, describeFailure, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
+import { ActorFailure, describeFailure, isTrafficRefusal, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
 import { Failure } from '../failures.js';
 import { statePath } from './state-path.js';
 import { failureReasonCode, WithdrawalReasonCode } from './withdrawal.reason-code.js';
@@ -95,7 +95,11 @@ export type HistoryEntry = z.infer<typeof HistoryEntry>;
 export const WithdrawalContext = WithdrawalInput.extend({
   /** Number of the latest reservation (attempt); 0 before the first. */
   attempt: z.number().int().nonnegative(),
-  /** Attempt number at the last operator RETRY: the attempt budget counts from here. */
+  /**
+   * Attempt number at the last operator RETRY: the attempt budget counts from here. Raised by one
+   * for an attempt that expired after its submission was refused for lack of traffic (the
+   * validator's condition, not the withdrawal's: never counted).
+   */
   retryBase: z.number().int().nonnegative(),
   /** The live reservation of the current attempt, null when none is held. */
   reservation: Reservation.nullable(),
@@ -216,6 +220,7 @@ export type StepDecision =
   | 'releaseBackoff'
   | 'reprepareBackoff'
   | 'resubmitBackoff'
+  | 'trafficResubmit'
   | 'stopBeforeSubmit'
   | 'stopAfterSubmit'
   | 'stallRelease';
@@ -247,6 +252,9 @@ export function decideAfterFailure(c: WithdrawalContext): StepDecision {
     case 'execute':
     case 'resubmit': {
       if (f.code === Failure.DUPLICATE_COMMAND || f.code === Failure.INPUT_UNAVAILABLE) return 'awaitLedger';
+      // Refused before sequencing for the validator's traffic: the same signed transaction again once
+      // the traffic gate lets it through, whatever the budget (the refusal says nothing of this withdrawal).
+      if (isTrafficRefusal(f) && !stopping) return 'trafficResubmit';
       const neverRetry = f.status !== undefined && NON_RETRYABLE_STATUSES.has(f.status);
       if (f.definiteAnswer === true && !neverRetry && budgetLeft && !stopping) return 'reprepareBackoff';
       if (f.definiteAnswer !== true && isTransient(f) && budgetLeft && !stopping) return 'resubmitBackoff';
@@ -291,10 +299,11 @@ export function decideAfterCheck(c: WithdrawalContext, standing: AttemptStanding
  * transient → try again after a backoff; anything else → wait for an operator's RETRY. Every one
  * of them keeps waiting for INSTRUCTION_CLOSED, which ends the withdrawal whenever it comes.
  */
-export type WithdrawDecision = 'awaitClose' | 'backoff' | 'halt';
+export type WithdrawDecision = 'awaitClose' | 'backoff' | 'trafficBackoff' | 'halt';
 
 export function decideAfterWithdrawFailure(c: WithdrawalContext, f: ActorFailure): WithdrawDecision {
   if (f.code === Failure.INSTRUCTION_NOT_FOUND || f.code === Failure.DUPLICATE_COMMAND) return 'awaitClose';
+  if (isTrafficRefusal(f)) return 'trafficBackoff';
   return isTransient(f) && c.transientFailures < c.policy.maxTransientRetries ? 'backoff' : 'halt';
 }
 
@@ -319,6 +328,15 @@ export function expiresUnheldAttempt(c: WithdrawalContext, attempt: number): boo
 /** A reservation that arrives for an attempt ingestion already reported expired is never used. */
 export function reservedAttemptExpired(c: WithdrawalContext, attempt: number): boolean {
   return attempt <= (c.expiredUnheld ?? 0);
+}
+
+/**
+ * The current attempt's last submission was refused for traffic: held until the validator has
+ * traffic, and its expiry (should the hold outlast its deadline) is not the withdrawal's to count.
+ */
+export function heldForTraffic(c: WithdrawalContext): boolean {
+  const last = c.lastFailure;
+  return last !== null && (last.step === 'execute' || last.step === 'resubmit') && isTrafficRefusal(last.failure);
 }
 
 export function attemptBudgetExhausted(c: WithdrawalContext): boolean {
@@ -364,6 +382,9 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): Wit
     case 'awaitingLedger': {
       const stop = c.pendingFailure ?? c.haltReason;
       if (stop !== null) return { status: 'awaiting_ledger', reason: `no further submissions (${stop}); waiting for the ledger outcome${deadline}`, code };
+      if ((path[1] === 'resubmitBackoff' || path[1] === 'resubmitting') && heldForTraffic(c)) {
+        return { status: 'awaiting_ledger', reason: `held: the validator is out of synchronizer traffic; the signed transaction is sent again once it has some${deadline} (${describeFailure(c.lastFailure!.failure)})`, code: failed };
+      }
       if (path[1] === 'resubmitBackoff') return { status: 'awaiting_ledger', reason: backoffReason(c), code: failed };
       return { status: 'awaiting_ledger', reason: `waiting for the ledger outcome${deadline}`, code: null };
     }

@@ -916,3 +916,52 @@ describe('withdrawal machine: property', () => {
     );
   });
 });
+
+describe('withdrawal machine: the validator out of traffic', () => {
+  // As effects/errors.ts classifies Canton's refusal: definite, retryable, the machine's own code.
+  const noTraffic = err({ code: 'TRAFFIC_EXHAUSTED', retryable: true, definiteAnswer: true, status: 409, category: 2 });
+
+  it('resubmits the same signed transaction however often it is refused for traffic, counting no retry, then completes', async () => {
+    const h = harness();
+    await h.toExecuting();
+    const signed = (h.script.only('executeSubmission').input as ExecuteSubmissionInput).signed;
+    for (let i = 0; i < POLICY.maxTransientRetries + 3; i++) {
+      await h.fail('executeSubmission', noTraffic);
+      expect(h.value()).toEqual({ awaitingLedger: 'resubmitBackoff' });
+      expect(h.ctx()).toMatchObject({ transientFailures: 0, pendingFailure: null, haltReason: null });
+      expect(withdrawalStatus(h.value(), h.ctx())).toMatchObject({ status: 'awaiting_ledger', code: 'TRAFFIC_EXHAUSTED', reason: expect.stringContaining('out of synchronizer traffic') });
+      await vi.advanceTimersByTimeAsync(POLICY.backoff.initialMs);
+      expect(h.value()).toEqual({ awaitingLedger: 'resubmitting' });
+      // Never re-prepared, never other holdings: the very transaction that was refused.
+      expect((h.script.only('executeSubmission').input as ExecuteSubmissionInput).signed).toEqual(signed);
+    }
+    expect(h.script.callsOf('prepareTransfer')).toHaveLength(1);
+    await h.answer('executeSubmission', {});
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    await h.send(transferred('completed'));
+    expect(h.value()).toBe('completed');
+    expect(h.script.callsOf('reserveHoldings')).toHaveLength(1);
+  });
+
+  it('an attempt that expires while held for traffic is not counted against the attempt budget', async () => {
+    const h = harness({ policy: { ...POLICY, maxAttempts: 1 } });
+    await h.toExecuting();
+    await h.fail('executeSubmission', noTraffic);
+    await h.send(expired(1));
+    expect(h.value()).toBe('releasing');
+    await h.answer('releaseReservation', { released: 2 });
+    // Budget 1 and attempt 1 spent: without the refund this would be failed (ATTEMPTS_EXHAUSTED).
+    expect(h.value()).toBe('reserving');
+    expect(h.ctx()).toMatchObject({ attempt: 1, retryBase: 1 });
+    expect(h.ctx().history.at(-1)?.detail ?? '').not.toContain('budget');
+  });
+
+  it('a FAIL while held stops submitting: the attempt is left to the ledger as after any definite refusal', async () => {
+    const h = harness();
+    await h.toExecuting();
+    await h.send({ type: 'FAIL', by: 'ops', reason: 'customer asked' });
+    await h.fail('executeSubmission', noTraffic);
+    expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
+    expect(h.ctx().pendingFailure).toContain('customer asked');
+  });
+});

@@ -25,6 +25,7 @@ import {
   decideAfterCheck,
   decideAfterFailure,
   decideAfterWithdrawFailure,
+  heldForTraffic,
   expiresUnheldAttempt,
   initialWithdrawalContext,
   isSubmitted,
@@ -158,6 +159,7 @@ export const withdrawalMachine = setup({
     decide_releaseBackoff: ({ context }) => decideAfterFailure(context) === 'releaseBackoff',
     decide_reprepareBackoff: ({ context }) => decideAfterFailure(context) === 'reprepareBackoff',
     decide_resubmitBackoff: ({ context }) => decideAfterFailure(context) === 'resubmitBackoff',
+    decide_trafficResubmit: ({ context }) => decideAfterFailure(context) === 'trafficResubmit',
     decide_stopAfterSubmit: ({ context }) => decideAfterFailure(context) === 'stopAfterSubmit',
     decide_stallRelease: ({ context }) => decideAfterFailure(context) === 'stallRelease',
   },
@@ -167,6 +169,11 @@ export const withdrawalMachine = setup({
       const delay = backoffDelayMs(context.policy.backoff, failures);
       return { transientFailures: failures, retryAt: isoAfter(delay), history: appendHistory(context, { kind: 'backoff', detail: `retry ${failures} in ${delay} ms` }) };
     }),
+    // No retry counted: the traffic gate (src/admin/traffic.ts) holds the resubmit until the validator has traffic.
+    awaitTraffic: assign(({ context }) => ({
+      retryAt: isoAfter(context.policy.backoff.initialMs),
+      history: appendHistory(context, { kind: 'traffic_held', detail: 'the validator is out of traffic: submitted again once it has some (no retry counted)' }),
+    })),
     stopForFailure: assign(({ context }) => {
       const reasons = stopReasons(context);
       return { ...reasons, history: appendHistory(context, { kind: 'stopped', detail: reasons.pendingFailure ?? reasons.haltReason ?? 'stopped' }) };
@@ -200,8 +207,11 @@ export const withdrawalMachine = setup({
     })),
     recordExpiry: assign(({ context, event }) => {
       assertEvent(event, 'ATTEMPT_EXPIRED');
+      const traffic = heldForTraffic(context);
+      const detail = `deadline ${event.deadline} passed at ingested record time ${event.recordTime} with no transfer${traffic ? '; held for traffic meanwhile, so the attempt is not counted' : ''}`;
       return {
-        history: appendHistory(context, { kind: 'attempt_expired', detail: `deadline ${event.deadline} passed at ingested record time ${event.recordTime} with no transfer` }),
+        ...(traffic ? { retryBase: context.retryBase + 1 } : {}),
+        history: appendHistory(context, { kind: 'attempt_expired', detail }),
       };
     }),
     keepExpiry: assign(({ context, event }) => {
@@ -665,6 +675,7 @@ export const withdrawalMachine = setup({
         { guard: 'decide_releaseBackoff', target: 'releaseBackoff', actions: 'scheduleRetry' },
         { guard: 'decide_reprepareBackoff', target: 'prepareBackoff', actions: 'scheduleRetry' },
         { guard: 'decide_resubmitBackoff', target: 'awaitingLedger.resubmitBackoff', actions: 'scheduleRetry' },
+        { guard: 'decide_trafficResubmit', target: 'awaitingLedger.resubmitBackoff', actions: 'awaitTraffic' },
         { guard: 'decide_stallRelease', target: 'stalled', actions: 'stallRelease' },
         { guard: 'decide_stopAfterSubmit', target: 'awaitingLedger', actions: 'stopForFailure' },
         { target: 'releasing', actions: 'stopForFailure' },
@@ -743,6 +754,11 @@ export const withdrawalMachine = setup({
             guard: ({ context, event }) => decideAfterWithdrawFailure(context, toFailure(event.error)) === 'awaitClose',
             target: 'offerWithdrawWait',
             actions: [assign(({ context, event }) => failed(context, 'withdraw', event.error)), 'awaitOfferClose'],
+          },
+          {
+            guard: ({ context, event }) => decideAfterWithdrawFailure(context, toFailure(event.error)) === 'trafficBackoff',
+            target: 'offerWithdrawWait',
+            actions: [assign(({ context, event }) => failed(context, 'withdraw', event.error)), 'awaitTraffic'],
           },
           {
             guard: ({ context, event }) => decideAfterWithdrawFailure(context, toFailure(event.error)) === 'backoff',

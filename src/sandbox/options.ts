@@ -24,6 +24,12 @@ export const SandboxOptions = z.object({
   listFirstElementDelayMs: z.int().min(0).default(0),
   /** Delay between an accepted execute and its commit. */
   commitDelayMs: z.int().min(0).default(25),
+  /**
+   * The participant's purchased synchronizer traffic in bytes (engine/traffic.ts); absent or null
+   * = unlimited. Every Ledger API submission costs its traffic; an exhausted balance refuses them
+   * as Canton does. Changed at run time with control.setTraffic / refillTraffic.
+   */
+  trafficLimit: z.int().min(0).nullable().default(null),
   /** Maximum (and default) deduplication period. */
   maxDeduplicationSeconds: z.int().min(1).default(7 * 24 * 3600),
   /** Lifetime of tokens from the OAuth endpoint and tokenFor(). */

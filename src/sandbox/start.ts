@@ -6,6 +6,7 @@ import { SandboxControl } from './control/control.js';
 import { SandboxEngine } from './engine/engine.js';
 import { DurableLedger, readSavedLedger, replayJournal } from './durable.js';
 import { Submissions } from './engine/submissions.js';
+import { TrafficAccount } from './engine/traffic.js';
 import { createPartyUser, onboardExternalParty } from './onboarding.js';
 import { SandboxOptions, type SandboxOptionsInput } from './options.js';
 import { generateEd25519, rawPublicKey, signEd25519, type Ed25519KeyPair } from './util/ed25519.js';
@@ -123,7 +124,9 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
   const tokenFor = (userId: string, o?: { expiresInSeconds?: number }) =>
     auth.issue(userId, { expiresInSeconds: o?.expiresInSeconds ?? opts.tokenLifetimeSeconds });
 
+  const traffic = new TrafficAccount(engine.ledger.participantId, opts.trafficLimit);
   const submissions = new Submissions(engine, {
+    traffic,
     commitDelayMs: opts.commitDelayMs,
     maxDeduplicationSeconds: opts.maxDeduplicationSeconds,
     logger: log,
@@ -139,6 +142,7 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
     holdCommits: () => submissions.hold(),
     releaseCommits: () => submissions.release(),
     dropWebsockets: () => ws.closeAll(),
+    traffic,
   });
 
   let info: () => SandboxInfo = () => {

@@ -23,6 +23,8 @@ export interface WithdrawalsTableRow {
   transfer_record_time: string | null;
   transfer_instruction_cid: string | null;
   outcome_update_id: string | null;
+  /** sql/021: bytes; null before a signed transaction or without an estimate. */
+  traffic_cost_estimate: number | null;
   requested_at: string;
   updated_at: string;
 }

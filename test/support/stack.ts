@@ -28,12 +28,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Switches } from '../../src/admin/switches.js';
+import type { TrafficGate } from '../../src/admin/traffic.js';
 import type { ApiToken, LedgerConfig } from '../../src/config.js';
 import { tokenProviderFor } from '../../src/ledger/auth.js';
 import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokensOptions } from '../../src/ledger/registry-auth.js';
 import { createHttpMetrics } from '../../src/http/metrics.js';
 import { registerMetricsRoute } from '../../src/http/routes/metrics.js';
+import { registerHealthRoutes } from '../../src/http/routes/health.js';
 import { registerApiRoutes } from '../../src/http/routes/index.js';
+import { healthOf } from '../../src/lifecycle.js';
 import { createHttpServer, type App } from '../../src/http/server.js';
 import type { Logger } from '../../src/logger.js';
 import type { DbRestoreRecovery } from '../../src/admin/db-restore-recovery.js';
@@ -90,7 +93,7 @@ export const TEST_INGESTION_OPTIONS: IngestionOptions = {
   dbRetryDelayMs: 10,
 };
 
-export interface DaemonPartsOptions extends Pick<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'withdrawalPolicy' | 'depositPolicy' | 'runtime' | 'ingestion' | 'effects' | 'intercept' | 'registryTokens' | 'registryPolicy'> {
+export interface DaemonPartsOptions extends Pick<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'withdrawalPolicy' | 'depositPolicy' | 'runtime' | 'ingestion' | 'effects' | 'intercept' | 'registryTokens' | 'registryPolicy' | 'traffic'> {
   /**
    * 'test' (default): the fast TEST_* timings and policies under the overrides below. 'daemon':
    * the components' own defaults (what src/daemon.ts runs), under the overrides — for benchmarks.
@@ -111,6 +114,8 @@ export interface DaemonParts {
   readonly switches: Switches;
   /** Recovery after a database restore (src/admin/db-restore-recovery.ts). */
   readonly recovery: DbRestoreRecovery;
+  /** The validator's traffic gate of this "process" (src/admin/traffic.ts). */
+  readonly traffic: TrafficGate;
   readonly app: App;
   /** The metrics registry (options.metrics), a fresh one per start like a new process. */
   readonly metrics: Registry | undefined;
@@ -150,12 +155,14 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     registryPolicy,
     ...(o.effects ? { effects: o.effects } : {}),
     ...(o.intercept ? { intercept: o.intercept } : {}),
+    ...(o.traffic ? { traffic: o.traffic } : {}),
     ...(registry ? { metrics: createServiceMetrics(registry) } : {}),
   });
-  const { ingestion, withdrawals, deposits, switches, recovery } = service;
+  const { ingestion, withdrawals, deposits, switches, recovery, traffic } = service;
   const app = await createHttpServer({ logger, apiTokens: [STACK_API_TOKEN], protectOpsEndpoints: false, ...(registry ? { metrics: createHttpMetrics(registry) } : {}) });
   if (registry) registerMetricsRoute(app, registry);
-  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion, recovery });
+  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion, recovery, traffic });
+  registerHealthRoutes(app, { health: () => healthOf(service.components), checkReady: async () => ({ database: 'ok' }) });
 
   const started: { stop(): Promise<void> }[] = [];
   try {
@@ -177,6 +184,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     deposits,
     switches,
     recovery,
+    traffic,
     app,
     metrics: registry,
     apiUrl: `http://127.0.0.1:${addr.port}`,
@@ -191,7 +199,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     crash() {
       ended ??= (async () => {
         app.server.closeAllConnections();
-        await Promise.all([withdrawals.abort(), deposits.abort(), ingestion.stop(), app.close(), switches.stop(), recovery.stop()]);
+        await Promise.all([withdrawals.abort(), deposits.abort(), ingestion.stop(), app.close(), switches.stop(), recovery.stop(), traffic.stop()]);
       })();
       return ended;
     },
@@ -213,6 +221,8 @@ export interface StackOptions {
   ingestion?: IngestionOptions;
   effects?: LedgerEffectsOptions;
   intercept?: DaemonPartsOptions['intercept'];
+  /** The traffic gate's settings (rate cap, probe backoff). */
+  traffic?: DaemonPartsOptions['traffic'];
   /** Serve Prometheus metrics on the daemon's GET /metrics (DaemonParts.metrics). */
   metrics?: boolean;
   /** REGISTRY_CREDENTIALS as the daemon reads them, given the double (the stack adds its ledger token for mode `ledger`). */
@@ -348,6 +358,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ...(opts.runtime ? { runtime: opts.runtime } : {}),
       ...(opts.ingestion ? { ingestion: opts.ingestion } : {}),
       ...(opts.effects ? { effects: opts.effects } : {}),
+      ...(opts.traffic ? { traffic: opts.traffic } : {}),
       ...(opts.metrics ? { metrics: true } : {}),
     };
     // Registry tokens are built per start, like a new process's (fresh token caches).

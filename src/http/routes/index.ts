@@ -12,6 +12,7 @@ import { registerReconciliationRoutes, type ReconciliationRouteDeps } from './re
 import { registerRecoveryRoutes, type RecoveryRouteDeps } from './recovery.js';
 import { registerIngestionRoutes, type IngestionRouteDeps } from './ingestion.js';
 import { registerSwitchRoutes, type SwitchRouteDeps } from './switches.js';
+import { registerTrafficRoutes, type TrafficRouteDeps } from './traffic.js';
 import { registerWithdrawalRoutes } from './withdrawals.js';
 
 export interface ApiDeps {
@@ -30,6 +31,8 @@ export interface ApiDeps {
   operator?: OperatorCommands;
   /** The process's operator pause switches, told at once about a change (the routes work without them). */
   switches?: SwitchRouteDeps['switches'];
+  /** GET /v1/admin/traffic (submissions held for the validator's traffic); 503 without it. */
+  traffic?: TrafficRouteDeps['traffic'];
   /** GET /v1/ingestion (catch-up progress); 503 without it. */
   ingestion?: IngestionRouteDeps['ingestion'];
   /** Recovery after a database restore (cxi recovery); 503 without it. */
@@ -47,6 +50,7 @@ export function registerApiRoutes(app: App, deps: ApiDeps): void {
   registerReconciliationRoutes(app, deps);
   registerOperatorRoutes(app, deps);
   registerSwitchRoutes(app, deps);
+  registerTrafficRoutes(app, deps);
   registerIngestionRoutes(app, deps);
   registerRecoveryRoutes(app, deps);
   registerMachineRoutes(app, deps);

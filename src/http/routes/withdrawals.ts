@@ -45,6 +45,11 @@ export const WithdrawalSummary = z.object({
     .object({ updateId: z.string(), offset: z.number().int().nullable(), recordTime: Timestamp.nullable(), transferInstructionCid: z.string().nullable() })
     .nullable(),
   outcomeUpdateId: z.string().nullable(),
+  trafficCostEstimate: z
+    .number()
+    .int()
+    .nullable()
+    .describe("The participant's estimate of the synchronizer traffic (bytes) the signed transfer costs the validator; null before signing or when the node gives none"),
   requestedAt: Timestamp,
   updatedAt: Timestamp,
 });

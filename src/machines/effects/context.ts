@@ -1,3 +1,4 @@
+import type { SubmissionOutcome } from '../../admin/traffic.js';
 import type { LedgerConfig, SubmissionConfig } from '../../config.js';
 import type { EventFormatInput } from '../../ledger/schema/index.js';
 import { tokenProviderFor, type TokenProvider } from '../../ledger/auth.js';
@@ -35,6 +36,11 @@ export interface LedgerEffectsOptions {
   instrumentCacheMs?: number;
   /** The treasury party's namespace key is not its signing key: skip that start-up check. */
   allowOtherNamespaceKey?: boolean;
+  /**
+   * Told what the ledger answered every submission (src/admin/traffic.ts `observed`): refused for
+   * traffic, accepted, or neither. The traffic gate holds or releases the validator's submissions on it.
+   */
+  onSubmission?: (outcome: SubmissionOutcome, detail?: string) => void;
   /** Told of every signature the treasury made, after it is logged (benchmarks time the signer with it). */
   onSigned?: (s: SignatureRecord) => void;
   fetch?: typeof fetch;

@@ -7,7 +7,7 @@ import { JsonObject, type ChoiceContext, type PreparedSubmission } from '../subm
 import { acceptCommand } from './commands.js';
 import { createLedgerEffects, instructionGone, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
 import { toActorError } from './errors.js';
-import { executeSubmission, prepareRequest, verifyAndSign } from './submit.js';
+import { executeSubmission, prepareRequest, preparedSubmission, verifyAndSign } from './submit.js';
 
 /**
  * The deposit machine's effects (DepositActors): accept a 2-step offer — a fresh accept context
@@ -56,7 +56,7 @@ export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: L
           }),
           { signal },
         );
-        return { commandId: input.commandId, preparedTransaction: r.preparedTransaction, preparedTransactionHash: r.preparedTransactionHash, hashingSchemeVersion: r.hashingSchemeVersion };
+        return preparedSubmission(input.commandId, r);
       } catch (e) {
         throw toActorError(e, `prepare accept of ${input.transferInstructionCid}`, { instructionCid: input.transferInstructionCid });
       }

@@ -38,6 +38,24 @@ export function contractIdsOf(e: LedgerApiError): string[] {
   return [...(e.cantonError?.cause ?? e.message).matchAll(CONTRACT_ID_IN_TEXT)].map((m) => m[0]);
 }
 
+/**
+ * Whether the ledger refused a submission for traffic (src/sandbox/README.md "Traffic" names the
+ * Canton sources). The participant reports the sequencer's refusal of the send as
+ * SEQUENCER_REQUEST_FAILED with the sequencer's own error (SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT) in
+ * its context; a refusal after ordering arrives as that code itself; OUTDATED_TRAFFIC_COST when the
+ * cost the participant computed was stale. Each is a definite answer: nothing was sequenced.
+ */
+export function trafficRefusalOf(e: LedgerApiError): 'exhausted' | 'outdated' | null {
+  const c = e.cantonError;
+  const text = [e.code, c?.cause ?? e.message, ...Object.values(c?.context ?? {})].join('\n');
+  if (e.code === 'SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT') return 'exhausted';
+  if (e.code === 'OUTDATED_TRAFFIC_COST') return 'outdated';
+  if (e.code !== 'SEQUENCER_REQUEST_FAILED') return null;
+  if (text.includes('SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT')) return 'exhausted';
+  if (text.includes('OUTDATED_TRAFFIC_COST')) return 'outdated';
+  return null;
+}
+
 function definiteOf(e: LedgerApiError): boolean | undefined {
   const c = e.cantonError;
   if (c?.definiteAnswer !== undefined) return c.definiteAnswer;
@@ -67,6 +85,16 @@ export function toActorError(e: unknown, what: string, scope: FailureScope = {})
   if (e instanceof ActorError) return e;
   if (e instanceof LedgerApiError) {
     const f = base(e);
+    const traffic = trafficRefusalOf(e);
+    if (traffic !== null) {
+      const code = traffic === 'exhausted' ? Failure.TRAFFIC_EXHAUSTED : Failure.TRAFFIC_COST_OUTDATED;
+      const why = traffic === 'exhausted' ? 'the validator has no synchronizer traffic left' : 'the traffic cost was outdated at the sequencer';
+      // The sequencer's own words (its error id, cost and balance) are in the participant's context.
+      const sent = e.cantonError?.context['sendError'];
+      const sequencer = sent === undefined ? '' : `; sequencer: ${sent.length > 400 ? `${sent.slice(0, 400)}…` : sent}`;
+      // Whatever the category says, the refusal came before sequencing: definite, and worth sending again.
+      return new ActorError({ ...f, code, message: `${what}: ${why} (${e.message}${sequencer})`, retryable: true, definiteAnswer: true });
+    }
     if (CONTRACT_GONE.has(e.code)) {
       const named = contractIdsOf(e);
       const inputs = new Set(scope.inputs ?? []);

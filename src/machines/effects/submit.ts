@@ -2,10 +2,10 @@ import { LedgerApiError } from '../../ledger/http.js';
 import { SignerUnavailableError } from '../../ledger/signing.js';
 import { decodePreparedTransaction, summarizePreparedTransaction, verifyPreparedTransactionHash, type HashCheck } from '../../ledger/prepared-transaction/index.js';
 import { TransferFactoryTransferArg } from '../../ledger/schema/index.js';
-import type { CommandInput, DisclosedContract, JsExecuteSubmissionRequestInput, JsPrepareSubmissionRequestInput } from '../../ledger/schema/index.js';
+import type { CommandInput, DisclosedContract, JsExecuteSubmissionRequestInput, JsPrepareSubmissionRequestInput, JsPrepareSubmissionResponse } from '../../ledger/schema/index.js';
 import { ActorError } from '../failure.js';
 import { Failure } from '../../failures.js';
-import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, SignedSubmission, VerifyAndSignInput } from '../submission.js';
+import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from '../submission.js';
 import type { LedgerEffects, SignatureRecord } from './context.js';
 import { isContractGone, toActorError, type FailureScope } from './errors.js';
 import { checkPreparedTransaction } from './verify.js';
@@ -36,7 +36,20 @@ export function prepareRequest(fx: LedgerEffects, p: PrepareFields): JsPrepareSu
     packageIdSelectionPreference: [],
     // The hash's pre-image is not wanted: we recompute the hash ourselves (verifyAndSign).
     verboseHashing: false,
+    // The cost estimate (on by default) made for the one key that will sign: kept per withdrawal.
+    estimateTrafficCost: { expectedSignatures: [fx.signer.signingAlgorithmSpec] },
     ...(p.maxRecordTime === undefined ? {} : { maxRecordTime: p.maxRecordTime }),
+  };
+}
+
+/** What the machines keep of a prepare's answer: the transaction, its hash, and its traffic cost estimate when the node gave one. */
+export function preparedSubmission(commandId: string, r: JsPrepareSubmissionResponse): PreparedSubmission {
+  return {
+    commandId,
+    preparedTransaction: r.preparedTransaction,
+    preparedTransactionHash: r.preparedTransactionHash,
+    hashingSchemeVersion: r.hashingSchemeVersion,
+    ...(r.costEstimation ? { trafficCost: r.costEstimation.totalTrafficCostEstimation } : {}),
   };
 }
 
@@ -141,16 +154,28 @@ export async function executeSubmission(fx: LedgerEffects, input: ExecuteSubmiss
     },
     deduplicationPeriod: deduplicationPeriod(fx),
   };
+  const observe = fx.options.onSubmission;
   try {
     if (fx.options.execute === 'async') await fx.submissions.execute(body, { signal });
     else await fx.submissions.executeAndWait(body, { signal });
+    observe?.('accepted');
     return {};
   } catch (e) {
     if (e instanceof LedgerApiError && e.code === Failure.DUPLICATE_COMMAND) {
       fx.logger.info({ commandId: s.commandId, submissionId: input.submissionId }, 'execute: the ledger already has this command');
+      observe?.('inconclusive');
       return { duplicate: true };
     }
-    throw toActorError(e, `execute ${s.commandId}`, isContractGone(e) ? scopeOf(s) : {});
+    const error = toActorError(e, `execute ${s.commandId}`, isContractGone(e) ? scopeOf(s) : {});
+    if (error.failure.code === Failure.TRAFFIC_EXHAUSTED) {
+      // Info: the traffic gate warns once per hold, not once per refused submission.
+      fx.logger.info({ commandId: s.commandId, submissionId: input.submissionId, reason: error.failure.message }, 'execute refused: the validator is out of traffic');
+      observe?.('exhausted', error.failure.message);
+    } else {
+      // Only a committed submission proves traffic is there; a refusal of another kind tells nothing about it.
+      observe?.('inconclusive');
+    }
+    throw error;
   }
 }
 

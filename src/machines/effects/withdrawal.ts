@@ -10,7 +10,7 @@ import type { FetchTransferFactoryInput, PrepareTransferInput, TransferFactoryOu
 import { EMPTY_CHOICE_CONTEXT, transferChoiceArgument, transferCommand, withdrawCommand } from './commands.js';
 import { createLedgerEffects, instructionGone, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
 import { toActorError } from './errors.js';
-import { executeSubmission, prepareRequest, verifyAndSign } from './submit.js';
+import { executeSubmission, prepareRequest, preparedSubmission, verifyAndSign } from './submit.js';
 
 /**
  * The withdrawal machine's ledger effects (WithdrawalLedgerActors): registry transfer factory,
@@ -65,7 +65,7 @@ export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effect
           }),
           { signal },
         );
-        return { commandId: input.commandId, preparedTransaction: r.preparedTransaction, preparedTransactionHash: r.preparedTransactionHash, hashingSchemeVersion: r.hashingSchemeVersion };
+        return preparedSubmission(input.commandId, r);
       } catch (e) {
         throw toActorError(e, `prepare ${input.commandId}`, { inputs: input.inputHoldingCids });
       }
@@ -121,7 +121,7 @@ export async function prepareWithdraw(fx: LedgerEffects, input: Pick<WithdrawOff
       }),
       { signal },
     );
-    return { commandId: input.commandId, preparedTransaction: r.preparedTransaction, preparedTransactionHash: r.preparedTransactionHash, hashingSchemeVersion: r.hashingSchemeVersion };
+    return preparedSubmission(input.commandId, r);
   } catch (e) {
     throw toActorError(e, `prepare withdraw of ${cid}`, { instructionCid: cid });
   }

@@ -937,7 +937,7 @@ class Runtime<TContext> implements MachineRuntime {
       const h = this.bySystem.get(system);
       if (!h) throw new Error(`${this.type}: an effect started outside a runtime-managed machine`);
       await this.durable(h);
-      if (hold) await this.held(hold, signal);
+      if (hold) await this.held(hold, signal, h.id);
       if (signal.aborted) throw new NotDurableError('aborted before it started');
       this.inflight++;
       try {
@@ -952,9 +952,9 @@ class Runtime<TContext> implements MachineRuntime {
    * Waits while the effect is held (the start gate, then a pause switch); a graceful stop that began
    * meanwhile never lets it start.
    */
-  private async held(hold: EffectHold, signal: AbortSignal): Promise<void> {
+  private async held(hold: EffectHold, signal: AbortSignal, machineId: string): Promise<void> {
     await untilAborted(this.startGate, signal);
-    await hold(signal);
+    await hold(signal, machineId);
     if (!this.draining) return;
     // Like durable() while draining: never start; the actor is stopped shortly, which aborts the signal.
     await new Promise<never>((_resolve, reject) => {

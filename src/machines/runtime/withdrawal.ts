@@ -5,6 +5,7 @@ import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatus
 import { appendOutboxEvents, type OutboxEvent, type OutboxEventInput } from '../../store/outbox.js';
 import { OUTBOX_PAYLOADS } from '../../events/outbox-events.js';
 import { createReservationActors, markAttemptSubmitted, releaseReservations } from '../../store/reservations.js';
+import { recordTrafficCostEstimate } from '../../store/traffic.js';
 import { normalizeAmount } from '../../lib/decimal.js';
 import { decodePreparedTransaction } from '../../ledger/prepared-transaction/index.js';
 import { statePath } from '../state-path.js';
@@ -16,6 +17,7 @@ import { lastPerMachine, perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
 import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../admin/switches.js';
+import type { TrafficGate } from '../../admin/traffic.js';
 import { settleAll } from '../../lib/settle-all.js';
 
 export { WITHDRAWAL_MACHINE_TYPE, WithdrawalOperatorCommand };
@@ -85,6 +87,8 @@ function preparedForSynchronizer(c: WithdrawalContext): string | undefined {
 /** One transition's reservation bookkeeping; its outcome event is added to `events`. */
 async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>, events: OutboxEventInput[]): Promise<void> {
   const c = t.context;
+  const cost = c.signed?.trafficCost;
+  if (cost !== undefined && cost !== t.prevContext?.signed?.trafficCost) await recordTrafficCostEstimate(tx, c.withdrawalId, cost);
   // Before the first execute of an attempt leaves the process, the database knows it may commit.
   if (c.reservation !== null && c.executeCount > (t.prevContext?.executeCount ?? 0)) {
     await markAttemptSubmitted(tx, c.withdrawalId, c.reservation.attempt, preparedForSynchronizer(c));
@@ -141,6 +145,11 @@ export interface WithdrawalDefinitionOptions {
    */
   switches?: Pick<Switches, 'whenOpen'>;
   /**
+   * The validator's traffic (src/admin/traffic.ts): while it is held no reservation and no ledger
+   * call leading to a submission starts (the probe's machine excepted), and submissions keep its rate cap.
+   */
+  traffic?: Pick<TrafficGate, 'beforeSubmission' | 'submission'>;
+  /**
    * Ingestion catching up with the ledger end (createIngestionCatchUp): the start gate of the
    * runtime, and what the default checkAttempt waits for.
    */
@@ -152,7 +161,14 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
   const actors: WithdrawalActors = { ...createReservationActors(opts.sql, opts.catchUp ? { catchUp: opts.catchUp } : {}), ...opts.actors };
   const switches = opts.switches;
   // Always a hold: besides the switch, held effects wait for the runtime's start gate (catchUp).
-  const hold: EffectHold = switches ? (signal) => switches.whenOpen('withdrawals', signal) : () => Promise.resolve();
+  const traffic = opts.traffic;
+  const holdFor =
+    (step: 'beforeSubmission' | 'submission'): EffectHold =>
+    async (signal, machineId) => {
+      await switches?.whenOpen('withdrawals', signal);
+      await traffic?.[step](`${WITHDRAWAL_MACHINE_TYPE}:${machineId}`, signal);
+    };
+  const hold = holdFor('beforeSubmission');
   return {
     type: WITHDRAWAL_MACHINE_TYPE,
     version: WITHDRAWAL_MACHINE_VERSION,
@@ -168,8 +184,9 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
           fetchTransferFactory: wrap(actors.fetchTransferFactory, hold),
           prepareTransfer: wrap(actors.prepareTransfer, hold),
           verifyAndSign: wrap(actors.verifyAndSign, hold),
-          executeSubmission: wrap(actors.executeSubmission, hold),
-          withdrawOffer: wrap(actors.withdrawOffer, hold),
+          executeSubmission: wrap(actors.executeSubmission, holdFor('submission')),
+          // Prepares, signs and submits in one effect: it passes as a submission.
+          withdrawOffer: wrap(actors.withdrawOffer, holdFor('submission')),
         },
       }),
     route: routeWithdrawalEvent,

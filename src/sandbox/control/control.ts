@@ -3,6 +3,7 @@ import type { SandboxEngine } from '../engine/engine.js';
 import { LedgerError } from '../engine/errors.js';
 import type { Instrument } from '../engine/instruments.js';
 import type { CommittedTx } from '../engine/types.js';
+import type { TrafficAccount, TrafficView } from '../engine/traffic.js';
 import type { InstructionChoice } from '../engine/workflows.js';
 import { microsToIso } from '../util/time.js';
 import type { FaultInjector, FaultRuleInput, FaultRuleStatus } from '../wire/faults.js';
@@ -82,6 +83,8 @@ export interface ControlHooks {
   holdCommits(): void;
   releaseCommits(): Promise<void>;
   dropWebsockets(): void;
+  /** The participant's purchased traffic (absent: unlimited, not changeable). */
+  readonly traffic?: TrafficAccount;
 }
 
 /**
@@ -242,6 +245,28 @@ export class SandboxControl {
 
   releaseCommits(): Promise<void> {
     return this.hooks.releaseCommits();
+  }
+
+  /** The participant's traffic: limit (null = unlimited), consumed, available, refusals. */
+  traffic(): TrafficView {
+    return this.account().view();
+  }
+
+  /** Sets the purchased traffic in total (bytes; null = unlimited), as a top-up's new balance does. */
+  setTraffic(limit: number | null): TrafficView {
+    if (limit !== null && (!Number.isSafeInteger(limit) || limit < 0)) throw new RangeError('limit must be a whole number of bytes ≥ 0, or null');
+    return this.account().setLimit(limit);
+  }
+
+  /** Buys `bytes` more traffic (added to the limit). */
+  refillTraffic(bytes: number): TrafficView {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError('bytes must be a whole number ≥ 0');
+    return this.account().refill(bytes);
+  }
+
+  private account(): TrafficAccount {
+    if (!this.hooks.traffic) throw new RangeError('this double has no traffic account');
+    return this.hooks.traffic;
   }
 
   /** Cut every open websocket stream at once. */

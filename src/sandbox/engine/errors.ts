@@ -69,6 +69,10 @@ export const ErrorCodes = {
   LOCAL_VERDICT_LOCKED_CONTRACTS: { category: 2, grpc: Grpc.ABORTED },
   LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND: { category: 2, grpc: Grpc.ABORTED },
   NOT_SEQUENCED_TIMEOUT: { category: 2, grpc: Grpc.ABORTED },
+  // Traffic (engine/traffic.ts): the participant's send refused, and the sequencer's own refusals.
+  SEQUENCER_REQUEST_FAILED: { category: 2, grpc: Grpc.ABORTED },
+  SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT: { category: 9, grpc: Grpc.FAILED_PRECONDITION },
+  OUTDATED_TRAFFIC_COST: { category: 9, grpc: Grpc.FAILED_PRECONDITION },
   PARTICIPANT_PRUNED_DATA_ACCESSED: { category: 9, grpc: Grpc.FAILED_PRECONDITION },
   OFFSET_AFTER_LEDGER_END: { category: 12, grpc: Grpc.OUT_OF_RANGE },
   OFFSET_OUT_OF_RANGE: { category: 9, grpc: Grpc.FAILED_PRECONDITION },

@@ -9,13 +9,19 @@ import { interpretCommand, type Interpretation } from './interpret.js';
 import { dedupKey } from './ledger.js';
 import { buildPreparedTransaction, decodePrepared, encodePrepared, inputContractsOf } from './prepared.js';
 import type { TxPlan } from './tx.js';
+import { trafficCostOf, type TrafficAccount } from './traffic.js';
 import type { CommittedTx } from './types.js';
+
+/** What a hosted party's single-command transaction is taken to weigh for its traffic cost. */
+const HOSTED_TX_BYTES = 4_000;
 
 export interface SubmissionSettings {
   /** Delay between an accepted execute and its commit attempt. */
   commitDelayMs: number;
   /** Maximum (and default) deduplication duration. */
   maxDeduplicationSeconds: number;
+  /** The participant's purchased traffic (engine/traffic.ts); absent = unlimited. */
+  traffic?: TrafficAccount;
   logger?: Logger;
 }
 
@@ -23,6 +29,8 @@ interface PreparedEntry {
   readonly interpretation: Interpretation;
   readonly hashB64: string;
   readonly preparedAt: Micros;
+  /** What submitting it costs in traffic (bytes): prepare's estimate, which the double charges exactly. */
+  readonly trafficCost: number;
 }
 
 export type Outcome = { kind: 'committed'; tx: CommittedTx } | { kind: 'rejected'; error: LedgerError };
@@ -38,6 +46,8 @@ interface Pending {
   readonly dedupOffset?: number;
   readonly maxRecordTime?: Micros;
   readonly forcedRejection?: LedgerError;
+  /** Refused at submission (no traffic): rejected at the commit step without being sequenced. */
+  readonly notSent?: LedgerError;
   readonly done: Promise<Outcome>;
   resolve(o: Outcome): void;
 }
@@ -106,17 +116,26 @@ export class Submissions {
     );
     const { bytes, hash } = encodePrepared(prepared);
     const hashB64 = Buffer.from(hash).toString('base64');
-    this.prepared.set(hashB64, { interpretation, hashB64, preparedAt: now });
+    // One signature per actAs party unless the hints name the keys (CostEstimationHints.expected_signatures).
+    const hints = req.estimateTrafficCost;
+    const signatures = hints?.expectedSignatures?.length ? hints.expectedSignatures.length : req.actAs.length;
+    const cost = trafficCostOf(bytes.length, signatures);
+    this.prepared.set(hashB64, { interpretation, hashB64, preparedAt: now, trafficCost: cost.total });
     return {
       preparedTransaction: Buffer.from(bytes).toString('base64'),
       preparedTransactionHash: hashB64,
       hashingSchemeVersion: 'HASHING_SCHEME_VERSION_V2' as const,
-      costEstimation: {
-        estimationTimestamp: microsToIso(now),
-        confirmationRequestTrafficCostEstimation: 4000 + bytes.length,
-        confirmationResponseTrafficCostEstimation: 800,
-        totalTrafficCostEstimation: 4800 + bytes.length,
-      },
+      // Estimated unless the hints turn it off (enabled by default: interactive_submission_service.proto).
+      ...(hints?.disabled === true
+        ? {}
+        : {
+            costEstimation: {
+              estimationTimestamp: microsToIso(now),
+              confirmationRequestTrafficCostEstimation: cost.request,
+              confirmationResponseTrafficCostEstimation: cost.response,
+              totalTrafficCostEstimation: cost.total,
+            },
+          }),
     };
   }
 
@@ -217,6 +236,8 @@ export class Submissions {
       });
     }
     this.checkDuplicate(key, window.seconds, window.offset, this.engine.clock.now(), req.submissionId);
+    const traffic = this.settings.traffic;
+    const notSent = traffic && !traffic.affords(entry.trafficCost) ? traffic.refusedAtSubmission(entry.trafficCost, microsToIso(this.engine.clock.now()), req.submissionId) : undefined;
     let resolve: (o: Outcome) => void = () => {};
     const done = new Promise<Outcome>((r) => (resolve = r));
     const pending: Pending = {
@@ -231,6 +252,7 @@ export class Submissions {
       // Not covered by the V2 hash: the executing node enforces whatever the submitted bytes say.
       ...(meta.maxRecordTime !== undefined ? { maxRecordTime: meta.maxRecordTime } : {}),
       ...(opts.rejectWith ? { forcedRejection: opts.rejectWith } : {}),
+      ...(notSent ? { notSent } : {}),
       done,
       resolve: (o) => resolve(o),
     };
@@ -262,14 +284,20 @@ export class Submissions {
     const ledger = this.engine.ledger;
     const recordTime = this.engine.clock.nextRecordTime();
     let outcome: Outcome;
+    const traffic = this.settings.traffic;
+    // Sequenced: the confirmation request costs its traffic whatever the verdict (not when refused or timed out).
+    let sequenced = false;
     try {
       if (p.forcedRejection) throw p.forcedRejection;
+      if (p.notSent) throw p.notSent;
       if (p.maxRecordTime !== undefined && recordTime > p.maxRecordTime) {
         throw LedgerError.of('NOT_SEQUENCED_TIMEOUT', `Transaction was not sequenced within the pre-defined max sequencing time (${microsToIso(p.maxRecordTime)}) and has therefore timed out`, {
           definiteAnswer: true,
           correlationId: p.submissionId,
         });
       }
+      if (traffic && !traffic.affords(p.entry.trafficCost)) throw traffic.refusedAtSequencing(p.entry.trafficCost, microsToIso(recordTime), p.submissionId);
+      sequenced = true;
       const validBefore = p.entry.interpretation.validBefore;
       if (validBefore !== undefined && recordTime >= validBefore) {
         throw LedgerError.of('LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND', `The ledger time of the transaction is outside its bounds: it had to be recorded before ${microsToIso(validBefore)}`, {
@@ -317,6 +345,7 @@ export class Submissions {
       this.settings.logger?.debug({ code: error.code, commandId: p.commandId }, 'sandbox: submission rejected');
       outcome = { kind: 'rejected', error };
     }
+    if (sequenced) traffic?.consume(p.entry.trafficCost);
     return outcome;
   }
 
@@ -338,7 +367,14 @@ export class Submissions {
     const submissionId = req.submissionId ?? ledger.ids.uuid();
     this.checkDuplicate(key, window.seconds, window.offset, this.engine.clock.now(), submissionId);
     const interpretation = interpretCommand(this.engine, { command, actAs: req.actAs, readAs: req.readAs ?? [], disclosed: req.disclosedContracts ?? [] });
-    return ledger.batch(() => this.commitHosted(req, userId, key, submissionId, window.seconds, interpretation.plan));
+    // A hosted party's submission costs the participant traffic too; no transaction bytes are built for it here.
+    const cost = trafficCostOf(HOSTED_TX_BYTES, 0).total;
+    const traffic = this.settings.traffic;
+    if (traffic && !traffic.affords(cost)) throw traffic.refusedAtSubmission(cost, microsToIso(this.engine.clock.now()), submissionId);
+    return ledger.batch(() => {
+      traffic?.consume(cost);
+      return this.commitHosted(req, userId, key, submissionId, window.seconds, interpretation.plan);
+    });
   }
 
   private commitHosted(req: JsCommands, userId: string, key: string, submissionId: string, dedupSeconds: number, plan: TxPlan): CommittedTx {

@@ -108,6 +108,8 @@ export class TreasuryWallet {
     executeBefore?: string;
     maxRecordTime?: string;
     commandId?: string;
+    /** More fields of the prepare request (e.g. estimateTrafficCost). */
+    prepareFields?: Record<string, unknown>;
   }): Promise<{ kind: string; prepared: WireResponse<Prepared> }> {
     const inst = this.instrument(args.instrumentId);
     const now = new Date(Date.parse(this.sb.control.clockNow().time));
@@ -145,6 +147,7 @@ export class TreasuryWallet {
         synchronizerId,
       })),
       ...(args.maxRecordTime ? { maxRecordTime: args.maxRecordTime } : {}),
+      ...args.prepareFields,
     });
     return { kind: factory.transferKind, prepared };
   }

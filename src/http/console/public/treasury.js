@@ -1,4 +1,4 @@
-// The treasury: holdings per instrument, ingestion's lag, the pause switches, reconciliation.
+// The treasury: holdings per instrument, ingestion's lag, the validator's traffic, the pause switches, reconciliation.
 
 import { api } from './api.js';
 import { h, put } from './dom.js';
@@ -10,6 +10,7 @@ export function treasuryView(main) {
   const holdings = h('div', { 'data-testid': 'holdings' });
   const ingestion = h('div', { 'data-testid': 'ingestion' });
   const switches = h('div', { 'data-testid': 'switches' });
+  const traffic = h('div', { 'data-testid': 'traffic' });
   const reconciliation = h('div', { 'data-testid': 'reconciliation' });
   const switchAnswer = h('div', { class: 'answer' });
 
@@ -54,6 +55,24 @@ export function treasuryView(main) {
             ]),
           ),
         (e) => put(ingestion, failure(e)),
+      ),
+      api('GET', '/v1/admin/traffic').then(
+        (r) =>
+          put(
+            traffic,
+            r.held
+              ? h('p', { class: 'refused', 'data-testid': 'traffic-held' }, `Submissions HELD: the validator is out of synchronizer traffic since ${time(r.since)}. Buy traffic for the validator; held withdrawals and accepts go on by themselves.`)
+              : h('p', { class: 'accepted' }, 'Submissions flow: the validator has traffic.'),
+            facts([
+              ['state', badge(r.held ? 'held' : 'running')],
+              ['reason', r.reason ?? undefined],
+              ['next probe', r.held ? (r.probe ? `under way (${r.probe})` : time(r.nextProbeAt)) : undefined],
+              ['effects waiting', r.waiting],
+              ['refusals since start', r.refusals],
+              ['submissions per second', r.maxSubmissionsPerSecond ?? 'no cap'],
+            ]),
+          ),
+        (e) => put(traffic, failure(e)),
       ),
       api('GET', '/v1/admin/switches').then(
         (r) =>
@@ -146,6 +165,7 @@ export function treasuryView(main) {
     h('h1', {}, 'Treasury'),
     panel('Holdings per instrument', holdings),
     panel('Ingestion', ingestion),
+    panel("Validator traffic", traffic),
     panel('Pause switches (admin scope to change)', switches, switchAnswer),
     panel(
       'Reconciliation',

@@ -111,6 +111,14 @@ export function controlRoutes(app: FastifyInstance, ctx: WireContext, deps: Cont
     return control.books.ledgerEnd();
   });
 
+  route('GET', '/traffic', undefined, () => control.traffic());
+  // {limit}: the purchased balance in total (null = unlimited); {add}: a top-up on top of it.
+  route('POST', '/traffic', z.object({ limit: z.int().min(0).nullable().optional(), add: z.int().min(0).optional() }).strict(), ({ body }) => {
+    if (body.limit !== undefined) control.setTraffic(body.limit);
+    if (body.add !== undefined) control.refillTraffic(body.add);
+    return control.traffic();
+  });
+
   route('GET', '/faults', undefined, () => ({ faults: control.faults() }));
   route('POST', '/faults', FaultRule, ({ body }) => ({ id: control.addFault(body) }));
   route('DELETE', '/faults/:id', undefined, ({ params }) => ({ removed: control.removeFault(params['id'] ?? '') }));
