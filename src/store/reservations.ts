@@ -11,7 +11,7 @@ import type {
 } from '../machines/withdrawal.actors.js';
 import { addAmounts, compareAmounts, isZeroAmount, normalizeAmount, subAmounts } from '../lib/decimal.js';
 import { amountWithFeeReserve, NO_FEE_RESERVE } from '../lib/fee-reserve.js';
-import { sleep } from '../machines/runtime/catch-up.js';
+import { sleep } from '../lib/abortable.js';
 import type { CatchUp } from '../machines/runtime/types.js';
 import type { Queryable, Sql, Tx } from './db.js';
 import { readFeeReserve } from './instruments.js';

@@ -2,6 +2,7 @@ import type { Logger } from '../../logger.js';
 import { readCheckpoint } from '../../store/checkpoint.js';
 import type { Queryable } from '../../store/db.js';
 import type { CatchUp } from './types.js';
+import { readUntilAborted, sleep } from '../../lib/abortable.js';
 
 /**
  * "Ingestion has read everything the ledger had when I asked": the ledger end read now, then the
@@ -32,18 +33,14 @@ export function createIngestionCatchUp(o: IngestionCatchUpOptions): CatchUp {
   const pollMs = o.pollMs ?? 100;
   const log = o.logger.child({ component: 'catch-up' });
 
-  async function retrying<T>(what: string, read: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    for (let failures = 0; ; failures++) {
-      signal.throwIfAborted();
-      try {
-        return await read();
-      } catch (e) {
-        signal.throwIfAborted();
+  const retrying = <T>(what: string, read: () => Promise<T>, signal: AbortSignal): Promise<T> =>
+    readUntilAborted(read, {
+      signal,
+      delayMs: (failures) => Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** failures),
+      onFailure: (e, failures) => {
         if (failures === 0 || failures % 20 === 0) log.warn({ err: e, failures: failures + 1 }, `cannot ${what}; retrying (work that waits for ingestion to catch up stays held)`);
-        await sleep(Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** failures), signal);
-      }
-    }
-  }
+      },
+    });
 
   return async (signal) => {
     const end = await retrying('read the ledger end', () => o.ledgerEnd(signal), signal);
@@ -60,28 +57,4 @@ export function createIngestionCatchUp(o: IngestionCatchUpOptions): CatchUp {
       await sleep(pollMs, signal);
     }
   };
-}
-
-/** Like setTimeout, but rejects with the signal's reason when it aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(abortReason(signal));
-      return;
-    }
-    const done = () => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }

@@ -6,9 +6,9 @@ import { blobWrites, encodeSnapshot, releasesBlobs, type EncodedSnapshot, type S
 import { loadLiveSnapshots, loadSnapshot, releaseRuntimeLock, runtimeLockHeldBy, tryRuntimeLock, writeTransitions, type SnapshotRow } from '../../store/machines.js';
 import { advanceCursor, lastOutboxEventId, readCursor, readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
 import { serializeError } from '../failure.js';
-import { sleep } from './catch-up.js';
 import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, Route, RuntimeOptions, TransitionRecord } from './types.js';
 import { settleAll } from '../../lib/settle-all.js';
+import { readUntilAborted, sleep } from '../../lib/abortable.js';
 
 /**
  * The persisted runtime of one machine type (README.md in src/machines has the full story).
@@ -461,17 +461,14 @@ class Runtime<TContext> implements MachineRuntime {
     this.startGateAbort = undefined;
   }
 
-  private async retryRead<T>(what: string, read: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    for (let failures = 0; ; failures++) {
-      signal.throwIfAborted();
-      try {
-        return await read();
-      } catch (e) {
-        signal.throwIfAborted();
+  private retryRead<T>(what: string, read: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return readUntilAborted(read, {
+      signal,
+      delayMs: (failures) => Math.min(5_000, this.cfg.reloadDelayMs * 2 ** Math.min(failures, 6)),
+      onFailure: (e, failures) => {
         if (failures % 20 === 0) this.log.warn({ err: e }, `cannot ${what}; effects stay held`);
-        await sleep(Math.min(5_000, this.cfg.reloadDelayMs * 2 ** Math.min(failures, 6)), signal);
-      }
-    }
+      },
+    });
   }
 
   private after(ms: number, fn: () => Promise<void> | void): void {
