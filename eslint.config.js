@@ -30,6 +30,18 @@ export default tseslint.config(
     },
   },
   {
+    // The ledger double is a witness, not a mirror: it decodes requests as Canton and Splice do
+    // (src/sandbox/wire/decode), never with the client's schemas. Their types may describe what it
+    // sends back; their parsers may not run on what it receives.
+    files: ['src/sandbox/wire/**/*.ts', 'src/sandbox/engine/**/*.ts', 'src/sandbox/control/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/ledger/schema', '**/ledger/schema/*'], allowTypeImports: true, message: 'The double must not decode with the client schemas (src/ledger/schema): decode as the real server does, in src/sandbox/wire/decode.' }] },
+      ],
+    },
+  },
+  {
     // Command-line entry points print to the terminal by design.
     files: ['scripts/**', 'bench/**', 'bin/**', 'src/cli/**'],
     rules: { 'no-console': 'off' },
