@@ -67,7 +67,8 @@ describe('withdrawal runtime: persistence', () => {
     expect(await getMachineView(sql, W, 'nope')).toBeUndefined();
     expect(await liveReservations(sql, 'w1')).toEqual([]);
     const [last] = await sql<{ max: number }[]>`select max(event_id)::bigint as max from outbox_events where topic like 'withdrawal.%' and topic <> 'withdrawal.completed'`;
-    expect(await readCursor(sql, WITHDRAWAL_CONSUMER)).toBe(last!.max);
+    // The cursor moves in its own commit once the batch's transitions are committed.
+    await waitFor('cursor past the last withdrawal event', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === Number(last!.max));
   });
 
   it('picks up request rows inserted directly with SQL (no outbox event), never recovered or transferred ones', async () => {
@@ -129,7 +130,8 @@ describe('withdrawal runtime: persistence', () => {
     expect(transferred).toHaveLength(1);
     expect(transferred[0]!.outbox_event_id).not.toBeNull();
     expect(await outboxOf(sql, 'withdrawal.completed', 'w1')).toHaveLength(1);
-    expect(await readCursor(sql, WITHDRAWAL_CONSUMER)).toBe(transferred[0]!.outbox_event_id);
+    // The cursor moves in its own commit once the batch's transitions are committed.
+    await waitFor('cursor at the transfer', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === Number(transferred[0]!.outbox_event_id));
   });
 
   it('a failed persist of an effect result reloads the last committed snapshot and re-runs the effect safely', async () => {
