@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CounterfeitArchiveRequest, CounterfeitRequest, CreateCustomerRequest, TransferRequest, type SandboxControl } from '../../control/control.js';
+import { CounterfeitArchiveRequest, CounterfeitRequest, CreateCustomerRequest, RestoreNodeRequest, TransferRequest, type SandboxControl } from '../../control/control.js';
 import { LedgerError } from '../../engine/errors.js';
 import { FaultRule } from '../faults.js';
 import { bearerOf } from '../auth.js';
@@ -110,6 +110,10 @@ export function controlRoutes(app: FastifyInstance, ctx: WireContext, deps: Cont
     control.prune(body.offset);
     return control.books.ledgerEnd();
   });
+
+  route('POST', '/node/backup', undefined, () => control.backupNode());
+  route('POST', '/node/restore', RestoreNodeRequest, ({ body }) => control.restoreNode(body));
+  route('POST', '/node/major-upgrade', undefined, () => control.majorUpgrade());
 
   route('GET', '/faults', undefined, () => ({ faults: control.faults() }));
   route('POST', '/faults', FaultRule, ({ body }) => ({ id: control.addFault(body) }));
