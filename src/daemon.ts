@@ -184,7 +184,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       registryTokens,
       registryPolicy,
       ...(service
-        ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion }
+        ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion, ledgerRecovery: service.ledgerRecovery }
         : {}),
     });
     registerConsoleRoutes(app);

@@ -1,6 +1,7 @@
 import { createHoldingsJob, type HoldingsJob } from './admin/holdings-job.js';
 import { createHoldingAdoption, type HoldingAdoption } from './admin/holding-adoption.js';
 import { createReconcilerFrom, ledgerHoldingsSourceFor, singleFlight, type Reconciler } from './admin/reconciliation/run.js';
+import { createLedgerRecovery, type LedgerRecovery } from './admin/ledger-recovery.js';
 import { createSwitches, type Switches } from './admin/switches.js';
 import type { LedgerConfig } from './config.js';
 import type { RegistryTokens } from './ledger/registry-auth.js';
@@ -22,7 +23,7 @@ import {
 import type { WithdrawalActors } from './machines/withdrawal.actors.js';
 import type { WithdrawalPolicy } from './machines/withdrawal.context.js';
 import type { ServiceMetrics } from './service-metrics.js';
-import { readCheckpoint } from './store/checkpoint.js';
+import { readCheckpoint, readContinuityFailures } from './store/checkpoint.js';
 import type { Sql } from './store/db.js';
 import { createReservationActors } from './store/reservations.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from './streams/index.js';
@@ -78,6 +79,8 @@ export interface Service {
   readonly holdingAdoption: HoldingAdoption;
   /** Operator pause switches (ingestion, withdrawals, acceptance); the first component, so a stored pause applies before anything runs. */
   readonly switches: Switches;
+  /** `cxi ingestion resync` / `migrate` (src/admin/ledger-recovery.ts), with this process's ingestion stopped meanwhile. */
+  readonly ledgerRecovery: LedgerRecovery;
   readonly components: readonly Component[];
 }
 
@@ -138,6 +141,7 @@ export function createService(o: ServiceOptions): Service {
       // A standby instance has no position of its own: the stored checkpoint is the truth.
       committedOffset: async () => ingestion.progress().committedOffset ?? (await readCheckpoint(sql, ledger.treasuryParty))?.offset,
       queued: () => ingestion.progress().queued,
+      continuityFailure: async () => (await readContinuityFailures(sql)).find((f) => f.treasuryParty === ledger.treasuryParty)?.reason,
     });
   }
   const holdingsJob =
@@ -161,6 +165,7 @@ export function createService(o: ServiceOptions): Service {
     reconciliation: singleFlight(createReconcilerFrom({ sql, treasuryParty: ledger.treasuryParty, ledger: holdingsOnLedger })),
     holdingAdoption: createHoldingAdoption({ treasury: ledger.treasuryParty, ledger: holdingsOnLedger }),
     switches,
+    ledgerRecovery: createLedgerRecovery({ sql, treasuryParty: ledger.treasuryParty, ingestion, switches }),
     components: [switches, ingestion, withdrawals, deposits, ...(holdingsJob ? [holdingsJob] : [])],
   };
 }

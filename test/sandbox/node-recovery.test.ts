@@ -69,7 +69,7 @@ describe('ledger double: node restore and major upgrade', () => {
     expect(txs[0]!.offset).toBe(1);
     for (const t of txs) {
       expect(t.recordTime).toBe('0001-01-01T00:00:00Z');
-      expect(t.synchronizerId).toBe(r.synchronizerId);
+      expect((t as unknown as { synchronizerId: string }).synchronizerId).toBe(r.synchronizerId);
       expect(t.events.every((e) => e.kind === 'CreatedEvent')).toBe(true);
     }
     const imported = txs.flatMap((t) => t.events.map((e) => e['contractId'] as string));
@@ -80,6 +80,6 @@ describe('ledger double: node restore and major upgrade', () => {
     expect(next.offset).toBe(r.ledgerEnd + 1);
     const last = (await read()).at(-1)!;
     expect(last.updateId).toBe(next.updateId);
-    expect(last.synchronizerId).toBe(r.synchronizerId);
+    expect((last as unknown as { synchronizerId: string }).synchronizerId).toBe(r.synchronizerId);
   });
 });

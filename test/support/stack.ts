@@ -152,7 +152,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
   const { ingestion, withdrawals, deposits, switches } = service;
   const app = await createHttpServer({ logger, apiTokens: [STACK_API_TOKEN], protectOpsEndpoints: false, ...(registry ? { metrics: createHttpMetrics(registry) } : {}) });
   if (registry) registerMetricsRoute(app, registry);
-  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion });
+  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion, ledgerRecovery: service.ledgerRecovery });
 
   const started: { stop(): Promise<void> }[] = [];
   try {

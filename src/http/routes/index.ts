@@ -31,6 +31,8 @@ export interface ApiDeps {
   switches?: SwitchRouteDeps['switches'];
   /** GET /v1/ingestion (catch-up progress); 503 without it. */
   ingestion?: IngestionRouteDeps['ingestion'];
+  /** POST /v1/ingestion/resync and /migrate; 503 without it. */
+  ledgerRecovery?: IngestionRouteDeps['ledgerRecovery'];
 }
 
 /** The exchange-facing /v1 API. */
