@@ -74,6 +74,23 @@ export class DaemonApi {
     return { status: r.status, withdrawal: r.body };
   }
 
+  /** GET /v1/ingestion: state and detail (a continuity failure names itself there). */
+  async ingestion(): Promise<{ state: string; detail: string | null; checkpointOffset: number | null }> {
+    return (
+      await requestJson({
+        url: `${this.url}/v1/ingestion`,
+        token: this.token,
+        schema: z.object({ state: z.string(), detail: z.string().nullable(), checkpointOffset: z.number().int().nullable() }),
+        timeoutMs: 10_000,
+      })
+    ).body;
+  }
+
+  /** `cxi ingestion resync` as the operator runs it after a validator restore: what it did, in sentences. */
+  async resync(): Promise<string[]> {
+    return (await requestJson({ method: 'POST', url: `${this.url}/v1/ingestion/resync`, token: this.token, body: {}, schema: z.object({ summary: z.array(z.string()) }), timeoutMs: 60_000 })).body.summary;
+  }
+
   async holdings(): Promise<HoldingsSummary> {
     return (await requestJson({ url: `${this.url}/v1/holdings`, token: this.token, schema: HoldingsSummary })).body;
   }

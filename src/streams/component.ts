@@ -230,17 +230,18 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
    * The run stopped on `e`: failed (red on /health and /ready) and, if a restart may cure it and
    * the budget allows, restarted after a pause; the component stays failed meanwhile.
    */
-  function fail(e: unknown): void {
+  function fail(e: unknown): Promise<void> {
     const detail = describeFailure(e);
     failure = detail;
     status = { state: 'failed', detail };
     logger.error({ err: e }, `ingestion stopped: ${detail}`);
-    if (e instanceof LedgerContinuityError && !e.stored) void recordBroken(e);
-    if (stopping || !restartMayCure(e)) return;
+    // Part of the run (returned): a resync that stops the run must not see this write land after its own.
+    const recorded = e instanceof LedgerContinuityError && !e.stored ? recordBroken(e) : Promise.resolve();
+    if (stopping || !restartMayCure(e)) return recorded;
     if (restartsInARow >= restartPolicy.maxRestarts) {
       status = { state: 'failed', detail: `${detail} (not restarted again: ${restartsInARow} restarts in a row committed nothing)` };
       logger.error({ restarts: restartsInARow }, 'ingestion is not restarted again: the last restarts in a row committed nothing; restart the daemon once the cause is fixed');
-      return;
+      return recorded;
     }
     const attempt = ++restartsInARow;
     const delayMs = Math.min(restartPolicy.maxDelayMs, restartPolicy.baseDelayMs * 2 ** (attempt - 1));
@@ -254,12 +255,14 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       begin().catch((err: unknown) => fail(err));
     }, delayMs);
     restartTimer.unref();
+    return recorded;
   }
 
   /**
    * Stores the continuity failure (every instance then holds withdrawals and accepts, and a restart
-   * finds it) and tells this process's switches at once. Retried: the hold must not be lost to a
-   * database blip.
+   * finds it) and tells this process's switches at once. Retried for about a minute: the hold must
+   * not be lost to a database blip (this process's ingestion stays failed either way, and any
+   * instance's ingestion finds the same difference when it starts).
    */
   async function recordBroken(e: LedgerContinuityError): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -268,6 +271,10 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
         await deps.switches?.refresh?.();
         return;
       } catch (err) {
+        if (attempt >= 15) {
+          logger.error({ err, attempt }, 'cannot record the ledger continuity failure: other instances do not hold their ledger effects for it');
+          return;
+        }
         logger.error({ err, attempt }, 'cannot record the ledger continuity failure; retrying');
         await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** attempt)));
       }
