@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { requestJson } from './http.js';
+import { HttpError, requestJson } from './http.js';
 
 /** The daemon's HTTP API as the exchange uses it in a campaign (bodies parsed with zod). */
 
@@ -88,7 +88,15 @@ export class DaemonApi {
 
   /** `cxi ingestion resync` as the operator runs it after a validator restore: what it did, in sentences. */
   async resync(): Promise<string[]> {
-    return (await requestJson({ method: 'POST', url: `${this.url}/v1/ingestion/resync`, token: this.token, body: {}, schema: z.object({ summary: z.array(z.string()) }), timeoutMs: 60_000 })).body.summary;
+    // As an operator would: again after an answer that says the ledger could not be read (503).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await requestJson({ method: 'POST', url: `${this.url}/v1/ingestion/resync`, token: this.token, body: {}, schema: z.object({ summary: z.array(z.string()) }), timeoutMs: 60_000 })).body.summary;
+      } catch (e) {
+        if (attempt >= 5 || !(e instanceof HttpError) || e.status !== 503) throw e;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   async holdings(): Promise<HoldingsSummary> {

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { LedgerApiError } from '../ledger/http.js';
 import type { Component } from '../lifecycle.js';
 import { compareTimestamps } from '../ledger/schema/index.js';
 import { isIngested, readCheckpoint, readContinuityFailures, repointCheckpoint, type Checkpoint, type ContinuityReason } from '../store/checkpoint.js';
@@ -203,7 +204,7 @@ export function createLedgerRecovery(o: {
   ingestion: Pick<Component, 'start' | 'stop'> & { readonly continuityLedger: ContinuityLedger };
   switches?: Pick<Switches, 'refresh'>;
 }): LedgerRecovery {
-  const deps: RecoveryDeps = { sql: o.sql, treasuryParty: o.treasuryParty, ledger: o.ingestion.continuityLedger };
+  const deps: RecoveryDeps = { sql: o.sql, treasuryParty: o.treasuryParty, ledger: retryingLedger(o.ingestion.continuityLedger) };
   // One at a time: two re-pointings interleaved would leave whichever wrote last.
   let queue: Promise<unknown> = Promise.resolve();
   const run = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -212,6 +213,9 @@ export function createLedgerRecovery(o: {
       await o.ingestion.stop();
       try {
         return await fn();
+      } catch (e) {
+        if (e instanceof LedgerApiError) throw new AppError('NOT_READY', `The ledger could not be read (nothing was changed; run it again): ${e.message}`);
+        throw e;
       } finally {
         // Holds lift at once in this process (the others see it within a poll), then ingestion resumes.
         await o.switches?.refresh().catch(() => undefined);
@@ -224,5 +228,30 @@ export function createLedgerRecovery(o: {
   return {
     resync: (req) => run(() => resyncIngestion(deps, req)),
     migrate: (req) => run(() => migrateIngestion(deps, req)),
+  };
+}
+
+/**
+ * The ledger reads of resync and migrate, each retried on what the ledger API marks retryable
+ * (unavailable, backpressure, timeouts): a search of some twenty reads should not be lost to one.
+ */
+function retryingLedger(l: ContinuityLedger): ContinuityLedger {
+  const retry = async <T>(read: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (e) {
+        if (!(e instanceof LedgerApiError) || !e.retryable || attempt >= 6) throw e;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+  };
+  return {
+    participantId: (signal) => retry(() => l.participantId(signal)),
+    connectedSynchronizers: (signal) => retry(() => l.connectedSynchronizers(signal)),
+    ledgerEnd: (signal) => retry(() => l.ledgerEnd(signal)),
+    prunedUpTo: (signal) => retry(() => l.prunedUpTo(signal)),
+    updateIdAt: (offset, signal) => retry(() => l.updateIdAt(offset, signal)),
+    updatesBetween: (b, e, limit, signal) => retry(() => l.updatesBetween(b, e, limit, signal)),
   };
 }
