@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { requestJson } from './http.js';
+import { HttpError, requestJson } from './http.js';
 
 /** The daemon's HTTP API as the exchange uses it in a campaign (bodies parsed with zod). */
 
@@ -72,6 +72,31 @@ export class DaemonApi {
   async requestWithdrawal(w: WithdrawalRequest): Promise<{ status: number; withdrawal: z.infer<typeof Withdrawal> }> {
     const r = await requestJson({ method: 'POST', url: `${this.url}/v1/withdrawals`, token: this.token, body: w, schema: Withdrawal, timeoutMs: 10_000 });
     return { status: r.status, withdrawal: r.body };
+  }
+
+  /** GET /v1/ingestion: state and detail (a continuity failure names itself there). */
+  async ingestion(): Promise<{ state: string; detail: string | null; checkpointOffset: number | null }> {
+    return (
+      await requestJson({
+        url: `${this.url}/v1/ingestion`,
+        token: this.token,
+        schema: z.object({ state: z.string(), detail: z.string().nullable(), checkpointOffset: z.number().int().nullable() }),
+        timeoutMs: 10_000,
+      })
+    ).body;
+  }
+
+  /** `cxi ingestion resync` as the operator runs it after a validator restore: what it did, in sentences. */
+  async resync(): Promise<string[]> {
+    // As an operator would: again after an answer that says the ledger could not be read (503).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await requestJson({ method: 'POST', url: `${this.url}/v1/ingestion/resync`, token: this.token, body: {}, schema: z.object({ summary: z.array(z.string()) }), timeoutMs: 60_000 })).body.summary;
+      } catch (e) {
+        if (attempt >= 5 || !(e instanceof HttpError) || e.status !== 503) throw e;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   async holdings(): Promise<HoldingsSummary> {

@@ -111,6 +111,16 @@ export class DoubleControl {
     return r.faults.map((f) => ({ id: f.id, fired: f.fired, kind: f.rule.action.kind }));
   }
 
+  /** A backup of the double's node now (control POST /node/backup). */
+  async backupNode(): Promise<{ backupId: string; ledgerEnd: number }> {
+    return this.call('POST', '/node/backup', z.object({ backupId: z.string(), ledgerEnd: z.number().int() }), {});
+  }
+
+  /** The node restored from that backup, the updates after it redelivered at offsets moved by `offsetShift`. */
+  async restoreNode(backupId: string, offsetShift: number): Promise<{ ledgerEnd: number; backupLedgerEnd: number }> {
+    return this.call('POST', '/node/restore', z.object({ ledgerEnd: z.number().int(), backupLedgerEnd: z.number().int() }), { backupId, redeliver: true, offsetShift });
+  }
+
   async clearFaults(): Promise<void> {
     await this.call('DELETE', '/faults', z.object({}));
   }

@@ -1,12 +1,16 @@
 /**
- * `npm run chaos -- [--kills 100] [--seed s] [--pg-restarts 3] [--restores 3] [--drain-timeout-s 300] [--keep]`
+ * `npm run chaos -- [--kills 100] [--seed s] [--pg-restarts 3] [--restores 3] [--validator-restores 0] [--drain-timeout-s 300] [--keep]`
  *
  * A fault campaign against the real daemon: the ledger double runs in its own process, the daemon
  * runs as a child process on a fresh Postgres database (127.0.0.1:5432, trust auth) and is killed
  * with SIGKILL at random moments and restarted, while scripted customers deposit, the exchange
  * requests withdrawals, ledger faults are injected through the double's control API, Postgres
  * is restarted a few times and the database is restored from a backup taken while withdrawals
- * were in flight. Then it drains and checks the money-safety invariants against the
+ * were in flight. With `--validator-restores N` the double's node is restored N times from a
+ * backup taken a few lives earlier (the updates after it redelivered at renumbered offsets, as a
+ * restored validator gets them again from the synchronizer) while the daemon runs; the daemon must
+ * stop on it (ledger continuity), and the driver runs `cxi ingestion resync` as the operator
+ * would (README "Validator restored from backup"). Then it drains and checks the money-safety invariants against the
  * double's own books. One summary line; exit code 0 clean, 1 a violation, 2 the campaign itself
  * could not run. `--seed` fixes every random decision of the campaign (the moments depend on the
  * machine's speed, so a rerun follows the same script, not the same interleaving).
@@ -52,6 +56,7 @@ interface Options {
   seed: string;
   pgRestarts: number;
   restores: number;
+  validatorRestores: number;
   drainTimeoutMs: number;
   keep: boolean;
 }
@@ -63,6 +68,7 @@ function options(): Options {
       seed: { type: 'string' },
       'pg-restarts': { type: 'string' },
       restores: { type: 'string' },
+      'validator-restores': { type: 'string', default: '0' },
       'drain-timeout-s': { type: 'string', default: '300' },
       keep: { type: 'boolean', default: false },
     },
@@ -92,6 +98,7 @@ function options(): Options {
     seed: values.seed ?? randomBytes(4).toString('hex'),
     pgRestarts,
     restores,
+    validatorRestores: int('validator-restores', values['validator-restores']),
     drainTimeoutMs: int('drain-timeout-s', values['drain-timeout-s']) * 1000,
     keep: values.keep,
   };
@@ -134,7 +141,8 @@ async function main(): Promise<number> {
   const dbName = `cxi_chaos_${randomBytes(5).toString('hex')}`;
   if (o.restores > o.kills) log(`--restores ${o.restores}: a restore ends one of the ${o.kills} kills, so ${o.kills} at most`);
   const restoreCount = Math.min(o.restores, o.kills);
-  log(`seed=${o.seed} kills=${o.kills} pgRestarts=${o.pgRestarts} restores=${restoreCount}; logs in ${dir}`);
+  const validatorRestoreCount = Math.min(o.validatorRestores, o.kills);
+  log(`seed=${o.seed} kills=${o.kills} pgRestarts=${o.pgRestarts} restores=${restoreCount} validatorRestores=${validatorRestoreCount}; logs in ${dir}`);
 
   let sandbox: SandboxProcess | undefined;
   let daemon: DaemonProcess | undefined;
@@ -205,6 +213,82 @@ async function main(): Promise<number> {
     });
     const backups = new Map<number, { file: string; life: number; inFlight: string[] }>();
 
+    // Validator restore i happens during life nodeRestoreLives[i] (not a database restore's or a
+    // Postgres restart's when others remain), from a node backup taken at the start of that life
+    // or up to 3 lives earlier.
+    const nodeRestoreLives =
+      validatorRestoreCount === 0
+        ? []
+        : [...shuffled(lives.filter((k) => !pgAt.has(k) && !restoreAt.has(k))), ...shuffled(lives.filter((k) => pgAt.has(k) || restoreAt.has(k)))]
+            .slice(0, validatorRestoreCount)
+            .sort((a, b) => a - b);
+    const nodeRestoreAt = new Map<number, number>();
+    const nodeBackupAt = new Map<number, number>();
+    nodeRestoreLives.forEach((r, i) => {
+      const lo = i === 0 ? 1 : nodeRestoreLives[i - 1]! + 1;
+      nodeRestoreAt.set(r, i + 1);
+      nodeBackupAt.set(Math.max(lo, r - rng.int(4)), i + 1);
+    });
+    const nodeBackups = new Map<number, { backupId: string; ledgerEnd: number }>();
+    const daemonNow = (): DaemonProcess => {
+      if (!daemon) throw new Error('no daemon running');
+      return daemon;
+    };
+    let validatorRestores = 0;
+    let resyncWithoutDetection = 0;
+    let operatorResyncs = 0;
+    const continuityViolations: string[] = [];
+
+    /**
+     * Ready, as an operator gets a daemon ready: a ledger continuity failure after a validator
+     * restore (also one that a database restore from before it brings back: the backup names the
+     * old offsets) is answered with `cxi ingestion resync`, as its message says. One without any
+     * validator restore is a finding, left alone.
+     */
+    const ready = async (d: DaemonProcess, timeoutMs: number): Promise<boolean> => {
+      const until = Date.now() + timeoutMs;
+      while (d.alive() && Date.now() < until) {
+        if (await d.waitReady(Math.min(3000, Math.max(1, until - Date.now())))) return true;
+        const st = await api.ingestion().catch(() => undefined);
+        if (st?.state !== 'failed' || !/ledger continuity broken/.test(st.detail ?? '')) continue;
+        if (validatorRestores === 0) {
+          if (continuityViolations.length === 0) continuityViolations.push(st.detail ?? '');
+          return false;
+        }
+        const summary = await api.resync().catch((e: unknown) => [`refused: ${String(e)}`]);
+        operatorResyncs += 1;
+        log(`operator resync (ingestion said: ${(st.detail ?? '').slice(0, 60)}…): ${summary.slice(0, 2).join('; ')}`);
+      }
+      return false;
+    };
+
+    /**
+     * The double's node restored from backup `index` with the daemon running: its ingestion must stop
+     * on the renumbered ledger (ledger continuity); then the operator's resync, and ingestion runs on.
+     */
+    const restoreNode = async (index: number, kill: number) => {
+      const backup = nodeBackups.get(index);
+      if (!backup) throw new Error(`validator restore ${index}: no node backup was taken`);
+      const shift = 1 + rng.int(20);
+      const r = await double.restoreNode(backup.backupId, shift);
+      validatorRestores += 1;
+      // The daemon notices at its next reconnect (the restore cut every stream); a ledger that kept
+      // its last transaction's offset (nothing of the treasury after the backup) may not show it.
+      let seen: string | undefined;
+      for (let i = 0; i < 100 && seen === undefined; i++) {
+        const st = await api.ingestion().catch(() => undefined);
+        if (st?.state === 'failed' && /ledger continuity broken/.test(st.detail ?? '')) seen = st.detail ?? '';
+        else await sleep(100);
+      }
+      if (seen === undefined) resyncWithoutDetection += 1;
+      const summary = await api.resync();
+      log(
+        `validator restore ${index} (life ${kill}): node back to offset ${r.backupLedgerEnd}, later updates redelivered ${shift} offsets on (ledger end ${r.ledgerEnd}); ` +
+          `${seen === undefined ? 'not detected within 10 s' : `detected: ${seen.slice(0, 80)}…`}; resync: ${summary.slice(0, 2).join('; ')}`,
+      );
+      if (!(await ready(daemonNow(), 60_000))) throw new Error(`validator restore ${index}: the daemon is not ready after resync; see ${dir}/daemon.log`);
+    };
+
     const withDb = async <T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> => {
       const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
       try {
@@ -262,11 +346,13 @@ async function main(): Promise<number> {
       const long = k % 12 === 6;
       const backupHere = backupAt.get(k);
       const restoreHere = restoreAt.get(k);
-      if (!long && !pgAt.has(k) && backupHere === undefined && rng.float() < 0.2) {
+      const nodeBackupHere = nodeBackupAt.get(k);
+      const nodeRestoreHere = nodeRestoreAt.get(k);
+      if (!long && !pgAt.has(k) && backupHere === undefined && nodeBackupHere === undefined && nodeRestoreHere === undefined && rng.float() < 0.2) {
         // Early: during start-up (migrations, restoring machines, first ingestion batch).
         await sleep(uniform(100, 2500));
       } else {
-        await d.waitReady(60_000);
+        await ready(d, 60_000);
         if (pgAt.has(k)) {
           // Wait up to 30 s for a moment when nobody else uses the server.
           let others = await otherClients(dbName);
@@ -284,6 +370,15 @@ async function main(): Promise<number> {
           }
         }
         if (backupHere !== undefined) await takeBackup(backupHere, k);
+        if (nodeBackupHere !== undefined) {
+          nodeBackups.set(nodeBackupHere, await double.backupNode());
+          log(`node backup ${nodeBackupHere} (life ${k}) at offset ${nodeBackups.get(nodeBackupHere)!.ledgerEnd}`);
+        }
+        if (nodeRestoreHere !== undefined) {
+          // Let the daemon ingest past the backup first, so the restore takes something away.
+          await sleep(uniform(3000, 8000));
+          await restoreNode(nodeRestoreHere, k);
+        }
         // A backup restored at the end of its own life: let withdrawals go on past it first.
         const afterBackup = backupHere !== undefined && restoreHere !== undefined;
         await sleep(long ? uniform(32_000, 45_000) : afterBackup ? uniform(5000, 15_000) : uniform(300, 3000));
@@ -311,7 +406,7 @@ async function main(): Promise<number> {
       const until = Date.now() + o.drainTimeoutMs;
       while (Date.now() < until) {
         if (!daemon.alive()) daemon = watch(spawnOne());
-        await daemon.waitReady(30_000);
+        await ready(daemon, 30_000);
         await workload.sendPending(100);
         await workload.settle();
         const db = await readDb(sql, sb.treasury.party);
@@ -350,7 +445,11 @@ async function main(): Promise<number> {
       const db = await readDb(sql, sb.treasury.party);
       const events = restores.length === 0 ? [] : await readEvents(sql, Math.min(...restores.map((r) => r.maxEventIdAfter)));
       const result = await checkInvariants({ db, double, api, record: workload.record, treasury: sb.treasury.party, restores: { records: restores, events } });
-      const violations = [...result.violations, ...(drained ? [] : notes.filter((n) => n.invariant === 'drain'))];
+      const violations = [
+        ...result.violations,
+        ...(drained ? [] : notes.filter((n) => n.invariant === 'drain')),
+        ...continuityViolations.map((detail) => ({ invariant: 'ledger-continuity', detail: `ingestion stopped on ledger continuity without a validator restore: ${detail}` })),
+      ];
       daemon.markKilled();
       daemon.kill('SIGTERM');
       const how = await Promise.race([daemon.exited, sleep(30_000).then(() => 'timeout')]);
@@ -360,6 +459,8 @@ async function main(): Promise<number> {
       const errors = daemonErrors(path.join(dir, 'daemon.log'));
       if (errors.length > 0) process.stdout.write(`  note daemon-errors: ${errors.join('; ')}\n`);
       if (unexpectedExits.length > 0) process.stdout.write(`  note daemon-exits: the daemon exited on its own ${unexpectedExits.length}× (${unexpectedExits.join(', ')}); see ${dir}/daemon.log\n`);
+      if (operatorResyncs > 0) process.stdout.write(`  note operator-resyncs: ${operatorResyncs} resync(s) after a restart found ledger continuity broken (a database restore from before a validator restore)\n`);
+      if (resyncWithoutDetection > 0) process.stdout.write(`  note validator-restores: ${resyncWithoutDetection} not detected within 10 s before the operator's resync (nothing of the treasury after the backup, or a reconnect still pending)\n`);
       if (pgSkipped > 0) process.stdout.write(`  note pg-restarts: ${pgSkipped} skipped because other databases were in use\n`);
       if (result.failures.size > 0) {
         process.stdout.write(`  failed withdrawals by reason: ${[...result.failures].map(([r, n]) => `${r} ×${n}`).join('; ')}\n`);
@@ -367,7 +468,7 @@ async function main(): Promise<number> {
       for (const f of violations) process.stdout.write(`  VIOLATION ${f.invariant}: ${f.detail}\n`);
       const c = result.counts;
       process.stdout.write(
-        `chaos: kills=${o.kills} faults=${faults.injected} pgRestarts=${pgRestarts} restores=${restores.length} deposits=${c.deposits} withdrawals=${c.withdrawals} violations=${violations.length} seed=${o.seed}` +
+        `chaos: kills=${o.kills} faults=${faults.injected} pgRestarts=${pgRestarts} restores=${restores.length} validatorRestores=${validatorRestores} deposits=${c.deposits} withdrawals=${c.withdrawals} violations=${violations.length} seed=${o.seed}` +
           ` (completed=${c.completed} failed=${c.failed} notFinal=${result.notes.filter((n) => n.invariant === 'not-final').length} selfTransfers=${c.selfTransfers} credited=${c.credited} unattributed=${c.unattributed} faultsFired=${faultsFired} clockSteps=${clockSteps} ${seconds}s)\n`,
       );
       found = violations.length > 0 || result.notes.length > 0 || unexpectedExits.length > 0;

@@ -185,7 +185,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       registryTokens,
       registryPolicy,
       ...(service
-        ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion, recovery: service.recovery, traffic: service.traffic }
+        ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion, recovery: service.recovery, traffic: service.traffic, ledgerRecovery: service.ledgerRecovery }
         : {}),
     });
     registerConsoleRoutes(app);

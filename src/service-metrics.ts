@@ -32,6 +32,8 @@ export interface IngestionPositionSource {
   committedOffset(): Promise<number | undefined>;
   /** Elements received, not yet committed. */
   queued(): number;
+  /** The recorded ledger-continuity failure's reason (sql/019), undefined while intact. */
+  continuityFailure?(): Promise<string | undefined>;
 }
 
 export interface ServiceMetricsOptions {
@@ -207,6 +209,20 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
       if (!s) return;
       const [end, committed] = await Promise.all([ledgerEnd(), s.committedOffset()]);
       if (end !== undefined) this.set(Math.max(0, end - (committed ?? 0)));
+    },
+  });
+  new Gauge({
+    name: 'cxi_ledger_continuity_ok',
+    help: 'Whether the ledger is the one ingestion read (1) or not (0, label reason: ledger_end_behind, update_differs, participant_differs, synchronizer_differs): while 0, ingestion and every ledger effect are stopped until `cxi ingestion resync` or `cxi ingestion migrate`.',
+    labelNames: ['reason'],
+    registers: [registry],
+    async collect() {
+      const read = source?.continuityFailure;
+      if (!read) return;
+      const reason = await read().catch(() => 'unknown');
+      this.reset();
+      if (reason === undefined) this.set({ reason: 'none' }, 1);
+      else this.set({ reason }, 0);
     },
   });
   new Gauge({

@@ -2,6 +2,7 @@ import { createHoldingsJob, type HoldingsJob } from './admin/holdings-job.js';
 import { createHoldingAdoption, type HoldingAdoption } from './admin/holding-adoption.js';
 import { createReconcilerFrom, ledgerHoldingsSourceFor, singleFlight, type Reconciler } from './admin/reconciliation/run.js';
 import { createDbRestoreRecovery, type DbRestoreRecovery } from './admin/db-restore-recovery.js';
+import { createLedgerRecovery, type LedgerRecovery } from './admin/ledger-recovery.js';
 import { createSwitches, type Switches } from './admin/switches.js';
 import { createTrafficGate, type TrafficGate, type TrafficGateOptions } from './admin/traffic.js';
 import type { LedgerConfig } from './config.js';
@@ -24,7 +25,7 @@ import {
 import type { WithdrawalActors } from './machines/withdrawal.actors.js';
 import { DEFAULT_WITHDRAWAL_POLICY, type WithdrawalPolicy } from './machines/withdrawal.context.js';
 import type { ServiceMetrics } from './service-metrics.js';
-import { readCheckpoint } from './store/checkpoint.js';
+import { readCheckpoint, readContinuityFailures } from './store/checkpoint.js';
 import type { Sql } from './store/db.js';
 import { createReservationActors } from './store/reservations.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from './streams/index.js';
@@ -89,6 +90,8 @@ export interface Service {
   readonly recovery: DbRestoreRecovery;
   /** Holds every submission while the validator is out of traffic; caps submissions per second. */
   readonly traffic: TrafficGate;
+  /** `cxi ingestion resync` / `migrate` (src/admin/ledger-recovery.ts), with this process's ingestion stopped meanwhile. */
+  readonly ledgerRecovery: LedgerRecovery;
   readonly components: readonly Component[];
 }
 
@@ -170,6 +173,7 @@ export function createService(o: ServiceOptions): Service {
       // A standby instance has no position of its own: the stored checkpoint is the truth.
       committedOffset: async () => ingestion.progress().committedOffset ?? (await readCheckpoint(sql, ledger.treasuryParty))?.offset,
       queued: () => ingestion.progress().queued,
+      continuityFailure: async () => (await readContinuityFailures(sql)).find((f) => f.treasuryParty === ledger.treasuryParty)?.reason,
     });
   }
   const holdingsJob =
@@ -195,6 +199,7 @@ export function createService(o: ServiceOptions): Service {
     switches,
     recovery,
     traffic,
+    ledgerRecovery: createLedgerRecovery({ sql, treasuryParty: ledger.treasuryParty, ingestion, switches }),
     components: [switches, traffic, recovery, ingestion, withdrawals, deposits, ...(holdingsJob ? [holdingsJob] : [])],
   };
 }

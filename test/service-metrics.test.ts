@@ -61,7 +61,7 @@ describe('service metrics', () => {
   it('count ingested batches and compute the lag from the ledger end and the committed offset', async () => {
     const registry = new Registry();
     const metrics = createServiceMetrics(registry, { ledgerEndCacheMs: 0 });
-    metrics.ingested({ checkpoint: { treasuryParty: 't', offset: 10, updateId: null, recordTime: null, synchronizerId: null, synchronizerTimes: {} }, elements: 5, transactions: 3, skipped: 1, eventIds: [], parsedAhead: true, warnings: [] });
+    metrics.ingested({ checkpoint: { treasuryParty: 't', offset: 10, updateId: null, updateOffset: null, participantId: null, recordTime: null, synchronizerId: null, synchronizerTimes: {} }, elements: 5, transactions: 3, skipped: 1, eventIds: [], parsedAhead: true, warnings: [] });
     let end = 20;
     let committed: number | undefined = 10;
     let failing = false;

@@ -1,6 +1,7 @@
-import { concat, defer, filter, of, Subject, take, type Observable } from 'rxjs';
+import { concat, defer, filter, merge, of, Subject, take, type Observable } from 'rxjs';
 import type { Component, ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
+import { readContinuityFailures, type ContinuityFailure } from '../store/checkpoint.js';
 import type { Sql } from '../store/db.js';
 import { listSwitches, setSwitch, SWITCH_NAMES, type SwitchName, type SwitchState } from '../store/switches.js';
 
@@ -16,6 +17,11 @@ import { listSwitches, setSwitch, SWITCH_NAMES, type SwitchName, type SwitchStat
  * Holding is not a new kind of failure: a held effect simply starts later, after the state that
  * invoked it was committed (the write-ahead rule is untouched), exactly as if the network were slow.
  * When the database cannot be read the last known state stays in force.
+ *
+ * The same poll reads ingestion's ledger-continuity failure (sql/019, src/streams/continuity.ts):
+ * while the ledger is not the one ingestion read, `withdrawals` and `acceptance` are held as if
+ * paused, on every instance, until an operator's resync or migrate clears it. It is not an
+ * operator pause: resuming a switch does not lift it.
  */
 export interface Switches extends Component {
   state(name: SwitchName): SwitchState;
@@ -23,8 +29,13 @@ export interface Switches extends Component {
   isPaused(name: SwitchName): boolean;
   /** The switch's state now, then every change. */
   watch(name: SwitchName): Observable<SwitchState>;
-  /** Resolves at once when open, else when resumed; rejects when `signal` aborts. */
+  /**
+   * Resolves at once when open, else when resumed; rejects when `signal` aborts. `withdrawals` and
+   * `acceptance` are also held while ledger continuity is broken (ledgerHold).
+   */
   whenOpen(name: SwitchName, signal?: AbortSignal): Promise<void>;
+  /** The recorded ledger-continuity failure holding every ledger effect, if any. */
+  ledgerHold(): ContinuityFailure | undefined;
   pause(name: SwitchName, reason: string, by: string): Promise<SwitchState>;
   resume(name: SwitchName, by: string, reason?: string): Promise<SwitchState>;
   /** Re-reads the table now (after a change made by someone else through the database). */
@@ -48,6 +59,16 @@ export function createSwitches(o: SwitchesOptions): Switches {
   const pollMs = o.pollMs ?? 1000;
   const cache = new Map<SwitchName, SwitchState>(SWITCH_NAMES.map((name) => [name, { name, paused: false, reason: null, changedBy: null, changedAt: new Date(0).toISOString() }]));
   const changes$ = new Subject<SwitchState>();
+  let continuity: ContinuityFailure | undefined;
+  const continuity$ = new Subject<ContinuityFailure | undefined>();
+  const held = (name: SwitchName) => cache.get(name)!.paused || (name !== 'ingestion' && continuity !== undefined);
+  const applyContinuity = (f: ContinuityFailure | undefined) => {
+    if (f?.detail === continuity?.detail && f?.reason === continuity?.reason) return;
+    continuity = f;
+    if (f) log.error({ reason: f.reason, treasuryParty: f.treasuryParty }, `ledger effects HELD: ${f.detail}`);
+    else log.warn('ledger continuity restored: ledger effects are no longer held');
+    continuity$.next(f);
+  };
   let status: ComponentStatus = { state: 'stopped' };
   let timer: NodeJS.Timeout | undefined;
   let running = false;
@@ -68,9 +89,10 @@ export function createSwitches(o: SwitchesOptions): Switches {
   let queue: Promise<void> = Promise.resolve();
   const refresh = (): Promise<void> => {
     const read = queue.then(async () => {
-      const all = await listSwitches(o.sql);
+      const [all, broken] = await Promise.all([listSwitches(o.sql), readContinuityFailures(o.sql)]);
       failures = 0;
       for (const s of all) apply(s);
+      applyContinuity(broken[0]);
     });
     queue = read.catch(() => {});
     reading = queue;
@@ -105,15 +127,17 @@ export function createSwitches(o: SwitchesOptions): Switches {
     // Running whatever the switches say (a pause is not a fault); the detail names what is paused.
     status: () => {
       const paused = SWITCH_NAMES.map((n) => cache.get(n)!).filter((x) => x.paused);
-      if (status.state !== 'running' || paused.length === 0) return status;
-      return { state: 'running', detail: paused.map((x) => `${x.name} ${describePause(x)}`).join('; ') };
+      const details = [...paused.map((x) => `${x.name} ${describePause(x)}`), ...(continuity ? [`withdrawals and acceptance held: ${continuity.detail}`] : [])];
+      if (status.state !== 'running' || details.length === 0) return status;
+      return { state: 'running', detail: details.join('; ') };
     },
     state: (name) => cache.get(name)!,
     list: () => SWITCH_NAMES.map((n) => cache.get(n)!),
     isPaused: (name) => cache.get(name)!.paused,
     watch,
+    ledgerHold: () => continuity,
     whenOpen(name, signal) {
-      if (!cache.get(name)!.paused) return Promise.resolve();
+      if (!held(name)) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         if (signal?.aborted) {
           reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
@@ -123,9 +147,9 @@ export function createSwitches(o: SwitchesOptions): Switches {
           sub.unsubscribe();
           reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted while held by a paused switch'));
         };
-        const sub = watch(name)
+        const sub = merge(watch(name), continuity$)
           .pipe(
-            filter((s) => !s.paused),
+            filter(() => !held(name)),
             take(1),
           )
           .subscribe(() => {

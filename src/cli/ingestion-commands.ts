@@ -28,8 +28,26 @@ function progressLine(now: IngestionView, prev: { offset: number; at: number } |
   return parts.join('  ');
 }
 
+const RecoveryResult = z.object({
+  action: z.enum(['resync', 'migrate']),
+  summary: z.array(z.string()),
+  before: z.object({ offset: z.number() }).passthrough(),
+  after: z.object({ offset: z.number() }).passthrough(),
+});
+
+/** What resync or migrate did: its sentences (or the whole answer as JSON). */
+function printRecovery(raw: unknown, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(raw, null, 2));
+    return;
+  }
+  const r = RecoveryResult.parse(raw);
+  console.log(`${r.action}: done`);
+  for (const line of r.summary) console.log(`  - ${line}`);
+}
+
 export function registerIngestionCommands(program: Command, client: () => { api: ApiClient; opts: { json: boolean } }): void {
-  program
+  const ingestion = program
     .command('ingestion')
     .description('ingestion progress: stored checkpoint, ledger end and lag')
     .option('--follow', 'print progress every --interval until the lag is 0 (Ctrl-C to stop early)')
@@ -49,5 +67,33 @@ export function registerIngestionCommands(program: Command, client: () => { api:
         prev = { offset: now.checkpointOffset ?? 0, at };
         await new Promise((r) => setTimeout(r, intervalMs));
       }
+    });
+  registerRecoveryCommands(ingestion, client);
+}
+
+/**
+ * `cxi ingestion resync` / `cxi ingestion migrate`: the validator-restore and major-upgrade
+ * runbooks (README "Recovery"), admin scope. Each prints what it did; a refusal exits non-zero
+ * with the daemon's reason and changes nothing.
+ */
+export function registerRecoveryCommands(ingestion: Command, client: () => { api: ApiClient; opts: { json: boolean } }): void {
+  ingestion
+    .command('resync')
+    .description('after a validator restore: resume at the offset where the ingested record time begins on the ledger (found by reading it), skipping updates already ingested')
+    .option('--offset <n>', 'resume after this offset instead of searching')
+    .option('--participant <id>', "accept the ledger's participant id when the treasury is now read from another of its nodes")
+    .action(async (o: { offset?: string; participant?: string }) => {
+      const { api, opts } = client();
+      const offset = o.offset === undefined ? undefined : Number(o.offset);
+      if (offset !== undefined && (!Number.isInteger(offset) || offset < 0)) throw new Error(`--offset must be a non-negative integer, got ${o.offset}`);
+      printRecovery(await api.post('/v1/ingestion/resync', { ...(offset !== undefined ? { offset } : {}), ...(o.participant ? { participant: o.participant } : {}) }), opts.json);
+    });
+  ingestion
+    .command('migrate')
+    .description('after a major upgrade (synchronizer migration): follow the new synchronizer from the start of the new ledger; its import transactions credit nobody')
+    .option('--acs-timestamp <iso>', "the migration dump's acs_timestamp: refuse unless ingestion reached it on the old synchronizer")
+    .action(async (o: { acsTimestamp?: string }) => {
+      const { api, opts } = client();
+      printRecovery(await api.post('/v1/ingestion/migrate', o.acsTimestamp ? { acsTimestamp: o.acsTimestamp } : {}), opts.json);
     });
 }

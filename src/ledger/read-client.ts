@@ -172,6 +172,16 @@ export class LedgerReadClient {
     return this.http.request({ method: 'POST', path: '/v2/updates/update-by-id', body: { updateId, updateFormat }, schema: JsGetUpdateResponse, ...(signal ? { signal } : {}) });
   }
 
+  /** POST /v2/updates/update-by-offset; undefined when no update the format selects is there (404 UPDATE_NOT_FOUND). */
+  async updateByOffset(offset: number, updateFormat: UpdateFormatInput, signal?: AbortSignal): Promise<JsGetUpdateResponse | undefined> {
+    try {
+      return await this.http.request({ method: 'POST', path: '/v2/updates/update-by-offset', body: { offset, updateFormat }, schema: JsGetUpdateResponse, ...(signal ? { signal } : {}) });
+    } catch (e) {
+      if (e instanceof LedgerApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
   /** The created/archived events of a contract; undefined when the party cannot see it (404). */
   async eventsByContractId(contractId: string, eventFormat: EventFormatInput, signal?: AbortSignal): Promise<JsGetEventsByContractIdResponse | undefined> {
     try {

@@ -139,6 +139,7 @@ export class DurableLedger implements LedgerJournal {
   private fd: number | undefined;
   private pending: string[] = [];
   private metaDirty = false;
+  private resetPending = false;
   private bytes = 0;
   readonly stats: DurableLedgerStats = { syncs: 0, compactions: 0, journalBytes: 0 };
 
@@ -160,6 +161,12 @@ export class DurableLedger implements LedgerJournal {
 
   append(change: LedgerChange): void {
     if (this.fd === undefined) return;
+    if (change.kind === 'reset') {
+      // Lines cannot replay a replaced state onto the snapshot before it: the next sync writes a
+      // snapshot of the state as it is then (everything of this step included) instead.
+      this.resetPending = true;
+      return;
+    }
     if (change.kind === 'meta') {
       // Written whole at the sync, so what the same step changes after this is in it.
       this.metaDirty = true;
@@ -168,7 +175,7 @@ export class DurableLedger implements LedgerJournal {
     this.pending.push(JSON.stringify(this.line(change)));
   }
 
-  private line(change: Exclude<LedgerChange, { kind: 'meta' }>): JournalLine {
+  private line(change: Exclude<LedgerChange, { kind: 'meta' | 'reset' }>): JournalLine {
     const s = ++this.seq;
     switch (change.kind) {
       case 'entry':
@@ -186,6 +193,13 @@ export class DurableLedger implements LedgerJournal {
 
   sync(): void {
     if (this.fd === undefined) return;
+    if (this.resetPending) {
+      this.resetPending = false;
+      this.pending = [];
+      this.metaDirty = false;
+      this.compact();
+      return;
+    }
     if (this.metaDirty) {
       this.metaDirty = false;
       this.pending.push(JSON.stringify({ s: ++this.seq, k: 'meta', m: this.engine.meta() } satisfies JournalLine));

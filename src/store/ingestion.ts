@@ -64,6 +64,8 @@ export interface IngestOptions {
    * writer's.
    */
   mayHaveCommitted?: boolean;
+  /** The participant the ledger is read from: recorded on a checkpoint that does not name one yet. */
+  participantId?: string | undefined;
 }
 
 export interface IngestResult {
@@ -105,9 +107,11 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
         `the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${opts.expectedOffset}: another ingestion writer is active`,
       );
     }
-    const cp: Checkpoint = stored ?? { treasuryParty: party, offset: 0, updateId: null, recordTime: null, synchronizerId: null, synchronizerTimes: {} };
+    const cp: Checkpoint = stored ?? { treasuryParty: party, offset: 0, updateId: null, updateOffset: null, participantId: null, recordTime: null, synchronizerId: null, synchronizerTimes: {} };
     const { fresh, txs, skipped } = selectFresh(elements, cp.offset, already);
     const next = nextCheckpoint(cp, fresh);
+    // The participant the session checked the ledger's identity against (ledger continuity).
+    if (next.participantId === null && opts.participantId !== undefined) next.participantId = opts.participantId;
 
     const holdingsById = new Map<string, KnownHolding>(holdings.map((h) => [h.contractId, h]));
     const instructionsById = new Map<string, KnownInstruction>(instructionRows.map((i) => [i.contractId, i]));
@@ -235,6 +239,7 @@ function nextCheckpoint(cp: Checkpoint, fresh: readonly IngestElement[]): Checkp
       follow(el.tx.synchronizerId, el.tx.updateId, el.tx.offset);
       next.offset = Math.max(next.offset, el.tx.offset);
       next.updateId = el.tx.updateId;
+      next.updateOffset = el.tx.offset;
       advanceTime(next, el.tx.synchronizerId, el.tx.recordTime);
     } else if (el.kind === 'checkpoint') {
       next.offset = Math.max(next.offset, el.offset);

@@ -375,3 +375,17 @@ export function toActorError(e: unknown, what: string): ActorError {
   const failure: ActorFailure = { code: sqlState ? familyCode('DB_', sqlState) : Failure.DB_ERROR, message, retryable: transientClass || sqlState === '23505' };
   return new ActorError(failure);
 }
+
+/**
+ * Withdrawal attempts submitted for `synchronizerId` that are undecided: no transfer ingested, no
+ * expiry reported, the reservation not released. After a major upgrade nothing decides them (the
+ * old synchronizer's record time stops): `cxi ingestion migrate` reports how many.
+ */
+export async function countUndecidedAttempts(db: Queryable, synchronizerId: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    select count(distinct (w.withdrawal_id, w.attempt))::int as n
+    from withdrawals w join holding_reservations r on r.withdrawal_id = w.withdrawal_id and r.attempt = w.attempt
+    where r.synchronizer_id = ${synchronizerId} and r.submitted_at is not null and r.released_at is null
+      and w.transfer_update_id is null and (w.expiry_emitted_attempt is null or w.expiry_emitted_attempt < w.attempt)`;
+  return row?.n ?? 0;
+}

@@ -7,15 +7,16 @@ import { LedgerReadClient, listOptionsOf } from '../ledger/read-client.js';
 import { LedgerDecodeError } from '../ledger/schema/index.js';
 import type { ComponentStatus, Component } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
-import { readCheckpoint } from '../store/checkpoint.js';
+import { readCheckpoint, readContinuityFailures, recordContinuityFailure } from '../store/checkpoint.js';
 import type { Sql } from '../store/db.js';
 import type { FaultPoint } from '../store/ingestion.js';
 import { tryAcquireIngestionLease, type IngestionLease } from '../store/ingestion-lease.js';
-import { DEFAULT_BACKOFF, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
 import { Backpressure } from './backpressure.js';
+import { checkLedgerContinuity, continuityLedgerOf, LedgerContinuityError, type ContinuityLedger } from './continuity.js';
 import { CheckpointConflictError, PrunedOffsetError, UnexpectedSynchronizerError, UpdateParseError } from './errors.js';
 import { runPipeline, type CommittedBatch } from './pipeline.js';
-import { updatesSource, type Transport } from './source.js';
+import { isRetryableSourceError, updatesSource, type Transport } from './source.js';
 import { Failure } from '../failures.js';
 
 /**
@@ -117,7 +118,7 @@ export interface IngestionDeps {
    * nothing (the batch in flight commits, what is only queued is dropped), keeps its writer lock,
    * reports `paused`, and resumes from the stored checkpoint.
    */
-  switches?: Pick<Switches, 'isPaused' | 'state' | 'watch'>;
+  switches?: Pick<Switches, 'isPaused' | 'state' | 'watch'> & Partial<Pick<Switches, 'refresh'>>;
 }
 
 export interface IngestionProgress {
@@ -140,11 +141,20 @@ export interface IngestionComponent extends Component {
   ledgerEnd(signal?: AbortSignal): Promise<number>;
   /** Resolves when the current run has ended (stopped or failed). */
   settled(): Promise<void>;
+  /** The ledger reads of continuity checks, for the operator's resync and migrate (src/admin/ledger-recovery.ts). */
+  readonly continuityLedger: ContinuityLedger;
 }
 
-/** Whether restarting may cure the failure: not bad data, pruned history or a ledger that went back. */
+/** Whether restarting may cure the failure: not bad data, pruned history or a ledger that is not the one ingested. */
 export function restartMayCure(e: unknown): boolean {
-  if (e instanceof UpdateParseError || e instanceof PrunedOffsetError || e instanceof UnexpectedSynchronizerError || e instanceof LedgerDecodeError) return false;
+  if (
+    e instanceof UpdateParseError ||
+    e instanceof PrunedOffsetError ||
+    e instanceof UnexpectedSynchronizerError ||
+    e instanceof LedgerDecodeError ||
+    e instanceof LedgerContinuityError
+  )
+    return false;
   if (e instanceof RetriesExhaustedError) return restartMayCure(e.lastError);
   return !(e instanceof LedgerApiError && e.code === 'OFFSET_AFTER_LEDGER_END');
 }
@@ -152,7 +162,14 @@ export function restartMayCure(e: unknown): boolean {
 /** An operator's sentence for why ingestion stopped. */
 export function describeFailure(e: unknown): string {
   if (e instanceof RetriesExhaustedError) return `ledger unreachable: ${describeFailure(e.lastError)} (gave up after ${e.attempts} attempts)`;
-  if (e instanceof UpdateParseError || e instanceof PrunedOffsetError || e instanceof CheckpointConflictError || e instanceof UnexpectedSynchronizerError) return e.message;
+  if (
+    e instanceof UpdateParseError ||
+    e instanceof PrunedOffsetError ||
+    e instanceof CheckpointConflictError ||
+    e instanceof UnexpectedSynchronizerError ||
+    e instanceof LedgerContinuityError
+  )
+    return e.message;
   if (e instanceof LedgerDecodeError) return `bad data from the ledger: ${e.message}`;
   if (e instanceof LedgerApiError) {
     if (e.status === 401 || e.status === 403 || e.code === Failure.AUTH_TOKEN) {
@@ -179,6 +196,7 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
         `the ledger refused ${from} elements per HTTP page (413: its http-list-max-elements-limit is lower); pages now ask for ${to} (set LEDGER_HTTP_PAGE_SIZE to at most the node's limit)`,
       ),
   });
+  const continuityLedger = continuityLedgerOf(http, client, party);
   const retryPolicy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...o.retry };
   const restartPolicy: IngestionRestartPolicy = { ...DEFAULT_RESTART, ...o.restart };
   const committed$ = new Subject<CommittedBatch>();
@@ -213,16 +231,18 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
    * The run stopped on `e`: failed (red on /health and /ready) and, if a restart may cure it and
    * the budget allows, restarted after a pause; the component stays failed meanwhile.
    */
-  function fail(e: unknown): void {
+  function fail(e: unknown): Promise<void> {
     const detail = describeFailure(e);
     failure = detail;
     status = { state: 'failed', detail };
     logger.error({ err: e }, `ingestion stopped: ${detail}`);
-    if (stopping || !restartMayCure(e)) return;
+    // Part of the run (returned): a resync that stops the run must not see this write land after its own.
+    const recorded = e instanceof LedgerContinuityError && !e.stored ? recordBroken(e) : Promise.resolve();
+    if (stopping || !restartMayCure(e)) return recorded;
     if (restartsInARow >= restartPolicy.maxRestarts) {
       status = { state: 'failed', detail: `${detail} (not restarted again: ${restartsInARow} restarts in a row committed nothing)` };
       logger.error({ restarts: restartsInARow }, 'ingestion is not restarted again: the last restarts in a row committed nothing; restart the daemon once the cause is fixed');
-      return;
+      return recorded;
     }
     const attempt = ++restartsInARow;
     const delayMs = Math.min(restartPolicy.maxDelayMs, restartPolicy.baseDelayMs * 2 ** (attempt - 1));
@@ -236,6 +256,65 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       begin().catch((err: unknown) => fail(err));
     }, delayMs);
     restartTimer.unref();
+    return recorded;
+  }
+
+  /**
+   * Stores the continuity failure (every instance then holds withdrawals and accepts, and a restart
+   * finds it) and tells this process's switches at once. Retried for about a minute: the hold must
+   * not be lost to a database blip (this process's ingestion stays failed either way, and any
+   * instance's ingestion finds the same difference when it starts).
+   */
+  async function recordBroken(e: LedgerContinuityError): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await recordContinuityFailure(sql, { treasuryParty: party, reason: e.reason, detail: e.message });
+        await deps.switches?.refresh?.();
+        return;
+      } catch (err) {
+        if (attempt >= 15) {
+          logger.error({ err, attempt }, 'cannot record the ledger continuity failure: other instances do not hold their ledger effects for it');
+          return;
+        }
+        logger.error({ err, attempt }, 'cannot record the ledger continuity failure; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** attempt)));
+      }
+    }
+  }
+
+  /**
+   * The ledger is still the one ingestion read (src/streams/continuity.ts), checked against the
+   * stored checkpoint; a failure recorded earlier stands until resync or migrate clears it.
+   */
+  async function verifyContinuity(): Promise<{ participantId: string }> {
+    const stored = (await readContinuityFailures(sql)).find((f) => f.treasuryParty === party);
+    if (stored) throw new LedgerContinuityError(stored.reason, stored.detail, true);
+    return checkLedgerContinuity(continuityLedger, await readCheckpoint(sql, party));
+  }
+
+  /**
+   * The start-of-session check, retried like the stream's own connection (a ledger unreachable at
+   * start is the same as one unreachable later); undefined when the component stopped meanwhile.
+   */
+  async function verifyContinuityRetrying(): Promise<{ participantId: string } | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await verifyContinuity();
+      } catch (e) {
+        if (!isRetryableSourceError(e) || stopping) throw e;
+        if (attempt > retryPolicy.maxAttempts) throw new RetriesExhaustedError(attempt, e);
+        const delayMs = backoffDelay(retryPolicy, attempt);
+        logger.warn({ err: e, attempt, delayMs }, 'cannot check the ledger’s identity; retrying');
+        const stopped = await new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => {
+            sub.unsubscribe();
+            resolve(false);
+          }, delayMs);
+          const sub = stop$.subscribe({ next: () => (clearTimeout(t), resolve(true)), error: () => (clearTimeout(t), resolve(true)) });
+        });
+        if (stopped || stopping) return undefined;
+      }
+    }
   }
 
   /** A new run: the writer's lock (or standby while another instance holds it), then the stream from the checkpoint. */
@@ -293,6 +372,9 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
 
   /** One session: from the stored checkpoint until `until$` fires (stop or pause) or the run fails. */
   async function readFromCheckpoint(onRunning: () => void, until$: Observable<unknown>): Promise<void> {
+    const verified = await verifyContinuityRetrying();
+    if (!verified) return;
+    const { participantId } = verified;
     const cp = await readCheckpoint(sql, party);
     const start = cp?.offset ?? 0; // no checkpoint: from the beginning of history (integration guide)
     progress.committedOffset = cp?.offset;
@@ -312,6 +394,9 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       party,
       transport: o.transport ?? 'auto',
       resumeOffset: () => progress.receivedOffset ?? start,
+      beforeReconnect: async () => {
+        await verifyContinuity();
+      },
       paused$: backpressure.paused$,
       retry: retryPolicy,
       ...(o.pingIntervalMs !== undefined ? { pingIntervalMs: o.pingIntervalMs } : {}),
@@ -344,6 +429,7 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       startOffset: start,
       stop$: until$,
       ingest: {
+        participantId,
         ...(o.instructionExpiryGraceMs !== undefined ? { instructionExpiryGraceMs: o.instructionExpiryGraceMs } : {}),
         ...(o.faults ? { faults: o.faults } : {}),
       },
@@ -420,6 +506,7 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
     progress: () => ({ ...progress, queued: backpressure.size }),
     ledgerEnd: (signal) => client.ledgerEnd(signal),
     settled: () => run,
+    continuityLedger,
     status: () => status,
     async start() {
       if (status.state === 'running' || status.state === 'starting') return;

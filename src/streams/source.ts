@@ -1,4 +1,4 @@
-import { catchError, defer, filter, firstValueFrom, Observable, repeat, retry, tap, throwError, timer } from 'rxjs';
+import { catchError, defer, filter, firstValueFrom, from, Observable, repeat, retry, switchMap, tap, throwError, timer } from 'rxjs';
 import { LedgerAuthError } from '../ledger/auth.js';
 import { LedgerApiError, type LedgerHttp } from '../ledger/http.js';
 import { type LedgerReadClient, treasuryUpdateFormat } from '../ledger/read-client.js';
@@ -6,6 +6,7 @@ import { openUpdatesSocket, type UpdatesSocket } from '../ledger/updates-socket.
 import type { IngestElement } from '../store/ingestion.js';
 import { backoffDelay, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
 import { offsetOf, toIngestElement } from './elements.js';
+import { continuityErrorOfStream } from './continuity.js';
 import { PrunedOffsetError } from './errors.js';
 import { Failure } from '../failures.js';
 
@@ -47,6 +48,11 @@ export interface UpdatesSourceOptions {
   onTransport?: (transport: 'websocket' | 'http') => void;
   /** HTTP: the first of a run of pages that did not move the offset (once per run, for a log line). */
   onEmptyPages?: (run: EmptyPages) => void;
+  /**
+   * Runs before every connection but the first (reconnects, and the websocket after an HTTP
+   * window): the ledger continuity check. A failure it throws ends the source unless retryable.
+   */
+  beforeReconnect?: () => Promise<void>;
 }
 
 export interface EmptyPages {
@@ -69,6 +75,10 @@ export function isRetryableSourceError(e: unknown): boolean {
 /** Canton's answer to reading below the pruning offset, made into what the operator must do. */
 function classify(e: unknown, begin: number): unknown {
   if (e instanceof LedgerApiError && e.code === 'PARTICIPANT_PRUNED_DATA_ACCESSED') return new PrunedOffsetError(begin, undefined, { cause: e });
+  // Category 12 is retryable in general, but a ledger end below what was already received is a
+  // ledger that went back: waiting for it to grow past `begin` would skip what it now has below.
+  const broken = continuityErrorOfStream(e, begin);
+  if (broken) return broken;
   if (e instanceof LedgerAuthError) return new LedgerApiError(`cannot obtain a Ledger API token: ${e.message}`, { status: e.status, code: Failure.AUTH_TOKEN, retryable: e.retryable, cause: e });
   return e;
 }
@@ -184,7 +194,8 @@ export function updatesSource(o: UpdatesSourceOptions): Observable<IngestElement
   // that a fallback that works keeps the source alive while the websocket stays out of reach.
   let failures = 0;
   const answered = () => (failures = 0);
-  const attempt$ = defer(() => {
+  let connections = 0;
+  const connect$ = defer(() => {
     const begin = o.resumeOffset();
     if (o.transport === 'http') {
       o.onTransport?.('http');
@@ -208,6 +219,7 @@ export function updatesSource(o: UpdatesSourceOptions): Observable<IngestElement
       }),
     );
   });
+  const attempt$ = defer(() => (connections++ === 0 || !o.beforeReconnect ? connect$ : from(o.beforeReconnect()).pipe(switchMap(() => connect$))));
   return attempt$.pipe(
     // An HTTP fallback window ended normally: back to the websocket.
     repeat(),

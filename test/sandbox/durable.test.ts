@@ -122,4 +122,32 @@ describe('a saved double survives SIGKILL with every commit it answered (issue 2
       await sb.stop();
     }
   });
+
+  it('a node restore or a major upgrade is on disk as it is in memory: the journal cannot replay a replaced state', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cxi-durable-'));
+    dirs.push(dir);
+    const options = { treasury: { fund: [{ instrument: 'Amulet', amount: '300' }] } };
+    const { sb } = await startPersistentSandbox(dir, options, testLogger());
+    const image = () => {
+      const saved = readSavedLedger(path.join(dir, 'ledger.json'))!;
+      const engine = new SandboxEngine({ instruments: SandboxOptions.parse(options).instruments, restore: saved.snapshot });
+      replayJournal(engine, saved.journal);
+      return engine;
+    };
+    try {
+      const treasury = sb.treasury?.party ?? '';
+      const backup = sb.control.backupNode();
+      sb.control.mint(treasury, 'Amulet', '5');
+      sb.control.restoreNode({ backupId: backup.backupId, offsetShift: 3 });
+      sb.control.mint(treasury, 'Amulet', '7');
+      expect(image().stateDigest()).toBe(sb.engine.stateDigest());
+      expect(image().ledger.ledgerEnd).toBe(sb.engine.ledger.ledgerEnd);
+      sb.control.majorUpgrade();
+      sb.control.mint(treasury, 'Amulet', '9');
+      expect(image().stateDigest()).toBe(sb.engine.stateDigest());
+      expect(image().ledger.synchronizerId).toBe(sb.engine.ledger.synchronizerId);
+    } finally {
+      await sb.stop();
+    }
+  });
 });

@@ -53,6 +53,9 @@ describe('ingestion store: one transaction per batch', () => {
       treasuryParty: TREASURY,
       offset: last.update.Transaction.value.offset,
       updateId: last.update.Transaction.value.updateId,
+      // Where continuity checks look the last transaction up again; the participant is recorded by the component (none here).
+      updateOffset: last.update.Transaction.value.offset,
+      participantId: null,
       recordTime: last.update.Transaction.value.recordTime,
       synchronizerId: SYNC,
       synchronizerTimes: { [SYNC]: last.update.Transaction.value.recordTime },

@@ -161,7 +161,7 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
   const { ingestion, withdrawals, deposits, switches, recovery, traffic } = service;
   const app = await createHttpServer({ logger, apiTokens: [STACK_API_TOKEN], protectOpsEndpoints: false, ...(registry ? { metrics: createHttpMetrics(registry) } : {}) });
   if (registry) registerMetricsRoute(app, registry);
-  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion, recovery, traffic });
+  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion, recovery, traffic, ledgerRecovery: service.ledgerRecovery });
   registerHealthRoutes(app, { health: () => healthOf(service.components), checkReady: async () => ({ database: 'ok' }) });
 
   const started: { stop(): Promise<void> }[] = [];

@@ -37,6 +37,8 @@ export interface ApiDeps {
   ingestion?: IngestionRouteDeps['ingestion'];
   /** Recovery after a database restore (cxi recovery); 503 without it. */
   recovery?: RecoveryRouteDeps['recovery'];
+  /** POST /v1/ingestion/resync and /migrate; 503 without it. */
+  ledgerRecovery?: IngestionRouteDeps['ledgerRecovery'];
 }
 
 /** The exchange-facing /v1 API. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../../logger.js';
-import { readCheckpoint } from '../../store/checkpoint.js';
+import { readCheckpoint, readContinuityFailures } from '../../store/checkpoint.js';
 import type { Queryable } from '../../store/db.js';
 import type { CatchUp } from './types.js';
 import { readUntilAborted, sleep } from '../../lib/abortable.js';
@@ -12,7 +12,9 @@ import { readUntilAborted, sleep } from '../../lib/abortable.js';
  * row, and the outbox events, all in the batch's transaction.
  *
  * Reads that fail (ledger unreachable, database blip) are retried with backoff, loudly: while the
- * ledger cannot be read nothing can be decided against it, and the caller's work waits.
+ * ledger cannot be read nothing can be decided against it, and the caller's work waits. So does
+ * it while ledger continuity is broken (sql/019): a checkpoint beyond the end of a ledger that
+ * went back says nothing about that ledger, and only an operator's resync or migrate ends the wait.
  */
 export interface IngestionCatchUpOptions {
   db: Queryable;
@@ -47,12 +49,13 @@ export function createIngestionCatchUp(o: IngestionCatchUpOptions): CatchUp {
     const began = Date.now();
     let reported = began;
     for (;;) {
-      const cp = await retrying('read the ingestion checkpoint', () => readCheckpoint(o.db, o.treasuryParty), signal);
+      const [cp, broken] = await retrying('read the ingestion checkpoint', () => Promise.all([readCheckpoint(o.db, o.treasuryParty), readContinuityFailures(o.db)]), signal);
       const at = cp?.offset ?? 0;
-      if (at >= end) return end;
+      if (at >= end && broken.length === 0) return end;
       if (Date.now() - reported >= REPORT_EVERY_MS) {
         reported = Date.now();
-        log.warn({ ledgerEnd: end, ingestedThrough: at, waitingMs: reported - began }, 'still waiting for ingestion to reach the ledger end (is ingestion paused, failed or far behind?)');
+        if (broken.length > 0) log.warn({ waitingMs: reported - began, reason: broken[0]!.reason }, `still waiting: ledger continuity is broken: ${broken[0]!.detail}`);
+        else log.warn({ ledgerEnd: end, ingestedThrough: at, waitingMs: reported - began }, 'still waiting for ingestion to reach the ledger end (is ingestion paused, failed or far behind?)');
       }
       await sleep(pollMs, signal);
     }

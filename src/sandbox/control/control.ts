@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { SandboxEngine } from '../engine/engine.js';
 import { LedgerError } from '../engine/errors.js';
 import type { Instrument } from '../engine/instruments.js';
+import type { Snapshot } from '../engine/snapshot.js';
 import type { CommittedTx } from '../engine/types.js';
 import type { TrafficAccount, TrafficView } from '../engine/traffic.js';
 import type { InstructionChoice } from '../engine/workflows.js';
@@ -71,6 +72,19 @@ export interface CounterfeitResult extends TxSummary {
 /** With `claimSender`, the archive is wrapped in the stranger's choice whose result says `claimSender` sent it (memo `memo`). */
 export const CounterfeitArchiveRequest = z.object({ claimSender: z.string().optional(), memo: z.string().optional() });
 export type CounterfeitArchiveRequest = z.input<typeof CounterfeitArchiveRequest>;
+
+/**
+ * Restore the node from a backup taken with backupNode. `redeliver`: the updates after the backup
+ * come again from the synchronizer (same ids, record times, effects) at their offset +
+ * `offsetShift`; otherwise they are lost and the next update takes offset backup end +
+ * `offsetShift` + 1.
+ */
+export const RestoreNodeRequest = z.object({
+  backupId: z.string(),
+  redeliver: z.boolean().default(false),
+  offsetShift: z.int().min(0).default(0),
+});
+export type RestoreNodeRequest = z.input<typeof RestoreNodeRequest>;
 
 export interface TransferResult extends TxSummary {
   kind: 'self' | 'direct' | 'offer';
@@ -220,6 +234,38 @@ export class SandboxControl {
 
   prune(offset: number): void {
     this.engine.ledger.prune(offset);
+  }
+
+  private readonly backups = new Map<string, Snapshot>();
+
+  /** A backup of the node now, kept in memory for restoreNode → its id and the ledger end it covers. */
+  backupNode(): { backupId: string; ledgerEnd: number; recordTime: string } {
+    const snap = this.engine.snapshot();
+    const backupId = `backup-${this.backups.size + 1}`;
+    this.backups.set(backupId, snap);
+    return { backupId, ledgerEnd: snap.end, recordTime: microsToIso(this.engine.ledger.lastRecordTime()) };
+  }
+
+  /**
+   * The node restored from a backup (RestoreNodeRequest; SandboxEngine.restoreNode): update ids and
+   * record times stay, offsets after the backup move. Every open stream is cut, as a node restart
+   * cuts them.
+   */
+  restoreNode(req: RestoreNodeRequest): { ledgerEnd: number; backupLedgerEnd: number } {
+    const r = RestoreNodeRequest.parse(req);
+    const snap = this.backups.get(r.backupId);
+    if (!snap) throw LedgerError.of('INVALID_ARGUMENT', `unknown backup ${r.backupId}`);
+    this.engine.restoreNode(snap, { redeliver: r.redeliver, offsetShift: r.offsetShift });
+    this.hooks.dropWebsockets();
+    return { ledgerEnd: this.engine.ledger.ledgerEnd, backupLedgerEnd: snap.end };
+  }
+
+  /** A major upgrade (SandboxEngine.majorUpgrade): new synchronizer, offsets from 0, imports; every open stream is cut. */
+  majorUpgrade(): { synchronizerId: string; ledgerEnd: number; imports: TxSummary[] } {
+    const { synchronizerId, imports } = this.engine.majorUpgrade();
+    this.backups.clear();
+    this.hooks.dropWebsockets();
+    return { synchronizerId, ledgerEnd: this.engine.ledger.ledgerEnd, imports: imports.map(summary) };
   }
 
   addFault(rule: FaultRuleInput): string {

@@ -16,7 +16,10 @@ import { emptyExtraArgs, MetaKeys, Workflows, type InstructionChoice, type Trans
 import { Counterfeits, type CounterfeitClaim, type CounterfeitIssue } from './counterfeit.js';
 import { compareAmounts, addAmounts, isPositiveAmount, normalizeAmount } from '../../lib/decimal.js';
 import type { CommitOptions } from './ledger.js';
-import { parseSnapshotHeader, restoreMeta, restoreSnapshot, takeMeta, takeSnapshot, type Snapshot, type SnapshotMeta } from './snapshot.js';
+import { parseSnapshotHeader, restoreMeta, restoreSnapshot, shiftOffsetsAfter, takeMeta, takeSnapshot, type Snapshot, type SnapshotMeta } from './snapshot.js';
+
+/** Record time of the import transactions of a major upgrade (CantonTimestamp.MinValue). */
+export const IMPORT_RECORD_TIME = '0001-01-01T00:00:00Z';
 
 export interface EngineOptions {
   readonly seed?: string;
@@ -119,6 +122,46 @@ export class SandboxEngine {
 
   get clock(): RecordTimeClock {
     return this.ledger.clock;
+  }
+
+  /**
+   * The node restored from a backup `snap` (taken earlier with snapshot()), in place. Update ids
+   * and record times are the synchronizer's and stay; offsets are the participant's own and do
+   * not: with `redeliver`, every update committed after the backup is delivered again by the
+   * synchronizer (same id, record time and effects) at its offset plus `offsetShift`; without it,
+   * those updates are lost (a sequencer that no longer has them, or a double whose state file fell
+   * behind) and the next update takes the offset after the backup's end plus `offsetShift`. The
+   * record-time clock goes on (a later commit never gets an earlier time); open streams are the
+   * caller's to cut.
+   */
+  restoreNode(snap: Snapshot, opts: { redeliver: boolean; offsetShift: number }): void {
+    if (!Number.isInteger(opts.offsetShift) || opts.offsetShift < 0) throw new RangeError('offsetShift must be a non-negative integer');
+    if (snap.participantId !== this.ledger.participantId) throw new RangeError('the backup is of another participant');
+    if (snap.synchronizerId !== this.ledger.synchronizerId) throw new RangeError('the backup is from before a major upgrade: restore it onto the old synchronizer is not modelled');
+    const base = opts.redeliver ? this.snapshot() : snap;
+    const restored = shiftOffsetsAfter(base, snap.end, opts.offsetShift);
+    const clock = this.ledger.clock.exportState();
+    this.ledger.clearForRestore();
+    restoreSnapshot(this.ledger, restored);
+    this.ledger.clock.importState(clock);
+    for (const inst of this.instruments) {
+      const saved = base.instruments.find((i) => i.id === inst.config.id && i.admin === inst.admin);
+      if (!saved) continue;
+      const { id: _id, ...rest } = saved;
+      Object.assign(inst, rest);
+    }
+    this.ledger.notify();
+  }
+
+  /**
+   * A major upgrade (hard synchronizer migration) of this node: a new synchronizer, history not
+   * carried over, the active contracts imported at record time 0001-01-01T00:00:00Z
+   * (Ledger.migrateSynchronizer). Returns the new synchronizer id and the import transactions.
+   */
+  majorUpgrade(): { synchronizerId: string; imports: CommittedTx[] } {
+    const synchronizerId = `global-domain::1220${this.ledger.ids.hex(32)}`;
+    const imports = this.ledger.migrateSynchronizer(synchronizerId, isoToMicros(IMPORT_RECORD_TIME));
+    return { synchronizerId, imports };
   }
 
   /** Admin parties, their infrastructure contracts, and the participant admin user. */

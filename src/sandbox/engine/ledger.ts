@@ -6,7 +6,7 @@ import type { RecordTimeClock } from './clock.js';
 import { LedgerError } from './errors.js';
 import { holdingInfo, stakeholders } from './templates.js';
 import { finalizeNodes, planInputs, type TxPlan } from './tx.js';
-import type { CommittedTx, Contract, ContractState, LogEntry, SubmitterInfo } from './types.js';
+import type { CommittedTx, Contract, ContractState, LogEntry, SubmitterInfo, TxNode } from './types.js';
 
 export interface PartyRecord {
   readonly party: string;
@@ -74,7 +74,9 @@ export type LedgerChange =
   | { readonly kind: 'dedup'; readonly key: string; readonly entry: DedupEntry }
   | { readonly kind: 'prune'; readonly offset: number }
   | { readonly kind: 'synchronizer'; readonly id: string; readonly alias: string }
-  | { readonly kind: 'meta' };
+  | { readonly kind: 'meta' }
+  /** The whole state was replaced (a node restore, a major upgrade): only a fresh snapshot records it. */
+  | { readonly kind: 'reset' };
 
 /**
  * Where the ledger's changes go before anyone can see them: `append` as each is made, `sync`
@@ -121,12 +123,16 @@ export class Ledger {
   private notifyPending = false;
   private flushQueued = false;
 
+  /** The first synchronizer; a major upgrade (migrateSynchronizer) replaces it. */
+  private synchronizer: string;
+
   constructor(
     readonly participantId: string,
-    readonly synchronizerId: string,
+    synchronizerId: string,
     rng: Rng,
     clock: RecordTimeClock,
   ) {
+    this.synchronizer = synchronizerId;
     this.ids = new IdGen(rng);
     this.clock = clock;
     // A clock step is news for idle streams (they publish a checkpoint with the new time).
@@ -134,6 +140,10 @@ export class Ledger {
       this.record({ kind: 'meta' });
       this.notify();
     });
+  }
+
+  get synchronizerId(): string {
+    return this.synchronizer;
   }
 
   get ledgerEnd(): number {
@@ -434,6 +444,72 @@ export class Ledger {
     for (const e of log) if (e.kind === 'transaction' && e.synchronizerId !== undefined) this.otherTimes.get(e.synchronizerId)?.push({ offset: e.offset, recordTime: e.recordTime });
     this.end = end;
     this.pruned = pruned;
+  }
+
+  /**
+   * Forgets everything but ids, clock and listeners: a node about to be loaded from a snapshot
+   * (restoreSnapshot) in place, so every reader keeps its handle on this ledger.
+   */
+  clearForRestore(): void {
+    this.journal?.append({ kind: 'reset' });
+    this.parties.clear();
+    this.users.clear();
+    this.contracts.clear();
+    this.completions.splice(0);
+    this.dedup.clear();
+    this.log.splice(0);
+    this.byUpdateId.clear();
+    this.others.splice(0);
+    this.otherTimes.clear();
+    this.end = 0;
+    this.pruned = 0;
+  }
+
+  /**
+   * A major upgrade (hard synchronizer migration): the node is connected to a new synchronizer
+   * `synchronizerId` only, history is not carried over (offsets restart, completions and the
+   * deduplication state are gone, archived contracts are forgotten), and the active contracts come
+   * back as import transactions at `importRecordTime` (the new synchronizer's first record time,
+   * 0001-01-01T00:00:00Z): creates only, one transaction per ledger create time, as Canton's
+   * RepairService.addContracts writes them (RepairTransactionAccepted per creation time, record
+   * time = the synchronizer's current one; community/participant/.../admin/repair/RepairService.scala).
+   * Contract ids, payloads and create witnesses are kept; parties and users stay (identities are
+   * reused, Splice docs/src/validator_operator/validator_major_upgrades.rst).
+   */
+  migrateSynchronizer(synchronizerId: string, importRecordTime: Micros): CommittedTx[] {
+    this.journal?.append({ kind: 'reset' });
+    const active = [...this.contracts.values()].filter((c) => c.archived === undefined);
+    active.sort((a, b) => a.created.offset - b.created.offset || a.created.nodeId - b.created.nodeId);
+    this.contracts.clear();
+    this.completions.splice(0);
+    this.dedup.clear();
+    this.log.splice(0);
+    this.byUpdateId.clear();
+    this.others.splice(0);
+    this.otherTimes.clear();
+    this.end = 0;
+    this.pruned = 0;
+    this.synchronizer = synchronizerId;
+    const byCreateTime = new Map<string, ContractState[]>();
+    for (const c of active) {
+      const group = byCreateTime.get(c.contract.createdAt) ?? [];
+      group.push(c);
+      byCreateTime.set(c.contract.createdAt, group);
+    }
+    const imports: CommittedTx[] = [];
+    for (const [createdAt, group] of [...byCreateTime].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const offset = this.end + 1;
+      const updateId = this.ids.updateId();
+      const nodes: TxNode[] = group.map((c, i) => ({ kind: 'create', nodeId: i, contract: c.contract, witnesses: c.createWitnesses, consumedInTx: false }));
+      const tx: CommittedTx = { kind: 'transaction', offset, updateId, recordTime: importRecordTime, effectiveAt: createdAt, traceparent: this.ids.traceparent(), nodes };
+      group.forEach((c, i) => this.contracts.set(c.contract.contractId, { contract: c.contract, created: { offset, nodeId: i, updateId }, createWitnesses: c.createWitnesses }));
+      this.end = offset;
+      this.log.push(tx);
+      this.byUpdateId.set(updateId, tx);
+      imports.push(tx);
+    }
+    this.notify();
+    return imports;
   }
 
   // ---- parties and users ----

@@ -181,3 +181,27 @@ export function restoreSnapshot(ledger: Ledger, snap: Snapshot): void {
   ledger.completions.splice(0, ledger.completions.length, ...snap.completions.map(completionIn));
   for (const d of snap.dedup) ledger.dedup.set(...dedupIn(d));
 }
+
+/**
+ * The snapshot with every offset above `after` moved up by `shift` (update ids, record times and
+ * contents unchanged) and the ledger end `shift` further: how a validator restored from a backup
+ * taken at `after` numbers what it gets again from the synchronizer, and what comes next.
+ */
+export function shiftOffsetsAfter(snap: Snapshot, after: number, shift: number): Snapshot {
+  const move = (offset: number) => (offset > after ? offset + shift : offset);
+  return {
+    ...snap,
+    end: Math.max(snap.end, after) + shift,
+    contracts: snap.contracts.map((c) => ({
+      ...c,
+      created: { ...c.created, offset: move(c.created.offset) },
+      ...(c.archived ? { archived: { ...c.archived, offset: move(c.archived.offset) } } : {}),
+    })),
+    log: snap.log.map((raw) => {
+      const e = raw as Record<string, unknown>;
+      return { ...e, offset: move(e['offset'] as number) };
+    }),
+    completions: snap.completions.map((c) => ({ ...c, offset: move(c.offset) })),
+    dedup: snap.dedup.map(([k, d]) => [k, { ...d, offset: move(d.offset) }]),
+  };
+}

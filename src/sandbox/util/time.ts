@@ -16,9 +16,14 @@ export function msToMicros(ms: number): Micros {
  * second, otherwise 3 or 6 digits ("…:00Z", "….500Z", "….000114Z").
  */
 export function microsToIso(m: Micros): string {
-  if (m < 0n) throw new RangeError('timestamps before 1970 are not used by the double');
-  const seconds = m / MICROS_PER_SECOND;
-  const sub = Number(m % MICROS_PER_SECOND);
+  // Before 1970 only the import transactions of a major upgrade (0001-01-01T00:00:00Z): floor division.
+  let seconds = m / MICROS_PER_SECOND;
+  let rest = m % MICROS_PER_SECOND;
+  if (rest < 0n) {
+    rest += MICROS_PER_SECOND;
+    seconds -= 1n;
+  }
+  const sub = Number(rest);
   const wholeSeconds = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
   if (sub === 0) return `${wholeSeconds}Z`;
   if (sub % 1000 === 0) return `${wholeSeconds}.${String(sub / 1000).padStart(3, '0')}Z`;
@@ -32,7 +37,10 @@ export function isoToMicros(iso: string): Micros {
   const m = ISO.exec(iso);
   if (!m) throw new RangeError(`not an ISO-8601 timestamp: ${iso}`);
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
-  const wholeMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const date = new Date(Date.UTC(2000, 0, 1, Number(h), Number(mi), Number(s)));
+  // setUTCFullYear: Date.UTC reads years 0–99 as 1900–1999 (the import record time is year 1).
+  date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  const wholeMs = date.getTime();
   if (Number.isNaN(wholeMs)) throw new RangeError(`invalid timestamp: ${iso}`);
   let zoneMinutes = 0;
   if (zone !== 'Z') {

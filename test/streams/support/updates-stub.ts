@@ -14,6 +14,9 @@ export function elementOffset(e: unknown): number {
   return Object.values(u)[0]!.value.offset;
 }
 
+/** The participant id the stub answers. */
+export const STUB_PARTICIPANT = 'PAR::stub::1220aa';
+
 export interface UpdatesStubFaults {
   /** Close each websocket after this many frames (a drop). */
   dropAfterFrames?: number;
@@ -79,6 +82,26 @@ export async function startUpdatesStub(elements: Element[], faults: UpdatesStubF
 
   server.routes.set('GET /v2/state/latest-pruned-offsets', (_req, _b, res) => json(res, 200, { participantPrunedUpToInclusive: faults.prunedUpTo ?? 0 }));
   server.routes.set('GET /v2/state/ledger-end', (_req, _b, res) => json(res, 200, { offset: stub.elements.length ? elementOffset(stub.elements.at(-1)) : 0 }));
+  // What ledger continuity checks read (src/streams/continuity.ts): a fixed participant, every
+  // synchronizer the elements name, and the element at an offset.
+  server.routes.set('GET /v2/parties/participant-id', (_req, _b, res) =>
+    faults.unauthorized ? json(res, 401, cantonError('UNAUTHENTICATED', 6, 16, 'invalid token')) : json(res, 200, { participantId: STUB_PARTICIPANT }),
+  );
+  server.routes.set('GET /v2/state/connected-synchronizers', (_req, _b, res) => {
+    const ids = new Set<string>();
+    for (const e of stub.elements) {
+      const v = Object.values((e as { update: Record<string, { value: Record<string, unknown> }> }).update)[0]!.value;
+      if (typeof v['synchronizerId'] === 'string') ids.add(v['synchronizerId']);
+      for (const t of (v['synchronizerTimes'] as { synchronizerId: string }[] | undefined) ?? []) ids.add(t.synchronizerId);
+    }
+    json(res, 200, { connectedSynchronizers: [...ids].map((synchronizerId) => ({ synchronizerAlias: 'global', synchronizerId, permission: 'PARTICIPANT_PERMISSION_SUBMISSION' })) });
+  });
+  server.routes.set('POST /v2/updates/update-by-offset', (_req, body, res) => {
+    const { offset } = JSON.parse(body) as { offset: number };
+    const el = stub.elements.find((e) => elementOffset(e) === offset && !('OffsetCheckpoint' in (e as { update: object }).update));
+    if (!el) return json(res, 404, cantonError('UPDATE_NOT_FOUND', 11, 5, `no update at offset ${offset}`));
+    json(res, 200, el);
+  });
   server.routes.set('POST /v2/updates', (req, body, res) => {
     if (faults.unauthorized) return json(res, 401, cantonError('UNAUTHENTICATED', 6, 16, 'invalid token'));
     stub.httpPages++;

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CounterfeitArchiveRequest, CounterfeitRequest, CreateCustomerRequest, TransferRequest, type SandboxControl } from '../../control/control.js';
+import { CounterfeitArchiveRequest, CounterfeitRequest, CreateCustomerRequest, RestoreNodeRequest, TransferRequest, type SandboxControl } from '../../control/control.js';
 import { LedgerError } from '../../engine/errors.js';
 import { FaultRule } from '../faults.js';
 import { bearerOf } from '../auth.js';
@@ -118,6 +118,9 @@ export function controlRoutes(app: FastifyInstance, ctx: WireContext, deps: Cont
     if (body.add !== undefined) control.refillTraffic(body.add);
     return control.traffic();
   });
+  route('POST', '/node/backup', undefined, () => control.backupNode());
+  route('POST', '/node/restore', RestoreNodeRequest, ({ body }) => control.restoreNode(body));
+  route('POST', '/node/major-upgrade', undefined, () => control.majorUpgrade());
 
   route('GET', '/faults', undefined, () => ({ faults: control.faults() }));
   route('POST', '/faults', FaultRule, ({ body }) => ({ id: control.addFault(body) }));
