@@ -71,6 +71,20 @@ describe('POST /v1/withdrawals', () => {
     expect(await counts()).toEqual({ withdrawals: 1, events: 1 });
   });
 
+  it('refuses an amount finer than the instrument\'s display decimals: 400 AMOUNT_PRECISION_EXCEEDED, nothing written', async () => {
+    await upsertInstrument(sql, { admin: DSO, id: 'Cents', registryUrl: 'http://registry.example/dso', displayDecimals: 2, transferPolicy: 'direct-or-offer', enabled: true });
+    const cents = { admin: DSO, id: 'Cents' };
+    const res = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-cents', instrument: cents, amount: '1.005' }) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'AMOUNT_PRECISION_EXCEEDED', details: { displayDecimals: 2, issues: [{ field: 'amount' }] } });
+    expect(await counts()).toEqual({ withdrawals: 1, events: 1 });
+    // Trailing zeros are no precision: 1.0100000 is 1.01.
+    const ok = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-cents', instrument: cents, amount: '1.0100000' }) });
+    expect(ok.statusCode).toBe(201);
+    await sql`delete from outbox_events where aggregate_id = 'wd-cents'`;
+    await sql`delete from withdrawals where withdrawal_id = 'wd-cents'`;
+  });
+
   it('treats a concurrent burst of the same request as one withdrawal', async () => {
     const results = await Promise.all(
       Array.from({ length: 10 }, () => app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-burst' }) })),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import { PositiveAmountString, normalizeAmount } from '../../lib/decimal.js';
+import { PositiveAmountString, fractionDigits, normalizeAmount } from '../../lib/decimal.js';
 import { ExternalId, InstrumentRef, PartyIdString } from '../../lib/ids.js';
 import type { Sql } from '../../store/db.js';
 import { findInstrument } from '../../store/instruments.js';
@@ -87,6 +87,15 @@ export function registerWithdrawalRoutes(app: App, deps: { sql: Sql }): void {
       }
       if (!instrument.enabled) {
         throw new AppError('VALIDATION_FAILED', 'Instrument disabled', { issues: [{ field: 'instrument', reason: 'withdrawals of this instrument are disabled' }] });
+      }
+      // What the exchange shows its customers is what the ledger moves: an amount finer than the
+      // instrument's display decimals would be paid exactly yet shown rounded, so it is refused here.
+      const decimals = fractionDigits(body.amount);
+      if (decimals > instrument.displayDecimals) {
+        throw new AppError('AMOUNT_PRECISION_EXCEEDED', `amount ${body.amount} has ${decimals} decimals; ${body.instrument.id} allows at most ${instrument.displayDecimals}`, {
+          issues: [{ field: 'amount', reason: `at most ${instrument.displayDecimals} decimals for this instrument` }],
+          displayDecimals: instrument.displayDecimals,
+        });
       }
       const { created, withdrawal } = await createWithdrawalRequest(sql, { ...body, amount: normalizeAmount(body.amount) });
       req.log.info({ withdrawalId: withdrawal.withdrawalId, created }, created ? 'withdrawal requested' : 'withdrawal request repeated');
