@@ -315,7 +315,14 @@ export class BatchChanges {
           false,
         );
       }
-      this.emit('withdrawal.transferred', 'withdrawal', withdrawalId, payload);
+      // A 2-step offer is not a transfer yet: the receiver's accept (or not) decides, so it has its
+      // own topic; the offer's close comes as withdrawal.instruction_closed.
+      if (a.outcome === 'pending') {
+        const { outcome: _pending, ...offered } = payload;
+        this.emit('withdrawal.offered', 'withdrawal', withdrawalId, { ...offered, executeBefore: a.executeBefore ?? undefined });
+      } else {
+        this.emit('withdrawal.transferred', 'withdrawal', withdrawalId, payload);
+      }
       return;
     }
     const w: WithdrawalRow = {

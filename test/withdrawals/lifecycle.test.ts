@@ -74,7 +74,11 @@ describe('withdrawals against the ledger double', () => {
       s.sandbox.control.accept(cid);
       const done = await s.waitForWithdrawal(id, ['completed', 'failed']);
       expect(done).toMatchObject({ status: 'completed', outcomeUpdateId: expect.any(String) });
-      expect(await topics(s, id)).toEqual(['withdrawal.requested', 'withdrawal.transferred', 'withdrawal.pending_acceptance', 'withdrawal.instruction_closed', 'withdrawal.completed']);
+      expect(await topics(s, id)).toEqual(['withdrawal.requested', 'withdrawal.offered', 'withdrawal.pending_acceptance', 'withdrawal.instruction_closed', 'withdrawal.completed']);
+      // The offer is its own fact, not a transfer with an outcome still open.
+      const offered = (await withdrawalEvents(s, id)).find((e) => e.topic === 'withdrawal.offered')!;
+      expect(offered.payload).toMatchObject({ withdrawalId: id, transferInstructionCid: cid, updateId: pending.transfer!.updateId, executeBefore: expect.any(String) });
+      expect(offered.payload).not.toHaveProperty('outcome');
     }
     await checkPaidAtMostOnce(s, ['w-utk', 'w-cc-offer']);
   });

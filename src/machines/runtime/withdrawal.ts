@@ -19,17 +19,20 @@ import { settleAll } from '../../lib/settle-all.js';
 
 export const WITHDRAWAL_MACHINE_TYPE = 'withdrawal';
 export const WITHDRAWAL_CONSUMER = 'withdrawal-runtime';
-export const WITHDRAWAL_TOPICS = ['withdrawal.requested', 'withdrawal.recovered', 'withdrawal.transferred', 'withdrawal.instruction_closed', 'withdrawal.attempt_expired'] as const;
+export const WITHDRAWAL_TOPICS = ['withdrawal.requested', 'withdrawal.recovered', 'withdrawal.transferred', 'withdrawal.offered', 'withdrawal.instruction_closed', 'withdrawal.attempt_expired'] as const;
 
 // Outbox payloads as ingestion and the HTTP layer write them (docs/internals.md); extra fields are allowed.
 const Requested = z.object({ withdrawalId: z.string().min(1) });
 const Recovered = z.object({ withdrawalId: z.string().min(1), outcome: z.enum(['completed', 'pending', 'failed']), self: z.boolean().optional() });
+// `pending` only in events written before withdrawal.offered existed (still in an outbox after an upgrade).
 const Transferred = z.object({
   withdrawalId: z.string().min(1),
   updateId: z.string().min(1),
   outcome: z.enum(['completed', 'pending', 'failed']),
   transferInstructionCid: z.string().nullish(),
 });
+/** A 2-step offer on the ledger; the machine takes it as a transfer with outcome pending. */
+const Offered = z.object({ withdrawalId: z.string().min(1), updateId: z.string().min(1), transferInstructionCid: z.string().min(1) });
 const InstructionClosed = z.object({
   withdrawalId: z.string().min(1),
   updateId: z.string().nullish(),
@@ -60,6 +63,10 @@ export function routeWithdrawalEvent(e: OutboxEvent): Route {
     case 'withdrawal.transferred': {
       const p = Transferred.parse(e.payload);
       return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'TRANSFERRED', updateId: p.updateId, outcome: p.outcome, transferInstructionCid: p.transferInstructionCid ?? null }), create: false };
+    }
+    case 'withdrawal.offered': {
+      const p = Offered.parse(e.payload);
+      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'TRANSFERRED', updateId: p.updateId, outcome: 'pending', transferInstructionCid: p.transferInstructionCid }), create: false };
     }
     case 'withdrawal.instruction_closed': {
       const p = InstructionClosed.parse(e.payload);
