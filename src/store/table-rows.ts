@@ -23,6 +23,7 @@ export interface WithdrawalsTableRow {
   transfer_record_time: string | null;
   transfer_instruction_cid: string | null;
   outcome_update_id: string | null;
+  network_fee: string | null;
   requested_at: string;
   updated_at: string;
 }

@@ -25,6 +25,8 @@ export interface WithdrawalRow extends WithdrawalRequest {
   recovered: boolean;
   transfer: { updateId: string; offset: number | null; recordTime: string | null; transferInstructionCid: string | null } | null;
   outcomeUpdateId: string | null;
+  /** What the ledger charged the treasury beyond the amount (ingested updates); null before the transfer. */
+  networkFee: string | null;
   requestedAt: string;
   updatedAt: string;
 }
@@ -51,6 +53,7 @@ function toWithdrawal(r: Row): WithdrawalRow {
         ? null
         : { updateId: r.transfer_update_id, offset: r.transfer_offset, recordTime: r.transfer_record_time, transferInstructionCid: r.transfer_instruction_cid },
     outcomeUpdateId: r.outcome_update_id,
+    networkFee: r.network_fee === null ? null : normalizeAmount(r.network_fee),
     requestedAt: r.requested_at,
     updatedAt: r.updated_at,
   };

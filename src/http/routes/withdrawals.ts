@@ -45,6 +45,9 @@ export const WithdrawalSummary = z.object({
     .object({ updateId: z.string(), offset: z.number().int().nullable(), recordTime: Timestamp.nullable(), transferInstructionCid: z.string().nullable() })
     .nullable(),
   outcomeUpdateId: z.string().nullable(),
+  networkFee: Amount.nullable().describe(
+    "The network fee the withdrawal paid, in the instrument: what the treasury's holdings lost beyond the amount in the ledger updates of its transfer (and of its offer's close). Null until the transfer is ingested",
+  ),
   requestedAt: Timestamp,
   updatedAt: Timestamp,
 });

@@ -2,7 +2,7 @@ import type { EventObject, InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import type { Logger } from '../../logger.js';
 import type { Sql, Tx } from '../../store/db.js';
-import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatuses } from '../../store/machines-withdrawals.js';
+import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatuses, readNetworkFee } from '../../store/machines-withdrawals.js';
 import { appendOutboxEvents, type OutboxEvent, type OutboxEventInput } from '../../store/outbox.js';
 import { createReservationActors, markAttemptSubmitted, releaseReservations } from '../../store/reservations.js';
 import { normalizeAmount } from '../../lib/decimal.js';
@@ -129,10 +129,12 @@ async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>
     // undecided ones are left alone by releaseReservations' own check.
     await releaseReservations(tx, { withdrawalId: c.withdrawalId, attempt: null, reason: top }, { strict: false });
   }
+  // Ingestion wrote the fee with the update that decided this outcome, so it is in the row by now.
+  const networkFee = () => readNetworkFee(tx, c.withdrawalId);
   if (top === 'pendingAcceptance') {
     event('withdrawal.pending_acceptance', { updateId: c.transfer?.updateId ?? null, transferInstructionCid: c.transfer?.transferInstructionCid ?? null });
   } else if (top === 'completed') {
-    event('withdrawal.completed', { updateId: c.transfer?.updateId ?? null, outcomeUpdateId: c.closed?.updateId ?? null, transferInstructionCid: c.transfer?.transferInstructionCid ?? null });
+    event('withdrawal.completed', { updateId: c.transfer?.updateId ?? null, outcomeUpdateId: c.closed?.updateId ?? null, transferInstructionCid: c.transfer?.transferInstructionCid ?? null, networkFee: await networkFee() });
   } else if (top === 'failed' || top === 'cancelled') {
     // The exchange debited the customer at request time: a payout that did not happen is re-credited.
     event('withdrawal.failed', {
@@ -142,6 +144,8 @@ async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>
       recredit: c.purpose === 'payout',
       transferUpdateId: c.transfer?.updateId ?? null,
       outcomeUpdateId: c.closed?.updateId ?? null,
+      // A failed offer or transfer may still have cost the treasury a fee; null when nothing was sent.
+      networkFee: c.transfer === null ? null : await networkFee(),
     });
   }
 }
