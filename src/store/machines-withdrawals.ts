@@ -89,5 +89,5 @@ export async function mirrorWithdrawalStatuses(tx: Tx, rows: readonly Withdrawal
 /** The network fee ingestion recorded for a withdrawal (withdrawals.network_fee), for its outcome event. */
 export async function readNetworkFee(db: Queryable, withdrawalId: string): Promise<string | null> {
   const [r] = await db<{ network_fee: string | null }[]>`select network_fee::text as network_fee from withdrawals where withdrawal_id = ${withdrawalId}`;
-  return r?.network_fee == null ? null : normalizeAmount(r.network_fee);
+  return r === undefined || r.network_fee === null ? null : normalizeAmount(r.network_fee);
 }
