@@ -35,6 +35,11 @@ export const FailureCode = {
   PREPARED_TX_MISMATCH: 'PREPARED_TX_MISMATCH',
   /** The DB refused to release holdings of an attempt that may have committed (a bug upstream). */
   RELEASE_REFUSED: 'RELEASE_REFUSED',
+  /**
+   * The ledger does not know the transfer's receiver (no participant of the synchronizers hosts
+   * the party): a typo or a party never allocated. Waiting or retrying does not change it.
+   */
+  RECEIVER_UNKNOWN: 'RECEIVER_UNKNOWN',
   /** Something threw that was not an ActorError. */
   UNEXPECTED: 'UNEXPECTED',
 } as const;

@@ -29,6 +29,8 @@ export const WithdrawalReasonCode = z.enum([
   'INSUFFICIENT_FUNDS',
   'INSTRUMENT_UNAVAILABLE',
   'TRANSFER_KIND_REFUSED',
+  // Decided by the ledger before anything moved: the receiver party does not exist there.
+  'RECEIVER_UNKNOWN',
   'OPERATOR_CANCEL',
   'OPERATOR_FAIL',
   // Decided by the ledger.

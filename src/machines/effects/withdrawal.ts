@@ -66,7 +66,7 @@ export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effect
         );
         return { commandId: input.commandId, preparedTransaction: r.preparedTransaction, preparedTransactionHash: r.preparedTransactionHash, hashingSchemeVersion: r.hashingSchemeVersion };
       } catch (e) {
-        throw toActorError(e, `prepare ${input.commandId}`, { inputs: input.inputHoldingCids });
+        throw toActorError(e, `prepare ${input.commandId}`, { inputs: input.inputHoldingCids, receiver: input.receiver });
       }
     },
 
