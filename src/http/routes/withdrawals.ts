@@ -14,6 +14,7 @@ import {
 } from '../../store/withdrawals.js';
 import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
+import { pausedSwitch, withHeldReason } from './held.js';
 import { WithdrawalReasonCode } from '../../machines/withdrawal.reason-code.js';
 
 const WITHDRAWAL_MACHINE_TYPE = 'withdrawal';
@@ -120,11 +121,12 @@ export function registerWithdrawalRoutes(app: App, deps: { sql: Sql }): void {
     async (req) => {
       const w = await findWithdrawal(sql, req.params.withdrawalId);
       if (!w) throw new AppError('NOT_FOUND', `No withdrawal ${req.params.withdrawalId}`);
-      const [holdings, history] = await Promise.all([
+      const [holdings, history, paused] = await Promise.all([
         listWithdrawalReservations(sql, w.withdrawalId),
         listTransitionHistory(sql, WITHDRAWAL_MACHINE_TYPE, w.withdrawalId),
+        pausedSwitch(sql, 'withdrawals'),
       ]);
-      return { ...summary(w), holdings, history };
+      return { ...summary(withHeldReason(w, paused)), holdings, history };
     },
   );
 
@@ -139,6 +141,9 @@ export function registerWithdrawalRoutes(app: App, deps: { sql: Sql }): void {
         response: { 200: z.object({ items: z.array(WithdrawalSummary), nextCursor: z.string().nullable() }), ...errorResponses(400, 401, 403) },
       },
     },
-    async (req) => listWithdrawals(sql, req.query),
+    async (req) => {
+      const [page, paused] = await Promise.all([listWithdrawals(sql, req.query), pausedSwitch(sql, 'withdrawals')]);
+      return { ...page, items: page.items.map((w) => withHeldReason(w, paused)) };
+    },
   );
 }
