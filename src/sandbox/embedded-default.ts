@@ -11,6 +11,15 @@ import { findInstrumentRecord, insertInstrument, updateInstrument } from '../sto
 import { CustomerScript } from './customers.js';
 import { startPersistentSandbox } from './persistent.js';
 
+/**
+ * The holdings job's pool for the double's instruments (README, UTXO policy): that many holdings
+ * of at least the target kept for concurrent withdrawals, change below it merged back.
+ */
+export const SANDBOX_POOL = {
+  Amulet: { poolSize: 30, poolTargetAmount: '2000', mergeThreshold: 20, smallAmount: '2000' },
+  UTK: { poolSize: 10, poolTargetAmount: '2000', mergeThreshold: 20, smallAmount: '2000' },
+} as const;
+
 /** Deposit account ids the demo customers use (unknown ones land as unattributed deposits). */
 const DEMO_MEMOS = ['demo-account-1', 'demo-account-2', 'demo-account-3'];
 
@@ -28,10 +37,12 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
     {
       checkpointIntervalMs: 5000,
       treasury: {
+        // A pool from the start (the same totals as one large holding each): a burst of
+        // withdrawals runs side by side instead of waiting, one at a time, for the change of one.
         fund: [
-          { instrument: 'Amulet', amount: '50000' },
-          { instrument: 'Amulet', amount: '25000' },
-          { instrument: 'UTK', amount: '20000' },
+          ...Array.from({ length: SANDBOX_POOL.Amulet.poolSize }, () => ({ instrument: 'Amulet', amount: SANDBOX_POOL.Amulet.poolTargetAmount })),
+          { instrument: 'Amulet', amount: '15000' },
+          ...Array.from({ length: SANDBOX_POOL.UTK.poolSize }, () => ({ instrument: 'UTK', amount: SANDBOX_POOL.UTK.poolTargetAmount })),
         ],
       },
     },
@@ -57,8 +68,9 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
       const fee = { rate: normalizeAmount(i.senderFee.rate), flat: normalizeAmount(i.senderFee.flat) };
       if (!existing) {
         const transferPolicy = i.supportsPreapproval ? 'direct-or-offer' : 'offer-only';
-        await insertInstrument(sql, { admin: i.admin, id: i.id, registryUrl: i.registryUrl, registryAuth: NO_REGISTRY_AUTH, displayDecimals: 10, transferPolicy, utxoPolicy: {}, feeReserve: fee, enabled: true });
-        log.info({ instrument: i.id, admin: i.admin, transferPolicy, feeReserve: fee }, 'SANDBOX: onboarded the double\'s instrument');
+        const utxoPolicy = i.id === 'Amulet' || i.id === 'UTK' ? SANDBOX_POOL[i.id] : {};
+        await insertInstrument(sql, { admin: i.admin, id: i.id, registryUrl: i.registryUrl, registryAuth: NO_REGISTRY_AUTH, displayDecimals: 10, transferPolicy, utxoPolicy, feeReserve: fee, enabled: true });
+        log.info({ instrument: i.id, admin: i.admin, transferPolicy, feeReserve: fee, utxoPolicy }, 'SANDBOX: onboarded the double\'s instrument');
         continue;
       }
       const max = (a: string, b: string) => (compareAmounts(a, b) >= 0 ? a : b);
