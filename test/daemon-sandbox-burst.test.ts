@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startDaemon } from '../src/daemon.js';
-import { embeddedSandboxLedger, SANDBOX_POOL } from '../src/sandbox/embedded-default.js';
+import { embeddedSandboxLedger, HOUSE_MEMO, SANDBOX_POOL } from '../src/sandbox/embedded-default.js';
 import { testLogger } from './support/silent-logger.js';
 
 const dirs: string[] = [];
@@ -26,8 +26,8 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => bool
  * A fresh sandbox serves a burst of withdrawals side by side (issue 23): before, its treasury held
  * one large holding per instrument, so each withdrawal waited for the change of the one before.
  */
-describe('a burst of withdrawals on a fresh sandbox', () => {
-  it('is onboarded with a pool, and no withdrawal of a burst waits for funds', async () => {
+describe('a fresh sandbox', () => {
+  it('is funded as a pool from its house wallet (no unattributed funding), onboarded with a pool policy, and no withdrawal of a burst waits for funds', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'cxi-sandbox-burst-'));
     dirs.push(dataDir);
     const config = loadConfig({ DATA_DIR: dataDir, HTTP_PORT: '0', LOG_LEVEL: 'silent' });
@@ -58,6 +58,18 @@ describe('a burst of withdrawals on a fresh sandbox', () => {
         body: JSON.stringify({ hint: 'burst-receiver', preapproval: true }),
       });
       const receiver = ((await created.json()) as { party: string }).party;
+
+      // The sandbox's own funding is the exchange's money, credited to its house account: never
+      // among the deposits waiting for an operator to assign them.
+      type Deposits = { items: { memo: string | null; status: string; accountId: string | null; sender: string | null }[] };
+      const funding = await until(
+        'the funding to be credited (UTK offers accepted)',
+        async () => ((await api('GET', `/v1/deposits?memo=${HOUSE_MEMO}&limit=500`)) as unknown as Deposits).items,
+        (items) => items.length === SANDBOX_POOL.Amulet.poolSize + 1 + SANDBOX_POOL.UTK.poolSize && items.every((d) => d.status === 'credited'),
+      );
+      expect(new Set(funding.map((d) => d.accountId)).size).toBe(1);
+      const waiting = ((await api('GET', '/v1/deposits?status=unattributed&limit=500')) as unknown as Deposits).items;
+      expect(waiting.filter((d) => d.sender === null || d.memo === HOUSE_MEMO)).toEqual([]);
 
       const ids = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
       await Promise.all(ids.map((withdrawalId) => api('POST', '/v1/withdrawals', { withdrawalId, account: 'acct-burst', instrument: amulet, amount: '25', receiver })));
