@@ -374,7 +374,7 @@ try {
       with h as (
         select 'ledger commit → ingested' as hop, extract(epoch from e.created_at - w.transfer_record_time) * 1000 as ms
           from outbox_events e join withdrawals w on w.withdrawal_id = e.aggregate_id
-          where e.topic = 'withdrawal.transferred' and e.aggregate_id like ${`soak-${runId}-%`}
+          where e.topic in ('withdrawal.transferred', 'withdrawal.offered') and e.aggregate_id like ${`soak-${runId}-%`}
         union all
         select 'transferred event → completed', extract(epoch from t.at - e.created_at) * 1000
           from outbox_events e join machine_transitions t on t.outbox_event_id = e.event_id and t.machine_type = 'withdrawal'

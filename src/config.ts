@@ -411,7 +411,33 @@ function readConfigFile(path: string): Record<string, unknown> {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError([`CONFIG_FILE: ${path} must hold an object of settings`]);
   }
+  // The environment holds everything a shell exports, so only the file can be checked for
+  // strangers: a key no setting has is a typo whose value would otherwise be silently ignored.
+  const unknown = Object.keys(parsed).filter((k) => !Object.hasOwn(RawConfig.shape, k));
+  if (unknown.length > 0) {
+    throw new ConfigError(unknown.map((k) => `CONFIG_FILE: ${path} has an unknown setting "${k}"${didYouMean(k)}`));
+  }
   return parsed as Record<string, unknown>;
+}
+
+/** The setting a misspelt key most likely meant, when one is close (at most 2 edits, or a case slip). */
+function didYouMean(key: string): string {
+  let best: { name: string; d: number } | undefined;
+  for (const name of Object.keys(RawConfig.shape)) {
+    const d = name === key.toUpperCase() ? 0 : editDistance(key.toUpperCase(), name);
+    if (d <= 2 && (best === undefined || d < best.d)) best = { name, d };
+  }
+  return best ? `: did you mean ${best.name}?` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** Empty strings in the environment mean "not set", as shells make them easily. */

@@ -5,7 +5,7 @@ import { registerHealthRoutes } from './http/routes/health.js';
 import { registerApiRoutes } from './http/routes/index.js';
 import { createHttpMetrics } from './http/metrics.js';
 import { registerMetricsRoute } from './http/routes/metrics.js';
-import { createHttpServer } from './http/server.js';
+import { bindHttpServer, createHttpServer } from './http/server.js';
 import { tokenProviderFor } from './ledger/auth.js';
 import { createRegistryTokens, describeRegistryAuth } from './ledger/registry-auth.js';
 import { createRegistryUrlPolicy, withoutCredentials } from './ledger/registry-url-policy.js';
@@ -82,6 +82,10 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
 
   try {
     checkPostgresPatched();
+    // The port first: one in use stops start-up before anything has run (no ingestion, no machines,
+    // no embedded ledger) and every step below is undone. Requests meanwhile get 503 NOT_READY.
+    const httpServer = await bindHttpServer({ host: config.http.host, port: config.http.port });
+    cleanups.push({ what: 'http port', run: () => new Promise<void>((resolve) => httpServer.close(() => resolve())) });
     let databaseUrl = config.databaseUrl;
     let poolMax = config.databasePoolMax;
     // The embedded database or the embedded ledger keep their files (and keys) under DATA_DIR.
@@ -107,6 +111,8 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
     if (ledger === undefined) {
       if (embeddedLedger) {
         const embedded = await embeddedLedger({ config, logger });
+        // Running from here on (its stop is idempotent): a later start-up failure must stop it too.
+        cleanups.push({ what: 'embedded ledger', run: () => embedded.component.stop() });
         ledger = embedded.ledger;
         // Pushed first so it stops last: everything else talks to it.
         components.push(embedded.component);
@@ -178,6 +184,7 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       metrics: createHttpMetrics(metrics.registry),
       authFailures: { limit: config.http.authFailureLimit },
       maxConnections: config.http.maxConnections,
+      server: httpServer,
     });
     registerMetricsRoute(app, metrics.registry);
     registerApiRoutes(app, {
@@ -196,9 +203,9 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         return { database: 'ok' };
       },
     });
-    await app.listen({ host: config.http.host, port: config.http.port });
     // Closing fastify first stops new requests and waits for in-flight ones before components stop.
     cleanups.push({ what: 'http server', run: () => app.close() });
+    await app.ready();
     const addr = app.server.address() as AddressInfo;
     const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     logger.info({ url }, 'HTTP server listening');

@@ -6,6 +6,7 @@
 export const ERROR_CATALOGUE = {
   VALIDATION_FAILED: { status: 400, summary: 'The request is invalid.' },
   MALFORMED_BODY: { status: 400, summary: 'The request body is not valid JSON.' },
+  AMOUNT_PRECISION_EXCEEDED: { status: 400, summary: "The amount has more decimals than the instrument's display decimals." },
   UNAUTHENTICATED: { status: 401, summary: 'A valid bearer token is required.' },
   FORBIDDEN: { status: 403, summary: 'The token lacks the scope this operation needs.' },
   NOT_FOUND: { status: 404, summary: 'No such resource.' },

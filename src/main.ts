@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { SigningKeyError } from './ledger/signing.js';
 import { startDaemon } from './daemon.js';
+import { HttpBindError } from './http/server.js';
 import { createLogger } from './logger.js';
 import { DataDirLockedError } from './store/data-dir-lock.js';
 import { MigrationError } from './store/migrate.js';
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     });
   } catch (e) {
     // A key that cannot be used (a key file, an HSM) says what is wrong in one message: no stack needed.
-    const expected = e instanceof MigrationError || e instanceof DataDirLockedError || e instanceof SigningKeyError;
+    const expected = e instanceof MigrationError || e instanceof DataDirLockedError || e instanceof SigningKeyError || e instanceof HttpBindError;
     logger.fatal(expected ? { reason: (e as Error).message } : { err: e }, 'start-up failed');
     process.exitCode = 1;
     return;

@@ -37,6 +37,42 @@ const refused = (...args: string[]) =>
     (e: { code: number; stderr: string }) => e,
   );
 
+describe('cxi accounts, holdings and reconcile', () => {
+  it('accounts list finds an account by memo, customer or a prefix; accounts assign takes a memo', async () => {
+    const accountId = await s.depositAccount('memo-list-1');
+    await s.depositAccount('memo-list-2');
+    const all = JSON.parse((await cxi('--json', 'accounts', 'list', '--search', 'MEMO-LIST')).stdout) as { items: { memo: string }[] };
+    expect(all.items.map((a) => a.memo)).toEqual(['memo-list-2', 'memo-list-1']);
+    const one = JSON.parse((await cxi('--json', 'accounts', 'list', '--memo', 'memo-list-1')).stdout) as { items: { accountId: string }[] };
+    expect(one.items).toEqual([expect.objectContaining({ accountId })]);
+    // A page of one, then the next page from its cursor.
+    const first = JSON.parse((await cxi('--json', 'accounts', 'list', '--search', 'memo-list', '--limit', '1')).stdout) as { items: { memo: string }[]; nextCursor: string };
+    const second = JSON.parse((await cxi('--json', 'accounts', 'list', '--search', 'memo-list', '--limit', '1', '--cursor', first.nextCursor)).stdout) as { items: { memo: string }[] };
+    expect([...first.items, ...second.items].map((a) => a.memo)).toEqual(['memo-list-2', 'memo-list-1']);
+    expect((await cxi('accounts', 'list', '--search', 'memo-list')).stdout).toContain(accountId);
+
+    const erin = s.customer({ fund: [{ instrument: 'Amulet', amount: '100' }] });
+    const t = s.sandbox.control.transfer({ from: erin, to: s.treasury, instrument: 'Amulet', amount: '7', memo: 'memo-typo' });
+    await s.caughtUp();
+    const [row] = await s.sql<{ deposit_id: string }[]>`select deposit_id from deposits where credit_update_id = ${t.updateId}`;
+    await waitForMachine(s, row!.deposit_id, 'unattributed');
+    const assigned = await cxi('accounts', 'assign', row!.deposit_id, 'memo-list-1');
+    expect(assigned.stdout).toContain(accountId);
+    expect(assigned.stdout).toContain('credited');
+  });
+
+  it('holdings and reconcile print the treasury per instrument; reconcile exits 0 when clean', async () => {
+    await s.caughtUp();
+    const holdings = await cxi('holdings');
+    expect(holdings.stdout).toMatch(/Amulet/);
+    expect(holdings.stdout).toMatch(/as of offset \d+/);
+    const json = JSON.parse((await cxi('--json', 'holdings')).stdout) as { items: { instrument: { id: string }; free: { count: number } }[] };
+    expect(json.items.find((i) => i.instrument.id === 'Amulet')?.free.count).toBeGreaterThan(0);
+    const reconciled = await cxi('reconcile');
+    expect(reconciled.stdout).toMatch(/CLEAN: the database matches the ledger at offset \d+/);
+  });
+});
+
 describe('cxi operator actions', () => {
   it('deposits list / assign / show: an unattributed deposit credited to an account once', async () => {
     const accountId = await s.depositAccount('memo-cli');

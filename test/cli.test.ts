@@ -36,6 +36,24 @@ describe('cxi CLI', () => {
     expect(json).toEqual([expect.objectContaining({ withdrawalId: 'cli-1', status: 'requested' })]);
   });
 
+  const ESC = '\u001b[';
+  it('prints no colour codes into a pipe (nor with NO_COLOR) and no JSON blobs in tables', async () => {
+    await cxi('withdrawals', 'request', '--id', 'cli-plain', '--account', 'acc', '--instrument', `${DSO}/Amulet`, '--amount', '1', '--receiver', BOB);
+    // execFile's stdout is a pipe: what another program reads must be plain text.
+    for (const args of [['withdrawals', 'list'], ['withdrawals', 'show', 'cli-plain'], ['instruments', 'list'], ['instruments', 'show', `${DSO}/Amulet`]]) {
+      const { stdout } = await cxi(...args);
+      expect(stdout, args.join(' ')).not.toContain(ESC);
+      expect(stdout, args.join(' ')).not.toMatch(/[{[]"/);
+    }
+    // The instrument is shown as its fields, one per line.
+    const show = (await cxi('withdrawals', 'show', 'cli-plain')).stdout;
+    expect(show).toMatch(/instrument\.admin\s+│ DSO::1220d+/);
+    const forced = await run(process.execPath, ['bin/cxi.js', 'withdrawals', 'list'], { env: { ...env, FORCE_COLOR: '1' } });
+    expect(forced.stdout).toContain(ESC);
+    const noColour = await run(process.execPath, ['bin/cxi.js', 'withdrawals', 'list'], { env: { ...env, FORCE_COLOR: '1', NO_COLOR: '1' } });
+    expect(noColour.stdout).not.toContain(ESC);
+  });
+
   it('reads the token from a file (nothing secret on the command line)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cxi-token-'));
     try {

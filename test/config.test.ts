@@ -118,6 +118,19 @@ describe('configuration', () => {
     expect(problems({ CONFIG_FILE: join(dir, 'missing.yaml') })).toEqual([expect.stringMatching(/^CONFIG_FILE: cannot read .*ENOENT/)]);
   });
 
+  it('stops at a key of CONFIG_FILE that is no setting, naming it (a typo is never silently ignored)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cxi-config-'));
+    const file = join(dir, 'cxi.yaml');
+    await writeFile(file, 'HTTP_PROT: 7000\nLOG_LEVEL: debug\nhttp_host: 0.0.0.0\nWHATEVER_ELSE: 1\n');
+    expect(problems({ CONFIG_FILE: file })).toEqual([
+      `CONFIG_FILE: ${file} has an unknown setting "HTTP_PROT": did you mean HTTP_PORT?`,
+      `CONFIG_FILE: ${file} has an unknown setting "http_host": did you mean HTTP_HOST?`,
+      `CONFIG_FILE: ${file} has an unknown setting "WHATEVER_ELSE"`,
+    ]);
+    // The environment carries every variable a shell exports: those stay unchecked.
+    expect(loadConfig({ HTTP_PROT: '7000', PATH: '/usr/bin' }).http.port).toBe(8080);
+  });
+
   it('reads how commands are submitted: the participant chooses and its maximum deduplication by default', () => {
     expect(loadConfig({}).submission).toEqual({ synchronizerId: undefined, deduplicationSeconds: undefined });
     const c = loadConfig({ ...realLedger, LEDGER_SYNCHRONIZER_ID: 'global-domain::1220aa', LEDGER_DEDUPLICATION_SECONDS: '30' });

@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startDaemon } from '../src/daemon.js';
-import { DataDirLockedError } from '../src/store/data-dir-lock.js';
+import { HttpBindError } from '../src/http/server.js';
+import { acquireDataDirLock, DataDirLockedError } from '../src/store/data-dir-lock.js';
 import { createTestDatabase } from './support/db.js';
 import { testLogger } from './support/silent-logger.js';
 
@@ -46,6 +49,57 @@ describe('daemon on the embedded default', () => {
       await again.stop();
     }
   });
+});
+
+/** A port another process holds, for real: a listening socket. */
+async function occupiedPort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+describe('an HTTP port in use', () => {
+  it('stops start-up before anything started: no database, no embedded ledger, the data dir lock released', async () => {
+    const dataDir = await tempDataDir();
+    const { port, server } = await occupiedPort();
+    try {
+      let ledgerStarted = false;
+      const config = loadConfig({ DATA_DIR: dataDir, HTTP_PORT: String(port) });
+      const start = startDaemon({
+        config,
+        logger: testLogger(),
+        embeddedLedger: async () => {
+          ledgerStarted = true;
+          throw new Error('the embedded ledger must not be started');
+        },
+      });
+      await expect(start).rejects.toThrow(HttpBindError);
+      await expect(start).rejects.toThrow(`HTTP_HOST/HTTP_PORT 127.0.0.1:${port} is already in use by another process`);
+      expect(ledgerStarted).toBe(false);
+      expect(existsSync(join(dataDir, 'pg'))).toBe(false);
+      const release = await acquireDataDirLock(dataDir);
+      await release();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('ends the process with exit code 1 and one message naming the port', async () => {
+    const dataDir = await tempDataDir();
+    const { port, server } = await occupiedPort();
+    try {
+      const proc = runMain({ DATA_DIR: dataDir, HTTP_PORT: String(port), LOG_PRETTY: 'false' });
+      expect(await proc.exit).toBe(1);
+      const lines = proc.output().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string; err?: unknown });
+      const errors = lines.filter((l) => l.level >= 50);
+      expect(errors).toEqual([expect.objectContaining({ msg: 'start-up failed', reason: expect.stringContaining(`127.0.0.1:${port} is already in use by another process`) })]);
+      expect(errors[0]!.err).toBeUndefined();
+      expect(lines.map((l) => l.msg)).not.toContain('component started');
+      expect(existsSync(join(dataDir, 'pg'))).toBe(false);
+    } finally {
+      server.close();
+    }
+  }, 30_000);
 });
 
 describe('daemon on real Postgres', () => {

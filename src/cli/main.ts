@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ApiError, createApiClient, type ApiClient } from './api-client.js';
+import { registerAccountCommands } from './account-commands.js';
 import { registerIngestionCommands } from './ingestion-commands.js';
 import { registerMachineCommands } from './machines-commands.js';
 import { registerOperatorCommands } from './operator-commands.js';
@@ -311,6 +312,7 @@ instruments
 
 registerOperatorCommands(program, client);
 registerSwitchCommands(program, client);
+registerAccountCommands(program, client);
 registerIngestionCommands(program, client);
 registerRecoveryCommands(program, client);
 registerMachineCommands(program, client);

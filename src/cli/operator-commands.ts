@@ -126,7 +126,7 @@ export function registerOperatorCommands(program: Command, client: CliClient): v
   deposits
     .command('assign <depositId>')
     .description('attribute an unattributed deposit: a 1-step one is credited at once, a live offer is then accepted')
-    .requiredOption('--account <accountId>', 'an existing deposit account')
+    .requiredOption('--account <account>', 'an existing deposit account: its id or its memo')
     .action((id: string, o: { account: string }) => depositAction(id, 'assign', { account: o.account }));
   deposits
     .command('retry-accept <depositId>')

@@ -45,6 +45,14 @@ const transferFacts = {
   self: z.boolean(),
 };
 
+/** The transfer fields of a 2-step offer: it has no outcome yet. */
+function omitOutcome<T extends { outcome: unknown }>(o: T): Omit<T, 'outcome'> {
+  const { outcome: _outcome, ...rest } = o;
+  return rest;
+}
+
+const NetworkFee = Amount.nullable().describe("What the treasury's holdings lost beyond the amount in the ledger updates of the transfer (and of its offer's close); null when nothing was sent");
+
 /** A deposit's credit (or its funds' arrival, unattributed). */
 const depositFunds = {
   depositId: z.string(),
@@ -81,7 +89,10 @@ export const OUTBOX_PAYLOADS = {
     instrument: Instrument,
     memo: z.string().nullable(),
   }),
-  'withdrawal.transferred': z.strictObject(transferFacts),
+  'withdrawal.transferred': z.strictObject(transferFacts).describe("A committed transfer with this withdrawal's memo (outcome pending only in events written before withdrawal.offered)"),
+  'withdrawal.offered': z
+    .strictObject({ ...omitOutcome(transferFacts), executeBefore: Time.nullable() })
+    .describe('A 2-step offer of this withdrawal is on the ledger, awaiting the receiver; its close comes as withdrawal.instruction_closed'),
   'withdrawal.instruction_closed': z.strictObject({
     withdrawalId: z.string(),
     outcome: OfferOutcome,
@@ -106,6 +117,7 @@ export const OUTBOX_PAYLOADS = {
     updateId: z.string().nullable(),
     outcomeUpdateId: z.string().nullable(),
     transferInstructionCid: z.string().nullable(),
+    networkFee: NetworkFee,
   }),
   'withdrawal.failed': z.strictObject({
     ...withdrawalBase,
@@ -115,6 +127,7 @@ export const OUTBOX_PAYLOADS = {
     recredit: z.boolean().describe('A payout that did not happen: the exchange re-credits the customer'),
     transferUpdateId: z.string().nullable(),
     outcomeUpdateId: z.string().nullable(),
+    networkFee: NetworkFee,
   }),
   'deposit.offer_received': z.strictObject({
     depositId: z.string(),

@@ -108,6 +108,48 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** Open connections at most (default 1,000); more are refused by the socket. */
   maxConnections?: number;
+  /**
+   * A server already listening (bindHttpServer): the app serves on it once ready, instead of
+   * binding with `listen`, and closes it when the app closes.
+   */
+  server?: Server;
+}
+
+/** The address could not be bound: a clear reason, no stack (another process holds the port, say). */
+export class HttpBindError extends Error {
+  override readonly name = 'HttpBindError';
+}
+
+function nodeServer(requestTimeoutMs: number | undefined, handler?: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const requestTimeout = requestTimeoutMs ?? 30_000;
+  return createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000), connectionsCheckingInterval: Math.min(1000, requestTimeout) }, handler);
+}
+
+/**
+ * Binds the HTTP address before anything else starts, so a port in use stops start-up while
+ * nothing (ingestion, machines, the embedded ledger) has run. Until the app takes it over, every
+ * request is answered 503 NOT_READY. `localhost` binds the first address it resolves to.
+ */
+export async function bindHttpServer(opts: { host: string; port: number; requestTimeoutMs?: number }): Promise<Server> {
+  const server = nodeServer(opts.requestTimeoutMs, (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
+    res.end(JSON.stringify(new AppError('NOT_READY', 'The service is starting.').toBody()));
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      const where = `${opts.host}:${opts.port}`;
+      if (e.code === 'EADDRINUSE') reject(new HttpBindError(`HTTP_HOST/HTTP_PORT ${where} is already in use by another process: stop it or set HTTP_PORT to a free port`));
+      else if (e.code === 'EACCES') reject(new HttpBindError(`HTTP_HOST/HTTP_PORT ${where} may not be bound by this user (ports below 1024 need privileges): set HTTP_PORT to 1024 or above`));
+      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') reject(new HttpBindError(`HTTP_HOST ${opts.host} is not an address of this machine (${e.code})`));
+      else reject(e);
+    };
+    server.once('error', onError);
+    server.listen({ host: opts.host, port: opts.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  return server;
 }
 
 /**
@@ -119,14 +161,16 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
   const auth = createAuthenticator(opts.apiTokens);
   // Requests on the API whose token is unknown are not logged one by one: the throttle's summary covers them.
   const unknownToken = new WeakSet<object>();
+  let appHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: MAX_BODY_BYTES,
     // A body trickled in over minutes holds a connection and a parser: cut it (408). Node checks
     // the deadline every connectionsCheckingInterval (30 s by default): check it often enough.
     serverFactory: (handler) => {
-      const requestTimeout = opts.requestTimeoutMs ?? 30_000;
-      return createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000), connectionsCheckingInterval: Math.min(1000, requestTimeout) }, handler);
+      if (!opts.server) return nodeServer(opts.requestTimeoutMs, handler);
+      appHandler = handler;
+      return opts.server;
     },
     // Path parameters include contract ids (a 2-step deposit's id is its transfer instruction's
     // cid, ~140-260 characters): fastify's default of 100 would answer them 414. Routes cap each
@@ -162,6 +206,20 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
   app.removeContentTypeParser('text/plain');
 
   app.server.maxConnections = opts.maxConnections ?? 1000;
+  const bound = opts.server;
+  if (bound) {
+    // Served from the moment every route is registered; fastify closes only servers it bound itself.
+    app.addHook('onReady', async () => {
+      bound.removeAllListeners('request');
+      if (appHandler) bound.on('request', appHandler);
+    });
+    app.addHook('onClose', async () => {
+      await new Promise<void>((resolve) => {
+        bound.close(() => resolve());
+        bound.closeIdleConnections();
+      });
+    });
+  }
   const throttle = createAuthThrottle({ logger: opts.logger.child({ component: 'http-auth' }), ...opts.authFailures });
   app.addHook('onClose', async () => throttle.stop());
   // Probes answer anyone (without details); /metrics is protected unless the daemon says otherwise.

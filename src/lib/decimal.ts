@@ -104,6 +104,11 @@ export function normalizeAmount(a: AmountString): string {
   return canonicalPlain(a) ?? new D(a).toFixed(AMOUNT_SCALE);
 }
 
+/** Significant fractional digits of an amount ("12.50" has 1): what a display rounded to fewer would lose. */
+export function fractionDigits(a: AmountString): number {
+  return normalizeAmount(a).replace(/\.?0+$/, '').split('.')[1]?.length ?? 0;
+}
+
 export function addAmounts(...xs: readonly string[]): string {
   let sum = 0n;
   for (const x of xs) {

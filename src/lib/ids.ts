@@ -1,12 +1,18 @@
 import { z } from 'zod';
 
 /**
- * Canton party ids: `<hint>::<fingerprint>`, the fingerprint a SHA-256 multihash in hex ("1220" +
- * 64 hex digits). Checked strictly at our API boundary: a typo in a receiver must be a 400, not a
+ * Canton party ids: `<hint>::<fingerprint>` (UniqueIdentifier, community/base/src/main/scala/com/
+ * digitalasset/canton/topology/Identifier.scala in Canton 3.4). The hint is a Daml-LF party string
+ * (letters, digits, space, ':', '-', '_'; no '.') of at most 185 characters without the "::"
+ * delimiter, and cannot end in ':' (the delimiter would then start a character earlier); the
+ * fingerprint is what Canton derives from a public key, a SHA-256 multihash in hex ("1220" + 64
+ * hex digits). Checked strictly at our API boundary: a receiver that cannot exist is a 400, not a
  * withdrawal that fails later on the ledger.
  */
-export const PARTY_ID_PATTERN = /^[A-Za-z0-9._-]{1,185}::1220[0-9a-f]{64}$/;
-export const PartyIdString = z.string().regex(PARTY_ID_PATTERN, 'must be a Canton party id "<hint>::1220<64 hex digits>"');
+export const PARTY_ID_PATTERN = /^(?=[^]{1,185}::1220[0-9a-f]{64}$):?[A-Za-z0-9_ -]+(?::[A-Za-z0-9_ -]+)*::1220[0-9a-f]{64}$/;
+export const PartyIdString = z
+  .string()
+  .regex(PARTY_ID_PATTERN, 'must be a Canton party id "<hint>::1220<64 hex digits>", the hint of letters, digits, space, "-", "_" and single ":" (at most 185)');
 
 /**
  * Ids the exchange chooses (withdrawal ids, deposit memos). They travel on the ledger as the

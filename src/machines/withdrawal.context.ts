@@ -314,6 +314,10 @@ export function stopReasons(c: WithdrawalContext): { pendingFailure: string | nu
   if (last === null) return kept;
   const what = `${last.step} failed: ${describeFailure(last.failure)}`;
   if (c.pendingFailure !== null || c.cancelRequested !== null) return kept;
+  if (last.failure.code === Failure.RECEIVER_UNKNOWN) {
+    // Nothing an operator can do but fail it: end it (holdings released, the customer re-credited).
+    return { pendingFailure: `the receiver ${c.receiver} is not known on the ledger: nothing was sent (${describeFailure(last.failure)})`, haltReason: null, reasonCode: 'RECEIVER_UNKNOWN' };
+  }
   if (isTransient(last.failure)) {
     return { pendingFailure: `gave up after ${c.transientFailures} transient failures; last ${what}`, haltReason: c.haltReason, reasonCode: 'RETRIES_EXHAUSTED' };
   }

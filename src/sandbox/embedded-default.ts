@@ -8,8 +8,44 @@ import type { Sql } from '../store/db.js';
 import { NO_REGISTRY_AUTH } from '../ledger/registry-auth.js';
 import { compareAmounts, normalizeAmount } from '../lib/decimal.js';
 import { findInstrumentRecord, insertInstrument, updateInstrument } from '../store/instruments.js';
+import type { SandboxControl } from './control/control.js';
 import { CustomerScript } from './customers.js';
 import { startPersistentSandbox } from './persistent.js';
+
+/**
+ * The holdings job's pool for the double's instruments (README, UTXO policy): that many holdings
+ * of at least the target kept for concurrent withdrawals, change below it merged back.
+ */
+export const SANDBOX_POOL = {
+  Amulet: { poolSize: 30, poolTargetAmount: '2000', mergeThreshold: 20, smallAmount: '2000' },
+  UTK: { poolSize: 10, poolTargetAmount: '2000', mergeThreshold: 20, smallAmount: '2000' },
+} as const;
+
+/**
+ * The exchange's own money: the sandbox funds its treasury from a hot wallet of the exchange with
+ * this memo, credited to a house account. Minted straight into the treasury it would be funds that
+ * arrived without a readable transfer, which ingestion rightly lists as unattributed deposits
+ * waiting for an operator.
+ */
+export const HOUSE_MEMO = 'sandbox-house';
+const HOUSE_CUSTOMER_REF = '(sandbox: the exchange itself)';
+
+/**
+ * A pool from the start (the same totals as one large holding each: 75,000 CC, 20,000 UTK), so a
+ * burst of withdrawals runs side by side instead of waiting, one at a time, for the change of one.
+ * Canton Coin arrives 1-step (the treasury has a preapproval), UTK as offers the deposit machine
+ * accepts once the daemon runs.
+ */
+function fundTreasury(control: SandboxControl, treasury: string): void {
+  const transfers = [
+    ...Array.from({ length: SANDBOX_POOL.Amulet.poolSize }, () => ({ instrument: 'Amulet', amount: SANDBOX_POOL.Amulet.poolTargetAmount })),
+    { instrument: 'Amulet', amount: '15000' },
+    ...Array.from({ length: SANDBOX_POOL.UTK.poolSize }, () => ({ instrument: 'UTK', amount: SANDBOX_POOL.UTK.poolTargetAmount })),
+  ];
+  // Enough for the amounts and the sender's fees (Canton Coin: 0.5 + 0.1 % per transfer).
+  const wallet = control.createCustomer({ hint: 'exchange-hot-wallet', fund: [{ instrument: 'Amulet', amount: '80000' }, { instrument: 'UTK', amount: '20000' }] }).party;
+  for (const t of transfers) control.transfer({ from: wallet, to: treasury, instrument: t.instrument, amount: t.amount, memo: HOUSE_MEMO });
+}
 
 /** Deposit account ids the demo customers use (unknown ones land as unattributed deposits). */
 const DEMO_MEMOS = ['demo-account-1', 'demo-account-2', 'demo-account-3'];
@@ -28,17 +64,16 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
     {
       checkpointIntervalMs: 5000,
       treasury: {
-        fund: [
-          { instrument: 'Amulet', amount: '50000' },
-          { instrument: 'Amulet', amount: '25000' },
-          { instrument: 'UTK', amount: '20000' },
-        ],
+        // Funded below (fundTreasury), as an exchange funds its treasury, not minted into it.
+        fund: [],
       },
     },
     log,
   );
   const treasury = sb.treasury;
   if (!treasury) throw new Error('sandbox started without a treasury');
+  // A restored ledger was funded on its first start.
+  if (!restored) fundTreasury(sb.control, treasury.party);
   const token = await sb.tokenFor(treasury.userId, { expiresInSeconds: 365 * 24 * 3600 });
   const script = new CustomerScript(sb.control, { treasury: treasury.party, memos: DEMO_MEMOS, intervalMs: 20_000, logger: log });
   let status: ComponentStatus = { state: 'starting' };
@@ -57,8 +92,9 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
       const fee = { rate: normalizeAmount(i.senderFee.rate), flat: normalizeAmount(i.senderFee.flat) };
       if (!existing) {
         const transferPolicy = i.supportsPreapproval ? 'direct-or-offer' : 'offer-only';
-        await insertInstrument(sql, { admin: i.admin, id: i.id, registryUrl: i.registryUrl, registryAuth: NO_REGISTRY_AUTH, displayDecimals: 10, transferPolicy, utxoPolicy: {}, feeReserve: fee, enabled: true });
-        log.info({ instrument: i.id, admin: i.admin, transferPolicy, feeReserve: fee }, 'SANDBOX: onboarded the double\'s instrument');
+        const utxoPolicy = i.id === 'Amulet' || i.id === 'UTK' ? SANDBOX_POOL[i.id] : {};
+        await insertInstrument(sql, { admin: i.admin, id: i.id, registryUrl: i.registryUrl, registryAuth: NO_REGISTRY_AUTH, displayDecimals: 10, transferPolicy, utxoPolicy, feeReserve: fee, enabled: true });
+        log.info({ instrument: i.id, admin: i.admin, transferPolicy, feeReserve: fee, utxoPolicy }, 'SANDBOX: onboarded the double\'s instrument');
         continue;
       }
       const max = (a: string, b: string) => (compareAmounts(a, b) >= 0 ? a : b);
@@ -70,6 +106,7 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
       }
     }
     for (const memo of DEMO_MEMOS) await createDepositAccount(sql, { customerRef: memo, memo });
+    await createDepositAccount(sql, { customerRef: HOUSE_CUSTOMER_REF, memo: HOUSE_MEMO });
   };
   const apiTokenFile = path.join(config.dataDir, 'sandbox', 'api-token');
   const apiToken = await readOrCreateSecret(apiTokenFile);

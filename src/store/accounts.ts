@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Queryable, Sql } from './db.js';
+import { decodeCursor, encodeCursor } from './paging.js';
 
 export interface DepositAccount {
   accountId: string;
@@ -66,4 +67,44 @@ export async function creditedTotals(db: Queryable, accountId: string): Promise<
     from deposits where account_id = ${accountId} and status = 'credited'
     group by 1, 2 order by 1, 2`;
   return rows.map((r) => ({ instrument: { admin: r.instrument_admin, id: r.instrument_id }, credited: r.credited, deposits: r.n }));
+}
+
+export async function findDepositAccountByMemo(db: Queryable, memo: string): Promise<DepositAccount | undefined> {
+  const [row] = await db<Row[]>`select * from deposit_accounts where memo = ${memo}`;
+  return row ? toAccount(row) : undefined;
+}
+
+/** The account an operator names: by its id, else by its memo (what the customer typed). */
+export async function resolveDepositAccount(db: Queryable, idOrMemo: string): Promise<DepositAccount | undefined> {
+  return (await findDepositAccount(db, idOrMemo)) ?? (await findDepositAccountByMemo(db, idOrMemo));
+}
+
+export interface AccountFilter {
+  /** Exact memo. */
+  memo?: string | undefined;
+  /** Exact customer reference. */
+  customerRef?: string | undefined;
+  /** The start of a memo, a customer reference or an account id, any case. */
+  search?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** Newest first, keyset-paged on (created_at, account_id) like the other lists. */
+export async function listDepositAccounts(db: Queryable, f: AccountFilter): Promise<{ items: DepositAccount[]; nextCursor: string | null }> {
+  const c = f.cursor === undefined ? undefined : decodeCursor(f.cursor);
+  // LIKE's own wildcards in what the operator typed are literal characters.
+  const prefix = f.search === undefined ? undefined : `${f.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+  const rows = await db<Row[]>`
+    select * from deposit_accounts
+    where true
+      ${f.memo === undefined ? db`` : db`and memo = ${f.memo}`}
+      ${f.customerRef === undefined ? db`` : db`and customer_ref = ${f.customerRef}`}
+      ${prefix === undefined ? db`` : db`and (memo ilike ${prefix} or customer_ref ilike ${prefix} or account_id ilike ${prefix})`}
+      ${c === undefined ? db`` : db`and (created_at, account_id) < (${c.t}::timestamptz, ${c.id})`}
+    order by created_at desc, account_id desc
+    limit ${f.limit + 1}`;
+  const items = rows.slice(0, f.limit).map(toAccount);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > f.limit && last ? encodeCursor({ t: last.createdAt, id: last.accountId }) : null };
 }

@@ -1,4 +1,4 @@
-import { isPositiveAmount } from '../lib/decimal.js';
+import { addAmounts, isPositiveAmount } from '../lib/decimal.js';
 import type { IgnoredContract, InstructionClosed, InstructionCreated, Instrument, TransactionFacts, TransferIn, TransferOut } from '../streams/facts.js';
 import type { OutboxEventInput, OutboxPayload, OutboxTopic } from '../events/outbox-events.js';
 
@@ -46,6 +46,8 @@ export interface WithdrawalRow {
   transferRecordTime: string | null;
   transferInstructionCid: string | null;
   outcomeUpdateId: string | null;
+  /** Σ what the treasury lost beyond the amount in the withdrawal's updates; null before its transfer. */
+  networkFee: string | null;
 }
 
 export interface InstructionRow {
@@ -313,11 +315,19 @@ export class BatchChanges {
             transferOffset: f.offset,
             transferRecordTime: f.recordTime,
             transferInstructionCid: a.transferInstructionCid ?? existing.transferInstructionCid,
+            networkFee: addAmounts(a.fee ?? '0'),
           },
           false,
         );
       }
-      this.emit('withdrawal.transferred', 'withdrawal', withdrawalId, payload);
+      // A 2-step offer is not a transfer yet: the receiver's accept (or not) decides, so it has its
+      // own topic; the offer's close comes as withdrawal.instruction_closed.
+      if (a.outcome === 'pending') {
+        const { outcome: _pending, ...offered } = payload;
+        this.emit('withdrawal.offered', 'withdrawal', withdrawalId, { ...offered, executeBefore: a.executeBefore });
+      } else {
+        this.emit('withdrawal.transferred', 'withdrawal', withdrawalId, payload);
+      }
       return;
     }
     const w: WithdrawalRow = {
@@ -334,6 +344,7 @@ export class BatchChanges {
       transferRecordTime: f.recordTime,
       transferInstructionCid: a.transferInstructionCid,
       outcomeUpdateId: null,
+      networkFee: addAmounts(a.fee ?? '0'),
     };
     this.putWithdrawal(w, true);
     this.emit('withdrawal.recovered', 'withdrawal', withdrawalId, {
@@ -490,7 +501,8 @@ export class BatchChanges {
       this.warnings.push({ message: 'an offer the treasury sent closed, but no withdrawal is known for it', context: { instructionCid: a.instructionCid, memo, updateId: f.updateId } });
       return;
     }
-    this.putWithdrawal({ ...w, outcomeUpdateId: f.updateId }, false);
+    // The accept (or the return of the locked funds) may charge the treasury again: part of the fee.
+    this.putWithdrawal({ ...w, outcomeUpdateId: f.updateId, networkFee: addAmounts(w.networkFee ?? '0', a.fee ?? '0') }, false);
     this.emit('withdrawal.instruction_closed', 'withdrawal', w.withdrawalId, {
       withdrawalId: w.withdrawalId,
       updateId: f.updateId,

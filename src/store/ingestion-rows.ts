@@ -99,7 +99,8 @@ export async function fetchBatchRows(tx: Tx, keys: RowKeys, instructions: readon
       ? []
       : tx<WithdrawalDbRow[]>`
           select withdrawal_id, purpose, account, instrument_admin, instrument_id, amount::text as amount, receiver, status,
-                 recovered, transfer_update_id, transfer_offset, transfer_record_time, transfer_instruction_cid, outcome_update_id
+                 recovered, transfer_update_id, transfer_offset, transfer_record_time, transfer_instruction_cid, outcome_update_id,
+                 network_fee::text as network_fee
           from withdrawals
           where withdrawal_id = any(${keys.withdrawalIds}::text[]) or transfer_instruction_cid = any(${instructionCids}::text[])`.execute(),
     keys.memos.length === 0 ? [] : tx<{ account_id: string; memo: string }[]>`select account_id, memo from deposit_accounts where memo = any(${keys.memos}::text[])`.execute(),
@@ -151,6 +152,7 @@ export async function fetchBatchRows(tx: Tx, keys: RowKeys, instructions: readon
       transferRecordTime: r.transfer_record_time,
       transferInstructionCid: r.transfer_instruction_cid,
       outcomeUpdateId: r.outcome_update_id,
+      networkFee: r.network_fee,
     };
     rows.withdrawals.set(w.withdrawalId, w);
     if (w.transferInstructionCid !== null) rows.withdrawalByInstruction.set(w.transferInstructionCid, w.withdrawalId);
@@ -234,27 +236,28 @@ export async function flushChanges(tx: Tx, c: BatchChanges): Promise<void> {
       withdrawal_id: w.withdrawalId, purpose: w.purpose, account: w.account, instrument_admin: w.instrument.admin, instrument_id: w.instrument.id,
       amount: w.amount, receiver: w.receiver, status: w.status, recovered: w.recovered, transfer_update_id: w.transferUpdateId,
       transfer_offset: w.transferOffset, transfer_record_time: w.transferRecordTime, transfer_instruction_cid: w.transferInstructionCid,
-      outcome_update_id: w.outcomeUpdateId,
+      outcome_update_id: w.outcomeUpdateId, network_fee: w.networkFee,
     }));
     statements.push(tx`
       insert into withdrawals (withdrawal_id, purpose, account, instrument_admin, instrument_id, amount, receiver, status, recovered,
-        transfer_update_id, transfer_offset, transfer_record_time, transfer_instruction_cid, outcome_update_id)
+        transfer_update_id, transfer_offset, transfer_record_time, transfer_instruction_cid, outcome_update_id, network_fee)
       select * from jsonb_to_recordset(${doc(rows)}::text::jsonb) as v(withdrawal_id text, purpose text, account text, instrument_admin text,
         instrument_id text, amount numeric, receiver text, status text, recovered boolean, transfer_update_id text, transfer_offset bigint,
-        transfer_record_time timestamptz, transfer_instruction_cid text, outcome_update_id text)`.execute());
+        transfer_record_time timestamptz, transfer_instruction_cid text, outcome_update_id text, network_fee numeric)`.execute());
   }
   const chW = [...c.changedWithdrawals.values()];
   if (chW.length > 0) {
     const rows = chW.map((w) => ({
       withdrawal_id: w.withdrawalId, transfer_update_id: w.transferUpdateId, transfer_offset: w.transferOffset,
       transfer_record_time: w.transferRecordTime, transfer_instruction_cid: w.transferInstructionCid, outcome_update_id: w.outcomeUpdateId,
+      network_fee: w.networkFee,
     }));
     statements.push(tx`
       update withdrawals w set transfer_update_id = v.transfer_update_id, transfer_offset = v.transfer_offset,
              transfer_record_time = v.transfer_record_time, transfer_instruction_cid = v.transfer_instruction_cid,
-             outcome_update_id = v.outcome_update_id, updated_at = now()
+             outcome_update_id = v.outcome_update_id, network_fee = v.network_fee, updated_at = now()
       from jsonb_to_recordset(${doc(rows)}::text::jsonb) as v(withdrawal_id text, transfer_update_id text, transfer_offset bigint,
-        transfer_record_time timestamptz, transfer_instruction_cid text, outcome_update_id text)
+        transfer_record_time timestamptz, transfer_instruction_cid text, outcome_update_id text, network_fee numeric)
       where w.withdrawal_id = v.withdrawal_id`.execute());
   }
   await settleAll(statements);

@@ -1,3 +1,4 @@
+import { normalizeAmount } from '../lib/decimal.js';
 import type { Queryable, Tx } from './db.js';
 import type { WithdrawalsTableRow } from './table-rows.js';
 import type { TransferPolicy } from './instruments.js';
@@ -83,4 +84,10 @@ export async function mirrorWithdrawalStatuses(tx: Tx, rows: readonly Withdrawal
     update withdrawals w set status = v.s, status_reason = v.r, status_code = v.c, updated_at = now()
     from jsonb_to_recordset(${doc}::text::jsonb) as v(id text, s text, r text, c text)
     where w.withdrawal_id = v.id and (w.status is distinct from v.s or w.status_reason is distinct from v.r or w.status_code is distinct from v.c)`;
+}
+
+/** The network fee ingestion recorded for a withdrawal (withdrawals.network_fee), for its outcome event. */
+export async function readNetworkFee(db: Queryable, withdrawalId: string): Promise<string | null> {
+  const [r] = await db<{ network_fee: string | null }[]>`select network_fee::text as network_fee from withdrawals where withdrawal_id = ${withdrawalId}`;
+  return r === undefined || r.network_fee === null ? null : normalizeAmount(r.network_fee);
 }

@@ -222,10 +222,22 @@ async function insufficient(tx: Tx, req: ReserveHoldingsInput, planned: string[]
     const reason = `planned inputs no longer all free: ${s!.n} of ${planned.length} holdings (${available}) can be claimed, ${what} needed`;
     return { kind: 'insufficient', needed, available, reason };
   }
+  if (compareAmounts(available, needed) >= 0) {
+    const reason = `free funds ${available} cover ${what} only with more than ${req.maxInputs} holdings, or some are being claimed right now: merge holdings`;
+    return { kind: 'insufficient', needed, available, reason };
+  }
+  // Short of free funds, but are the funds there? Holdings other withdrawals hold come back (as
+  // change, or released) when those finish: a burst waiting its turn, not a treasury to refill.
+  const [r] = await tx<{ total: string; n: number; withdrawals: number }[]>`
+    select coalesce(sum(h.amount), 0)::text as total, count(*)::int as n, count(distinct r.withdrawal_id)::int as withdrawals
+    from holdings h join holding_reservations r on r.contract_id = h.contract_id and r.released_at is null
+    where h.owner = ${req.owner} and h.instrument_admin = ${req.instrument.admin} and h.instrument_id = ${req.instrument.id}
+      and h.archived_offset is null and h.lock is null and r.withdrawal_id <> ${req.withdrawalId}`;
+  const inUse = normalizeAmount(r!.total);
   const reason =
-    compareAmounts(available, needed) < 0
-      ? `insufficient free funds: need ${what}, free ${available} in ${s!.n} holdings`
-      : `free funds ${available} cover ${what} only with more than ${req.maxInputs} holdings, or some are being claimed right now: merge holdings`;
+    r!.withdrawals > 0 && compareAmounts(addAmounts(available, inUse), needed) >= 0
+      ? `all free holdings are in use by ${r!.withdrawals} withdrawals: need ${what}, free ${available} in ${s!.n} holdings, ${inUse} in ${r!.n} holdings reserved by withdrawals in flight (their change comes back when they finish)`
+      : `insufficient free funds: need ${what}, free ${available} in ${s!.n} holdings`;
   return { kind: 'insufficient', needed, available, reason };
 }
 

@@ -25,6 +25,7 @@ export interface WithdrawalsTableRow {
   outcome_update_id: string | null;
   /** sql/021: bytes; null before a signed transaction or without an estimate. */
   traffic_cost_estimate: number | null;
+  network_fee: string | null;
   requested_at: string;
   updated_at: string;
 }

@@ -27,6 +27,8 @@ export interface WithdrawalRow extends WithdrawalRequest {
   outcomeUpdateId: string | null;
   /** What the participant estimated the signed transfer costs in traffic (bytes); null when it gave none. */
   trafficCostEstimate: number | null;
+  /** What the ledger charged the treasury beyond the amount (ingested updates); null before the transfer. */
+  networkFee: string | null;
   requestedAt: string;
   updatedAt: string;
 }
@@ -54,6 +56,7 @@ function toWithdrawal(r: Row): WithdrawalRow {
         : { updateId: r.transfer_update_id, offset: r.transfer_offset, recordTime: r.transfer_record_time, transferInstructionCid: r.transfer_instruction_cid },
     outcomeUpdateId: r.outcome_update_id,
     trafficCostEstimate: r.traffic_cost_estimate ?? null,
+    networkFee: r.network_fee === null ? null : normalizeAmount(r.network_fee),
     requestedAt: r.requested_at,
     updatedAt: r.updated_at,
   };

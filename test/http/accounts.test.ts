@@ -50,4 +50,22 @@ describe('deposit accounts', () => {
     expect(res.json()).toMatchObject({ accountId: created.accountId, credited: [{ instrument: { admin: 'DSO::1220', id: 'Amulet' }, credited: '0.3000000000', deposits: 2 }] });
     expect((await app.inject({ method: 'GET', url: '/v1/accounts/nope', headers: auth('read') })).statusCode).toBe(404);
   });
+
+  it('lists accounts newest first, paged, found by exact memo or customer reference or a prefix of either (wildcards literal)', async () => {
+    for (const [customerRef, memo] of [['shop-7', 'find-a'], ['shop-7', 'find-b'], ['other', 'find_c'], ['x', 'findXc']]) {
+      await app.inject({ method: 'POST', url: '/v1/accounts', headers: auth('write'), payload: { customerRef, memo } });
+    }
+    const get = async (q: string) => (await app.inject({ method: 'GET', url: `/v1/accounts?${q}`, headers: auth('read') })).json() as { items: { memo: string }[]; nextCursor: string | null };
+    expect((await get('customerRef=shop-7')).items.map((a) => a.memo)).toEqual(['find-b', 'find-a']);
+    expect((await get('memo=find-a')).items.map((a) => a.memo)).toEqual(['find-a']);
+    expect((await get('search=SHOP')).items.map((a) => a.memo)).toEqual(['find-b', 'find-a']);
+    // "_" is a character here, not LIKE's any-one-character.
+    expect((await get('search=find_')).items.map((a) => a.memo)).toEqual(['find_c']);
+    const page = await get('search=find&limit=2');
+    expect(page.items).toHaveLength(2);
+    const rest = await get(`search=find&limit=2&cursor=${page.nextCursor}`);
+    expect([...page.items, ...rest.items].map((a) => a.memo)).toEqual(['findXc', 'find_c', 'find-b', 'find-a']);
+    expect(rest.nextCursor).toBeNull();
+    expect((await app.inject({ method: 'GET', url: '/v1/accounts' })).statusCode).toBe(401);
+  });
 });

@@ -51,6 +51,11 @@ describe('POST /v1/withdrawals', () => {
 
   it.each([
     ['a party id without fingerprint', { receiver: 'alice' }, 'receiver'],
+    // Canton's rule (Identifier.scala): the hint is a Daml-LF party string, no '.', no "::".
+    ['a hint with a dot, which Canton refuses', { receiver: `alice.smith::1220${'a'.repeat(64)}` }, 'receiver'],
+    ['a hint ending in a colon', { receiver: `alice:::1220${'a'.repeat(64)}` }, 'receiver'],
+    ['a hint longer than 185 characters', { receiver: `${'a'.repeat(186)}::1220${'a'.repeat(64)}` }, 'receiver'],
+    ['a namespace that is no key fingerprint', { receiver: 'alice::1220abcd' }, 'receiver'],
     ['a float amount', { amount: 12.5 }, 'amount'],
     ['an exponent amount', { amount: '1e3' }, 'amount'],
     ['eleven decimals', { amount: '1.00000000001' }, 'amount'],
@@ -69,6 +74,29 @@ describe('POST /v1/withdrawals', () => {
     expect(body.code).toBe('VALIDATION_FAILED');
     expect(body.details.issues.map((i: { field: string }) => i.field)).toContain(field);
     expect(await counts()).toEqual({ withdrawals: 1, events: 1 });
+  });
+
+  it('refuses an amount finer than the instrument\'s display decimals: 400 AMOUNT_PRECISION_EXCEEDED, nothing written', async () => {
+    await upsertInstrument(sql, { admin: DSO, id: 'Cents', registryUrl: 'http://registry.example/dso', displayDecimals: 2, transferPolicy: 'direct-or-offer', enabled: true });
+    const cents = { admin: DSO, id: 'Cents' };
+    const res = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-cents', instrument: cents, amount: '1.005' }) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'AMOUNT_PRECISION_EXCEEDED', details: { displayDecimals: 2, issues: [{ field: 'amount' }] } });
+    expect(await counts()).toEqual({ withdrawals: 1, events: 1 });
+    // Trailing zeros are no precision: 1.0100000 is 1.01.
+    const ok = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-cents', instrument: cents, amount: '1.0100000' }) });
+    expect(ok.statusCode).toBe(201);
+    await sql`delete from outbox_events where aggregate_id = 'wd-cents'`;
+    await sql`delete from withdrawals where withdrawal_id = 'wd-cents'`;
+  });
+
+  it('accepts every party id Canton can allocate: spaces, single colons, 185-character hints', async () => {
+    for (const [i, hint] of ['Alice Smith', 'exchange:customer-7', '_x-y', 'h'.repeat(185)].entries()) {
+      const res = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: `wd-party-${i}`, receiver: `${hint}::1220${'a'.repeat(64)}` }) });
+      expect(res.statusCode, hint).toBe(201);
+      await sql`delete from outbox_events where aggregate_id = ${`wd-party-${i}`}`;
+      await sql`delete from withdrawals where withdrawal_id = ${`wd-party-${i}`}`;
+    }
   });
 
   it('treats a concurrent burst of the same request as one withdrawal', async () => {

@@ -172,6 +172,23 @@ describe('reserveHoldings', () => {
     expect(row).toEqual({ attempt: 0, deadline: null });
   });
 
+  it('tells holdings in use by other withdrawals apart from missing funds', async () => {
+    const inst = instrument();
+    // One large holding (a fresh treasury): the first withdrawal of a burst takes it whole.
+    await insertHolding(sql, { contractId: 'busy-big', amount: '50000', instrument: inst });
+    for (const id of ['busy-1', 'busy-2', 'busy-3']) await insertWithdrawal(sql, { id, amount: '10', instrument: inst });
+    expect(cids(await reserveHoldings(sql, req('busy-1', inst, '10')))).toEqual(['busy-big']);
+    await insertHolding(sql, { contractId: 'busy-small', amount: '3', instrument: inst });
+    const waiting = await reserveHoldings(sql, req('busy-2', inst, '10'));
+    expect(waiting).toMatchObject({ kind: 'insufficient', available: '3.0000000000' });
+    expect(waiting.kind === 'insufficient' && waiting.reason).toBe(
+      'all free holdings are in use by 1 withdrawals: need 10.0000000000, free 3.0000000000 in 1 holdings, 50000.0000000000 in 1 holdings reserved by withdrawals in flight (their change comes back when they finish)',
+    );
+    // More than the treasury holds at all: that is missing funds, whatever is in flight.
+    const short = await reserveHoldings(sql, req('busy-3', inst, '60000'));
+    expect(short.kind === 'insufficient' && short.reason).toBe('insufficient free funds: need 60000.0000000000, free 3.0000000000 in 1 holdings');
+  });
+
   it('candidates locked for a moment by a concurrent reserver are waited for, not reported as missing funds', async () => {
     const inst = instrument();
     await insertHolding(sql, { contractId: 'k-1', amount: '5', instrument: inst });

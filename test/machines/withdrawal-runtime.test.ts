@@ -334,7 +334,7 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     for (const id of ids) await waitForState(sql, W, id, 'awaitingLedger.waiting');
     await ledger.ingest();
     for (const id of ids) await waitForState(sql, W, id, 'pendingAcceptance');
-    const [last] = await sql<{ max: number }[]>`select max(event_id)::bigint as max from outbox_events where topic = any(${['withdrawal.requested', 'withdrawal.transferred']})`;
+    const [last] = await sql<{ max: number }[]>`select max(event_id)::bigint as max from outbox_events where topic = any(${['withdrawal.requested', 'withdrawal.offered']})`;
     await waitFor('cursor caught up', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === last!.max);
     await rt.stop();
     const before = await sql`select machine_id, seq, event_type, outbox_event_id from machine_transitions order by machine_id, seq`;

@@ -115,6 +115,11 @@ describe('pause withdrawals', () => {
     await sleep(800);
     expect(s.sandbox.control.books.transfers('w-held')).toEqual([]);
     expect((await s.waitForWithdrawal('w-held', () => true)).status).toBe('reserving');
+    // The machine is held, not stuck: its status reason says by what, who and why (one and list).
+    const held = /^held: the withdrawals switch is paused by operator \S+ since .*: treasury audit/;
+    expect((await s.api('GET', '/v1/withdrawals/w-held')).body['statusReason']).toMatch(held);
+    const listed = (await s.api('GET', '/v1/withdrawals?status=reserving')).body['items'] as { withdrawalId: string; statusReason: string }[];
+    expect(listed.find((w) => w.withdrawalId === 'w-held')?.statusReason).toMatch(held);
     await s.crash();
     await s.restart();
     await sleep(800);
@@ -124,6 +129,7 @@ describe('pause withdrawals', () => {
 
     await resume(s, 'withdrawals');
     expect(await s.waitForWithdrawal('w-held', ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed' });
+    expect((await s.api('GET', '/v1/withdrawals/w-held')).body['statusReason']).toBeNull();
     expect(s.sandbox.control.books.transfers('w-held')).toHaveLength(1);
     await checkPaidAtMostOnce(s, ['w-before', 'w-held']);
   });
@@ -145,6 +151,8 @@ describe('pause acceptance', () => {
     await sleep(800);
     expect(s.sandbox.control.books.isActiveInstruction(cid)).toBe(true);
     expect((await s.waitForDeposit(cid, () => true)).status).not.toBe('credited');
+    const shown = (await s.api('GET', `/v1/deposits/${encodeURIComponent(cid)}`)).body;
+    expect(shown).toMatchObject({ status: 'accepting', statusReason: expect.stringMatching(/^held: the acceptance switch is paused by operator \S+ since .*: compliance hold; accept attempt 1/) });
     // A held effect is not in flight: a graceful stop does not wait for it (stopTimeoutMs is 2 s here).
     const stopping = Date.now();
     await s.daemon.stop();

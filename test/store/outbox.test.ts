@@ -77,7 +77,7 @@ describe('outbox', () => {
     const { outcomeUpdateId: _dropped, ...missing } = good.payload as Record<string, unknown>;
     const bad = [
       { ...good, payload: missing },
-      { ...good, payload: { ...good.payload, networkFee: '0.1' } },
+      { ...good, payload: { ...good.payload, gasFee: '0.1' } },
       { ...good, payload: { ...good.payload, attempt: '1' } },
       { ...good, topic: 'withdrawal.unknown' },
     ] as unknown as OutboxEventInput[];

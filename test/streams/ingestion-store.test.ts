@@ -203,9 +203,9 @@ describe('ingestion store: one transaction per batch', () => {
     expect(ws['wd-a']).toMatchObject({ transfer_instruction_cid: a.instructionCid, outcome_update_id: expect.any(String) });
     const events = (await eventsOf(sql)).slice(1).map((e) => [e.topic, e.aggregate_id, e.payload['outcome']]);
     expect(events).toEqual([
-      ['withdrawal.transferred', 'wd-a', 'pending'],
-      ['withdrawal.transferred', 'wd-b', 'pending'],
-      ['withdrawal.transferred', 'wd-c', 'pending'],
+      ['withdrawal.offered', 'wd-a', undefined],
+      ['withdrawal.offered', 'wd-b', undefined],
+      ['withdrawal.offered', 'wd-c', undefined],
       ['withdrawal.instruction_closed', 'wd-a', 'accepted'],
       ['withdrawal.instruction_closed', 'wd-b', 'rejected'],
       ['withdrawal.instruction_closed', 'wd-c', 'expired'],

@@ -223,7 +223,7 @@ describe('ingestion against the ledger double', () => {
     const events = (await eventsOf(sql)).filter((e) => e.topic.startsWith('withdrawal.')).map((e) => [e.topic, e.aggregate_id, e.payload['outcome'] ?? null]);
     expect(events).toEqual([
       ['withdrawal.transferred', 'wd-1', 'completed'],
-      ['withdrawal.transferred', 'wd-2', 'pending'],
+      ['withdrawal.offered', 'wd-2', null],
       ['withdrawal.recovered', 'from-before-the-restore', 'completed'],
       ['withdrawal.instruction_closed', 'wd-2', 'accepted'],
       ['withdrawal.attempt_expired', 'wd-lost', null],

@@ -25,8 +25,12 @@ const SAMPLES: { [T in OutboxTopic]: (id: string) => OutboxPayload<T> } = {
   }),
   'withdrawal.attempt_expired': (id) => ({ withdrawalId: id, attempt: 1, deadline: AT, recordTime: AT, synchronizerId: 'global-domain::1220cc' }),
   'withdrawal.pending_acceptance': (id) => ({ ...withdrawal(id), updateId: `tx-${id}`, transferInstructionCid: `ti-${id}` }),
-  'withdrawal.completed': (id) => ({ ...withdrawal(id), updateId: `tx-${id}`, outcomeUpdateId: null, transferInstructionCid: null }),
-  'withdrawal.failed': (id) => ({ ...withdrawal(id), reason: 'failed', reasonCode: 'PERMANENT_FAILURE', cancelled: false, recredit: true, transferUpdateId: null, outcomeUpdateId: null }),
+  'withdrawal.offered': (id) => {
+    const { outcome: _outcome, ...offer } = transfer(id);
+    return { ...offer, transferInstructionCid: `ti-${id}`, executeBefore: AT };
+  },
+  'withdrawal.completed': (id) => ({ ...withdrawal(id), updateId: `tx-${id}`, outcomeUpdateId: null, transferInstructionCid: null, networkFee: null }),
+  'withdrawal.failed': (id) => ({ ...withdrawal(id), reason: 'failed', reasonCode: 'PERMANENT_FAILURE', cancelled: false, recredit: true, transferUpdateId: null, outcomeUpdateId: null, networkFee: null }),
   'deposit.offer_received': (id) => ({
     depositId: id,
     transferInstructionCid: id,

@@ -78,3 +78,40 @@ describe('fee reserve in coin selection (ledger double, Canton Coin 0.5 + 0.1 %)
     await checkPaidAtMostOnce(s, ['w-short']);
   });
 });
+
+describe('the network fee a withdrawal paid (ledger double, Canton Coin 0.5 + 0.1 %)', () => {
+  it('is on the withdrawal (one, list) and its withdrawal.completed: what the treasury lost beyond the amount, 1-step and 2-step', async () => {
+    const s = (stack = await startStack());
+    await s.fundTreasury('Amulet', '100');
+    await s.fundTreasury('UTK', '100');
+    const bob = s.customer({ preapproval: true });
+    const carol = s.customer();
+    const cases = [
+      { withdrawalId: 'w-fee-1step', receiver: bob, instrument: 'Amulet', amount: '10', fee: '0.5100000000' },
+      { withdrawalId: 'w-fee-utk', receiver: carol, instrument: 'UTK', amount: '10', fee: '0.0000000000' },
+      // An offer: the fee is paid where the double charges it (locking, accepting), summed over both updates.
+      { withdrawalId: 'w-fee-cc-offer', receiver: carol, instrument: 'Amulet', amount: '20', fee: '0.5200000000' },
+    ];
+    for (const c of cases) {
+      const before = s.sandbox.control.books.balances(s.treasury)[`${c.instrument === 'UTK' ? s.utk.admin : s.cc.admin}/${c.instrument}`]!.total;
+      await s.requestWithdrawal({ withdrawalId: c.withdrawalId, receiver: c.receiver, instrument: c.instrument, amount: c.amount });
+      let w = await s.waitForWithdrawal(c.withdrawalId, ['completed', 'pending_acceptance', 'failed', 'stalled']);
+      if (w.status === 'pending_acceptance') {
+        s.sandbox.control.accept(w.transfer!.transferInstructionCid!);
+        w = await s.waitForWithdrawal(c.withdrawalId, ['completed', 'failed']);
+      }
+      expect(w.status).toBe('completed');
+      await s.caughtUp();
+      const after = s.sandbox.control.books.balances(s.treasury)[`${c.instrument === 'UTK' ? s.utk.admin : s.cc.admin}/${c.instrument}`]!.total;
+      // The ledger's own books: the fee is exactly what left the treasury beyond the amount.
+      expect(subAmounts(subAmounts(before, after), c.amount)).toBe(c.fee);
+      expect(w.networkFee).toBe(c.fee);
+      const one = await s.api('GET', `/v1/withdrawals/${c.withdrawalId}`);
+      expect(one.body['networkFee']).toBe(c.fee);
+      const list = await s.api('GET', '/v1/withdrawals?limit=500');
+      expect((list.body['items'] as { withdrawalId: string; networkFee: string | null }[]).find((x) => x.withdrawalId === c.withdrawalId)?.networkFee).toBe(c.fee);
+      const completed = (await withdrawalEvents(s, c.withdrawalId)).find((e) => e.topic === 'withdrawal.completed');
+      expect(completed?.payload['networkFee']).toBe(c.fee);
+    }
+  });
+});

@@ -74,7 +74,11 @@ describe('withdrawals against the ledger double', () => {
       s.sandbox.control.accept(cid);
       const done = await s.waitForWithdrawal(id, ['completed', 'failed']);
       expect(done).toMatchObject({ status: 'completed', outcomeUpdateId: expect.any(String) });
-      expect(await topics(s, id)).toEqual(['withdrawal.requested', 'withdrawal.transferred', 'withdrawal.pending_acceptance', 'withdrawal.instruction_closed', 'withdrawal.completed']);
+      expect(await topics(s, id)).toEqual(['withdrawal.requested', 'withdrawal.offered', 'withdrawal.pending_acceptance', 'withdrawal.instruction_closed', 'withdrawal.completed']);
+      // The offer is its own fact, not a transfer with an outcome still open.
+      const offered = (await withdrawalEvents(s, id)).find((e) => e.topic === 'withdrawal.offered')!;
+      expect(offered.payload).toMatchObject({ withdrawalId: id, transferInstructionCid: cid, updateId: pending.transfer!.updateId, executeBefore: expect.any(String) });
+      expect(offered.payload).not.toHaveProperty('outcome');
     }
     await checkPaidAtMostOnce(s, ['w-utk', 'w-cc-offer']);
   });
@@ -103,6 +107,25 @@ describe('withdrawals against the ledger double', () => {
     expect(s.sandbox.control.books.balances(s.treasury)[`${s.utk.admin}/${s.utk.id}`]!.total).toBe(before);
     expect(s.sandbox.control.books.balances(dave)).toEqual({});
     await checkPaidAtMostOnce(s, Object.keys(reasons));
+  });
+
+  it('a receiver the ledger does not know: failed RECEIVER_UNKNOWN at prepare, holdings released, re-credit announced, no operator needed', async () => {
+    const s = await start();
+    await s.fundTreasury('Amulet', '100', 1);
+    await s.fundTreasury('UTK', '100', 1);
+    // A well-formed party id no participant hosts (a typo in the fingerprint, say).
+    const nobody = `nobody::1220${'e'.repeat(64)}`;
+    for (const [id, instrument] of [['w-nobody-cc', 'Amulet'], ['w-nobody-utk', 'UTK']] as const) {
+      expect((await s.requestWithdrawal({ withdrawalId: id, receiver: nobody, instrument, amount: '10' })).status).toBe(201);
+      const w = await s.waitForWithdrawal(id, ['failed', 'stalled', 'completed', 'pending_acceptance']);
+      expect(w).toMatchObject({ status: 'failed', statusCode: 'RECEIVER_UNKNOWN' });
+      expect(w.statusReason).toContain(`the receiver ${nobody} is not known on the ledger`);
+      expect(await liveReservationCount(s, id)).toBe(0);
+      expect(s.sandbox.control.books.transfers(id)).toEqual([]);
+      const failed = (await withdrawalEvents(s, id)).find((e) => e.topic === 'withdrawal.failed');
+      expect(failed?.payload).toMatchObject({ reasonCode: 'RECEIVER_UNKNOWN', recredit: true, cancelled: false, transferUpdateId: null });
+    }
+    await checkPaidAtMostOnce(s, ['w-nobody-cc', 'w-nobody-utk']);
   });
 
   it('insufficient funds: waits for funds and completes once they arrive; fails without paying when they never do', async () => {

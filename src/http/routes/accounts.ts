@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { ExternalId } from '../../lib/ids.js';
-import { createDepositAccount, creditedTotals, findDepositAccount } from '../../store/accounts.js';
+import { createDepositAccount, creditedTotals, findDepositAccount, listDepositAccounts } from '../../store/accounts.js';
 import type { Sql } from '../../store/db.js';
 import { listDeposits } from '../../store/deposits.js';
-import { Amount, Instrument, Timestamp, errorResponses } from '../schemas.js';
+import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
 import { DepositSummary } from './deposits.js';
 
@@ -41,6 +41,25 @@ export function registerAccountRoutes(app: App, deps: { sql: Sql }): void {
       const { created, account } = await createDepositAccount(sql, req.body);
       return reply.status(created ? 201 : 200).send(account);
     },
+  );
+
+  app.get(
+    '/v1/accounts',
+    {
+      config: { access: 'read' },
+      schema: {
+        summary: 'List deposit accounts, newest first; find one by memo or customer reference',
+        tags: ['accounts'],
+        querystring: z.object({
+          memo: z.string().max(128).optional().describe('Exactly this memo'),
+          customerRef: z.string().max(128).optional().describe('Exactly this customer reference'),
+          search: z.string().min(1).max(128).optional().describe('Memos, customer references or account ids starting with this (any case)'),
+          ...PageQuery,
+        }),
+        response: { 200: z.object({ items: z.array(Account), nextCursor: z.string().nullable() }), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (req) => listDepositAccounts(sql, req.query),
   );
 
   app.get(

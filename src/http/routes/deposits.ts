@@ -6,6 +6,7 @@ import { findDeposit, listDeposits } from '../../store/deposits.js';
 import { listTransitionHistory } from '../../store/machines.js';
 import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
+import { pausedSwitch, withHeldReason } from './held.js';
 
 
 export const DepositSummary = z.object({
@@ -59,7 +60,8 @@ export function registerDepositRoutes(app: App, deps: { sql: Sql }): void {
     },
     async (req) => {
       const { account, ...rest } = req.query;
-      return listDeposits(sql, { ...rest, accountId: account });
+      const [page, paused] = await Promise.all([listDeposits(sql, { ...rest, accountId: account }), pausedSwitch(sql, 'acceptance')]);
+      return { ...page, items: page.items.map((d) => withHeldReason(d, paused)) };
     },
   );
 
@@ -77,7 +79,8 @@ export function registerDepositRoutes(app: App, deps: { sql: Sql }): void {
     async (req) => {
       const d = await findDeposit(sql, req.params.depositId);
       if (!d) throw new AppError('NOT_FOUND', `No deposit ${req.params.depositId}`);
-      return { ...d, history: await listTransitionHistory(sql, DEPOSIT_MACHINE_TYPE, d.depositId) };
+      const [history, paused] = await Promise.all([listTransitionHistory(sql, DEPOSIT_MACHINE_TYPE, d.depositId), pausedSwitch(sql, 'acceptance')]);
+      return { ...withHeldReason(d, paused), history };
     },
   );
 }

@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import type { MachineType, OperatorCommands } from '../../machines/runtime/index.js';
 import type { CommandResult } from '../../machines/runtime/types.js';
 import { stateName } from '../../machines/state-path.js';
-import { findDepositAccount } from '../../store/accounts.js';
+import { resolveDepositAccount } from '../../store/accounts.js';
 import type { Sql } from '../../store/db.js';
 import { findDeposit } from '../../store/deposits.js';
 import { findWithdrawal } from '../../store/withdrawals.js';
@@ -28,7 +28,7 @@ export interface OperatorRouteDeps {
 
 const Reason = z.string().trim().min(1).max(500).describe('Why: kept in the machine history and the outcome event');
 const ReasonBody = z.object({ reason: Reason }).strict();
-const AssignBody = z.object({ account: z.string().min(1).max(128).describe('accountId of an existing deposit account') }).strict();
+const AssignBody = z.object({ account: z.string().min(1).max(128).describe('An existing deposit account: its accountId, or its memo') }).strict();
 // Commands without arguments take an empty JSON object or no body at all (fastify gives null then).
 const NoBody = z.object({}).strict().nullish();
 
@@ -102,8 +102,13 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
     const before = await findDeposit(sql, id);
     if (!before) throw new AppError('NOT_FOUND', `No deposit ${id}`);
     // Checked here so a typo is a 400 naming the field; the runtime checks it again before delivering.
-    if (command.type === 'ASSIGN' && !(await findDepositAccount(sql, command.accountId))) {
-      throw new AppError('VALIDATION_FAILED', `Unknown deposit account ${command.accountId}`, { issues: [{ field: 'account', reason: `no deposit account ${command.accountId}` }] });
+    if (command.type === 'ASSIGN') {
+      // Operators often know the memo (what the customer typed) rather than the account id.
+      const account = await resolveDepositAccount(sql, command.accountId);
+      if (!account) {
+        throw new AppError('VALIDATION_FAILED', `Unknown deposit account ${command.accountId}`, { issues: [{ field: 'account', reason: `no deposit account with id or memo ${command.accountId}` }] });
+      }
+      command = { ...command, accountId: account.accountId };
     }
     const by = operatorName(req);
     const result = await operator.send('deposit', id, { ...command, by });

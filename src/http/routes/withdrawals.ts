@@ -1,7 +1,7 @@
 import { WITHDRAWAL_MACHINE_TYPE } from '../../machines/machine-types.js';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import { PositiveAmountString, normalizeAmount } from '../../lib/decimal.js';
+import { PositiveAmountString, fractionDigits, normalizeAmount } from '../../lib/decimal.js';
 import { ExternalId, InstrumentRef, PartyIdString } from '../../lib/ids.js';
 import type { Sql } from '../../store/db.js';
 import { findInstrument } from '../../store/instruments.js';
@@ -15,6 +15,7 @@ import {
 } from '../../store/withdrawals.js';
 import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
+import { pausedSwitch, withHeldReason } from './held.js';
 import { WithdrawalReasonCode } from '../../machines/withdrawal.reason-code.js';
 
 
@@ -50,6 +51,9 @@ export const WithdrawalSummary = z.object({
     .int()
     .nullable()
     .describe("The participant's estimate of the synchronizer traffic (bytes) the signed transfer costs the validator; null before signing or when the node gives none"),
+  networkFee: Amount.nullable().describe(
+    "The network fee the withdrawal paid, in the instrument: what the treasury's holdings lost beyond the amount in the ledger updates of its transfer (and of its offer's close). Null until the transfer is ingested",
+  ),
   requestedAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -93,6 +97,15 @@ export function registerWithdrawalRoutes(app: App, deps: { sql: Sql }): void {
       if (!instrument.enabled) {
         throw new AppError('VALIDATION_FAILED', 'Instrument disabled', { issues: [{ field: 'instrument', reason: 'withdrawals of this instrument are disabled' }] });
       }
+      // What the exchange shows its customers is what the ledger moves: an amount finer than the
+      // instrument's display decimals would be paid exactly yet shown rounded, so it is refused here.
+      const decimals = fractionDigits(body.amount);
+      if (decimals > instrument.displayDecimals) {
+        throw new AppError('AMOUNT_PRECISION_EXCEEDED', `amount ${body.amount} has ${decimals} decimals; ${body.instrument.id} allows at most ${instrument.displayDecimals}`, {
+          issues: [{ field: 'amount', reason: `at most ${instrument.displayDecimals} decimals for this instrument` }],
+          displayDecimals: instrument.displayDecimals,
+        });
+      }
       const { created, withdrawal } = await createWithdrawalRequest(sql, { ...body, amount: normalizeAmount(body.amount) });
       req.log.info({ withdrawalId: withdrawal.withdrawalId, created }, created ? 'withdrawal requested' : 'withdrawal request repeated');
       return reply.status(created ? 201 : 200).send(summary(withdrawal));
@@ -113,11 +126,12 @@ export function registerWithdrawalRoutes(app: App, deps: { sql: Sql }): void {
     async (req) => {
       const w = await findWithdrawal(sql, req.params.withdrawalId);
       if (!w) throw new AppError('NOT_FOUND', `No withdrawal ${req.params.withdrawalId}`);
-      const [holdings, history] = await Promise.all([
+      const [holdings, history, paused] = await Promise.all([
         listWithdrawalReservations(sql, w.withdrawalId),
         listTransitionHistory(sql, WITHDRAWAL_MACHINE_TYPE, w.withdrawalId),
+        pausedSwitch(sql, 'withdrawals'),
       ]);
-      return { ...summary(w), holdings, history };
+      return { ...summary(withHeldReason(w, paused)), holdings, history };
     },
   );
 
@@ -132,6 +146,9 @@ export function registerWithdrawalRoutes(app: App, deps: { sql: Sql }): void {
         response: { 200: z.object({ items: z.array(WithdrawalSummary), nextCursor: z.string().nullable() }), ...errorResponses(400, 401, 403) },
       },
     },
-    async (req) => listWithdrawals(sql, req.query),
+    async (req) => {
+      const [page, paused] = await Promise.all([listWithdrawals(sql, req.query), pausedSwitch(sql, 'withdrawals')]);
+      return { ...page, items: page.items.map((w) => withHeldReason(w, paused)) };
+    },
   );
 }

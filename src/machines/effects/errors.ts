@@ -27,6 +27,25 @@ export interface FailureScope {
   inputs?: readonly string[];
   /** The transfer instruction an accept exercises. */
   instructionCid?: string;
+  /** The party a transfer pays. */
+  receiver?: string;
+}
+
+/**
+ * How Canton 3.4 says a party of the transaction is hosted nowhere: routing at prepare/submit
+ * answers UNKNOWN_INFORMEES, the parties in its context (`unknownInformees` = "Set(…)";
+ * community/base/.../error/TransactionRoutingError.scala, raised in participant/.../routing/
+ * AdmissibleSynchronizersComputation.scala); PARTY_NOT_KNOWN_ON_LEDGER is the Ledger API's older
+ * name for it (ledger-common/.../groups/SyncServiceRejectionErrors.scala).
+ */
+const PARTY_UNKNOWN = new Set(['UNKNOWN_INFORMEES', 'PARTY_NOT_KNOWN_ON_LEDGER']);
+
+/** Whether the error names `party` among the unknown parties (context, resources or cause). */
+function namesParty(e: LedgerApiError, party: string): boolean {
+  const c = e.cantonError;
+  const texts = [...Object.values(c?.context ?? {}), ...(c?.resources ?? []).map(([, v]) => v), c?.cause ?? e.message];
+  // Whole ids only: one party id may be a prefix of another's hint.
+  return texts.some((t) => t.split(/[\s,()[\]"']+/).includes(party));
 }
 
 const CONTRACT_ID_IN_TEXT = /\b00[0-9a-f]{64,}\b/g;
@@ -112,6 +131,9 @@ export function toActorError(e: unknown, what: string, scope: FailureScope = {})
       }
       // A context contract (round, rules, preapproval) went stale: a fresh registry context fixes it.
       return new ActorError({ ...f, message: `${what}: registry context is stale (${e.message})`, retryable: true });
+    }
+    if (PARTY_UNKNOWN.has(e.code) && scope.receiver !== undefined && namesParty(e, scope.receiver)) {
+      return new ActorError({ ...f, code: Failure.RECEIVER_UNKNOWN, message: `${what}: the receiver ${scope.receiver} is not known on the ledger (${e.code}: ${e.message})`, retryable: false });
     }
     return new ActorError({ ...f, message: `${what}: ${e.message}` });
   }

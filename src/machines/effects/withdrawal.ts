@@ -67,7 +67,7 @@ export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effect
         );
         return preparedSubmission(input.commandId, r);
       } catch (e) {
-        throw toActorError(e, `prepare ${input.commandId}`, { inputs: input.inputHoldingCids });
+        throw toActorError(e, `prepare ${input.commandId}`, { inputs: input.inputHoldingCids, receiver: input.receiver });
       }
     },
 

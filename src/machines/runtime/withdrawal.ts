@@ -1,7 +1,7 @@
 import type { EventObject, InspectionEvent, Observer } from 'xstate';
 import type { Logger } from '../../logger.js';
 import type { Sql, Tx } from '../../store/db.js';
-import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatuses } from '../../store/machines-withdrawals.js';
+import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatuses, readNetworkFee } from '../../store/machines-withdrawals.js';
 import { appendOutboxEvents, type OutboxEvent, type OutboxEventInput } from '../../store/outbox.js';
 import { OUTBOX_PAYLOADS } from '../../events/outbox-events.js';
 import { createReservationActors, markAttemptSubmitted, releaseReservations } from '../../store/reservations.js';
@@ -22,7 +22,7 @@ import { settleAll } from '../../lib/settle-all.js';
 
 export { WITHDRAWAL_MACHINE_TYPE, WithdrawalOperatorCommand };
 export const WITHDRAWAL_CONSUMER = 'withdrawal-runtime';
-export const WITHDRAWAL_TOPICS = ['withdrawal.requested', 'withdrawal.recovered', 'withdrawal.transferred', 'withdrawal.instruction_closed', 'withdrawal.attempt_expired'] as const;
+export const WITHDRAWAL_TOPICS = ['withdrawal.requested', 'withdrawal.recovered', 'withdrawal.transferred', 'withdrawal.offered', 'withdrawal.instruction_closed', 'withdrawal.attempt_expired'] as const;
 
 /** Typed at the source: the machine's own event union. */
 const machineEvent = (e: WithdrawalEvent): EventObject => e;
@@ -40,6 +40,10 @@ export function routeWithdrawalEvent(e: OutboxEvent): Route {
     case 'withdrawal.transferred': {
       const p = OUTBOX_PAYLOADS['withdrawal.transferred'].parse(e.payload);
       return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'TRANSFERRED', updateId: p.updateId, outcome: p.outcome, transferInstructionCid: p.transferInstructionCid }), create: false };
+    }
+    case 'withdrawal.offered': {
+      const p = OUTBOX_PAYLOADS['withdrawal.offered'].parse(e.payload);
+      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'TRANSFERRED', updateId: p.updateId, outcome: 'pending', transferInstructionCid: p.transferInstructionCid }), create: false };
     }
     case 'withdrawal.instruction_closed': {
       const p = OUTBOX_PAYLOADS['withdrawal.instruction_closed'].parse(e.payload);
@@ -107,10 +111,12 @@ async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>
   const updateId = c.transfer?.updateId ?? null;
   const transferInstructionCid = c.transfer?.transferInstructionCid ?? null;
   const outcomeUpdateId = c.closed?.updateId ?? null;
+  // Ingestion wrote the fee with the update that decided this outcome, so it is in the row by now.
+  const networkFee = () => readNetworkFee(tx, c.withdrawalId);
   if (top === 'pendingAcceptance') {
     events.push({ ...aggregate, topic: 'withdrawal.pending_acceptance', payload: { ...base, updateId, transferInstructionCid } });
   } else if (top === 'completed') {
-    events.push({ ...aggregate, topic: 'withdrawal.completed', payload: { ...base, updateId, outcomeUpdateId, transferInstructionCid } });
+    events.push({ ...aggregate, topic: 'withdrawal.completed', payload: { ...base, updateId, outcomeUpdateId, transferInstructionCid, networkFee: await networkFee() } });
   } else if (top === 'failed' || top === 'cancelled') {
     // The exchange debited the customer at request time: a payout that did not happen is re-credited.
     const payload = {
@@ -121,6 +127,8 @@ async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>
       recredit: c.purpose === 'payout',
       transferUpdateId: updateId,
       outcomeUpdateId,
+      // A failed offer or transfer may still have cost the treasury a fee; null when nothing was sent.
+      networkFee: c.transfer === null ? null : await networkFee(),
     };
     events.push({ ...aggregate, topic: 'withdrawal.failed', payload });
   }

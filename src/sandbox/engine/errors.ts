@@ -88,6 +88,7 @@ export const ErrorCodes = {
   INVALID_DEDUPLICATION_PERIOD: { category: 9, grpc: Grpc.FAILED_PRECONDITION },
   TEMPLATES_OR_INTERFACES_NOT_FOUND: { category: 11, grpc: Grpc.NOT_FOUND },
   PARTY_NOT_KNOWN_ON_LEDGER: { category: 11, grpc: Grpc.NOT_FOUND },
+  UNKNOWN_INFORMEES: { category: 11, grpc: Grpc.NOT_FOUND },
   USER_NOT_FOUND: { category: 11, grpc: Grpc.NOT_FOUND },
   USER_ALREADY_EXISTS: { category: 10, grpc: Grpc.ALREADY_EXISTS },
   JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED: { category: 2, grpc: Grpc.ABORTED },

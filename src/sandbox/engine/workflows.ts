@@ -186,7 +186,13 @@ export class Workflows {
     if (isoToMicros(t.requestedAt) > now) throw interpretationError('requestedAt must be in the past');
     if (isoToMicros(t.executeBefore) <= now) throw interpretationError('executeBefore must be in the future');
     if (!this.ledger.parties.has(t.receiver)) {
-      throw LedgerError.of('PARTY_NOT_KNOWN_ON_LEDGER', `Party not known on ledger: ${t.receiver}`);
+      // The receiver is an informee (observer of the offer or the holding it gets): Canton's routing
+      // finds it hosted on no synchronizer (AdmissibleSynchronizersComputation.scala). Not a
+      // definite answer (TransactionErrorImpl's default); the parties in the context as Scala prints a Set.
+      throw LedgerError.of('UNKNOWN_INFORMEES', 'The participant is not connected to any synchronizer where the given informees are known.', {
+        context: { unknownInformees: `Set(${t.receiver})` },
+        definiteAnswer: false,
+      });
     }
     if (t.inputHoldingCids.length === 0) throw interpretationError('inputHoldingCids must not be empty');
     if (t.inputHoldingCids.length > MAX_INPUTS) throw interpretationError(`at most ${MAX_INPUTS} input holdings per transfer`);

@@ -82,7 +82,11 @@ export function isPartyId(s: string): boolean {
   return PARTY_ID.test(s);
 }
 
-/** Party hints as Canton accepts them: no "::" and no whitespace. */
+/**
+ * Party hints as Canton accepts them (UniqueIdentifier.verifyValidString, community/base/.../
+ * topology/Identifier.scala): a Daml-LF party string (letters, digits, space, ':', '-', '_'),
+ * at most 185 characters, without the "::" delimiter; one ending in ':' would move the delimiter.
+ */
 export function isValidPartyHint(hint: string): boolean {
-  return /^[A-Za-z0-9_\-.]{1,185}$/.test(hint);
+  return /^[A-Za-z0-9:_ -]{1,185}$/.test(hint) && !hint.includes('::') && !hint.endsWith(':');
 }

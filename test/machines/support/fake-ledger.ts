@@ -223,7 +223,11 @@ export class FakeLedger {
         const cid = pending ? `ti-${c.updateId}` : null;
         await tx`update withdrawals set transfer_update_id = ${c.updateId}, transfer_record_time = ${recordTime}, transfer_instruction_cid = ${cid}
                  where withdrawal_id = ${c.withdrawalId}`;
-        events.push(sampleEvent('withdrawal.transferred', c.withdrawalId, { updateId: c.updateId, recordTime, outcome: pending ? 'pending' : 'completed', transferInstructionCid: cid, amount: '0' }));
+        events.push(
+          pending
+            ? sampleEvent('withdrawal.offered', c.withdrawalId, { updateId: c.updateId, recordTime, transferInstructionCid: cid, amount: '0' })
+            : sampleEvent('withdrawal.transferred', c.withdrawalId, { updateId: c.updateId, recordTime, outcome: 'completed', transferInstructionCid: cid, amount: '0' }),
+        );
       }
       const expired = await tx<{ withdrawal_id: string; attempt: number; deadline: string }[]>`
         select withdrawal_id, attempt, deadline from withdrawals
