@@ -194,9 +194,11 @@ export async function checkInvariants(opts: {
       if (!lost.has(w.withdrawal_id)) v('withdrawal-recovered', `${w.withdrawal_id}: a transfer the daemon did not know of (status ${w.status})`);
       else if (t === undefined) v('withdrawal-recovered', `${w.withdrawal_id}: recovered, but no transfer with its memo on the ledger`);
       else recoveredAfterRestore.push(`${w.withdrawal_id} ${t.outcome}${payment !== undefined ? ' paid' : ''}`);
-      // The exchange debited the customer for the request; a recovered row has no machine, so
-      // nothing announces a failure if its offer comes back.
-      if (!selfTransfer && t !== undefined && payment === undefined && !announcedFailed.has(w.withdrawal_id)) {
+      // The exchange debited the customer for the request: an offer that comes back must be
+      // announced failed, before the restore (rolled back since) or by the recovered offer's own
+      // machine after it.
+      const failureAnnounced = announcedFailed.has(w.withdrawal_id) || events('withdrawal.failed', w.withdrawal_id) > 0;
+      if (!selfTransfer && t !== undefined && payment === undefined && !failureAnnounced) {
         v('recovered-unpaid', `${w.withdrawal_id}: recovered after a restore, its ${t.outcome} transfer ${t.updateId} did not pay (offer ${cid ?? '?'} ${cid !== null && record.rejected.has(cid) ? 'rejected' : 'not accepted'}) and no withdrawal.failed tells the exchange to re-credit`);
       }
       const asked = record.withdrawals.get(w.withdrawal_id)?.request;

@@ -1,4 +1,5 @@
 import type { Queryable, Tx } from './db.js';
+import { settleAll } from '../lib/settle-all.js';
 
 /**
  * Where ingestion stands for one treasury party: the last fully processed offset and what it
@@ -60,15 +61,28 @@ export async function readCheckpoint(db: Queryable, treasuryParty: string): Prom
 }
 
 /**
- * Reads and row-locks the checkpoint for the rest of the transaction: batches of one party
- * serialise. The query is started at once (execute()), so a caller pipelining it with other
- * queries sends them in the order it calls them.
+ * Takes the party's checkpoint lock and reads the checkpoint for the rest of the transaction:
+ * batches of one party serialise, and so do they with instrument onboarding (holding-adoptions.ts
+ * `lockCheckpointOffset`). The lock is an advisory one, not the row's: before the first batch
+ * there is no row, and an onboarding committed while that batch read the instruments would adopt
+ * nothing (no checkpoint yet) while the batch ignored the token's holdings (not onboarded yet).
+ * Both queries are started at once (execute()), so a caller pipelining them with other queries
+ * sends them in the order it calls them: what follows runs with the lock held.
  */
 export async function lockCheckpoint(tx: Tx, treasuryParty: string): Promise<Checkpoint | undefined> {
-  const [row] = await tx<Row[]>`
+  const [, rows] = await settleAll([
+    takeCheckpointLock(tx, treasuryParty),
+    tx<Row[]>`
     select treasury_party, ledger_offset, update_id, update_offset, participant_id, record_time, synchronizer_id, synchronizer_times
-    from ingestion_checkpoint where treasury_party = ${treasuryParty} for update`.execute();
+    from ingestion_checkpoint where treasury_party = ${treasuryParty} for update`.execute(),
+  ]);
+  const [row] = rows;
   return row ? toCheckpoint(row) : undefined;
+}
+
+/** The party's checkpoint lock, held to the end of the transaction (started at once). */
+export function takeCheckpointLock(tx: Tx, treasuryParty: string): Promise<unknown> {
+  return tx`select pg_advisory_xact_lock(hashtextextended(${`cxi.checkpoint:${treasuryParty}`}, 0))`.execute();
 }
 
 /** Started at once (execute()), like lockCheckpoint, so pipelined callers control the order. */

@@ -1,4 +1,5 @@
 import type { Tx } from './db.js';
+import { takeCheckpointLock } from './checkpoint.js';
 
 /** One holding read from the ledger's ACS, to be adopted into `holdings`. */
 export interface AdoptedHolding {
@@ -18,6 +19,8 @@ export interface AdoptedHolding {
  * Undefined while ingestion has stored nothing (it will then read the history itself).
  */
 export async function lockCheckpointOffset(tx: Tx, treasury: string): Promise<number | undefined> {
+  // The lock ingestion's batches take (checkpoint.ts lockCheckpoint): also before the first batch.
+  await takeCheckpointLock(tx, treasury);
   const [r] = await tx<{ ledger_offset: number }[]>`
     select ledger_offset from ingestion_checkpoint where treasury_party = ${treasury} for update`;
   return r?.ledger_offset;
