@@ -18,14 +18,8 @@ import type { Switches } from './switches.js';
  * either again is harmless: resync re-points to the same place, migrate refuses once done.
  */
 
-export interface LedgerPosition {
-  offset: number;
-  updateId: string | null;
-  updateOffset: number | null;
-  participantId: string | null;
-  synchronizerId: string | null;
-  recordTime: string | null;
-}
+/** Where a checkpoint stands on which ledger (its fields as store/checkpoint.ts keeps them). */
+export type LedgerPosition = Pick<Checkpoint, 'offset' | 'updateId' | 'updateOffset' | 'participantId' | 'synchronizerId' | 'recordTime'>;
 
 export interface RecoveryResult {
   action: 'resync' | 'migrate';

@@ -455,6 +455,11 @@ export class Ledger {
     this.parties.clear();
     this.users.clear();
     this.contracts.clear();
+    this.forgetHistory();
+  }
+
+  /** The update log, completions and deduplication state gone; offsets start again. */
+  private forgetHistory(): void {
     this.completions.splice(0);
     this.dedup.clear();
     this.log.splice(0);
@@ -481,14 +486,7 @@ export class Ledger {
     const active = [...this.contracts.values()].filter((c) => c.archived === undefined);
     active.sort((a, b) => a.created.offset - b.created.offset || a.created.nodeId - b.created.nodeId);
     this.contracts.clear();
-    this.completions.splice(0);
-    this.dedup.clear();
-    this.log.splice(0);
-    this.byUpdateId.clear();
-    this.others.splice(0);
-    this.otherTimes.clear();
-    this.end = 0;
-    this.pruned = 0;
+    this.forgetHistory();
     this.synchronizer = synchronizerId;
     const byCreateTime = new Map<string, ContractState[]>();
     for (const c of active) {
