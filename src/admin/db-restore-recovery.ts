@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Sql } from '../store/db.js';
 import { finishRecoveryRun, readRecoveryProgress, startRecoveryRun, type RecoveryProgress, type RecoveryRun } from '../store/recovery.js';
 import type { Switches } from './switches.js';
+import { createPoller } from '../lib/poller.js';
 
 /**
  * `cxi recovery after-db-restore` (issue 20; the guide's database runbook, tSafe): after the
@@ -50,10 +51,6 @@ export function createDbRestoreRecovery(o: DbRestoreRecoveryOptions): DbRestoreR
   const pollMs = o.pollMs ?? 1000;
   let status: ComponentStatus = { state: 'stopped' };
   let last: RecoveryProgress | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
-  let checking: Promise<void> = Promise.resolve();
-  let failures = 0;
 
   const finish = async (run: RecoveryRun, recordTime: string): Promise<void> => {
     const { resumed } = await finishRecoveryRun(o.sql, run.recoveryId, recordTime);
@@ -73,24 +70,17 @@ export function createDbRestoreRecovery(o: DbRestoreRecoveryOptions): DbRestoreR
       p = await readRecoveryProgress(o.sql, o.treasuryParty);
     }
     last = p;
-    failures = 0;
     return p;
   };
 
-  const schedule = () => {
-    if (!running) return;
-    timer = setTimeout(() => {
-      checking = check().then(
-        () => schedule(),
-        (e: unknown) => {
-          // The run is in the database: a blip only delays its end.
-          if (++failures === 1 || failures % 60 === 0) log.warn({ err: e, failures }, 'after-db-restore: cannot read the recovery run; trying again');
-          schedule();
-        },
-      );
-    }, pollMs);
-    timer.unref();
-  };
+  const poller = createPoller({
+    everyMs: pollMs,
+    step: check,
+    onFailure: (e, failures) => {
+      // The run is in the database: a blip only delays its end.
+      if (failures === 1 || failures % 60 === 0) log.warn({ err: e, failures }, 'after-db-restore: cannot read the recovery run; trying again');
+    },
+  });
 
   return {
     name: 'recovery',
@@ -112,19 +102,16 @@ export function createDbRestoreRecovery(o: DbRestoreRecoveryOptions): DbRestoreR
     },
     progress: () => check(),
     async start() {
-      if (running) return;
+      if (status.state === 'running') return;
       status = { state: 'starting' };
       // A run left waiting by an earlier process goes on (its switches are still paused).
       const p = await check();
       if (p.run?.state === 'waiting') log.warn({ recoveryId: p.run.recoveryId }, describeRecovery(p));
-      running = true;
       status = { state: 'running' };
-      schedule();
+      poller.start();
     },
     async stop() {
-      running = false;
-      clearTimeout(timer);
-      await checking.catch(() => {});
+      await poller.stop();
       status = { state: 'stopped' };
     },
   };

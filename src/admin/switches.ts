@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { readContinuityFailures, type ContinuityFailure } from '../store/checkpoint.js';
 import type { Sql } from '../store/db.js';
 import { listSwitches, setSwitch, SWITCH_NAMES, type SwitchName, type SwitchState } from '../store/switches.js';
+import { createPoller } from '../lib/poller.js';
 
 /**
  * Operator pause switches (issue 8): `ingestion` (stop reading the ledger after the batch in flight),
@@ -70,10 +71,8 @@ export function createSwitches(o: SwitchesOptions): Switches {
     continuity$.next(f);
   };
   let status: ComponentStatus = { state: 'stopped' };
-  let timer: NodeJS.Timeout | undefined;
   let running = false;
   let reading: Promise<void> = Promise.resolve();
-  let failures = 0;
 
   const apply = (s: SwitchState) => {
     const old = cache.get(s.name);
@@ -90,7 +89,6 @@ export function createSwitches(o: SwitchesOptions): Switches {
   const refresh = (): Promise<void> => {
     const read = queue.then(async () => {
       const [all, broken] = await Promise.all([listSwitches(o.sql), readContinuityFailures(o.sql)]);
-      failures = 0;
       for (const s of all) apply(s);
       applyContinuity(broken[0]);
     });
@@ -99,20 +97,14 @@ export function createSwitches(o: SwitchesOptions): Switches {
     return read;
   };
 
-  const schedule = () => {
-    if (!running) return;
-    timer = setTimeout(() => {
-      refresh().then(
-        () => schedule(),
-        (e: unknown) => {
-          // Keep the last known state: a database blip must not resume anything.
-          if (++failures === 1 || failures % 60 === 0) log.warn({ err: e, failures }, 'cannot read the operator switches; keeping the last known state');
-          schedule();
-        },
-      );
-    }, pollMs);
-    timer.unref();
-  };
+  const poller = createPoller({
+    everyMs: pollMs,
+    step: refresh,
+    onFailure: (e, failures) => {
+      // Keep the last known state: a database blip must not resume anything.
+      if (failures === 1 || failures % 60 === 0) log.warn({ err: e, failures }, 'cannot read the operator switches; keeping the last known state');
+    },
+  });
 
   const watch = (name: SwitchName): Observable<SwitchState> =>
     defer(() =>
@@ -178,11 +170,11 @@ export function createSwitches(o: SwitchesOptions): Switches {
       status = { state: 'running' };
       const paused = SWITCH_NAMES.filter((n) => cache.get(n)!.paused);
       if (paused.length > 0) log.warn({ paused }, 'operator switches are paused');
-      schedule();
+      poller.start();
     },
     async stop() {
       running = false;
-      clearTimeout(timer);
+      await poller.stop();
       await reading;
       status = { state: 'stopped' };
     },
