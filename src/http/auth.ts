@@ -60,3 +60,10 @@ export function createAuthenticator(tokens: readonly ApiToken[]) {
 
   return { authenticate, authorize, knows };
 }
+
+/** Who made an admin request, for the audit trail: admin routes always have an authenticated principal. */
+export function operatorName(req: { principal?: Principal | undefined }, what: string): string {
+  const name = req.principal?.name;
+  if (!name) throw new AppError('INTERNAL', `${what} without an authenticated principal`);
+  return name;
+}

@@ -12,6 +12,7 @@ import { errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
 import { DepositSummary } from './deposits.js';
 import { WithdrawalSummary } from './withdrawals.js';
+import { operatorName } from '../auth.js';
 
 /**
  * Operator actions (admin scope): the machines' operator commands over HTTP. The machine decides
@@ -45,13 +46,6 @@ const DepositActionResult = z.object({ ...Applied, deposit: DepositSummary });
 
 const refusedResponses = errorResponses(400, 401, 403, 404, 409, 503);
 
-/** The operator's name; admin routes always have an authenticated principal. */
-function operatorName(req: FastifyRequest): string {
-  const name = req.principal?.name;
-  if (!name) throw new AppError('INTERNAL', 'operator action without an authenticated principal');
-  return name;
-}
-
 function requireOperator(deps: OperatorRouteDeps): OperatorCommands {
   if (!deps.operator) throw new AppError('NOT_READY', 'Operator commands need the machine runtimes, and this process runs none.');
   return deps.operator;
@@ -84,7 +78,7 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
     const operator = requireOperator(deps);
     const before = await findWithdrawal(sql, id);
     if (!before) throw new AppError('NOT_FOUND', `No withdrawal ${id}`);
-    const by = operatorName(req);
+    const by = operatorName(req, 'operator action');
     const result = await operator.send('withdrawal', id, { ...command, by });
     if (!result.accepted) {
       req.log.info({ withdrawalId: id, command: command.type, by, code: result.code, reason: result.reason }, 'operator action refused');
@@ -110,7 +104,7 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
       }
       command = { ...command, accountId: account.accountId };
     }
-    const by = operatorName(req);
+    const by = operatorName(req, 'operator action');
     const result = await operator.send('deposit', id, { ...command, by });
     if (!result.accepted) {
       req.log.info({ depositId: id, command: command.type, by, code: result.code, reason: result.reason }, 'operator action refused');

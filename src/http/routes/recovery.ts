@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { describeRecovery, type DbRestoreRecovery } from '../../admin/db-restore-recovery.js';
 import { AppError } from '../../errors.js';
@@ -6,6 +5,7 @@ import type { RecoveryProgress } from '../../store/recovery.js';
 import { SwitchName } from '../../store/switches.js';
 import { Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
+import { operatorName } from '../auth.js';
 
 /**
  * Recovery after a database restore (src/admin/db-restore-recovery.ts): admin scope to start a
@@ -47,12 +47,6 @@ function need(deps: RecoveryRouteDeps): Pick<DbRestoreRecovery, 'begin' | 'progr
   return deps.recovery;
 }
 
-function operatorName(req: FastifyRequest): string {
-  const name = req.principal?.name;
-  if (!name) throw new AppError('INTERNAL', 'recovery without an authenticated principal');
-  return name;
-}
-
 export function registerRecoveryRoutes(app: App, deps: RecoveryRouteDeps): void {
   const tags = ['operator'];
   app.get(
@@ -78,7 +72,7 @@ export function registerRecoveryRoutes(app: App, deps: RecoveryRouteDeps): void 
       },
     },
     async (req) => {
-      const { progress, started } = await need(deps).begin(operatorName(req));
+      const { progress, started } = await need(deps).begin(operatorName(req, 'recovery'));
       return { ...view(progress), started };
     },
   );

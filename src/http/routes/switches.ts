@@ -1,11 +1,10 @@
-import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Switches } from '../../admin/switches.js';
-import { AppError } from '../../errors.js';
 import type { Sql } from '../../store/db.js';
 import { listSwitches, setSwitch, SwitchName, type SwitchState } from '../../store/switches.js';
 import { Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
+import { operatorName } from '../auth.js';
 
 /**
  * Operator pause switches (src/admin/switches.ts): read scope to look, admin scope to pause or
@@ -35,12 +34,6 @@ const ResumeBody = z
   .nullish();
 
 const view = (s: SwitchState): z.infer<typeof SwitchView> => s;
-
-function operatorName(req: FastifyRequest): string {
-  const name = req.principal?.name;
-  if (!name) throw new AppError('INTERNAL', 'switch change without an authenticated principal');
-  return name;
-}
 
 export function registerSwitchRoutes(app: App, deps: SwitchRouteDeps): void {
   const tags = ['operator'];
@@ -73,7 +66,7 @@ export function registerSwitchRoutes(app: App, deps: SwitchRouteDeps): void {
       },
     },
     async (req) => {
-      const by = operatorName(req);
+      const by = operatorName(req, 'switch change');
       const { state, changed: flipped } = await setSwitch(deps.sql, req.params.name, { paused: true, reason: req.body.reason, by });
       await changed();
       req.log.warn({ switch: state.name, reason: state.reason, by, changed: flipped }, `operator paused ${state.name}`);
@@ -95,7 +88,7 @@ export function registerSwitchRoutes(app: App, deps: SwitchRouteDeps): void {
       },
     },
     async (req) => {
-      const by = operatorName(req);
+      const by = operatorName(req, 'switch change');
       const { state, changed: flipped } = await setSwitch(deps.sql, req.params.name, { paused: false, reason: req.body?.reason ?? null, by });
       await changed();
       if (flipped) req.log.warn({ switch: state.name, by }, `operator resumed ${state.name}`);
