@@ -27,7 +27,7 @@ describe('ingestion progress', () => {
 
     // Paused, the ledger moves on and the lag shows it.
     expect((await s.api('POST', '/v1/admin/switches/ingestion/pause', { reason: 'catch-up test' })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 300));
+    await expect.poll(() => s.daemon.ingestion.status().state).toBe('paused');
     const customer = s.customer({ fund: [{ instrument: 'Amulet', amount: '50' }] });
     for (let i = 0; i < 3; i++) s.sandbox.control.transfer({ from: customer, to: s.treasury, instrument: 'Amulet', amount: '1', memo: `lag-${i}` });
     const behind = (await s.api('GET', '/v1/ingestion')).body;

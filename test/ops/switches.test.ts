@@ -112,11 +112,11 @@ describe('pause withdrawals', () => {
     s.sandbox.control.accept(pending.transfer!.transferInstructionCid!);
     expect(await s.waitForWithdrawal('w-before', ['completed', 'failed'])).toMatchObject({ status: 'completed' });
 
-    await sleep(800);
-    expect(s.sandbox.control.books.transfers('w-held')).toEqual([]);
-    expect((await s.waitForWithdrawal('w-held', () => true)).status).toBe('reserving');
     // The machine is held, not stuck: its status reason says by what, who and why (one and list).
     const held = /^held: the withdrawals switch is paused by operator \S+ since .*: treasury audit/;
+    await until('w-held held at the switch', async () => held.test(String((await s.api('GET', '/v1/withdrawals/w-held')).body['statusReason'])));
+    expect(s.sandbox.control.books.transfers('w-held')).toEqual([]);
+    expect((await s.waitForWithdrawal('w-held', () => true)).status).toBe('reserving');
     expect((await s.api('GET', '/v1/withdrawals/w-held')).body['statusReason']).toMatch(held);
     const listed = (await s.api('GET', '/v1/withdrawals?status=reserving')).body['items'] as { withdrawalId: string; statusReason: string }[];
     expect(listed.find((w) => w.withdrawalId === 'w-held')?.statusReason).toMatch(held);
@@ -148,11 +148,11 @@ describe('pause acceptance', () => {
     const offered = await s.waitForDeposit(cid, () => true);
     expect(offered).toMatchObject({ kind: 'two_step', accountId: acct });
 
-    await sleep(800);
+    const heldReason = /^held: the acceptance switch is paused by operator \S+ since .*: compliance hold; accept attempt 1/;
+    const shownNow = async () => (await s.api('GET', `/v1/deposits/${encodeURIComponent(cid)}`)).body;
+    await until('the accept held at the switch', async () => heldReason.test(String((await shownNow())['statusReason'])));
     expect(s.sandbox.control.books.isActiveInstruction(cid)).toBe(true);
-    expect((await s.waitForDeposit(cid, () => true)).status).not.toBe('credited');
-    const shown = (await s.api('GET', `/v1/deposits/${encodeURIComponent(cid)}`)).body;
-    expect(shown).toMatchObject({ status: 'accepting', statusReason: expect.stringMatching(/^held: the acceptance switch is paused by operator \S+ since .*: compliance hold; accept attempt 1/) });
+    expect(await shownNow()).toMatchObject({ status: 'accepting', statusReason: expect.stringMatching(heldReason) });
     // A held effect is not in flight: a graceful stop does not wait for it (stopTimeoutMs is 2 s here).
     const stopping = Date.now();
     await s.daemon.stop();

@@ -10,6 +10,17 @@ const { sql, url } = await useMigratedDatabase({ max: 10 });
 const ev = (i: number) => sampleEvent('operator.switch_changed', `a${i}`, { reason: `r${i}` });
 const reasonOf = (payload: Record<string, unknown>) => payload['reason'];
 
+/** Until a session of this database waits for an advisory lock (test files run alongside in other databases). */
+async function untilOutboxLockAwaited(timeoutMs = 10_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 10))) {
+    const [w] = await sql<{ n: number }[]>`
+      select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`;
+    if (w!.n > 0) return;
+    if (Date.now() > end) throw new Error('no session waited for the outbox lock');
+  }
+}
+
 describe('outbox', () => {
   it('appends and reads events in id order with their payloads intact', async () => {
     const ids = await sql.begin((tx) => appendOutboxEvents(tx, [ev(1), ev(2)]));
@@ -37,13 +48,16 @@ describe('outbox', () => {
     // A slow writer takes the lock first; a fast one must wait for it, so it cannot commit a higher id earlier.
     let releaseSlow!: () => void;
     const slowHolds = new Promise<void>((r) => (releaseSlow = r));
+    let slowAppended!: () => void;
+    const slowHasLock = new Promise<void>((r) => (slowAppended = r));
     const slow = sql.begin(async (tx) => {
       await appendOutboxEvents(tx, [ev(10)]);
+      slowAppended();
       await slowHolds;
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await slowHasLock;
     const fast = sql.begin((tx) => appendOutboxEvents(tx, [ev(11)]));
-    await new Promise((r) => setTimeout(r, 100));
+    await untilOutboxLockAwaited();
     // The fast writer is blocked: nothing new is visible yet.
     expect(await readOutboxEvents(sql, { afterId: max, limit: 10 })).toEqual([]);
     releaseSlow();
