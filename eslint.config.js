@@ -23,7 +23,7 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "NewExpression[callee.name=/^(ActorError|LedgerApiError)$/] > ObjectExpression > Property[key.name='code'] > :matches(Literal, TemplateLiteral, ConditionalExpression:has(> Literal), ConditionalExpression:has(> TemplateLiteral))",
+          selector: "NewExpression[callee.name=/^(ActorError|LedgerApiError|ReservationRefused)$/] > ObjectExpression > Property[key.name='code'] > :matches(Literal, TemplateLiteral, ConditionalExpression:has(> Literal), ConditionalExpression:has(> TemplateLiteral))",
           message: 'Name the failure code from src/failures.ts (Failure.X, or familyCode for HTTP_/DB_ codes); add a new code there with its meaning.',
         },
       ],
