@@ -23,7 +23,7 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "NewExpression[callee.name=/^(ActorError|LedgerApiError)$/] > ObjectExpression > Property[key.name='code'] > :matches(Literal, TemplateLiteral, ConditionalExpression:has(> Literal), ConditionalExpression:has(> TemplateLiteral))",
+          selector: "NewExpression[callee.name=/^(ActorError|LedgerApiError|ReservationRefused)$/] > ObjectExpression > Property[key.name='code'] > :matches(Literal, TemplateLiteral, ConditionalExpression:has(> Literal), ConditionalExpression:has(> TemplateLiteral))",
           message: 'Name the failure code from src/failures.ts (Failure.X, or familyCode for HTTP_/DB_ codes); add a new code there with its meaning.',
         },
       ],
@@ -38,6 +38,75 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         { patterns: [{ group: ['**/ledger/schema', '**/ledger/schema/*'], allowTypeImports: true, message: 'The double must not decode with the client schemas (src/ledger/schema): decode as the real server does, in src/sandbox/wire/decode.' }] },
+      ],
+    },
+  },
+  // Layers that point one way (docs/internals.md, "Layers"). From the bottom:
+  //   1. contracts: src/lib, src/failures.ts, src/events (and the wire types, src/ledger/schema);
+  //   2. src/ingestion: the ingestion domain, pure (facts, parser, ledger state, batch model);
+  //   3. src/store: SQL and row mapping;
+  //   4. everything that does I/O or wires it up: src/streams (ingestion's I/O), src/machines
+  //      (with their effects), src/admin, src/http, src/cli, src/service.ts, src/daemon.ts.
+  // A layer imports only layers below it. Imports are relative, so each zone names what it must
+  // not reach by a path that climbs out of its folder.
+  {
+    // The contracts import nothing of the daemon.
+    files: ['src/lib/**/*.ts', 'src/events/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^\\.\\./', message: 'src/lib and src/events are contracts below every layer: they import nothing of the daemon.' }] },
+      ],
+    },
+  },
+  {
+    // At the top of src/: any relative import is another part of the daemon.
+    files: ['src/failures.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^\\.', message: 'src/failures.ts is a contract below every layer: it imports nothing of the daemon.' }] },
+      ],
+    },
+  },
+  {
+    // The ingestion domain decides, it does no I/O: no database, no network, no other layer.
+    files: ['src/ingestion/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(?!(lib|events|ledger/schema)/|failures\\.js$)',
+              message: 'src/ingestion is the pure ingestion domain: it may import src/lib, src/events, src/failures.ts and the wire types (src/ledger/schema), nothing else of the daemon.',
+            },
+            { regex: '^(postgres|ws|undici|node:(net|http|https|fs|fs/promises|child_process))$', message: 'src/ingestion does no I/O: the database is src/store, the ledger stream src/streams.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'src/ingestion does no I/O.' }, { name: 'WebSocket', message: 'src/ingestion does no I/O.' }],
+    },
+  },
+  {
+    // The store is SQL and row mapping: it serves the layers above and imports none of them.
+    files: ['src/store/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(streams|machines|admin|http|cli|conformance|treasury|sandbox)/|^(\\.\\./)+(service|service-metrics|daemon|main|metrics|config|lifecycle)\\.js$',
+              message: 'src/store holds SQL and row mapping and imports no layer above it: what it needs belongs below it (src/ingestion, src/lib, src/events, src/failures.ts), or the caller above passes it in.',
+            },
+            {
+              regex: '^(\\.\\./)+ledger/(?!schema/)',
+              allowTypeImports: true,
+              message: 'src/store does not call the ledger; it may name the clients\' data types (import type) and use the wire types (src/ledger/schema).',
+            },
+          ],
+        },
       ],
     },
   },

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * The one catalogue of failure codes the service raises itself when an effect, a ledger call or a
  * registry call fails (the HTTP API's own error codes are in errors.ts). Each code says whether the
@@ -72,6 +74,41 @@ export type FailureCode = keyof typeof FAILURE_CATALOGUE;
 export const Failure = Object.freeze(Object.fromEntries(Object.keys(FAILURE_CATALOGUE).map((c) => [c, c]))) as { readonly [K in FailureCode]: K };
 
 export const FAILURE_CODES = Object.keys(FAILURE_CATALOGUE) as [FailureCode, ...FailureCode[]];
+
+/**
+ * Why a withdrawal is where it is, as a stable code from a closed set: the withdrawal's
+ * `statusCode` in the API and the `reason` label of `cxi_withdrawals`. The words (`statusReason`)
+ * carry ids, amounts and ledger error text; a code carries none of them, so a dashboard or an
+ * exchange's automation can branch on it and a metric has a bounded number of series.
+ * A failure of an effect is named by its code from the failure catalogue (above) where
+ * it has one, otherwise only as transient or permanent: ledger and registry error ids are
+ * open-ended (and a hostile server could invent them), they stay in the words. Which code a
+ * withdrawal gets: src/machines/withdrawal.reason-code.ts.
+ */
+export const WithdrawalReasonCode = z.enum([
+  ...FAILURE_CODES,
+  // Waiting, not failing.
+  'WAITING_FOR_FUNDS',
+  'ATTEMPT_EXPIRED',
+  // An effect failed; the machine retries or has stopped.
+  'TRANSIENT_FAILURE',
+  'PERMANENT_FAILURE',
+  'RETRIES_EXHAUSTED',
+  'ATTEMPTS_EXHAUSTED',
+  // Decided by policy or by an operator.
+  'INSUFFICIENT_FUNDS',
+  'INSTRUMENT_UNAVAILABLE',
+  'TRANSFER_KIND_REFUSED',
+  'OPERATOR_CANCEL',
+  'OPERATOR_FAIL',
+  // Decided by the ledger.
+  'TRANSFER_FAILED',
+  'OFFER_REJECTED',
+  'OFFER_WITHDRAWN',
+  'OFFER_EXPIRED',
+  'OFFER_FAILED',
+]);
+export type WithdrawalReasonCode = z.infer<typeof WithdrawalReasonCode>;
 
 /** Codes formed as a prefix and the other side's number: one entry each, for the same table. */
 export const FAILURE_FAMILIES = {

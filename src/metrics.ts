@@ -8,7 +8,7 @@ import { listSwitches } from './store/switches.js';
  * whichever instance answers; counters of in-process activity are registered by components.
  * The database is read at most once per CACHE_MS however often /metrics is scraped (all scrapes in
  * between share one answer), and every label comes from a closed set: machine states, statuses,
- * reason codes (src/machines/withdrawal.reason-code.ts), onboarded instruments, switch names.
+ * reason codes (src/failures.ts `WithdrawalReasonCode`), onboarded instruments, switch names.
  */
 export interface Metrics {
   registry: Registry;

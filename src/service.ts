@@ -27,7 +27,7 @@ import { DEFAULT_WITHDRAWAL_POLICY, type WithdrawalPolicy } from './machines/wit
 import type { ServiceMetrics } from './service-metrics.js';
 import { readCheckpoint, readContinuityFailures } from './store/checkpoint.js';
 import type { Sql } from './store/db.js';
-import { createReservationActors } from './store/reservations.js';
+import { createReservationActors } from './machines/effects/reservations.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from './streams/index.js';
 
 /** Runtime timings a caller may tune (the runtime's own defaults otherwise). */

@@ -1,5 +1,6 @@
 import { addAmounts, compareAmounts } from '../lib/decimal.js';
 import { halfInUnits, timesUnit } from './amounts.js';
+import type { FreeHolding, FreeHoldingsView, ViewLimits } from '../store/holdings-job.js';
 import type { EffectivePolicy } from './utxo-policy.js';
 
 /**
@@ -14,38 +15,8 @@ import type { EffectivePolicy } from './utxo-policy.js';
  * into two. Neither changes the total.
  */
 
-export interface FreeHolding {
-  contractId: string;
-  amount: string;
-}
-
-/**
- * The bounded part of the free holdings planning needs, so a treasury with a million dust
- * holdings is planned from a few thousand rows (src/store/holdings-job.ts reads it with SQL,
- * `viewOf` builds the same from a full list). Orders are by amount, then contract id in byte order.
- */
-export interface FreeHoldingsView {
-  /** Free holdings below smallAmount (every free holding when smallAmount is null). */
-  smallCount: number;
-  /** The smallest of those, ascending, at most `limits.inputs`. */
-  smallest: FreeHolding[];
-  /**
-   * Holdings of at least poolTargetAmount that are free or serving a withdrawal right now (0
-   * without a pool). A pool holding reserved by a running withdrawal is the pool doing its job:
-   * counting only free ones would make the job split (and so take away) the very holdings the
-   * next withdrawals of a burst need.
-   */
-  poolCount: number;
-  /** The largest free holdings of at least 2 × poolTargetAmount, descending, at most `limits.splits`. */
-  splittable: FreeHolding[];
-  /** The largest free holdings below poolTargetAmount, descending, at most `limits.inputs`. */
-  belowTarget: FreeHolding[];
-}
-
-export interface ViewLimits {
-  inputs: number;
-  splits: number;
-}
+/** What it plans from: the view of the free holdings the job's SQL reads (src/store/holdings-job.ts). */
+export type { FreeHolding, FreeHoldingsView, ViewLimits };
 
 /** The most a plan can use: every transfer a merge of maxInputs, or every transfer a split. */
 export function viewLimits(p: EffectivePolicy): ViewLimits {

@@ -11,10 +11,10 @@ import {
   TRANSFER_INSTRUCTION_INTERFACE_ID,
   TransferInstructionView,
 } from '../ledger/schema/index.js';
-import { UpdateParseError } from '../streams/errors.js';
-import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateLookup } from '../streams/ledger-state.js';
-import { parseTransaction } from '../streams/parser.js';
-import { summarizeFacts } from '../streams/summary.js';
+import { UpdateParseError } from '../ingestion/errors.js';
+import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateLookup } from '../ingestion/ledger-state.js';
+import { parseTransaction } from '../ingestion/parser.js';
+import { summarizeFacts } from '../ingestion/summary.js';
 
 /**
  * `npm run parse -- --party <party> [--strict] <file>...`

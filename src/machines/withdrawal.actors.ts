@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { AttemptStanding, CheckAttemptInput, ReleaseReservationInput, ReservedHolding, ReserveHoldingsInput, ReserveHoldingsOutput } from '../store/reservations.js';
 import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, InstrumentRef, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
 
 /**
@@ -13,53 +13,15 @@ import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, In
  * `code`, `status` decide backoff vs stop.
  */
 
-/** Claim free treasury holdings for one attempt. Idempotent per (withdrawalId, attempt). */
-export interface ReserveHoldingsInput {
-  withdrawalId: string;
-  attempt: number;
-  owner: string;
-  instrument: InstrumentRef;
-  amount: string;
-  maxInputs: number;
-  /** The attempt's deadline is now + ttlMs, persisted on the withdrawal row and the reservations. */
-  ttlMs: number;
-}
-export const ReservedHolding = z.object({ contractId: z.string(), amount: z.string() });
-export type ReservedHolding = z.infer<typeof ReservedHolding>;
-export type ReserveHoldingsOutput =
-  | { kind: 'reserved'; attempt: number; holdings: ReservedHolding[]; total: string; deadline: string }
-  /** `needed`: what the inputs must hold, the amount plus the instrument's fee reserve (src/lib/fee-reserve.ts). */
-  | { kind: 'insufficient'; needed: string; available: string; reason: string };
-
-/** Free the live reservations of one attempt, or of every attempt when `attempt` is null. */
-export interface ReleaseReservationInput {
-  withdrawalId: string;
-  attempt: number | null;
-  reason: string;
-}
+/**
+ * The DB effects' inputs and outputs are the reservation SQL's own (src/store/reservations.ts,
+ * which documents them): claim holdings for an attempt, free them, read where an attempt stands.
+ */
+export type { AttemptStanding, CheckAttemptInput, ReleaseReservationInput, ReservedHolding, ReserveHoldingsInput, ReserveHoldingsOutput };
 export interface ReleaseReservationOutput {
   released: number;
 }
 
-/**
- * Where the ledger has left an attempt, read from ingestion once it has caught up with the ledger
- * end read after the call began: asked when the ledger says a reserved input is gone, before
- * anything else is decided. An input that is gone on the ledger but active in the database is
- * never by itself a reason to reserve other holdings: after a database restore it may have been
- * spent by this very withdrawal.
- */
-export interface CheckAttemptInput {
-  withdrawalId: string;
-  attempt: number;
-  holdingCids: string[];
-}
-/**
- * - `transferred`: ingestion has a transfer with this withdrawal's memo (its TRANSFERRED event is in the outbox);
- * - `expired`: ingestion reported the attempt past its deadline with no transfer;
- * - `inputsSpent`: an input is archived by an update that carried no transfer of this withdrawal;
- * - `open`: every input is still active at the ledger end: nothing has decided the attempt.
- */
-export type AttemptStanding = 'transferred' | 'expired' | 'inputsSpent' | 'open';
 export interface CheckAttemptOutput {
   standing: AttemptStanding;
   /** The ledger offset ingestion had reached when the database was read. */
@@ -130,7 +92,7 @@ export interface WithdrawalActors {
   withdrawOffer(input: WithdrawOfferInput, signal: AbortSignal): Promise<WithdrawOfferOutput>;
 }
 
-/** The DB-side effects, implemented in src/store/reservations.ts (createReservationActors). */
+/** The DB-side effects, implemented in src/machines/effects/reservations.ts (createReservationActors). */
 export type WithdrawalDbActors = Pick<WithdrawalActors, 'reserveHoldings' | 'releaseReservation' | 'checkAttempt'>;
 /** The ledger-side effects, implemented by the ledger client. */
 export type WithdrawalLedgerActors = Omit<WithdrawalActors, keyof WithdrawalDbActors>;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { BackoffPolicy } from './backoff.js';
 import { ActorFailure, describeFailure, isTrafficRefusal, isTransient, NON_RETRYABLE_STATUSES } from './failure.js';
-import { Failure } from '../failures.js';
+import { Failure, WithdrawalReasonCode } from '../failures.js';
 import { statePath } from './state-path.js';
-import { failureReasonCode, WithdrawalReasonCode } from './withdrawal.reason-code.js';
+import { failureReasonCode } from './withdrawal.reason-code.js';
 import { InstrumentRef, PreparedSubmission, SignedSubmission, ChoiceContext } from './submission.js';
 import type { AttemptStanding } from './withdrawal.actors.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FAILURE_CODES } from '../failures.js';
-import { failureReasonCode, WithdrawalReasonCode } from './withdrawal.reason-code.js';
+import { FAILURE_CODES, WithdrawalReasonCode } from '../failures.js';
+import { failureReasonCode } from './withdrawal.reason-code.js';
 
 describe('withdrawal reason codes', () => {
   it('name every failure code of the catalogue by itself', () => {

@@ -1,40 +1,10 @@
-import { z } from 'zod';
-import { FAILURE_CODES } from '../failures.js';
+import type { WithdrawalReasonCode } from '../failures.js';
 import { failureClass, type ActorFailure } from './failure.js';
 
 /**
- * Why a withdrawal is where it is, as a stable code from a closed set: the withdrawal's
- * `statusCode` in the API and the `reason` label of `cxi_withdrawals`. The words (`statusReason`)
- * carry ids, amounts and ledger error text; a code carries none of them, so a dashboard or an
- * exchange's automation can branch on it and a metric has a bounded number of series.
- * A failure of an effect is named by its code from the failure catalogue (src/failures.ts) where
- * it has one, otherwise only as transient or permanent: ledger and registry error ids are
- * open-ended (and a hostile server could invent them), they stay in the words.
+ * Which reason code a withdrawal gets for what happened to it; the closed set itself is
+ * src/failures.ts `WithdrawalReasonCode`.
  */
-export const WithdrawalReasonCode = z.enum([
-  ...FAILURE_CODES,
-  // Waiting, not failing.
-  'WAITING_FOR_FUNDS',
-  'ATTEMPT_EXPIRED',
-  // An effect failed; the machine retries or has stopped.
-  'TRANSIENT_FAILURE',
-  'PERMANENT_FAILURE',
-  'RETRIES_EXHAUSTED',
-  'ATTEMPTS_EXHAUSTED',
-  // Decided by policy or by an operator.
-  'INSUFFICIENT_FUNDS',
-  'INSTRUMENT_UNAVAILABLE',
-  'TRANSFER_KIND_REFUSED',
-  'OPERATOR_CANCEL',
-  'OPERATOR_FAIL',
-  // Decided by the ledger.
-  'TRANSFER_FAILED',
-  'OFFER_REJECTED',
-  'OFFER_WITHDRAWN',
-  'OFFER_EXPIRED',
-  'OFFER_FAILED',
-]);
-export type WithdrawalReasonCode = z.infer<typeof WithdrawalReasonCode>;
 
 /** An effect's failure as a reason code: its catalogue code, else only its kind (failure.ts `failureClass`). */
 export function failureReasonCode(f: ActorFailure): WithdrawalReasonCode {

@@ -1,33 +1,6 @@
 import type { Queryable, Tx } from './db.js';
 import { settleAll } from '../lib/settle-all.js';
-
-/**
- * Where ingestion stands for one treasury party: the last fully processed offset and what it
- * knew then. Written only in the transaction of the batch it covers (invariant 1).
- */
-export interface Checkpoint {
-  treasuryParty: string;
-  offset: number;
-  /** Last ingested transaction; null while only offset checkpoints were seen. */
-  updateId: string | null;
-  /** The offset `updateId` was ingested at: where continuity checks look it up again. */
-  updateOffset: number | null;
-  /** The participant the ledger was read from (GET /v2/parties/participant-id); null until known. */
-  participantId: string | null;
-  /**
-   * The synchronizer ingestion follows: the only one whose updates it accepts (an update of
-   * another stops it). Adopted from the first update, or from the first OffsetCheckpoint when that
-   * names a single synchronizer; null until then.
-   */
-  synchronizerId: string | null;
-  /** Latest record time of that synchronizer (transactions and OffsetCheckpoints). */
-  recordTime: string | null;
-  /**
-   * Latest record time of every synchronizer the stream reported, by synchronizer id. Record time
-   * is ordered only within one synchronizer: a deadline is compared with its own synchronizer's.
-   */
-  synchronizerTimes: Record<string, string>;
-}
+import type { Checkpoint } from '../ingestion/checkpoint.js';
 
 interface Row {
   treasury_party: string;

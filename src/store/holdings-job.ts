@@ -1,4 +1,3 @@
-import type { FreeHolding, FreeHoldingsView, ViewLimits } from '../admin/utxo-plan.js';
 import type postgres from 'postgres';
 import type { Queryable, Tx } from './db.js';
 import { appendOutboxEvents } from './outbox.js';
@@ -46,6 +45,39 @@ function freeHoldings(db: Queryable, owner: string, i: InstrumentKey, reservedTo
       where p.instrument_admin = h.instrument_admin and p.instrument_id = h.instrument_id
         and p.input_holding_cids is not null and p.status not in ('completed', 'failed', 'cancelled', 'recovered', 'stalled')
         and h.contract_id = any(p.input_holding_cids))`;
+}
+
+export interface FreeHolding {
+  contractId: string;
+  amount: string;
+}
+
+/**
+ * The bounded part of the free holdings planning needs, so a treasury with a million dust
+ * holdings is planned from a few thousand rows (readFreeHoldingsView below reads it with SQL,
+ * src/admin/utxo-plan.ts `viewOf` builds the same from a full list). Orders are by amount, then contract id in byte order.
+ */
+export interface FreeHoldingsView {
+  /** Free holdings below smallAmount (every free holding when smallAmount is null). */
+  smallCount: number;
+  /** The smallest of those, ascending, at most `limits.inputs`. */
+  smallest: FreeHolding[];
+  /**
+   * Holdings of at least poolTargetAmount that are free or serving a withdrawal right now (0
+   * without a pool). A pool holding reserved by a running withdrawal is the pool doing its job:
+   * counting only free ones would make the job split (and so take away) the very holdings the
+   * next withdrawals of a burst need.
+   */
+  poolCount: number;
+  /** The largest free holdings of at least 2 × poolTargetAmount, descending, at most `limits.splits`. */
+  splittable: FreeHolding[];
+  /** The largest free holdings below poolTargetAmount, descending, at most `limits.inputs`. */
+  belowTarget: FreeHolding[];
+}
+
+export interface ViewLimits {
+  inputs: number;
+  splits: number;
 }
 
 export interface ViewBounds {

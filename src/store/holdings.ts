@@ -1,5 +1,5 @@
-import type { CreatedHolding, Instrument, TransactionFacts } from '../streams/facts.js';
-import type { KnownHolding } from '../streams/ledger-state.js';
+import type { CreatedHolding, Instrument, TransactionFacts } from '../ingestion/facts.js';
+import type { KnownHolding } from '../ingestion/ledger-state.js';
 import type { Queryable, Tx } from './db.js';
 
 /**

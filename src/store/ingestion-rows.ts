@@ -1,6 +1,6 @@
 import type { Tx } from './db.js';
 import type { DepositsTableRow, WithdrawalsTableRow } from './table-rows.js';
-import type { BatchChanges, BatchRows, DepositRow, InstructionRow, WithdrawalRow } from './ingestion-model.js';
+import type { BatchChanges, BatchRows, DepositRow, InstructionRow, WithdrawalRow } from '../ingestion/batch-model.js';
 import { settleAll } from '../lib/settle-all.js';
 
 /**

@@ -1,20 +1,15 @@
-import { compareTimestamps, type JsTransaction, type SynchronizerTime } from '../ledger/schema/index.js';
-import { CheckpointConflictError, UnexpectedSynchronizerError } from '../streams/errors.js';
-import type { TransactionFacts } from '../streams/facts.js';
-import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges } from '../streams/ledger-state.js';
-import { lockCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { compareTimestamps } from '../ledger/schema/index.js';
+import { BatchChanges, FINAL_DEPOSIT_STATUSES, type InstructionRow } from '../ingestion/batch-model.js';
+import { PARSE_CHUNK, parseChunk, preparedStillHolds, selectFresh, type ParsedBatch, type PreparedBatch } from '../ingestion/batch-parse.js';
+import { committedBy, nextCheckpoint, type Checkpoint } from '../ingestion/checkpoint.js';
+import type { IngestElement } from '../ingestion/elements.js';
+import { CheckpointConflictError } from '../ingestion/errors.js';
+import type { TransactionFacts } from '../ingestion/facts.js';
+import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges } from '../ingestion/ledger-state.js';
+import { lockCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { keyedStatementsOnly, type Sql, type Tx } from './db.js';
 import { archiveHoldings, insertHoldings } from './holdings.js';
-import { BatchChanges, FINAL_DEPOSIT_STATUSES, type InstructionRow } from './ingestion-model.js';
-import {
-  PARSE_CHUNK,
-  parseChunk,
-  preparedStillHolds,
-  selectFresh,
-  startBatchLookups,
-  type ParsedBatch,
-  type PreparedBatch,
-} from './ingestion-parse.js';
+import { startBatchLookups } from './ingestion-reads.js';
 import { fetchBatchRows, fetchInstructions, flushChanges } from './ingestion-rows.js';
 import { appendOutboxEvents, type OutboxEventInput } from './outbox.js';
 import { settleAll } from '../lib/settle-all.js';
@@ -24,15 +19,9 @@ import { settleAll } from '../lib/settle-all.js';
  * deposits, withdrawals and transfer instructions they change, the definite failures and
  * expiries the new record time decides, the outbox events, and the new checkpoint (invariant 1).
  * Parsing happens inside the transaction, against holdings read in it (or ahead of it, checked
- * against those reads: src/store/ingestion-parse.ts): an update that does not parse rolls the
+ * against those reads: src/ingestion/batch-parse.ts): an update that does not parse rolls the
  * whole batch back. Re-ingesting an update is a no-op (offset and update id).
  */
-
-export type IngestElement =
-  | { kind: 'transaction'; tx: JsTransaction }
-  | { kind: 'checkpoint'; offset: number; synchronizerTimes: readonly SynchronizerTime[] }
-  /** An update that carries nothing for the treasury but moves the offset (topology events). */
-  | { kind: 'offset'; offset: number; recordTime: string; synchronizerId: string };
 
 export type FaultPoint = 'parsed' | 'written' | 'before-commit' | 'after-outbox';
 
@@ -199,64 +188,6 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     await opts.faults?.('after-outbox');
     return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: prepared !== undefined, alreadyCommitted: false };
   });
-}
-
-/**
- * Whether `stored` is the checkpoint this batch commits when run from `expectedOffset`: at its last
- * offset, naming its last transaction, with every one of its transactions stored. Another writer
- * committing exactly this batch is the only other way to get there, and leaves the same database.
- */
-function committedBy(elements: readonly IngestElement[], expectedOffset: number, stored: Checkpoint, known: ReadonlySet<string>): boolean {
-  let end: number | undefined;
-  let lastTx: string | null = null;
-  for (const el of elements) {
-    const offset = el.kind === 'transaction' ? el.tx.offset : el.offset;
-    if (offset <= expectedOffset) continue;
-    end = Math.max(end ?? offset, offset);
-    if (el.kind !== 'transaction') continue;
-    if (!known.has(el.tx.updateId)) return false;
-    lastTx = el.tx.updateId;
-  }
-  return end !== undefined && stored.offset === end && (lastTx === null || stored.updateId === lastTx);
-}
-
-/**
- * The checkpoint once `fresh` is ingested: last offset, last transaction, the latest record time
- * of every synchronizer named, and the synchronizer followed, adopted from the first update if
- * none is yet. An update of any other synchronizer stops the batch (UnexpectedSynchronizerError).
- * OffsetCheckpoints name every synchronizer the participant has seen an update of (Canton's
- * InMemoryStateUpdater.scala, community/ledger/ledger-api-core/.../platform/index/), the
- * treasury's or not: their times are kept, and never adopt a synchronizer.
- */
-function nextCheckpoint(cp: Checkpoint, fresh: readonly IngestElement[]): Checkpoint {
-  const next: Checkpoint = { ...cp, synchronizerTimes: { ...cp.synchronizerTimes } };
-  const follow = (synchronizerId: string, updateId: string | undefined, offset: number) => {
-    next.synchronizerId ??= synchronizerId;
-    if (synchronizerId !== next.synchronizerId) throw new UnexpectedSynchronizerError(updateId, offset, synchronizerId, next.synchronizerId);
-  };
-  for (const el of fresh) {
-    if (el.kind === 'transaction') {
-      follow(el.tx.synchronizerId, el.tx.updateId, el.tx.offset);
-      next.offset = Math.max(next.offset, el.tx.offset);
-      next.updateId = el.tx.updateId;
-      next.updateOffset = el.tx.offset;
-      advanceTime(next, el.tx.synchronizerId, el.tx.recordTime);
-    } else if (el.kind === 'checkpoint') {
-      next.offset = Math.max(next.offset, el.offset);
-      for (const st of el.synchronizerTimes) advanceTime(next, st.synchronizerId, st.recordTime);
-    } else {
-      follow(el.synchronizerId, undefined, el.offset);
-      next.offset = Math.max(next.offset, el.offset);
-      advanceTime(next, el.synchronizerId, el.recordTime);
-    }
-  }
-  return next;
-}
-
-function advanceTime(cp: Checkpoint, synchronizerId: string, recordTime: string): void {
-  const known = cp.synchronizerTimes[synchronizerId];
-  if (known === undefined || compareTimestamps(recordTime, known) > 0) cp.synchronizerTimes[synchronizerId] = recordTime;
-  if (synchronizerId === cp.synchronizerId) cp.recordTime = cp.synchronizerTimes[synchronizerId]!;
 }
 
 /**

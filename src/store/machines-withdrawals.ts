@@ -72,7 +72,7 @@ export interface WithdrawalStatusMirror {
   withdrawalId: string;
   status: string;
   reason: string | null;
-  /** withdrawal.reason-code.ts: a closed set. */
+  /** A closed set (src/failures.ts `WithdrawalReasonCode`). */
   code: string | null;
 }
 

@@ -1,4 +1,3 @@
-import type { HoldingRecord, MovementTotals } from '../admin/reconciliation/compare.js';
 import type { Sql } from './db.js';
 
 /**
@@ -12,6 +11,21 @@ import type { Sql } from './db.js';
  * `extra`), and would misfire after a major upgrade, where offsets restart at 0 while holdings
  * imported again keep their old rows and offsets.
  */
+
+/** A holding of the treasury, as the database and the ledger each report it (src/admin/reconciliation/compare.ts). */
+export interface HoldingRecord {
+  contractId: string;
+  instrument: { admin: string; id: string };
+  amount: string;
+  locked: boolean;
+}
+
+/** Per instrument, from the ingested facts: every holding created and every one archived, once each. */
+export interface MovementTotals {
+  instrument: { admin: string; id: string };
+  created: string;
+  archived: string;
+}
 
 export interface DbCheckpoint {
   offset: number;

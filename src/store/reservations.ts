@@ -1,18 +1,6 @@
-import { ActorError, type ActorFailure } from '../machines/failure.js';
-import { Failure, familyCode } from '../failures.js';
-import type {
-  CheckAttemptInput,
-  CheckAttemptOutput,
-  ReleaseReservationInput,
-  ReleaseReservationOutput,
-  ReserveHoldingsInput,
-  ReserveHoldingsOutput,
-  WithdrawalDbActors,
-} from '../machines/withdrawal.actors.js';
+import { Failure, type FailureCode } from '../failures.js';
 import { addAmounts, compareAmounts, isZeroAmount, normalizeAmount, subAmounts } from '../lib/decimal.js';
 import { amountWithFeeReserve, NO_FEE_RESERVE } from '../lib/fee-reserve.js';
-import { sleep } from '../lib/abortable.js';
-import type { CatchUp } from '../machines/runtime/types.js';
 import type { Queryable, Sql, Tx } from './db.js';
 import { readFeeReserve } from './instruments.js';
 import { selectInputs, type Candidate } from './reservations-selection.js';
@@ -23,7 +11,71 @@ import { selectInputs, type Candidate } from './reservations-selection.js';
  * so concurrent reservers, in this process or another, never wait for each other nor pick the same
  * holding. The withdrawal row is locked first, which serialises reservations of one withdrawal and
  * orders them against its status changes (a final withdrawal reserves nothing).
+ *
+ * The withdrawal machine's DB actors (src/machines/effects/reservations.ts) call these: the
+ * requests and answers below are those actors' inputs and outputs (src/machines/withdrawal.actors.ts).
  */
+
+/** Claim free treasury holdings for one attempt. Idempotent per (withdrawalId, attempt). */
+export interface ReserveHoldingsInput {
+  withdrawalId: string;
+  attempt: number;
+  owner: string;
+  instrument: { admin: string; id: string };
+  amount: string;
+  maxInputs: number;
+  /** The attempt's deadline is now + ttlMs, persisted on the withdrawal row and the reservations. */
+  ttlMs: number;
+}
+export interface ReservedHolding {
+  contractId: string;
+  amount: string;
+}
+export type ReserveHoldingsOutput =
+  | { kind: 'reserved'; attempt: number; holdings: ReservedHolding[]; total: string; deadline: string }
+  /** `needed`: what the inputs must hold, the amount plus the instrument's fee reserve (src/lib/fee-reserve.ts). */
+  | { kind: 'insufficient'; needed: string; available: string; reason: string };
+
+/** Free the live reservations of one attempt, or of every attempt when `attempt` is null. */
+export interface ReleaseReservationInput {
+  withdrawalId: string;
+  attempt: number | null;
+  reason: string;
+}
+
+/**
+ * Where the ledger has left an attempt, read from ingestion once it has caught up with the ledger
+ * end read after the call began: asked when the ledger says a reserved input is gone, before
+ * anything else is decided. An input that is gone on the ledger but active in the database is
+ * never by itself a reason to reserve other holdings: after a database restore it may have been
+ * spent by this very withdrawal.
+ */
+export interface CheckAttemptInput {
+  withdrawalId: string;
+  attempt: number;
+  holdingCids: string[];
+}
+/**
+ * - `transferred`: ingestion has a transfer with this withdrawal's memo (its TRANSFERRED event is in the outbox);
+ * - `expired`: ingestion reported the attempt past its deadline with no transfer;
+ * - `inputsSpent`: an input is archived by an update that carried no transfer of this withdrawal;
+ * - `open`: every input is still active at the ledger end: nothing has decided the attempt.
+ */
+export type AttemptStanding = 'transferred' | 'expired' | 'inputsSpent' | 'open';
+
+/**
+ * A request the database refuses for good: the withdrawal's row or reservations forbid it, and
+ * asking again cannot help. `failure` has the shape of the machines' ActorFailure, which the DB
+ * actors (src/machines/effects/reservations.ts) raise with it.
+ */
+export class ReservationRefused extends Error {
+  override readonly name = 'ReservationRefused';
+  readonly failure: { code: FailureCode; message: string; retryable: false };
+  constructor(refusal: { code: FailureCode; message: string }) {
+    super(`${refusal.code}: ${refusal.message}`);
+    this.failure = { ...refusal, retryable: false };
+  }
+}
 
 /** Statuses after which a withdrawal never reserves again (written by the runtime's status mirror). */
 export const FINAL_WITHDRAWAL_STATUSES = ['completed', 'failed', 'cancelled'] as const;
@@ -49,7 +101,7 @@ export async function reserveHoldings(sql: Sql, req: ReserveHoldingsInput): Prom
       out = await sql.begin((tx) => reserveInTx(tx, req, contended >= CONTENDED_RETRIES));
     } catch (e) {
       if (isPgError(e, '23505') && tries < UNIQUE_RETRIES) continue;
-      throw toActorError(e, 'reserve');
+      throw e;
     }
     if (out !== 'contended') return out;
     contended++;
@@ -100,17 +152,17 @@ async function attemptToReserve(tx: Tx, req: ReserveHoldingsInput, rowAttempt: n
       order by r.reservation_id`;
     if (existing.length === 0) {
       if (rowAttempt >= attempt) {
-        throw new ActorError({ code: Failure.STALE_ATTEMPT, message: `withdrawal ${req.withdrawalId} is at attempt ${rowAttempt}; refusing to reserve attempt ${attempt}`, retryable: false });
+        throw new ReservationRefused({ code: Failure.STALE_ATTEMPT, message: `withdrawal ${req.withdrawalId} is at attempt ${rowAttempt}; refusing to reserve attempt ${attempt}` });
       }
       return attempt;
     }
-    const used = () => new ActorError({ code: Failure.ATTEMPT_ALREADY_USED, message: `attempt ${attempt} of ${req.withdrawalId} was already reserved and released`, retryable: false });
+    const used = () => new ReservationRefused({ code: Failure.ATTEMPT_ALREADY_USED, message: `attempt ${attempt} of ${req.withdrawalId} was already reserved and released` });
     if (existing.some((r) => r.deadline === null)) throw used();
     if (existing.every((r) => r.released_at === null)) {
       if (existing.every((r) => r.stale === false)) return reserved(attempt, existing.map((r) => ({ contractId: r.contract_id, amount: r.amount })), existing[0]!.deadline!);
       if (existing.some((r) => r.submitted_at !== null)) {
         // Never released here: only the ledger (expiry or transfer) settles a submitted attempt.
-        throw new ActorError({ code: Failure.STALE_ATTEMPT_SUBMITTED, message: `attempt ${attempt} of ${req.withdrawalId} is past its deadline ${existing[0]!.deadline} and was submitted: waiting for ingestion to report it`, retryable: false });
+        throw new ReservationRefused({ code: Failure.STALE_ATTEMPT_SUBMITTED, message: `attempt ${attempt} of ${req.withdrawalId} is past its deadline ${existing[0]!.deadline} and was submitted: waiting for ingestion to report it` });
       }
       await tx`
         update holding_reservations set released_at = now(), release_reason = ${STALE_RELEASE_REASON}
@@ -125,9 +177,9 @@ async function attemptToReserve(tx: Tx, req: ReserveHoldingsInput, rowAttempt: n
 /** `lastTry`: report a contended selection as insufficient (with its reason) instead of asking again. */
 async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean): Promise<ReserveHoldingsOutput | 'contended'> {
   const [w] = await tx<WithdrawalLockRow[]>`select status, attempt, purpose, input_holding_cids from withdrawals where withdrawal_id = ${req.withdrawalId} for update`;
-  if (!w) throw new ActorError({ code: Failure.WITHDRAWAL_NOT_FOUND, message: `no withdrawal ${req.withdrawalId}`, retryable: false });
+  if (!w) throw new ReservationRefused({ code: Failure.WITHDRAWAL_NOT_FOUND, message: `no withdrawal ${req.withdrawalId}` });
   if ((FINAL_WITHDRAWAL_STATUSES as readonly string[]).includes(w.status)) {
-    throw new ActorError({ code: Failure.WITHDRAWAL_FINAL, message: `withdrawal ${req.withdrawalId} is ${w.status}`, retryable: false });
+    throw new ReservationRefused({ code: Failure.WITHDRAWAL_FINAL, message: `withdrawal ${req.withdrawalId} is ${w.status}` });
   }
 
   const attempt = await attemptToReserve(tx, req, w.attempt);
@@ -268,10 +320,9 @@ export async function releaseReservations(tx: Tx, req: ReleaseReservationInput, 
   const allowed = rows.filter((r) => r.allowed);
   const refused = rows.filter((r) => !r.allowed).map((r) => r.contract_id);
   if (opts.strict && refused.length > 0) {
-    throw new ActorError({
+    throw new ReservationRefused({
       code: Failure.RELEASE_REFUSED,
       message: `withdrawal ${req.withdrawalId}: holdings ${refused.join(', ')} belong to a submitted attempt that is neither spent nor past its deadline`,
-      retryable: false,
     });
   }
   if (allowed.length > 0) {
@@ -320,10 +371,10 @@ export async function liveReservations(db: Queryable, withdrawalId: string): Pro
  * are written in one batch transaction, so "an input archived and no transfer of ours" means
  * something else spent it.
  */
-export async function attemptStanding(db: Queryable, input: CheckAttemptInput): Promise<Omit<CheckAttemptOutput, 'ingestedThrough'>> {
+export async function attemptStanding(db: Queryable, input: CheckAttemptInput): Promise<{ standing: AttemptStanding; detail: string }> {
   const [w] = await db<{ transfer_update_id: string | null; expiry_emitted_attempt: number | null; deadline: string | null }[]>`
     select transfer_update_id, expiry_emitted_attempt, deadline from withdrawals where withdrawal_id = ${input.withdrawalId}`;
-  if (!w) throw new ActorError({ code: Failure.WITHDRAWAL_NOT_FOUND, message: `no withdrawal ${input.withdrawalId}`, retryable: false });
+  if (!w) throw new ReservationRefused({ code: Failure.WITHDRAWAL_NOT_FOUND, message: `no withdrawal ${input.withdrawalId}` });
   if (w.transfer_update_id !== null) return { standing: 'transferred', detail: `ingestion has this withdrawal's transfer, update ${w.transfer_update_id}` };
   if ((w.expiry_emitted_attempt ?? 0) >= input.attempt) {
     return { standing: 'expired', detail: `ingestion reported attempt ${w.expiry_emitted_attempt ?? input.attempt} past its deadline with no transfer` };
@@ -337,55 +388,8 @@ export async function attemptStanding(db: Queryable, input: CheckAttemptInput): 
   return { standing: 'open', detail: `all ${input.holdingCids.length} reserved holdings are still active` };
 }
 
-export interface ReservationActorsOptions {
-  /**
-   * Ingestion catching up with the ledger end (createIngestionCatchUp): checkAttempt waits for it.
-   * Without it checkAttempt cannot tell where an attempt stands and says so (non-retryable): the
-   * machine then waits for the ledger's own word (transfer or expiry), never guesses.
-   */
-  catchUp?: CatchUp;
-}
-
-/** The DB-side actors of the withdrawal machine. */
-export function createReservationActors(sql: Sql, opts: ReservationActorsOptions = {}): WithdrawalDbActors {
-  return {
-    async checkAttempt(input, signal) {
-      if (!opts.catchUp) throw new ActorError({ code: Failure.CHECK_UNAVAILABLE, message: 'no view of ingestion against the ledger end was configured', retryable: false });
-      const ingestedThrough = await opts.catchUp(signal);
-      for (let failures = 0; ; failures++) {
-        try {
-          return { ...(await attemptStanding(sql, input)), ingestedThrough };
-        } catch (e) {
-          const failure = toActorError(e, 'check attempt');
-          if (!failure.failure.retryable) throw failure;
-          await sleep(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)), signal);
-        }
-      }
-    },
-    reserveHoldings: (input) => reserveHoldings(sql, input),
-    releaseReservation: async (input): Promise<ReleaseReservationOutput> => {
-      try {
-        const r = await sql.begin((tx) => releaseReservations(tx, input, { strict: true }));
-        return { released: r.released.length };
-      } catch (e) {
-        throw toActorError(e, 'release');
-      }
-    },
-  };
-}
-
 function isPgError(e: unknown, sqlState: string): boolean {
   return e !== null && typeof e === 'object' && 'code' in e && (e as { code: unknown }).code === sqlState;
-}
-
-/** Connection, contention and resource problems are worth retrying; a bad statement or constraint is not. */
-export function toActorError(e: unknown, what: string): ActorError {
-  if (e instanceof ActorError) return e;
-  const sqlState = e !== null && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : '';
-  const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
-  const transientClass = /^(08|40|53|57P|55P03)/.test(sqlState) || /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|CONNECTION_|EPIPE|CONNECT_TIMEOUT)/.test(sqlState);
-  const failure: ActorFailure = { code: sqlState ? familyCode('DB_', sqlState) : Failure.DB_ERROR, message, retryable: transientClass || sqlState === '23505' };
-  return new ActorError(failure);
 }
 
 /**

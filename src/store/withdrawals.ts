@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import { WithdrawalReasonCode } from '../machines/withdrawal.reason-code.js';
+import { WithdrawalReasonCode } from '../failures.js';
 import { normalizeAmount } from '../lib/decimal.js';
 import type { Queryable, Sql } from './db.js';
 import { appendOutboxEvents } from './outbox.js';
@@ -18,7 +18,7 @@ export interface WithdrawalRow extends WithdrawalRequest {
   purpose: 'payout' | 'self_transfer';
   status: string;
   statusReason: string | null;
-  /** Closed set (src/machines/withdrawal.reason-code.ts); null while nothing holds or ended it. */
+  /** Closed set (src/failures.ts); null while nothing holds or ended it. */
   statusCode: WithdrawalReasonCode | null;
   attempt: number;
   deadline: string | null;

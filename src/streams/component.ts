@@ -14,7 +14,7 @@ import { tryAcquireIngestionLease, type IngestionLease } from '../store/ingestio
 import { backoffDelay, DEFAULT_BACKOFF, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
 import { Backpressure } from './backpressure.js';
 import { checkLedgerContinuity, continuityLedgerOf, LedgerContinuityError, type ContinuityLedger } from './continuity.js';
-import { CheckpointConflictError, PrunedOffsetError, UnexpectedSynchronizerError, UpdateParseError } from './errors.js';
+import { CheckpointConflictError, PrunedOffsetError, UnexpectedSynchronizerError, UpdateParseError } from '../ingestion/errors.js';
 import { runPipeline, type CommittedBatch } from './pipeline.js';
 import { isRetryableSourceError, updatesSource, type Transport } from './source.js';
 import { Failure } from '../failures.js';

@@ -2,7 +2,8 @@ import { LedgerAdminClient } from '../ledger/admin-client.js';
 import { LedgerApiError, type LedgerHttp } from '../ledger/http.js';
 import { treasuryUpdateFormat, type LedgerReadClient } from '../ledger/read-client.js';
 import { compareTimestamps } from '../ledger/schema/index.js';
-import type { Checkpoint, ContinuityReason } from '../store/checkpoint.js';
+import type { Checkpoint } from '../ingestion/checkpoint.js';
+import type { ContinuityReason } from '../store/checkpoint.js';
 
 /**
  * Ledger identity and continuity (issue 20). Offsets are the participant's own numbering: a

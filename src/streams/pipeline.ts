@@ -1,10 +1,11 @@
 import { catchError, map, of, takeUntil, tap, type Observable } from 'rxjs';
-import type { Checkpoint } from '../store/checkpoint.js';
+import type { Checkpoint } from '../ingestion/checkpoint.js';
 import type { Sql } from '../store/db.js';
-import { ingestBatch, type IngestElement, type IngestOptions } from '../store/ingestion.js';
-import { prepareBatch, type ParsedBatch, type PreparedBatch } from '../store/ingestion-parse.js';
+import type { ParsedBatch, PreparedBatch } from '../ingestion/batch-parse.js';
+import { offsetOf, type IngestElement } from '../ingestion/elements.js';
+import { ingestBatch, type IngestOptions } from '../store/ingestion.js';
+import { prepareBatch } from '../store/ingestion-reads.js';
 import type { Backpressure } from './backpressure.js';
-import { offsetOf } from './elements.js';
 
 /**
  * Source → batches → one DB transaction per batch, strictly in order. Batches are pulled: when
@@ -81,7 +82,7 @@ export function runPipeline(o: PipelineOptions): Promise<void> {
 
   /**
    * The next batch, taken from the queue while the one before it is being written, and its parse
-   * ahead of its own transaction (see src/store/ingestion-parse.ts).
+   * ahead of its own transaction (see src/ingestion/batch-parse.ts).
    */
   let ahead: { els: IngestElement[]; prepared: Promise<PreparedBatch | undefined> } | undefined;
   /** The batch being written, once parsed: until it commits, the next one may be parsed against it. */

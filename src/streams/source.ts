@@ -3,11 +3,11 @@ import { LedgerAuthError } from '../ledger/auth.js';
 import { LedgerApiError, type LedgerHttp } from '../ledger/http.js';
 import { type LedgerReadClient, treasuryUpdateFormat } from '../ledger/read-client.js';
 import { openUpdatesSocket, type UpdatesSocket } from '../ledger/updates-socket.js';
-import type { IngestElement } from '../store/ingestion.js';
+import type { IngestElement } from '../ingestion/elements.js';
 import { backoffDelay, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
-import { offsetOf, toIngestElement } from './elements.js';
+import { offsetOf, toIngestElement } from '../ingestion/elements.js';
 import { continuityErrorOfStream } from './continuity.js';
-import { PrunedOffsetError } from './errors.js';
+import { PrunedOffsetError } from '../ingestion/errors.js';
 import { Failure } from '../failures.js';
 
 /**

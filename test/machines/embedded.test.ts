@@ -7,7 +7,7 @@ import { createWithdrawalRuntime } from '../../src/machines/runtime/withdrawal.j
 import { connect } from '../../src/store/db.js';
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from '../../src/store/embedded-postgres.js';
 import { migrate } from '../../src/store/migrate.js';
-import { createReservationActors } from '../../src/store/reservations.js';
+import { createReservationActors } from '../../src/machines/effects/reservations.js';
 import { testLogger } from '../support/silent-logger.js';
 import { FakeLedger } from './support/fake-ledger.js';
 import { AMULET, insertHolding, insertInstrument, TREASURY } from './support/fixtures.js';

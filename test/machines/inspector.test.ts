@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import type { ApiToken } from '../../src/config.js';
 import { createMachineInspector, type MachineInspector } from '../../src/machines/runtime/inspector.js';
 import { createWithdrawalRuntime } from '../../src/machines/runtime/withdrawal.js';
-import { createReservationActors } from '../../src/store/reservations.js';
+import { createReservationActors } from '../../src/machines/effects/reservations.js';
 import { testLogger } from '../support/silent-logger.js';
 import { FakeLedger } from './support/fake-ledger.js';
 import { insertHolding, TREASURY } from './support/fixtures.js';

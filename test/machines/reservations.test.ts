@@ -4,7 +4,8 @@ import { addAmounts, compareAmounts } from '../../src/lib/decimal.js';
 import { ActorError } from '../../src/machines/failure.js';
 import type { ReserveHoldingsInput, ReserveHoldingsOutput } from '../../src/machines/withdrawal.actors.js';
 import { selectInputs } from '../../src/store/reservations-selection.js';
-import { createReservationActors, liveReservations, markAttemptSubmitted, releaseReservations, reserveHoldings, STALE_RELEASE_REASON } from '../../src/store/reservations.js';
+import { createReservationActors } from '../../src/machines/effects/reservations.js';
+import { liveReservations, markAttemptSubmitted, releaseReservations, reserveHoldings, STALE_RELEASE_REASON } from '../../src/store/reservations.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { AMULET, archiveHoldings, insertHolding, insertWithdrawal, setIngestedRecordTime, TREASURY } from './support/fixtures.js';
 

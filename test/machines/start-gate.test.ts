@@ -4,7 +4,7 @@ import type { MachineRuntime } from '../../src/machines/runtime/runtime.js';
 import type { CatchUp } from '../../src/machines/runtime/types.js';
 import type { Sql } from '../../src/store/db.js';
 import { appendOutboxEvents } from '../../src/store/outbox.js';
-import { createReservationActors } from '../../src/store/reservations.js';
+import { createReservationActors } from '../../src/machines/effects/reservations.js';
 import { testLogger } from '../support/silent-logger.js';
 import { FakeLedger } from './support/fake-ledger.js';
 import { insertHolding, TREASURY } from './support/fixtures.js';

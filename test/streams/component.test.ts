@@ -4,7 +4,7 @@ import { readCheckpoint } from '../../src/store/checkpoint.js';
 import { connect, type Sql } from '../../src/store/db.js';
 import { ingestBatch } from '../../src/store/ingestion.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions, type IngestionRestart } from '../../src/streams/index.js';
-import { parseElements } from '../../src/streams/elements.js';
+import { parseElements } from '../../src/ingestion/elements.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { healthOf } from '../../src/lifecycle.js';
 import { ingestionSnapshot, onboardInstruments, resetIngestionTables, type IngestionSnapshot } from './support/db-state.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Checkpoint } from '../../src/store/checkpoint.js';
+import type { Checkpoint } from '../../src/ingestion/checkpoint.js';
 import { checkLedgerContinuity, findResumeOffset, LedgerContinuityError, type ContinuityLedger, type LedgerPoint } from '../../src/streams/continuity.js';
 import '../support/fast-check-seed.js';
 

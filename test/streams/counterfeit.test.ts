@@ -6,7 +6,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { listActiveHoldings } from '../../src/store/holdings.js';
 import { upsertInstrument } from '../../src/store/instruments.js';
 import { ingestBatch } from '../../src/store/ingestion.js';
-import { toIngestElement } from '../../src/streams/elements.js';
+import { toIngestElement } from '../../src/ingestion/elements.js';
 import { auth, buildApiApp } from '../support/api-app.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { eventsOf, resetIngestionTables } from './support/db-state.js';

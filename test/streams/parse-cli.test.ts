@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { TransactionSummary } from '../../src/streams/summary.js';
+import type { TransactionSummary } from '../../src/ingestion/summary.js';
 import { loadRecorded, RECORDED, RECORDED_PARTIES as P } from './support/fixtures.js';
 
 /** `npm run parse` as a process, on every recorded file. */

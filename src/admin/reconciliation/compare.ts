@@ -1,4 +1,5 @@
 import { addAmounts, compareAmounts, normalizeAmount, subAmounts } from '../../lib/decimal.js';
+import type { HoldingRecord, MovementTotals } from '../../store/reconciliation.js';
 
 /**
  * Invariant 5 (ARCHITECTURE.md): the treasury holdings in the database equal the ledger's active
@@ -12,19 +13,8 @@ export interface InstrumentRef {
   id: string;
 }
 
-export interface HoldingRecord {
-  contractId: string;
-  instrument: InstrumentRef;
-  amount: string;
-  locked: boolean;
-}
-
-/** Per instrument, from the ingested facts: every holding created and every one archived, once each. */
-export interface MovementTotals {
-  instrument: InstrumentRef;
-  created: string;
-  archived: string;
-}
+/** The records both sides are compared in: those the database snapshot is read as (src/store/reconciliation.ts). */
+export type { HoldingRecord, MovementTotals };
 
 export type Difference =
   /** Active on the ledger, not in the database: ingestion missed it (money the books do not show). */

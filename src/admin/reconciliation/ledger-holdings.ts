@@ -17,7 +17,7 @@ import {
 } from '../../ledger/schema/index.js';
 import { websocketUrl } from '../../ledger/updates-socket.js';
 import type { HoldingRecord } from './compare.js';
-import { plainLock } from '../../streams/parser.js';
+import { plainLock } from '../../ingestion/parser.js';
 import { Failure } from '../../failures.js';
 
 /**

@@ -16,7 +16,7 @@ import {
 import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
 import { pausedSwitch, withHeldReason } from './held.js';
-import { WithdrawalReasonCode } from '../../machines/withdrawal.reason-code.js';
+import { WithdrawalReasonCode } from '../../failures.js';
 
 
 const WithdrawalRequestBody = z

@@ -4,7 +4,8 @@ import type { Sql, Tx } from '../../store/db.js';
 import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatuses, readNetworkFee } from '../../store/machines-withdrawals.js';
 import { appendOutboxEvents, type OutboxEvent, type OutboxEventInput } from '../../store/outbox.js';
 import { OUTBOX_PAYLOADS } from '../../events/outbox-events.js';
-import { createReservationActors, markAttemptSubmitted, releaseReservations } from '../../store/reservations.js';
+import { markAttemptSubmitted, releaseReservations } from '../../store/reservations.js';
+import { createReservationActors } from '../effects/reservations.js';
 import { recordTrafficCostEstimate } from '../../store/traffic.js';
 import { normalizeAmount } from '../../lib/decimal.js';
 import { decodePreparedTransaction } from '../../ledger/prepared-transaction/index.js';
@@ -143,7 +144,7 @@ export interface WithdrawalRuntimeConfig {
 
 export interface WithdrawalDefinitionOptions {
   sql: Sql;
-  /** The ledger effects; the DB effects default to src/store/reservations.ts. */
+  /** The ledger effects; the DB effects default to src/machines/effects/reservations.ts. */
   actors: WithdrawalLedgerActors & Partial<WithdrawalDbActors>;
   config: WithdrawalRuntimeConfig;
   /**

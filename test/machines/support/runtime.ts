@@ -5,7 +5,7 @@ import type { RuntimeHooks } from '../../../src/machines/runtime/types.js';
 import { createWithdrawalRuntime } from '../../../src/machines/runtime/withdrawal.js';
 import { connect, type Sql } from '../../../src/store/db.js';
 import { appendOutboxEvents } from '../../../src/store/outbox.js';
-import { createReservationActors } from '../../../src/store/reservations.js';
+import { createReservationActors } from '../../../src/machines/effects/reservations.js';
 import { migrate } from '../../../src/store/migrate.js';
 import { stateName } from '../../../src/machines/state-path.js';
 import { createTestDatabase } from '../../support/db.js';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from 'decimal.js';
-import { UpdateParseError } from '../../src/streams/errors.js';
-import { TransactionFacts, type Activity, type TransactionFacts as Facts } from '../../src/streams/facts.js';
-import { OverlayLedgerState, staticLedgerState } from '../../src/streams/ledger-state.js';
-import { parseTransaction, slimTransaction } from '../../src/streams/parser.js';
+import { UpdateParseError } from '../../src/ingestion/errors.js';
+import { TransactionFacts, type Activity, type TransactionFacts as Facts } from '../../src/ingestion/facts.js';
+import { OverlayLedgerState, staticLedgerState } from '../../src/ingestion/ledger-state.js';
+import { parseTransaction, slimTransaction } from '../../src/ingestion/parser.js';
 import type { JsTransaction } from '../../src/ledger/schema/index.js';
-import { loadRecorded, RECORDED_PARTIES as P, recordedTransactions, txOf } from './support/fixtures.js';
-import { CC, customer, DSO, ScriptedLedger, TREASURY } from './support/scripted-ledger.js';
+import { loadRecorded, RECORDED_PARTIES as P, recordedTransactions, txOf } from '../streams/support/fixtures.js';
+import { CC, customer, DSO, ScriptedLedger, TREASURY } from '../streams/support/scripted-ledger.js';
 
 function only<K extends Activity['kind']>(f: Facts, kind: K): Extract<Activity, { kind: K }> {
   const xs = f.activities.filter((a): a is Extract<Activity, { kind: K }> => a.kind === kind);

@@ -1,7 +1,13 @@
-import { parseUpdate, type JsGetUpdatesResponse } from '../ledger/schema/index.js';
-import type { IngestElement } from '../store/ingestion.js';
+import { parseUpdate, type JsGetUpdatesResponse, type JsTransaction, type SynchronizerTime } from '../ledger/schema/index.js';
 import { UpdateParseError } from './errors.js';
 import { slimTransaction } from './parser.js';
+
+/** What ingestion takes from /v2/updates, in ledger order. */
+export type IngestElement =
+  | { kind: 'transaction'; tx: JsTransaction }
+  | { kind: 'checkpoint'; offset: number; synchronizerTimes: readonly SynchronizerTime[] }
+  /** An update that carries nothing for the treasury but moves the offset (topology events). */
+  | { kind: 'offset'; offset: number; recordTime: string; synchronizerId: string };
 
 /**
  * A /v2/updates element as ingestion handles it. Reassignments would move treasury holdings

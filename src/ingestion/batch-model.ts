@@ -1,5 +1,5 @@
 import { addAmounts, isPositiveAmount } from '../lib/decimal.js';
-import type { IgnoredContract, InstructionClosed, InstructionCreated, Instrument, TransactionFacts, TransferIn, TransferOut } from '../streams/facts.js';
+import type { IgnoredContract, InstructionClosed, InstructionCreated, Instrument, TransactionFacts, TransferIn, TransferOut } from './facts.js';
 import type { OutboxEventInput, OutboxPayload, OutboxTopic } from '../events/outbox-events.js';
 
 /**

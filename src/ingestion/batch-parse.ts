@@ -1,18 +1,14 @@
 import type { JsTransaction } from '../ledger/schema/index.js';
-import { UpdateParseError } from '../streams/errors.js';
-import { instrumentKey, type TransactionFacts } from '../streams/facts.js';
-import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges, type LedgerStateLookup } from '../streams/ledger-state.js';
-import { parseTransaction } from '../streams/parser.js';
-import { keyedStatementsOnly, type Sql, type Tx } from './db.js';
-import { fetchActiveHoldings } from './holdings.js';
-import { fetchInstructions } from './ingestion-rows.js';
-import type { IngestElement } from './ingestion.js';
-import { settleAll } from '../lib/settle-all.js';
+import type { IngestElement } from './elements.js';
+import { UpdateParseError } from './errors.js';
+import type { TransactionFacts } from './facts.js';
+import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges, type LedgerStateLookup } from './ledger-state.js';
+import { parseTransaction } from './parser.js';
 
 /**
  * Parsing a batch, in its transaction or ahead of it. The batch writer parses against what its
  * own transaction read; while one batch is being written, the next can be parsed ahead
- * (prepareBatch) against what the database held before plus the effects of the batch being
+ * (parseAhead; src/store/ingestion-reads.ts prepareBatch reads for it) against what the database held before plus the effects of the batch being
  * written. A batch parsed ahead records every answer its parse had from outside the batch, and
  * its transaction uses that parse only if it reads the same answers itself
  * (preparedStillHolds): otherwise it parses again. So the ahead parse saves time, never decides
@@ -23,7 +19,7 @@ import { settleAll } from '../lib/settle-all.js';
 export const PARSE_CHUNK = 100;
 
 /** Contract ids whose rows the parser or the model may need: everything exercised or archived. */
-function referencedContracts(txs: readonly JsTransaction[]): string[] {
+export function referencedContracts(txs: readonly JsTransaction[]): string[] {
   const cids = new Set<string>();
   for (const tx of txs) {
     for (const e of tx.events) {
@@ -32,36 +28,6 @@ function referencedContracts(txs: readonly JsTransaction[]): string[] {
     }
   }
   return [...cids];
-}
-
-/**
- * What parsing a batch needs from the database, started at once (execute()) in this order so a
- * caller can pipeline them behind its own statements: which of its updates are already ingested,
- * the treasury's holdings and the transfer instructions among the contracts it references, and
- * the onboarded instruments (a contract of any other counts for nothing: parser.ts). The
- * instruments table holds a row per token the exchange handles, so it is read whole: one more
- * statement in the same round trip.
- */
-export function startBatchLookups(tx: Tx, party: string, elements: readonly IngestElement[]) {
-  const candidates = elements.flatMap((el) => (el.kind === 'transaction' ? [el.tx] : []));
-  const candidateIds = [...new Set(candidates.map((t) => t.updateId))];
-  const referenced = referencedContracts(candidates);
-  return [
-    candidateIds.length === 0
-      ? Promise.resolve(new Set<string>())
-      : tx<{ update_id: string }[]>`select update_id from ingested_updates where update_id = any(${candidateIds}::text[])`
-          .execute()
-          .then((rows) => new Set(rows.map((r) => r.update_id))),
-    fetchActiveHoldings(tx, party, referenced),
-    fetchInstructions(tx, referenced),
-    fetchOnboarded(tx),
-  ] as const;
-}
-
-/** instrumentKey of every onboarded instrument (enabled or not: disabling stops withdrawals, not deposits). */
-async function fetchOnboarded(tx: Tx): Promise<Set<string>> {
-  const rows = await tx<{ admin_party: string; instrument_id: string }[]>`select admin_party, instrument_id from instruments`.execute();
-  return new Set(rows.map((r) => instrumentKey({ admin: r.admin_party, id: r.instrument_id })));
 }
 
 export interface FreshElements {
@@ -142,45 +108,50 @@ export interface PreparedBatch {
   onboarded: ReadonlySet<string>;
 }
 
+/** What the database held for a batch parsed ahead (startBatchLookups, read outside its transaction). */
+export interface BatchReads {
+  /** Which of its updates are already ingested. */
+  already: ReadonlySet<string>;
+  holdings: readonly KnownHolding[];
+  instructions: readonly KnownInstruction[];
+  onboarded: ReadonlySet<string>;
+}
+
 /**
- * Parses `elements` ahead of their transaction, as they will be once `after` has committed:
- * database reads (in a read-only transaction of their own: `after` may or may not have committed yet) overlaid
- * with `after`'s effects. Undefined when that is not possible — any failure here, bad data
- * included, is for the batch's own transaction to meet and report.
+ * Parses `elements` ahead of their transaction, as they will be once `after` has committed: what
+ * the database held (`reads`, which may or may not show `after` yet) overlaid with `after`'s
+ * effects. Throws what the parse throws (bad data): the caller leaves that for the batch's own
+ * transaction to meet and report.
  */
-export async function prepareBatch(sql: Sql, elements: readonly IngestElement[], party: string, after: ParsedBatch): Promise<PreparedBatch | undefined> {
-  try {
-    const [, already, holdings, instructions, onboarded] = await sql.begin('read only', (tx) => settleAll([keyedStatementsOnly(tx), ...startBatchLookups(tx, party, elements)]));
-    const known = new Set([...already, ...after.updateIds]);
-    const { txs } = selectFresh(elements, after.offset, known);
-    const holdingsById = new Map(holdings.map((h) => [h.contractId, h]));
-    const instructionsById = new Map(instructions.map((i) => [i.contractId, i]));
-    const holdingLookups = new Map<string, KnownHolding | undefined>();
-    const instructionLookups = new Map<string, KnownInstruction | undefined>();
-    const base: LedgerStateLookup = {
-      holding: (cid) => {
-        const changed = after.changes.holdings.get(cid);
-        const answer = changed === null ? undefined : (changed ?? holdingsById.get(cid));
-        if (!holdingLookups.has(cid)) holdingLookups.set(cid, answer);
-        return answer;
-      },
-      instruction: (cid) => {
-        const answer = after.changes.instructions.get(cid) ?? instructionsById.get(cid);
-        if (!instructionLookups.has(cid)) instructionLookups.set(cid, answer);
-        return answer;
-      },
-    };
-    const state = new OverlayLedgerState(base);
-    const chunks: ParsedChunk[] = [];
-    for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
-      chunks.push(parseChunk(txs, i, party, state, onboarded));
-      // Between chunks, let the batch being written go on: its next statements wait on this thread.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return { updateIds: txs.map((t) => t.updateId), chunks, changes: state.ownChanges(), holdingLookups, instructionLookups, onboarded };
-  } catch {
-    return undefined;
+export async function parseAhead(elements: readonly IngestElement[], party: string, after: ParsedBatch, reads: BatchReads): Promise<PreparedBatch> {
+  const { already, holdings, instructions, onboarded } = reads;
+  const known = new Set([...already, ...after.updateIds]);
+  const { txs } = selectFresh(elements, after.offset, known);
+  const holdingsById = new Map(holdings.map((h) => [h.contractId, h]));
+  const instructionsById = new Map(instructions.map((i) => [i.contractId, i]));
+  const holdingLookups = new Map<string, KnownHolding | undefined>();
+  const instructionLookups = new Map<string, KnownInstruction | undefined>();
+  const base: LedgerStateLookup = {
+    holding: (cid) => {
+      const changed = after.changes.holdings.get(cid);
+      const answer = changed === null ? undefined : (changed ?? holdingsById.get(cid));
+      if (!holdingLookups.has(cid)) holdingLookups.set(cid, answer);
+      return answer;
+    },
+    instruction: (cid) => {
+      const answer = after.changes.instructions.get(cid) ?? instructionsById.get(cid);
+      if (!instructionLookups.has(cid)) instructionLookups.set(cid, answer);
+      return answer;
+    },
+  };
+  const state = new OverlayLedgerState(base);
+  const chunks: ParsedChunk[] = [];
+  for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
+    chunks.push(parseChunk(txs, i, party, state, onboarded));
+    // Between chunks, let the batch being written go on: its next statements wait on this thread.
+    await new Promise((resolve) => setImmediate(resolve));
   }
+  return { updateIds: txs.map((t) => t.updateId), chunks, changes: state.ownChanges(), holdingLookups, instructionLookups, onboarded };
 }
 
 /**
