@@ -1,14 +1,14 @@
-import type postgres from 'postgres';
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
 import type { Component, ComponentState, ComponentStatus } from '../../lifecycle.js';
 import type { Logger } from '../../logger.js';
-import { blobWrites, encodeSnapshot, releasesBlobs, type EncodedSnapshot, type SnapshotBlobs } from '../../store/machine-blobs.js';
-import { loadLiveSnapshots, loadSnapshot, releaseRuntimeLock, runtimeLockHeldBy, tryRuntimeLock, writeTransitions, type SnapshotRow } from '../../store/machines.js';
-import { advanceCursor, lastOutboxEventId, readCursor, readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
+import { encodeSnapshot, releasesBlobs, type SnapshotBlobs } from '../../store/machine-blobs.js';
+import type { SnapshotRow } from '../../store/machines.js';
+import type { OutboxEvent } from '../../store/outbox.js';
 import { serializeError } from '../failure.js';
-import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, Route, RuntimeOptions, TransitionRecord } from './types.js';
-import { settleAll } from '../../lib/settle-all.js';
+import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, Route, RuntimeOptions } from './types.js';
 import { readUntilAborted, sleep } from '../../lib/abortable.js';
+import { createPostgresRuntimeStore } from './postgres-store.js';
+import type { PendingRecord, RuntimeStore } from './store.js';
 
 /**
  * The persisted runtime of one machine type (README.md in src/machines has the full story).
@@ -64,12 +64,6 @@ interface Waiter {
   seq: number;
   resolve(): void;
   reject(e: Error): void;
-}
-
-interface PendingRecord<TContext> extends TransitionRecord<TContext> {
-  snapshot: EncodedSnapshot;
-  /** The snapshot no longer references a long string the previous one did. */
-  releasedBlobs: boolean;
 }
 
 /** One machine in memory: its actor and where its persistence stands. */
@@ -131,7 +125,9 @@ type Loaded<TContext> = { kind: 'live'; handle: Handle<TContext> } | { kind: 'fi
 const noop = () => {};
 
 export function createMachineRuntime<TContext>(def: MachineDefinition<TContext>, opts: RuntimeOptions): MachineRuntime {
-  return new Runtime(def, opts);
+  const cfg = { leaderElection: opts.leaderElection ?? 'advisory-lock', leaderCheckMs: opts.leaderCheckMs ?? 5_000 } as const;
+  const store = createPostgresRuntimeStore(def, { sql: opts.sql, logger: opts.logger.child({ component: `${def.type}-runtime` }), ...cfg, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  return new Runtime(def, store, opts);
 }
 
 class Runtime<TContext> implements MachineRuntime {
@@ -146,9 +142,6 @@ class Runtime<TContext> implements MachineRuntime {
   private readonly cfg: Required<Omit<RuntimeOptions, 'inspect' | 'hooks' | 'sql' | 'logger' | 'catchUp'>>;
 
   private status_: ComponentStatus = { state: 'stopped' };
-  private conn: postgres.ReservedSql | undefined;
-  /** Backend pid of the session holding the leader lock. */
-  private lockPid = -1;
   /** Processing outbox events and creating machines. */
   private active = false;
   /** Graceful stop under way: no new effect may start. */
@@ -172,7 +165,8 @@ class Runtime<TContext> implements MachineRuntime {
 
   constructor(
     private readonly def: MachineDefinition<TContext>,
-    private readonly opts: RuntimeOptions,
+    private readonly store: RuntimeStore<TContext>,
+    private readonly opts: Omit<RuntimeOptions, 'sql'>,
   ) {
     this.type = def.type;
     this.name = `${def.type}-runtime`;
@@ -240,7 +234,7 @@ class Runtime<TContext> implements MachineRuntime {
       }
     } catch (e) {
       this.setStatus('failed', (e as Error).message);
-      await this.releaseConnection();
+      await this.store.lock.release();
       throw e;
     }
   }
@@ -274,51 +268,18 @@ class Runtime<TContext> implements MachineRuntime {
     await Promise.all(all.map((h) => h.chain.catch(noop)));
     await this.committing;
     this.handles.clear();
-    await this.releaseConnection();
+    await this.store.lock.release();
     this.setStatus('stopped');
     this.log.info({ drained: drain }, 'stopped');
   }
 
-  /**
-   * One try at the leader lock, on a freshly reserved connection kept only if the lock is ours.
-   * Every query is time-boxed: on a session cut off without its socket closing, nothing answers.
-   */
+  /** One try at the leader lock; activates when it is ours. */
   private async tryBecomeLeader(): Promise<boolean> {
-    if (this.cfg.leaderElection === 'none') {
-      await this.activate();
-      return true;
-    }
-    const key = this.def.lockKey;
-    const limit = Math.max(2_000, this.cfg.leaderCheckMs);
-    const reserving = this.opts.sql.reserve();
-    const conn = await withTimeout(reserving, limit).catch((e: unknown) => {
-      void reserving.then((c) => c.release(), noop);
-      throw e;
-    });
-    const attempt = tryRuntimeLock(conn, key);
-    let lock: { ok: boolean; pid: number };
-    try {
-      lock = await withTimeout(attempt, limit);
-    } catch (e) {
-      // Abandoned: should the attempt still complete, undo it rather than hold an orphaned lock.
-      void attempt.then((l) => (l.ok ? releaseRuntimeLock(conn, key).then(() => conn.release()) : conn.release()), noop);
-      throw e;
-    }
-    if (!lock.ok) {
-      conn.release();
-      return false;
-    }
-    if (this.stopping) {
-      // Stopped while we were asking: never become a leader nobody will stop.
-      await withTimeout(releaseRuntimeLock(conn, key), limit).then(() => conn.release(), noop);
-      return false;
-    }
-    this.conn = conn;
-    this.lockPid = lock.pid;
+    if (!(await this.store.lock.tryAcquire(() => this.stopping !== undefined))) return false;
     try {
       await this.activate();
     } catch (e) {
-      await this.releaseConnection();
+      await this.store.lock.release();
       throw e;
     }
     return true;
@@ -339,32 +300,9 @@ class Runtime<TContext> implements MachineRuntime {
     this.after(this.cfg.leaderRetryMs, () => this.retryLeadership());
   }
 
-  private async releaseConnection(): Promise<void> {
-    const conn = this.conn;
-    this.conn = undefined;
-    if (!conn) return;
-    // A reserved connection whose session died is already back in the pool (its lock went with the
-    // session): only a live session is unlocked and released.
-    if (await this.lockHeld()) {
-      await withTimeout(releaseRuntimeLock(conn, this.def.lockKey), 2_000).then(() => conn.release(), noop);
-    }
-    this.lockPid = -1;
-  }
-
-  /** False when the lock is gone, or when the database cannot tell us in time (assume the worst). */
-  private async lockHeld(): Promise<boolean> {
-    if (this.lockPid < 0) return false;
-    try {
-      return await withTimeout(runtimeLockHeldBy(this.opts.sql, this.def.lockKey, this.lockPid), Math.max(1_000, this.cfg.leaderCheckMs));
-    } catch (e) {
-      this.log.error({ err: e }, 'cannot verify the runtime lock');
-      return false;
-    }
-  }
-
   /** Became the leader: restore every live machine, then consume the outbox. */
   private async activate(): Promise<void> {
-    const rows = await loadLiveSnapshots(this.opts.sql, this.type);
+    const rows = await this.store.loadLiveSnapshots();
     // Refuse before starting anything: a half-restored set of machines would run effects.
     const refused: string[] = [];
     const prepared: { row: SnapshotRow; handle: Handle<TContext> }[] = [];
@@ -383,7 +321,7 @@ class Runtime<TContext> implements MachineRuntime {
     this.active = true;
     for (const { handle } of prepared) this.startRestored(handle);
     try {
-      this.cursor = await readCursor(this.opts.sql, this.def.consumer);
+      this.cursor = await this.store.readCursor();
     } catch (e) {
       this.openStartGateNever();
       throw e;
@@ -395,8 +333,8 @@ class Runtime<TContext> implements MachineRuntime {
   }
 
   private async checkLeadership(): Promise<void> {
-    if (!this.active || !this.conn) return;
-    const held = await this.lockHeld();
+    if (!this.active) return;
+    const held = await this.store.lock.held();
     if (!this.active) return;
     if (held) {
       this.after(this.cfg.leaderCheckMs, () => this.checkLeadership());
@@ -413,8 +351,7 @@ class Runtime<TContext> implements MachineRuntime {
     await Promise.all(all.map((h) => h.chain.catch(noop)));
     this.handles.clear();
     // The session is gone or unreachable: forget the connection without querying or releasing it.
-    this.conn = undefined;
-    this.lockPid = -1;
+    this.store.lock.forget();
     this.setStatus('paused', 'lost the runtime lock; standing by');
     this.after(this.cfg.leaderRetryMs, () => this.retryLeadership());
   }
@@ -437,10 +374,10 @@ class Runtime<TContext> implements MachineRuntime {
     this.log.info('effects are held until ingestion has caught up with the ledger end seen at start');
     const opened = (async () => {
       const end = await catchUp(ac.signal);
-      const last = await this.retryRead('read the outbox', () => lastOutboxEventId(this.opts.sql), ac.signal);
+      const last = await this.retryRead('read the outbox', () => this.store.lastOutboxEventId(), ac.signal);
       // The runtime's loop applies events in order; the cursor passes a batch once it is committed.
       for (;;) {
-        const [next] = await this.retryRead('read the outbox', () => readOutboxEvents(this.opts.sql, { afterId: this.cursor, limit: 1, topics: this.def.topics }), ac.signal);
+        const [next] = await this.retryRead('read the outbox', () => this.store.readOutboxEvents(this.cursor, 1), ac.signal);
         if (next === undefined || next.eventId > last) break;
         await sleep(this.cfg.pollIntervalMs, ac.signal);
       }
@@ -489,11 +426,11 @@ class Runtime<TContext> implements MachineRuntime {
   private async loop(): Promise<void> {
     while (this.active) {
       try {
-        if (this.def.discover && Date.now() >= this.nextDiscoverAt) {
+        if (this.store.discover && Date.now() >= this.nextDiscoverAt) {
           this.nextDiscoverAt = Date.now() + this.cfg.discoverIntervalMs;
           await this.discover();
         }
-        const events = await readOutboxEvents(this.opts.sql, { afterId: this.cursor, limit: this.cfg.batchSize, topics: this.def.topics });
+        const events = await this.store.readOutboxEvents(this.cursor, this.cfg.batchSize);
         await this.applyBatch(events);
         this.consecutiveFailures = 0;
         if (this.status_.state === 'failed' && this.active) this.setStatus('running');
@@ -511,7 +448,7 @@ class Runtime<TContext> implements MachineRuntime {
         this.consecutiveFailures++;
         this.log.error({ err: e, failures: this.consecutiveFailures }, 'outbox processing failed; retrying from the committed cursor');
         if (this.consecutiveFailures >= 5) this.setStatus('failed', `outbox processing keeps failing: ${(e as Error).message}`);
-        this.cursor = await readCursor(this.opts.sql, this.def.consumer).catch(() => this.cursor);
+        this.cursor = await this.store.readCursor().catch(() => this.cursor);
         await this.sleep(this.cfg.reloadDelayMs);
       }
     }
@@ -602,7 +539,7 @@ class Runtime<TContext> implements MachineRuntime {
 
   /** Rows that need a machine but have no outbox event (SQL inserts); created without waiting for each commit. */
   private async discover(): Promise<void> {
-    const ids = await this.def.discover!(this.opts.sql, this.cfg.batchSize, this.cursor);
+    const ids = await this.store.discover!(this.cfg.batchSize, this.cursor);
     const created: Promise<void>[] = [];
     for (const id of ids) {
       if (!this.active) break;
@@ -625,7 +562,7 @@ class Runtime<TContext> implements MachineRuntime {
     let p = this.loading.get(id);
     if (!p) {
       p = (async (): Promise<Loaded<TContext>> => {
-        const row = await loadSnapshot(this.opts.sql, this.type, id);
+        const row = await this.store.loadSnapshot(id);
         const again = this.handles.get(id);
         if (again) return { kind: 'live', handle: again };
         if (!row) return { kind: 'absent' };
@@ -673,7 +610,7 @@ class Runtime<TContext> implements MachineRuntime {
 
   /** A new machine from its DB row, unless the definition says it must not get one. */
   private async create(id: string, source: Source): Promise<Applied> {
-    const loaded = await this.def.loadInput(this.opts.sql, id);
+    const loaded = await this.store.loadInput(id);
     if ('skip' in loaded) {
       this.log.warn({ machineId: id, reason: loaded.skip }, 'not creating a machine');
       return APPLIED_NOTHING;
@@ -825,7 +762,7 @@ class Runtime<TContext> implements MachineRuntime {
     item.settle.reject(e);
   }
 
-  /** One transaction: every record's snapshot, transition and projection, the acks, the cursor. */
+  /** One transaction (RuntimeStore.commit): every record's snapshot, transition and projection, the acks, the cursor. */
   private async commit(items: Pending<TContext>[]): Promise<void> {
     const records: { h: Handle<TContext>; rec: PendingRecord<TContext> }[] = [];
     const acks: { machineId: string; eventId: number }[] = [];
@@ -835,34 +772,7 @@ class Runtime<TContext> implements MachineRuntime {
       else if (item.kind === 'ack') acks.push({ machineId: item.h.id, eventId: item.eventId });
       else cursor = Math.max(cursor ?? 0, item.eventId);
     }
-    await this.opts.sql.begin(async (tx) => {
-      await settleAll([
-        writeTransitions(
-          tx,
-          this.type,
-          this.def.version,
-          records.map(({ rec }) => ({
-            machineId: rec.machineId,
-            seq: rec.seq,
-            eventType: rec.eventType,
-            event: rec.operator === null ? rec.event : { ...rec.event, operator: rec.operator },
-            fromState: rec.from,
-            toState: rec.to,
-            snapshotJson: rec.snapshot.json,
-            isFinal: rec.isFinal,
-            outboxEventId: rec.outboxEventId,
-          })),
-          acks,
-          blobWrites(records.map(({ rec }) => rec)),
-        ),
-        this.def.project(
-          tx,
-          records.map(({ rec }) => rec),
-        ),
-        cursor === undefined ? undefined : advanceCursor(tx, this.def.consumer, cursor),
-      ]);
-      for (const { rec } of records) await this.opts.hooks?.beforeCommit?.({ machineId: rec.machineId, seq: rec.seq, eventType: rec.eventType });
-    });
+    await this.store.commit({ records: records.map(({ rec }) => rec), acks, cursor });
     for (const item of items) {
       if (item.kind === 'record') this.committed(item.h, item.rec);
       item.settle.resolve();
@@ -1011,7 +921,7 @@ class Runtime<TContext> implements MachineRuntime {
     };
     const first = refusal();
     if (first !== null) return { accepted: false, code: 'STATE_CONFLICT', reason: first };
-    const pre = await this.def.precheckCommand?.(this.opts.sql, machineId, parsed.event);
+    const pre = await this.store.precheckCommand(machineId, parsed.event);
     if (pre) return { accepted: false, code: 'STATE_CONFLICT', reason: pre };
     // The machine may have moved while we were reading the database.
     if (got.handle.state !== 'live') return { accepted: false, code: 'STATE_CONFLICT', reason: `${this.type} ${machineId} changed meanwhile; try again` };
@@ -1040,14 +950,6 @@ function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
       },
     );
   });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Longer strings are not kept in transition rows (see serializeEvent). */
