@@ -1,7 +1,7 @@
-import { createActor, fromPromise, type Actor, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
+import { createActor, fromPromise, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
 import type { Component, ComponentState, ComponentStatus } from '../../lifecycle.js';
 import type { Logger } from '../../logger.js';
-import { encodeSnapshot, releasesBlobs, type SnapshotBlobs } from '../../store/machine-blobs.js';
+import { encodeSnapshot, releasesBlobs } from '../../store/machine-blobs.js';
 import type { SnapshotRow } from '../../store/machines.js';
 import type { OutboxEvent } from '../../store/outbox.js';
 import { serializeError } from '../failure.js';
@@ -9,6 +9,11 @@ import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, Route
 import { readUntilAborted, sleep } from '../../lib/abortable.js';
 import { createPostgresRuntimeStore } from './postgres-store.js';
 import type { PendingRecord, RuntimeStore } from './store.js';
+import { CommitQueue } from './commit-queue.js';
+import { BadOutboxEventError, MachineVersionError, NotDurableError } from './errors.js';
+import { Handle, type Loaded, type Marker, type Source } from './handle.js';
+
+export { BadOutboxEventError, MachineVersionError } from './errors.js';
 
 /**
  * The persisted runtime of one machine type (README.md in src/machines has the full story).
@@ -38,89 +43,12 @@ export interface MachineRuntime extends Component {
   settled(): Promise<void>;
 }
 
-export class MachineVersionError extends Error {
-  override readonly name = 'MachineVersionError';
-}
-
-export class BadOutboxEventError extends Error {
-  override readonly name = 'BadOutboxEventError';
-}
-
-class NotDurableError extends Error {
-  override readonly name = 'NotDurableError';
-}
-
-interface Source {
-  outboxEventId?: number;
-  operator?: string;
-}
-
-interface Marker {
-  source: Source;
-  persisted?: Promise<void>;
-}
-
-interface Waiter {
-  seq: number;
-  resolve(): void;
-  reject(e: Error): void;
-}
-
-/** One machine in memory: its actor and where its persistence stands. */
-class Handle<TContext> {
-  state: 'live' | 'broken' | 'disposed' = 'live';
-  actor!: Actor<AnyStateMachine>;
-  /** Captures are ignored while set (starting a restored actor is not a transition). */
-  suppress = false;
-  marker: Marker | null = null;
-  /** Seq of the last captured transition; seqCommitted of the last one in the database. */
-  seqTaken: number;
-  seqCommitted: number;
-  lastJson = '';
-  /** The long strings of the last captured snapshot, stored apart (machine-blobs.ts). */
-  blobs: SnapshotBlobs = new Map();
-  lastValue: unknown = null;
-  lastContext: TContext | null = null;
-  /** The last outbox event this machine applied or ignored (a replayed one at or below it is skipped). */
-  lastEventId = 0;
-  chain: Promise<void> = Promise.resolve();
-  waiters: Waiter[] = [];
-
-  constructor(
-    readonly id: string,
-    seq: number,
-  ) {
-    this.seqTaken = seq;
-    this.seqCommitted = seq;
-  }
-}
-
-/** What waits to be committed, first in first out. */
-type Commitable<TContext> =
-  | { kind: 'record'; h: Handle<TContext>; rec: PendingRecord<TContext> }
-  /** An outbox event a live machine received and ignored. */
-  | { kind: 'ack'; h: Handle<TContext>; eventId: number }
-  /** The consumer cursor, once a batch of outbox events is committed. */
-  | { kind: 'cursor'; eventId: number };
-
-type Pending<TContext> = Commitable<TContext> & { settle: Settle };
-
-interface Settle {
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
 /** An outbox event applied in memory; `done` settles when what it did is committed. */
 interface Applied {
   done: Promise<void>;
 }
 
 const APPLIED_NOTHING: Applied = { done: Promise.resolve() };
-
-/** Transitions per commit group: bounds one transaction's size and the time it holds its locks. */
-const MAX_GROUP = 256;
-
-type Loaded<TContext> = { kind: 'live'; handle: Handle<TContext> } | { kind: 'final'; row: SnapshotRow } | { kind: 'absent' };
 
 const noop = () => {};
 
@@ -155,10 +83,7 @@ class Runtime<TContext> implements MachineRuntime {
   private consecutiveFailures = 0;
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
-  private readonly queue: Pending<TContext>[] = [];
-  private committing: Promise<void> | undefined;
-  /** Set when a commit fails: the outbox batch under way stops and is replayed from the cursor. */
-  private commitFailed = false;
+  private readonly queue: CommitQueue<TContext>;
   /** Held effects wait for it after every start: see closeStartGate. */
   private startGate: Promise<void> = Promise.resolve();
   private startGateAbort: AbortController | undefined;
@@ -181,6 +106,7 @@ class Runtime<TContext> implements MachineRuntime {
       reloadDelayMs: opts.reloadDelayMs ?? 1_000,
       leaderElection: opts.leaderElection ?? 'advisory-lock',
     };
+    this.queue = new CommitQueue({ type: this.type, log: this.log, store, stopping: () => this.stopping !== undefined, committed: (h, rec) => this.committed(h, rec) });
     this.machine = def.build(this.wrap);
   }
 
@@ -197,7 +123,7 @@ class Runtime<TContext> implements MachineRuntime {
 
   async settled(): Promise<void> {
     await Promise.all([...this.handles.values()].map((h) => h.chain));
-    await this.committing;
+    await this.queue.inFlight;
   }
 
   /**
@@ -266,7 +192,7 @@ class Runtime<TContext> implements MachineRuntime {
     for (const h of all) this.dispose(h, 'disposed');
     // Let a transaction already sent to the database finish: the database then holds exactly what was committed.
     await Promise.all(all.map((h) => h.chain.catch(noop)));
-    await this.committing;
+    await this.queue.inFlight;
     this.handles.clear();
     await this.store.lock.release();
     this.setStatus('stopped');
@@ -477,12 +403,12 @@ class Runtime<TContext> implements MachineRuntime {
    * (porsager/postgres#823, #1189).
    */
   private async applyBatch(events: readonly OutboxEvent[]): Promise<void> {
-    this.commitFailed = false;
+    this.queue.failed = false;
     const applied: Promise<void>[] = [];
     let last = this.cursor;
     let unreadable: unknown;
     for (const e of events) {
-      if (!this.active || this.commitFailed) break;
+      if (!this.active || this.queue.failed) break;
       let route: Route;
       try {
         route = this.routeOf(e);
@@ -500,9 +426,9 @@ class Runtime<TContext> implements MachineRuntime {
       last = e.eventId;
     }
     for (const r of await Promise.allSettled(applied)) if (r.status === 'rejected') throw r.reason;
-    if (this.commitFailed) throw new NotDurableError('a commit failed while the batch was applied');
+    if (this.queue.failed) throw new NotDurableError('a commit failed while the batch was applied');
     if (last > this.cursor) {
-      await this.enqueue({ kind: 'cursor', eventId: last });
+      await this.queue.enqueue({ kind: 'cursor', eventId: last });
       this.cursor = last;
     }
     if (unreadable !== undefined) throw unreadable;
@@ -522,7 +448,7 @@ class Runtime<TContext> implements MachineRuntime {
     const got = await this.getOrLoad(route.machineId);
     // After a failed commit this machine may have been reloaded without an earlier event of the
     // batch: applying a later one now would put it out of order. The batch is replayed instead.
-    if (this.commitFailed || !this.active) throw new NotDurableError(`outbox batch stopped before event ${e.eventId}`);
+    if (this.queue.failed || !this.active) throw new NotDurableError(`outbox batch stopped before event ${e.eventId}`);
     if (got.kind === 'live') {
       // A replay (after a crash or a failed commit) of an event this machine already applied.
       if (got.handle.lastEventId >= e.eventId || route.event === null) return APPLIED_NOTHING;
@@ -616,7 +542,7 @@ class Runtime<TContext> implements MachineRuntime {
       return APPLIED_NOTHING;
     }
     if (this.handles.has(id) || !this.active) return APPLIED_NOTHING;
-    if (source.outboxEventId !== undefined && this.commitFailed) throw new NotDurableError(`outbox batch stopped before event ${source.outboxEventId}`);
+    if (source.outboxEventId !== undefined && this.queue.failed) throw new NotDurableError(`outbox batch stopped before event ${source.outboxEventId}`);
     const h = new Handle<TContext>(id, 0);
     h.actor = createActor(this.machine, { input: loaded.input, inspect: (ev) => this.onInspect(h, ev) });
     this.bySystem.set(h.actor.system, h);
@@ -643,7 +569,7 @@ class Runtime<TContext> implements MachineRuntime {
     // Nothing was captured (the actor did not process it): remembered, so a replay skips it too.
     if (source.outboxEventId !== undefined) {
       h.lastEventId = Math.max(h.lastEventId, source.outboxEventId);
-      return this.enqueue({ kind: 'ack', h, eventId: source.outboxEventId });
+      return this.queue.enqueue({ kind: 'ack', h, eventId: source.outboxEventId });
     }
     return Promise.resolve();
   }
@@ -700,84 +626,12 @@ class Runtime<TContext> implements MachineRuntime {
     h.lastValue = snap.value;
     h.lastContext = snap.context as TContext;
     if (source.outboxEventId !== undefined) h.lastEventId = Math.max(h.lastEventId, source.outboxEventId);
-    const p = this.enqueue({ kind: 'record', h, rec });
+    const p = this.queue.enqueue({ kind: 'record', h, rec });
     h.chain = p.catch((e: unknown) => this.breakHandle(h, e));
     if (marker) marker.persisted = p;
   }
 
-  // ---------------------------------------------------------------- group commit
-
-  private enqueue(item: Commitable<TContext>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...item, settle: { resolve, reject } });
-      this.committing ??= this.commitQueued();
-    });
-  }
-
-  /** One commit at a time, each taking everything queued meanwhile (up to MAX_GROUP). */
-  private async commitQueued(): Promise<void> {
-    // Transitions captured in the same turn of the event loop join this group.
-    await new Promise((r) => setImmediate(r));
-    while (this.queue.length > 0) await this.commitWithFallback(this.queue.splice(0, MAX_GROUP));
-    this.committing = undefined;
-  }
-
-  /**
-   * A failed group is retried machine by machine, so one machine that cannot be persisted (its
-   * own bad data, a conflict) does not take the others down with it.
-   */
-  private async commitWithFallback(group: Pending<TContext>[]): Promise<void> {
-    const live: Pending<TContext>[] = [];
-    for (const item of group) {
-      if (item.kind === 'cursor' || item.h.state === 'live') live.push(item);
-      else this.fail(item, new NotDurableError(`${this.type} ${item.h.id} is no longer live`));
-    }
-    if (live.length === 0) return;
-    try {
-      await this.commit(live);
-      return;
-    } catch (e) {
-      const parts = new Map<string, Pending<TContext>[]>();
-      for (const item of live) {
-        const key = item.kind === 'cursor' ? '' : item.h.id;
-        parts.set(key, [...(parts.get(key) ?? []), item]);
-      }
-      if (parts.size === 1 || this.stopping) {
-        for (const item of live) this.fail(item, e);
-        return;
-      }
-      this.log.warn({ err: e, items: live.length, machines: parts.size }, 'a group commit failed: committing its machines one by one');
-      for (const part of parts.values()) {
-        try {
-          await this.commit(part);
-        } catch (e2) {
-          for (const item of part) this.fail(item, e2);
-        }
-      }
-    }
-  }
-
-  private fail(item: Pending<TContext>, e: unknown): void {
-    this.commitFailed = true;
-    item.settle.reject(e);
-  }
-
-  /** One transaction (RuntimeStore.commit): every record's snapshot, transition and projection, the acks, the cursor. */
-  private async commit(items: Pending<TContext>[]): Promise<void> {
-    const records: { h: Handle<TContext>; rec: PendingRecord<TContext> }[] = [];
-    const acks: { machineId: string; eventId: number }[] = [];
-    let cursor: number | undefined;
-    for (const item of items) {
-      if (item.kind === 'record') records.push(item);
-      else if (item.kind === 'ack') acks.push({ machineId: item.h.id, eventId: item.eventId });
-      else cursor = Math.max(cursor ?? 0, item.eventId);
-    }
-    await this.store.commit({ records: records.map(({ rec }) => rec), acks, cursor });
-    for (const item of items) {
-      if (item.kind === 'record') this.committed(item.h, item.rec);
-      item.settle.resolve();
-    }
-  }
+  // ---------------------------------------------------------------- commits
 
   private committed(h: Handle<TContext>, rec: PendingRecord<TContext>): void {
     h.seqCommitted = rec.seq;
