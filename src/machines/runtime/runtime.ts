@@ -1,15 +1,16 @@
-import { createActor, fromPromise, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
+import { createActor, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
 import type { Component, ComponentState, ComponentStatus } from '../../lifecycle.js';
 import type { Logger } from '../../logger.js';
 import { encodeSnapshot, releasesBlobs } from '../../store/machine-blobs.js';
 import type { SnapshotRow } from '../../store/machines.js';
 import type { OutboxEvent } from '../../store/outbox.js';
 import { serializeError } from '../failure.js';
-import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, Route, RuntimeOptions } from './types.js';
-import { readUntilAborted, sleep } from '../../lib/abortable.js';
+import type { CommandResult, MachineDefinition, Route, RuntimeOptions } from './types.js';
 import { createPostgresRuntimeStore } from './postgres-store.js';
 import type { PendingRecord, RuntimeStore } from './store.js';
 import { CommitQueue } from './commit-queue.js';
+import { EffectGate } from './effect-gate.js';
+import { StartGate } from './start-gate.js';
 import { BadOutboxEventError, MachineVersionError, NotDurableError } from './errors.js';
 import { Handle, type Loaded, type Marker, type Source } from './handle.js';
 
@@ -72,8 +73,6 @@ class Runtime<TContext> implements MachineRuntime {
   private status_: ComponentStatus = { state: 'stopped' };
   /** Processing outbox events and creating machines. */
   private active = false;
-  /** Graceful stop under way: no new effect may start. */
-  private draining = false;
   private stopping: Promise<void> | undefined;
   private loopDone: Promise<void> = Promise.resolve();
   private wake: (() => void) | undefined;
@@ -81,12 +80,9 @@ class Runtime<TContext> implements MachineRuntime {
   private cursor = 0;
   private nextDiscoverAt = 0;
   private consecutiveFailures = 0;
-  private inflight = 0;
-  private idleWaiters: (() => void)[] = [];
   private readonly queue: CommitQueue<TContext>;
-  /** Held effects wait for it after every start: see closeStartGate. */
-  private startGate: Promise<void> = Promise.resolve();
-  private startGateAbort: AbortController | undefined;
+  private readonly startGate: StartGate;
+  private readonly effects: EffectGate<TContext>;
 
   constructor(
     private readonly def: MachineDefinition<TContext>,
@@ -107,11 +103,21 @@ class Runtime<TContext> implements MachineRuntime {
       leaderElection: opts.leaderElection ?? 'advisory-lock',
     };
     this.queue = new CommitQueue({ type: this.type, log: this.log, store, stopping: () => this.stopping !== undefined, committed: (h, rec) => this.committed(h, rec) });
-    this.machine = def.build(this.wrap);
+    this.startGate = new StartGate({
+      type: this.type,
+      log: this.log,
+      catchUp: opts.catchUp,
+      store,
+      cursor: () => this.cursor,
+      pollIntervalMs: this.cfg.pollIntervalMs,
+      reloadDelayMs: this.cfg.reloadDelayMs,
+    });
+    this.effects = new EffectGate({ type: this.type, log: this.log, handleOf: (system) => this.bySystem.get(system), startGate: () => this.startGate.whenOpen });
+    this.machine = def.build(this.effects.wrap);
   }
 
   status(): ComponentStatus {
-    if (this.startGateAbort && this.status_.state === 'running' && this.status_.detail === undefined) {
+    if (this.startGate.closed && this.status_.state === 'running' && this.status_.detail === undefined) {
       return { state: 'running', detail: 'effects held until ingestion has caught up with the ledger end seen at start' };
     }
     return this.status_;
@@ -150,7 +156,7 @@ class Runtime<TContext> implements MachineRuntime {
   async start(): Promise<void> {
     if (this.status_.state === 'running' || this.status_.state === 'paused') return;
     this.stopping = undefined;
-    this.draining = false;
+    this.effects.draining = false;
     this.setStatus('starting');
     try {
       if (!(await this.tryBecomeLeader())) {
@@ -178,14 +184,14 @@ class Runtime<TContext> implements MachineRuntime {
   private async shutdown(drain: boolean): Promise<void> {
     this.setStatus('stopping');
     this.active = false;
-    this.openStartGateNever();
+    this.startGate.openNever();
     this.clearTimers();
     this.wake?.();
     await this.loopDone;
     if (drain) {
       // Effects already under way may finish and be persisted; none may start.
-      this.draining = true;
-      await this.waitIdle(this.cfg.stopTimeoutMs);
+      this.effects.draining = true;
+      await this.effects.waitIdle(this.cfg.stopTimeoutMs);
       await this.flush();
     }
     const all = [...this.handles.values()];
@@ -243,13 +249,13 @@ class Runtime<TContext> implements MachineRuntime {
       throw new MachineVersionError(`${this.type} runtime (machine version ${this.def.version}) refuses ${refused.length} stored machine(s): ${refused.slice(0, 10).join('; ')}`);
     }
     // Before any machine starts: their held effects wait for it.
-    this.closeStartGate();
+    this.startGate.close();
     this.active = true;
     for (const { handle } of prepared) this.startRestored(handle);
     try {
       this.cursor = await this.store.readCursor();
     } catch (e) {
-      this.openStartGateNever();
+      this.startGate.openNever();
       throw e;
     }
     this.setStatus('running');
@@ -269,7 +275,7 @@ class Runtime<TContext> implements MachineRuntime {
     // Another instance may be active now: stop touching anything at once, then stand by.
     this.log.error('lost the runtime lock: stopping all machines and standing by');
     this.active = false;
-    this.openStartGateNever();
+    this.startGate.openNever();
     this.wake?.();
     await this.loopDone;
     const all = [...this.handles.values()];
@@ -280,58 +286,6 @@ class Runtime<TContext> implements MachineRuntime {
     this.store.lock.forget();
     this.setStatus('paused', 'lost the runtime lock; standing by');
     this.after(this.cfg.leaderRetryMs, () => this.retryLeadership());
-  }
-
-  /**
-   * After a start (or a takeover), held effects wait until ingestion has caught up with the ledger
-   * end seen now (opts.catchUp) and this runtime has applied every event of its topics written up
-   * to then. A machine restored from a crash or a database restore thus learns what the ledger did
-   * meanwhile (a transfer of its own, an offer accepted) before it acts on its snapshot again.
-   */
-  private closeStartGate(): void {
-    this.openStartGateNever();
-    const catchUp = this.opts.catchUp;
-    if (!catchUp) {
-      this.startGate = Promise.resolve();
-      return;
-    }
-    const ac = new AbortController();
-    this.startGateAbort = ac;
-    this.log.info('effects are held until ingestion has caught up with the ledger end seen at start');
-    const opened = (async () => {
-      const end = await catchUp(ac.signal);
-      const last = await this.retryRead('read the outbox', () => this.store.lastOutboxEventId(), ac.signal);
-      // The runtime's loop applies events in order; the cursor passes a batch once it is committed.
-      for (;;) {
-        const [next] = await this.retryRead('read the outbox', () => this.store.readOutboxEvents(this.cursor, 1), ac.signal);
-        if (next === undefined || next.eventId > last) break;
-        await sleep(this.cfg.pollIntervalMs, ac.signal);
-      }
-      this.log.info({ ledgerEnd: end, outboxEventId: last }, 'ingestion has caught up with the ledger end seen at start and its events are applied: held effects may start');
-    })();
-    opened.then(
-      () => {
-        if (this.startGateAbort === ac) this.startGateAbort = undefined;
-      },
-      noop,
-    );
-    this.startGate = opened;
-  }
-
-  /** Stopping or standing by: effects still waiting at the gate never start. */
-  private openStartGateNever(): void {
-    this.startGateAbort?.abort(new NotDurableError(`${this.type} runtime stopped before ingestion caught up`));
-    this.startGateAbort = undefined;
-  }
-
-  private retryRead<T>(what: string, read: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    return readUntilAborted(read, {
-      signal,
-      delayMs: (failures) => Math.min(5_000, this.cfg.reloadDelayMs * 2 ** Math.min(failures, 6)),
-      onFailure: (e, failures) => {
-        if (failures % 20 === 0) this.log.warn({ err: e }, `cannot ${what}; effects stay held`);
-      },
-    });
   }
 
   private after(ms: number, fn: () => Promise<void> | void): void {
@@ -640,7 +594,7 @@ class Runtime<TContext> implements MachineRuntime {
       this.dispose(h, 'disposed');
       return;
     }
-    this.releaseWaiters(h);
+    this.effects.committed(h);
   }
 
   private notifyCommitted(rec: PendingRecord<TContext>): void {
@@ -687,74 +641,7 @@ class Runtime<TContext> implements MachineRuntime {
       this.log.warn({ err: e, machineId: h.id }, 'stopping an actor failed');
     }
     const err = new NotDurableError(`${this.type} ${h.id} stopped`);
-    for (const w of h.waiters.splice(0)) w.reject(err);
-  }
-
-  // ---------------------------------------------------------------- effects
-
-  /** The wrapper every effect of this runtime's machines runs in. */
-  private readonly wrap: EffectWrapper = <I, O>(effect: (input: I, signal: AbortSignal) => Promise<O>, hold?: EffectHold) =>
-    fromPromise<O, I>(async ({ input, signal, system }) => {
-      const h = this.bySystem.get(system);
-      if (!h) throw new Error(`${this.type}: an effect started outside a runtime-managed machine`);
-      await this.durable(h);
-      if (hold) await this.held(hold, signal, h.id);
-      if (signal.aborted) throw new NotDurableError('aborted before it started');
-      this.inflight++;
-      try {
-        return await effect(input, signal);
-      } finally {
-        this.inflight--;
-        if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
-      }
-    });
-
-  /**
-   * Waits while the effect is held (the start gate, then a pause switch); a graceful stop that began
-   * meanwhile never lets it start.
-   */
-  private async held(hold: EffectHold, signal: AbortSignal, machineId: string): Promise<void> {
-    await untilAborted(this.startGate, signal);
-    await hold(signal, machineId);
-    if (!this.draining) return;
-    // Like durable() while draining: never start; the actor is stopped shortly, which aborts the signal.
-    await new Promise<never>((_resolve, reject) => {
-      const stop = () => reject(new NotDurableError('stopped while held'));
-      if (signal.aborted) stop();
-      else signal.addEventListener('abort', stop, { once: true });
-    });
-  }
-
-  /** Resolves once the transition that started the calling effect is committed (write-ahead). */
-  private async durable(h: Handle<TContext>): Promise<void> {
-    // The effect was started inside XState's synchronous transition; by the next microtask that
-    // transition has been captured and queued for persistence, so seqTaken covers it.
-    await Promise.resolve();
-    if (h.state !== 'live') throw new NotDurableError(`${this.type} ${h.id} is not live`);
-    const seq = h.seqTaken;
-    if (!this.draining && h.seqCommitted >= seq) return;
-    await new Promise<void>((resolve, reject) => h.waiters.push({ seq, resolve, reject }));
-  }
-
-  private releaseWaiters(h: Handle<TContext>): void {
-    if (this.draining) return;
-    const ready = h.waiters.filter((w) => w.seq <= h.seqCommitted);
-    h.waiters = h.waiters.filter((w) => w.seq > h.seqCommitted);
-    for (const w of ready) w.resolve();
-  }
-
-  private waitIdle(timeoutMs: number): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.log.warn({ inflight: this.inflight }, 'stop timeout: abandoning effects still in flight (they re-run on restart)');
-        resolve();
-      }, timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    this.effects.abandon(h, err);
   }
 
   // ---------------------------------------------------------------- operators
@@ -785,25 +672,6 @@ class Runtime<TContext> implements MachineRuntime {
     this.log.info({ machineId, command: parsed.event.type, by: parsed.by }, 'operator command applied');
     return { accepted: true, state: got.handle.lastValue };
   }
-}
-
-/** `p`, or a rejection as soon as `signal` aborts (the machine moved on or stopped). */
-function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(new NotDurableError('aborted while held'));
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(new NotDurableError('aborted while held'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 /** Longer strings are not kept in transition rows (see serializeEvent). */
