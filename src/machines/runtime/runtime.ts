@@ -1,18 +1,16 @@
-import { createActor, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
 import type { Component, ComponentState, ComponentStatus } from '../../lifecycle.js';
 import type { Logger } from '../../logger.js';
-import { encodeSnapshot, releasesBlobs } from '../../store/machine-blobs.js';
 import type { SnapshotRow } from '../../store/machines.js';
 import type { OutboxEvent } from '../../store/outbox.js';
-import { serializeError } from '../failure.js';
 import type { CommandResult, MachineDefinition, Route, RuntimeOptions } from './types.js';
 import { createPostgresRuntimeStore } from './postgres-store.js';
-import type { PendingRecord, RuntimeStore } from './store.js';
+import type { RuntimeStore } from './store.js';
 import { CommitQueue } from './commit-queue.js';
 import { EffectGate } from './effect-gate.js';
 import { StartGate } from './start-gate.js';
+import { APPLIED_NOTHING, MachineSet, type Applied } from './machine-set.js';
 import { BadOutboxEventError, MachineVersionError, NotDurableError } from './errors.js';
-import { Handle, type Loaded, type Marker, type Source } from './handle.js';
+import type { Handle, Source } from './handle.js';
 
 export { BadOutboxEventError, MachineVersionError } from './errors.js';
 
@@ -44,13 +42,6 @@ export interface MachineRuntime extends Component {
   settled(): Promise<void>;
 }
 
-/** An outbox event applied in memory; `done` settles when what it did is committed. */
-interface Applied {
-  done: Promise<void>;
-}
-
-const APPLIED_NOTHING: Applied = { done: Promise.resolve() };
-
 const noop = () => {};
 
 export function createMachineRuntime<TContext>(def: MachineDefinition<TContext>, opts: RuntimeOptions): MachineRuntime {
@@ -63,11 +54,6 @@ class Runtime<TContext> implements MachineRuntime {
   readonly name: string;
   readonly type: string;
   private readonly log: Logger;
-  private readonly machine: AnyStateMachine;
-  private readonly handles = new Map<string, Handle<TContext>>();
-  private readonly loading = new Map<string, Promise<Loaded<TContext>>>();
-  // Keyed by the actor system XState gives each root actor: how an effect finds its machine.
-  private readonly bySystem = new WeakMap<object, Handle<TContext>>();
   private readonly cfg: Required<Omit<RuntimeOptions, 'inspect' | 'hooks' | 'sql' | 'logger' | 'catchUp'>>;
 
   private status_: ComponentStatus = { state: 'stopped' };
@@ -83,6 +69,7 @@ class Runtime<TContext> implements MachineRuntime {
   private readonly queue: CommitQueue<TContext>;
   private readonly startGate: StartGate;
   private readonly effects: EffectGate<TContext>;
+  private readonly machines: MachineSet<TContext>;
 
   constructor(
     private readonly def: MachineDefinition<TContext>,
@@ -102,7 +89,7 @@ class Runtime<TContext> implements MachineRuntime {
       reloadDelayMs: opts.reloadDelayMs ?? 1_000,
       leaderElection: opts.leaderElection ?? 'advisory-lock',
     };
-    this.queue = new CommitQueue({ type: this.type, log: this.log, store, stopping: () => this.stopping !== undefined, committed: (h, rec) => this.committed(h, rec) });
+    this.queue = new CommitQueue({ type: this.type, log: this.log, store, stopping: () => this.stopping !== undefined, committed: (h, rec) => this.machines.committed(h, rec) });
     this.startGate = new StartGate({
       type: this.type,
       log: this.log,
@@ -112,8 +99,19 @@ class Runtime<TContext> implements MachineRuntime {
       pollIntervalMs: this.cfg.pollIntervalMs,
       reloadDelayMs: this.cfg.reloadDelayMs,
     });
-    this.effects = new EffectGate({ type: this.type, log: this.log, handleOf: (system) => this.bySystem.get(system), startGate: () => this.startGate.whenOpen });
-    this.machine = def.build(this.effects.wrap);
+    this.effects = new EffectGate({ type: this.type, log: this.log, handleOf: (system) => this.machines.handleOf(system), startGate: () => this.startGate.whenOpen });
+    this.machines = new MachineSet({
+      def,
+      log: this.log,
+      store,
+      queue: this.queue,
+      effects: this.effects,
+      active: () => this.active,
+      after: (ms, fn) => this.after(ms, fn),
+      reloadDelayMs: this.cfg.reloadDelayMs,
+      inspect: opts.inspect,
+      afterCommit: opts.hooks?.afterCommit,
+    });
   }
 
   status(): ComponentStatus {
@@ -124,27 +122,11 @@ class Runtime<TContext> implements MachineRuntime {
   }
 
   liveMachineIds(): string[] {
-    return [...this.handles.keys()];
+    return this.machines.ids();
   }
 
-  async settled(): Promise<void> {
-    await Promise.all([...this.handles.values()].map((h) => h.chain));
-    await this.queue.inFlight;
-  }
-
-  /**
-   * Until nothing new is captured: an effect's result reaches XState a few ticks after the effect
-   * settles, and its transition must be persisted before the actors are stopped.
-   */
-  private async flush(): Promise<void> {
-    const taken = () => [...this.handles.values()].reduce((n, h) => n + h.seqTaken, 0);
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      const before = taken();
-      await this.settled();
-      await new Promise((r) => setImmediate(r));
-      if (taken() === before) return;
-    }
+  settled(): Promise<void> {
+    return this.machines.settled();
   }
 
   private setStatus(state: ComponentState, detail?: string): void {
@@ -192,14 +174,12 @@ class Runtime<TContext> implements MachineRuntime {
       // Effects already under way may finish and be persisted; none may start.
       this.effects.draining = true;
       await this.effects.waitIdle(this.cfg.stopTimeoutMs);
-      await this.flush();
+      await this.machines.flush();
     }
-    const all = [...this.handles.values()];
-    for (const h of all) this.dispose(h, 'disposed');
     // Let a transaction already sent to the database finish: the database then holds exactly what was committed.
-    await Promise.all(all.map((h) => h.chain.catch(noop)));
+    await this.machines.disposeAll();
     await this.queue.inFlight;
-    this.handles.clear();
+    this.machines.clear();
     await this.store.lock.release();
     this.setStatus('stopped');
     this.log.info({ drained: drain }, 'stopped');
@@ -240,7 +220,7 @@ class Runtime<TContext> implements MachineRuntime {
     const prepared: { row: SnapshotRow; handle: Handle<TContext> }[] = [];
     for (const row of rows) {
       try {
-        prepared.push({ row, handle: this.prepareRestore(row) });
+        prepared.push({ row, handle: this.machines.prepareRestore(row) });
       } catch (e) {
         refused.push(`${row.machineId}: ${(e as Error).message}`);
       }
@@ -251,7 +231,7 @@ class Runtime<TContext> implements MachineRuntime {
     // Before any machine starts: their held effects wait for it.
     this.startGate.close();
     this.active = true;
-    for (const { handle } of prepared) this.startRestored(handle);
+    for (const { handle } of prepared) this.machines.startRestored(handle);
     try {
       this.cursor = await this.store.readCursor();
     } catch (e) {
@@ -278,10 +258,8 @@ class Runtime<TContext> implements MachineRuntime {
     this.startGate.openNever();
     this.wake?.();
     await this.loopDone;
-    const all = [...this.handles.values()];
-    for (const h of all) this.dispose(h, 'disposed');
-    await Promise.all(all.map((h) => h.chain.catch(noop)));
-    this.handles.clear();
+    await this.machines.disposeAll();
+    this.machines.clear();
     // The session is gone or unreachable: forget the connection without querying or releasing it.
     this.store.lock.forget();
     this.setStatus('paused', 'lost the runtime lock; standing by');
@@ -399,14 +377,14 @@ class Runtime<TContext> implements MachineRuntime {
   /** Resolves once the event is applied in memory; what it did commits later (see applyBatch). */
   private async apply(e: OutboxEvent, route: Route & { kind: 'deliver' }): Promise<Applied> {
     const source: Source = { outboxEventId: e.eventId };
-    const got = await this.getOrLoad(route.machineId);
+    const got = await this.machines.getOrLoad(route.machineId);
     // After a failed commit this machine may have been reloaded without an earlier event of the
     // batch: applying a later one now would put it out of order. The batch is replayed instead.
     if (this.queue.failed || !this.active) throw new NotDurableError(`outbox batch stopped before event ${e.eventId}`);
     if (got.kind === 'live') {
       // A replay (after a crash or a failed commit) of an event this machine already applied.
       if (got.handle.lastEventId >= e.eventId || route.event === null) return APPLIED_NOTHING;
-      return { done: this.deliver(got.handle, route.event, source) };
+      return { done: this.machines.deliver(got.handle, route.event, source) };
     }
     if (got.kind === 'final') return APPLIED_NOTHING;
     if (!route.create) {
@@ -414,7 +392,7 @@ class Runtime<TContext> implements MachineRuntime {
       return APPLIED_NOTHING;
     }
     // Created from its row, which already reflects this event (written in the same transaction as it).
-    return this.create(route.machineId, source);
+    return this.machines.create(route.machineId, source);
   }
 
   /** Rows that need a machine but have no outbox event (SQL inserts); created without waiting for each commit. */
@@ -423,225 +401,15 @@ class Runtime<TContext> implements MachineRuntime {
     const created: Promise<void>[] = [];
     for (const id of ids) {
       if (!this.active) break;
-      if (this.handles.has(id)) continue;
-      const got = await this.getOrLoad(id);
+      if (this.machines.has(id)) continue;
+      const got = await this.machines.getOrLoad(id);
       if (got.kind !== 'absent') continue;
-      const { done } = await this.create(id, {});
+      const { done } = await this.machines.create(id, {});
       // A machine whose first commit fails is simply found again by the next discovery.
       done.catch(noop);
       created.push(done);
     }
     await Promise.allSettled(created);
-  }
-
-  // ---------------------------------------------------------------- machines
-
-  private getOrLoad(id: string): Promise<Loaded<TContext>> {
-    const h = this.handles.get(id);
-    if (h) return Promise.resolve({ kind: 'live', handle: h });
-    let p = this.loading.get(id);
-    if (!p) {
-      p = (async (): Promise<Loaded<TContext>> => {
-        const row = await this.store.loadSnapshot(id);
-        const again = this.handles.get(id);
-        if (again) return { kind: 'live', handle: again };
-        if (!row) return { kind: 'absent' };
-        if (row.isFinal) return { kind: 'final', row };
-        const handle = this.prepareRestore(row);
-        this.startRestored(handle);
-        return { kind: 'live', handle };
-      })().finally(() => this.loading.delete(id));
-      this.loading.set(id, p);
-    }
-    return p;
-  }
-
-  /** Checks a stored machine and builds its actor without starting it. Throws when it cannot be read. */
-  private prepareRestore(row: SnapshotRow): Handle<TContext> {
-    if (row.machineVersion !== this.def.version) {
-      throw new MachineVersionError(`stored with machine version ${row.machineVersion}, this code reads version ${this.def.version}`);
-    }
-    const snapshot = row.snapshot as { context?: unknown } | null;
-    this.def.parseContext(snapshot?.context);
-    const h = new Handle<TContext>(row.machineId, row.seq);
-    h.lastEventId = row.lastEventId ?? 0;
-    h.blobs = row.blobs;
-    h.suppress = true;
-    h.actor = createActor(this.machine, { snapshot: row.snapshot as Snapshot<unknown>, inspect: (ev) => this.onInspect(h, ev) });
-    const restored = h.actor.getSnapshot() as { status: string; error?: unknown };
-    if (restored.status === 'error') throw new Error(`snapshot does not restore: ${(restored.error as Error | undefined)?.message ?? 'unknown error'}`);
-    this.bySystem.set(h.actor.system, h);
-    return h;
-  }
-
-  private startRestored(h: Handle<TContext>): void {
-    this.handles.set(h.id, h);
-    h.actor.start();
-    const snap = h.actor.getSnapshot();
-    // Only compared with the next capture's; what it would add is stored with that capture.
-    h.lastJson = encodeSnapshot(h.actor.getPersistedSnapshot(), h.blobs).json;
-    h.lastValue = snap.value;
-    h.lastContext = snap.context as TContext;
-    h.suppress = false;
-    // XState does not re-arm delayed transitions of a restored snapshot (statelyai/xstate#5331):
-    // timer states re-enter on RESUME and recompute the delay from the persisted retryAt.
-    if (snap.can({ type: 'RESUME' })) void this.deliver(h, { type: 'RESUME' }, {}).catch(noop);
-  }
-
-  /** A new machine from its DB row, unless the definition says it must not get one. */
-  private async create(id: string, source: Source): Promise<Applied> {
-    const loaded = await this.store.loadInput(id);
-    if ('skip' in loaded) {
-      this.log.warn({ machineId: id, reason: loaded.skip }, 'not creating a machine');
-      return APPLIED_NOTHING;
-    }
-    if (this.handles.has(id) || !this.active) return APPLIED_NOTHING;
-    if (source.outboxEventId !== undefined && this.queue.failed) throw new NotDurableError(`outbox batch stopped before event ${source.outboxEventId}`);
-    const h = new Handle<TContext>(id, 0);
-    h.actor = createActor(this.machine, { input: loaded.input, inspect: (ev) => this.onInspect(h, ev) });
-    this.bySystem.set(h.actor.system, h);
-    this.handles.set(id, h);
-    const marker: Marker = { source };
-    h.marker = marker;
-    h.actor.start();
-    h.marker = null;
-    // No capture means the machine failed at start: retry from the committed cursor, loudly.
-    if (!marker.persisted) throw new Error(`${this.type} ${id}: the new machine produced no transition to persist`);
-    return { done: marker.persisted };
-  }
-
-  private deliver(h: Handle<TContext>, event: EventObject, source: Source): Promise<void> {
-    if (h.state !== 'live') return Promise.reject(new NotDurableError(`${this.type} ${h.id} is not live`));
-    const marker: Marker = { source };
-    h.marker = marker;
-    try {
-      h.actor.send(event);
-    } finally {
-      h.marker = null;
-    }
-    if (marker.persisted) return marker.persisted;
-    // Nothing was captured (the actor did not process it): remembered, so a replay skips it too.
-    if (source.outboxEventId !== undefined) {
-      h.lastEventId = Math.max(h.lastEventId, source.outboxEventId);
-      return this.queue.enqueue({ kind: 'ack', h, eventId: source.outboxEventId });
-    }
-    return Promise.resolve();
-  }
-
-  /** Every root transition of every machine passes here, synchronously, right after XState took it. */
-  private onInspect(h: Handle<TContext>, ev: InspectionEvent): void {
-    try {
-      this.capture(h, ev);
-    } finally {
-      // After the capture, and a copy: inspectors may rewrite the event they are given (sanitising).
-      if (this.opts.inspect) {
-        try {
-          this.opts.inspect.next?.({ ...ev });
-        } catch (e) {
-          this.log.warn({ err: e }, 'inspector failed');
-        }
-      }
-    }
-  }
-
-  private capture(h: Handle<TContext>, ev: InspectionEvent): void {
-    if (ev.type !== '@xstate.snapshot' || ev.actorRef !== h.actor) return;
-    if (h.suppress || h.state !== 'live') return;
-    const marker = h.marker;
-    h.marker = null;
-    const snap = h.actor.getSnapshot() as { status: string; value: unknown; context: unknown; error?: unknown };
-    if (snap.status === 'error') {
-      this.breakHandle(h, snap.error);
-      return;
-    }
-    if (snap.status === 'stopped') return;
-    const encoded = encodeSnapshot(h.actor.getPersistedSnapshot(), h.blobs);
-    const json = encoded.json;
-    const source = marker?.source ?? {};
-    if (json === h.lastJson && source.outboxEventId === undefined && source.operator === undefined) return;
-    const event = serializeEvent(ev.event);
-    const rec: PendingRecord<TContext> = {
-      machineId: h.id,
-      seq: ++h.seqTaken,
-      eventType: ev.event.type,
-      event,
-      from: h.lastValue,
-      to: snap.value,
-      prevContext: h.lastContext,
-      context: snap.context as TContext,
-      isFinal: snap.status === 'done',
-      outboxEventId: source.outboxEventId ?? null,
-      operator: source.operator ?? null,
-      snapshot: encoded,
-      releasedBlobs: releasesBlobs(h.blobs, encoded),
-    };
-    h.lastJson = json;
-    h.blobs = encoded.blobs;
-    h.lastValue = snap.value;
-    h.lastContext = snap.context as TContext;
-    if (source.outboxEventId !== undefined) h.lastEventId = Math.max(h.lastEventId, source.outboxEventId);
-    const p = this.queue.enqueue({ kind: 'record', h, rec });
-    h.chain = p.catch((e: unknown) => this.breakHandle(h, e));
-    if (marker) marker.persisted = p;
-  }
-
-  // ---------------------------------------------------------------- commits
-
-  private committed(h: Handle<TContext>, rec: PendingRecord<TContext>): void {
-    h.seqCommitted = rec.seq;
-    this.notifyCommitted(rec);
-    if (rec.isFinal) {
-      this.dispose(h, 'disposed');
-      return;
-    }
-    this.effects.committed(h);
-  }
-
-  private notifyCommitted(rec: PendingRecord<TContext>): void {
-    const hook = this.opts.hooks?.afterCommit;
-    if (!hook) return;
-    try {
-      hook({
-        machineType: this.type,
-        machineId: rec.machineId,
-        seq: rec.seq,
-        eventType: rec.eventType,
-        event: rec.event,
-        from: rec.from,
-        to: rec.to,
-        isFinal: rec.isFinal,
-        prevContext: rec.prevContext,
-        context: rec.context,
-      });
-    } catch (e) {
-      this.log.warn({ err: e, machineId: rec.machineId }, 'afterCommit hook failed (ignored)');
-    }
-  }
-
-  /** Persisting failed: the in-memory machine is ahead of the database. Drop it, reload from the database. */
-  private breakHandle(h: Handle<TContext>, err: unknown): void {
-    if (h.state !== 'live') return;
-    this.log.error({ err, machineId: h.id }, 'a transition could not be persisted: reloading the machine from its last committed snapshot');
-    this.dispose(h, 'broken');
-    if (this.active) {
-      this.after(this.cfg.reloadDelayMs, async () => {
-        if (this.active && !this.handles.has(h.id)) await this.getOrLoad(h.id);
-      });
-    }
-  }
-
-  private dispose(h: Handle<TContext>, state: 'broken' | 'disposed'): void {
-    if (h.state !== 'live') return;
-    h.state = state;
-    h.suppress = true;
-    if (this.handles.get(h.id) === h) this.handles.delete(h.id);
-    try {
-      h.actor.stop();
-    } catch (e) {
-      this.log.warn({ err: e, machineId: h.id }, 'stopping an actor failed');
-    }
-    const err = new NotDurableError(`${this.type} ${h.id} stopped`);
-    this.effects.abandon(h, err);
   }
 
   // ---------------------------------------------------------------- operators
@@ -650,7 +418,7 @@ class Runtime<TContext> implements MachineRuntime {
     if (!this.active) return { accepted: false, code: 'NOT_ACTIVE', reason: `this instance is not running the ${this.type} machines (${this.status_.detail ?? this.status_.state})` };
     const parsed = this.def.parseCommand(command);
     if (!parsed.ok) return { accepted: false, code: 'INVALID', reason: parsed.reason };
-    const got = await this.getOrLoad(machineId);
+    const got = await this.machines.getOrLoad(machineId);
     if (got.kind === 'absent') return { accepted: false, code: 'NOT_FOUND', reason: `no ${this.type} ${machineId}` };
     if (got.kind === 'final') {
       const context = this.def.parseContext((got.row.snapshot as { context?: unknown }).context);
@@ -668,27 +436,8 @@ class Runtime<TContext> implements MachineRuntime {
     if (got.handle.state !== 'live') return { accepted: false, code: 'STATE_CONFLICT', reason: `${this.type} ${machineId} changed meanwhile; try again` };
     const second = refusal();
     if (second !== null) return { accepted: false, code: 'STATE_CONFLICT', reason: second };
-    await this.deliver(got.handle, parsed.event, { operator: parsed.by });
+    await this.machines.deliver(got.handle, parsed.event, { operator: parsed.by });
     this.log.info({ machineId, command: parsed.event.type, by: parsed.by }, 'operator command applied');
     return { accepted: true, state: got.handle.lastValue };
   }
-}
-
-/** Longer strings are not kept in transition rows (see serializeEvent). */
-const MAX_KEPT_EVENT_STRING = 4096;
-
-/**
- * An event as its transition row keeps it: errors as plain objects, and strings longer than
- * MAX_KEPT_EVENT_STRING as a note of their length. Those are the prepared transactions (tens of
- * kilobytes of base64) in the outputs of prepare and sign: the row records what happened (command
- * id, hash, signer stay), the snapshot holds what the machine still needs, the ledger what was
- * committed — kept in every row they would dominate what each withdrawal writes and stores.
- */
-function serializeEvent(event: EventObject): Record<string, unknown> {
-  const text = JSON.stringify(event, (_key, value: unknown) => {
-    if (value instanceof Error) return serializeError(value);
-    if (typeof value === 'string' && value.length > MAX_KEPT_EVENT_STRING) return `[${value.length} characters, not kept]`;
-    return value;
-  });
-  return JSON.parse(text) as Record<string, unknown>;
 }
