@@ -1,16 +1,17 @@
 import type { Component, ComponentState, ComponentStatus } from '../../lifecycle.js';
 import type { Logger } from '../../logger.js';
 import type { SnapshotRow } from '../../store/machines.js';
-import type { OutboxEvent } from '../../store/outbox.js';
-import type { CommandResult, MachineDefinition, Route, RuntimeOptions } from './types.js';
+import type { CommandResult, MachineDefinition, RuntimeOptions } from './types.js';
 import { createPostgresRuntimeStore } from './postgres-store.js';
 import type { RuntimeStore } from './store.js';
 import { CommitQueue } from './commit-queue.js';
 import { EffectGate } from './effect-gate.js';
 import { StartGate } from './start-gate.js';
-import { APPLIED_NOTHING, MachineSet, type Applied } from './machine-set.js';
-import { BadOutboxEventError, MachineVersionError, NotDurableError } from './errors.js';
-import type { Handle, Source } from './handle.js';
+import { MachineSet } from './machine-set.js';
+import { OutboxConsumer } from './outbox-consumer.js';
+import { applyOperatorCommand, type CommandTarget } from './commands.js';
+import { MachineVersionError } from './errors.js';
+import type { Handle } from './handle.js';
 
 export { BadOutboxEventError, MachineVersionError } from './errors.js';
 
@@ -42,8 +43,6 @@ export interface MachineRuntime extends Component {
   settled(): Promise<void>;
 }
 
-const noop = () => {};
-
 export function createMachineRuntime<TContext>(def: MachineDefinition<TContext>, opts: RuntimeOptions): MachineRuntime {
   const cfg = { leaderElection: opts.leaderElection ?? 'advisory-lock', leaderCheckMs: opts.leaderCheckMs ?? 5_000 } as const;
   const store = createPostgresRuntimeStore(def, { sql: opts.sql, logger: opts.logger.child({ component: `${def.type}-runtime` }), ...cfg, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
@@ -60,16 +59,13 @@ class Runtime<TContext> implements MachineRuntime {
   /** Processing outbox events and creating machines. */
   private active = false;
   private stopping: Promise<void> | undefined;
-  private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | undefined;
   private timers = new Set<NodeJS.Timeout>();
-  private cursor = 0;
-  private nextDiscoverAt = 0;
-  private consecutiveFailures = 0;
   private readonly queue: CommitQueue<TContext>;
   private readonly startGate: StartGate;
   private readonly effects: EffectGate<TContext>;
   private readonly machines: MachineSet<TContext>;
+  private readonly consumer: OutboxConsumer<TContext>;
+  private readonly commands: CommandTarget<TContext>;
 
   constructor(
     private readonly def: MachineDefinition<TContext>,
@@ -95,7 +91,7 @@ class Runtime<TContext> implements MachineRuntime {
       log: this.log,
       catchUp: opts.catchUp,
       store,
-      cursor: () => this.cursor,
+      cursor: () => this.consumer.cursor,
       pollIntervalMs: this.cfg.pollIntervalMs,
       reloadDelayMs: this.cfg.reloadDelayMs,
     });
@@ -112,6 +108,24 @@ class Runtime<TContext> implements MachineRuntime {
       inspect: opts.inspect,
       afterCommit: opts.hooks?.afterCommit,
     });
+    this.consumer = new OutboxConsumer({
+      route: (e) => def.route(e),
+      log: this.log,
+      store,
+      machines: this.machines,
+      queue: this.queue,
+      active: () => this.active,
+      deactivate: () => {
+        this.active = false;
+      },
+      status: () => this.status_,
+      setStatus: (state, detail) => this.setStatus(state, detail),
+      batchSize: this.cfg.batchSize,
+      pollIntervalMs: this.cfg.pollIntervalMs,
+      discoverIntervalMs: this.cfg.discoverIntervalMs,
+      reloadDelayMs: this.cfg.reloadDelayMs,
+    });
+    this.commands = { def, log: this.log, store, machines: this.machines, inactive: () => (this.active ? undefined : (this.status_.detail ?? this.status_.state)) };
   }
 
   status(): ComponentStatus {
@@ -168,8 +182,7 @@ class Runtime<TContext> implements MachineRuntime {
     this.active = false;
     this.startGate.openNever();
     this.clearTimers();
-    this.wake?.();
-    await this.loopDone;
+    await this.consumer.stopped();
     if (drain) {
       // Effects already under way may finish and be persisted; none may start.
       this.effects.draining = true;
@@ -233,14 +246,14 @@ class Runtime<TContext> implements MachineRuntime {
     this.active = true;
     for (const { handle } of prepared) this.machines.startRestored(handle);
     try {
-      this.cursor = await this.store.readCursor();
+      await this.consumer.readCursor();
     } catch (e) {
       this.startGate.openNever();
       throw e;
     }
     this.setStatus('running');
-    this.log.info({ restored: prepared.length, cursor: this.cursor }, 'active');
-    this.loopDone = this.loop();
+    this.log.info({ restored: prepared.length, cursor: this.consumer.cursor }, 'active');
+    this.consumer.start();
     if (this.cfg.leaderElection === 'advisory-lock') this.after(this.cfg.leaderCheckMs, () => this.checkLeadership());
   }
 
@@ -256,8 +269,7 @@ class Runtime<TContext> implements MachineRuntime {
     this.log.error('lost the runtime lock: stopping all machines and standing by');
     this.active = false;
     this.startGate.openNever();
-    this.wake?.();
-    await this.loopDone;
+    await this.consumer.stopped();
     await this.machines.disposeAll();
     this.machines.clear();
     // The session is gone or unreachable: forget the connection without querying or releasing it.
@@ -279,165 +291,9 @@ class Runtime<TContext> implements MachineRuntime {
     this.timers.clear();
   }
 
-  // ---------------------------------------------------------------- outbox
-
-  private async loop(): Promise<void> {
-    while (this.active) {
-      try {
-        if (this.store.discover && Date.now() >= this.nextDiscoverAt) {
-          this.nextDiscoverAt = Date.now() + this.cfg.discoverIntervalMs;
-          await this.discover();
-        }
-        const events = await this.store.readOutboxEvents(this.cursor, this.cfg.batchSize);
-        await this.applyBatch(events);
-        this.consecutiveFailures = 0;
-        if (this.status_.state === 'failed' && this.active) this.setStatus('running');
-        if (events.length < this.cfg.batchSize) await this.sleep(this.cfg.pollIntervalMs);
-      } catch (e) {
-        // Stopping: what the batch did not commit is replayed by the next runtime.
-        if (!this.active) return;
-        if (e instanceof BadOutboxEventError) {
-          // Fail closed: never skip an event we cannot read.
-          this.log.error({ err: e }, 'stopping: an outbox event does not parse');
-          this.setStatus('failed', e.message);
-          this.active = false;
-          return;
-        }
-        this.consecutiveFailures++;
-        this.log.error({ err: e, failures: this.consecutiveFailures }, 'outbox processing failed; retrying from the committed cursor');
-        if (this.consecutiveFailures >= 5) this.setStatus('failed', `outbox processing keeps failing: ${(e as Error).message}`);
-        this.cursor = await this.store.readCursor().catch(() => this.cursor);
-        await this.sleep(this.cfg.reloadDelayMs);
-      }
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        this.wake = undefined;
-        resolve();
-      };
-    });
-  }
-
-  /**
-   * Applies a batch of events in order without waiting for each commit (their transitions join
-   * commit groups), then moves the cursor past them once all are committed. A failed commit stops
-   * the batch: the events are replayed from the committed cursor, and machines skip what they
-   * already applied. One event at a time: machine loads in parallel would flood the pool, where
-   * postgres.js 3.4.9 can send a transaction's BEGIN without reserving its connection
-   * (porsager/postgres#823, #1189).
-   */
-  private async applyBatch(events: readonly OutboxEvent[]): Promise<void> {
-    this.queue.failed = false;
-    const applied: Promise<void>[] = [];
-    let last = this.cursor;
-    let unreadable: unknown;
-    for (const e of events) {
-      if (!this.active || this.queue.failed) break;
-      let route: Route;
-      try {
-        route = this.routeOf(e);
-      } catch (err) {
-        // Those before it are applied, then the runtime stops on it.
-        unreadable = err;
-        break;
-      }
-      if (route.kind === 'deliver') {
-        const { done } = await this.apply(e, route);
-        // Handled here; the batch's outcome is read below.
-        done.catch(noop);
-        applied.push(done);
-      }
-      last = e.eventId;
-    }
-    for (const r of await Promise.allSettled(applied)) if (r.status === 'rejected') throw r.reason;
-    if (this.queue.failed) throw new NotDurableError('a commit failed while the batch was applied');
-    if (last > this.cursor) {
-      await this.queue.enqueue({ kind: 'cursor', eventId: last });
-      this.cursor = last;
-    }
-    if (unreadable !== undefined) throw unreadable;
-  }
-
-  private routeOf(e: OutboxEvent): Route {
-    try {
-      return this.def.route(e);
-    } catch (err) {
-      throw new BadOutboxEventError(`outbox event ${e.eventId} (${e.topic}, ${e.aggregateType} ${e.aggregateId}) does not parse: ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  /** Resolves once the event is applied in memory; what it did commits later (see applyBatch). */
-  private async apply(e: OutboxEvent, route: Route & { kind: 'deliver' }): Promise<Applied> {
-    const source: Source = { outboxEventId: e.eventId };
-    const got = await this.machines.getOrLoad(route.machineId);
-    // After a failed commit this machine may have been reloaded without an earlier event of the
-    // batch: applying a later one now would put it out of order. The batch is replayed instead.
-    if (this.queue.failed || !this.active) throw new NotDurableError(`outbox batch stopped before event ${e.eventId}`);
-    if (got.kind === 'live') {
-      // A replay (after a crash or a failed commit) of an event this machine already applied.
-      if (got.handle.lastEventId >= e.eventId || route.event === null) return APPLIED_NOTHING;
-      return { done: this.machines.deliver(got.handle, route.event, source) };
-    }
-    if (got.kind === 'final') return APPLIED_NOTHING;
-    if (!route.create) {
-      this.log.warn({ eventId: e.eventId, topic: e.topic, machineId: route.machineId }, 'event for a machine that does not exist; ignored');
-      return APPLIED_NOTHING;
-    }
-    // Created from its row, which already reflects this event (written in the same transaction as it).
-    return this.machines.create(route.machineId, source);
-  }
-
-  /** Rows that need a machine but have no outbox event (SQL inserts); created without waiting for each commit. */
-  private async discover(): Promise<void> {
-    const ids = await this.store.discover!(this.cfg.batchSize, this.cursor);
-    const created: Promise<void>[] = [];
-    for (const id of ids) {
-      if (!this.active) break;
-      if (this.machines.has(id)) continue;
-      const got = await this.machines.getOrLoad(id);
-      if (got.kind !== 'absent') continue;
-      const { done } = await this.machines.create(id, {});
-      // A machine whose first commit fails is simply found again by the next discovery.
-      done.catch(noop);
-      created.push(done);
-    }
-    await Promise.allSettled(created);
-  }
-
   // ---------------------------------------------------------------- operators
 
-  async sendOperatorCommand(machineId: string, command: unknown): Promise<CommandResult> {
-    if (!this.active) return { accepted: false, code: 'NOT_ACTIVE', reason: `this instance is not running the ${this.type} machines (${this.status_.detail ?? this.status_.state})` };
-    const parsed = this.def.parseCommand(command);
-    if (!parsed.ok) return { accepted: false, code: 'INVALID', reason: parsed.reason };
-    const got = await this.machines.getOrLoad(machineId);
-    if (got.kind === 'absent') return { accepted: false, code: 'NOT_FOUND', reason: `no ${this.type} ${machineId}` };
-    if (got.kind === 'final') {
-      const context = this.def.parseContext((got.row.snapshot as { context?: unknown }).context);
-      return { accepted: false, code: 'STATE_CONFLICT', reason: this.def.explainRefusal(got.row.stateValue, context, parsed.event) };
-    }
-    const refusal = () => {
-      const snap = got.handle.actor.getSnapshot();
-      return snap.can(parsed.event) ? null : this.def.explainRefusal(snap.value, snap.context as TContext, parsed.event);
-    };
-    const first = refusal();
-    if (first !== null) return { accepted: false, code: 'STATE_CONFLICT', reason: first };
-    const pre = await this.store.precheckCommand(machineId, parsed.event);
-    if (pre) return { accepted: false, code: 'STATE_CONFLICT', reason: pre };
-    // The machine may have moved while we were reading the database.
-    if (got.handle.state !== 'live') return { accepted: false, code: 'STATE_CONFLICT', reason: `${this.type} ${machineId} changed meanwhile; try again` };
-    const second = refusal();
-    if (second !== null) return { accepted: false, code: 'STATE_CONFLICT', reason: second };
-    await this.machines.deliver(got.handle, parsed.event, { operator: parsed.by });
-    this.log.info({ machineId, command: parsed.event.type, by: parsed.by }, 'operator command applied');
-    return { accepted: true, state: got.handle.lastValue };
+  sendOperatorCommand(machineId: string, command: unknown): Promise<CommandResult> {
+    return applyOperatorCommand(this.commands, machineId, command);
   }
 }
