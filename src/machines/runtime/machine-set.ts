@@ -117,8 +117,28 @@ export class MachineSet<TContext> {
     return p;
   }
 
+  /**
+   * Checks and builds every stored machine without starting any. Refuses (MachineVersionError) if
+   * one cannot be read, before anything starts: a half-restored set of machines would run effects.
+   */
+  prepareAll(rows: readonly SnapshotRow[]): Handle<TContext>[] {
+    const refused: string[] = [];
+    const prepared: Handle<TContext>[] = [];
+    for (const row of rows) {
+      try {
+        prepared.push(this.prepareRestore(row));
+      } catch (e) {
+        refused.push(`${row.machineId}: ${(e as Error).message}`);
+      }
+    }
+    if (refused.length > 0) {
+      throw new MachineVersionError(`${this.o.def.type} runtime (machine version ${this.o.def.version}) refuses ${refused.length} stored machine(s): ${refused.slice(0, 10).join('; ')}`);
+    }
+    return prepared;
+  }
+
   /** Checks a stored machine and builds its actor without starting it. Throws when it cannot be read. */
-  prepareRestore(row: SnapshotRow): Handle<TContext> {
+  private prepareRestore(row: SnapshotRow): Handle<TContext> {
     if (row.machineVersion !== this.o.def.version) {
       throw new MachineVersionError(`stored with machine version ${row.machineVersion}, this code reads version ${this.o.def.version}`);
     }

@@ -1,6 +1,5 @@
 import type { Component, ComponentState, ComponentStatus } from '../../lifecycle.js';
 import type { Logger } from '../../logger.js';
-import type { SnapshotRow } from '../../store/machines.js';
 import type { CommandResult, MachineDefinition, RuntimeOptions } from './types.js';
 import { createPostgresRuntimeStore } from './postgres-store.js';
 import type { RuntimeStore } from './store.js';
@@ -11,7 +10,6 @@ import { MachineSet } from './machine-set.js';
 import { OutboxConsumer } from './outbox-consumer.js';
 import { applyOperatorCommand, type CommandTarget } from './commands.js';
 import { MachineVersionError } from './errors.js';
-import type { Handle } from './handle.js';
 
 export { BadOutboxEventError, MachineVersionError } from './errors.js';
 
@@ -30,6 +28,15 @@ export { BadOutboxEventError, MachineVersionError } from './errors.js';
  *   started it is committed. So after any crash, an effect that may have run is visible in the
  *   restored snapshot as running, and is re-run; no effect can have happened "off the books".
  * - One active runtime per machine type per database (session advisory lock); others stand by.
+ *
+ * The parts, each with the narrow view of the others it needs (passed to its constructor):
+ *   runtime.ts          lifecycle and leadership (start, stop, abort, the lock check); wires the parts
+ *   store.ts            RuntimeStore: what the runtime needs from its database; postgres-store.ts
+ *   machine-set.ts      the machines in memory: create, restore, deliver, capture (transition.ts)
+ *   commit-queue.ts     group commit, first in first out, fallback machine by machine
+ *   effect-gate.ts      write-ahead effects, holds, effects in flight; start-gate.ts: the start gate
+ *   outbox-consumer.ts  batches, the cursor, replays, discovery
+ *   commands.ts         operator commands
  */
 
 export interface MachineRuntime extends Component {
@@ -46,6 +53,14 @@ export interface MachineRuntime extends Component {
 export function createMachineRuntime<TContext>(def: MachineDefinition<TContext>, opts: RuntimeOptions): MachineRuntime {
   const cfg = { leaderElection: opts.leaderElection ?? 'advisory-lock', leaderCheckMs: opts.leaderCheckMs ?? 5_000 } as const;
   const store = createPostgresRuntimeStore(def, { sql: opts.sql, logger: opts.logger.child({ component: `${def.type}-runtime` }), ...cfg, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  return createMachineRuntimeOn(def, store, opts);
+}
+
+/**
+ * The runtime on any RuntimeStore (the daemon's is Postgres: createMachineRuntime; the ordering
+ * tests keep one in memory). `hooks.beforeCommit` is the store's to run: only `afterCommit` is read here.
+ */
+export function createMachineRuntimeOn<TContext>(def: MachineDefinition<TContext>, store: RuntimeStore<TContext>, opts: Omit<RuntimeOptions, 'sql'>): MachineRuntime {
   return new Runtime(def, store, opts);
 }
 
@@ -68,9 +83,9 @@ class Runtime<TContext> implements MachineRuntime {
   private readonly commands: CommandTarget<TContext>;
 
   constructor(
-    private readonly def: MachineDefinition<TContext>,
+    def: MachineDefinition<TContext>,
     private readonly store: RuntimeStore<TContext>,
-    private readonly opts: Omit<RuntimeOptions, 'sql'>,
+    opts: Omit<RuntimeOptions, 'sql'>,
   ) {
     this.type = def.type;
     this.name = `${def.type}-runtime`;
@@ -227,24 +242,11 @@ class Runtime<TContext> implements MachineRuntime {
 
   /** Became the leader: restore every live machine, then consume the outbox. */
   private async activate(): Promise<void> {
-    const rows = await this.store.loadLiveSnapshots();
-    // Refuse before starting anything: a half-restored set of machines would run effects.
-    const refused: string[] = [];
-    const prepared: { row: SnapshotRow; handle: Handle<TContext> }[] = [];
-    for (const row of rows) {
-      try {
-        prepared.push({ row, handle: this.machines.prepareRestore(row) });
-      } catch (e) {
-        refused.push(`${row.machineId}: ${(e as Error).message}`);
-      }
-    }
-    if (refused.length > 0) {
-      throw new MachineVersionError(`${this.type} runtime (machine version ${this.def.version}) refuses ${refused.length} stored machine(s): ${refused.slice(0, 10).join('; ')}`);
-    }
+    const prepared = this.machines.prepareAll(await this.store.loadLiveSnapshots());
     // Before any machine starts: their held effects wait for it.
     this.startGate.close();
     this.active = true;
-    for (const { handle } of prepared) this.machines.startRestored(handle);
+    for (const handle of prepared) this.machines.startRestored(handle);
     try {
       await this.consumer.readCursor();
     } catch (e) {
