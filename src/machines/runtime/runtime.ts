@@ -1,14 +1,17 @@
-import type postgres from 'postgres';
-import { createActor, fromPromise, type Actor, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
 import type { Component, ComponentState, ComponentStatus } from '../../lifecycle.js';
 import type { Logger } from '../../logger.js';
-import { blobWrites, encodeSnapshot, releasesBlobs, type EncodedSnapshot, type SnapshotBlobs } from '../../store/machine-blobs.js';
-import { loadLiveSnapshots, loadSnapshot, releaseRuntimeLock, runtimeLockHeldBy, tryRuntimeLock, writeTransitions, type SnapshotRow } from '../../store/machines.js';
-import { advanceCursor, lastOutboxEventId, readCursor, readOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
-import { serializeError } from '../failure.js';
-import type { CommandResult, EffectHold, EffectWrapper, MachineDefinition, Route, RuntimeOptions, TransitionRecord } from './types.js';
-import { settleAll } from '../../lib/settle-all.js';
-import { readUntilAborted, sleep } from '../../lib/abortable.js';
+import type { CommandResult, MachineDefinition, RuntimeOptions } from './types.js';
+import { createPostgresRuntimeStore } from './postgres-store.js';
+import type { RuntimeStore } from './store.js';
+import { CommitQueue } from './commit-queue.js';
+import { EffectGate } from './effect-gate.js';
+import { StartGate } from './start-gate.js';
+import { MachineSet } from './machine-set.js';
+import { OutboxConsumer } from './outbox-consumer.js';
+import { applyOperatorCommand, type CommandTarget } from './commands.js';
+import { MachineVersionError } from './errors.js';
+
+export { BadOutboxEventError, MachineVersionError } from './errors.js';
 
 /**
  * The persisted runtime of one machine type (README.md in src/machines has the full story).
@@ -25,6 +28,15 @@ import { readUntilAborted, sleep } from '../../lib/abortable.js';
  *   started it is committed. So after any crash, an effect that may have run is visible in the
  *   restored snapshot as running, and is re-run; no effect can have happened "off the books".
  * - One active runtime per machine type per database (session advisory lock); others stand by.
+ *
+ * The parts, each with the narrow view of the others it needs (passed to its constructor):
+ *   runtime.ts          lifecycle and leadership (start, stop, abort, the lock check); wires the parts
+ *   store.ts            RuntimeStore: what the runtime needs from its database; postgres-store.ts
+ *   machine-set.ts      the machines in memory: create, restore, deliver, capture (transition.ts)
+ *   commit-queue.ts     group commit, first in first out, fallback machine by machine
+ *   effect-gate.ts      write-ahead effects, holds, effects in flight; start-gate.ts: the start gate
+ *   outbox-consumer.ts  batches, the cursor, replays, discovery
+ *   commands.ts         operator commands
  */
 
 export interface MachineRuntime extends Component {
@@ -38,141 +50,42 @@ export interface MachineRuntime extends Component {
   settled(): Promise<void>;
 }
 
-export class MachineVersionError extends Error {
-  override readonly name = 'MachineVersionError';
-}
-
-export class BadOutboxEventError extends Error {
-  override readonly name = 'BadOutboxEventError';
-}
-
-class NotDurableError extends Error {
-  override readonly name = 'NotDurableError';
-}
-
-interface Source {
-  outboxEventId?: number;
-  operator?: string;
-}
-
-interface Marker {
-  source: Source;
-  persisted?: Promise<void>;
-}
-
-interface Waiter {
-  seq: number;
-  resolve(): void;
-  reject(e: Error): void;
-}
-
-interface PendingRecord<TContext> extends TransitionRecord<TContext> {
-  snapshot: EncodedSnapshot;
-  /** The snapshot no longer references a long string the previous one did. */
-  releasedBlobs: boolean;
-}
-
-/** One machine in memory: its actor and where its persistence stands. */
-class Handle<TContext> {
-  state: 'live' | 'broken' | 'disposed' = 'live';
-  actor!: Actor<AnyStateMachine>;
-  /** Captures are ignored while set (starting a restored actor is not a transition). */
-  suppress = false;
-  marker: Marker | null = null;
-  /** Seq of the last captured transition; seqCommitted of the last one in the database. */
-  seqTaken: number;
-  seqCommitted: number;
-  lastJson = '';
-  /** The long strings of the last captured snapshot, stored apart (machine-blobs.ts). */
-  blobs: SnapshotBlobs = new Map();
-  lastValue: unknown = null;
-  lastContext: TContext | null = null;
-  /** The last outbox event this machine applied or ignored (a replayed one at or below it is skipped). */
-  lastEventId = 0;
-  chain: Promise<void> = Promise.resolve();
-  waiters: Waiter[] = [];
-
-  constructor(
-    readonly id: string,
-    seq: number,
-  ) {
-    this.seqTaken = seq;
-    this.seqCommitted = seq;
-  }
-}
-
-/** What waits to be committed, first in first out. */
-type Commitable<TContext> =
-  | { kind: 'record'; h: Handle<TContext>; rec: PendingRecord<TContext> }
-  /** An outbox event a live machine received and ignored. */
-  | { kind: 'ack'; h: Handle<TContext>; eventId: number }
-  /** The consumer cursor, once a batch of outbox events is committed. */
-  | { kind: 'cursor'; eventId: number };
-
-type Pending<TContext> = Commitable<TContext> & { settle: Settle };
-
-interface Settle {
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
-/** An outbox event applied in memory; `done` settles when what it did is committed. */
-interface Applied {
-  done: Promise<void>;
-}
-
-const APPLIED_NOTHING: Applied = { done: Promise.resolve() };
-
-/** Transitions per commit group: bounds one transaction's size and the time it holds its locks. */
-const MAX_GROUP = 256;
-
-type Loaded<TContext> = { kind: 'live'; handle: Handle<TContext> } | { kind: 'final'; row: SnapshotRow } | { kind: 'absent' };
-
-const noop = () => {};
-
 export function createMachineRuntime<TContext>(def: MachineDefinition<TContext>, opts: RuntimeOptions): MachineRuntime {
-  return new Runtime(def, opts);
+  const cfg = { leaderElection: opts.leaderElection ?? 'advisory-lock', leaderCheckMs: opts.leaderCheckMs ?? 5_000 } as const;
+  const store = createPostgresRuntimeStore(def, { sql: opts.sql, logger: opts.logger.child({ component: `${def.type}-runtime` }), ...cfg, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  return createMachineRuntimeOn(def, store, opts);
+}
+
+/**
+ * The runtime on any RuntimeStore (the daemon's is Postgres: createMachineRuntime; the ordering
+ * tests keep one in memory). `hooks.beforeCommit` is the store's to run: only `afterCommit` is read here.
+ */
+export function createMachineRuntimeOn<TContext>(def: MachineDefinition<TContext>, store: RuntimeStore<TContext>, opts: Omit<RuntimeOptions, 'sql'>): MachineRuntime {
+  return new Runtime(def, store, opts);
 }
 
 class Runtime<TContext> implements MachineRuntime {
   readonly name: string;
   readonly type: string;
   private readonly log: Logger;
-  private readonly machine: AnyStateMachine;
-  private readonly handles = new Map<string, Handle<TContext>>();
-  private readonly loading = new Map<string, Promise<Loaded<TContext>>>();
-  // Keyed by the actor system XState gives each root actor: how an effect finds its machine.
-  private readonly bySystem = new WeakMap<object, Handle<TContext>>();
   private readonly cfg: Required<Omit<RuntimeOptions, 'inspect' | 'hooks' | 'sql' | 'logger' | 'catchUp'>>;
 
   private status_: ComponentStatus = { state: 'stopped' };
-  private conn: postgres.ReservedSql | undefined;
-  /** Backend pid of the session holding the leader lock. */
-  private lockPid = -1;
   /** Processing outbox events and creating machines. */
   private active = false;
-  /** Graceful stop under way: no new effect may start. */
-  private draining = false;
   private stopping: Promise<void> | undefined;
-  private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | undefined;
   private timers = new Set<NodeJS.Timeout>();
-  private cursor = 0;
-  private nextDiscoverAt = 0;
-  private consecutiveFailures = 0;
-  private inflight = 0;
-  private idleWaiters: (() => void)[] = [];
-  private readonly queue: Pending<TContext>[] = [];
-  private committing: Promise<void> | undefined;
-  /** Set when a commit fails: the outbox batch under way stops and is replayed from the cursor. */
-  private commitFailed = false;
-  /** Held effects wait for it after every start: see closeStartGate. */
-  private startGate: Promise<void> = Promise.resolve();
-  private startGateAbort: AbortController | undefined;
+  private readonly queue: CommitQueue<TContext>;
+  private readonly startGate: StartGate;
+  private readonly effects: EffectGate<TContext>;
+  private readonly machines: MachineSet<TContext>;
+  private readonly consumer: OutboxConsumer<TContext>;
+  private readonly commands: CommandTarget<TContext>;
 
   constructor(
-    private readonly def: MachineDefinition<TContext>,
-    private readonly opts: RuntimeOptions,
+    def: MachineDefinition<TContext>,
+    private readonly store: RuntimeStore<TContext>,
+    opts: Omit<RuntimeOptions, 'sql'>,
   ) {
     this.type = def.type;
     this.name = `${def.type}-runtime`;
@@ -187,38 +100,62 @@ class Runtime<TContext> implements MachineRuntime {
       reloadDelayMs: opts.reloadDelayMs ?? 1_000,
       leaderElection: opts.leaderElection ?? 'advisory-lock',
     };
-    this.machine = def.build(this.wrap);
+    this.queue = new CommitQueue({ type: this.type, log: this.log, store, stopping: () => this.stopping !== undefined, committed: (h, rec) => this.machines.committed(h, rec) });
+    this.startGate = new StartGate({
+      type: this.type,
+      log: this.log,
+      catchUp: opts.catchUp,
+      store,
+      cursor: () => this.consumer.cursor,
+      pollIntervalMs: this.cfg.pollIntervalMs,
+      reloadDelayMs: this.cfg.reloadDelayMs,
+    });
+    this.effects = new EffectGate({ type: this.type, log: this.log, handleOf: (system) => this.machines.handleOf(system), startGate: () => this.startGate.whenOpen });
+    this.machines = new MachineSet({
+      def,
+      log: this.log,
+      store,
+      queue: this.queue,
+      effects: this.effects,
+      active: () => this.active,
+      after: (ms, fn) => this.after(ms, fn),
+      reloadDelayMs: this.cfg.reloadDelayMs,
+      inspect: opts.inspect,
+      afterCommit: opts.hooks?.afterCommit,
+    });
+    this.consumer = new OutboxConsumer({
+      route: (e) => def.route(e),
+      log: this.log,
+      store,
+      machines: this.machines,
+      queue: this.queue,
+      active: () => this.active,
+      deactivate: () => {
+        this.active = false;
+      },
+      status: () => this.status_,
+      setStatus: (state, detail) => this.setStatus(state, detail),
+      batchSize: this.cfg.batchSize,
+      pollIntervalMs: this.cfg.pollIntervalMs,
+      discoverIntervalMs: this.cfg.discoverIntervalMs,
+      reloadDelayMs: this.cfg.reloadDelayMs,
+    });
+    this.commands = { def, log: this.log, store, machines: this.machines, inactive: () => (this.active ? undefined : (this.status_.detail ?? this.status_.state)) };
   }
 
   status(): ComponentStatus {
-    if (this.startGateAbort && this.status_.state === 'running' && this.status_.detail === undefined) {
+    if (this.startGate.closed && this.status_.state === 'running' && this.status_.detail === undefined) {
       return { state: 'running', detail: 'effects held until ingestion has caught up with the ledger end seen at start' };
     }
     return this.status_;
   }
 
   liveMachineIds(): string[] {
-    return [...this.handles.keys()];
+    return this.machines.ids();
   }
 
-  async settled(): Promise<void> {
-    await Promise.all([...this.handles.values()].map((h) => h.chain));
-    await this.committing;
-  }
-
-  /**
-   * Until nothing new is captured: an effect's result reaches XState a few ticks after the effect
-   * settles, and its transition must be persisted before the actors are stopped.
-   */
-  private async flush(): Promise<void> {
-    const taken = () => [...this.handles.values()].reduce((n, h) => n + h.seqTaken, 0);
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      const before = taken();
-      await this.settled();
-      await new Promise((r) => setImmediate(r));
-      if (taken() === before) return;
-    }
+  settled(): Promise<void> {
+    return this.machines.settled();
   }
 
   private setStatus(state: ComponentState, detail?: string): void {
@@ -230,7 +167,7 @@ class Runtime<TContext> implements MachineRuntime {
   async start(): Promise<void> {
     if (this.status_.state === 'running' || this.status_.state === 'paused') return;
     this.stopping = undefined;
-    this.draining = false;
+    this.effects.draining = false;
     this.setStatus('starting');
     try {
       if (!(await this.tryBecomeLeader())) {
@@ -240,7 +177,7 @@ class Runtime<TContext> implements MachineRuntime {
       }
     } catch (e) {
       this.setStatus('failed', (e as Error).message);
-      await this.releaseConnection();
+      await this.store.lock.release();
       throw e;
     }
   }
@@ -258,67 +195,31 @@ class Runtime<TContext> implements MachineRuntime {
   private async shutdown(drain: boolean): Promise<void> {
     this.setStatus('stopping');
     this.active = false;
-    this.openStartGateNever();
+    this.startGate.openNever();
     this.clearTimers();
-    this.wake?.();
-    await this.loopDone;
+    await this.consumer.stopped();
     if (drain) {
       // Effects already under way may finish and be persisted; none may start.
-      this.draining = true;
-      await this.waitIdle(this.cfg.stopTimeoutMs);
-      await this.flush();
+      this.effects.draining = true;
+      await this.effects.waitIdle(this.cfg.stopTimeoutMs);
+      await this.machines.flush();
     }
-    const all = [...this.handles.values()];
-    for (const h of all) this.dispose(h, 'disposed');
     // Let a transaction already sent to the database finish: the database then holds exactly what was committed.
-    await Promise.all(all.map((h) => h.chain.catch(noop)));
-    await this.committing;
-    this.handles.clear();
-    await this.releaseConnection();
+    await this.machines.disposeAll();
+    await this.queue.inFlight;
+    this.machines.clear();
+    await this.store.lock.release();
     this.setStatus('stopped');
     this.log.info({ drained: drain }, 'stopped');
   }
 
-  /**
-   * One try at the leader lock, on a freshly reserved connection kept only if the lock is ours.
-   * Every query is time-boxed: on a session cut off without its socket closing, nothing answers.
-   */
+  /** One try at the leader lock; activates when it is ours. */
   private async tryBecomeLeader(): Promise<boolean> {
-    if (this.cfg.leaderElection === 'none') {
-      await this.activate();
-      return true;
-    }
-    const key = this.def.lockKey;
-    const limit = Math.max(2_000, this.cfg.leaderCheckMs);
-    const reserving = this.opts.sql.reserve();
-    const conn = await withTimeout(reserving, limit).catch((e: unknown) => {
-      void reserving.then((c) => c.release(), noop);
-      throw e;
-    });
-    const attempt = tryRuntimeLock(conn, key);
-    let lock: { ok: boolean; pid: number };
-    try {
-      lock = await withTimeout(attempt, limit);
-    } catch (e) {
-      // Abandoned: should the attempt still complete, undo it rather than hold an orphaned lock.
-      void attempt.then((l) => (l.ok ? releaseRuntimeLock(conn, key).then(() => conn.release()) : conn.release()), noop);
-      throw e;
-    }
-    if (!lock.ok) {
-      conn.release();
-      return false;
-    }
-    if (this.stopping) {
-      // Stopped while we were asking: never become a leader nobody will stop.
-      await withTimeout(releaseRuntimeLock(conn, key), limit).then(() => conn.release(), noop);
-      return false;
-    }
-    this.conn = conn;
-    this.lockPid = lock.pid;
+    if (!(await this.store.lock.tryAcquire(() => this.stopping !== undefined))) return false;
     try {
       await this.activate();
     } catch (e) {
-      await this.releaseConnection();
+      await this.store.lock.release();
       throw e;
     }
     return true;
@@ -339,64 +240,28 @@ class Runtime<TContext> implements MachineRuntime {
     this.after(this.cfg.leaderRetryMs, () => this.retryLeadership());
   }
 
-  private async releaseConnection(): Promise<void> {
-    const conn = this.conn;
-    this.conn = undefined;
-    if (!conn) return;
-    // A reserved connection whose session died is already back in the pool (its lock went with the
-    // session): only a live session is unlocked and released.
-    if (await this.lockHeld()) {
-      await withTimeout(releaseRuntimeLock(conn, this.def.lockKey), 2_000).then(() => conn.release(), noop);
-    }
-    this.lockPid = -1;
-  }
-
-  /** False when the lock is gone, or when the database cannot tell us in time (assume the worst). */
-  private async lockHeld(): Promise<boolean> {
-    if (this.lockPid < 0) return false;
-    try {
-      return await withTimeout(runtimeLockHeldBy(this.opts.sql, this.def.lockKey, this.lockPid), Math.max(1_000, this.cfg.leaderCheckMs));
-    } catch (e) {
-      this.log.error({ err: e }, 'cannot verify the runtime lock');
-      return false;
-    }
-  }
-
   /** Became the leader: restore every live machine, then consume the outbox. */
   private async activate(): Promise<void> {
-    const rows = await loadLiveSnapshots(this.opts.sql, this.type);
-    // Refuse before starting anything: a half-restored set of machines would run effects.
-    const refused: string[] = [];
-    const prepared: { row: SnapshotRow; handle: Handle<TContext> }[] = [];
-    for (const row of rows) {
-      try {
-        prepared.push({ row, handle: this.prepareRestore(row) });
-      } catch (e) {
-        refused.push(`${row.machineId}: ${(e as Error).message}`);
-      }
-    }
-    if (refused.length > 0) {
-      throw new MachineVersionError(`${this.type} runtime (machine version ${this.def.version}) refuses ${refused.length} stored machine(s): ${refused.slice(0, 10).join('; ')}`);
-    }
+    const prepared = this.machines.prepareAll(await this.store.loadLiveSnapshots());
     // Before any machine starts: their held effects wait for it.
-    this.closeStartGate();
+    this.startGate.close();
     this.active = true;
-    for (const { handle } of prepared) this.startRestored(handle);
+    for (const handle of prepared) this.machines.startRestored(handle);
     try {
-      this.cursor = await readCursor(this.opts.sql, this.def.consumer);
+      await this.consumer.readCursor();
     } catch (e) {
-      this.openStartGateNever();
+      this.startGate.openNever();
       throw e;
     }
     this.setStatus('running');
-    this.log.info({ restored: prepared.length, cursor: this.cursor }, 'active');
-    this.loopDone = this.loop();
+    this.log.info({ restored: prepared.length, cursor: this.consumer.cursor }, 'active');
+    this.consumer.start();
     if (this.cfg.leaderElection === 'advisory-lock') this.after(this.cfg.leaderCheckMs, () => this.checkLeadership());
   }
 
   private async checkLeadership(): Promise<void> {
-    if (!this.active || !this.conn) return;
-    const held = await this.lockHeld();
+    if (!this.active) return;
+    const held = await this.store.lock.held();
     if (!this.active) return;
     if (held) {
       this.after(this.cfg.leaderCheckMs, () => this.checkLeadership());
@@ -405,70 +270,14 @@ class Runtime<TContext> implements MachineRuntime {
     // Another instance may be active now: stop touching anything at once, then stand by.
     this.log.error('lost the runtime lock: stopping all machines and standing by');
     this.active = false;
-    this.openStartGateNever();
-    this.wake?.();
-    await this.loopDone;
-    const all = [...this.handles.values()];
-    for (const h of all) this.dispose(h, 'disposed');
-    await Promise.all(all.map((h) => h.chain.catch(noop)));
-    this.handles.clear();
+    this.startGate.openNever();
+    await this.consumer.stopped();
+    await this.machines.disposeAll();
+    this.machines.clear();
     // The session is gone or unreachable: forget the connection without querying or releasing it.
-    this.conn = undefined;
-    this.lockPid = -1;
+    this.store.lock.forget();
     this.setStatus('paused', 'lost the runtime lock; standing by');
     this.after(this.cfg.leaderRetryMs, () => this.retryLeadership());
-  }
-
-  /**
-   * After a start (or a takeover), held effects wait until ingestion has caught up with the ledger
-   * end seen now (opts.catchUp) and this runtime has applied every event of its topics written up
-   * to then. A machine restored from a crash or a database restore thus learns what the ledger did
-   * meanwhile (a transfer of its own, an offer accepted) before it acts on its snapshot again.
-   */
-  private closeStartGate(): void {
-    this.openStartGateNever();
-    const catchUp = this.opts.catchUp;
-    if (!catchUp) {
-      this.startGate = Promise.resolve();
-      return;
-    }
-    const ac = new AbortController();
-    this.startGateAbort = ac;
-    this.log.info('effects are held until ingestion has caught up with the ledger end seen at start');
-    const opened = (async () => {
-      const end = await catchUp(ac.signal);
-      const last = await this.retryRead('read the outbox', () => lastOutboxEventId(this.opts.sql), ac.signal);
-      // The runtime's loop applies events in order; the cursor passes a batch once it is committed.
-      for (;;) {
-        const [next] = await this.retryRead('read the outbox', () => readOutboxEvents(this.opts.sql, { afterId: this.cursor, limit: 1, topics: this.def.topics }), ac.signal);
-        if (next === undefined || next.eventId > last) break;
-        await sleep(this.cfg.pollIntervalMs, ac.signal);
-      }
-      this.log.info({ ledgerEnd: end, outboxEventId: last }, 'ingestion has caught up with the ledger end seen at start and its events are applied: held effects may start');
-    })();
-    opened.then(
-      () => {
-        if (this.startGateAbort === ac) this.startGateAbort = undefined;
-      },
-      noop,
-    );
-    this.startGate = opened;
-  }
-
-  /** Stopping or standing by: effects still waiting at the gate never start. */
-  private openStartGateNever(): void {
-    this.startGateAbort?.abort(new NotDurableError(`${this.type} runtime stopped before ingestion caught up`));
-    this.startGateAbort = undefined;
-  }
-
-  private retryRead<T>(what: string, read: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    return readUntilAborted(read, {
-      signal,
-      delayMs: (failures) => Math.min(5_000, this.cfg.reloadDelayMs * 2 ** Math.min(failures, 6)),
-      onFailure: (e, failures) => {
-        if (failures % 20 === 0) this.log.warn({ err: e }, `cannot ${what}; effects stay held`);
-      },
-    });
   }
 
   private after(ms: number, fn: () => Promise<void> | void): void {
@@ -484,587 +293,9 @@ class Runtime<TContext> implements MachineRuntime {
     this.timers.clear();
   }
 
-  // ---------------------------------------------------------------- outbox
-
-  private async loop(): Promise<void> {
-    while (this.active) {
-      try {
-        if (this.def.discover && Date.now() >= this.nextDiscoverAt) {
-          this.nextDiscoverAt = Date.now() + this.cfg.discoverIntervalMs;
-          await this.discover();
-        }
-        const events = await readOutboxEvents(this.opts.sql, { afterId: this.cursor, limit: this.cfg.batchSize, topics: this.def.topics });
-        await this.applyBatch(events);
-        this.consecutiveFailures = 0;
-        if (this.status_.state === 'failed' && this.active) this.setStatus('running');
-        if (events.length < this.cfg.batchSize) await this.sleep(this.cfg.pollIntervalMs);
-      } catch (e) {
-        // Stopping: what the batch did not commit is replayed by the next runtime.
-        if (!this.active) return;
-        if (e instanceof BadOutboxEventError) {
-          // Fail closed: never skip an event we cannot read.
-          this.log.error({ err: e }, 'stopping: an outbox event does not parse');
-          this.setStatus('failed', e.message);
-          this.active = false;
-          return;
-        }
-        this.consecutiveFailures++;
-        this.log.error({ err: e, failures: this.consecutiveFailures }, 'outbox processing failed; retrying from the committed cursor');
-        if (this.consecutiveFailures >= 5) this.setStatus('failed', `outbox processing keeps failing: ${(e as Error).message}`);
-        this.cursor = await readCursor(this.opts.sql, this.def.consumer).catch(() => this.cursor);
-        await this.sleep(this.cfg.reloadDelayMs);
-      }
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        this.wake = undefined;
-        resolve();
-      };
-    });
-  }
-
-  /**
-   * Applies a batch of events in order without waiting for each commit (their transitions join
-   * commit groups), then moves the cursor past them once all are committed. A failed commit stops
-   * the batch: the events are replayed from the committed cursor, and machines skip what they
-   * already applied. One event at a time: machine loads in parallel would flood the pool, where
-   * postgres.js 3.4.9 can send a transaction's BEGIN without reserving its connection
-   * (porsager/postgres#823, #1189).
-   */
-  private async applyBatch(events: readonly OutboxEvent[]): Promise<void> {
-    this.commitFailed = false;
-    const applied: Promise<void>[] = [];
-    let last = this.cursor;
-    let unreadable: unknown;
-    for (const e of events) {
-      if (!this.active || this.commitFailed) break;
-      let route: Route;
-      try {
-        route = this.routeOf(e);
-      } catch (err) {
-        // Those before it are applied, then the runtime stops on it.
-        unreadable = err;
-        break;
-      }
-      if (route.kind === 'deliver') {
-        const { done } = await this.apply(e, route);
-        // Handled here; the batch's outcome is read below.
-        done.catch(noop);
-        applied.push(done);
-      }
-      last = e.eventId;
-    }
-    for (const r of await Promise.allSettled(applied)) if (r.status === 'rejected') throw r.reason;
-    if (this.commitFailed) throw new NotDurableError('a commit failed while the batch was applied');
-    if (last > this.cursor) {
-      await this.enqueue({ kind: 'cursor', eventId: last });
-      this.cursor = last;
-    }
-    if (unreadable !== undefined) throw unreadable;
-  }
-
-  private routeOf(e: OutboxEvent): Route {
-    try {
-      return this.def.route(e);
-    } catch (err) {
-      throw new BadOutboxEventError(`outbox event ${e.eventId} (${e.topic}, ${e.aggregateType} ${e.aggregateId}) does not parse: ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  /** Resolves once the event is applied in memory; what it did commits later (see applyBatch). */
-  private async apply(e: OutboxEvent, route: Route & { kind: 'deliver' }): Promise<Applied> {
-    const source: Source = { outboxEventId: e.eventId };
-    const got = await this.getOrLoad(route.machineId);
-    // After a failed commit this machine may have been reloaded without an earlier event of the
-    // batch: applying a later one now would put it out of order. The batch is replayed instead.
-    if (this.commitFailed || !this.active) throw new NotDurableError(`outbox batch stopped before event ${e.eventId}`);
-    if (got.kind === 'live') {
-      // A replay (after a crash or a failed commit) of an event this machine already applied.
-      if (got.handle.lastEventId >= e.eventId || route.event === null) return APPLIED_NOTHING;
-      return { done: this.deliver(got.handle, route.event, source) };
-    }
-    if (got.kind === 'final') return APPLIED_NOTHING;
-    if (!route.create) {
-      this.log.warn({ eventId: e.eventId, topic: e.topic, machineId: route.machineId }, 'event for a machine that does not exist; ignored');
-      return APPLIED_NOTHING;
-    }
-    // Created from its row, which already reflects this event (written in the same transaction as it).
-    return this.create(route.machineId, source);
-  }
-
-  /** Rows that need a machine but have no outbox event (SQL inserts); created without waiting for each commit. */
-  private async discover(): Promise<void> {
-    const ids = await this.def.discover!(this.opts.sql, this.cfg.batchSize, this.cursor);
-    const created: Promise<void>[] = [];
-    for (const id of ids) {
-      if (!this.active) break;
-      if (this.handles.has(id)) continue;
-      const got = await this.getOrLoad(id);
-      if (got.kind !== 'absent') continue;
-      const { done } = await this.create(id, {});
-      // A machine whose first commit fails is simply found again by the next discovery.
-      done.catch(noop);
-      created.push(done);
-    }
-    await Promise.allSettled(created);
-  }
-
-  // ---------------------------------------------------------------- machines
-
-  private getOrLoad(id: string): Promise<Loaded<TContext>> {
-    const h = this.handles.get(id);
-    if (h) return Promise.resolve({ kind: 'live', handle: h });
-    let p = this.loading.get(id);
-    if (!p) {
-      p = (async (): Promise<Loaded<TContext>> => {
-        const row = await loadSnapshot(this.opts.sql, this.type, id);
-        const again = this.handles.get(id);
-        if (again) return { kind: 'live', handle: again };
-        if (!row) return { kind: 'absent' };
-        if (row.isFinal) return { kind: 'final', row };
-        const handle = this.prepareRestore(row);
-        this.startRestored(handle);
-        return { kind: 'live', handle };
-      })().finally(() => this.loading.delete(id));
-      this.loading.set(id, p);
-    }
-    return p;
-  }
-
-  /** Checks a stored machine and builds its actor without starting it. Throws when it cannot be read. */
-  private prepareRestore(row: SnapshotRow): Handle<TContext> {
-    if (row.machineVersion !== this.def.version) {
-      throw new MachineVersionError(`stored with machine version ${row.machineVersion}, this code reads version ${this.def.version}`);
-    }
-    const snapshot = row.snapshot as { context?: unknown } | null;
-    this.def.parseContext(snapshot?.context);
-    const h = new Handle<TContext>(row.machineId, row.seq);
-    h.lastEventId = row.lastEventId ?? 0;
-    h.blobs = row.blobs;
-    h.suppress = true;
-    h.actor = createActor(this.machine, { snapshot: row.snapshot as Snapshot<unknown>, inspect: (ev) => this.onInspect(h, ev) });
-    const restored = h.actor.getSnapshot() as { status: string; error?: unknown };
-    if (restored.status === 'error') throw new Error(`snapshot does not restore: ${(restored.error as Error | undefined)?.message ?? 'unknown error'}`);
-    this.bySystem.set(h.actor.system, h);
-    return h;
-  }
-
-  private startRestored(h: Handle<TContext>): void {
-    this.handles.set(h.id, h);
-    h.actor.start();
-    const snap = h.actor.getSnapshot();
-    // Only compared with the next capture's; what it would add is stored with that capture.
-    h.lastJson = encodeSnapshot(h.actor.getPersistedSnapshot(), h.blobs).json;
-    h.lastValue = snap.value;
-    h.lastContext = snap.context as TContext;
-    h.suppress = false;
-    // XState does not re-arm delayed transitions of a restored snapshot (statelyai/xstate#5331):
-    // timer states re-enter on RESUME and recompute the delay from the persisted retryAt.
-    if (snap.can({ type: 'RESUME' })) void this.deliver(h, { type: 'RESUME' }, {}).catch(noop);
-  }
-
-  /** A new machine from its DB row, unless the definition says it must not get one. */
-  private async create(id: string, source: Source): Promise<Applied> {
-    const loaded = await this.def.loadInput(this.opts.sql, id);
-    if ('skip' in loaded) {
-      this.log.warn({ machineId: id, reason: loaded.skip }, 'not creating a machine');
-      return APPLIED_NOTHING;
-    }
-    if (this.handles.has(id) || !this.active) return APPLIED_NOTHING;
-    if (source.outboxEventId !== undefined && this.commitFailed) throw new NotDurableError(`outbox batch stopped before event ${source.outboxEventId}`);
-    const h = new Handle<TContext>(id, 0);
-    h.actor = createActor(this.machine, { input: loaded.input, inspect: (ev) => this.onInspect(h, ev) });
-    this.bySystem.set(h.actor.system, h);
-    this.handles.set(id, h);
-    const marker: Marker = { source };
-    h.marker = marker;
-    h.actor.start();
-    h.marker = null;
-    // No capture means the machine failed at start: retry from the committed cursor, loudly.
-    if (!marker.persisted) throw new Error(`${this.type} ${id}: the new machine produced no transition to persist`);
-    return { done: marker.persisted };
-  }
-
-  private deliver(h: Handle<TContext>, event: EventObject, source: Source): Promise<void> {
-    if (h.state !== 'live') return Promise.reject(new NotDurableError(`${this.type} ${h.id} is not live`));
-    const marker: Marker = { source };
-    h.marker = marker;
-    try {
-      h.actor.send(event);
-    } finally {
-      h.marker = null;
-    }
-    if (marker.persisted) return marker.persisted;
-    // Nothing was captured (the actor did not process it): remembered, so a replay skips it too.
-    if (source.outboxEventId !== undefined) {
-      h.lastEventId = Math.max(h.lastEventId, source.outboxEventId);
-      return this.enqueue({ kind: 'ack', h, eventId: source.outboxEventId });
-    }
-    return Promise.resolve();
-  }
-
-  /** Every root transition of every machine passes here, synchronously, right after XState took it. */
-  private onInspect(h: Handle<TContext>, ev: InspectionEvent): void {
-    try {
-      this.capture(h, ev);
-    } finally {
-      // After the capture, and a copy: inspectors may rewrite the event they are given (sanitising).
-      if (this.opts.inspect) {
-        try {
-          this.opts.inspect.next?.({ ...ev });
-        } catch (e) {
-          this.log.warn({ err: e }, 'inspector failed');
-        }
-      }
-    }
-  }
-
-  private capture(h: Handle<TContext>, ev: InspectionEvent): void {
-    if (ev.type !== '@xstate.snapshot' || ev.actorRef !== h.actor) return;
-    if (h.suppress || h.state !== 'live') return;
-    const marker = h.marker;
-    h.marker = null;
-    const snap = h.actor.getSnapshot() as { status: string; value: unknown; context: unknown; error?: unknown };
-    if (snap.status === 'error') {
-      this.breakHandle(h, snap.error);
-      return;
-    }
-    if (snap.status === 'stopped') return;
-    const encoded = encodeSnapshot(h.actor.getPersistedSnapshot(), h.blobs);
-    const json = encoded.json;
-    const source = marker?.source ?? {};
-    if (json === h.lastJson && source.outboxEventId === undefined && source.operator === undefined) return;
-    const event = serializeEvent(ev.event);
-    const rec: PendingRecord<TContext> = {
-      machineId: h.id,
-      seq: ++h.seqTaken,
-      eventType: ev.event.type,
-      event,
-      from: h.lastValue,
-      to: snap.value,
-      prevContext: h.lastContext,
-      context: snap.context as TContext,
-      isFinal: snap.status === 'done',
-      outboxEventId: source.outboxEventId ?? null,
-      operator: source.operator ?? null,
-      snapshot: encoded,
-      releasedBlobs: releasesBlobs(h.blobs, encoded),
-    };
-    h.lastJson = json;
-    h.blobs = encoded.blobs;
-    h.lastValue = snap.value;
-    h.lastContext = snap.context as TContext;
-    if (source.outboxEventId !== undefined) h.lastEventId = Math.max(h.lastEventId, source.outboxEventId);
-    const p = this.enqueue({ kind: 'record', h, rec });
-    h.chain = p.catch((e: unknown) => this.breakHandle(h, e));
-    if (marker) marker.persisted = p;
-  }
-
-  // ---------------------------------------------------------------- group commit
-
-  private enqueue(item: Commitable<TContext>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...item, settle: { resolve, reject } });
-      this.committing ??= this.commitQueued();
-    });
-  }
-
-  /** One commit at a time, each taking everything queued meanwhile (up to MAX_GROUP). */
-  private async commitQueued(): Promise<void> {
-    // Transitions captured in the same turn of the event loop join this group.
-    await new Promise((r) => setImmediate(r));
-    while (this.queue.length > 0) await this.commitWithFallback(this.queue.splice(0, MAX_GROUP));
-    this.committing = undefined;
-  }
-
-  /**
-   * A failed group is retried machine by machine, so one machine that cannot be persisted (its
-   * own bad data, a conflict) does not take the others down with it.
-   */
-  private async commitWithFallback(group: Pending<TContext>[]): Promise<void> {
-    const live: Pending<TContext>[] = [];
-    for (const item of group) {
-      if (item.kind === 'cursor' || item.h.state === 'live') live.push(item);
-      else this.fail(item, new NotDurableError(`${this.type} ${item.h.id} is no longer live`));
-    }
-    if (live.length === 0) return;
-    try {
-      await this.commit(live);
-      return;
-    } catch (e) {
-      const parts = new Map<string, Pending<TContext>[]>();
-      for (const item of live) {
-        const key = item.kind === 'cursor' ? '' : item.h.id;
-        parts.set(key, [...(parts.get(key) ?? []), item]);
-      }
-      if (parts.size === 1 || this.stopping) {
-        for (const item of live) this.fail(item, e);
-        return;
-      }
-      this.log.warn({ err: e, items: live.length, machines: parts.size }, 'a group commit failed: committing its machines one by one');
-      for (const part of parts.values()) {
-        try {
-          await this.commit(part);
-        } catch (e2) {
-          for (const item of part) this.fail(item, e2);
-        }
-      }
-    }
-  }
-
-  private fail(item: Pending<TContext>, e: unknown): void {
-    this.commitFailed = true;
-    item.settle.reject(e);
-  }
-
-  /** One transaction: every record's snapshot, transition and projection, the acks, the cursor. */
-  private async commit(items: Pending<TContext>[]): Promise<void> {
-    const records: { h: Handle<TContext>; rec: PendingRecord<TContext> }[] = [];
-    const acks: { machineId: string; eventId: number }[] = [];
-    let cursor: number | undefined;
-    for (const item of items) {
-      if (item.kind === 'record') records.push(item);
-      else if (item.kind === 'ack') acks.push({ machineId: item.h.id, eventId: item.eventId });
-      else cursor = Math.max(cursor ?? 0, item.eventId);
-    }
-    await this.opts.sql.begin(async (tx) => {
-      await settleAll([
-        writeTransitions(
-          tx,
-          this.type,
-          this.def.version,
-          records.map(({ rec }) => ({
-            machineId: rec.machineId,
-            seq: rec.seq,
-            eventType: rec.eventType,
-            event: rec.operator === null ? rec.event : { ...rec.event, operator: rec.operator },
-            fromState: rec.from,
-            toState: rec.to,
-            snapshotJson: rec.snapshot.json,
-            isFinal: rec.isFinal,
-            outboxEventId: rec.outboxEventId,
-          })),
-          acks,
-          blobWrites(records.map(({ rec }) => rec)),
-        ),
-        this.def.project(
-          tx,
-          records.map(({ rec }) => rec),
-        ),
-        cursor === undefined ? undefined : advanceCursor(tx, this.def.consumer, cursor),
-      ]);
-      for (const { rec } of records) await this.opts.hooks?.beforeCommit?.({ machineId: rec.machineId, seq: rec.seq, eventType: rec.eventType });
-    });
-    for (const item of items) {
-      if (item.kind === 'record') this.committed(item.h, item.rec);
-      item.settle.resolve();
-    }
-  }
-
-  private committed(h: Handle<TContext>, rec: PendingRecord<TContext>): void {
-    h.seqCommitted = rec.seq;
-    this.notifyCommitted(rec);
-    if (rec.isFinal) {
-      this.dispose(h, 'disposed');
-      return;
-    }
-    this.releaseWaiters(h);
-  }
-
-  private notifyCommitted(rec: PendingRecord<TContext>): void {
-    const hook = this.opts.hooks?.afterCommit;
-    if (!hook) return;
-    try {
-      hook({
-        machineType: this.type,
-        machineId: rec.machineId,
-        seq: rec.seq,
-        eventType: rec.eventType,
-        event: rec.event,
-        from: rec.from,
-        to: rec.to,
-        isFinal: rec.isFinal,
-        prevContext: rec.prevContext,
-        context: rec.context,
-      });
-    } catch (e) {
-      this.log.warn({ err: e, machineId: rec.machineId }, 'afterCommit hook failed (ignored)');
-    }
-  }
-
-  /** Persisting failed: the in-memory machine is ahead of the database. Drop it, reload from the database. */
-  private breakHandle(h: Handle<TContext>, err: unknown): void {
-    if (h.state !== 'live') return;
-    this.log.error({ err, machineId: h.id }, 'a transition could not be persisted: reloading the machine from its last committed snapshot');
-    this.dispose(h, 'broken');
-    if (this.active) {
-      this.after(this.cfg.reloadDelayMs, async () => {
-        if (this.active && !this.handles.has(h.id)) await this.getOrLoad(h.id);
-      });
-    }
-  }
-
-  private dispose(h: Handle<TContext>, state: 'broken' | 'disposed'): void {
-    if (h.state !== 'live') return;
-    h.state = state;
-    h.suppress = true;
-    if (this.handles.get(h.id) === h) this.handles.delete(h.id);
-    try {
-      h.actor.stop();
-    } catch (e) {
-      this.log.warn({ err: e, machineId: h.id }, 'stopping an actor failed');
-    }
-    const err = new NotDurableError(`${this.type} ${h.id} stopped`);
-    for (const w of h.waiters.splice(0)) w.reject(err);
-  }
-
-  // ---------------------------------------------------------------- effects
-
-  /** The wrapper every effect of this runtime's machines runs in. */
-  private readonly wrap: EffectWrapper = <I, O>(effect: (input: I, signal: AbortSignal) => Promise<O>, hold?: EffectHold) =>
-    fromPromise<O, I>(async ({ input, signal, system }) => {
-      const h = this.bySystem.get(system);
-      if (!h) throw new Error(`${this.type}: an effect started outside a runtime-managed machine`);
-      await this.durable(h);
-      if (hold) await this.held(hold, signal, h.id);
-      if (signal.aborted) throw new NotDurableError('aborted before it started');
-      this.inflight++;
-      try {
-        return await effect(input, signal);
-      } finally {
-        this.inflight--;
-        if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
-      }
-    });
-
-  /**
-   * Waits while the effect is held (the start gate, then a pause switch); a graceful stop that began
-   * meanwhile never lets it start.
-   */
-  private async held(hold: EffectHold, signal: AbortSignal, machineId: string): Promise<void> {
-    await untilAborted(this.startGate, signal);
-    await hold(signal, machineId);
-    if (!this.draining) return;
-    // Like durable() while draining: never start; the actor is stopped shortly, which aborts the signal.
-    await new Promise<never>((_resolve, reject) => {
-      const stop = () => reject(new NotDurableError('stopped while held'));
-      if (signal.aborted) stop();
-      else signal.addEventListener('abort', stop, { once: true });
-    });
-  }
-
-  /** Resolves once the transition that started the calling effect is committed (write-ahead). */
-  private async durable(h: Handle<TContext>): Promise<void> {
-    // The effect was started inside XState's synchronous transition; by the next microtask that
-    // transition has been captured and queued for persistence, so seqTaken covers it.
-    await Promise.resolve();
-    if (h.state !== 'live') throw new NotDurableError(`${this.type} ${h.id} is not live`);
-    const seq = h.seqTaken;
-    if (!this.draining && h.seqCommitted >= seq) return;
-    await new Promise<void>((resolve, reject) => h.waiters.push({ seq, resolve, reject }));
-  }
-
-  private releaseWaiters(h: Handle<TContext>): void {
-    if (this.draining) return;
-    const ready = h.waiters.filter((w) => w.seq <= h.seqCommitted);
-    h.waiters = h.waiters.filter((w) => w.seq > h.seqCommitted);
-    for (const w of ready) w.resolve();
-  }
-
-  private waitIdle(timeoutMs: number): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.log.warn({ inflight: this.inflight }, 'stop timeout: abandoning effects still in flight (they re-run on restart)');
-        resolve();
-      }, timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-
   // ---------------------------------------------------------------- operators
 
-  async sendOperatorCommand(machineId: string, command: unknown): Promise<CommandResult> {
-    if (!this.active) return { accepted: false, code: 'NOT_ACTIVE', reason: `this instance is not running the ${this.type} machines (${this.status_.detail ?? this.status_.state})` };
-    const parsed = this.def.parseCommand(command);
-    if (!parsed.ok) return { accepted: false, code: 'INVALID', reason: parsed.reason };
-    const got = await this.getOrLoad(machineId);
-    if (got.kind === 'absent') return { accepted: false, code: 'NOT_FOUND', reason: `no ${this.type} ${machineId}` };
-    if (got.kind === 'final') {
-      const context = this.def.parseContext((got.row.snapshot as { context?: unknown }).context);
-      return { accepted: false, code: 'STATE_CONFLICT', reason: this.def.explainRefusal(got.row.stateValue, context, parsed.event) };
-    }
-    const refusal = () => {
-      const snap = got.handle.actor.getSnapshot();
-      return snap.can(parsed.event) ? null : this.def.explainRefusal(snap.value, snap.context as TContext, parsed.event);
-    };
-    const first = refusal();
-    if (first !== null) return { accepted: false, code: 'STATE_CONFLICT', reason: first };
-    const pre = await this.def.precheckCommand?.(this.opts.sql, machineId, parsed.event);
-    if (pre) return { accepted: false, code: 'STATE_CONFLICT', reason: pre };
-    // The machine may have moved while we were reading the database.
-    if (got.handle.state !== 'live') return { accepted: false, code: 'STATE_CONFLICT', reason: `${this.type} ${machineId} changed meanwhile; try again` };
-    const second = refusal();
-    if (second !== null) return { accepted: false, code: 'STATE_CONFLICT', reason: second };
-    await this.deliver(got.handle, parsed.event, { operator: parsed.by });
-    this.log.info({ machineId, command: parsed.event.type, by: parsed.by }, 'operator command applied');
-    return { accepted: true, state: got.handle.lastValue };
+  sendOperatorCommand(machineId: string, command: unknown): Promise<CommandResult> {
+    return applyOperatorCommand(this.commands, machineId, command);
   }
-}
-
-/** `p`, or a rejection as soon as `signal` aborts (the machine moved on or stopped). */
-function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(new NotDurableError('aborted while held'));
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(new NotDurableError('aborted while held'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Longer strings are not kept in transition rows (see serializeEvent). */
-const MAX_KEPT_EVENT_STRING = 4096;
-
-/**
- * An event as its transition row keeps it: errors as plain objects, and strings longer than
- * MAX_KEPT_EVENT_STRING as a note of their length. Those are the prepared transactions (tens of
- * kilobytes of base64) in the outputs of prepare and sign: the row records what happened (command
- * id, hash, signer stay), the snapshot holds what the machine still needs, the ledger what was
- * committed — kept in every row they would dominate what each withdrawal writes and stores.
- */
-function serializeEvent(event: EventObject): Record<string, unknown> {
-  const text = JSON.stringify(event, (_key, value: unknown) => {
-    if (value instanceof Error) return serializeError(value);
-    if (typeof value === 'string' && value.length > MAX_KEPT_EVENT_STRING) return `[${value.length} characters, not kept]`;
-    return value;
-  });
-  return JSON.parse(text) as Record<string, unknown>;
 }
