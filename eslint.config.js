@@ -2,6 +2,31 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * A zone of the upper layers: files in `folders` (under src/) import nothing from the folders
+ * `above` them (other than their own), nor the files that assemble the daemon.
+ */
+function layerZone(folders, above) {
+  const forbidden = above.filter((f) => !folders.includes(f));
+  return {
+    files: folders.map((f) => `src/${f}/**/*.ts`),
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${[...forbidden, 'sandbox'].join('|')})/|^(\\.\\./)+(service|service-metrics|daemon|main|metrics)\\.js$`,
+              message: `src/${folders.join(', src/')} ${folders.length > 1 ? 'sit' : 'sits'} below ${forbidden.map((f) => `src/${f}`).join(', ')} and the daemon's assembly (docs/internals.md, "Layers"): import only from the layers below.`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'coverage/**', 'dist/**'] },
   js.configs.recommended,
@@ -45,10 +70,15 @@ export default tseslint.config(
   //   1. contracts: src/lib, src/failures.ts, src/events (and the wire types, src/ledger/schema);
   //   2. src/ingestion: the ingestion domain, pure (facts, parser, ledger state, batch model);
   //   3. src/store: SQL and row mapping;
-  //   4. everything that does I/O or wires it up: src/streams (ingestion's I/O), src/machines
-  //      (with their effects), src/admin, src/http, src/cli, src/service.ts, src/daemon.ts.
-  // A layer imports only layers below it. Imports are relative, so each zone names what it must
-  // not reach by a path that climbs out of its folder.
+  //   4. the ledger clients: src/ledger, and src/treasury (the treasury's key and onboarding);
+  //   5. src/gates: what holds work (the operator switches, the traffic gate);
+  //   6. src/streams: ingestion's I/O;
+  //   7. src/machines: definitions, runtimes, and their effects;
+  //   8. src/admin: operator workflows (holdings job, recovery, reconciliation, onboarding);
+  //   9. the surfaces: src/http, src/cli, src/conformance; then src/service.ts, src/daemon.ts.
+  // A layer imports only layers below it (and the process-wide config, logger, lifecycle and
+  // API errors at the top of src/). Imports are relative, so each zone names what it must not
+  // reach by a path that climbs out of its folder.
   {
     // The contracts import nothing of the daemon.
     files: ['src/lib/**/*.ts', 'src/events/**/*.ts'],
@@ -110,6 +140,14 @@ export default tseslint.config(
       ],
     },
   },
+  ...[
+    { folders: ['ledger', 'treasury'], above: ['ingestion', 'store', 'gates', 'streams', 'machines', 'admin', 'http', 'cli', 'conformance'] },
+    { folders: ['gates'], above: ['streams', 'machines', 'admin', 'http', 'cli', 'conformance', 'treasury'] },
+    { folders: ['streams'], above: ['machines', 'admin', 'http', 'cli', 'conformance', 'treasury'] },
+    { folders: ['machines'], above: ['streams', 'admin', 'http', 'cli', 'conformance'] },
+    { folders: ['admin'], above: ['machines', 'http', 'cli', 'conformance'] },
+    { folders: ['http', 'cli'], above: ['cli', 'http', 'conformance'] },
+  ].map(({ folders, above }) => layerZone(folders, above)),
   {
     // Command-line entry points print to the terminal by design.
     files: ['scripts/**', 'bench/**', 'bin/**', 'src/cli/**'],

@@ -348,7 +348,7 @@ export interface SubmissionConfig {
   synchronizerId: string | undefined;
   /** Execute's deduplication period; undefined: the participant's maximum (`{"Empty": {}}`). */
   deduplicationSeconds: number | undefined;
-  /** At most this many executes per second, evenly spaced (src/admin/traffic.ts); undefined: no cap. */
+  /** At most this many executes per second, evenly spaced (src/gates/traffic.ts); undefined: no cap. */
   maxSubmissionsPerSecond: number | undefined;
 }
 

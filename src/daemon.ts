@@ -11,7 +11,7 @@ import { createRegistryTokens, describeRegistryAuth } from './ledger/registry-au
 import { createRegistryUrlPolicy, withoutCredentials } from './ledger/registry-url-policy.js';
 import { healthOf, type Component, type HealthReport } from './lifecycle.js';
 import type { Logger } from './logger.js';
-import { createMachineInspector, STATELY_INSPECTOR_URL } from './machines/runtime/index.js';
+import { createMachineInspector, STATELY_INSPECTOR_URL } from './http/inspector.js';
 import { submissionOptions } from './machines/effects/index.js';
 import { createMetrics } from './metrics.js';
 import { createServiceMetrics } from './service-metrics.js';

@@ -30,7 +30,7 @@ export const FAILURE_CATALOGUE = {
   RELEASE_REFUSED: { retry: 'no', meaning: 'the database refused to release holdings of an attempt that may have committed' },
   UNEXPECTED: { retry: 'yes', meaning: 'something failed that is not classified: retried within the budget' },
   RECEIVER_UNKNOWN: { retry: 'no', meaning: "the ledger does not know the transfer's receiver (no participant hosts the party): the withdrawal fails and is re-credited" },
-  // The validator's traffic, not the withdrawal's (admin/traffic.ts holds every submission meanwhile).
+  // The validator's traffic, not the withdrawal's (gates/traffic.ts holds every submission meanwhile).
   TRAFFIC_EXHAUSTED: { retry: 'yes', meaning: "the validator's synchronizer traffic is spent: refused before sequencing, resubmitted once traffic is back, never counted" },
   TRAFFIC_COST_OUTDATED: { retry: 'yes', meaning: "the sequencer refused the submission's traffic cost as outdated: resubmitted, never counted" },
   // Effects: what may be signed and with which configuration.

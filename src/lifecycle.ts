@@ -5,7 +5,7 @@
  */
 /**
  * `degraded`: running, but its work is held by a condition outside the daemon (the validator out
- * of synchronizer traffic, src/admin/traffic.ts): not a fault of the daemon, so health stays green.
+ * of synchronizer traffic, src/gates/traffic.ts): not a fault of the daemon, so health stays green.
  */
 export type ComponentState = 'starting' | 'running' | 'paused' | 'degraded' | 'stopping' | 'stopped' | 'failed';
 

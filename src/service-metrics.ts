@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
-import type { TrafficGate } from './admin/traffic.js';
+import type { TrafficGate } from './gates/traffic.js';
 import type { CommittedTransition, RuntimeHooks } from './machines/runtime/index.js';
 import { stateName } from './machines/state-path.js';
 import { ActorFailure, failureClass, type FailureClass } from './machines/failure.js';

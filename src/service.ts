@@ -3,8 +3,8 @@ import { createHoldingAdoption, type HoldingAdoption } from './admin/holding-ado
 import { createReconcilerFrom, ledgerHoldingsSourceFor, singleFlight, type Reconciler } from './admin/reconciliation/run.js';
 import { createDbRestoreRecovery, type DbRestoreRecovery } from './admin/db-restore-recovery.js';
 import { createLedgerRecovery, type LedgerRecovery } from './admin/ledger-recovery.js';
-import { createSwitches, type Switches } from './admin/switches.js';
-import { createTrafficGate, type TrafficGate, type TrafficGateOptions } from './admin/traffic.js';
+import { createSwitches, type Switches } from './gates/switches.js';
+import { createTrafficGate, type TrafficGate, type TrafficGateOptions } from './gates/traffic.js';
 import type { LedgerConfig } from './config.js';
 import type { RegistryTokens } from './ledger/registry-auth.js';
 import type { RegistryUrlPolicy } from './ledger/registry-url-policy.js';

@@ -2,7 +2,7 @@ import type { Component, ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import type { Sql } from '../store/db.js';
 import { finishRecoveryRun, readRecoveryProgress, startRecoveryRun, type RecoveryProgress, type RecoveryRun } from '../store/recovery.js';
-import type { Switches } from './switches.js';
+import type { Switches } from '../gates/switches.js';
 import { createPoller } from '../lib/poller.js';
 
 /**

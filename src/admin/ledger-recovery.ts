@@ -7,7 +7,7 @@ import type { Checkpoint } from '../ingestion/checkpoint.js';
 import type { Sql } from '../store/db.js';
 import { countUndecidedAttempts } from '../store/reservations.js';
 import { findResumeOffset, type ContinuityLedger } from '../streams/continuity.js';
-import type { Switches } from './switches.js';
+import type { Switches } from '../gates/switches.js';
 
 /**
  * The operator's half of ledger continuity (issue 20): `cxi ingestion resync` after a validator

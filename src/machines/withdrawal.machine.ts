@@ -169,7 +169,7 @@ export const withdrawalMachine = setup({
       const delay = backoffDelayMs(context.policy.backoff, failures);
       return { transientFailures: failures, retryAt: isoAfter(delay), history: appendHistory(context, { kind: 'backoff', detail: `retry ${failures} in ${delay} ms` }) };
     }),
-    // No retry counted: the traffic gate (src/admin/traffic.ts) holds the resubmit until the validator has traffic.
+    // No retry counted: the traffic gate (src/gates/traffic.ts) holds the resubmit until the validator has traffic.
     awaitTraffic: assign(({ context }) => ({
       retryAt: isoAfter(context.policy.backoff.initialMs),
       history: appendHistory(context, { kind: 'traffic_held', detail: 'the validator is out of traffic: submitted again once it has some (no retry counted)' }),

@@ -1,5 +1,5 @@
 import { filter, merge, NEVER, ReplaySubject, Subject, Subscription, take, tap, type Observable } from 'rxjs';
-import { describePause, type Switches } from '../admin/switches.js';
+import { describePause, type Switches } from '../gates/switches.js';
 import type { LedgerConfig } from '../config.js';
 import { tokenProviderFor, type TokenProvider } from '../ledger/auth.js';
 import { LedgerApiError, LedgerHttp } from '../ledger/http.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ApiToken } from '../../src/config.js';
-import { createMachineInspector, type MachineInspector } from '../../src/machines/runtime/inspector.js';
+import { createMachineInspector, type MachineInspector } from '../../src/http/inspector.js';
 import { createWithdrawalRuntime } from '../../src/machines/runtime/withdrawal.js';
 import { createReservationActors } from '../../src/machines/effects/reservations.js';
 import { testLogger } from '../support/silent-logger.js';

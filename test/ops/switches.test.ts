@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSwitches } from '../../src/admin/switches.js';
+import { createSwitches } from '../../src/gates/switches.js';
 import { healthOf } from '../../src/lifecycle.js';
 import { createMetrics } from '../../src/metrics.js';
 import { readCheckpoint } from '../../src/store/checkpoint.js';

@@ -1,4 +1,4 @@
-import { describePause } from '../../admin/switches.js';
+import { describePause } from '../../gates/switches.js';
 import type { Queryable } from '../../store/db.js';
 import { listSwitches, type SwitchName, type SwitchState } from '../../store/switches.js';
 

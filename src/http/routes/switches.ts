@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Switches } from '../../admin/switches.js';
+import type { Switches } from '../../gates/switches.js';
 import type { Sql } from '../../store/db.js';
 import { listSwitches, setSwitch, SwitchName, type SwitchState } from '../../store/switches.js';
 import { Timestamp, errorResponses } from '../schemas.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TrafficGate } from '../../admin/traffic.js';
+import type { TrafficGate } from '../../gates/traffic.js';
 import { AppError } from '../../errors.js';
 import { Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';

@@ -1,4 +1,4 @@
-import type { SubmissionOutcome } from '../../admin/traffic.js';
+import type { SubmissionOutcome } from '../../gates/traffic.js';
 import type { LedgerConfig, SubmissionConfig } from '../../config.js';
 import type { EventFormatInput } from '../../ledger/schema/index.js';
 import { tokenProviderFor, type TokenProvider } from '../../ledger/auth.js';

@@ -12,8 +12,8 @@ import { statePath } from '../state-path.js';
 import { perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
 import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
-import type { Switches } from '../../admin/switches.js';
-import type { TrafficGate } from '../../admin/traffic.js';
+import type { Switches } from '../../gates/switches.js';
+import type { TrafficGate } from '../../gates/traffic.js';
 
 export { DEPOSIT_MACHINE_TYPE, DepositOperatorCommand };
 export const DEPOSIT_CONSUMER = 'deposit-runtime';

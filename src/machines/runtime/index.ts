@@ -13,7 +13,6 @@ import type { CommandResult } from './types.js';
 export { createWithdrawalRuntime, withdrawalDefinition, WITHDRAWAL_MACHINE_TYPE, WITHDRAWAL_TOPICS, type CreateWithdrawalRuntimeOptions, type WithdrawalRuntimeConfig, type WithdrawalOperatorCommand } from './withdrawal.js';
 export { createDepositRuntime, depositDefinition, DEPOSIT_MACHINE_TYPE, DEPOSIT_TOPICS, type CreateDepositRuntimeOptions, type DepositRuntimeConfig, type DepositOperatorCommand } from './deposit.js';
 export { createMachineRuntime, MachineVersionError, BadOutboxEventError, type MachineRuntime } from './runtime.js';
-export { createMachineInspector, STATELY_INSPECTOR_URL, type MachineInspector, type MachineInspectorOptions } from './inspector.js';
 export type { CatchUp, CommandResult, MachineDefinition, CommittedTransition, RuntimeHooks, RuntimeOptions } from './types.js';
 export { createIngestionCatchUp, type IngestionCatchUpOptions } from './catch-up.js';
 export { getMachineView, listMachineTransitions, type MachineView, type TransitionView } from '../../store/machines.js';

@@ -12,7 +12,7 @@ export type EffectWrapper = <I, O>(effect: (input: I, signal: AbortSignal) => Pr
 
 /**
  * Holds an effect back after its state is committed and before it starts (an operator pause
- * switch, the validator out of traffic: src/admin/traffic.ts, which tells machines apart by
+ * switch, the validator out of traffic: src/gates/traffic.ts, which tells machines apart by
  * `machineId`): resolves when it may start, rejects when `signal` aborts (the machine moved on or stopped).
  * A held effect is not in flight: a graceful stop does not wait for it, and it starts later exactly
  * as if the network were slow.

@@ -17,8 +17,8 @@ import { WITHDRAWAL_MACHINE_TYPE } from '../machine-types.js';
 import { lastPerMachine, perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
 import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
-import type { Switches } from '../../admin/switches.js';
-import type { TrafficGate } from '../../admin/traffic.js';
+import type { Switches } from '../../gates/switches.js';
+import type { TrafficGate } from '../../gates/traffic.js';
 import { settleAll } from '../../lib/settle-all.js';
 
 export { WITHDRAWAL_MACHINE_TYPE, WithdrawalOperatorCommand };

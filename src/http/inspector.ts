@@ -5,11 +5,11 @@ import type { Duplex } from 'node:stream';
 import { createInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { InspectionEvent, MachineContext, Observer } from 'xstate';
-import type { ApiToken } from '../../config.js';
-import { AppError } from '../../errors.js';
-import { createAuthThrottle } from '../../http/auth-throttle.js';
-import { createAuthenticator } from '../../http/auth.js';
-import type { Logger } from '../../logger.js';
+import type { ApiToken } from '../config.js';
+import { AppError } from '../errors.js';
+import { createAuthThrottle } from './auth-throttle.js';
+import { createAuthenticator } from './auth.js';
+import type { Logger } from '../logger.js';
 
 /**
  * Live machines in the Stately inspector (https://stately.ai/inspect), off by default (INSPECT /

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createTrafficGate, type TrafficGate } from '../../src/admin/traffic.js';
+import { createTrafficGate, type TrafficGate } from '../../src/gates/traffic.js';
 import { createLogger } from '../../src/logger.js';
 
 /**
