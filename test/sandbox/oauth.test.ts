@@ -7,7 +7,7 @@ describe('ledger double: OAuth2 client credentials with short-lived tokens', () 
   let sb: Sandbox;
 
   beforeAll(async () => {
-    sb = await startSandbox({ tokenLifetimeSeconds: 1, treasury: { onboarding: 'direct', fund: [{ instrument: 'UTK', amount: '5' }] } });
+    sb = await startSandbox({ tokenLifetimeSeconds: 2, treasury: { onboarding: 'direct', fund: [{ instrument: 'UTK', amount: '5' }] } });
   });
   afterAll(() => sb.stop());
 
@@ -19,7 +19,7 @@ describe('ledger double: OAuth2 client credentials with short-lived tokens', () 
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: sb.oauth.clientId, client_secret: sb.oauth.clientSecret, audience: sb.oauth.audience }),
     });
     expect(form.status).toBe(200);
-    expect(await form.json()).toMatchObject({ token_type: 'Bearer', expires_in: 1 });
+    expect(await form.json()).toMatchObject({ token_type: 'Bearer', expires_in: 2 });
     const basic = await token({
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
@@ -43,8 +43,8 @@ describe('ledger double: OAuth2 client credentials with short-lived tokens', () 
     const { access_token } = (await res.json()) as { access_token: string };
     const client = new WireClient(sb.jsonApiUrl, access_token);
     expect((await client.get('/v2/state/ledger-end')).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 2100));
-    expect((await client.get('/v2/state/ledger-end')).status).toBe(401);
+    // JWT times are whole seconds: a 2 s token lives between 1 and 2 s, then every request is refused.
+    await expect.poll(async () => (await client.get('/v2/state/ledger-end')).status, { timeout: 5_000, interval: 100 }).toBe(401);
     const fresh = await sb.tokenFor('exchange');
     expect((await client.withToken(fresh).get('/v2/state/ledger-end')).status).toBe(200);
   });
