@@ -235,13 +235,10 @@ class Intake {
     return this.queue.splice(0, this.batchMaxSize);
   }
 
-  /** Resolves when woken or after `ms`. */
+  /** Resolves when woken or after `ms` (the timer wakes it as an arrival would). */
   nap(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
+      const t = setTimeout(() => this.notify(), ms);
       this.wake = () => {
         clearTimeout(t);
         resolve();
