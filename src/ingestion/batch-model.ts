@@ -111,6 +111,50 @@ export function emptyBatchRows(): BatchRows {
   };
 }
 
+/** What a batch reads of the deposit, withdrawal and account rows before its facts are applied (any one may match nothing). */
+export interface RowKeys {
+  depositIds: string[];
+  instructionCids: string[];
+  withdrawalIds: string[];
+  memos: string[];
+}
+
+/** Instructions the batch's new transfer instructions continue: their rows are read too (rowKeysOf). */
+export function continuedInstructionCids(facts: readonly TransactionFacts[]): string[] {
+  const cids: string[] = [];
+  for (const f of facts) for (const a of f.activities) if (a.kind === 'instruction_created' && a.originalInstructionCid !== null) cids.push(a.originalInstructionCid);
+  return cids;
+}
+
+/**
+ * The rows the model may need for `facts`: the deposits they name, the withdrawals named by a memo
+ * (outgoing transfers, closed instructions, and the memo of every instruction in `instructions`:
+ * the batch's known and continued ones), the instructions they close, and the accounts of memos.
+ */
+export function rowKeysOf(facts: readonly TransactionFacts[], instructions: readonly InstructionRow[]): RowKeys {
+  const keys: RowKeys = { depositIds: [], instructionCids: [], withdrawalIds: [], memos: [] };
+  for (const f of facts) {
+    for (const a of f.activities) {
+      if (a.kind === 'transfer_in') keys.depositIds.push(a.depositId);
+      if (a.kind === 'transfer_in' || a.kind === 'instruction_created' || a.kind === 'instruction_closed') if (a.memo !== null) keys.memos.push(a.memo);
+      if (a.kind === 'transfer_out' && a.memo !== null) keys.withdrawalIds.push(a.memo);
+      if (a.kind === 'instruction_closed') {
+        keys.instructionCids.push(a.instructionCid);
+        if (a.memo !== null) keys.withdrawalIds.push(a.memo);
+      }
+    }
+  }
+  for (const i of instructions) if (i.memo !== null) keys.withdrawalIds.push(i.memo);
+  return keys;
+}
+
+/** The batch's changes to the rows it read, and its events: its facts applied in ledger order. */
+export function decideBatchChanges(rows: BatchRows, facts: readonly TransactionFacts[]): BatchChanges {
+  const changes = new BatchChanges(rows);
+  for (const f of facts) changes.apply(f);
+  return changes;
+}
+
 /** An instruction closed for good (not continued as another). */
 type OfferClosed = InstructionClosed & { outcome: Exclude<InstructionClosed['outcome'], 'pending'> };
 

@@ -1,6 +1,6 @@
 import { compareTimestamps } from '../ledger/schema/index.js';
 import type { IngestElement } from './elements.js';
-import { UnexpectedSynchronizerError } from './errors.js';
+import { CheckpointConflictError, UnexpectedSynchronizerError } from './errors.js';
 
 /**
  * Where ingestion stands for one treasury party: the last fully processed offset and what it
@@ -28,6 +28,35 @@ export interface Checkpoint {
    * is ordered only within one synchronizer: a deadline is compared with its own synchronizer's.
    */
   synchronizerTimes: Record<string, string>;
+}
+
+/** What a writer expects of the stored checkpoint (IngestOptions in src/store/ingestion.ts). */
+export interface CheckpointExpectation {
+  /** The offset the writer believes is committed; undefined: any. */
+  expectedOffset?: number | undefined;
+  /** This run repeats one whose outcome is unknown: its own commit is recognised (committedBy). */
+  mayHaveCommitted?: boolean | undefined;
+}
+
+/**
+ * The checkpoint a batch extends: the stored one (none yet: offset 0), which must be at the offset
+ * the writer expects, or another writer is active and the batch is refused
+ * (CheckpointConflictError) rather than interleaved with it. The one exception: a repeated run
+ * whose stored checkpoint is exactly what the batch commits (committedBy) finds the batch
+ * `committed` already.
+ */
+export function checkpointToExtend(
+  party: string,
+  stored: Checkpoint | undefined,
+  elements: readonly IngestElement[],
+  known: ReadonlySet<string>,
+  expect: CheckpointExpectation,
+): Checkpoint | { committed: Checkpoint } {
+  if (expect.expectedOffset !== undefined && (stored?.offset ?? 0) !== expect.expectedOffset) {
+    if (expect.mayHaveCommitted && stored && committedBy(elements, expect.expectedOffset, stored, known)) return { committed: stored };
+    throw new CheckpointConflictError(`the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${expect.expectedOffset}: another ingestion writer is active`);
+  }
+  return stored ?? { treasuryParty: party, offset: 0, updateId: null, updateOffset: null, participantId: null, recordTime: null, synchronizerId: null, synchronizerTimes: {} };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { parseUpdate, type JsGetUpdatesResponse, type JsTransaction, type SynchronizerTime } from '../ledger/schema/index.js';
 import { UpdateParseError } from './errors.js';
-import { slimTransaction } from './parser.js';
+import { TransactionSlimmer } from './slim.js';
 
 /** What ingestion takes from /v2/updates, in ledger order. */
 export type IngestElement =
@@ -13,11 +13,12 @@ export type IngestElement =
  * A /v2/updates element as ingestion handles it. Reassignments would move treasury holdings
  * between synchronizers; with one global synchronizer they do not occur and are not requested, so
  * one arriving means the deployment changed: stop rather than mis-account (fail closed).
+ * A transaction is slimmed by `slimmer` (the stream's: src/ingestion/slim.ts): a queued
+ * transaction keeps only what the parser reads.
  */
-export function toIngestElement(element: JsGetUpdatesResponse): IngestElement {
+export function toIngestElement(element: JsGetUpdatesResponse, slimmer: TransactionSlimmer): IngestElement {
   const u = element.update;
-  // Slimmed: a queued transaction keeps only what the parser reads (see slimTransaction).
-  if ('Transaction' in u) return { kind: 'transaction', tx: slimTransaction(u.Transaction.value) };
+  if ('Transaction' in u) return { kind: 'transaction', tx: slimmer.slim(u.Transaction.value) };
   if ('OffsetCheckpoint' in u) return { kind: 'checkpoint', offset: u.OffsetCheckpoint.value.offset, synchronizerTimes: u.OffsetCheckpoint.value.synchronizerTimes ?? [] };
   if ('TopologyTransaction' in u) {
     const t = u.TopologyTransaction.value;
@@ -29,7 +30,8 @@ export function toIngestElement(element: JsGetUpdatesResponse): IngestElement {
 
 /** Parses raw JSON elements (tests, the CLI, the HTTP fallback) into ingest elements. */
 export function parseElements(raw: readonly unknown[]): IngestElement[] {
-  return raw.map((r) => toIngestElement(parseUpdate(r)));
+  const slimmer = new TransactionSlimmer();
+  return raw.map((r) => toIngestElement(parseUpdate(r), slimmer));
 }
 
 export function offsetOf(e: IngestElement): number {

@@ -1,5 +1,4 @@
 import type { z } from 'zod';
-import { Interner } from '../lib/interner.js';
 import { addAmounts, compareAmounts, isZeroAmount, LedgerNumeric, negateAmount, subAmounts } from '../lib/decimal.js';
 import {
   formatPath,
@@ -88,7 +87,7 @@ type Node =
  * identifiers.ts). Cached: the same few interface ids recur in every transaction.
  */
 const qualifiedNames = new Map<string, string>();
-function qualifiedName(id: string): string {
+export function qualifiedName(id: string): string {
   let q = qualifiedNames.get(id);
   if (q === undefined) {
     q = id.slice(id.indexOf(':') + 1);
@@ -96,15 +95,15 @@ function qualifiedName(id: string): string {
   }
   return q;
 }
-const HOLDING = qualifiedName(HOLDING_INTERFACE_ID);
+export const HOLDING = qualifiedName(HOLDING_INTERFACE_ID);
 const TRANSFER_FACTORY = qualifiedName(TRANSFER_FACTORY_INTERFACE_ID);
-const TRANSFER_INSTRUCTION = qualifiedName(TRANSFER_INSTRUCTION_INTERFACE_ID);
+export const TRANSFER_INSTRUCTION = qualifiedName(TRANSFER_INSTRUCTION_INTERFACE_ID);
 
 function viewOf(views: readonly JsInterfaceView[] | undefined, wanted: string): JsInterfaceView | undefined {
   return views?.find((v) => qualifiedName(v.interfaceId) === wanted);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -702,89 +701,6 @@ function deltaByInstrument(created: readonly CreatedHolding[], archived: readonl
 function singleInstrument(deltas: Map<string, InstrumentDelta>): Instrument | undefined {
   if (deltas.size !== 1) return undefined;
   return [...deltas.values()][0]?.instrument;
-}
-
-function pickKeys(v: unknown, keys: readonly string[]): unknown {
-  if (!isObject(v)) return v;
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (k in v) out[k] = v[k];
-  return out;
-}
-
-const RESULT_KEYS = ['output', 'senderChangeCids', 'meta'] as const;
-
-/** Identifiers of slimmed transactions: a few hundred distinct ones recur in every transaction. */
-const identifiers = new Interner(10_000);
-
-/** A view with its interface id, and a Holding view's owner and instrument, shared; the rest as it came. */
-function slimView(v: JsInterfaceView): JsInterfaceView {
-  const interfaceId = identifiers.intern(v.interfaceId);
-  const value = v.viewValue;
-  if (!isObject(value) || typeof value.owner !== 'string' || !isObject(value.instrumentId)) return { ...v, interfaceId };
-  const { admin, id } = value.instrumentId;
-  if (typeof admin !== 'string' || typeof id !== 'string') return { ...v, interfaceId };
-  const instrumentId = { ...value.instrumentId, admin: identifiers.intern(admin), id: identifiers.intern(id) };
-  return { ...v, interfaceId, viewValue: { ...value, owner: identifiers.intern(value.owner), instrumentId } };
-}
-
-/**
- * Keeps of a transaction only what parseTransaction reads, as small fresh objects — no contract
- * arguments, blobs, witnesses, observers, views of other interfaces, created events without a Holding or
- * TransferInstruction view (the parser looks at nothing else of a create), and of choice arguments
- * and results all but the token-standard fields — so a transaction waiting in the ingestion queue
- * holds a fraction of its memory (and costs the young-generation GC that much less to keep).
- * Identifiers that recur in every transaction are shared rather than copied per transaction, and
- * an event's creation time is the transaction's string when they are equal.
- * parseTransaction(slimTransaction(tx)) equals parseTransaction(tx) (tested).
- */
-export function slimTransaction(tx: JsTransaction): JsTransaction {
-  const events: JsTransaction['events'] = [];
-  for (const e of tx.events) {
-    if ('CreatedEvent' in e) {
-      const c = e.CreatedEvent;
-      const views = c.interfaceViews?.filter((v) => qualifiedName(v.interfaceId) === HOLDING || qualifiedName(v.interfaceId) === TRANSFER_INSTRUCTION);
-      if (views === undefined || views.length === 0) continue;
-      events.push({
-        CreatedEvent: {
-          offset: c.offset,
-          nodeId: c.nodeId,
-          contractId: c.contractId,
-          templateId: identifiers.intern(c.templateId),
-          createArgument: null,
-          interfaceViews: views.map(slimView),
-          witnessParties: [],
-          // Who signed is what makes a holding genuine (its instrument's admin must be among them).
-          signatories: identifiers.internAll(c.signatories),
-          createdAt: c.createdAt === tx.effectiveAt ? tx.effectiveAt : c.createdAt,
-          packageName: identifiers.intern(c.packageName),
-        },
-      });
-    } else if ('ExercisedEvent' in e) {
-      const x = e.ExercisedEvent;
-      events.push({
-        ExercisedEvent: {
-          offset: x.offset,
-          nodeId: x.nodeId,
-          contractId: x.contractId,
-          templateId: identifiers.intern(x.templateId),
-          interfaceId: typeof x.interfaceId === 'string' ? identifiers.intern(x.interfaceId) : x.interfaceId,
-          choice: identifiers.intern(x.choice),
-          // The factory's argument is read whole; other choices only for a stated `amount`.
-          choiceArgument: x.choice === TransferChoice.FactoryTransfer ? x.choiceArgument : pickKeys(x.choiceArgument, ['amount']),
-          actingParties: identifiers.internAll(x.actingParties),
-          consuming: x.consuming,
-          witnessParties: [],
-          lastDescendantNodeId: x.lastDescendantNodeId,
-          exerciseResult: pickKeys(x.exerciseResult, RESULT_KEYS),
-          packageName: identifiers.intern(x.packageName),
-          implementedInterfaces: x.implementedInterfaces && identifiers.internAll(x.implementedInterfaces),
-        },
-      });
-    } else {
-      events.push(e);
-    }
-  }
-  return { updateId: tx.updateId, effectiveAt: tx.effectiveAt, events, offset: tx.offset, synchronizerId: identifiers.intern(tx.synchronizerId), recordTime: tx.recordTime };
 }
 
 /**

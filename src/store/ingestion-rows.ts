@@ -1,6 +1,6 @@
 import type { Tx } from './db.js';
 import type { DepositsTableRow, WithdrawalsTableRow } from './table-rows.js';
-import type { BatchChanges, BatchRows, DepositRow, InstructionRow, WithdrawalRow } from '../ingestion/batch-model.js';
+import type { BatchChanges, BatchRows, DepositRow, InstructionRow, RowKeys, WithdrawalRow } from '../ingestion/batch-model.js';
 import { settleAll } from '../lib/settle-all.js';
 
 /**
@@ -8,13 +8,6 @@ import { settleAll } from '../lib/settle-all.js';
  * statement handles the whole batch (its rows as one JSON document), so a batch costs a fixed
  * number of round trips whatever its size.
  */
-
-export interface RowKeys {
-  depositIds: string[];
-  instructionCids: string[];
-  withdrawalIds: string[];
-  memos: string[];
-}
 
 type DepositDbRow = Omit<DepositsTableRow, 'status_reason' | 'created_at' | 'updated_at'>;
 

@@ -1,9 +1,8 @@
-import { compareTimestamps } from '../ledger/schema/index.js';
-import { BatchChanges, FINAL_DEPOSIT_STATUSES, type InstructionRow } from '../ingestion/batch-model.js';
+import { compareTimestamps, type JsTransaction } from '../ledger/schema/index.js';
+import { continuedInstructionCids, decideBatchChanges, FINAL_DEPOSIT_STATUSES, rowKeysOf, type InstructionRow } from '../ingestion/batch-model.js';
 import { PARSE_CHUNK, parseChunk, preparedStillHolds, selectFresh, type ParsedBatch, type PreparedBatch } from '../ingestion/batch-parse.js';
-import { committedBy, nextCheckpoint, type Checkpoint } from '../ingestion/checkpoint.js';
+import { checkpointToExtend, nextCheckpoint, type Checkpoint } from '../ingestion/checkpoint.js';
 import type { IngestElement } from '../ingestion/elements.js';
-import { CheckpointConflictError } from '../ingestion/errors.js';
 import type { TransactionFacts } from '../ingestion/facts.js';
 import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges } from '../ingestion/ledger-state.js';
 import { lockCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -78,116 +77,179 @@ export const DEFAULT_INSTRUCTION_EXPIRY_GRACE_MS = 60_000;
 
 export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], opts: IngestOptions): Promise<IngestResult> {
   const party = opts.treasuryParty;
-  const grace = opts.instructionExpiryGraceMs ?? DEFAULT_INSTRUCTION_EXPIRY_GRACE_MS;
   return sql.begin(async (tx) => {
-    // Reads: the checkpoint (row-locked for the transaction), which updates are known, and what
-    // the parser needs to know of the contracts the batch touches. Pipelined (one round trip):
-    // every query is started with execute() where it is built, so they go out in this order, and
-    // the server runs them one after the other, so the lookups still run after the lock is held
-    // and see whatever the previous writer committed. Every statement works by key: no
-    // sequential scans (keyedStatementsOnly), which lets Postgres use its cached plans (planning
-    // each batch's lookups for their actual arrays cost it about a tenth of its time).
-    const [, stored, already, holdings, instructionRows, onboarded] = await settleAll([keyedStatementsOnly(tx), lockCheckpoint(tx, party), ...startBatchLookups(tx, party, elements)]);
-    if (opts.expectedOffset !== undefined && (stored?.offset ?? 0) !== opts.expectedOffset) {
-      if (opts.mayHaveCommitted && stored && committedBy(elements, opts.expectedOffset, stored, already)) {
-        return { checkpoint: stored, facts: [], skipped: elements.length, eventIds: [], warnings: [], parsedAhead: false, alreadyCommitted: true };
-      }
-      throw new CheckpointConflictError(
-        `the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${opts.expectedOffset}: another ingestion writer is active`,
-      );
-    }
-    const cp: Checkpoint = stored ?? { treasuryParty: party, offset: 0, updateId: null, updateOffset: null, participantId: null, recordTime: null, synchronizerId: null, synchronizerTimes: {} };
-    const { fresh, txs, skipped } = selectFresh(elements, cp.offset, already);
-    const next = nextCheckpoint(cp, fresh);
+    const reads = await lockAndReadBatch(tx, party, elements);
+    const from = checkpointToExtend(party, reads.stored, elements, reads.already, opts);
+    if ('committed' in from) return committedEarlier(from.committed, elements.length);
+    const { fresh, txs, skipped } = selectFresh(elements, from.offset, reads.already);
+    const next = nextCheckpoint(from, fresh);
     // The participant the session checked the ledger's identity against (ledger continuity).
     if (next.participantId === null && opts.participantId !== undefined) next.participantId = opts.participantId;
 
-    const holdingsById = new Map<string, KnownHolding>(holdings.map((h) => [h.contractId, h]));
-    const instructionsById = new Map<string, KnownInstruction>(instructionRows.map((i) => [i.contractId, i]));
-    // The facts: parsed ahead if that parse is the one this transaction would make, else parsed
-    // here a chunk at a time, each chunk's facts sent as soon as it is parsed (Postgres stores
-    // them while the next chunk is parsed). One JSON document per chunk rather than text[]
-    // columns: no array escaping of JSON on either side.
-    const insertFacts = (json: string) =>
-      tx`
-        insert into ingested_updates (update_id, ledger_offset, record_time, synchronizer_id, facts)
-        select f->>'updateId', (f->>'offset')::bigint, (f->>'recordTime')::timestamptz, f->>'synchronizerId', f
-        from jsonb_array_elements(${json}::text::jsonb) as f`.execute();
-    const prepared = opts.prepared && preparedStillHolds(opts.prepared, txs, holdingsById, instructionsById, onboarded) ? opts.prepared : undefined;
-    const facts: TransactionFacts[] = [];
-    const factsSent: PromiseLike<unknown>[] = [];
-    let changesOfBatch: LedgerStateChanges;
-    if (prepared) {
-      changesOfBatch = prepared.changes;
-      for (const chunk of prepared.chunks) {
-        for (const f of chunk.facts) facts.push(f);
-        factsSent.push(insertFacts(chunk.json));
-      }
-    } else {
-      const state = new OverlayLedgerState({ holding: (cid) => holdingsById.get(cid), instruction: (cid) => instructionsById.get(cid) });
-      for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
-        const chunk = parseChunk(txs, i, party, state, onboarded);
-        for (const f of chunk.facts) facts.push(f);
-        factsSent.push(insertFacts(chunk.json));
-        // postgres.js hands a started query to its connection one microtask later: let it go out
-        // before the next chunk keeps this thread busy.
-        await null;
-      }
-      changesOfBatch = state.ownChanges();
-    }
-    opts.onParsed?.({ offset: next.offset, updateIds: new Set(txs.map((t) => t.updateId)), changes: changesOfBatch });
+    const parsed = await parseBatch(tx, party, txs, reads, opts.prepared);
+    opts.onParsed?.({ offset: next.offset, updateIds: new Set(txs.map((t) => t.updateId)), changes: parsed.changes });
     await opts.faults?.('parsed');
 
-    // Rows the facts change, then the model decides the changes and events in ledger order.
-    const keys = { depositIds: [] as string[], instructionCids: [] as string[], withdrawalIds: [] as string[], memos: [] as string[] };
-    const originals: string[] = [];
-    for (const f of facts) {
-      for (const a of f.activities) {
-        if (a.kind === 'transfer_in') keys.depositIds.push(a.depositId);
-        if (a.kind === 'transfer_in' || a.kind === 'instruction_created' || a.kind === 'instruction_closed') if (a.memo !== null) keys.memos.push(a.memo);
-        if (a.kind === 'transfer_out' && a.memo !== null) keys.withdrawalIds.push(a.memo);
-        if (a.kind === 'instruction_closed') {
-          keys.instructionCids.push(a.instructionCid);
-          if (a.memo !== null) keys.withdrawalIds.push(a.memo);
-        }
-        if (a.kind === 'instruction_created' && a.originalInstructionCid !== null) originals.push(a.originalInstructionCid);
-      }
-    }
-    const originalRows = originals.length === 0 ? [] : await fetchInstructions(tx, originals.filter((c) => !instructionsById.has(c)));
-    const allInstructions: InstructionRow[] = [...instructionRows, ...originalRows];
-    for (const i of allInstructions) if (i.memo !== null) keys.withdrawalIds.push(i.memo);
-    const rowsRead = fetchBatchRows(tx, keys, allInstructions);
-    // The facts' own rows need nothing those lookups return: sent right behind them (same round
-    // trip), so the server writes them while the batch model runs here.
-    const factsWritten = settleAll([
-      ...factsSent,
-      insertHoldings(tx, party, facts.flatMap((f) => f.holdingsCreated.map((holding) => ({ facts: f, holding })))),
-      archiveHoldings(tx, facts.flatMap((f) => f.holdingsArchived.map((h) => ({ facts: f, contractId: h.contractId })))),
-    ]);
-    // Awaited below; until then a failure must not count as an unhandled rejection (the
-    // transaction is rolled back either way: the first error is what the batch reports).
-    factsWritten.catch(() => undefined);
-    const rows = await rowsRead;
-    const changes = new BatchChanges(rows);
-    for (const f of facts) changes.apply(f);
+    // The rows the facts touch are read, and the facts' own rows (which need nothing those reads
+    // return) sent right behind them: the server writes them while the model decides here.
+    const instructions = await readInstructionsTouched(tx, parsed.facts, reads);
+    const rowsRead = fetchBatchRows(tx, rowKeysOf(parsed.facts, instructions), instructions);
+    const factsWritten = inBackground(writeFactRows(tx, party, parsed));
+    const changes = decideBatchChanges(await rowsRead, parsed.facts);
 
     // The model's writes, then the definite-failure and expiry decisions, the checkpoint and the
-    // model's outbox events: one round trip. Every query is started (execute()) as it is built, so
-    // they reach the server in this order, after the facts' rows: the decisions see this batch's
-    // transfers, so a transfer is never reported as expired. Events of the decisions follow.
-    const [, , expired, , changeEventIds] = await settleAll([
+    // model's outbox events, in this order on the wire, after the facts' rows: the decisions see
+    // this batch's transfers, so a transfer is never reported as expired. Events of the decisions follow.
+    const [, , expired, , changeEventIds] = await inOneRoundTrip([
       factsWritten,
       flushChanges(tx, changes),
-      decideTimeouts(tx, next, grace),
-      fresh.length > 0 || stored === undefined ? writeCheckpoint(tx, next) : undefined,
+      decideTimeouts(tx, next, opts.instructionExpiryGraceMs ?? DEFAULT_INSTRUCTION_EXPIRY_GRACE_MS),
+      fresh.length > 0 || reads.stored === undefined ? writeCheckpoint(tx, next) : undefined,
       appendOutboxEvents(tx, changes.events),
     ]);
     await opts.faults?.('written');
     await opts.faults?.('before-commit');
     const eventIds = [...changeEventIds, ...(await appendOutboxEvents(tx, expired))];
     await opts.faults?.('after-outbox');
-    return { checkpoint: next, facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: prepared !== undefined, alreadyCommitted: false };
+    return { checkpoint: next, facts: parsed.facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: parsed.ahead, alreadyCommitted: false };
   });
+}
+
+/**
+ * Pipelining, the batch's main saving: the statements of one round trip. Each is started where it
+ * is built (execute(), in the store's functions too), so they go out in argument order without
+ * waiting for one another, and the server runs them back to back: a batch costs a few round trips
+ * whatever its size. Settles only when all have (settleAll): a failed one must not end the
+ * transaction while its siblings still send statements. The first failure is the batch's.
+ */
+const inOneRoundTrip = settleAll;
+
+/**
+ * Statements started now whose outcome is taken later, in a round trip of inOneRoundTrip. Until
+ * then a failure must not count as an unhandled rejection (the transaction is rolled back either
+ * way: the first error is what the batch reports).
+ */
+function inBackground(statements: PromiseLike<unknown>[]): Promise<unknown[]> {
+  const settled = settleAll(statements);
+  settled.catch(() => undefined);
+  return settled;
+}
+
+/** What the batch's transaction read before it parses. */
+interface BatchReads {
+  /** The checkpoint, row-locked for the transaction; undefined: none stored yet. */
+  stored: Checkpoint | undefined;
+  /** Which of the batch's updates are already ingested. */
+  already: ReadonlySet<string>;
+  holdings: ReadonlyMap<string, KnownHolding>;
+  instructionRows: readonly InstructionRow[];
+  instructions: ReadonlyMap<string, KnownInstruction>;
+  onboarded: ReadonlySet<string>;
+}
+
+/**
+ * The checkpoint (locked), which updates are known, and what the parser needs to know of the
+ * contracts the batch touches: one round trip, the lookups behind the lock, so they see whatever
+ * the previous writer committed. Every statement works by key: no sequential scans
+ * (keyedStatementsOnly), which lets Postgres use its cached plans (planning each batch's lookups
+ * for their actual arrays cost it about a tenth of its time).
+ */
+async function lockAndReadBatch(tx: Tx, party: string, elements: readonly IngestElement[]): Promise<BatchReads> {
+  const [, stored, already, holdings, instructionRows, onboarded] = await inOneRoundTrip([keyedStatementsOnly(tx), lockCheckpoint(tx, party), ...startBatchLookups(tx, party, elements)]);
+  return {
+    stored,
+    already,
+    holdings: new Map(holdings.map((h) => [h.contractId, h])),
+    instructionRows,
+    instructions: new Map(instructionRows.map((i) => [i.contractId, i])),
+    onboarded,
+  };
+}
+
+/** The batch had committed in an earlier run whose answer was lost (IngestOptions.mayHaveCommitted). */
+function committedEarlier(stored: Checkpoint, elements: number): IngestResult {
+  return { checkpoint: stored, facts: [], skipped: elements, eventIds: [], warnings: [], parsedAhead: false, alreadyCommitted: true };
+}
+
+/** A batch's facts, their effects on holdings and instructions, and the statements storing the facts (started). */
+interface ParsedFacts {
+  facts: TransactionFacts[];
+  changes: LedgerStateChanges;
+  factsSent: PromiseLike<unknown>[];
+  /** Parsed ahead of the transaction (IngestOptions.prepared) rather than in it. */
+  ahead: boolean;
+}
+
+/**
+ * The batch's facts: parsed ahead if that parse is the one this transaction would make (the same
+ * transactions, and the same answers to its lookups as read here), else parsed now.
+ */
+async function parseBatch(tx: Tx, party: string, txs: readonly JsTransaction[], reads: BatchReads, prepared: PreparedBatch | undefined): Promise<ParsedFacts> {
+  if (prepared && preparedStillHolds(prepared, txs, reads.holdings, reads.instructions, reads.onboarded)) return sendParsedAhead(tx, prepared);
+  return parseAndSend(tx, party, txs, reads);
+}
+
+function sendParsedAhead(tx: Tx, prepared: PreparedBatch): ParsedFacts {
+  const facts: TransactionFacts[] = [];
+  const factsSent: PromiseLike<unknown>[] = [];
+  for (const chunk of prepared.chunks) {
+    for (const f of chunk.facts) facts.push(f);
+    factsSent.push(insertFacts(tx, chunk.json));
+  }
+  return { facts, changes: prepared.changes, factsSent, ahead: true };
+}
+
+/**
+ * Parses a chunk at a time, each chunk's facts sent as soon as it is parsed: Postgres stores them
+ * while the next chunk is parsed.
+ */
+async function parseAndSend(tx: Tx, party: string, txs: readonly JsTransaction[], reads: BatchReads): Promise<ParsedFacts> {
+  const state = new OverlayLedgerState({ holding: (cid) => reads.holdings.get(cid), instruction: (cid) => reads.instructions.get(cid) });
+  const facts: TransactionFacts[] = [];
+  const factsSent: PromiseLike<unknown>[] = [];
+  for (let i = 0; i < txs.length; i += PARSE_CHUNK) {
+    const chunk = parseChunk(txs, i, party, state, reads.onboarded);
+    for (const f of chunk.facts) facts.push(f);
+    factsSent.push(insertFacts(tx, chunk.json));
+    await letStartedQueriesGoOut();
+  }
+  return { facts, changes: state.ownChanges(), factsSent, ahead: false };
+}
+
+/**
+ * postgres.js hands a started query to its connection one microtask later: yielding lets it go
+ * out before the next chunk keeps this thread busy.
+ */
+async function letStartedQueriesGoOut(): Promise<void> {
+  await null;
+}
+
+/** One chunk's facts (one JSON document rather than text[] columns: no array escaping of JSON on either side). Started at once. */
+function insertFacts(tx: Tx, json: string): PromiseLike<unknown> {
+  return tx`
+    insert into ingested_updates (update_id, ledger_offset, record_time, synchronizer_id, facts)
+    select f->>'updateId', (f->>'offset')::bigint, (f->>'recordTime')::timestamptz, f->>'synchronizerId', f
+    from jsonb_array_elements(${json}::text::jsonb) as f`.execute();
+}
+
+/**
+ * The transfer instructions the batch's facts touch: those it read, and the earlier ones its new
+ * instructions continue (one more round trip, only when there are any).
+ */
+async function readInstructionsTouched(tx: Tx, facts: readonly TransactionFacts[], reads: BatchReads): Promise<InstructionRow[]> {
+  const continued = continuedInstructionCids(facts);
+  const originalRows = continued.length === 0 ? [] : await fetchInstructions(tx, continued.filter((c) => !reads.instructions.has(c)));
+  return [...reads.instructionRows, ...originalRows];
+}
+
+/** The facts' own rows: the updates (sent while parsing), the holdings they create and archive. Started at once. */
+function writeFactRows(tx: Tx, party: string, parsed: ParsedFacts): PromiseLike<unknown>[] {
+  const { facts } = parsed;
+  return [
+    ...parsed.factsSent,
+    insertHoldings(tx, party, facts.flatMap((f) => f.holdingsCreated.map((holding) => ({ facts: f, holding })))),
+    archiveHoldings(tx, facts.flatMap((f) => f.holdingsArchived.map((h) => ({ facts: f, contractId: h.contractId })))),
+  ];
 }
 
 /**

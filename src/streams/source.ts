@@ -6,6 +6,7 @@ import { openUpdatesSocket, type UpdatesSocket } from '../ledger/updates-socket.
 import type { IngestElement } from '../ingestion/elements.js';
 import { backoffDelay, RetriesExhaustedError, type BackoffPolicy } from './backoff.js';
 import { offsetOf, toIngestElement } from '../ingestion/elements.js';
+import { TransactionSlimmer } from '../ingestion/slim.js';
 import { continuityErrorOfStream } from './continuity.js';
 import { PrunedOffsetError } from '../ingestion/errors.js';
 import { Failure } from '../failures.js';
@@ -83,7 +84,7 @@ function classify(e: unknown, begin: number): unknown {
   return e;
 }
 
-function websocket$(o: UpdatesSourceOptions, begin: number): Observable<IngestElement> {
+function websocket$(o: UpdatesSourceOptions, begin: number, slimmer: TransactionSlimmer): Observable<IngestElement> {
   return new Observable<IngestElement>((sub) => {
     let socket: UpdatesSocket | undefined;
     let closed = false;
@@ -99,7 +100,7 @@ function websocket$(o: UpdatesSourceOptions, begin: number): Observable<IngestEl
           ...(o.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: o.livenessTimeoutMs } : {}),
           onElement: (el) => {
             try {
-              sub.next(toIngestElement(el));
+              sub.next(toIngestElement(el, slimmer));
             } catch (e) {
               socket?.close();
               sub.error(e);
@@ -143,7 +144,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * (up to httpMaxIdleTimeoutMs), or a slow read would answer [] forever; it is kept once a page
  * moved, as it is the node's pace, so the next pages do not relearn it.
  */
-function http$(o: UpdatesSourceOptions, begin: number, windowMs: number | undefined, answered: () => void): Observable<IngestElement> {
+function http$(o: UpdatesSourceOptions, begin: number, windowMs: number | undefined, answered: () => void, slimmer: TransactionSlimmer): Observable<IngestElement> {
   return new Observable<IngestElement>((sub) => {
     const ac = new AbortController();
     const until = windowMs === undefined ? Infinity : Date.now() + windowMs;
@@ -161,7 +162,7 @@ function http$(o: UpdatesSourceOptions, begin: number, windowMs: number | undefi
         const page = await o.client.updates({ beginExclusive: cursor, updateFormat: treasuryUpdateFormat(o.party) }, { streamIdleTimeoutMs: idleTimeoutMs, signal: ac.signal });
         const full = page.length >= o.client.listPageSize;
         for (const raw of page) {
-          const el = toIngestElement(raw);
+          const el = toIngestElement(raw, slimmer);
           cursor = Math.max(cursor, offsetOf(el));
           sub.next(el);
         }
@@ -189,6 +190,8 @@ function http$(o: UpdatesSourceOptions, begin: number, windowMs: number | undefi
 }
 
 export function updatesSource(o: UpdatesSourceOptions): Observable<IngestElement> {
+  // One for the stream, across its reconnects: the transactions it queues share identifiers.
+  const slimmer = new TransactionSlimmer();
   let fallBackToHttp = false;
   // Consecutive failed attempts: reset by anything received and by every HTTP page answered, so
   // that a fallback that works keeps the source alive while the websocket stays out of reach.
@@ -199,16 +202,16 @@ export function updatesSource(o: UpdatesSourceOptions): Observable<IngestElement
     const begin = o.resumeOffset();
     if (o.transport === 'http') {
       o.onTransport?.('http');
-      return http$(o, begin, undefined, answered);
+      return http$(o, begin, undefined, answered, slimmer);
     }
     if (o.transport === 'auto' && fallBackToHttp) {
       fallBackToHttp = false;
       o.onTransport?.('http');
-      return http$(o, begin, o.httpFallbackWindowMs ?? 60_000, answered);
+      return http$(o, begin, o.httpFallbackWindowMs ?? 60_000, answered, slimmer);
     }
     o.onTransport?.('websocket');
     let received = false;
-    return websocket$(o, begin).pipe(
+    return websocket$(o, begin, slimmer).pipe(
       tap(() => {
         received = true;
         answered();

@@ -3,8 +3,7 @@ import { Decimal } from 'decimal.js';
 import { UpdateParseError } from '../../src/ingestion/errors.js';
 import { TransactionFacts, type Activity, type TransactionFacts as Facts } from '../../src/ingestion/facts.js';
 import { OverlayLedgerState, staticLedgerState } from '../../src/ingestion/ledger-state.js';
-import { parseTransaction, slimTransaction } from '../../src/ingestion/parser.js';
-import type { JsTransaction } from '../../src/ledger/schema/index.js';
+import { parseTransaction } from '../../src/ingestion/parser.js';
 import { loadRecorded, RECORDED_PARTIES as P, recordedTransactions, txOf } from '../streams/support/fixtures.js';
 import { CC, customer, DSO, ScriptedLedger, TREASURY } from '../streams/support/scripted-ledger.js';
 
@@ -145,67 +144,6 @@ describe('parser on the recorded transactions', () => {
       expect(facts[1]!.unresolvedHoldingCids).toHaveLength(4);
       expect(only(facts[1]!, 'transfer_out')).toMatchObject({ holdingsDelta: null, fee: null, amount: '500.0000000000', transferInstructionCid: expect.stringMatching(/^00b3396b/) });
     });
-  });
-});
-
-describe('slimming a queued transaction', () => {
-  it('never changes its facts (recorded and scripted transactions, every party)', () => {
-    const l = new ScriptedLedger();
-    l.deposit1Step({ sender: customer(1), amount: '100', memo: 'a' });
-    const o = l.offerDeposit({ sender: customer(2), amount: '5', memo: 'x' });
-    l.acceptOffer(o, { fee: '0.1' });
-    const w = l.treasuryTransfer({ withdrawalId: 'w', receiver: customer(3), amount: '7', kind: 'offer' })!;
-    l.customerDecides(w.instructionCid!, false);
-    l.treasuryTransfer({ withdrawalId: 'm', receiver: TREASURY, amount: '50', kind: 'self' });
-    const cases: [JsTransaction[], string][] = [
-      [l.elements.map((e) => txOf(e)), TREASURY],
-      [recordedTransactions('1-step-transfer.json'), P.oneStepTreasury],
-      [[...recordedTransactions('transfer-instruction-create.json'), ...recordedTransactions('transfer-instruction-accept.json')], P.twoStepTreasury],
-      [recordedTransactions('utility-token-transfer.json'), P.utilitySender],
-      [recordedTransactions('utility-token-transfer.json'), P.utilityReceiver],
-    ];
-    for (const [txs, party] of cases) {
-      const full = new OverlayLedgerState();
-      const slim = new OverlayLedgerState();
-      for (const t of txs) {
-        const a = parseTransaction(structuredClone(t), party, full, { unknownOwnedHolding: 'report' });
-        const b = parseTransaction(slimTransaction(structuredClone(t)), party, slim, { unknownOwnedHolding: 'report' });
-        expect(JSON.stringify(b)).toBe(JSON.stringify(a));
-        full.apply(a);
-        slim.apply(b);
-      }
-    }
-  });
-  it('keeps a malformed Holding view as it came: the parse meets it as it would unslimmed', () => {
-    const [tx] = recordedTransactions('1-step-transfer.json');
-    const treasurys = (change: (view: Record<string, unknown>) => void): JsTransaction => {
-      const t = structuredClone(tx!);
-      for (const e of t.events) {
-        if (!('CreatedEvent' in e)) continue;
-        for (const v of e.CreatedEvent.interfaceViews ?? []) {
-          const value = v.viewValue as Record<string, unknown>;
-          if (v.interfaceId.endsWith(':Holding') && value.owner === P.oneStepTreasury) change(value);
-        }
-      }
-      return t;
-    };
-    const outcome = (t: JsTransaction) => {
-      try {
-        return JSON.stringify(parseTransaction(t, P.oneStepTreasury, staticLedgerState()));
-      } catch (e) {
-        return `failed: ${(e as Error).message}`;
-      }
-    };
-    const cases = [
-      treasurys((v) => (v.instrumentId = { admin: 'DSO::1220' })),
-      treasurys((v) => (v.instrumentId = { admin: 7, id: 'Amulet' })),
-      treasurys((v) => delete v.instrumentId),
-      treasurys((v) => (v.owner = 7)),
-    ];
-    const outcomes = cases.map((t) => outcome(t));
-    expect(outcomes.slice(0, 3).every((o) => o.startsWith('failed: '))).toBe(true);
-    expect(outcomes[3]).not.toMatch(/^failed/); // an owner that is not the treasury's: not our holding
-    cases.forEach((t, i) => expect(outcome(slimTransaction(structuredClone(t)))).toBe(outcomes[i]));
   });
 });
 

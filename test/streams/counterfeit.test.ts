@@ -7,6 +7,7 @@ import { listActiveHoldings } from '../../src/store/holdings.js';
 import { upsertInstrument } from '../../src/store/instruments.js';
 import { ingestBatch } from '../../src/store/ingestion.js';
 import { toIngestElement } from '../../src/ingestion/elements.js';
+import { TransactionSlimmer } from '../../src/ingestion/slim.js';
 import { auth, buildApiApp } from '../support/api-app.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { eventsOf, resetIngestionTables } from './support/db-state.js';
@@ -46,7 +47,8 @@ async function ingestAll(s: Sandbox, treasury: string, after = 0) {
   const reads = new LedgerReadClient(new LedgerHttp({ baseUrl: s.jsonApiUrl, auth: staticToken(await s.tokenFor(s.treasury!.userId)) }));
   const end = await reads.ledgerEnd();
   const raw = await reads.updates({ beginExclusive: after, endInclusive: end, updateFormat: treasuryUpdateFormat(treasury) });
-  return ingestBatch(sql, raw.map(toIngestElement), { treasuryParty: treasury });
+  const slimmer = new TransactionSlimmer();
+  return ingestBatch(sql, raw.map((el) => toIngestElement(el, slimmer)), { treasuryParty: treasury });
 }
 
 async function depositRows() {
