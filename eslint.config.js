@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import stylistic from '@stylistic/eslint-plugin';
 
 /**
  * A zone of the upper layers: files in `folders` (under src/) import nothing from the folders
@@ -32,7 +33,13 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    plugins: { '@stylistic': stylistic },
     rules: {
+      // Prettier (npm run format) wraps code at 140; it leaves comments and strings as written.
+      '@stylistic/max-len': [
+        'error',
+        { code: 140, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true },
+      ],
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -48,8 +55,10 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "NewExpression[callee.name=/^(ActorError|LedgerApiError|ReservationRefused)$/] > ObjectExpression > Property[key.name='code'] > :matches(Literal, TemplateLiteral, ConditionalExpression:has(> Literal), ConditionalExpression:has(> TemplateLiteral))",
-          message: 'Name the failure code from src/failures.ts (Failure.X, or familyCode for HTTP_/DB_ codes); add a new code there with its meaning.',
+          selector:
+            "NewExpression[callee.name=/^(ActorError|LedgerApiError|ReservationRefused)$/] > ObjectExpression > Property[key.name='code'] > :matches(Literal, TemplateLiteral, ConditionalExpression:has(> Literal), ConditionalExpression:has(> TemplateLiteral))",
+          message:
+            'Name the failure code from src/failures.ts (Failure.X, or familyCode for HTTP_/DB_ codes); add a new code there with its meaning.',
         },
       ],
     },
@@ -62,7 +71,16 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/ledger/schema', '**/ledger/schema/*'], allowTypeImports: true, message: 'The double must not decode with the client schemas (src/ledger/schema): decode as the real server does, in src/sandbox/wire/decode.' }] },
+        {
+          patterns: [
+            {
+              group: ['**/ledger/schema', '**/ledger/schema/*'],
+              allowTypeImports: true,
+              message:
+                'The double must not decode with the client schemas (src/ledger/schema): decode as the real server does, in src/sandbox/wire/decode.',
+            },
+          ],
+        },
       ],
     },
   },
@@ -85,7 +103,11 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '^\\.\\./', message: 'src/lib and src/events are contracts below every layer: they import nothing of the daemon.' }] },
+        {
+          patterns: [
+            { regex: '^\\.\\./', message: 'src/lib and src/events are contracts below every layer: they import nothing of the daemon.' },
+          ],
+        },
       ],
     },
   },
@@ -109,13 +131,21 @@ export default tseslint.config(
           patterns: [
             {
               regex: '^(\\.\\./)+(?!(lib|events|ledger/schema)/|failures\\.js$)',
-              message: 'src/ingestion is the pure ingestion domain: it may import src/lib, src/events, src/failures.ts and the wire types (src/ledger/schema), nothing else of the daemon.',
+              message:
+                'src/ingestion is the pure ingestion domain: it may import src/lib, src/events, src/failures.ts and the wire types (src/ledger/schema), nothing else of the daemon.',
             },
-            { regex: '^(postgres|ws|undici|node:(net|http|https|fs|fs/promises|child_process))$', message: 'src/ingestion does no I/O: the database is src/store, the ledger stream src/streams.' },
+            {
+              regex: '^(postgres|ws|undici|node:(net|http|https|fs|fs/promises|child_process))$',
+              message: 'src/ingestion does no I/O: the database is src/store, the ledger stream src/streams.',
+            },
           ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'fetch', message: 'src/ingestion does no I/O.' }, { name: 'WebSocket', message: 'src/ingestion does no I/O.' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'fetch', message: 'src/ingestion does no I/O.' },
+        { name: 'WebSocket', message: 'src/ingestion does no I/O.' },
+      ],
     },
   },
   {
@@ -127,13 +157,16 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '^(\\.\\./)+(streams|machines|admin|http|cli|conformance|treasury|sandbox)/|^(\\.\\./)+(service|service-metrics|daemon|main|metrics|config|lifecycle)\\.js$',
-              message: 'src/store holds SQL and row mapping and imports no layer above it: what it needs belongs below it (src/ingestion, src/lib, src/events, src/failures.ts), or the caller above passes it in.',
+              regex:
+                '^(\\.\\./)+(streams|machines|admin|http|cli|conformance|treasury|sandbox)/|^(\\.\\./)+(service|service-metrics|daemon|main|metrics|config|lifecycle)\\.js$',
+              message:
+                'src/store holds SQL and row mapping and imports no layer above it: what it needs belongs below it (src/ingestion, src/lib, src/events, src/failures.ts), or the caller above passes it in.',
             },
             {
               regex: '^(\\.\\./)+ledger/(?!schema/)',
               allowTypeImports: true,
-              message: 'src/store does not call the ledger; it may name the clients\' data types (import type) and use the wire types (src/ledger/schema).',
+              message:
+                "src/store does not call the ledger; it may name the clients' data types (import type) and use the wire types (src/ledger/schema).",
             },
           ],
         },
@@ -141,7 +174,10 @@ export default tseslint.config(
     },
   },
   ...[
-    { folders: ['ledger', 'treasury'], above: ['ingestion', 'store', 'gates', 'streams', 'machines', 'admin', 'http', 'cli', 'conformance'] },
+    {
+      folders: ['ledger', 'treasury'],
+      above: ['ingestion', 'store', 'gates', 'streams', 'machines', 'admin', 'http', 'cli', 'conformance'],
+    },
     { folders: ['gates'], above: ['streams', 'machines', 'admin', 'http', 'cli', 'conformance', 'treasury'] },
     { folders: ['streams'], above: ['machines', 'admin', 'http', 'cli', 'conformance', 'treasury'] },
     { folders: ['machines'], above: ['streams', 'admin', 'http', 'cli', 'conformance'] },

@@ -18,7 +18,11 @@ import { DEFAULT_BATCH_MAX_SIZE } from '../src/streams/index.js';
  * else postgres://postgres@127.0.0.1:5432/postgres (a database is created and dropped per run).
  */
 const { values } = parseArgs({
-  options: { n: { type: 'string', default: '100000' }, batch: { type: 'string', default: String(DEFAULT_BATCH_MAX_SIZE) }, ledger: { type: 'string', default: 'double,replay' } },
+  options: {
+    n: { type: 'string', default: '100000' },
+    batch: { type: 'string', default: String(DEFAULT_BATCH_MAX_SIZE) },
+    ledger: { type: 'string', default: 'double,replay' },
+  },
 });
 const sizes = values.n.split(',').map((s) => Number(s.trim()));
 const ledgers = values.ledger.split(',').map((s) => s.trim());
@@ -72,12 +76,30 @@ for (const n of sizes) {
   const double = child('./support/ledger-double.ts', ['--n', String(n)], doubleArgs);
   const replay: ChildProcess[] = [];
   try {
-    const ledger = JSON.parse(await firstLine(double)) as { url: string; token: string; party: string; ledgerEnd: number; transactions: number; instruments: unknown };
-    console.log(`N=${n}: the double holds ${ledger.transactions} deposits (ledger end ${ledger.ledgerEnd}) after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    const ledger = JSON.parse(await firstLine(double)) as {
+      url: string;
+      token: string;
+      party: string;
+      ledgerEnd: number;
+      transactions: number;
+      instruments: unknown;
+    };
+    console.log(
+      `N=${n}: the double holds ${ledger.transactions} deposits (ledger end ${ledger.ledgerEnd}) after ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    );
     for (const mode of ledgers) {
       let served = { url: ledger.url, pid: double.pid! };
       if (mode === 'replay') {
-        const r = child('./support/replay-ledger.ts', ['--url', ledger.url, '--token', ledger.token, '--party', ledger.party, '--ledger-end', String(ledger.ledgerEnd)]);
+        const r = child('./support/replay-ledger.ts', [
+          '--url',
+          ledger.url,
+          '--token',
+          ledger.token,
+          '--party',
+          ledger.party,
+          '--ledger-end',
+          String(ledger.ledgerEnd),
+        ]);
         replay.push(r);
         const info = JSON.parse(await firstLine(r)) as { url: string; frames: number };
         served = { url: info.url, pid: r.pid! };
@@ -85,11 +107,30 @@ for (const n of sizes) {
       } else {
         console.log(`N=${n}: served by the double; measuring…`);
       }
-      const run = child('./support/ingest-run.ts', [
-        '--url', served.url, '--token', ledger.token, '--party', ledger.party, '--ledger-end', String(ledger.ledgerEnd),
-        '--transactions', String(ledger.transactions), '--admin-url', adminUrl, '--batch', values.batch, '--double-pid', String(served.pid),
-        '--instruments', JSON.stringify(ledger.instruments),
-      ], ingestArgs);
+      const run = child(
+        './support/ingest-run.ts',
+        [
+          '--url',
+          served.url,
+          '--token',
+          ledger.token,
+          '--party',
+          ledger.party,
+          '--ledger-end',
+          String(ledger.ledgerEnd),
+          '--transactions',
+          String(ledger.transactions),
+          '--admin-url',
+          adminUrl,
+          '--batch',
+          values.batch,
+          '--double-pid',
+          String(served.pid),
+          '--instruments',
+          JSON.stringify(ledger.instruments),
+        ],
+        ingestArgs,
+      );
       const r = JSON.parse(await firstLine(run)) as Omit<Result, 'n' | 'ledger'>;
       results.push({ n, ledger: mode, ...r });
     }
@@ -100,7 +141,9 @@ for (const n of sizes) {
 }
 
 const f = (x: number) => Math.round(x).toLocaleString('en-US');
-console.log('\n| N | ledger | raw read (updates/s) | full ingestion (updates/s) | ratio | peak RSS of ingestion (MB) | CPU per update: ingestion process + Postgres (µs) | CPU per update of the ledger: raw read, full (µs) | cores busy during (b) | batches parsed ahead |');
+console.log(
+  '\n| N | ledger | raw read (updates/s) | full ingestion (updates/s) | ratio | peak RSS of ingestion (MB) | CPU per update: ingestion process + Postgres (µs) | CPU per update of the ledger: raw read, full (µs) | cores busy during (b) | batches parsed ahead |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   // CPU seconds per second of all three processes during full ingestion: well below the core
@@ -125,5 +168,10 @@ for (const r of results) {
   if (r.fullPerSecond / r.rawPerSecond < TARGET_RATIO) console.log(`N=${r.n}, ${r.ledger}: below the target ratio ${TARGET_RATIO}`);
 }
 const os = await import('node:os');
-console.log(`cores: ${os.availableParallelism()}, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(
+  `cores: ${os.availableParallelism()}, node ${process.version}, load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
 process.exitCode = ok ? 0 : 1;

@@ -62,7 +62,8 @@ const WARMUP_MS = warmupArg.endsWith('%') ? (DURATION_MS * Number(warmupArg.slic
 const MIX = str(values.mix, '3:3:4').split(':').map(Number);
 const MAX_IN_FLIGHT = Number(str(values['max-in-flight'], '256'));
 const ACCOUNTS = 50;
-if (MIX.length !== 3 || MIX.some((x) => !Number.isFinite(x) || x < 0) || MIX.every((x) => x === 0)) throw new Error('--mix is deposits:withdrawals:queries, e.g. 3:3:4');
+if (MIX.length !== 3 || MIX.some((x) => !Number.isFinite(x) || x < 0) || MIX.every((x) => x === 0))
+  throw new Error('--mix is deposits:withdrawals:queries, e.g. 3:3:4');
 if (!(RATE > 0) || !(DURATION_MS > 0)) throw new Error('--rate and --duration must be positive');
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -72,7 +73,12 @@ const DoubleInfo = z.object({
   party: z.string(),
   userId: z.string(),
   keyFile: z.string(),
-  instrument: z.object({ admin: z.string(), id: z.string(), registryUrl: z.string(), senderFee: z.object({ rate: z.string(), flat: z.string() }) }),
+  instrument: z.object({
+    admin: z.string(),
+    id: z.string(),
+    registryUrl: z.string(),
+    senderFee: z.object({ rate: z.string(), flat: z.string() }),
+  }),
   receivers: z.array(z.string()).min(1),
   controlUrl: z.string(),
   controlToken: z.string(),
@@ -80,7 +86,13 @@ const DoubleInfo = z.object({
 
 // ---------------------------------------------------------------- measurement helpers
 
-type Kind = 'deposit (double control API)' | 'POST /v1/withdrawals' | 'GET /v1/withdrawals/:id' | 'GET /v1/deposits' | 'GET /v1/accounts/:id' | 'GET /v1/holdings';
+type Kind =
+  | 'deposit (double control API)'
+  | 'POST /v1/withdrawals'
+  | 'GET /v1/withdrawals/:id'
+  | 'GET /v1/deposits'
+  | 'GET /v1/accounts/:id'
+  | 'GET /v1/holdings';
 
 class Latencies {
   readonly byKind = new Map<Kind, { ms: number[]; errors: number; statuses: Map<number, number> }>();
@@ -99,7 +111,10 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 function median(xs: readonly number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 }
 
 interface MemorySample {
@@ -117,11 +132,21 @@ function sampleMemory(started: number): MemorySample {
   // With --expose-gc (npm run soak) the heap is measured after a full collection: live data only.
   gc?.();
   const m = process.memoryUsage();
-  return { atS: (Date.now() - started) / 1000, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) };
+  return {
+    atS: (Date.now() - started) / 1000,
+    rssMb: mb(m.rss),
+    heapUsedMb: mb(m.heapUsed),
+    heapTotalMb: mb(m.heapTotal),
+    externalMb: mb(m.external),
+  };
 }
 
 /** Flat: the last third's median is within max(10 %, 16 MB) of the first third's (samples after warm-up). */
-function memoryVerdict(samples: readonly MemorySample[], warmupS: number, pick: (s: MemorySample) => number): { first: number; last: number; growth: number; flat: boolean; n: number } {
+function memoryVerdict(
+  samples: readonly MemorySample[],
+  warmupS: number,
+  pick: (s: MemorySample) => number,
+): { first: number; last: number; growth: number; flat: boolean; n: number } {
   const steady = samples.filter((s) => s.atS >= warmupS);
   const third = Math.max(1, Math.floor(steady.length / 3));
   const first = median(steady.slice(0, third).map(pick));
@@ -136,7 +161,15 @@ let exitCode = 0;
 const t0 = Date.now();
 const double = spawn(
   process.execPath,
-  ['--import', 'tsx', fileURLToPath(new URL('./support/withdraw-double.ts', import.meta.url)), '--holdings', str(values.holdings, '300'), '--receivers', str(values.receivers, '20')],
+  [
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('./support/withdraw-double.ts', import.meta.url)),
+    '--holdings',
+    str(values.holdings, '300'),
+    '--receivers',
+    str(values.receivers, '20'),
+  ],
   { stdio: ['pipe', 'pipe', 'inherit'] },
 );
 const info = DoubleInfo.parse(
@@ -152,7 +185,9 @@ const info = DoubleInfo.parse(
   ),
 );
 const HOLDINGS = Number(str(values.holdings, '300'));
-console.log(`ledger double ready after ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${double.pid}): ${HOLDINGS} treasury holdings, ${info.receivers.length} preapproved receivers`);
+console.log(
+  `ledger double ready after ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${double.pid}): ${HOLDINGS} treasury holdings, ${info.receivers.length} preapproved receivers`,
+);
 
 const dbName = `cxi_soak_${randomBytes(4).toString('hex')}`;
 const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -175,11 +210,25 @@ try {
   await migrate(sql);
   // As the sandbox onboards it: the double's sender fee is the reserve coin selection covers.
   const feeReserve = { rate: info.instrument.senderFee.rate, flat: info.instrument.senderFee.flat };
-  await upsertInstrument(sql, { admin: info.instrument.admin, id: info.instrument.id, registryUrl: info.instrument.registryUrl, displayDecimals: 10, transferPolicy: 'direct-or-offer', feeReserve, enabled: true });
+  await upsertInstrument(sql, {
+    admin: info.instrument.admin,
+    id: info.instrument.id,
+    registryUrl: info.instrument.registryUrl,
+    displayDecimals: 10,
+    transferPolicy: 'direct-or-offer',
+    feeReserve,
+    enabled: true,
+  });
   const daemon = await startDaemonParts({
     sql,
     logger,
-    ledger: { apiUrl: info.url, userId: info.userId, auth: { kind: 'static', token: info.token }, treasuryParty: info.party, treasuryKeyFile: info.keyFile },
+    ledger: {
+      apiUrl: info.url,
+      userId: info.userId,
+      auth: { kind: 'static', token: info.token },
+      treasuryParty: info.party,
+      treasuryKeyFile: info.keyFile,
+    },
     profile: 'daemon',
   });
   const api = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
@@ -242,7 +291,15 @@ try {
         const memo = n % 10 === 9 ? `soak-unknown-${n}` : `soak-memo-${n % ACCOUNTS}`;
         return timed(
           'deposit (double control API)',
-          () => control('/transfers', { from: depositors[n % depositors.length], to: info.party, instrument: 'Amulet', amount: `${1 + (n % 50)}.${n % 7}`, memo, mode: n % 4 === 3 ? 'offer' : 'auto' }),
+          () =>
+            control('/transfers', {
+              from: depositors[n % depositors.length],
+              to: info.party,
+              instrument: 'Amulet',
+              amount: `${1 + (n % 50)}.${n % 7}`,
+              memo,
+              mode: n % 4 === 3 ? 'offer' : 'auto',
+            }),
           (s) => s === 200,
         );
       }
@@ -266,11 +323,29 @@ try {
       if (q === 0 && withdrawals.length > 0) {
         // A recent one: the exchange polls what it just requested.
         const id = withdrawals[Math.max(0, withdrawals.length - 1 - Math.floor(Math.random() * 50))]!;
-        return timed('GET /v1/withdrawals/:id', () => api('GET', `/v1/withdrawals/${id}`), (s) => s === 200 || s === 404);
+        return timed(
+          'GET /v1/withdrawals/:id',
+          () => api('GET', `/v1/withdrawals/${id}`),
+          (s) => s === 200 || s === 404,
+        );
       }
-      if (q === 1) return timed('GET /v1/deposits', () => api('GET', '/v1/deposits?limit=20'), (s) => s === 200);
-      if (q === 2) return timed('GET /v1/accounts/:id', () => api('GET', `/v1/accounts/${encodeURIComponent(accounts[i % accounts.length]!)}`), (s) => s === 200);
-      return timed('GET /v1/holdings', () => api('GET', '/v1/holdings'), (s) => s === 200);
+      if (q === 1)
+        return timed(
+          'GET /v1/deposits',
+          () => api('GET', '/v1/deposits?limit=20'),
+          (s) => s === 200,
+        );
+      if (q === 2)
+        return timed(
+          'GET /v1/accounts/:id',
+          () => api('GET', `/v1/accounts/${encodeURIComponent(accounts[i % accounts.length]!)}`),
+          (s) => s === 200,
+        );
+      return timed(
+        'GET /v1/holdings',
+        () => api('GET', '/v1/holdings'),
+        (s) => s === 200,
+      );
     };
 
     const soakStart = Date.now();
@@ -279,7 +354,9 @@ try {
       const s = sampleMemory(soakStart);
       samples.push(s);
       const done = [...lat.byKind.values()].reduce((a, k) => a + k.ms.length, 0);
-      console.log(`  t=${s.atS.toFixed(0).padStart(4)} s  ops ${done}/${started} (in flight ${inFlight})  RSS ${s.rssMb.toFixed(0)} MB  heap ${s.heapUsedMb.toFixed(0)}/${s.heapTotalMb.toFixed(0)} MB`);
+      console.log(
+        `  t=${s.atS.toFixed(0).padStart(4)} s  ops ${done}/${started} (in flight ${inFlight})  RSS ${s.rssMb.toFixed(0)} MB  heap ${s.heapUsedMb.toFixed(0)}/${s.heapTotalMb.toFixed(0)} MB`,
+      );
     }, SAMPLE_MS);
     // Open loop: the schedule does not wait for answers (a slow daemon shows as latency, not as a
     // lower offered rate), bounded by max-in-flight so an overload does not run this process out of memory.
@@ -330,11 +407,28 @@ try {
     console.log('|---|---|---|---|---|---|---|---|');
     for (const [kind, k] of [...lat.byKind.entries()].sort()) {
       const s = [...k.ms].sort((a, b) => a - b);
-      const statuses = [...k.statuses.entries()].sort((a, b) => a[0] - b[0]).map(([st, n]) => `${st}×${n}`).join(' ');
-      console.log(`| ${kind} | ${s.length} | ${f1(s.length / soakSeconds)} | ${f1(percentile(s, 50))} | ${f1(percentile(s, 99))} | ${f0(s.at(-1) ?? NaN)} | ${k.errors} | ${statuses} |`);
+      const statuses = [...k.statuses.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([st, n]) => `${st}×${n}`)
+        .join(' ');
+      console.log(
+        `| ${kind} | ${s.length} | ${f1(s.length / soakSeconds)} | ${f1(percentile(s, 50))} | ${f1(percentile(s, 99))} | ${f0(s.at(-1) ?? NaN)} | ${k.errors} | ${statuses} |`,
+      );
     }
 
-    const [w] = await sql<{ requested: number; completed: number; failed: number; stalled: number; p50: number | null; p99: number | null; max: number | null; first: string | null; last: string | null }[]>`
+    const [w] = await sql<
+      {
+        requested: number;
+        completed: number;
+        failed: number;
+        stalled: number;
+        p50: number | null;
+        p99: number | null;
+        max: number | null;
+        first: string | null;
+        last: string | null;
+      }[]
+    >`
       with c as (
         select w.withdrawal_id, w.status, w.requested_at, t.at as completed_at
         from withdrawals w
@@ -357,7 +451,8 @@ try {
     console.log(
       `\nwithdrawals: ${w!.requested} requested, ${w!.completed} completed (${f1(w!.completed / span)}/s), ${w!.failed} failed/cancelled, ${w!.stalled} stalled, ${open} still open; request → completed p50 ${f0(w!.p50 ?? NaN)} ms, p99 ${f0(w!.p99 ?? NaN)} ms, max ${f0(w!.max ?? NaN)} ms`,
     );
-    if (reasons.length > 0) console.log(`  not completed: ${reasons.map((x) => `${x.status} ×${x.n}${x.reason ? ` (${x.reason})` : ''}`).join('; ')}`);
+    if (reasons.length > 0)
+      console.log(`  not completed: ${reasons.map((x) => `${x.status} ×${x.n}${x.reason ? ` (${x.reason})` : ''}`).join('; ')}`);
     const [firstStalled] = await sql<{ withdrawal_id: string; reason: string | null }[]>`
       select withdrawal_id, status_reason as reason from withdrawals where withdrawal_id like ${`soak-${runId}-%`} and status = 'stalled' order by requested_at limit 1`;
     if (firstStalled) console.log(`  first stalled: ${firstStalled.withdrawal_id}: ${firstStalled.reason ?? ''}`);
@@ -391,7 +486,9 @@ try {
       select third, count(ms)::int as n, percentile_cont(0.5) within group (order by ms)::float as p50 from c group by third order by third`;
     console.log(`  request → completed p50 by third of the run: ${thirds.map((x) => `${f0(x.p50 ?? NaN)} ms`).join(' → ')}`);
     console.log(`  time in state (ms): ${stays.map((x) => `${x.state} ×${x.n} p50 ${f0(x.p50)} p99 ${f0(x.p99)}`).join('; ')}`);
-    const [d] = await sql<{ n: number; credited: number; unattributed: number; offered: number; lag50: number | null; lag99: number | null }[]>`
+    const [d] = await sql<
+      { n: number; credited: number; unattributed: number; offered: number; lag50: number | null; lag99: number | null }[]
+    >`
       select count(*)::int as n,
              count(*) filter (where status = 'credited')::int as credited,
              count(*) filter (where status = 'unattributed')::int as unattributed,
@@ -412,7 +509,9 @@ try {
     // Exactly once, from the double's own books.
     const books = z
       .object({ transfers: z.array(z.object({ memo: z.string().nullable() })) })
-      .parse(await (await fetch(`${info.controlUrl}/books/transfers`, { headers: { authorization: `Bearer ${info.controlToken}` } })).json());
+      .parse(
+        await (await fetch(`${info.controlUrl}/books/transfers`, { headers: { authorization: `Bearer ${info.controlToken}` } })).json(),
+      );
     const perMemo = new Map<string, number>();
     for (const t of books.transfers) if (t.memo?.startsWith(`soak-${runId}-`)) perMemo.set(t.memo, (perMemo.get(t.memo) ?? 0) + 1);
     const paidTwice = [...perMemo.values()].filter((c) => c > 1).length;
@@ -423,11 +522,23 @@ try {
     const underLoad = samples.filter((x) => x.atS <= soakSeconds + 1);
     const rss = memoryVerdict(underLoad, warmupS, (s) => s.rssMb);
     const heap = memoryVerdict(underLoad, warmupS, (s) => s.heapUsedMb);
-    console.log(`\nmemory (${samples.length} samples, ${rss.n} under load after warm-up; the last ${samples.length - underLoad.length} during the drain):`);
-    console.log(`  samples t(s):RSS/heap MB  ${samples.map((s) => `${s.atS.toFixed(0)}:${s.rssMb.toFixed(0)}/${s.heapUsedMb.toFixed(0)}`).join('  ')}`);
-    console.log(`  RSS  first third ${f1(rss.first)} MB → last third ${f1(rss.last)} MB (${rss.growth >= 0 ? '+' : ''}${f1(rss.growth)} MB): ${rss.flat ? 'flat' : 'GROWING'}`);
-    console.log(`  heap first third ${f1(heap.first)} MB → last third ${f1(heap.last)} MB (${heap.growth >= 0 ? '+' : ''}${f1(heap.growth)} MB): ${heap.flat ? 'flat' : 'GROWING'}`);
-    console.log(`cores: ${availableParallelism()}, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(
+      `\nmemory (${samples.length} samples, ${rss.n} under load after warm-up; the last ${samples.length - underLoad.length} during the drain):`,
+    );
+    console.log(
+      `  samples t(s):RSS/heap MB  ${samples.map((s) => `${s.atS.toFixed(0)}:${s.rssMb.toFixed(0)}/${s.heapUsedMb.toFixed(0)}`).join('  ')}`,
+    );
+    console.log(
+      `  RSS  first third ${f1(rss.first)} MB → last third ${f1(rss.last)} MB (${rss.growth >= 0 ? '+' : ''}${f1(rss.growth)} MB): ${rss.flat ? 'flat' : 'GROWING'}`,
+    );
+    console.log(
+      `  heap first third ${f1(heap.first)} MB → last third ${f1(heap.last)} MB (${heap.growth >= 0 ? '+' : ''}${f1(heap.growth)} MB): ${heap.flat ? 'flat' : 'GROWING'}`,
+    );
+    console.log(
+      `cores: ${availableParallelism()}, node ${process.version}, load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
+    );
 
     const problems: string[] = [];
     if (fiveHundreds.length > 0) problems.push(`server errors: ${fiveHundreds.slice(0, 5).join('; ')}`);

@@ -53,8 +53,12 @@ if (SIGNER === 'both') {
   let code = 0;
   for (const signer of ['file', 'pkcs11']) {
     console.log(`\n== bench:withdraw --signer ${signer}`);
-    const args = process.argv.slice(2).flatMap((a, i, all) => (a === '--signer' || all[i - 1] === '--signer' || a.startsWith('--signer=') ? [] : [a]));
-    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, '--signer', signer], { stdio: 'inherit' });
+    const args = process.argv
+      .slice(2)
+      .flatMap((a, i, all) => (a === '--signer' || all[i - 1] === '--signer' || a.startsWith('--signer=') ? [] : [a]));
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, '--signer', signer], {
+      stdio: 'inherit',
+    });
     code = Math.max(code, await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1))));
   }
   process.exit(code);
@@ -85,9 +89,22 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsa
 const t0 = Date.now();
 // BENCH_DOUBLE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the double's process too.
 const doubleArgs = (process.env.BENCH_DOUBLE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-const double = spawn(process.execPath, [...doubleArgs, '--import', 'tsx', fileURLToPath(new URL('./support/withdraw-double.ts', import.meta.url)), '--holdings', String(HOLDINGS), '--receivers', arg(values.receivers, '50')], {
-  stdio: ['pipe', 'pipe', 'inherit'],
-});
+const double = spawn(
+  process.execPath,
+  [
+    ...doubleArgs,
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('./support/withdraw-double.ts', import.meta.url)),
+    '--holdings',
+    String(HOLDINGS),
+    '--receivers',
+    arg(values.receivers, '50'),
+  ],
+  {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  },
+);
 const info = await new Promise<DoubleInfo>((resolve, reject) => {
   const rl = createInterface({ input: double.stdout });
   rl.once('line', (l) => {
@@ -96,7 +113,9 @@ const info = await new Promise<DoubleInfo>((resolve, reject) => {
   });
   double.once('exit', (code) => reject(new Error(`the ledger double exited with ${code}`)));
 });
-console.log(`ledger double ready after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${HOLDINGS} treasury holdings, ${info.receivers.length} preapproved receivers`);
+console.log(
+  `ledger double ready after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${HOLDINGS} treasury holdings, ${info.receivers.length} preapproved receivers`,
+);
 
 const dbName = `cxi_bench_withdraw_${randomBytes(4).toString('hex')}`;
 const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -113,8 +132,21 @@ try {
   await migrate(sql);
   // As the sandbox onboards it: the double's sender fee is the reserve coin selection covers.
   const feeReserve = { rate: info.instrument.senderFee.rate, flat: info.instrument.senderFee.flat };
-  await upsertInstrument(sql, { admin: info.instrument.admin, id: info.instrument.id, registryUrl: info.instrument.registryUrl, displayDecimals: 10, transferPolicy: 'direct-or-offer', feeReserve, enabled: true });
-  const connection = { apiUrl: info.url, userId: info.userId, auth: { kind: 'static' as const, token: info.token }, treasuryParty: info.party };
+  await upsertInstrument(sql, {
+    admin: info.instrument.admin,
+    id: info.instrument.id,
+    registryUrl: info.instrument.registryUrl,
+    displayDecimals: 10,
+    transferPolicy: 'direct-or-offer',
+    feeReserve,
+    enabled: true,
+  });
+  const connection = {
+    apiUrl: info.url,
+    userId: info.userId,
+    auth: { kind: 'static' as const, token: info.token },
+    treasuryParty: info.party,
+  };
   const hsm = SIGNER === 'pkcs11' ? await softHsmWithKey(info.keyFile) : undefined;
   if (hsm) stopHsm = () => hsm.hsm.close();
   const ledger: LedgerConfig = hsm ? { ...connection, treasuryPkcs11: hsm.config } : { ...connection, treasuryKeyFile: info.keyFile };
@@ -136,14 +168,22 @@ try {
     // Funding the pool made deposits (the treasury's own mints, unattributed): their machines must
     // be done before the clock starts, or their work is counted against the withdrawals.
     for (;;) {
-      const [r] = await sql<{ last: number | null }[]>`select max(event_id)::bigint as last from outbox_events where topic = any(${DEPOSIT_TOPICS as unknown as string[]})`;
+      const [r] = await sql<
+        { last: number | null }[]
+      >`select max(event_id)::bigint as last from outbox_events where topic = any(${DEPOSIT_TOPICS as unknown as string[]})`;
       if ((await readCursor(sql, DEPOSIT_CONSUMER)) >= (r!.last ?? 0)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    console.log(`pool ingested after ${((Date.now() - t0) / 1000).toFixed(1)} s; requesting ${N} withdrawals, ${CONCURRENCY} requests in flight…`);
+    console.log(
+      `pool ingested after ${((Date.now() - t0) / 1000).toFixed(1)} s; requesting ${N} withdrawals, ${CONCURRENCY} requests in flight…`,
+    );
 
     // CPU from here to the last completion, per process: what one withdrawal costs each of them.
-    const backends = async () => (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`).reduce((sum, r) => sum + processCpuMs(r.pid), 0);
+    const backends = async () =>
+      (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`).reduce(
+        (sum, r) => sum + processCpuMs(r.pid),
+        0,
+      );
     const cpuStart = { daemon: process.cpuUsage(), pg: await backends(), double: processCpuMs(double.pid ?? 0) };
     const started = performance.now();
     let next = 0;
@@ -171,7 +211,7 @@ try {
     if (failures.length > 0) throw new Error(`requests refused: ${failures.slice(0, 3).join('; ')}`);
 
     let done = 0;
-    for (let lastChange = Date.now(), last = -1; done < N; ) {
+    for (let lastChange = Date.now(), last = -1; done < N;) {
       const [r] = await sql<{ done: number; stuck: number }[]>`
         select count(*) filter (where status in ('completed', 'failed', 'cancelled'))::int as done,
                count(*) filter (where status in ('stalled', 'failed'))::int as stuck
@@ -181,7 +221,9 @@ try {
         const stuck = await sql<{ id: string; status: string; reason: string | null }[]>`
           select withdrawal_id as id, status, status_reason as reason from withdrawals
           where withdrawal_id like 'bench-%' and status in ('stalled', 'failed') limit 5`;
-        throw new Error(`${r!.stuck} withdrawals failed or stalled: ${stuck.map((w) => `${w.id} ${w.status} (${w.reason ?? 'no reason'})`).join('; ')}`);
+        throw new Error(
+          `${r!.stuck} withdrawals failed or stalled: ${stuck.map((w) => `${w.id} ${w.status} (${w.reason ?? 'no reason'})`).join('; ')}`,
+        );
       }
       if (done !== last) {
         last = done;
@@ -189,7 +231,9 @@ try {
       } else if (Date.now() - lastChange > 180_000) {
         const states = await sql<{ status: string; reason: string | null; n: number }[]>`
           select status, left(status_reason, 120) as reason, count(*)::int as n from withdrawals where withdrawal_id like 'bench-%' group by 1, 2 order by n desc limit 10`;
-        throw new Error(`no progress for 180 s at ${done}/${N}: ${states.map((x) => `${x.status} ×${x.n}${x.reason ? ` (${x.reason})` : ''}`).join('; ')}`);
+        throw new Error(
+          `no progress for 180 s at ${done}/${N}: ${states.map((x) => `${x.status} ×${x.n}${x.reason ? ` (${x.reason})` : ''}`).join('; ')}`,
+        );
       }
       // Timings come from the database's clocks: polling slowly only spares the daemon's thread.
       if (done < N) await new Promise((res) => setTimeout(res, 250));
@@ -247,12 +291,16 @@ try {
     const pct = (p: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.ms);
 
     // Exactly once, from the double's own books.
-    const books = (await (await fetch(`${info.controlUrl}/books/transfers`, { headers: { authorization: `Bearer ${info.controlToken}` } })).json()) as { transfers: { memo: string | null }[] };
+    const books = (await (
+      await fetch(`${info.controlUrl}/books/transfers`, { headers: { authorization: `Bearer ${info.controlToken}` } })
+    ).json()) as { transfers: { memo: string | null }[] };
     const perMemo = new Map<string, number>();
     for (const t of books.transfers) if (t.memo?.startsWith('bench-')) perMemo.set(t.memo, (perMemo.get(t.memo) ?? 0) + 1);
     const paidTwice = [...perMemo.values()].filter((c) => c > 1).length;
 
-    console.log('\n| N | completed/s | p50 request→completed (ms) | p99 (ms) | peak RSS (MB) | requests took (s) | CPU per withdrawal (ms): daemon + Postgres + double |');
+    console.log(
+      '\n| N | completed/s | p50 request→completed (ms) | p99 (ms) | peak RSS (MB) | requests took (s) | CPU per withdrawal (ms): daemon + Postgres + double |',
+    );
     console.log('|---|---|---|---|---|---|---|');
     console.log(
       `| ${N.toLocaleString('en-US')} | ${(latencies.length / seconds).toFixed(0)} | ${pct(50).toFixed(0)} | ${pct(99).toFixed(0)} | ${(peakRss / 1024 / 1024).toFixed(0)} | ${requestedIn.toFixed(1)} | ${cpuPer.daemon.toFixed(1)} + ${cpuPer.pg.toFixed(1)} + ${cpuPer.double.toFixed(1)} |`,
@@ -261,16 +309,25 @@ try {
       `(the daemon's parts are one Node thread: at ${cpuPer.daemon.toFixed(1)} ms of CPU per withdrawal they cannot exceed ${(1000 / cpuPer.daemon).toFixed(0)} withdrawals/s, however many cores Postgres and the ledger get)`,
     );
     console.log(`\nhops (ms): ${hops.map((x) => `${x.hop} p50 ${x.p50.toFixed(0)} p99 ${x.p99.toFixed(0)}`).join('; ')}`);
-    console.log(`time in each state (ms): ${stays.map((x) => `${x.state} (${x.n}) mean ${x.mean.toFixed(0)} p50 ${x.p50.toFixed(0)} p99 ${x.p99.toFixed(0)}`).join('; ')}`);
+    console.log(
+      `time in each state (ms): ${stays.map((x) => `${x.state} (${x.n}) mean ${x.mean.toFixed(0)} p50 ${x.p50.toFixed(0)} p99 ${x.p99.toFixed(0)}`).join('; ')}`,
+    );
     if (errors.length > 0) console.log(`effect failures (retried): ${errors.map((e) => `${e.effect} ${e.code} ×${e.n}`).join('; ')}`);
-    const signs = signatures.filter((x) => x.withdrawalId?.startsWith('bench-')).map((x) => x.ms).sort((a, b) => a - b);
+    const signs = signatures
+      .filter((x) => x.withdrawalId?.startsWith('bench-'))
+      .map((x) => x.ms)
+      .sort((a, b) => a - b);
     const at = (p: number) => signs[Math.min(signs.length - 1, Math.floor((p / 100) * signs.length))] ?? NaN;
     const mean = signs.reduce((a, b) => a + b, 0) / Math.max(1, signs.length);
     console.log(
       `signing (${SIGNER}${signatures[0] ? ` ${signatures[0].keyId}` : ''}): ${signs.length} signatures for ${N} withdrawals, per signature p50 ${at(50).toFixed(2)} ms, p99 ${at(99).toFixed(2)} ms, mean ${mean.toFixed(2)} ms; per withdrawal ${((mean * signs.length) / N).toFixed(2)} ms`,
     );
     console.log(`completed ${latencies.length}/${N}; ledger transfers with a bench memo: ${perMemo.size}, paid twice: ${paidTwice}`);
-    console.log(`cores: ${availableParallelism()}, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(
+      `cores: ${availableParallelism()}, node ${process.version}, load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
+    );
     if (latencies.length !== N || perMemo.size !== N || paidTwice > 0) {
       console.log('FAILED: every withdrawal must complete and be paid exactly once');
       exitCode = 1;

@@ -65,12 +65,21 @@ export class DaemonApi {
   }
 
   async openAccount(customerRef: string, memo: string): Promise<z.infer<typeof Account>> {
-    return (await requestJson({ method: 'POST', url: `${this.url}/v1/accounts`, token: this.token, body: { customerRef, memo }, schema: Account })).body;
+    return (
+      await requestJson({ method: 'POST', url: `${this.url}/v1/accounts`, token: this.token, body: { customerRef, memo }, schema: Account })
+    ).body;
   }
 
   /** Idempotent on withdrawalId: 201 the first time, 200 for a repeat of the same body. */
   async requestWithdrawal(w: WithdrawalRequest): Promise<{ status: number; withdrawal: z.infer<typeof Withdrawal> }> {
-    const r = await requestJson({ method: 'POST', url: `${this.url}/v1/withdrawals`, token: this.token, body: w, schema: Withdrawal, timeoutMs: 10_000 });
+    const r = await requestJson({
+      method: 'POST',
+      url: `${this.url}/v1/withdrawals`,
+      token: this.token,
+      body: w,
+      schema: Withdrawal,
+      timeoutMs: 10_000,
+    });
     return { status: r.status, withdrawal: r.body };
   }
 
@@ -91,7 +100,16 @@ export class DaemonApi {
     // As an operator would: again after an answer that says the ledger could not be read (503).
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await requestJson({ method: 'POST', url: `${this.url}/v1/ingestion/resync`, token: this.token, body: {}, schema: z.object({ summary: z.array(z.string()) }), timeoutMs: 60_000 })).body.summary;
+        return (
+          await requestJson({
+            method: 'POST',
+            url: `${this.url}/v1/ingestion/resync`,
+            token: this.token,
+            body: {},
+            schema: z.object({ summary: z.array(z.string()) }),
+            timeoutMs: 60_000,
+          })
+        ).body.summary;
       } catch (e) {
         if (attempt >= 5 || !(e instanceof HttpError) || e.status !== 503) throw e;
         await new Promise((r) => setTimeout(r, 1000));

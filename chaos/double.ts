@@ -60,7 +60,11 @@ export type FaultAction =
   | { kind: 'backpressure' }
   | { kind: 'delay'; ms: number }
   | { kind: 'dropWebsocket'; afterFrames: number }
-  | { kind: 'rejectSubmission'; code?: 'LOCAL_VERDICT_LOCKED_CONTRACTS' | 'PARTICIPANT_BACKPRESSURE' | 'NOT_SEQUENCED_TIMEOUT'; sync?: boolean }
+  | {
+      kind: 'rejectSubmission';
+      code?: 'LOCAL_VERDICT_LOCKED_CONTRACTS' | 'PARTICIPANT_BACKPRESSURE' | 'NOT_SEQUENCED_TIMEOUT';
+      sync?: boolean;
+    }
   | { kind: 'commitLoseResponse'; mode: 'reset' | 'timeout' };
 export interface FaultRuleInput {
   match: { operation: string };
@@ -80,8 +84,20 @@ export class DoubleControl {
     this.base = `${c.jsonApiUrl}/sandbox/control`;
   }
 
-  private async call<S extends z.ZodType>(method: 'GET' | 'POST' | 'DELETE', path: string, schema: S, body?: unknown): Promise<z.output<S>> {
-    const r = await requestJson({ method, url: `${this.base}${path}`, token: this.c.controlToken, schema, ...(body !== undefined ? { body } : {}), timeoutMs: 30_000 });
+  private async call<S extends z.ZodType>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    schema: S,
+    body?: unknown,
+  ): Promise<z.output<S>> {
+    const r = await requestJson({
+      method,
+      url: `${this.base}${path}`,
+      token: this.c.controlToken,
+      schema,
+      ...(body !== undefined ? { body } : {}),
+      timeoutMs: 30_000,
+    });
     return r.body;
   }
 
@@ -93,7 +109,14 @@ export class DoubleControl {
     return this.call('POST', '/mint', TxSummary, { party, instrument, amount });
   }
 
-  transfer(req: { from: string; to: string; instrument: string; amount: string; memo: string | null; mode: 'auto' | 'offer' }): Promise<TransferResult> {
+  transfer(req: {
+    from: string;
+    to: string;
+    instrument: string;
+    amount: string;
+    memo: string | null;
+    mode: 'auto' | 'offer';
+  }): Promise<TransferResult> {
     return this.call('POST', '/transfers', TransferResult, req);
   }
 
@@ -107,7 +130,13 @@ export class DoubleControl {
 
   /** Rules added so far (exhausted ones stay listed) and how often each fired. */
   async faults(): Promise<{ id: string; fired: number; kind: string }[]> {
-    const r = await this.call('GET', '/faults', z.object({ faults: z.array(z.object({ id: z.string(), fired: z.number().int(), rule: z.object({ action: z.object({ kind: z.string() }) }) })) }));
+    const r = await this.call(
+      'GET',
+      '/faults',
+      z.object({
+        faults: z.array(z.object({ id: z.string(), fired: z.number().int(), rule: z.object({ action: z.object({ kind: z.string() }) }) })),
+      }),
+    );
     return r.faults.map((f) => ({ id: f.id, fired: f.fired, kind: f.rule.action.kind }));
   }
 
@@ -118,7 +147,11 @@ export class DoubleControl {
 
   /** The node restored from that backup, the updates after it redelivered at offsets moved by `offsetShift`. */
   async restoreNode(backupId: string, offsetShift: number): Promise<{ ledgerEnd: number; backupLedgerEnd: number }> {
-    return this.call('POST', '/node/restore', z.object({ ledgerEnd: z.number().int(), backupLedgerEnd: z.number().int() }), { backupId, redeliver: true, offsetShift });
+    return this.call('POST', '/node/restore', z.object({ ledgerEnd: z.number().int(), backupLedgerEnd: z.number().int() }), {
+      backupId,
+      redeliver: true,
+      offsetShift,
+    });
   }
 
   async clearFaults(): Promise<void> {
@@ -146,7 +179,8 @@ export class DoubleControl {
   }
 
   async holdings(party: string): Promise<HoldingRow[]> {
-    return (await this.call('GET', `/books/holdings?party=${encodeURIComponent(party)}`, z.object({ holdings: z.array(HoldingRow) }))).holdings;
+    return (await this.call('GET', `/books/holdings?party=${encodeURIComponent(party)}`, z.object({ holdings: z.array(HoldingRow) })))
+      .holdings;
   }
 
   async transfers(): Promise<TransferRow[]> {

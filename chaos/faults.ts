@@ -66,14 +66,17 @@ export class FaultInjector {
   /** Injects one fault every `minMs`–`maxMs`. */
   start(minMs: number, maxMs: number): void {
     const next = () => {
-      this.timer = setTimeout(() => {
-        if (this.busy) return next();
-        this.busy = true;
-        this.injectOne().finally(() => {
-          this.busy = false;
-          if (this.timer !== undefined) next();
-        });
-      }, minMs + this.rng.int(maxMs - minMs));
+      this.timer = setTimeout(
+        () => {
+          if (this.busy) return next();
+          this.busy = true;
+          this.injectOne().finally(() => {
+            this.busy = false;
+            if (this.timer !== undefined) next();
+          });
+        },
+        minMs + this.rng.int(maxMs - minMs),
+      );
     };
     next();
   }

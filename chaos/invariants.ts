@@ -13,7 +13,8 @@ import type { WorkloadRecord } from './workload.js';
 
 const FINAL_WITHDRAWAL = new Set(['completed', 'failed', 'cancelled']);
 /** Deposit statuses ingestion treats as final. */
-// `ignored`: a holding of a token not yet onboarded when it arrived (the chaos treasury is funded before the daemon onboards), adopted as the treasury's funds at onboarding, never a deposit.
+// `ignored`: a holding of a token not yet onboarded when it arrived (the chaos treasury is funded
+// before the daemon onboards), adopted as the treasury's funds at onboarding, never a deposit.
 const FINAL_DEPOSIT = new Set(['credited', 'unattributed', 'rejected', 'withdrawn', 'expired', 'failed', 'ignored']);
 
 const WithdrawalRow = z.object({
@@ -73,12 +74,16 @@ export async function readDb(sql: postgres.Sql, treasury: string): Promise<DbSta
     await sql`select contract_id, instrument_id, amount::text as amount, lock is not null as locked from holdings
               where owner = ${treasury} and archived_offset is null`,
   );
-  const cp = z.array(z.object({ ledger_offset: z.coerce.number().int() })).parse(await sql`select ledger_offset from ingestion_checkpoint where treasury_party = ${treasury}`);
+  const cp = z
+    .array(z.object({ ledger_offset: z.coerce.number().int() }))
+    .parse(await sql`select ledger_offset from ingestion_checkpoint where treasury_party = ${treasury}`);
   const events = z.array(EventCount).parse(
     await sql`select topic, aggregate_id, count(*) as n from outbox_events
               where topic in ('withdrawal.completed', 'withdrawal.failed', 'deposit.credited', 'deposit.unattributed') group by topic, aggregate_id`,
   );
-  const openMachines = z.array(Snapshot).parse(await sql`select machine_type, machine_id, state_value from machine_snapshots where not is_final`);
+  const openMachines = z
+    .array(Snapshot)
+    .parse(await sql`select machine_type, machine_id, state_value from machine_snapshots where not is_final`);
   return {
     withdrawals,
     deposits,
@@ -116,7 +121,15 @@ export interface CheckResult {
   notes: Finding[];
   /** Failed or cancelled withdrawals by status reason (numbers in reasons blanked). */
   failures: Map<string, number>;
-  counts: { withdrawals: number; selfTransfers: number; deposits: number; completed: number; failed: number; credited: number; unattributed: number };
+  counts: {
+    withdrawals: number;
+    selfTransfers: number;
+    deposits: number;
+    completed: number;
+    failed: number;
+    credited: number;
+    unattributed: number;
+  };
 }
 
 function holdingKey(h: { contractId: string; amount: string; locked: boolean; instrumentId: string }): string {
@@ -155,7 +168,9 @@ export async function checkInvariants(opts: {
   const paidOnLedger = (id: string): TransferRow | undefined => {
     const t = sentByMemo.get(id)?.[0];
     const cid = offerOf.get(id) ?? null;
-    return t !== undefined && (t.outcome === 'completed' || (t.outcome === 'pending' && cid !== null && record.accepted.has(cid))) ? t : undefined;
+    return t !== undefined && (t.outcome === 'completed' || (t.outcome === 'pending' && cid !== null && record.accepted.has(cid)))
+      ? t
+      : undefined;
   };
   const restoreFindings = checkRestores({ records: restores, db, events: opts.restores?.events ?? [], paidOnLedger });
 
@@ -170,10 +185,17 @@ export async function checkInvariants(opts: {
     else if (w.acknowledged && !rows.has(id)) v('withdrawal-request', `${id}: acknowledged but not in the database`);
   }
   if (refusedRecovered.length > 0) {
-    notes.push({ invariant: 'restore-recovered', detail: `${refusedRecovered.length} request(s) re-sent after a restore were refused (409) because ingestion had recovered them first: ${refusedRecovered.join(', ')}` });
+    notes.push({
+      invariant: 'restore-recovered',
+      detail: `${refusedRecovered.length} request(s) re-sent after a restore were refused (409) because ingestion had recovered them first: ${refusedRecovered.join(', ')}`,
+    });
   }
   // Outcomes the exchange read before a restore rolled them back.
-  const announcedFailed = new Set(restores.flatMap((r) => r.eventsBefore.filter((e) => e.event_id > r.maxEventIdAfter && e.topic === 'withdrawal.failed').map((e) => e.aggregate_id)));
+  const announcedFailed = new Set(
+    restores.flatMap((r) =>
+      r.eventsBefore.filter((e) => e.event_id > r.maxEventIdAfter && e.topic === 'withdrawal.failed').map((e) => e.aggregate_id),
+    ),
+  );
   const recoveredAfterRestore: string[] = [];
   let completed = 0;
   let failed = 0;
@@ -181,7 +203,11 @@ export async function checkInvariants(opts: {
   for (const w of db.withdrawals) {
     const sent = byMemo.get(w.withdrawal_id) ?? [];
     byMemo.delete(w.withdrawal_id);
-    if (sent.length > 1) v('paid-at-most-once', `${w.withdrawal_id}: ${sent.length} transfers committed (${sent.map((t) => `${t.updateId}@${t.offset} ${t.outcome}`).join(', ')})`);
+    if (sent.length > 1)
+      v(
+        'paid-at-most-once',
+        `${w.withdrawal_id}: ${sent.length} transfers committed (${sent.map((t) => `${t.updateId}@${t.offset} ${t.outcome}`).join(', ')})`,
+      );
     const t = sent[0];
     const cid = w.transfer_instruction_cid;
     const payment = paidOnLedger(w.withdrawal_id);
@@ -191,7 +217,8 @@ export async function checkInvariants(opts: {
     }
     if (w.recovered) {
       // Legitimate only when a restore took the row away after the transfer committed: ingestion re-read it.
-      if (!lost.has(w.withdrawal_id)) v('withdrawal-recovered', `${w.withdrawal_id}: a transfer the daemon did not know of (status ${w.status})`);
+      if (!lost.has(w.withdrawal_id))
+        v('withdrawal-recovered', `${w.withdrawal_id}: a transfer the daemon did not know of (status ${w.status})`);
       else if (t === undefined) v('withdrawal-recovered', `${w.withdrawal_id}: recovered, but no transfer with its memo on the ledger`);
       else recoveredAfterRestore.push(`${w.withdrawal_id} ${t.outcome}${payment !== undefined ? ' paid' : ''}`);
       // The exchange debited the customer for the request: an offer that comes back must be
@@ -199,30 +226,48 @@ export async function checkInvariants(opts: {
       // machine after it.
       const failureAnnounced = announcedFailed.has(w.withdrawal_id) || events('withdrawal.failed', w.withdrawal_id) > 0;
       if (!selfTransfer && t !== undefined && payment === undefined && !failureAnnounced) {
-        v('recovered-unpaid', `${w.withdrawal_id}: recovered after a restore, its ${t.outcome} transfer ${t.updateId} did not pay (offer ${cid ?? '?'} ${cid !== null && record.rejected.has(cid) ? 'rejected' : 'not accepted'}) and no withdrawal.failed tells the exchange to re-credit`);
+        v(
+          'recovered-unpaid',
+          `${w.withdrawal_id}: recovered after a restore, its ${t.outcome} transfer ${t.updateId} did not pay (offer ${cid ?? '?'} ${cid !== null && record.rejected.has(cid) ? 'rejected' : 'not accepted'}) and no withdrawal.failed tells the exchange to re-credit`,
+        );
       }
       const asked = record.withdrawals.get(w.withdrawal_id)?.request;
       if (t !== undefined && asked !== undefined && (compareAmounts(t.amount, asked.amount) !== 0 || t.receiver !== asked.receiver)) {
-        v('completed-exactly-once', `${w.withdrawal_id}: paid ${t.amount} to ${t.receiver}, requested ${asked.amount} to ${asked.receiver}`);
+        v(
+          'completed-exactly-once',
+          `${w.withdrawal_id}: paid ${t.amount} to ${t.receiver}, requested ${asked.amount} to ${asked.receiver}`,
+        );
       }
       continue;
     }
     if (w.status === 'completed') {
       completed += 1;
-      if (t === undefined) v('completed-exactly-once', `${w.withdrawal_id}: completed in the database, no transfer with its memo on the ledger`);
-      else if (!selfTransfer && payment === undefined) v('completed-exactly-once', `${w.withdrawal_id}: completed in the database, but its ${t.outcome} transfer ${t.updateId} did not pay (offer ${cid ?? '?'} not accepted)`);
+      if (t === undefined)
+        v('completed-exactly-once', `${w.withdrawal_id}: completed in the database, no transfer with its memo on the ledger`);
+      else if (!selfTransfer && payment === undefined)
+        v(
+          'completed-exactly-once',
+          `${w.withdrawal_id}: completed in the database, but its ${t.outcome} transfer ${t.updateId} did not pay (offer ${cid ?? '?'} not accepted)`,
+        );
       if (t !== undefined && (compareAmounts(t.amount, w.amount) !== 0 || t.receiver !== w.receiver)) {
         v('completed-exactly-once', `${w.withdrawal_id}: paid ${t.amount} to ${t.receiver}, requested ${w.amount} to ${w.receiver}`);
       }
-      if (events('withdrawal.completed', w.withdrawal_id) !== 1) v('outbox-exactly-once', `${w.withdrawal_id}: ${events('withdrawal.completed', w.withdrawal_id)} withdrawal.completed events`);
+      if (events('withdrawal.completed', w.withdrawal_id) !== 1)
+        v('outbox-exactly-once', `${w.withdrawal_id}: ${events('withdrawal.completed', w.withdrawal_id)} withdrawal.completed events`);
     } else if (w.status === 'failed' || w.status === 'cancelled') {
       failed += 1;
       const reason = `${w.purpose === 'self_transfer' ? 'self-transfer: ' : ''}${(w.status_reason ?? w.status).replace(/[0-9a-f]{16,}/g, '…').replace(/\d+/g, 'N')}`;
       failures.set(reason, (failures.get(reason) ?? 0) + 1);
-      if (payment !== undefined && !selfTransfer) v('failed-means-unpaid', `${w.withdrawal_id}: ${w.status} in the database but paid on the ledger (${payment.updateId}); the exchange would re-credit it`);
-      if (events('withdrawal.failed', w.withdrawal_id) !== 1) v('outbox-exactly-once', `${w.withdrawal_id}: ${events('withdrawal.failed', w.withdrawal_id)} withdrawal.failed events`);
+      if (payment !== undefined && !selfTransfer)
+        v(
+          'failed-means-unpaid',
+          `${w.withdrawal_id}: ${w.status} in the database but paid on the ledger (${payment.updateId}); the exchange would re-credit it`,
+        );
+      if (events('withdrawal.failed', w.withdrawal_id) !== 1)
+        v('outbox-exactly-once', `${w.withdrawal_id}: ${events('withdrawal.failed', w.withdrawal_id)} withdrawal.failed events`);
     } else {
-      if (payment !== undefined && !selfTransfer) v('paid-is-completed', `${w.withdrawal_id}: paid on the ledger (${payment.updateId}) but ${w.status} in the database`);
+      if (payment !== undefined && !selfTransfer)
+        v('paid-is-completed', `${w.withdrawal_id}: paid on the ledger (${payment.updateId}) but ${w.status} in the database`);
       const detail = `${w.withdrawal_id}: ${w.status}${w.status_reason ? ` (${w.status_reason})` : ''}`;
       if (w.status_reason === null && w.status !== 'pending_acceptance') v('not-stuck', `${detail} with no reason`);
       else notes.push({ invariant: 'not-final', detail });
@@ -232,7 +277,8 @@ export async function checkInvariants(opts: {
     }
   }
   for (const [memo, ts] of byMemo) {
-    if (memo.startsWith('chaos-w-')) v('paid-at-most-once', `${memo}: ${ts.length} transfer(s) from the treasury with this memo but no withdrawal row`);
+    if (memo.startsWith('chaos-w-'))
+      v('paid-at-most-once', `${memo}: ${ts.length} transfer(s) from the treasury with this memo but no withdrawal row`);
   }
 
   // ---- deposits: each credited exactly once or unattributed, never lost ----
@@ -270,8 +316,13 @@ export async function checkInvariants(opts: {
       const stillOffered = active.has(d.transfer_instruction_cid ?? '');
       const withdrawn = record.withdrawnOffers.has(d.transfer_instruction_cid ?? '');
       if (accountOf(dep.memo) === undefined) {
-        if (d.status === 'credited' || d.credited_amount !== null) v('unknown-memo-never-accepted', `${label}: ${d.status}, credited ${d.credited_amount ?? '∅'}`);
-        if (!stillOffered && !withdrawn && d.status !== 'expired') v('unknown-memo-never-accepted', `${label}: the offer is gone from the ledger though its sender did not withdraw it (${d.status})`);
+        if (d.status === 'credited' || d.credited_amount !== null)
+          v('unknown-memo-never-accepted', `${label}: ${d.status}, credited ${d.credited_amount ?? '∅'}`);
+        if (!stillOffered && !withdrawn && d.status !== 'expired')
+          v(
+            'unknown-memo-never-accepted',
+            `${label}: the offer is gone from the ledger though its sender did not withdraw it (${d.status})`,
+          );
       } else if (withdrawn) {
         if (d.status !== 'withdrawn') v('deposit-credited-once', `${label}: its sender withdrew the offer, status ${d.status}`);
       } else if (stillOffered) {
@@ -295,7 +346,8 @@ export async function checkInvariants(opts: {
     // Not a customer's: a mint to the treasury (funding), or change coming back to it.
     const mint = d.credit_update_id !== null && record.treasuryMints.has(d.credit_update_id);
     const fromCustomer = d.sender !== null && record.customers.some((c) => c.party === d.sender);
-    if (fromCustomer || (!mint && d.status === 'credited')) v('deposit-never-lost', `${d.deposit_id}: a ${d.status} deposit no scripted deposit accounts for (sender ${d.sender ?? '∅'})`);
+    if (fromCustomer || (!mint && d.status === 'credited'))
+      v('deposit-never-lost', `${d.deposit_id}: a ${d.status} deposit no scripted deposit accounts for (sender ${d.sender ?? '∅'})`);
   }
   // Customers' transfers into the treasury on the ledger that the workload did not record (e.g. a timeout on its side).
   const customers = new Set(record.customers.map((c) => c.party));
@@ -303,23 +355,33 @@ export async function checkInvariants(opts: {
   for (const t of transfers) {
     if (t.receiver !== treasury || !customers.has(t.sender) || made.has(t.updateId)) continue;
     const rowsFor = byCredit.get(t.updateId) ?? db.deposits.filter((d) => d.offer_update_id === t.updateId);
-    if (rowsFor.length !== 1) v('deposit-never-lost', `transfer ${t.updateId} from ${t.sender} (${t.amount} ${t.instrumentId}): ${rowsFor.length} deposit rows`);
+    if (rowsFor.length !== 1)
+      v('deposit-never-lost', `transfer ${t.updateId} from ${t.sender} (${t.amount} ${t.instrumentId}): ${rowsFor.length} deposit rows`);
   }
 
   // ---- holdings: the database equals the ledger ----
   const ledgerHoldings: HoldingRow[] = await double.holdings(treasury);
-  const dbHoldings = new Map(db.holdings.map((h) => [h.contract_id, holdingKey({ contractId: h.contract_id, amount: h.amount, locked: h.locked, instrumentId: h.instrument_id })]));
+  const dbHoldings = new Map(
+    db.holdings.map((h) => [
+      h.contract_id,
+      holdingKey({ contractId: h.contract_id, amount: h.amount, locked: h.locked, instrumentId: h.instrument_id }),
+    ]),
+  );
   const ledgerMap = new Map(ledgerHoldings.map((h) => [h.contractId, holdingKey(h)]));
   for (const [cid, k] of ledgerMap) {
     const mine = dbHoldings.get(cid);
     if (mine === undefined) v('holdings-reconcile', `missing in the database: ${cid} ${k}`);
     else if (mine !== k) v('holdings-reconcile', `${cid}: database ${mine}, ledger ${k}`);
   }
-  for (const [cid, k] of dbHoldings) if (!ledgerMap.has(cid)) v('holdings-reconcile', `in the database, not active on the ledger: ${cid} ${k}`);
+  for (const [cid, k] of dbHoldings)
+    if (!ledgerMap.has(cid)) v('holdings-reconcile', `in the database, not active on the ledger: ${cid} ${k}`);
   const ledgerTotals = new Map<string, string>();
-  for (const h of ledgerHoldings) ledgerTotals.set(`${h.admin}/${h.instrumentId}`, addAmounts(ledgerTotals.get(`${h.admin}/${h.instrumentId}`) ?? '0', h.amount));
+  for (const h of ledgerHoldings)
+    ledgerTotals.set(`${h.admin}/${h.instrumentId}`, addAmounts(ledgerTotals.get(`${h.admin}/${h.instrumentId}`) ?? '0', h.amount));
   const summary = await opts.api.holdings();
-  const apiTotals = new Map(summary.items.filter((i) => i.owner === treasury).map((i) => [`${i.instrument.admin}/${i.instrument.id}`, i.total]));
+  const apiTotals = new Map(
+    summary.items.filter((i) => i.owner === treasury).map((i) => [`${i.instrument.admin}/${i.instrument.id}`, i.total]),
+  );
   for (const key of new Set([...ledgerTotals.keys(), ...apiTotals.keys()])) {
     const l = ledgerTotals.get(key) ?? '0';
     const a = apiTotals.get(key) ?? '0';
@@ -327,9 +389,15 @@ export async function checkInvariants(opts: {
   }
 
   // ---- machines: nothing left running without a reason ----
-  const waiting = new Set([...db.withdrawals.filter((w) => w.status === 'pending_acceptance' || w.status === 'stalled').map((w) => w.withdrawal_id)]);
+  const waiting = new Set([
+    ...db.withdrawals.filter((w) => w.status === 'pending_acceptance' || w.status === 'stalled').map((w) => w.withdrawal_id),
+  ]);
   // An unattributed deposit's machine stays open for an operator's ASSIGN: that is its purpose.
-  const depositWaiting = new Set(db.deposits.filter((d) => d.status === 'offered' || d.status === 'accept_failed' || d.status === 'unattributed').map((d) => d.deposit_id));
+  const depositWaiting = new Set(
+    db.deposits
+      .filter((d) => d.status === 'offered' || d.status === 'accept_failed' || d.status === 'unattributed')
+      .map((d) => d.deposit_id),
+  );
   for (const m of db.openMachines) {
     if (m.machine_type === 'withdrawal' && waiting.has(m.machine_id)) continue;
     if (m.machine_type === 'deposit' && depositWaiting.has(m.machine_id)) continue;
@@ -342,7 +410,10 @@ export async function checkInvariants(opts: {
   }
 
   if (recoveredAfterRestore.length > 0) {
-    notes.push({ invariant: 'restore-recovered', detail: `${recoveredAfterRestore.length} withdrawal(s) lost by a restore after their transfer committed, recovered from the ledger: ${recoveredAfterRestore.join(', ')}` });
+    notes.push({
+      invariant: 'restore-recovered',
+      detail: `${recoveredAfterRestore.length} withdrawal(s) lost by a restore after their transfer committed, recovered from the ledger: ${recoveredAfterRestore.join(', ')}`,
+    });
   }
   violations.push(...restoreFindings.violations);
   notes.push(...restoreFindings.notes);
@@ -351,6 +422,14 @@ export async function checkInvariants(opts: {
     violations,
     notes,
     failures,
-    counts: { withdrawals: payouts, selfTransfers: db.withdrawals.length - payouts, deposits: record.deposits.length, completed, failed, credited, unattributed },
+    counts: {
+      withdrawals: payouts,
+      selfTransfers: db.withdrawals.length - payouts,
+      deposits: record.deposits.length,
+      completed,
+      failed,
+      credited,
+      unattributed,
+    },
   };
 }

@@ -127,7 +127,10 @@ function daemonErrors(file: string): string[] {
     const key = `${typeof component === 'string' ? component : '?'}: ${typeof msg === 'string' ? msg.slice(0, 140) : '?'}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => `${k} ×${n}`);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([k, n]) => `${k} ×${n}`);
 }
 
 const log = (msg: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -142,7 +145,9 @@ async function main(): Promise<number> {
   if (o.restores > o.kills) log(`--restores ${o.restores}: a restore ends one of the ${o.kills} kills, so ${o.kills} at most`);
   const restoreCount = Math.min(o.restores, o.kills);
   const validatorRestoreCount = Math.min(o.validatorRestores, o.kills);
-  log(`seed=${o.seed} kills=${o.kills} pgRestarts=${o.pgRestarts} restores=${restoreCount} validatorRestores=${validatorRestoreCount}; logs in ${dir}`);
+  log(
+    `seed=${o.seed} kills=${o.kills} pgRestarts=${o.pgRestarts} restores=${restoreCount} validatorRestores=${validatorRestoreCount}; logs in ${dir}`,
+  );
 
   let sandbox: SandboxProcess | undefined;
   let daemon: DaemonProcess | undefined;
@@ -160,7 +165,8 @@ async function main(): Promise<number> {
     const port = await freePort();
     const apiToken = randomBytes(24).toString('base64url');
     const api = new DaemonApi(`http://127.0.0.1:${port}`, apiToken);
-    const spawnOne = () => spawnDaemon({ databaseUrl: dbUrl, sandbox: sb, port, apiToken, dataDir: dir, logFile: path.join(dir, 'daemon.log') });
+    const spawnOne = () =>
+      spawnDaemon({ databaseUrl: dbUrl, sandbox: sb, port, apiToken, dataDir: dir, logFile: path.join(dir, 'daemon.log') });
     const watch = (d: DaemonProcess) => {
       void d.exited.then((how) => {
         if (!d.killedByUs) unexpectedExits.push(String(how));
@@ -178,7 +184,9 @@ async function main(): Promise<number> {
         transferPolicy: i.supportsPreapproval ? 'direct-or-offer' : 'offer-only',
         ...(i.senderFee ? { feeReserve: i.senderFee } : {}),
         // Amulet gets a pool and merging, so the holdings job's self-transfers run under chaos too.
-        utxoPolicy: i.supportsPreapproval ? { mergeThreshold: 3, smallAmount: '60', maxInputs: 20, poolSize: 36, poolTargetAmount: '1000' } : {},
+        utxoPolicy: i.supportsPreapproval
+          ? { mergeThreshold: 3, smallAmount: '60', maxInputs: 20, poolSize: 36, poolTargetAmount: '1000' }
+          : {},
       });
     }
     const workload = new Workload(double, sb, o.seed, () => api);
@@ -197,13 +205,15 @@ async function main(): Promise<number> {
     // earlier, after the previous restore (so each restore rolls back to a point after the last).
     const shuffled = (xs: number[]) => {
       const out: number[] = [];
-      for (const ys = [...xs]; ys.length > 0; ) out.push(...ys.splice(rng.int(ys.length), 1));
+      for (const ys = [...xs]; ys.length > 0;) out.push(...ys.splice(rng.int(ys.length), 1));
       return out;
     };
     const lives = Array.from({ length: o.kills }, (_, i) => i + 1);
     // Not on a Postgres restart's kill unless there are too few others.
     const restoreKills =
-      restoreCount === 0 ? [] : [...shuffled(lives.filter((k) => !pgAt.has(k))), ...shuffled([...pgAt])].slice(0, restoreCount).sort((a, b) => a - b);
+      restoreCount === 0
+        ? []
+        : [...shuffled(lives.filter((k) => !pgAt.has(k))), ...shuffled([...pgAt])].slice(0, restoreCount).sort((a, b) => a - b);
     const restoreAt = new Map<number, number>();
     const backupAt = new Map<number, number>();
     restoreKills.forEach((r, i) => {
@@ -219,7 +229,10 @@ async function main(): Promise<number> {
     const nodeRestoreLives =
       validatorRestoreCount === 0
         ? []
-        : [...shuffled(lives.filter((k) => !pgAt.has(k) && !restoreAt.has(k))), ...shuffled(lives.filter((k) => pgAt.has(k) || restoreAt.has(k)))]
+        : [
+            ...shuffled(lives.filter((k) => !pgAt.has(k) && !restoreAt.has(k))),
+            ...shuffled(lives.filter((k) => pgAt.has(k) || restoreAt.has(k))),
+          ]
             .slice(0, validatorRestoreCount)
             .sort((a, b) => a - b);
     const nodeRestoreAt = new Map<number, number>();
@@ -286,7 +299,8 @@ async function main(): Promise<number> {
         `validator restore ${index} (life ${kill}): node back to offset ${r.backupLedgerEnd}, later updates redelivered ${shift} offsets on (ledger end ${r.ledgerEnd}); ` +
           `${seen === undefined ? 'not detected within 10 s' : `detected: ${seen.slice(0, 80)}…`}; resync: ${summary.slice(0, 2).join('; ')}`,
       );
-      if (!(await ready(daemonNow(), 60_000))) throw new Error(`validator restore ${index}: the daemon is not ready after resync; see ${dir}/daemon.log`);
+      if (!(await ready(daemonNow(), 60_000)))
+        throw new Error(`validator restore ${index}: the daemon is not ready after resync; see ${dir}/daemon.log`);
     };
 
     const withDb = async <T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> => {
@@ -310,7 +324,9 @@ async function main(): Promise<number> {
       const file = path.join(dir, `backup-${index}.dump`);
       await backupDatabase(dbName, file);
       backups.set(index, { file, life, inFlight });
-      log(`backup ${index} (life ${life}): ${inFlight.length} payouts in flight${inFlight.length > 0 ? ` (${inFlight.slice(0, 8).join(', ')}${inFlight.length > 8 ? ', …' : ''})` : ''}`);
+      log(
+        `backup ${index} (life ${life}): ${inFlight.length} payouts in flight${inFlight.length > 0 ? ` (${inFlight.slice(0, 8).join(', ')}${inFlight.length > 8 ? ', …' : ''})` : ''}`,
+      );
     };
 
     /** The daemon has exited: replace its database by backup `index`, with the workload paused. */
@@ -328,10 +344,21 @@ async function main(): Promise<number> {
       const [after, eventsAfter] = await withDb((sql) => Promise.all([readDb(sql, sb.treasury.party), readEvents(sql)]));
       const maxEventIdAfter = eventsAfter.at(-1)?.event_id ?? 0;
       const resend = workload.forgetLostRequests(new Set(after.withdrawals.map((w) => w.withdrawal_id)));
-      const rec: RestoreRecord = { index, backupLife: backup.life, restoreKill: kill, inFlightAtBackup: backup.inFlight, ledgerEndAtRestore, before, eventsBefore, after, maxEventIdAfter };
+      const rec: RestoreRecord = {
+        index,
+        backupLife: backup.life,
+        restoreKill: kill,
+        inFlightAtBackup: backup.inFlight,
+        ledgerEndAtRestore,
+        before,
+        eventsBefore,
+        after,
+        maxEventIdAfter,
+      };
       restores.push(rec);
       const diff = restoreDiff(rec);
-      const list = (xs: string[]) => (xs.length === 0 ? 'none' : `${xs.length} (${xs.slice(0, 8).join(', ')}${xs.length > 8 ? ', …' : ''})`);
+      const list = (xs: string[]) =>
+        xs.length === 0 ? 'none' : `${xs.length} (${xs.slice(0, 8).join(', ')}${xs.length > 8 ? ', …' : ''})`;
       log(
         `restore ${index} (kill ${kill}, backup of life ${backup.life}): checkpoint ${before.checkpointOffset ?? 'none'}→${after.checkpointOffset ?? 'none'}, ` +
           `${diff.rolledBackEvents} outbox events rolled back; withdrawals lost ${list(diff.lostWithdrawals)}, reverted ${list(diff.revertedWithdrawals)}; ` +
@@ -348,7 +375,14 @@ async function main(): Promise<number> {
       const restoreHere = restoreAt.get(k);
       const nodeBackupHere = nodeBackupAt.get(k);
       const nodeRestoreHere = nodeRestoreAt.get(k);
-      if (!long && !pgAt.has(k) && backupHere === undefined && nodeBackupHere === undefined && nodeRestoreHere === undefined && rng.float() < 0.2) {
+      if (
+        !long &&
+        !pgAt.has(k) &&
+        backupHere === undefined &&
+        nodeBackupHere === undefined &&
+        nodeRestoreHere === undefined &&
+        rng.float() < 0.2
+      ) {
         // Early: during start-up (migrations, restoring machines, first ingestion batch).
         await sleep(uniform(100, 2500));
       } else {
@@ -388,7 +422,10 @@ async function main(): Promise<number> {
       await d.exited;
       if (restoreHere !== undefined) await restore(restoreHere, k);
       daemon = watch(spawnOne());
-      if (k % 10 === 0) log(`kill ${k}/${o.kills}: ${workload.record.deposits.length} deposits, ${workload.record.withdrawals.size} withdrawals, ${faults.injected} faults`);
+      if (k % 10 === 0)
+        log(
+          `kill ${k}/${o.kills}: ${workload.record.deposits.length} deposits, ${workload.record.withdrawals.size} withdrawals, ${faults.injected} faults`,
+        );
     }
 
     // ---- drain ----
@@ -433,22 +470,35 @@ async function main(): Promise<number> {
           const t = await double.advanceClock(11 * 60_000);
           clockSteps += 1;
           lastChange = Date.now();
-          log(`drain: nothing moved for 20 s (${pending.length} pending, e.g. ${pending[0] ?? ''}); record-time clock advanced 11 min to ${t}`);
+          log(
+            `drain: nothing moved for 20 s (${pending.length} pending, e.g. ${pending[0] ?? ''}); record-time clock advanced 11 min to ${t}`,
+          );
         }
         await sleep(1000);
       }
       if (clockSteps > 0) await double.useRealTime();
-      if (!drained) notes.push({ invariant: 'drain', detail: `not drained after ${o.drainTimeoutMs / 1000} s: ${pending.slice(0, 20).join('; ')}` });
+      if (!drained)
+        notes.push({ invariant: 'drain', detail: `not drained after ${o.drainTimeoutMs / 1000} s: ${pending.slice(0, 20).join('; ')}` });
       log(drained ? `drained${clockSteps > 0 ? ` (record-time clock advanced ${clockSteps}×)` : ''}` : 'drain timed out');
 
       // ---- invariants ----
       const db = await readDb(sql, sb.treasury.party);
       const events = restores.length === 0 ? [] : await readEvents(sql, Math.min(...restores.map((r) => r.maxEventIdAfter)));
-      const result = await checkInvariants({ db, double, api, record: workload.record, treasury: sb.treasury.party, restores: { records: restores, events } });
+      const result = await checkInvariants({
+        db,
+        double,
+        api,
+        record: workload.record,
+        treasury: sb.treasury.party,
+        restores: { records: restores, events },
+      });
       const violations = [
         ...result.violations,
         ...(drained ? [] : notes.filter((n) => n.invariant === 'drain')),
-        ...continuityViolations.map((detail) => ({ invariant: 'ledger-continuity', detail: `ingestion stopped on ledger continuity without a validator restore: ${detail}` })),
+        ...continuityViolations.map((detail) => ({
+          invariant: 'ledger-continuity',
+          detail: `ingestion stopped on ledger continuity without a validator restore: ${detail}`,
+        })),
       ];
       daemon.markKilled();
       daemon.kill('SIGTERM');
@@ -458,9 +508,18 @@ async function main(): Promise<number> {
       for (const n of result.notes) process.stdout.write(`  note ${n.invariant}: ${n.detail}\n`);
       const errors = daemonErrors(path.join(dir, 'daemon.log'));
       if (errors.length > 0) process.stdout.write(`  note daemon-errors: ${errors.join('; ')}\n`);
-      if (unexpectedExits.length > 0) process.stdout.write(`  note daemon-exits: the daemon exited on its own ${unexpectedExits.length}× (${unexpectedExits.join(', ')}); see ${dir}/daemon.log\n`);
-      if (operatorResyncs > 0) process.stdout.write(`  note operator-resyncs: ${operatorResyncs} resync(s) after a restart found ledger continuity broken (a database restore from before a validator restore)\n`);
-      if (resyncWithoutDetection > 0) process.stdout.write(`  note validator-restores: ${resyncWithoutDetection} not detected within 10 s before the operator's resync (nothing of the treasury after the backup, or a reconnect still pending)\n`);
+      if (unexpectedExits.length > 0)
+        process.stdout.write(
+          `  note daemon-exits: the daemon exited on its own ${unexpectedExits.length}× (${unexpectedExits.join(', ')}); see ${dir}/daemon.log\n`,
+        );
+      if (operatorResyncs > 0)
+        process.stdout.write(
+          `  note operator-resyncs: ${operatorResyncs} resync(s) after a restart found ledger continuity broken (a database restore from before a validator restore)\n`,
+        );
+      if (resyncWithoutDetection > 0)
+        process.stdout.write(
+          `  note validator-restores: ${resyncWithoutDetection} not detected within 10 s before the operator's resync (nothing of the treasury after the backup, or a reconnect still pending)\n`,
+        );
       if (pgSkipped > 0) process.stdout.write(`  note pg-restarts: ${pgSkipped} skipped because other databases were in use\n`);
       if (result.failures.size > 0) {
         process.stdout.write(`  failed withdrawals by reason: ${[...result.failures].map(([r, n]) => `${r} ×${n}`).join('; ')}\n`);

@@ -52,7 +52,19 @@ export async function startSandboxProcess(opts: { dataDir: string; seed: string;
   const log = openSync(opts.logFile, 'a');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/sandbox/cli.ts', '--data-dir', opts.dataDir, '--seed', opts.seed, '--log-level', 'warn', '--checkpoint-interval-ms', '500'],
+    [
+      '--import',
+      'tsx',
+      'src/sandbox/cli.ts',
+      '--data-dir',
+      opts.dataDir,
+      '--seed',
+      opts.seed,
+      '--log-level',
+      'warn',
+      '--checkpoint-interval-ms',
+      '500',
+    ],
     { cwd: REPO, stdio: ['ignore', 'pipe', log], env: { ...process.env, LOG_PRETTY: 'false' } },
   );
   closeSync(log);
@@ -232,7 +244,9 @@ export async function endSessions(database: string, timeoutMs = 10_000): Promise
   try {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const rows = await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${database} and backend_type = 'client backend' and pid <> pg_backend_pid()`;
+      const rows = await sql<
+        { pid: number }[]
+      >`select pid from pg_stat_activity where datname = ${database} and backend_type = 'client backend' and pid <> pg_backend_pid()`;
       if (rows.length === 0) return 0;
       if (Date.now() >= until) {
         await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${database} and backend_type = 'client backend' and pid <> pg_backend_pid()`;

@@ -17,7 +17,6 @@ import { createDatabase, dropDatabase, urlFor } from './processes.js';
 /** Payout statuses that mean "between reserving holdings and the ledger's answer". */
 export const IN_FLIGHT = ['reserving', 'preparing', 'signing', 'executing', 'awaiting_ledger', 'retrying', 'failing'];
 
-
 /** pg_dump and pg_restore are on the PATH. */
 export function restoreToolsAvailable(): boolean {
   return ['pg_dump', 'pg_restore'].every((tool) => spawnSync(tool, ['--version'], { encoding: 'utf8' }).status === 0);
@@ -48,7 +47,11 @@ function run(tool: string, args: string[], timeoutMs: number): Promise<void> {
  * meanwhile. Custom format, for pg_restore.
  */
 export async function backupDatabase(database: string, file: string): Promise<void> {
-  await run('pg_dump', ['--format=custom', '--no-owner', '--lock-wait-timeout=30s', `--file=${file}`, `--dbname=${urlFor(database)}`], 120_000);
+  await run(
+    'pg_dump',
+    ['--format=custom', '--no-owner', '--lock-wait-timeout=30s', `--file=${file}`, `--dbname=${urlFor(database)}`],
+    120_000,
+  );
 }
 
 /**
@@ -66,14 +69,18 @@ const EventRow = z.object({ event_id: z.coerce.number().int(), topic: z.string()
 export type EventRow = z.infer<typeof EventRow>;
 
 export async function readEvents(sql: postgres.Sql, afterId = 0): Promise<EventRow[]> {
-  return z.array(EventRow).parse(await sql`select event_id, topic, aggregate_id from outbox_events where event_id > ${afterId} order by event_id`);
+  return z
+    .array(EventRow)
+    .parse(await sql`select event_id, topic, aggregate_id from outbox_events where event_id > ${afterId} order by event_id`);
 }
 
 /** Payout withdrawals in flight now, as `id status`. */
 export async function inFlightPayouts(sql: postgres.Sql): Promise<string[]> {
   const rows = z
     .array(z.object({ withdrawal_id: z.string(), status: z.string() }))
-    .parse(await sql`select withdrawal_id, status from withdrawals where purpose = 'payout' and status in ${sql(IN_FLIGHT)} order by withdrawal_id`);
+    .parse(
+      await sql`select withdrawal_id, status from withdrawals where purpose = 'payout' and status in ${sql(IN_FLIGHT)} order by withdrawal_id`,
+    );
   return rows.map((r) => `${r.withdrawal_id} ${r.status}`);
 }
 
@@ -120,7 +127,13 @@ export function restoreDiff(r: RestoreRecord): RestoreDiff {
     if (s === undefined) lostDeposits.push(`${d.deposit_id} (${d.status})`);
     else if (s !== d.status) revertedDeposits.push(`${d.deposit_id} ${d.status}→${s}`);
   }
-  return { lostWithdrawals, revertedWithdrawals, lostDeposits, revertedDeposits, rolledBackEvents: r.eventsBefore.filter((e) => e.event_id > r.maxEventIdAfter).length };
+  return {
+    lostWithdrawals,
+    revertedWithdrawals,
+    lostDeposits,
+    revertedDeposits,
+    rolledBackEvents: r.eventsBefore.filter((e) => e.event_id > r.maxEventIdAfter).length,
+  };
 }
 
 /** Withdrawal ids whose rows a restore took away (a `recovered` row for them is the daemon doing its job). */
@@ -161,8 +174,14 @@ export function checkRestores(opts: {
     for (const e of rolledBack) {
       if (e.topic === 'withdrawal.completed') {
         const w = withdrawals.get(e.aggregate_id);
-        if (w === undefined || (w.status !== 'completed' && !(w.status === 'recovered' && opts.paidOnLedger(w.withdrawal_id) !== undefined))) {
-          violations.push({ invariant: 'completed-exactly-once', detail: `${e.aggregate_id}: announced completed before ${tag} (event ${e.event_id}), ends ${w?.status ?? 'without a row'}` });
+        if (
+          w === undefined ||
+          (w.status !== 'completed' && !(w.status === 'recovered' && opts.paidOnLedger(w.withdrawal_id) !== undefined))
+        ) {
+          violations.push({
+            invariant: 'completed-exactly-once',
+            detail: `${e.aggregate_id}: announced completed before ${tag} (event ${e.event_id}), ends ${w?.status ?? 'without a row'}`,
+          });
         }
       } else if (e.topic === 'withdrawal.failed') {
         const w = withdrawals.get(e.aggregate_id);

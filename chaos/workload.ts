@@ -184,7 +184,13 @@ export class Workload {
     if (!instrument) throw new Error(`the double has no ${id}`);
     const withdrawalId = `chaos-w-${this.nextWithdrawal++}`;
     this.record.withdrawals.set(withdrawalId, {
-      request: { withdrawalId, account: `customer-${customer.party.slice(0, 20)}`, instrument, amount: amount(this.rng, 1, 50), receiver: customer.party },
+      request: {
+        withdrawalId,
+        account: `customer-${customer.party.slice(0, 20)}`,
+        instrument,
+        amount: amount(this.rng, 1, 50),
+        receiver: customer.party,
+      },
       acknowledged: false,
       sends: 0,
     });

@@ -32,7 +32,9 @@ let tsc;
 try {
   tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 } catch {
-  console.error('cannot build: TypeScript is not installed (npm ci installs it; a production install without dev dependencies needs dist/ built beforehand)');
+  console.error(
+    'cannot build: TypeScript is not installed (npm ci installs it; a production install without dev dependencies needs dist/ built beforehand)',
+  );
   process.exit(1);
 }
 
@@ -41,7 +43,11 @@ const digest = sourcesDigest();
 if (!values['if-stale']) rmSync(outDir, { recursive: true, force: true });
 rmSync(stampOf(outDir), { force: true });
 mkdirSync(outDir, { recursive: true });
-const compiled = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', outDir, '--tsBuildInfoFile', join(outDir, '.tsbuildinfo')], { stdio: 'inherit' });
+const compiled = spawnSync(
+  process.execPath,
+  [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', outDir, '--tsBuildInfoFile', join(outDir, '.tsbuildinfo')],
+  { stdio: 'inherit' },
+);
 if (compiled.status !== 0) process.exit(compiled.status ?? 1);
 for (const asset of ASSETS) cpSync(join(SRC, asset), join(outDir, asset), { recursive: true });
 // Last: an interrupted build is not mistaken for a complete one.

@@ -9,7 +9,11 @@ import { parseAllowHost, type RegistryUrlPolicyConfig } from './ledger/registry-
  * variable names so that an error message names exactly what the operator must fix.
  */
 
-const Port = z.coerce.number({ error: 'must be a port number (0-65535)' }).int('must be a port number (0-65535)').min(0, 'must be a port number (0-65535)').max(65535, 'must be a port number (0-65535)');
+const Port = z.coerce
+  .number({ error: 'must be a port number (0-65535)' })
+  .int('must be a port number (0-65535)')
+  .min(0, 'must be a port number (0-65535)')
+  .max(65535, 'must be a port number (0-65535)');
 const Url = z.url({ message: 'must be an absolute URL' });
 const Bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
@@ -80,12 +84,17 @@ const RegistryCredential = z
   .strict()
   .superRefine((c, ctx) => {
     if ((c.token === undefined) === (c.tokenUrl === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'give either token (a static bearer token) or tokenUrl, clientId and clientSecret (OAuth2 client credentials)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'give either token (a static bearer token) or tokenUrl, clientId and clientSecret (OAuth2 client credentials)',
+      });
       return;
     }
     if (c.token !== undefined) {
       for (const k of ['clientId', 'clientSecret', 'audience', 'scope'] as const) {
-        if (c[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'only with tokenUrl (OAuth2), not with a static token' });
+        if (c[k] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [k], message: 'only with tokenUrl (OAuth2), not with a static token' });
       }
     } else {
       if (c.clientId === undefined) ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'required with tokenUrl' });
@@ -103,7 +112,10 @@ const RegistryAllowHosts = jsonSetting(
       const parsed = parseAllowHost(h);
       if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `"${h}" ${parsed}` });
     }),
-    { error: 'must be a JSON list of host names, *.domain patterns, IP addresses or CIDR ranges, e.g. ["registry.internal", "10.20.0.0/16"]' },
+    {
+      error:
+        'must be a JSON list of host names, *.domain patterns, IP addresses or CIDR ranges, e.g. ["registry.internal", "10.20.0.0/16"]',
+    },
   ),
 );
 
@@ -120,17 +132,26 @@ const RegistryCredentials = jsonSetting(
 const PKCS11_FIELDS = {
   TREASURY_PKCS11_MODULE: z.string().min(1).optional(),
   TREASURY_PKCS11_TOKEN_LABEL: z.string().min(1).max(32, 'a PKCS#11 token label has at most 32 characters').optional(),
-  TREASURY_PKCS11_SLOT: z.coerce.number({ error: 'must be a slot id (a whole number)' }).int('must be a slot id (a whole number)').min(0, 'must be a slot id (a whole number)').optional(),
+  TREASURY_PKCS11_SLOT: z.coerce
+    .number({ error: 'must be a slot id (a whole number)' })
+    .int('must be a slot id (a whole number)')
+    .min(0, 'must be a slot id (a whole number)')
+    .optional(),
   TREASURY_PKCS11_KEY_LABEL: z.string().min(1).optional(),
   TREASURY_PKCS11_KEY_ID: z
     .string()
-    .regex(/^(?:[0-9a-fA-F]{2})+$/, 'must be the key object\'s CKA_ID in hex (an even number of hex digits)')
+    .regex(/^(?:[0-9a-fA-F]{2})+$/, "must be the key object's CKA_ID in hex (an even number of hex digits)")
     .transform((v) => v.toLowerCase())
     .optional(),
   TREASURY_PKCS11_PIN: z.string().min(1).optional(),
   TREASURY_PKCS11_PIN_FILE: z.string().min(1).optional(),
   TREASURY_PKCS11_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
-  TREASURY_PKCS11_SIGN_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100 ms').max(600_000, 'must be at most 10 minutes').default(10_000),
+  TREASURY_PKCS11_SIGN_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100, 'must be at least 100 ms')
+    .max(600_000, 'must be at most 10 minutes')
+    .default(10_000),
 };
 
 const PKCS11_SETTINGS = [
@@ -143,7 +164,11 @@ const PKCS11_SETTINGS = [
   'TREASURY_PKCS11_PIN_FILE',
 ] as const;
 
-type Pkcs11Settings = { TREASURY_SIGNER: 'file' | 'pkcs11'; LEDGER_API_URL?: string | undefined; TREASURY_KEY_FILE?: string | undefined } & {
+type Pkcs11Settings = {
+  TREASURY_SIGNER: 'file' | 'pkcs11';
+  LEDGER_API_URL?: string | undefined;
+  TREASURY_KEY_FILE?: string | undefined;
+} & {
   [K in (typeof PKCS11_SETTINGS)[number]]?: string | number | undefined;
 };
 
@@ -154,9 +179,12 @@ function checkPkcs11Settings(c: Pkcs11Settings, ctx: z.RefinementCtx, needsLedge
     for (const k of PKCS11_SETTINGS) if (c[k] !== undefined) issue(k, 'is used only with TREASURY_SIGNER=pkcs11');
     return;
   }
-  if (needsLedger && c.LEDGER_API_URL === undefined) issue('TREASURY_SIGNER', 'pkcs11 needs LEDGER_API_URL (the embedded ledger double keeps its own key file)');
-  if (c.TREASURY_KEY_FILE !== undefined) issue('TREASURY_KEY_FILE', 'is not used with TREASURY_SIGNER=pkcs11: remove it, the key is in the HSM');
-  if (c.TREASURY_PKCS11_MODULE === undefined) issue('TREASURY_PKCS11_MODULE', 'required with TREASURY_SIGNER=pkcs11: the path of the HSM vendor\'s PKCS#11 library');
+  if (needsLedger && c.LEDGER_API_URL === undefined)
+    issue('TREASURY_SIGNER', 'pkcs11 needs LEDGER_API_URL (the embedded ledger double keeps its own key file)');
+  if (c.TREASURY_KEY_FILE !== undefined)
+    issue('TREASURY_KEY_FILE', 'is not used with TREASURY_SIGNER=pkcs11: remove it, the key is in the HSM');
+  if (c.TREASURY_PKCS11_MODULE === undefined)
+    issue('TREASURY_PKCS11_MODULE', "required with TREASURY_SIGNER=pkcs11: the path of the HSM vendor's PKCS#11 library");
   if ((c.TREASURY_PKCS11_TOKEN_LABEL === undefined) === (c.TREASURY_PKCS11_SLOT === undefined)) {
     issue('TREASURY_PKCS11_TOKEN_LABEL', 'with TREASURY_SIGNER=pkcs11 give either TREASURY_PKCS11_TOKEN_LABEL or TREASURY_PKCS11_SLOT');
   }
@@ -164,7 +192,10 @@ function checkPkcs11Settings(c: Pkcs11Settings, ctx: z.RefinementCtx, needsLedge
     issue('TREASURY_PKCS11_KEY_LABEL', 'with TREASURY_SIGNER=pkcs11 give TREASURY_PKCS11_KEY_LABEL or TREASURY_PKCS11_KEY_ID (or both)');
   }
   if ((c.TREASURY_PKCS11_PIN === undefined) === (c.TREASURY_PKCS11_PIN_FILE === undefined)) {
-    issue('TREASURY_PKCS11_PIN_FILE', 'with TREASURY_SIGNER=pkcs11 give either TREASURY_PKCS11_PIN_FILE (preferred) or TREASURY_PKCS11_PIN');
+    issue(
+      'TREASURY_PKCS11_PIN_FILE',
+      'with TREASURY_SIGNER=pkcs11 give either TREASURY_PKCS11_PIN_FILE (preferred) or TREASURY_PKCS11_PIN',
+    );
   }
 }
 
@@ -191,19 +222,30 @@ const RawConfig = z
     LEDGER_ADMIN_OAUTH_CLIENT_ID: z.string().min(1).optional(),
     LEDGER_ADMIN_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
     LEDGER_HTTP_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(200),
-    LEDGER_HTTP_MAX_PAGE_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024 bytes').max(1024 * 1024 * 1024, 'must be at most 1 GiB').optional(),
+    LEDGER_HTTP_MAX_PAGE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024, 'must be at least 1024 bytes')
+      .max(1024 * 1024 * 1024, 'must be at most 1 GiB')
+      .optional(),
 
     TREASURY_PARTY: z
       .string()
       .regex(/^[^:\s]+::[0-9a-f]{68}$/, 'must be a party id of the form <hint>::<1220 + 64 hex fingerprint>')
       .optional(),
-    TREASURY_SIGNER: z.enum(['file', 'pkcs11'], { error: 'must be file (TREASURY_KEY_FILE) or pkcs11 (an HSM: TREASURY_PKCS11_*)' }).default('file'),
+    TREASURY_SIGNER: z
+      .enum(['file', 'pkcs11'], { error: 'must be file (TREASURY_KEY_FILE) or pkcs11 (an HSM: TREASURY_PKCS11_*)' })
+      .default('file'),
     TREASURY_KEY_FILE: z.string().min(1).optional(),
     TREASURY_KEY_FILE_ALLOW_READABLE: Bool.default(false),
     ...PKCS11_FIELDS,
     LEDGER_SYNCHRONIZER_ID: z.string().min(1).optional(),
     LEDGER_DEDUPLICATION_SECONDS: z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1 second').optional(),
-    LEDGER_MAX_SUBMISSIONS_PER_SECOND: z.coerce.number({ error: 'must be a number of submissions per second' }).positive('must be above 0 (leave it out for no cap)').max(10_000, 'must be at most 10000').optional(),
+    LEDGER_MAX_SUBMISSIONS_PER_SECOND: z.coerce
+      .number({ error: 'must be a number of submissions per second' })
+      .positive('must be above 0 (leave it out for no cap)')
+      .max(10_000, 'must be at most 10000')
+      .optional(),
 
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
     HTTP_PORT: Port.default(8080),
@@ -255,7 +297,11 @@ const RawConfig = z
     checkPkcs11Settings(c, ctx);
     const adminOauth = c.LEDGER_ADMIN_OAUTH_CLIENT_ID !== undefined || c.LEDGER_ADMIN_OAUTH_CLIENT_SECRET !== undefined;
     if (c.LEDGER_ADMIN_TOKEN !== undefined && adminOauth) {
-      ctx.addIssue({ code: 'custom', path: ['LEDGER_ADMIN_TOKEN'], message: 'set either LEDGER_ADMIN_TOKEN or LEDGER_ADMIN_OAUTH_CLIENT_ID and _SECRET, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LEDGER_ADMIN_TOKEN'],
+        message: 'set either LEDGER_ADMIN_TOKEN or LEDGER_ADMIN_OAUTH_CLIENT_ID and _SECRET, not both',
+      });
     }
     if (adminOauth) {
       const because = 'for OAuth2 admin credentials (LEDGER_ADMIN_OAUTH_CLIENT_ID / _SECRET)';
@@ -272,7 +318,12 @@ const RawConfig = z
       names.add(t.name);
       // One secret under two names would authenticate as whichever is checked last.
       const first = tokens.get(t.token);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['API_TOKENS', i, 'token'], message: `is the same token as "${first}": give each name its own token` });
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['API_TOKENS', i, 'token'],
+          message: `is the same token as "${first}": give each name its own token`,
+        });
       else tokens.set(t.token, t.name);
     });
   });
@@ -384,7 +435,16 @@ export interface Config {
 }
 
 /** Names of settings whose values must never reach a log line or an error message. */
-export const SECRET_SETTINGS = ['DATABASE_URL', 'LEDGER_TOKEN', 'LEDGER_OAUTH_CLIENT_SECRET', 'API_TOKENS', 'REGISTRY_CREDENTIALS', 'TREASURY_PKCS11_PIN', 'LEDGER_ADMIN_TOKEN', 'LEDGER_ADMIN_OAUTH_CLIENT_SECRET'] as const;
+export const SECRET_SETTINGS = [
+  'DATABASE_URL',
+  'LEDGER_TOKEN',
+  'LEDGER_OAUTH_CLIENT_SECRET',
+  'API_TOKENS',
+  'REGISTRY_CREDENTIALS',
+  'TREASURY_PKCS11_PIN',
+  'LEDGER_ADMIN_TOKEN',
+  'LEDGER_ADMIN_OAUTH_CLIENT_SECRET',
+] as const;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -488,7 +548,11 @@ export function loadConfig(env: Env = process.env): Config {
                   }
                 : { kind: 'static', token: c.LEDGER_TOKEN! },
           },
-    submission: { synchronizerId: c.LEDGER_SYNCHRONIZER_ID, deduplicationSeconds: c.LEDGER_DEDUPLICATION_SECONDS, maxSubmissionsPerSecond: c.LEDGER_MAX_SUBMISSIONS_PER_SECOND },
+    submission: {
+      synchronizerId: c.LEDGER_SYNCHRONIZER_ID,
+      deduplicationSeconds: c.LEDGER_DEDUPLICATION_SECONDS,
+      maxSubmissionsPerSecond: c.LEDGER_MAX_SUBMISSIONS_PER_SECOND,
+    },
     ledgerAdminAuth:
       c.LEDGER_ADMIN_TOKEN !== undefined
         ? { kind: 'static', token: c.LEDGER_ADMIN_TOKEN }
@@ -513,7 +577,14 @@ export function loadConfig(env: Env = process.env): Config {
           {
             auth:
               r.tokenUrl !== undefined
-                ? { kind: 'oauth2', tokenUrl: r.tokenUrl, clientId: r.clientId!, clientSecret: r.clientSecret!, audience: r.audience, scope: r.scope }
+                ? {
+                    kind: 'oauth2',
+                    tokenUrl: r.tokenUrl,
+                    clientId: r.clientId!,
+                    clientSecret: r.clientSecret!,
+                    audience: r.audience,
+                    scope: r.scope,
+                  }
                 : { kind: 'static', token: r.token! },
             registryUrls: r.registryUrls,
           },
@@ -526,10 +597,19 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-type KeySettings = Pick<z.output<typeof RawConfig>, 'TREASURY_SIGNER' | 'TREASURY_KEY_FILE' | 'TREASURY_KEY_FILE_ALLOW_READABLE' | (typeof PKCS11_SETTINGS)[number] | 'TREASURY_PKCS11_SESSIONS' | 'TREASURY_PKCS11_SIGN_TIMEOUT_MS'>;
+type KeySettings = Pick<
+  z.output<typeof RawConfig>,
+  | 'TREASURY_SIGNER'
+  | 'TREASURY_KEY_FILE'
+  | 'TREASURY_KEY_FILE_ALLOW_READABLE'
+  | (typeof PKCS11_SETTINGS)[number]
+  | 'TREASURY_PKCS11_SESSIONS'
+  | 'TREASURY_PKCS11_SIGN_TIMEOUT_MS'
+>;
 
 function treasuryKeyOf(c: KeySettings): TreasuryKeyConfig {
-  if (c.TREASURY_SIGNER === 'file') return { treasuryKeyFile: c.TREASURY_KEY_FILE!, ...(c.TREASURY_KEY_FILE_ALLOW_READABLE ? { allowReadableKeyFile: true } : {}) };
+  if (c.TREASURY_SIGNER === 'file')
+    return { treasuryKeyFile: c.TREASURY_KEY_FILE!, ...(c.TREASURY_KEY_FILE_ALLOW_READABLE ? { allowReadableKeyFile: true } : {}) };
   return {
     treasuryPkcs11: {
       modulePath: c.TREASURY_PKCS11_MODULE!,
@@ -546,7 +626,11 @@ function treasuryKeyOf(c: KeySettings): TreasuryKeyConfig {
 }
 
 const Pkcs11Only = z
-  .object({ TREASURY_SIGNER: z.literal('pkcs11', { error: 'must be pkcs11: only an HSM key is generated by this command' }), CONFIG_FILE: z.string().optional(), ...PKCS11_FIELDS })
+  .object({
+    TREASURY_SIGNER: z.literal('pkcs11', { error: 'must be pkcs11: only an HSM key is generated by this command' }),
+    CONFIG_FILE: z.string().optional(),
+    ...PKCS11_FIELDS,
+  })
   .superRefine((c, ctx) => checkPkcs11Settings(c, ctx, false));
 
 /**
@@ -583,15 +667,24 @@ export function describeConfig(c: Config): Record<string, unknown> {
     ledger:
       c.ledger === undefined
         ? 'sandbox (embedded ledger double)'
-        : { apiUrl: c.ledger.apiUrl, auth: c.ledger.auth.kind, userId: c.ledger.userId, treasuryParty: c.ledger.treasuryParty, treasuryKey: describeTreasuryKey(c.ledger) },
+        : {
+            apiUrl: c.ledger.apiUrl,
+            auth: c.ledger.auth.kind,
+            userId: c.ledger.userId,
+            treasuryParty: c.ledger.treasuryParty,
+            treasuryKey: describeTreasuryKey(c.ledger),
+          },
     submission: {
       synchronizer: c.submission.synchronizerId ?? 'chosen by the participant',
-      deduplication: c.submission.deduplicationSeconds !== undefined ? `${c.submission.deduplicationSeconds} s` : "the participant's maximum",
+      deduplication:
+        c.submission.deduplicationSeconds !== undefined ? `${c.submission.deduplicationSeconds} s` : "the participant's maximum",
       maxPerSecond: c.submission.maxSubmissionsPerSecond ?? 'no cap',
     },
     http: { host: c.http.host, port: c.http.port },
     apiTokens: c.apiTokens.map((t) => ({ name: t.name, scopes: t.scopes })),
-    registryCredentials: Object.fromEntries(Object.entries(c.registryAuth.credentials).map(([name, r]) => [name, { kind: r.auth.kind, registryUrls: r.registryUrls ?? 'any' }])),
+    registryCredentials: Object.fromEntries(
+      Object.entries(c.registryAuth.credentials).map(([name, r]) => [name, { kind: r.auth.kind, registryUrls: r.registryUrls ?? 'any' }]),
+    ),
     registryLedgerAuthUrls: c.registryAuth.ledgerAuthUrls ?? 'any',
     registryUrls: { http: c.registryUrls.allowHttp ? 'allowed' : 'refused', allowHosts: c.registryUrls.allowHosts },
     inspect: c.inspect.enabled ? { host: c.inspect.host, port: c.inspect.port } : false,
@@ -601,5 +694,7 @@ export function describeConfig(c: Config): Record<string, unknown> {
 /** Whether a listen address reaches this machine only (a name or a literal address; no lookup). */
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+  return (
+    h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h)
+  );
 }

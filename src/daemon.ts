@@ -50,7 +50,10 @@ export interface DaemonOptions {
   logger: Logger;
   embeddedLedger?: EmbeddedLedgerProvider;
   /** Tuning of the ledger-facing parts (tests and benchmarks); production runs the defaults. */
-  service?: Omit<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'singleInstance' | 'inspect' | 'metrics' | 'registryTokens' | 'registryPolicy'>;
+  service?: Omit<
+    ServiceOptions,
+    'sql' | 'ledger' | 'logger' | 'singleInstance' | 'inspect' | 'metrics' | 'registryTokens' | 'registryPolicy'
+  >;
 }
 
 export interface Daemon {
@@ -119,23 +122,37 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         await embedded.prepareDatabase?.(sql);
         if (apiTokens.length === 0 && embedded.apiTokens) apiTokens = embedded.apiTokens;
         embeddedRegistryUrls = embedded.ownRegistryUrls ?? [];
-        logger.warn({ apiUrl: embedded.ledger.apiUrl, treasuryParty: embedded.ledger.treasuryParty }, 'SANDBOX MODE: running against the embedded ledger double, not a real validator');
+        logger.warn(
+          { apiUrl: embedded.ledger.apiUrl, treasuryParty: embedded.ledger.treasuryParty },
+          'SANDBOX MODE: running against the embedded ledger double, not a real validator',
+        );
       } else {
         logger.warn('no LEDGER_API_URL configured and no embedded ledger available: ledger components are not started');
       }
     }
 
     // One token provider per registry credential, shared by onboarding checks and the ledger effects.
-    const registryTokens = createRegistryTokens({ config: config.registryAuth, ledger: ledger ? tokenProviderFor(ledger.auth) : undefined });
+    const registryTokens = createRegistryTokens({
+      config: config.registryAuth,
+      ledger: ledger ? tokenProviderFor(ledger.auth) : undefined,
+    });
     // One policy for every registry call: onboarding's checks, the ledger effects' clients.
     const registryPolicy = createRegistryUrlPolicy({ config: config.registryUrls, exempt: embeddedRegistryUrls });
     // Settings may have changed under stored instruments: say so now, not at the first withdrawal.
     for (const i of await listInstruments(sql)) {
       const instrument = `${i.admin}/${i.id}`;
       const problem = registryTokens.problem(i.registryAuth, withoutCredentials(i.registryUrl));
-      if (problem) logger.warn({ instrument, registryAuth: describeRegistryAuth(i.registryAuth) }, `the instrument's registry auth cannot be used: ${problem.message}`);
+      if (problem)
+        logger.warn(
+          { instrument, registryAuth: describeRegistryAuth(i.registryAuth) },
+          `the instrument's registry auth cannot be used: ${problem.message}`,
+        );
       const refused = registryPolicy.problem(i.registryUrl);
-      if (refused) logger.warn({ instrument }, `the instrument's registry URL is refused, its withdrawals and accepts will stall until it is fixed (PUT /v1/instruments): ${refused.message}`);
+      if (refused)
+        logger.warn(
+          { instrument },
+          `the instrument's registry URL is refused, its withdrawals and accepts will stall until it is fixed (PUT /v1/instruments): ${refused.message}`,
+        );
     }
 
     const metrics = createMetrics(sql);
@@ -149,7 +166,13 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
         if (!apiTokens.some((t) => t.scopes.includes('read'))) {
           throw new Error('INSPECT: the inspector bridge admits only API tokens with the read scope, and API_TOKENS has none');
         }
-        const inspector = await createMachineInspector({ host: config.inspect.host, port: config.inspect.port, tokens: apiTokens, logger, authFailureLimit: config.http.authFailureLimit });
+        const inspector = await createMachineInspector({
+          host: config.inspect.host,
+          port: config.inspect.port,
+          tokens: apiTokens,
+          logger,
+          authFailureLimit: config.http.authFailureLimit,
+        });
         cleanups.push({ what: 'machine inspector', run: () => inspector.stop() });
         inspect = inspector.inspect;
         inspectorUrl = inspector.url;
@@ -192,7 +215,16 @@ export async function startDaemon({ config, logger, embeddedLedger, service: tun
       registryTokens,
       registryPolicy,
       ...(service
-        ? { operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches: service.switches, ingestion: service.ingestion, recovery: service.recovery, traffic: service.traffic, ledgerRecovery: service.ledgerRecovery }
+        ? {
+            operator: service.operator,
+            reconciliation: service.reconciliation,
+            holdingAdoption: service.holdingAdoption,
+            switches: service.switches,
+            ingestion: service.ingestion,
+            recovery: service.recovery,
+            traffic: service.traffic,
+            ledgerRecovery: service.ledgerRecovery,
+          }
         : {}),
     });
     registerConsoleRoutes(app);

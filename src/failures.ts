@@ -24,15 +24,30 @@ interface FailureEntry {
 export const FAILURE_CATALOGUE = {
   // The machines react to these by name (withdrawal.context.ts / deposit.context.ts).
   INPUT_UNAVAILABLE: { retry: 'per answer', meaning: 'an input holding of the transaction is archived or unknown to the ledger' },
-  INSTRUCTION_NOT_FOUND: { retry: 'no', meaning: 'the transfer instruction is no longer active (accepted, withdrawn, rejected or expired)' },
+  INSTRUCTION_NOT_FOUND: {
+    retry: 'no',
+    meaning: 'the transfer instruction is no longer active (accepted, withdrawn, rejected or expired)',
+  },
   DUPLICATE_COMMAND: { retry: 'per answer', meaning: 'the ledger already has this command: it counts as submitted' },
-  PREPARED_TX_MISMATCH: { retry: 'no', meaning: 'the prepared transaction is not what was asked for, or its hash does not verify: not signed' },
+  PREPARED_TX_MISMATCH: {
+    retry: 'no',
+    meaning: 'the prepared transaction is not what was asked for, or its hash does not verify: not signed',
+  },
   RELEASE_REFUSED: { retry: 'no', meaning: 'the database refused to release holdings of an attempt that may have committed' },
   UNEXPECTED: { retry: 'yes', meaning: 'something failed that is not classified: retried within the budget' },
-  RECEIVER_UNKNOWN: { retry: 'no', meaning: "the ledger does not know the transfer's receiver (no participant hosts the party): the withdrawal fails and is re-credited" },
+  RECEIVER_UNKNOWN: {
+    retry: 'no',
+    meaning: "the ledger does not know the transfer's receiver (no participant hosts the party): the withdrawal fails and is re-credited",
+  },
   // The validator's traffic, not the withdrawal's (gates/traffic.ts holds every submission meanwhile).
-  TRAFFIC_EXHAUSTED: { retry: 'yes', meaning: "the validator's synchronizer traffic is spent: refused before sequencing, resubmitted once traffic is back, never counted" },
-  TRAFFIC_COST_OUTDATED: { retry: 'yes', meaning: "the sequencer refused the submission's traffic cost as outdated: resubmitted, never counted" },
+  TRAFFIC_EXHAUSTED: {
+    retry: 'yes',
+    meaning: "the validator's synchronizer traffic is spent: refused before sequencing, resubmitted once traffic is back, never counted",
+  },
+  TRAFFIC_COST_OUTDATED: {
+    retry: 'yes',
+    meaning: "the sequencer refused the submission's traffic cost as outdated: resubmitted, never counted",
+  },
   // Effects: what may be signed and with which configuration.
   NOT_OUR_PARTY: { retry: 'no', meaning: 'the transaction would act for a party this service does not sign for' },
   INSTRUMENT_DISABLED: { retry: 'no', meaning: 'the instrument is disabled by configuration' },
@@ -71,7 +86,9 @@ export const FAILURE_CATALOGUE = {
 export type FailureCode = keyof typeof FAILURE_CATALOGUE;
 
 /** Each code by its own name, for raising: `Failure.INPUT_UNAVAILABLE`. */
-export const Failure = Object.freeze(Object.fromEntries(Object.keys(FAILURE_CATALOGUE).map((c) => [c, c]))) as { readonly [K in FailureCode]: K };
+export const Failure = Object.freeze(Object.fromEntries(Object.keys(FAILURE_CATALOGUE).map((c) => [c, c]))) as {
+  readonly [K in FailureCode]: K;
+};
 
 export const FAILURE_CODES = Object.keys(FAILURE_CATALOGUE) as [FailureCode, ...FailureCode[]];
 
@@ -112,9 +129,16 @@ export type WithdrawalReasonCode = z.infer<typeof WithdrawalReasonCode>;
 
 /** Codes formed as a prefix and the other side's number: one entry each, for the same table. */
 export const FAILURE_FAMILIES = {
-  HTTP_: { retry: 'per answer', meaning: 'the Ledger API answered with this HTTP status and no Canton error (retried for 429, 502, 503 and 504; never for 401, 403, 500, 501)' },
+  HTTP_: {
+    retry: 'per answer',
+    meaning:
+      'the Ledger API answered with this HTTP status and no Canton error (retried for 429, 502, 503 and 504; never for 401, 403, 500, 501)',
+  },
   REGISTRY_HTTP_: { retry: 'per answer', meaning: 'the registry answered with this HTTP status (retried as HTTP_)' },
-  DB_: { retry: 'per answer', meaning: 'a database call failed with this SQL state (connection, contention and resource states are retried)' },
+  DB_: {
+    retry: 'per answer',
+    meaning: 'a database call failed with this SQL state (connection, contention and resource states are retried)',
+  },
 } as const satisfies Record<string, FailureEntry>;
 
 export type FailureFamily = keyof typeof FAILURE_FAMILIES;

@@ -42,7 +42,8 @@ async function main(): Promise<void> {
     });
   } catch (e) {
     // A key that cannot be used (a key file, an HSM) says what is wrong in one message: no stack needed.
-    const expected = e instanceof MigrationError || e instanceof DataDirLockedError || e instanceof SigningKeyError || e instanceof HttpBindError;
+    const expected =
+      e instanceof MigrationError || e instanceof DataDirLockedError || e instanceof SigningKeyError || e instanceof HttpBindError;
     logger.fatal(expected ? { reason: (e as Error).message } : { err: e }, 'start-up failed');
     process.exitCode = 1;
     return;

@@ -47,7 +47,9 @@ export interface ServiceMetricsOptions {
 const AttemptContext = z.object({ attempt: z.number().int().nonnegative() });
 const InstrumentContext = z.object({ instrument: z.object({ admin: z.string(), id: z.string() }) });
 const FailedEvent = z.object({ error: z.object({ failure: ActorFailure.optional() }).optional() });
-const SignedContext = z.object({ signed: z.object({ preparedTransactionHash: z.string(), trafficCost: z.number().int().nonnegative().optional() }).nullable().optional() });
+const SignedContext = z.object({
+  signed: z.object({ preparedTransactionHash: z.string(), trafficCost: z.number().int().nonnegative().optional() }).nullable().optional(),
+});
 
 /** The traffic cost estimate of a transaction the transition signed (a new signed transaction in the context), else 0. */
 export function signedTrafficCost(t: Pick<CommittedTransition, 'context' | 'prevContext'>): number {

@@ -12,7 +12,12 @@ import type { Component } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { DepositActors } from './machines/deposit.actors.js';
 import { DEFAULT_DEPOSIT_POLICY, type DepositPolicy } from './machines/deposit.context.js';
-import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, type LedgerEffectsOptions } from './machines/effects/index.js';
+import {
+  createDepositLedgerActors,
+  createLedgerEffects,
+  createWithdrawalLedgerActors,
+  type LedgerEffectsOptions,
+} from './machines/effects/index.js';
 import {
   createDepositRuntime,
   createIngestionCatchUp,
@@ -109,7 +114,14 @@ export function createService(o: ServiceOptions): Service {
     },
   };
   // Built per process: the key file is read and checked at construction.
-  const effects = createLedgerEffects({ sql, ledger, logger, ...(o.registryTokens ? { registryTokens: o.registryTokens } : {}), ...(o.registryPolicy ? { registryPolicy: o.registryPolicy } : {}), options: effectOptions });
+  const effects = createLedgerEffects({
+    sql,
+    ledger,
+    logger,
+    ...(o.registryTokens ? { registryTokens: o.registryTokens } : {}),
+    ...(o.registryPolicy ? { registryPolicy: o.registryPolicy } : {}),
+    options: effectOptions,
+  });
   const runtime: RuntimeTimings = { ...o.runtime, ...(single ? { leaderElection: 'none' } : {}) };
   const inspect = o.inspect ? { inspect: o.inspect } : {};
   const switches = createSwitches({ sql, logger });
@@ -119,7 +131,10 @@ export function createService(o: ServiceOptions): Service {
     treasuryParty: ledger.treasuryParty,
     switches,
     // The deadline of an attempt made just before the restore is at most this far ahead.
-    assumedTtlMs: Math.max(o.withdrawalPolicy?.attemptTtlMs ?? DEFAULT_WITHDRAWAL_POLICY.attemptTtlMs, o.depositPolicy?.acceptTtlMs ?? DEFAULT_DEPOSIT_POLICY.acceptTtlMs),
+    assumedTtlMs: Math.max(
+      o.withdrawalPolicy?.attemptTtlMs ?? DEFAULT_WITHDRAWAL_POLICY.attemptTtlMs,
+      o.depositPolicy?.acceptTtlMs ?? DEFAULT_DEPOSIT_POLICY.acceptTtlMs,
+    ),
   });
   const hooks = o.metrics ? { hooks: o.metrics.runtimeHooks } : {};
 
@@ -135,8 +150,16 @@ export function createService(o: ServiceOptions): Service {
   });
   // "Ingestion has read what the ledger had when I asked" (the checkpoint table, whoever ingests):
   // the runtimes' start gate, and what a withdrawal waits for before deciding on a dead input.
-  const catchUp = createIngestionCatchUp({ db: sql, treasuryParty: ledger.treasuryParty, ledgerEnd: (signal) => ingestion.ledgerEnd(signal), logger });
-  const withdrawalActors: WithdrawalActors = { ...createReservationActors(sql, { catchUp }), ...createWithdrawalLedgerActors({ effects, db: sql }) };
+  const catchUp = createIngestionCatchUp({
+    db: sql,
+    treasuryParty: ledger.treasuryParty,
+    ledgerEnd: (signal) => ingestion.ledgerEnd(signal),
+    logger,
+  });
+  const withdrawalActors: WithdrawalActors = {
+    ...createReservationActors(sql, { catchUp }),
+    ...createWithdrawalLedgerActors({ effects, db: sql }),
+  };
   const depositActors = createDepositLedgerActors({ effects });
   const withdrawals = createWithdrawalRuntime({
     sql,

@@ -44,13 +44,22 @@ describe('the built daemon (npm run build, npm start)', () => {
       if (!COMPILERS.has(name)) symlinkSync(join(ROOT, 'node_modules', name), join(image, 'node_modules', name));
     }
     // Source maps point at the sources: stack traces name the .ts files.
-    expect(JSON.parse(readFileSync(join(image, 'dist/main.js.map'), 'utf8'))).toMatchObject({ sources: [expect.stringMatching(/(^|\/)src\/main\.ts$/)] });
+    expect(JSON.parse(readFileSync(join(image, 'dist/main.js.map'), 'utf8'))).toMatchObject({
+      sources: [expect.stringMatching(/(^|\/)src\/main\.ts$/)],
+    });
 
     const db = await createTestDatabase();
     const port = await freePort();
     const daemon = spawn(process.execPath, ['--enable-source-maps', 'dist/main.js'], {
       cwd: image,
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, DATA_DIR: join(image, 'data'), HTTP_PORT: String(port), LOG_LEVEL: 'warn', LOG_PRETTY: 'false' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: db.url,
+        DATA_DIR: join(image, 'data'),
+        HTTP_PORT: String(port),
+        LOG_LEVEL: 'warn',
+        LOG_PRETTY: 'false',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -60,13 +69,21 @@ describe('the built daemon (npm run build, npm start)', () => {
     try {
       let exited = false;
       void exit.then(() => (exited = true));
-      const health = async () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+      const health = async () =>
+        fetch(`http://127.0.0.1:${port}/health`).then(
+          (r) => r.status,
+          () => 0,
+        );
       for (const until = Date.now() + 90_000; (await health()) !== 200; await new Promise((r) => setTimeout(r, 250))) {
-        if (exited || Date.now() > until) throw new Error(`the built daemon did not answer /health${exited ? ' (it exited)' : ''}:\n${output}`);
+        if (exited || Date.now() > until)
+          throw new Error(`the built daemon did not answer /health${exited ? ' (it exited)' : ''}:\n${output}`);
       }
       // The embedded ledger double's prepared transactions are decoded with the .proto files copied beside the built code.
       const token = readFileSync(join(image, 'data/sandbox/api-token'), 'utf8').trim();
-      const cli = await run(process.execPath, ['bin/cxi.js', '--json', 'health'], { cwd: image, env: { PATH: process.env.PATH ?? '', CXI_URL: `http://127.0.0.1:${port}`, CXI_TOKEN: token } });
+      const cli = await run(process.execPath, ['bin/cxi.js', '--json', 'health'], {
+        cwd: image,
+        env: { PATH: process.env.PATH ?? '', CXI_URL: `http://127.0.0.1:${port}`, CXI_TOKEN: token },
+      });
       expect(JSON.parse(cli.stdout)).toMatchObject({ health: { status: 'ok' } });
       daemon.kill('SIGTERM');
       expect(await exit, output).toBe(0);

@@ -29,7 +29,8 @@ describe('ingestion progress', () => {
     expect((await s.api('POST', '/v1/admin/switches/ingestion/pause', { reason: 'catch-up test' })).status).toBe(200);
     await expect.poll(() => s.daemon.ingestion.status().state).toBe('paused');
     const customer = s.customer({ fund: [{ instrument: 'Amulet', amount: '50' }] });
-    for (let i = 0; i < 3; i++) s.sandbox.control.transfer({ from: customer, to: s.treasury, instrument: 'Amulet', amount: '1', memo: `lag-${i}` });
+    for (let i = 0; i < 3; i++)
+      s.sandbox.control.transfer({ from: customer, to: s.treasury, instrument: 'Amulet', amount: '1', memo: `lag-${i}` });
     const behind = (await s.api('GET', '/v1/ingestion')).body;
     expect(behind['state']).toBe('paused');
     expect(behind['lag']).toBeGreaterThan(0);

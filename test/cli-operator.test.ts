@@ -14,7 +14,8 @@ const hangPrepare = new Set<string>();
 const hold = (a: WithdrawalActors): WithdrawalActors => ({
   ...a,
   async prepareTransfer(input, signal) {
-    if (hangPrepare.has(input.withdrawalId)) await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('abandoned'))));
+    if (hangPrepare.has(input.withdrawalId))
+      await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('abandoned'))));
     return a.prepareTransfer(input, signal);
   },
 });
@@ -46,8 +47,13 @@ describe('cxi accounts, holdings and reconcile', () => {
     const one = JSON.parse((await cxi('--json', 'accounts', 'list', '--memo', 'memo-list-1')).stdout) as { items: { accountId: string }[] };
     expect(one.items).toEqual([expect.objectContaining({ accountId })]);
     // A page of one, then the next page from its cursor.
-    const first = JSON.parse((await cxi('--json', 'accounts', 'list', '--search', 'memo-list', '--limit', '1')).stdout) as { items: { memo: string }[]; nextCursor: string };
-    const second = JSON.parse((await cxi('--json', 'accounts', 'list', '--search', 'memo-list', '--limit', '1', '--cursor', first.nextCursor)).stdout) as { items: { memo: string }[] };
+    const first = JSON.parse((await cxi('--json', 'accounts', 'list', '--search', 'memo-list', '--limit', '1')).stdout) as {
+      items: { memo: string }[];
+      nextCursor: string;
+    };
+    const second = JSON.parse(
+      (await cxi('--json', 'accounts', 'list', '--search', 'memo-list', '--limit', '1', '--cursor', first.nextCursor)).stdout,
+    ) as { items: { memo: string }[] };
     expect([...first.items, ...second.items].map((a) => a.memo)).toEqual(['memo-list-2', 'memo-list-1']);
     expect((await cxi('accounts', 'list', '--search', 'memo-list')).stdout).toContain(accountId);
 
@@ -66,7 +72,9 @@ describe('cxi accounts, holdings and reconcile', () => {
     const holdings = await cxi('holdings');
     expect(holdings.stdout).toMatch(/Amulet/);
     expect(holdings.stdout).toMatch(/as of offset \d+/);
-    const json = JSON.parse((await cxi('--json', 'holdings')).stdout) as { items: { instrument: { id: string }; free: { count: number } }[] };
+    const json = JSON.parse((await cxi('--json', 'holdings')).stdout) as {
+      items: { instrument: { id: string }; free: { count: number } }[];
+    };
     expect(json.items.find((i) => i.instrument.id === 'Amulet')?.free.count).toBeGreaterThan(0);
     const reconciled = await cxi('reconcile');
     expect(reconciled.stdout).toMatch(/CLEAN: the database matches the ledger at offset \d+/);
@@ -103,7 +111,11 @@ describe('cxi operator actions', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/STATE_CONFLICT: deposit .* is already credited/);
 
-    const shown = JSON.parse((await cxi('--json', 'deposits', 'show', id)).stdout) as { status: string; accountId: string; history: { eventType: string }[] };
+    const shown = JSON.parse((await cxi('--json', 'deposits', 'show', id)).stdout) as {
+      status: string;
+      accountId: string;
+      history: { eventType: string }[];
+    };
     expect(shown).toMatchObject({ status: 'credited', accountId });
     expect(shown.history.map((h) => h.eventType)).toContain('ASSIGN');
     expect((await cxi('deposits', 'show', id)).stdout).toContain('ASSIGN');
@@ -118,7 +130,10 @@ describe('cxi operator actions', () => {
     const missing = await refused('withdrawals', 'cancel', 'cli-w1');
     expect(missing.stderr).toMatch(/--reason/);
 
-    const out = JSON.parse((await cxi('--json', 'withdrawals', 'cancel', 'cli-w1', '--reason', 'customer asked')).stdout) as Record<string, unknown>;
+    const out = JSON.parse((await cxi('--json', 'withdrawals', 'cancel', 'cli-w1', '--reason', 'customer asked')).stdout) as Record<
+      string,
+      unknown
+    >;
     expect(out).toMatchObject({ command: 'CANCEL', by: STACK_API_TOKEN.name, withdrawal: { withdrawalId: 'cli-w1' } });
     await s.waitForWithdrawal('cli-w1', 'cancelled');
 

@@ -37,9 +37,13 @@ describe('cxi recovery', () => {
     await s.advanceClock(remaining + 1_000);
     const out = (await following).stdout;
     expect(out).toMatch(/^after-db-restore #\d+ started: paused withdrawals, acceptance$/m);
-    expect(out).toMatch(/^waiting until the ingested record time passes \S+ \(latest known deadline none; attempts after the backup: at most 900 s\)$/m);
+    expect(out).toMatch(
+      /^waiting until the ingested record time passes \S+ \(latest known deadline none; attempts after the backup: at most 900 s\)$/m,
+    );
     expect(out).toMatch(/^ {2}ingested record time \S+ {2}\d+ s to go$/m);
     expect(out).toMatch(/^done at \S+ \(ingested record time \S+\): withdrawals and accepts resumed/m);
-    expect(JSON.parse((await cxi('--json', 'recovery', 'status')).stdout)).toMatchObject({ recovery: { state: 'done', pausedSwitches: ['withdrawals', 'acceptance'] } });
+    expect(JSON.parse((await cxi('--json', 'recovery', 'status')).stdout)).toMatchObject({
+      recovery: { state: 'done', pausedSwitches: ['withdrawals', 'acceptance'] },
+    });
   });
 });

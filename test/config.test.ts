@@ -54,8 +54,21 @@ describe('configuration', () => {
 
   it('reads OAuth2 client credentials', () => {
     const { LEDGER_TOKEN: _unused, ...rest } = realLedger;
-    const c = loadConfig({ ...rest, LEDGER_OAUTH_TOKEN_URL: 'https://auth.example.com/token', LEDGER_OAUTH_CLIENT_ID: 'cxi', LEDGER_OAUTH_CLIENT_SECRET: 's3cret', LEDGER_OAUTH_AUDIENCE: 'https://canton.network' });
-    expect(c.ledger?.auth).toEqual({ kind: 'oauth2', tokenUrl: 'https://auth.example.com/token', clientId: 'cxi', clientSecret: 's3cret', audience: 'https://canton.network', scope: undefined });
+    const c = loadConfig({
+      ...rest,
+      LEDGER_OAUTH_TOKEN_URL: 'https://auth.example.com/token',
+      LEDGER_OAUTH_CLIENT_ID: 'cxi',
+      LEDGER_OAUTH_CLIENT_SECRET: 's3cret',
+      LEDGER_OAUTH_AUDIENCE: 'https://canton.network',
+    });
+    expect(c.ledger?.auth).toEqual({
+      kind: 'oauth2',
+      tokenUrl: 'https://auth.example.com/token',
+      clientId: 'cxi',
+      clientSecret: 's3cret',
+      audience: 'https://canton.network',
+      scope: undefined,
+    });
   });
 
   it('names each missing setting when a real ledger is configured', () => {
@@ -74,29 +87,48 @@ describe('configuration', () => {
     expect(problems({ HTTP_PORT: '70000' })).toEqual([expect.stringMatching(/^HTTP_PORT: /)]);
     expect(problems({ ...realLedger, TREASURY_PARTY: 'treasury' })).toEqual([expect.stringMatching(/^TREASURY_PARTY: must be a party id/)]);
     expect(problems({ LOG_LEVEL: 'loud' })).toEqual([expect.stringMatching(/^LOG_LEVEL: /)]);
-    expect(problems({ API_TOKENS: '[{"name":"ops","token":"short","scopes":["admin"]}]' })).toEqual([expect.stringMatching(/^API_TOKENS\.0\.token: /)]);
+    expect(problems({ API_TOKENS: '[{"name":"ops","token":"short","scopes":["admin"]}]' })).toEqual([
+      expect.stringMatching(/^API_TOKENS\.0\.token: /),
+    ]);
     expect(problems({ API_TOKENS: 'not json' })).toEqual([expect.stringMatching(/^API_TOKENS: /)]);
   });
 
   it('refuses weak API tokens and one token under two names (the last name would win)', () => {
-    const tokens = (...list: { name: string; token: string }[]) => ({ API_TOKENS: JSON.stringify(list.map((t) => ({ ...t, scopes: ['read'] }))) });
+    const tokens = (...list: { name: string; token: string }[]) => ({
+      API_TOKENS: JSON.stringify(list.map((t) => ({ ...t, scopes: ['read'] }))),
+    });
     for (const weak of ['a'.repeat(64), 'password1234567890', 'abababababababababababababababab', 'Exchange2026!']) {
-      expect(problems(tokens({ name: 'ops', token: weak }))).toEqual([expect.stringMatching(/^API_TOKENS\.0\.token: is too weak: use at least 128 bits/)]);
+      expect(problems(tokens({ name: 'ops', token: weak }))).toEqual([
+        expect.stringMatching(/^API_TOKENS\.0\.token: is too weak: use at least 128 bits/),
+      ]);
     }
-    expect(problems(tokens({ name: 'ops', token: STRONG }, { name: 'reader', token: STRONG }))).toEqual(['API_TOKENS.1.token: is the same token as "ops": give each name its own token']);
-    expect(loadConfig(tokens({ name: 'ops', token: STRONG }, { name: 'hex', token: '9f86d081884c7d659a2feaa0c55ad015' })).apiTokens).toHaveLength(2);
+    expect(problems(tokens({ name: 'ops', token: STRONG }, { name: 'reader', token: STRONG }))).toEqual([
+      'API_TOKENS.1.token: is the same token as "ops": give each name its own token',
+    ]);
+    expect(
+      loadConfig(tokens({ name: 'ops', token: STRONG }, { name: 'hex', token: '9f86d081884c7d659a2feaa0c55ad015' })).apiTokens,
+    ).toHaveLength(2);
   });
 
   it('never echoes a secret value in an error', () => {
     const secret = 'postgres-password-that-must-not-leak';
-    const msgs = problems({ DATABASE_URL: `not a url ${secret}`, LEDGER_TOKEN: 'x', LEDGER_OAUTH_TOKEN_URL: 'https://a.example.com', LEDGER_API_URL: 'https://v.example.com' });
+    const msgs = problems({
+      DATABASE_URL: `not a url ${secret}`,
+      LEDGER_TOKEN: 'x',
+      LEDGER_OAUTH_TOKEN_URL: 'https://a.example.com',
+      LEDGER_API_URL: 'https://v.example.com',
+    });
     expect(msgs.join('\n')).not.toContain(secret);
     expect(msgs.some((m) => m.startsWith('DATABASE_URL: '))).toBe(true);
     expect(msgs.some((m) => m.includes('not both'))).toBe(true);
   });
 
   it('describes itself without secrets', () => {
-    const c = loadConfig({ ...realLedger, DATABASE_URL: 'postgres://u:pw@db/cxi', API_TOKENS: JSON.stringify([{ name: 'ops', token: STRONG, scopes: ['admin'] }]) });
+    const c = loadConfig({
+      ...realLedger,
+      DATABASE_URL: 'postgres://u:pw@db/cxi',
+      API_TOKENS: JSON.stringify([{ name: 'ops', token: STRONG, scopes: ['admin'] }]),
+    });
     const text = JSON.stringify(describeConfig(c));
     expect(text).not.toContain('pw@db');
     expect(text).not.toContain(realLedger.LEDGER_TOKEN);
@@ -107,7 +139,10 @@ describe('configuration', () => {
   it('merges a config file under the environment', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cxi-config-'));
     const yamlFile = join(dir, 'cxi.yaml');
-    await writeFile(yamlFile, `HTTP_PORT: 7000\nHTTP_HOST: 0.0.0.0\nAPI_TOKENS:\n  - name: reader\n    token: ${STRONG}\n    scopes: [read]\n`);
+    await writeFile(
+      yamlFile,
+      `HTTP_PORT: 7000\nHTTP_HOST: 0.0.0.0\nAPI_TOKENS:\n  - name: reader\n    token: ${STRONG}\n    scopes: [read]\n`,
+    );
     const c = loadConfig({ CONFIG_FILE: yamlFile, HTTP_PORT: '7001' });
     expect(c.http).toEqual({ host: '0.0.0.0', port: 7001, authFailureLimit: 20, maxConnections: 1000 });
     expect(c.apiTokens).toEqual([{ name: 'reader', token: STRONG, scopes: ['read'] }]);
@@ -152,11 +187,21 @@ describe('configuration', () => {
     };
 
     it('reads named static and OAuth2 credentials, and the URLs the Ledger API token may go to', () => {
-      const c = loadConfig({ REGISTRY_CREDENTIALS: JSON.stringify(credentials), REGISTRY_LEDGER_AUTH_URLS: '["https://validator.example.com/api/validator/v0/scan-proxy"]' });
+      const c = loadConfig({
+        REGISTRY_CREDENTIALS: JSON.stringify(credentials),
+        REGISTRY_LEDGER_AUTH_URLS: '["https://validator.example.com/api/validator/v0/scan-proxy"]',
+      });
       expect(c.registryAuth).toEqual({
         credentials: {
           'scan-proxy': {
-            auth: { kind: 'oauth2', tokenUrl: 'https://auth.example.com/oauth/token', clientId: 'cxi-registry', clientSecret: credentials['scan-proxy'].clientSecret, audience: 'https://validator.example.com/api', scope: undefined },
+            auth: {
+              kind: 'oauth2',
+              tokenUrl: 'https://auth.example.com/oauth/token',
+              clientId: 'cxi-registry',
+              clientSecret: credentials['scan-proxy'].clientSecret,
+              audience: 'https://validator.example.com/api',
+              scope: undefined,
+            },
             registryUrls: ['https://validator.example.com/api/validator/v0/scan-proxy'],
           },
           acme: { auth: { kind: 'static', token: credentials.acme.token }, registryUrls: undefined },
@@ -169,31 +214,53 @@ describe('configuration', () => {
     it('reads them from a config file as data', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'cxi-config-'));
       const file = join(dir, 'cxi.yaml');
-      await writeFile(file, `REGISTRY_CREDENTIALS:\n  acme:\n    token: ${credentials.acme.token}\n    registryUrls: [https://registry.acme.example]\n`);
-      expect(loadConfig({ CONFIG_FILE: file }).registryAuth.credentials).toEqual({ acme: { auth: { kind: 'static', token: credentials.acme.token }, registryUrls: ['https://registry.acme.example'] } });
+      await writeFile(
+        file,
+        `REGISTRY_CREDENTIALS:\n  acme:\n    token: ${credentials.acme.token}\n    registryUrls: [https://registry.acme.example]\n`,
+      );
+      expect(loadConfig({ CONFIG_FILE: file }).registryAuth.credentials).toEqual({
+        acme: { auth: { kind: 'static', token: credentials.acme.token }, registryUrls: ['https://registry.acme.example'] },
+      });
     });
 
     it('names the setting, the credential and the field of each problem, never a value', () => {
       const bad = (v: unknown) => problems({ REGISTRY_CREDENTIALS: typeof v === 'string' ? v : JSON.stringify(v) });
       expect(bad('{not json')).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS: must be a JSON object of credentials by name/)]);
       expect(bad([credentials.acme])).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS: must be a JSON object/)]);
-      expect(bad({ 'bad name': credentials.acme })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.bad name: credential names are/)]);
-      expect(bad({ a: { ...credentials['scan-proxy'], token: 'both-kinds-secret' } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a: give either token .* or tokenUrl/)]);
+      expect(bad({ 'bad name': credentials.acme })).toEqual([
+        expect.stringMatching(/^REGISTRY_CREDENTIALS\.bad name: credential names are/),
+      ]);
+      expect(bad({ a: { ...credentials['scan-proxy'], token: 'both-kinds-secret' } })).toEqual([
+        expect.stringMatching(/^REGISTRY_CREDENTIALS\.a: give either token .* or tokenUrl/),
+      ]);
       expect(bad({ a: {} })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a: give either/)]);
       const { clientSecret: _s, ...noSecret } = credentials['scan-proxy'];
       expect(bad({ a: noSecret })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.clientSecret: required with tokenUrl/)]);
-      expect(bad({ a: { token: 'static-secret', audience: 'x' } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.audience: only with tokenUrl/)]);
-      expect(bad({ a: { token: 'static-secret', clientSecert: 'typo-secret' } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a: Unrecognized key: "clientSecert"/)]);
-      expect(bad({ a: { ...credentials['scan-proxy'], tokenUrl: 'not a url url-secret' } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.tokenUrl: must be an absolute URL/)]);
-      expect(bad({ a: { token: 'static-secret', registryUrls: [] } })).toEqual([expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.registryUrls: list at least one URL/)]);
-      expect(problems({ REGISTRY_LEDGER_AUTH_URLS: 'https://validator.example.com' })).toEqual([expect.stringMatching(/^REGISTRY_LEDGER_AUTH_URLS: must be a JSON list of URLs/)]);
-      expect(problems({ REGISTRY_LEDGER_AUTH_URLS: '["nope"]' })).toEqual([expect.stringMatching(/^REGISTRY_LEDGER_AUTH_URLS\.0: must be an absolute URL/)]);
+      expect(bad({ a: { token: 'static-secret', audience: 'x' } })).toEqual([
+        expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.audience: only with tokenUrl/),
+      ]);
+      expect(bad({ a: { token: 'static-secret', clientSecert: 'typo-secret' } })).toEqual([
+        expect.stringMatching(/^REGISTRY_CREDENTIALS\.a: Unrecognized key: "clientSecert"/),
+      ]);
+      expect(bad({ a: { ...credentials['scan-proxy'], tokenUrl: 'not a url url-secret' } })).toEqual([
+        expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.tokenUrl: must be an absolute URL/),
+      ]);
+      expect(bad({ a: { token: 'static-secret', registryUrls: [] } })).toEqual([
+        expect.stringMatching(/^REGISTRY_CREDENTIALS\.a\.registryUrls: list at least one URL/),
+      ]);
+      expect(problems({ REGISTRY_LEDGER_AUTH_URLS: 'https://validator.example.com' })).toEqual([
+        expect.stringMatching(/^REGISTRY_LEDGER_AUTH_URLS: must be a JSON list of URLs/),
+      ]);
+      expect(problems({ REGISTRY_LEDGER_AUTH_URLS: '["nope"]' })).toEqual([
+        expect.stringMatching(/^REGISTRY_LEDGER_AUTH_URLS\.0: must be an absolute URL/),
+      ]);
       const all = [
         ...bad({ a: { ...credentials['scan-proxy'], token: 'both-kinds-secret' } }),
         ...bad({ a: { token: 'static-secret', clientSecert: 'typo-secret' } }),
         ...bad({ a: { ...credentials['scan-proxy'], tokenUrl: 'not a url url-secret' } }),
       ].join('\n');
-      for (const secret of ['both-kinds-secret', 'static-secret', 'typo-secret', 'url-secret', credentials['scan-proxy'].clientSecret]) expect(all).not.toContain(secret);
+      for (const secret of ['both-kinds-secret', 'static-secret', 'typo-secret', 'url-secret', credentials['scan-proxy'].clientSecret])
+        expect(all).not.toContain(secret);
     });
 
     it('describes them by name and kind only', () => {
@@ -229,7 +296,9 @@ describe('configuration', () => {
         signTimeoutMs: 10_000,
       });
       const { TREASURY_PKCS11_PIN: _pin, TREASURY_PKCS11_TOKEN_LABEL: _label, ...rest } = hsm;
-      expect(loadConfig({ ...rest, TREASURY_PKCS11_SLOT: '7', TREASURY_PKCS11_PIN_FILE: '/run/secrets/hsm-pin' }).ledger?.treasuryPkcs11).toMatchObject({ token: { slot: 7 }, pin: { file: '/run/secrets/hsm-pin' } });
+      expect(
+        loadConfig({ ...rest, TREASURY_PKCS11_SLOT: '7', TREASURY_PKCS11_PIN_FILE: '/run/secrets/hsm-pin' }).ledger?.treasuryPkcs11,
+      ).toMatchObject({ token: { slot: 7 }, pin: { file: '/run/secrets/hsm-pin' } });
     });
 
     it('names what is missing or contradictory', () => {
@@ -243,9 +312,15 @@ describe('configuration', () => {
           expect.stringMatching(/^TREASURY_PKCS11_PIN_FILE: .*either TREASURY_PKCS11_PIN_FILE \(preferred\) or TREASURY_PKCS11_PIN/),
         ]),
       );
-      expect(problems({ ...realLedger, TREASURY_PKCS11_PIN: 'x' })).toEqual(['TREASURY_PKCS11_PIN: is used only with TREASURY_SIGNER=pkcs11']);
-      expect(problems({ ...hsm, TREASURY_PKCS11_KEY_ID: '1g' })).toEqual([expect.stringMatching(/^TREASURY_PKCS11_KEY_ID: must be the key object's CKA_ID in hex/)]);
-      expect(problems({ TREASURY_SIGNER: 'pkcs11' })).toEqual(expect.arrayContaining([expect.stringMatching(/^TREASURY_SIGNER: pkcs11 needs LEDGER_API_URL/)]));
+      expect(problems({ ...realLedger, TREASURY_PKCS11_PIN: 'x' })).toEqual([
+        'TREASURY_PKCS11_PIN: is used only with TREASURY_SIGNER=pkcs11',
+      ]);
+      expect(problems({ ...hsm, TREASURY_PKCS11_KEY_ID: '1g' })).toEqual([
+        expect.stringMatching(/^TREASURY_PKCS11_KEY_ID: must be the key object's CKA_ID in hex/),
+      ]);
+      expect(problems({ TREASURY_SIGNER: 'pkcs11' })).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^TREASURY_SIGNER: pkcs11 needs LEDGER_API_URL/)]),
+      );
     });
 
     it('never shows the PIN: not in errors, not in the start-up description', () => {
@@ -258,16 +333,27 @@ describe('configuration', () => {
     });
 
     it('the PKCS#11 settings alone, for generating the key before a ledger is configured', () => {
-      expect(loadPkcs11Config({ TREASURY_SIGNER: 'pkcs11', TREASURY_PKCS11_MODULE: '/lib.so', TREASURY_PKCS11_SLOT: '0', TREASURY_PKCS11_KEY_LABEL: 'k', TREASURY_PKCS11_PIN_FILE: '/p' })).toMatchObject({ token: { slot: 0 }, key: { label: 'k' } });
+      expect(
+        loadPkcs11Config({
+          TREASURY_SIGNER: 'pkcs11',
+          TREASURY_PKCS11_MODULE: '/lib.so',
+          TREASURY_PKCS11_SLOT: '0',
+          TREASURY_PKCS11_KEY_LABEL: 'k',
+          TREASURY_PKCS11_PIN_FILE: '/p',
+        }),
+      ).toMatchObject({ token: { slot: 0 }, key: { label: 'k' } });
       expect(() => loadPkcs11Config({ TREASURY_PKCS11_MODULE: '/lib.so' })).toThrow(/TREASURY_SIGNER: must be pkcs11/);
     });
   });
 
-  it('admin credentials for cxi treasury onboard: a static token, or OAuth2 at the daemon\'s token URL', () => {
+  it("admin credentials for cxi treasury onboard: a static token, or OAuth2 at the daemon's token URL", () => {
     expect(loadConfig({ ...realLedger, LEDGER_ADMIN_TOKEN: 'admin-jwt' }).ledgerAdminAuth).toEqual({ kind: 'static', token: 'admin-jwt' });
     expect(loadConfig(realLedger).ledgerAdminAuth).toBeUndefined();
     expect(problems({ ...realLedger, LEDGER_ADMIN_OAUTH_CLIENT_ID: 'admin' })).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^LEDGER_ADMIN_OAUTH_CLIENT_SECRET: required/), expect.stringMatching(/^LEDGER_OAUTH_TOKEN_URL: required for OAuth2 admin credentials/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^LEDGER_ADMIN_OAUTH_CLIENT_SECRET: required/),
+        expect.stringMatching(/^LEDGER_OAUTH_TOKEN_URL: required for OAuth2 admin credentials/),
+      ]),
     );
   });
 

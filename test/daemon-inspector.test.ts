@@ -21,8 +21,19 @@ afterAll(async () => {
 async function settings(apiTokens: unknown[]): Promise<Record<string, string>> {
   const db = await createTestDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'cxi-daemon-inspect-'));
-  cleanups.push(() => db.drop(), () => rm(dataDir, { recursive: true, force: true }));
-  return { DATABASE_URL: db.url, DATA_DIR: dataDir, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', INSPECT: 'true', INSPECT_PORT: '0', API_TOKENS: JSON.stringify(apiTokens) };
+  cleanups.push(
+    () => db.drop(),
+    () => rm(dataDir, { recursive: true, force: true }),
+  );
+  return {
+    DATABASE_URL: db.url,
+    DATA_DIR: dataDir,
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    INSPECT: 'true',
+    INSPECT_PORT: '0',
+    API_TOKENS: JSON.stringify(apiTokens),
+  };
 }
 
 function wsStatus(url: string): Promise<number> {
@@ -44,10 +55,17 @@ describe('daemon with INSPECT=true', () => {
   it('serves the inspector bridge on HTTP_HOST to read-scoped API tokens only', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
-    const config = loadConfig(await settings([{ name: 'reader', token: READ_TOKEN, scopes: ['read'] }, { name: 'writer', token: WRITE_TOKEN, scopes: ['write'] }]));
+    const config = loadConfig(
+      await settings([
+        { name: 'reader', token: READ_TOKEN, scopes: ['read'] },
+        { name: 'writer', token: WRITE_TOKEN, scopes: ['write'] },
+      ]),
+    );
     const daemon = await startDaemon({ config, logger, embeddedLedger: embeddedSandboxLedger });
     try {
-      const listening = lines.map((l) => JSON.parse(l) as { msg: string; url?: string; online?: string; offline?: string }).find((l) => l.msg.startsWith('Stately inspector bridge listening'));
+      const listening = lines
+        .map((l) => JSON.parse(l) as { msg: string; url?: string; online?: string; offline?: string })
+        .find((l) => l.msg.startsWith('Stately inspector bridge listening'));
       const url = new URL(listening!.url!);
       // The hosted inspector needs the internet; the log names the console as the view that does not.
       expect(listening).toMatchObject({ online: 'https://stately.ai/inspect', offline: `${daemon.url}/ui/` });
@@ -68,6 +86,8 @@ describe('daemon with INSPECT=true', () => {
 
   it('refuses to start the bridge when no API token has the read scope', async () => {
     const config = loadConfig({ ...(await settings([{ name: 'writer', token: WRITE_TOKEN, scopes: ['write'] }])), LOG_LEVEL: 'silent' });
-    await expect(startDaemon({ config, logger: pino({ level: 'silent' }), embeddedLedger: embeddedSandboxLedger })).rejects.toThrow(/INSPECT: the inspector bridge admits only API tokens with the read scope/);
+    await expect(startDaemon({ config, logger: pino({ level: 'silent' }), embeddedLedger: embeddedSandboxLedger })).rejects.toThrow(
+      /INSPECT: the inspector bridge admits only API tokens with the read scope/,
+    );
   });
 });

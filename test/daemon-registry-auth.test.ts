@@ -36,8 +36,15 @@ describe('daemon: registry credentials from the settings', () => {
       });
       const daemon = await startDaemon({ config, logger });
       try {
-        const warning = lines.map((l) => JSON.parse(l) as { level: number; msg: string; instrument?: string }).find((l) => l.instrument === `${ACME}/OLD`);
-        expect(warning).toMatchObject({ level: 40, msg: expect.stringContaining('unknown registry credential "retired": REGISTRY_CREDENTIALS does not define it (it defines "acme")') });
+        const warning = lines
+          .map((l) => JSON.parse(l) as { level: number; msg: string; instrument?: string })
+          .find((l) => l.instrument === `${ACME}/OLD`);
+        expect(warning).toMatchObject({
+          level: 40,
+          msg: expect.stringContaining(
+            'unknown registry credential "retired": REGISTRY_CREDENTIALS does not define it (it defines "acme")',
+          ),
+        });
 
         const add = (registryUrl: string, credential: string) =>
           fetch(`${daemon.url}/v1/instruments`, {
@@ -45,15 +52,23 @@ describe('daemon: registry credentials from the settings', () => {
             headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
             body: JSON.stringify({ admin: ACME, id: 'NEW', registryUrl, registryAuth: { mode: 'credential', credential } }),
           }).then(async (r) => ({ status: r.status, body: (await r.json()) as { details: { issues: { field: string }[] } } }));
-        expect(await add('https://registry.acme.example', 'nope')).toMatchObject({ status: 400, body: { details: { issues: [{ field: 'registryAuth.credential' }] } } });
-        expect(await add('https://elsewhere.example', 'acme')).toMatchObject({ status: 400, body: { details: { issues: [{ field: 'registryUrl' }] } } });
+        expect(await add('https://registry.acme.example', 'nope')).toMatchObject({
+          status: 400,
+          body: { details: { issues: [{ field: 'registryAuth.credential' }] } },
+        });
+        expect(await add('https://elsewhere.example', 'acme')).toMatchObject({
+          status: 400,
+          body: { details: { issues: [{ field: 'registryUrl' }] } },
+        });
         // Mode ledger needs a ledger; this daemon has none.
         const ledger = await fetch(`${daemon.url}/v1/instruments`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ admin: ACME, id: 'NEW', registryUrl: 'https://registry.acme.example', registryAuth: { mode: 'ledger' } }),
         });
-        expect(await ledger.json()).toMatchObject({ details: { issues: [{ field: 'registryAuth', reason: expect.stringMatching(/no ledger configured/) }] } });
+        expect(await ledger.json()).toMatchObject({
+          details: { issues: [{ field: 'registryAuth', reason: expect.stringMatching(/no ledger configured/) }] },
+        });
       } finally {
         await daemon.stop();
       }

@@ -7,7 +7,10 @@ import { connect } from '../src/store/db.js';
 import { migrate } from '../src/store/migrate.js';
 import { createTestDatabase } from './support/db.js';
 
-/** The daemon builds its registry URL policy from REGISTRY_ALLOW_HTTP / REGISTRY_ALLOW_HOSTS and applies it to the admin API and stored instruments. */
+/**
+ * The daemon builds its registry URL policy from REGISTRY_ALLOW_HTTP / REGISTRY_ALLOW_HOSTS and
+ * applies it to the admin API and stored instruments.
+ */
 
 const ACME = `acme::1220${'a'.repeat(64)}`;
 const TOKEN = 'admin-token-0123456789abcdef';
@@ -25,7 +28,11 @@ describe('daemon: registry URLs under the policy of its settings', () => {
       }
       const lines: string[] = [];
       const logger = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
-      const config = loadConfig({ DATABASE_URL: db.url, HTTP_PORT: '0', API_TOKENS: JSON.stringify([{ name: 'ops', token: TOKEN, scopes: ['read', 'admin'] }]) });
+      const config = loadConfig({
+        DATABASE_URL: db.url,
+        HTTP_PORT: '0',
+        API_TOKENS: JSON.stringify([{ name: 'ops', token: TOKEN, scopes: ['read', 'admin'] }]),
+      });
       const daemon = await startDaemon({ config, logger });
       try {
         const warning = lines.map((l) => JSON.parse(l) as { msg: string; instrument?: string }).find((l) => l.instrument === `${ACME}/OLD`);
@@ -38,8 +45,14 @@ describe('daemon: registry URLs under the policy of its settings', () => {
           });
           return { status: r.status, body: (await r.json()) as { details?: { issues: { field: string; reason: string }[] } } };
         };
-        expect(await add('https://2130706433:8080/')).toMatchObject({ status: 400, body: { details: { issues: [{ field: 'registryUrl', reason: expect.stringMatching(/127\.0\.0\.1 is a loopback address/) }] } } });
-        expect(await add('http://registry.acme.com/')).toMatchObject({ status: 400, body: { details: { issues: [{ field: 'registryUrl', reason: expect.stringMatching(/must use https/) }] } } });
+        expect(await add('https://2130706433:8080/')).toMatchObject({
+          status: 400,
+          body: { details: { issues: [{ field: 'registryUrl', reason: expect.stringMatching(/127\.0\.0\.1 is a loopback address/) }] } },
+        });
+        expect(await add('http://registry.acme.com/')).toMatchObject({
+          status: 400,
+          body: { details: { issues: [{ field: 'registryUrl', reason: expect.stringMatching(/must use https/) }] } },
+        });
       } finally {
         await daemon.stop();
       }
@@ -49,7 +62,10 @@ describe('daemon: registry URLs under the policy of its settings', () => {
   });
 
   it('the settings are checked at start-up, naming the bad entry', () => {
-    expect(loadConfig({ REGISTRY_ALLOW_HTTP: 'true', REGISTRY_ALLOW_HOSTS: '["10.0.0.0/8", "*.corp.example", "registry.internal", "::1"]' }).registryUrls).toEqual({
+    expect(
+      loadConfig({ REGISTRY_ALLOW_HTTP: 'true', REGISTRY_ALLOW_HOSTS: '["10.0.0.0/8", "*.corp.example", "registry.internal", "::1"]' })
+        .registryUrls,
+    ).toEqual({
       allowHttp: true,
       allowHosts: ['10.0.0.0/8', '*.corp.example', 'registry.internal', '::1'],
     });
@@ -62,7 +78,9 @@ describe('daemon: registry URLs under the policy of its settings', () => {
       }
     })();
     expect(bad).toBeInstanceOf(ConfigError);
-    expect((bad as ConfigError).message).toMatch(/REGISTRY_ALLOW_HOSTS\.0: "10\.0\.0\.0\/40" must be a host name, \*\.domain, an IP address or a CIDR range/);
+    expect((bad as ConfigError).message).toMatch(
+      /REGISTRY_ALLOW_HOSTS\.0: "10\.0\.0\.0\/40" must be a host name, \*\.domain, an IP address or a CIDR range/,
+    );
     expect(() => loadConfig({ REGISTRY_ALLOW_HOSTS: '"10.0.0.0/8"' })).toThrow(/REGISTRY_ALLOW_HOSTS: must be a JSON list/);
     expect(() => loadConfig({ REGISTRY_ALLOW_HTTP: 'maybe' })).toThrow(/REGISTRY_ALLOW_HTTP/);
   });

@@ -49,7 +49,9 @@ describe('a fresh sandbox', () => {
         (s) => (s.items.find((i) => i.instrument.id === 'Amulet')?.free.count ?? 0) >= SANDBOX_POOL.Amulet.poolSize,
       );
       const amulet = holdings.items.find((i) => i.instrument.id === 'Amulet')!.instrument;
-      expect((await api('GET', `/v1/instruments/${encodeURIComponent(amulet.admin)}/Amulet`))['utxoPolicy']).toMatchObject({ poolSize: SANDBOX_POOL.Amulet.poolSize });
+      expect((await api('GET', `/v1/instruments/${encodeURIComponent(amulet.admin)}/Amulet`))['utxoPolicy']).toMatchObject({
+        poolSize: SANDBOX_POOL.Amulet.poolSize,
+      });
 
       const details = JSON.parse(await readFile(join(dataDir, 'sandbox', 'sandbox.json'), 'utf8')) as { controlToken: string };
       const created = await fetch(`${daemon.ledger!.apiUrl}/sandbox/control/customers`, {
@@ -65,20 +67,32 @@ describe('a fresh sandbox', () => {
       const funding = await until(
         'the funding to be credited (UTK offers accepted)',
         async () => ((await api('GET', `/v1/deposits?memo=${HOUSE_MEMO}&limit=500`)) as unknown as Deposits).items,
-        (items) => items.length === SANDBOX_POOL.Amulet.poolSize + 1 + SANDBOX_POOL.UTK.poolSize && items.every((d) => d.status === 'credited'),
+        (items) =>
+          items.length === SANDBOX_POOL.Amulet.poolSize + 1 + SANDBOX_POOL.UTK.poolSize && items.every((d) => d.status === 'credited'),
       );
       expect(new Set(funding.map((d) => d.accountId)).size).toBe(1);
       const waiting = ((await api('GET', '/v1/deposits?status=unattributed&limit=500')) as unknown as Deposits).items;
       expect(waiting.filter((d) => d.sender === null || d.memo === HOUSE_MEMO)).toEqual([]);
 
       const ids = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
-      await Promise.all(ids.map((withdrawalId) => api('POST', '/v1/withdrawals', { withdrawalId, account: 'acct-burst', instrument: amulet, amount: '25', receiver })));
+      await Promise.all(
+        ids.map((withdrawalId) =>
+          api('POST', '/v1/withdrawals', { withdrawalId, account: 'acct-burst', instrument: amulet, amount: '25', receiver }),
+        ),
+      );
       for (const id of ids) {
-        const w = await until(`${id} to finish`, () => api('GET', `/v1/withdrawals/${id}`), (x) => ['completed', 'failed', 'stalled'].includes(String(x['status'])));
+        const w = await until(
+          `${id} to finish`,
+          () => api('GET', `/v1/withdrawals/${id}`),
+          (x) => ['completed', 'failed', 'stalled'].includes(String(x['status'])),
+        );
         expect(w['status']).toBe('completed');
         // It never waited: a state it passed through would be in its history.
         const states = (w['history'] as { to: unknown }[]).map((h) => JSON.stringify(h.to));
-        expect(states.filter((s) => s.includes('waitingForFunds')), id).toEqual([]);
+        expect(
+          states.filter((s) => s.includes('waitingForFunds')),
+          id,
+        ).toEqual([]);
       }
     } finally {
       await daemon.stop();

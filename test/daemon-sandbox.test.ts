@@ -119,7 +119,9 @@ describe('daemon on the embedded default with the embedded ledger double', () =>
       expect((await api('POST', '/v1/withdrawals', { ...request, amount: '13' })).status).toBe(409);
       const w = (await api('GET', '/v1/withdrawals/sandbox-w-1')).body;
       expect(w['status']).toBe('completed');
-      const paid = await fetch(`${daemon.ledger!.apiUrl}/sandbox/control/books/transfers?memo=sandbox-w-1`, { headers: await controlHeaders(dataDir) });
+      const paid = await fetch(`${daemon.ledger!.apiUrl}/sandbox/control/books/transfers?memo=sandbox-w-1`, {
+        headers: await controlHeaders(dataDir),
+      });
       expect(((await paid.json()) as { transfers: unknown[] }).transfers).toHaveLength(1);
       const [reserve] = await daemon.sql<{ rate: string; flat: string }[]>`
         select fee_reserve_rate::text as rate, fee_reserve_flat::text as flat from instruments where instrument_id = 'Amulet'`;

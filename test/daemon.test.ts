@@ -90,9 +90,18 @@ describe('an HTTP port in use', () => {
     try {
       const proc = runMain({ DATA_DIR: dataDir, HTTP_PORT: String(port), LOG_PRETTY: 'false' });
       expect(await proc.exit).toBe(1);
-      const lines = proc.output().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string; err?: unknown });
+      const lines = proc
+        .output()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string; err?: unknown });
       const errors = lines.filter((l) => l.level >= 50);
-      expect(errors).toEqual([expect.objectContaining({ msg: 'start-up failed', reason: expect.stringContaining(`127.0.0.1:${port} is already in use by another process`) })]);
+      expect(errors).toEqual([
+        expect.objectContaining({
+          msg: 'start-up failed',
+          reason: expect.stringContaining(`127.0.0.1:${port} is already in use by another process`),
+        }),
+      ]);
       expect(errors[0]!.err).toBeUndefined();
       expect(lines.map((l) => l.msg)).not.toContain('component started');
       expect(existsSync(join(dataDir, 'pg'))).toBe(false);

@@ -32,8 +32,24 @@ describe('service metrics', () => {
     const hook = runtimeHooks.afterCommit!;
     hook(transition({ prevContext: null, context: { attempt: 0, instrument: amulet } }));
     hook(transition({ seq: 2, prevContext: { attempt: 0 }, context: { attempt: 1, instrument: amulet } }));
-    hook(transition({ seq: 3, eventType: 'xstate.error.actor.0.withdrawal.preparing', event: { error: { name: 'ActorError', failure: { code: 'INPUT_UNAVAILABLE', message: 'gone', retryable: true } } }, prevContext: { attempt: 1 }, context: { attempt: 1, instrument: amulet } }));
-    hook(transition({ seq: 4, eventType: 'xstate.error.actor.1', event: { error: { name: 'Error', message: 'boom' } }, prevContext: { attempt: 1 }, context: { attempt: 2, instrument: amulet } }));
+    hook(
+      transition({
+        seq: 3,
+        eventType: 'xstate.error.actor.0.withdrawal.preparing',
+        event: { error: { name: 'ActorError', failure: { code: 'INPUT_UNAVAILABLE', message: 'gone', retryable: true } } },
+        prevContext: { attempt: 1 },
+        context: { attempt: 1, instrument: amulet },
+      }),
+    );
+    hook(
+      transition({
+        seq: 4,
+        eventType: 'xstate.error.actor.1',
+        event: { error: { name: 'Error', message: 'boom' } },
+        prevContext: { attempt: 1 },
+        context: { attempt: 2, instrument: amulet },
+      }),
+    );
     hook(transition({ seq: 5, to: 'completed', isFinal: true, prevContext: { attempt: 2 }, context: { attempt: 2, instrument: amulet } }));
     // A restored machine's first transition compares with its restored context: nothing new.
     hook(transition({ machineId: 'w2', prevContext: { attempt: 3 }, context: { attempt: 3, instrument: amulet } }));
@@ -52,7 +68,9 @@ describe('service metrics', () => {
   it('reads the failure class of an effect error event: a closed set, never a ledger error id', () => {
     expect(failureCodeOf({ error: { failure: { code: 'INPUT_UNAVAILABLE', message: 'x', retryable: false } } })).toBe('INPUT_UNAVAILABLE');
     expect(failureCodeOf({ error: { failure: { code: 'CONTRACT_NOT_FOUND', message: 'x', retryable: false } } })).toBe('PERMANENT_FAILURE');
-    expect(failureCodeOf({ error: { failure: { code: 'UNAVAILABLE', message: 'x', retryable: true, status: 503 } } })).toBe('TRANSIENT_FAILURE');
+    expect(failureCodeOf({ error: { failure: { code: 'UNAVAILABLE', message: 'x', retryable: true, status: 503 } } })).toBe(
+      'TRANSIENT_FAILURE',
+    );
     expect(failureCodeOf({ error: { failure: { code: 'CONTRACT_NOT_FOUND' } } })).toBe('UNEXPECTED');
     expect(failureCodeOf({ error: { message: 'x' } })).toBe('UNEXPECTED');
     expect(failureCodeOf({ error: 'text' })).toBe('UNEXPECTED');
@@ -61,7 +79,24 @@ describe('service metrics', () => {
   it('count ingested batches and compute the lag from the ledger end and the committed offset', async () => {
     const registry = new Registry();
     const metrics = createServiceMetrics(registry, { ledgerEndCacheMs: 0 });
-    metrics.ingested({ checkpoint: { treasuryParty: 't', offset: 10, updateId: null, updateOffset: null, participantId: null, recordTime: null, synchronizerId: null, synchronizerTimes: {} }, elements: 5, transactions: 3, skipped: 1, eventIds: [], parsedAhead: true, warnings: [] });
+    metrics.ingested({
+      checkpoint: {
+        treasuryParty: 't',
+        offset: 10,
+        updateId: null,
+        updateOffset: null,
+        participantId: null,
+        recordTime: null,
+        synchronizerId: null,
+        synchronizerTimes: {},
+      },
+      elements: 5,
+      transactions: 3,
+      skipped: 1,
+      eventIds: [],
+      parsedAhead: true,
+      warnings: [],
+    });
     let end = 20;
     let committed: number | undefined = 10;
     let failing = false;

@@ -65,7 +65,16 @@ function rawRead(): Promise<{ seconds: number; transactions: number; bytes: numb
   });
 }
 
-async function fullIngestion(): Promise<{ batches: { committed: number; parsedAhead: number }; seconds: number; transactions: number; deposits: number; events: number; nodeCpuMs: number; pgCpuMs: number; doubleCpuMs: number }> {
+async function fullIngestion(): Promise<{
+  batches: { committed: number; parsedAhead: number };
+  seconds: number;
+  transactions: number;
+  deposits: number;
+  events: number;
+  nodeCpuMs: number;
+  pgCpuMs: number;
+  doubleCpuMs: number;
+}> {
   const dbName = `cxi_bench_${process.pid}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`drop database if exists "${dbName}"`);
@@ -75,7 +84,11 @@ async function fullIngestion(): Promise<{ batches: { committed: number; parsedAh
   const sql = connect({ url: dbUrl.toString(), max: 4 });
   try {
     await migrate(sql);
-    const accounts = Array.from({ length: 1000 }, (_, i) => ({ account_id: `acct-${i}`, memo: `memo-${i}`, customer_ref: `customer-${i}` }));
+    const accounts = Array.from({ length: 1000 }, (_, i) => ({
+      account_id: `acct-${i}`,
+      memo: `memo-${i}`,
+      customer_ref: `customer-${i}`,
+    }));
     await sql`insert into deposit_accounts ${sql(accounts)}`;
     for (const i of JSON.parse(values.instruments) as { admin: string; id: string }[]) {
       await sql`insert into instruments (admin_party, instrument_id, registry_url) values (${i.admin}, ${i.id}, 'http://registry.invalid')`;
@@ -84,7 +97,12 @@ async function fullIngestion(): Promise<{ batches: { committed: number; parsedAh
       sql,
       logger: createLogger({ level: 'error', pretty: false }),
       ledger: { apiUrl: url, auth: { kind: 'static', token }, treasuryParty: party },
-      options: { transport: 'websocket', batchMaxSize: Number(values.batch), batchMaxWaitMs: 20, ...(values['max-queue'] ? { maxQueue: Number(values['max-queue']) } : {}) },
+      options: {
+        transport: 'websocket',
+        batchMaxSize: Number(values.batch),
+        batchMaxWaitMs: 20,
+        ...(values['max-queue'] ? { maxQueue: Number(values['max-queue']) } : {}),
+      },
     });
     // CPU spent by this process and by the database backends serving it, per update: the cost of
     // ingestion itself, independent of what else runs on the machine (the double, other jobs).
@@ -115,7 +133,16 @@ async function fullIngestion(): Promise<{ batches: { committed: number; parsedAh
     const [counts] = await sql<{ updates: number; deposits: number; events: number }[]>`
       select (select count(*) from ingested_updates)::int as updates, (select count(*) from deposits)::int as deposits,
              (select count(*) from outbox_events)::int as events`;
-    return { batches, seconds, transactions: counts!.updates, deposits: counts!.deposits, events: counts!.events, nodeCpuMs: (cpu.user + cpu.system) / 1000, pgCpuMs: pgMs, doubleCpuMs: doubleMs };
+    return {
+      batches,
+      seconds,
+      transactions: counts!.updates,
+      deposits: counts!.deposits,
+      events: counts!.events,
+      nodeCpuMs: (cpu.user + cpu.system) / 1000,
+      pgCpuMs: pgMs,
+      doubleCpuMs: doubleMs,
+    };
   } finally {
     await sql.end({ timeout: 5 });
     await admin.unsafe(`drop database if exists "${dbName}" with (force)`);

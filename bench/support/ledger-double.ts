@@ -37,12 +37,17 @@ for (let i = 0; i < n; i++) {
     memo: i % 10 === 9 ? `unknown-${i}` : `memo-${i % 1000}`,
     inputs: [inputs[i]!],
   });
-  if (i % 10_000 === 9_999) process.stderr.write(`double: ${i + 1}/${n} deposits (${Math.round((i + 1) / ((Date.now() - started) / 1000))}/s)\n`);
+  if (i % 10_000 === 9_999)
+    process.stderr.write(`double: ${i + 1}/${n} deposits (${Math.round((i + 1) / ((Date.now() - started) / 1000))}/s)\n`);
 }
 const token = await sb.tokenFor(sb.treasury!.userId, { expiresInSeconds: 24 * 3600 });
-const end = await fetch(`${sb.jsonApiUrl}/v2/state/ledger-end`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ offset: number }>);
+const end = await fetch(`${sb.jsonApiUrl}/v2/state/ledger-end`, { headers: { authorization: `Bearer ${token}` } }).then(
+  (r) => r.json() as Promise<{ offset: number }>,
+);
 const instruments = sb.instruments.map((i) => ({ admin: i.admin, id: i.id }));
-process.stdout.write(`${JSON.stringify({ url: sb.jsonApiUrl, token, party: treasury, ledgerEnd: end.offset, transactions: n, instruments })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url: sb.jsonApiUrl, token, party: treasury, ledgerEnd: end.offset, transactions: n, instruments })}\n`,
+);
 const stop = () => void sb.stop().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -13,7 +13,9 @@ import { frameOffset, openTreasuryStream, type UpdateFrame } from './treasury-st
  * served (the same update format, any beginExclusive); every HTTP call is passed to the double.
  * Prints one JSON line {url, frames} when ready.
  */
-const { values } = parseArgs({ options: { url: { type: 'string' }, token: { type: 'string' }, party: { type: 'string' }, 'ledger-end': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { url: { type: 'string' }, token: { type: 'string' }, party: { type: 'string' }, 'ledger-end': { type: 'string' } },
+});
 const doubleUrl = new URL(values.url!);
 const ledgerEnd = Number(values['ledger-end']);
 const format = JSON.stringify(treasuryUpdateFormat(values.party!));
@@ -60,10 +62,13 @@ async function replay(ws: WebSocket, beginExclusive: number): Promise<void> {
 
 const server = createServer((req, res) => {
   // Everything but the stream is the double's: pruning offsets, ledger end, …
-  const upstream = httpRequest({ host: doubleUrl.hostname, port: doubleUrl.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-    res.writeHead(up.statusCode ?? 502, up.headers);
-    up.pipe(res);
-  });
+  const upstream = httpRequest(
+    { host: doubleUrl.hostname, port: doubleUrl.port, path: req.url, method: req.method, headers: req.headers },
+    (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    },
+  );
   upstream.on('error', (e) => res.destroy(e));
   req.pipe(upstream);
 });

@@ -29,7 +29,12 @@ export async function softHsmWithKey(keyFile: string): Promise<{ hsm: SoftHsm; c
       { type: p.CKA_EC_PARAMS, value: ED25519_OID_DER },
       { type: p.CKA_LABEL, value: 'treasury' },
     ];
-    module.lib.C_CreateObject(session, [{ type: p.CKA_CLASS, value: p.CKO_PUBLIC_KEY }, ...common, { type: p.CKA_VERIFY, value: true }, { type: p.CKA_EC_POINT, value: Buffer.concat([Buffer.from([0x04, 0x20]), raw]) }]);
+    module.lib.C_CreateObject(session, [
+      { type: p.CKA_CLASS, value: p.CKO_PUBLIC_KEY },
+      ...common,
+      { type: p.CKA_VERIFY, value: true },
+      { type: p.CKA_EC_POINT, value: Buffer.concat([Buffer.from([0x04, 0x20]), raw]) },
+    ]);
     module.lib.C_CreateObject(session, [
       { type: p.CKA_CLASS, value: p.CKO_PRIVATE_KEY },
       ...common,

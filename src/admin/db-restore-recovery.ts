@@ -78,7 +78,8 @@ export function createDbRestoreRecovery(o: DbRestoreRecoveryOptions): DbRestoreR
     step: check,
     onFailure: (e, failures) => {
       // The run is in the database: a blip only delays its end.
-      if (failures === 1 || failures % 60 === 0) log.warn({ err: e, failures }, 'after-db-restore: cannot read the recovery run; trying again');
+      if (failures === 1 || failures % 60 === 0)
+        log.warn({ err: e, failures }, 'after-db-restore: cannot read the recovery run; trying again');
     },
   });
 
@@ -94,7 +95,14 @@ export function createDbRestoreRecovery(o: DbRestoreRecoveryOptions): DbRestoreR
       await o.switches.refresh().catch(() => {});
       if (started) {
         log.warn(
-          { recoveryId: run.recoveryId, safeRecordTime: run.safeRecordTime, knownDeadline: run.knownDeadline, assumedTtlMs: run.assumedTtlMs, paused: run.pausedSwitches, by },
+          {
+            recoveryId: run.recoveryId,
+            safeRecordTime: run.safeRecordTime,
+            knownDeadline: run.knownDeadline,
+            assumedTtlMs: run.assumedTtlMs,
+            paused: run.pausedSwitches,
+            by,
+          },
           `after-db-restore #${run.recoveryId}: withdrawals and accepts held until the ingested record time passes ${run.safeRecordTime}`,
         );
       }

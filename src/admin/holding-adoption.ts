@@ -23,7 +23,9 @@ export function createHoldingAdoption(deps: { treasury: string; ledger: LedgerHo
       const atOffset = await lockCheckpointOffset(tx, deps.treasury);
       if (atOffset === undefined) return { adopted: 0, atOffset: null };
       const held = await deps.ledger.treasuryHoldingsAt(atOffset);
-      const genuine = held.filter((h) => h.instrument.admin === instrument.admin && h.instrument.id === instrument.id && isSignedByAdmin(h));
+      const genuine = held.filter(
+        (h) => h.instrument.admin === instrument.admin && h.instrument.id === instrument.id && isSignedByAdmin(h),
+      );
       return { adopted: await adoptHoldings(tx, deps.treasury, genuine, atOffset, by), atOffset };
     },
   };

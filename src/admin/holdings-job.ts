@@ -96,10 +96,19 @@ export function createHoldingsJob(opts: HoldingsJobOptions): HoldingsJob {
     const cancelled: string[] = [];
     for (const id of ids) {
       if (!opts.withdrawals) {
-        reportOnce(`stuck:${id}`, () => log.warn({ withdrawalId: id, instrument: i }, 'self-transfer waits for inputs another withdrawal took; it fails at the funds timeout'));
+        reportOnce(`stuck:${id}`, () =>
+          log.warn(
+            { withdrawalId: id, instrument: i },
+            'self-transfer waits for inputs another withdrawal took; it fails at the funds timeout',
+          ),
+        );
         continue;
       }
-      const r = await opts.withdrawals.sendOperatorCommand(id, { type: 'CANCEL', by: CANCELLED_BY, reason: 'its planned input holdings were taken by another withdrawal' });
+      const r = await opts.withdrawals.sendOperatorCommand(id, {
+        type: 'CANCEL',
+        by: CANCELLED_BY,
+        reason: 'its planned input holdings were taken by another withdrawal',
+      });
       if (r.accepted) {
         cancelled.push(id);
         log.info({ withdrawalId: id, instrument: i }, 'cancelled a self-transfer whose inputs were taken; the next run plans again');
@@ -119,23 +128,40 @@ export function createHoldingsJob(opts: HoldingsJobOptions): HoldingsJob {
         stuck.push(...unfinished.filter((u) => u.inputsGone).map((u) => u.withdrawalId));
         for (const u of unfinished.filter((x) => x.status === 'stalled')) {
           reportOnce(`stalled:${u.withdrawalId}`, () =>
-            log.warn({ withdrawalId: u.withdrawalId, instrument: i, reason: u.statusReason }, 'a self-transfer is stalled: UTXO management of this instrument waits for an operator (RETRY or FAIL it)'),
+            log.warn(
+              { withdrawalId: u.withdrawalId, instrument: i, reason: u.statusReason },
+              'a self-transfer is stalled: UTXO management of this instrument waits for an operator (RETRY or FAIL it)',
+            ),
           );
         }
         return { kind: 'waiting', unfinished: unfinished.map((u) => u.withdrawalId), cancelled: [] };
       }
       const lastDone = await lastFinishedSelfTransfer(tx, i);
       if (lastDone?.status === 'failed' && Date.parse(lastDone.updatedAt) + failureBackoffMs > Date.now()) {
-        reportOnce(`failed:${lastDone.withdrawalId}`, () => log.warn({ withdrawalId: lastDone.withdrawalId, instrument: i, reason: lastDone.statusReason }, 'a self-transfer failed: planning pauses'));
+        reportOnce(`failed:${lastDone.withdrawalId}`, () =>
+          log.warn(
+            { withdrawalId: lastDone.withdrawalId, instrument: i, reason: lastDone.statusReason },
+            'a self-transfer failed: planning pauses',
+          ),
+        );
         return { kind: 'backoff', after: new Date(Date.parse(lastDone.updatedAt) + failureBackoffMs).toISOString() };
       }
 
-      const view = await readFreeHoldingsView(tx, treasuryParty, i, { smallAmount: policy.smallAmount, poolTargetAmount: policy.poolTargetAmount, limits: viewLimits(policy) });
+      const view = await readFreeHoldingsView(tx, treasuryParty, i, {
+        smallAmount: policy.smallAmount,
+        poolTargetAmount: policy.poolTargetAmount,
+        limits: viewLimits(policy),
+      });
       const plan = planSelfTransfers(view, policy);
       if (plan.length === 0) return { kind: 'nothing_to_do' };
 
       // The view was read without locks: keep the transfers whose inputs are all still free now.
-      const locked = await lockFreeInputs(tx, treasuryParty, i, plan.flatMap((t) => t.inputs.map((h) => h.contractId)));
+      const locked = await lockFreeInputs(
+        tx,
+        treasuryParty,
+        i,
+        plan.flatMap((t) => t.inputs.map((h) => h.contractId)),
+      );
       const feasible = plan.filter((t) => t.inputs.every((h) => locked.has(h.contractId)));
       if (feasible.length === 0) return { kind: 'inputs_taken' };
       const rows: NewSelfTransfer[] = feasible.map((t) => ({
@@ -146,7 +172,10 @@ export function createHoldingsJob(opts: HoldingsJobOptions): HoldingsJob {
         reason: t.reason,
       }));
       await insertSelfTransfers(tx, treasuryParty, i, rows);
-      return { kind: 'created', transfers: rows.map((r) => ({ withdrawalId: r.withdrawalId, kind: r.kind, inputs: r.inputHoldingCids.length, amount: r.amount })) };
+      return {
+        kind: 'created',
+        transfers: rows.map((r) => ({ withdrawalId: r.withdrawalId, kind: r.kind, inputs: r.inputHoldingCids.length, amount: r.amount })),
+      };
     });
     if (outcome.kind === 'created') {
       log.info({ instrument: i, transfers: outcome.transfers }, `created ${outcome.transfers.length} self-transfer(s)`);
@@ -163,7 +192,9 @@ export function createHoldingsJob(opts: HoldingsJobOptions): HoldingsJob {
       if (!parsed.success) {
         // Written around the API (which validates): refuse to guess what the operator meant.
         const reason = parsed.error.issues.map((x) => `${x.path.join('.') || '(policy)'}: ${x.message}`).join('; ');
-        reportOnce(`policy:${row.admin}/${row.id}:${reason}`, () => log.error({ instrument, reason }, 'invalid utxo_policy: instrument skipped'));
+        reportOnce(`policy:${row.admin}/${row.id}:${reason}`, () =>
+          log.error({ instrument, reason }, 'invalid utxo_policy: instrument skipped'),
+        );
         run.instruments.push({ instrument, outcome: { kind: 'invalid_policy', reason } });
         continue;
       }

@@ -50,7 +50,12 @@ export const RegistryAuthBody = z
   .discriminatedUnion('mode', [
     z.object({ mode: z.literal('none') }).strict(),
     z.object({ mode: z.literal('ledger') }).strict(),
-    z.object({ mode: z.literal('credential'), credential: z.string().regex(REGISTRY_CREDENTIAL_NAME, 'must name a credential of REGISTRY_CREDENTIALS') }).strict(),
+    z
+      .object({
+        mode: z.literal('credential'),
+        credential: z.string().regex(REGISTRY_CREDENTIAL_NAME, 'must name a credential of REGISTRY_CREDENTIALS'),
+      })
+      .strict(),
   ])
   .describe(
     "How the registry client authenticates. none: no token (Scan, public registries); ledger: the daemon's Ledger API token (a validator's Scan proxy); credential: the named credential of the REGISTRY_CREDENTIALS setting (static token or OAuth2 client credentials)",
@@ -59,16 +64,18 @@ export const RegistryAuthBody = z
 export const InstrumentCreateBody = z
   .object({
     admin: InstrumentRef.shape.admin.describe('The token admin party'),
-    id: InstrumentRef.shape.id.describe("The admin's id of the instrument, e.g. \"Amulet\""),
+    id: InstrumentRef.shape.id.describe('The admin\'s id of the instrument, e.g. "Amulet"'),
     registryUrl: HttpUrl.describe(
       "Base URL of the admin's Registry API (for Canton Coin: Scan, or the validator's Scan proxy https://<validator>/api/validator/v0/scan-proxy): https, no credentials, query or fragment, at public addresses (REGISTRY_ALLOW_HTTP and REGISTRY_ALLOW_HOSTS relax this)",
     ),
     registryAuth: RegistryAuthBody.default(NO_REGISTRY_AUTH),
     displayDecimals: z.int().min(0).max(10).optional().describe("Default: the registry's decimals"),
-    transferPolicy: TransferPolicy.default('direct-or-offer').describe('direct-only: 1-step only (receivers need a preapproval); offer-only: 2-step'),
+    transferPolicy: TransferPolicy.default('direct-or-offer').describe(
+      'direct-only: 1-step only (receivers need a preapproval); offer-only: 2-step',
+    ),
     utxoPolicy: UtxoPolicy.default(UtxoPolicy.parse({})),
     feeReserve: FeeReserveBody.default(NO_FEE_RESERVE).describe(
-      'What a withdrawal reserves beyond its amount for the fee the sender pays from its inputs: amount + flat + amount × rate. Set it at or above the ledger\'s fee (Canton Coin: its sender fees); default none',
+      "What a withdrawal reserves beyond its amount for the fee the sender pays from its inputs: amount + flat + amount × rate. Set it at or above the ledger's fee (Canton Coin: its sender fees); default none",
     ),
     enabled: z.boolean().default(true),
   })
@@ -160,7 +167,13 @@ function canonical(v: unknown): string {
 }
 const sameValue = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 
-export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegistryCheck; tokens: RegistryTokens; policy: RegistryUrlPolicy; adoption?: HoldingAdoption }): InstrumentAdmin {
+export function createInstrumentAdmin(deps: {
+  sql: Sql;
+  registry: InstrumentRegistryCheck;
+  tokens: RegistryTokens;
+  policy: RegistryUrlPolicy;
+  adoption?: HoldingAdoption;
+}): InstrumentAdmin {
   const { sql, registry, tokens, policy } = deps;
 
   /**
@@ -188,14 +201,29 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
     }
   }
 
-  async function record(tx: Tx, action: InstrumentAction, r: InstrumentRecord, changed: string[], by: string, adopted?: InstrumentChangeResult['adopted']): Promise<void> {
+  async function record(
+    tx: Tx,
+    action: InstrumentAction,
+    r: InstrumentRecord,
+    changed: string[],
+    by: string,
+    adopted?: InstrumentChangeResult['adopted'],
+  ): Promise<void> {
     await appendOutboxEvents(tx, [
       {
         topic: 'instrument.configured',
         aggregateType: 'instrument',
         aggregateId: `${r.admin}/${r.id}`,
         // A URL stored before credentials were refused is shown without them (disabling needs no new URL).
-        payload: { action, admin: r.admin, id: r.id, changed, by, config: { ...configOf(r), registryUrl: withoutCredentials(r.registryUrl) }, adopted: adopted ?? null },
+        payload: {
+          action,
+          admin: r.admin,
+          id: r.id,
+          changed,
+          by,
+          config: { ...configOf(r), registryUrl: withoutCredentials(r.registryUrl) },
+          adopted: adopted ?? null,
+        },
       },
     ]);
   }
@@ -207,7 +235,11 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
       const r = await deps.adoption.adopt(tx, i, by);
       return { holdings: r.adopted, atOffset: r.atOffset };
     } catch (e) {
-      throw new AppError('NOT_READY', `Cannot read the treasury's holdings of ${i.id} from the ledger to adopt them: ${(e as Error).message}`, { retryable: true });
+      throw new AppError(
+        'NOT_READY',
+        `Cannot read the treasury's holdings of ${i.id} from the ledger to adopt them: ${(e as Error).message}`,
+        { retryable: true },
+      );
     }
   }
 
@@ -249,7 +281,9 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
       // Ask the registry again only when what it vouched for changes; disabling never depends on it.
       const reEnabled = next.enabled && !current.enabled;
       // A new registry auth is proven against the registry too: a token it refuses is a 400 now.
-      const needsRegistry = next.enabled && (reEnabled || changed.includes('registryUrl') || changed.includes('registryAuth') || changed.includes('displayDecimals'));
+      const needsRegistry =
+        next.enabled &&
+        (reEnabled || changed.includes('registryUrl') || changed.includes('registryAuth') || changed.includes('displayDecimals'));
       const authAffected = needsRegistry || changed.includes('registryUrl') || changed.includes('registryAuth');
       // Disabling alone stores nothing new and stops the calls: it works whatever the URL, and offline.
       const onlyDisabling = changed.length === 1 && changed[0] === 'enabled' && !next.enabled;
@@ -261,7 +295,8 @@ export function createInstrumentAdmin(deps: { sql: Sql; registry: InstrumentRegi
         const locked = await lockInstrumentRecord(tx, admin, id);
         if (!locked) throw new AppError('NOT_FOUND', `No instrument ${id} of admin ${admin}`);
         // What the registry vouched for must still be what we overwrite.
-        if (locked.updatedAt !== current.updatedAt) throw new AppError('STATE_CONFLICT', `Instrument ${id} of admin ${admin} changed concurrently: read it and try again`);
+        if (locked.updatedAt !== current.updatedAt)
+          throw new AppError('STATE_CONFLICT', `Instrument ${id} of admin ${admin} changed concurrently: read it and try again`);
         const updated = (await updateInstrument(tx, next))!;
         const action: InstrumentAction = changed.includes('enabled') ? (next.enabled ? 'enabled' : 'disabled') : 'changed';
         await record(tx, action, updated, changed, by);

@@ -46,13 +46,23 @@ export interface RecoveryDeps {
 }
 
 function position(cp: Checkpoint): LedgerPosition {
-  return { offset: cp.offset, updateId: cp.updateId, updateOffset: cp.updateOffset, participantId: cp.participantId, synchronizerId: cp.synchronizerId, recordTime: cp.recordTime };
+  return {
+    offset: cp.offset,
+    updateId: cp.updateId,
+    updateOffset: cp.updateOffset,
+    participantId: cp.participantId,
+    synchronizerId: cp.synchronizerId,
+    recordTime: cp.recordTime,
+  };
 }
 
 async function stored(deps: RecoveryDeps): Promise<{ cp: Checkpoint; failure: { reason: ContinuityReason; detail: string } | null }> {
   const cp = await readCheckpoint(deps.sql, deps.treasuryParty);
   if (!cp || (cp.offset === 0 && cp.updateId === null && cp.synchronizerId === null)) {
-    throw new AppError('STATE_CONFLICT', 'Ingestion has not ingested anything yet: there is no checkpoint to re-point. Start the daemon; ingestion begins at the start of the ledger.');
+    throw new AppError(
+      'STATE_CONFLICT',
+      'Ingestion has not ingested anything yet: there is no checkpoint to re-point. Start the daemon; ingestion begins at the start of the ledger.',
+    );
   }
   const f = (await readContinuityFailures(deps.sql)).find((x) => x.treasuryParty === deps.treasuryParty);
   return { cp, failure: f ? { reason: f.reason, detail: f.detail } : null };
@@ -65,7 +75,10 @@ async function stored(deps: RecoveryDeps): Promise<{ cp: Checkpoint; failure: { 
  * now read from another of its nodes: the guide's restore procedure) and when the followed
  * synchronizer is gone (a major upgrade: migrate).
  */
-export async function resyncIngestion(deps: RecoveryDeps, req: { offset?: number | undefined; participant?: string | undefined }): Promise<RecoveryResult> {
+export async function resyncIngestion(
+  deps: RecoveryDeps,
+  req: { offset?: number | undefined; participant?: string | undefined },
+): Promise<RecoveryResult> {
   const { cp, failure } = await stored(deps);
   const participantId = await deps.ledger.participantId();
   if (cp.participantId !== null && cp.participantId !== participantId && req.participant !== participantId) {
@@ -77,7 +90,9 @@ export async function resyncIngestion(deps: RecoveryDeps, req: { offset?: number
     );
   }
   if (req.participant !== undefined && req.participant !== participantId) {
-    throw new AppError('STATE_CONFLICT', `--participant ${req.participant} is not the ledger's participant ${participantId}.`, { ledgerParticipant: participantId });
+    throw new AppError('STATE_CONFLICT', `--participant ${req.participant} is not the ledger's participant ${participantId}.`, {
+      ledgerParticipant: participantId,
+    });
   }
   const connected = await deps.ledger.connectedSynchronizers();
   if (cp.synchronizerId !== null && !connected.includes(cp.synchronizerId)) {
@@ -94,8 +109,12 @@ export async function resyncIngestion(deps: RecoveryDeps, req: { offset?: number
   let method: RecoveryResult['method'];
   let reads: number | undefined;
   if (req.offset !== undefined) {
-    if (req.offset > ledgerEnd) throw new AppError('STATE_CONFLICT', `--offset ${req.offset} is beyond the ledger end ${ledgerEnd}.`, { ledgerEnd });
-    if (req.offset < pruned) throw new AppError('STATE_CONFLICT', `--offset ${req.offset} is below the pruned offset ${pruned}: that history is gone.`, { prunedUpTo: pruned });
+    if (req.offset > ledgerEnd)
+      throw new AppError('STATE_CONFLICT', `--offset ${req.offset} is beyond the ledger end ${ledgerEnd}.`, { ledgerEnd });
+    if (req.offset < pruned)
+      throw new AppError('STATE_CONFLICT', `--offset ${req.offset} is below the pruned offset ${pruned}: that history is gone.`, {
+        prunedUpTo: pruned,
+      });
     offset = req.offset;
     method = 'operator';
     const id = offset > pruned && offset > 0 ? await deps.ledger.updateIdAt(offset) : undefined;
@@ -104,7 +123,12 @@ export async function resyncIngestion(deps: RecoveryDeps, req: { offset?: number
     offset = pruned;
     method = 'nothing ingested';
   } else {
-    const found = await findResumeOffset(deps.ledger, { synchronizerId: cp.synchronizerId, recordTime: cp.recordTime, from: pruned, ledgerEnd });
+    const found = await findResumeOffset(deps.ledger, {
+      synchronizerId: cp.synchronizerId,
+      recordTime: cp.recordTime,
+      from: pruned,
+      ledgerEnd,
+    });
     reads = found.reads;
     if (found.offset === pruned && pruned > 0) {
       throw new AppError(
@@ -120,7 +144,13 @@ export async function resyncIngestion(deps: RecoveryDeps, req: { offset?: number
   // The update at the resume offset is one ingestion has (its record time is before the one
   // ingested): it names the ledger from here on. One it does not have is not named (nothing to check yet).
   const known = at ? await isIngested(deps.sql, at.updateId) : false;
-  const next: Checkpoint = { ...cp, offset, updateId: known && at ? at.updateId : null, updateOffset: known && at ? at.offset : null, participantId };
+  const next: Checkpoint = {
+    ...cp,
+    offset,
+    updateId: known && at ? at.updateId : null,
+    updateOffset: known && at ? at.offset : null,
+    participantId,
+  };
   await repointCheckpoint(deps.sql, next);
   const summary = [
     failure ? `cleared the ledger continuity failure (${failure.reason})` : 'no ledger continuity failure was recorded',
@@ -128,7 +158,16 @@ export async function resyncIngestion(deps: RecoveryDeps, req: { offset?: number
     `participant ${participantId}${cp.participantId !== null && cp.participantId !== participantId ? ` (was ${cp.participantId})` : ''}, synchronizer ${cp.synchronizerId ?? '(adopted from the first update)'}`,
     'ingestion resumes from there; updates it already has are skipped by their update ids',
   ];
-  return { action: 'resync', clearedFailure: failure, before: position(cp), after: position(next), ledgerEnd, method, ...(reads !== undefined ? { reads } : {}), summary };
+  return {
+    action: 'resync',
+    clearedFailure: failure,
+    before: position(cp),
+    after: position(next),
+    ledgerEnd,
+    method,
+    ...(reads !== undefined ? { reads } : {}),
+    summary,
+  };
 }
 
 /**
@@ -154,7 +193,9 @@ export async function migrateIngestion(deps: RecoveryDeps, req: { acsTimestamp?:
     throw new AppError(
       'STATE_CONFLICT',
       `The synchronizer did not change: ingestion follows ${cp.synchronizerId} and the node is connected to it` +
-        (failure ? `. The ledger went back on the same synchronizer (${failure.reason}): a validator restore, run \`cxi ingestion resync\`.` : ': there is nothing to migrate (already migrated, or no major upgrade took place).'),
+        (failure
+          ? `. The ledger went back on the same synchronizer (${failure.reason}): a validator restore, run \`cxi ingestion resync\`.`
+          : ': there is nothing to migrate (already migrated, or no major upgrade took place).'),
       { synchronizer: cp.synchronizerId, connected },
     );
   }
@@ -162,7 +203,7 @@ export async function migrateIngestion(deps: RecoveryDeps, req: { acsTimestamp?:
     throw new AppError(
       'STATE_CONFLICT',
       `Ingestion reached record time ${cp.recordTime ?? '(none)'} on ${cp.synchronizerId ?? '(no synchronizer)'}, before the migration dump's acs_timestamp ${req.acsTimestamp}: ` +
-        'what happened in between is not in the new ledger\'s history. Ingest the old synchronizer up to acs_timestamp first (its node, before the upgrade).',
+        "what happened in between is not in the new ledger's history. Ingest the old synchronizer up to acs_timestamp first (its node, before the upgrade).",
       { recordTime: cp.recordTime, acsTimestamp: req.acsTimestamp },
     );
   }
@@ -171,7 +212,11 @@ export async function migrateIngestion(deps: RecoveryDeps, req: { acsTimestamp?:
   const [first] = await deps.ledger.updatesBetween(pruned, ledgerEnd, 1);
   const synchronizerId = first?.synchronizerId ?? (connected.length === 1 ? connected[0]! : undefined);
   if (synchronizerId === undefined) {
-    throw new AppError('STATE_CONFLICT', `The new ledger has no update of the treasury yet and the node is connected to ${connected.length} synchronizers: wait for the import transactions.`, { connected });
+    throw new AppError(
+      'STATE_CONFLICT',
+      `The new ledger has no update of the treasury yet and the node is connected to ${connected.length} synchronizers: wait for the import transactions.`,
+      { connected },
+    );
   }
   const next: Checkpoint = { ...cp, offset: pruned, updateId: null, updateOffset: null, participantId, synchronizerId, recordTime: null };
   await repointCheckpoint(deps.sql, next);
@@ -181,10 +226,20 @@ export async function migrateIngestion(deps: RecoveryDeps, req: { acsTimestamp?:
     `ingestion now follows synchronizer ${synchronizerId} (was ${cp.synchronizerId ?? 'none'}) from offset ${pruned} of the new ledger (ledger end ${ledgerEnd}); the old checkpoint was offset ${cp.offset}, record time ${cp.recordTime ?? 'none'}`,
     'import transactions (record time 0001-01-01) re-create holdings and credit nobody',
     ...(undecided > 0
-      ? [`${undecided} withdrawal attempt(s) submitted on ${cp.synchronizerId} and never seen on the ledger stay undecided: check each on the old synchronizer's history, then FAIL or RETRY it (cxi withdrawals)`]
+      ? [
+          `${undecided} withdrawal attempt(s) submitted on ${cp.synchronizerId} and never seen on the ledger stay undecided: check each on the old synchronizer's history, then FAIL or RETRY it (cxi withdrawals)`,
+        ]
       : []),
   ];
-  return { action: 'migrate', clearedFailure: failure, before: position(cp), after: position(next), ledgerEnd, undecidedAttempts: undecided, summary };
+  return {
+    action: 'migrate',
+    clearedFailure: failure,
+    before: position(cp),
+    after: position(next),
+    ledgerEnd,
+    undecidedAttempts: undecided,
+    summary,
+  };
 }
 
 /** Resync and migrate as the HTTP API runs them: this process's ingestion stopped meanwhile, started again after. */
@@ -209,7 +264,8 @@ export function createLedgerRecovery(o: {
       try {
         return await fn();
       } catch (e) {
-        if (e instanceof LedgerApiError) throw new AppError('NOT_READY', `The ledger could not be read (nothing was changed; run it again): ${e.message}`);
+        if (e instanceof LedgerApiError)
+          throw new AppError('NOT_READY', `The ledger could not be read (nothing was changed; run it again): ${e.message}`);
         throw e;
       } finally {
         // Holds lift at once in this process (the others see it within a poll), then ingestion resumes.

@@ -1,5 +1,13 @@
 import { LedgerApiError } from '../ledger/http.js';
-import { describeRegistryAuth, NO_REGISTRY_AUTH, NO_REGISTRY_CREDENTIALS, createRegistryTokens, RegistryAuthError, type RegistryAuth, type RegistryTokens } from '../ledger/registry-auth.js';
+import {
+  describeRegistryAuth,
+  NO_REGISTRY_AUTH,
+  NO_REGISTRY_CREDENTIALS,
+  createRegistryTokens,
+  RegistryAuthError,
+  type RegistryAuth,
+  type RegistryTokens,
+} from '../ledger/registry-auth.js';
 import { RegistryClient } from '../ledger/registry-client.js';
 import type { RegistryUrlPolicy } from '../ledger/registry-url-policy.js';
 import type { Logger } from '../logger.js';
@@ -100,15 +108,22 @@ export function createRegistryMetadataCheck(o: RegistryMetadataCheckOptions): In
         throw new RegistryCheckError(`the registry at ${i.registryUrl} belongs to admin ${info.adminId}, not ${i.admin}`, false);
       }
       const instrument = await client.instrument(i.id, signal).catch((e: unknown) => {
-        if (e instanceof LedgerApiError && e.status === 404) throw new RegistryCheckError(`the registry at ${i.registryUrl} does not know instrument "${i.id}"`, false);
+        if (e instanceof LedgerApiError && e.status === 404)
+          throw new RegistryCheckError(`the registry at ${i.registryUrl} does not know instrument "${i.id}"`, false);
         throw unreachable(e, `cannot read instrument "${i.id}" from the registry at ${i.registryUrl}`);
       });
       if (instrument.id !== i.id) {
-        throw new RegistryCheckError(`the registry at ${i.registryUrl} answered instrument "${instrument.id}" when asked for "${i.id}"`, false);
+        throw new RegistryCheckError(
+          `the registry at ${i.registryUrl} answered instrument "${instrument.id}" when asked for "${i.id}"`,
+          false,
+        );
       }
       const supportedApis = { ...info.supportedApis, ...instrument.supportedApis };
       if (!(REQUIRED_REGISTRY_API in supportedApis)) {
-        throw new RegistryCheckError(`the registry at ${i.registryUrl} does not offer ${REQUIRED_REGISTRY_API}, which withdrawals and 2-step deposits need`, false);
+        throw new RegistryCheckError(
+          `the registry at ${i.registryUrl} does not offer ${REQUIRED_REGISTRY_API}, which withdrawals and 2-step deposits need`,
+          false,
+        );
       }
       return { adminId: info.adminId, name: instrument.name, symbol: instrument.symbol, decimals: instrument.decimals, supportedApis };
     },

@@ -97,7 +97,12 @@ export function planSelfTransfers(view: FreeHoldingsView, p: EffectivePolicy): P
       // A chunk of one (few inputs over many chunks) merges nothing; it waits for the next run.
       if (chunk.length < 2 || room() === 0) continue;
       const amount = total(chunk);
-      plan.push({ kind: 'merge', inputs: chunk, amount, reason: `${view.smallCount} small holdings exceed the merge threshold ${p.mergeThreshold}` });
+      plan.push({
+        kind: 'merge',
+        inputs: chunk,
+        amount,
+        reason: `${view.smallCount} small holdings exceed the merge threshold ${p.mergeThreshold}`,
+      });
       chunk.forEach((h) => used.add(h.contractId));
       if (target !== null && compareAmounts(amount, target) >= 0) poolGain++;
     }
@@ -110,7 +115,12 @@ export function planSelfTransfers(view: FreeHoldingsView, p: EffectivePolicy): P
     if (deficit <= 0 || room() === 0) break;
     if (used.has(source.contractId)) continue;
     const amount = halfInUnits(source.amount, target);
-    plan.push({ kind: 'split', inputs: [source], amount, reason: `pool has ${view.poolCount + poolGain} of ${p.poolSize} holdings ≥ ${target}: split ${source.amount}` });
+    plan.push({
+      kind: 'split',
+      inputs: [source],
+      amount,
+      reason: `pool has ${view.poolCount + poolGain} of ${p.poolSize} holdings ≥ ${target}: split ${source.amount}`,
+    });
     used.add(source.contractId);
     deficit--;
   }
@@ -121,7 +131,12 @@ export function planSelfTransfers(view: FreeHoldingsView, p: EffectivePolicy): P
     if (used.has(h.contractId)) continue;
     group.push(h);
     if (compareAmounts(total(group), target) >= 0) {
-      plan.push({ kind: 'merge', inputs: group, amount: total(group), reason: `pool has fewer than ${p.poolSize} holdings ≥ ${target}: merge ${group.length} holdings up to the target` });
+      plan.push({
+        kind: 'merge',
+        inputs: group,
+        amount: total(group),
+        reason: `pool has fewer than ${p.poolSize} holdings ≥ ${target}: merge ${group.length} holdings up to the target`,
+      });
       group.forEach((g) => used.add(g.contractId));
       group = [];
       deficit--;

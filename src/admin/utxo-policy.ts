@@ -14,10 +14,21 @@ const Amount = PositiveAmountString.transform(normalizeAmount);
 
 export const UtxoPolicy = z
   .object({
-    mergeThreshold: z.int().min(1).optional().describe('Merge once more than this many free small holdings exist; absent: never merge on count'),
-    smallAmount: Amount.optional().describe('Holdings below this amount are small; default: poolTargetAmount, or every holding when no pool is kept'),
+    mergeThreshold: z
+      .int()
+      .min(1)
+      .optional()
+      .describe('Merge once more than this many free small holdings exist; absent: never merge on count'),
+    smallAmount: Amount.optional().describe(
+      'Holdings below this amount are small; default: poolTargetAmount, or every holding when no pool is kept',
+    ),
     maxInputs: z.int().min(2).max(100).default(100).describe('Input holdings per merge self-transfer (ledger limit 100)'),
-    poolSize: z.int().min(0).max(1000).default(0).describe('How many free holdings of at least poolTargetAmount to keep (k concurrent withdrawals)'),
+    poolSize: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(0)
+      .describe('How many free holdings of at least poolTargetAmount to keep (k concurrent withdrawals)'),
     poolTargetAmount: Amount.optional().describe('Minimum amount of a pool holding; required when poolSize > 0'),
     maxTransfersPerRun: z.int().min(1).max(100).default(10).describe('Self-transfers one run of the job may create for this instrument'),
   })
@@ -27,7 +38,11 @@ export const UtxoPolicy = z
       ctx.addIssue({ code: 'custom', path: ['poolTargetAmount'], message: 'required when poolSize > 0' });
     }
     // zod runs this even when a field failed (then it holds the raw string): compare amounts only.
-    const amounts = p.smallAmount !== undefined && p.poolTargetAmount !== undefined && isAmountString(p.smallAmount) && isAmountString(p.poolTargetAmount);
+    const amounts =
+      p.smallAmount !== undefined &&
+      p.poolTargetAmount !== undefined &&
+      isAmountString(p.smallAmount) &&
+      isAmountString(p.poolTargetAmount);
     if (amounts && compareAmounts(p.smallAmount!, p.poolTargetAmount!) > 0) {
       // A holding both small and a pool holding would be merged away from the pool it belongs to.
       ctx.addIssue({ code: 'custom', path: ['smallAmount'], message: 'must not exceed poolTargetAmount' });

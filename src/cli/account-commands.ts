@@ -36,7 +36,15 @@ const Reconciliation = z.looseObject({
   offset: z.number(),
   recordTime: z.string().nullable(),
   clean: z.boolean(),
-  instruments: z.array(z.object({ instrument: z.object({ admin: z.string(), id: z.string() }), db: Totals, ledger: Totals, movements: z.object({ net: z.string() }).loose(), differences: z.number() })),
+  instruments: z.array(
+    z.object({
+      instrument: z.object({ admin: z.string(), id: z.string() }),
+      db: Totals,
+      ledger: Totals,
+      movements: z.object({ net: z.string() }).loose(),
+      differences: z.number(),
+    }),
+  ),
   differences: z.array(z.looseObject({ kind: z.string(), contractId: z.string().optional(), instrument: z.object({ id: z.string() }) })),
   differencesTotal: z.number(),
   truncated: z.boolean(),
@@ -83,8 +91,31 @@ export function registerAccountCommands(program: Command, client: CliClient): vo
       const { api, opts } = client();
       const raw = await api.post<unknown>(`/v1/deposits/${encodeURIComponent(depositId)}/assign`, { account });
       if (opts.json) return printRecord(raw as Record<string, unknown>, true);
-      const r = z.object({ command: z.string(), by: z.string(), machineState: z.string(), deposit: z.looseObject({ depositId: z.string(), status: z.string(), accountId: z.string().nullable(), creditedAmount: z.string().nullable() }) }).parse(raw);
-      printRecord({ id: r.deposit.depositId, command: r.command, by: r.by, status: r.deposit.status, account: r.deposit.accountId, credited: r.deposit.creditedAmount, machineState: r.machineState }, false);
+      const r = z
+        .object({
+          command: z.string(),
+          by: z.string(),
+          machineState: z.string(),
+          deposit: z.looseObject({
+            depositId: z.string(),
+            status: z.string(),
+            accountId: z.string().nullable(),
+            creditedAmount: z.string().nullable(),
+          }),
+        })
+        .parse(raw);
+      printRecord(
+        {
+          id: r.deposit.depositId,
+          command: r.command,
+          by: r.by,
+          status: r.deposit.status,
+          account: r.deposit.accountId,
+          credited: r.deposit.creditedAmount,
+          machineState: r.machineState,
+        },
+        false,
+      );
     });
 
   program
@@ -94,23 +125,31 @@ export function registerAccountCommands(program: Command, client: CliClient): vo
       const { api, opts } = client();
       const h = Holdings.parse(await api.get<unknown>('/v1/holdings'));
       if (opts.json) return printRecord(h, true);
-      console.log(h.checkpoint ? `as of offset ${h.checkpoint.offset} (${h.checkpoint.recordTime ?? 'no record time'})` : 'nothing ingested yet');
-      printRows(h.items, [
-        { header: 'instrument', value: (i) => i.instrument.id },
-        { header: 'admin', value: (i) => i.instrument.admin },
-        { header: 'total', value: (i) => `${i.total} (${i.count})` },
-        { header: 'free', value: (i) => bucket(i.free) },
-        { header: 'reserved', value: (i) => bucket(i.reserved) },
-        { header: 'locked', value: (i) => bucket(i.locked) },
-        { header: 'planned', value: (i) => bucket(i.plannedForSelfTransfer) },
-        { header: 'self-transfers', value: (i) => i.selfTransfersInFlight },
-        { header: 'onboarded', value: (i) => (i.config === null ? 'no' : i.config.enabled ? 'enabled' : 'disabled') },
-      ], false);
+      console.log(
+        h.checkpoint ? `as of offset ${h.checkpoint.offset} (${h.checkpoint.recordTime ?? 'no record time'})` : 'nothing ingested yet',
+      );
+      printRows(
+        h.items,
+        [
+          { header: 'instrument', value: (i) => i.instrument.id },
+          { header: 'admin', value: (i) => i.instrument.admin },
+          { header: 'total', value: (i) => `${i.total} (${i.count})` },
+          { header: 'free', value: (i) => bucket(i.free) },
+          { header: 'reserved', value: (i) => bucket(i.reserved) },
+          { header: 'locked', value: (i) => bucket(i.locked) },
+          { header: 'planned', value: (i) => bucket(i.plannedForSelfTransfer) },
+          { header: 'self-transfers', value: (i) => i.selfTransfersInFlight },
+          { header: 'onboarded', value: (i) => (i.config === null ? 'no' : i.config.enabled ? 'enabled' : 'disabled') },
+        ],
+        false,
+      );
     });
 
   program
     .command('reconcile')
-    .description("compare the database's holdings with the ledger's at the ingestion checkpoint (the daemon's GET /v1/reconciliation); exit 1 on any difference")
+    .description(
+      "compare the database's holdings with the ledger's at the ingestion checkpoint (the daemon's GET /v1/reconciliation); exit 1 on any difference",
+    )
     .option('--max-differences <n>', 'differences listed at most', '100')
     .action(async (o: { maxDifferences: string }) => {
       const { api, opts } = client();
@@ -119,21 +158,29 @@ export function registerAccountCommands(program: Command, client: CliClient): vo
       if (opts.json) printRecord(raw as Record<string, unknown>, true);
       else {
         console.log(`treasury ${r.treasuryParty} at offset ${r.offset} (${r.recordTime ?? 'no record time'})`);
-        printRows(r.instruments, [
-          { header: 'instrument', value: (i) => i.instrument.id },
-          { header: 'database', value: (i) => `${i.db.total} (${i.db.count})` },
-          { header: 'ledger', value: (i) => `${i.ledger.total} (${i.ledger.count})` },
-          { header: 'movements', value: (i) => i.movements.net },
-          { header: 'differences', value: (i) => i.differences },
-        ], false);
+        printRows(
+          r.instruments,
+          [
+            { header: 'instrument', value: (i) => i.instrument.id },
+            { header: 'database', value: (i) => `${i.db.total} (${i.db.count})` },
+            { header: 'ledger', value: (i) => `${i.ledger.total} (${i.ledger.count})` },
+            { header: 'movements', value: (i) => i.movements.net },
+            { header: 'differences', value: (i) => i.differences },
+          ],
+          false,
+        );
         if (r.clean) console.log(`CLEAN: the database matches the ledger at offset ${r.offset}.`);
         else {
           console.log(`${r.differencesTotal} DIFFERENCE(S)${r.truncated ? ` (first ${r.differences.length})` : ''}:`);
-          printRows(r.differences, [
-            { header: 'kind', value: (d) => d.kind },
-            { header: 'instrument', value: (d) => d.instrument.id },
-            { header: 'contract', value: (d) => d.contractId ?? null },
-          ], false);
+          printRows(
+            r.differences,
+            [
+              { header: 'kind', value: (d) => d.kind },
+              { header: 'instrument', value: (d) => d.instrument.id },
+              { header: 'contract', value: (d) => d.contractId ?? null },
+            ],
+            false,
+          );
         }
       }
       if (!r.clean) process.exitCode = 1;

@@ -32,7 +32,12 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
-      throw new ApiError(0, 'UNREACHABLE', `cannot reach the daemon at ${baseUrl}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`, {});
+      throw new ApiError(
+        0,
+        'UNREACHABLE',
+        `cannot reach the daemon at ${baseUrl}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`,
+        {},
+      );
     }
     const text = await res.text();
     const json: unknown = text.length > 0 ? JSON.parse(text) : undefined;

@@ -79,18 +79,29 @@ export function registerIngestionCommands(program: Command, client: () => { api:
 export function registerRecoveryCommands(ingestion: Command, client: () => { api: ApiClient; opts: { json: boolean } }): void {
   ingestion
     .command('resync')
-    .description('after a validator restore: resume at the offset where the ingested record time begins on the ledger (found by reading it), skipping updates already ingested')
+    .description(
+      'after a validator restore: resume at the offset where the ingested record time begins on the ledger (found by reading it), skipping updates already ingested',
+    )
     .option('--offset <n>', 'resume after this offset instead of searching')
     .option('--participant <id>', "accept the ledger's participant id when the treasury is now read from another of its nodes")
     .action(async (o: { offset?: string; participant?: string }) => {
       const { api, opts } = client();
       const offset = o.offset === undefined ? undefined : Number(o.offset);
-      if (offset !== undefined && (!Number.isInteger(offset) || offset < 0)) throw new Error(`--offset must be a non-negative integer, got ${o.offset}`);
-      printRecovery(await api.post('/v1/ingestion/resync', { ...(offset !== undefined ? { offset } : {}), ...(o.participant ? { participant: o.participant } : {}) }), opts.json);
+      if (offset !== undefined && (!Number.isInteger(offset) || offset < 0))
+        throw new Error(`--offset must be a non-negative integer, got ${o.offset}`);
+      printRecovery(
+        await api.post('/v1/ingestion/resync', {
+          ...(offset !== undefined ? { offset } : {}),
+          ...(o.participant ? { participant: o.participant } : {}),
+        }),
+        opts.json,
+      );
     });
   ingestion
     .command('migrate')
-    .description('after a major upgrade (synchronizer migration): follow the new synchronizer from the start of the new ledger; its import transactions credit nobody')
+    .description(
+      'after a major upgrade (synchronizer migration): follow the new synchronizer from the start of the new ledger; its import transactions credit nobody',
+    )
     .option('--acs-timestamp <iso>', "the migration dump's acs_timestamp: refuse unless ingestion reached it on the old synchronizer")
     .action(async (o: { acsTimestamp?: string }) => {
       const { api, opts } = client();

@@ -31,7 +31,9 @@ export function registerMachineCommands(program: Command, client: () => { api: A
   const machines = program.command('machines').description('the withdrawal and deposit state machines');
   machines
     .command('export [type]')
-    .description(`print machine definitions (${MACHINE_TYPES.join(', ')}; default: all): XState config JSON for Stately Studio, or Mermaid for documentation`)
+    .description(
+      `print machine definitions (${MACHINE_TYPES.join(', ')}; default: all): XState config JSON for Stately Studio, or Mermaid for documentation`,
+    )
     .option('--format <format>', `${FORMATS.join(' | ')}`, 'json')
     .option('--from-daemon', "ask the daemon (GET /v1/machines/{type}/definition, read scope) instead of this CLI's own definitions", false)
     .action(async (type: string | undefined, o: { format: string; fromDaemon: boolean }) => {
@@ -49,6 +51,8 @@ export function registerMachineCommands(program: Command, client: () => { api: A
         return;
       }
       // Several diagrams: each after a Mermaid comment naming it, a blank line between them.
-      console.log(defs.map(([t, d]) => (types.length > 1 ? `%% ${t} machine, version ${d.version}\n${d.mermaid}` : d.mermaid).trimEnd()).join('\n\n'));
+      console.log(
+        defs.map(([t, d]) => (types.length > 1 ? `%% ${t} machine, version ${d.version}\n${d.mermaid}` : d.mermaid).trimEnd()).join('\n\n'),
+      );
     });
 }

@@ -60,7 +60,11 @@ function parseInstrument(s: string): { admin: string; id: string } {
 const program = new Command('cxi')
   .description('Operate the Canton exchange integration daemon through its HTTP API')
   .addOption(new Option('--url <url>', 'daemon base URL').env('CXI_URL').default('http://127.0.0.1:8080'))
-  .addOption(new Option('--token-file <path>', 'file holding the API token (preferred: a token on the command line shows in ps)').env('CXI_TOKEN_FILE'))
+  .addOption(
+    new Option('--token-file <path>', 'file holding the API token (preferred: a token on the command line shows in ps)').env(
+      'CXI_TOKEN_FILE',
+    ),
+  )
   .addOption(new Option('--token <token>', 'API token; prefer CXI_TOKEN or --token-file').env('CXI_TOKEN'))
   .option('--json', 'print JSON instead of tables', false);
 
@@ -74,18 +78,26 @@ program
   .description('liveness and readiness of the daemon and its components')
   .action(async () => {
     const { api, opts } = client();
-    const health = await api.get<{ status: string; components: Record<string, { state: string; detail?: string }> }>('/health').catch((e: unknown) => {
-      if (e instanceof ApiError && e.status === 503) return e.details as never;
-      throw e;
-    });
-    const ready = await api.get<{ status: string }>('/ready').catch((e: unknown) => ({ status: e instanceof ApiError ? e.code : 'unknown' }));
+    const health = await api
+      .get<{ status: string; components: Record<string, { state: string; detail?: string }> }>('/health')
+      .catch((e: unknown) => {
+        if (e instanceof ApiError && e.status === 503) return e.details as never;
+        throw e;
+      });
+    const ready = await api
+      .get<{ status: string }>('/ready')
+      .catch((e: unknown) => ({ status: e instanceof ApiError ? e.code : 'unknown' }));
     if (opts.json) return printRecord({ health, ready }, true);
     printRecord({ health: health.status, ready: ready.status }, false);
-    printRows(Object.entries(health.components ?? {}), [
-      { header: 'component', value: ([name]) => name },
-      { header: 'state', value: ([, s]) => s.state },
-      { header: 'detail', value: ([, s]) => s.detail },
-    ], false);
+    printRows(
+      Object.entries(health.components ?? {}),
+      [
+        { header: 'component', value: ([name]) => name },
+        { header: 'state', value: ([, s]) => s.state },
+        { header: 'detail', value: ([, s]) => s.detail },
+      ],
+      false,
+    );
   });
 
 const withdrawals = program.command('withdrawals').description('withdrawal requests and their status');
@@ -96,26 +108,34 @@ withdrawals
   .option('--limit <n>', 'page size', '50')
   .action(async (o: { status?: string; account?: string; limit: string }) => {
     const { api, opts } = client();
-    const q = new URLSearchParams({ limit: o.limit, ...(o.status ? { status: o.status } : {}), ...(o.account ? { account: o.account } : {}) });
+    const q = new URLSearchParams({
+      limit: o.limit,
+      ...(o.status ? { status: o.status } : {}),
+      ...(o.account ? { account: o.account } : {}),
+    });
     const page = await api.get<{ items: Withdrawal[]; nextCursor: string | null }>(`/v1/withdrawals?${q}`);
     printRows(page.items, withdrawalColumns, opts.json);
   });
-withdrawals
-  .command('show <withdrawalId>')
-  .action(async (id: string) => {
-    const { api, opts } = client();
-    const w = await api.get<Withdrawal & { history: { seq: number; eventType: string; to: unknown; at: string }[]; holdings: unknown[] }>(`/v1/withdrawals/${encodeURIComponent(id)}`);
-    if (opts.json) return printRecord(w as unknown as Record<string, unknown>, true);
-    const { history, holdings, ...rest } = w;
-    printRecord(rest as unknown as Record<string, unknown>, false);
-    printRows(history, [
+withdrawals.command('show <withdrawalId>').action(async (id: string) => {
+  const { api, opts } = client();
+  const w = await api.get<Withdrawal & { history: { seq: number; eventType: string; to: unknown; at: string }[]; holdings: unknown[] }>(
+    `/v1/withdrawals/${encodeURIComponent(id)}`,
+  );
+  if (opts.json) return printRecord(w as unknown as Record<string, unknown>, true);
+  const { history, holdings, ...rest } = w;
+  printRecord(rest as unknown as Record<string, unknown>, false);
+  printRows(
+    history,
+    [
       { header: 'seq', value: (h) => h.seq },
       { header: 'event', value: (h) => h.eventType },
       { header: 'state', value: (h) => h.to },
       { header: 'at', value: (h) => h.at },
-    ], false);
-    console.log(`${holdings.length} holding reservation(s)`);
-  });
+    ],
+    false,
+  );
+  console.log(`${holdings.length} holding reservation(s)`);
+});
 withdrawals
   .command('request')
   .description('request a withdrawal (idempotent on --id)')
@@ -126,7 +146,13 @@ withdrawals
   .requiredOption('--receiver <party>')
   .action(async (o: { id: string; account: string; instrument: string; amount: string; receiver: string }) => {
     const { api, opts } = client();
-    const w = await api.post<Withdrawal>('/v1/withdrawals', { withdrawalId: o.id, account: o.account, instrument: parseInstrument(o.instrument), amount: o.amount, receiver: o.receiver });
+    const w = await api.post<Withdrawal>('/v1/withdrawals', {
+      withdrawalId: o.id,
+      account: o.account,
+      instrument: parseInstrument(o.instrument),
+      amount: o.amount,
+      receiver: o.receiver,
+    });
     printRecord(w as unknown as Record<string, unknown>, opts.json);
   });
 
@@ -154,13 +180,19 @@ program
     const { api, opts } = client();
     const topics = o.topics ? `&topics=${encodeURIComponent(o.topics)}` : '';
     if (!o.follow) {
-      const page = await api.get<{ events: { eventId: number; topic: string; aggregateId: string; createdAt: string }[] }>(`/v1/events?after=${o.after}&limit=500${topics}`);
-      return printRows(page.events, [
-        { header: 'id', value: (e) => e.eventId },
-        { header: 'topic', value: (e) => e.topic },
-        { header: 'aggregate', value: (e) => e.aggregateId },
-        { header: 'at', value: (e) => e.createdAt },
-      ], opts.json);
+      const page = await api.get<{ events: { eventId: number; topic: string; aggregateId: string; createdAt: string }[] }>(
+        `/v1/events?after=${o.after}&limit=500${topics}`,
+      );
+      return printRows(
+        page.events,
+        [
+          { header: 'id', value: (e) => e.eventId },
+          { header: 'topic', value: (e) => e.topic },
+          { header: 'aggregate', value: (e) => e.aggregateId },
+          { header: 'at', value: (e) => e.createdAt },
+        ],
+        opts.json,
+      );
     }
     const res = await api.stream(`/v1/events/stream?after=${o.after}${topics}`);
     if (!res.ok || !res.body) throw new ApiError(res.status, `HTTP_${res.status}`, 'cannot open the event stream', {});
@@ -170,7 +202,10 @@ program
       buf += decoder.decode(chunk as Uint8Array, { stream: true });
       let idx;
       while ((idx = buf.indexOf('\n\n')) >= 0) {
-        const data = buf.slice(0, idx).split('\n').find((l) => l.startsWith('data: '));
+        const data = buf
+          .slice(0, idx)
+          .split('\n')
+          .find((l) => l.startsWith('data: '));
         buf = buf.slice(idx + 2);
         if (!data) continue;
         const e = JSON.parse(data.slice(6)) as { eventId: number; topic: string; aggregateId: string; payload: unknown };
@@ -196,7 +231,10 @@ const instrumentColumns: Column<InstrumentView>[] = [
   { header: 'instrument', value: (i) => `${i.admin}/${i.id}` },
   { header: 'enabled', value: (i) => i.enabled },
   { header: 'registry', value: (i) => i.registryUrl },
-  { header: 'registry auth', value: (i) => (i.registryAuth.credential !== undefined ? `${i.registryAuth.mode} ${i.registryAuth.credential}` : i.registryAuth.mode) },
+  {
+    header: 'registry auth',
+    value: (i) => (i.registryAuth.credential !== undefined ? `${i.registryAuth.mode} ${i.registryAuth.credential}` : i.registryAuth.mode),
+  },
   { header: 'decimals', value: (i) => i.displayDecimals },
   { header: 'transfers', value: (i) => i.transferPolicy },
   { header: 'utxo policy', value: (i) => i.utxoPolicy },
@@ -231,7 +269,8 @@ interface InstrumentSettings {
 /** --registry-credential NAME is mode credential; --registry-auth names the other modes. */
 function registryAuthOption(o: InstrumentSettings): { registryAuth?: { mode: string; credential?: string } } {
   if (o.registryCredential !== undefined) {
-    if (o.registryAuth !== undefined && o.registryAuth !== 'credential') throw new Error(`--registry-credential goes with --registry-auth credential, not ${o.registryAuth}`);
+    if (o.registryAuth !== undefined && o.registryAuth !== 'credential')
+      throw new Error(`--registry-credential goes with --registry-auth credential, not ${o.registryAuth}`);
     return { registryAuth: { mode: 'credential', credential: o.registryCredential } };
   }
   if (o.registryAuth === 'credential') throw new Error('--registry-auth credential needs --registry-credential <name>');
@@ -246,11 +285,18 @@ const instrumentSettings = (o: InstrumentSettings) => ({
   ...(o.utxoPolicy !== undefined ? { utxoPolicy: parseJsonOption('--utxo-policy', o.utxoPolicy) } : {}),
   // Amounts stay strings end to end; the daemon validates them. A part not given stays (set) or is 0 (add).
   ...(o.feeReserveFlat !== undefined || o.feeReserveRate !== undefined
-    ? { feeReserve: { ...(o.feeReserveFlat !== undefined ? { flat: o.feeReserveFlat } : {}), ...(o.feeReserveRate !== undefined ? { rate: o.feeReserveRate } : {}) } }
+    ? {
+        feeReserve: {
+          ...(o.feeReserveFlat !== undefined ? { flat: o.feeReserveFlat } : {}),
+          ...(o.feeReserveRate !== undefined ? { rate: o.feeReserveRate } : {}),
+        },
+      }
     : {}),
 });
 
-const instruments = program.command('instruments').description('token onboarding: the instruments the daemon handles (changes need an admin token)');
+const instruments = program
+  .command('instruments')
+  .description('token onboarding: the instruments the daemon handles (changes need an admin token)');
 instruments
   .command('list')
   .option('--enabled', 'only enabled instruments')
@@ -270,7 +316,10 @@ instruments
   .requiredOption('--admin <party>', 'the token admin party')
   .requiredOption('--id <instrumentId>', 'e.g. Amulet')
   .requiredOption('--registry-url <url>', "base URL of the admin's Registry API")
-  .option('--registry-auth <mode>', "none (default) | ledger (send the daemon's Ledger API token, e.g. to a validator's Scan proxy) | credential")
+  .option(
+    '--registry-auth <mode>',
+    "none (default) | ledger (send the daemon's Ledger API token, e.g. to a validator's Scan proxy) | credential",
+  )
   .option('--registry-credential <name>', 'send the token of this REGISTRY_CREDENTIALS entry (mode credential)')
   .option('--display-decimals <n>', "default: the registry's decimals")
   .option('--transfer-policy <policy>', 'direct-only | direct-or-offer | offer-only (default direct-or-offer)')

@@ -32,7 +32,10 @@ const DepositDetail = Deposit.extend({ history: History });
 const DepositPage = z.object({ items: z.array(Deposit), nextCursor: z.string().nullable() });
 
 const Applied = { command: z.string(), by: z.string(), machineState: z.string() };
-const WithdrawalAction = z.object({ ...Applied, withdrawal: z.looseObject({ withdrawalId: z.string(), status: z.string(), statusReason: z.string().nullable() }) });
+const WithdrawalAction = z.object({
+  ...Applied,
+  withdrawal: z.looseObject({ withdrawalId: z.string(), status: z.string(), statusReason: z.string().nullable() }),
+});
 const DepositAction = z.object({ ...Applied, deposit: Deposit });
 
 const depositColumns: Column<Deposit>[] = [
@@ -59,8 +62,16 @@ const withdrawalPath = (id: string, action: string) => `/v1/withdrawals/${encode
 const depositPath = (id: string, action?: string) => `/v1/deposits/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
 
 /** The action's outcome as one record: what was applied, by whom, and where the machine is now. */
-function printApplied(id: string, r: { command: string; by: string; machineState: string }, row: { status: string; statusReason: string | null }, extra: Record<string, unknown> = {}): void {
-  printRecord({ id, command: r.command, by: r.by, status: row.status, reason: row.statusReason, machineState: r.machineState, ...extra }, false);
+function printApplied(
+  id: string,
+  r: { command: string; by: string; machineState: string },
+  row: { status: string; statusReason: string | null },
+  extra: Record<string, unknown> = {},
+): void {
+  printRecord(
+    { id, command: r.command, by: r.by, status: row.status, reason: row.statusReason, machineState: r.machineState, ...extra },
+    false,
+  );
 }
 
 export function registerOperatorCommands(program: Command, client: CliClient): void {
@@ -77,7 +88,9 @@ export function registerOperatorCommands(program: Command, client: CliClient): v
 
   withdrawals
     .command('retry <withdrawalId>')
-    .description('retry now: waiting for funds, backing off, stalled (fresh attempt) or awaiting the ledger (resubmits the same transaction)')
+    .description(
+      'retry now: waiting for funds, backing off, stalled (fresh attempt) or awaiting the ledger (resubmits the same transaction)',
+    )
     .action((id: string) => withdrawalAction(id, 'retry'));
   withdrawals
     .command('cancel <withdrawalId>')
@@ -90,7 +103,9 @@ export function registerOperatorCommands(program: Command, client: CliClient): v
     .requiredOption('--reason <text>', 'why; kept in the history and the withdrawal.failed event')
     .action((id: string, o: { reason: string }) => withdrawalAction(id, 'fail', { reason: o.reason }));
 
-  const deposits = program.command('deposits').description('incoming deposits; assign unattributed ones, retry failed accepts (actions need an admin token)');
+  const deposits = program
+    .command('deposits')
+    .description('incoming deposits; assign unattributed ones, retry failed accepts (actions need an admin token)');
   deposits
     .command('list')
     .option('--status <status>', 'e.g. unattributed, ignored (does not count: see the reason), offered, accept_failed, credited')

@@ -64,7 +64,12 @@ function seed(seeds: Seeds, json: unknown, party: string): 'holding' | 'instruct
   if (hv?.viewValue !== undefined) {
     const v = HoldingView.parse(hv.viewValue);
     if (v.owner !== party) return undefined;
-    seeds.holdings.set(ev.contractId, { contractId: ev.contractId, instrument: { admin: v.instrumentId.admin, id: v.instrumentId.id }, amount: v.amount, locked: v.lock !== undefined });
+    seeds.holdings.set(ev.contractId, {
+      contractId: ev.contractId,
+      instrument: { admin: v.instrumentId.admin, id: v.instrumentId.id },
+      amount: v.amount,
+      locked: v.lock !== undefined,
+    });
     return 'holding';
   }
   const iv = findInterfaceView(ev.interfaceViews, TRANSFER_INSTRUCTION_INTERFACE_ID);
@@ -89,7 +94,11 @@ function seed(seeds: Seeds, json: unknown, party: string): 'holding' | 'instruct
 function main(argv: string[]): number {
   let args;
   try {
-    args = parseArgs({ args: argv, allowPositionals: true, options: { party: { type: 'string' }, strict: { type: 'boolean', default: false }, help: { type: 'boolean' } } });
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { party: { type: 'string' }, strict: { type: 'boolean', default: false }, help: { type: 'boolean' } },
+    });
   } catch (e) {
     console.error(`${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -120,7 +129,9 @@ function main(argv: string[]): number {
       const c = classify(item);
       try {
         if (c.kind === 'other') {
-          console.error(`${file}: item ${i} is not a ledger update, a transaction or an active-contracts entry (keys: ${c.keys.join(', ')})`);
+          console.error(
+            `${file}: item ${i} is not a ledger update, a transaction or an active-contracts entry (keys: ${c.keys.join(', ')})`,
+          );
           return 1;
         }
         if (c.kind === 'acs') {
@@ -142,7 +153,9 @@ function main(argv: string[]): number {
       }
     }
     if (seeded.holding + seeded.instruction > 0) {
-      console.error(`${file}: known from active contracts: ${seeded.holding} holdings and ${seeded.instruction} transfer instructions of ${party}`);
+      console.error(
+        `${file}: known from active contracts: ${seeded.holding} holdings and ${seeded.instruction} transfer instructions of ${party}`,
+      );
     }
   }
   return 0;

@@ -11,7 +11,10 @@ import { connect } from '../store/db.js';
  * credentials, TREASURY_PARTY). Exit codes: 0 clean, 1 differences, 2 could not reconcile.
  */
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({
+    options: { json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } },
+    strict: true,
+  });
   let config;
   try {
     config = loadConfig();

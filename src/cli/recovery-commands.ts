@@ -69,7 +69,9 @@ export function registerRecoveryCommands(program: Command, client: () => { api: 
             ? `after-db-restore #${r.recoveryId} started: paused ${r.pausedSwitches.join(', ') || 'nothing (both already paused by an operator: they stay paused)'}`
             : `after-db-restore #${r.recoveryId} is already ${r.state === 'waiting' ? 'running' : 'done'} (started by ${r.startedBy} at ${r.startedAt}): following it`,
         );
-        console.log(`waiting until the ingested record time passes ${r.safeRecordTime} (latest known deadline ${r.knownDeadline ?? 'none'}; attempts after the backup: at most ${Math.round(r.assumedTtlMs / 1000)} s)`);
+        console.log(
+          `waiting until the ingested record time passes ${r.safeRecordTime} (latest known deadline ${r.knownDeadline ?? 'none'}; attempts after the backup: at most ${Math.round(r.assumedTtlMs / 1000)} s)`,
+        );
       }
       if (!o.wait) return;
       const intervalMs = Math.max(0.2, Number(o.interval)) * 1000;
@@ -78,11 +80,17 @@ export function registerRecoveryCommands(program: Command, client: () => { api: 
         const run = p.recovery!;
         if (run.state === 'done') {
           if (opts.json) console.log(JSON.stringify(p));
-          else console.log(`done at ${run.finishedAt ?? '?'} (ingested record time ${run.finishedRecordTime ?? '?'}): withdrawals and accepts resumed, except any an operator paused`);
+          else
+            console.log(
+              `done at ${run.finishedAt ?? '?'} (ingested record time ${run.finishedRecordTime ?? '?'}): withdrawals and accepts resumed, except any an operator paused`,
+            );
           return;
         }
         if (opts.json) console.log(JSON.stringify(p));
-        else console.log(`  ingested record time ${p.ingestedRecordTime ?? '(none yet)'}  ${p.remainingMs === null ? '' : `${Math.ceil(p.remainingMs / 1000)} s to go`}`);
+        else
+          console.log(
+            `  ingested record time ${p.ingestedRecordTime ?? '(none yet)'}  ${p.remainingMs === null ? '' : `${Math.ceil(p.remainingMs / 1000)} s to go`}`,
+          );
         await new Promise((res) => setTimeout(res, intervalMs));
         p = Progress.parse(await api.get('/v1/admin/recovery'));
       }

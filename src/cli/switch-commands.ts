@@ -50,7 +50,9 @@ export function registerSwitchCommands(program: Command, client: () => { api: Ap
 
   program
     .command('pause <switch>')
-    .description('pause ingestion (stop reading the ledger), withdrawals (no new submission) or acceptance (no 2-step deposit accepts); persisted, applies to every instance')
+    .description(
+      'pause ingestion (stop reading the ledger), withdrawals (no new submission) or acceptance (no 2-step deposit accepts); persisted, applies to every instance',
+    )
     .requiredOption('--reason <text>', 'why: shown in the status and kept in the audit event')
     .action(async (name: string, o: { reason: string }) => {
       const { api, opts } = client();
@@ -63,6 +65,9 @@ export function registerSwitchCommands(program: Command, client: () => { api: Ap
     .option('--reason <text>', 'optional note kept with the change')
     .action(async (name: string, o: { reason?: string }) => {
       const { api, opts } = client();
-      print(SwitchView.parse(await api.post(`/v1/admin/switches/${switchName(name)}/resume`, o.reason ? { reason: o.reason } : {})), opts.json);
+      print(
+        SwitchView.parse(await api.post(`/v1/admin/switches/${switchName(name)}/resume`, o.reason ? { reason: o.reason } : {})),
+        opts.json,
+      );
     });
 }

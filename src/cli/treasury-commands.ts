@@ -38,7 +38,8 @@ function preapprovalOf(o: TargetOptions): OnboardingTarget['preapproval'] {
     if (o.dso !== undefined) throw new Error('--dso goes with --preapproval-provider');
     return undefined;
   }
-  if (o.dso === undefined) throw new Error('--preapproval-provider needs --dso (the DSO party: the Canton Coin instrument admin, DSO::1220…)');
+  if (o.dso === undefined)
+    throw new Error('--preapproval-provider needs --dso (the DSO party: the Canton Coin instrument admin, DSO::1220…)');
   const seconds = Number(o.preapprovalWait ?? '60');
   if (!Number.isFinite(seconds) || seconds < 0) throw new Error('--preapproval-wait must be a number of seconds');
   return { provider: o.preapprovalProvider, dso: o.dso, waitMs: seconds * 1000 };
@@ -47,7 +48,10 @@ function preapprovalOf(o: TargetOptions): OnboardingTarget['preapproval'] {
 function ledgerContext(o: TargetOptions): LedgerContext {
   const config = loadConfig();
   const ledger = config.ledger;
-  if (ledger === undefined) throw new Error('cxi treasury needs LEDGER_API_URL and the daemon\'s ledger settings (LEDGER_USER_ID, a token, TREASURY_PARTY, the treasury key)');
+  if (ledger === undefined)
+    throw new Error(
+      "cxi treasury needs LEDGER_API_URL and the daemon's ledger settings (LEDGER_USER_ID, a token, TREASURY_PARTY, the treasury key)",
+    );
   const adminHttp = new LedgerHttp({ baseUrl: ledger.apiUrl, auth: tokenProviderFor(config.ledgerAdminAuth ?? ledger.auth) });
   // The treasury's contracts are read, and the preapproval proposed, as the daemon will: with its own user's token.
   const daemonHttp = new LedgerHttp({ baseUrl: ledger.apiUrl, auth: tokenProviderFor(ledger.auth) });
@@ -76,34 +80,53 @@ function printSteps(party: string, steps: OnboardingStep[], json: boolean): void
     return;
   }
   console.log(`treasury party: ${party}`);
-  printRows(steps, [
-    { header: 'step', value: (s) => s.step },
-    { header: 'status', value: (s) => s.status },
-    { header: 'detail', value: (s) => s.detail },
-  ], false);
+  printRows(
+    steps,
+    [
+      { header: 'step', value: (s) => s.step },
+      { header: 'status', value: (s) => s.status },
+      { header: 'detail', value: (s) => s.detail },
+    ],
+    false,
+  );
 }
 
 export function registerTreasuryCommands(program: Command): void {
   const json = () => program.opts<{ json: boolean }>().json;
   const treasury = program
     .command('treasury')
-    .description("set up and inspect the external treasury party on the validator: talks to the JSON Ledger API with the daemon's settings, not to the daemon");
+    .description(
+      "set up and inspect the external treasury party on the validator: talks to the JSON Ledger API with the daemon's settings, not to the daemon",
+    );
 
   treasury
     .command('keygen')
-    .description('generate the treasury\'s Ed25519 key in the HSM (TREASURY_SIGNER=pkcs11): sensitive, never extractable; prints its fingerprint and the TREASURY_PARTY it makes')
+    .description(
+      "generate the treasury's Ed25519 key in the HSM (TREASURY_SIGNER=pkcs11): sensitive, never extractable; prints its fingerprint and the TREASURY_PARTY it makes",
+    )
     .option('--hint <hint>', 'the party hint of the TREASURY_PARTY to suggest', 'treasury')
     .action((o: { hint: string }) => {
       const key = generatePkcs11Key(loadPkcs11Config());
-      printRecord({ keyId: key.keyId, publicKey: key.publicKey, fingerprint: key.fingerprint, TREASURY_PARTY: `${o.hint}::${key.fingerprint}` }, json());
+      printRecord(
+        { keyId: key.keyId, publicKey: key.publicKey, fingerprint: key.fingerprint, TREASURY_PARTY: `${o.hint}::${key.fingerprint}` },
+        json(),
+      );
     });
 
   treasury
     .command('onboard')
-    .description('allocate TREASURY_PARTY as an external party signed by the treasury key, create LEDGER_USER_ID and grant it CanReadAs and CanExecuteAs on it; idempotent')
-    .option('--synchronizer <id>', 'the synchronizer to allocate the party on (default LEDGER_SYNCHRONIZER_ID, else the only one connected)')
+    .description(
+      'allocate TREASURY_PARTY as an external party signed by the treasury key, create LEDGER_USER_ID and grant it CanReadAs and CanExecuteAs on it; idempotent',
+    )
+    .option(
+      '--synchronizer <id>',
+      'the synchronizer to allocate the party on (default LEDGER_SYNCHRONIZER_ID, else the only one connected)',
+    )
     .option('--grant-act-as', 'also grant CanActAs (not needed by the daemon)', false)
-    .option('--preapproval-provider <party>', "propose a Canton Coin TransferPreapproval to this provider: the validator operator party (GET <validator>/api/validator/v0/validator-user), whose validator accepts it and pays its fee")
+    .option(
+      '--preapproval-provider <party>',
+      'propose a Canton Coin TransferPreapproval to this provider: the validator operator party (GET <validator>/api/validator/v0/validator-user), whose validator accepts it and pays its fee',
+    )
     .option('--dso <party>', 'the DSO party the preapproval names (the Canton Coin instrument admin, DSO::1220…)')
     .option('--preapproval-wait <seconds>', "how long to wait for the provider's validator to accept the proposal", '60')
     .option('--dry-run', 'only read, and print what would be done', false)
@@ -134,7 +157,9 @@ export function registerTreasuryCommands(program: Command): void {
         party: ctx.target.treasuryParty,
         allocated: s.party !== undefined,
         ...(s.party ? { partyDetails: s.party } : {}),
-        user: s.user ? { id: s.user.id, primaryParty: s.user.primaryParty ?? null, isDeactivated: s.user.isDeactivated ?? false } : `${ctx.target.userId} (does not exist)`,
+        user: s.user
+          ? { id: s.user.id, primaryParty: s.user.primaryParty ?? null, isDeactivated: s.user.isDeactivated ?? false }
+          : `${ctx.target.userId} (does not exist)`,
         rights: s.rights ?? [],
         missingRights: s.missingRights,
         preapproval: s.preapproval ?? null,

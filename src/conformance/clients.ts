@@ -9,7 +9,13 @@ import type { RegistryUrlPolicy } from '../ledger/registry-url-policy.js';
 import type { TreasurySigner } from '../ledger/signing.js';
 import { LedgerSubmissionClient } from '../ledger/submission-client.js';
 import type { Logger } from '../logger.js';
-import { createRegistryClients, createWithdrawalLedgerActors, type LedgerEffects, type LedgerEffectsOptions, type RegistryDirectory } from '../machines/effects/index.js';
+import {
+  createRegistryClients,
+  createWithdrawalLedgerActors,
+  type LedgerEffects,
+  type LedgerEffectsOptions,
+  type RegistryDirectory,
+} from '../machines/effects/index.js';
 import { ActorError } from '../machines/failure.js';
 import type { WithdrawalLedgerActors } from '../machines/withdrawal.actors.js';
 import type { InstrumentRow } from '../store/instruments.js';
@@ -53,7 +59,11 @@ export function createConformanceClients(deps: ConformanceClientsDeps): Conforma
   const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth });
   const reads = new LedgerReadClient(http, listOptionsOf(deps.ledger));
   const tokens = createRegistryTokens({ config: deps.credentials, ledger: auth });
-  const registries = commandLineRegistries(deps.instruments, deps.registryAuth, createRegistryClients({ tokens, policy: deps.registryPolicy, logger: deps.logger }));
+  const registries = commandLineRegistries(
+    deps.instruments,
+    deps.registryAuth,
+    createRegistryClients({ tokens, policy: deps.registryPolicy, logger: deps.logger }),
+  );
   const effects: LedgerEffects | undefined = deps.signer && {
     treasuryParty: deps.ledger.treasuryParty,
     userId: deps.ledger.userId,
@@ -95,12 +105,22 @@ function rowOf(i: ConformanceInstrument, registryAuth: RegistryAuth): Instrument
   };
 }
 
-function commandLineRegistries(instruments: readonly ConformanceInstrument[], registryAuth: RegistryAuth, clients: Pick<RegistryDirectory, 'client'>): RegistryDirectory {
+function commandLineRegistries(
+  instruments: readonly ConformanceInstrument[],
+  registryAuth: RegistryAuth,
+  clients: Pick<RegistryDirectory, 'client'>,
+): RegistryDirectory {
   return {
     instrument(ref) {
       const found = instruments.find((i) => i.admin === ref.admin && i.id === ref.id);
       if (!found) {
-        return Promise.reject(new ActorError({ code: Failure.INSTRUMENT_NOT_CONFIGURED, message: `instrument ${ref.admin}/${ref.id} was not given with --instrument`, retryable: false }));
+        return Promise.reject(
+          new ActorError({
+            code: Failure.INSTRUMENT_NOT_CONFIGURED,
+            message: `instrument ${ref.admin}/${ref.id} was not given with --instrument`,
+            retryable: false,
+          }),
+        );
       }
       return Promise.resolve(rowOf(found, registryAuth));
     },

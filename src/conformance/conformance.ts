@@ -47,7 +47,8 @@ export async function runConformance(o: RunOptions): Promise<number> {
 
   // Only the check lines by default; LOG_LEVEL shows the daemon's own logs of the same calls.
   const logger = createLogger({ level: settings.logLevel ?? 'silent', pretty: settings.config.logPretty });
-  const target: ConformanceTarget = settings.ledger === undefined ? await startDoubleTarget(logger) : externalTarget(settings.ledger, settings);
+  const target: ConformanceTarget =
+    settings.ledger === undefined ? await startDoubleTarget(logger) : externalTarget(settings.ledger, settings);
   try {
     const runner = new CheckRunner(o.out);
     await runChecks(runner, target, settings, logger, o);
@@ -58,7 +59,13 @@ export async function runConformance(o: RunOptions): Promise<number> {
   }
 }
 
-async function runChecks(r: CheckRunner, target: ConformanceTarget, settings: ConformanceSettings, logger: Logger, o: RunOptions): Promise<void> {
+async function runChecks(
+  r: CheckRunner,
+  target: ConformanceTarget,
+  settings: ConformanceSettings,
+  logger: Logger,
+  o: RunOptions,
+): Promise<void> {
   const { ledger } = target;
   // The daemon loads and checks the key at start-up (createLedgerEffects): the same function, the same refusals.
   const signer = await r.check('treasury key', async (): Promise<{ value: TreasurySigner; detail: string }> => {
@@ -72,7 +79,14 @@ async function runChecks(r: CheckRunner, target: ConformanceTarget, settings: Co
   }
 }
 
-async function runChecksWith(r: CheckRunner, target: ConformanceTarget, settings: ConformanceSettings, logger: Logger, o: RunOptions, signer: TreasurySigner | undefined): Promise<void> {
+async function runChecksWith(
+  r: CheckRunner,
+  target: ConformanceTarget,
+  settings: ConformanceSettings,
+  logger: Logger,
+  o: RunOptions,
+  signer: TreasurySigner | undefined,
+): Promise<void> {
   const { ledger } = target;
   const clients = createConformanceClients({
     ledger,
@@ -86,7 +100,13 @@ async function runChecksWith(r: CheckRunner, target: ConformanceTarget, settings
     options: submissionOptions(settings.config.submission),
     logger,
   });
-  await runTreasuryOnboardingCheck({ runner: r, ledger, adminAuth: settings.config.ledgerAdminAuth, reads: clients.reads, synchronizerId: settings.config.submission.synchronizerId });
+  await runTreasuryOnboardingCheck({
+    runner: r,
+    ledger,
+    adminAuth: settings.config.ledgerAdminAuth,
+    reads: clients.reads,
+    synchronizerId: settings.config.submission.synchronizerId,
+  });
   const facts = await runLedgerChecks({
     runner: r,
     clients,

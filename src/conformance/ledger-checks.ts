@@ -75,34 +75,49 @@ export async function runLedgerChecks(d: LedgerChecksDeps): Promise<LedgerFacts>
   const createdAt = await r.checkWith('events by contract id', [probeNeed], async (h) => {
     const events = await c.reads.eventsByContractId(h.contractId, treasuryEventFormat(party));
     if (events === undefined) throw new CheckFailed(`the ledger answered 404 for active holding ${h.contractId}`);
-    if (events.archived !== undefined) throw new CheckFailed(`holding ${h.contractId}, active at the ledger end, is reported archived at offset ${events.archived.archivedEvent.offset}`);
+    if (events.archived !== undefined)
+      throw new CheckFailed(
+        `holding ${h.contractId}, active at the ledger end, is reported archived at offset ${events.archived.archivedEvent.offset}`,
+      );
     const created = events.created?.createdEvent;
     if (created === undefined) throw new CheckFailed(`no created event for active holding ${h.contractId}`);
     const view = HoldingView.safeParse(findInterfaceView(created.interfaceViews, HOLDING_INTERFACE_ID)?.viewValue);
     if (!view.success) throw new CheckFailed(`the created event of ${h.contractId} carries no readable Holding view`);
     if (view.data.owner !== party || compareAmounts(view.data.amount, h.amount) !== 0) {
-      throw new CheckFailed(`the Holding view of ${h.contractId} says owner ${view.data.owner}, amount ${view.data.amount}; active contracts said ${party}, ${h.amount}`);
+      throw new CheckFailed(
+        `the Holding view of ${h.contractId} says owner ${view.data.owner}, amount ${view.data.amount}; active contracts said ${party}, ${h.amount}`,
+      );
     }
     return { value: created.offset, detail: `holding ${shortId(h.contractId)} created at offset ${created.offset}` };
   });
 
   for (const transport of ['websocket', 'http'] as const) {
-    await r.checkWith(`updates over ${transport}`, [['the creation offset (events by contract id)', createdAt], probeNeed], async (offset, h) => {
-      // Below the pruning offset the creation is gone: then any element after it will do.
-      const prunedUpTo = pruned ?? 0;
-      const begin = offset - 1 >= prunedUpTo ? offset - 1 : prunedUpTo;
-      const target = offset - 1 >= prunedUpTo ? offset : undefined;
-      const el = await firstElement(d, transport, begin, target);
-      if (target === undefined) return { value: el, detail: `from offset ${begin} (the holding's creation is pruned): first element at offset ${offsetOf(el)}` };
-      return { value: el, detail: describeCreation(el, h, offset, party) };
-    });
+    await r.checkWith(
+      `updates over ${transport}`,
+      [['the creation offset (events by contract id)', createdAt], probeNeed],
+      async (offset, h) => {
+        // Below the pruning offset the creation is gone: then any element after it will do.
+        const prunedUpTo = pruned ?? 0;
+        const begin = offset - 1 >= prunedUpTo ? offset - 1 : prunedUpTo;
+        const target = offset - 1 >= prunedUpTo ? offset : undefined;
+        const el = await firstElement(d, transport, begin, target);
+        if (target === undefined)
+          return { value: el, detail: `from offset ${begin} (the holding's creation is pruned): first element at offset ${offsetOf(el)}` };
+        return { value: el, detail: describeCreation(el, h, offset, party) };
+      },
+    );
   }
 
   return { ledgerEnd, holdings };
 }
 
 /** The first element of ingestion's update stream after `begin` (at or after `target`, when given). */
-function firstElement(d: LedgerChecksDeps, transport: 'websocket' | 'http', begin: number, target: number | undefined): Promise<IngestElement> {
+function firstElement(
+  d: LedgerChecksDeps,
+  transport: 'websocket' | 'http',
+  begin: number,
+  target: number | undefined,
+): Promise<IngestElement> {
   const source$ = updatesSource({
     http: d.clients.http,
     client: d.clients.reads,
@@ -118,7 +133,13 @@ function firstElement(d: LedgerChecksDeps, transport: 'websocket' | 'http', begi
       filter((el) => target === undefined || offsetOf(el) >= target),
       timeout({
         first: d.streamTimeoutMs,
-        with: () => throwError(() => new CheckFailed(`no element ${target === undefined ? `after offset ${begin}` : `at offset ${target}`} within ${d.streamTimeoutMs} ms`)),
+        with: () =>
+          throwError(
+            () =>
+              new CheckFailed(
+                `no element ${target === undefined ? `after offset ${begin}` : `at offset ${target}`} within ${d.streamTimeoutMs} ms`,
+              ),
+          ),
       }),
     ),
   );
@@ -127,11 +148,17 @@ function firstElement(d: LedgerChecksDeps, transport: 'websocket' | 'http', begi
 /** The element must be the transaction that created the holding, and ingestion's parser must see the creation. */
 function describeCreation(el: IngestElement, h: HoldingRecord, offset: number, party: string): string {
   if (el.kind !== 'transaction' || el.tx.offset !== offset) {
-    throw new CheckFailed(`expected the transaction at offset ${offset} that created holding ${h.contractId}; the first element at or after it is a ${el.kind} at offset ${offsetOf(el)}`);
+    throw new CheckFailed(
+      `expected the transaction at offset ${offset} that created holding ${h.contractId}; the first element at or after it is a ${el.kind} at offset ${offsetOf(el)}`,
+    );
   }
   const facts = parseTransaction(el.tx, party, staticLedgerState(), { unknownOwnedHolding: 'report' });
   const created = facts.holdingsCreated.find((x) => x.contractId === h.contractId);
-  if (!created) throw new CheckFailed(`update ${el.tx.updateId} at offset ${offset} does not show holding ${h.contractId} created for the treasury`);
-  if (compareAmounts(created.amount, h.amount) !== 0) throw new CheckFailed(`update ${el.tx.updateId} creates ${h.contractId} with amount ${created.amount}, active contracts said ${h.amount}`);
+  if (!created)
+    throw new CheckFailed(`update ${el.tx.updateId} at offset ${offset} does not show holding ${h.contractId} created for the treasury`);
+  if (compareAmounts(created.amount, h.amount) !== 0)
+    throw new CheckFailed(
+      `update ${el.tx.updateId} creates ${h.contractId} with amount ${created.amount}, active contracts said ${h.amount}`,
+    );
   return `update ${shortId(el.tx.updateId)} at offset ${offset} creates holding ${shortId(h.contractId)}`;
 }

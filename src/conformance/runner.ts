@@ -39,7 +39,8 @@ export function answerOf(e: unknown): string {
   let inner = e;
   if (inner instanceof RetriesExhaustedError) inner = inner.lastError;
   let text: string;
-  if (inner instanceof ActorError) text = `${inner.failure.code}${inner.failure.status !== undefined ? ` (HTTP ${inner.failure.status})` : ''}: ${inner.failure.message}`;
+  if (inner instanceof ActorError)
+    text = `${inner.failure.code}${inner.failure.status !== undefined ? ` (HTTP ${inner.failure.status})` : ''}: ${inner.failure.message}`;
   // The client's errors already name the call and quote the answer; others keep their kind.
   else if (inner instanceof CheckFailed || inner instanceof LedgerApiError) text = inner.message;
   else if (inner instanceof Error) text = `${inner.name}: ${inner.message}`;
@@ -67,7 +68,11 @@ export class CheckRunner {
   }
 
   /** Runs `fn` with the inputs it needs, or skips it naming the first check that did not deliver. */
-  async checkWith<I extends readonly unknown[], T>(name: string, inputs: { [K in keyof I]: [from: string, value: I[K] | undefined] }, fn: (...args: I) => Promise<Passed<T>>): Promise<T | undefined> {
+  async checkWith<I extends readonly unknown[], T>(
+    name: string,
+    inputs: { [K in keyof I]: [from: string, value: I[K] | undefined] },
+    fn: (...args: I) => Promise<Passed<T>>,
+  ): Promise<T | undefined> {
     const missing = inputs.find(([, value]) => value === undefined);
     if (missing) {
       this.record({ name, status: 'skip', ms: 0, text: `needs ${missing[0]}` });

@@ -36,7 +36,11 @@ export interface SelfTransferDeps {
 const shortId = (id: string) => (id.length > 16 ? `${id.slice(0, 12)}…` : id);
 
 /** What a withdrawal's attempt fixes at reservation time (withdrawal.machine.ts), for a self-transfer of one holding. */
-function selfTransferOf(party: string, instrument: ConformanceInstrument, holding: HoldingRecord): { intent: TransferIntent; commandId: string; maxRecordTime: string } {
+function selfTransferOf(
+  party: string,
+  instrument: ConformanceInstrument,
+  holding: HoldingRecord,
+): { intent: TransferIntent; commandId: string; maxRecordTime: string } {
   const now = Date.now();
   // The memo doubles as the withdrawal id: a daemon ingesting this treasury records the transfer as a recovered self-transfer under it.
   const withdrawalId = `conformance-${new Date(now).toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
@@ -78,44 +82,65 @@ export async function runSelfTransferChecks(d: SelfTransferDeps): Promise<void> 
   const w: [string, WithdrawalLedgerActors | undefined] = ['treasury key', c.withdrawal];
   const factory = await r.checkWith(`transfer factory ${label}`, [w, [`treasury holding ${label}`, plan]], async (effects, p) => {
     const f = await effects.fetchTransferFactory(p.intent, signal());
-    if (f.transferKind !== 'self') throw new CheckFailed(`the registry chose transfer kind "${f.transferKind}" for a transfer from the treasury to itself; expected "self"`);
+    if (f.transferKind !== 'self')
+      throw new CheckFailed(
+        `the registry chose transfer kind "${f.transferKind}" for a transfer from the treasury to itself; expected "self"`,
+      );
     return { value: f, detail: `factory ${shortId(f.factoryId)}, kind self, ${f.disclosedContracts.length} disclosed contract(s)` };
   });
 
-  const prepareInput: PrepareTransferInput | undefined = plan && factory && { ...plan.intent, factory, commandId: plan.commandId, maxRecordTime: plan.maxRecordTime };
+  const prepareInput: PrepareTransferInput | undefined = plan &&
+    factory && { ...plan.intent, factory, commandId: plan.commandId, maxRecordTime: plan.maxRecordTime };
   const prepared = await r.checkWith(`prepare ${label}`, [w, [`transfer factory ${label}`, prepareInput]], async (effects, input) => {
     const p = await effects.prepareTransfer(input, signal());
     return { value: p, detail: `hashing scheme ${p.hashingSchemeVersion}` };
   });
 
-  const expected: ExpectedAction | undefined = plan && factory && {
-    kind: 'transfer',
-    commandId: plan.commandId,
-    factoryId: factory.factoryId,
-    sender: plan.intent.sender,
-    receiver: plan.intent.receiver,
-    amount: plan.intent.amount,
-    instrument: plan.intent.instrument,
-    inputHoldingCids: plan.intent.inputHoldingCids,
-    memo: plan.intent.memo,
-    executeBefore: plan.intent.executeBefore,
-    maxRecordTime: plan.maxRecordTime,
-  };
-  const signed = await r.checkWith(`verify and sign ${label}`, [w, [`prepare ${label}`, prepared], [`treasury holding ${label}`, expected]], async (effects, p, e) => {
-    const s = await effects.verifyAndSign({ prepared: p, expected: e }, signal());
-    return { value: s, detail: `hash ${s.preparedTransactionHash} signed by ${shortId(s.signedBy)}` };
-  });
+  const expected: ExpectedAction | undefined = plan &&
+    factory && {
+      kind: 'transfer',
+      commandId: plan.commandId,
+      factoryId: factory.factoryId,
+      sender: plan.intent.sender,
+      receiver: plan.intent.receiver,
+      amount: plan.intent.amount,
+      instrument: plan.intent.instrument,
+      inputHoldingCids: plan.intent.inputHoldingCids,
+      memo: plan.intent.memo,
+      executeBefore: plan.intent.executeBefore,
+      maxRecordTime: plan.maxRecordTime,
+    };
+  const signed = await r.checkWith(
+    `verify and sign ${label}`,
+    [w, [`prepare ${label}`, prepared], [`treasury holding ${label}`, expected]],
+    async (effects, p, e) => {
+      const s = await effects.verifyAndSign({ prepared: p, expected: e }, signal());
+      return { value: s, detail: `hash ${s.preparedTransactionHash} signed by ${shortId(s.signedBy)}` };
+    },
+  );
 
-  const executed = await r.checkWith(`execute ${label}`, [w, [`verify and sign ${label}`, signed], [`treasury holding ${label}`, plan]], async (effects, s, p) => {
-    const out = await effects.executeSubmission({ submissionId: `${p.commandId}-0`, signed: s }, signal());
-    if (out.duplicate) throw new CheckFailed(`the ledger answered DUPLICATE_COMMAND for the fresh command ${p.commandId}`);
-    return { value: true, detail: `command ${p.commandId}` };
-  });
+  const executed = await r.checkWith(
+    `execute ${label}`,
+    [w, [`verify and sign ${label}`, signed], [`treasury holding ${label}`, plan]],
+    async (effects, s, p) => {
+      const out = await effects.executeSubmission({ submissionId: `${p.commandId}-0`, signed: s }, signal());
+      if (out.duplicate) throw new CheckFailed(`the ledger answered DUPLICATE_COMMAND for the fresh command ${p.commandId}`);
+      return { value: true, detail: `command ${p.commandId}` };
+    },
+  );
 
-  await r.checkWith(`self-transfer on the ledger ${label}`, [[`execute ${label}`, executed], [`treasury holding ${label}`, holding], [`treasury holding ${label}`, plan]], async (_done, h, p) => {
-    const tx = await committedTransfer(c, party, h.contractId, d.confirmTimeoutMs);
-    return { value: tx, detail: confirmSelfTransfer(tx, party, h, p.intent.memo) };
-  });
+  await r.checkWith(
+    `self-transfer on the ledger ${label}`,
+    [
+      [`execute ${label}`, executed],
+      [`treasury holding ${label}`, holding],
+      [`treasury holding ${label}`, plan],
+    ],
+    async (_done, h, p) => {
+      const tx = await committedTransfer(c, party, h.contractId, d.confirmTimeoutMs);
+      return { value: tx, detail: confirmSelfTransfer(tx, party, h, p.intent.memo) };
+    },
+  );
 }
 
 /**
@@ -129,14 +154,25 @@ async function committedTransfer(c: ConformanceClients, party: string, inputCid:
     const events = await c.reads.eventsByContractId(inputCid, treasuryEventFormat(party));
     archivedAt = events?.archived?.archivedEvent.offset;
     if (archivedAt !== undefined) break;
-    if (Date.now() >= until) throw new CheckFailed(`the input holding ${inputCid} is not archived ${timeoutMs} ms after the execute was accepted`);
+    if (Date.now() >= until)
+      throw new CheckFailed(`the input holding ${inputCid} is not archived ${timeoutMs} ms after the execute was accepted`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  const page = await c.reads.updates({ beginExclusive: archivedAt - 1, endInclusive: archivedAt, updateFormat: treasuryUpdateFormat(party) });
+  const page = await c.reads.updates({
+    beginExclusive: archivedAt - 1,
+    endInclusive: archivedAt,
+    updateFormat: treasuryUpdateFormat(party),
+  });
   const found = page.map((e) => e.update).find((u) => 'Transaction' in u && u.Transaction.value.offset === archivedAt);
-  if (found === undefined || !('Transaction' in found)) throw new CheckFailed(`the input was archived at offset ${archivedAt}, but /v2/updates has no transaction at that offset for the treasury`);
+  if (found === undefined || !('Transaction' in found))
+    throw new CheckFailed(
+      `the input was archived at offset ${archivedAt}, but /v2/updates has no transaction at that offset for the treasury`,
+    );
   const byId = await c.reads.updateById(found.Transaction.value.updateId, treasuryUpdateFormat(party));
-  if (!('Transaction' in byId.update)) throw new CheckFailed(`update-by-id ${found.Transaction.value.updateId} answered a ${Object.keys(byId.update).join(', ')}, not a transaction`);
+  if (!('Transaction' in byId.update))
+    throw new CheckFailed(
+      `update-by-id ${found.Transaction.value.updateId} answered a ${Object.keys(byId.update).join(', ')}, not a transaction`,
+    );
   return byId.update.Transaction.value;
 }
 
@@ -144,14 +180,20 @@ async function committedTransfer(c: ConformanceClients, party: string, inputCid:
 function confirmSelfTransfer(tx: JsTransaction, party: string, input: HoldingRecord, memo: string): string {
   const facts = parseTransaction(tx, party, staticLedgerState([input]), { unknownOwnedHolding: 'fail' });
   const out = facts.activities.find((a) => a.kind === 'transfer_out' && a.memo === memo);
-  if (out?.kind !== 'transfer_out') throw new CheckFailed(`update ${tx.updateId} holds no transfer with memo ${memo} (activities: ${facts.activities.map((a) => a.kind).join(', ') || 'none'})`);
+  if (out?.kind !== 'transfer_out')
+    throw new CheckFailed(
+      `update ${tx.updateId} holds no transfer with memo ${memo} (activities: ${facts.activities.map((a) => a.kind).join(', ') || 'none'})`,
+    );
   const problems: string[] = [];
   if (!out.self) problems.push(`it is not a self-transfer (receiver ${out.receiver ?? 'unknown'})`);
   if (out.outcome !== 'completed') problems.push(`its outcome is ${out.outcome}`);
   if (out.inputHoldingCids.join() !== input.contractId) problems.push(`its inputs are [${out.inputHoldingCids.join(', ')}]`);
-  if (out.holdingsDelta === null || !isZeroAmount(out.holdingsDelta)) problems.push(`the treasury's holdings changed by ${out.holdingsDelta ?? 'an unknown amount'}`);
+  if (out.holdingsDelta === null || !isZeroAmount(out.holdingsDelta))
+    problems.push(`the treasury's holdings changed by ${out.holdingsDelta ?? 'an unknown amount'}`);
   if (!facts.holdingsArchived.some((a) => a.contractId === input.contractId)) problems.push('the input holding is not archived by it');
-  const created = facts.holdingsCreated.filter((h) => h.instrument.admin === input.instrument.admin && h.instrument.id === input.instrument.id);
+  const created = facts.holdingsCreated.filter(
+    (h) => h.instrument.admin === input.instrument.admin && h.instrument.id === input.instrument.id,
+  );
   const total = created.length === 0 ? '0' : addAmounts(...created.map((h) => h.amount));
   if (compareAmounts(total, input.amount) !== 0) problems.push(`it creates ${total} for the treasury, the input held ${input.amount}`);
   if (problems.length > 0) throw new CheckFailed(`update ${tx.updateId}: ${problems.join('; ')}`);

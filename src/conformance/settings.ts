@@ -74,7 +74,9 @@ function registryAuthOf(mode: string | undefined, credential: string | undefined
     if (mode !== undefined) throw new UsageError('give --registry-auth or --registry-credential, not both');
     if (!Object.hasOwn(config.registryAuth.credentials, credential)) {
       const known = Object.keys(config.registryAuth.credentials);
-      throw new UsageError(`--registry-credential ${credential}: REGISTRY_CREDENTIALS defines ${known.length > 0 ? known.join(', ') : 'no credentials'}`);
+      throw new UsageError(
+        `--registry-credential ${credential}: REGISTRY_CREDENTIALS defines ${known.length > 0 ? known.join(', ') : 'no credentials'}`,
+      );
     }
     return { mode: 'credential', credential };
   }
@@ -121,10 +123,14 @@ export function conformanceSettings(argv: readonly string[], env: Record<string,
   const urls = values['registry-url'] ?? [];
   const refs = values.instrument ?? [];
   if (config.ledger === undefined && (urls.length > 0 || refs.length > 0)) {
-    throw new UsageError('--registry-url and --instrument need a ledger URL (--ledger-url or LEDGER_API_URL); the ledger double brings its own instruments');
+    throw new UsageError(
+      '--registry-url and --instrument need a ledger URL (--ledger-url or LEDGER_API_URL); the ledger double brings its own instruments',
+    );
   }
   if (config.ledger !== undefined && refs.length === 0) {
-    throw new UsageError('with a ledger URL, name at least one instrument to exercise: --registry-url URL --instrument "<admin party>/<instrument id>"');
+    throw new UsageError(
+      'with a ledger URL, name at least one instrument to exercise: --registry-url URL --instrument "<admin party>/<instrument id>"',
+    );
   }
   if (urls.length !== refs.length) throw new UsageError(`give one --registry-url per --instrument (got ${urls.length} and ${refs.length})`);
   const instruments = refs.map((ref, i) => {

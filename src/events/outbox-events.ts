@@ -17,7 +17,9 @@ const Offset = z.number().int().describe('Ledger offset');
 const InstrumentDelta = z.strictObject({ instrument: Instrument, amount: Amount });
 
 const WithdrawalPurpose = z.enum(['payout', 'self_transfer']);
-const TransferOutcome = z.enum(['completed', 'pending', 'failed']).describe('completed: 1-step done; pending: an offer awaits the receiver; failed: funds returned');
+const TransferOutcome = z
+  .enum(['completed', 'pending', 'failed'])
+  .describe('completed: 1-step done; pending: an offer awaits the receiver; failed: funds returned');
 const OfferOutcome = z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']);
 const DepositKind = z.enum(['one_step', 'two_step']);
 
@@ -51,7 +53,9 @@ function omitOutcome<T extends { outcome: unknown }>(o: T): Omit<T, 'outcome'> {
   return rest;
 }
 
-const NetworkFee = Amount.nullable().describe("What the treasury's holdings lost beyond the amount in the ledger updates of the transfer (and of its offer's close); null when nothing was sent");
+const NetworkFee = Amount.nullable().describe(
+  "What the treasury's holdings lost beyond the amount in the ledger updates of the transfer (and of its offer's close); null when nothing was sent",
+);
 
 /** A deposit's credit (or its funds' arrival, unattributed). */
 const depositFunds = {
@@ -89,10 +93,14 @@ export const OUTBOX_PAYLOADS = {
     instrument: Instrument,
     memo: z.string().nullable(),
   }),
-  'withdrawal.transferred': z.strictObject(transferFacts).describe("A committed transfer with this withdrawal's memo (outcome pending only in events written before withdrawal.offered)"),
+  'withdrawal.transferred': z
+    .strictObject(transferFacts)
+    .describe("A committed transfer with this withdrawal's memo (outcome pending only in events written before withdrawal.offered)"),
   'withdrawal.offered': z
     .strictObject({ ...omitOutcome(transferFacts), executeBefore: Time.nullable() })
-    .describe('A 2-step offer of this withdrawal is on the ledger, awaiting the receiver; its close comes as withdrawal.instruction_closed'),
+    .describe(
+      'A 2-step offer of this withdrawal is on the ledger, awaiting the receiver; its close comes as withdrawal.instruction_closed',
+    ),
   'withdrawal.instruction_closed': z.strictObject({
     withdrawalId: z.string(),
     outcome: OfferOutcome,
@@ -111,7 +119,11 @@ export const OUTBOX_PAYLOADS = {
     recordTime: Time.describe("The record time of the attempt's synchronizer that passed the deadline"),
     synchronizerId: z.string(),
   }),
-  'withdrawal.pending_acceptance': z.strictObject({ ...withdrawalBase, updateId: z.string().nullable(), transferInstructionCid: z.string().nullable() }),
+  'withdrawal.pending_acceptance': z.strictObject({
+    ...withdrawalBase,
+    updateId: z.string().nullable(),
+    transferInstructionCid: z.string().nullable(),
+  }),
   'withdrawal.completed': z.strictObject({
     ...withdrawalBase,
     updateId: z.string().nullable(),
@@ -179,7 +191,13 @@ export const OUTBOX_PAYLOADS = {
     offset: Offset,
     recordTime: Time,
   }),
-  'operator.switch_changed': z.strictObject({ name: z.string(), paused: z.boolean(), reason: z.string().nullable(), by: z.string(), changedAt: Time }),
+  'operator.switch_changed': z.strictObject({
+    name: z.string(),
+    paused: z.boolean(),
+    reason: z.string().nullable(),
+    by: z.string(),
+    changedAt: Time,
+  }),
   'instrument.configured': z.strictObject({
     action: z.enum(['added', 'changed', 'disabled', 'enabled']),
     admin: z.string(),
@@ -187,7 +205,10 @@ export const OUTBOX_PAYLOADS = {
     changed: z.array(z.string()),
     by: z.string(),
     config: z.record(z.string(), z.unknown()).describe('The configuration as GET /v1/instruments/{admin}/{id} shows it (no credentials)'),
-    adopted: z.strictObject({ holdings: z.number().int(), atOffset: Offset.nullable() }).nullable().describe("Onboarding: the treasury's holdings already on the ledger, adopted"),
+    adopted: z
+      .strictObject({ holdings: z.number().int(), atOffset: Offset.nullable() })
+      .nullable()
+      .describe("Onboarding: the treasury's holdings already on the ledger, adopted"),
   }),
 } as const;
 

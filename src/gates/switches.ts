@@ -58,7 +58,9 @@ export function describePause(s: SwitchState): string {
 export function createSwitches(o: SwitchesOptions): Switches {
   const log = o.logger.child({ component: 'switches' });
   const pollMs = o.pollMs ?? 1000;
-  const cache = new Map<SwitchName, SwitchState>(SWITCH_NAMES.map((name) => [name, { name, paused: false, reason: null, changedBy: null, changedAt: new Date(0).toISOString() }]));
+  const cache = new Map<SwitchName, SwitchState>(
+    SWITCH_NAMES.map((name) => [name, { name, paused: false, reason: null, changedBy: null, changedAt: new Date(0).toISOString() }]),
+  );
   const changes$ = new Subject<SwitchState>();
   let continuity: ContinuityFailure | undefined;
   const continuity$ = new Subject<ContinuityFailure | undefined>();
@@ -80,7 +82,11 @@ export function createSwitches(o: SwitchesOptions): Switches {
     if (old && Date.parse(s.changedAt) < Date.parse(old.changedAt)) return;
     if (old && old.paused === s.paused && old.reason === s.reason && old.changedAt === s.changedAt && old.changedBy === s.changedBy) return;
     cache.set(s.name, s);
-    if (old?.paused !== s.paused) log.warn({ switch: s.name, paused: s.paused, reason: s.reason, by: s.changedBy }, s.paused ? `${s.name} PAUSED by operator` : `${s.name} resumed`);
+    if (old?.paused !== s.paused)
+      log.warn(
+        { switch: s.name, paused: s.paused, reason: s.reason, by: s.changedBy },
+        s.paused ? `${s.name} PAUSED by operator` : `${s.name} resumed`,
+      );
     changes$.next(s);
   };
 
@@ -102,24 +108,23 @@ export function createSwitches(o: SwitchesOptions): Switches {
     step: refresh,
     onFailure: (e, failures) => {
       // Keep the last known state: a database blip must not resume anything.
-      if (failures === 1 || failures % 60 === 0) log.warn({ err: e, failures }, 'cannot read the operator switches; keeping the last known state');
+      if (failures === 1 || failures % 60 === 0)
+        log.warn({ err: e, failures }, 'cannot read the operator switches; keeping the last known state');
     },
   });
 
   const watch = (name: SwitchName): Observable<SwitchState> =>
-    defer(() =>
-      concat(
-        of(cache.get(name)!),
-        changes$.pipe(filter((s) => s.name === name)),
-      ),
-    );
+    defer(() => concat(of(cache.get(name)!), changes$.pipe(filter((s) => s.name === name))));
 
   return {
     name: 'switches',
     // Running whatever the switches say (a pause is not a fault); the detail names what is paused.
     status: () => {
       const paused = SWITCH_NAMES.map((n) => cache.get(n)!).filter((x) => x.paused);
-      const details = [...paused.map((x) => `${x.name} ${describePause(x)}`), ...(continuity ? [`withdrawals and acceptance held: ${continuity.detail}`] : [])];
+      const details = [
+        ...paused.map((x) => `${x.name} ${describePause(x)}`),
+        ...(continuity ? [`withdrawals and acceptance held: ${continuity.detail}`] : []),
+      ];
       if (status.state !== 'running' || details.length === 0) return status;
       return { state: 'running', detail: details.join('; ') };
     },

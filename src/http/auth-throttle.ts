@@ -41,8 +41,14 @@ export function createAuthThrottle(o: AuthThrottleOptions): AuthThrottle {
   const flush = () => {
     if (summary.size === 0) return;
     const total = [...summary.values()].reduce((a, b) => a + b, 0);
-    const top = [...summary.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([address, failures]) => ({ address, failures }));
-    o.logger.warn({ failures: total, addresses: summary.size, top }, `${total} failed API authentication(s) from ${summary.size} address(es)`);
+    const top = [...summary.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([address, failures]) => ({ address, failures }));
+    o.logger.warn(
+      { failures: total, addresses: summary.size, top },
+      `${total} failed API authentication(s) from ${summary.size} address(es)`,
+    );
     summary.clear();
   };
   const timer = setInterval(flush, o.summaryMs ?? 60_000);

@@ -43,7 +43,9 @@ export function createAuthenticator(tokens: readonly ApiToken[]) {
     const principal = authenticate(authorization);
     if (!principal.scopes.includes(scope)) {
       // Name only the scope that is missing: what else a token may do is not the caller's to learn.
-      throw new AppError('FORBIDDEN', `This operation needs the "${scope}" scope, which token "${principal.name}" lacks.`, { requiredScope: scope });
+      throw new AppError('FORBIDDEN', `This operation needs the "${scope}" scope, which token "${principal.name}" lacks.`, {
+        requiredScope: scope,
+      });
     }
     return principal;
   }

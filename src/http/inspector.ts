@@ -74,7 +74,9 @@ function toJson(value: unknown): string {
     if (depth >= MAX_DEPTH) return '[…]';
     if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return (v as { toJSON(): unknown }).toJSON();
     ancestors.push(v);
-    const out = Array.isArray(v) ? v.map((x) => plain(x, depth + 1)) : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x, depth + 1)]));
+    const out = Array.isArray(v)
+      ? v.map((x) => plain(x, depth + 1))
+      : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x, depth + 1)]));
     ancestors.pop();
     return out;
   };
@@ -142,7 +144,9 @@ export async function createMachineInspector(opts: MachineInspectorOptions): Pro
   const server = http.createServer((req, res) => {
     const refused = refusal(req);
     if (refused) {
-      res.writeHead(refused.status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${refused.message}\n`);
+      res
+        .writeHead(refused.status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+        .end(`${refused.message}\n`);
       return;
     }
     if (req.method !== 'GET' || new URL(req.url ?? '/', 'http://bridge').pathname !== '/') {
@@ -153,13 +157,15 @@ export async function createMachineInspector(opts: MachineInspectorOptions): Pro
   });
 
   const reject = (socket: Duplex, status: number, message: string) => {
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}\n`);
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}\n`,
+    );
   };
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // A browser names the page that opens a websocket: only the bridge's own page may.
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) {
-      reject(socket, 403, 'This websocket may only be opened from the bridge\'s own page.');
+      reject(socket, 403, "This websocket may only be opened from the bridge's own page.");
       return;
     }
     const refused = refusal(req);

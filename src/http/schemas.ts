@@ -12,7 +12,10 @@ export const ErrorResponse = z
 
 export const Amount = z.string().describe('Decimal string, up to 10 fractional digits');
 export const Timestamp = z.string().describe('ISO-8601 UTC timestamp (microsecond precision)');
-export const Instrument = z.object({ admin: z.string().describe('Instrument admin party'), id: z.string().describe('Instrument id, e.g. "Amulet"') });
+export const Instrument = z.object({
+  admin: z.string().describe('Instrument admin party'),
+  id: z.string().describe('Instrument id, e.g. "Amulet"'),
+});
 
 export const PageQuery = {
   limit: z.coerce.number().int().min(1).max(500).default(100),

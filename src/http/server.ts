@@ -44,7 +44,10 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
         message: `Invalid ${fe.validationContext ?? 'request'}`,
         details: {
           issues: fe.validation.map((v) => ({
-            field: v.instancePath.replace(/^\//, '').replace(/\//g, '.') || (v.params as { missingProperty?: string } | undefined)?.missingProperty || '(root)',
+            field:
+              v.instancePath.replace(/^\//, '').replace(/\//g, '.') ||
+              (v.params as { missingProperty?: string } | undefined)?.missingProperty ||
+              '(root)',
             reason: v.message ?? 'invalid',
           })),
         },
@@ -56,7 +59,11 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
       // A schema whose check threw on the value (rather than reporting an issue): still bad input.
       return {
         status: 400,
-        body: { code: 'VALIDATION_FAILED', message: `Invalid ${fe.validationContext ?? 'request'}`, details: { issues: [{ field: '(unknown)', reason: 'invalid value' }] } },
+        body: {
+          code: 'VALIDATION_FAILED',
+          message: `Invalid ${fe.validationContext ?? 'request'}`,
+          details: { issues: [{ field: '(unknown)', reason: 'invalid value' }] },
+        },
       };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, body: new AppError('PAYLOAD_TOO_LARGE', `The request body exceeds ${MAX_BODY_BYTES} bytes.`).toBody() };
@@ -68,7 +75,10 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
   }
   // Text Postgres cannot store (a NUL character, invalid UTF-8) that got past a schema: bad input.
   if (typeof fe.code === 'string' && PG_BAD_TEXT.has(fe.code)) {
-    return { status: 400, body: { code: 'VALIDATION_FAILED', message: 'A value contains characters that cannot be stored (e.g. NUL).', details: {} } };
+    return {
+      status: 400,
+      body: { code: 'VALIDATION_FAILED', message: 'A value contains characters that cannot be stored (e.g. NUL).', details: {} },
+    };
   }
   if (err instanceof SyntaxError) return { status: 400, body: new AppError('MALFORMED_BODY').toBody() };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
@@ -122,7 +132,10 @@ export class HttpBindError extends Error {
 
 function nodeServer(requestTimeoutMs: number | undefined, handler?: (req: IncomingMessage, res: ServerResponse) => void): Server {
   const requestTimeout = requestTimeoutMs ?? 30_000;
-  return createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000), connectionsCheckingInterval: Math.min(1000, requestTimeout) }, handler);
+  return createServer(
+    { requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000), connectionsCheckingInterval: Math.min(1000, requestTimeout) },
+    handler,
+  );
 }
 
 /**
@@ -138,9 +151,18 @@ export async function bindHttpServer(opts: { host: string; port: number; request
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
       const where = `${opts.host}:${opts.port}`;
-      if (e.code === 'EADDRINUSE') reject(new HttpBindError(`HTTP_HOST/HTTP_PORT ${where} is already in use by another process: stop it or set HTTP_PORT to a free port`));
-      else if (e.code === 'EACCES') reject(new HttpBindError(`HTTP_HOST/HTTP_PORT ${where} may not be bound by this user (ports below 1024 need privileges): set HTTP_PORT to 1024 or above`));
-      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') reject(new HttpBindError(`HTTP_HOST ${opts.host} is not an address of this machine (${e.code})`));
+      if (e.code === 'EADDRINUSE')
+        reject(
+          new HttpBindError(`HTTP_HOST/HTTP_PORT ${where} is already in use by another process: stop it or set HTTP_PORT to a free port`),
+        );
+      else if (e.code === 'EACCES')
+        reject(
+          new HttpBindError(
+            `HTTP_HOST/HTTP_PORT ${where} may not be bound by this user (ports below 1024 need privileges): set HTTP_PORT to 1024 or above`,
+          ),
+        );
+      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND')
+        reject(new HttpBindError(`HTTP_HOST ${opts.host} is not an address of this machine (${e.code})`));
       else reject(e);
     };
     server.once('error', onError);
@@ -179,7 +201,11 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
     // Bad percent-encoding in the path, an over-long parameter: the catalogue's body too.
     frameworkErrors: (err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => {
       const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
-      return reply.status(status).send({ code: 'VALIDATION_FAILED', message: err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL (bad percent-encoding)' : 'A path parameter is too long', details: {} });
+      return reply.status(status).send({
+        code: 'VALIDATION_FAILED',
+        message: err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL (bad percent-encoding)' : 'A path parameter is too long',
+        details: {},
+      });
     },
     // A caller's x-request-id is kept only when it is a plain token: it is echoed in a response
     // header (a control or non-Latin-1 character there makes Node throw: a 500) and logged.
@@ -242,10 +268,16 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
   // Postgres text cannot hold NUL: refuse it for every route, whatever its schema (after the
   // schemas, so a value they refuse anyway gets their message).
   app.addHook('preHandler', async (req) => {
-    for (const [where, value] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
+    for (const [where, value] of [
+      ['params', req.params],
+      ['querystring', req.query],
+      ['body', req.body],
+    ] as const) {
       const path = nulPath(value);
       if (path !== undefined) {
-        throw new AppError('VALIDATION_FAILED', `Invalid ${where}`, { issues: [{ field: path === '' ? '(root)' : path, reason: 'NUL characters are not allowed' }] });
+        throw new AppError('VALIDATION_FAILED', `Invalid ${where}`, {
+          issues: [{ field: path === '' ? '(root)' : path, reason: 'NUL characters are not allowed' }],
+        });
       }
     }
   });
@@ -291,7 +323,8 @@ export async function createHttpServer(opts: ServerOptions): Promise<App> {
       openapi: '3.0.3',
       info: {
         title: 'Canton exchange integration',
-        description: 'Deposits, withdrawals and treasury holdings of Canton Network tokens. Errors are `{code, message, details}` with stable codes.',
+        description:
+          'Deposits, withdrawals and treasury holdings of Canton Network tokens. Errors are `{code, message, details}` with stable codes.',
         version: opts.version ?? '0.1.0',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },

@@ -1,5 +1,13 @@
 import { addAmounts, isPositiveAmount } from '../lib/decimal.js';
-import type { IgnoredContract, InstructionClosed, InstructionCreated, Instrument, TransactionFacts, TransferIn, TransferOut } from './facts.js';
+import type {
+  IgnoredContract,
+  InstructionClosed,
+  InstructionCreated,
+  Instrument,
+  TransactionFacts,
+  TransferIn,
+  TransferOut,
+} from './facts.js';
 import type { OutboxEventInput, OutboxPayload, OutboxTopic } from '../events/outbox-events.js';
 
 /**
@@ -76,7 +84,15 @@ export interface InstructionRow {
  * Final states of a deposit: ingestion never moves a deposit out of one (a credit excepted, below,
  * and never out of `ignored`: what does not count is never credited).
  */
-export const FINAL_DEPOSIT_STATUSES: ReadonlySet<string> = new Set(['credited', 'unattributed', 'rejected', 'withdrawn', 'expired', 'failed', 'ignored']);
+export const FINAL_DEPOSIT_STATUSES: ReadonlySet<string> = new Set([
+  'credited',
+  'unattributed',
+  'rejected',
+  'withdrawn',
+  'expired',
+  'failed',
+  'ignored',
+]);
 
 /** Withdrawal ids made up for a transfer that carried no memo at all. */
 export function syntheticWithdrawalId(updateId: string, nodeId: number): string {
@@ -122,7 +138,9 @@ export interface RowKeys {
 /** Instructions the batch's new transfer instructions continue: their rows are read too (rowKeysOf). */
 export function continuedInstructionCids(facts: readonly TransactionFacts[]): string[] {
   const cids: string[] = [];
-  for (const f of facts) for (const a of f.activities) if (a.kind === 'instruction_created' && a.originalInstructionCid !== null) cids.push(a.originalInstructionCid);
+  for (const f of facts)
+    for (const a of f.activities)
+      if (a.kind === 'instruction_created' && a.originalInstructionCid !== null) cids.push(a.originalInstructionCid);
   return cids;
 }
 
@@ -136,7 +154,8 @@ export function rowKeysOf(facts: readonly TransactionFacts[], instructions: read
   for (const f of facts) {
     for (const a of f.activities) {
       if (a.kind === 'transfer_in') keys.depositIds.push(a.depositId);
-      if (a.kind === 'transfer_in' || a.kind === 'instruction_created' || a.kind === 'instruction_closed') if (a.memo !== null) keys.memos.push(a.memo);
+      if (a.kind === 'transfer_in' || a.kind === 'instruction_created' || a.kind === 'instruction_closed')
+        if (a.memo !== null) keys.memos.push(a.memo);
       if (a.kind === 'transfer_out' && a.memo !== null) keys.withdrawalIds.push(a.memo);
       if (a.kind === 'instruction_closed') {
         keys.instructionCids.push(a.instructionCid);
@@ -171,7 +190,12 @@ export class BatchChanges {
 
   constructor(readonly rows: BatchRows) {}
 
-  private emit<T extends OutboxTopic>(topic: T, aggregateType: 'deposit' | 'withdrawal', aggregateId: string, payload: OutboxPayload<T>): void {
+  private emit<T extends OutboxTopic>(
+    topic: T,
+    aggregateType: 'deposit' | 'withdrawal',
+    aggregateId: string,
+    payload: OutboxPayload<T>,
+  ): void {
     this.events.push({ topic, aggregateType, aggregateId, payload } as OutboxEventInput);
   }
 
@@ -232,7 +256,17 @@ export class BatchChanges {
     const reason = `${c.reasons.join('; ')} (signed by ${c.signatories.join(', ')})`;
     this.warnings.push({
       message: `ignored a ${c.kind === 'holding' ? 'holding' : 'transfer instruction'} naming the treasury: ${c.reasons.join('; ')}`,
-      context: { updateId: f.updateId, offset: f.offset, contractId: c.contractId, templateId: c.templateId, instrument: c.instrument, amount: c.amount, direction: c.direction, memo: c.memo, signatories: c.signatories },
+      context: {
+        updateId: f.updateId,
+        offset: f.offset,
+        contractId: c.contractId,
+        templateId: c.templateId,
+        instrument: c.instrument,
+        amount: c.amount,
+        direction: c.direction,
+        memo: c.memo,
+        signatories: c.signatories,
+      },
     });
     if (f.import || c.direction !== 'incoming') return;
     const instruction = c.kind === 'instruction';
@@ -350,7 +384,10 @@ export class BatchChanges {
       if (existing.transferUpdateId !== null && existing.transferUpdateId !== f.updateId) {
         // Should be impossible (each attempt spends the same reserved holdings): say so loudly,
         // record it in the facts, and let the machine see it.
-        this.warnings.push({ message: 'a second transfer committed for one withdrawal', context: { withdrawalId, first: existing.transferUpdateId, second: f.updateId } });
+        this.warnings.push({
+          message: 'a second transfer committed for one withdrawal',
+          context: { withdrawalId, first: existing.transferUpdateId, second: f.updateId },
+        });
       } else {
         this.putWithdrawal(
           {
@@ -469,7 +506,13 @@ export class BatchChanges {
     const row = this.rows.instructions.get(a.instructionCid);
     if (row) {
       this.putInstruction(
-        { ...row, status: a.outcome === 'pending' ? 'continued' : a.outcome, closedUpdateId: f.updateId, closedOffset: f.offset, closedRecordTime: f.recordTime },
+        {
+          ...row,
+          status: a.outcome === 'pending' ? 'continued' : a.outcome,
+          closedUpdateId: f.updateId,
+          closedOffset: f.offset,
+          closedRecordTime: f.recordTime,
+        },
         false,
       );
     }
@@ -486,13 +529,19 @@ export class BatchChanges {
     if (a.outcome === 'accepted') {
       const credited = a.creditedAmount;
       if (credited === null || !isPositiveAmount(credited)) {
-        this.warnings.push({ message: 'an accepted deposit offer moved no funds into the treasury', context: { instructionCid: a.instructionCid, updateId: f.updateId } });
+        this.warnings.push({
+          message: 'an accepted deposit offer moved no funds into the treasury',
+          context: { instructionCid: a.instructionCid, updateId: f.updateId },
+        });
         return;
       }
       if (existing !== undefined && existing.creditUpdateId !== null) return; // credited once, ever
       if (existing?.status === 'ignored') {
         // Only the treasury accepts, and it never accepts what does not count: say so, credit nothing.
-        this.warnings.push({ message: 'an ignored deposit offer was accepted: nothing is credited', context: { instructionCid: a.instructionCid, depositId: existing.depositId, updateId: f.updateId } });
+        this.warnings.push({
+          message: 'an ignored deposit offer was accepted: nothing is credited',
+          context: { instructionCid: a.instructionCid, depositId: existing.depositId, updateId: f.updateId },
+        });
         return;
       }
       const base: DepositRow = existing ?? {
@@ -539,10 +588,14 @@ export class BatchChanges {
 
   private withdrawalOfferClosed(f: TransactionFacts, a: OfferClosed, root: string, row: InstructionRow | undefined): void {
     const memo = a.memo ?? row?.memo ?? null;
-    const withdrawalId = (memo !== null && this.rows.withdrawals.has(memo) ? memo : undefined) ?? this.rows.withdrawalByInstruction.get(root);
+    const withdrawalId =
+      (memo !== null && this.rows.withdrawals.has(memo) ? memo : undefined) ?? this.rows.withdrawalByInstruction.get(root);
     const w = withdrawalId === undefined ? undefined : this.rows.withdrawals.get(withdrawalId);
     if (!w) {
-      this.warnings.push({ message: 'an offer the treasury sent closed, but no withdrawal is known for it', context: { instructionCid: a.instructionCid, memo, updateId: f.updateId } });
+      this.warnings.push({
+        message: 'an offer the treasury sent closed, but no withdrawal is known for it',
+        context: { instructionCid: a.instructionCid, memo, updateId: f.updateId },
+      });
       return;
     }
     // The accept (or the return of the locked funds) may charge the treasury again: part of the fee.
@@ -562,6 +615,11 @@ export class BatchChanges {
 }
 
 /** An offer to the treasury closed by a transaction (expiry without one: store/ingestion.ts). */
-function offerClosed(depositId: string, outcome: OfferClosed['outcome'], transferInstructionCid: string, f: TransactionFacts): OutboxPayload<'deposit.offer_closed'> {
+function offerClosed(
+  depositId: string,
+  outcome: OfferClosed['outcome'],
+  transferInstructionCid: string,
+  f: TransactionFacts,
+): OutboxPayload<'deposit.offer_closed'> {
   return { depositId, outcome, transferInstructionCid, updateId: f.updateId, recordTime: f.recordTime, executeBefore: null };
 }

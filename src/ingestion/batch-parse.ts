@@ -2,17 +2,23 @@ import type { JsTransaction } from '../ledger/schema/index.js';
 import type { IngestElement } from './elements.js';
 import { UpdateParseError } from './errors.js';
 import type { TransactionFacts } from './facts.js';
-import { OverlayLedgerState, type KnownHolding, type KnownInstruction, type LedgerStateChanges, type LedgerStateLookup } from './ledger-state.js';
+import {
+  OverlayLedgerState,
+  type KnownHolding,
+  type KnownInstruction,
+  type LedgerStateChanges,
+  type LedgerStateLookup,
+} from './ledger-state.js';
 import { parseTransaction } from './parser.js';
 
 /**
  * Parsing a batch, in its transaction or ahead of it. The batch writer parses against what its
  * own transaction read; while one batch is being written, the next can be parsed ahead
- * (parseAhead; src/store/ingestion-reads.ts prepareBatch reads for it) against what the database held before plus the effects of the batch being
- * written. A batch parsed ahead records every answer its parse had from outside the batch, and
- * its transaction uses that parse only if it reads the same answers itself
- * (preparedStillHolds): otherwise it parses again. So the ahead parse saves time, never decides
- * anything.
+ * (parseAhead; src/store/ingestion-reads.ts prepareBatch reads for it) against what the database
+ * held before plus the effects of the batch being written. A batch parsed ahead records every
+ * answer its parse had from outside the batch, and its transaction uses that parse only if it
+ * reads the same answers itself (preparedStillHolds): otherwise it parses again. So the ahead
+ * parse saves time, never decides anything.
  */
 
 /** Transactions parsed before their facts are sent. */
@@ -74,7 +80,13 @@ export interface ParsedChunk {
  * Parses the next chunk of `txs` from `from`, applying each transaction's effects to `state`; only
  * instruments in `onboarded` count.
  */
-export function parseChunk(txs: readonly JsTransaction[], from: number, party: string, state: OverlayLedgerState, onboarded: ReadonlySet<string>): ParsedChunk {
+export function parseChunk(
+  txs: readonly JsTransaction[],
+  from: number,
+  party: string,
+  state: OverlayLedgerState,
+  onboarded: ReadonlySet<string>,
+): ParsedChunk {
   const chunk: TransactionFacts[] = [];
   for (const t of txs.slice(from, from + PARSE_CHUNK)) {
     const f = parseTransaction(t, party, state, { onboarded });
@@ -123,7 +135,12 @@ export interface BatchReads {
  * effects. Throws what the parse throws (bad data): the caller leaves that for the batch's own
  * transaction to meet and report.
  */
-export async function parseAhead(elements: readonly IngestElement[], party: string, after: ParsedBatch, reads: BatchReads): Promise<PreparedBatch> {
+export async function parseAhead(
+  elements: readonly IngestElement[],
+  party: string,
+  after: ParsedBatch,
+  reads: BatchReads,
+): Promise<PreparedBatch> {
   const { already, holdings, instructions, onboarded } = reads;
   const known = new Set([...already, ...after.updateIds]);
   const { txs } = selectFresh(elements, after.offset, known);
@@ -175,7 +192,13 @@ export function preparedStillHolds(
 
 function sameHolding(a: KnownHolding | undefined, b: KnownHolding | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.contractId === b.contractId && a.instrument.admin === b.instrument.admin && a.instrument.id === b.instrument.id && a.amount === b.amount && a.locked === b.locked;
+  return (
+    a.contractId === b.contractId &&
+    a.instrument.admin === b.instrument.admin &&
+    a.instrument.id === b.instrument.id &&
+    a.amount === b.amount &&
+    a.locked === b.locked
+  );
 }
 
 function sameInstruction(a: KnownInstruction | undefined, b: KnownInstruction | undefined): boolean {

@@ -54,9 +54,22 @@ export function checkpointToExtend(
 ): Checkpoint | { committed: Checkpoint } {
   if (expect.expectedOffset !== undefined && (stored?.offset ?? 0) !== expect.expectedOffset) {
     if (expect.mayHaveCommitted && stored && committedBy(elements, expect.expectedOffset, stored, known)) return { committed: stored };
-    throw new CheckpointConflictError(`the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${expect.expectedOffset}: another ingestion writer is active`);
+    throw new CheckpointConflictError(
+      `the stored checkpoint of ${party} is at offset ${stored?.offset ?? 0}, expected ${expect.expectedOffset}: another ingestion writer is active`,
+    );
   }
-  return stored ?? { treasuryParty: party, offset: 0, updateId: null, updateOffset: null, participantId: null, recordTime: null, synchronizerId: null, synchronizerTimes: {} };
+  return (
+    stored ?? {
+      treasuryParty: party,
+      offset: 0,
+      updateId: null,
+      updateOffset: null,
+      participantId: null,
+      recordTime: null,
+      synchronizerId: null,
+      synchronizerTimes: {},
+    }
+  );
 }
 
 /**
@@ -64,7 +77,12 @@ export function checkpointToExtend(
  * offset, naming its last transaction, with every one of its transactions stored. Another writer
  * committing exactly this batch is the only other way to get there, and leaves the same database.
  */
-export function committedBy(elements: readonly IngestElement[], expectedOffset: number, stored: Checkpoint, known: ReadonlySet<string>): boolean {
+export function committedBy(
+  elements: readonly IngestElement[],
+  expectedOffset: number,
+  stored: Checkpoint,
+  known: ReadonlySet<string>,
+): boolean {
   let end: number | undefined;
   let lastTx: string | null = null;
   for (const el of elements) {
@@ -90,7 +108,8 @@ export function nextCheckpoint(cp: Checkpoint, fresh: readonly IngestElement[]):
   const next: Checkpoint = { ...cp, synchronizerTimes: { ...cp.synchronizerTimes } };
   const follow = (synchronizerId: string, updateId: string | undefined, offset: number) => {
     next.synchronizerId ??= synchronizerId;
-    if (synchronizerId !== next.synchronizerId) throw new UnexpectedSynchronizerError(updateId, offset, synchronizerId, next.synchronizerId);
+    if (synchronizerId !== next.synchronizerId)
+      throw new UnexpectedSynchronizerError(updateId, offset, synchronizerId, next.synchronizerId);
   };
   for (const el of fresh) {
     if (el.kind === 'transaction') {

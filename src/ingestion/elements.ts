@@ -19,13 +19,22 @@ export type IngestElement =
 export function toIngestElement(element: JsGetUpdatesResponse, slimmer: TransactionSlimmer): IngestElement {
   const u = element.update;
   if ('Transaction' in u) return { kind: 'transaction', tx: slimmer.slim(u.Transaction.value) };
-  if ('OffsetCheckpoint' in u) return { kind: 'checkpoint', offset: u.OffsetCheckpoint.value.offset, synchronizerTimes: u.OffsetCheckpoint.value.synchronizerTimes ?? [] };
+  if ('OffsetCheckpoint' in u)
+    return {
+      kind: 'checkpoint',
+      offset: u.OffsetCheckpoint.value.offset,
+      synchronizerTimes: u.OffsetCheckpoint.value.synchronizerTimes ?? [],
+    };
   if ('TopologyTransaction' in u) {
     const t = u.TopologyTransaction.value;
     return { kind: 'offset', offset: t.offset, recordTime: t.recordTime, synchronizerId: t.synchronizerId };
   }
   const r = u.Reassignment.value;
-  throw new UpdateParseError(r.updateId, r.offset, 'a reassignment (contracts moving between synchronizers) is not supported by ingestion: holdings would be mis-accounted');
+  throw new UpdateParseError(
+    r.updateId,
+    r.offset,
+    'a reassignment (contracts moving between synchronizers) is not supported by ingestion: holdings would be mis-accounted',
+  );
 }
 
 /** Parses raw JSON elements (tests, the CLI, the HTTP fallback) into ingest elements. */

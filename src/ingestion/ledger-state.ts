@@ -84,7 +84,10 @@ export class OverlayLedgerState implements LedgerStateLookup {
 }
 
 /** A fixed lookup, for tests and for seeding the CLI. */
-export function staticLedgerState(holdings: readonly KnownHolding[] = [], instructions: readonly KnownInstruction[] = []): LedgerStateLookup {
+export function staticLedgerState(
+  holdings: readonly KnownHolding[] = [],
+  instructions: readonly KnownInstruction[] = [],
+): LedgerStateLookup {
   const h = new Map(holdings.map((x) => [x.contractId, x]));
   const i = new Map(instructions.map((x) => [x.contractId, x]));
   return { holding: (cid) => h.get(cid), instruction: (cid) => i.get(cid) };

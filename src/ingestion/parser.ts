@@ -148,7 +148,10 @@ class TransactionParser {
   decodeAt<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
     const r = schema.safeParse(value);
     if (r.success) return r.data;
-    const issues = r.error.issues.slice(0, 5).map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
+    const issues = r.error.issues
+      .slice(0, 5)
+      .map((i) => `${formatPath(i.path)}: ${i.message}`)
+      .join('; ');
     return this.fail(`${what} does not match the token standard: ${issues}`, r.error);
   }
 
@@ -186,7 +189,9 @@ class TransactionParser {
       if (hv) {
         if (hv.viewStatus.code !== 0 || hv.viewValue === undefined) {
           // Cannot tell whose holding this is or how much: never assume it is not ours.
-          this.fail(`the Holding view of contract ${ev.contractId} (node ${ev.nodeId}) failed to compute: status ${hv.viewStatus.code} ${hv.viewStatus.message}`);
+          this.fail(
+            `the Holding view of contract ${ev.contractId} (node ${ev.nodeId}) failed to compute: status ${hv.viewStatus.code} ${hv.viewStatus.message}`,
+          );
         }
         // Cheap owner test first: most holdings a treasury witnesses belong to its counterparties.
         if (isObject(hv.viewValue) && hv.viewValue['owner'] === this.treasury) {
@@ -225,9 +230,15 @@ class TransactionParser {
       const iv = viewOf(ev.interfaceViews, TRANSFER_INSTRUCTION);
       if (iv) {
         if (iv.viewStatus.code !== 0 || iv.viewValue === undefined) {
-          this.fail(`the TransferInstruction view of contract ${ev.contractId} (node ${ev.nodeId}) failed to compute: status ${iv.viewStatus.code} ${iv.viewStatus.message}`);
+          this.fail(
+            `the TransferInstruction view of contract ${ev.contractId} (node ${ev.nodeId}) failed to compute: status ${iv.viewStatus.code} ${iv.viewStatus.message}`,
+          );
         }
-        const view = this.decodeAt(TransferInstructionView, iv.viewValue, `TransferInstruction view of contract ${ev.contractId} (node ${ev.nodeId})`);
+        const view = this.decodeAt(
+          TransferInstructionView,
+          iv.viewValue,
+          `TransferInstruction view of contract ${ev.contractId} (node ${ev.nodeId})`,
+        );
         const t = view.transfer;
         const direction = directionOf(t.sender, t.receiver, this.treasury);
         if (direction === undefined) continue;
@@ -321,14 +332,15 @@ class TransactionParser {
       else if (n.kind === 'exercised' && n.ev.consuming) cid = n.ev.contractId;
       else continue;
       const local = createdHere.get(cid);
-      const known = local
-        ? { instrument: local.instrument, amount: local.amount, locked: local.lock !== null }
-        : this.state.holding(cid);
+      const known = local ? { instrument: local.instrument, amount: local.amount, locked: local.lock !== null } : this.state.holding(cid);
       if (known) {
         this.archived.push({ nodeId: n.nodeId, contractId: cid, instrument: known.instrument, amount: known.amount, locked: known.locked });
       } else if (mustBeOurs.has(cid)) {
         if (this.opts.unknownOwnedHolding === 'report') this.unresolved.push({ nodeId: n.nodeId, contractId: cid });
-        else this.fail(`holding ${cid} (node ${n.nodeId}) is an input of a transfer the treasury sent but is not in the treasury's holdings: its amount is unknown (was history skipped, or the holdings table edited?)`);
+        else
+          this.fail(
+            `holding ${cid} (node ${n.nodeId}) is an input of a transfer the treasury sent but is not in the treasury's holdings: its amount is unknown (was history skipped, or the holdings table edited?)`,
+          );
       }
     }
   }
@@ -399,7 +411,12 @@ class TransactionParser {
     if (!isSender && !isReceiver) return this.holdingsChanged(ev, null, null, sub);
     const result = this.decodeAt(TransferInstructionResult, ev.exerciseResult, `result of ${ev.choice} (node ${ev.nodeId})`);
     const out = result.output;
-    const outcome = out.tag === 'TransferInstructionResult_Completed' ? 'completed' : out.tag === 'TransferInstructionResult_Pending' ? 'pending' : 'failed';
+    const outcome =
+      out.tag === 'TransferInstructionResult_Completed'
+        ? 'completed'
+        : out.tag === 'TransferInstructionResult_Pending'
+          ? 'pending'
+          : 'failed';
     const memo = memoOf(t.meta.values);
     const delta = deltas.get(instrumentKey(instrument))?.amount ?? '0.0000000000';
     const others = this.otherInstruments(ev, deltas, instrument, sub, memo);
@@ -473,7 +490,15 @@ class TransactionParser {
   private knownInstruction(cid: string): KnownInstruction | undefined {
     const here = this.createdInstructions.get(cid);
     return here
-      ? { contractId: cid, sender: here.sender, receiver: here.receiver, instrument: here.instrument, amount: here.amount, memo: here.memo, executeBefore: here.executeBefore }
+      ? {
+          contractId: cid,
+          sender: here.sender,
+          receiver: here.receiver,
+          instrument: here.instrument,
+          amount: here.amount,
+          memo: here.memo,
+          executeBefore: here.executeBefore,
+        }
       : this.state.instruction(cid);
   }
 

@@ -34,7 +34,9 @@ export class TransactionSlimmer {
     for (const e of tx.events) {
       if ('CreatedEvent' in e) {
         const c = e.CreatedEvent;
-        const views = c.interfaceViews?.filter((v) => qualifiedName(v.interfaceId) === HOLDING || qualifiedName(v.interfaceId) === TRANSFER_INSTRUCTION);
+        const views = c.interfaceViews?.filter(
+          (v) => qualifiedName(v.interfaceId) === HOLDING || qualifiedName(v.interfaceId) === TRANSFER_INSTRUCTION,
+        );
         if (views === undefined || views.length === 0) continue;
         events.push({
           CreatedEvent: {
@@ -76,7 +78,14 @@ export class TransactionSlimmer {
         events.push(e);
       }
     }
-    return { updateId: tx.updateId, effectiveAt: tx.effectiveAt, events, offset: tx.offset, synchronizerId: ids.intern(tx.synchronizerId), recordTime: tx.recordTime };
+    return {
+      updateId: tx.updateId,
+      effectiveAt: tx.effectiveAt,
+      events,
+      offset: tx.offset,
+      synchronizerId: ids.intern(tx.synchronizerId),
+      recordTime: tx.recordTime,
+    };
   }
 
   /** A view with its interface id, and a Holding view's owner and instrument, shared; the rest as it came. */

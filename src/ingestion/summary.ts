@@ -90,12 +90,18 @@ function summarize(a: Activity): FactSummary[] {
           holdingsCreated: [],
           holdingsArchived: [],
           transferInstruction: { cid: a.instructionCid, status: a.status },
-          details: { direction: a.direction, executeBefore: a.executeBefore, originalInstructionCid: a.originalInstructionCid, lockedHoldingCids: a.lockedHoldingCids },
+          details: {
+            direction: a.direction,
+            executeBefore: a.executeBefore,
+            originalInstructionCid: a.originalInstructionCid,
+            lockedHoldingCids: a.lockedHoldingCids,
+          },
         },
       ];
     case 'instruction_closed': {
       const delta = a.instrument
-        ? (a.holdingsDelta.find((d) => d.instrument.admin === a.instrument?.admin && d.instrument.id === a.instrument.id)?.amount ?? '0.0000000000')
+        ? (a.holdingsDelta.find((d) => d.instrument.admin === a.instrument?.admin && d.instrument.id === a.instrument.id)?.amount ??
+          '0.0000000000')
         : null;
       return [
         {
@@ -110,7 +116,13 @@ function summarize(a: Activity): FactSummary[] {
           holdingsCreated: a.holdingsCreated,
           holdingsArchived: a.holdingsArchived,
           transferInstruction: { cid: a.instructionCid, status: a.outcome },
-          details: { direction: a.direction, choice: a.choice, known: a.known, creditedAmount: a.creditedAmount, newInstructionCid: a.newInstructionCid },
+          details: {
+            direction: a.direction,
+            choice: a.choice,
+            known: a.known,
+            creditedAmount: a.creditedAmount,
+            newInstructionCid: a.newInstructionCid,
+          },
         },
       ];
     }
@@ -141,12 +153,26 @@ export function summarizeFacts(f: TransactionFacts): TransactionSummary {
     import: f.import,
     facts: f.activities.flatMap(summarize),
     holdings: {
-      created: f.holdingsCreated.map((h) => ({ contractId: h.contractId, instrument: h.instrument, amount: h.amount, locked: h.lock !== null })),
+      created: f.holdingsCreated.map((h) => ({
+        contractId: h.contractId,
+        instrument: h.instrument,
+        amount: h.amount,
+        locked: h.lock !== null,
+      })),
       archived: f.holdingsArchived.map((h) => ({ contractId: h.contractId, instrument: h.instrument, amount: h.amount, locked: h.locked })),
     },
   };
   if (f.ignored) {
-    s.ignored = f.ignored.map((i) => ({ kind: i.kind, contractId: i.contractId, instrument: i.instrument, amount: i.amount, direction: i.direction, memo: i.memo, signatories: i.signatories, reasons: i.reasons }));
+    s.ignored = f.ignored.map((i) => ({
+      kind: i.kind,
+      contractId: i.contractId,
+      instrument: i.instrument,
+      amount: i.amount,
+      direction: i.direction,
+      memo: i.memo,
+      signatories: i.signatories,
+      reasons: i.reasons,
+    }));
   }
   if (f.unresolvedHoldingCids) s.unresolvedHoldingCids = f.unresolvedHoldingCids;
   return s;

@@ -42,17 +42,32 @@ export class LedgerAdminClient {
 
   /** GET /v2/state/connected-synchronizers (no party: every synchronizer this node is connected to). */
   async connectedSynchronizers(): Promise<ConnectedSynchronizer[]> {
-    return (await this.http.request({ method: 'GET', path: '/v2/state/connected-synchronizers', schema: GetConnectedSynchronizersResponse })).connectedSynchronizers ?? [];
+    return (
+      (await this.http.request({ method: 'GET', path: '/v2/state/connected-synchronizers', schema: GetConnectedSynchronizersResponse }))
+        .connectedSynchronizers ?? []
+    );
   }
 
   /** POST /v2/parties/external/generate-topology: the topology transactions and the multi-hash to sign. */
   generateTopology(request: z.input<typeof GenerateExternalPartyTopologyRequest>): Promise<GenerateExternalPartyTopologyResponse> {
-    return this.http.request({ method: 'POST', path: '/v2/parties/external/generate-topology', body: GenerateExternalPartyTopologyRequest.parse(request), schema: GenerateExternalPartyTopologyResponse });
+    return this.http.request({
+      method: 'POST',
+      path: '/v2/parties/external/generate-topology',
+      body: GenerateExternalPartyTopologyRequest.parse(request),
+      schema: GenerateExternalPartyTopologyResponse,
+    });
   }
 
   /** POST /v2/parties/external/allocate: the transactions unchanged, with the multi-hash signature. */
   async allocateExternalParty(request: z.input<typeof AllocateExternalPartyRequest>): Promise<string> {
-    return (await this.http.request({ method: 'POST', path: '/v2/parties/external/allocate', body: AllocateExternalPartyRequest.parse(request), schema: AllocateExternalPartyResponse })).partyId;
+    return (
+      await this.http.request({
+        method: 'POST',
+        path: '/v2/parties/external/allocate',
+        body: AllocateExternalPartyRequest.parse(request),
+        schema: AllocateExternalPartyResponse,
+      })
+    ).partyId;
   }
 
   /** GET /v2/users/{id}, undefined for USER_NOT_FOUND. */
@@ -66,16 +81,30 @@ export class LedgerAdminClient {
   }
 
   async createUser(request: z.input<typeof CreateUserRequest>): Promise<User> {
-    return (await this.http.request({ method: 'POST', path: '/v2/users', body: CreateUserRequest.parse(request), schema: CreateUserResponse })).user;
+    return (
+      await this.http.request({ method: 'POST', path: '/v2/users', body: CreateUserRequest.parse(request), schema: CreateUserResponse })
+    ).user;
   }
 
   async rights(userId: string): Promise<Right[]> {
-    return (await this.http.request({ method: 'GET', path: `/v2/users/${encodeURIComponent(userId)}/rights`, schema: ListUserRightsResponse })).rights ?? [];
+    return (
+      (await this.http.request({ method: 'GET', path: `/v2/users/${encodeURIComponent(userId)}/rights`, schema: ListUserRightsResponse }))
+        .rights ?? []
+    );
   }
 
   /** POST /v2/users/{id}/rights: the rights the user did not have yet. */
   async grantRights(userId: string, rights: z.input<typeof GrantUserRightsRequest>['rights']): Promise<Right[]> {
     const body = GrantUserRightsRequest.parse({ userId, rights, identityProviderId: '' });
-    return (await this.http.request({ method: 'POST', path: `/v2/users/${encodeURIComponent(userId)}/rights`, body, schema: GrantUserRightsResponse })).newlyGrantedRights ?? [];
+    return (
+      (
+        await this.http.request({
+          method: 'POST',
+          path: `/v2/users/${encodeURIComponent(userId)}/rights`,
+          body,
+          schema: GrantUserRightsResponse,
+        })
+      ).newlyGrantedRights ?? []
+    );
   }
 }

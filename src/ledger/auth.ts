@@ -8,7 +8,8 @@ const TOKEN_RESPONSE_MAX_BYTES = 256 * 1024;
 
 /**
  * Access tokens for the Ledger API and for registries that want one (src/ledger/registry-auth.ts):
- * a static JWT, or OAuth2 client credentials refreshed before they expire. Secrets (the client secret, the tokens) live only in closures: never in an error
+ * a static JWT, or OAuth2 client credentials refreshed before they expire. Secrets (the client
+ * secret, the tokens) live only in closures: never in an error
  * message, a log line, or an enumerable property someone might serialise.
  */
 export interface TokenProvider {
@@ -93,13 +94,18 @@ export function oauth2ClientCredentials(opts: OAuth2Options): TokenProvider {
         /* not JSON */
       }
       const retryable = res.status === 429 || res.status >= 500;
-      throw new LedgerAuthError(`OAuth2 token endpoint ${opts.tokenUrl} answered ${res.status}${reason ? ` (${reason})` : ''} for client ${opts.clientId}`, res.status, retryable);
+      throw new LedgerAuthError(
+        `OAuth2 token endpoint ${opts.tokenUrl} answered ${res.status}${reason ? ` (${reason})` : ''} for client ${opts.clientId}`,
+        res.status,
+        retryable,
+      );
     }
     let answer: unknown;
     try {
       answer = JSON.parse(await boundedText(res, TOKEN_RESPONSE_MAX_BYTES));
     } catch (e) {
-      if (e instanceof ResponseTooLargeError) throw new LedgerAuthError(`OAuth2 token endpoint ${opts.tokenUrl} answered more than ${e.limit} bytes; refused`, res.status, false);
+      if (e instanceof ResponseTooLargeError)
+        throw new LedgerAuthError(`OAuth2 token endpoint ${opts.tokenUrl} answered more than ${e.limit} bytes; refused`, res.status, false);
       answer = undefined;
     }
     const parsed = TokenResponse.safeParse(answer);
@@ -134,7 +140,10 @@ export function oauth2ClientCredentials(opts: OAuth2Options): TokenProvider {
   };
 }
 
-export function tokenProviderFor(auth: BearerCredentialConfig, opts: Pick<OAuth2Options, 'fetch' | 'now' | 'refreshMarginMs'> = {}): TokenProvider {
+export function tokenProviderFor(
+  auth: BearerCredentialConfig,
+  opts: Pick<OAuth2Options, 'fetch' | 'now' | 'refreshMarginMs'> = {},
+): TokenProvider {
   if (auth.kind === 'static') return staticToken(auth.token);
   return oauth2ClientCredentials({ ...auth, ...opts });
 }

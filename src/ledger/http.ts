@@ -35,7 +35,14 @@ export class LedgerApiError extends Error {
 
   constructor(
     message: string,
-    o: { status: number; code: string; errorCategory?: number | undefined; retryable?: boolean; cantonError?: JsCantonError | undefined; cause?: unknown },
+    o: {
+      status: number;
+      code: string;
+      errorCategory?: number | undefined;
+      retryable?: boolean;
+      cantonError?: JsCantonError | undefined;
+      cause?: unknown;
+    },
   ) {
     super(message, o.cause === undefined ? undefined : { cause: o.cause });
     this.status = o.status;
@@ -48,7 +55,22 @@ export class LedgerApiError extends Error {
 
 /** Canton's gRPC status → HTTP status mapping (GrpcHttpErrorCodes), for errors that arrive without one. */
 const GRPC_TO_HTTP: Readonly<Record<number, number>> = {
-  1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 11: 400, 12: 501, 13: 500, 14: 503, 15: 500, 16: 401,
+  1: 499,
+  2: 500,
+  3: 400,
+  4: 504,
+  5: 404,
+  6: 409,
+  7: 403,
+  8: 429,
+  9: 400,
+  10: 409,
+  11: 400,
+  12: 501,
+  13: 500,
+  14: 503,
+  15: 500,
+  16: 401,
 };
 
 export function httpStatusOfGrpc(code: number | undefined): number {
@@ -83,7 +105,12 @@ export async function bearerToken(auth: TokenProvider, what: string, signal?: Ab
     return await auth.getToken(signal);
   } catch (e) {
     if (e instanceof LedgerAuthError) {
-      throw new LedgerApiError(`${what}: cannot obtain an access token: ${e.message}`, { status: e.status, code: Failure.AUTH_TOKEN, retryable: e.retryable, cause: e });
+      throw new LedgerApiError(`${what}: cannot obtain an access token: ${e.message}`, {
+        status: e.status,
+        code: Failure.AUTH_TOKEN,
+        retryable: e.retryable,
+        cause: e,
+      });
     }
     throw e;
   }
@@ -199,7 +226,12 @@ export class LedgerHttp {
       try {
         return text === '' ? {} : (JSON.parse(text) as unknown);
       } catch (e) {
-        throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, { status: res.status, code: Failure.INVALID_RESPONSE, retryable: false, cause: e });
+        throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, {
+          status: res.status,
+          code: Failure.INVALID_RESPONSE,
+          retryable: false,
+          cause: e,
+        });
       }
     }
     // A rotated or revoked OAuth token: fetch a fresh one once. A static token cannot improve.

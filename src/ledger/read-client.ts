@@ -46,7 +46,10 @@ export interface LedgerReadClientOptions {
 }
 
 /** The list settings of a ledger configuration, as every read client takes them. */
-export function listOptionsOf(ledger: { httpPageSize?: number | undefined; httpMaxPageBytes?: number | undefined }): LedgerReadClientOptions {
+export function listOptionsOf(ledger: {
+  httpPageSize?: number | undefined;
+  httpMaxPageBytes?: number | undefined;
+}): LedgerReadClientOptions {
   return {
     ...(ledger.httpPageSize !== undefined ? { pageSize: ledger.httpPageSize } : {}),
     ...(ledger.httpMaxPageBytes !== undefined ? { maxPageBytes: ledger.httpMaxPageBytes } : {}),
@@ -118,12 +121,22 @@ export class LedgerReadClient {
   }
 
   async ledgerEnd(signal?: AbortSignal): Promise<number> {
-    const r = await this.http.request({ method: 'GET', path: '/v2/state/ledger-end', schema: GetLedgerEndResponse, ...(signal ? { signal } : {}) });
+    const r = await this.http.request({
+      method: 'GET',
+      path: '/v2/state/ledger-end',
+      schema: GetLedgerEndResponse,
+      ...(signal ? { signal } : {}),
+    });
     return r.offset;
   }
 
   latestPrunedOffsets(signal?: AbortSignal): Promise<GetLatestPrunedOffsetsResponse> {
-    return this.http.request({ method: 'GET', path: '/v2/state/latest-pruned-offsets', schema: GetLatestPrunedOffsetsResponse, ...(signal ? { signal } : {}) });
+    return this.http.request({
+      method: 'GET',
+      path: '/v2/state/latest-pruned-offsets',
+      schema: GetLatestPrunedOffsetsResponse,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   version(signal?: AbortSignal): Promise<GetLedgerApiVersionResponse> {
@@ -169,13 +182,25 @@ export class LedgerReadClient {
   }
 
   updateById(updateId: string, updateFormat: UpdateFormatInput, signal?: AbortSignal): Promise<JsGetUpdateResponse> {
-    return this.http.request({ method: 'POST', path: '/v2/updates/update-by-id', body: { updateId, updateFormat }, schema: JsGetUpdateResponse, ...(signal ? { signal } : {}) });
+    return this.http.request({
+      method: 'POST',
+      path: '/v2/updates/update-by-id',
+      body: { updateId, updateFormat },
+      schema: JsGetUpdateResponse,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   /** POST /v2/updates/update-by-offset; undefined when no update the format selects is there (404 UPDATE_NOT_FOUND). */
   async updateByOffset(offset: number, updateFormat: UpdateFormatInput, signal?: AbortSignal): Promise<JsGetUpdateResponse | undefined> {
     try {
-      return await this.http.request({ method: 'POST', path: '/v2/updates/update-by-offset', body: { offset, updateFormat }, schema: JsGetUpdateResponse, ...(signal ? { signal } : {}) });
+      return await this.http.request({
+        method: 'POST',
+        path: '/v2/updates/update-by-offset',
+        body: { offset, updateFormat },
+        schema: JsGetUpdateResponse,
+        ...(signal ? { signal } : {}),
+      });
     } catch (e) {
       if (e instanceof LedgerApiError && e.status === 404) return undefined;
       throw e;
@@ -183,7 +208,11 @@ export class LedgerReadClient {
   }
 
   /** The created/archived events of a contract; undefined when the party cannot see it (404). */
-  async eventsByContractId(contractId: string, eventFormat: EventFormatInput, signal?: AbortSignal): Promise<JsGetEventsByContractIdResponse | undefined> {
+  async eventsByContractId(
+    contractId: string,
+    eventFormat: EventFormatInput,
+    signal?: AbortSignal,
+  ): Promise<JsGetEventsByContractIdResponse | undefined> {
     try {
       return await this.http.request({
         method: 'POST',
@@ -203,7 +232,11 @@ export class LedgerReadClient {
    * continuation: a full page means "read the rest over the websocket", and so does a 413 (the set
    * is larger than the node's http-list-max-elements-limit), which is left to the caller.
    */
-  async activeContracts(activeAtOffset: number, eventFormat: EventFormatInput, o: { limit?: number; signal?: AbortSignal } = {}): Promise<JsGetActiveContractsResponse[]> {
+  async activeContracts(
+    activeAtOffset: number,
+    eventFormat: EventFormatInput,
+    o: { limit?: number; signal?: AbortSignal } = {},
+  ): Promise<JsGetActiveContractsResponse[]> {
     const raw = await this.http.request({
       method: 'POST',
       path: '/v2/state/active-contracts',

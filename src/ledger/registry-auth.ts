@@ -83,7 +83,12 @@ export function isRegistryUrlWithin(url: string, allowed: string): boolean {
 
 /** One token provider per credential for the process: callers share its cache and its refreshes. */
 export function createRegistryTokens(o: RegistryTokensOptions): RegistryTokens {
-  const credentials = new Map(Object.entries(o.config.credentials).map(([name, c]) => [name, { provider: tokenProviderFor(c.auth, o.oauth ?? {}), registryUrls: c.registryUrls }]));
+  const credentials = new Map(
+    Object.entries(o.config.credentials).map(([name, c]) => [
+      name,
+      { provider: tokenProviderFor(c.auth, o.oauth ?? {}), registryUrls: c.registryUrls },
+    ]),
+  );
   const names = [...credentials.keys()].sort();
 
   const urlProblem = (registryUrl: string, allowed: readonly string[] | undefined, whose: string, setting: string) =>
@@ -96,15 +101,27 @@ export function createRegistryTokens(o: RegistryTokensOptions): RegistryTokens {
       case 'none':
         return undefined;
       case 'ledger':
-        if (!o.ledger) return new RegistryAuthError('registry auth "ledger" sends the Ledger API token, but this process has no ledger configured', 'registryAuth');
+        if (!o.ledger)
+          return new RegistryAuthError(
+            'registry auth "ledger" sends the Ledger API token, but this process has no ledger configured',
+            'registryAuth',
+          );
         return urlProblem(registryUrl, o.config.ledgerAuthUrls, 'the Ledger API token', 'REGISTRY_LEDGER_AUTH_URLS');
       case 'credential': {
         const c = credentials.get(auth.credential);
         if (!c) {
           const known = names.length > 0 ? `it defines ${names.map((n) => `"${n}"`).join(', ')}` : 'it defines none';
-          return new RegistryAuthError(`unknown registry credential "${auth.credential}": REGISTRY_CREDENTIALS does not define it (${known})`, 'registryAuth.credential');
+          return new RegistryAuthError(
+            `unknown registry credential "${auth.credential}": REGISTRY_CREDENTIALS does not define it (${known})`,
+            'registryAuth.credential',
+          );
         }
-        return urlProblem(registryUrl, c.registryUrls, `registry credential "${auth.credential}"`, `its registryUrls in REGISTRY_CREDENTIALS`);
+        return urlProblem(
+          registryUrl,
+          c.registryUrls,
+          `registry credential "${auth.credential}"`,
+          `its registryUrls in REGISTRY_CREDENTIALS`,
+        );
       }
     }
   };

@@ -95,7 +95,12 @@ export class RegistryClient {
   }
 
   /** The context to accept, reject or withdraw a transfer instruction; a fresh one for every exercise. */
-  choiceContext(transferInstructionId: string, choice: InstructionChoice, body: ChoiceContextBody = {}, signal?: AbortSignal): Promise<RegistryChoiceContext> {
+  choiceContext(
+    transferInstructionId: string,
+    choice: InstructionChoice,
+    body: ChoiceContextBody = {},
+    signal?: AbortSignal,
+  ): Promise<RegistryChoiceContext> {
     const request = GetChoiceContextRequest.parse({ excludeDebugFields: true, ...body });
     const path = `${TRANSFER_INSTRUCTION}/${encodeURIComponent(transferInstructionId)}/choice-contexts/${choice}`;
     return this.call('POST', path, RegistryChoiceContext, request, signal);
@@ -117,7 +122,14 @@ export class RegistryClient {
     return this.call('GET', `${METADATA}/instruments/${encodeURIComponent(instrumentId)}`, Instrument, undefined, signal);
   }
 
-  private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body: unknown, signal: AbortSignal | undefined, mayRefresh = true): Promise<z.output<S>> {
+  private async call<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    schema: S,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    mayRefresh = true,
+  ): Promise<z.output<S>> {
     const what = `registry ${method} ${withoutCredentials(this.baseUrl)}${path.split('?')[0] ?? path}`;
     if (this.refused) throw urlRefused(what, this.refused);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -146,14 +158,23 @@ export class RegistryClient {
       auth.invalidate();
       return this.call(method, path, schema, body, signal, false);
     }
-    if (!isOk(res.status)) this.opts.logger?.debug({ call: what, status: res.status, body: text.length > 300 ? `${text.slice(0, 300)}…` : text }, 'registry refused a call');
+    if (!isOk(res.status))
+      this.opts.logger?.debug(
+        { call: what, status: res.status, body: text.length > 300 ? `${text.slice(0, 300)}…` : text },
+        'registry refused a call',
+      );
     if (res.status === 401 || res.status === 403) throw refusal(what, res.status, this.opts.authContext, auth !== undefined);
     if (!isOk(res.status)) throw registryError(what, res.status);
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (e) {
-      throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, { status: res.status, code: Failure.INVALID_RESPONSE, retryable: false, cause: e });
+      throw new LedgerApiError(`${what}: HTTP ${res.status} with a body that is not JSON`, {
+        status: res.status,
+        code: Failure.INVALID_RESPONSE,
+        retryable: false,
+        cause: e,
+      });
     }
     return decode(schema, json, what);
   }
@@ -180,6 +201,7 @@ function refusal(what: string, status: 401 | 403, authContext: string | undefine
 }
 
 function registryError(what: string, status: number): LedgerApiError {
-  const code = status === 404 ? Failure.REGISTRY_NOT_FOUND : status === 400 ? Failure.REGISTRY_BAD_REQUEST : familyCode('REGISTRY_HTTP_', status);
+  const code =
+    status === 404 ? Failure.REGISTRY_NOT_FOUND : status === 400 ? Failure.REGISTRY_BAD_REQUEST : familyCode('REGISTRY_HTTP_', status);
   return new LedgerApiError(`${what}: HTTP ${status}`, { status, code, retryable: isRetryable(status, undefined) });
 }

@@ -160,7 +160,8 @@ export function deniedAddressReason(ip: string): string | undefined {
 
 // ---------------------------------------------------------------- the allow list
 
-type AllowEntry = { kind: 'name'; name: string } | { kind: 'suffix'; suffix: string } | { kind: 'address'; cidr: string; exact: string | undefined };
+type AllowEntry =
+  { kind: 'name'; name: string } | { kind: 'suffix'; suffix: string } | { kind: 'address'; cidr: string; exact: string | undefined };
 
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
@@ -168,7 +169,8 @@ const normalName = (host: string) => host.toLowerCase().replace(/\.$/, '');
 
 /** One REGISTRY_ALLOW_HOSTS entry, or why it is not one (for the settings' error message). */
 export function parseAllowHost(entry: string): AllowEntry | string {
-  const invalid = 'must be a host name, *.domain, an IP address or a CIDR range (e.g. registry.internal, *.corp.example, 10.20.0.5, 10.20.0.0/16)';
+  const invalid =
+    'must be a host name, *.domain, an IP address or a CIDR range (e.g. registry.internal, *.corp.example, 10.20.0.5, 10.20.0.0/16)';
   const [addr = '', bits, extra] = entry.split('/');
   const ip = addr.replace(/^\[|\]$/g, '');
   if (bits !== undefined) {
@@ -232,7 +234,8 @@ export function createRegistryUrlPolicy(o: RegistryUrlPolicyOptions): RegistryUr
   const parse = (raw: string): { host: string; literal: boolean; https: boolean } | RegistryUrlRefusedError => {
     const refuse = (why: string) => new RegistryUrlRefusedError(`registry URL ${why}`);
     // The parser silently drops tabs and newlines and trims spaces: refuse them rather than guess.
-    if ([...raw].some((ch) => /\s/.test(ch) || ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) return refuse('must not contain whitespace or control characters');
+    if ([...raw].some((ch) => /\s/.test(ch) || ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f))
+      return refuse('must not contain whitespace or control characters');
     let u: URL;
     try {
       u = new URL(raw);
@@ -243,7 +246,8 @@ export function createRegistryUrlPolicy(o: RegistryUrlPolicyOptions): RegistryUr
     if (raw.includes('#')) return refuse('must not have a fragment (#)');
     if (raw.includes('?')) return refuse('must not have a query (?)');
     const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/\\]*)/i.exec(raw)?.[1] ?? '';
-    if (u.username !== '' || u.password !== '' || authority.includes('@')) return refuse("must not carry credentials (user:password@): set the instrument's registryAuth");
+    if (u.username !== '' || u.password !== '' || authority.includes('@'))
+      return refuse("must not carry credentials (user:password@): set the instrument's registryAuth");
     if (u.protocol !== 'https:' && u.protocol !== 'http:') return refuse('must use https');
     if (u.hostname === '') return refuse('must name a host');
     const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : normalName(u.hostname);
@@ -254,10 +258,13 @@ export function createRegistryUrlPolicy(o: RegistryUrlPolicyOptions): RegistryUr
     const p = parse(url);
     if (p instanceof RegistryUrlRefusedError) return p;
     if (isExempt(url)) return undefined;
-    if (!p.https && !o.config.allowHttp) return new RegistryUrlRefusedError('registry URL must use https (REGISTRY_ALLOW_HTTP=true allows http, for development)');
+    if (!p.https && !o.config.allowHttp)
+      return new RegistryUrlRefusedError('registry URL must use https (REGISTRY_ALLOW_HTTP=true allows http, for development)');
     if (p.literal) {
       const why = addressProblem(p.host);
-      return why === undefined ? undefined : new RegistryUrlRefusedError(`registry URL ${url}: ${why}: registries must be at public addresses (${relax})`);
+      return why === undefined
+        ? undefined
+        : new RegistryUrlRefusedError(`registry URL ${url}: ${why}: registries must be at public addresses (${relax})`);
     }
     if (nameAllowed(p.host)) return undefined;
     const denied = DENIED_NAMES.find(([, test]) => test(p.host));
@@ -277,7 +284,10 @@ export function createRegistryUrlPolicy(o: RegistryUrlPolicyOptions): RegistryUr
     if (addresses.length === 0) throw new RegistryUrlRefusedError(`registry URL ${url}: ${host} resolves to no address`);
     for (const a of addresses) {
       const why = addressProblem(a.address);
-      if (why !== undefined) throw new RegistryUrlRefusedError(`registry URL ${url}: ${host} resolves to ${why}: registries must be at public addresses (${relax})`);
+      if (why !== undefined)
+        throw new RegistryUrlRefusedError(
+          `registry URL ${url}: ${host} resolves to ${why}: registries must be at public addresses (${relax})`,
+        );
     }
     return addresses;
   };
@@ -298,13 +308,18 @@ export function createRegistryUrlPolicy(o: RegistryUrlPolicyOptions): RegistryUr
     },
     lookupFor(url) {
       if (needsResolution(url) === undefined) return undefined;
-      const guarded = (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+      const guarded = (
+        hostname: string,
+        options: LookupOptions,
+        callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+      ) => {
         resolveChecked(hostname, url).then(
           (all) => {
             const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
             const usable = family === 4 || family === 6 ? all.filter((a) => a.family === family) : all;
             const first = usable[0];
-            if (first === undefined) callback(Object.assign(new Error(`${hostname} has no IPv${family} address`), { code: 'ENOTFOUND' }), '', 0);
+            if (first === undefined)
+              callback(Object.assign(new Error(`${hostname} has no IPv${family} address`), { code: 'ENOTFOUND' }), '', 0);
             else if (options.all) callback(null, usable);
             else callback(null, first.address, first.family);
           },

@@ -116,7 +116,8 @@ export function signerFromKeyBytes(bytes: Buffer, source: string, opts: LoadSign
   const fingerprint = ed25519Fingerprint(raw);
   // A key that cannot produce a verifiable signature must not get as far as a withdrawal.
   const probe = Buffer.from('treasury key self-test');
-  if (!verify(null, probe, publicKey, sign(null, probe, key))) throw new SigningKeyError(`${source}: the key fails its own signature check`);
+  if (!verify(null, probe, publicKey, sign(null, probe, key)))
+    throw new SigningKeyError(`${source}: the key fails its own signature check`);
   checkTreasuryNamespace(fingerprint, `the key in ${source}`, 'wrong key file', opts);
   return makeSigner(key, publicKey, raw.toString('base64'), fingerprint, `file:${source}`);
 }
@@ -125,10 +126,16 @@ export function signerFromKeyBytes(bytes: Buffer, source: string, opts: LoadSign
  * The start-up check both signers make: the treasury party's namespace (after "::") is the
  * fingerprint of its namespace key, which for the usual external party is its signing key.
  */
-export function checkTreasuryNamespace(fingerprint: string, what: string, hint: string, opts: Pick<LoadSignerOptions, 'party' | 'allowOtherNamespaceKey'>): void {
+export function checkTreasuryNamespace(
+  fingerprint: string,
+  what: string,
+  hint: string,
+  opts: Pick<LoadSignerOptions, 'party' | 'allowOtherNamespaceKey'>,
+): void {
   if (opts.party === undefined) return;
   const namespace = partyNamespace(opts.party);
-  if (namespace === undefined) throw new SigningKeyError(`treasury party "${opts.party}" is not a party id of the form <hint>::1220<64 hex>`);
+  if (namespace === undefined)
+    throw new SigningKeyError(`treasury party "${opts.party}" is not a party id of the form <hint>::1220<64 hex>`);
   if (namespace !== fingerprint && !opts.allowOtherNamespaceKey) {
     throw new SigningKeyError(
       `${what} has fingerprint ${fingerprint}, but treasury party ${opts.party} belongs to namespace ${namespace}: ${hint} (or set the option for a party whose namespace key differs from its signing key)`,
@@ -161,15 +168,20 @@ export function verifyEd25519(publicKey: KeyObject, data: Uint8Array, signatureB
 export function sealSigner<S extends TreasurySigner>(signer: S): S {
   const visible = { kind: signer.kind, keyId: signer.keyId, publicKey: signer.publicKey, fingerprint: signer.fingerprint };
   Object.defineProperty(signer, 'toJSON', { value: () => visible, enumerable: false });
-  Object.defineProperty(signer, inspect.custom, { value: () => `TreasurySigner(${signer.kind} ${signer.keyId} ${signer.fingerprint})`, enumerable: false });
+  Object.defineProperty(signer, inspect.custom, {
+    value: () => `TreasurySigner(${signer.kind} ${signer.keyId} ${signer.fingerprint})`,
+    enumerable: false,
+  });
   return Object.freeze(signer);
 }
 
 function parsePrivateKey(bytes: Buffer, source: string): KeyObject {
   const text = bytes.toString('utf8').trim();
   if (text.startsWith('-----BEGIN')) {
-    if (text.includes('ENCRYPTED PRIVATE KEY')) throw new SigningKeyError(`${source} holds an encrypted private key; provide it decrypted (PKCS#8, file mode 600)`);
-    if (!text.includes('-----BEGIN PRIVATE KEY-----')) throw new SigningKeyError(`${source} is PEM but not a PKCS#8 private key ("BEGIN PRIVATE KEY")`);
+    if (text.includes('ENCRYPTED PRIVATE KEY'))
+      throw new SigningKeyError(`${source} holds an encrypted private key; provide it decrypted (PKCS#8, file mode 600)`);
+    if (!text.includes('-----BEGIN PRIVATE KEY-----'))
+      throw new SigningKeyError(`${source} is PEM but not a PKCS#8 private key ("BEGIN PRIVATE KEY")`);
     return tryKey(() => createPrivateKey({ key: text, format: 'pem' }), source, 'PKCS#8 PEM');
   }
   const bare = bareKey(text);
@@ -180,7 +192,8 @@ function parsePrivateKey(bytes: Buffer, source: string): KeyObject {
       bare.fill(0);
     }
   }
-  if (bytes.length > 0 && bytes[0] === 0x30) return tryKey(() => createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' }), source, 'PKCS#8 DER');
+  if (bytes.length > 0 && bytes[0] === 0x30)
+    return tryKey(() => createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' }), source, 'PKCS#8 DER');
   throw new SigningKeyError(`${source} is not a key file: expected PKCS#8 PEM or DER, or a 32/64-byte Ed25519 key in hex or base64`);
 }
 

@@ -98,30 +98,34 @@ export const nodeHttpTransport: HttpTransport = (url, call) =>
       return;
     }
     const headers = call.body === undefined ? call.headers : { ...call.headers, 'content-length': String(Buffer.byteLength(call.body)) };
-    const req = lib.request(target, { method: call.method, headers, signal: call.signal, ...(call.lookup ? { lookup: call.lookup } : {}) }, (res) => {
-      const status = res.statusCode ?? 0;
-      const tooLarge = () => {
-        reject(new ResponseTooLargeError(status, call.maxResponseBytes));
-        req.destroy();
-      };
-      if (Number(res.headers['content-length'] ?? NaN) > call.maxResponseBytes) {
-        tooLarge();
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > call.maxResponseBytes) tooLarge();
-        else chunks.push(chunk);
-      });
-      res.on('error', reject);
-      // 'end' only for a complete body; a connection cut mid-body closes without it.
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('close', () => {
-        if (!res.complete) reject(new Error('the connection closed before the response was complete'));
-      });
-    });
+    const req = lib.request(
+      target,
+      { method: call.method, headers, signal: call.signal, ...(call.lookup ? { lookup: call.lookup } : {}) },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const tooLarge = () => {
+          reject(new ResponseTooLargeError(status, call.maxResponseBytes));
+          req.destroy();
+        };
+        if (Number(res.headers['content-length'] ?? NaN) > call.maxResponseBytes) {
+          tooLarge();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > call.maxResponseBytes) tooLarge();
+          else chunks.push(chunk);
+        });
+        res.on('error', reject);
+        // 'end' only for a complete body; a connection cut mid-body closes without it.
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('close', () => {
+          if (!res.complete) reject(new Error('the connection closed before the response was complete'));
+        });
+      },
+    );
     req.on('error', reject);
     req.end(call.body);
   });
@@ -129,7 +133,12 @@ export const nodeHttpTransport: HttpTransport = (url, call) =>
 /** A fetch function (tests inject fakes) as a transport. */
 export function fetchTransport(doFetch: typeof fetch): HttpTransport {
   return async (url, call) => {
-    const res = await doFetch(url, { method: call.method, headers: call.headers, ...(call.body === undefined ? {} : { body: call.body }), signal: call.signal });
+    const res = await doFetch(url, {
+      method: call.method,
+      headers: call.headers,
+      ...(call.body === undefined ? {} : { body: call.body }),
+      signal: call.signal,
+    });
     return { status: res.status, text: await boundedText(res, call.maxResponseBytes) };
   };
 }

@@ -2,7 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
 import { DEFAULT_MAX_RESPONSE_BYTES, errorFromResponse, httpStatusOfGrpc, LedgerApiError } from './http.js';
 import { ERROR_BODY_MAX_BYTES, readCappedBody } from './transport.js';
-import { isJsCantonErrorFrame, JsCantonError, LedgerDecodeError, parseUpdate, type GetUpdatesRequestInput, type JsGetUpdatesResponse } from './schema/index.js';
+import {
+  isJsCantonErrorFrame,
+  JsCantonError,
+  LedgerDecodeError,
+  parseUpdate,
+  type GetUpdatesRequestInput,
+  type JsGetUpdatesResponse,
+} from './schema/index.js';
 import { Failure, familyCode } from '../failures.js';
 
 /**
@@ -61,7 +68,14 @@ export class UpdatesSocket {
         this.fail(errorFromResponse(`${what} (upgrade)`, res.statusCode ?? 0, text));
         req.destroy();
       });
-      res.on('error', () => this.fail(new LedgerApiError(`${what}: upgrade failed with HTTP ${res.statusCode}`, { status: res.statusCode ?? 0, code: familyCode('HTTP_', res.statusCode ?? 0) })));
+      res.on('error', () =>
+        this.fail(
+          new LedgerApiError(`${what}: upgrade failed with HTTP ${res.statusCode}`, {
+            status: res.statusCode ?? 0,
+            code: familyCode('HTTP_', res.statusCode ?? 0),
+          }),
+        ),
+      );
     });
     this.ws.on('open', () => {
       this.lastSeen = Date.now();
@@ -82,14 +96,22 @@ export class UpdatesSocket {
         return;
       }
       // An open-ended stream never ends on its own: a close is a drop, resume from the last offset.
-      this.fail(new LedgerApiError(`${what}: connection closed (${code}${reason.length ? ` ${reason.toString('utf8')}` : ''})`, { status: 0, code: Failure.WS_CLOSED, retryable: true }));
+      this.fail(
+        new LedgerApiError(`${what}: connection closed (${code}${reason.length ? ` ${reason.toString('utf8')}` : ''})`, {
+          status: 0,
+          code: Failure.WS_CLOSED,
+          retryable: true,
+        }),
+      );
     });
     const ping = o.pingIntervalMs ?? 15_000;
     const liveness = o.livenessTimeoutMs ?? Math.max(3 * ping, 1000);
     this.timer = setInterval(() => {
       if (this.paused || this.ws.readyState !== WebSocket.OPEN) return;
       if (Date.now() - this.lastSeen > liveness) {
-        this.fail(new LedgerApiError(`${what}: no frame or pong for ${liveness} ms`, { status: 0, code: Failure.WS_STALE, retryable: true }));
+        this.fail(
+          new LedgerApiError(`${what}: no frame or pong for ${liveness} ms`, { status: 0, code: Failure.WS_STALE, retryable: true }),
+        );
         return;
       }
       this.ws.ping();
@@ -105,7 +127,13 @@ export class UpdatesSocket {
       if (isBinary) throw new Error('binary frame');
       json = JSON.parse(data.toString());
     } catch (e) {
-      this.fail(new LedgerDecodeError(`websocket /v2/updates sent a frame that is not JSON text: ${(e as Error).message}`, 'JsGetUpdatesResponse', []));
+      this.fail(
+        new LedgerDecodeError(
+          `websocket /v2/updates sent a frame that is not JSON text: ${(e as Error).message}`,
+          'JsGetUpdatesResponse',
+          [],
+        ),
+      );
       return;
     }
     if (isJsCantonErrorFrame(json)) {
@@ -113,7 +141,14 @@ export class UpdatesSocket {
       if (parsed.success) {
         const e = parsed.data;
         const status = e.grpcCodeValue === undefined ? 0 : httpStatusOfGrpc(e.grpcCodeValue);
-        this.fail(new LedgerApiError(`websocket /v2/updates: ${e.code} (category ${e.errorCategory}): ${e.cause}`, { status, code: e.code, errorCategory: e.errorCategory, cantonError: e }));
+        this.fail(
+          new LedgerApiError(`websocket /v2/updates: ${e.code} (category ${e.errorCategory}): ${e.cause}`, {
+            status,
+            code: e.code,
+            errorCategory: e.errorCategory,
+            cantonError: e,
+          }),
+        );
         return;
       }
     }

@@ -15,9 +15,7 @@ const AMOUNT_PATTERN = /^-?(0|[1-9]\d{0,27})(\.\d{1,10})?$/;
 const LEDGER_NUMERIC_PATTERN = /^-?\d+(\.\d+)?$/;
 
 /** A decimal string with at most 10 fractional digits and 28 integer digits (fits numeric(38,10)). */
-export const AmountString = z
-  .string()
-  .regex(AMOUNT_PATTERN, 'must be a decimal string with at most 28 integer and 10 fractional digits');
+export const AmountString = z.string().regex(AMOUNT_PATTERN, 'must be a decimal string with at most 28 integer and 10 fractional digits');
 export type AmountString = z.infer<typeof AmountString>;
 
 /** Whether a string is an amount of the pattern: what refinements check before any arithmetic. */
@@ -106,7 +104,11 @@ export function normalizeAmount(a: AmountString): string {
 
 /** Significant fractional digits of an amount ("12.50" has 1): what a display rounded to fewer would lose. */
 export function fractionDigits(a: AmountString): number {
-  return normalizeAmount(a).replace(/\.?0+$/, '').split('.')[1]?.length ?? 0;
+  return (
+    normalizeAmount(a)
+      .replace(/\.?0+$/, '')
+      .split('.')[1]?.length ?? 0
+  );
 }
 
 export function addAmounts(...xs: readonly string[]): string {

@@ -22,7 +22,9 @@ export const NO_FEE_RESERVE: FeeReserve = { rate: '0.0000000000', flat: '0.00000
 
 const D = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_DOWN, toExpNeg: -100, toExpPos: 100 });
 
-const Rate = NonNegativeAmountString.refine((s) => !isAmountString(s) || new D(s).lte(1), 'must be at most 1 (100 %)').transform(normalizeAmount);
+const Rate = NonNegativeAmountString.refine((s) => !isAmountString(s) || new D(s).lte(1), 'must be at most 1 (100 %)').transform(
+  normalizeAmount,
+);
 const Flat = NonNegativeAmountString.transform(normalizeAmount);
 
 /** The reserve as the admin API and the CLI take it; a missing part is 0. */

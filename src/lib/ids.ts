@@ -12,7 +12,10 @@ import { z } from 'zod';
 export const PARTY_ID_PATTERN = /^(?=[^]{1,185}::1220[0-9a-f]{64}$):?[A-Za-z0-9_ -]+(?::[A-Za-z0-9_ -]+)*::1220[0-9a-f]{64}$/;
 export const PartyIdString = z
   .string()
-  .regex(PARTY_ID_PATTERN, 'must be a Canton party id "<hint>::1220<64 hex digits>", the hint of letters, digits, space, "-", "_" and single ":" (at most 185)');
+  .regex(
+    PARTY_ID_PATTERN,
+    'must be a Canton party id "<hint>::1220<64 hex digits>", the hint of letters, digits, space, "-", "_" and single ":" (at most 185)',
+  );
 
 /**
  * Ids the exchange chooses (withdrawal ids, deposit memos). They travel on the ledger as the

@@ -8,7 +8,11 @@ export interface Poller {
   stop(): Promise<void>;
 }
 
-export function createPoller(o: { everyMs: number; step: () => Promise<unknown>; onFailure: (e: unknown, failuresInARow: number) => void }): Poller {
+export function createPoller(o: {
+  everyMs: number;
+  step: () => Promise<unknown>;
+  onFailure: (e: unknown, failuresInARow: number) => void;
+}): Poller {
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let inFlight: Promise<void> = Promise.resolve();

@@ -4,7 +4,9 @@
  * on the transaction's connection (they would run after its rollback, outside any transaction).
  * Rejects with the first failure, in argument order.
  */
-export async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: PromiseLike<T[K]> | T[K] }): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+export async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: PromiseLike<T[K]> | T[K] }): Promise<{
+  -readonly [K in keyof T]: Awaited<T[K]>;
+}> {
   const results = await Promise.allSettled(promises as readonly unknown[]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;

@@ -30,7 +30,6 @@ const MACHINES: Record<MachineTypeName, { machine: AnyStateMachine; version: num
   deposit: { machine: depositMachine, version: DEPOSIT_MACHINE_VERSION },
 };
 
-
 /** The XState machine of a type (its effects not provided: for reading, never for running). */
 export const machineOf = (type: MachineTypeName): AnyStateMachine => MACHINES[type].machine;
 
@@ -194,7 +193,12 @@ function stateConfig(node: NodeLike, root: boolean): StateConfig {
     config.invoke = node.invoke.map((inv) => {
       const onDone = node.on[`${DONE}${inv.id}`];
       const onError = node.on[`${ERROR}${inv.id}`];
-      return { id: inv.id, src: srcName(inv.src), ...(onDone ? { onDone: onDone.map(configTransition) } : {}), ...(onError ? { onError: onError.map(configTransition) } : {}) };
+      return {
+        id: inv.id,
+        src: srcName(inv.src),
+        ...(onDone ? { onDone: onDone.map(configTransition) } : {}),
+        ...(onError ? { onError: onError.map(configTransition) } : {}),
+      };
     });
   }
   const on: Record<string, ConfigTransition[]> = {};
@@ -225,7 +229,16 @@ function graphOf(type: MachineTypeName, root: NodeLike): MachineExport['graph'] 
     const guard = guardOf(t.guard);
     const targets = t.target && t.target.length > 0 ? t.target.map((n) => idOf(n.id)) : [null];
     for (const target of targets) {
-      transitions.push({ source, target, kind, event: t.eventType, trigger, guard: guard === undefined ? null : guardText(guard), reenter: t.reenter, operator: operatorEvents.has(t.eventType) });
+      transitions.push({
+        source,
+        target,
+        kind,
+        event: t.eventType,
+        trigger,
+        guard: guard === undefined ? null : guardText(guard),
+        reenter: t.reenter,
+        operator: operatorEvents.has(t.eventType),
+      });
     }
   };
   const transitionsOf = (node: NodeLike, source: string | null) => {
@@ -233,7 +246,8 @@ function graphOf(type: MachineTypeName, root: NodeLike): MachineExport['graph'] 
     for (const [event, ts] of Object.entries(node.on)) {
       for (const t of ts) {
         if (event.startsWith(DONE)) edge(source, t, 'done', `${invokeSrc.get(event.slice(DONE.length)) ?? event.slice(DONE.length)} done`);
-        else if (event.startsWith(ERROR)) edge(source, t, 'error', `${invokeSrc.get(event.slice(ERROR.length)) ?? event.slice(ERROR.length)} error`);
+        else if (event.startsWith(ERROR))
+          edge(source, t, 'error', `${invokeSrc.get(event.slice(ERROR.length)) ?? event.slice(ERROR.length)} error`);
         else if (event.startsWith(AFTER)) edge(source, t, 'after', `after ${String(t.delay)}`);
         else edge(source, t, 'event', event);
       }

@@ -1,4 +1,12 @@
-import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, InstrumentRef, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import type {
+  ChoiceContext,
+  ExecuteSubmissionInput,
+  ExecuteSubmissionOutput,
+  InstrumentRef,
+  PreparedSubmission,
+  SignedSubmission,
+  VerifyAndSignInput,
+} from './submission.js';
 
 /**
  * The effects of the deposit machine (2-step offers: accept the TransferInstruction). Same rules as

@@ -25,7 +25,6 @@ export const DEFAULT_DEPOSIT_POLICY: DepositPolicy = {
   acceptTtlMs: 10 * 60_000,
 };
 
-
 export const DepositInput = z.object({
   depositId: z.string().min(1),
   kind: z.enum(['one_step', 'two_step']),
@@ -44,7 +43,13 @@ export const DepositInput = z.object({
 });
 export type DepositInput = z.infer<typeof DepositInput>;
 
-export const DepositHistoryEntry = z.object({ at: z.string(), kind: z.string(), detail: z.string(), code: z.string().optional(), status: z.number().int().optional() });
+export const DepositHistoryEntry = z.object({
+  at: z.string(),
+  kind: z.string(),
+  detail: z.string(),
+  code: z.string().optional(),
+  status: z.number().int().optional(),
+});
 export type DepositHistoryEntry = z.infer<typeof DepositHistoryEntry>;
 
 export const DepositContext = DepositInput.extend({
@@ -64,7 +69,9 @@ export const DepositContext = DepositInput.extend({
     })
     .nullable(),
   assigned: z.object({ accountId: z.string(), by: z.string(), at: z.string() }).nullable(),
-  closed: z.object({ outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']), updateId: z.string().nullable() }).nullable(),
+  closed: z
+    .object({ outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']), updateId: z.string().nullable() })
+    .nullable(),
   outcomeReason: z.string().nullable(),
   history: z.array(DepositHistoryEntry),
 });
@@ -128,7 +135,10 @@ export function depositStatus(stateValue: unknown, c: DepositContext): { status:
     case 'accepting':
       return { status: 'accepting', reason: `accept attempt ${c.acceptAttempts} of ${c.policy.maxAcceptAttempts}` };
     case 'acceptBackoff':
-      return { status: 'accepting', reason: `retrying at ${c.retryAt ?? '?'} after ${c.lastFailure ? `${c.lastFailure.step} failed: ${c.lastFailure.failure.code}: ${c.lastFailure.failure.message}` : 'a failure'}` };
+      return {
+        status: 'accepting',
+        reason: `retrying at ${c.retryAt ?? '?'} after ${c.lastFailure ? `${c.lastFailure.step} failed: ${c.lastFailure.failure.code}: ${c.lastFailure.failure.message}` : 'a failure'}`,
+      };
     case 'awaitingLedger':
       return { status: 'accepting', reason: 'accept submitted; waiting for ingestion to see it' };
     case 'acceptFailed':
@@ -137,7 +147,8 @@ export function depositStatus(stateValue: unknown, c: DepositContext): { status:
       // Ingestion's status stays ('offered' for a live offer: it must keep closing it); only the reason is ours.
       return { status: null, reason: c.memo === null ? 'no memo' : `unknown memo "${c.memo}"` };
     case 'credited':
-      if (c.credit?.by === 'assign') return { status: 'credited', reason: `assigned to ${c.credit.accountId} by ${c.assigned?.by ?? 'admin'}` };
+      if (c.credit?.by === 'assign')
+        return { status: 'credited', reason: `assigned to ${c.credit.accountId} by ${c.assigned?.by ?? 'admin'}` };
       // Replaces what the accept left ("accept submitted…"); a row credited at creation had none.
       return { status: null, reason: c.kind === 'two_step' && c.credit ? `accepted; credited to ${c.credit.accountId}` : null };
     case 'rejected':
@@ -171,11 +182,15 @@ export function depositCommandRefusal(stateValue: unknown, c: DepositContext, co
   const top = statePath(stateValue)[0] ?? '';
   if (top === 'ignored') return `deposit ${c.depositId} does not count (see its status reason): it is never accepted, assigned or credited`;
   if (top === 'credited') return `deposit ${c.depositId} is already credited to ${c.credit?.accountId ?? c.accountId ?? 'an account'}`;
-  if (top === 'rejected' || top === 'withdrawnBySender' || top === 'expired' || top === 'failed') return `deposit ${c.depositId} is closed: the offer was ${c.closed?.outcome ?? top}`;
+  if (top === 'rejected' || top === 'withdrawnBySender' || top === 'expired' || top === 'failed')
+    return `deposit ${c.depositId} is closed: the offer was ${c.closed?.outcome ?? top}`;
   if (command === 'ASSIGN') {
-    return c.accountId !== null ? `deposit ${c.depositId} is already attributed to account ${c.accountId}` : `deposit ${c.depositId} cannot be assigned while ${top}`;
+    return c.accountId !== null
+      ? `deposit ${c.depositId} is already attributed to account ${c.accountId}`
+      : `deposit ${c.depositId} cannot be assigned while ${top}`;
   }
-  if (top === 'unattributed') return `deposit ${c.depositId} is unattributed: assign it to an account first; an offer with an unknown memo is never accepted`;
+  if (top === 'unattributed')
+    return `deposit ${c.depositId} is unattributed: assign it to an account first; an offer with an unknown memo is never accepted`;
   if (c.kind === 'one_step') return `deposit ${c.depositId} is a 1-step transfer: there is nothing to accept`;
   return `nothing to retry while ${top}: RETRY_ACCEPT applies to an offer whose accept failed or is backing off`;
 }

@@ -4,11 +4,23 @@ import type { FetchAcceptContextInput, PrepareAcceptInput } from './deposit.acto
 import { DEFAULT_DEPOSIT_POLICY, depositCommandRefusal, depositStatus, type DepositInput } from './deposit.context.js';
 import { depositMachine, type DepositEvent } from './deposit.machine.js';
 import { ActorError, type ActorFailure } from './failure.js';
-import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import type {
+  ChoiceContext,
+  ExecuteSubmissionInput,
+  ExecuteSubmissionOutput,
+  PreparedSubmission,
+  SignedSubmission,
+  VerifyAndSignInput,
+} from './submission.js';
 import { driver, scripted } from '../../test/support/machines/driver.js';
 import { Script } from '../../test/support/machines/script.js';
 
-const POLICY = { ...DEFAULT_DEPOSIT_POLICY, maxAcceptAttempts: 3, backoff: { initialMs: 1_000, maxMs: 8_000, factor: 2 }, acceptConfirmMs: 60_000 };
+const POLICY = {
+  ...DEFAULT_DEPOSIT_POLICY,
+  maxAcceptAttempts: 3,
+  backoff: { initialMs: 1_000, maxMs: 8_000, factor: 2 },
+  acceptConfirmMs: 60_000,
+};
 
 const OFFER: DepositInput = {
   depositId: 'ti-1',
@@ -42,7 +54,12 @@ function harness(overrides: Partial<DepositInput> = {}, snapshot?: Snapshot<unkn
     toExecuting: async () => {
       await h.answer('fetchAcceptContext', CONTEXT);
       const prep = script.only('prepareAccept').input as PrepareAcceptInput;
-      await h.answer('prepareAccept', { commandId: prep.commandId, preparedTransaction: 'accept-tx', preparedTransactionHash: 'hash', hashingSchemeVersion: 'V2' });
+      await h.answer('prepareAccept', {
+        commandId: prep.commandId,
+        preparedTransaction: 'accept-tx',
+        preparedTransactionHash: 'hash',
+        hashingSchemeVersion: 'V2',
+      });
       const sign = script.only('verifyAndSign').input as VerifyAndSignInput;
       await h.answer('verifyAndSign', { ...sign.prepared, signature: 'sig', signedBy: '1220cc' });
       expect(actor.getSnapshot().value).toEqual({ accepting: 'executing' });
@@ -52,11 +69,18 @@ function harness(overrides: Partial<DepositInput> = {}, snapshot?: Snapshot<unkn
 }
 
 const flush = () => vi.advanceTimersByTimeAsync(0);
-const CONTEXT: ChoiceContext = { choiceContextData: { values: {} }, disclosedContracts: [{ templateId: 't', contractId: 'c', createdEventBlob: 'blob', synchronizerId: 's' }] };
+const CONTEXT: ChoiceContext = {
+  choiceContextData: { values: {} },
+  disclosedContracts: [{ templateId: 't', contractId: 'c', createdEventBlob: 'blob', synchronizerId: 's' }],
+};
 const err = (f: Partial<ActorFailure> & { code: string }) => new ActorError({ message: f.code, retryable: false, ...f });
 const transient = err({ code: 'UNAVAILABLE', retryable: true, status: 503 });
 const credited: DepositEvent = { type: 'CREDITED', accountId: 'acct-7', updateId: 'upd-9', creditedAmount: '24.9000000000' };
-const closed = (outcome: 'accepted' | 'rejected' | 'withdrawn' | 'expired' | 'failed'): DepositEvent => ({ type: 'OFFER_CLOSED', outcome, updateId: outcome === 'expired' ? null : 'upd-8' });
+const closed = (outcome: 'accepted' | 'rejected' | 'withdrawn' | 'expired' | 'failed'): DepositEvent => ({
+  type: 'OFFER_CLOSED',
+  outcome,
+  updateId: outcome === 'expired' ? null : 'upd-8',
+});
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -93,13 +117,33 @@ describe('deposit machine: 2-step', () => {
   it('offered → accepting (fresh context, prepare with disclosed contracts, sign what we asked, execute) → credited when ingestion sees the accept', async () => {
     const h = harness();
     expect(h.value()).toEqual({ accepting: 'fetchingContext' });
-    expect(h.script.only('fetchAcceptContext').input).toEqual({ depositId: 'ti-1', transferInstructionCid: 'ti-1', instrument: OFFER.instrument });
+    expect(h.script.only('fetchAcceptContext').input).toEqual({
+      depositId: 'ti-1',
+      transferInstructionCid: 'ti-1',
+      instrument: OFFER.instrument,
+    });
     await h.answer('fetchAcceptContext', CONTEXT);
     const prep = h.script.only('prepareAccept').input as PrepareAcceptInput;
-    expect(prep).toMatchObject({ actAs: OFFER.treasuryParty, context: CONTEXT, commandId: 'deposit-accept-ti-1', maxRecordTime: '2030-01-01T00:10:00.000Z' });
-    await h.answer('prepareAccept', { commandId: prep.commandId, preparedTransaction: 'accept-tx', preparedTransactionHash: 'hash', hashingSchemeVersion: 'V2' });
+    expect(prep).toMatchObject({
+      actAs: OFFER.treasuryParty,
+      context: CONTEXT,
+      commandId: 'deposit-accept-ti-1',
+      maxRecordTime: '2030-01-01T00:10:00.000Z',
+    });
+    await h.answer('prepareAccept', {
+      commandId: prep.commandId,
+      preparedTransaction: 'accept-tx',
+      preparedTransactionHash: 'hash',
+      hashingSchemeVersion: 'V2',
+    });
     const sign = h.script.only('verifyAndSign').input as VerifyAndSignInput;
-    expect(sign.expected).toEqual({ kind: 'accept', commandId: 'deposit-accept-ti-1', actAs: OFFER.treasuryParty, transferInstructionCid: 'ti-1', instrument: OFFER.instrument });
+    expect(sign.expected).toEqual({
+      kind: 'accept',
+      commandId: 'deposit-accept-ti-1',
+      actAs: OFFER.treasuryParty,
+      transferInstructionCid: 'ti-1',
+      instrument: OFFER.instrument,
+    });
     await h.answer('verifyAndSign', { ...sign.prepared, signature: 'sig', signedBy: '1220cc' });
     await h.answer('executeSubmission', {});
     expect(h.value()).toBe('awaitingLedger');
@@ -117,7 +161,11 @@ describe('deposit machine: 2-step', () => {
     expect(h.snap().status).toBe('done');
     await vi.advanceTimersByTimeAsync(24 * 3_600_000);
     expect(h.script.calls).toHaveLength(0);
-    for (const c of [{ type: 'ASSIGN', accountId: 'acct-3', by: 'ops' }, { type: 'RETRY_ACCEPT', by: 'ops' }] as const) expect(h.snap().can(c)).toBe(false);
+    for (const c of [
+      { type: 'ASSIGN', accountId: 'acct-3', by: 'ops' },
+      { type: 'RETRY_ACCEPT', by: 'ops' },
+    ] as const)
+      expect(h.snap().can(c)).toBe(false);
     expect(depositCommandRefusal(h.value(), h.ctx(), 'ASSIGN')).toMatch(/does not count/);
     expect(depositStatus(h.value(), h.ctx())).toEqual({ status: null, reason: null });
   });
@@ -227,7 +275,10 @@ describe('deposit machine: 2-step', () => {
     await vi.advanceTimersByTimeAsync(2_000);
     await h.fail('fetchAcceptContext', transient);
     expect(h.value()).toBe('acceptFailed');
-    expect(depositStatus(h.value(), h.ctx())).toEqual({ status: 'accept_failed', reason: 'accept failed after 3 attempts; last context failed: UNAVAILABLE (HTTP 503): UNAVAILABLE' });
+    expect(depositStatus(h.value(), h.ctx())).toEqual({
+      status: 'accept_failed',
+      reason: 'accept failed after 3 attempts; last context failed: UNAVAILABLE (HTTP 503): UNAVAILABLE',
+    });
     await vi.advanceTimersByTimeAsync(3_600_000);
     expect(h.script.pending()).toHaveLength(0);
     await h.send({ type: 'RETRY_ACCEPT', by: 'ops' });
@@ -282,7 +333,9 @@ describe('deposit machine: 2-step', () => {
   it('RETRY_ACCEPT and ASSIGN are refused with reasons where they do not apply', async () => {
     const h = harness();
     expect(h.snap().can({ type: 'RETRY_ACCEPT', by: 'o' })).toBe(false);
-    expect(depositCommandRefusal(h.value(), h.ctx(), 'RETRY_ACCEPT')).toBe('nothing to retry while accepting: RETRY_ACCEPT applies to an offer whose accept failed or is backing off');
+    expect(depositCommandRefusal(h.value(), h.ctx(), 'RETRY_ACCEPT')).toBe(
+      'nothing to retry while accepting: RETRY_ACCEPT applies to an offer whose accept failed or is backing off',
+    );
     expect(h.snap().can({ type: 'ASSIGN', accountId: 'x', by: 'o' })).toBe(false);
     expect(depositCommandRefusal(h.value(), h.ctx(), 'ASSIGN')).toBe('deposit ti-1 is already attributed to account acct-7');
   });

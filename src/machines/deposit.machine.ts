@@ -2,9 +2,24 @@ import { assertEvent, assign, fromPromise, setup } from 'xstate';
 import { z } from 'zod';
 import { backoffDelayMs, isoAfter, msUntil, nowIso } from './backoff.js';
 import type { DepositActors, FetchAcceptContextInput, PrepareAcceptInput } from './deposit.actors.js';
-import { appendDepositHistory, assignCreditsAtOnce, closedReason, decideAcceptFailure, initialDepositContext, type DepositContext, type DepositInput } from './deposit.context.js';
+import {
+  appendDepositHistory,
+  assignCreditsAtOnce,
+  closedReason,
+  decideAcceptFailure,
+  initialDepositContext,
+  type DepositContext,
+  type DepositInput,
+} from './deposit.context.js';
 import { describeFailure, toFailure } from './failure.js';
-import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import type {
+  ChoiceContext,
+  ExecuteSubmissionInput,
+  ExecuteSubmissionOutput,
+  PreparedSubmission,
+  SignedSubmission,
+  VerifyAndSignInput,
+} from './submission.js';
 
 /**
  * One deposit, from the ledger fact that created it to a final outcome. 1-step deposits are
@@ -25,7 +40,11 @@ export type DepositOperatorCommand = z.infer<typeof DepositOperatorCommand>;
 export const DepositEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('CREDITED'), accountId: z.string(), updateId: z.string().nullable(), creditedAmount: z.string().nullable() }),
   /** updateId is null when ingestion decided expiry from the record time alone. */
-  z.object({ type: z.literal('OFFER_CLOSED'), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']), updateId: z.string().nullable() }),
+  z.object({
+    type: z.literal('OFFER_CLOSED'),
+    outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']),
+    updateId: z.string().nullable(),
+  }),
   ...DepositOperatorCommand.options,
   z.object({ type: z.literal('RESUME') }),
 ]);
@@ -41,7 +60,11 @@ function requireValue<T>(value: T | null, what: string): T {
 }
 
 function offerOf(c: DepositContext): FetchAcceptContextInput {
-  return { depositId: c.depositId, transferInstructionCid: requireValue(c.transferInstructionCid, 'transfer instruction'), instrument: c.instrument };
+  return {
+    depositId: c.depositId,
+    transferInstructionCid: requireValue(c.transferInstructionCid, 'transfer instruction'),
+    instrument: c.instrument,
+  };
 }
 
 const commandIdOf = (c: DepositContext) => `deposit-accept-${c.depositId}`;
@@ -50,7 +73,12 @@ function failed(c: DepositContext, step: 'context' | 'prepare' | 'sign' | 'execu
   const failure = toFailure(error);
   return {
     lastFailure: { step, failure, at: nowIso() },
-    history: appendDepositHistory(c, { kind: `${step}_failed`, detail: describeFailure(failure), code: failure.code, ...(failure.status === undefined ? {} : { status: failure.status }) }),
+    history: appendDepositHistory(c, {
+      kind: `${step}_failed`,
+      detail: describeFailure(failure),
+      code: failure.code,
+      ...(failure.status === undefined ? {} : { status: failure.status }),
+    }),
   };
 }
 
@@ -81,7 +109,8 @@ export const depositMachine = setup({
     noInstruction: ({ context }) => context.transferInstructionCid === null,
     notCredited: ({ context }) => context.credit === null,
     firstAcceptedClose: ({ context, event }) => event.type === 'OFFER_CLOSED' && event.outcome === 'accepted' && context.closed === null,
-    closedAs: ({ event }, outcome: 'accepted' | 'rejected' | 'withdrawn' | 'expired' | 'failed') => event.type === 'OFFER_CLOSED' && event.outcome === outcome,
+    closedAs: ({ event }, outcome: 'accepted' | 'rejected' | 'withdrawn' | 'expired' | 'failed') =>
+      event.type === 'OFFER_CLOSED' && event.outcome === outcome,
     creditsAtOnce: ({ context }) => assignCreditsAtOnce(context),
     offerAccepted: ({ context }) => context.closed?.outcome === 'accepted',
     budgetLeft: ({ context }) => context.acceptAttempts < context.policy.maxAcceptAttempts,
@@ -94,7 +123,10 @@ export const depositMachine = setup({
       assertEvent(event, 'CREDITED');
       return {
         credit: { accountId: event.accountId, by: 'ingestion' as const, updateId: event.updateId, creditedAmount: event.creditedAmount },
-        history: appendDepositHistory(context, { kind: 'credited', detail: `credited to ${event.accountId} by ingestion (update ${event.updateId ?? '?'})` }),
+        history: appendDepositHistory(context, {
+          kind: 'credited',
+          detail: `credited to ${event.accountId} by ingestion (update ${event.updateId ?? '?'})`,
+        }),
       };
     }),
     recordClosed: assign(({ context, event }) => {
@@ -102,7 +134,10 @@ export const depositMachine = setup({
       return {
         closed: { outcome: event.outcome, updateId: event.updateId },
         outcomeReason: event.outcome === 'accepted' ? null : closedReason(event.outcome),
-        history: appendDepositHistory(context, { kind: 'offer_closed', detail: `${event.outcome}${event.updateId ? ` in update ${event.updateId}` : ' (by ingested record time)'}` }),
+        history: appendDepositHistory(context, {
+          kind: 'offer_closed',
+          detail: `${event.outcome}${event.updateId ? ` in update ${event.updateId}` : ' (by ingested record time)'}`,
+        }),
       };
     }),
     assignAccount: assign(({ context, event }) => {
@@ -120,7 +155,12 @@ export const depositMachine = setup({
     }),
     operatorRetry: assign(({ context, event }) => {
       assertEvent(event, 'RETRY_ACCEPT');
-      return { acceptAttempts: 0, outcomeReason: null, retryAt: null, history: appendDepositHistory(context, { kind: 'operator_retry', detail: `accept retry requested by ${event.by}` }) };
+      return {
+        acceptAttempts: 0,
+        outcomeReason: null,
+        retryAt: null,
+        history: appendDepositHistory(context, { kind: 'operator_retry', detail: `accept retry requested by ${event.by}` }),
+      };
     }),
     beginAccept: assign(({ context }) => ({
       acceptAttempts: context.acceptAttempts + 1,
@@ -132,13 +172,19 @@ export const depositMachine = setup({
     })),
     scheduleRetry: assign(({ context }) => {
       const delay = backoffDelayMs(context.policy.backoff, context.acceptAttempts);
-      return { retryAt: isoAfter(delay), history: appendDepositHistory(context, { kind: 'backoff', detail: `next accept in ${delay} ms` }) };
+      return {
+        retryAt: isoAfter(delay),
+        history: appendDepositHistory(context, { kind: 'backoff', detail: `next accept in ${delay} ms` }),
+      };
     }),
     // The attempt the refusal ended is given back: lack of traffic is the validator's, not the deposit's.
     awaitTraffic: assign(({ context }) => ({
       acceptAttempts: Math.max(0, context.acceptAttempts - 1),
       retryAt: isoAfter(context.policy.backoff.initialMs),
-      history: appendDepositHistory(context, { kind: 'traffic_held', detail: 'the validator is out of traffic: accepting again once it has some (not counted)' }),
+      history: appendDepositHistory(context, {
+        kind: 'traffic_held',
+        detail: 'the validator is out of traffic: accepting again once it has some (not counted)',
+      }),
     })),
     awaitConfirmation: assign(({ context }) => ({ retryAt: isoAfter(context.policy.acceptConfirmMs) })),
     giveUp: assign(({ context }) => {
@@ -233,10 +279,15 @@ export const depositMachine = setup({
           invoke: {
             id: 'executeSubmission',
             src: 'executeSubmission',
-            input: ({ context }) => ({ submissionId: `${context.depositId}-accept-${context.executeCount}`, signed: requireValue(context.signed, 'signed accept') }),
+            input: ({ context }) => ({
+              submissionId: `${context.depositId}-accept-${context.executeCount}`,
+              signed: requireValue(context.signed, 'signed accept'),
+            }),
             onDone: {
               target: '#deposit.awaitingLedger',
-              actions: assign(({ context }) => ({ history: appendDepositHistory(context, { kind: 'submitted', detail: 'accept submitted' }) })),
+              actions: assign(({ context }) => ({
+                history: appendDepositHistory(context, { kind: 'submitted', detail: 'accept submitted' }),
+              })),
             },
             onError: { target: '#deposit.stepFailed', actions: assign(({ context, event }) => failed(context, 'execute', event.error)) },
           },
@@ -266,7 +317,10 @@ export const depositMachine = setup({
     awaitingLedger: {
       entry: 'awaitConfirmation',
       after: {
-        untilRetryAt: [{ guard: 'budgetLeft', target: 'accepting' }, { target: 'acceptFailed', actions: 'giveUp' }],
+        untilRetryAt: [
+          { guard: 'budgetLeft', target: 'accepting' },
+          { target: 'acceptFailed', actions: 'giveUp' },
+        ],
       },
       on: {
         RESUME: { target: 'awaitingLedger', reenter: true },

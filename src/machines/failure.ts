@@ -24,7 +24,6 @@ export const ActorFailure = z.object({
 });
 export type ActorFailure = z.infer<typeof ActorFailure>;
 
-
 /**
  * A submission refused for traffic: definitely not sequenced (Canton's SequencerDeliverError
  * codes carry definiteAnswer), so the same signed transaction may be sent again, and the refusal

@@ -33,6 +33,7 @@ export function commandsAccepted(type: MachineTypeName, stateValue: unknown, con
 }
 
 function refusal(type: MachineTypeName, stateValue: unknown, context: unknown, command: string): string {
-  if (type === 'withdrawal') return withdrawalCommandRefusal(stateValue, WithdrawalContext.parse(context), command as 'RETRY' | 'CANCEL' | 'FAIL');
+  if (type === 'withdrawal')
+    return withdrawalCommandRefusal(stateValue, WithdrawalContext.parse(context), command as 'RETRY' | 'CANCEL' | 'FAIL');
   return depositCommandRefusal(stateValue, DepositContext.parse(context), command as 'RETRY_ACCEPT' | 'ASSIGN');
 }

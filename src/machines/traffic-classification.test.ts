@@ -4,7 +4,13 @@ import type { JsCantonError } from '../ledger/schema/index.js';
 import { DEFAULT_DEPOSIT_POLICY, decideAcceptFailure, type DepositContext } from './deposit.context.js';
 import { toActorError, trafficRefusalOf } from './effects/errors.js';
 import { failureClass, isTrafficRefusal, type ActorFailure } from './failure.js';
-import { DEFAULT_WITHDRAWAL_POLICY, decideAfterFailure, decideAfterWithdrawFailure, initialWithdrawalContext, type WithdrawalContext } from './withdrawal.context.js';
+import {
+  DEFAULT_WITHDRAWAL_POLICY,
+  decideAfterFailure,
+  decideAfterWithdrawFailure,
+  initialWithdrawalContext,
+  type WithdrawalContext,
+} from './withdrawal.context.js';
 import { failureReasonCode } from './withdrawal.reason-code.js';
 
 /**
@@ -15,12 +21,15 @@ import { failureReasonCode } from './withdrawal.reason-code.js';
 
 function ledgerError(status: number, e: Omit<JsCantonError, 'context'> & { context?: Record<string, string> }): LedgerApiError {
   const canton: JsCantonError = { context: {}, ...e };
-  return new LedgerApiError(`POST /v2/interactive-submission/executeAndWait: HTTP ${status} ${e.code} (category ${e.errorCategory}): ${e.cause}`, {
-    status,
-    code: e.code,
-    errorCategory: e.errorCategory,
-    cantonError: canton,
-  });
+  return new LedgerApiError(
+    `POST /v2/interactive-submission/executeAndWait: HTTP ${status} ${e.code} (category ${e.errorCategory}): ${e.cause}`,
+    {
+      status,
+      code: e.code,
+      errorCategory: e.errorCategory,
+      cantonError: canton,
+    },
+  );
 }
 
 // The participant's refusal of the send (TransactionProcessor.SubmissionErrors.SequencerRequest): the sequencer's error is in its context.
@@ -36,10 +45,26 @@ const sendRefused = ledgerError(409, {
   },
 });
 // Refused after ordering (TrafficControlValidator): the deliver error's status itself.
-const notEnough = ledgerError(400, { code: 'SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT', cause: 'AboveTrafficLimit(member = PAR::p::1220, trafficCost = 5120, …)', errorCategory: 9, grpcCodeValue: 9 });
-const outdated = ledgerError(400, { code: 'OUTDATED_TRAFFIC_COST', cause: 'Submission was refused because traffic cost was outdated.', errorCategory: 9, grpcCodeValue: 9 });
+const notEnough = ledgerError(400, {
+  code: 'SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT',
+  cause: 'AboveTrafficLimit(member = PAR::p::1220, trafficCost = 5120, …)',
+  errorCategory: 9,
+  grpcCodeValue: 9,
+});
+const outdated = ledgerError(400, {
+  code: 'OUTDATED_TRAFFIC_COST',
+  cause: 'Submission was refused because traffic cost was outdated.',
+  errorCategory: 9,
+  grpcCodeValue: 9,
+});
 // The same participant error for another reason (a sequencer unreachable): not about traffic.
-const otherSendFailure = ledgerError(409, { code: 'SEQUENCER_REQUEST_FAILED', cause: 'Failed to send command', errorCategory: 2, grpcCodeValue: 10, context: { sendError: 'RequestFailed(no connection available)' } });
+const otherSendFailure = ledgerError(409, {
+  code: 'SEQUENCER_REQUEST_FAILED',
+  cause: 'Failed to send command',
+  errorCategory: 2,
+  grpcCodeValue: 10,
+  context: { sendError: 'RequestFailed(no connection available)' },
+});
 
 describe('recognising a refusal for traffic', () => {
   it.each([
@@ -51,12 +76,16 @@ describe('recognising a refusal for traffic', () => {
     expect(trafficRefusalOf(e)).toBe(expected);
   });
 
-  it('becomes the machines\' own codes: definite, worth sending again, the sequencer\'s words kept', () => {
+  it("becomes the machines' own codes: definite, worth sending again, the sequencer's words kept", () => {
     const f = toActorError(sendRefused, 'execute withdrawal-w-1-1').failure;
     expect(f).toMatchObject({ code: 'TRAFFIC_EXHAUSTED', retryable: true, definiteAnswer: true, status: 409, category: 2 });
     expect(f.message).toContain('SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT');
     expect(toActorError(notEnough, 'execute').failure).toMatchObject({ code: 'TRAFFIC_EXHAUSTED', retryable: true, definiteAnswer: true });
-    expect(toActorError(outdated, 'execute').failure).toMatchObject({ code: 'TRAFFIC_COST_OUTDATED', retryable: true, definiteAnswer: true });
+    expect(toActorError(outdated, 'execute').failure).toMatchObject({
+      code: 'TRAFFIC_COST_OUTDATED',
+      retryable: true,
+      definiteAnswer: true,
+    });
     expect(toActorError(otherSendFailure, 'execute').failure.code).toBe('SEQUENCER_REQUEST_FAILED');
     // A closed set for metrics and reason codes.
     expect(failureClass(f)).toBe('TRAFFIC_EXHAUSTED');
@@ -65,8 +94,22 @@ describe('recognising a refusal for traffic', () => {
   });
 });
 
-const trafficFailure: ActorFailure = { code: 'TRAFFIC_EXHAUSTED', message: 'no traffic', retryable: true, definiteAnswer: true, status: 409, category: 2 };
-const definite: ActorFailure = { code: 'LOCAL_VERDICT_LOCKED_CONTRACTS', message: 'locked', retryable: true, definiteAnswer: true, status: 409, category: 2 };
+const trafficFailure: ActorFailure = {
+  code: 'TRAFFIC_EXHAUSTED',
+  message: 'no traffic',
+  retryable: true,
+  definiteAnswer: true,
+  status: 409,
+  category: 2,
+};
+const definite: ActorFailure = {
+  code: 'LOCAL_VERDICT_LOCKED_CONTRACTS',
+  message: 'locked',
+  retryable: true,
+  definiteAnswer: true,
+  status: 409,
+  category: 2,
+};
 
 function submitted(failure: ActorFailure, over: Partial<WithdrawalContext> = {}): WithdrawalContext {
   const c = initialWithdrawalContext({
@@ -107,6 +150,11 @@ describe('what the machines decide on it', () => {
       lastFailure: { step: 'execute', failure: trafficFailure, at: '2030-01-01T00:00:00Z' },
     } as unknown as DepositContext;
     expect(decideAcceptFailure(deposit)).toBe('trafficBackoff');
-    expect(decideAcceptFailure({ ...deposit, lastFailure: { step: 'execute', failure: definite, at: '2030-01-01T00:00:00Z' } } as DepositContext)).toBe('acceptFailed');
+    expect(
+      decideAcceptFailure({
+        ...deposit,
+        lastFailure: { step: 'execute', failure: definite, at: '2030-01-01T00:00:00Z' },
+      } as DepositContext),
+    ).toBe('acceptFailed');
   });
 });

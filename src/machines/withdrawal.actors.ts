@@ -1,5 +1,20 @@
-import type { AttemptStanding, CheckAttemptInput, ReleaseReservationInput, ReservedHolding, ReserveHoldingsInput, ReserveHoldingsOutput } from '../store/reservations.js';
-import type { ChoiceContext, ExecuteSubmissionInput, ExecuteSubmissionOutput, InstrumentRef, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import type {
+  AttemptStanding,
+  CheckAttemptInput,
+  ReleaseReservationInput,
+  ReservedHolding,
+  ReserveHoldingsInput,
+  ReserveHoldingsOutput,
+} from '../store/reservations.js';
+import type {
+  ChoiceContext,
+  ExecuteSubmissionInput,
+  ExecuteSubmissionOutput,
+  InstrumentRef,
+  PreparedSubmission,
+  SignedSubmission,
+  VerifyAndSignInput,
+} from './submission.js';
 
 /**
  * The effects of the withdrawal machine. Each is a named `fromPromise` actor in the machine's

@@ -65,7 +65,10 @@ export const WithdrawalInput = z.object({
    * reported (completed, or failed with a re-credit) and an expired offer is withdrawn. Absent for
    * every withdrawal the machine pays itself.
    */
-  recoveredOffer: z.object({ updateId: z.string().min(1), transferInstructionCid: z.string().min(1) }).nullable().optional(),
+  recoveredOffer: z
+    .object({ updateId: z.string().min(1), transferInstructionCid: z.string().min(1) })
+    .nullable()
+    .optional(),
 });
 export type WithdrawalInput = z.infer<typeof WithdrawalInput>;
 
@@ -109,7 +112,10 @@ export const WithdrawalContext = WithdrawalInput.extend({
    * fact the safety rule is decided on after a crash; it is persisted before the execute leaves.
    */
   executeCount: z.number().int().nonnegative(),
-  factory: z.object({ factoryId: z.string(), transferKind: z.enum(['self', 'direct', 'offer']) }).extend(ChoiceContext.shape).nullable(),
+  factory: z
+    .object({ factoryId: z.string(), transferKind: z.enum(['self', 'direct', 'offer']) })
+    .extend(ChoiceContext.shape)
+    .nullable(),
   prepared: PreparedSubmission.nullable(),
   /** The signed transaction of the attempt: re-executing it is always safe (same inputs). */
   signed: SignedSubmission.nullable(),
@@ -132,7 +138,9 @@ export const WithdrawalContext = WithdrawalInput.extend({
       attempt: z.number().int().nonnegative(),
     })
     .nullable(),
-  closed: z.object({ updateId: z.string().nullable(), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']) }).nullable(),
+  closed: z
+    .object({ updateId: z.string().nullable(), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']) })
+    .nullable(),
   /**
    * The highest attempt ingestion reported expired (ATTEMPT_EXPIRED) while the machine held no
    * reservation of it: the attempt being reserved, whose reservation committed but whose answer had
@@ -182,8 +190,18 @@ export function initialWithdrawalContext(input: WithdrawalInput): WithdrawalCont
 }
 
 /** Appends to the history, dropping the oldest entries beyond MAX_HISTORY. */
-export function appendHistory(context: Pick<WithdrawalContext, 'history' | 'attempt'>, entry: Omit<HistoryEntry, 'at' | 'attempt'> & { attempt?: number }): HistoryEntry[] {
-  const full: HistoryEntry = { at: new Date().toISOString(), attempt: entry.attempt ?? context.attempt, kind: entry.kind, detail: entry.detail, ...(entry.code === undefined ? {} : { code: entry.code }), ...(entry.status === undefined ? {} : { status: entry.status }) };
+export function appendHistory(
+  context: Pick<WithdrawalContext, 'history' | 'attempt'>,
+  entry: Omit<HistoryEntry, 'at' | 'attempt'> & { attempt?: number },
+): HistoryEntry[] {
+  const full: HistoryEntry = {
+    at: new Date().toISOString(),
+    attempt: entry.attempt ?? context.attempt,
+    kind: entry.kind,
+    detail: entry.detail,
+    ...(entry.code === undefined ? {} : { code: entry.code }),
+    ...(entry.status === undefined ? {} : { status: entry.status }),
+  };
   const next = [...context.history, full];
   return next.length > MAX_HISTORY ? next.slice(next.length - MAX_HISTORY) : next;
 }
@@ -308,7 +326,11 @@ export function decideAfterWithdrawFailure(c: WithdrawalContext, f: ActorFailure
 }
 
 /** The reason recorded when a failure stops the automation: exhausted budgets fail, anything else halts. */
-export function stopReasons(c: WithdrawalContext): { pendingFailure: string | null; haltReason: string | null; reasonCode: WithdrawalReasonCode | null } {
+export function stopReasons(c: WithdrawalContext): {
+  pendingFailure: string | null;
+  haltReason: string | null;
+  reasonCode: WithdrawalReasonCode | null;
+} {
   const last = c.lastFailure;
   const kept = { pendingFailure: c.pendingFailure, haltReason: c.haltReason, reasonCode: c.reasonCode ?? null };
   if (last === null) return kept;
@@ -316,10 +338,18 @@ export function stopReasons(c: WithdrawalContext): { pendingFailure: string | nu
   if (c.pendingFailure !== null || c.cancelRequested !== null) return kept;
   if (last.failure.code === Failure.RECEIVER_UNKNOWN) {
     // Nothing an operator can do but fail it: end it (holdings released, the customer re-credited).
-    return { pendingFailure: `the receiver ${c.receiver} is not known on the ledger: nothing was sent (${describeFailure(last.failure)})`, haltReason: null, reasonCode: 'RECEIVER_UNKNOWN' };
+    return {
+      pendingFailure: `the receiver ${c.receiver} is not known on the ledger: nothing was sent (${describeFailure(last.failure)})`,
+      haltReason: null,
+      reasonCode: 'RECEIVER_UNKNOWN',
+    };
   }
   if (isTransient(last.failure)) {
-    return { pendingFailure: `gave up after ${c.transientFailures} transient failures; last ${what}`, haltReason: c.haltReason, reasonCode: 'RETRIES_EXHAUSTED' };
+    return {
+      pendingFailure: `gave up after ${c.transientFailures} transient failures; last ${what}`,
+      haltReason: c.haltReason,
+      reasonCode: 'RETRIES_EXHAUSTED',
+    };
   }
   return { pendingFailure: null, haltReason: what, reasonCode: failureReasonCode(last.failure) };
 }
@@ -385,9 +415,14 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): Wit
       };
     case 'awaitingLedger': {
       const stop = c.pendingFailure ?? c.haltReason;
-      if (stop !== null) return { status: 'awaiting_ledger', reason: `no further submissions (${stop}); waiting for the ledger outcome${deadline}`, code };
+      if (stop !== null)
+        return { status: 'awaiting_ledger', reason: `no further submissions (${stop}); waiting for the ledger outcome${deadline}`, code };
       if ((path[1] === 'resubmitBackoff' || path[1] === 'resubmitting') && heldForTraffic(c)) {
-        return { status: 'awaiting_ledger', reason: `held: the validator is out of synchronizer traffic; the signed transaction is sent again once it has some${deadline} (${describeFailure(c.lastFailure!.failure)})`, code: failed };
+        return {
+          status: 'awaiting_ledger',
+          reason: `held: the validator is out of synchronizer traffic; the signed transaction is sent again once it has some${deadline} (${describeFailure(c.lastFailure!.failure)})`,
+          code: failed,
+        };
       }
       if (path[1] === 'resubmitBackoff') return { status: 'awaiting_ledger', reason: backoffReason(c), code: failed };
       return { status: 'awaiting_ledger', reason: `waiting for the ledger outcome${deadline}`, code: null };
@@ -401,7 +436,11 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): Wit
     case 'stalled':
       return { status: 'stalled', reason: c.outcomeReason, code };
     case 'pendingAcceptance':
-      return { status: 'pending_acceptance', reason: c.transfer?.transferInstructionCid ? `offer ${c.transfer.transferInstructionCid} awaits the receiver` : null, code: null };
+      return {
+        status: 'pending_acceptance',
+        reason: c.transfer?.transferInstructionCid ? `offer ${c.transfer.transferInstructionCid} awaits the receiver` : null,
+        code: null,
+      };
     case 'withdrawingOffer':
     case 'offerWithdrawWait':
     case 'offerWithdrawHalted':
@@ -429,8 +468,10 @@ function withdrawReason(top: string, c: WithdrawalContext): string {
   const offer = c.transfer?.transferInstructionCid ?? '(unknown)';
   const why = c.closed?.outcome === 'expired' ? 'the offer expired unaccepted' : (c.pendingFailure ?? 'failing');
   const f = c.lastFailure?.step === 'withdraw' ? `; last try failed: ${describeFailure(c.lastFailure.failure)}` : '';
-  if (top === 'offerWithdrawHalted') return `${why}: withdrawing offer ${offer} to unlock the treasury's funds stopped${f}; RETRY once the cause is fixed`;
-  if (top === 'offerWithdrawWait') return `${why}: withdrawing offer ${offer} to unlock the treasury's funds; waiting for the ledger to show it closed (next try at ${c.retryAt ?? 'once possible'})${f}`;
+  if (top === 'offerWithdrawHalted')
+    return `${why}: withdrawing offer ${offer} to unlock the treasury's funds stopped${f}; RETRY once the cause is fixed`;
+  if (top === 'offerWithdrawWait')
+    return `${why}: withdrawing offer ${offer} to unlock the treasury's funds; waiting for the ledger to show it closed (next try at ${c.retryAt ?? 'once possible'})${f}`;
   return `${why}: withdrawing offer ${offer} to unlock the treasury's funds`;
 }
 
@@ -442,7 +483,6 @@ function backoffReason(c: WithdrawalContext): string {
 function lastHistoryDetail(c: WithdrawalContext): string | null {
   return c.history[c.history.length - 1]?.detail ?? null;
 }
-
 
 /**
  * Why an operator command is refused in this state, in words for the 409 body. The authority is

@@ -3,7 +3,13 @@ import { afterEach, beforeEach, describe, it, vi } from 'vitest';
 import { createActor } from 'xstate';
 import { ActorError } from './failure.js';
 import { Failure } from '../failures.js';
-import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import type {
+  ExecuteSubmissionInput,
+  ExecuteSubmissionOutput,
+  PreparedSubmission,
+  SignedSubmission,
+  VerifyAndSignInput,
+} from './submission.js';
 import { driver, scripted } from '../../test/support/machines/driver.js';
 import { Script, type ScriptedCall } from '../../test/support/machines/script.js';
 import type {
@@ -42,7 +48,14 @@ import { statePath } from './state-path.js';
  * for the withdrawal's current attempt in the database, and only once.
  */
 
-const POLICY = { ...DEFAULT_WITHDRAWAL_POLICY, maxAttempts: 3, maxTransientRetries: 2, backoff: { initialMs: 1_000, maxMs: 8_000, factor: 2 }, fundsRecheckMs: 5_000, fundsTimeoutMs: 60_000 };
+const POLICY = {
+  ...DEFAULT_WITHDRAWAL_POLICY,
+  maxAttempts: 3,
+  maxTransientRetries: 2,
+  backoff: { initialMs: 1_000, maxMs: 8_000, factor: 2 },
+  fundsRecheckMs: 5_000,
+  fundsTimeoutMs: 60_000,
+};
 const INPUT: WithdrawalInput = {
   withdrawalId: 'w-1',
   purpose: 'payout',
@@ -54,10 +67,15 @@ const INPUT: WithdrawalInput = {
   transferPolicy: 'direct-or-offer',
   policy: POLICY,
 };
-const COMMANDS = [{ type: 'RETRY', by: 'ops' }, { type: 'CANCEL', by: 'ops', reason: 'r' }, { type: 'FAIL', by: 'ops', reason: 'r' }] as const;
+const COMMANDS = [
+  { type: 'RETRY', by: 'ops' },
+  { type: 'CANCEL', by: 'ops', reason: 'r' },
+  { type: 'FAIL', by: 'ops', reason: 'r' },
+] as const;
 
 const flush = () => vi.advanceTimersByTimeAsync(0);
-const err = (code: string, o: { retryable?: boolean; definiteAnswer?: boolean; status?: number } = {}) => new ActorError({ code, message: code, retryable: o.retryable ?? false, ...o });
+const err = (code: string, o: { retryable?: boolean; definiteAnswer?: boolean; status?: number } = {}) =>
+  new ActorError({ code, message: code, retryable: o.retryable ?? false, ...o });
 const TRANSIENT = err('UNAVAILABLE', { retryable: true, status: 503 });
 const AMBIGUOUS = err('DEADLINE_EXCEEDED', { retryable: true, definiteAnswer: false, status: 504 });
 const DEFINITE = err('LOCAL_VERDICT_TIMEOUT', { definiteAnswer: true, status: 409 });
@@ -93,12 +111,14 @@ class World {
 
   /** What the runtime's projection does when the machine ends: leftover reservations the database may release. */
   settleFinal(): void {
-    for (const [attempt, r] of this.reservations) if (!r.submitted || this.pastDeadline.has(attempt) || r.holdings.some((h) => this.spent.has(h))) r.live = false;
+    for (const [attempt, r] of this.reservations)
+      if (!r.submitted || this.pastDeadline.has(attempt) || r.holdings.some((h) => this.spent.has(h))) r.live = false;
   }
 
   reserve(attempt: number, mode: 'ok' | 'lost' | 'transient' | 'insufficient'): { output: ReserveHoldingsOutput } | { error: unknown } {
     if (mode === 'transient') return { error: TRANSIENT };
-    if (mode === 'insufficient') return { output: { kind: 'insufficient', needed: '10', available: '3', reason: 'insufficient free funds' } };
+    if (mode === 'insufficient')
+      return { output: { kind: 'insufficient', needed: '10', available: '3', reason: 'insufficient free funds' } };
     const existing = this.reservations.get(attempt);
     if (existing === undefined) {
       this.reservations.set(attempt, { holdings: [`h${attempt}-a`, `h${attempt}-b`], live: true, submitted: false });
@@ -107,7 +127,13 @@ class World {
       return { error: err('ATTEMPT_ALREADY_USED') };
     }
     const r = this.reservations.get(attempt)!;
-    const output: ReserveHoldingsOutput = { kind: 'reserved', attempt, holdings: r.holdings.map((contractId) => ({ contractId, amount: '5.0000000000' })), total: '10.0000000000', deadline: `2030-01-01T00:0${attempt}:00.000Z` };
+    const output: ReserveHoldingsOutput = {
+      kind: 'reserved',
+      attempt,
+      holdings: r.holdings.map((contractId) => ({ contractId, amount: '5.0000000000' })),
+      total: '10.0000000000',
+      deadline: `2030-01-01T00:0${attempt}:00.000Z`,
+    };
     return mode === 'lost' ? { error: TRANSIENT } : { output };
   }
 
@@ -115,7 +141,12 @@ class World {
     for (const r of this.reservations.values()) r.live = false;
   }
 
-  execute(attempt: number, inputs: string[], mode: 'ok' | 'ambiguousCommitted' | 'ambiguous' | 'definite' | 'transient' | 'dropped', kind: 'direct' | 'offer'): { output: ExecuteSubmissionOutput } | { error: unknown } {
+  execute(
+    attempt: number,
+    inputs: string[],
+    mode: 'ok' | 'ambiguousCommitted' | 'ambiguous' | 'definite' | 'transient' | 'dropped',
+    kind: 'direct' | 'offer',
+  ): { output: ExecuteSubmissionOutput } | { error: unknown } {
     const r = this.reservations.get(attempt);
     if (r) r.submitted = true;
     if (this.pastDeadline.has(attempt)) return { error: DEFINITE };
@@ -149,7 +180,18 @@ class World {
   }
 }
 
-type Answer = 'ok' | 'lost' | 'transient' | 'insufficient' | 'ambiguous' | 'ambiguousCommitted' | 'definite' | 'dropped' | 'inputGone' | 'offer' | 'fatal';
+type Answer =
+  | 'ok'
+  | 'lost'
+  | 'transient'
+  | 'insufficient'
+  | 'ambiguous'
+  | 'ambiguousCommitted'
+  | 'definite'
+  | 'dropped'
+  | 'inputGone'
+  | 'offer'
+  | 'fatal';
 
 function answer(call: ScriptedCall, w: World, a: Answer): void {
   const settle = (r: { output: unknown } | { error: unknown }) => ('output' in r ? call.resolve(r.output) : call.reject(r.error));
@@ -167,18 +209,34 @@ function answer(call: ScriptedCall, w: World, a: Answer): void {
       }
       return;
     case 'checkAttempt':
-      call.resolve({ standing: w.standing(call.input as CheckAttemptInput), ingestedThrough: 1, detail: 'model' } satisfies CheckAttemptOutput);
+      call.resolve({
+        standing: w.standing(call.input as CheckAttemptInput),
+        ingestedThrough: 1,
+        detail: 'model',
+      } satisfies CheckAttemptOutput);
       return;
     case 'fetchTransferFactory':
       if (a === 'transient') call.reject(TRANSIENT);
       else if (a === 'fatal') call.reject(err('PERMISSION_DENIED', { status: 403 }));
-      else call.resolve({ factoryId: 'f', transferKind: a === 'offer' ? 'offer' : 'direct', choiceContextData: {}, disclosedContracts: [] } satisfies TransferFactoryOutput);
+      else
+        call.resolve({
+          factoryId: 'f',
+          transferKind: a === 'offer' ? 'offer' : 'direct',
+          choiceContextData: {},
+          disclosedContracts: [],
+        } satisfies TransferFactoryOutput);
       return;
     case 'prepareTransfer': {
       const i = call.input as PrepareTransferInput;
       if (a === 'inputGone' || i.inputHoldingCids.some((h) => w.spent.has(h))) call.reject(INPUT_GONE);
       else if (a === 'transient') call.reject(TRANSIENT);
-      else call.resolve({ commandId: i.commandId, preparedTransaction: JSON.stringify({ attempt: i.attempt, inputs: i.inputHoldingCids }), preparedTransactionHash: 'h', hashingSchemeVersion: 'V2' } satisfies PreparedSubmission);
+      else
+        call.resolve({
+          commandId: i.commandId,
+          preparedTransaction: JSON.stringify({ attempt: i.attempt, inputs: i.inputHoldingCids }),
+          preparedTransactionHash: 'h',
+          hashingSchemeVersion: 'V2',
+        } satisfies PreparedSubmission);
       return;
     }
     case 'verifyAndSign':
@@ -237,7 +295,12 @@ async function report(h: Harness, w: World, r: Report): Promise<boolean> {
     case 'transfer':
       if (!w.committed || w.transferReported) return false;
       w.transferReported = true;
-      return send({ type: 'TRANSFERRED', updateId: w.updateId(), outcome: w.committed.kind === 'offer' ? 'pending' : 'completed', transferInstructionCid: w.committed.kind === 'offer' ? 'ti-1' : null });
+      return send({
+        type: 'TRANSFERRED',
+        updateId: w.updateId(),
+        outcome: w.committed.kind === 'offer' ? 'pending' : 'completed',
+        transferInstructionCid: w.committed.kind === 'offer' ? 'ti-1' : null,
+      });
     case 'deadline': {
       // The ledger's record time passes the deadline of the database's current attempt.
       if (w.dbAttempt === 0 || w.pastDeadline.has(w.dbAttempt)) return false;
@@ -287,7 +350,10 @@ const isFinal = (h: Harness) => h.snap().status === 'done';
 function checkCommandAccepted(h: Harness, trail: string[]): void {
   if (isFinal(h) || h.script.pending().length > 0) return;
   const accepted = COMMANDS.filter((c) => h.snap().can(c)).map((c) => c.type);
-  if (accepted.length === 0) throw new Error(`no operator command accepted in ${JSON.stringify(h.value())} (context ${JSON.stringify(summary(h))}) after: ${trail.slice(-25).join(' | ')}`);
+  if (accepted.length === 0)
+    throw new Error(
+      `no operator command accepted in ${JSON.stringify(h.value())} (context ${JSON.stringify(summary(h))}) after: ${trail.slice(-25).join(' | ')}`,
+    );
 }
 
 /**
@@ -320,15 +386,33 @@ async function drain(h: Harness, w: World, trail: string[]): Promise<void> {
     if (await report(h, w, 'receiverRejects')) continue;
     break;
   }
-  throw new Error(`funds held for good in ${JSON.stringify(h.value())} (${isFinal(h) ? 'final' : 'not final'}; context ${JSON.stringify(summary(h))}; world ${JSON.stringify(worldSummary(w))}) after: ${trail.slice(-25).join(' | ')}`);
+  throw new Error(
+    `funds held for good in ${JSON.stringify(h.value())} (${isFinal(h) ? 'final' : 'not final'}; context ${JSON.stringify(summary(h))}; world ${JSON.stringify(worldSummary(w))}) after: ${trail.slice(-25).join(' | ')}`,
+  );
 }
 
 function summary(h: Harness) {
   const c = h.ctx();
-  return { attempt: c.attempt, reservation: c.reservation?.attempt ?? null, executeCount: c.executeCount, signed: c.signed !== null, pendingFailure: c.pendingFailure, haltReason: c.haltReason, cancel: c.cancelRequested !== null, expiredUnheld: c.expiredUnheld ?? null };
+  return {
+    attempt: c.attempt,
+    reservation: c.reservation?.attempt ?? null,
+    executeCount: c.executeCount,
+    signed: c.signed !== null,
+    pendingFailure: c.pendingFailure,
+    haltReason: c.haltReason,
+    cancel: c.cancelRequested !== null,
+    expiredUnheld: c.expiredUnheld ?? null,
+  };
 }
 function worldSummary(w: World) {
-  return { dbAttempt: w.dbAttempt, pastDeadline: [...w.pastDeadline], expiryEmitted: w.expiryEmitted, committed: w.committed, offer: w.offer, live: [...w.reservations].filter(([, r]) => r.live).map(([a]) => a) };
+  return {
+    dbAttempt: w.dbAttempt,
+    pastDeadline: [...w.pastDeadline],
+    expiryEmitted: w.expiryEmitted,
+    committed: w.committed,
+    offer: w.offer,
+    live: [...w.reservations].filter(([, r]) => r.live).map(([a]) => a),
+  };
 }
 
 beforeEach(() => {
@@ -340,19 +424,36 @@ afterEach(() => {
 });
 
 describe('withdrawal machine: liveness (issue 19, item 2)', () => {
-  type Step = { kind: 'answer'; a: Answer } | { kind: 'report'; r: Report } | { kind: 'time'; ms: number } | { kind: 'operator'; i: 0 | 1 | 2 };
+  type Step =
+    { kind: 'answer'; a: Answer } | { kind: 'report'; r: Report } | { kind: 'time'; ms: number } | { kind: 'operator'; i: 0 | 1 | 2 };
   const answers = fc.oneof(
     { weight: 12, arbitrary: fc.constant<Answer>('ok') },
     { weight: 6, arbitrary: fc.constant<Answer>('offer') },
     { weight: 3, arbitrary: fc.constant<Answer>('lost') },
-    ...(['transient', 'insufficient', 'ambiguous', 'ambiguousCommitted', 'definite', 'dropped', 'inputGone', 'fatal'] as const).map((a) => ({ weight: 1, arbitrary: fc.constant<Answer>(a) })),
+    ...(['transient', 'insufficient', 'ambiguous', 'ambiguousCommitted', 'definite', 'dropped', 'inputGone', 'fatal'] as const).map(
+      (a) => ({ weight: 1, arbitrary: fc.constant<Answer>(a) }),
+    ),
   );
   const step: fc.Arbitrary<Step> = fc.oneof(
     { weight: 24, arbitrary: answers.map((a) => ({ kind: 'answer' as const, a })) },
     {
       weight: 12,
       arbitrary: fc
-        .constantFrom<Report>('transfer', 'transfer', 'transfer', 'deadline', 'deadline', 'expiry', 'expiry', 'offerExpiry', 'offerExpiry', 'receiverAccepts', 'receiverRejects', 'close', 'close')
+        .constantFrom<Report>(
+          'transfer',
+          'transfer',
+          'transfer',
+          'deadline',
+          'deadline',
+          'expiry',
+          'expiry',
+          'offerExpiry',
+          'offerExpiry',
+          'receiverAccepts',
+          'receiverRejects',
+          'close',
+          'close',
+        )
         .map((r) => ({ kind: 'report' as const, r })),
     },
     { weight: 4, arbitrary: fc.integer({ min: 0, max: 70_000 }).map((ms) => ({ kind: 'time' as const, ms })) },

@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, type Snapshot } from 'xstate';
 import { ActorError, type ActorFailure } from './failure.js';
-import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import type {
+  ExecuteSubmissionInput,
+  ExecuteSubmissionOutput,
+  PreparedSubmission,
+  SignedSubmission,
+  VerifyAndSignInput,
+} from './submission.js';
 import { driver, scripted } from '../../test/support/machines/driver.js';
 import { Script } from '../../test/support/machines/script.js';
 import type {
@@ -93,8 +99,18 @@ const reservedFor = (attempt: number, n = 2): ReserveHoldingsOutput => ({
   total: '10.0000000000',
   deadline: deadlineOf(attempt),
 });
-const insufficient: ReserveHoldingsOutput = { kind: 'insufficient', needed: '10', available: '3', reason: 'insufficient free funds: need 10, free 3' };
-const factoryOf = (kind: 'direct' | 'offer' | 'self'): TransferFactoryOutput => ({ factoryId: 'factory-1', transferKind: kind, choiceContextData: { k: 'v' }, disclosedContracts: [] });
+const insufficient: ReserveHoldingsOutput = {
+  kind: 'insufficient',
+  needed: '10',
+  available: '3',
+  reason: 'insufficient free funds: need 10, free 3',
+};
+const factoryOf = (kind: 'direct' | 'offer' | 'self'): TransferFactoryOutput => ({
+  factoryId: 'factory-1',
+  transferKind: kind,
+  choiceContextData: { k: 'v' },
+  disclosedContracts: [],
+});
 const preparedFor = (i: PrepareTransferInput, tag = ''): PreparedSubmission => ({
   commandId: i.commandId,
   preparedTransaction: `tx:${i.inputHoldingCids.join('+')}${tag}`,
@@ -106,7 +122,13 @@ const signedFor = (i: VerifyAndSignInput): SignedSubmission => ({ ...i.prepared,
 const err = (f: Partial<ActorFailure> & { code: string }) => new ActorError({ message: f.code, retryable: false, ...f });
 const transient = err({ code: 'UNAVAILABLE', retryable: true, status: 503, category: 1 });
 const ambiguous = err({ code: 'DEADLINE_EXCEEDED', retryable: true, definiteAnswer: false, status: 504, category: 3 });
-const definiteNotCommitted = err({ code: 'LOCAL_VERDICT_INACTIVE_CONTRACTS', retryable: false, definiteAnswer: true, status: 409, category: 9 });
+const definiteNotCommitted = err({
+  code: 'LOCAL_VERDICT_INACTIVE_CONTRACTS',
+  retryable: false,
+  definiteAnswer: true,
+  status: 409,
+  category: 9,
+});
 const inputGone = err({ code: 'INPUT_UNAVAILABLE', definiteAnswer: true, status: 404 });
 const transferred = (outcome: 'completed' | 'pending' | 'failed' = 'completed'): WithdrawalEvent => ({
   type: 'TRANSFERRED',
@@ -115,7 +137,12 @@ const transferred = (outcome: 'completed' | 'pending' | 'failed' = 'completed'):
   transferInstructionCid: outcome === 'pending' ? 'ti-1' : null,
 });
 const standing = (s: CheckAttemptOutput['standing']): CheckAttemptOutput => ({ standing: s, ingestedThrough: 42, detail: `test: ${s}` });
-const expired = (attempt: number): WithdrawalEvent => ({ type: 'ATTEMPT_EXPIRED', attempt, deadline: deadlineOf(attempt), recordTime: '2030-01-01T01:00:00.000Z' });
+const expired = (attempt: number): WithdrawalEvent => ({
+  type: 'ATTEMPT_EXPIRED',
+  attempt,
+  deadline: deadlineOf(attempt),
+  recordTime: '2030-01-01T01:00:00.000Z',
+});
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -130,14 +157,33 @@ describe('withdrawal machine: happy paths', () => {
     const h = harness();
     expect(h.value()).toBe('reserving');
     const reserveInput = h.script.only('reserveHoldings').input as ReserveHoldingsInput;
-    expect(reserveInput).toEqual({ withdrawalId: 'w-1', attempt: 1, owner: INPUT.sender, instrument: INPUT.instrument, amount: INPUT.amount, maxInputs: 100, ttlMs: POLICY.attemptTtlMs });
+    expect(reserveInput).toEqual({
+      withdrawalId: 'w-1',
+      attempt: 1,
+      owner: INPUT.sender,
+      instrument: INPUT.instrument,
+      amount: INPUT.amount,
+      maxInputs: 100,
+      ttlMs: POLICY.attemptTtlMs,
+    });
     await h.reserve();
     expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
     const intent = h.script.only('fetchTransferFactory').input as FetchTransferFactoryInput;
-    expect(intent).toMatchObject({ memo: 'w-1', inputHoldingCids: ['h1-0', 'h1-1'], sender: INPUT.sender, receiver: INPUT.receiver, amount: INPUT.amount });
+    expect(intent).toMatchObject({
+      memo: 'w-1',
+      inputHoldingCids: ['h1-0', 'h1-1'],
+      sender: INPUT.sender,
+      receiver: INPUT.receiver,
+      amount: INPUT.amount,
+    });
     await h.answer('fetchTransferFactory', factoryOf('direct'));
     const prep = h.script.only('prepareTransfer').input as PrepareTransferInput;
-    expect(prep).toMatchObject({ commandId: 'withdrawal-w-1-1', maxRecordTime: deadlineOf(1), inputHoldingCids: ['h1-0', 'h1-1'], memo: 'w-1' });
+    expect(prep).toMatchObject({
+      commandId: 'withdrawal-w-1-1',
+      maxRecordTime: deadlineOf(1),
+      inputHoldingCids: ['h1-0', 'h1-1'],
+      memo: 'w-1',
+    });
     await h.answer('prepareTransfer', preparedFor(prep));
     expect(h.value()).toBe('signing');
     const sign = h.script.only('verifyAndSign').input as VerifyAndSignInput;
@@ -177,7 +223,11 @@ describe('withdrawal machine: happy paths', () => {
     await h.send(transferred('pending'));
     expect(h.value()).toBe('pendingAcceptance');
     expect(h.ctx()).toMatchObject({ factory: null, prepared: null, signed: null });
-    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({ status: 'pending_acceptance', reason: 'offer ti-1 awaits the receiver', code: null });
+    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({
+      status: 'pending_acceptance',
+      reason: 'offer ti-1 awaits the receiver',
+      code: null,
+    });
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-2', outcome: 'accepted' });
     expect(h.value()).toBe('completed');
   });
@@ -209,7 +259,12 @@ describe('withdrawal machine: happy paths', () => {
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: null, outcome: 'expired' });
     expect(h.value()).toBe('withdrawingOffer');
     expect(withdrawalStatus(h.value(), h.ctx())).toMatchObject({ status: 'withdrawing_offer', code: 'OFFER_EXPIRED' });
-    expect(h.script.only('withdrawOffer').input).toEqual({ withdrawalId: 'w-1', instrument: INPUT.instrument, transferInstructionCid: 'ti-1', commandId: 'withdrawal-w-1-withdraw-offer' });
+    expect(h.script.only('withdrawOffer').input).toEqual({
+      withdrawalId: 'w-1',
+      instrument: INPUT.instrument,
+      transferInstructionCid: 'ti-1',
+      commandId: 'withdrawal-w-1-withdraw-offer',
+    });
     await h.fail('withdrawOffer', transient);
     expect(h.value()).toBe('offerWithdrawWait');
     await vi.advanceTimersByTimeAsync(1_000);
@@ -221,7 +276,9 @@ describe('withdrawal machine: happy paths', () => {
     expect(h.value()).toBe('offerWithdrawWait');
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-w', outcome: 'withdrawn' });
     expect(h.value()).toBe('failed');
-    expect(h.ctx().outcomeReason).toBe('transfer offer expired before acceptance; the offer closed (withdrawn) in update upd-w; funds returned to the treasury');
+    expect(h.ctx().outcomeReason).toBe(
+      'transfer offer expired before acceptance; the offer closed (withdrawn) in update upd-w; funds returned to the treasury',
+    );
     expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('OFFER_EXPIRED');
   });
 
@@ -253,7 +310,10 @@ describe('withdrawal machine: happy paths', () => {
       await h.answer('withdrawOffer', closes === 'accepted' ? {} : { duplicate: true });
       await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-x', outcome: closes });
       expect(h.value()).toBe(closes === 'accepted' ? 'completed' : 'failed');
-      if (closes === 'withdrawn') expect(h.ctx().outcomeReason).toBe('failed by operator ops: customer closed the account; the offer closed (withdrawn) in update upd-x; funds returned to the treasury');
+      if (closes === 'withdrawn')
+        expect(h.ctx().outcomeReason).toBe(
+          'failed by operator ops: customer closed the account; the offer closed (withdrawn) in update upd-x; funds returned to the treasury',
+        );
       expect(withdrawalStatus(h.value(), h.ctx()).code).toBe(closes === 'accepted' ? null : 'OPERATOR_FAIL');
     }
   });
@@ -309,7 +369,11 @@ describe('withdrawal machine: reservation', () => {
     const h = harness();
     await h.answer('reserveHoldings', insufficient);
     expect(h.value()).toBe('waitingForFunds');
-    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({ status: 'waiting_for_funds', reason: insufficient.kind === 'insufficient' ? insufficient.reason : '', code: 'WAITING_FOR_FUNDS' });
+    expect(withdrawalStatus(h.value(), h.ctx())).toEqual({
+      status: 'waiting_for_funds',
+      reason: insufficient.kind === 'insufficient' ? insufficient.reason : '',
+      code: 'WAITING_FOR_FUNDS',
+    });
     expect(h.ctx().waitingSince).toBe('2029-12-31T23:00:00.000Z');
     expect(h.ctx().retryAt).toBe('2029-12-31T23:00:05.000Z');
     await vi.advanceTimersByTimeAsync(4_999);
@@ -353,7 +417,9 @@ describe('withdrawal machine: reservation', () => {
     expect((h.script.only('releaseReservation').input as ReleaseReservationInput).reason).toBe('failed');
     await h.answer('releaseReservation', { released: 2 });
     expect(h.value()).toBe('failed');
-    expect(h.ctx().outcomeReason).toBe('receiver alice::1220bb has no transfer preapproval and instrument Amulet supports only 1-step (direct) transfers');
+    expect(h.ctx().outcomeReason).toBe(
+      'receiver alice::1220bb has no transfer preapproval and instrument Amulet supports only 1-step (direct) transfers',
+    );
     expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('TRANSFER_KIND_REFUSED');
     expect(h.script.callsOf('prepareTransfer')).toHaveLength(0);
   });
@@ -383,23 +449,29 @@ describe('withdrawal machine: errors', () => {
     expect(h.ctx().history.filter((e) => e.kind === 'factory_failed')).toHaveLength(4);
   });
 
-  it.each([401, 403, 500, 501])('HTTP %i is never retried (even if flagged retryable): released and stalled for an operator', async (status) => {
-    const h = harness();
-    await h.reserve();
-    await h.fail('fetchTransferFactory', err({ code: `HTTP_${status}`, retryable: true, status }));
-    expect(h.value()).toBe('releasing');
-    await h.answer('releaseReservation', { released: 2 });
-    expect(h.value()).toBe('stalled');
-    expect(withdrawalStatus(h.value(), h.ctx())).toMatchObject({ reason: expect.stringContaining(`(HTTP ${status})`), code: 'PERMANENT_FAILURE' });
-    await vi.advanceTimersByTimeAsync(3_600_000);
-    expect(h.value()).toBe('stalled');
-    expect(h.script.callsOf('fetchTransferFactory')).toHaveLength(1);
-    // An operator fixes the cause and retries: a fresh reservation, a fresh budget.
-    await h.send({ type: 'RETRY', by: 'ops' });
-    await h.answer('releaseReservation', { released: 0 });
-    expect(h.value()).toBe('reserving');
-    expect((h.script.only('reserveHoldings').input as ReserveHoldingsInput).attempt).toBe(2);
-  });
+  it.each([401, 403, 500, 501])(
+    'HTTP %i is never retried (even if flagged retryable): released and stalled for an operator',
+    async (status) => {
+      const h = harness();
+      await h.reserve();
+      await h.fail('fetchTransferFactory', err({ code: `HTTP_${status}`, retryable: true, status }));
+      expect(h.value()).toBe('releasing');
+      await h.answer('releaseReservation', { released: 2 });
+      expect(h.value()).toBe('stalled');
+      expect(withdrawalStatus(h.value(), h.ctx())).toMatchObject({
+        reason: expect.stringContaining(`(HTTP ${status})`),
+        code: 'PERMANENT_FAILURE',
+      });
+      await vi.advanceTimersByTimeAsync(3_600_000);
+      expect(h.value()).toBe('stalled');
+      expect(h.script.callsOf('fetchTransferFactory')).toHaveLength(1);
+      // An operator fixes the cause and retries: a fresh reservation, a fresh budget.
+      await h.send({ type: 'RETRY', by: 'ops' });
+      await h.answer('releaseReservation', { released: 0 });
+      expect(h.value()).toBe('reserving');
+      expect((h.script.only('reserveHoldings').input as ReserveHoldingsInput).attempt).toBe(2);
+    },
+  );
 
   it('a prepared transaction that does not match what we asked for is never signed twice: stalled', async () => {
     const h = harness();
@@ -444,7 +516,7 @@ describe('withdrawal machine: the safety rule', () => {
     expect((h.script.only('reserveHoldings').input as ReserveHoldingsInput).attempt).toBe(2);
   });
 
-  it('a dead input that ingestion shows spent by this withdrawal\'s own transfer (a restored database) is never re-reserved: it waits for the transfer (issue 19, item 1)', async () => {
+  it("a dead input that ingestion shows spent by this withdrawal's own transfer (a restored database) is never re-reserved: it waits for the transfer (issue 19, item 1)", async () => {
     const h = harness();
     await deadInputBeforeExecute(h);
     await h.answer('checkAttempt', standing('transferred'));
@@ -585,35 +657,53 @@ describe('withdrawal machine: the safety rule', () => {
 
   it.each([
     ['while the reservation is being written', async () => {}],
-    ['while backing off after a lost answer', async (h: ReturnType<typeof harness>) => {
-      await h.fail('reserveHoldings', transient);
-      expect(h.value()).toBe('reserveBackoff');
-    }],
-  ] as const)('an expiry of the attempt being reserved is kept, and its reservation released unused (%s: issue 19, item 2)', async (_name, reach) => {
-    const h = harness();
-    await reach(h);
-    // The reservation committed; ingestion saw its deadline pass before the machine heard of it.
-    await h.send(expired(1));
-    expect(h.ctx().expiredUnheld).toBe(1);
-    await vi.advanceTimersByTimeAsync(1_000);
-    await h.reserve();
-    expect(h.value()).toBe('releasing');
-    expect(h.script.callsOf('fetchTransferFactory')).toHaveLength(0);
-    await h.answer('releaseReservation', { released: 2 });
-    expect(h.value()).toBe('reserving');
-    expect(await h.reserve()).toBe(2);
-    expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
-    expect(h.ctx().reservation).toMatchObject({ attempt: 2, deadline: deadlineOf(2) });
-  });
+    [
+      'while backing off after a lost answer',
+      async (h: ReturnType<typeof harness>) => {
+        await h.fail('reserveHoldings', transient);
+        expect(h.value()).toBe('reserveBackoff');
+      },
+    ],
+  ] as const)(
+    'an expiry of the attempt being reserved is kept, and its reservation released unused (%s: issue 19, item 2)',
+    async (_name, reach) => {
+      const h = harness();
+      await reach(h);
+      // The reservation committed; ingestion saw its deadline pass before the machine heard of it.
+      await h.send(expired(1));
+      expect(h.ctx().expiredUnheld).toBe(1);
+      await vi.advanceTimersByTimeAsync(1_000);
+      await h.reserve();
+      expect(h.value()).toBe('releasing');
+      expect(h.script.callsOf('fetchTransferFactory')).toHaveLength(0);
+      await h.answer('releaseReservation', { released: 2 });
+      expect(h.value()).toBe('reserving');
+      expect(await h.reserve()).toBe(2);
+      expect(h.value()).toEqual({ preparing: 'fetchingFactory' });
+      expect(h.ctx().reservation).toMatchObject({ attempt: 2, deadline: deadlineOf(2) });
+    },
+  );
 
   it.each([
-    ['resubmit backoff', async (h: ReturnType<typeof harness>) => h.fail('executeSubmission', ambiguous), { awaitingLedger: 'resubmitBackoff' }],
-    ['prepare backoff after a definite answer', async (h: ReturnType<typeof harness>) => h.fail('executeSubmission', definiteNotCommitted), 'prepareBackoff'],
+    [
+      'resubmit backoff',
+      async (h: ReturnType<typeof harness>) => h.fail('executeSubmission', ambiguous),
+      { awaitingLedger: 'resubmitBackoff' },
+    ],
+    [
+      'prepare backoff after a definite answer',
+      async (h: ReturnType<typeof harness>) => h.fail('executeSubmission', definiteNotCommitted),
+      'prepareBackoff',
+    ],
     ['an execute in flight', async () => {}, 'executing'],
-    ['releasing after expiry', async (h: ReturnType<typeof harness>) => {
-      await h.answer('executeSubmission', {});
-      await h.send(expired(1));
-    }, 'releasing'],
+    [
+      'releasing after expiry',
+      async (h: ReturnType<typeof harness>) => {
+        await h.answer('executeSubmission', {});
+        await h.send(expired(1));
+      },
+      'releasing',
+    ],
   ] as const)('TRANSFERRED during %s still completes', async (_name, reach, state) => {
     const h = harness();
     await h.toExecuting();
@@ -673,7 +763,12 @@ describe('withdrawal machine: the safety rule', () => {
     expect(h.value()).toBe('failed');
     expect(h.ctx().outcomeReason).toBe('retry budget exhausted: 3 attempts without a transfer');
     expect(withdrawalStatus(h.value(), h.ctx()).code).toBe('ATTEMPTS_EXHAUSTED');
-    expect(h.ctx().history.filter((e) => e.kind === 'attempt_expired').map((e) => e.attempt)).toEqual([1, 2, 3]);
+    expect(
+      h
+        .ctx()
+        .history.filter((e) => e.kind === 'attempt_expired')
+        .map((e) => e.attempt),
+    ).toEqual([1, 2, 3]);
   });
 });
 
@@ -711,7 +806,9 @@ describe('withdrawal machine: operator commands', () => {
     await h.toExecuting();
     await h.answer('executeSubmission', {});
     expect(h.snap().can(CANCEL)).toBe(false);
-    expect(withdrawalCommandRefusal(h.value(), h.ctx(), 'CANCEL')).toMatch(/execute was submitted for the current attempt \(attempt 1, deadline 2030-01-01T00:01:00.000Z\): cancel is only possible before submission/);
+    expect(withdrawalCommandRefusal(h.value(), h.ctx(), 'CANCEL')).toMatch(
+      /execute was submitted for the current attempt \(attempt 1, deadline 2030-01-01T00:01:00.000Z\): cancel is only possible before submission/,
+    );
     expect(h.snap().can(FAIL)).toBe(true);
     await h.send(FAIL);
     expect(h.value()).toEqual({ awaitingLedger: 'waiting' });
@@ -755,7 +852,9 @@ describe('withdrawal machine: operator commands', () => {
     await h.send(transferred('pending'));
     for (const c of [CANCEL, RETRY]) {
       expect(h.snap().can(c)).toBe(false);
-      expect(withdrawalCommandRefusal(h.value(), h.ctx(), c.type)).toMatch(/committed as an offer awaiting the receiver: FAIL withdraws it/);
+      expect(withdrawalCommandRefusal(h.value(), h.ctx(), c.type)).toMatch(
+        /committed as an offer awaiting the receiver: FAIL withdraws it/,
+      );
     }
     expect(h.snap().can(FAIL)).toBe(true);
     await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'u', outcome: 'accepted' });
@@ -847,7 +946,9 @@ describe('withdrawal machine: property', () => {
             if (call.name === 'reserveHoldings') {
               const { attempt: next } = call.input as ReserveHoldingsInput;
               // The safety rule, checked at the moment it matters.
-              for (const a of executed) if (a < next && !expiredAttempts.has(a)) throw new Error(`reserved attempt ${next} although submitted attempt ${a} was never reported expired`);
+              for (const a of executed)
+                if (a < next && !expiredAttempts.has(a))
+                  throw new Error(`reserved attempt ${next} although submitted attempt ${a} was never reported expired`);
               if (s.outcome === 'insufficient') call.resolve(insufficient);
               else if (s.outcome === 'transient') call.reject(transient);
               else call.resolve(reservedFor(next));
@@ -883,7 +984,17 @@ describe('withdrawal machine: property', () => {
             } else if (call.name === 'checkAttempt') {
               // Ingestion caught up with the ledger: it has every commit and every decided expiry.
               const i = call.input as CheckAttemptInput;
-              call.resolve(standing(committed.length > 0 ? 'transferred' : expiredAttempts.has(i.attempt) ? 'expired' : i.holdingCids.some((c) => spent.has(c)) ? 'inputsSpent' : 'open'));
+              call.resolve(
+                standing(
+                  committed.length > 0
+                    ? 'transferred'
+                    : expiredAttempts.has(i.attempt)
+                      ? 'expired'
+                      : i.holdingCids.some((c) => spent.has(c))
+                        ? 'inputsSpent'
+                        : 'open',
+                ),
+              );
             }
             await flush();
           } else if (s.kind === 'time') {
@@ -929,7 +1040,11 @@ describe('withdrawal machine: the validator out of traffic', () => {
       await h.fail('executeSubmission', noTraffic);
       expect(h.value()).toEqual({ awaitingLedger: 'resubmitBackoff' });
       expect(h.ctx()).toMatchObject({ transientFailures: 0, pendingFailure: null, haltReason: null });
-      expect(withdrawalStatus(h.value(), h.ctx())).toMatchObject({ status: 'awaiting_ledger', code: 'TRAFFIC_EXHAUSTED', reason: expect.stringContaining('out of synchronizer traffic') });
+      expect(withdrawalStatus(h.value(), h.ctx())).toMatchObject({
+        status: 'awaiting_ledger',
+        code: 'TRAFFIC_EXHAUSTED',
+        reason: expect.stringContaining('out of synchronizer traffic'),
+      });
       await vi.advanceTimersByTimeAsync(POLICY.backoff.initialMs);
       expect(h.value()).toEqual({ awaitingLedger: 'resubmitting' });
       // Never re-prepared, never other holdings: the very transaction that was refused.

@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { backoffDelayMs, isoAfter, msUntil, nowIso } from './backoff.js';
 import { describeFailure, toFailure } from './failure.js';
 import { failureReasonCode, offerClosedReasonCode } from './withdrawal.reason-code.js';
-import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from './submission.js';
+import type {
+  ExecuteSubmissionInput,
+  ExecuteSubmissionOutput,
+  PreparedSubmission,
+  SignedSubmission,
+  VerifyAndSignInput,
+} from './submission.js';
 import type {
   CheckAttemptInput,
   CheckAttemptOutput,
@@ -58,9 +64,18 @@ export type WithdrawalOperatorCommand = z.infer<typeof WithdrawalOperatorCommand
 
 export const WithdrawalEvent = z.discriminatedUnion('type', [
   /** A committed transfer with this memo: completed (1-step), pending (2-step offer), failed (funds returned). */
-  z.object({ type: z.literal('TRANSFERRED'), updateId: z.string(), outcome: z.enum(['completed', 'pending', 'failed']), transferInstructionCid: z.string().nullable() }),
+  z.object({
+    type: z.literal('TRANSFERRED'),
+    updateId: z.string(),
+    outcome: z.enum(['completed', 'pending', 'failed']),
+    transferInstructionCid: z.string().nullable(),
+  }),
   /** updateId is null when ingestion decided expiry from the record time alone. */
-  z.object({ type: z.literal('INSTRUCTION_CLOSED'), updateId: z.string().nullable(), outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']) }),
+  z.object({
+    type: z.literal('INSTRUCTION_CLOSED'),
+    updateId: z.string().nullable(),
+    outcome: z.enum(['accepted', 'rejected', 'withdrawn', 'expired', 'failed']),
+  }),
   z.object({ type: z.literal('ATTEMPT_EXPIRED'), attempt: z.number().int(), deadline: z.string(), recordTime: z.string() }),
   ...WithdrawalOperatorCommand.options,
   /** Sent by the runtime after restoring a snapshot: re-arms the delayed transition of a timer state. */
@@ -104,13 +119,23 @@ function failed(c: WithdrawalContext, step: FailureStep, error: unknown): Partia
   const failure = toFailure(error);
   return {
     lastFailure: { step, failure, at: nowIso() },
-    history: appendHistory(c, { kind: `${step}_failed`, detail: describeFailure(failure), code: failure.code, ...(failure.status === undefined ? {} : { status: failure.status }) }),
+    history: appendHistory(c, {
+      kind: `${step}_failed`,
+      detail: describeFailure(failure),
+      code: failure.code,
+      ...(failure.status === undefined ? {} : { status: failure.status }),
+    }),
   };
 }
 
 /** checkingLedger's answer in the history. */
 function noteChecked(c: WithdrawalContext, out: CheckAttemptOutput): Partial<WithdrawalContext> {
-  return { history: appendHistory(c, { kind: 'ledger_checked', detail: `${out.standing} (ingested through offset ${out.ingestedThrough}): ${out.detail}` }) };
+  return {
+    history: appendHistory(c, {
+      kind: 'ledger_checked',
+      detail: `${out.standing} (ingested through offset ${out.ingestedThrough}): ${out.detail}`,
+    }),
+  };
 }
 
 export const withdrawalMachine = setup({
@@ -145,14 +170,16 @@ export const withdrawalMachine = setup({
     failurePending: ({ context }) => context.pendingFailure !== null,
     halted: ({ context }) => context.haltReason !== null,
     attemptBudgetExhausted: ({ context }) => attemptBudgetExhausted(context),
-    expiresCurrentAttempt: ({ context, event }) => event.type === 'ATTEMPT_EXPIRED' && context.reservation !== null && event.attempt === context.reservation.attempt,
+    expiresCurrentAttempt: ({ context, event }) =>
+      event.type === 'ATTEMPT_EXPIRED' && context.reservation !== null && event.attempt === context.reservation.attempt,
     expiresUnheldAttempt: ({ context, event }) => event.type === 'ATTEMPT_EXPIRED' && expiresUnheldAttempt(context, event.attempt),
     notTransferredYet: ({ context }) => context.transfer === null,
     pendingOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'pending',
     failedOutcome: ({ event }) => event.type === 'TRANSFERRED' && event.outcome === 'failed',
     instructionAccepted: ({ event }) => event.type === 'INSTRUCTION_CLOSED' && event.outcome === 'accepted',
     // Expired by the ingested record time (no update): the offer is still on the ledger, our funds locked in it.
-    expiredOfferStillLocked: ({ context, event }) => event.type === 'INSTRUCTION_CLOSED' && event.updateId === null && (context.transfer?.transferInstructionCid ?? null) !== null,
+    expiredOfferStillLocked: ({ context, event }) =>
+      event.type === 'INSTRUCTION_CLOSED' && event.updateId === null && (context.transfer?.transferInstructionCid ?? null) !== null,
     decide_checkLedger: ({ context }) => decideAfterFailure(context) === 'checkLedger',
     decide_awaitLedger: ({ context }) => decideAfterFailure(context) === 'awaitLedger',
     decide_reserveBackoff: ({ context }) => decideAfterFailure(context) === 'reserveBackoff',
@@ -167,27 +194,48 @@ export const withdrawalMachine = setup({
     scheduleRetry: assign(({ context }) => {
       const failures = context.transientFailures + 1;
       const delay = backoffDelayMs(context.policy.backoff, failures);
-      return { transientFailures: failures, retryAt: isoAfter(delay), history: appendHistory(context, { kind: 'backoff', detail: `retry ${failures} in ${delay} ms` }) };
+      return {
+        transientFailures: failures,
+        retryAt: isoAfter(delay),
+        history: appendHistory(context, { kind: 'backoff', detail: `retry ${failures} in ${delay} ms` }),
+      };
     }),
     // No retry counted: the traffic gate (src/gates/traffic.ts) holds the resubmit until the validator has traffic.
     awaitTraffic: assign(({ context }) => ({
       retryAt: isoAfter(context.policy.backoff.initialMs),
-      history: appendHistory(context, { kind: 'traffic_held', detail: 'the validator is out of traffic: submitted again once it has some (no retry counted)' }),
+      history: appendHistory(context, {
+        kind: 'traffic_held',
+        detail: 'the validator is out of traffic: submitted again once it has some (no retry counted)',
+      }),
     })),
     stopForFailure: assign(({ context }) => {
       const reasons = stopReasons(context);
-      return { ...reasons, history: appendHistory(context, { kind: 'stopped', detail: reasons.pendingFailure ?? reasons.haltReason ?? 'stopped' }) };
+      return {
+        ...reasons,
+        history: appendHistory(context, { kind: 'stopped', detail: reasons.pendingFailure ?? reasons.haltReason ?? 'stopped' }),
+      };
     }),
     noteCheckLedger: assign(({ context }) => ({
-      history: appendHistory(context, { kind: 'inputs_unavailable', detail: 'the ledger says a reserved holding is gone: checking with ingestion, caught up to the ledger end, before anything else' }),
+      history: appendHistory(context, {
+        kind: 'inputs_unavailable',
+        detail: 'the ledger says a reserved holding is gone: checking with ingestion, caught up to the ledger end, before anything else',
+      }),
     })),
     noteWaitForLedger: assign(({ context }) => ({
-      history: appendHistory(context, { kind: 'waiting_for_ledger', detail: 'the attempt was submitted: only the ledger (transfer or expiry) decides what happens next' }),
+      history: appendHistory(context, {
+        kind: 'waiting_for_ledger',
+        detail: 'the attempt was submitted: only the ledger (transfer or expiry) decides what happens next',
+      }),
     })),
     stallRelease: assign(({ context }) => {
       const reason = `could not release holdings: ${context.lastFailure ? describeFailure(context.lastFailure.failure) : 'unknown'}`;
       const reasonCode = context.lastFailure ? failureReasonCode(context.lastFailure.failure) : 'RELEASE_REFUSED';
-      return { haltReason: reason, outcomeReason: reason, reasonCode, history: appendHistory(context, { kind: 'stalled', detail: reason }) };
+      return {
+        haltReason: reason,
+        outcomeReason: reason,
+        reasonCode,
+        history: appendHistory(context, { kind: 'stalled', detail: reason }),
+      };
     }),
     countExecute: assign(({ context }) => ({
       executeCount: context.executeCount + 1,
@@ -228,8 +276,16 @@ export const withdrawalMachine = setup({
     recordTransfer: assign(({ context, event }) => {
       assertEvent(event, 'TRANSFERRED');
       return {
-        transfer: { updateId: event.updateId, outcome: event.outcome, transferInstructionCid: event.transferInstructionCid, attempt: context.attempt },
-        outcomeReason: event.outcome === 'failed' ? `the transfer committed with result Failed in update ${event.updateId}; funds returned to the treasury` : context.outcomeReason,
+        transfer: {
+          updateId: event.updateId,
+          outcome: event.outcome,
+          transferInstructionCid: event.transferInstructionCid,
+          attempt: context.attempt,
+        },
+        outcomeReason:
+          event.outcome === 'failed'
+            ? `the transfer committed with result Failed in update ${event.updateId}; funds returned to the treasury`
+            : context.outcomeReason,
         reasonCode: event.outcome === 'failed' ? 'TRANSFER_FAILED' : context.reasonCode,
         reservation: null,
         history: appendHistory(context, { kind: 'transferred', detail: `${event.outcome} in update ${event.updateId}` }),
@@ -237,7 +293,13 @@ export const withdrawalMachine = setup({
     }),
     recordClosed: assign(({ context, event }) => {
       assertEvent(event, 'INSTRUCTION_CLOSED');
-      const how = { rejected: ' by the receiver', withdrawn: ' by the sender', expired: ' before acceptance', failed: ' on the ledger', accepted: '' }[event.outcome];
+      const how = {
+        rejected: ' by the receiver',
+        withdrawn: ' by the sender',
+        expired: ' before acceptance',
+        failed: ' on the ledger',
+        accepted: '',
+      }[event.outcome];
       // Expired by record time and then withdrawn by us, or withdrawn because an operator failed it.
       const expiredUnwithdrawn = context.closed?.outcome === 'expired' && context.closed.updateId === null;
       const why = expiredUnwithdrawn ? 'transfer offer expired before acceptance' : context.pendingFailure;
@@ -249,21 +311,36 @@ export const withdrawalMachine = setup({
             : `transfer offer ${event.outcome}${how}; funds returned to the treasury`;
       // Withdrawn by us: the code says why we withdrew it (its expiry, an operator's FAIL).
       const reasonCode =
-        event.outcome === 'accepted' ? null : expiredUnwithdrawn ? 'OFFER_EXPIRED' : (context.pendingFailure !== null && context.reasonCode) || offerClosedReasonCode(event.outcome);
+        event.outcome === 'accepted'
+          ? null
+          : expiredUnwithdrawn
+            ? 'OFFER_EXPIRED'
+            : (context.pendingFailure !== null && context.reasonCode) || offerClosedReasonCode(event.outcome);
       return {
         closed: { updateId: event.updateId, outcome: event.outcome },
         outcomeReason: failedBecause,
         reasonCode,
-        history: appendHistory(context, { kind: 'instruction_closed', detail: `${event.outcome}${event.updateId ? ` in update ${event.updateId}` : ' (by ingested record time)'}` }),
+        history: appendHistory(context, {
+          kind: 'instruction_closed',
+          detail: `${event.outcome}${event.updateId ? ` in update ${event.updateId}` : ' (by ingested record time)'}`,
+        }),
       };
     }),
     requestCancel: assign(({ context, event }) => {
       assertEvent(event, 'CANCEL');
-      return { cancelRequested: { by: event.by, reason: event.reason, at: nowIso() }, reasonCode: 'OPERATOR_CANCEL', history: appendHistory(context, { kind: 'operator_cancel', detail: `${event.by}: ${event.reason}` }) };
+      return {
+        cancelRequested: { by: event.by, reason: event.reason, at: nowIso() },
+        reasonCode: 'OPERATOR_CANCEL',
+        history: appendHistory(context, { kind: 'operator_cancel', detail: `${event.by}: ${event.reason}` }),
+      };
     }),
     requestFail: assign(({ context, event }) => {
       assertEvent(event, 'FAIL');
-      return { pendingFailure: `failed by operator ${event.by}: ${event.reason}`, reasonCode: 'OPERATOR_FAIL', history: appendHistory(context, { kind: 'operator_fail', detail: `${event.by}: ${event.reason}` }) };
+      return {
+        pendingFailure: `failed by operator ${event.by}: ${event.reason}`,
+        reasonCode: 'OPERATOR_FAIL',
+        history: appendHistory(context, { kind: 'operator_fail', detail: `${event.by}: ${event.reason}` }),
+      };
     }),
     operatorRetry: assign(({ context, event }) => {
       assertEvent(event, 'RETRY');
@@ -281,15 +358,27 @@ export const withdrawalMachine = setup({
       transientFailures: 0,
       lastFailure: null,
       retryAt: null,
-      history: appendHistory(context, { kind: 'withdrawing_offer', detail: `withdrawing offer ${context.transfer?.transferInstructionCid ?? ''} so its locked funds return to the treasury` }),
+      history: appendHistory(context, {
+        kind: 'withdrawing_offer',
+        detail: `withdrawing offer ${context.transfer?.transferInstructionCid ?? ''} so its locked funds return to the treasury`,
+      }),
     })),
     awaitOfferClose: assign(({ context }) => ({
       retryAt: isoAfter(context.policy.backoff.maxMs),
-      history: appendHistory(context, { kind: 'offer_withdraw_sent', detail: 'waiting for ingestion to show the offer closed; asking again if it does not' }),
+      history: appendHistory(context, {
+        kind: 'offer_withdraw_sent',
+        detail: 'waiting for ingestion to show the offer closed; asking again if it does not',
+      }),
     })),
-    finishCancelled: assign(({ context }) => ({ outcomeReason: `cancelled by ${context.cancelRequested?.by ?? 'operator'}: ${context.cancelRequested?.reason ?? ''}`, reasonCode: 'OPERATOR_CANCEL' as const })),
+    finishCancelled: assign(({ context }) => ({
+      outcomeReason: `cancelled by ${context.cancelRequested?.by ?? 'operator'}: ${context.cancelRequested?.reason ?? ''}`,
+      reasonCode: 'OPERATOR_CANCEL' as const,
+    })),
     finishFailed: assign(({ context }) => ({ outcomeReason: context.pendingFailure })),
-    finishBudget: assign(({ context }) => ({ outcomeReason: `retry budget exhausted: ${context.attempt - context.retryBase} attempts without a transfer`, reasonCode: 'ATTEMPTS_EXHAUSTED' as const })),
+    finishBudget: assign(({ context }) => ({
+      outcomeReason: `retry budget exhausted: ${context.attempt - context.retryBase} attempts without a transfer`,
+      reasonCode: 'ATTEMPTS_EXHAUSTED' as const,
+    })),
     finishStalled: assign(({ context }) => ({ outcomeReason: context.haltReason })),
   },
 }).createMachine({
@@ -306,7 +395,11 @@ export const withdrawalMachine = setup({
     INSTRUCTION_CLOSED: [
       { guard: 'instructionAccepted', target: '.completed', actions: 'recordClosed' },
       // Its registry may never expire it: withdraw it before failing, or the funds stay locked.
-      { guard: and(['expiredOfferStillLocked', stateIn('pendingAcceptance')]), target: '.withdrawingOffer', actions: ['recordClosed', 'beginWithdraw'] },
+      {
+        guard: and(['expiredOfferStillLocked', stateIn('pendingAcceptance')]),
+        target: '.withdrawingOffer',
+        actions: ['recordClosed', 'beginWithdraw'],
+      },
       { guard: 'expiredOfferStillLocked', actions: 'recordClosed' },
       { target: '.failed', actions: 'recordClosed' },
     ],
@@ -327,14 +420,20 @@ export const withdrawalMachine = setup({
             const r = context.recoveredOffer!;
             return {
               transfer: { updateId: r.updateId, outcome: 'pending' as const, transferInstructionCid: r.transferInstructionCid, attempt: 0 },
-              history: appendHistory(context, { kind: 'recovered', detail: `recovered from the ledger: offer ${r.transferInstructionCid} of update ${r.updateId} awaits the receiver` }),
+              history: appendHistory(context, {
+                kind: 'recovered',
+                detail: `recovered from the ledger: offer ${r.transferInstructionCid} of update ${r.updateId} awaits the receiver`,
+              }),
             };
           }),
         },
         {
           guard: 'instrumentUnusable',
           target: 'failed',
-          actions: assign(({ context }) => ({ outcomeReason: `instrument ${context.instrument.admin}/${context.instrument.id} is not onboarded or is disabled`, reasonCode: 'INSTRUMENT_UNAVAILABLE' as const })),
+          actions: assign(({ context }) => ({
+            outcomeReason: `instrument ${context.instrument.admin}/${context.instrument.id} is not onboarded or is disabled`,
+            reasonCode: 'INSTRUMENT_UNAVAILABLE' as const,
+          })),
         },
         { target: 'reserving' },
       ],
@@ -360,12 +459,16 @@ export const withdrawalMachine = setup({
             target: 'releasing',
             actions: assign(({ context, event }) => ({
               attempt: event.output.kind === 'reserved' ? event.output.attempt : context.attempt,
-              history: appendHistory(context, { kind: 'reserved', detail: 'reserved an attempt ingestion already reported expired: releasing it unused' }),
+              history: appendHistory(context, {
+                kind: 'reserved',
+                detail: 'reserved an attempt ingestion already reported expired: releasing it unused',
+              }),
             })),
           },
           {
             // Cancel/fail arrived while the reservation was being written: keep it, then release it.
-            guard: ({ event, context }) => event.output.kind === 'reserved' && (context.cancelRequested !== null || context.pendingFailure !== null),
+            guard: ({ event, context }) =>
+              event.output.kind === 'reserved' && (context.cancelRequested !== null || context.pendingFailure !== null),
             target: 'releasing',
             actions: assign(({ context, event }) => ({
               attempt: event.output.kind === 'reserved' ? event.output.attempt : context.attempt,
@@ -395,14 +498,18 @@ export const withdrawalMachine = setup({
                 waitingReason: null,
                 history: appendHistory(
                   { ...context, attempt: event.output.attempt },
-                  { kind: 'reserved', detail: `${event.output.holdings.length} holdings totalling ${event.output.total}, deadline ${event.output.deadline}` },
+                  {
+                    kind: 'reserved',
+                    detail: `${event.output.holdings.length} holdings totalling ${event.output.total}, deadline ${event.output.deadline}`,
+                  },
                 ),
               };
             }),
           },
           { guard: 'stopRequested', target: 'releasing' },
           {
-            guard: ({ context }) => context.waitingSince !== null && Date.now() - Date.parse(context.waitingSince) >= context.policy.fundsTimeoutMs,
+            guard: ({ context }) =>
+              context.waitingSince !== null && Date.now() - Date.parse(context.waitingSince) >= context.policy.fundsTimeoutMs,
             target: 'releasing',
             actions: assign(({ context, event }) => ({
               pendingFailure: `insufficient funds for more than ${Math.round(context.policy.fundsTimeoutMs / 60_000)} minutes: ${event.output.kind === 'insufficient' ? event.output.reason : ''}`,
@@ -420,7 +527,10 @@ export const withdrawalMachine = setup({
                 waitingSince: since,
                 waitingReason: reason,
                 retryAt: new Date(Math.min(now + context.policy.fundsRecheckMs, timeoutAt)).toISOString(),
-                history: context.waitingReason === reason ? context.history : appendHistory(context, { kind: 'insufficient_funds', detail: reason }),
+                history:
+                  context.waitingReason === reason
+                    ? context.history
+                    : appendHistory(context, { kind: 'insufficient_funds', detail: reason }),
               };
             }),
           },
@@ -469,7 +579,11 @@ export const withdrawalMachine = setup({
                 actions: assign(({ context, event }) => {
                   const reason = transferKindRefusal(context, event.output.transferKind) ?? '';
                   const reasonCode = context.pendingFailure !== null ? (context.reasonCode ?? null) : ('TRANSFER_KIND_REFUSED' as const);
-                  return { pendingFailure: context.pendingFailure ?? reason, reasonCode, history: appendHistory(context, { kind: 'transfer_kind_refused', detail: reason }) };
+                  return {
+                    pendingFailure: context.pendingFailure ?? reason,
+                    reasonCode,
+                    history: appendHistory(context, { kind: 'transfer_kind_refused', detail: reason }),
+                  };
                 }),
               },
               {
@@ -489,11 +603,19 @@ export const withdrawalMachine = setup({
             src: 'prepareTransfer',
             input: ({ context }) => {
               const r = requireValue(context.reservation, 'reservation');
-              return { ...intent(context), factory: requireValue(context.factory, 'transfer factory'), commandId: commandIdOf(context), maxRecordTime: r.deadline };
+              return {
+                ...intent(context),
+                factory: requireValue(context.factory, 'transfer factory'),
+                commandId: commandIdOf(context),
+                maxRecordTime: r.deadline,
+              };
             },
             onDone: {
               target: '#withdrawal.signing',
-              actions: assign(({ context, event }) => ({ prepared: event.output, history: appendHistory(context, { kind: 'prepared', detail: `command ${event.output.commandId}` }) })),
+              actions: assign(({ context, event }) => ({
+                prepared: event.output,
+                history: appendHistory(context, { kind: 'prepared', detail: `command ${event.output.commandId}` }),
+              })),
             },
             onError: { target: '#withdrawal.stepFailed', actions: assign(({ context, event }) => failed(context, 'prepare', event.error)) },
           },
@@ -538,7 +660,11 @@ export const withdrawalMachine = setup({
         },
         onDone: {
           target: 'executing',
-          actions: assign(({ context, event }) => ({ signed: event.output, prepared: null, history: appendHistory(context, { kind: 'signed', detail: `signed by ${event.output.signedBy}` }) })),
+          actions: assign(({ context, event }) => ({
+            signed: event.output,
+            prepared: null,
+            history: appendHistory(context, { kind: 'signed', detail: `signed by ${event.output.signedBy}` }),
+          })),
         },
         onError: { target: 'stepFailed', actions: assign(({ context, event }) => failed(context, 'sign', event.error)) },
       },
@@ -561,7 +687,12 @@ export const withdrawalMachine = setup({
         input: ({ context }) => executeInput(context),
         onDone: {
           target: 'awaitingLedger',
-          actions: assign(({ context, event }) => ({ history: appendHistory(context, { kind: 'submitted', detail: event.output.duplicate ? 'ledger already had this command' : 'accepted for processing' }) })),
+          actions: assign(({ context, event }) => ({
+            history: appendHistory(context, {
+              kind: 'submitted',
+              detail: event.output.duplicate ? 'ledger already had this command' : 'accepted for processing',
+            }),
+          })),
         },
         onError: { target: 'stepFailed', actions: assign(({ context, event }) => failed(context, 'execute', event.error)) },
       },
@@ -601,7 +732,10 @@ export const withdrawalMachine = setup({
               target: 'waiting',
               actions: assign(({ context }) => ({ history: appendHistory(context, { kind: 'submitted', detail: 'resubmitted' }) })),
             },
-            onError: { target: '#withdrawal.stepFailed', actions: assign(({ context, event }) => failed(context, 'resubmit', event.error)) },
+            onError: {
+              target: '#withdrawal.stepFailed',
+              actions: assign(({ context, event }) => failed(context, 'resubmit', event.error)),
+            },
           },
         },
       },

@@ -48,7 +48,12 @@ async function main(): Promise<void> {
     checkpointIntervalMs: Number(values['checkpoint-interval-ms']),
     ...(values['control-token'] !== undefined ? { controlToken: values['control-token'] } : {}),
     ...(values.replay && values.replay.length > 0 ? { replay: { files: values.replay } } : {}),
-    treasury: { fund: [{ instrument: 'Amulet', amount: '50000' }, { instrument: 'UTK', amount: '20000' }] },
+    treasury: {
+      fund: [
+        { instrument: 'Amulet', amount: '50000' },
+        { instrument: 'UTK', amount: '20000' },
+      ],
+    },
   };
   const dir = path.resolve(values['data-dir'], 'sandbox');
   mkdirSync(dir, { recursive: true });

@@ -15,13 +15,7 @@ export interface CustomerScriptOptions {
 }
 
 type Action =
-  | 'deposit-1step'
-  | 'deposit-2step'
-  | 'deposit-wrong-memo'
-  | 'deposit-no-memo'
-  | 'withdraw-own-offer'
-  | 'answer-treasury-offer'
-  | 'top-up';
+  'deposit-1step' | 'deposit-2step' | 'deposit-wrong-memo' | 'deposit-no-memo' | 'withdraw-own-offer' | 'answer-treasury-offer' | 'top-up';
 
 /** Relative frequency of each action: mostly good deposits, a steady trickle of the awkward cases. */
 const WEIGHTS: readonly [Action, number][] = [
@@ -56,7 +50,9 @@ export class CustomerScript {
   setUp(): void {
     if (this.customers.length > 0) return;
     const n = this.opts.customers ?? 3;
-    const known = [...this.control.engine.ledger.parties.values()].filter((p) => /^customer-\d+-[0-9a-f]+$/.test(p.hint)).map((p) => p.party);
+    const known = [...this.control.engine.ledger.parties.values()]
+      .filter((p) => /^customer-\d+-[0-9a-f]+$/.test(p.hint))
+      .map((p) => p.party);
     this.customers.push(...known.slice(0, n));
     for (let i = this.customers.length; i < n; i++) {
       const { party } = this.control.createCustomer({
@@ -111,27 +107,48 @@ export class CustomerScript {
       let detail = '';
       switch (action) {
         case 'deposit-1step':
-          detail = JSON.stringify(this.control.transfer({ from: who, to: this.opts.treasury, instrument: 'Amulet', amount: this.amount(), memo }));
+          detail = JSON.stringify(
+            this.control.transfer({ from: who, to: this.opts.treasury, instrument: 'Amulet', amount: this.amount(), memo }),
+          );
           break;
         case 'deposit-2step':
-          detail = JSON.stringify(this.control.transfer({ from: who, to: this.opts.treasury, instrument: 'UTK', amount: this.amount(), memo, mode: 'offer' }));
+          detail = JSON.stringify(
+            this.control.transfer({ from: who, to: this.opts.treasury, instrument: 'UTK', amount: this.amount(), memo, mode: 'offer' }),
+          );
           break;
         case 'deposit-wrong-memo':
-          detail = JSON.stringify(this.control.transfer({ from: who, to: this.opts.treasury, instrument: 'Amulet', amount: this.amount(), memo: `no-such-account-${this.rng.hex(3)}` }));
+          detail = JSON.stringify(
+            this.control.transfer({
+              from: who,
+              to: this.opts.treasury,
+              instrument: 'Amulet',
+              amount: this.amount(),
+              memo: `no-such-account-${this.rng.hex(3)}`,
+            }),
+          );
           break;
         case 'deposit-no-memo':
-          detail = JSON.stringify(this.control.transfer({ from: who, to: this.opts.treasury, instrument: 'Amulet', amount: this.amount(), memo: null }));
+          detail = JSON.stringify(
+            this.control.transfer({ from: who, to: this.opts.treasury, instrument: 'Amulet', amount: this.amount(), memo: null }),
+          );
           break;
         case 'withdraw-own-offer': {
-          const mine = this.control.books.instructions().filter((i) => this.customers.includes(i.sender) && i.receiver === this.opts.treasury);
+          const mine = this.control.books
+            .instructions()
+            .filter((i) => this.customers.includes(i.sender) && i.receiver === this.opts.treasury);
           const target = this.pick(mine);
           if (target) detail = JSON.stringify(this.control.withdraw(target.contractId));
           break;
         }
         case 'answer-treasury-offer': {
-          const offers = this.control.books.instructions().filter((i) => i.sender === this.opts.treasury && this.customers.includes(i.receiver));
+          const offers = this.control.books
+            .instructions()
+            .filter((i) => i.sender === this.opts.treasury && this.customers.includes(i.receiver));
           const target = this.pick(offers);
-          if (target) detail = JSON.stringify(this.rng.float() < 0.8 ? this.control.accept(target.contractId) : this.control.reject(target.contractId));
+          if (target)
+            detail = JSON.stringify(
+              this.rng.float() < 0.8 ? this.control.accept(target.contractId) : this.control.reject(target.contractId),
+            );
           break;
         }
         case 'top-up':

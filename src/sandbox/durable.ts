@@ -1,9 +1,32 @@
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
 import type { SandboxEngine } from './engine/engine.js';
 import type { LedgerChange, LedgerJournal } from './engine/ledger.js';
-import { completionIn, completionOut, dedupIn, dedupOut, entryIn, entryOut, type SavedCompletion, type SavedDedup, type SavedEntry, type Snapshot, type SnapshotMeta } from './engine/snapshot.js';
+import {
+  completionIn,
+  completionOut,
+  dedupIn,
+  dedupOut,
+  entryIn,
+  entryOut,
+  type SavedCompletion,
+  type SavedDedup,
+  type SavedEntry,
+  type Snapshot,
+  type SnapshotMeta,
+} from './engine/snapshot.js';
 
 /**
  * A saved double that a crash (SIGKILL included) never rolls back behind anything it told anyone

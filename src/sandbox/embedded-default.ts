@@ -43,7 +43,13 @@ function fundTreasury(control: SandboxControl, treasury: string): void {
     ...Array.from({ length: SANDBOX_POOL.UTK.poolSize }, () => ({ instrument: 'UTK', amount: SANDBOX_POOL.UTK.poolTargetAmount })),
   ];
   // Enough for the amounts and the sender's fees (Canton Coin: 0.5 + 0.1 % per transfer).
-  const wallet = control.createCustomer({ hint: 'exchange-hot-wallet', fund: [{ instrument: 'Amulet', amount: '80000' }, { instrument: 'UTK', amount: '20000' }] }).party;
+  const wallet = control.createCustomer({
+    hint: 'exchange-hot-wallet',
+    fund: [
+      { instrument: 'Amulet', amount: '80000' },
+      { instrument: 'UTK', amount: '20000' },
+    ],
+  }).party;
   for (const t of transfers) control.transfer({ from: wallet, to: treasury, instrument: t.instrument, amount: t.amount, memo: HOUSE_MEMO });
 }
 
@@ -93,8 +99,21 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
       if (!existing) {
         const transferPolicy = i.supportsPreapproval ? 'direct-or-offer' : 'offer-only';
         const utxoPolicy = i.id === 'Amulet' || i.id === 'UTK' ? SANDBOX_POOL[i.id] : {};
-        await insertInstrument(sql, { admin: i.admin, id: i.id, registryUrl: i.registryUrl, registryAuth: NO_REGISTRY_AUTH, displayDecimals: 10, transferPolicy, utxoPolicy, feeReserve: fee, enabled: true });
-        log.info({ instrument: i.id, admin: i.admin, transferPolicy, feeReserve: fee, utxoPolicy }, 'SANDBOX: onboarded the double\'s instrument');
+        await insertInstrument(sql, {
+          admin: i.admin,
+          id: i.id,
+          registryUrl: i.registryUrl,
+          registryAuth: NO_REGISTRY_AUTH,
+          displayDecimals: 10,
+          transferPolicy,
+          utxoPolicy,
+          feeReserve: fee,
+          enabled: true,
+        });
+        log.info(
+          { instrument: i.id, admin: i.admin, transferPolicy, feeReserve: fee, utxoPolicy },
+          "SANDBOX: onboarded the double's instrument",
+        );
         continue;
       }
       const max = (a: string, b: string) => (compareAmounts(a, b) >= 0 ? a : b);
@@ -102,7 +121,7 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
       const reserveTooLow = feeReserve.rate !== existing.feeReserve.rate || feeReserve.flat !== existing.feeReserve.flat;
       if (existing.registryUrl !== i.registryUrl || reserveTooLow) {
         await updateInstrument(sql, { ...existing, registryUrl: i.registryUrl, feeReserve });
-        if (reserveTooLow) log.info({ instrument: i.id, feeReserve }, 'SANDBOX: raised the fee reserve to the double\'s fee');
+        if (reserveTooLow) log.info({ instrument: i.id, feeReserve }, "SANDBOX: raised the fee reserve to the double's fee");
       }
     }
     for (const memo of DEMO_MEMOS) await createDepositAccount(sql, { customerRef: memo, memo });
@@ -111,7 +130,10 @@ export const embeddedSandboxLedger: EmbeddedLedgerProvider = async ({ config, lo
   const apiTokenFile = path.join(config.dataDir, 'sandbox', 'api-token');
   const apiToken = await readOrCreateSecret(apiTokenFile);
   if (config.apiTokens.length === 0) {
-    log.warn({ apiTokenFile, scopes: ['read', 'write', 'admin'] }, 'SANDBOX: no API_TOKENS configured; the API accepts the token in this file (CXI_TOKEN=$(cat …) for the CLI)');
+    log.warn(
+      { apiTokenFile, scopes: ['read', 'write', 'admin'] },
+      'SANDBOX: no API_TOKENS configured; the API accepts the token in this file (CXI_TOKEN=$(cat …) for the CLI)',
+    );
   }
   return {
     prepareDatabase,

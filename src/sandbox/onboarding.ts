@@ -38,13 +38,23 @@ export async function onboardExternalParty(
     // Hosted on this participant only, as Canton's external_party_onboarding.sh example asks.
     otherConfirmingParticipantUids: [],
   };
-  const topology = await post(`${jsonApiUrl}/v2/parties/external/generate-topology`, adminToken, genReq, GenerateExternalPartyTopologyResponse);
+  const topology = await post(
+    `${jsonApiUrl}/v2/parties/external/generate-topology`,
+    adminToken,
+    genReq,
+    GenerateExternalPartyTopologyResponse,
+  );
   const signature = signEd25519(key.privateKey, Buffer.from(topology.multiHash, 'base64')).toString('base64');
   const allocReq: z.input<typeof AllocateExternalPartyRequest> = {
     synchronizer: synchronizerId,
     onboardingTransactions: topology.topologyTransactions.map((transaction) => ({ transaction })),
     multiHashSignatures: [
-      { format: 'SIGNATURE_FORMAT_CONCAT', signature, signedBy: topology.publicKeyFingerprint, signingAlgorithmSpec: 'SIGNING_ALGORITHM_SPEC_ED25519' },
+      {
+        format: 'SIGNATURE_FORMAT_CONCAT',
+        signature,
+        signedBy: topology.publicKeyFingerprint,
+        signingAlgorithmSpec: 'SIGNING_ALGORITHM_SPEC_ED25519',
+      },
     ],
   };
   const allocated = await post(`${jsonApiUrl}/v2/parties/external/allocate`, adminToken, allocReq, AllocateExternalPartyResponse);

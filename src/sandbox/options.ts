@@ -31,7 +31,10 @@ export const SandboxOptions = z.object({
    */
   trafficLimit: z.int().min(0).nullable().default(null),
   /** Maximum (and default) deduplication period. */
-  maxDeduplicationSeconds: z.int().min(1).default(7 * 24 * 3600),
+  maxDeduplicationSeconds: z
+    .int()
+    .min(1)
+    .default(7 * 24 * 3600),
   /** Lifetime of tokens from the OAuth endpoint and tokenFor(). */
   tokenLifetimeSeconds: z.int().min(1).default(3600),
   /**

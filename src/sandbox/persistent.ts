@@ -39,6 +39,8 @@ export async function startPersistentSandbox(dir: string, options: SandboxOption
   );
   if (!restored && sb.treasury) writeFileSync(keyFile, sb.treasury.privateKeyPem, { mode: 0o600 });
   const detailsFile = path.join(dir, 'sandbox.json');
-  writeFileSync(detailsFile, `${JSON.stringify({ ...sb.info(), keyFile, controlToken: sb.controlToken, restored }, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(detailsFile, `${JSON.stringify({ ...sb.info(), keyFile, controlToken: sb.controlToken, restored }, null, 2)}\n`, {
+    mode: 0o600,
+  });
   return { sb, keyFile, detailsFile, restored };
 }

@@ -135,7 +135,9 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
     ctx,
     reader,
     settings,
-    ...(replay ? {} : { completions: (userId: string, parties: readonly string[], begin: number) => completionSpec(engine, userId, parties, begin) }),
+    ...(replay
+      ? {}
+      : { completions: (userId: string, parties: readonly string[], begin: number) => completionSpec(engine, userId, parties, begin) }),
   });
   const control = new SandboxControl(engine, {
     faults,
@@ -154,7 +156,12 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
     submissionRoutes(app, ctx, submissions, reader, settings);
     registryRoutes(app, ctx, control.books, settings);
   }
-  oauthRoutes(app, ctx, () => oauthClients, () => opts.tokenLifetimeSeconds);
+  oauthRoutes(
+    app,
+    ctx,
+    () => oauthClients,
+    () => opts.tokenLifetimeSeconds,
+  );
   controlRoutes(app, ctx, {
     control,
     token: controlToken,
@@ -181,22 +188,44 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
     if (replay) {
       // Reading a recording: a user that may read as every party seen in it.
       const parties = replay.parties().map((p) => engine.addKnownParty(p).party);
-      engine.createUser(opts.treasury.userId, parties[0], parties.map((party) => ({ kind: 'CanReadAs' as const, party })));
-      oauthClients.push({ clientId: `${opts.treasury.userId}-client`, clientSecret: randomBytes(24).toString('base64url'), userId: opts.treasury.userId });
+      engine.createUser(
+        opts.treasury.userId,
+        parties[0],
+        parties.map((party) => ({ kind: 'CanReadAs' as const, party })),
+      );
+      oauthClients.push({
+        clientId: `${opts.treasury.userId}-client`,
+        clientSecret: randomBytes(24).toString('base64url'),
+        userId: opts.treasury.userId,
+      });
     } else if (saved && engine.ledger.users.get(opts.treasury.userId)?.primaryParty) {
       treasury = restoredTreasury(engine, opts);
-      oauthClients.push({ clientId: `${opts.treasury.userId}-client`, clientSecret: randomBytes(24).toString('base64url'), userId: opts.treasury.userId });
+      oauthClients.push({
+        clientId: `${opts.treasury.userId}-client`,
+        clientSecret: randomBytes(24).toString('base64url'),
+        userId: opts.treasury.userId,
+      });
     } else if (opts.treasury.onboarding !== 'none') {
       treasury = await onboardTreasury(engine, jsonApiUrl, opts, tokenFor);
       if (opts.treasury.preapproval) {
         for (const inst of engine.instruments) if (inst.config.family === 'amulet') engine.createPreapproval(treasury.party, inst);
       }
       for (const f of opts.treasury.fund) control.mint(treasury.party, f.instrument, f.amount);
-      oauthClients.push({ clientId: `${opts.treasury.userId}-client`, clientSecret: randomBytes(24).toString('base64url'), userId: opts.treasury.userId });
+      oauthClients.push({
+        clientId: `${opts.treasury.userId}-client`,
+        clientSecret: randomBytes(24).toString('base64url'),
+        userId: opts.treasury.userId,
+      });
     }
-    const oauthClient = oauthClients.find((c) => c.userId === opts.treasury.userId) ?? oauthClients[0] ?? { clientId: 'admin-client', clientSecret: randomBytes(24).toString('base64url'), userId: 'participant_admin' };
+    const oauthClient = oauthClients.find((c) => c.userId === opts.treasury.userId) ??
+      oauthClients[0] ?? { clientId: 'admin-client', clientSecret: randomBytes(24).toString('base64url'), userId: 'participant_admin' };
     if (oauthClients.length === 0) oauthClients.push(oauthClient);
-    const oauth = { tokenUrl: `${jsonApiUrl}/oauth/token`, clientId: oauthClient.clientId, clientSecret: oauthClient.clientSecret, audience };
+    const oauth = {
+      tokenUrl: `${jsonApiUrl}/oauth/token`,
+      clientId: oauthClient.clientId,
+      clientSecret: oauthClient.clientSecret,
+      audience,
+    };
     const instruments = engine.instruments.map((i) => ({
       admin: i.admin,
       id: i.config.id,
@@ -214,7 +243,12 @@ export async function startSandbox(input: SandboxOptionsInput = {}, logger?: Log
       participantId: engine.ledger.participantId,
       synchronizerId: reader.timeline.synchronizerId,
       instruments,
-      treasury: treasury && { party: treasury.party, userId: treasury.userId, fingerprint: treasury.fingerprint, publicKey: treasury.publicKey },
+      treasury: treasury && {
+        party: treasury.party,
+        userId: treasury.userId,
+        fingerprint: treasury.fingerprint,
+        publicKey: treasury.publicKey,
+      },
       adminUserId: 'participant_admin',
       oauth,
       controlUrl,
@@ -268,10 +302,22 @@ async function onboardTreasury(
     party = (await onboardExternalParty(jsonApiUrl, adminToken, engine.ledger.synchronizerId, opts.treasury.hint, key)).partyId;
     await createPartyUser(jsonApiUrl, adminToken, opts.treasury.userId, party);
   } else {
-    const proposal = engine.generateTopology(opts.treasury.hint, key.rawPublicKey, 'CRYPTO_KEY_FORMAT_RAW', 'SIGNING_KEY_SPEC_EC_CURVE25519');
+    const proposal = engine.generateTopology(
+      opts.treasury.hint,
+      key.rawPublicKey,
+      'CRYPTO_KEY_FORMAT_RAW',
+      'SIGNING_KEY_SPEC_EC_CURVE25519',
+    );
     party = engine.allocateExternal(
       proposal.transactions.map((t) => ({ transaction: t, signatures: [] })),
-      [{ signature: signEd25519(key.privateKey, proposal.multiHash), signedBy: proposal.fingerprint, format: 'SIGNATURE_FORMAT_CONCAT', algorithm: 'SIGNING_ALGORITHM_SPEC_ED25519' }],
+      [
+        {
+          signature: signEd25519(key.privateKey, proposal.multiHash),
+          signedBy: proposal.fingerprint,
+          format: 'SIGNATURE_FORMAT_CONCAT',
+          algorithm: 'SIGNING_ALGORITHM_SPEC_ED25519',
+        },
+      ],
     ).party;
     engine.createUser(opts.treasury.userId, party, [
       { kind: 'CanReadAs', party },

@@ -16,7 +16,12 @@ interface Row {
   customer_ref: string;
   created_at: string;
 }
-const toAccount = (r: Row): DepositAccount => ({ accountId: r.account_id, memo: r.memo, customerRef: r.customer_ref, createdAt: r.created_at });
+const toAccount = (r: Row): DepositAccount => ({
+  accountId: r.account_id,
+  memo: r.memo,
+  customerRef: r.customer_ref,
+  createdAt: r.created_at,
+});
 
 /** Crockford-style base32 without look-alikes: memos are typed by customers into wallets. */
 const ALPHABET = 'abcdefghjkmnpqrstvwxyz0123456789';
@@ -33,7 +38,10 @@ export function newMemo(): string {
  * Opens a deposit account. The memo is what customers put in the transfer's reason; a given memo
  * is idempotent for the same customer and a conflict for another one.
  */
-export async function createDepositAccount(sql: Sql, input: { customerRef: string; memo?: string | undefined }): Promise<{ created: boolean; account: DepositAccount }> {
+export async function createDepositAccount(
+  sql: Sql,
+  input: { customerRef: string; memo?: string | undefined },
+): Promise<{ created: boolean; account: DepositAccount }> {
   const memo = input.memo ?? newMemo();
   const [inserted] = await sql<Row[]>`
     insert into deposit_accounts (account_id, memo, customer_ref)
@@ -91,7 +99,10 @@ export interface AccountFilter {
 }
 
 /** Newest first, keyset-paged on (created_at, account_id) like the other lists. */
-export async function listDepositAccounts(db: Queryable, f: AccountFilter): Promise<{ items: DepositAccount[]; nextCursor: string | null }> {
+export async function listDepositAccounts(
+  db: Queryable,
+  f: AccountFilter,
+): Promise<{ items: DepositAccount[]; nextCursor: string | null }> {
   const c = f.cursor === undefined ? undefined : decodeCursor(f.cursor);
   // LIKE's own wildcards in what the operator typed are literal characters.
   const prefix = f.search === undefined ? undefined : `${f.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;

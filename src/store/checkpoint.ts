@@ -91,10 +91,17 @@ export async function recordContinuityFailure(db: Queryable, f: Omit<ContinuityF
 
 /** Recorded continuity failures (every treasury party: any of them holds the ledger effects). */
 export async function readContinuityFailures(db: Queryable): Promise<ContinuityFailure[]> {
-  const rows = await db<{ treasury_party: string; continuity_reason: ContinuityReason; continuity_detail: string | null; failed_at: string }[]>`
+  const rows = await db<
+    { treasury_party: string; continuity_reason: ContinuityReason; continuity_detail: string | null; failed_at: string }[]
+  >`
     select treasury_party, continuity_reason, continuity_detail, continuity_failed_at as failed_at
     from ingestion_checkpoint where continuity_reason is not null order by treasury_party`;
-  return rows.map((r) => ({ treasuryParty: r.treasury_party, reason: r.continuity_reason, detail: r.continuity_detail ?? '', failedAt: new Date(r.failed_at).toISOString() }));
+  return rows.map((r) => ({
+    treasuryParty: r.treasury_party,
+    reason: r.continuity_reason,
+    detail: r.continuity_detail ?? '',
+    failedAt: new Date(r.failed_at).toISOString(),
+  }));
 }
 
 /**
@@ -104,7 +111,10 @@ export async function readContinuityFailures(db: Queryable): Promise<ContinuityF
  */
 export async function repointCheckpoint(
   db: Queryable,
-  cp: Pick<Checkpoint, 'treasuryParty' | 'offset' | 'updateId' | 'updateOffset' | 'participantId' | 'synchronizerId' | 'recordTime' | 'synchronizerTimes'>,
+  cp: Pick<
+    Checkpoint,
+    'treasuryParty' | 'offset' | 'updateId' | 'updateOffset' | 'participantId' | 'synchronizerId' | 'recordTime' | 'synchronizerTimes'
+  >,
 ): Promise<void> {
   await db`
     update ingestion_checkpoint set

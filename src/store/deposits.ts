@@ -49,7 +49,8 @@ const toDeposit = (r: Row): DepositRow => ({
   updatedAt: r.updated_at,
 });
 
-const COLUMNS = 'deposit_id, kind, status, status_reason, instrument_admin, instrument_id, sender, memo, account_id, transfer_amount::text as transfer_amount, credited_amount::text as credited_amount, fee::text as fee, transfer_instruction_cid, execute_before, offer_update_id, credit_update_id, credit_record_time, closed_update_id, created_at, updated_at';
+const COLUMNS =
+  'deposit_id, kind, status, status_reason, instrument_admin, instrument_id, sender, memo, account_id, transfer_amount::text as transfer_amount, credited_amount::text as credited_amount, fee::text as fee, transfer_instruction_cid, execute_before, offer_update_id, credit_update_id, credit_record_time, closed_update_id, created_at, updated_at';
 
 export async function findDeposit(db: Queryable, depositId: string): Promise<DepositRow | undefined> {
   const [row] = await db<Row[]>`select ${db.unsafe(COLUMNS)} from deposits where deposit_id = ${depositId}`;

@@ -27,7 +27,9 @@ export function checkPostgresPatched(dir: string = postgresSourceDir()): void {
     try {
       text = readFileSync(join(dir, file), 'utf8');
     } catch (e) {
-      throw new DriverPatchError(`cannot read ${join(dir, file)} to check the postgres.js patch: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new DriverPatchError(
+        `cannot read ${join(dir, file)} to check the postgres.js patch: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
     }
     const found = text.split(MARKER).length - 1;
     if (found !== wanted) {

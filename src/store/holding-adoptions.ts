@@ -31,7 +31,13 @@ export async function lockCheckpointOffset(tx: Tx, treasury: string): Promise<nu
  * The ACS carries no update id or record time of a contract's creation: the row records the
  * creating offset, `adopted@<offset>` as its update id and the creation's ledger time.
  */
-export async function adoptHoldings(tx: Tx, owner: string, holdings: readonly AdoptedHolding[], atOffset: number, by: string): Promise<number> {
+export async function adoptHoldings(
+  tx: Tx,
+  owner: string,
+  holdings: readonly AdoptedHolding[],
+  atOffset: number,
+  by: string,
+): Promise<number> {
   if (holdings.length === 0) return 0;
   const rows = holdings.map((h) => ({
     contract_id: h.contractId,

@@ -102,7 +102,8 @@ export async function readFreeHoldingsView(db: Queryable, owner: string, i: Inst
       order by h.amount ${direction}, h.contract_id ${direction}
       limit ${limit}`;
   };
-  const toHoldings = (rows: { contract_id: string; amount: string }[]): FreeHolding[] => rows.map((r) => ({ contractId: r.contract_id, amount: r.amount }));
+  const toHoldings = (rows: { contract_id: string; amount: string }[]): FreeHolding[] =>
+    rows.map((r) => ({ contractId: r.contract_id, amount: r.amount }));
 
   const [counts] = await db<{ small: number }[]>`select count(*)::int as small from holdings h where ${free} ${small}`;
   const smallest = toHoldings(await list(small, 'asc', b.limits.inputs));
@@ -159,7 +160,10 @@ export async function unfinishedSelfTransfers(db: Queryable, i: InstrumentKey): 
 }
 
 /** The latest finished planned self-transfer of the instrument: a recent failure pauses planning. */
-export async function lastFinishedSelfTransfer(db: Queryable, i: InstrumentKey): Promise<{ withdrawalId: string; status: string; statusReason: string | null; updatedAt: string } | undefined> {
+export async function lastFinishedSelfTransfer(
+  db: Queryable,
+  i: InstrumentKey,
+): Promise<{ withdrawalId: string; status: string; statusReason: string | null; updatedAt: string } | undefined> {
   const [r] = await db<{ withdrawal_id: string; status: string; status_reason: string | null; updated_at: string }[]>`
     select withdrawal_id, status, status_reason, updated_at from withdrawals
     where instrument_admin = ${i.admin} and instrument_id = ${i.id} and input_holding_cids is not null and status in ${db(FINISHED)}
@@ -176,7 +180,12 @@ export interface NewSelfTransfer {
 }
 
 /** The rows and their `withdrawal.requested` events, in the caller's transaction. */
-export async function insertSelfTransfers(tx: Tx, treasury: string, i: InstrumentKey, transfers: readonly NewSelfTransfer[]): Promise<void> {
+export async function insertSelfTransfers(
+  tx: Tx,
+  treasury: string,
+  i: InstrumentKey,
+  transfers: readonly NewSelfTransfer[],
+): Promise<void> {
   if (transfers.length === 0) return;
   await tx`
     insert into withdrawals ${tx(

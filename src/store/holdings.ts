@@ -32,14 +32,23 @@ export async function fetchActiveHoldings(db: Queryable, owner: string, contract
     from holdings where contract_id = any(${contractIds as string[]}::text[])`.execute();
   return rows
     .filter((r) => r.owner === owner && !r.archived)
-    .map((r) => ({ contractId: r.contract_id, instrument: { admin: r.instrument_admin, id: r.instrument_id }, amount: r.amount, locked: r.locked }));
+    .map((r) => ({
+      contractId: r.contract_id,
+      instrument: { admin: r.instrument_admin, id: r.instrument_id },
+      amount: r.amount,
+      locked: r.locked,
+    }));
 }
 
 /**
  * Records created holdings. An import transaction of a major upgrade re-creates holdings we
  * already have (same contract id): those are left as they are.
  */
-export async function insertHoldings(tx: Tx, owner: string, created: readonly { facts: TransactionFacts; holding: CreatedHolding }[]): Promise<void> {
+export async function insertHoldings(
+  tx: Tx,
+  owner: string,
+  created: readonly { facts: TransactionFacts; holding: CreatedHolding }[],
+): Promise<void> {
   if (created.length === 0) return;
   const rows = created.map(({ facts: f, holding: h }) => ({
     contract_id: h.contractId,
@@ -66,7 +75,12 @@ export async function insertHoldings(tx: Tx, owner: string, created: readonly { 
 
 export async function archiveHoldings(tx: Tx, archived: readonly { facts: TransactionFacts; contractId: string }[]): Promise<number> {
   if (archived.length === 0) return 0;
-  const rows = archived.map((a) => ({ contract_id: a.contractId, off: a.facts.offset, update_id: a.facts.updateId, record_time: a.facts.recordTime }));
+  const rows = archived.map((a) => ({
+    contract_id: a.contractId,
+    off: a.facts.offset,
+    update_id: a.facts.updateId,
+    record_time: a.facts.recordTime,
+  }));
   const result = await tx`
     update holdings h set archived_offset = v.off, archived_update_id = v.update_id, archived_record_time = v.record_time
     from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as v(contract_id text, off bigint, update_id text, record_time timestamptz)
@@ -84,9 +98,17 @@ export interface ActiveHolding {
 
 /** The treasury's active holdings, for reconciliation and tests. */
 export async function listActiveHoldings(db: Queryable, owner: string): Promise<ActiveHolding[]> {
-  const rows = await db<{ contract_id: string; instrument_admin: string; instrument_id: string; amount: string; lock: unknown; created_offset: number }[]>`
+  const rows = await db<
+    { contract_id: string; instrument_admin: string; instrument_id: string; amount: string; lock: unknown; created_offset: number }[]
+  >`
     select contract_id, instrument_admin, instrument_id, amount::text as amount, lock, created_offset
     from holdings where owner = ${owner} and archived_offset is null
     order by created_offset, contract_id`;
-  return rows.map((r) => ({ contractId: r.contract_id, instrument: { admin: r.instrument_admin, id: r.instrument_id }, amount: r.amount, lock: r.lock, createdOffset: r.created_offset }));
+  return rows.map((r) => ({
+    contractId: r.contract_id,
+    instrument: { admin: r.instrument_admin, id: r.instrument_id },
+    amount: r.amount,
+    lock: r.lock,
+    createdOffset: r.created_offset,
+  }));
 }

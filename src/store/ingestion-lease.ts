@@ -37,13 +37,19 @@ async function heldBy(db: Queryable, party: string, pid: number): Promise<boolea
   return row?.held === true;
 }
 
-export async function tryAcquireIngestionLease(sql: Sql, party: string, opts: { timeoutMs?: number } = {}): Promise<IngestionLease | undefined> {
+export async function tryAcquireIngestionLease(
+  sql: Sql,
+  party: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<IngestionLease | undefined> {
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const conn = await sql.reserve();
   let pid: number;
   try {
     const [row] = await withTimeout(
-      conn<{ ok: boolean; pid: number }[]>`select pg_try_advisory_lock(hashtextextended(${lockKey(party)}, 0)) as ok, pg_backend_pid() as pid`,
+      conn<
+        { ok: boolean; pid: number }[]
+      >`select pg_try_advisory_lock(hashtextextended(${lockKey(party)}, 0)) as ok, pg_backend_pid() as pid`,
       timeoutMs,
       'taking the ingestion lock',
     );
@@ -69,7 +75,11 @@ export async function tryAcquireIngestionLease(sql: Sql, party: string, opts: { 
       // A dead session's lock went with it, and its connection is the pool's again: nothing to do.
       const alive = await withTimeout(heldBy(sql, party, pid), timeoutMs, 'checking the ingestion lock').catch(() => false);
       if (!alive) return;
-      await withTimeout(conn`select pg_advisory_unlock(hashtextextended(${lockKey(party)}, 0))`, timeoutMs, 'releasing the ingestion lock').then(
+      await withTimeout(
+        conn`select pg_advisory_unlock(hashtextextended(${lockKey(party)}, 0))`,
+        timeoutMs,
+        'releasing the ingestion lock',
+      ).then(
         () => conn.release(),
         () => undefined,
       );

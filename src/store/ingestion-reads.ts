@@ -47,9 +47,16 @@ async function fetchOnboarded(tx: Tx): Promise<Set<string>> {
  * with `after`'s effects (parseAhead). Undefined when that is not possible — any failure here, bad data
  * included, is for the batch's own transaction to meet and report.
  */
-export async function prepareBatch(sql: Sql, elements: readonly IngestElement[], party: string, after: ParsedBatch): Promise<PreparedBatch | undefined> {
+export async function prepareBatch(
+  sql: Sql,
+  elements: readonly IngestElement[],
+  party: string,
+  after: ParsedBatch,
+): Promise<PreparedBatch | undefined> {
   try {
-    const [, already, holdings, instructions, onboarded] = await sql.begin('read only', (tx) => settleAll([keyedStatementsOnly(tx), ...startBatchLookups(tx, party, elements)]));
+    const [, already, holdings, instructions, onboarded] = await sql.begin('read only', (tx) =>
+      settleAll([keyedStatementsOnly(tx), ...startBatchLookups(tx, party, elements)]),
+    );
     return await parseAhead(elements, party, after, { already, holdings, instructions, onboarded });
   } catch {
     return undefined;

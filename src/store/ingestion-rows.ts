@@ -96,7 +96,11 @@ export async function fetchBatchRows(tx: Tx, keys: RowKeys, instructions: readon
                  network_fee::text as network_fee
           from withdrawals
           where withdrawal_id = any(${keys.withdrawalIds}::text[]) or transfer_instruction_cid = any(${instructionCids}::text[])`.execute(),
-    keys.memos.length === 0 ? [] : tx<{ account_id: string; memo: string }[]>`select account_id, memo from deposit_accounts where memo = any(${keys.memos}::text[])`.execute(),
+    keys.memos.length === 0
+      ? []
+      : tx<
+          { account_id: string; memo: string }[]
+        >`select account_id, memo from deposit_accounts where memo = any(${keys.memos}::text[])`.execute(),
   ]);
   const rows: BatchRows = {
     deposits: new Map(),
@@ -164,13 +168,29 @@ export async function flushChanges(tx: Tx, c: BatchChanges): Promise<void> {
   const newI = [...c.newInstructions.values()];
   if (newI.length > 0) {
     const rows = newI.map((i) => ({
-      contract_id: i.contractId, direction: i.direction, original_instruction_cid: i.originalInstructionCid, root_instruction_cid: i.rootInstructionCid,
-      sender: i.sender, receiver: i.receiver, instrument_admin: i.instrument.admin, instrument_id: i.instrument.id, amount: i.amount, memo: i.memo,
-      requested_at: i.requestedAt, execute_before: i.executeBefore, locked_holding_cids: i.lockedHoldingCids, status: i.status,
-      created_update_id: i.createdUpdateId, created_offset: i.createdOffset, created_record_time: i.createdRecordTime,
-      closed_update_id: i.closedUpdateId, closed_offset: i.closedOffset, closed_record_time: i.closedRecordTime,
+      contract_id: i.contractId,
+      direction: i.direction,
+      original_instruction_cid: i.originalInstructionCid,
+      root_instruction_cid: i.rootInstructionCid,
+      sender: i.sender,
+      receiver: i.receiver,
+      instrument_admin: i.instrument.admin,
+      instrument_id: i.instrument.id,
+      amount: i.amount,
+      memo: i.memo,
+      requested_at: i.requestedAt,
+      execute_before: i.executeBefore,
+      locked_holding_cids: i.lockedHoldingCids,
+      status: i.status,
+      created_update_id: i.createdUpdateId,
+      created_offset: i.createdOffset,
+      created_record_time: i.createdRecordTime,
+      closed_update_id: i.closedUpdateId,
+      closed_offset: i.closedOffset,
+      closed_record_time: i.closedRecordTime,
     }));
-    statements.push(tx`
+    statements.push(
+      tx`
       insert into transfer_instructions (contract_id, direction, original_instruction_cid, root_instruction_cid, sender, receiver,
         instrument_admin, instrument_id, amount, memo, requested_at, execute_before, locked_holding_cids, status,
         created_update_id, created_offset, created_record_time, closed_update_id, closed_offset, closed_record_time)
@@ -178,80 +198,133 @@ export async function flushChanges(tx: Tx, c: BatchChanges): Promise<void> {
         root_instruction_cid text, sender text, receiver text, instrument_admin text, instrument_id text, amount numeric, memo text,
         requested_at timestamptz, execute_before timestamptz, locked_holding_cids text[], status text, created_update_id text,
         created_offset bigint, created_record_time timestamptz, closed_update_id text, closed_offset bigint, closed_record_time timestamptz)
-      on conflict (contract_id) do nothing`.execute());
+      on conflict (contract_id) do nothing`.execute(),
+    );
   }
   const chI = [...c.changedInstructions.values()];
   if (chI.length > 0) {
-    const rows = chI.map((i) => ({ contract_id: i.contractId, status: i.status, closed_update_id: i.closedUpdateId, closed_offset: i.closedOffset, closed_record_time: i.closedRecordTime }));
-    statements.push(tx`
+    const rows = chI.map((i) => ({
+      contract_id: i.contractId,
+      status: i.status,
+      closed_update_id: i.closedUpdateId,
+      closed_offset: i.closedOffset,
+      closed_record_time: i.closedRecordTime,
+    }));
+    statements.push(
+      tx`
       update transfer_instructions t set status = v.status, closed_update_id = v.closed_update_id, closed_offset = v.closed_offset,
              closed_record_time = v.closed_record_time
       from jsonb_to_recordset(${doc(rows)}::text::jsonb)
         as v(contract_id text, status text, closed_update_id text, closed_offset bigint, closed_record_time timestamptz)
-      where t.contract_id = v.contract_id`.execute());
+      where t.contract_id = v.contract_id`.execute(),
+    );
   }
 
   const newD = [...c.newDeposits.values()];
   if (newD.length > 0) {
     const rows = newD.map((d) => ({
-      deposit_id: d.depositId, kind: d.kind, status: d.status, status_reason: d.statusReason ?? null, instrument_admin: d.instrument.admin, instrument_id: d.instrument.id,
-      sender: d.sender, memo: d.memo, account_id: d.accountId, transfer_amount: d.transferAmount, credited_amount: d.creditedAmount, fee: d.fee,
-      transfer_instruction_cid: d.transferInstructionCid, execute_before: d.executeBefore, offer_update_id: d.offerUpdateId,
-      offer_offset: d.offerOffset, credit_update_id: d.creditUpdateId, credit_offset: d.creditOffset, credit_record_time: d.creditRecordTime,
+      deposit_id: d.depositId,
+      kind: d.kind,
+      status: d.status,
+      status_reason: d.statusReason ?? null,
+      instrument_admin: d.instrument.admin,
+      instrument_id: d.instrument.id,
+      sender: d.sender,
+      memo: d.memo,
+      account_id: d.accountId,
+      transfer_amount: d.transferAmount,
+      credited_amount: d.creditedAmount,
+      fee: d.fee,
+      transfer_instruction_cid: d.transferInstructionCid,
+      execute_before: d.executeBefore,
+      offer_update_id: d.offerUpdateId,
+      offer_offset: d.offerOffset,
+      credit_update_id: d.creditUpdateId,
+      credit_offset: d.creditOffset,
+      credit_record_time: d.creditRecordTime,
       closed_update_id: d.closedUpdateId,
     }));
-    statements.push(tx`
+    statements.push(
+      tx`
       insert into deposits (deposit_id, kind, status, status_reason, instrument_admin, instrument_id, sender, memo, account_id, transfer_amount,
         credited_amount, fee, transfer_instruction_cid, execute_before, offer_update_id, offer_offset, credit_update_id,
         credit_offset, credit_record_time, closed_update_id)
       select * from jsonb_to_recordset(${doc(rows)}::text::jsonb) as v(deposit_id text, kind text, status text, status_reason text, instrument_admin text,
         instrument_id text, sender text, memo text, account_id text, transfer_amount numeric, credited_amount numeric, fee numeric,
         transfer_instruction_cid text, execute_before timestamptz, offer_update_id text, offer_offset bigint, credit_update_id text,
-        credit_offset bigint, credit_record_time timestamptz, closed_update_id text)`.execute());
+        credit_offset bigint, credit_record_time timestamptz, closed_update_id text)`.execute(),
+    );
   }
   const chD = [...c.changedDeposits.values()];
   if (chD.length > 0) {
     const rows = chD.map((d) => ({
-      deposit_id: d.depositId, status: d.status, credited_amount: d.creditedAmount, fee: d.fee, credit_update_id: d.creditUpdateId,
-      credit_offset: d.creditOffset, credit_record_time: d.creditRecordTime, closed_update_id: d.closedUpdateId,
+      deposit_id: d.depositId,
+      status: d.status,
+      credited_amount: d.creditedAmount,
+      fee: d.fee,
+      credit_update_id: d.creditUpdateId,
+      credit_offset: d.creditOffset,
+      credit_record_time: d.creditRecordTime,
+      closed_update_id: d.closedUpdateId,
     }));
-    statements.push(tx`
+    statements.push(
+      tx`
       update deposits d set status = v.status, credited_amount = v.credited_amount, fee = v.fee, credit_update_id = v.credit_update_id,
              credit_offset = v.credit_offset, credit_record_time = v.credit_record_time, closed_update_id = v.closed_update_id, updated_at = now()
       from jsonb_to_recordset(${doc(rows)}::text::jsonb) as v(deposit_id text, status text, credited_amount numeric, fee numeric,
         credit_update_id text, credit_offset bigint, credit_record_time timestamptz, closed_update_id text)
-      where d.deposit_id = v.deposit_id`.execute());
+      where d.deposit_id = v.deposit_id`.execute(),
+    );
   }
 
   const newW = [...c.newWithdrawals.values()];
   if (newW.length > 0) {
     const rows = newW.map((w) => ({
-      withdrawal_id: w.withdrawalId, purpose: w.purpose, account: w.account, instrument_admin: w.instrument.admin, instrument_id: w.instrument.id,
-      amount: w.amount, receiver: w.receiver, status: w.status, recovered: w.recovered, transfer_update_id: w.transferUpdateId,
-      transfer_offset: w.transferOffset, transfer_record_time: w.transferRecordTime, transfer_instruction_cid: w.transferInstructionCid,
-      outcome_update_id: w.outcomeUpdateId, network_fee: w.networkFee,
+      withdrawal_id: w.withdrawalId,
+      purpose: w.purpose,
+      account: w.account,
+      instrument_admin: w.instrument.admin,
+      instrument_id: w.instrument.id,
+      amount: w.amount,
+      receiver: w.receiver,
+      status: w.status,
+      recovered: w.recovered,
+      transfer_update_id: w.transferUpdateId,
+      transfer_offset: w.transferOffset,
+      transfer_record_time: w.transferRecordTime,
+      transfer_instruction_cid: w.transferInstructionCid,
+      outcome_update_id: w.outcomeUpdateId,
+      network_fee: w.networkFee,
     }));
-    statements.push(tx`
+    statements.push(
+      tx`
       insert into withdrawals (withdrawal_id, purpose, account, instrument_admin, instrument_id, amount, receiver, status, recovered,
         transfer_update_id, transfer_offset, transfer_record_time, transfer_instruction_cid, outcome_update_id, network_fee)
       select * from jsonb_to_recordset(${doc(rows)}::text::jsonb) as v(withdrawal_id text, purpose text, account text, instrument_admin text,
         instrument_id text, amount numeric, receiver text, status text, recovered boolean, transfer_update_id text, transfer_offset bigint,
-        transfer_record_time timestamptz, transfer_instruction_cid text, outcome_update_id text, network_fee numeric)`.execute());
+        transfer_record_time timestamptz, transfer_instruction_cid text, outcome_update_id text, network_fee numeric)`.execute(),
+    );
   }
   const chW = [...c.changedWithdrawals.values()];
   if (chW.length > 0) {
     const rows = chW.map((w) => ({
-      withdrawal_id: w.withdrawalId, transfer_update_id: w.transferUpdateId, transfer_offset: w.transferOffset,
-      transfer_record_time: w.transferRecordTime, transfer_instruction_cid: w.transferInstructionCid, outcome_update_id: w.outcomeUpdateId,
+      withdrawal_id: w.withdrawalId,
+      transfer_update_id: w.transferUpdateId,
+      transfer_offset: w.transferOffset,
+      transfer_record_time: w.transferRecordTime,
+      transfer_instruction_cid: w.transferInstructionCid,
+      outcome_update_id: w.outcomeUpdateId,
       network_fee: w.networkFee,
     }));
-    statements.push(tx`
+    statements.push(
+      tx`
       update withdrawals w set transfer_update_id = v.transfer_update_id, transfer_offset = v.transfer_offset,
              transfer_record_time = v.transfer_record_time, transfer_instruction_cid = v.transfer_instruction_cid,
              outcome_update_id = v.outcome_update_id, network_fee = v.network_fee, updated_at = now()
       from jsonb_to_recordset(${doc(rows)}::text::jsonb) as v(withdrawal_id text, transfer_update_id text, transfer_offset bigint,
         transfer_record_time timestamptz, transfer_instruction_cid text, outcome_update_id text, network_fee numeric)
-      where w.withdrawal_id = v.withdrawal_id`.execute());
+      where w.withdrawal_id = v.withdrawal_id`.execute(),
+    );
   }
   await settleAll(statements);
 }

@@ -1,6 +1,19 @@
 import { compareTimestamps, type JsTransaction } from '../ledger/schema/index.js';
-import { continuedInstructionCids, decideBatchChanges, FINAL_DEPOSIT_STATUSES, rowKeysOf, type InstructionRow } from '../ingestion/batch-model.js';
-import { PARSE_CHUNK, parseChunk, preparedStillHolds, selectFresh, type ParsedBatch, type PreparedBatch } from '../ingestion/batch-parse.js';
+import {
+  continuedInstructionCids,
+  decideBatchChanges,
+  FINAL_DEPOSIT_STATUSES,
+  rowKeysOf,
+  type InstructionRow,
+} from '../ingestion/batch-model.js';
+import {
+  PARSE_CHUNK,
+  parseChunk,
+  preparedStillHolds,
+  selectFresh,
+  type ParsedBatch,
+  type PreparedBatch,
+} from '../ingestion/batch-parse.js';
 import { checkpointToExtend, nextCheckpoint, type Checkpoint } from '../ingestion/checkpoint.js';
 import type { IngestElement } from '../ingestion/elements.js';
 import type { TransactionFacts } from '../ingestion/facts.js';
@@ -111,7 +124,15 @@ export async function ingestBatch(sql: Sql, elements: readonly IngestElement[], 
     await opts.faults?.('before-commit');
     const eventIds = [...changeEventIds, ...(await appendOutboxEvents(tx, expired))];
     await opts.faults?.('after-outbox');
-    return { checkpoint: next, facts: parsed.facts, skipped, eventIds, warnings: changes.warnings, parsedAhead: parsed.ahead, alreadyCommitted: false };
+    return {
+      checkpoint: next,
+      facts: parsed.facts,
+      skipped,
+      eventIds,
+      warnings: changes.warnings,
+      parsedAhead: parsed.ahead,
+      alreadyCommitted: false,
+    };
   });
 }
 
@@ -155,7 +176,11 @@ interface BatchReads {
  * for their actual arrays cost it about a tenth of its time).
  */
 async function lockAndReadBatch(tx: Tx, party: string, elements: readonly IngestElement[]): Promise<BatchReads> {
-  const [, stored, already, holdings, instructionRows, onboarded] = await inOneRoundTrip([keyedStatementsOnly(tx), lockCheckpoint(tx, party), ...startBatchLookups(tx, party, elements)]);
+  const [, stored, already, holdings, instructionRows, onboarded] = await inOneRoundTrip([
+    keyedStatementsOnly(tx),
+    lockCheckpoint(tx, party),
+    ...startBatchLookups(tx, party, elements),
+  ]);
   return {
     stored,
     already,
@@ -184,8 +209,15 @@ interface ParsedFacts {
  * The batch's facts: parsed ahead if that parse is the one this transaction would make (the same
  * transactions, and the same answers to its lookups as read here), else parsed now.
  */
-async function parseBatch(tx: Tx, party: string, txs: readonly JsTransaction[], reads: BatchReads, prepared: PreparedBatch | undefined): Promise<ParsedFacts> {
-  if (prepared && preparedStillHolds(prepared, txs, reads.holdings, reads.instructions, reads.onboarded)) return sendParsedAhead(tx, prepared);
+async function parseBatch(
+  tx: Tx,
+  party: string,
+  txs: readonly JsTransaction[],
+  reads: BatchReads,
+  prepared: PreparedBatch | undefined,
+): Promise<ParsedFacts> {
+  if (prepared && preparedStillHolds(prepared, txs, reads.holdings, reads.instructions, reads.onboarded))
+    return sendParsedAhead(tx, prepared);
   return parseAndSend(tx, party, txs, reads);
 }
 
@@ -238,7 +270,13 @@ function insertFacts(tx: Tx, json: string): PromiseLike<unknown> {
  */
 async function readInstructionsTouched(tx: Tx, facts: readonly TransactionFacts[], reads: BatchReads): Promise<InstructionRow[]> {
   const continued = continuedInstructionCids(facts);
-  const originalRows = continued.length === 0 ? [] : await fetchInstructions(tx, continued.filter((c) => !reads.instructions.has(c)));
+  const originalRows =
+    continued.length === 0
+      ? []
+      : await fetchInstructions(
+          tx,
+          continued.filter((c) => !reads.instructions.has(c)),
+        );
   return [...reads.instructionRows, ...originalRows];
 }
 
@@ -247,8 +285,15 @@ function writeFactRows(tx: Tx, party: string, parsed: ParsedFacts): PromiseLike<
   const { facts } = parsed;
   return [
     ...parsed.factsSent,
-    insertHoldings(tx, party, facts.flatMap((f) => f.holdingsCreated.map((holding) => ({ facts: f, holding })))),
-    archiveHoldings(tx, facts.flatMap((f) => f.holdingsArchived.map((h) => ({ facts: f, contractId: h.contractId })))),
+    insertHoldings(
+      tx,
+      party,
+      facts.flatMap((f) => f.holdingsCreated.map((holding) => ({ facts: f, holding }))),
+    ),
+    archiveHoldings(
+      tx,
+      facts.flatMap((f) => f.holdingsArchived.map((h) => ({ facts: f, contractId: h.contractId }))),
+    ),
   ];
 }
 
@@ -305,7 +350,13 @@ async function decideTimeouts(tx: Tx, cp: Checkpoint, graceMs: number): Promise<
       topic: 'withdrawal.attempt_expired',
       aggregateType: 'withdrawal',
       aggregateId: a.withdrawal_id,
-      payload: { withdrawalId: a.withdrawal_id, attempt: a.attempt, deadline: a.deadline, recordTime: cp.synchronizerTimes[a.synchronizer_id]!, synchronizerId: a.synchronizer_id },
+      payload: {
+        withdrawalId: a.withdrawal_id,
+        attempt: a.attempt,
+        deadline: a.deadline,
+        recordTime: cp.synchronizerTimes[a.synchronizer_id]!,
+        synchronizerId: a.synchronizer_id,
+      },
     });
   }
 
@@ -329,7 +380,14 @@ async function decideTimeouts(tx: Tx, cp: Checkpoint, graceMs: number): Promise<
         topic: 'deposit.offer_closed',
         aggregateType: 'deposit',
         aggregateId: depositId,
-        payload: { depositId, outcome: 'expired', transferInstructionCid: e.contract_id, updateId: null, recordTime: decidedAt, executeBefore: e.execute_before },
+        payload: {
+          depositId,
+          outcome: 'expired',
+          transferInstructionCid: e.contract_id,
+          updateId: null,
+          recordTime: decidedAt,
+          executeBefore: e.execute_before,
+        },
       });
     }
   }

@@ -38,7 +38,8 @@ const toInstrument = (r: Row): InstrumentRow => ({
   admin: r.admin_party,
   id: r.instrument_id,
   registryUrl: r.registry_url,
-  registryAuth: r.registry_auth === 'credential' ? { mode: 'credential', credential: r.registry_credential ?? '' } : { mode: r.registry_auth },
+  registryAuth:
+    r.registry_auth === 'credential' ? { mode: 'credential', credential: r.registry_credential ?? '' } : { mode: r.registry_auth },
   displayDecimals: r.display_decimals,
   transferPolicy: r.transfer_policy,
   utxoPolicy: r.utxo_policy,
@@ -75,7 +76,11 @@ const credentialOf = (a: RegistryAuth): string | null => (a.mode === 'credential
  */
 export async function upsertInstrument(
   db: Queryable,
-  i: Omit<InstrumentRow, 'utxoPolicy' | 'feeReserve' | 'registryAuth'> & { utxoPolicy?: Record<string, unknown>; feeReserve?: FeeReserve; registryAuth?: RegistryAuth },
+  i: Omit<InstrumentRow, 'utxoPolicy' | 'feeReserve' | 'registryAuth'> & {
+    utxoPolicy?: Record<string, unknown>;
+    feeReserve?: FeeReserve;
+    registryAuth?: RegistryAuth;
+  },
 ): Promise<InstrumentRow> {
   const rate = i.feeReserve?.rate ?? null;
   const flat = i.feeReserve?.flat ?? null;

@@ -165,17 +165,21 @@ export function writeBlobs(tx: Tx, machineType: string, writes: readonly BlobWri
   const released = writes.filter((w) => w.released);
   if (released.length > 0) {
     const keep = JSON.stringify(released.map((w) => ({ id: w.machineId, keep: w.keep })));
-    statements.push(tx`
+    statements.push(
+      tx`
       delete from machine_blobs b
       using jsonb_to_recordset(${keep}::text::jsonb) as k(id text, keep text[])
-      where b.machine_type = ${machineType} and b.machine_id = k.id and b.hash <> all(k.keep)`.execute());
+      where b.machine_type = ${machineType} and b.machine_id = k.id and b.hash <> all(k.keep)`.execute(),
+    );
   }
   const added = writes.flatMap((w) => w.added.map((a) => ({ id: w.machineId, ...a })));
   if (added.length > 0) {
-    statements.push(tx`
+    statements.push(
+      tx`
       insert into machine_blobs (machine_type, machine_id, hash, content)
       select ${machineType}, * from unnest(${added.map((a) => a.id)}::text[], ${added.map((a) => a.hash)}::text[], ${added.map((a) => a.content)}::text[])
-      on conflict do nothing`.execute());
+      on conflict do nothing`.execute(),
+    );
   }
   return statements;
 }

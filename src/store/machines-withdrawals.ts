@@ -23,7 +23,20 @@ export interface WithdrawalRequestRow {
 
 export async function loadWithdrawalRequest(db: Queryable, withdrawalId: string): Promise<WithdrawalRequestRow | undefined> {
   const [r] = await db<
-    (Pick<WithdrawalsTableRow, 'withdrawal_id' | 'purpose' | 'account' | 'instrument_admin' | 'instrument_id' | 'amount' | 'receiver' | 'status' | 'recovered' | 'transfer_update_id' | 'transfer_instruction_cid'> & {
+    (Pick<
+      WithdrawalsTableRow,
+      | 'withdrawal_id'
+      | 'purpose'
+      | 'account'
+      | 'instrument_admin'
+      | 'instrument_id'
+      | 'amount'
+      | 'receiver'
+      | 'status'
+      | 'recovered'
+      | 'transfer_update_id'
+      | 'transfer_instruction_cid'
+    > & {
       transfer_policy: TransferPolicy | null;
     })[]
   >`
@@ -88,6 +101,8 @@ export async function mirrorWithdrawalStatuses(tx: Tx, rows: readonly Withdrawal
 
 /** The network fee ingestion recorded for a withdrawal (withdrawals.network_fee), for its outcome event. */
 export async function readNetworkFee(db: Queryable, withdrawalId: string): Promise<string | null> {
-  const [r] = await db<{ network_fee: string | null }[]>`select network_fee::text as network_fee from withdrawals where withdrawal_id = ${withdrawalId}`;
+  const [r] = await db<
+    { network_fee: string | null }[]
+  >`select network_fee::text as network_fee from withdrawals where withdrawal_id = ${withdrawalId}`;
   return r === undefined || r.network_fee === null ? null : normalizeAmount(r.network_fee);
 }

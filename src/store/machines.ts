@@ -104,7 +104,8 @@ export async function writeTransitions(
     const m = latest.get(w.machineId);
     const lastEventId = w.outboxEventId ?? m?.lastEventId ?? null;
     if (m) {
-      if (w.seq !== m.last.seq + 1) throw new MachineConflictError(`${machineType} ${w.machineId}: transitions ${m.last.seq} and ${w.seq} are not consecutive`);
+      if (w.seq !== m.last.seq + 1)
+        throw new MachineConflictError(`${machineType} ${w.machineId}: transitions ${m.last.seq} and ${w.seq} are not consecutive`);
       latest.set(w.machineId, { first: m.first, last: w, lastEventId });
     } else {
       latest.set(w.machineId, { first: w.seq, last: w, lastEventId });
@@ -113,7 +114,10 @@ export async function writeTransitions(
   // Snapshots are JSON text already: spliced into the document rather than parsed and re-stringified.
   const snapshotDoc = (rows: [string, { first: number; last: TransitionWrite; lastEventId: number | null }][]) =>
     `[${rows
-      .map(([id, m]) => `{"id":${JSON.stringify(id)},"sv":${JSON.stringify(m.last.toState)},"s":${m.last.snapshotJson},"f":${m.last.isFinal},"seq":${m.last.seq},"exp":${m.first - 1},"ev":${m.lastEventId ?? 'null'}}`)
+      .map(
+        ([id, m]) =>
+          `{"id":${JSON.stringify(id)},"sv":${JSON.stringify(m.last.toState)},"s":${m.last.snapshotJson},"f":${m.last.isFinal},"seq":${m.last.seq},"exp":${m.first - 1},"ev":${m.lastEventId ?? 'null'}}`,
+      )
       .join(',')}]`;
   const created = [...latest].filter(([, m]) => m.first === 1);
   const updated = [...latest].filter(([, m]) => m.first !== 1);
@@ -237,12 +241,35 @@ export interface TransitionView {
 }
 
 /** A machine's history, oldest first, paged by seq. */
-export async function listMachineTransitions(db: Queryable, machineType: string, machineId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<TransitionView[]> {
-  const rows = await db<{ seq: number; event_type: string; event: unknown; from_state: unknown; to_state: unknown; outbox_event_id: number | null; at: string }[]>`
+export async function listMachineTransitions(
+  db: Queryable,
+  machineType: string,
+  machineId: string,
+  opts: { afterSeq?: number; limit?: number } = {},
+): Promise<TransitionView[]> {
+  const rows = await db<
+    {
+      seq: number;
+      event_type: string;
+      event: unknown;
+      from_state: unknown;
+      to_state: unknown;
+      outbox_event_id: number | null;
+      at: string;
+    }[]
+  >`
     select seq, event_type, event, from_state, to_state, outbox_event_id, at from machine_transitions
     where machine_type = ${machineType} and machine_id = ${machineId} and seq > ${opts.afterSeq ?? 0}
     order by seq limit ${opts.limit ?? 500}`;
-  return rows.map((r) => ({ seq: r.seq, eventType: r.event_type, event: r.event, from: r.from_state, to: r.to_state, outboxEventId: r.outbox_event_id, at: r.at }));
+  return rows.map((r) => ({
+    seq: r.seq,
+    eventType: r.event_type,
+    event: r.event,
+    from: r.from_state,
+    to: r.to_state,
+    outboxEventId: r.outbox_event_id,
+    at: r.at,
+  }));
 }
 
 /** A transition as the HTTP detail views show it: without the event payload (it may hold signed transactions). */
@@ -255,7 +282,12 @@ export interface TransitionSummary {
 }
 
 /** A machine's transition history, oldest first, for status views. */
-export async function listTransitionHistory(db: Queryable, machineType: string, machineId: string, limit = 500): Promise<TransitionSummary[]> {
+export async function listTransitionHistory(
+  db: Queryable,
+  machineType: string,
+  machineId: string,
+  limit = 500,
+): Promise<TransitionSummary[]> {
   const rows = await db<{ seq: number; event_type: string; from_state: unknown; to_state: unknown; at: string }[]>`
     select seq, event_type, from_state, to_state, at from machine_transitions
     where machine_type = ${machineType} and machine_id = ${machineId} order by seq limit ${limit}`;
@@ -272,7 +304,9 @@ export const RUNTIME_LOCK_NAMESPACE = 72_450_193;
 
 /** Takes the lock if free; returns the backend pid holding it. */
 export async function tryRuntimeLock(conn: postgres.ReservedSql, key: number): Promise<{ ok: boolean; pid: number }> {
-  const [row] = await conn<{ ok: boolean; pid: number }[]>`select pg_try_advisory_lock(${RUNTIME_LOCK_NAMESPACE}::int, ${key}::int) as ok, pg_backend_pid() as pid`;
+  const [row] = await conn<
+    { ok: boolean; pid: number }[]
+  >`select pg_try_advisory_lock(${RUNTIME_LOCK_NAMESPACE}::int, ${key}::int) as ok, pg_backend_pid() as pid`;
   return { ok: row?.ok === true, pid: row?.pid ?? -1 };
 }
 

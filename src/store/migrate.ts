@@ -65,9 +65,12 @@ export async function migrate(sql: Sql, opts: { dir?: string; logger?: Logger } 
     const onDisk = new Map(migrations.map((m) => [m.version, m]));
     for (const row of applied) {
       const m = onDisk.get(row.version);
-      if (!m) throw new MigrationError(`database has migration ${row.name} which is not in this release: refusing to run against a newer schema`);
+      if (!m)
+        throw new MigrationError(`database has migration ${row.name} which is not in this release: refusing to run against a newer schema`);
       if (m.checksum !== row.checksum) {
-        throw new MigrationError(`migration ${m.name} was changed after it was applied (checksum ${row.checksum.slice(0, 12)}… in the database, ${m.checksum.slice(0, 12)}… on disk); add a new migration instead`);
+        throw new MigrationError(
+          `migration ${m.name} was changed after it was applied (checksum ${row.checksum.slice(0, 12)}… in the database, ${m.checksum.slice(0, 12)}… on disk); add a new migration instead`,
+        );
       }
     }
     const done = new Set(applied.map((r) => r.version));

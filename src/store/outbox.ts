@@ -24,7 +24,9 @@ export type OutboxEvent = StoredOutboxEvent;
  */
 export async function appendOutboxEvents(tx: Tx, events: readonly OutboxEventInput[]): Promise<number[]> {
   if (events.length === 0) return [];
-  const doc = JSON.stringify(events.map((e) => ({ t: e.topic, a: e.aggregateType, i: e.aggregateId, p: checkedPayload(e.topic, e.payload) })));
+  const doc = JSON.stringify(
+    events.map((e) => ({ t: e.topic, a: e.aggregateType, i: e.aggregateId, p: checkedPayload(e.topic, e.payload) })),
+  );
   // Both started here (execute()), lock first: a caller pipelining more statements after this
   // call has them sent after these.
   const [, rows] = await settleAll([

@@ -81,7 +81,12 @@ export function readReconciliationSnapshot(sql: Sql, treasury: string): Promise<
     return {
       onboarded: new Set(instruments.map((i) => `${i.admin_party}/${i.instrument_id}`)),
       checkpoint: { offset: cp.ledger_offset, recordTime: cp.record_time, updateId: cp.update_id },
-      holdings: holdings.map((h) => ({ contractId: h.contract_id, instrument: { admin: h.instrument_admin, id: h.instrument_id }, amount: h.amount, locked: h.locked })),
+      holdings: holdings.map((h) => ({
+        contractId: h.contract_id,
+        instrument: { admin: h.instrument_admin, id: h.instrument_id },
+        amount: h.amount,
+        locked: h.locked,
+      })),
       movements: movements.map((m) => ({ instrument: { admin: m.admin, id: m.id }, created: m.created, archived: m.archived })),
     };
   });

@@ -57,7 +57,8 @@ const toRun = (r: unknown): RecoveryRun => {
   };
 };
 
-const COLUMNS = 'recovery_id, state, safe_record_time, known_deadline, assumed_ttl_ms, paused_switches, started_by, started_at, finished_at, finished_record_time';
+const COLUMNS =
+  'recovery_id, state, safe_record_time, known_deadline, assumed_ttl_ms, paused_switches, started_by, started_at, finished_at, finished_record_time';
 
 /** The reason a run's pause carries: how its end recognises a pause as its own. */
 export const recoveryPauseMark = (id: number): string => `after-db-restore #${id}:`;
@@ -77,7 +78,10 @@ export async function latestRecoveryRun(db: Queryable): Promise<RecoveryRun | un
  * lifetime, which bounds the deadline of any attempt written after the backup (it was made before
  * now, with at most that lifetime).
  */
-export async function startRecoveryRun(sql: Sql, opts: { by: string; assumedTtlMs: number }): Promise<{ run: RecoveryRun; started: boolean }> {
+export async function startRecoveryRun(
+  sql: Sql,
+  opts: { by: string; assumedTtlMs: number },
+): Promise<{ run: RecoveryRun; started: boolean }> {
   return sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(${RECOVERY_LOCK_KEY})`;
     const [waiting] = await tx.unsafe(`select ${COLUMNS} from db_restore_recoveries where state = 'waiting'`);
@@ -114,7 +118,11 @@ export async function startRecoveryRun(sql: Sql, opts: { by: string; assumedTtlM
  * paused one again since, with a reason of their own, keeps it paused), and records the ingested
  * record time that ended it. A run already done is returned as it is.
  */
-export async function finishRecoveryRun(sql: Sql, recoveryId: number, ingestedRecordTime: string): Promise<{ run: RecoveryRun; resumed: SwitchName[] }> {
+export async function finishRecoveryRun(
+  sql: Sql,
+  recoveryId: number,
+  ingestedRecordTime: string,
+): Promise<{ run: RecoveryRun; resumed: SwitchName[] }> {
   return sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(${RECOVERY_LOCK_KEY})`;
     const [current] = await tx.unsafe(`select ${COLUMNS} from db_restore_recoveries where recovery_id = $1`, [recoveryId]);
@@ -126,7 +134,11 @@ export async function finishRecoveryRun(sql: Sql, recoveryId: number, ingestedRe
     for (const name of run.pausedSwitches) {
       const s = switches.find((x) => x.name === name);
       if (!s?.paused || !s.reason?.startsWith(recoveryPauseMark(recoveryId))) continue;
-      await setSwitchIn(tx, name, { paused: false, reason: `${recoveryPauseMark(recoveryId)} the ingested record time passed ${run.safeRecordTime}`, by: 'after-db-restore' });
+      await setSwitchIn(tx, name, {
+        paused: false,
+        reason: `${recoveryPauseMark(recoveryId)} the ingested record time passed ${run.safeRecordTime}`,
+        by: 'after-db-restore',
+      });
       resumed.push(name);
     }
     const [done] = await tx.unsafe(

@@ -145,24 +145,49 @@ export const STALE_RELEASE_REASON = 'expired before use';
  */
 async function attemptToReserve(tx: Tx, req: ReserveHoldingsInput, rowAttempt: number): Promise<number | ReserveHoldingsOutput> {
   for (let attempt = req.attempt; ; attempt++) {
-    const existing = await tx<{ contract_id: string; amount: string; deadline: string | null; stale: boolean | null; released_at: string | null; release_reason: string | null; submitted_at: string | null }[]>`
+    const existing = await tx<
+      {
+        contract_id: string;
+        amount: string;
+        deadline: string | null;
+        stale: boolean | null;
+        released_at: string | null;
+        release_reason: string | null;
+        submitted_at: string | null;
+      }[]
+    >`
       select r.contract_id, h.amount::text as amount, r.deadline, r.deadline <= now() as stale, r.released_at, r.release_reason, r.submitted_at
       from holding_reservations r join holdings h using (contract_id)
       where r.withdrawal_id = ${req.withdrawalId} and r.attempt = ${attempt}
       order by r.reservation_id`;
     if (existing.length === 0) {
       if (rowAttempt >= attempt) {
-        throw new ReservationRefused({ code: Failure.STALE_ATTEMPT, message: `withdrawal ${req.withdrawalId} is at attempt ${rowAttempt}; refusing to reserve attempt ${attempt}` });
+        throw new ReservationRefused({
+          code: Failure.STALE_ATTEMPT,
+          message: `withdrawal ${req.withdrawalId} is at attempt ${rowAttempt}; refusing to reserve attempt ${attempt}`,
+        });
       }
       return attempt;
     }
-    const used = () => new ReservationRefused({ code: Failure.ATTEMPT_ALREADY_USED, message: `attempt ${attempt} of ${req.withdrawalId} was already reserved and released` });
+    const used = () =>
+      new ReservationRefused({
+        code: Failure.ATTEMPT_ALREADY_USED,
+        message: `attempt ${attempt} of ${req.withdrawalId} was already reserved and released`,
+      });
     if (existing.some((r) => r.deadline === null)) throw used();
     if (existing.every((r) => r.released_at === null)) {
-      if (existing.every((r) => r.stale === false)) return reserved(attempt, existing.map((r) => ({ contractId: r.contract_id, amount: r.amount })), existing[0]!.deadline!);
+      if (existing.every((r) => r.stale === false))
+        return reserved(
+          attempt,
+          existing.map((r) => ({ contractId: r.contract_id, amount: r.amount })),
+          existing[0]!.deadline!,
+        );
       if (existing.some((r) => r.submitted_at !== null)) {
         // Never released here: only the ledger (expiry or transfer) settles a submitted attempt.
-        throw new ReservationRefused({ code: Failure.STALE_ATTEMPT_SUBMITTED, message: `attempt ${attempt} of ${req.withdrawalId} is past its deadline ${existing[0]!.deadline} and was submitted: waiting for ingestion to report it` });
+        throw new ReservationRefused({
+          code: Failure.STALE_ATTEMPT_SUBMITTED,
+          message: `attempt ${attempt} of ${req.withdrawalId} is past its deadline ${existing[0]!.deadline} and was submitted: waiting for ingestion to report it`,
+        });
       }
       await tx`
         update holding_reservations set released_at = now(), release_reason = ${STALE_RELEASE_REASON}
@@ -176,7 +201,9 @@ async function attemptToReserve(tx: Tx, req: ReserveHoldingsInput, rowAttempt: n
 
 /** `lastTry`: report a contended selection as insufficient (with its reason) instead of asking again. */
 async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean): Promise<ReserveHoldingsOutput | 'contended'> {
-  const [w] = await tx<WithdrawalLockRow[]>`select status, attempt, purpose, input_holding_cids from withdrawals where withdrawal_id = ${req.withdrawalId} for update`;
+  const [w] = await tx<
+    WithdrawalLockRow[]
+  >`select status, attempt, purpose, input_holding_cids from withdrawals where withdrawal_id = ${req.withdrawalId} for update`;
   if (!w) throw new ReservationRefused({ code: Failure.WITHDRAWAL_NOT_FOUND, message: `no withdrawal ${req.withdrawalId}` });
   if ((FINAL_WITHDRAWAL_STATUSES as readonly string[]).includes(w.status)) {
     throw new ReservationRefused({ code: Failure.WITHDRAWAL_FINAL, message: `withdrawal ${req.withdrawalId} is ${w.status}` });
@@ -203,16 +230,21 @@ async function reserveInTx(tx: Tx, req: ReserveHoldingsInput, lastTry: boolean):
       limit ${limit}
       ${claim ? tx`for update of h skip locked` : tx``}`;
   };
-  const toCandidates = (rows: { contract_id: string; amount: string }[]): Candidate[] => rows.map((r) => ({ contractId: r.contract_id, amount: r.amount }));
+  const toCandidates = (rows: { contract_id: string; amount: string }[]): Candidate[] =>
+    rows.map((r) => ({ contractId: r.contract_id, amount: r.amount }));
   // A few of the smallest first: most withdrawals need one or two holdings, and every row read
   // here is locked until commit, hidden from every concurrent reserver. Only when they fall short
   // are up to maxInputs read (the same choice: smallest first).
   const select = async (claim: boolean) => {
     const few = toCandidates(await free('asc', claim, Math.min(FIRST_CANDIDATES, req.maxInputs)));
     const fromFew = selectInputs(few, needed, req.maxInputs);
-    if (fromFew !== null || few.length < FIRST_CANDIDATES) return fromFew ?? selectInputs([...few, ...toCandidates(await free('desc', claim, req.maxInputs))], needed, req.maxInputs);
+    if (fromFew !== null || few.length < FIRST_CANDIDATES)
+      return fromFew ?? selectInputs([...few, ...toCandidates(await free('desc', claim, req.maxInputs))], needed, req.maxInputs);
     const small = toCandidates(await free('asc', claim, req.maxInputs));
-    return selectInputs(small, needed, req.maxInputs) ?? selectInputs([...small, ...toCandidates(await free('desc', claim, req.maxInputs))], needed, req.maxInputs);
+    return (
+      selectInputs(small, needed, req.maxInputs) ??
+      selectInputs([...small, ...toCandidates(await free('desc', claim, req.maxInputs))], needed, req.maxInputs)
+    );
   };
   const chosen = await select(true);
   if (chosen === null) {
@@ -358,7 +390,10 @@ export async function markAttemptSubmitted(tx: Tx, withdrawalId: string, attempt
 }
 
 /** Live reservations of a withdrawal, for reads and tests. */
-export async function liveReservations(db: Queryable, withdrawalId: string): Promise<{ contractId: string; attempt: number; submitted: boolean; deadline: string | null }[]> {
+export async function liveReservations(
+  db: Queryable,
+  withdrawalId: string,
+): Promise<{ contractId: string; attempt: number; submitted: boolean; deadline: string | null }[]> {
   const rows = await db<{ contract_id: string; attempt: number; submitted_at: string | null; deadline: string | null }[]>`
     select contract_id, attempt, submitted_at, deadline from holding_reservations
     where withdrawal_id = ${withdrawalId} and released_at is null order by reservation_id`;
@@ -375,15 +410,22 @@ export async function attemptStanding(db: Queryable, input: CheckAttemptInput): 
   const [w] = await db<{ transfer_update_id: string | null; expiry_emitted_attempt: number | null; deadline: string | null }[]>`
     select transfer_update_id, expiry_emitted_attempt, deadline from withdrawals where withdrawal_id = ${input.withdrawalId}`;
   if (!w) throw new ReservationRefused({ code: Failure.WITHDRAWAL_NOT_FOUND, message: `no withdrawal ${input.withdrawalId}` });
-  if (w.transfer_update_id !== null) return { standing: 'transferred', detail: `ingestion has this withdrawal's transfer, update ${w.transfer_update_id}` };
+  if (w.transfer_update_id !== null)
+    return { standing: 'transferred', detail: `ingestion has this withdrawal's transfer, update ${w.transfer_update_id}` };
   if ((w.expiry_emitted_attempt ?? 0) >= input.attempt) {
-    return { standing: 'expired', detail: `ingestion reported attempt ${w.expiry_emitted_attempt ?? input.attempt} past its deadline with no transfer` };
+    return {
+      standing: 'expired',
+      detail: `ingestion reported attempt ${w.expiry_emitted_attempt ?? input.attempt} past its deadline with no transfer`,
+    };
   }
   const gone = await db<{ contract_id: string; archived_update_id: string | null }[]>`
     select contract_id, archived_update_id from holdings
     where contract_id = any(${input.holdingCids}) and archived_offset is not null order by contract_id`;
   if (gone.length > 0) {
-    return { standing: 'inputsSpent', detail: `inputs ${gone.map((g) => `${g.contract_id} (update ${g.archived_update_id ?? '?'})`).join(', ')} were spent by updates that carried no transfer of this withdrawal` };
+    return {
+      standing: 'inputsSpent',
+      detail: `inputs ${gone.map((g) => `${g.contract_id} (update ${g.archived_update_id ?? '?'})`).join(', ')} were spent by updates that carried no transfer of this withdrawal`,
+    };
   }
   return { standing: 'open', detail: `all ${input.holdingCids.length} reserved holdings are still active` };
 }

@@ -33,7 +33,9 @@ const toState = (r: unknown): SwitchState => {
 export async function listSwitches(db: Queryable): Promise<SwitchState[]> {
   const rows = await db`select name, paused, reason, changed_by, changed_at from operator_switches`;
   const byName = new Map(rows.map((r) => toState(r)).map((s) => [s.name, s]));
-  return SWITCH_NAMES.map((name) => byName.get(name) ?? { name, paused: false, reason: null, changedBy: null, changedAt: new Date(0).toISOString() });
+  return SWITCH_NAMES.map(
+    (name) => byName.get(name) ?? { name, paused: false, reason: null, changedBy: null, changedAt: new Date(0).toISOString() },
+  );
 }
 
 export interface SwitchChange {

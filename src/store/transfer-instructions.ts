@@ -6,6 +6,8 @@ import type { Queryable } from './db.js';
  * A withdraw of the instruction consumes exactly these besides the instruction.
  */
 export async function lockedHoldingsOfInstruction(db: Queryable, contractId: string): Promise<string[] | undefined> {
-  const [row] = await db<{ locked_holding_cids: string[] }[]>`select locked_holding_cids from transfer_instructions where contract_id = ${contractId}`;
+  const [row] = await db<
+    { locked_holding_cids: string[] }[]
+  >`select locked_holding_cids from transfer_instructions where contract_id = ${contractId}`;
   return row?.locked_holding_cids;
 }

@@ -53,7 +53,12 @@ function toWithdrawal(r: Row): WithdrawalRow {
     transfer:
       r.transfer_update_id === null
         ? null
-        : { updateId: r.transfer_update_id, offset: r.transfer_offset, recordTime: r.transfer_record_time, transferInstructionCid: r.transfer_instruction_cid },
+        : {
+            updateId: r.transfer_update_id,
+            offset: r.transfer_offset,
+            recordTime: r.transfer_record_time,
+            transferInstructionCid: r.transfer_instruction_cid,
+          },
     outcomeUpdateId: r.outcome_update_id,
     trafficCostEstimate: r.traffic_cost_estimate ?? null,
     networkFee: r.network_fee === null ? null : normalizeAmount(r.network_fee),
@@ -92,7 +97,15 @@ export async function createWithdrawalRequest(sql: Sql, req: WithdrawalRequest):
           topic: 'withdrawal.requested',
           aggregateType: 'withdrawal',
           aggregateId: w.withdrawalId,
-          payload: { withdrawalId: w.withdrawalId, account: w.account, instrument: w.instrument, amount: w.amount, receiver: w.receiver, purpose: w.purpose, utxo: null },
+          payload: {
+            withdrawalId: w.withdrawalId,
+            account: w.account,
+            instrument: w.instrument,
+            amount: w.amount,
+            receiver: w.receiver,
+            purpose: w.purpose,
+            utxo: null,
+          },
         },
       ]);
       return { created: true, withdrawal: w };
@@ -101,7 +114,10 @@ export async function createWithdrawalRequest(sql: Sql, req: WithdrawalRequest):
     const existing = toWithdrawal(row!);
     const diffs = differences(existing, req);
     if (diffs.length > 0) {
-      throw new AppError('IDEMPOTENCY_CONFLICT', `Withdrawal ${req.withdrawalId} already exists with a different ${diffs.join(', ')}.`, { withdrawalId: req.withdrawalId, differingFields: diffs });
+      throw new AppError('IDEMPOTENCY_CONFLICT', `Withdrawal ${req.withdrawalId} already exists with a different ${diffs.join(', ')}.`, {
+        withdrawalId: req.withdrawalId,
+        differingFields: diffs,
+      });
     }
     return { created: false, withdrawal: existing };
   });
@@ -125,7 +141,13 @@ export async function listWithdrawalReservations(db: Queryable, withdrawalId: st
     select r.contract_id, r.attempt, h.amount::text as amount, r.reserved_at, r.released_at
     from holding_reservations r left join holdings h using (contract_id)
     where r.withdrawal_id = ${withdrawalId} order by r.attempt, r.reservation_id`;
-  return rows.map((r) => ({ contractId: r.contract_id, attempt: r.attempt, amount: r.amount, reservedAt: r.reserved_at, releasedAt: r.released_at }));
+  return rows.map((r) => ({
+    contractId: r.contract_id,
+    attempt: r.attempt,
+    amount: r.amount,
+    reservedAt: r.reserved_at,
+    releasedAt: r.released_at,
+  }));
 }
 
 export interface WithdrawalFilter {

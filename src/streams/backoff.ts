@@ -28,6 +28,8 @@ export class RetriesExhaustedError extends Error {
     readonly attempts: number,
     readonly lastError: unknown,
   ) {
-    super(`gave up after ${attempts} failed attempts: ${lastError instanceof Error ? lastError.message : String(lastError)}`, { cause: lastError });
+    super(`gave up after ${attempts} failed attempts: ${lastError instanceof Error ? lastError.message : String(lastError)}`, {
+      cause: lastError,
+    });
   }
 }

@@ -161,7 +161,8 @@ export function restartMayCure(e: unknown): boolean {
 
 /** An operator's sentence for why ingestion stopped. */
 export function describeFailure(e: unknown): string {
-  if (e instanceof RetriesExhaustedError) return `ledger unreachable: ${describeFailure(e.lastError)} (gave up after ${e.attempts} attempts)`;
+  if (e instanceof RetriesExhaustedError)
+    return `ledger unreachable: ${describeFailure(e.lastError)} (gave up after ${e.attempts} attempts)`;
   if (
     e instanceof UpdateParseError ||
     e instanceof PrunedOffsetError ||
@@ -175,7 +176,8 @@ export function describeFailure(e: unknown): string {
     if (e.status === 401 || e.status === 403 || e.code === Failure.AUTH_TOKEN) {
       return `the ledger refused our credentials (${e.message}): check LEDGER_TOKEN or the OAuth2 client, and that the user has CanReadAs on the treasury party`;
     }
-    if (e.code === 'OFFSET_AFTER_LEDGER_END') return `${e.message}: the stored offset is beyond the ledger end — was the participant restored from a backup? Follow the validator-restore runbook (map the last ingested record time to an offset) before restarting`;
+    if (e.code === 'OFFSET_AFTER_LEDGER_END')
+      return `${e.message}: the stored offset is beyond the ledger end — was the participant restored from a backup? Follow the validator-restore runbook (map the last ingested record time to an offset) before restarting`;
     return e.message;
   }
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -187,7 +189,12 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
   const o = deps.options ?? {};
   const logger = rootLogger.child({ component: 'ingestion', party });
   const auth = o.tokenProvider ?? tokenProviderFor(deps.ledger.auth, o.fetch ? { fetch: o.fetch } : {});
-  const http = new LedgerHttp({ baseUrl: deps.ledger.apiUrl, auth, ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.httpTimeoutMs !== undefined ? { timeoutMs: o.httpTimeoutMs } : {}) });
+  const http = new LedgerHttp({
+    baseUrl: deps.ledger.apiUrl,
+    auth,
+    ...(o.fetch ? { fetch: o.fetch } : {}),
+    ...(o.httpTimeoutMs !== undefined ? { timeoutMs: o.httpTimeoutMs } : {}),
+  });
   const client = new LedgerReadClient(http, {
     ...listOptionsOf(deps.ledger),
     onPageSizeLowered: ({ from, to, error }) =>
@@ -241,7 +248,10 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
     if (stopping || !restartMayCure(e)) return recorded;
     if (restartsInARow >= restartPolicy.maxRestarts) {
       status = { state: 'failed', detail: `${detail} (not restarted again: ${restartsInARow} restarts in a row committed nothing)` };
-      logger.error({ restarts: restartsInARow }, 'ingestion is not restarted again: the last restarts in a row committed nothing; restart the daemon once the cause is fixed');
+      logger.error(
+        { restarts: restartsInARow },
+        'ingestion is not restarted again: the last restarts in a row committed nothing; restart the daemon once the cause is fixed',
+      );
       return recorded;
     }
     const attempt = ++restartsInARow;
@@ -273,7 +283,10 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
         return;
       } catch (err) {
         if (attempt >= 15) {
-          logger.error({ err, attempt }, 'cannot record the ledger continuity failure: other instances do not hold their ledger effects for it');
+          logger.error(
+            { err, attempt },
+            'cannot record the ledger continuity failure: other instances do not hold their ledger effects for it',
+          );
           return;
         }
         logger.error({ err, attempt }, 'cannot record the ledger continuity failure; retrying');
@@ -409,11 +422,19 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       onRetry: (e, attempt, ms) => logger.warn({ err: e, attempt, delayMs: ms }, 'ledger stream failed; reconnecting'),
       onTransport: (t) => {
         progress.transport = t;
-        logger.info({ transport: t, from: progress.receivedOffset }, t === 'http' && (o.transport ?? 'auto') === 'auto' ? 'reading updates over HTTP until the websocket is tried again' : 'reading updates');
+        logger.info(
+          { transport: t, from: progress.receivedOffset },
+          t === 'http' && (o.transport ?? 'auto') === 'auto'
+            ? 'reading updates over HTTP until the websocket is tried again'
+            : 'reading updates',
+        );
       },
       onEmptyPages: (run) => {
         if (run.slowRead) {
-          logger.warn(run, `the ledger answered an empty HTTP page while its end is ahead: its filtered read is slower than stream_idle_timeout_ms; asking with ${run.idleTimeoutMs} ms`);
+          logger.warn(
+            run,
+            `the ledger answered an empty HTTP page while its end is ahead: its filtered read is slower than stream_idle_timeout_ms; asking with ${run.idleTimeoutMs} ms`,
+          );
         } else logger.debug(run, 'HTTP polling at the ledger end; backing off while nothing arrives');
       },
     });
@@ -442,10 +463,17 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       },
       onCommitted: (b) => {
         restartsInARow = 0;
-        if (b.answerLost) logger.warn({ offset: b.checkpoint.offset }, 'the answer to a batch’s COMMIT was lost with its connection; its retry found the batch committed and goes on from it');
+        if (b.answerLost)
+          logger.warn(
+            { offset: b.checkpoint.offset },
+            'the answer to a batch’s COMMIT was lost with its connection; its retry found the batch committed and goes on from it',
+          );
         progress.committedOffset = b.checkpoint.offset;
         progress.queued = backpressure.size;
-        logger.debug({ offset: b.checkpoint.offset, elements: b.elements, transactions: b.transactions, events: b.eventIds.length }, 'batch committed');
+        logger.debug(
+          { offset: b.checkpoint.offset, elements: b.elements, transactions: b.transactions, events: b.eventIds.length },
+          'batch committed',
+        );
         for (const w of b.warnings) logger.warn(w.context, w.message);
         committed$.next(b);
       },

@@ -79,7 +79,8 @@ const COMMAND: Record<ContinuityReason, string> = {
 };
 
 const WHAT: Record<ContinuityReason, string> = {
-  ledger_end_behind: 'the validator was restored from a backup (or its ledger otherwise went back): follow README "Validator restored from backup"',
+  ledger_end_behind:
+    'the validator was restored from a backup (or its ledger otherwise went back): follow README "Validator restored from backup"',
   update_differs: 'the validator was restored from a backup and renumbered its offsets: follow README "Validator restored from backup"',
   participant_differs:
     'LEDGER_API_URL reaches another node than before: check the configuration first; only if the treasury is now read from another node of its own, resync to it',
@@ -115,11 +116,18 @@ export class LedgerContinuityError extends Error {
  * order participant, synchronizer, ledger end, update at the stored offset. The last transaction
  * cannot be looked up once its offset is pruned: then only the other checks apply.
  */
-export async function checkLedgerContinuity(ledger: ContinuityLedger, cp: Checkpoint | undefined, signal?: AbortSignal): Promise<{ participantId: string }> {
+export async function checkLedgerContinuity(
+  ledger: ContinuityLedger,
+  cp: Checkpoint | undefined,
+  signal?: AbortSignal,
+): Promise<{ participantId: string }> {
   const participantId = await ledger.participantId(signal);
   if (!cp) return { participantId };
   if (cp.participantId !== null && cp.participantId !== participantId) {
-    throw new LedgerContinuityError('participant_differs', `the ledger is participant ${participantId}, ingestion read participant ${cp.participantId}`);
+    throw new LedgerContinuityError(
+      'participant_differs',
+      `the ledger is participant ${participantId}, ingestion read participant ${cp.participantId}`,
+    );
   }
   if (cp.synchronizerId !== null) {
     const connected = await ledger.connectedSynchronizers(signal);
@@ -132,7 +140,10 @@ export async function checkLedgerContinuity(ledger: ContinuityLedger, cp: Checkp
   }
   const end = await ledger.ledgerEnd(signal);
   if (end < cp.offset) {
-    throw new LedgerContinuityError('ledger_end_behind', `the ledger end is offset ${end}, below ingestion's checkpoint at offset ${cp.offset}`);
+    throw new LedgerContinuityError(
+      'ledger_end_behind',
+      `the ledger end is offset ${end}, below ingestion's checkpoint at offset ${cp.offset}`,
+    );
   }
   if (cp.updateId !== null && cp.updateOffset !== null) {
     const pruned = await ledger.prunedUpTo(signal).catch(() => 0);
@@ -152,7 +163,10 @@ export async function checkLedgerContinuity(ledger: ContinuityLedger, cp: Checkp
 /** A stream read beyond the ledger end: the ledger went back below what ingestion already received. */
 export function continuityErrorOfStream(e: unknown, resumeOffset: number): LedgerContinuityError | undefined {
   if (!(e instanceof LedgerApiError) || e.code !== 'OFFSET_AFTER_LEDGER_END') return undefined;
-  return new LedgerContinuityError('ledger_end_behind', `the ledger refused to stream from offset ${resumeOffset}, which ingestion already received: ${e.message}`);
+  return new LedgerContinuityError(
+    'ledger_end_behind',
+    `the ledger refused to stream from offset ${resumeOffset}, which ingestion already received: ${e.message}`,
+  );
 }
 
 /** How many updates one probe of the search reads at most. */

@@ -35,7 +35,10 @@ export interface UpdatesSourceOptions {
   retry: BackoffPolicy;
   /** HTTP: stream_idle_timeout_ms, how long the node waits for an element before answering a page (default 500, Canton's own). */
   httpIdleTimeoutMs?: number;
-  /** HTTP: the longest idle timeout asked for while the node's reads are slower than that (default 5 s; Canton's request timeout is 20 s). */
+  /**
+   * HTTP: the longest idle timeout asked for while the node's reads are slower than that (default
+   * 5 s; Canton's request timeout is 20 s).
+   */
   httpMaxIdleTimeoutMs?: number;
   /** HTTP: pause after a page that was not full; the first step of the back-off after empty pages (default 1 s). */
   httpPollIntervalMs?: number;
@@ -75,12 +78,19 @@ export function isRetryableSourceError(e: unknown): boolean {
 
 /** Canton's answer to reading below the pruning offset, made into what the operator must do. */
 function classify(e: unknown, begin: number): unknown {
-  if (e instanceof LedgerApiError && e.code === 'PARTICIPANT_PRUNED_DATA_ACCESSED') return new PrunedOffsetError(begin, undefined, { cause: e });
+  if (e instanceof LedgerApiError && e.code === 'PARTICIPANT_PRUNED_DATA_ACCESSED')
+    return new PrunedOffsetError(begin, undefined, { cause: e });
   // Category 12 is retryable in general, but a ledger end below what was already received is a
   // ledger that went back: waiting for it to grow past `begin` would skip what it now has below.
   const broken = continuityErrorOfStream(e, begin);
   if (broken) return broken;
-  if (e instanceof LedgerAuthError) return new LedgerApiError(`cannot obtain a Ledger API token: ${e.message}`, { status: e.status, code: Failure.AUTH_TOKEN, retryable: e.retryable, cause: e });
+  if (e instanceof LedgerAuthError)
+    return new LedgerApiError(`cannot obtain a Ledger API token: ${e.message}`, {
+      status: e.status,
+      code: Failure.AUTH_TOKEN,
+      retryable: e.retryable,
+      cause: e,
+    });
   return e;
 }
 
@@ -144,13 +154,24 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * (up to httpMaxIdleTimeoutMs), or a slow read would answer [] forever; it is kept once a page
  * moved, as it is the node's pace, so the next pages do not relearn it.
  */
-function http$(o: UpdatesSourceOptions, begin: number, windowMs: number | undefined, answered: () => void, slimmer: TransactionSlimmer): Observable<IngestElement> {
+function http$(
+  o: UpdatesSourceOptions,
+  begin: number,
+  windowMs: number | undefined,
+  answered: () => void,
+  slimmer: TransactionSlimmer,
+): Observable<IngestElement> {
   return new Observable<IngestElement>((sub) => {
     const ac = new AbortController();
     const until = windowMs === undefined ? Infinity : Date.now() + windowMs;
     const baseIdle = o.httpIdleTimeoutMs ?? 500;
     const maxIdle = Math.max(baseIdle, o.httpMaxIdleTimeoutMs ?? 5_000);
-    const pause: BackoffPolicy = { maxAttempts: Infinity, baseDelayMs: o.httpPollIntervalMs ?? 1_000, maxDelayMs: o.httpMaxPollIntervalMs ?? 10_000, jitter: 0 };
+    const pause: BackoffPolicy = {
+      maxAttempts: Infinity,
+      baseDelayMs: o.httpPollIntervalMs ?? 1_000,
+      maxDelayMs: o.httpMaxPollIntervalMs ?? 10_000,
+      jitter: 0,
+    };
     let cursor = begin;
     let idleTimeoutMs = baseIdle;
     let emptyRun = 0;
@@ -159,7 +180,10 @@ function http$(o: UpdatesSourceOptions, begin: number, windowMs: number | undefi
         await firstValueFrom(o.paused$.pipe(filter((p) => !p)));
         if (ac.signal.aborted) return;
         const from = cursor;
-        const page = await o.client.updates({ beginExclusive: cursor, updateFormat: treasuryUpdateFormat(o.party) }, { streamIdleTimeoutMs: idleTimeoutMs, signal: ac.signal });
+        const page = await o.client.updates(
+          { beginExclusive: cursor, updateFormat: treasuryUpdateFormat(o.party) },
+          { streamIdleTimeoutMs: idleTimeoutMs, signal: ac.signal },
+        );
         const full = page.length >= o.client.listPageSize;
         for (const raw of page) {
           const el = toIngestElement(raw, slimmer);
@@ -222,7 +246,9 @@ export function updatesSource(o: UpdatesSourceOptions): Observable<IngestElement
       }),
     );
   });
-  const attempt$ = defer(() => (connections++ === 0 || !o.beforeReconnect ? connect$ : from(o.beforeReconnect()).pipe(switchMap(() => connect$))));
+  const attempt$ = defer(() =>
+    connections++ === 0 || !o.beforeReconnect ? connect$ : from(o.beforeReconnect()).pipe(switchMap(() => connect$)),
+  );
   return attempt$.pipe(
     // An HTTP fallback window ended normally: back to the websocket.
     repeat(),

@@ -144,7 +144,9 @@ const ProposalArgs = z.object({ receiver: z.string(), provider: z.string() });
 
 async function readPreapproval(reads: LedgerReadClient, party: string): Promise<Pick<TreasuryState, 'preapproval' | 'pendingProposals'>> {
   const offset = await reads.ledgerEnd();
-  const filter = (templateId: string) => ({ identifierFilter: { TemplateFilter: { value: { templateId, includeCreatedEventBlob: false } } } });
+  const filter = (templateId: string) => ({
+    identifierFilter: { TemplateFilter: { value: { templateId, includeCreatedEventBlob: false } } },
+  });
   const contracts = await reads.activeContracts(offset, {
     filtersByParty: { [party]: { cumulative: [filter(TRANSFER_PREAPPROVAL_TEMPLATE), filter(TRANSFER_PREAPPROVAL_PROPOSAL_TEMPLATE)] } },
     verbose: false,
@@ -157,7 +159,8 @@ async function readPreapproval(reads: LedgerReadClient, party: string): Promise<
     const ev = entry.JsActiveContract.createdEvent;
     if (ev.templateId.endsWith(':Splice.AmuletRules:TransferPreapproval')) {
       const a = PreapprovalArgs.safeParse(ev.createArgument);
-      if (a.success && a.data.receiver === party) preapproval = { contractId: ev.contractId, provider: a.data.provider, expiresAt: a.data.expiresAt };
+      if (a.success && a.data.receiver === party)
+        preapproval = { contractId: ev.contractId, provider: a.data.provider, expiresAt: a.data.expiresAt };
     } else if (ev.templateId.endsWith(':Splice.Wallet.TransferPreapproval:TransferPreapprovalProposal')) {
       const a = ProposalArgs.safeParse(ev.createArgument);
       if (a.success && a.data.receiver === party) pendingProposals.push({ contractId: ev.contractId, provider: a.data.provider });
@@ -172,11 +175,19 @@ export function planOnboarding(s: TreasuryState, t: OnboardingTarget): Onboardin
   steps.push(
     s.party
       ? { step: 'party', status: 'exists', detail: `${t.treasuryParty} is allocated on this participant` }
-      : { step: 'party', status: 'would do', detail: `allocate ${t.treasuryParty} as an external party (generate-topology, sign the multi-hash with the treasury key, allocate)` },
+      : {
+          step: 'party',
+          status: 'would do',
+          detail: `allocate ${t.treasuryParty} as an external party (generate-topology, sign the multi-hash with the treasury key, allocate)`,
+        },
   );
   steps.push(
     s.user
-      ? { step: 'user', status: 'exists', detail: `user ${t.userId} exists${s.user.primaryParty ? ` (primary party ${s.user.primaryParty})` : ''}` }
+      ? {
+          step: 'user',
+          status: 'exists',
+          detail: `user ${t.userId} exists${s.user.primaryParty ? ` (primary party ${s.user.primaryParty})` : ''}`,
+        }
       : { step: 'user', status: 'would do', detail: `create user ${t.userId} with primary party ${t.treasuryParty}` },
   );
   const missing = s.user ? s.missingRights : wantedRights(t);
@@ -186,15 +197,33 @@ export function planOnboarding(s: TreasuryState, t: OnboardingTarget): Onboardin
       : { step: 'rights', status: 'would do', detail: `grant ${t.userId} ${missing.join(', ')} on the treasury` },
   );
   const pre = preapprovalStep(s);
-  const proposing = t.preapproval !== undefined && pre.status === 'missing' && s.pendingProposals.length === 0 && !(s.preapproval !== undefined && 'unreadable' in s.preapproval);
-  steps.push(proposing ? { step: 'preapproval', status: 'would do', detail: `propose a Canton Coin TransferPreapproval to provider ${t.preapproval!.provider} (DSO ${t.preapproval!.dso}), signed by the treasury key` } : pre);
+  const proposing =
+    t.preapproval !== undefined &&
+    pre.status === 'missing' &&
+    s.pendingProposals.length === 0 &&
+    !(s.preapproval !== undefined && 'unreadable' in s.preapproval);
+  steps.push(
+    proposing
+      ? {
+          step: 'preapproval',
+          status: 'would do',
+          detail: `propose a Canton Coin TransferPreapproval to provider ${t.preapproval!.provider} (DSO ${t.preapproval!.dso}), signed by the treasury key`,
+        }
+      : pre,
+  );
   return steps;
 }
 
 function preapprovalStep(s: TreasuryState): OnboardingStep {
   const p = s.preapproval;
-  if (p !== undefined && 'unreadable' in p) return { step: 'preapproval', status: 'missing', detail: `cannot read the treasury's contracts: ${p.unreadable}` };
-  if (p !== undefined) return { step: 'preapproval', status: 'exists', detail: `Canton Coin TransferPreapproval ${p.contractId} (provider ${p.provider}${p.expiresAt ? `, expires ${p.expiresAt}` : ''})` };
+  if (p !== undefined && 'unreadable' in p)
+    return { step: 'preapproval', status: 'missing', detail: `cannot read the treasury's contracts: ${p.unreadable}` };
+  if (p !== undefined)
+    return {
+      step: 'preapproval',
+      status: 'exists',
+      detail: `Canton Coin TransferPreapproval ${p.contractId} (provider ${p.provider}${p.expiresAt ? `, expires ${p.expiresAt}` : ''})`,
+    };
   const pending = s.pendingProposals.map((x) => `${x.contractId} (provider ${x.provider})`).join(', ');
   return {
     step: 'preapproval',
@@ -216,9 +245,12 @@ export interface OnboardDeps extends InspectDeps {
 export async function onboardTreasury(d: OnboardDeps): Promise<OnboardingStep[]> {
   const t = d.target;
   const namespace = partyNamespace(t.treasuryParty);
-  if (namespace === undefined) throw new OnboardingError(`TREASURY_PARTY "${t.treasuryParty}" is not a party id of the form <hint>::1220<64 hex>`);
+  if (namespace === undefined)
+    throw new OnboardingError(`TREASURY_PARTY "${t.treasuryParty}" is not a party id of the form <hint>::1220<64 hex>`);
   if (namespace !== d.signer.fingerprint) {
-    throw new OnboardingError(`TREASURY_PARTY ${t.treasuryParty} names namespace ${namespace}, but the treasury key (${d.signer.keyId}) has fingerprint ${d.signer.fingerprint}: set TREASURY_PARTY=${hintOf(t.treasuryParty)}::${d.signer.fingerprint}`);
+    throw new OnboardingError(
+      `TREASURY_PARTY ${t.treasuryParty} names namespace ${namespace}, but the treasury key (${d.signer.keyId}) has fingerprint ${d.signer.fingerprint}: set TREASURY_PARTY=${hintOf(t.treasuryParty)}::${d.signer.fingerprint}`,
+    );
   }
   const steps: OnboardingStep[] = [];
 
@@ -231,13 +263,21 @@ export async function onboardTreasury(d: OnboardDeps): Promise<OnboardingStep[]>
 
   const user = await d.admin.user(t.userId);
   if (user) {
-    steps.push({ step: 'user', status: 'exists', detail: `user ${t.userId} exists${user.primaryParty ? ` (primary party ${user.primaryParty})` : ''}` });
+    steps.push({
+      step: 'user',
+      status: 'exists',
+      detail: `user ${t.userId} exists${user.primaryParty ? ` (primary party ${user.primaryParty})` : ''}`,
+    });
     const missing = missingRights(treasuryRights(await d.admin.rights(t.userId), t.treasuryParty), t);
     if (missing.length === 0) {
       steps.push({ step: 'rights', status: 'exists', detail: `${t.userId} already has ${wantedRights(t).join(', ')} on the treasury` });
     } else {
       const granted = treasuryRights(await d.admin.grantRights(t.userId, rightsInput(missing, t.treasuryParty)), t.treasuryParty);
-      steps.push({ step: 'rights', status: 'done', detail: `granted ${t.userId} ${granted.join(', ') || missing.join(', ')} on the treasury` });
+      steps.push({
+        step: 'rights',
+        status: 'done',
+        detail: `granted ${t.userId} ${granted.join(', ') || missing.join(', ')} on the treasury`,
+      });
     }
   } else {
     await d.admin.createUser({
@@ -259,18 +299,35 @@ async function preapprovalOf(d: OnboardDeps): Promise<OnboardingStep> {
   const p = t.preapproval;
   if (p === undefined || found.status === 'exists' || (state.preapproval !== undefined && 'unreadable' in state.preapproval)) return found;
   const pending = state.pendingProposals.find((x) => x.provider === p.provider);
-  if (pending) return { step: 'preapproval', status: 'exists', detail: `proposal ${pending.contractId} to ${p.provider} waits for that validator to accept it` };
+  if (pending)
+    return {
+      step: 'preapproval',
+      status: 'exists',
+      detail: `proposal ${pending.contractId} to ${p.provider} waits for that validator to accept it`,
+    };
   let commandId: string;
   try {
-    commandId = await proposePreapproval({ submissions: d.submissions, signer: d.signer, userId: t.userId, treasury: t.treasuryParty, provider: p.provider, dso: p.dso, synchronizerId: t.synchronizerId ?? '' });
+    commandId = await proposePreapproval({
+      submissions: d.submissions,
+      signer: d.signer,
+      userId: t.userId,
+      treasury: t.treasuryParty,
+      provider: p.provider,
+      dso: p.dso,
+      synchronizerId: t.synchronizerId ?? '',
+    });
   } catch (e) {
     if (e instanceof LedgerApiError || e instanceof PreapprovalRefused) return { step: 'preapproval', status: 'failed', detail: e.message };
     throw e;
   }
-  for (const until = Date.now() + p.waitMs; ; ) {
+  for (const until = Date.now() + p.waitMs; ;) {
     const now = await inspectTreasury(d);
     if (now.preapproval !== undefined && !('unreadable' in now.preapproval)) {
-      return { step: 'preapproval', status: 'done', detail: `proposed (command ${commandId}); ${p.provider}'s validator accepted it: TransferPreapproval ${now.preapproval.contractId}` };
+      return {
+        step: 'preapproval',
+        status: 'done',
+        detail: `proposed (command ${commandId}); ${p.provider}'s validator accepted it: TransferPreapproval ${now.preapproval.contractId}`,
+      };
     }
     if (Date.now() >= until) break;
     await new Promise((r) => setTimeout(r, 1000));
@@ -293,7 +350,9 @@ async function synchronizerOf(admin: LedgerAdminClient, t: OnboardingTarget): Pr
   const ids = [...new Set(connected.map((c) => c.synchronizerId))];
   if (ids.length === 1) return ids[0]!;
   if (ids.length === 0) throw new OnboardingError('this participant is connected to no synchronizer: the party cannot be allocated');
-  throw new OnboardingError(`this participant is connected to ${ids.length} synchronizers (${ids.join(', ')}): set LEDGER_SYNCHRONIZER_ID (or --synchronizer) to the one the treasury lives on`);
+  throw new OnboardingError(
+    `this participant is connected to ${ids.length} synchronizers (${ids.join(', ')}): set LEDGER_SYNCHRONIZER_ID (or --synchronizer) to the one the treasury lives on`,
+  );
 }
 
 async function allocate(d: OnboardDeps, synchronizer: string): Promise<string> {
@@ -309,15 +368,20 @@ async function allocate(d: OnboardDeps, synchronizer: string): Promise<string> {
     observingParticipantUids: [],
   });
   // The node proposes; the key signs only what it asked for.
-  if (topology.partyId !== t.treasuryParty) throw new OnboardingError(`the participant generated a topology for ${topology.partyId}, not for ${t.treasuryParty}: not signing it`);
+  if (topology.partyId !== t.treasuryParty)
+    throw new OnboardingError(`the participant generated a topology for ${topology.partyId}, not for ${t.treasuryParty}: not signing it`);
   if (topology.publicKeyFingerprint !== d.signer.fingerprint) {
-    throw new OnboardingError(`the participant's topology names key ${topology.publicKeyFingerprint}, not the treasury key ${d.signer.fingerprint}: not signing it`);
+    throw new OnboardingError(
+      `the participant's topology names key ${topology.publicKeyFingerprint}, not the treasury key ${d.signer.fingerprint}: not signing it`,
+    );
   }
   const signature = await d.signer.sign(Buffer.from(topology.multiHash, 'base64'));
   return d.admin.allocateExternalParty({
     synchronizer,
     onboardingTransactions: topology.topologyTransactions.map((transaction) => ({ transaction, signatures: [] })),
-    multiHashSignatures: [{ format: d.signer.signatureFormat, signature, signedBy: d.signer.fingerprint, signingAlgorithmSpec: d.signer.signingAlgorithmSpec }],
+    multiHashSignatures: [
+      { format: d.signer.signatureFormat, signature, signedBy: d.signer.fingerprint, signingAlgorithmSpec: d.signer.signingAlgorithmSpec },
+    ],
     identityProviderId: '',
   });
 }

@@ -40,7 +40,8 @@ export function checkPreapprovalProposal(tx: PreparedTransaction, r: ProposalReq
   const { actAs, commandId } = tx.metadata.submitterInfo;
   if (actAs.length !== 1 || actAs[0] !== r.treasury) problems.push(`actAs is [${actAs.join(', ')}], expected [${r.treasury}]`);
   if (commandId !== r.commandId) problems.push(`commandId is "${commandId}", expected "${r.commandId}"`);
-  if (tx.metadata.inputContracts.length > 0) problems.push(`it uses ${tx.metadata.inputContracts.length} input contract(s); a proposal's create uses none`);
+  if (tx.metadata.inputContracts.length > 0)
+    problems.push(`it uses ${tx.metadata.inputContracts.length} input contract(s); a proposal's create uses none`);
   const { roots, nodes } = tx.transaction;
   if (roots.length !== 1 || nodes.length !== 1) {
     problems.push(`expected exactly one node (the proposal's create), found ${roots.length} root(s) and ${nodes.length} node(s)`);
@@ -53,9 +54,12 @@ export function checkPreapprovalProposal(tx: PreparedTransaction, r: ProposalReq
   }
   const t = node.templateId;
   if (node.packageName !== PROPOSAL_PACKAGE || t.moduleName !== PROPOSAL_MODULE || t.entityName !== PROPOSAL_ENTITY) {
-    problems.push(`creates ${node.packageName}:${t.moduleName}:${t.entityName}, expected ${PROPOSAL_PACKAGE}:${PROPOSAL_MODULE}:${PROPOSAL_ENTITY}`);
+    problems.push(
+      `creates ${node.packageName}:${t.moduleName}:${t.entityName}, expected ${PROPOSAL_PACKAGE}:${PROPOSAL_MODULE}:${PROPOSAL_ENTITY}`,
+    );
   }
-  if (node.signatories.length !== 1 || node.signatories[0] !== r.treasury) problems.push(`signed by [${node.signatories.join(', ')}], expected the treasury alone`);
+  if (node.signatories.length !== 1 || node.signatories[0] !== r.treasury)
+    problems.push(`signed by [${node.signatories.join(', ')}], expected the treasury alone`);
   const strangers = node.stakeholders.filter((p) => p !== r.treasury && p !== r.provider);
   if (strangers.length > 0) problems.push(`stakeholders beyond the treasury and the provider: ${strangers.join(', ')}`);
   let args: unknown;
@@ -66,7 +70,8 @@ export function checkPreapprovalProposal(tx: PreparedTransaction, r: ProposalReq
     return problems;
   }
   const want = { receiver: r.treasury, provider: r.provider, expectedDso: r.dso };
-  if (JSON.stringify(args) !== JSON.stringify(want)) problems.push(`its argument is ${JSON.stringify(args)}, expected ${JSON.stringify(want)}`);
+  if (JSON.stringify(args) !== JSON.stringify(want))
+    problems.push(`its argument is ${JSON.stringify(args)}, expected ${JSON.stringify(want)}`);
   return problems;
 }
 
@@ -91,7 +96,14 @@ export async function proposePreapproval(d: ProposeDeps): Promise<string> {
   const prepared = await d.submissions.prepare({
     userId: d.userId,
     commandId,
-    commands: [{ CreateCommand: { templateId: PROPOSAL_TEMPLATE_ID, createArguments: { receiver: d.treasury, provider: d.provider, expectedDso: d.dso } } }],
+    commands: [
+      {
+        CreateCommand: {
+          templateId: PROPOSAL_TEMPLATE_ID,
+          createArguments: { receiver: d.treasury, provider: d.provider, expectedDso: d.dso },
+        },
+      },
+    ],
     actAs: [d.treasury],
     readAs: [],
     disclosedContracts: [],
@@ -100,8 +112,15 @@ export async function proposePreapproval(d: ProposeDeps): Promise<string> {
     packageIdSelectionPreference: [],
     verboseHashing: false,
   });
-  const check = verifyPreparedTransactionHash({ preparedTransaction: prepared.preparedTransaction, preparedTransactionHash: prepared.preparedTransactionHash, hashingSchemeVersion: prepared.hashingSchemeVersion });
-  if (!check.matches) throw new PreapprovalRefused(`refusing to sign the preapproval proposal: the node sent hash ${prepared.preparedTransactionHash}, the transaction hashes to ${check.hashBase64}`);
+  const check = verifyPreparedTransactionHash({
+    preparedTransaction: prepared.preparedTransaction,
+    preparedTransactionHash: prepared.preparedTransactionHash,
+    hashingSchemeVersion: prepared.hashingSchemeVersion,
+  });
+  if (!check.matches)
+    throw new PreapprovalRefused(
+      `refusing to sign the preapproval proposal: the node sent hash ${prepared.preparedTransactionHash}, the transaction hashes to ${check.hashBase64}`,
+    );
   const problems = checkPreapprovalProposal(check.transaction, { treasury: d.treasury, provider: d.provider, dso: d.dso, commandId });
   if (problems.length > 0) throw new PreapprovalRefused(`refusing to sign the preapproval proposal: ${problems.join('; ')}`);
   const signature = await d.signer.sign(check.hash);
@@ -111,7 +130,19 @@ export async function proposePreapproval(d: ProposeDeps): Promise<string> {
     submissionId: randomBytes(8).toString('hex'),
     userId: d.userId,
     partySignatures: {
-      signatures: [{ party: d.treasury, signatures: [{ format: d.signer.signatureFormat, signature, signedBy: d.signer.fingerprint, signingAlgorithmSpec: d.signer.signingAlgorithmSpec }] }],
+      signatures: [
+        {
+          party: d.treasury,
+          signatures: [
+            {
+              format: d.signer.signatureFormat,
+              signature,
+              signedBy: d.signer.fingerprint,
+              signingAlgorithmSpec: d.signer.signingAlgorithmSpec,
+            },
+          ],
+        },
+      ],
     },
     deduplicationPeriod: { Empty: {} },
   };

@@ -11,7 +11,15 @@ afterEach(async () => {
   stack = undefined;
 });
 
-const ACME = { id: 'ACME', family: 'registry' as const, adminHint: 'acme-registrar', registry: 'acme', name: 'Acme Token', symbol: 'ACME', decimals: 6 };
+const ACME = {
+  id: 'ACME',
+  family: 'registry' as const,
+  adminHint: 'acme-registrar',
+  registry: 'acme',
+  name: 'Acme Token',
+  symbol: 'ACME',
+  decimals: 6,
+};
 
 async function call(s: Stack, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) {
   const res = await fetch(s.daemon.apiUrl + path, {
@@ -32,23 +40,42 @@ describe('onboarding a token while the daemon runs', () => {
 
     const alice = s.customer({ fund: [{ instrument: 'ACME', amount: '1000' }] });
     await s.fundTreasury('ACME', '500', 2);
-    expect((await s.requestWithdrawal({ withdrawalId: 'acme-early', receiver: alice, instrument: 'ACME', amount: '5' })).body).toMatchObject({ code: 'VALIDATION_FAILED', message: 'Unknown instrument' });
+    expect(
+      (await s.requestWithdrawal({ withdrawalId: 'acme-early', receiver: alice, instrument: 'ACME', amount: '5' })).body,
+    ).toMatchObject({ code: 'VALIDATION_FAILED', message: 'Unknown instrument' });
 
     // The registry check is real: a wrong admin is refused; the right one is added with the registry's decimals.
     const wrong = await call(s, 'POST', '/v1/instruments', { admin: s.cc.admin, id: 'ACME', registryUrl: acme.registryUrl });
     expect(wrong.status).toBe(400);
-    const added = await call(s, 'POST', '/v1/instruments', { admin: acme.admin, id: 'ACME', registryUrl: acme.registryUrl, transferPolicy: 'offer-only' });
+    const added = await call(s, 'POST', '/v1/instruments', {
+      admin: acme.admin,
+      id: 'ACME',
+      registryUrl: acme.registryUrl,
+      transferPolicy: 'offer-only',
+    });
     expect(added).toMatchObject({ status: 201, body: { enabled: true, displayDecimals: 6, registry: { symbol: 'ACME', decimals: 6 } } });
     // The two holdings the treasury received before onboarding were ignored deposits; onboarding adopts them into the pool.
     expect(added.body['adopted']).toMatchObject({ holdings: 2 });
     const ignored = (await call(s, 'GET', '/v1/deposits?status=ignored')).body.items as { statusReason: string }[];
     expect(ignored.length).toBeGreaterThanOrEqual(2);
-    expect((await call(s, 'GET', '/v1/instruments?enabled=true')).body.items).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'ACME' })]));
+    expect((await call(s, 'GET', '/v1/instruments?enabled=true')).body.items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: 'ACME' })]),
+    );
 
     // A 2-step deposit of the new token: the deposit automation finds its registry in the table.
     await s.depositAccount('acme-memo-1');
-    const offer = s.sandbox.control.transfer({ from: alice, to: s.treasury, instrument: 'ACME', amount: '40', memo: 'acme-memo-1', mode: 'offer' });
-    expect(await s.waitForDeposit(offer.transferInstructionCid!, ['credited', 'accept_failed', 'failed'], 30_000)).toMatchObject({ status: 'credited', creditedAmount: '40.0000000000' });
+    const offer = s.sandbox.control.transfer({
+      from: alice,
+      to: s.treasury,
+      instrument: 'ACME',
+      amount: '40',
+      memo: 'acme-memo-1',
+      mode: 'offer',
+    });
+    expect(await s.waitForDeposit(offer.transferInstructionCid!, ['credited', 'accept_failed', 'failed'], 30_000)).toMatchObject({
+      status: 'credited',
+      creditedAmount: '40.0000000000',
+    });
 
     // A withdrawal of it: an offer the customer accepts.
     expect((await s.requestWithdrawal({ withdrawalId: 'acme-w1', receiver: alice, instrument: 'ACME', amount: '25' })).status).toBe(201);
@@ -59,10 +86,26 @@ describe('onboarding a token while the daemon runs', () => {
 
     // Disabled: no new withdrawals, but deposits are still ingested and credited.
     expect((await call(s, 'POST', `${path}/disable`)).body).toMatchObject({ enabled: false, changed: ['enabled'] });
-    expect((await s.requestWithdrawal({ withdrawalId: 'acme-w2', receiver: alice, instrument: 'ACME', amount: '5' })).body).toMatchObject({ code: 'VALIDATION_FAILED', message: 'Instrument disabled' });
-    const late = s.sandbox.control.transfer({ from: alice, to: s.treasury, instrument: 'ACME', amount: '7', memo: 'acme-memo-1', mode: 'offer' });
-    expect(await s.waitForDeposit(late.transferInstructionCid!, ['credited', 'accept_failed', 'failed'], 30_000)).toMatchObject({ status: 'credited' });
-    const holdings = (await call(s, 'GET', '/v1/holdings')).body.items as { instrument: { id: string }; total: string; config: { enabled: boolean } }[];
+    expect((await s.requestWithdrawal({ withdrawalId: 'acme-w2', receiver: alice, instrument: 'ACME', amount: '5' })).body).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: 'Instrument disabled',
+    });
+    const late = s.sandbox.control.transfer({
+      from: alice,
+      to: s.treasury,
+      instrument: 'ACME',
+      amount: '7',
+      memo: 'acme-memo-1',
+      mode: 'offer',
+    });
+    expect(await s.waitForDeposit(late.transferInstructionCid!, ['credited', 'accept_failed', 'failed'], 30_000)).toMatchObject({
+      status: 'credited',
+    });
+    const holdings = (await call(s, 'GET', '/v1/holdings')).body.items as {
+      instrument: { id: string };
+      total: string;
+      config: { enabled: boolean };
+    }[];
     expect(holdings.find((h) => h.instrument.id === 'ACME')).toMatchObject({ total: '1022.0000000000', config: { enabled: false } });
 
     await s.caughtUp();

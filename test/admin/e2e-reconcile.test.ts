@@ -10,7 +10,10 @@ import { auth, TEST_TOKENS } from '../support/api-app.js';
 import { urlForDatabase } from '../support/pg-admin.js';
 import { startStack, type Stack } from '../support/stack.js';
 
-/** Invariant 5 end to end: clean after a mixed workload; an injected difference is reported by the command, the endpoint and the library. */
+/**
+ * Invariant 5 end to end: clean after a mixed workload; an injected difference is reported by the
+ * command, the endpoint and the library.
+ */
 
 const run = promisify(execFile);
 let s: Stack;
@@ -50,7 +53,14 @@ describe('reconciliation against the ledger double', () => {
     // Deposits: 1-step Canton Coin, 2-step UTK, one with an unknown memo (unattributed, still ours).
     s.sandbox.control.transfer({ from: bob, to: s.treasury, instrument: 'Amulet', amount: '20', memo: 'memo-bob' });
     s.sandbox.control.transfer({ from: bob, to: s.treasury, instrument: 'Amulet', amount: '3', memo: 'nobody' });
-    const offer = s.sandbox.control.transfer({ from: carol, to: s.treasury, instrument: 'UTK', amount: '15', memo: 'memo-carol', mode: 'offer' });
+    const offer = s.sandbox.control.transfer({
+      from: carol,
+      to: s.treasury,
+      instrument: 'UTK',
+      amount: '15',
+      memo: 'memo-carol',
+      mode: 'offer',
+    });
     await s.waitForDeposit(offer.transferInstructionCid!, 'credited', 30_000);
 
     // Withdrawals: 1-step CC, a UTK offer accepted, a UTK offer rejected.
@@ -58,7 +68,10 @@ describe('reconciliation against the ledger double', () => {
     await s.requestWithdrawal({ withdrawalId: 'r-utk-ok', receiver: carol, instrument: 'UTK', amount: '10' });
     await s.requestWithdrawal({ withdrawalId: 'r-utk-no', receiver: carol, instrument: 'UTK', amount: '12' });
     await s.waitForWithdrawal('r-cc', 'completed', 30_000);
-    for (const [id, act] of [['r-utk-ok', 'accept'], ['r-utk-no', 'reject']] as const) {
+    for (const [id, act] of [
+      ['r-utk-ok', 'accept'],
+      ['r-utk-no', 'reject'],
+    ] as const) {
       const w = await s.waitForWithdrawal(id, 'pending_acceptance', 30_000);
       s.sandbox.control[act](w.transfer!.transferInstructionCid!);
     }
@@ -130,7 +143,9 @@ describe('reconciliation against the ledger double', () => {
   });
 
   it('cannot reconcile without the database and ledger settings (exit 2)', async () => {
-    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/reconcile.ts'], { env: { PATH: process.env.PATH ?? '' } }).catch((e: { code: number; stderr: string }) => e);
+    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/reconcile.ts'], { env: { PATH: process.env.PATH ?? '' } }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(r).toMatchObject({ code: 2, stderr: expect.stringMatching(/reconcile needs DATABASE_URL and LEDGER_API_URL/) });
   });
 });

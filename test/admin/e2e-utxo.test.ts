@@ -22,7 +22,14 @@ async function setPolicy(s: Stack, instrument: string, policy: UtxoPolicyInput):
 }
 
 const startJob = (s: Stack, intervalMs = 50) =>
-  createHoldingsJob({ sql: s.sql, logger: s.logger, treasuryParty: s.treasury, intervalMs, withdrawals: s.daemon.withdrawals, maxInputs: TEST_WITHDRAWAL_POLICY.maxInputs ?? 100 });
+  createHoldingsJob({
+    sql: s.sql,
+    logger: s.logger,
+    treasuryParty: s.treasury,
+    intervalMs,
+    withdrawals: s.daemon.withdrawals,
+    maxInputs: TEST_WITHDRAWAL_POLICY.maxInputs ?? 100,
+  });
 
 /** The double's own books: the treasury's unlocked holdings of an instrument. */
 const ledgerHoldings = (s: Stack, instrument: string) =>
@@ -112,7 +119,11 @@ describe('UTXO management against the ledger double', () => {
     const settled = async () => {
       await s.caughtUp();
       const since = new Date().toISOString();
-      await waitUntil('the holdings job to settle', async () => job!.lastRun(), (r) => r !== undefined && r.at > since && r.instruments.find((x) => x.instrument.id === 'Amulet')?.outcome.kind === 'nothing_to_do');
+      await waitUntil(
+        'the holdings job to settle',
+        async () => job!.lastRun(),
+        (r) => r !== undefined && r.at > since && r.instruments.find((x) => x.instrument.id === 'Amulet')?.outcome.kind === 'nothing_to_do',
+      );
     };
 
     // From one holding of 3000 the job splits its way to k of at least 200.
@@ -124,11 +135,16 @@ describe('UTXO management against the ledger double', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `pool-${i}`);
     const requests: Promise<unknown>[] = [];
     for (const [i, id] of ids.entries()) {
-      requests.push(s.requestWithdrawal({ withdrawalId: id, receiver: receivers[i % k]!, instrument: 'Amulet', amount: '150' }).then((r) => expect(r.status).toBe(201)));
+      requests.push(
+        s
+          .requestWithdrawal({ withdrawalId: id, receiver: receivers[i % k]!, instrument: 'Amulet', amount: '150' })
+          .then((r) => expect(r.status).toBe(201)),
+      );
       await new Promise((r) => setTimeout(r, 60));
     }
     await Promise.all(requests);
-    for (const id of ids) expect(await s.waitForWithdrawal(id, ['completed', 'failed', 'stalled'], 60_000)).toMatchObject({ status: 'completed' });
+    for (const id of ids)
+      expect(await s.waitForWithdrawal(id, ['completed', 'failed', 'stalled'], 60_000)).toMatchObject({ status: 'completed' });
 
     // Once the stream has passed, the job has refilled the pool from what is left (about 1190 CC).
     await settled();
@@ -148,7 +164,8 @@ describe('UTXO management against the ledger double', () => {
     await setPolicy(s, 'Amulet', { mergeThreshold: 10, smallAmount: '1' });
     let crashed: Promise<void> | undefined;
     /** The process is gone: an effect never answers; it is abandoned when the runtime aborts. */
-    const hang = (signal: AbortSignal) => new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('abandoned: crashed')), { once: true }));
+    const hang = (signal: AbortSignal) =>
+      new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('abandoned: crashed')), { once: true }));
     await s.restart({
       intercept: {
         withdrawal: (a) => ({
@@ -169,14 +186,19 @@ describe('UTXO management against the ledger double', () => {
     const planned = await selfTransfers(s);
     expect(planned).toHaveLength(2);
     console.error('planned', Date.now() - tA);
-    await waitUntil('the crash', async () => ({ crashed }), (c) => c.crashed !== undefined);
+    await waitUntil(
+      'the crash',
+      async () => ({ crashed }),
+      (c) => c.crashed !== undefined,
+    );
     await crashed;
     console.error('crashed', Date.now() - tA);
 
     const t0 = Date.now();
     await s.restart({ intercept: {} });
     console.error('restart', Date.now() - t0);
-    for (const t of planned) expect(await s.waitForWithdrawal(t.withdrawal_id, ['completed', 'failed', 'stalled'], 30_000)).toMatchObject({ status: 'completed' });
+    for (const t of planned)
+      expect(await s.waitForWithdrawal(t.withdrawal_id, ['completed', 'failed', 'stalled'], 30_000)).toMatchObject({ status: 'completed' });
     console.error('done', Date.now() - t0);
     for (const t of planned) expect(s.sandbox.control.books.transfers(t.withdrawal_id)).toHaveLength(1);
     await s.caughtUp();

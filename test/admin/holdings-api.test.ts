@@ -28,7 +28,14 @@ describe('GET /v1/holdings', () => {
 
   it('counts every active holding in exactly one of locked, reserved, planned, free', async () => {
     await insertInstrument(sql, { admin: AMULET.admin, id: AMULET.id });
-    for (const [cid, amount] of [['free-1', '1'], ['free-2', '2'], ['res-1', '4'], ['plan-1', '8'], ['plan-2', '16']] as const) await insertHolding(sql, { contractId: cid, amount });
+    for (const [cid, amount] of [
+      ['free-1', '1'],
+      ['free-2', '2'],
+      ['res-1', '4'],
+      ['plan-1', '8'],
+      ['plan-2', '16'],
+    ] as const)
+      await insertHolding(sql, { contractId: cid, amount });
     await insertHolding(sql, { contractId: 'locked-1', amount: '32', locked: true });
     await insertHolding(sql, { contractId: 'gone-1', amount: '64', archived: true });
     await insertHolding(sql, { contractId: 'utk-1', amount: '5', instrument: UTK });
@@ -53,7 +60,13 @@ describe('GET /v1/holdings', () => {
         free: { count: 2, amount: '3.0000000000' },
         selfTransfersInFlight: 1,
       },
-      expect.objectContaining({ instrument: UTK, config: null, count: 1, free: { count: 1, amount: '5.0000000000' }, selfTransfersInFlight: 0 }),
+      expect.objectContaining({
+        instrument: UTK,
+        config: null,
+        count: 1,
+        free: { count: 1, amount: '5.0000000000' },
+        selfTransfersInFlight: 0,
+      }),
     ]);
 
     // Once the self-transfer reserved its inputs they count as reserved, not planned.
@@ -92,13 +105,19 @@ describe('GET /v1/reconciliation', () => {
     expect(runs).toBe(1);
     expect(a!.json()).toMatchObject({ clean: false, differencesTotal: 2, truncated: false, differences: report.differences });
     expect(b!.json().differences).toHaveLength(2);
-    expect((await app.inject({ method: 'GET', url: '/v1/reconciliation?maxDifferences=1', headers: auth('read') })).json()).toMatchObject({ differencesTotal: 2, truncated: true, differences: [report.differences[0]] });
+    expect((await app.inject({ method: 'GET', url: '/v1/reconciliation?maxDifferences=1', headers: auth('read') })).json()).toMatchObject({
+      differencesTotal: 2,
+      truncated: true,
+      differences: [report.differences[0]],
+    });
     await app.close();
   });
 
   it('is 503 without a ledger connection or when it cannot run', async () => {
     const none = await buildApp();
-    expect((await none.inject({ method: 'GET', url: '/v1/reconciliation', headers: auth('read') })).json()).toMatchObject({ code: 'NOT_READY' });
+    expect((await none.inject({ method: 'GET', url: '/v1/reconciliation', headers: auth('read') })).json()).toMatchObject({
+      code: 'NOT_READY',
+    });
     await none.close();
     const failing = await buildApp({ run: () => Promise.reject(new ReconciliationError('nothing to reconcile yet')) });
     const res = await failing.inject({ method: 'GET', url: '/v1/reconciliation', headers: auth('read') });
@@ -118,11 +137,30 @@ describe('the reconciliation snapshot', () => {
       recordTime: '2026-01-01T00:00:00Z',
       synchronizerId: 's',
       import: false,
-      holdingsCreated: created.map((c) => ({ nodeId: 0, contractId: c.cid, templateId: 't', instrument: UTK, amount: c.amount, lock: null, meta: {} })),
+      holdingsCreated: created.map((c) => ({
+        nodeId: 0,
+        contractId: c.cid,
+        templateId: 't',
+        instrument: UTK,
+        amount: c.amount,
+        lock: null,
+        meta: {},
+      })),
       holdingsArchived: archived.map((a) => ({ nodeId: 1, contractId: a.cid, instrument: UTK, amount: a.amount, locked: false })),
       activities: [],
     });
-    const rows = [facts(101, [{ cid: 's1', amount: '10' }, { cid: 's2', amount: '5' }], []), facts(102, [{ cid: 's3', amount: '4' }], [{ cid: 's1', amount: '10' }]), facts(103, [{ cid: 's2', amount: '5' }], [])];
+    const rows = [
+      facts(
+        101,
+        [
+          { cid: 's1', amount: '10' },
+          { cid: 's2', amount: '5' },
+        ],
+        [],
+      ),
+      facts(102, [{ cid: 's3', amount: '4' }], [{ cid: 's1', amount: '10' }]),
+      facts(103, [{ cid: 's2', amount: '5' }], []),
+    ];
     for (const f of rows) {
       await db`insert into ingested_updates (update_id, ledger_offset, record_time, synchronizer_id, facts) values (${f.updateId}, ${f.offset}, ${f.recordTime}, 's', ${db.json(f)})`;
     }
@@ -136,7 +174,12 @@ describe('the reconciliation snapshot', () => {
       { contractId: 's3', instrument: UTK, amount: '4.0000000000', locked: true },
     ]);
     expect(snap.movements).toEqual([{ instrument: UTK, created: '19', archived: '10' }]);
-    expect(await readReconciliationSnapshot(db, `none::1220${'0'.repeat(64)}`)).toEqual({ checkpoint: null, holdings: [], movements: [], onboarded: new Set() });
+    expect(await readReconciliationSnapshot(db, `none::1220${'0'.repeat(64)}`)).toEqual({
+      checkpoint: null,
+      holdings: [],
+      movements: [],
+      onboarded: new Set(),
+    });
     // A holding adopted when its token was onboarded counts as created, once.
     await insertHolding(db, { contractId: 's4', amount: '6', instrument: UTK, owner: T2 });
     await db`insert into holding_adoptions (contract_id, instrument_admin, instrument_id, amount, adopted_offset, adopted_by) values ('s4', ${UTK.admin}, ${UTK.id}, 6, 103, 'ops')`;

@@ -22,12 +22,24 @@ async function instrument(policy: UtxoPolicyInput, enabled = true) {
   return i;
 }
 async function fund(i: { admin: string; id: string }, amounts: readonly string[], prefix: string) {
-  for (const [k, amount] of amounts.entries()) await insertHolding(sql, { contractId: `${prefix}-${String(k).padStart(4, '0')}`, amount, instrument: i });
+  for (const [k, amount] of amounts.entries())
+    await insertHolding(sql, { contractId: `${prefix}-${String(k).padStart(4, '0')}`, amount, instrument: i });
 }
-const job = (extra: Partial<Parameters<typeof createHoldingsJob>[0]> = {}) => createHoldingsJob({ sql, logger: testLogger(), treasuryParty: TREASURY, ...extra });
+const job = (extra: Partial<Parameters<typeof createHoldingsJob>[0]> = {}) =>
+  createHoldingsJob({ sql, logger: testLogger(), treasuryParty: TREASURY, ...extra });
 const outcomeOf = (run: HoldingsJobRun, i: { id: string }) => run.instruments.find((x) => x.instrument.id === i.id)?.outcome;
 const plannedRows = (i: { id: string }) =>
-  sql<{ withdrawal_id: string; purpose: string; receiver: string; amount: string; input_holding_cids: string[]; status: string; account: string }[]>`
+  sql<
+    {
+      withdrawal_id: string;
+      purpose: string;
+      receiver: string;
+      amount: string;
+      input_holding_cids: string[];
+      status: string;
+      account: string;
+    }[]
+  >`
     select withdrawal_id, purpose, receiver, amount::text, input_holding_cids, status, account from withdrawals
     where instrument_id = ${i.id} and input_holding_cids is not null order by withdrawal_id`;
 const reserve = (withdrawalId: string, i: { admin: string; id: string }, amount: string, attempt = 1) =>
@@ -37,15 +49,33 @@ describe('the planner view in SQL', () => {
   it('property: equals viewOf over the free holdings (locked, archived, reserved, foreign, planned ones excluded)', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ amount: fc.integer({ min: 1, max: 4000 }).map((x) => (x / 100).toFixed(2)), state: fc.constantFrom('free', 'free', 'free', 'locked', 'archived', 'reserved', 'foreign') }), { maxLength: 60 }),
-        fc.record({ poolSize: fc.integer({ min: 0, max: 4 }), target: fc.integer({ min: 1, max: 20 }), maxInputs: fc.integer({ min: 2, max: 5 }), maxTransfersPerRun: fc.integer({ min: 1, max: 3 }) }),
+        fc.array(
+          fc.record({
+            amount: fc.integer({ min: 1, max: 4000 }).map((x) => (x / 100).toFixed(2)),
+            state: fc.constantFrom('free', 'free', 'free', 'locked', 'archived', 'reserved', 'foreign'),
+          }),
+          { maxLength: 60 },
+        ),
+        fc.record({
+          poolSize: fc.integer({ min: 0, max: 4 }),
+          target: fc.integer({ min: 1, max: 20 }),
+          maxInputs: fc.integer({ min: 2, max: 5 }),
+          maxTransfersPerRun: fc.integer({ min: 1, max: 3 }),
+        }),
         async (hs, q) => {
           const i = await instrument({});
           const free: FreeHolding[] = [];
           const reserved: FreeHolding[] = [];
           for (const [k, h] of hs.entries()) {
             const contractId = `v${n}-${k}`;
-            await insertHolding(sql, { contractId, amount: h.amount, instrument: i, locked: h.state === 'locked', archived: h.state === 'archived', ...(h.state === 'foreign' ? { owner: `x::1220${'e'.repeat(64)}` } : {}) });
+            await insertHolding(sql, {
+              contractId,
+              amount: h.amount,
+              instrument: i,
+              locked: h.state === 'locked',
+              archived: h.state === 'archived',
+              ...(h.state === 'foreign' ? { owner: `x::1220${'e'.repeat(64)}` } : {}),
+            });
             if (h.state === 'reserved') {
               await insertWithdrawal(sql, { id: `vw-${contractId}`, amount: h.amount, instrument: i });
               await sql`insert into holding_reservations (contract_id, withdrawal_id, attempt) values (${contractId}, ${`vw-${contractId}`}, 1)`;
@@ -53,8 +83,19 @@ describe('the planner view in SQL', () => {
             }
             if (h.state === 'free') free.push({ contractId, amount: `${h.amount}00000000` });
           }
-          const p = effectivePolicy(UtxoPolicy.parse({ maxInputs: q.maxInputs, maxTransfersPerRun: q.maxTransfersPerRun, poolSize: q.poolSize, ...(q.poolSize > 0 ? { poolTargetAmount: String(q.target) } : {}) }));
-          const view = await readFreeHoldingsView(sql, TREASURY, i, { smallAmount: p.smallAmount, poolTargetAmount: p.poolTargetAmount, limits: viewLimits(p) });
+          const p = effectivePolicy(
+            UtxoPolicy.parse({
+              maxInputs: q.maxInputs,
+              maxTransfersPerRun: q.maxTransfersPerRun,
+              poolSize: q.poolSize,
+              ...(q.poolSize > 0 ? { poolTargetAmount: String(q.target) } : {}),
+            }),
+          );
+          const view = await readFreeHoldingsView(sql, TREASURY, i, {
+            smallAmount: p.smallAmount,
+            poolTargetAmount: p.poolTargetAmount,
+            limits: viewLimits(p),
+          });
           expect(view).toEqual(viewOf(free, p, reserved));
         },
       ),
@@ -64,7 +105,11 @@ describe('the planner view in SQL', () => {
 
   it('lists the largest free holdings below a target from the active-holdings index: no sort, however many tie', async () => {
     const i = await instrument({});
-    await fund(i, Array.from({ length: 300 }, (_, k) => String(1 + (k % 3))), `tie${n}`);
+    await fund(
+      i,
+      Array.from({ length: 300 }, (_, k) => String(1 + (k % 3))),
+      `tie${n}`,
+    );
     await sql`analyze holdings`;
     // The statement shape of readFreeHoldingsView's `list` (src/store/holdings-job.ts), below-target case.
     const plan = await sql<{ 'QUERY PLAN': string }[]>`
@@ -82,15 +127,25 @@ describe('the planner view in SQL', () => {
     const text = plan.map((r) => r['QUERY PLAN']).join('\n');
     expect(text).toMatch(/Index Scan Backward using holdings_active/);
     expect(text).not.toMatch(/Sort/);
-    const view = await readFreeHoldingsView(sql, TREASURY, i, { smallAmount: null, poolTargetAmount: '3', limits: { inputs: 5, splits: 5 } });
-    expect(view.belowTarget.map((h) => h.contractId)).toEqual(['tie0298', 'tie0295', 'tie0292', 'tie0289', 'tie0286'].map((c) => c.replace('tie', `tie${n}-`)));
+    const view = await readFreeHoldingsView(sql, TREASURY, i, {
+      smallAmount: null,
+      poolTargetAmount: '3',
+      limits: { inputs: 5, splits: 5 },
+    });
+    expect(view.belowTarget.map((h) => h.contractId)).toEqual(
+      ['tie0298', 'tie0295', 'tie0292', 'tie0289', 'tie0286'].map((c) => c.replace('tie', `tie${n}-`)),
+    );
   });
 });
 
 describe('the holdings job', () => {
   it('merges 250 small holdings with 3 self-transfers to the treasury, then waits for them', async () => {
     const i = await instrument({ mergeThreshold: 50, smallAmount: '1' });
-    await fund(i, Array.from({ length: 250 }, () => '0.01'), `m${n}`);
+    await fund(
+      i,
+      Array.from({ length: 250 }, () => '0.01'),
+      `m${n}`,
+    );
     await fund(i, ['40'], `big${n}`);
     const run = await job().runOnce();
     const outcome = outcomeOf(run, i);
@@ -105,10 +160,18 @@ describe('the holdings job', () => {
     }
     expect(new Set(rows.flatMap((r) => r.input_holding_cids)).size).toBe(250);
     const events = await readOutboxEvents(sql, { afterId: 0, limit: 10_000, topics: ['withdrawal.requested'] });
-    expect(events.filter((e) => rows.some((r) => r.withdrawal_id === e.aggregateId)).map((e) => e.payload['purpose'])).toEqual(['self_transfer', 'self_transfer', 'self_transfer']);
+    expect(events.filter((e) => rows.some((r) => r.withdrawal_id === e.aggregateId)).map((e) => e.payload['purpose'])).toEqual([
+      'self_transfer',
+      'self_transfer',
+      'self_transfer',
+    ]);
 
     // Unfinished: nothing new is planned, whatever arrives meanwhile.
-    await fund(i, Array.from({ length: 60 }, () => '0.02'), `m2-${n}`);
+    await fund(
+      i,
+      Array.from({ length: 60 }, () => '0.02'),
+      `m2-${n}`,
+    );
     expect(outcomeOf(await job().runOnce(), i)).toMatchObject({ kind: 'waiting', unfinished: rows.map((r) => r.withdrawal_id).sort() });
   });
 
@@ -195,7 +258,11 @@ describe('the holdings job', () => {
 
   it('two instances running at once create one job per instrument', async () => {
     const i = await instrument({ mergeThreshold: 1 });
-    await fund(i, Array.from({ length: 30 }, (_, k) => String(k + 1)), `c${n}`);
+    await fund(
+      i,
+      Array.from({ length: 30 }, (_, k) => String(k + 1)),
+      `c${n}`,
+    );
     const runs = await Promise.all([job().runOnce(), job().runOnce(), job().runOnce()]);
     expect(runs.filter((r) => outcomeOf(r, i)?.kind === 'created')).toHaveLength(1);
     expect(await plannedRows(i)).toHaveLength(1);
@@ -218,7 +285,11 @@ describe('the holdings job', () => {
 describe('the holdings job and the withdrawal policy', () => {
   it("never plans a merge with more inputs than the withdrawal runtime's reservation may take", async () => {
     const i = await instrument({ mergeThreshold: 5, smallAmount: '1', maxInputs: 100 });
-    await fund(i, Array.from({ length: 30 }, () => '0.1'), `cap${n}`);
+    await fund(
+      i,
+      Array.from({ length: 30 }, () => '0.1'),
+      `cap${n}`,
+    );
     const run = await job({ maxInputs: 8 }).runOnce();
     const outcome = outcomeOf(run, i);
     expect(outcome?.kind === 'created' && outcome.transfers.map((t) => t.inputs)).toEqual([8, 8, 7, 7]);

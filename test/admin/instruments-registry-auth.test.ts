@@ -32,7 +32,16 @@ const SECRETS = {
 };
 const config: RegistryAuthConfig = {
   credentials: {
-    'scan-proxy': { auth: { kind: 'oauth2', tokenUrl: 'https://auth.example.com/oauth/token', clientId: 'cxi-registry', clientSecret: SECRETS.proxyClientSecret, audience: 'https://validator.example.com/api' }, registryUrls: [PROXY] },
+    'scan-proxy': {
+      auth: {
+        kind: 'oauth2',
+        tokenUrl: 'https://auth.example.com/oauth/token',
+        clientId: 'cxi-registry',
+        clientSecret: SECRETS.proxyClientSecret,
+        audience: 'https://validator.example.com/api',
+      },
+      registryUrls: [PROXY],
+    },
     acme: { auth: { kind: 'static', token: SECRETS.acmeToken }, registryUrls: undefined },
   },
   ledgerAuthUrls: undefined,
@@ -66,7 +75,8 @@ describe('registry auth of an instrument over the admin API and the CLI', () => 
   afterAll(() => app.close());
 
   const add = (payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/v1/instruments', headers: auth('admin'), payload });
-  const put = (admin: string, id: string, payload: Record<string, unknown>) => app.inject({ method: 'PUT', url: path(admin, id), headers: auth('admin'), payload });
+  const put = (admin: string, id: string, payload: Record<string, unknown>) =>
+    app.inject({ method: 'PUT', url: path(admin, id), headers: auth('admin'), payload });
   const cxi = (...args: string[]) => run(process.execPath, ['bin/cxi.js', ...args], { env });
   const lastEvent = async () => (await readOutboxEvents(sql, { afterId: 0, limit: 1000, topics: ['instrument.configured'] })).at(-1);
 
@@ -74,9 +84,16 @@ describe('registry auth of an instrument over the admin API and the CLI', () => 
     calls.length = 0;
     const res = await add({ admin: DSO, id: 'Amulet', registryUrl: PROXY, registryAuth: { mode: 'credential', credential: 'scan-proxy' } });
     expect(res.statusCode).toBe(201);
-    expect(res.json()).toMatchObject({ registryAuth: { mode: 'credential', credential: 'scan-proxy' }, changed: expect.arrayContaining(['registryAuth']) });
-    expect(calls).toEqual([expect.objectContaining({ registryUrl: PROXY, registryAuth: { mode: 'credential', credential: 'scan-proxy' } })]);
-    expect(await sql`select registry_auth, registry_credential from instruments where instrument_id = 'Amulet'`).toEqual([{ registry_auth: 'credential', registry_credential: 'scan-proxy' }]);
+    expect(res.json()).toMatchObject({
+      registryAuth: { mode: 'credential', credential: 'scan-proxy' },
+      changed: expect.arrayContaining(['registryAuth']),
+    });
+    expect(calls).toEqual([
+      expect.objectContaining({ registryUrl: PROXY, registryAuth: { mode: 'credential', credential: 'scan-proxy' } }),
+    ]);
+    expect(await sql`select registry_auth, registry_credential from instruments where instrument_id = 'Amulet'`).toEqual([
+      { registry_auth: 'credential', registry_credential: 'scan-proxy' },
+    ]);
 
     const one = await app.inject({ method: 'GET', url: path(DSO, 'Amulet'), headers: auth('read') });
     expect(one.json().registryAuth).toEqual({ mode: 'credential', credential: 'scan-proxy' });
@@ -95,7 +112,11 @@ describe('registry auth of an instrument over the admin API and the CLI', () => 
     expect(calls).toEqual([expect.objectContaining({ registryAuth: { mode: 'ledger' } })]);
     const static_ = await put(ACME, 'ACME', { registryAuth: { mode: 'credential', credential: 'acme' } });
     expect(static_.json()).toMatchObject({ changed: ['registryAuth'], registryAuth: { mode: 'credential', credential: 'acme' } });
-    expect((await lastEvent())?.payload).toMatchObject({ action: 'changed', changed: ['registryAuth'], config: { registryAuth: { mode: 'credential', credential: 'acme' } } });
+    expect((await lastEvent())?.payload).toMatchObject({
+      action: 'changed',
+      changed: ['registryAuth'],
+      config: { registryAuth: { mode: 'credential', credential: 'acme' } },
+    });
     const list = await app.inject({ method: 'GET', url: '/v1/instruments', headers: auth('read') });
     expectNoSecret(ledger.body + static_.body + list.body + JSON.stringify(await readOutboxEvents(sql, { afterId: 0, limit: 1000 })));
   });
@@ -103,21 +124,34 @@ describe('registry auth of an instrument over the admin API and the CLI', () => 
   it('refuses an unknown credential naming the known ones, before asking the registry, writing nothing', async () => {
     calls.length = 0;
     const before = await lastEvent();
-    const unknown = await add({ admin: ACME, id: 'ACME2', registryUrl: 'https://registry.acme.example', registryAuth: { mode: 'credential', credential: 'nope' } });
+    const unknown = await add({
+      admin: ACME,
+      id: 'ACME2',
+      registryUrl: 'https://registry.acme.example',
+      registryAuth: { mode: 'credential', credential: 'nope' },
+    });
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json()).toMatchObject({
       code: 'VALIDATION_FAILED',
       message: 'unknown registry credential "nope": REGISTRY_CREDENTIALS does not define it (it defines "acme", "scan-proxy")',
       details: { issues: [{ field: 'registryAuth.credential' }] },
     });
-    expect((await put(ACME, 'ACME', { registryAuth: { mode: 'credential', credential: 'nope' } })).json().details.issues[0].field).toBe('registryAuth.credential');
+    expect((await put(ACME, 'ACME', { registryAuth: { mode: 'credential', credential: 'nope' } })).json().details.issues[0].field).toBe(
+      'registryAuth.credential',
+    );
     expect(calls).toEqual([]);
     expect(await sql`select count(*)::int as n from instruments where instrument_id = 'ACME2'`).toEqual([{ n: 0 }]);
     expect(await lastEvent()).toEqual(before);
   });
 
   it('validates the body: a credential needs a name and only mode credential takes one', async () => {
-    for (const registryAuth of [{ mode: 'credential' }, { mode: 'bogus' }, { mode: 'none', credential: 'acme' }, { mode: 'credential', credential: 'has spaces' }, 'ledger']) {
+    for (const registryAuth of [
+      { mode: 'credential' },
+      { mode: 'bogus' },
+      { mode: 'none', credential: 'acme' },
+      { mode: 'credential', credential: 'has spaces' },
+      'ledger',
+    ]) {
       const res = await add({ admin: ACME, id: 'ACME3', registryUrl: 'https://registry.acme.example', registryAuth });
       expect(res.statusCode).toBe(400);
       expect(res.json().details.issues[0].field).toMatch(/^registryAuth/);
@@ -126,9 +160,25 @@ describe('registry auth of an instrument over the admin API and the CLI', () => 
 
   it('sends a bound credential only to its registry URLs, also when an instrument is re-pointed while disabled', async () => {
     calls.length = 0;
-    const elsewhere = await add({ admin: ACME, id: 'ACME4', registryUrl: 'https://registry.acme.example', registryAuth: { mode: 'credential', credential: 'scan-proxy' } });
+    const elsewhere = await add({
+      admin: ACME,
+      id: 'ACME4',
+      registryUrl: 'https://registry.acme.example',
+      registryAuth: { mode: 'credential', credential: 'scan-proxy' },
+    });
     expect(elsewhere.statusCode).toBe(400);
-    expect(elsewhere.json()).toMatchObject({ details: { issues: [{ field: 'registryUrl', reason: expect.stringMatching(/^registry credential "scan-proxy" may not be sent to https:\/\/registry\.acme\.example: its registryUrls in REGISTRY_CREDENTIALS allows only https:\/\/validator\.example\.com/) }] } });
+    expect(elsewhere.json()).toMatchObject({
+      details: {
+        issues: [
+          {
+            field: 'registryUrl',
+            reason: expect.stringMatching(
+              /^registry credential "scan-proxy" may not be sent to https:\/\/registry\.acme\.example: its registryUrls in REGISTRY_CREDENTIALS allows only https:\/\/validator\.example\.com/,
+            ),
+          },
+        ],
+      },
+    });
     expect(calls).toEqual([]);
 
     expect((await app.inject({ method: 'POST', url: `${path(DSO, 'Amulet')}/disable`, headers: auth('admin') })).statusCode).toBe(200);
@@ -136,12 +186,27 @@ describe('registry auth of an instrument over the admin API and the CLI', () => 
     expect(moved.statusCode).toBe(400);
     expect(moved.json().details.issues[0].field).toBe('registryUrl');
     expect(calls).toEqual([]);
-    expect((await app.inject({ method: 'GET', url: path(DSO, 'Amulet'), headers: auth('read') })).json()).toMatchObject({ registryUrl: PROXY, enabled: false });
+    expect((await app.inject({ method: 'GET', url: path(DSO, 'Amulet'), headers: auth('read') })).json()).toMatchObject({
+      registryUrl: PROXY,
+      enabled: false,
+    });
   });
 
   it('cxi instruments: sets and shows the mode and credential name, refuses unknown names, prints no secret', async () => {
     const out: string[] = [];
-    const added = await cxi('--json', 'instruments', 'add', '--admin', ACME, '--id', 'CLI1', '--registry-url', 'https://registry.acme.example', '--registry-credential', 'acme');
+    const added = await cxi(
+      '--json',
+      'instruments',
+      'add',
+      '--admin',
+      ACME,
+      '--id',
+      'CLI1',
+      '--registry-url',
+      'https://registry.acme.example',
+      '--registry-credential',
+      'acme',
+    );
     out.push(added.stdout, added.stderr);
     expect(JSON.parse(added.stdout)).toMatchObject({ registryAuth: { mode: 'credential', credential: 'acme' } });
 
@@ -157,13 +222,25 @@ describe('registry auth of an instrument over the admin API and the CLI', () => 
     out.push(show.stdout, show.stderr);
     expect(show.stdout).toContain('scan-proxy');
 
-    const unknown = (await cxi('instruments', 'set', `${ACME}/CLI1`, '--registry-credential', 'nope').catch((e: unknown) => e)) as { code: number; stdout: string; stderr: string };
+    const unknown = (await cxi('instruments', 'set', `${ACME}/CLI1`, '--registry-credential', 'nope').catch((e: unknown) => e)) as {
+      code: number;
+      stdout: string;
+      stderr: string;
+    };
     out.push(unknown.stdout, unknown.stderr);
     expect(unknown).toMatchObject({ code: 1, stderr: expect.stringMatching(/VALIDATION_FAILED: unknown registry credential "nope"/) });
-    const noName = (await cxi('instruments', 'set', `${ACME}/CLI1`, '--registry-auth', 'credential').catch((e: unknown) => e)) as { code: number; stderr: string };
+    const noName = (await cxi('instruments', 'set', `${ACME}/CLI1`, '--registry-auth', 'credential').catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
     expect(noName).toMatchObject({ code: 1, stderr: expect.stringMatching(/--registry-auth credential needs --registry-credential/) });
-    const both = (await cxi('instruments', 'set', `${ACME}/CLI1`, '--registry-auth', 'ledger', '--registry-credential', 'acme').catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(both).toMatchObject({ code: 1, stderr: expect.stringMatching(/--registry-credential goes with --registry-auth credential, not ledger/) });
+    const both = (await cxi('instruments', 'set', `${ACME}/CLI1`, '--registry-auth', 'ledger', '--registry-credential', 'acme').catch(
+      (e: unknown) => e,
+    )) as { code: number; stderr: string };
+    expect(both).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/--registry-credential goes with --registry-auth credential, not ledger/),
+    });
     expectNoSecret(out.join('\n'));
   });
 });

@@ -38,14 +38,25 @@ describe('registry URLs under the policy (admin API, production settings)', () =
   beforeAll(async () => {
     app = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TEST_TOKENS), protectOpsEndpoints: false });
     // What the daemon builds from the default settings: https only, public addresses only.
-    registerApiRoutes(app, { sql, instrumentRegistry: registry, registryPolicy: createRegistryUrlPolicy({ config: { allowHttp: false, allowHosts: [] }, resolve }) });
+    registerApiRoutes(app, {
+      sql,
+      instrumentRegistry: registry,
+      registryPolicy: createRegistryUrlPolicy({ config: { allowHttp: false, allowHosts: [] }, resolve }),
+    });
     await app.ready();
   });
   afterAll(() => app.close());
 
-  const add = (id: string, registryUrl: string) => app.inject({ method: 'POST', url: '/v1/instruments', headers: auth('admin'), payload: { admin: ACME, id, registryUrl } });
-  const put = (id: string, payload: Record<string, unknown>) => app.inject({ method: 'PUT', url: path(id), headers: auth('admin'), payload });
-  const stored = async (id: string) => (await app.inject({ method: 'GET', url: path(id), headers: auth('read') })).json<{ registryUrl: string; enabled: boolean; transferPolicy: string }>();
+  const add = (id: string, registryUrl: string) =>
+    app.inject({ method: 'POST', url: '/v1/instruments', headers: auth('admin'), payload: { admin: ACME, id, registryUrl } });
+  const put = (id: string, payload: Record<string, unknown>) =>
+    app.inject({ method: 'PUT', url: path(id), headers: auth('admin'), payload });
+  const stored = async (id: string) =>
+    (await app.inject({ method: 'GET', url: path(id), headers: auth('read') })).json<{
+      registryUrl: string;
+      enabled: boolean;
+      transferPolicy: string;
+    }>();
 
   it('refuses http, credentials, a query or fragment, and non-public destinations in any form, before the registry is asked', async () => {
     const eventsBefore = await configuredEvents();
@@ -70,7 +81,10 @@ describe('registry URLs under the policy (admin API, production settings)', () =
     for (const [url, reason] of refused) {
       const res = await add('ACME', url);
       expect(res.statusCode, url).toBe(400);
-      expect(res.json(), url).toMatchObject({ code: 'VALIDATION_FAILED', details: { issues: [{ field: 'registryUrl', reason: expect.stringMatching(reason) }] } });
+      expect(res.json(), url).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        details: { issues: [{ field: 'registryUrl', reason: expect.stringMatching(reason) }] },
+      });
       expect(res.body, url).not.toContain('hunter2-password');
     }
     expect(asked).toEqual([]);
@@ -80,7 +94,14 @@ describe('registry URLs under the policy (admin API, production settings)', () =
   });
 
   it('a PUT that disables must not store an unchecked URL', async () => {
-    await upsertInstrument(sql, { admin: ACME, id: 'D', registryUrl: PUBLIC_URL, displayDecimals: 6, transferPolicy: 'direct-or-offer', enabled: true });
+    await upsertInstrument(sql, {
+      admin: ACME,
+      id: 'D',
+      registryUrl: PUBLIC_URL,
+      displayDecimals: 6,
+      transferPolicy: 'direct-or-offer',
+      enabled: true,
+    });
     const res = await put('D', { enabled: false, registryUrl: 'https://169.254.169.254/latest' });
     expect(res.statusCode).toBe(400);
     expect(res.json().details.issues[0]).toMatchObject({ field: 'registryUrl', reason: expect.stringMatching(/cloud metadata/) });
@@ -89,7 +110,14 @@ describe('registry URLs under the policy (admin API, production settings)', () =
 
   it('a stored URL that breaks the policy blocks every other change until it is fixed; disabling alone still works', async () => {
     // Stored before the policy existed (or written around the API).
-    await upsertInstrument(sql, { admin: ACME, id: 'OLD', registryUrl: 'http://10.1.2.3:8080/registry', displayDecimals: 6, transferPolicy: 'direct-or-offer', enabled: true });
+    await upsertInstrument(sql, {
+      admin: ACME,
+      id: 'OLD',
+      registryUrl: 'http://10.1.2.3:8080/registry',
+      displayDecimals: 6,
+      transferPolicy: 'direct-or-offer',
+      enabled: true,
+    });
     const other = await put('OLD', { transferPolicy: 'offer-only' });
     expect(other.statusCode).toBe(400);
     expect(other.json().details.issues[0]).toMatchObject({ field: 'registryUrl', reason: expect.stringMatching(/must use https/) });
@@ -104,7 +132,14 @@ describe('registry URLs under the policy (admin API, production settings)', () =
   });
 
   it('a URL stored with user:password before the policy is shown without them, in answers, refusals and events', async () => {
-    await upsertInstrument(sql, { admin: ACME, id: 'CREDS', registryUrl: 'https://exchange:stored-hunter2@registry.acme.com/api', displayDecimals: 6, transferPolicy: 'direct-or-offer', enabled: true });
+    await upsertInstrument(sql, {
+      admin: ACME,
+      id: 'CREDS',
+      registryUrl: 'https://exchange:stored-hunter2@registry.acme.com/api',
+      displayDecimals: 6,
+      transferPolicy: 'direct-or-offer',
+      enabled: true,
+    });
     const read = await app.inject({ method: 'GET', url: '/v1/instruments', headers: auth('read') });
     expect(read.body).toContain('https://***@registry.acme.com/api');
     const refused = await put('CREDS', { transferPolicy: 'offer-only' });
@@ -141,7 +176,12 @@ describe("a registry's error body never reaches the API caller", () => {
 
   it.each([400, 401, 403, 404, 500, 503])('HTTP %i: the refusal names the call and the status only', async (s) => {
     status = s;
-    const res = await app.inject({ method: 'POST', url: '/v1/instruments', headers: auth('admin'), payload: { admin: ACME, id: `E${s}`, registryUrl } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/instruments',
+      headers: auth('admin'),
+      payload: { admin: ACME, id: `E${s}`, registryUrl },
+    });
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain(`registry GET ${registryUrl}/registry/metadata/v1/info: HTTP ${s}`);
     expect(res.body).not.toContain(PLANTED);

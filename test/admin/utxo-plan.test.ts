@@ -6,7 +6,8 @@ import { planSelfTransfers, viewOf, type FreeHolding, type PlannedSelfTransfer }
 import { effectivePolicy, UtxoPolicy, type EffectivePolicy, type UtxoPolicyInput } from '../../src/admin/utxo-policy.js';
 
 const policy = (p: UtxoPolicyInput): EffectivePolicy => effectivePolicy(UtxoPolicy.parse(p));
-const holdings = (amounts: readonly string[], prefix = 'h'): FreeHolding[] => amounts.map((amount, i) => ({ contractId: `${prefix}${String(i).padStart(5, '0')}`, amount }));
+const holdings = (amounts: readonly string[], prefix = 'h'): FreeHolding[] =>
+  amounts.map((amount, i) => ({ contractId: `${prefix}${String(i).padStart(5, '0')}`, amount }));
 const plan = (hs: readonly FreeHolding[], p: EffectivePolicy) => planSelfTransfers(viewOf(hs, p), p);
 
 let fresh = 0;
@@ -22,8 +23,10 @@ function apply(hs: readonly FreeHolding[], transfers: readonly PlannedSelfTransf
   return out;
 }
 
-const poolCount = (hs: readonly FreeHolding[], p: EffectivePolicy) => (p.poolTargetAmount === null ? 0 : hs.filter((h) => compareAmounts(h.amount, p.poolTargetAmount!) >= 0).length);
-const smallCount = (hs: readonly FreeHolding[], p: EffectivePolicy) => hs.filter((h) => p.smallAmount === null || compareAmounts(h.amount, p.smallAmount) < 0).length;
+const poolCount = (hs: readonly FreeHolding[], p: EffectivePolicy) =>
+  p.poolTargetAmount === null ? 0 : hs.filter((h) => compareAmounts(h.amount, p.poolTargetAmount!) >= 0).length;
+const smallCount = (hs: readonly FreeHolding[], p: EffectivePolicy) =>
+  hs.filter((h) => p.smallAmount === null || compareAmounts(h.amount, p.smallAmount) < 0).length;
 const sum = (hs: readonly FreeHolding[]) => addAmounts('0', ...hs.map((h) => h.amount));
 
 function checkWellFormed(hs: readonly FreeHolding[], p: EffectivePolicy, transfers: readonly PlannedSelfTransfer[]): void {
@@ -59,13 +62,18 @@ describe('UTXO policy', () => {
   it('refuses what cannot work: > 100 inputs, a pool without a target, small above the target, unknown keys', () => {
     expect(UtxoPolicy.safeParse({ maxInputs: 101 }).success).toBe(false);
     expect(UtxoPolicy.safeParse({ poolSize: 3 }).error?.issues[0]?.path).toEqual(['poolTargetAmount']);
-    expect(UtxoPolicy.safeParse({ poolSize: 3, poolTargetAmount: '10', smallAmount: '11' }).error?.issues[0]?.path).toEqual(['smallAmount']);
+    expect(UtxoPolicy.safeParse({ poolSize: 3, poolTargetAmount: '10', smallAmount: '11' }).error?.issues[0]?.path).toEqual([
+      'smallAmount',
+    ]);
     expect(UtxoPolicy.safeParse({ mergeTreshold: 3 }).success).toBe(false);
     expect(UtxoPolicy.safeParse({ poolSize: 1, poolTargetAmount: '-1' }).success).toBe(false);
   });
 
   it('normalises amounts and defaults smallAmount to the pool target', () => {
-    expect(effectivePolicy(UtxoPolicy.parse({ poolSize: 2, poolTargetAmount: '5' }))).toMatchObject({ poolTargetAmount: '5.0000000000', smallAmount: '5.0000000000' });
+    expect(effectivePolicy(UtxoPolicy.parse({ poolSize: 2, poolTargetAmount: '5' }))).toMatchObject({
+      poolTargetAmount: '5.0000000000',
+      smallAmount: '5.0000000000',
+    });
   });
 });
 
@@ -75,7 +83,11 @@ describe('planning self-transfers', () => {
     const hs = [...holdings(Array.from({ length: 250 }, (_, i) => `0.${String(i + 1).padStart(3, '0')}`)), ...holdings(['5', '7'], 'big')];
     const transfers = plan(hs, p);
     checkWellFormed(hs, p, transfers);
-    expect(transfers.map((t) => [t.kind, t.inputs.length])).toEqual([['merge', 84], ['merge', 83], ['merge', 83]]);
+    expect(transfers.map((t) => [t.kind, t.inputs.length])).toEqual([
+      ['merge', 84],
+      ['merge', 83],
+      ['merge', 83],
+    ]);
     expect(transfers.flatMap((t) => t.inputs.map((i) => i.contractId))).not.toContain('big00000');
     const after = apply(hs, transfers);
     expect(after).toHaveLength(5);
@@ -125,23 +137,25 @@ describe('planning self-transfers', () => {
   });
 
   const amount = fc.integer({ min: 1, max: 5_000_000 }).map((n) => (n / 10_000).toFixed(4));
-  const policyArb = fc.record({
-    mergeThreshold: fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined }),
-    maxInputs: fc.integer({ min: 2, max: 100 }),
-    poolSize: fc.integer({ min: 0, max: 12 }),
-    poolTargetAmount: fc.integer({ min: 1, max: 300 }).map(String),
-    smallFraction: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
-    maxTransfersPerRun: fc.integer({ min: 1, max: 6 }),
-  }).map((r) =>
-    policy({
-      ...(r.mergeThreshold === undefined ? {} : { mergeThreshold: r.mergeThreshold }),
-      maxInputs: r.maxInputs,
-      poolSize: r.poolSize,
-      maxTransfersPerRun: r.maxTransfersPerRun,
-      ...(r.poolSize > 0 ? { poolTargetAmount: r.poolTargetAmount } : {}),
-      ...(r.smallFraction === undefined ? {} : { smallAmount: (Number(r.poolTargetAmount) * (r.smallFraction / 100)).toFixed(2) }),
-    }),
-  );
+  const policyArb = fc
+    .record({
+      mergeThreshold: fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined }),
+      maxInputs: fc.integer({ min: 2, max: 100 }),
+      poolSize: fc.integer({ min: 0, max: 12 }),
+      poolTargetAmount: fc.integer({ min: 1, max: 300 }).map(String),
+      smallFraction: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
+      maxTransfersPerRun: fc.integer({ min: 1, max: 6 }),
+    })
+    .map((r) =>
+      policy({
+        ...(r.mergeThreshold === undefined ? {} : { mergeThreshold: r.mergeThreshold }),
+        maxInputs: r.maxInputs,
+        poolSize: r.poolSize,
+        maxTransfersPerRun: r.maxTransfersPerRun,
+        ...(r.poolSize > 0 ? { poolTargetAmount: r.poolTargetAmount } : {}),
+        ...(r.smallFraction === undefined ? {} : { smallAmount: (Number(r.poolTargetAmount) * (r.smallFraction / 100)).toFixed(2) }),
+      }),
+    );
 
   it('property: every plan is well formed, conserves the total and never shrinks the pool; repeated runs converge', () => {
     fc.assert(
@@ -164,7 +178,11 @@ describe('planning self-transfers', () => {
         if (p.poolTargetAmount !== null && poolCount(hs, p) < p.poolSize) {
           const target = p.poolTargetAmount;
           expect(hs.some((h) => compareAmounts(h.amount, timesUnit(target, 2)) >= 0)).toBe(false);
-          const below = hs.filter((h) => compareAmounts(h.amount, target) < 0).map((h) => h.amount).sort((a, b) => compareAmounts(b, a)).slice(0, p.maxInputs);
+          const below = hs
+            .filter((h) => compareAmounts(h.amount, target) < 0)
+            .map((h) => h.amount)
+            .sort((a, b) => compareAmounts(b, a))
+            .slice(0, p.maxInputs);
           expect(compareAmounts(addAmounts('0', ...below), target)).toBeLessThan(0);
         }
       }),

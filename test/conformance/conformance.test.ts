@@ -17,7 +17,14 @@ const run = promisify(execFile);
 async function conformance(argv: string[], env: Record<string, string | undefined>) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runConformance({ argv, env, out: (l) => out.push(l), err: (l) => err.push(l), streamTimeoutMs: 10_000, confirmTimeoutMs: 10_000 });
+  const code = await runConformance({
+    argv,
+    env,
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    streamTimeoutMs: 10_000,
+    confirmTimeoutMs: 10_000,
+  });
   return { code, out, err };
 }
 
@@ -31,7 +38,17 @@ const instrumentChecks = (id: string) => [
   `execute ${id}`,
   `self-transfer on the ledger ${id}`,
 ];
-const LEDGER_CHECKS = ['treasury key', 'treasury onboarding (dry run)', 'version', 'ledger end', 'latest pruned offsets', 'active contracts', 'events by contract id', 'updates over websocket', 'updates over http'];
+const LEDGER_CHECKS = [
+  'treasury key',
+  'treasury onboarding (dry run)',
+  'version',
+  'ledger end',
+  'latest pruned offsets',
+  'active contracts',
+  'events by contract id',
+  'updates over websocket',
+  'updates over http',
+];
 
 /** "ok  <check> (<ms> ms)…" / "FAIL <check>: …" / "skip <check>: …" → [status, check]. */
 function parseLine(line: string): [string, string] {
@@ -47,10 +64,16 @@ describe('npm run conformance', () => {
     const lines = out.slice(0, -1).map(parseLine);
     expect(lines.map(([, check]) => check)).toEqual([...LEDGER_CHECKS, ...instrumentChecks('Amulet'), ...instrumentChecks('UTK')]);
     expect(lines.filter(([status]) => status !== 'ok')).toEqual([]);
-    expect(out.at(-1)).toMatch(/^conformance passed: 23 ok, 0 failed, 0 skipped against http:\/\/127\.0\.0\.1:\d+ \(the ledger double, in-process\)$/);
-    expect(out.find((l) => l.startsWith('ok  self-transfer on the ledger Amulet'))).toMatch(/1 holding\(s\) totalling 250\.0000000000, net change 0$/);
+    expect(out.at(-1)).toMatch(
+      /^conformance passed: 23 ok, 0 failed, 0 skipped against http:\/\/127\.0\.0\.1:\d+ \(the ledger double, in-process\)$/,
+    );
+    expect(out.find((l) => l.startsWith('ok  self-transfer on the ledger Amulet'))).toMatch(
+      /1 holding\(s\) totalling 250\.0000000000, net change 0$/,
+    );
     // The dry run of `cxi treasury onboard`: the double's treasury is complete, preapproval included.
-    expect(out.find((l) => l.startsWith('ok  treasury onboarding (dry run)'))).toMatch(/: nothing to do \(party exists, user exists, rights exists, preapproval exists\)$/);
+    expect(out.find((l) => l.startsWith('ok  treasury onboarding (dry run)'))).toMatch(
+      /: nothing to do \(party exists, user exists, rights exists, preapproval exists\)$/,
+    );
     expect(code).toBe(0);
   });
 
@@ -100,11 +123,15 @@ describe('npm run conformance', () => {
       const failed = out.filter((l) => l.startsWith('FAIL '));
       expect(failed).toHaveLength(1);
       // The daemon's client's report of Canton's answer: the call, the HTTP status, the error id and its category.
-      expect(failed[0]).toMatch(/^FAIL prepare Amulet: SERVICE_NOT_RUNNING \(HTTP 503\): prepare conformance-\S+: POST \/v2\/interactive-submission\/prepare: HTTP 503 SERVICE_NOT_RUNNING \(category 1\): /);
+      expect(failed[0]).toMatch(
+        /^FAIL prepare Amulet: SERVICE_NOT_RUNNING \(HTTP 503\): prepare conformance-\S+: POST \/v2\/interactive-submission\/prepare: HTTP 503 SERVICE_NOT_RUNNING \(category 1\): /,
+      );
       // What needs the prepared transaction is skipped, naming what it needed; everything else ran and passed.
-      for (const check of ['verify and sign Amulet', 'execute Amulet', 'self-transfer on the ledger Amulet']) expect(status[check]).toBe('skip');
+      for (const check of ['verify and sign Amulet', 'execute Amulet', 'self-transfer on the ledger Amulet'])
+        expect(status[check]).toBe('skip');
       expect(out).toContain('skip verify and sign Amulet: needs prepare Amulet');
-      for (const check of [...LEDGER_CHECKS, ...instrumentChecks('Amulet').slice(0, 3), ...instrumentChecks('UTK')]) expect(status[check]).toBe('ok');
+      for (const check of [...LEDGER_CHECKS, ...instrumentChecks('Amulet').slice(0, 3), ...instrumentChecks('UTK')])
+        expect(status[check]).toBe('ok');
       expect(out.at(-1)).toBe(`conformance FAILED: 19 ok, 1 failed, 3 skipped against ${sb.jsonApiUrl}`);
       expect(code).toBe(1);
       expect(sb.control.faults().map((f) => f.fired)).toEqual([1]);
@@ -115,12 +142,14 @@ describe('npm run conformance', () => {
       sb.control.addFault({ match: { operation: 'updates.ws' }, action: { kind: 'dropWebsocket', afterFrames: 0 } });
       const { code, out } = await conformance(['--ledger-url', sb.jsonApiUrl, ...instrumentFlags], env);
       sb.control.clearFaults();
-      expect(out.filter((l) => l.startsWith('FAIL '))).toEqual([expect.stringMatching(/^FAIL updates over websocket: websocket \/v2\/updates: connection closed \(1006\)$/)]);
+      expect(out.filter((l) => l.startsWith('FAIL '))).toEqual([
+        expect.stringMatching(/^FAIL updates over websocket: websocket \/v2\/updates: connection closed \(1006\)$/),
+      ]);
       expect(out.filter((l) => l.startsWith('skip '))).toEqual([]);
       expect(code).toBe(1);
     });
 
-    it('with the daemon\'s settings and no faults, passes against it too (funds stay with the treasury)', async () => {
+    it("with the daemon's settings and no faults, passes against it too (funds stay with the treasury)", async () => {
       sb.control.clearFaults();
       const before = sb.control.books.balances(sb.treasury!.party);
       const { code, out } = await conformance(['--ledger-url', sb.jsonApiUrl, ...instrumentFlags], env);
@@ -142,10 +171,14 @@ describe('npm run conformance', () => {
       expect((await rights('PATCH')).status).toBe(200);
       try {
         const { code, out } = await conformance(['--ledger-url', sb.jsonApiUrl, ...instrumentFlags], env);
-        expect(out).toContain(`FAIL treasury onboarding (dry run): cxi treasury onboard would: grant ${userId} CanExecuteAs on the treasury (party exists, user exists, rights would do, preapproval exists)`);
+        expect(out).toContain(
+          `FAIL treasury onboarding (dry run): cxi treasury onboard would: grant ${userId} CanExecuteAs on the treasury (party exists, user exists, rights would do, preapproval exists)`,
+        );
         expect(code).toBe(1);
         // Nothing was granted by the dry run.
-        const held = (await (await fetch(`${sb.jsonApiUrl}/v2/users/${userId}/rights`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { rights: unknown[] };
+        const held = (await (
+          await fetch(`${sb.jsonApiUrl}/v2/users/${userId}/rights`, { headers: { authorization: `Bearer ${admin}` } })
+        ).json()) as { rights: unknown[] };
         expect(JSON.stringify(held.rights)).not.toContain('CanExecuteAs');
       } finally {
         expect((await rights('POST')).status).toBe(200);
@@ -173,13 +206,18 @@ describe('npm run conformance', () => {
       const env = { LEDGER_USER_ID: 'u', LEDGER_TOKEN: 't', TREASURY_PARTY: `t::1220${'a'.repeat(64)}`, TREASURY_KEY_FILE: '/nonexistent' };
       const missing = await conformance(['--ledger-url', 'http://127.0.0.1:9'], env);
       expect(missing.err.join('\n')).toContain('name at least one instrument');
-      const badRef = await conformance(['--ledger-url', 'http://127.0.0.1:9', '--registry-url', 'http://r.example', '--instrument', 'Amulet'], env);
+      const badRef = await conformance(
+        ['--ledger-url', 'http://127.0.0.1:9', '--registry-url', 'http://r.example', '--instrument', 'Amulet'],
+        env,
+      );
       expect(badRef.err.join('\n')).toContain('--instrument must be "<admin party>/<instrument id>"');
       expect([missing.code, badRef.code]).toEqual([2, 2]);
     });
 
     it('the command exits with the code (2 for bad settings)', async () => {
-      const failed = await run(process.execPath, ['--import', 'tsx', 'src/conformance/cli.ts', '--ledger-url', 'not a url'], { env: { PATH: process.env.PATH } }).then(
+      const failed = await run(process.execPath, ['--import', 'tsx', 'src/conformance/cli.ts', '--ledger-url', 'not a url'], {
+        env: { PATH: process.env.PATH },
+      }).then(
         () => undefined,
         (e: { code: number; stdout: string; stderr: string }) => e,
       );

@@ -33,11 +33,15 @@ describe('GET /ui', () => {
     const elk = await app.inject({ url: '/ui/elk.js' });
     expect(elk.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(elk.body).toContain('g.ELK = f()');
-    const again = await app.inject({ url: '/ui/app.js', headers: { 'if-none-match': String((await app.inject({ url: '/ui/app.js' })).headers.etag) } });
+    const again = await app.inject({
+      url: '/ui/app.js',
+      headers: { 'if-none-match': String((await app.inject({ url: '/ui/app.js' })).headers.etag) },
+    });
     expect(again.statusCode).toBe(304);
   });
 
   it('has nothing else: no other file, no path outside its folder', async () => {
-    for (const url of ['/ui/nope.js', '/ui/..%2Fserver.ts', '/ui/tsconfig.json', '/ui/index.html']) expect((await app.inject({ url })).statusCode, url).toBe(404);
+    for (const url of ['/ui/nope.js', '/ui/..%2Fserver.ts', '/ui/tsconfig.json', '/ui/index.html'])
+      expect((await app.inject({ url })).statusCode, url).toBe(404);
   });
 });

@@ -39,7 +39,8 @@ const stallOnce = new Set([STALLED]);
 const stallFirstPrepare = (a: WithdrawalActors): WithdrawalActors => ({
   ...a,
   async prepareTransfer(input, signal) {
-    if (stallOnce.delete(input.withdrawalId)) throw new ActorError({ code: 'PERMISSION_DENIED', message: 'the user may not act as the treasury', retryable: false, status: 403 });
+    if (stallOnce.delete(input.withdrawalId))
+      throw new ActorError({ code: 'PERMISSION_DENIED', message: 'the user may not act as the treasury', retryable: false, status: 403 });
     return a.prepareTransfer(input, signal);
   },
 });
@@ -84,9 +85,20 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
     mkdirSync(SHOTS, { recursive: true });
     db = await createTestDatabase();
     dataDir = await mkdtemp(join(tmpdir(), 'cxi-console-'));
-    const config = loadConfig({ DATABASE_URL: db.url, DATA_DIR: dataDir, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', API_TOKENS: JSON.stringify([ADMIN, READER]) });
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      DATA_DIR: dataDir,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      API_TOKENS: JSON.stringify([ADMIN, READER]),
+    });
     // Errors only: the sandbox's warnings and the refused sign-in are what this test does on purpose.
-    daemon = await startDaemon({ config, logger: testLogger(), embeddedLedger: embeddedSandboxLedger, service: { intercept: { withdrawal: stallFirstPrepare } } });
+    daemon = await startDaemon({
+      config,
+      logger: testLogger(),
+      embeddedLedger: embeddedSandboxLedger,
+      service: { intercept: { withdrawal: stallFirstPrepare } },
+    });
 
     // A customer of the double to pay, created over its control API as an operator of the sandbox would.
     const details = JSON.parse(await readFile(join(dataDir, 'sandbox', 'sandbox.json'), 'utf8')) as { controlToken: string };
@@ -97,12 +109,24 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
     });
     receiver = ((await created.json()) as { party: string }).party;
     type Holdings = { items: { instrument: { admin: string; id: string }; free: { count: number } }[] };
-    const holdings = await until('the funded treasury to be ingested', async () => (await api('GET', '/v1/holdings')) as unknown as Holdings, (h) => h.items.some((i) => i.instrument.id === 'Amulet' && i.free.count >= 2));
+    const holdings = await until(
+      'the funded treasury to be ingested',
+      async () => (await api('GET', '/v1/holdings')) as unknown as Holdings,
+      (h) => h.items.some((i) => i.instrument.id === 'Amulet' && i.free.count >= 2),
+    );
     amulet = holdings.items.find((i) => i.instrument.id === 'Amulet')!.instrument;
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     const own = new URL(daemon.url).host;
@@ -154,12 +178,24 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
     const w = await api('GET', '/v1/withdrawals/ui-paid');
     expect(w['status']).toBe('completed');
     // The path it took, drawn from its transition history.
-    for (const s of ['requested', 'reserving', 'preparing', 'preparing.fetchingFactory', 'preparing.preparingTransaction', 'signing', 'executing', 'awaitingLedger', 'completed']) {
+    for (const s of [
+      'requested',
+      'reserving',
+      'preparing',
+      'preparing.fetchingFactory',
+      'preparing.preparingTransaction',
+      'signing',
+      'executing',
+      'awaitingLedger',
+      'completed',
+    ]) {
       await expect(stateBox(s).getAttribute('class'), s).resolves.toContain('visited');
     }
     await expect(stateBox('stalled').getAttribute('class')).resolves.not.toContain('visited');
     for (const edge of ['signing→executing', 'executing→awaitingLedger', '__any→completed']) {
-      await expect(page.locator(`[data-testid=diagram] g.edge[data-edge="${edge}"]`).getAttribute('class'), edge).resolves.toContain('taken');
+      await expect(page.locator(`[data-testid=diagram] g.edge[data-edge="${edge}"]`).getAttribute('class'), edge).resolves.toContain(
+        'taken',
+      );
     }
     // Time per state: a row per state entered, as many as transitions.
     const history = w['history'] as unknown[];
@@ -175,9 +211,19 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
   }, 90_000);
 
   it('lists a stalled withdrawal first, and an operator RETRY from its page pays it', async () => {
-    const requested = await api('POST', '/v1/withdrawals', { withdrawalId: STALLED, account: 'acct-ui', instrument: amulet, amount: '7', receiver });
+    const requested = await api('POST', '/v1/withdrawals', {
+      withdrawalId: STALLED,
+      account: 'acct-ui',
+      instrument: amulet,
+      amount: '7',
+      receiver,
+    });
     expect(requested['withdrawalId']).toBe(STALLED);
-    await until('the withdrawal to stall', () => api('GET', `/v1/withdrawals/${STALLED}`), (w) => w['status'] === 'stalled');
+    await until(
+      'the withdrawal to stall',
+      () => api('GET', `/v1/withdrawals/${STALLED}`),
+      (w) => w['status'] === 'stalled',
+    );
 
     await page.goto(`${daemon.url}/ui/#/withdrawals`);
     const attention = page.locator('[data-testid=needs-operator]');
@@ -193,18 +239,24 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
     await shot('withdrawal-stalled');
 
     await page.click('button[data-command=RETRY]');
-    await expect.poll(() => page.textContent('[data-testid=command-answer]')).toMatch(/RETRY accepted: the machine is now in \S+ \(by ops\)/);
+    await expect
+      .poll(() => page.textContent('[data-testid=command-answer]'))
+      .toMatch(/RETRY accepted: the machine is now in \S+ \(by ops\)/);
     await expect.poll(() => page.textContent('.status-line .badge'), { timeout: 30_000 }).toBe('completed');
     await stateBox('completed').and(page.locator('.current')).waitFor({ timeout: 15_000 });
     await expect(stateBox('stalled').getAttribute('class')).resolves.toContain('visited');
-    await expect(page.locator('[data-testid=diagram] g.edge[data-edge="stalled→releasing"]').getAttribute('class')).resolves.toContain('taken');
+    await expect(page.locator('[data-testid=diagram] g.edge[data-edge="stalled→releasing"]').getAttribute('class')).resolves.toContain(
+      'taken',
+    );
     const w = await api('GET', `/v1/withdrawals/${STALLED}`);
     expect(w).toMatchObject({ status: 'completed', attempt: 2 });
     await shot('withdrawal-retried-completed');
 
     // Pressed again on a final machine, the command is refused with the machine's words.
     await page.evaluate("const b = document.querySelector('button[data-command=RETRY]'); b.disabled = false; b.click();");
-    await expect.poll(() => page.textContent('[data-testid=command-answer]')).toContain(`RETRY refused (409 STATE_CONFLICT): withdrawal ${STALLED} is completed: it is final`);
+    await expect
+      .poll(() => page.textContent('[data-testid=command-answer]'))
+      .toContain(`RETRY refused (409 STATE_CONFLICT): withdrawal ${STALLED} is completed: it is final`);
   }, 90_000);
 
   it('shows the treasury (holdings, ingestion lag, switches), the deposits and both machines', async () => {
@@ -213,7 +265,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
     await expect.poll(() => page.textContent('[data-testid=lag]')).toMatch(/^\d+$/);
     expect(await page.textContent('[data-testid=switches]')).toContain('withdrawals');
     await page.click('[data-testid=reconcile]');
-    await expect.poll(() => page.textContent('[data-testid=reconciliation]'), { timeout: 30_000 }).toMatch(/Clean at offset \d+|differences at offset/);
+    await expect
+      .poll(() => page.textContent('[data-testid=reconciliation]'), { timeout: 30_000 })
+      .toMatch(/Clean at offset \d+|differences at offset/);
     await shot('treasury');
 
     await page.goto(`${daemon.url}/ui/#/deposits`);
@@ -230,7 +284,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the console in Chromium against a daemon on the
   it('reads the feed by polling when its token already holds the 8 event streams it may open', async () => {
     const held = new AbortController();
     const streams = await Promise.all(
-      Array.from({ length: 8 }, () => fetch(`${daemon.url}/v1/events/stream`, { headers: { authorization: `Bearer ${READER.token}` }, signal: held.signal })),
+      Array.from({ length: 8 }, () =>
+        fetch(`${daemon.url}/v1/events/stream`, { headers: { authorization: `Bearer ${READER.token}` }, signal: held.signal }),
+      ),
     );
     try {
       expect(streams.map((r) => r.status)).toEqual(Array(8).fill(200));

@@ -7,7 +7,12 @@ import { createLedgerHoldingsSource } from '../../src/admin/reconciliation/ledge
 import { LedgerHttp } from '../../src/ledger/http.js';
 import { treasuryUpdateFormat } from '../../src/ledger/read-client.js';
 import { createLogger } from '../../src/logger.js';
-import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, type LedgerEffects } from '../../src/machines/effects/index.js';
+import {
+  createDepositLedgerActors,
+  createLedgerEffects,
+  createWithdrawalLedgerActors,
+  type LedgerEffects,
+} from '../../src/machines/effects/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { updatesSource } from '../../src/streams/source.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -117,7 +122,10 @@ async function recordingWebsocketProxy(targetBaseUrl: string): Promise<{ url: st
   const server = http.createServer((_req, res) => res.writeHead(404).end());
   const wss = new WebSocketServer({ server, handleProtocols: (protocols) => (protocols.has('daml.ws.auth') ? 'daml.ws.auth' : false) });
   wss.on('connection', (client, req) => {
-    const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+    const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
     const upstream = new WebSocket(targetBaseUrl.replace(/^http/, 'ws') + (req.url ?? ''), protocols);
     const pending: { data: RawData; binary: boolean }[] = [];
     let first = true;
@@ -157,8 +165,21 @@ describe('the client’s requests carry every field the real requests of the cor
     stack = await startStack({ daemon: false });
     const sent: Sent[] = [];
     const fetchRecorder = recorder(sent);
-    const fx: LedgerEffects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: SILENT, options: { fetch: fetchRecorder } });
-    const fxAsync = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: SILENT, signer: fx.signer, options: { fetch: fetchRecorder, execute: 'async' } });
+    const fx: LedgerEffects = createLedgerEffects({
+      sql: stack.sql,
+      ledger: stack.ledger,
+      registryPolicy: TEST_REGISTRY_POLICY,
+      logger: SILENT,
+      options: { fetch: fetchRecorder },
+    });
+    const fxAsync = createLedgerEffects({
+      sql: stack.sql,
+      ledger: stack.ledger,
+      registryPolicy: TEST_REGISTRY_POLICY,
+      logger: SILENT,
+      signer: fx.signer,
+      options: { fetch: fetchRecorder, execute: 'async' },
+    });
     const wd = createWithdrawalLedgerActors({ effects: fx });
     const dep = createDepositLedgerActors({ effects: fx });
     const ledgerNow = () => Date.parse(stack.sandbox.control.clockNow().time);
@@ -190,7 +211,22 @@ describe('the client’s requests carry every field the real requests of the cor
     const prepared = await wd.prepareTransfer({ ...intent, factory, commandId, maxRecordTime }, signal);
     captured['prepare (withdrawal, TransferFactory_Transfer)'] = lastTo(sent, /^\/v2\/interactive-submission\/prepare$/);
     const signed = await wd.verifyAndSign(
-      { prepared, expected: { kind: 'transfer', commandId, factoryId: factory.factoryId, sender: intent.sender, receiver: bob, amount: intent.amount, instrument: intent.instrument, inputHoldingCids: intent.inputHoldingCids, memo: intent.memo, executeBefore: intent.executeBefore, maxRecordTime } },
+      {
+        prepared,
+        expected: {
+          kind: 'transfer',
+          commandId,
+          factoryId: factory.factoryId,
+          sender: intent.sender,
+          receiver: bob,
+          amount: intent.amount,
+          instrument: intent.instrument,
+          inputHoldingCids: intent.inputHoldingCids,
+          memo: intent.memo,
+          executeBefore: intent.executeBefore,
+          maxRecordTime,
+        },
+      },
       signal,
     );
     await settle(wd.executeSubmission({ submissionId: 'corpus-1-a', signed }, signal));
@@ -201,13 +237,31 @@ describe('the client’s requests carry every field the real requests of the cor
 
     // A 2-step deposit, as the deposit machine runs it: accept context, prepare the accept.
     const alice = stack.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
-    const offer = stack.sandbox.control.transfer({ from: alice, to: stack.treasury, instrument: 'UTK', amount: '5', memo: 'corpus-deposit', mode: 'offer' });
+    const offer = stack.sandbox.control.transfer({
+      from: alice,
+      to: stack.treasury,
+      instrument: 'UTK',
+      amount: '5',
+      memo: 'corpus-deposit',
+      mode: 'offer',
+    });
     const cid = offer.transferInstructionCid;
     if (!cid) throw new Error('the double made no transfer instruction');
     const utk = { admin: stack.utk.admin, id: stack.utk.id };
     const context = await dep.fetchAcceptContext({ depositId: cid, transferInstructionCid: cid, instrument: utk }, signal);
     captured['accept context (deposit effects)'] = lastTo(sent, /\/choice-contexts\/accept$/);
-    await dep.prepareAccept({ depositId: cid, transferInstructionCid: cid, instrument: utk, actAs: stack.treasury, context, commandId: `deposit-accept-${cid}`, maxRecordTime: deadline() }, signal);
+    await dep.prepareAccept(
+      {
+        depositId: cid,
+        transferInstructionCid: cid,
+        instrument: utk,
+        actAs: stack.treasury,
+        context,
+        commandId: `deposit-accept-${cid}`,
+        maxRecordTime: deadline(),
+      },
+      signal,
+    );
     captured['prepare (deposit, TransferInstruction_Accept)'] = lastTo(sent, /^\/v2\/interactive-submission\/prepare$/);
     // The registry clients' other choice contexts (no daemon path asks for them yet).
     const registry = fx.registries.client(await fx.registries.instrument(utk));
@@ -223,13 +277,26 @@ describe('the client’s requests carry every field the real requests of the cor
     // Point reads and the ACS.
     await settle(fx.reads.updateById(offer.updateId, treasuryUpdateFormat(stack.treasury), signal));
     captured['update-by-id (read client, treasury update format)'] = lastTo(sent, /^\/v2\/updates\/update-by-id$/);
-    const holdings = createLedgerHoldingsSource({ reads: fx.reads, baseUrl: stack.ledger.apiUrl, auth: fx.reads.http.auth, treasury: stack.treasury });
+    const holdings = createLedgerHoldingsSource({
+      reads: fx.reads,
+      baseUrl: stack.ledger.apiUrl,
+      auth: fx.reads.http.auth,
+      treasury: stack.treasury,
+    });
     await holdings.treasuryHoldingsAt(stack.sandbox.control.books.ledgerEnd().offset);
     captured['active-contracts (reconciliation)'] = lastTo(sent, /^\/v2\/state\/active-contracts$/);
 
     // The update stream as ingestion opens it: HTTP polling, then the websocket through a recording proxy.
     const retry = { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 10, jitter: 0 };
-    let subscription: Subscription = updatesSource({ http: fx.reads.http, client: fx.reads, party: stack.treasury, transport: 'http', resumeOffset: () => 0, paused$: of(false), retry }).subscribe({ error: () => undefined });
+    let subscription: Subscription = updatesSource({
+      http: fx.reads.http,
+      client: fx.reads,
+      party: stack.treasury,
+      transport: 'http',
+      resumeOffset: () => 0,
+      paused$: of(false),
+      retry,
+    }).subscribe({ error: () => undefined });
     try {
       // Answered, not only sent: a request cut mid-flight keeps the double's server from closing.
       await until('an answered HTTP /v2/updates request', () => sent.some((s) => s.path === '/v2/updates' && s.answered));
@@ -240,7 +307,15 @@ describe('the client’s requests carry every field the real requests of the cor
     const proxy = await recordingWebsocketProxy(stack.ledger.apiUrl);
     try {
       const viaProxy = new LedgerHttp({ baseUrl: proxy.url, auth: fx.reads.http.auth });
-      subscription = updatesSource({ http: viaProxy, client: fx.reads, party: stack.treasury, transport: 'websocket', resumeOffset: () => 0, paused$: of(false), retry }).subscribe({ error: () => undefined });
+      subscription = updatesSource({
+        http: viaProxy,
+        client: fx.reads,
+        party: stack.treasury,
+        transport: 'websocket',
+        resumeOffset: () => 0,
+        paused$: of(false),
+        retry,
+      }).subscribe({ error: () => undefined });
       try {
         await until('the websocket’s first frame', () => proxy.firstFrames.length > 0);
       } finally {
@@ -272,7 +347,9 @@ describe('the client’s requests carry every field the real requests of the cor
   it('holds every operation of the corpus against a client request, or says why the client never sends it', () => {
     for (const op of OPERATIONS) {
       const paired = PAIRS.some((p) => p.operation === op);
-      expect(paired || NOT_SENT_BY_CLIENT[op] !== undefined, `${op}: neither paired with a client request nor listed as never sent`).toBe(true);
+      expect(paired || NOT_SENT_BY_CLIENT[op] !== undefined, `${op}: neither paired with a client request nor listed as never sent`).toBe(
+        true,
+      );
     }
   });
 
@@ -284,7 +361,10 @@ describe('the client’s requests carry every field the real requests of the cor
         const body = 'envelopeOnly' in pair ? withoutChoiceArguments(real.body) : real.body;
         const { missing, otherVariants } = coverage(body, client);
         const note = otherVariants.length > 0 ? ` (the real body also chose other oneof variants: ${otherVariants.join(', ')})` : '';
-        expect(missing, `${pair.operation}: the client's request (${pair.client}) lacks what ${real.file} carries: ${missing.join(', ')}${note}`).toEqual([]);
+        expect(
+          missing,
+          `${pair.operation}: the client's request (${pair.client}) lacks what ${real.file} carries: ${missing.join(', ')}${note}`,
+        ).toEqual([]);
       });
     }
   }

@@ -27,7 +27,10 @@ const LEDGER_ENDPOINTS: Partial<Record<Operation, { path: (body: unknown) => str
   'generate-topology': { path: () => '/v2/parties/external/generate-topology', admin: true },
   'allocate-external-party': { path: () => '/v2/parties/external/allocate', admin: true },
   'create-user': { path: () => '/v2/users', admin: true },
-  'grant-user-rights': { path: (body) => `/v2/users/${encodeURIComponent(String((body as { userId?: unknown }).userId))}/rights`, admin: true },
+  'grant-user-rights': {
+    path: (body) => `/v2/users/${encodeURIComponent(String((body as { userId?: unknown }).userId))}/rights`,
+    admin: true,
+  },
 };
 
 /**
@@ -67,7 +70,10 @@ function cantonErrorOf(text: string): JsCantonError | undefined {
 /** Decoded: a 2xx, or a JsCantonError JSON body. Never Canton's text/plain decode failure. */
 function expectLedgerDecoded(r: RealRequest, a: Answer): void {
   const what = `${r.operation}/${r.file} → ${describeAnswer(a)}`;
-  expect(a.status === 400 && a.contentType.startsWith('text/plain') && a.text.startsWith('Invalid value for: body'), `decode failure: ${what}`).toBe(false);
+  expect(
+    a.status === 400 && a.contentType.startsWith('text/plain') && a.text.startsWith('Invalid value for: body'),
+    `decode failure: ${what}`,
+  ).toBe(false);
   if (a.status >= 200 && a.status < 300) return;
   expect(cantonErrorOf(a.text), `neither a 2xx nor a JsCantonError: ${what}`).toBeDefined();
 }
@@ -159,7 +165,11 @@ describe('the ledger double decodes every real request body of the corpus', () =
   }
 });
 
-type WsAnswer = { kind: 'frame'; text: string } | { kind: 'closed'; code: number; reason: string } | { kind: 'refused'; status: number } | { kind: 'silent' };
+type WsAnswer =
+  | { kind: 'frame'; text: string }
+  | { kind: 'closed'; code: number; reason: string }
+  | { kind: 'refused'; status: number }
+  | { kind: 'silent' };
 
 /** Sends `body` as the first frame and waits for the server's first frame (or close) for up to 5 s. */
 function firstWebsocketAnswer(url: string, token: string, body: unknown): Promise<WsAnswer> {

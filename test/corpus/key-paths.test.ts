@@ -8,12 +8,26 @@ describe('key paths of request bodies', () => {
   });
 
   it('writes map entries (parties, TextMap keys) as *', () => {
-    const paths = keyPaths({ filtersByParty: { 'alice::1220ab': { cumulative: [] } }, meta: { values: { 'splice.lfdecentralizedtrust.org/reason': 'x' } } });
-    expect([...paths].sort()).toEqual(['filtersByParty', 'filtersByParty.*', 'filtersByParty.*.cumulative', 'meta', 'meta.values', 'meta.values.*']);
+    const paths = keyPaths({
+      filtersByParty: { 'alice::1220ab': { cumulative: [] } },
+      meta: { values: { 'splice.lfdecentralizedtrust.org/reason': 'x' } },
+    });
+    expect([...paths].sort()).toEqual([
+      'filtersByParty',
+      'filtersByParty.*',
+      'filtersByParty.*.cumulative',
+      'meta',
+      'meta.values',
+      'meta.values.*',
+    ]);
   });
 
   it('reports the shortest missing path, at any depth and inside array elements', () => {
-    const real = { a: 1, deduplicationPeriod: { Empty: {} }, commands: [{ ExerciseCommand: { choice: 'c', choiceArgument: { extraArgs: { context: { values: {} } } } } }] };
+    const real = {
+      a: 1,
+      deduplicationPeriod: { Empty: {} },
+      commands: [{ ExerciseCommand: { choice: 'c', choiceArgument: { extraArgs: { context: { values: {} } } } } }],
+    };
     const client = { a: 2, commands: [{ ExerciseCommand: { choice: 'c', choiceArgument: { extraArgs: { context: {} } } } }] };
     expect(coverage(real, client)).toEqual({
       missing: ['commands[].ExerciseCommand.choiceArgument.extraArgs.context.values', 'deduplicationPeriod'],
@@ -24,7 +38,10 @@ describe('key paths of request bodies', () => {
   it('a oneof variant the client does not use is another choice; inside a shared variant every field counts', () => {
     const real = {
       deduplicationPeriod: { Empty: {} },
-      cumulative: [{ identifierFilter: { TemplateFilter: { value: { templateId: 't' } } } }, { identifierFilter: { InterfaceFilter: { value: { interfaceId: 'i', includeInterfaceView: true } } } }],
+      cumulative: [
+        { identifierFilter: { TemplateFilter: { value: { templateId: 't' } } } },
+        { identifierFilter: { InterfaceFilter: { value: { interfaceId: 'i', includeInterfaceView: true } } } },
+      ],
     };
     const client = {
       deduplicationPeriod: { DeduplicationDuration: { value: { seconds: 1 } } },
@@ -38,11 +55,17 @@ describe('key paths of request bodies', () => {
 
   it('alternative forms Canton defines are another choice only where the client took the other form', () => {
     const legacy = { beginExclusive: 0, endInclusive: 9, filter: { filtersByParty: {} }, verbose: false };
-    expect(coverage(legacy, { beginExclusive: 0, updateFormat: {} })).toEqual({ missing: [], otherVariants: ['endInclusive', 'filter', 'verbose'] });
+    expect(coverage(legacy, { beginExclusive: 0, updateFormat: {} })).toEqual({
+      missing: [],
+      otherVariants: ['endInclusive', 'filter', 'verbose'],
+    });
     // without the other form in the client's body, the legacy fields are plainly missing
     expect(coverage(legacy, { beginExclusive: 0 }).missing).toEqual(['filter', 'verbose']);
     const anyParty = { eventFormat: { filtersForAnyParty: { cumulative: [] } } };
-    expect(coverage(anyParty, { eventFormat: { filtersByParty: { p: {} } } })).toEqual({ missing: [], otherVariants: ['eventFormat.filtersForAnyParty'] });
+    expect(coverage(anyParty, { eventFormat: { filtersByParty: { p: {} } } })).toEqual({
+      missing: [],
+      otherVariants: ['eventFormat.filtersForAnyParty'],
+    });
     expect(coverage(anyParty, { eventFormat: {} }).missing).toEqual(['eventFormat.filtersForAnyParty']);
   });
 

@@ -117,7 +117,10 @@ function isOtherForm(path: string, have: ReadonlySet<string>): boolean {
   const parent = parentOf(path);
   const at = (k: string) => (parent === '' ? k : `${parent}.${k}`);
   return ALTERNATIVE_FORMS.some(
-    (f) => f.real.includes(keyOf(path)) && f.client.every((k) => !f.real.includes(k)) && (f.client.length === 0 || f.client.some((k) => have.has(at(k)))),
+    (f) =>
+      f.real.includes(keyOf(path)) &&
+      f.client.every((k) => !f.real.includes(k)) &&
+      (f.client.length === 0 || f.client.some((k) => have.has(at(k)))),
   );
 }
 

@@ -29,11 +29,22 @@ describe('counterfeit offers', () => {
     }));
     const acct = await s.depositAccount('memo-cf');
     const forged = s.sandbox.control.counterfeit({ to: s.treasury, instrument: 'Amulet', amount: '250', memo: 'memo-cf', kind: 'offer' });
-    const own = s.sandbox.control.counterfeit({ issuer: forged.issuer, to: s.treasury, instrument: { admin: forged.issuer, id: 'STR' }, amount: '40', memo: 'memo-cf', kind: 'offer' });
+    const own = s.sandbox.control.counterfeit({
+      issuer: forged.issuer,
+      to: s.treasury,
+      instrument: { admin: forged.issuer, id: 'STR' },
+      amount: '40',
+      memo: 'memo-cf',
+      kind: 'offer',
+    });
     // A genuine offer after them: once it is credited, the automation has seen the counterfeits.
     const bo = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
     const genuine = await customerDeposits(s, { from: bo, instrument: 'UTK', amount: '12', memo: 'memo-cf' });
-    expect(await s.waitForDeposit(genuine.depositId, ['credited', 'accept_failed', 'failed'])).toMatchObject({ status: 'credited', accountId: acct, creditedAmount: amt('12') });
+    expect(await s.waitForDeposit(genuine.depositId, ['credited', 'accept_failed', 'failed'])).toMatchObject({
+      status: 'credited',
+      accountId: acct,
+      creditedAmount: amt('12'),
+    });
     await waitForMachine(s, genuine.depositId, 'credited');
 
     for (const [c, reason] of [
@@ -44,10 +55,22 @@ describe('counterfeit offers', () => {
       expect(touched.has(c.contractId), `the deposit automation worked on ${c.contractId}`).toBe(false);
       expect(acceptsOnLedger(s, c.contractId)).toEqual([]);
       const row = await s.waitForDeposit(c.contractId, () => true);
-      expect(row).toMatchObject({ kind: 'two_step', status: 'ignored', statusReason: reason, memo: 'memo-cf', accountId: null, creditedAmount: null, transferInstructionCid: c.contractId });
+      expect(row).toMatchObject({
+        kind: 'two_step',
+        status: 'ignored',
+        statusReason: reason,
+        memo: 'memo-cf',
+        accountId: null,
+        creditedAmount: null,
+        transferInstructionCid: c.contractId,
+      });
       expect((await depositEvents(s, c.contractId)).map((e) => e.topic)).toEqual(['deposit.ignored']);
-      expect(await s.daemon.deposits.sendOperatorCommand(c.contractId, { type: 'ASSIGN', accountId: acct, by: 'ops' })).toMatchObject({ accepted: false });
-      expect(await s.daemon.deposits.sendOperatorCommand(c.contractId, { type: 'RETRY_ACCEPT', by: 'ops' })).toMatchObject({ accepted: false });
+      expect(await s.daemon.deposits.sendOperatorCommand(c.contractId, { type: 'ASSIGN', accountId: acct, by: 'ops' })).toMatchObject({
+        accepted: false,
+      });
+      expect(await s.daemon.deposits.sendOperatorCommand(c.contractId, { type: 'RETRY_ACCEPT', by: 'ops' })).toMatchObject({
+        accepted: false,
+      });
     }
     expect(touched.has(genuine.depositId)).toBe(true);
 

@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findDeposit } from '../../src/store/deposits.js';
 import { startStack, type Stack } from '../support/stack.js';
-import { acceptsOnLedger, amt, checkCreditedOnce, deferred, depositEvents, hang, waitForMachine, wrapDepositActors, type DepositStep } from './support.js';
+import {
+  acceptsOnLedger,
+  amt,
+  checkCreditedOnce,
+  deferred,
+  depositEvents,
+  hang,
+  waitForMachine,
+  wrapDepositActors,
+  type DepositStep,
+} from './support.js';
 
 /**
  * Crashes: the daemon dies (runtimes abort without draining, ingestion and HTTP stop) in every
@@ -45,7 +55,9 @@ async function expectCreditedOnce(cid: string, accountId: string, amount: string
   const credits = (await depositEvents(stack, cid)).filter((e) => e.topic === 'deposit.credited');
   expect(credits).toHaveLength(1);
   const account = await stack.api('GET', `/v1/accounts/${accountId}`);
-  expect(account.body['credited']).toEqual([{ instrument: { admin: stack.utk.admin, id: stack.utk.id }, credited: amt(amount), deposits: 1 }]);
+  expect(account.body['credited']).toEqual([
+    { instrument: { admin: stack.utk.admin, id: stack.utk.id }, credited: amt(amount), deposits: 1 },
+  ]);
   await checkCreditedOnce(stack, [cid]);
 }
 
@@ -69,8 +81,15 @@ describe('the daemon crashes at every point of an accept and restarts: credited 
     await crashed.promise;
     // `after executeSubmission` is the one point where the ledger already has the accept.
     expect(acceptsOnLedger(stack, cid)).toHaveLength(p.step === 'executeSubmission' && p.when === 'after' ? 1 : 0);
-    const [snap] = await stack.sql<{ state_value: unknown }[]>`select state_value from machine_snapshots where machine_type = 'deposit' and machine_id = ${cid}`;
-    const stateOf: Record<DepositStep, string> = { fetchAcceptContext: 'fetchingContext', prepareAccept: 'preparing', verifyAndSign: 'signing', executeSubmission: 'executing' };
+    const [snap] = await stack.sql<
+      { state_value: unknown }[]
+    >`select state_value from machine_snapshots where machine_type = 'deposit' and machine_id = ${cid}`;
+    const stateOf: Record<DepositStep, string> = {
+      fetchAcceptContext: 'fetchingContext',
+      prepareAccept: 'preparing',
+      verifyAndSign: 'signing',
+      executeSubmission: 'executing',
+    };
     expect(snap?.state_value).toEqual({ accepting: stateOf[p.step] });
     await stack.restart({ intercept: {} });
     await expectCreditedOnce(cid, accountId, '17');
@@ -150,7 +169,9 @@ describe('the daemon crashes at every point of an accept and restarts: credited 
     await stack.restart();
     await new Promise((r) => setTimeout(r, 300));
     expect(acceptsOnLedger(stack, cid)).toHaveLength(0);
-    expect(await stack.daemon.deposits.sendOperatorCommand(cid, { type: 'ASSIGN', accountId, by: 'ops' })).toMatchObject({ accepted: true });
+    expect(await stack.daemon.deposits.sendOperatorCommand(cid, { type: 'ASSIGN', accountId, by: 'ops' })).toMatchObject({
+      accepted: true,
+    });
     await expectCreditedOnce(cid, accountId, '23');
   });
 
@@ -169,7 +190,9 @@ describe('the daemon crashes at every point of an accept and restarts: credited 
     await stack.crash();
     await stack.restart({ intercept: {} });
     await expectCreditedOnce(cid, accountId, '22');
-    const path = await stack.sql<{ to_state: unknown }[]>`select to_state from machine_transitions where machine_type = 'deposit' and machine_id = ${cid} order by seq`;
+    const path = await stack.sql<
+      { to_state: unknown }[]
+    >`select to_state from machine_transitions where machine_type = 'deposit' and machine_id = ${cid} order by seq`;
     expect(path.map((t) => t.to_state)).toContainEqual('awaitingCredit');
   });
 });
@@ -198,12 +221,22 @@ describe('a long outage', () => {
     });
     await real.restart({ intercept: { deposit: crashAt } });
     const customer = real.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
-    const cid = real.sandbox.control.transfer({ from: customer, to: real.treasury, instrument: 'UTK', amount: '10', memo: 'memo-outage' }).transferInstructionCid!;
+    const cid = real.sandbox.control.transfer({
+      from: customer,
+      to: real.treasury,
+      instrument: 'UTK',
+      amount: '10',
+      memo: 'memo-outage',
+    }).transferInstructionCid!;
     realIds.push(cid);
     await crashed.promise;
     await new Promise((r) => setTimeout(r, 2_500));
     await real.restart({ intercept: {} });
-    expect(await real.waitForDeposit(cid, ['credited', 'accept_failed', 'expired'], 20_000)).toMatchObject({ status: 'credited', accountId, creditedAmount: amt('10') });
+    expect(await real.waitForDeposit(cid, ['credited', 'accept_failed', 'expired'], 20_000)).toMatchObject({
+      status: 'credited',
+      accountId,
+      creditedAmount: amt('10'),
+    });
     await waitForMachine(real, cid, 'credited');
     const executes = await real.sql<{ event_type: string }[]>`
       select event_type from machine_transitions where machine_type = 'deposit' and machine_id = ${cid} and event_type like 'xstate.%.actor.executeSubmission' order by seq`;

@@ -2,7 +2,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DepositActors } from '../../src/machines/deposit.actors.js';
 import { upsertInstrument } from '../../src/store/instruments.js';
 import { startStack, type Stack, type StackOptions } from '../support/stack.js';
-import { acceptsOnLedger, amt, checkCreditedOnce, customerDeposits, deferred, depositEvents, hang, oneStepDepositId, waitForMachine, wrapDepositActors, type DepositStep } from './support.js';
+import {
+  acceptsOnLedger,
+  amt,
+  checkCreditedOnce,
+  customerDeposits,
+  deferred,
+  depositEvents,
+  hang,
+  oneStepDepositId,
+  waitForMachine,
+  wrapDepositActors,
+  type DepositStep,
+} from './support.js';
 
 /**
  * What can happen around an accept: the daemon is down when the offer arrives, the sender takes
@@ -30,7 +42,12 @@ const ENDED = ['credited', 'accept_failed', 'withdrawn', 'expired', 'failed', 'r
  * the step starts. The effect then runs for real (a late accept still reaches the ledger), unless the
  * machine abandoned it first.
  */
-function holdStep(step: DepositStep): { intercept: (a: DepositActors) => DepositActors; reached: Promise<string>; release: () => void; ran: Promise<unknown> } {
+function holdStep(step: DepositStep): {
+  intercept: (a: DepositActors) => DepositActors;
+  reached: Promise<string>;
+  release: () => void;
+  ran: Promise<unknown>;
+} {
   const reached = deferred<string>();
   const gate = deferred();
   const ran = deferred<unknown>();
@@ -56,7 +73,12 @@ describe('acceptance after a restart', () => {
   it('an offer that arrives while the daemon is down is accepted after the restart, credited once', async () => {
     const s = await start();
     const acct = await s.depositAccount('memo-late');
-    const gil = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }, { instrument: 'Amulet', amount: '100' }] });
+    const gil = s.customer({
+      fund: [
+        { instrument: 'UTK', amount: '100' },
+        { instrument: 'Amulet', amount: '100' },
+      ],
+    });
     await s.crash();
     const d = await customerDeposits(s, { from: gil, instrument: 'UTK', amount: '30', memo: 'memo-late', ingested: false });
     expect(s.sandbox.control.books.isActiveInstruction(d.transferInstructionCid!)).toBe(true);
@@ -141,8 +163,14 @@ describe('duplicate accepts', () => {
     // Every accept run reached the ledger: the first was taken, the later ones found it in flight.
     const executes = await s.sql<{ event_type: string }[]>`
       select event_type from machine_transitions where machine_type = 'deposit' and machine_id = ${cid} and event_type like 'xstate.%.actor.executeSubmission' order by seq`;
-    expect(executes.map((e) => e.event_type)).toEqual(['xstate.done.actor.executeSubmission', 'xstate.error.actor.executeSubmission', 'xstate.error.actor.executeSubmission']);
-    const states = await s.sql<{ to_state: unknown }[]>`select to_state from machine_transitions where machine_type = 'deposit' and machine_id = ${cid} and event_type = 'xstate.error.actor.executeSubmission'`;
+    expect(executes.map((e) => e.event_type)).toEqual([
+      'xstate.done.actor.executeSubmission',
+      'xstate.error.actor.executeSubmission',
+      'xstate.error.actor.executeSubmission',
+    ]);
+    const states = await s.sql<
+      { to_state: unknown }[]
+    >`select to_state from machine_transitions where machine_type = 'deposit' and machine_id = ${cid} and event_type = 'xstate.error.actor.executeSubmission'`;
     // Found in flight: waits for the ledger (no quick backoff that would burn the budget).
     expect(states.map((t) => t.to_state)).toEqual(['awaitingLedger', 'awaitingLedger']);
     await s.sandbox.control.releaseCommits();
@@ -182,7 +210,9 @@ describe('duplicate accepts', () => {
 
 describe('expiry while we could not accept', () => {
   it('the accept hangs until executeBefore has passed in ingested record time: expired, nothing credited', async () => {
-    const stuck = wrapDepositActors(async (step, _id, input, real, signal) => (step === 'fetchAcceptContext' ? hang(signal) : real(input, signal)));
+    const stuck = wrapDepositActors(async (step, _id, input, real, signal) =>
+      step === 'fetchAcceptContext' ? hang(signal) : real(input, signal),
+    );
     const s = await start({ intercept: { deposit: stuck } });
     await s.depositAccount('memo-slow');
     const lee = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
@@ -202,7 +232,9 @@ describe('expiry while we could not accept', () => {
 
 describe('expiry decided by the ingested record time alone', () => {
   it('the registry has not expired the offer yet: ingestion closes it as expired once record time passes executeBefore + grace; the late registry expiry changes nothing', async () => {
-    const stuck = wrapDepositActors(async (step, _id, input, real, signal) => (step === 'prepareAccept' ? hang(signal) : real(input, signal)));
+    const stuck = wrapDepositActors(async (step, _id, input, real, signal) =>
+      step === 'prepareAccept' ? hang(signal) : real(input, signal),
+    );
     const s = await start({ intercept: { deposit: stuck } });
     const acct = await s.depositAccount('memo-clock');
     const uma = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
@@ -260,11 +292,18 @@ describe('an accept that comes too late', () => {
     const row = await s.waitForDeposit(d.depositId, 'expired');
     expect(row).toMatchObject({ creditedAmount: null });
     await waitForMachine(s, d.depositId, 'expired');
-    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'RETRY_ACCEPT', by: 'ops' })).toMatchObject({ accepted: false, reason: expect.stringMatching(/closed: the offer was expired/) });
+    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'RETRY_ACCEPT', by: 'ops' })).toMatchObject({
+      accepted: false,
+      reason: expect.stringMatching(/closed: the offer was expired/),
+    });
     engine.expireDue = registryExpiry;
     s.sandbox.control.expireDue();
     await s.caughtUp();
-    expect((await depositEvents(s, d.depositId)).map((e) => e.topic)).toEqual(['deposit.offer_received', 'deposit.accept_failed', 'deposit.offer_closed']);
+    expect((await depositEvents(s, d.depositId)).map((e) => e.topic)).toEqual([
+      'deposit.offer_received',
+      'deposit.accept_failed',
+      'deposit.offer_closed',
+    ]);
     await checkCreditedOnce(s, [d.depositId]);
   });
 });
@@ -286,7 +325,9 @@ describe('accept failures', () => {
     const listed = await s.api('GET', '/v1/deposits?status=accept_failed');
     expect((listed.body['items'] as { depositId: string }[]).map((x) => x.depositId)).toEqual([d.depositId]);
     const announced = (await depositEvents(s, d.depositId)).filter((e) => e.topic === 'deposit.accept_failed');
-    expect(announced.map((e) => e.payload)).toEqual([expect.objectContaining({ depositId: d.depositId, accountId: acct, attempts: 3, transferInstructionCid: d.transferInstructionCid })]);
+    expect(announced.map((e) => e.payload)).toEqual([
+      expect.objectContaining({ depositId: d.depositId, accountId: acct, attempts: 3, transferInstructionCid: d.transferInstructionCid }),
+    ]);
     expect(s.sandbox.control.books.isActiveInstruction(d.transferInstructionCid!)).toBe(true);
 
     // Still failing: a retry runs a fresh budget and fails again.
@@ -299,7 +340,10 @@ describe('accept failures', () => {
     await waitForMachine(s, d.depositId, 'credited');
     expect((await depositEvents(s, d.depositId)).filter((e) => e.topic === 'deposit.accept_failed')).toHaveLength(2);
     // Final: a further retry is refused with the reason.
-    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'RETRY_ACCEPT', by: 'ops' })).toMatchObject({ accepted: false, reason: expect.stringMatching(/already credited/) });
+    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'RETRY_ACCEPT', by: 'ops' })).toMatchObject({
+      accepted: false,
+      reason: expect.stringMatching(/already credited/),
+    });
     await checkCreditedOnce(s, [d.depositId]);
   });
 
@@ -310,11 +354,29 @@ describe('accept failures', () => {
     const rae = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
     const d = await customerDeposits(s, { from: rae, instrument: 'UTK', amount: '8', memo: 'memo-early' });
     // Ingestion decides what counts when it sees the offer: a token nobody onboarded does not.
-    expect(await s.waitForDeposit(d.depositId, () => true)).toMatchObject({ status: 'ignored', statusReason: expect.stringMatching(/^instrument not onboarded/), accountId: null, memo: 'memo-early' });
-    await upsertInstrument(s.sql, { admin: s.utk.admin, id: s.utk.id, registryUrl: s.utk.registryUrl, displayDecimals: 10, transferPolicy: 'offer-only', enabled: true });
-    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'RETRY_ACCEPT', by: 'ops' })).toMatchObject({ accepted: false });
+    expect(await s.waitForDeposit(d.depositId, () => true)).toMatchObject({
+      status: 'ignored',
+      statusReason: expect.stringMatching(/^instrument not onboarded/),
+      accountId: null,
+      memo: 'memo-early',
+    });
+    await upsertInstrument(s.sql, {
+      admin: s.utk.admin,
+      id: s.utk.id,
+      registryUrl: s.utk.registryUrl,
+      displayDecimals: 10,
+      transferPolicy: 'offer-only',
+      enabled: true,
+    });
+    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'RETRY_ACCEPT', by: 'ops' })).toMatchObject({
+      accepted: false,
+    });
     const later = await customerDeposits(s, { from: rae, instrument: 'UTK', amount: '9', memo: 'memo-early' });
-    expect(await s.waitForDeposit(later.depositId, ['credited', 'accept_failed', 'failed'])).toMatchObject({ status: 'credited', accountId: acct, creditedAmount: amt('9') });
+    expect(await s.waitForDeposit(later.depositId, ['credited', 'accept_failed', 'failed'])).toMatchObject({
+      status: 'credited',
+      accountId: acct,
+      creditedAmount: amt('9'),
+    });
     expect(acceptsOnLedger(s, d.transferInstructionCid!)).toEqual([]);
     expect(s.sandbox.control.books.isActiveInstruction(d.transferInstructionCid!)).toBe(true);
     expect(await s.waitForDeposit(d.depositId, () => true)).toMatchObject({ status: 'ignored' });
@@ -325,7 +387,11 @@ describe('accept failures', () => {
     const s = await start();
     const acct = await s.depositAccount('memo-reject-once');
     const ned = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
-    s.sandbox.control.addFault({ match: { operation: 'executeAndWait' }, action: { kind: 'rejectSubmission', code: 'LOCAL_VERDICT_LOCKED_CONTRACTS', sync: true }, once: true });
+    s.sandbox.control.addFault({
+      match: { operation: 'executeAndWait' },
+      action: { kind: 'rejectSubmission', code: 'LOCAL_VERDICT_LOCKED_CONTRACTS', sync: true },
+      once: true,
+    });
     const d = await customerDeposits(s, { from: ned, instrument: 'UTK', amount: '9', memo: 'memo-reject-once' });
     const row = await s.waitForDeposit(d.depositId, ENDED);
     expect(row).toMatchObject({ status: 'credited', accountId: acct });
@@ -344,14 +410,34 @@ describe('operator assignment of unattributed deposits', () => {
     const d = await customerDeposits(s, { from: oz, instrument: 'Amulet', amount: '44', memo: 'memo-typo' });
     await s.waitForDeposit(d.depositId, 'unattributed');
     await waitForMachine(s, d.depositId, 'unattributed');
-    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'ASSIGN', accountId: 'no-such-account', by: 'ops' })).toMatchObject({ accepted: false });
-    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'ASSIGN', accountId: acct, by: 'ops' })).toMatchObject({ accepted: true });
+    expect(
+      await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'ASSIGN', accountId: 'no-such-account', by: 'ops' }),
+    ).toMatchObject({ accepted: false });
+    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'ASSIGN', accountId: acct, by: 'ops' })).toMatchObject({
+      accepted: true,
+    });
     const row = await s.waitForDeposit(d.depositId, 'credited');
-    expect(row).toMatchObject({ accountId: acct, transferAmount: amt('44'), creditedAmount: amt('44'), statusReason: 'assigned by ops', creditUpdateId: d.updateId });
+    expect(row).toMatchObject({
+      accountId: acct,
+      transferAmount: amt('44'),
+      creditedAmount: amt('44'),
+      statusReason: 'assigned by ops',
+      creditUpdateId: d.updateId,
+    });
     await waitForMachine(s, d.depositId, 'credited');
-    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'ASSIGN', accountId: acct, by: 'ops' })).toMatchObject({ accepted: false, reason: expect.stringMatching(/already credited/) });
+    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'ASSIGN', accountId: acct, by: 'ops' })).toMatchObject({
+      accepted: false,
+      reason: expect.stringMatching(/already credited/),
+    });
     expect(await topics(s, d.depositId)).toEqual(['deposit.unattributed', 'deposit.credited']);
-    expect((await depositEvents(s, d.depositId))[1]!.payload).toMatchObject({ depositId: d.depositId, accountId: acct, transferAmount: amt('44'), creditedAmount: amt('44'), updateId: d.updateId, assignedBy: 'ops' });
+    expect((await depositEvents(s, d.depositId))[1]!.payload).toMatchObject({
+      depositId: d.depositId,
+      accountId: acct,
+      transferAmount: amt('44'),
+      creditedAmount: amt('44'),
+      updateId: d.updateId,
+      assignedBy: 'ops',
+    });
     const account = await s.api('GET', `/v1/accounts/${acct}`);
     expect(account.body['credited']).toEqual([{ instrument: { admin: s.cc.admin, id: s.cc.id }, credited: amt('44'), deposits: 1 }]);
     // A restart does not assign or credit it again.
@@ -368,7 +454,9 @@ describe('operator assignment of unattributed deposits', () => {
     const d = await customerDeposits(s, { from: pat, instrument: 'UTK', amount: '21', memo: null });
     await waitForMachine(s, d.depositId, 'unattributed');
     expect(acceptsOnLedger(s, d.transferInstructionCid!)).toEqual([]);
-    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'ASSIGN', accountId: acct, by: 'ops' })).toMatchObject({ accepted: true });
+    expect(await s.daemon.deposits.sendOperatorCommand(d.depositId, { type: 'ASSIGN', accountId: acct, by: 'ops' })).toMatchObject({
+      accepted: true,
+    });
     const row = await s.waitForDeposit(d.depositId, ENDED);
     expect(row).toMatchObject({ status: 'credited', accountId: acct, memo: null, creditedAmount: amt('21') });
     await waitForMachine(s, d.depositId, 'credited');

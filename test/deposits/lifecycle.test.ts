@@ -2,7 +2,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addAmounts } from '../../src/lib/decimal.js';
 import { DEFAULT_INSTRUMENTS } from '../../src/sandbox/engine/instruments.js';
 import { startStack, type Stack, type StackOptions } from '../support/stack.js';
-import { acceptsOnLedger, amt, checkCreditedOnce, customerDeposits, depositEvents, oneStepDepositId, treasuryTotal, waitForMachine } from './support.js';
+import {
+  acceptsOnLedger,
+  amt,
+  checkCreditedOnce,
+  customerDeposits,
+  depositEvents,
+  oneStepDepositId,
+  treasuryTotal,
+  waitForMachine,
+} from './support.js';
 
 /**
  * Deposits against the ledger double: customers send 1-step transfers (Canton Coin to the
@@ -52,10 +61,20 @@ describe('deposits with a known memo: credited to the account once', () => {
     });
     expect(await topics(s, d.depositId)).toEqual(['deposit.credited']);
     const [credited] = await depositEvents(s, d.depositId);
-    expect(credited!.payload).toMatchObject({ depositId: d.depositId, kind: 'one_step', accountId: acct, transferAmount: amt('120.5'), creditedAmount: amt('120.5'), updateId: d.updateId });
+    expect(credited!.payload).toMatchObject({
+      depositId: d.depositId,
+      kind: 'one_step',
+      accountId: acct,
+      transferAmount: amt('120.5'),
+      creditedAmount: amt('120.5'),
+      updateId: d.updateId,
+    });
 
     const detail = await s.api('GET', `/v1/deposits/${encodeURIComponent(d.depositId)}`);
-    expect(detail).toMatchObject({ status: 200, body: { status: 'credited', accountId: acct, creditedAmount: amt('120.5'), creditUpdateId: d.updateId } });
+    expect(detail).toMatchObject({
+      status: 200,
+      body: { status: 'credited', accountId: acct, creditedAmount: amt('120.5'), creditUpdateId: d.updateId },
+    });
     // The machine was created final from the row: nothing to accept.
     const account = await s.api('GET', `/v1/accounts/${acct}`);
     expect(account.body['credited']).toEqual([{ instrument: { admin: s.cc.admin, id: s.cc.id }, credited: amt('120.5'), deposits: 1 }]);
@@ -99,7 +118,13 @@ describe('deposits with a known memo: credited to the account once', () => {
     expect(await topics(s, d.depositId)).toEqual(['deposit.offer_received', 'deposit.offer_closed', 'deposit.credited']);
     const events = await depositEvents(s, d.depositId);
     expect(events[0]!.payload).toMatchObject({ accountId: acct, memo: 'memo-bob', sender: bob, amount: amt('75') });
-    expect(events[2]!.payload).toMatchObject({ kind: 'two_step', accountId: acct, transferAmount: amt('75'), creditedAmount: amt('75'), updateId: row.creditUpdateId });
+    expect(events[2]!.payload).toMatchObject({
+      kind: 'two_step',
+      accountId: acct,
+      transferAmount: amt('75'),
+      creditedAmount: amt('75'),
+      updateId: row.creditUpdateId,
+    });
 
     // Ingestion writes the row; the machine follows from the outbox.
     await waitForMachine(s, d.depositId, 'credited');
@@ -108,8 +133,19 @@ describe('deposits with a known memo: credited to the account once', () => {
     const detail = await s.api('GET', `/v1/deposits/${encodeURIComponent(d.depositId)}`);
     expect(detail.status).toBe(200);
     const history = (detail.body['history'] as History[]).map((h) => h.eventType);
-    expect(history).toEqual(expect.arrayContaining(['xstate.done.actor.fetchAcceptContext', 'xstate.done.actor.prepareAccept', 'xstate.done.actor.verifyAndSign', 'xstate.done.actor.executeSubmission', 'OFFER_CLOSED', 'CREDITED']));
-    const [snap] = await s.sql<{ state_value: unknown; is_final: boolean }[]>`select state_value, is_final from machine_snapshots where machine_type = 'deposit' and machine_id = ${d.depositId}`;
+    expect(history).toEqual(
+      expect.arrayContaining([
+        'xstate.done.actor.fetchAcceptContext',
+        'xstate.done.actor.prepareAccept',
+        'xstate.done.actor.verifyAndSign',
+        'xstate.done.actor.executeSubmission',
+        'OFFER_CLOSED',
+        'CREDITED',
+      ]),
+    );
+    const [snap] = await s.sql<
+      { state_value: unknown; is_final: boolean }[]
+    >`select state_value, is_final from machine_snapshots where machine_type = 'deposit' and machine_id = ${d.depositId}`;
     expect(snap).toEqual({ state_value: 'credited', is_final: true });
 
     const account = await s.api('GET', `/v1/accounts/${acct}`);
@@ -118,13 +154,21 @@ describe('deposits with a known memo: credited to the account once', () => {
   });
 
   it('a receiver fee: the credited amount is what arrived, the fee the difference', async () => {
-    const instruments = DEFAULT_INSTRUMENTS.map((i) => (i.id === 'UTK' ? { ...i, fees: { senderFlat: '0', senderRate: '0', receiverRate: '0.01' } } : i));
+    const instruments = DEFAULT_INSTRUMENTS.map((i) =>
+      i.id === 'UTK' ? { ...i, fees: { senderFlat: '0', senderRate: '0', receiverRate: '0.01' } } : i,
+    );
     const s = await start({ sandbox: { instruments } });
     const acct = await s.depositAccount('memo-fee');
     const carl = s.customer({ fund: [{ instrument: 'UTK', amount: '500' }] });
     const d = await customerDeposits(s, { from: carl, instrument: 'UTK', amount: '200', memo: 'memo-fee' });
     const row = await s.waitForDeposit(d.depositId, ['credited', 'accept_failed']);
-    expect(row).toMatchObject({ status: 'credited', accountId: acct, transferAmount: amt('200'), creditedAmount: amt('198'), fee: amt('2') });
+    expect(row).toMatchObject({
+      status: 'credited',
+      accountId: acct,
+      transferAmount: amt('200'),
+      creditedAmount: amt('198'),
+      fee: amt('2'),
+    });
     const credited = (await depositEvents(s, d.depositId)).find((e) => e.topic === 'deposit.credited');
     expect(credited!.payload).toMatchObject({ transferAmount: amt('200'), creditedAmount: amt('198'), fee: amt('2') });
     const account = await s.api('GET', `/v1/accounts/${acct}`);
@@ -143,7 +187,14 @@ describe('deposits with an unknown or missing memo: unattributed, never accepted
     const dan = s.customer({ fund: [{ instrument: 'Amulet', amount: '100' }] });
     const d = await customerDeposits(s, { from: dan, instrument: 'Amulet', amount: '10', memo });
     const row = await s.waitForDeposit(d.depositId, 'unattributed');
-    expect(row).toMatchObject({ kind: 'one_step', accountId: null, memo, transferAmount: amt('10'), creditedAmount: amt('10'), creditUpdateId: d.updateId });
+    expect(row).toMatchObject({
+      kind: 'one_step',
+      accountId: null,
+      memo,
+      transferAmount: amt('10'),
+      creditedAmount: amt('10'),
+      creditUpdateId: d.updateId,
+    });
     expect(await topics(s, d.depositId)).toEqual(['deposit.unattributed']);
     const listed = await s.api('GET', '/v1/deposits?status=unattributed');
     expect((listed.body['items'] as { depositId: string }[]).map((x) => x.depositId)).toEqual([d.depositId]);
@@ -160,19 +211,25 @@ describe('deposits with an unknown or missing memo: unattributed, never accepted
     const d = await customerDeposits(s, { from: erin, instrument: 'UTK', amount: '10', memo });
     const row = await s.waitForDeposit(d.depositId, (r) => r.statusReason !== null);
     expect(row).toMatchObject({ kind: 'two_step', status: 'offered', statusReason: reason, accountId: null, memo, creditedAmount: null });
-    const [snap] = await s.sql<{ state_value: unknown }[]>`select state_value from machine_snapshots where machine_type = 'deposit' and machine_id = ${d.depositId}`;
+    const [snap] = await s.sql<
+      { state_value: unknown }[]
+    >`select state_value from machine_snapshots where machine_type = 'deposit' and machine_id = ${d.depositId}`;
     expect(snap?.state_value).toBe('unattributed');
     // Give the automation every chance to (wrongly) accept it.
     await new Promise((r) => setTimeout(r, 500));
     await s.caughtUp();
     expect(s.sandbox.control.books.isActiveInstruction(d.transferInstructionCid!)).toBe(true);
     expect(acceptsOnLedger(s, d.transferInstructionCid!)).toEqual([]);
-    const history = await s.sql<{ event_type: string }[]>`select event_type from machine_transitions where machine_type = 'deposit' and machine_id = ${d.depositId}`;
+    const history = await s.sql<
+      { event_type: string }[]
+    >`select event_type from machine_transitions where machine_type = 'deposit' and machine_id = ${d.depositId}`;
     expect(history.map((h) => h.event_type).filter((t) => t.includes('actor'))).toEqual([]);
     expect(await topics(s, d.depositId)).toEqual(['deposit.offer_received']);
     // Operators find it where they look for deposits to assign.
     const listed = await s.api('GET', '/v1/deposits?status=unattributed');
-    expect((listed.body['items'] as { depositId: string; status: string }[]).map((x) => [x.depositId, x.status])).toEqual([[d.depositId, 'offered']]);
+    expect((listed.body['items'] as { depositId: string; status: string }[]).map((x) => [x.depositId, x.status])).toEqual([
+      [d.depositId, 'offered'],
+    ]);
     await checkCreditedOnce(s, [d.depositId]);
   });
 });
@@ -202,13 +259,26 @@ describe('many deposits at once', () => {
     const s = await start();
     const accounts = [await s.depositAccount('memo-m1'), await s.depositAccount('memo-m2'), await s.depositAccount('memo-m3')];
     const memos = ['memo-m1', 'memo-m2', 'memo-m3', 'memo-nobody', null] as const;
-    const customers = [0, 1, 2, 3].map(() => s.customer({ fund: [{ instrument: 'UTK', amount: '1000' }, { instrument: 'Amulet', amount: '1000' }] }));
+    const customers = [0, 1, 2, 3].map(() =>
+      s.customer({
+        fund: [
+          { instrument: 'UTK', amount: '1000' },
+          { instrument: 'Amulet', amount: '1000' },
+        ],
+      }),
+    );
     const expected = new Map<string, string>();
     const sent: { depositId: string; memo: string | null }[] = [];
     for (let i = 0; i < 30; i++) {
       const memo = memos[i % memos.length]!;
       const amount = `${i + 1}.5`;
-      const r = s.sandbox.control.transfer({ from: customers[i % customers.length]!, to: s.treasury, instrument: i < 20 ? 'UTK' : 'Amulet', amount, memo });
+      const r = s.sandbox.control.transfer({
+        from: customers[i % customers.length]!,
+        to: s.treasury,
+        instrument: i < 20 ? 'UTK' : 'Amulet',
+        amount,
+        memo,
+      });
       const known = memo !== null && memo !== 'memo-nobody';
       if (known) {
         const key = `${memo}|${i < 20 ? 'UTK' : 'Amulet'}`;
@@ -234,7 +304,9 @@ describe('many deposits at once', () => {
       const { body } = await s.api('GET', `/v1/accounts/${acct}`);
       const credited = body['credited'] as { instrument: { id: string }; credited: string }[];
       for (const inst of ['UTK', 'Amulet']) {
-        expect(credited.find((c) => c.instrument.id === inst)?.credited, `${acct} ${inst}`).toBe(amt(expected.get(`memo-m${i + 1}|${inst}`) ?? '0'));
+        expect(credited.find((c) => c.instrument.id === inst)?.credited, `${acct} ${inst}`).toBe(
+          amt(expected.get(`memo-m${i + 1}|${inst}`) ?? '0'),
+        );
       }
     }
     const unattributedOffers = sent.filter((x) => !x.depositId.startsWith('update:') && (x.memo === null || x.memo === 'memo-nobody'));

@@ -41,7 +41,9 @@ export async function customerDeposits(
   if (o.ingested === false) return { depositId: cid ?? '', updateId: r.updateId, transferInstructionCid: cid };
   await stack.caughtUp();
   if (cid !== null) return { depositId: cid, updateId: r.updateId, transferInstructionCid: cid };
-  const [row] = await stack.sql<{ deposit_id: string }[]>`select deposit_id from deposits where credit_update_id = ${r.updateId} and kind = 'one_step'`;
+  const [row] = await stack.sql<
+    { deposit_id: string }[]
+  >`select deposit_id from deposits where credit_update_id = ${r.updateId} and kind = 'one_step'`;
   expect(row, `a 1-step deposit row for update ${r.updateId}`).toBeDefined();
   return { depositId: row!.deposit_id, updateId: r.updateId, transferInstructionCid: null };
 }
@@ -49,7 +51,9 @@ export async function customerDeposits(
 /** The 1-step deposit id of an update, once ingestion has it. */
 export async function oneStepDepositId(stack: Stack, updateId: string): Promise<string> {
   await stack.caughtUp();
-  const [row] = await stack.sql<{ deposit_id: string }[]>`select deposit_id from deposits where credit_update_id = ${updateId} and kind = 'one_step'`;
+  const [row] = await stack.sql<
+    { deposit_id: string }[]
+  >`select deposit_id from deposits where credit_update_id = ${updateId} and kind = 'one_step'`;
   expect(row, `a 1-step deposit row for update ${updateId}`).toBeDefined();
   return row!.deposit_id;
 }
@@ -67,7 +71,8 @@ export function acceptsOnLedger(stack: Stack, cid: string): { updateId: string; 
   for (const e of ledger.entriesBetween(ledger.prunedUpTo, ledger.ledgerEnd)) {
     if (e.kind !== 'transaction') continue;
     for (const n of e.nodes) {
-      if (n.kind === 'exercise' && n.choice === 'TransferInstruction_Accept' && n.target.contractId === cid) out.push({ updateId: e.updateId, actingParties: n.actingParties });
+      if (n.kind === 'exercise' && n.choice === 'TransferInstruction_Accept' && n.target.contractId === cid)
+        out.push({ updateId: e.updateId, actingParties: n.actingParties });
     }
   }
   return out;
@@ -94,7 +99,9 @@ export async function checkCreditedOnce(stack: Stack, depositIds: readonly strin
     expect(row, `deposit ${id} exists`).toBeDefined();
     rows.push(row!);
     const credits = (await depositEvents(stack, id)).filter((e) => e.topic === 'deposit.credited');
-    expect(credits.length, `deposit ${id} (${row!.status}) has ${credits.length} deposit.credited events`).toBe(row!.status === 'credited' ? 1 : 0);
+    expect(credits.length, `deposit ${id} (${row!.status}) has ${credits.length} deposit.credited events`).toBe(
+      row!.status === 'credited' ? 1 : 0,
+    );
     if (row!.kind === 'two_step') {
       const accepts = acceptsOnLedger(stack, row!.transferInstructionCid!);
       const creditedByAccept = row!.status === 'credited' && row!.creditUpdateId !== null && row!.closedUpdateId === row!.creditUpdateId;
@@ -116,7 +123,10 @@ export async function checkCreditedOnce(stack: Stack, depositIds: readonly strin
       const line = credited.find((c) => `${c.instrument.admin}/${c.instrument.id}` === key);
       expect(line, `account ${accountId} has a credited total of ${key}`).toBeDefined();
       // Other deposits of the account (outside depositIds) may add to it, never take away.
-      expect(compareAmounts(line!.credited, total), `account ${accountId} credited ${line!.credited} of ${key}, these deposits ${total}`).toBeGreaterThanOrEqual(0);
+      expect(
+        compareAmounts(line!.credited, total),
+        `account ${accountId} credited ${line!.credited} of ${key}, these deposits ${total}`,
+      ).toBeGreaterThanOrEqual(0);
     }
   }
   return rows;
@@ -133,7 +143,9 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
 
 /** Never settles until the effect is abandoned (its signal aborts): the process is gone. */
 export function hang(signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('abandoned: the process crashed')), { once: true }));
+  return new Promise((_resolve, reject) =>
+    signal.addEventListener('abort', () => reject(new Error('abandoned: the process crashed')), { once: true }),
+  );
 }
 
 export type DepositStep = keyof DepositActors;
@@ -160,13 +172,20 @@ function fromCommandId(commandId: string): string | undefined {
 
 /** Wraps every deposit effect with `around(step, depositId, input, real, signal)`. */
 export function wrapDepositActors(
-  around: (step: DepositStep, depositId: string | undefined, input: unknown, real: (input: unknown, signal: AbortSignal) => Promise<unknown>, signal: AbortSignal) => Promise<unknown>,
+  around: (
+    step: DepositStep,
+    depositId: string | undefined,
+    input: unknown,
+    real: (input: unknown, signal: AbortSignal) => Promise<unknown>,
+    signal: AbortSignal,
+  ) => Promise<unknown>,
 ): (actors: DepositActors) => DepositActors {
   return (actors) => {
     const wrapped = { ...actors };
     for (const step of Object.keys(actors) as DepositStep[]) {
       const real = (actors[step] as (input: unknown, signal: AbortSignal) => Promise<unknown>).bind(actors);
-      (wrapped as Record<DepositStep, (input: unknown, signal: AbortSignal) => Promise<unknown>>)[step] = (input, signal) => around(step, depositOf(step, input), input, real, signal);
+      (wrapped as Record<DepositStep, (input: unknown, signal: AbortSignal) => Promise<unknown>>)[step] = (input, signal) =>
+        around(step, depositOf(step, input), input, real, signal);
     }
     return wrapped;
   };
@@ -176,7 +195,9 @@ export function wrapDepositActors(
 export async function waitForMachine(s: Stack, id: string, state: string | Record<string, string>, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const [snap] = await s.sql<{ state_value: unknown }[]>`select state_value from machine_snapshots where machine_type = 'deposit' and machine_id = ${id}`;
+    const [snap] = await s.sql<
+      { state_value: unknown }[]
+    >`select state_value from machine_snapshots where machine_type = 'deposit' and machine_id = ${id}`;
     if (snap !== undefined && JSON.stringify(snap.state_value) === JSON.stringify(state)) return;
     if (Date.now() > until) throw new Error(`deposit machine ${id} is ${JSON.stringify(snap?.state_value)}, not ${JSON.stringify(state)}`);
     await new Promise((r) => setTimeout(r, 20));

@@ -56,7 +56,12 @@ async function buildFuzzApp(db: Sql): Promise<App> {
   // As buildApiApp (test/support/api-app.ts), plus the hook that lists the routes.
   // Hundreds of requests without a valid token from one address: the failed-authentication throttle
   // (test/http/server-limits.test.ts) would answer the later tests 429 within its 10 s window.
-  const a = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TEST_TOKENS), protectOpsEndpoints: false, authFailures: { limit: 1_000_000 } });
+  const a = await createHttpServer({
+    logger: testLogger(),
+    apiTokens: Object.values(TEST_TOKENS),
+    protectOpsEndpoints: false,
+    authFailures: { limit: 1_000_000 },
+  });
   a.addHook('onRoute', (r) => {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     const schema = (r.schema ?? {}) as { body?: unknown; querystring?: unknown };
@@ -78,7 +83,14 @@ async function buildFuzzApp(db: Sql): Promise<App> {
 }
 
 beforeAll(async () => {
-  await upsertInstrument(sql, { admin: ADMIN, id: INSTRUMENT_ID, registryUrl: 'https://registry.fuzz.example', displayDecimals: 10, transferPolicy: 'direct-or-offer', enabled: true });
+  await upsertInstrument(sql, {
+    admin: ADMIN,
+    id: INSTRUMENT_ID,
+    registryUrl: 'https://registry.fuzz.example',
+    displayDecimals: 10,
+    transferPolicy: 'direct-or-offer',
+    enabled: true,
+  });
   accountId = (await createDepositAccount(sql, { customerRef: 'fuzz-customer', memo: 'fuzz-memo' })).account.accountId;
   await sql`insert into withdrawals (withdrawal_id, account, instrument_admin, instrument_id, amount, receiver, status)
             values ('wd-fuzz', 'acct-fuzz', ${ADMIN}, ${INSTRUMENT_ID}, 1, ${RECEIVER}, 'requested')`;
@@ -95,7 +107,9 @@ let tableNames: string[] | undefined;
 
 /** Row count of every table of the schema, one round trip. */
 async function rowCounts(): Promise<Record<string, number>> {
-  tableNames ??= (await sql<{ t: string }[]>`select tablename as t from pg_tables where schemaname = current_schema() order by 1`).map((r) => r.t);
+  tableNames ??= (await sql<{ t: string }[]>`select tablename as t from pg_tables where schemaname = current_schema() order by 1`).map(
+    (r) => r.t,
+  );
   const q = tableNames.map((t) => `select '${t}' as t, count(*)::int as n from "${t}"`).join(' union all ');
   const rows = await sql.unsafe<{ t: string; n: number }[]>(q);
   return Object.fromEntries(rows.map((r) => [r.t, r.n]));
@@ -199,7 +213,16 @@ function serialise(body: unknown): string {
 
 // ---------------------------------------------------------------- values shaped by a route's schema
 
-type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; required?: string[]; enum?: unknown[]; const?: unknown; anyOf?: JsonSchema[]; items?: JsonSchema; default?: unknown };
+type JsonSchema = {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: JsonSchema[];
+  items?: JsonSchema;
+  default?: unknown;
+};
 
 function jsonSchemaOf(s: z.ZodType): JsonSchema {
   try {
@@ -239,7 +262,13 @@ function plausible(s: JsonSchema, key = ''): unknown {
 
 /** Valid bodies of the routes we know (deeper code paths); others start from their schema. */
 const KNOWN_BODIES: Record<string, () => Record<string, unknown>> = {
-  'POST /v1/withdrawals': () => ({ withdrawalId: 'wd-new', account: 'acct-1', instrument: { admin: ADMIN, id: INSTRUMENT_ID }, amount: '1.5', receiver: RECEIVER }),
+  'POST /v1/withdrawals': () => ({
+    withdrawalId: 'wd-new',
+    account: 'acct-1',
+    instrument: { admin: ADMIN, id: INSTRUMENT_ID },
+    amount: '1.5',
+    receiver: RECEIVER,
+  }),
   'POST /v1/accounts': () => ({ customerRef: 'fuzz-customer-2' }),
   'POST /v1/instruments': () => ({ admin: ADMIN, id: 'Other', registryUrl: 'https://registry.fuzz.example' }),
 };
@@ -270,7 +299,8 @@ function leafPaths(v: unknown, prefix: string[] = []): string[][] {
 
 function setPath(root: unknown, path: readonly string[], value: unknown, del = false): unknown {
   if (path.length === 0) return del ? undefined : value;
-  const copy: Record<string, unknown> = typeof root === 'object' && root !== null && !Array.isArray(root) ? { ...(root as Record<string, unknown>) } : {};
+  const copy: Record<string, unknown> =
+    typeof root === 'object' && root !== null && !Array.isArray(root) ? { ...(root as Record<string, unknown>) } : {};
   const [head, ...rest] = path as [string, ...string[]];
   if (rest.length === 0 && del) delete copy[head];
   else copy[head] = setPath(copy[head], rest, value, del);
@@ -321,8 +351,14 @@ const paramValue = fc.oneof(
 const queryPart = (keys: readonly string[]) =>
   fc.array(
     fc.record({
-      key: keys.length > 0 ? fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...keys) }, { weight: 1, arbitrary: fc.string({ maxLength: 10 }) }) : fc.string({ maxLength: 10 }),
-      value: fc.oneof(hostileStrings, hostileNumbers.map((n) => (n === HUGE_NUMBER_MARK ? `1${'0'.repeat(400)}` : String(n)))),
+      key:
+        keys.length > 0
+          ? fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...keys) }, { weight: 1, arbitrary: fc.string({ maxLength: 10 }) })
+          : fc.string({ maxLength: 10 }),
+      value: fc.oneof(
+        hostileStrings,
+        hostileNumbers.map((n) => (n === HUGE_NUMBER_MARK ? `1${'0'.repeat(400)}` : String(n))),
+      ),
       raw: fc.boolean(),
     }),
     { maxLength: 4 },
@@ -346,7 +382,19 @@ const contentTypes = fc.constantFrom(
 
 const authorisation = fc.oneof(
   { weight: 8, arbitrary: fc.constant<string | null>(null) }, // the right token for the route
-  { weight: 1, arbitrary: fc.constantFrom('', 'Bearer', 'Bearer ', 'Basic Zm9vOmJhcg==', `Bearer ${TEN_KB}`, 'Bearer \u0000', `Bearer ${TEST_TOKENS.read.token} extra`, 'bearer read-token-0123456789abcdeF') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      'Bearer',
+      'Bearer ',
+      'Basic Zm9vOmJhcg==',
+      `Bearer ${TEN_KB}`,
+      'Bearer \u0000',
+      `Bearer ${TEST_TOKENS.read.token} extra`,
+      'bearer read-token-0123456789abcdeF',
+    ),
+  },
   { weight: 1, arbitrary: hostileStrings.map((s) => `Bearer ${s}`) },
 );
 
@@ -490,7 +538,13 @@ describe('HTTP fuzz: every route refuses bad input cleanly', () => {
     expect(v1.length).toBeGreaterThanOrEqual(15);
     for (const r of v1) expect(r.access, `${r.method} ${r.url}`).toBeDefined();
     // The ones the exchange depends on most are among them.
-    for (const k of ['POST /v1/withdrawals', 'GET /v1/withdrawals/:withdrawalId', 'POST /v1/accounts', 'GET /v1/events/stream', 'POST /v1/instruments']) {
+    for (const k of [
+      'POST /v1/withdrawals',
+      'GET /v1/withdrawals/:withdrawalId',
+      'POST /v1/accounts',
+      'GET /v1/events/stream',
+      'POST /v1/instruments',
+    ]) {
       expect(routes.map((r) => `${r.method} ${r.url}`)).toContain(k);
     }
   });
@@ -510,7 +564,11 @@ describe('HTTP fuzz: every route refuses bad input cleanly', () => {
   it('the same requests at paths no route has: 404 with the catalogue body', async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), hostileStrings, async (method, s) => {
-        const res = await checkRequest({ method: method as InjectOptions['method'], url: `/v1/nope/${enc(s)}`, headers: { authorization: `Bearer ${TEST_TOKENS.admin.token}` } });
+        const res = await checkRequest({
+          method: method as InjectOptions['method'],
+          url: `/v1/nope/${enc(s)}`,
+          headers: { authorization: `Bearer ${TEST_TOKENS.admin.token}` },
+        });
         expect([404, 400]).toContain(res.status);
       }),
       { numRuns: 40 },
@@ -523,7 +581,17 @@ describe('HTTP fuzz: every route refuses bad input cleanly', () => {
     for (const r of bodyRoutes) {
       const base = baseBody(r);
       const big = serialise({ ...(typeof base === 'object' && base !== null ? base : {}), padding: 'p'.repeat(MAX_BODY + 1) });
-      const res = await checkRequest(buildRequest(r, { params: r.params.map(() => null), query: [], bodyMutations: [], rawBody: big, contentType: 'application/json', authorization: null, headers: {} }));
+      const res = await checkRequest(
+        buildRequest(r, {
+          params: r.params.map(() => null),
+          query: [],
+          bodyMutations: [],
+          rawBody: big,
+          contentType: 'application/json',
+          authorization: null,
+          headers: {},
+        }),
+      );
       expect(res.status, `${r.method} ${r.url}`).toBe(413);
       expect(JSON.parse(res.body)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     }
@@ -532,9 +600,23 @@ describe('HTTP fuzz: every route refuses bad input cleanly', () => {
   it('a body that is not JSON is 415 UNSUPPORTED_MEDIA_TYPE at every route that takes one, and writes nothing', async () => {
     const bodyRoutes = routes.filter((r) => r.url.startsWith('/v1') && (r.method === 'POST' || r.method === 'PUT'));
     for (const r of bodyRoutes) {
-      for (const contentType of ['text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream']) {
+      for (const contentType of [
+        'text/plain',
+        'application/xml',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/octet-stream',
+      ]) {
         const res = await checkRequest(
-          buildRequest(r, { params: r.params.map(() => null), query: [], bodyMutations: [], rawBody: serialise(baseBody(r)), contentType, authorization: null, headers: {} }),
+          buildRequest(r, {
+            params: r.params.map(() => null),
+            query: [],
+            bodyMutations: [],
+            rawBody: serialise(baseBody(r)),
+            contentType,
+            authorization: null,
+            headers: {},
+          }),
         );
         expect(res.status, `${r.method} ${r.url} with ${contentType}`).toBe(415);
         expect(JSON.parse(res.body)).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
@@ -546,8 +628,23 @@ describe('HTTP fuzz: every route refuses bad input cleanly', () => {
     // Routes without a body schema (commands like …/disable) ignore a well-formed body.
     const bodyRoutes = routes.filter((r) => r.url.startsWith('/v1') && (r.method === 'POST' || r.method === 'PUT') && r.body !== undefined);
     for (const r of bodyRoutes) {
-      for (const rawBody of [`${'['.repeat(30_000)}${']'.repeat(30_000)}`, `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`, '{"a": ', '{"amount": 1e99999}']) {
-        const res = await checkRequest(buildRequest(r, { params: r.params.map(() => null), query: [], bodyMutations: [], rawBody, contentType: 'application/json', authorization: null, headers: {} }));
+      for (const rawBody of [
+        `${'['.repeat(30_000)}${']'.repeat(30_000)}`,
+        `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`,
+        '{"a": ',
+        '{"amount": 1e99999}',
+      ]) {
+        const res = await checkRequest(
+          buildRequest(r, {
+            params: r.params.map(() => null),
+            query: [],
+            bodyMutations: [],
+            rawBody,
+            contentType: 'application/json',
+            authorization: null,
+            headers: {},
+          }),
+        );
         expect(res.status, `${r.method} ${r.url}: ${rawBody.slice(0, 20)}`).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);
       }
@@ -557,41 +654,106 @@ describe('HTTP fuzz: every route refuses bad input cleanly', () => {
   it('regressions the fuzzing found: hostile x-request-id, bad percent-encoding, NUL characters, a validator that throws', async () => {
     const w = auth(TEST_TOKENS.write.token);
     for (const id of ['\u0000', 'é', '💥', 'a b', 'x'.repeat(200)]) {
-      const res = await app.inject({ method: 'GET', url: '/v1/withdrawals/wd-fuzz', headers: { ...auth(TEST_TOKENS.read.token), 'x-request-id': id } });
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/withdrawals/wd-fuzz',
+        headers: { ...auth(TEST_TOKENS.read.token), 'x-request-id': id },
+      });
       expect(res.statusCode, JSON.stringify(id)).toBe(200);
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     }
-    const kept = await app.inject({ method: 'GET', url: '/v1/withdrawals/wd-fuzz', headers: { ...auth(TEST_TOKENS.read.token), 'x-request-id': 'trace-123' } });
+    const kept = await app.inject({
+      method: 'GET',
+      url: '/v1/withdrawals/wd-fuzz',
+      headers: { ...auth(TEST_TOKENS.read.token), 'x-request-id': 'trace-123' },
+    });
     expect(kept.headers['x-request-id']).toBe('trace-123');
     for (const url of ['/v1/accounts/%', '/v1/withdrawals/%E0%A4%A', '/v1/withdrawals/a%00b', '/v1/deposits?status=a%00b']) {
       const res = await checkRequest({ method: 'GET', url, headers: auth(TEST_TOKENS.read.token) });
       expect(res.status, url).toBe(400);
     }
-    const nulBody = await checkRequest({ method: 'POST', url: '/v1/accounts', headers: { ...w, 'content-type': 'application/json' }, payload: JSON.stringify({ customerRef: 'a\u0000b' }) });
+    const nulBody = await checkRequest({
+      method: 'POST',
+      url: '/v1/accounts',
+      headers: { ...w, 'content-type': 'application/json' },
+      payload: JSON.stringify({ customerRef: 'a\u0000b' }),
+    });
     expect(nulBody.status).toBe(400);
-    const throwing = await checkRequest({ method: 'POST', url: '/v1/withdrawals', headers: { ...w, 'content-type': 'application/json' }, payload: serialise({ ...KNOWN_BODIES['POST /v1/withdrawals']!(), amount: '1,5' }) });
+    const throwing = await checkRequest({
+      method: 'POST',
+      url: '/v1/withdrawals',
+      headers: { ...w, 'content-type': 'application/json' },
+      payload: serialise({ ...KNOWN_BODIES['POST /v1/withdrawals']!(), amount: '1,5' }),
+    });
     expect(throwing.status).toBe(400);
   });
 
   it('withdrawal amounts: more than 10 decimals, exponents, signs, NaN, too many digits → 400 naming the amount; nothing written', async () => {
-    const bad = ['1.00000000001', '1e3', '1E-5', '-1', '-0.5', '0', '0.0000000000', '+1', '.5', '5.', 'NaN', 'Infinity', '0x10', '1,5', ' 1', '1 ', '١', `1${'0'.repeat(28)}`, '', 'abc'];
+    const bad = [
+      '1.00000000001',
+      '1e3',
+      '1E-5',
+      '-1',
+      '-0.5',
+      '0',
+      '0.0000000000',
+      '+1',
+      '.5',
+      '5.',
+      'NaN',
+      'Infinity',
+      '0x10',
+      '1,5',
+      ' 1',
+      '1 ',
+      '١',
+      `1${'0'.repeat(28)}`,
+      '',
+      'abc',
+    ];
     const route = routes.find((r) => r.method === 'POST' && r.url === '/v1/withdrawals')!;
     for (const amount of [...bad, 1, 1.5, null, true, [], {}]) {
       const res = await checkRequest(
-        buildRequest(route, { params: [], query: [], bodyMutations: [], rawBody: serialise({ ...KNOWN_BODIES['POST /v1/withdrawals']!(), amount }), contentType: 'application/json', authorization: null, headers: {} }),
+        buildRequest(route, {
+          params: [],
+          query: [],
+          bodyMutations: [],
+          rawBody: serialise({ ...KNOWN_BODIES['POST /v1/withdrawals']!(), amount }),
+          contentType: 'application/json',
+          authorization: null,
+          headers: {},
+        }),
       );
       expect(res.status, `amount ${JSON.stringify(amount)}`).toBe(400);
       const body = ErrorBodySchema.parse(JSON.parse(res.body));
       expect(body.code).toBe('VALIDATION_FAILED');
       // Known gap (src/lib/decimal.ts): PositiveAmountString's refine runs after a failed regex and
       // throws on non-numbers ("1,5", "NaN"); the server maps that to a 400 without the field.
-      if (!JSON.stringify(body.details).includes('(unknown)')) expect(JSON.stringify(body.details), `amount ${JSON.stringify(amount)}`).toContain('amount');
+      if (!JSON.stringify(body.details).includes('(unknown)'))
+        expect(JSON.stringify(body.details), `amount ${JSON.stringify(amount)}`).toContain('amount');
     }
     // The largest that fits numeric(38,10) is accepted and stored exactly (the instrument enabled
     // again: the random requests may have disabled or changed it, they are allowed to).
-    await upsertInstrument(sql, { admin: ADMIN, id: INSTRUMENT_ID, registryUrl: 'https://registry.fuzz.example', displayDecimals: 10, transferPolicy: 'direct-or-offer', enabled: true });
+    await upsertInstrument(sql, {
+      admin: ADMIN,
+      id: INSTRUMENT_ID,
+      registryUrl: 'https://registry.fuzz.example',
+      displayDecimals: 10,
+      transferPolicy: 'direct-or-offer',
+      enabled: true,
+    });
     const max = `${'9'.repeat(28)}.${'9'.repeat(10)}`;
-    const ok = await send(buildRequest(route, { params: [], query: [], bodyMutations: [], rawBody: serialise({ ...KNOWN_BODIES['POST /v1/withdrawals']!(), withdrawalId: 'wd-max', amount: max }), contentType: 'application/json', authorization: null, headers: {} }));
+    const ok = await send(
+      buildRequest(route, {
+        params: [],
+        query: [],
+        bodyMutations: [],
+        rawBody: serialise({ ...KNOWN_BODIES['POST /v1/withdrawals']!(), withdrawalId: 'wd-max', amount: max }),
+        contentType: 'application/json',
+        authorization: null,
+        headers: {},
+      }),
+    );
     expect(ok.status, ok.body).toBe(201);
     expect(JSON.parse(ok.body)).toMatchObject({ amount: max });
   });

@@ -38,8 +38,12 @@ async function prepare(db: Sql): Promise<void> {
 
 /** Every table of the schema: row counts, so a write outside the tables ingestion owns shows too. */
 async function allCounts(db: Sql): Promise<Record<string, number>> {
-  const tables = (await db<{ t: string }[]>`select tablename as t from pg_tables where schemaname = current_schema() order by 1`).map((r) => r.t);
-  const rows = await db.unsafe<{ t: string; n: number }[]>(tables.map((t) => `select '${t}' as t, count(*)::int as n from "${t}"`).join(' union all '));
+  const tables = (await db<{ t: string }[]>`select tablename as t from pg_tables where schemaname = current_schema() order by 1`).map(
+    (r) => r.t,
+  );
+  const rows = await db.unsafe<{ t: string; n: number }[]>(
+    tables.map((t) => `select '${t}' as t, count(*)::int as n from "${t}"`).join(' union all '),
+  );
   return Object.fromEntries(rows.map((r) => [r.t, r.n]));
 }
 
@@ -79,14 +83,24 @@ function scripted(): Source {
 
 const SOURCES: Source[] = [
   scripted(),
-  { name: 'recorded 1-step transfer', party: RECORDED_PARTIES.oneStepTreasury, before: [], batch: asList(loadRecorded('1-step-transfer.json')) },
+  {
+    name: 'recorded 1-step transfer',
+    party: RECORDED_PARTIES.oneStepTreasury,
+    before: [],
+    batch: asList(loadRecorded('1-step-transfer.json')),
+  },
   {
     name: 'recorded transfer instruction create + accept',
     party: RECORDED_PARTIES.twoStepTreasury,
     before: [],
     batch: [...asList(loadRecorded('transfer-instruction-create.json')), ...asList(loadRecorded('transfer-instruction-accept.json'))],
   },
-  { name: 'recorded utility token transfer', party: RECORDED_PARTIES.utilityReceiver, before: [], batch: asList(loadRecorded('utility-token-transfer.json')) },
+  {
+    name: 'recorded utility token transfer',
+    party: RECORDED_PARTIES.utilityReceiver,
+    before: [],
+    batch: asList(loadRecorded('utility-token-transfer.json')),
+  },
 ];
 
 // ---------------------------------------------------------------- mutations
@@ -146,7 +160,20 @@ const hostile = fc.oneof(
 
 /** Memos a customer can put in a transfer reason. */
 const hostileMemo = fc.oneof(
-  fc.constantFrom('\u0000', 'a\u0000b', '\u0007\u001b[2J\r\n', '\u202eevil', '💥', TEN_KB, ' memo-1', 'memo-1 ', 'MEMO-1', "memo'; drop table deposits; --", '\\u0000', '%00'),
+  fc.constantFrom(
+    '\u0000',
+    'a\u0000b',
+    '\u0007\u001b[2J\r\n',
+    '\u202eevil',
+    '💥',
+    TEN_KB,
+    ' memo-1',
+    'memo-1 ',
+    'MEMO-1',
+    "memo'; drop table deposits; --",
+    '\\u0000',
+    '%00',
+  ),
   fc.string({ minLength: 1, maxLength: 30, unit: 'binary' }),
 );
 
@@ -169,7 +196,13 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: 'owner' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'template' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'forge' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('amount' as const), value: fc.constantFrom('1.00000000001', `1${'0'.repeat(40)}`, '-1.0000000000', '1e5', '0x10', ' 1') }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('amount' as const),
+      value: fc.constantFrom('1.00000000001', `1${'0'.repeat(40)}`, '-1.0000000000', '1e5', '0x10', ' 1'),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'dupElement' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('dupUpdateId' as const), other: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('dupEvent' as const), pick: fc.nat() }) },
@@ -274,7 +307,8 @@ function applyMutation(src: Source, targetPick: number, m: Mutation): Mutated {
         const c = (e as { CreatedEvent?: Record<string, unknown> }).CreatedEvent;
         const views = Array.isArray(c?.['interfaceViews']) ? (c['interfaceViews'] as { viewValue?: Record<string, unknown> }[]) : [];
         for (const view of views) {
-          const instrument = (view.viewValue?.['instrumentId'] ?? (view.viewValue?.['transfer'] as Record<string, unknown> | undefined)?.['instrumentId']) as { admin?: unknown } | undefined;
+          const instrument = (view.viewValue?.['instrumentId'] ??
+            (view.viewValue?.['transfer'] as Record<string, unknown> | undefined)?.['instrumentId']) as { admin?: unknown } | undefined;
           if (c && Array.isArray(c['signatories']) && typeof instrument?.admin === 'string') {
             c['signatories'] = [...(c['signatories'] as string[]).filter((p) => p !== instrument.admin), FORGER];
           }
@@ -385,7 +419,9 @@ describe('ingestion fuzz: adversarial ledger updates', () => {
           }
         }
         if (m.kind === 'owner' && mut.otherOwner) {
-          const [r] = await sql<{ n: number }[]>`select count(*)::int as n from holdings where created_update_id = ${mut.updateId} and owner <> ${src.party}`;
+          const [r] = await sql<
+            { n: number }[]
+          >`select count(*)::int as n from holdings where created_update_id = ${mut.updateId} and owner <> ${src.party}`;
           expect(r!.n, `${what}: a holding of another owner was recorded`).toBe(0);
         }
         if (m.kind === 'forge') {
@@ -406,8 +442,14 @@ describe('ingestion fuzz: adversarial ledger updates', () => {
     );
     // The run exercised both sides of the property.
     const keys = [...outcomes.keys()];
-    expect(keys.some((k) => k.endsWith(':ingested')), JSON.stringify(Object.fromEntries(outcomes))).toBe(true);
-    expect(keys.some((k) => !k.endsWith(':ingested')), JSON.stringify(Object.fromEntries(outcomes))).toBe(true);
+    expect(
+      keys.some((k) => k.endsWith(':ingested')),
+      JSON.stringify(Object.fromEntries(outcomes)),
+    ).toBe(true);
+    expect(
+      keys.some((k) => !k.endsWith(':ingested')),
+      JSON.stringify(Object.fromEntries(outcomes)),
+    ).toBe(true);
   }, 60_000);
 
   it('memos with control characters, NUL or 10 KB: an unattributed deposit with the memo stored as sent (NUL as U+FFFD)', async () => {
@@ -421,8 +463,13 @@ describe('ingestion fuzz: adversarial ledger updates', () => {
       } catch (e) {
         error = e;
       }
-      expect(error === undefined ? 'ingested' : `${(error as Error).name}: ${(error as Error).message}`, JSON.stringify(memo.slice(0, 20))).toBe('ingested');
-      const [d] = await sql<{ memo: string | null; status: string; account_id: string | null }[]>`select memo, status, account_id from deposits where credit_update_id = ${updateId}`;
+      expect(
+        error === undefined ? 'ingested' : `${(error as Error).name}: ${(error as Error).message}`,
+        JSON.stringify(memo.slice(0, 20)),
+      ).toBe('ingested');
+      const [d] = await sql<
+        { memo: string | null; status: string; account_id: string | null }[]
+      >`select memo, status, account_id from deposits where credit_update_id = ${updateId}`;
       expect(d).toMatchObject({ memo: storedMemo(memo), status: 'unattributed', account_id: null });
     }
   });
@@ -443,7 +490,8 @@ describe('ingestion fuzz: the real component over a websocket stops on poison, w
 
   it('a poisoned update among valid ones: failed status naming it; the database equals an ingestion of exactly what was committed', async () => {
     const l = new ScriptedLedger();
-    for (let i = 0; i < 30; i++) l.deposit1Step({ sender: customer(i % 4), amount: String(10 + i), memo: i % 3 === 0 ? null : `memo-${1 + (i % 2)}` });
+    for (let i = 0; i < 30; i++)
+      l.deposit1Step({ sender: customer(i % 4), amount: String(10 + i), memo: i % 3 === 0 ? null : `memo-${1 + (i % 2)}` });
     const poisonIdx = 21;
     const elements = clone(l.elements);
     const poison = txValue(elements[poisonIdx]!);
@@ -460,12 +508,19 @@ describe('ingestion fuzz: the real component over a websocket stops on poison, w
       sql,
       logger,
       ledger: { apiUrl: stub.url, auth: { kind: 'static', token: 'test-token' }, treasuryParty: TREASURY },
-      options: { transport: 'websocket', batchMaxSize: 8, batchMaxWaitMs: 5, retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 20 }, leaderPollMs: 50 },
+      options: {
+        transport: 'websocket',
+        batchMaxSize: 8,
+        batchMaxWaitMs: 5,
+        retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 20 },
+        leaderPollMs: 50,
+      },
     });
     await component.start();
     const until = Date.now() + 20_000;
     while (component.status().state !== 'failed') {
-      if (Date.now() > until) throw new Error(`ingestion did not stop: ${JSON.stringify(component.status())}, committed ${component.progress().committedOffset}`);
+      if (Date.now() > until)
+        throw new Error(`ingestion did not stop: ${JSON.stringify(component.status())}, committed ${component.progress().committedOffset}`);
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(component.status().detail).toContain(poisonId);

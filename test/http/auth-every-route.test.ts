@@ -26,7 +26,9 @@ import { testLogger } from '../support/silent-logger.js';
 
 const SCOPES = ['read', 'write', 'admin'] as const satisfies readonly ApiScope[];
 /** One token per scope, holding only that scope: "lacking the route's scope" is every other token. */
-const TOKENS = Object.fromEntries(SCOPES.map((s) => [s, { name: `only-${s}`, token: `only-${s}-token-0123456789abcdef`, scopes: [s] }])) as Record<ApiScope, ApiToken>;
+const TOKENS = Object.fromEntries(
+  SCOPES.map((s) => [s, { name: `only-${s}`, token: `only-${s}-token-0123456789abcdef`, scopes: [s] }]),
+) as Record<ApiScope, ApiToken>;
 const bearer = (scope: ApiScope) => ({ authorization: `Bearer ${TOKENS[scope].token}` });
 
 const ErrorBody = z.object({ code: z.string().min(1), message: z.string().min(1), details: z.record(z.string(), z.unknown()) }).strict();
@@ -136,7 +138,12 @@ const { sql } = await useMigratedDatabase();
 async function buildApp(protectOpsEndpoints: boolean, routes: RouteCase[] = []): Promise<App> {
   // Every route is tried without and with an unknown token, from one address: the failed-login
   // throttle (tested on its own in server.test.ts) must not turn those 401s into 429s here.
-  const app = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TOKENS), protectOpsEndpoints, authFailures: { limit: 100_000 } });
+  const app = await createHttpServer({
+    logger: testLogger(),
+    apiTokens: Object.values(TOKENS),
+    protectOpsEndpoints,
+    authFailures: { limit: 100_000 },
+  });
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
@@ -182,7 +189,11 @@ describe('every /v1 route (registerApiRoutes, in process)', () => {
     await expect(SwaggerParser.validate(structuredClone(doc) as Parameters<typeof SwaggerParser.validate>[0])).resolves.toBeDefined();
     const ops = operationsOf(doc);
     for (const r of v1()) {
-      expect(ops, `${r.method} ${r.url} is missing from the OpenAPI document (hidden?)`).toContainEqual({ method: r.method, url: openApiPath(r.url), access: r.access });
+      expect(ops, `${r.method} ${r.url} is missing from the OpenAPI document (hidden?)`).toContainEqual({
+        method: r.method,
+        url: openApiPath(r.url),
+        access: r.access,
+      });
     }
     expect(ops.length).toBe(v1().length);
   });
@@ -223,7 +234,14 @@ describe('every /v1 operation of a running daemon (embedded ledger double)', () 
   beforeAll(async () => {
     db = await createTestDatabase();
     dataDir = await mkdtemp(join(tmpdir(), 'cxi-auth-'));
-    const config = loadConfig({ DATABASE_URL: db.url, DATA_DIR: dataDir, HTTP_PORT: '0', LOG_LEVEL: 'silent', API_TOKENS: JSON.stringify(Object.values(TOKENS)), HTTP_AUTH_FAILURE_LIMIT: '100000' });
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      DATA_DIR: dataDir,
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'silent',
+      API_TOKENS: JSON.stringify(Object.values(TOKENS)),
+      HTTP_AUTH_FAILURE_LIMIT: '100000',
+    });
     daemon = await startDaemon({ config, logger: testLogger(), embeddedLedger: embeddedSandboxLedger, service: { holdingsJob: false } });
   }, 60_000);
   afterAll(async () => {
@@ -246,14 +264,23 @@ describe('every /v1 operation of a running daemon (embedded ledger double)', () 
     const app = await buildApp(false, inProcess);
     await app.close();
     for (const r of inProcess.filter((x) => x.url.startsWith('/v1'))) {
-      expect(ops, `${r.method} ${r.url} not served by the daemon`).toContainEqual({ method: r.method, url: openApiPath(r.url), access: r.access });
+      expect(ops, `${r.method} ${r.url} not served by the daemon`).toContainEqual({
+        method: r.method,
+        url: openApiPath(r.url),
+        access: r.access,
+      });
     }
   });
 
   it('leaves /health, /ready and /metrics open by default', async () => {
     for (const url of ['/health', '/ready', '/metrics']) expect((await fetch(daemon.url + url)).status, url).toBe(200);
     const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
-    for (const name of ['cxi_updates_ingested_total', 'cxi_ingestion_lag_offsets', 'cxi_withdrawal_attempts_total', 'cxi_machine_failures_total']) {
+    for (const name of [
+      'cxi_updates_ingested_total',
+      'cxi_ingestion_lag_offsets',
+      'cxi_withdrawal_attempts_total',
+      'cxi_machine_failures_total',
+    ]) {
       expect(metrics, name).toContain(`# TYPE ${name} `);
     }
   });

@@ -35,7 +35,9 @@ describe('deposit queries', () => {
     const twoStep = (await app.inject({ method: 'GET', url: '/v1/deposits?kind=two_step', headers: auth('read') })).json();
     expect(twoStep.items).toHaveLength(1);
     const page1 = (await app.inject({ method: 'GET', url: '/v1/deposits?limit=3', headers: auth('read') })).json();
-    const page2 = (await app.inject({ method: 'GET', url: `/v1/deposits?limit=3&cursor=${page1.nextCursor}`, headers: auth('read') })).json();
+    const page2 = (
+      await app.inject({ method: 'GET', url: `/v1/deposits?limit=3&cursor=${page1.nextCursor}`, headers: auth('read') })
+    ).json();
     expect([...page1.items, ...page2.items].map((d: { depositId: string }) => d.depositId)).toEqual(['00abc', 'u3:0', 'u2:4', 'u1:4']);
     expect(page2.nextCursor).toBeNull();
   });
@@ -43,7 +45,13 @@ describe('deposit queries', () => {
   it('shows one deposit with transferred and credited amounts and fee', async () => {
     const res = await app.inject({ method: 'GET', url: '/v1/deposits/u1:4', headers: auth('read') });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ depositId: 'u1:4', transferAmount: '100.0000000000', creditedAmount: '99.5000000000', fee: '0.5000000000', history: [] });
+    expect(res.json()).toMatchObject({
+      depositId: 'u1:4',
+      transferAmount: '100.0000000000',
+      creditedAmount: '99.5000000000',
+      fee: '0.5000000000',
+      history: [],
+    });
     expect((await app.inject({ method: 'GET', url: '/v1/deposits/none', headers: auth('read') })).statusCode).toBe(404);
   });
 

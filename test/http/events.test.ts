@@ -12,12 +12,18 @@ const publish = (n: number, from = 0) =>
   sql.begin((tx) =>
     appendOutboxEvents(
       tx,
-      Array.from({ length: n }, (_, i) => (i % 2 ? sampleEvent('deposit.credited', `a${from + i}`) : sampleEvent('withdrawal.completed', `a${from + i}`))),
+      Array.from({ length: n }, (_, i) =>
+        i % 2 ? sampleEvent('deposit.credited', `a${from + i}`) : sampleEvent('withdrawal.completed', `a${from + i}`),
+      ),
     ),
   );
 
 /** Reads SSE frames from a live stream until `count` events arrived. */
-async function readSse(url: string, headers: Record<string, string>, count: number): Promise<{ id: number; event: string; data: { aggregateId: string } }[]> {
+async function readSse(
+  url: string,
+  headers: Record<string, string>,
+  count: number,
+): Promise<{ id: number; event: string; data: { aggregateId: string } }[]> {
   const ac = new AbortController();
   const res = await fetch(url, { headers, signal: ac.signal });
   expect(res.status).toBe(200);
@@ -34,7 +40,12 @@ async function readSse(url: string, headers: Record<string, string>, count: numb
     while ((idx = buf.indexOf('\n\n')) >= 0) {
       const frame = buf.slice(0, idx);
       buf = buf.slice(idx + 2);
-      const fields = Object.fromEntries(frame.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+      const fields = Object.fromEntries(
+        frame
+          .split('\n')
+          .filter((l) => !l.startsWith(':'))
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
+      );
       if (fields.id) out.push({ id: Number(fields.id), event: fields.event!, data: JSON.parse(fields.data!) });
     }
   }
@@ -54,7 +65,9 @@ describe('events', () => {
   it('documents every topic with its payload in /openapi.json (issue 21 item 3)', async () => {
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
     const items = doc.paths['/v1/events'].get.responses['200'].content['application/json'].schema.properties.events.items;
-    const members: { properties: { topic: { const?: string; enum?: string[] }; payload: { properties: Record<string, unknown>; required: string[] } } }[] = items.oneOf ?? items.anyOf;
+    const members: {
+      properties: { topic: { const?: string; enum?: string[] }; payload: { properties: Record<string, unknown>; required: string[] } };
+    }[] = items.oneOf ?? items.anyOf;
     const byTopic = new Map(members.map((m) => [m.properties.topic.const ?? m.properties.topic.enum?.[0], m.properties.payload]));
     expect([...byTopic.keys()].sort()).toEqual([...OUTBOX_TOPICS].sort());
     for (const topic of OUTBOX_TOPICS) {
@@ -76,7 +89,9 @@ describe('events', () => {
       after = page.lastEventId;
     }
     expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i));
-    const credited = (await app.inject({ method: 'GET', url: '/v1/events?topics=deposit.credited&limit=100', headers: auth('read') })).json();
+    const credited = (
+      await app.inject({ method: 'GET', url: '/v1/events?topics=deposit.credited&limit=100', headers: auth('read') })
+    ).json();
     expect(credited.events.every((e: { topic: string }) => e.topic === 'deposit.credited')).toBe(true);
     expect(credited.events).toHaveLength(12);
   });
@@ -115,7 +130,10 @@ describe('events', () => {
     expect(((await ninth.json()) as { code: string }).code).toBe('RATE_LIMITED');
     // another token is not affected
     const other = new AbortController();
-    expect((await fetch(`${base}/v1/events/stream`, { headers: { authorization: `Bearer ${TEST_TOKENS.admin.token}` }, signal: other.signal })).status).toBe(200);
+    expect(
+      (await fetch(`${base}/v1/events/stream`, { headers: { authorization: `Bearer ${TEST_TOKENS.admin.token}` }, signal: other.signal }))
+        .status,
+    ).toBe(200);
     other.abort();
     open.pop()!.abort();
     let again: Response | undefined;

@@ -12,7 +12,12 @@ import { testLogger } from '../support/silent-logger.js';
  */
 
 const statuses: Record<string, ComponentStatus> = {};
-const component = (name: string): Component => ({ name, start: async () => {}, stop: async () => {}, status: () => statuses[name] ?? { state: 'running' } });
+const component = (name: string): Component => ({
+  name,
+  start: async () => {},
+  stop: async () => {},
+  status: () => statuses[name] ?? { state: 'running' },
+});
 const components = [component('switches'), component('ingestion'), component('withdrawals')];
 let databaseUp = true;
 const reader = { name: 'probe-reader', token: 'r'.repeat(32), scopes: ['read' as const] };
@@ -20,7 +25,12 @@ let app: App;
 
 beforeAll(async () => {
   // The database check fails on purpose below: its warning is logged only when asked (LOG_LEVEL).
-  app = await createHttpServer({ logger: testLogger(), apiTokens: [reader], protectOpsEndpoints: false, metrics: createHttpMetrics(new Registry()) });
+  app = await createHttpServer({
+    logger: testLogger(),
+    apiTokens: [reader],
+    protectOpsEndpoints: false,
+    metrics: createHttpMetrics(new Registry()),
+  });
   registerHealthRoutes(app, {
     health: () => healthOf(components),
     checkReady: async () => {
@@ -54,16 +64,31 @@ describe('/health and /ready', () => {
     statuses['ingestion'] = { state: 'failed', detail };
     expect(await get('/health')).toEqual({
       status: 503,
-      body: { status: 'failing', components: { switches: statuses['switches'], ingestion: { state: 'failed', detail }, withdrawals: { state: 'running' } } },
+      body: {
+        status: 'failing',
+        components: { switches: statuses['switches'], ingestion: { state: 'failed', detail }, withdrawals: { state: 'running' } },
+      },
     });
-    expect(await get('/ready')).toEqual({ status: 503, body: { status: 'not_ready', checks: { database: 'ok', components: `ingestion failed: ${detail}` } } });
+    expect(await get('/ready')).toEqual({
+      status: 503,
+      body: { status: 'not_ready', checks: { database: 'ok', components: `ingestion failed: ${detail}` } },
+    });
     expect(await get('/health', null)).toEqual({
       status: 503,
-      body: { status: 'failing', components: { switches: { state: 'running' }, ingestion: { state: 'failed' }, withdrawals: { state: 'running' } } },
+      body: {
+        status: 'failing',
+        components: { switches: { state: 'running' }, ingestion: { state: 'failed' }, withdrawals: { state: 'running' } },
+      },
     });
-    expect(await get('/ready', null)).toEqual({ status: 503, body: { status: 'not_ready', checks: { database: 'ok', components: 'ingestion failed' } } });
+    expect(await get('/ready', null)).toEqual({
+      status: 503,
+      body: { status: 'not_ready', checks: { database: 'ok', components: 'ingestion failed' } },
+    });
     databaseUp = false;
-    expect(await get('/ready', null)).toEqual({ status: 503, body: { status: 'not_ready', checks: { database: 'failing', components: 'ingestion failed' } } });
+    expect(await get('/ready', null)).toEqual({
+      status: 503,
+      body: { status: 'not_ready', checks: { database: 'failing', components: 'ingestion failed' } },
+    });
     expect(await get('/ready')).toEqual({
       status: 503,
       body: { status: 'not_ready', checks: { database: 'connect ECONNREFUSED 127.0.0.1:5432', components: `ingestion failed: ${detail}` } },

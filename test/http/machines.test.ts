@@ -22,7 +22,8 @@ const stallOnce = new Set<string>();
 const faults = (a: WithdrawalActors): WithdrawalActors => ({
   ...a,
   async prepareTransfer(input, signal) {
-    if (stallOnce.delete(input.withdrawalId)) throw new ActorError({ code: 'PERMISSION_DENIED', message: 'injected by the test', retryable: false, status: 403 });
+    if (stallOnce.delete(input.withdrawalId))
+      throw new ActorError({ code: 'PERMISSION_DENIED', message: 'injected by the test', retryable: false, status: 403 });
     return a.prepareTransfer(input, signal);
   },
 });
@@ -34,7 +35,11 @@ beforeAll(async () => {
 });
 afterAll(() => s?.close());
 
-type Commands = { machineState: string | null; isFinal: boolean; commands: { command: string; allowed: boolean; reason: string | null; path: string; body: string }[] };
+type Commands = {
+  machineState: string | null;
+  isFinal: boolean;
+  commands: { command: string; allowed: boolean; reason: string | null; path: string; body: string }[];
+};
 const commandsOf = async (path: string) => (await s.api('GET', path)).body as unknown as Commands;
 
 describe('GET /v1/machines/{type}/definition', () => {

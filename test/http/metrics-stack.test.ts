@@ -76,7 +76,8 @@ describe('metrics of a working daemon', () => {
     await s.fundTreasury('Amulet', '1000', 3);
     const bob = s.customer({ preapproval: true });
     s.sandbox.control.addFault({ match: { path: '/v2/interactive-submission/prepare' }, action: { kind: 'http503' }, once: true });
-    for (const id of ['m-w1', 'm-w2']) expect((await s.requestWithdrawal({ withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' })).status).toBe(201);
+    for (const id of ['m-w1', 'm-w2'])
+      expect((await s.requestWithdrawal({ withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' })).status).toBe(201);
     await s.waitForWithdrawal('m-w1', 'completed');
     await s.waitForWithdrawal('m-w2', 'completed');
     await s.depositAccount('memo-metrics');
@@ -89,7 +90,10 @@ describe('metrics of a working daemon', () => {
     const ledgerEnd = s.sandbox.control.books.ledgerEnd().offset;
     await s.caughtUp();
 
-    const after = await scrapeUntil('ingestion caught up with lag 0', (m) => m.value('cxi_ingestion_lag_offsets') === 0 && (m.value('cxi_ledger_end_offset') ?? 0) >= ledgerEnd);
+    const after = await scrapeUntil(
+      'ingestion caught up with lag 0',
+      (m) => m.value('cxi_ingestion_lag_offsets') === 0 && (m.value('cxi_ledger_end_offset') ?? 0) >= ledgerEnd,
+    );
 
     // Ingestion: new transactions (3 mints, 2 withdrawals, 1 deposit at least), offset moved, no lag.
     expect(after.sum('cxi_updates_ingested_total') - updates0).toBeGreaterThanOrEqual(6);
@@ -117,7 +121,9 @@ describe('metrics of a working daemon', () => {
 
     // HTTP: the two POSTs are in the latency histogram under the route template.
     expect(after.value('cxi_http_request_duration_seconds_count', { method: 'POST', route: '/v1/withdrawals', status: '201' })).toBe(2);
-    expect(after.value('cxi_http_request_duration_seconds_bucket', { method: 'POST', route: '/v1/withdrawals', status: '201', le: '+Inf' })).toBe(2);
+    expect(
+      after.value('cxi_http_request_duration_seconds_bucket', { method: 'POST', route: '/v1/withdrawals', status: '201', le: '+Inf' }),
+    ).toBe(2);
   });
 
   it('show the lag while ingestion is behind the ledger end, and 0 once it caught up', async () => {
@@ -127,7 +133,10 @@ describe('metrics of a working daemon', () => {
     try {
       for (let i = 0; i < 3; i++) s.sandbox.control.mint(s.treasury, 'Amulet', '5');
       const end = s.sandbox.control.books.ledgerEnd().offset;
-      const behind = await scrapeUntil('a lag', (m) => (m.value('cxi_ledger_end_offset') ?? 0) >= end && (m.value('cxi_ingestion_lag_offsets') ?? 0) > 0);
+      const behind = await scrapeUntil(
+        'a lag',
+        (m) => (m.value('cxi_ledger_end_offset') ?? 0) >= end && (m.value('cxi_ingestion_lag_offsets') ?? 0) > 0,
+      );
       expect(behind.value('cxi_ingestion_offset')).toBeLessThan(end);
     } finally {
       hold = undefined;

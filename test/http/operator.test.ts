@@ -66,7 +66,9 @@ type Body = Record<string, unknown>;
 const post = (path: string, body?: unknown) => s.api('POST', path, body);
 
 async function liveReservations(id: string): Promise<number> {
-  const [r] = await s.sql<{ n: number }[]>`select count(*)::int as n from holding_reservations where withdrawal_id = ${id} and released_at is null`;
+  const [r] = await s.sql<
+    { n: number }[]
+  >`select count(*)::int as n from holding_reservations where withdrawal_id = ${id} and released_at is null`;
   return r!.n;
 }
 
@@ -84,7 +86,12 @@ async function operatorCommands(type: string, id: string): Promise<{ eventType: 
 }
 
 async function request(id: string, o: { receiver?: string; instrument?: string; amount?: string } = {}): Promise<void> {
-  const r = await s.requestWithdrawal({ withdrawalId: id, receiver: o.receiver ?? bob, instrument: o.instrument ?? 'Amulet', amount: o.amount ?? '10' });
+  const r = await s.requestWithdrawal({
+    withdrawalId: id,
+    receiver: o.receiver ?? bob,
+    instrument: o.instrument ?? 'Amulet',
+    amount: o.amount ?? '10',
+  });
   expect(r.status).toBe(201);
 }
 
@@ -94,7 +101,9 @@ async function oneStepDeposit(memo: string, amount: string): Promise<string> {
   const r = s.sandbox.control.transfer({ from: dan, to: s.treasury, instrument: 'Amulet', amount, memo });
   expect(r.transferInstructionCid).toBeUndefined();
   await s.caughtUp();
-  const [row] = await s.sql<{ deposit_id: string }[]>`select deposit_id from deposits where credit_update_id = ${r.updateId} and kind = 'one_step'`;
+  const [row] = await s.sql<
+    { deposit_id: string }[]
+  >`select deposit_id from deposits where credit_update_id = ${r.updateId} and kind = 'one_step'`;
   return row!.deposit_id;
 }
 
@@ -107,15 +116,28 @@ describe('withdrawal actions', () => {
 
     const res = await post('/v1/withdrawals/op-cancel/cancel', { reason: 'customer asked' });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ command: 'CANCEL', by: STACK_API_TOKEN.name, machineState: expect.stringMatching(/^releasing/), withdrawal: { withdrawalId: 'op-cancel', status: 'cancelling' } });
-    expect(await s.waitForWithdrawal('op-cancel', ['cancelled', 'failed', 'completed'])).toMatchObject({ status: 'cancelled', statusCode: 'OPERATOR_CANCEL' });
+    expect(res.body).toMatchObject({
+      command: 'CANCEL',
+      by: STACK_API_TOKEN.name,
+      machineState: expect.stringMatching(/^releasing/),
+      withdrawal: { withdrawalId: 'op-cancel', status: 'cancelling' },
+    });
+    expect(await s.waitForWithdrawal('op-cancel', ['cancelled', 'failed', 'completed'])).toMatchObject({
+      status: 'cancelled',
+      statusCode: 'OPERATOR_CANCEL',
+    });
     expect(await liveReservations('op-cancel')).toBe(0);
     expect(s.sandbox.control.books.transfers('op-cancel')).toEqual([]);
-    expect(await outbox('withdrawal', 'op-cancel', 'withdrawal.failed')).toEqual([expect.objectContaining({ cancelled: true, recredit: true, reasonCode: 'OPERATOR_CANCEL' })]);
+    expect(await outbox('withdrawal', 'op-cancel', 'withdrawal.failed')).toEqual([
+      expect.objectContaining({ cancelled: true, recredit: true, reasonCode: 'OPERATOR_CANCEL' }),
+    ]);
     expect(await operatorCommands('withdrawal', 'op-cancel')).toEqual([{ eventType: 'CANCEL', by: STACK_API_TOKEN.name }]);
 
     const again = await post('/v1/withdrawals/op-cancel/cancel', { reason: 'twice' });
-    expect(again).toMatchObject({ status: 409, body: { code: 'STATE_CONFLICT', message: expect.stringContaining('is cancelled: it is final'), details: { status: 'cancelled' } } });
+    expect(again).toMatchObject({
+      status: 409,
+      body: { code: 'STATE_CONFLICT', message: expect.stringContaining('is cancelled: it is final'), details: { status: 'cancelled' } },
+    });
     hangPrepare.delete('op-cancel');
   });
 
@@ -129,7 +151,9 @@ describe('withdrawal actions', () => {
     expect(w.status).toBe('failed');
     expect(w.statusReason).toContain('sanctions hit');
     expect(await liveReservations('op-fail')).toBe(0);
-    expect(await outbox('withdrawal', 'op-fail', 'withdrawal.failed')).toEqual([expect.objectContaining({ cancelled: false, recredit: true })]);
+    expect(await outbox('withdrawal', 'op-fail', 'withdrawal.failed')).toEqual([
+      expect.objectContaining({ cancelled: false, recredit: true }),
+    ]);
     hangPrepare.delete('op-fail');
   });
 
@@ -139,7 +163,14 @@ describe('withdrawal actions', () => {
       await request('op-executed');
       await s.waitForWithdrawal('op-executed', 'executing');
       const cancel = await post('/v1/withdrawals/op-executed/cancel', { reason: 'too late' });
-      expect(cancel).toMatchObject({ status: 409, body: { code: 'STATE_CONFLICT', message: expect.stringContaining('an execute was submitted for the current attempt'), details: { status: 'executing' } } });
+      expect(cancel).toMatchObject({
+        status: 409,
+        body: {
+          code: 'STATE_CONFLICT',
+          message: expect.stringContaining('an execute was submitted for the current attempt'),
+          details: { status: 'executing' },
+        },
+      });
       const fail = await post('/v1/withdrawals/op-executed/fail', { reason: 'stop it' });
       expect(fail).toMatchObject({ status: 202, body: { command: 'FAIL' } });
     } finally {
@@ -153,15 +184,38 @@ describe('withdrawal actions', () => {
   it('an offer awaiting the receiver cannot be cancelled; failing it withdraws the offer: funds back, re-credited (issue 19)', async () => {
     await request('op-offer', { receiver: carol, instrument: 'UTK' });
     const pending = await s.waitForWithdrawal('op-offer', 'pending_acceptance');
-    for (const [action, body] of [['cancel', { reason: 'no' }], ['retry', undefined]] as const) {
+    for (const [action, body] of [
+      ['cancel', { reason: 'no' }],
+      ['retry', undefined],
+    ] as const) {
       const res = await post(`/v1/withdrawals/op-offer/${action}`, body);
-      expect(res).toMatchObject({ status: 409, body: { code: 'STATE_CONFLICT', message: expect.stringContaining('awaiting the receiver: FAIL withdraws it'), details: { status: 'pending_acceptance' } } });
+      expect(res).toMatchObject({
+        status: 409,
+        body: {
+          code: 'STATE_CONFLICT',
+          message: expect.stringContaining('awaiting the receiver: FAIL withdraws it'),
+          details: { status: 'pending_acceptance' },
+        },
+      });
     }
-    expect(await post('/v1/withdrawals/op-offer/fail', { reason: 'customer closed the account' })).toMatchObject({ status: 202, body: { command: 'FAIL' } });
+    expect(await post('/v1/withdrawals/op-offer/fail', { reason: 'customer closed the account' })).toMatchObject({
+      status: 202,
+      body: { command: 'FAIL' },
+    });
     const failed = await s.waitForWithdrawal('op-offer', ['failed', 'completed']);
-    expect(failed).toMatchObject({ status: 'failed', statusCode: 'OPERATOR_FAIL', statusReason: expect.stringMatching(/^failed by operator stack: customer closed the account; the offer closed \(withdrawn\) in update /) });
-    expect(s.sandbox.engine.activeInstructions(s.treasury).map((i) => i.contract.contractId)).not.toContain(pending.transfer!.transferInstructionCid);
-    expect(await outbox('withdrawal', 'op-offer', 'withdrawal.failed')).toEqual([expect.objectContaining({ recredit: true, cancelled: false })]);
+    expect(failed).toMatchObject({
+      status: 'failed',
+      statusCode: 'OPERATOR_FAIL',
+      statusReason: expect.stringMatching(
+        /^failed by operator stack: customer closed the account; the offer closed \(withdrawn\) in update /,
+      ),
+    });
+    expect(s.sandbox.engine.activeInstructions(s.treasury).map((i) => i.contract.contractId)).not.toContain(
+      pending.transfer!.transferInstructionCid,
+    );
+    expect(await outbox('withdrawal', 'op-offer', 'withdrawal.failed')).toEqual([
+      expect.objectContaining({ recredit: true, cancelled: false }),
+    ]);
   });
 
   it('retry of a withdrawal waiting for funds: rechecks at once and pays', async () => {
@@ -171,7 +225,10 @@ describe('withdrawal actions', () => {
     const res = await post('/v1/withdrawals/op-funds/retry');
     expect(res).toMatchObject({ status: 202, body: { command: 'RETRY', by: STACK_API_TOKEN.name } });
     // The next scheduled recheck is 10 minutes away: only the retry can have moved it.
-    expect(await s.waitForWithdrawal('op-funds', ['completed', 'failed', 'stalled'], 10_000)).toMatchObject({ status: 'completed', attempt: 1 });
+    expect(await s.waitForWithdrawal('op-funds', ['completed', 'failed', 'stalled'], 10_000)).toMatchObject({
+      status: 'completed',
+      attempt: 1,
+    });
   });
 
   it('retry of a stalled withdrawal: a fresh attempt that pays; retry of a completed one is refused', async () => {
@@ -186,13 +243,19 @@ describe('withdrawal actions', () => {
     expect(s.sandbox.control.books.transfers('op-stalled')).toHaveLength(1);
 
     const again = await post('/v1/withdrawals/op-stalled/retry');
-    expect(again).toMatchObject({ status: 409, body: { code: 'STATE_CONFLICT', message: expect.stringContaining('is completed: it is final'), details: { status: 'completed' } } });
+    expect(again).toMatchObject({
+      status: 409,
+      body: { code: 'STATE_CONFLICT', message: expect.stringContaining('is completed: it is final'), details: { status: 'completed' } },
+    });
   });
 
   it('unknown withdrawal: 404; missing reason: 400', async () => {
     expect(await post('/v1/withdrawals/nope/retry')).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
     expect(await post('/v1/withdrawals/op-cancel/cancel', {})).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
-    expect(await post('/v1/withdrawals/op-cancel/fail', { reason: '  ' })).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
+    expect(await post('/v1/withdrawals/op-cancel/fail', { reason: '  ' })).toMatchObject({
+      status: 400,
+      body: { code: 'VALIDATION_FAILED' },
+    });
   });
 });
 
@@ -212,10 +275,21 @@ describe('deposit actions', () => {
     expect(unknown).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED', details: { issues: [{ field: 'account' }] } } });
 
     const res = await post(`/v1/deposits/${encodeURIComponent(id)}/assign`, { account: accountId });
-    expect(res).toMatchObject({ status: 202, body: { command: 'ASSIGN', by: STACK_API_TOKEN.name, machineState: 'credited', deposit: { depositId: id, status: 'credited', accountId, creditedAmount: amt('10') } } });
+    expect(res).toMatchObject({
+      status: 202,
+      body: {
+        command: 'ASSIGN',
+        by: STACK_API_TOKEN.name,
+        machineState: 'credited',
+        deposit: { depositId: id, status: 'credited', accountId, creditedAmount: amt('10') },
+      },
+    });
 
     const again = await post(`/v1/deposits/${encodeURIComponent(id)}/assign`, { account: accountId });
-    expect(again).toMatchObject({ status: 409, body: { code: 'STATE_CONFLICT', message: expect.stringContaining('already credited'), details: { status: 'credited' } } });
+    expect(again).toMatchObject({
+      status: 409,
+      body: { code: 'STATE_CONFLICT', message: expect.stringContaining('already credited'), details: { status: 'credited' } },
+    });
     const retry = await post(`/v1/deposits/${encodeURIComponent(id)}/retry-accept`);
     expect(retry).toMatchObject({ status: 409, body: { code: 'STATE_CONFLICT' } });
 
@@ -226,29 +300,56 @@ describe('deposit actions', () => {
 
   it('assign an unattributed 2-step offer: accepted, then credited', async () => {
     const erin = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
-    const offer = s.sandbox.control.transfer({ from: erin, to: s.treasury, instrument: 'UTK', amount: '15', memo: 'nobody-either', mode: 'offer' });
+    const offer = s.sandbox.control.transfer({
+      from: erin,
+      to: s.treasury,
+      instrument: 'UTK',
+      amount: '15',
+      memo: 'nobody-either',
+      mode: 'offer',
+    });
     const cid = offer.transferInstructionCid!;
     await s.caughtUp();
     await s.waitForDeposit(cid, (d) => d.statusReason !== null);
 
     const res = await post(`/v1/deposits/${encodeURIComponent(cid)}/assign`, { account: accountId });
-    expect(res).toMatchObject({ status: 202, body: { command: 'ASSIGN', machineState: expect.stringMatching(/^accepting/), deposit: { accountId } } });
-    expect(await s.waitForDeposit(cid, ['credited', 'accept_failed', 'failed'])).toMatchObject({ status: 'credited', accountId, creditedAmount: amt('15') });
+    expect(res).toMatchObject({
+      status: 202,
+      body: { command: 'ASSIGN', machineState: expect.stringMatching(/^accepting/), deposit: { accountId } },
+    });
+    expect(await s.waitForDeposit(cid, ['credited', 'accept_failed', 'failed'])).toMatchObject({
+      status: 'credited',
+      accountId,
+      creditedAmount: amt('15'),
+    });
     expect(s.sandbox.control.books.isActiveInstruction(cid)).toBe(false);
     const account = await s.api('GET', `/v1/accounts/${accountId}`);
-    expect(account.body['credited']).toEqual(expect.arrayContaining([{ instrument: { admin: s.utk.admin, id: s.utk.id }, credited: amt('15'), deposits: 1 }]));
+    expect(account.body['credited']).toEqual(
+      expect.arrayContaining([{ instrument: { admin: s.utk.admin, id: s.utk.id }, credited: amt('15'), deposits: 1 }]),
+    );
   });
 
   it('retry-accept of an offer whose accept failed: accepted and credited', async () => {
     const fay = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
-    const offer = s.sandbox.control.transfer({ from: fay, to: s.treasury, instrument: 'UTK', amount: '7', memo: 'memo-ops', mode: 'offer' });
+    const offer = s.sandbox.control.transfer({
+      from: fay,
+      to: s.treasury,
+      instrument: 'UTK',
+      amount: '7',
+      memo: 'memo-ops',
+      mode: 'offer',
+    });
     const cid = offer.transferInstructionCid!;
     failAccept.add(cid);
     expect(await s.waitForDeposit(cid, ['accept_failed', 'credited'])).toMatchObject({ status: 'accept_failed' });
 
     const res = await post(`/v1/deposits/${encodeURIComponent(cid)}/retry-accept`, {});
     expect(res).toMatchObject({ status: 202, body: { command: 'RETRY_ACCEPT', machineState: expect.stringMatching(/^accepting/) } });
-    expect(await s.waitForDeposit(cid, ['credited', 'accept_failed'])).toMatchObject({ status: 'credited', accountId, creditedAmount: amt('7') });
+    expect(await s.waitForDeposit(cid, ['credited', 'accept_failed'])).toMatchObject({
+      status: 'credited',
+      accountId,
+      creditedAmount: amt('7'),
+    });
     expect(await operatorCommands('deposit', cid)).toEqual([{ eventType: 'RETRY_ACCEPT', by: STACK_API_TOKEN.name }]);
   });
 
@@ -265,7 +366,10 @@ describe('access and availability', () => {
     // Routes without machine runtimes (as buildApiApp registers them), and with a standby's answer.
     plain = await buildApiApp(s.sql);
     standby = await createHttpServer({ logger: testLogger(), apiTokens: Object.values(TEST_TOKENS), protectOpsEndpoints: false });
-    registerApiRoutes(standby, { sql: s.sql, operator: { send: () => Promise.resolve({ accepted: false, code: 'NOT_ACTIVE', reason: 'standing by' }) } });
+    registerApiRoutes(standby, {
+      sql: s.sql,
+      operator: { send: () => Promise.resolve({ accepted: false, code: 'NOT_ACTIVE', reason: 'standing by' }) },
+    });
     await standby.ready();
   });
   afterAll(async () => {

@@ -30,7 +30,12 @@ const failing: HealthReport = {
 };
 
 async function buildApp(o: { protectMetrics?: boolean; dbError?: string; cacheMs?: number }): Promise<App> {
-  const app = await createHttpServer({ logger: testLogger(), apiTokens: tokens, protectOpsEndpoints: false, ...(o.protectMetrics !== undefined ? { protectMetrics: o.protectMetrics } : {}) });
+  const app = await createHttpServer({
+    logger: testLogger(),
+    apiTokens: tokens,
+    protectOpsEndpoints: false,
+    ...(o.protectMetrics !== undefined ? { protectMetrics: o.protectMetrics } : {}),
+  });
   registerHealthRoutes(app, {
     health: () => failing,
     checkReady: async () => {
@@ -81,11 +86,17 @@ describe('health probes', () => {
     expect((await app.inject({ method: 'GET', url: '/health', headers: bearer('x'.repeat(32)) })).statusCode).toBe(401);
     expect((await app.inject({ method: 'GET', url: '/health', headers: bearer(tokens[1]!.token) })).statusCode).toBe(403);
     // The throttle sees probes too: guessing tokens through /health is as slow as through /v1.
-    const throttled = await createHttpServer({ logger: testLogger(), apiTokens: tokens, protectOpsEndpoints: false, authFailures: { limit: 2 } });
+    const throttled = await createHttpServer({
+      logger: testLogger(),
+      apiTokens: tokens,
+      protectOpsEndpoints: false,
+      authFailures: { limit: 2 },
+    });
     registerHealthRoutes(throttled, { health: () => failing, checkReady: async () => ({ database: 'ok' }) });
     try {
       const codes: number[] = [];
-      for (let i = 0; i < 4; i++) codes.push((await throttled.inject({ method: 'GET', url: '/health', headers: bearer(`guess-${i}`.padEnd(32, 'g')) })).statusCode);
+      for (let i = 0; i < 4; i++)
+        codes.push((await throttled.inject({ method: 'GET', url: '/health', headers: bearer(`guess-${i}`.padEnd(32, 'g')) })).statusCode);
       expect(codes).toEqual([401, 401, 429, 429]);
       // A probe without a token is never throttled.
       expect((await throttled.inject({ method: 'GET', url: '/health' })).statusCode).toBe(503);

@@ -24,7 +24,10 @@ async function app(o: Partial<Parameters<typeof createHttpServer>[0]> = {}): Pro
 function recordingLogger(lines: { level: string; msg: string; obj: unknown }[]): Logger {
   const base = testLogger();
   const wrap = (level: string) => (obj: unknown, msg?: string) => lines.push({ level, msg: msg ?? String(obj), obj });
-  const make = (): Logger => new Proxy(base, { get: (t, k) => (k === 'child' ? () => make() : ['info', 'warn', 'error'].includes(String(k)) ? wrap(String(k)) : Reflect.get(t, k)) }) as Logger;
+  const make = (): Logger =>
+    new Proxy(base, {
+      get: (t, k) => (k === 'child' ? () => make() : ['info', 'warn', 'error'].includes(String(k)) ? wrap(String(k)) : Reflect.get(t, k)),
+    }) as Logger;
   return make();
 }
 
@@ -32,14 +35,20 @@ describe('HTTP limits', () => {
   it('an address that keeps failing to authenticate gets 429 with retry-after, without its token being tried', async () => {
     const a = await app({ authFailures: { limit: 3, windowMs: 60_000 } });
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await a.inject({ method: 'GET', url: '/v1/things', headers: { authorization: `Bearer guess-${i}` } })).statusCode);
+    for (let i = 0; i < 5; i++)
+      statuses.push((await a.inject({ method: 'GET', url: '/v1/things', headers: { authorization: `Bearer guess-${i}` } })).statusCode);
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     const blocked = await a.inject({ method: 'GET', url: '/v1/things', headers: { authorization: `Bearer ${tokens[0]!.token}` } });
     expect(blocked.statusCode).toBe(429);
     expect(blocked.json()).toMatchObject({ code: 'RATE_LIMITED' });
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
     // another address is not held back
-    const other = await a.inject({ method: 'GET', url: '/v1/things', remoteAddress: '10.1.2.3', headers: { authorization: `Bearer ${tokens[0]!.token}` } });
+    const other = await a.inject({
+      method: 'GET',
+      url: '/v1/things',
+      remoteAddress: '10.1.2.3',
+      headers: { authorization: `Bearer ${tokens[0]!.token}` },
+    });
     expect(other.statusCode).toBe(200);
   });
 
@@ -47,7 +56,9 @@ describe('HTTP limits', () => {
     const lines: { level: string; msg: string; obj: unknown }[] = [];
     const a = await app({ logger: recordingLogger(lines), authFailures: { limit: 1000, summaryMs: 100_000 } });
     for (let i = 0; i < 50; i++) await a.inject({ method: 'GET', url: '/v1/things', headers: { authorization: `Bearer guess-${i}` } });
-    expect(lines.filter((l) => /401|UNAUTHENTICATED|incoming request|request completed|rejected/.test(`${l.msg} ${JSON.stringify(l.obj)}`))).toEqual([]);
+    expect(
+      lines.filter((l) => /401|UNAUTHENTICATED|incoming request|request completed|rejected/.test(`${l.msg} ${JSON.stringify(l.obj)}`)),
+    ).toEqual([]);
     await a.close();
     apps.splice(apps.indexOf(a), 1);
     const summary = lines.filter((l) => l.msg.includes('failed API authentication'));
@@ -64,7 +75,9 @@ describe('HTTP limits', () => {
       let got = '';
       s.on('data', (d) => (got += d.toString()));
       s.on('close', () => resolve(got));
-      s.write(`POST /v1/things HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tokens[0]!.token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
+      s.write(
+        `POST /v1/things HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tokens[0]!.token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`,
+      );
       const trickle = setInterval(() => (s.writable ? s.write(' ') : clearInterval(trickle)), 50);
       s.on('close', () => clearInterval(trickle));
     });

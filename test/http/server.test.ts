@@ -17,19 +17,35 @@ const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
 async function buildApp(protectOpsEndpoints = false): Promise<App> {
   const registry = new Registry();
-  const app = await createHttpServer({ logger: testLogger(), apiTokens: tokens, protectOpsEndpoints, metrics: createHttpMetrics(registry) });
+  const app = await createHttpServer({
+    logger: testLogger(),
+    apiTokens: tokens,
+    protectOpsEndpoints,
+    metrics: createHttpMetrics(registry),
+  });
   app.get('/health', async () => ({ status: 'ok' }));
   registerMetricsRoute(app, registry);
-  app.get('/v1/things', { config: { access: 'read' }, schema: { response: { 200: z.object({ items: z.array(z.string()) }) } } }, async () => ({ items: ['a'] }));
+  app.get(
+    '/v1/things',
+    { config: { access: 'read' }, schema: { response: { 200: z.object({ items: z.array(z.string()) }) } } },
+    async () => ({ items: ['a'] }),
+  );
   app.post(
     '/v1/things',
     {
       config: { access: 'write' },
-      schema: { body: z.object({ name: z.string().min(1), amount: z.string().regex(/^\d+(\.\d{1,10})?$/, 'must be a decimal string') }), response: { 201: z.object({ name: z.string() }) } },
+      schema: {
+        body: z.object({ name: z.string().min(1), amount: z.string().regex(/^\d+(\.\d{1,10})?$/, 'must be a decimal string') }),
+        response: { 201: z.object({ name: z.string() }) },
+      },
     },
     async (req, reply) => reply.status(201).send({ name: req.body.name }),
   );
-  app.post('/v1/admin/pause', { config: { access: 'admin' }, schema: { response: { 200: z.object({ paused: z.boolean() }) } } }, async () => ({ paused: true }));
+  app.post(
+    '/v1/admin/pause',
+    { config: { access: 'admin' }, schema: { response: { 200: z.object({ paused: z.boolean() }) } } },
+    async () => ({ paused: true }),
+  );
   await app.ready();
   return app;
 }
@@ -54,12 +70,22 @@ describe('HTTP surface', () => {
   });
 
   it('refuses the wrong scope with 403 and allows the right one', async () => {
-    const wrong = await app.inject({ method: 'POST', url: '/v1/things', headers: bearer(tokens[0]!.token), payload: { name: 'x', amount: '1' } });
+    const wrong = await app.inject({
+      method: 'POST',
+      url: '/v1/things',
+      headers: bearer(tokens[0]!.token),
+      payload: { name: 'x', amount: '1' },
+    });
     expect(wrong.statusCode).toBe(403);
     expect(wrong.json()).toMatchObject({ code: 'FORBIDDEN', details: { requiredScope: 'write' } });
     // It names the missing scope only, not what else the token may do.
     expect(wrong.json().message).not.toMatch(/"read"/);
-    const right = await app.inject({ method: 'POST', url: '/v1/things', headers: bearer(tokens[1]!.token), payload: { name: 'x', amount: '1' } });
+    const right = await app.inject({
+      method: 'POST',
+      url: '/v1/things',
+      headers: bearer(tokens[1]!.token),
+      payload: { name: 'x', amount: '1' },
+    });
     expect(right.statusCode).toBe(201);
     expect((await app.inject({ method: 'POST', url: '/v1/admin/pause', headers: bearer(tokens[1]!.token) })).statusCode).toBe(403);
     expect((await app.inject({ method: 'POST', url: '/v1/admin/pause', headers: bearer(tokens[2]!.token) })).statusCode).toBe(200);
@@ -67,7 +93,12 @@ describe('HTTP surface', () => {
   });
 
   it('reports invalid bodies field by field with 400', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/things', headers: bearer(tokens[1]!.token), payload: { name: '', amount: '1.5e3' } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/things',
+      headers: bearer(tokens[1]!.token),
+      payload: { name: '', amount: '1.5e3' },
+    });
     expect(res.statusCode).toBe(400);
     const body = res.json();
     expect(body.code).toBe('VALIDATION_FAILED');
@@ -81,11 +112,23 @@ describe('HTTP surface', () => {
 
   it('answers malformed, oversized and non-JSON bodies with 400, 413 and 415', async () => {
     const h = { ...bearer(tokens[1]!.token), 'content-type': 'application/json' };
-    expect((await app.inject({ method: 'POST', url: '/v1/things', headers: h, payload: '{"name":' })).json()).toMatchObject({ code: 'MALFORMED_BODY' });
-    const big = await app.inject({ method: 'POST', url: '/v1/things', headers: h, payload: JSON.stringify({ name: 'x'.repeat(100_000), amount: '1' }) });
+    expect((await app.inject({ method: 'POST', url: '/v1/things', headers: h, payload: '{"name":' })).json()).toMatchObject({
+      code: 'MALFORMED_BODY',
+    });
+    const big = await app.inject({
+      method: 'POST',
+      url: '/v1/things',
+      headers: h,
+      payload: JSON.stringify({ name: 'x'.repeat(100_000), amount: '1' }),
+    });
     expect(big.statusCode).toBe(413);
     expect(big.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
-    const text = await app.inject({ method: 'POST', url: '/v1/things', headers: { ...bearer(tokens[1]!.token), 'content-type': 'text/plain' }, payload: 'hi' });
+    const text = await app.inject({
+      method: 'POST',
+      url: '/v1/things',
+      headers: { ...bearer(tokens[1]!.token), 'content-type': 'text/plain' },
+      payload: 'hi',
+    });
     expect(text.statusCode).toBe(415);
     expect(text.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
   });

@@ -9,7 +9,14 @@ const { sql } = await useMigratedDatabase();
 const DSO = `DSO::1220${'d'.repeat(64)}`;
 const ALICE = `alice::1220${'a'.repeat(64)}`;
 const amulet = { admin: DSO, id: 'Amulet' };
-const request = (over: Record<string, unknown> = {}) => ({ withdrawalId: 'wd-1', account: 'cust-1', instrument: amulet, amount: '12.5', receiver: ALICE, ...over });
+const request = (over: Record<string, unknown> = {}) => ({
+  withdrawalId: 'wd-1',
+  account: 'cust-1',
+  instrument: amulet,
+  amount: '12.5',
+  receiver: ALICE,
+  ...over,
+});
 
 async function counts() {
   const [w] = await sql<{ n: number }[]>`select count(*)::int as n from withdrawals`;
@@ -21,15 +28,36 @@ describe('POST /v1/withdrawals', () => {
   let app: App;
   beforeAll(async () => {
     app = await buildApiApp(sql);
-    await upsertInstrument(sql, { admin: DSO, id: 'Amulet', registryUrl: 'http://registry.example/dso', displayDecimals: 10, transferPolicy: 'direct-or-offer', enabled: true });
-    await upsertInstrument(sql, { admin: DSO, id: 'Retired', registryUrl: 'http://registry.example/dso', displayDecimals: 10, transferPolicy: 'offer-only', enabled: false });
+    await upsertInstrument(sql, {
+      admin: DSO,
+      id: 'Amulet',
+      registryUrl: 'http://registry.example/dso',
+      displayDecimals: 10,
+      transferPolicy: 'direct-or-offer',
+      enabled: true,
+    });
+    await upsertInstrument(sql, {
+      admin: DSO,
+      id: 'Retired',
+      registryUrl: 'http://registry.example/dso',
+      displayDecimals: 10,
+      transferPolicy: 'offer-only',
+      enabled: false,
+    });
   });
   afterAll(() => app.close());
 
   it('records a request once, with its withdrawal.requested event, and returns it', async () => {
     const res = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request() });
     expect(res.statusCode).toBe(201);
-    expect(res.json()).toMatchObject({ withdrawalId: 'wd-1', amount: '12.5000000000', status: 'requested', attempt: 0, instrument: amulet, receiver: ALICE });
+    expect(res.json()).toMatchObject({
+      withdrawalId: 'wd-1',
+      amount: '12.5000000000',
+      status: 'requested',
+      attempt: 0,
+      instrument: amulet,
+      receiver: ALICE,
+    });
     expect(await counts()).toEqual({ withdrawals: 1, events: 1 });
     const [event] = await sql`select payload from outbox_events where topic = 'withdrawal.requested'`;
     expect(event!.payload).toMatchObject({ withdrawalId: 'wd-1', amount: '12.5000000000', receiver: ALICE });
@@ -43,7 +71,12 @@ describe('POST /v1/withdrawals', () => {
   });
 
   it('refuses the same id with a different body with 409 naming the fields', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ amount: '13', account: 'cust-2' }) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/withdrawals',
+      headers: auth('write'),
+      payload: request({ amount: '13', account: 'cust-2' }),
+    });
     expect(res.statusCode).toBe(409);
     expect(res.json()).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT', details: { differingFields: ['account', 'amount'] } });
     expect(await counts()).toEqual({ withdrawals: 1, events: 1 });
@@ -68,7 +101,12 @@ describe('POST /v1/withdrawals', () => {
     ['an unknown instrument', { withdrawalId: 'wd-4', instrument: { admin: DSO, id: 'Nope' } }, 'instrument'],
     ['a disabled instrument', { withdrawalId: 'wd-5', instrument: { admin: DSO, id: 'Retired' } }, 'instrument'],
   ])('rejects %s with 400 naming the field, writing nothing', async (_label, over, field) => {
-    const res = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-x', ...over }) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/withdrawals',
+      headers: auth('write'),
+      payload: request({ withdrawalId: 'wd-x', ...over }),
+    });
     expect(res.statusCode).toBe(400);
     const body = res.json();
     expect(body.code).toBe('VALIDATION_FAILED');
@@ -76,15 +114,32 @@ describe('POST /v1/withdrawals', () => {
     expect(await counts()).toEqual({ withdrawals: 1, events: 1 });
   });
 
-  it('refuses an amount finer than the instrument\'s display decimals: 400 AMOUNT_PRECISION_EXCEEDED, nothing written', async () => {
-    await upsertInstrument(sql, { admin: DSO, id: 'Cents', registryUrl: 'http://registry.example/dso', displayDecimals: 2, transferPolicy: 'direct-or-offer', enabled: true });
+  it("refuses an amount finer than the instrument's display decimals: 400 AMOUNT_PRECISION_EXCEEDED, nothing written", async () => {
+    await upsertInstrument(sql, {
+      admin: DSO,
+      id: 'Cents',
+      registryUrl: 'http://registry.example/dso',
+      displayDecimals: 2,
+      transferPolicy: 'direct-or-offer',
+      enabled: true,
+    });
     const cents = { admin: DSO, id: 'Cents' };
-    const res = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-cents', instrument: cents, amount: '1.005' }) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/withdrawals',
+      headers: auth('write'),
+      payload: request({ withdrawalId: 'wd-cents', instrument: cents, amount: '1.005' }),
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'AMOUNT_PRECISION_EXCEEDED', details: { displayDecimals: 2, issues: [{ field: 'amount' }] } });
     expect(await counts()).toEqual({ withdrawals: 1, events: 1 });
     // Trailing zeros are no precision: 1.0100000 is 1.01.
-    const ok = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-cents', instrument: cents, amount: '1.0100000' }) });
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/v1/withdrawals',
+      headers: auth('write'),
+      payload: request({ withdrawalId: 'wd-cents', instrument: cents, amount: '1.0100000' }),
+    });
     expect(ok.statusCode).toBe(201);
     await sql`delete from outbox_events where aggregate_id = 'wd-cents'`;
     await sql`delete from withdrawals where withdrawal_id = 'wd-cents'`;
@@ -92,7 +147,12 @@ describe('POST /v1/withdrawals', () => {
 
   it('accepts every party id Canton can allocate: spaces, single colons, 185-character hints', async () => {
     for (const [i, hint] of ['Alice Smith', 'exchange:customer-7', '_x-y', 'h'.repeat(185)].entries()) {
-      const res = await app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: `wd-party-${i}`, receiver: `${hint}::1220${'a'.repeat(64)}` }) });
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/withdrawals',
+        headers: auth('write'),
+        payload: request({ withdrawalId: `wd-party-${i}`, receiver: `${hint}::1220${'a'.repeat(64)}` }),
+      });
       expect(res.statusCode, hint).toBe(201);
       await sql`delete from outbox_events where aggregate_id = ${`wd-party-${i}`}`;
       await sql`delete from withdrawals where withdrawal_id = ${`wd-party-${i}`}`;
@@ -101,7 +161,9 @@ describe('POST /v1/withdrawals', () => {
 
   it('treats a concurrent burst of the same request as one withdrawal', async () => {
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-burst' }) })),
+      Array.from({ length: 10 }, () =>
+        app.inject({ method: 'POST', url: '/v1/withdrawals', headers: auth('write'), payload: request({ withdrawalId: 'wd-burst' }) }),
+      ),
     );
     expect(results.map((r) => r.statusCode).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
     expect(await counts()).toEqual({ withdrawals: 2, events: 2 });
@@ -144,14 +206,24 @@ describe('GET /v1/withdrawals', () => {
     } while (cursor);
     expect(seen).toEqual(['page-6', 'page-5', 'page-4', 'page-3', 'page-2', 'page-1', 'page-0']);
 
-    const ranged = (await app.inject({ method: 'GET', url: '/v1/withdrawals?account=pager&from=2026-01-01T00:00:02Z&to=2026-01-01T00:00:04Z', headers: auth('read') })).json();
+    const ranged = (
+      await app.inject({
+        method: 'GET',
+        url: '/v1/withdrawals?account=pager&from=2026-01-01T00:00:02Z&to=2026-01-01T00:00:04Z',
+        headers: auth('read'),
+      })
+    ).json();
     expect(ranged.items.map((w: { withdrawalId: string }) => w.withdrawalId)).toEqual(['page-3', 'page-2']);
     const byStatus = (await app.inject({ method: 'GET', url: '/v1/withdrawals?status=completed', headers: auth('read') })).json();
     expect(byStatus.items).toEqual([]);
     const badCursor = await app.inject({ method: 'GET', url: '/v1/withdrawals?cursor=garbage', headers: auth('read') });
     expect(badCursor.statusCode).toBe(400);
     // A cursor of the right shape whose time Postgres cannot read: still the client's mistake, never a 500.
-    for (const tampered of [{ t: 'yesterday', id: 'page-3' }, { t: '2026-01-01T00:00:03Z', id: 'page-3', extra: 1 }, { t: '2026-01-01T00:00:03Z', id: '' }]) {
+    for (const tampered of [
+      { t: 'yesterday', id: 'page-3' },
+      { t: '2026-01-01T00:00:03Z', id: 'page-3', extra: 1 },
+      { t: '2026-01-01T00:00:03Z', id: '' },
+    ]) {
       const cursor = Buffer.from(JSON.stringify(tampered)).toString('base64url');
       for (const path of ['/v1/withdrawals', '/v1/deposits']) {
         const r = await app.inject({ method: 'GET', url: `${path}?cursor=${cursor}`, headers: auth('read') });

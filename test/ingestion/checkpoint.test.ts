@@ -7,7 +7,14 @@ import type { JsTransaction } from '../../src/ledger/schema/index.js';
 const PARTY = 'treasury::1220';
 const tx = (updateId: string, offset: number): IngestElement => ({
   kind: 'transaction',
-  tx: { updateId, offset, effectiveAt: '2026-01-01T00:00:00Z', recordTime: '2026-01-01T00:00:00Z', synchronizerId: 'sync', events: [] } as unknown as JsTransaction,
+  tx: {
+    updateId,
+    offset,
+    effectiveAt: '2026-01-01T00:00:00Z',
+    recordTime: '2026-01-01T00:00:00Z',
+    synchronizerId: 'sync',
+    events: [],
+  } as unknown as JsTransaction,
 });
 const stored = (offset: number, updateId: string | null): Checkpoint => ({
   treasuryParty: PARTY,
@@ -35,11 +42,21 @@ describe('the checkpoint a batch extends', () => {
   });
 
   it('takes a repeated run whose batch is what is stored as committed, and nothing else', () => {
-    expect(checkpointToExtend(PARTY, stored(12, 'b'), batch, new Set(['a', 'b']), { expectedOffset: 10, mayHaveCommitted: true })).toEqual({ committed: stored(12, 'b') });
+    expect(checkpointToExtend(PARTY, stored(12, 'b'), batch, new Set(['a', 'b']), { expectedOffset: 10, mayHaveCommitted: true })).toEqual({
+      committed: stored(12, 'b'),
+    });
     // not every transaction stored, another last transaction, another end: another writer's
-    expect(() => checkpointToExtend(PARTY, stored(12, 'b'), batch, new Set(['b']), { expectedOffset: 10, mayHaveCommitted: true })).toThrow(CheckpointConflictError);
-    expect(() => checkpointToExtend(PARTY, stored(12, 'x'), batch, new Set(['a', 'b']), { expectedOffset: 10, mayHaveCommitted: true })).toThrow(CheckpointConflictError);
-    expect(() => checkpointToExtend(PARTY, stored(13, 'b'), batch, new Set(['a', 'b']), { expectedOffset: 10, mayHaveCommitted: true })).toThrow(CheckpointConflictError);
-    expect(() => checkpointToExtend(PARTY, stored(12, 'b'), batch, new Set(['a', 'b']), { expectedOffset: 10 })).toThrow(CheckpointConflictError);
+    expect(() => checkpointToExtend(PARTY, stored(12, 'b'), batch, new Set(['b']), { expectedOffset: 10, mayHaveCommitted: true })).toThrow(
+      CheckpointConflictError,
+    );
+    expect(() =>
+      checkpointToExtend(PARTY, stored(12, 'x'), batch, new Set(['a', 'b']), { expectedOffset: 10, mayHaveCommitted: true }),
+    ).toThrow(CheckpointConflictError);
+    expect(() =>
+      checkpointToExtend(PARTY, stored(13, 'b'), batch, new Set(['a', 'b']), { expectedOffset: 10, mayHaveCommitted: true }),
+    ).toThrow(CheckpointConflictError);
+    expect(() => checkpointToExtend(PARTY, stored(12, 'b'), batch, new Set(['a', 'b']), { expectedOffset: 10 })).toThrow(
+      CheckpointConflictError,
+    );
   });
 });

@@ -56,7 +56,13 @@ describe('parser on the recorded transactions', () => {
     const f1 = parseTransaction(create!, P.twoStepTreasury, state);
     state.apply(f1);
     const offer = only(f1, 'instruction_created');
-    expect(offer).toMatchObject({ direction: 'incoming', amount: '1000.0000000000', memo: 'deposit-account-id', executeBefore: '1970-01-01T00:02:00Z', status: 'TransferPendingReceiverAcceptance' });
+    expect(offer).toMatchObject({
+      direction: 'incoming',
+      amount: '1000.0000000000',
+      memo: 'deposit-account-id',
+      executeBefore: '1970-01-01T00:02:00Z',
+      status: 'TransferPendingReceiverAcceptance',
+    });
     expect(f1.holdingsCreated).toEqual([]);
 
     const f2 = parseTransaction(accept!, P.twoStepTreasury, state);
@@ -78,13 +84,28 @@ describe('parser on the recorded transactions', () => {
   it('an accept of an offer never seen is still a credit (memo unknown) by the treasury delta', () => {
     const [accept] = recordedTransactions('transfer-instruction-accept.json');
     const closed = only(parseTransaction(accept!, P.twoStepTreasury, staticLedgerState()), 'instruction_closed');
-    expect(closed).toMatchObject({ direction: 'incoming', outcome: 'accepted', known: false, memo: null, amount: null, creditedAmount: '1000.0000000000' });
+    expect(closed).toMatchObject({
+      direction: 'incoming',
+      outcome: 'accepted',
+      known: false,
+      memo: null,
+      amount: null,
+      creditedAmount: '1000.0000000000',
+    });
   });
 
   describe('utility token (registry-issued, not CC), from the sender side, against the SDK parse', () => {
     const txs = recordedTransactions('utility-token-transfer.json');
     const sdk = loadRecorded('utility-token-transfer.expected-sdk-parse.json') as {
-      transactions: { updateId: string; events: { label: { type: string; reason?: string }; lockedHoldingsChange: { creates?: { amount: string }[]; archives?: { amount: string }[] } | null; unlockedHoldingsChange: { creates?: { amount: string }[] } | null; transferInstruction: { multiStepCorrelationId?: string } | null }[] }[];
+      transactions: {
+        updateId: string;
+        events: {
+          label: { type: string; reason?: string };
+          lockedHoldingsChange: { creates?: { amount: string }[]; archives?: { amount: string }[] } | null;
+          unlockedHoldingsChange: { creates?: { amount: string }[] } | null;
+          transferInstruction: { multiStepCorrelationId?: string } | null;
+        }[];
+      }[];
     };
     const state = new OverlayLedgerState();
     const facts = txs.map((t) => {
@@ -105,16 +126,33 @@ describe('parser on the recorded transactions', () => {
           expect(sum(f!.holdingsCreated.filter((h) => h.lock !== null).map((h) => h.amount)), t.updateId).toBe(sum(lockedCreates));
           expect(sum(f!.holdingsCreated.filter((h) => h.lock === null).map((h) => h.amount)), t.updateId).toBe(sum(unlockedCreates));
           const memos = f!.activities.map((a) => ('memo' in a ? a.memo : null)).filter((m) => m !== null);
-          if (e.label.reason !== undefined && e.label.reason !== null && e.label.type !== 'MergeSplit') expect(memos, t.updateId).toContain(e.label.reason);
+          if (e.label.reason !== undefined && e.label.reason !== null && e.label.type !== 'MergeSplit')
+            expect(memos, t.updateId).toContain(e.label.reason);
           if (e.transferInstruction?.multiStepCorrelationId) {
-            expect(f!.activities.some((a) => a.kind === 'instruction_created' && a.instructionCid === e.transferInstruction!.multiStepCorrelationId)).toBe(true);
+            expect(
+              f!.activities.some(
+                (a) => a.kind === 'instruction_created' && a.instructionCid === e.transferInstruction!.multiStepCorrelationId,
+              ),
+            ).toBe(true);
           }
         }
       }
     });
 
     it('names each transaction', () => {
-      const kinds = facts.map((f) => f.activities.map((a) => (a.kind === 'holdings_changed' ? `${a.kind}:${a.txKind}` : a.kind === 'instruction_closed' ? `${a.kind}:${a.direction}:${a.outcome}` : a.kind === 'instruction_created' ? `${a.kind}:${a.direction}` : a.kind === 'transfer_out' ? `${a.kind}:${a.outcome}` : a.kind)));
+      const kinds = facts.map((f) =>
+        f.activities.map((a) =>
+          a.kind === 'holdings_changed'
+            ? `${a.kind}:${a.txKind}`
+            : a.kind === 'instruction_closed'
+              ? `${a.kind}:${a.direction}:${a.outcome}`
+              : a.kind === 'instruction_created'
+                ? `${a.kind}:${a.direction}`
+                : a.kind === 'transfer_out'
+                  ? `${a.kind}:${a.outcome}`
+                  : a.kind,
+        ),
+      );
       expect(kinds).toEqual([
         ['holdings_changed:mint'], // 60678 mint of 1000 LOAD
         ['transfer_out:pending', 'instruction_created:outgoing'], // 60681 offer of 500 to test-receiver
@@ -124,8 +162,14 @@ describe('parser on the recorded transactions', () => {
         ['holdings_changed:null'], // 60694 burn request locks 1016 (SDK: Lock)
         ['holdings_changed:burn'], // 60697 burn of the locked 1016
       ]);
-      expect(only(facts[4]!, 'instruction_closed')).toMatchObject({ creditedAmount: '400.0000000000', memo: 'send-some-back-phillip', sender: P.utilityReceiver });
-      expect(only(facts[6]!, 'holdings_changed').holdingsDelta).toEqual([{ instrument: { admin: expect.any(String), id: 'LOAD' }, amount: '-1016.0000000000' }]);
+      expect(only(facts[4]!, 'instruction_closed')).toMatchObject({
+        creditedAmount: '400.0000000000',
+        memo: 'send-some-back-phillip',
+        sender: P.utilityReceiver,
+      });
+      expect(only(facts[6]!, 'holdings_changed').holdingsDelta).toEqual([
+        { instrument: { admin: expect.any(String), id: 'LOAD' }, amount: '-1016.0000000000' },
+      ]);
       expect(only(facts[2]!, 'instruction_closed').holdingsDelta[0]?.amount).toBe('-500.0000000000');
     });
 
@@ -139,10 +183,17 @@ describe('parser on the recorded transactions', () => {
         err = e;
       }
       expect(err).toBeInstanceOf(UpdateParseError);
-      expect((err as UpdateParseError).message).toMatch(/update 12206499bd14.* at offset 60681: holding 00f8b370daa6.* is an input of a transfer the treasury sent but is not in the treasury's holdings/);
+      expect((err as UpdateParseError).message).toMatch(
+        /update 12206499bd14.* at offset 60681: holding 00f8b370daa6.* is an input of a transfer the treasury sent but is not in the treasury's holdings/,
+      );
       // lenient mode lists them and leaves the delta unknown rather than wrong
       expect(facts[1]!.unresolvedHoldingCids).toHaveLength(4);
-      expect(only(facts[1]!, 'transfer_out')).toMatchObject({ holdingsDelta: null, fee: null, amount: '500.0000000000', transferInstructionCid: expect.stringMatching(/^00b3396b/) });
+      expect(only(facts[1]!, 'transfer_out')).toMatchObject({
+        holdingsDelta: null,
+        fee: null,
+        amount: '500.0000000000',
+        transferInstructionCid: expect.stringMatching(/^00b3396b/),
+      });
     });
   });
 });
@@ -166,7 +217,15 @@ describe('parser on scripted transactions', () => {
     l.treasuryTransfer({ withdrawalId: 'wd-1', receiver: customer(9), amount: '120', fee: '1.5', kind: '1-step' });
     const facts = parseAll(l);
     const out = only(facts[2]!, 'transfer_out');
-    expect(out).toMatchObject({ memo: 'wd-1', outcome: 'completed', self: false, receiver: customer(9), amount: '120.0000000000', holdingsDelta: '-121.5000000000', fee: '1.5000000000' });
+    expect(out).toMatchObject({
+      memo: 'wd-1',
+      outcome: 'completed',
+      self: false,
+      receiver: customer(9),
+      amount: '120.0000000000',
+      holdingsDelta: '-121.5000000000',
+      fee: '1.5000000000',
+    });
     expect(facts[2]!.holdingsArchived.map((h) => h.amount).sort()).toEqual(['100.0000000000', '50.0000000000']);
     expect(facts[2]!.holdingsCreated.map((h) => h.amount)).toEqual(['28.5000000000']); // change; the customer's holding is not ours
   });
@@ -179,11 +238,28 @@ describe('parser on scripted transactions', () => {
     l.customerDecides(r1.instructionCid!, true);
     l.customerDecides(r2.instructionCid!, false);
     const facts = parseAll(l);
-    expect(only(facts[1]!, 'transfer_out')).toMatchObject({ outcome: 'pending', transferInstructionCid: r1.instructionCid, holdingsDelta: '0.0000000000', fee: null });
+    expect(only(facts[1]!, 'transfer_out')).toMatchObject({
+      outcome: 'pending',
+      transferInstructionCid: r1.instructionCid,
+      holdingsDelta: '0.0000000000',
+      fee: null,
+    });
     expect(only(facts[1]!, 'instruction_created')).toMatchObject({ direction: 'outgoing', memo: 'wd-a', receiver: customer(7) });
     expect(facts[1]!.holdingsCreated.find((h) => h.lock !== null)?.amount).toBe('30.0000000000');
-    expect(only(facts[3]!, 'instruction_closed')).toMatchObject({ direction: 'outgoing', outcome: 'accepted', memo: 'wd-a', fee: null, holdingsDelta: [{ instrument: CC, amount: '-30.0000000000' }] });
-    expect(only(facts[4]!, 'instruction_closed')).toMatchObject({ direction: 'outgoing', outcome: 'rejected', memo: 'wd-b', fee: null, holdingsDelta: [{ instrument: CC, amount: '0.0000000000' }] });
+    expect(only(facts[3]!, 'instruction_closed')).toMatchObject({
+      direction: 'outgoing',
+      outcome: 'accepted',
+      memo: 'wd-a',
+      fee: null,
+      holdingsDelta: [{ instrument: CC, amount: '-30.0000000000' }],
+    });
+    expect(only(facts[4]!, 'instruction_closed')).toMatchObject({
+      direction: 'outgoing',
+      outcome: 'rejected',
+      memo: 'wd-b',
+      fee: null,
+      holdingsDelta: [{ instrument: CC, amount: '0.0000000000' }],
+    });
   });
 
   it('2-step deposit offers: rejected by us, withdrawn by the sender', () => {
@@ -194,7 +270,12 @@ describe('parser on scripted transactions', () => {
     l.withdrawOffer(o2);
     const facts = parseAll(l);
     expect(only(facts[2]!, 'instruction_closed')).toMatchObject({ direction: 'incoming', outcome: 'rejected', creditedAmount: null });
-    expect(only(facts[3]!, 'instruction_closed')).toMatchObject({ direction: 'incoming', outcome: 'withdrawn', memo: null, creditedAmount: null });
+    expect(only(facts[3]!, 'instruction_closed')).toMatchObject({
+      direction: 'incoming',
+      outcome: 'withdrawn',
+      memo: null,
+      creditedAmount: null,
+    });
     expect(facts[3]!.holdingsCreated).toEqual([]);
   });
 
@@ -202,12 +283,24 @@ describe('parser on scripted transactions', () => {
     const l = new ScriptedLedger();
     l.deposit1Step({ sender: customer(1), amount: '100', memo: 'a' });
     const incoming = l.offerDeposit({ sender: customer(2), amount: '5', memo: 'x', executeBeforeMs: 10_000 });
-    const outgoing = l.treasuryTransfer({ withdrawalId: 'wd-x', receiver: customer(3), amount: '7', kind: 'offer', executeBeforeMs: 10_000 })!.instructionCid!;
+    const outgoing = l.treasuryTransfer({
+      withdrawalId: 'wd-x',
+      receiver: customer(3),
+      amount: '7',
+      kind: 'offer',
+      executeBeforeMs: 10_000,
+    })!.instructionCid!;
     l.advance(20_000);
     l.adminExpires(incoming);
     l.adminExpires(outgoing);
     const facts = parseAll(l);
-    expect(only(facts[3]!, 'instruction_closed')).toMatchObject({ instructionCid: incoming, direction: 'incoming', outcome: 'expired', choice: 'TransferOffer_Expire', creditedAmount: null });
+    expect(only(facts[3]!, 'instruction_closed')).toMatchObject({
+      instructionCid: incoming,
+      direction: 'incoming',
+      outcome: 'expired',
+      choice: 'TransferOffer_Expire',
+      creditedAmount: null,
+    });
     const out = only(facts[4]!, 'instruction_closed');
     expect(out).toMatchObject({ instructionCid: outgoing, direction: 'outgoing', outcome: 'expired', memo: 'wd-x' });
     expect(out.holdingsDelta).toEqual([{ instrument: CC, amount: '0.0000000000' }]); // locked 7 archived, 7 back unlocked
@@ -218,7 +311,13 @@ describe('parser on scripted transactions', () => {
     for (let i = 0; i < 3; i++) l.deposit1Step({ sender: customer(1), amount: '10', memo: 'a' });
     l.treasuryTransfer({ withdrawalId: 'merge-1', receiver: TREASURY, amount: '30', fee: '0.1', kind: 'self' });
     const f = parseAll(l)[3]!;
-    expect(only(f, 'transfer_out')).toMatchObject({ self: true, memo: 'merge-1', receiver: TREASURY, holdingsDelta: '-0.1000000000', fee: '0.1000000000' });
+    expect(only(f, 'transfer_out')).toMatchObject({
+      self: true,
+      memo: 'merge-1',
+      receiver: TREASURY,
+      holdingsDelta: '-0.1000000000',
+      fee: '0.1000000000',
+    });
     expect(f.holdingsArchived).toHaveLength(3);
     expect(f.holdingsCreated.map((h) => h.amount)).toEqual(['29.9000000000']);
   });
@@ -229,7 +328,9 @@ describe('parser on scripted transactions', () => {
     l.treasuryTransfer({ withdrawalId: 'w', receiver: customer(2), amount: '5', kind: '1-step' });
     const el = l.elements[1]!;
     const tx = txOf(el);
-    expect(() => parseTransaction(tx, TREASURY, staticLedgerState())).toThrow(new RegExp(`update ${tx.updateId} at offset ${tx.offset}: holding .* is an input of a transfer the treasury sent`));
+    expect(() => parseTransaction(tx, TREASURY, staticLedgerState())).toThrow(
+      new RegExp(`update ${tx.updateId} at offset ${tx.offset}: holding .* is an input of a transfer the treasury sent`),
+    );
   });
 
   it('major-upgrade import: holdings re-created, nobody credited', () => {
@@ -244,29 +345,43 @@ describe('parser on scripted transactions', () => {
   it('a Holding view that failed to compute stops parsing (it might be ours)', () => {
     const l = new ScriptedLedger();
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'a' });
-    const el = structuredClone(l.elements[0]!) as { update: { Transaction: { value: { events: { CreatedEvent?: { interfaceViews: { viewStatus: unknown; viewValue?: unknown }[] } }[] } } } };
+    const el = structuredClone(l.elements[0]!) as {
+      update: {
+        Transaction: { value: { events: { CreatedEvent?: { interfaceViews: { viewStatus: unknown; viewValue?: unknown }[] } }[] } };
+      };
+    };
     const created = el.update.Transaction.value.events.find((e) => e.CreatedEvent)!.CreatedEvent!;
     created.interfaceViews[0]!.viewStatus = { code: 9, message: 'package not vetted' };
     delete created.interfaceViews[0]!.viewValue;
-    expect(() => parseTransaction(txOf(el), TREASURY, staticLedgerState())).toThrow(/Holding view of contract .* failed to compute: status 9 package not vetted/);
+    expect(() => parseTransaction(txOf(el), TREASURY, staticLedgerState())).toThrow(
+      /Holding view of contract .* failed to compute: status 9 package not vetted/,
+    );
   });
 
   it('a malformed token-standard argument stops parsing with the path of the bad field', () => {
     const l = new ScriptedLedger();
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'a' });
     l.treasuryTransfer({ withdrawalId: 'w', receiver: customer(2), amount: '5', kind: '1-step' });
-    const el = structuredClone(l.elements[1]!) as { update: { Transaction: { value: { events: { ExercisedEvent?: { choiceArgument: { transfer: { amount: unknown } } } }[] } } } };
+    const el = structuredClone(l.elements[1]!) as {
+      update: { Transaction: { value: { events: { ExercisedEvent?: { choiceArgument: { transfer: { amount: unknown } } } }[] } } };
+    };
     el.update.Transaction.value.events[0]!.ExercisedEvent!.choiceArgument.transfer.amount = 12.5;
     const state = new OverlayLedgerState();
     state.apply(parseTransaction(txOf(l.elements[0]), TREASURY, state));
-    expect(() => parseTransaction(txOf(el), TREASURY, state)).toThrow(/choice argument of TransferFactory_Transfer \(node 0\) does not match the token standard: transfer\.amount/);
+    expect(() => parseTransaction(txOf(el), TREASURY, state)).toThrow(
+      /choice argument of TransferFactory_Transfer \(node 0\) does not match the token standard: transfer\.amount/,
+    );
   });
 
   it('holdings that only appear (no visible transfer, treasury acted nowhere) are an unattributed deposit', () => {
     const l = new ScriptedLedger();
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'a' });
     // Strip the registry choice: the treasury sees only its new holding, as when it is not an informee of the transfer.
-    const el = structuredClone(l.elements[0]!) as { update: { Transaction: { value: { events: { CreatedEvent?: { viewOwner?: string; interfaceViews: { viewValue: { owner: string } }[] } }[] } } } };
+    const el = structuredClone(l.elements[0]!) as {
+      update: {
+        Transaction: { value: { events: { CreatedEvent?: { viewOwner?: string; interfaceViews: { viewValue: { owner: string } }[] } }[] } };
+      };
+    };
     const v = el.update.Transaction.value;
     v.events = v.events.filter((e) => e.CreatedEvent && e.CreatedEvent.interfaceViews[0]!.viewValue.owner === TREASURY);
     const f = parseTransaction(txOf(el), TREASURY, staticLedgerState());

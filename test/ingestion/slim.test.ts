@@ -19,7 +19,10 @@ describe('slimming a queued transaction', () => {
     const cases: [JsTransaction[], string][] = [
       [l.elements.map((e) => txOf(e)), TREASURY],
       [recordedTransactions('1-step-transfer.json'), P.oneStepTreasury],
-      [[...recordedTransactions('transfer-instruction-create.json'), ...recordedTransactions('transfer-instruction-accept.json')], P.twoStepTreasury],
+      [
+        [...recordedTransactions('transfer-instruction-create.json'), ...recordedTransactions('transfer-instruction-accept.json')],
+        P.twoStepTreasury,
+      ],
       [recordedTransactions('utility-token-transfer.json'), P.utilitySender],
       [recordedTransactions('utility-token-transfer.json'), P.utilityReceiver],
     ];

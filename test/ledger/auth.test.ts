@@ -15,7 +15,8 @@ function tokenEndpoint(responses: (() => Response)[]) {
   return { calls, fetchStub };
 }
 
-const ok = (token: string, expiresIn?: number) => () => Response.json({ access_token: token, token_type: 'Bearer', ...(expiresIn !== undefined ? { expires_in: expiresIn } : {}) });
+const ok = (token: string, expiresIn?: number) => () =>
+  Response.json({ access_token: token, token_type: 'Bearer', ...(expiresIn !== undefined ? { expires_in: expiresIn } : {}) });
 
 /** An unsigned JWT with the given exp (seconds): only its payload is read. */
 function jwtWithExp(exp: number): string {
@@ -34,12 +35,27 @@ describe('ledger auth', () => {
   it('client credentials: form-encoded grant, one fetch for concurrent callers, cached until the refresh margin', async () => {
     let now = 1_000_000;
     const { calls, fetchStub } = tokenEndpoint([ok('t1', 300), ok('t2', 300)]);
-    const p = oauth2ClientCredentials({ tokenUrl: 'https://auth.example/token', clientId: 'cxi', clientSecret: SECRET, audience: 'ledger', scope: 'daml_ledger_api', fetch: fetchStub, now: () => now, refreshMarginMs: 60_000 });
+    const p = oauth2ClientCredentials({
+      tokenUrl: 'https://auth.example/token',
+      clientId: 'cxi',
+      clientSecret: SECRET,
+      audience: 'ledger',
+      scope: 'daml_ledger_api',
+      fetch: fetchStub,
+      now: () => now,
+      refreshMarginMs: 60_000,
+    });
     const [a, b, c] = await Promise.all([p.getToken(), p.getToken(), p.getToken()]);
     expect([a, b, c]).toEqual(['t1', 't1', 't1']);
     expect(calls).toHaveLength(1);
     const form = new URLSearchParams(calls[0]!.body);
-    expect(Object.fromEntries(form)).toEqual({ grant_type: 'client_credentials', client_id: 'cxi', client_secret: SECRET, audience: 'ledger', scope: 'daml_ledger_api' });
+    expect(Object.fromEntries(form)).toEqual({
+      grant_type: 'client_credentials',
+      client_id: 'cxi',
+      client_secret: SECRET,
+      audience: 'ledger',
+      scope: 'daml_ledger_api',
+    });
     now += 239_000; // 1 s before the refresh point (300 s − 60 s)
     expect(await p.getToken()).toBe('t1');
     now += 2_000; // inside the margin: refreshed before expiry
@@ -51,7 +67,13 @@ describe('ledger auth', () => {
     let now = 1_700_000_000_000;
     const first = jwtWithExp(now / 1000 + 30);
     const { calls, fetchStub } = tokenEndpoint([ok(first), ok('t2', 600), ok('t3', 600)]);
-    const p = oauth2ClientCredentials({ tokenUrl: 'https://auth.example/token', clientId: 'cxi', clientSecret: SECRET, fetch: fetchStub, now: () => now });
+    const p = oauth2ClientCredentials({
+      tokenUrl: 'https://auth.example/token',
+      clientId: 'cxi',
+      clientSecret: SECRET,
+      fetch: fetchStub,
+      now: () => now,
+    });
     expect(await p.getToken()).toBe(first);
     // 30 s lifetime from exp: the 60 s margin is capped at half of it, refresh after 15 s
     now += 14_000;

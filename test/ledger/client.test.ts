@@ -86,7 +86,11 @@ describe('ledger HTTP client', () => {
       clientSecret: 's',
       fetch: (async () => Response.json({ access_token: `oauth-${++n}`, expires_in: 3600 })) as typeof fetch,
     });
-    stub.routes.set('GET /v2/state/ledger-end', (req, _b, res) => (req.headers.authorization === 'Bearer oauth-2' ? json(res, 200, { offset: 7 }) : json(res, 401, cantonError('UNAUTHENTICATED', 6, 16))));
+    stub.routes.set('GET /v2/state/ledger-end', (req, _b, res) =>
+      req.headers.authorization === 'Bearer oauth-2'
+        ? json(res, 200, { offset: 7 })
+        : json(res, 401, cantonError('UNAUTHENTICATED', 6, 16)),
+    );
     const c = new LedgerReadClient(new LedgerHttp({ baseUrl: stub.url, auth }));
     expect(await c.ledgerEnd()).toBe(7);
     expect(stub.requests.map((r) => r.headers.authorization)).toEqual(['Bearer oauth-1', 'Bearer oauth-2']);
@@ -97,27 +101,37 @@ describe('ledger HTTP client', () => {
     l.deposit1Step({ sender: customer(1), amount: '1', memo: 'm' });
     l.checkpoint();
     stub.routes.set('POST /v2/updates', (_req, _b, res) => json(res, 200, l.elements));
-    const els = await client().updates({ beginExclusive: 0, updateFormat: treasuryUpdateFormat(TREASURY) }, { limit: 500, streamIdleTimeoutMs: 300 });
+    const els = await client().updates(
+      { beginExclusive: 0, updateFormat: treasuryUpdateFormat(TREASURY) },
+      { limit: 500, streamIdleTimeoutMs: 300 },
+    );
     expect(els.map((e) => Object.keys(e.update)[0])).toEqual(['Transaction', 'OffsetCheckpoint']);
     const q = new URL(stub.requests[0]!.url, 'http://x').searchParams;
     expect([q.get('limit'), q.get('stream_idle_timeout_ms')]).toEqual(['200', '300']);
-    expect(JSON.parse(stub.requests[0]!.body)).toMatchObject({ beginExclusive: 0, updateFormat: { includeTransactions: { transactionShape: 'TRANSACTION_SHAPE_LEDGER_EFFECTS' } } });
+    expect(JSON.parse(stub.requests[0]!.body)).toMatchObject({
+      beginExclusive: 0,
+      updateFormat: { includeTransactions: { transactionShape: 'TRANSACTION_SHAPE_LEDGER_EFFECTS' } },
+    });
 
     const bad = structuredClone(l.elements[0]) as { update: { Transaction: { value: Record<string, unknown> } } };
     delete bad.update.Transaction.value['recordTime'];
     stub.routes.set('POST /v2/updates', (_req, _b, res) => json(res, 200, [bad]));
-    const e = await client().updates({ beginExclusive: 0, updateFormat: treasuryUpdateFormat(TREASURY) }).catch((x: unknown) => x);
+    const e = await client()
+      .updates({ beginExclusive: 0, updateFormat: treasuryUpdateFormat(TREASURY) })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LedgerDecodeError);
     expect((e as Error).message).toMatch(/updateId=1220\w+ offset=\d+: update\.Transaction\.value\.recordTime/);
   });
 
-  it('an answer over its size limit fails that call (RESPONSE_TOO_LARGE, not retried); a registry\'s limit is a few MB', async () => {
+  it("an answer over its size limit fails that call (RESPONSE_TOO_LARGE, not retried); a registry's limit is a few MB", async () => {
     stub.routes.set('GET /v2/state/ledger-end', (_req, _b, res) => json(res, 200, { offset: 1, padding: 'x'.repeat(2 << 20) }));
     const small = new LedgerReadClient(new LedgerHttp({ baseUrl: stub.url, auth: staticToken('t'), maxResponseBytes: 1 << 20 }));
     expect(await errorOf(small.ledgerEnd())).toMatchObject({ code: 'RESPONSE_TOO_LARGE', retryable: false, status: 200 });
     expect(await client().ledgerEnd()).toBe(1); // 2 MB is within the default
 
-    stub.routes.set('POST /registry/transfer-instruction/v1/transfer-factory', (_req, _b, res) => json(res, 200, { factoryId: '00ab', padding: 'x'.repeat(5 << 20) }));
+    stub.routes.set('POST /registry/transfer-instruction/v1/transfer-factory', (_req, _b, res) =>
+      json(res, 200, { factoryId: '00ab', padding: 'x'.repeat(5 << 20) }),
+    );
     const registry = new RegistryClient({ baseUrl: stub.url, policy: TEST_REGISTRY_POLICY });
     const e = await errorOf(registry.transferFactory({}));
     expect(e).toMatchObject({ code: 'RESPONSE_TOO_LARGE', retryable: false });
@@ -133,14 +147,20 @@ describe('ledger HTTP client', () => {
       json(res, 200, l.elements.slice(0, limit));
     });
     const lowered: number[] = [];
-    const c = new LedgerReadClient(new LedgerHttp({ baseUrl: stub.url, auth: staticToken('t') }), { pageSize: 8, maxPageBytes: one * 3, onPageSizeLowered: ({ to }) => lowered.push(to) });
+    const c = new LedgerReadClient(new LedgerHttp({ baseUrl: stub.url, auth: staticToken('t') }), {
+      pageSize: 8,
+      maxPageBytes: one * 3,
+      onPageSizeLowered: ({ to }) => lowered.push(to),
+    });
     const els = await c.updates({ beginExclusive: 0, updateFormat: treasuryUpdateFormat(TREASURY) });
     expect(els).toHaveLength(2);
     expect(lowered).toEqual([4, 2]);
   });
 
   it('events-by-contract-id: 404 means not visible to us', async () => {
-    stub.routes.set('POST /v2/events/events-by-contract-id', (_req, _b, res) => json(res, 404, cantonError('CONTRACT_EVENTS_NOT_FOUND', 11, 5)));
+    stub.routes.set('POST /v2/events/events-by-contract-id', (_req, _b, res) =>
+      json(res, 404, cantonError('CONTRACT_EVENTS_NOT_FOUND', 11, 5)),
+    );
     expect(await client().eventsByContractId('00ab', { filtersByParty: { [TREASURY]: {} } })).toBeUndefined();
   });
 });

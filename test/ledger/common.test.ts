@@ -18,7 +18,12 @@ import {
 
 describe('Timestamp', () => {
   it('accepts the precisions Canton emits and keeps the string', () => {
-    for (const ts of ['1970-01-01T00:01:00Z', '1970-01-01T00:01:00.000145Z', '2025-10-14T11:29:57.439Z', '2026-05-01T10:00:00.123456789+02:00']) {
+    for (const ts of [
+      '1970-01-01T00:01:00Z',
+      '1970-01-01T00:01:00.000145Z',
+      '2025-10-14T11:29:57.439Z',
+      '2026-05-01T10:00:00.123456789+02:00',
+    ]) {
       expect(Timestamp.parse(ts)).toBe(ts);
     }
   });
@@ -45,10 +50,14 @@ describe('Timestamp', () => {
 
   it('agrees with Date to the millisecond for any instant', () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }), fc.integer({ min: 0, max: 999 }), (d, micros) => {
-        const iso = d.toISOString().replace('Z', `${String(micros).padStart(3, '0')}Z`);
-        expect(timestampToMicros(iso)).toBe(BigInt(d.getTime()) * 1000n + BigInt(micros));
-      }),
+      fc.property(
+        fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }),
+        fc.integer({ min: 0, max: 999 }),
+        (d, micros) => {
+          const iso = d.toISOString().replace('Z', `${String(micros).padStart(3, '0')}Z`);
+          expect(timestampToMicros(iso)).toBe(BigInt(d.getTime()) * 1000n + BigInt(micros));
+        },
+      ),
     );
   });
 });
@@ -118,7 +127,12 @@ describe('small oneOfs', () => {
   });
 
   it('Signature enums reject typos the spec would let through', () => {
-    const sig = { format: 'SIGNATURE_FORMAT_CONCAT', signature: 'AA==', signedBy: '1220ab', signingAlgorithmSpec: 'SIGNING_ALGORITHM_SPEC_ED25519' };
+    const sig = {
+      format: 'SIGNATURE_FORMAT_CONCAT',
+      signature: 'AA==',
+      signedBy: '1220ab',
+      signingAlgorithmSpec: 'SIGNING_ALGORITHM_SPEC_ED25519',
+    };
     expect(Signature.safeParse(sig).success).toBe(true);
     expect(Signature.safeParse({ ...sig, format: 'CONCAT' }).success).toBe(false);
     expect(Signature.safeParse({ ...sig, signingAlgorithmSpec: 'ED25519' }).success).toBe(false);

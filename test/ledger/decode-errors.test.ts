@@ -51,9 +51,7 @@ describe('missing required fields are reported at their full path', () => {
     (field) => {
       const u = recorded('transfer-instruction-create.json');
       delete (eventAt(u, 0)['CreatedEvent'] as Json)[field];
-      expect(paths(JsGetUpdatesResponse.safeParse(u))).toEqual([
-        `update.Transaction.value.events.0.CreatedEvent.${field}`,
-      ]);
+      expect(paths(JsGetUpdatesResponse.safeParse(u))).toEqual([`update.Transaction.value.events.0.CreatedEvent.${field}`]);
     },
   );
 
@@ -93,7 +91,9 @@ describe('oneOf decoding', () => {
     const r = JsGetUpdatesResponse.safeParse({ update: { FutureThing: { value: {} } } });
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.path).toEqual(['update']);
-    expect(r.error?.issues[0]?.message).toContain('expected exactly one of [Transaction, Reassignment, OffsetCheckpoint, TopologyTransaction]');
+    expect(r.error?.issues[0]?.message).toContain(
+      'expected exactly one of [Transaction, Reassignment, OffsetCheckpoint, TopologyTransaction]',
+    );
     expect(r.error?.issues[0]?.message).toContain('FutureThing');
   });
 

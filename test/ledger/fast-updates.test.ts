@@ -16,12 +16,22 @@ const load = (f: string): unknown => JSON.parse(readFileSync(RECORDED + f, 'utf8
 
 function elements(): { name: string; json: unknown }[] {
   const out: { name: string; json: unknown }[] = [];
-  for (const f of ['1-step-transfer.json', 'transfer-instruction-create.json', 'transfer-instruction-accept.json']) out.push({ name: f, json: load(f) });
+  for (const f of ['1-step-transfer.json', 'transfer-instruction-create.json', 'transfer-instruction-accept.json'])
+    out.push({ name: f, json: load(f) });
   const list = load('utility-token-transfer.json') as unknown[];
   list.forEach((json, i) => out.push({ name: `utility-token-transfer.json[${i}]`, json }));
   out.push({
     name: 'checkpoint',
-    json: { update: { OffsetCheckpoint: { value: { offset: 12, synchronizerTimes: [{ synchronizerId: 'global-domain::1220ab', recordTime: '2025-10-14T11:29:19.916535Z' }] } } } },
+    json: {
+      update: {
+        OffsetCheckpoint: {
+          value: {
+            offset: 12,
+            synchronizerTimes: [{ synchronizerId: 'global-domain::1220ab', recordTime: '2025-10-14T11:29:19.916535Z' }],
+          },
+        },
+      },
+    },
   });
   out.push({ name: 'bare checkpoint', json: { update: { OffsetCheckpoint: { value: { offset: 0 } } } } });
   return out;
@@ -30,7 +40,8 @@ function elements(): { name: string; json: unknown }[] {
 /** Deep equality that also compares key order and tells an absent key from one holding undefined. */
 function sameValue(a: unknown, b: unknown, path = '$'): string | undefined {
   if (a === b) return undefined;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return Object.is(a, b) ? undefined : `${path}: ${String(a)} ≠ ${String(b)}`;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null)
+    return Object.is(a, b) ? undefined : `${path}: ${String(a)} ≠ ${String(b)}`;
   if (Array.isArray(a) !== Array.isArray(b)) return `${path}: array vs object`;
   const ka = Object.keys(a);
   const kb = Object.keys(b);
@@ -42,7 +53,23 @@ function sameValue(a: unknown, b: unknown, path = '$'): string | undefined {
   return undefined;
 }
 
-const REPLACEMENTS: readonly unknown[] = [null, '', 'x', 'a:b:c', '2025-10-14T11:29:19Z', '2025-13-45T11:29:19Z', 0, -1, 1.5, 2 ** 31, 2 ** 53, true, [], {}, [null]];
+const REPLACEMENTS: readonly unknown[] = [
+  null,
+  '',
+  'x',
+  'a:b:c',
+  '2025-10-14T11:29:19Z',
+  '2025-13-45T11:29:19Z',
+  0,
+  -1,
+  1.5,
+  2 ** 31,
+  2 ** 53,
+  true,
+  [],
+  {},
+  [null],
+];
 const DELETE = Symbol('delete');
 const STRAY = Symbol('stray key');
 
@@ -97,7 +124,8 @@ describe('fastParseUpdate', () => {
       if (fast === undefined) continue;
       answered++;
       const zod = JsGetUpdatesResponse.safeParse(m);
-      if (!zod.success) throw new Error(`fast path accepted what the schema rejects: ${JSON.stringify(m).slice(0, 300)}: ${zod.error.message}`);
+      if (!zod.success)
+        throw new Error(`fast path accepted what the schema rejects: ${JSON.stringify(m).slice(0, 300)}: ${zod.error.message}`);
       const d = sameValue(fast, zod.data);
       if (d !== undefined) throw new Error(`fast path differs from the schema at ${d}`);
     }

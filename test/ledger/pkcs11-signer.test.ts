@@ -85,16 +85,28 @@ describe.skipIf(skipWithoutSoftHsm('PKCS#11 signer tests'))('PKCS#11 treasury si
       }
       throw new Error('expected a SigningKeyError');
     };
-    expect(failure(() => open(c, other))).toMatch(new RegExp(`the HSM key pkcs11:token=main;object=treasury;type=private has fingerprint 1220[0-9a-f]{64}, but treasury party ${other} belongs to namespace 1220c+: wrong key or token`));
+    expect(failure(() => open(c, other))).toMatch(
+      new RegExp(
+        `the HSM key pkcs11:token=main;object=treasury;type=private has fingerprint 1220[0-9a-f]{64}, but treasury party ${other} belongs to namespace 1220c+: wrong key or token`,
+      ),
+    );
     // A token nobody in this process is logged in to (PKCS#11 logins belong to the application).
     const wrongPin = await hsm.signerConfig({ token: 'empty', keyLabel: 'treasury', pin: '999999' });
-    expect(failure(() => open(wrongPin))).toMatch(/HSM \(.*libsofthsm2.so, token "empty"\): opening a logged-in session: the HSM refused the PIN \(CKR_PIN_INCORRECT\)/);
+    expect(failure(() => open(wrongPin))).toMatch(
+      /HSM \(.*libsofthsm2.so, token "empty"\): opening a logged-in session: the HSM refused the PIN \(CKR_PIN_INCORRECT\)/,
+    );
     expect(failure(() => open({ ...c, token: { label: 'nope' } }))).toMatch(/no token labelled "nope" is present/);
     expect(failure(() => open({ ...c, token: { slot: 123456 } }))).toMatch(/no token present in slot 123456/);
-    expect(failure(() => open({ ...c, key: { label: 'other' } }))).toMatch(/token "main" has no Ed25519 private key with label "other" \(generate one: cxi treasury keygen\)/);
+    expect(failure(() => open({ ...c, key: { label: 'other' } }))).toMatch(
+      /token "main" has no Ed25519 private key with label "other" \(generate one: cxi treasury keygen\)/,
+    );
     expect(failure(() => open({ ...c, token: { label: 'empty' } }))).toMatch(/has no Ed25519 private key/);
-    expect(failure(() => open({ ...c, modulePath: '/nonexistent/libpkcs11.so' }))).toMatch(/cannot load the PKCS#11 library \/nonexistent\/libpkcs11.so \(TREASURY_PKCS11_MODULE\)/);
-    expect(failure(() => open({ ...c, pin: { file: `${hsm.dir}/no-pin-file` } }))).toMatch(/cannot read the HSM PIN file .*no-pin-file: ENOENT/);
+    expect(failure(() => open({ ...c, modulePath: '/nonexistent/libpkcs11.so' }))).toMatch(
+      /cannot load the PKCS#11 library \/nonexistent\/libpkcs11.so \(TREASURY_PKCS11_MODULE\)/,
+    );
+    expect(failure(() => open({ ...c, pin: { file: `${hsm.dir}/no-pin-file` } }))).toMatch(
+      /cannot read the HSM PIN file .*no-pin-file: ENOENT/,
+    );
   });
 
   it('replaces a lost session by itself: the next signature is made on a new one', async () => {

@@ -90,7 +90,12 @@ describe('refusing what cannot be read', () => {
     expect(refusal(() => decodePreparedTransaction('not base64 !')).message).toBe('preparedTransaction is not valid base64');
     // Node's decoder would skip or accept these; only canonical, padded, standard base64 passes.
     const text = Buffer.from(good).toString('base64');
-    for (const bad of [`${text}\n`, text.replace(/=+$/, ''), text.replace(/\+/g, '-').replace(/\//g, '_'), `${text.slice(0, 8)} ${text.slice(8)}`]) {
+    for (const bad of [
+      `${text}\n`,
+      text.replace(/=+$/, ''),
+      text.replace(/\+/g, '-').replace(/\//g, '_'),
+      `${text.slice(0, 8)} ${text.slice(8)}`,
+    ]) {
       if (bad === text) continue;
       expect(refusal(() => decodePreparedTransaction(bad)).message).toBe('preparedTransaction is not valid base64');
     }
@@ -114,14 +119,17 @@ describe('refusing what cannot be read', () => {
     expect(refusal(() => preparedTransactionFromProtoJson(withExtra)).message).toMatch(/unknown field "surprise"/);
     const badScalar = { ...json, metadata: { ...(json['metadata'] as object), mediator_group: 'zero' } };
     expect(refusal(() => preparedTransactionFromProtoJson(badScalar)).message).toMatch(/mediator_group: expected an integer/);
-    const twoKinds = { transaction: { version: '2.1', roots: ['0'], nodes: [{ node_id: '0', v1: { rollback: { children: [] }, fetch: {} } }] } };
+    const twoKinds = {
+      transaction: { version: '2.1', roots: ['0'], nodes: [{ node_id: '0', v1: { rollback: { children: [] }, fetch: {} } }] },
+    };
     expect(refusal(() => preparedTransactionFromProtoJson(twoKinds)).message).toMatch(/more than one of/);
   });
 
   it('accepts lowerCamelCase protobuf-JSON keys', () => {
     const camel = JSON.parse(
-      JSON.stringify(preparedTransactionToProtoJson(sampleTransfer())).replace(/"([a-z]+(?:_[a-z0-9]+)+)":/g, (_m, k: string) =>
-        `"${k.replace(/_([a-z0-9])/g, (_x, c: string) => c.toUpperCase())}":`,
+      JSON.stringify(preparedTransactionToProtoJson(sampleTransfer())).replace(
+        /"([a-z]+(?:_[a-z0-9]+)+)":/g,
+        (_m, k: string) => `"${k.replace(/_([a-z0-9])/g, (_x, c: string) => c.toUpperCase())}":`,
       ),
     ) as unknown;
     expect(preparedTransactionFromProtoJson(camel)).toEqual(sampleTransfer());

@@ -58,7 +58,14 @@ const COVERED: [string, (tx: PreparedTransaction) => void][] = [
   ['exercise result removed', (tx) => void delete root(tx).exerciseResult],
   ['exercise choice observers', (tx) => void archive3(tx).choiceObservers.pop()],
   ['exercise children order', (tx) => void root(tx).children.reverse()],
-  ['exercise child dropped', (tx) => void (root(tx).children = root(tx).children.slice(0, -1), (tx.transaction.nodes = tx.transaction.nodes.filter((n) => n.nodeId !== '6')))],
+  [
+    'exercise child dropped',
+    (tx) =>
+      void (
+        (root(tx).children = root(tx).children.slice(0, -1)),
+        (tx.transaction.nodes = tx.transaction.nodes.filter((n) => n.nodeId !== '6'))
+      ),
+  ],
   ['fetch contract id', (tx) => void (fetch1(tx).contractId = '00' + 'ee'.repeat(32))],
   ['fetch acting parties', (tx) => void (fetch1(tx).actingParties = [])],
   ['fetch interface id removed', (tx) => void delete fetch1(tx).interfaceId],
@@ -67,7 +74,7 @@ const COVERED: [string, (tx: PreparedTransaction) => void][] = [
   ['create contract id', (tx) => void (create4(tx).contractId = '00' + 'ee'.repeat(32))],
   ['create seed removed', (tx) => void (tx.transaction.nodeSeeds = tx.transaction.nodeSeeds.filter((s) => s.nodeId !== 4))],
   ['create stakeholders', (tx) => void create4(tx).stakeholders.pop()],
-  ['rollback child moved out', (tx) => void (node(tx, '5', 'rollback').children = [], root(tx).children.push('7'))],
+  ['rollback child moved out', (tx) => void ((node(tx, '5', 'rollback').children = []), root(tx).children.push('7'))],
   ['act as', (tx) => void (tx.metadata.submitterInfo.actAs = ['mallory::1220'])],
   ['command id', (tx) => void (tx.metadata.submitterInfo.commandId = 'other')],
   ['transaction uuid', (tx) => void (tx.metadata.transactionUuid = '00000000-0000-0000-0000-000000000000')],
@@ -86,7 +93,13 @@ const NOT_COVERED: [string, (tx: PreparedTransaction) => void][] = [
   ['max record time (signed only from scheme V3)', (tx) => void (tx.metadata.maxRecordTime = 1n)],
   ['max record time unset', (tx) => void delete tx.metadata.maxRecordTime],
   ['input contract event blob', (tx) => void (tx.metadata.inputContracts[0]!.eventBlob = Uint8Array.of(9))],
-  ['global key mapping', (tx) => void tx.metadata.globalKeyMapping.push({ key: { templateId: root(tx).templateId, packageName: 'p', key: v.unit(), hash: new Uint8Array(32) } })],
+  [
+    'global key mapping',
+    (tx) =>
+      void tx.metadata.globalKeyMapping.push({
+        key: { templateId: root(tx).templateId, packageName: 'p', key: v.unit(), hash: new Uint8Array(32) },
+      }),
+  ],
   ['order of the node list', (tx) => void tx.transaction.nodes.reverse()],
   ['order of the seed list', (tx) => void tx.transaction.nodeSeeds.reverse()],
   ['seed of a fetch node', (tx) => void tx.transaction.nodeSeeds.push({ nodeId: 1, seed: new Uint8Array(32) })],
@@ -153,7 +166,11 @@ describe('hashing scheme V2 properties', () => {
 
 describe('refuses transactions it cannot hash safely', () => {
   const cases: [string, (tx: PreparedTransaction) => void, RegExp][] = [
-    ['an exercise without a seed', (tx) => void (tx.transaction.nodeSeeds = tx.transaction.nodeSeeds.filter((s) => s.nodeId !== 0)), /exercise node 0 has no seed/],
+    [
+      'an exercise without a seed',
+      (tx) => void (tx.transaction.nodeSeeds = tx.transaction.nodeSeeds.filter((s) => s.nodeId !== 0)),
+      /exercise node 0 has no seed/,
+    ],
     ['a seed that is not 32 bytes', (tx) => void (tx.transaction.nodeSeeds[0]!.seed = new Uint8Array(31)), /not 32/],
     ['a missing child', (tx) => void root(tx).children.push('99'), /"99" is referenced but missing/],
     ['a cycle', (tx) => void archive3(tx).children.push('0'), /referenced more than once/],

@@ -105,7 +105,11 @@ describe('the recorded prepare example (protobuf-JSON of a PreparedTransaction)'
     expect(s.roots).toEqual([
       expect.objectContaining({
         kind: 'create',
-        templateId: { packageId: '2a38b963f6abf45b76c702f9700bfd9060555872af915ef7f8f68795e2c831bd', moduleName: 'Canton.Internal.Ping', entityName: 'Ping' },
+        templateId: {
+          packageId: '2a38b963f6abf45b76c702f9700bfd9060555872af915ef7f8f68795e2c831bd',
+          moduleName: 'Canton.Internal.Ping',
+          entityName: 'Ping',
+        },
         argument: {
           id: 'ping_id',
           initiator: 'operator::1220d44fc1c3ba0b5bdf7b956ee71bc94ebe2d23258dc268fdf0824fbaeff2c61424',

@@ -51,7 +51,13 @@ describe('damlValueToJson: every Value kind in the JSON Ledger API encoding', ()
   it('refuses unlabelled record fields and duplicate keys', () => {
     expect(() => damlValueToJson({ kind: 'record', fields: [{ label: '', value: v.unit() }] })).toThrow(/without a label/);
     expect(() =>
-      damlValueToJson({ kind: 'textMap', entries: [{ key: 'a', value: v.unit() }, { key: 'a', value: v.unit() }] }),
+      damlValueToJson({
+        kind: 'textMap',
+        entries: [
+          { key: 'a', value: v.unit() },
+          { key: 'a', value: v.unit() },
+        ],
+      }),
     ).toThrow(/duplicate/);
   });
 });
@@ -119,7 +125,12 @@ describe('jsonToDamlValue: typed conversion from Daml-LF JSON', () => {
 
 describe('time helpers', () => {
   it('converts micros and ISO both ways without losing microseconds', () => {
-    for (const iso of ['1970-01-01T00:00:00.000000Z', '0001-01-01T00:00:00.000000Z', '9999-12-31T23:59:59.999999Z', '2026-05-01T10:10:00.000001Z']) {
+    for (const iso of [
+      '1970-01-01T00:00:00.000000Z',
+      '0001-01-01T00:00:00.000000Z',
+      '9999-12-31T23:59:59.999999Z',
+      '2026-05-01T10:10:00.000001Z',
+    ]) {
       expect(microsToIso(isoToMicros(iso))).toBe(iso);
     }
     expect(isoToMicros('2026-05-01T12:10:00+02:00')).toBe(isoToMicros('2026-05-01T10:10:00Z'));

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryAuthConfig } from '../../src/config.js';
 import { staticToken } from '../../src/ledger/auth.js';
 import { LedgerApiError } from '../../src/ledger/http.js';
-import { createRegistryTokens, describeRegistryAuth, isRegistryUrlWithin, RegistryAuthError, type RegistryAuth } from '../../src/ledger/registry-auth.js';
+import {
+  createRegistryTokens,
+  describeRegistryAuth,
+  isRegistryUrlWithin,
+  RegistryAuthError,
+  type RegistryAuth,
+} from '../../src/ledger/registry-auth.js';
 import { RegistryClient } from '../../src/ledger/registry-client.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/start.js';
 import { TEST_REGISTRY_POLICY } from '../support/registry-policy.js';
@@ -28,10 +34,16 @@ function recordingFetch() {
         const token = nextToken;
         nextToken = undefined;
         issued.push(token);
-        return new Response(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 3600 }), { status: 200, headers: { 'content-type': 'application/json' } });
+        return new Response(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 3600 }), {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        });
       }
       const res = await fetch(input, init);
-      const body = (await res.clone().json().catch(() => ({}))) as { access_token?: string };
+      const body = (await res
+        .clone()
+        .json()
+        .catch(() => ({}))) as { access_token?: string };
       if (body.access_token) issued.push(body.access_token);
       return res;
     }
@@ -72,9 +84,21 @@ describe('registry auth against a registry that wants a JWT', () => {
   const config = (extra: Partial<RegistryAuthConfig> = {}): RegistryAuthConfig => ({
     credentials: {
       'static-proxy': { auth: { kind: 'static', token: staticProxyToken }, registryUrls: undefined },
-      'oauth-proxy': { auth: { kind: 'oauth2', tokenUrl: sb.oauth.tokenUrl, clientId: 'registry-reader', clientSecret: 'registry-reader-secret', audience: sb.oauth.audience }, registryUrls: [registryUrl] },
+      'oauth-proxy': {
+        auth: {
+          kind: 'oauth2',
+          tokenUrl: sb.oauth.tokenUrl,
+          clientId: 'registry-reader',
+          clientSecret: 'registry-reader-secret',
+          audience: sb.oauth.audience,
+        },
+        registryUrls: [registryUrl],
+      },
       wrong: { auth: { kind: 'static', token: 'not-a-token-the-registry-accepts' }, registryUrls: undefined },
-      'bad-client': { auth: { kind: 'oauth2', tokenUrl: sb.oauth.tokenUrl, clientId: 'registry-reader', clientSecret: 'a-wrong-client-secret' }, registryUrls: undefined },
+      'bad-client': {
+        auth: { kind: 'oauth2', tokenUrl: sb.oauth.tokenUrl, clientId: 'registry-reader', clientSecret: 'a-wrong-client-secret' },
+        registryUrls: undefined,
+      },
     },
     ledgerAuthUrls: undefined,
     ...extra,
@@ -83,7 +107,13 @@ describe('registry auth against a registry that wants a JWT', () => {
   function clientFor(auth: RegistryAuth, rec: ReturnType<typeof recordingFetch>, ledger = staticToken(ledgerToken), cfg = config()) {
     const tokens = createRegistryTokens({ config: cfg, ledger, oauth: { fetch: rec.fetch } });
     const provider = tokens.provider(auth, registryUrl);
-    return new RegistryClient({ baseUrl: registryUrl, ...(provider ? { auth: provider } : {}), authContext: `instrument ${admin}/Amulet, registry auth ${describeRegistryAuth(auth)}`, policy: TEST_REGISTRY_POLICY, fetch: rec.fetch });
+    return new RegistryClient({
+      baseUrl: registryUrl,
+      ...(provider ? { auth: provider } : {}),
+      authContext: `instrument ${admin}/Amulet, registry auth ${describeRegistryAuth(auth)}`,
+      policy: TEST_REGISTRY_POLICY,
+      fetch: rec.fetch,
+    });
   }
 
   it('mode ledger sends the Ledger API token; a static credential sends its token', async () => {
@@ -96,20 +126,30 @@ describe('registry auth against a registry that wants a JWT', () => {
 
   it("mode none sends no Authorization header and gets the registry's 401 as a clear, final error", async () => {
     const rec = recordingFetch();
-    const e = await clientFor({ mode: 'none' }, rec).info().catch((x: unknown) => x);
+    const e = await clientFor({ mode: 'none' }, rec)
+      .info()
+      .catch((x: unknown) => x);
     expect(rec.sent).toEqual([{ url: `${registryUrl}/registry/metadata/v1/info`, authorization: null }]);
     expect(e).toBeInstanceOf(LedgerApiError);
     expect(e).toMatchObject({ status: 401, code: 'REGISTRY_UNAUTHORIZED', retryable: false });
-    expect((e as Error).message).toContain(`HTTP 401 (instrument ${admin}/Amulet, registry auth none): the registry requires a bearer token: set the instrument's registryAuth`);
+    expect((e as Error).message).toContain(
+      `HTTP 401 (instrument ${admin}/Amulet, registry auth none): the registry requires a bearer token: set the instrument's registryAuth`,
+    );
     // What the registry wrote stays out of the message (it reaches API callers): the call and the status say enough.
     expect((e as Error).message).not.toContain('The resource requires authentication');
   });
 
   it('a token the registry refuses is a final error that names the auth, not the token', async () => {
     const rec = recordingFetch();
-    const e = (await clientFor({ mode: 'credential', credential: 'wrong' }, rec).info().catch((x: unknown) => x)) as LedgerApiError;
+    const e = (await clientFor({ mode: 'credential', credential: 'wrong' }, rec)
+      .info()
+      .catch((x: unknown) => x)) as LedgerApiError;
     expect(e).toMatchObject({ status: 401, code: 'REGISTRY_UNAUTHORIZED', retryable: false });
-    expect(e.message).toMatch(new RegExp(`HTTP 401 \\(instrument ${admin}/Amulet, registry auth credential "wrong"\\): the registry did not accept the token sent$`));
+    expect(e.message).toMatch(
+      new RegExp(
+        `HTTP 401 \\(instrument ${admin}/Amulet, registry auth credential "wrong"\\): the registry did not accept the token sent$`,
+      ),
+    );
     expect(e.message).not.toContain('not-a-token-the-registry-accepts');
     expect(rec.sent).toHaveLength(1); // a static token cannot improve: no second try
   });
@@ -139,29 +179,46 @@ describe('registry auth against a registry that wants a JWT', () => {
 
   it('OAuth2: a token endpoint that refuses the client is an error naming the client, not its secret', async () => {
     const rec = recordingFetch();
-    const e = (await clientFor({ mode: 'credential', credential: 'bad-client' }, rec).info().catch((x: unknown) => x)) as LedgerApiError;
+    const e = (await clientFor({ mode: 'credential', credential: 'bad-client' }, rec)
+      .info()
+      .catch((x: unknown) => x)) as LedgerApiError;
     expect(e).toMatchObject({ code: 'AUTH_TOKEN', status: 401, retryable: false });
-    expect(e.message).toMatch(/cannot obtain an access token: OAuth2 token endpoint .* answered 401 \(invalid_client\) for client registry-reader/);
+    expect(e.message).toMatch(
+      /cannot obtain an access token: OAuth2 token endpoint .* answered 401 \(invalid_client\) for client registry-reader/,
+    );
     expect(e.message).not.toContain('a-wrong-client-secret');
     expect(rec.sent).toEqual([]); // nothing went to the registry
   });
 
   it('refuses an unknown credential, a URL a token is not bound to, and mode ledger without a ledger', () => {
-    const tokens = createRegistryTokens({ config: config({ ledgerAuthUrls: ['https://validator.example.com/api/validator/v0/scan-proxy'] }), ledger: staticToken(ledgerToken) });
+    const tokens = createRegistryTokens({
+      config: config({ ledgerAuthUrls: ['https://validator.example.com/api/validator/v0/scan-proxy'] }),
+      ledger: staticToken(ledgerToken),
+    });
     expect(tokens.credentialNames).toEqual(['bad-client', 'oauth-proxy', 'static-proxy', 'wrong']);
     expect(tokens.problem({ mode: 'credential', credential: 'nope' }, registryUrl)).toMatchObject({
       field: 'registryAuth.credential',
-      message: 'unknown registry credential "nope": REGISTRY_CREDENTIALS does not define it (it defines "bad-client", "oauth-proxy", "static-proxy", "wrong")',
+      message:
+        'unknown registry credential "nope": REGISTRY_CREDENTIALS does not define it (it defines "bad-client", "oauth-proxy", "static-proxy", "wrong")',
     });
     expect(() => tokens.provider({ mode: 'credential', credential: 'nope' }, registryUrl)).toThrow(RegistryAuthError);
     // oauth-proxy may only go to the double's registry.
     expect(tokens.problem({ mode: 'credential', credential: 'oauth-proxy' }, registryUrl)).toBeUndefined();
-    expect(tokens.problem({ mode: 'credential', credential: 'oauth-proxy' }, 'https://registry.elsewhere.example')).toMatchObject({ field: 'registryUrl', message: expect.stringMatching(/^registry credential "oauth-proxy" may not be sent to https:\/\/registry\.elsewhere\.example/) });
-    expect(tokens.problem({ mode: 'ledger' }, registryUrl)).toMatchObject({ field: 'registryUrl', message: expect.stringMatching(/^the Ledger API token may not be sent to .*REGISTRY_LEDGER_AUTH_URLS allows only/) });
+    expect(tokens.problem({ mode: 'credential', credential: 'oauth-proxy' }, 'https://registry.elsewhere.example')).toMatchObject({
+      field: 'registryUrl',
+      message: expect.stringMatching(/^registry credential "oauth-proxy" may not be sent to https:\/\/registry\.elsewhere\.example/),
+    });
+    expect(tokens.problem({ mode: 'ledger' }, registryUrl)).toMatchObject({
+      field: 'registryUrl',
+      message: expect.stringMatching(/^the Ledger API token may not be sent to .*REGISTRY_LEDGER_AUTH_URLS allows only/),
+    });
     expect(tokens.problem({ mode: 'ledger' }, 'https://validator.example.com/api/validator/v0/scan-proxy/')).toBeUndefined();
     expect(tokens.problem({ mode: 'none' }, 'https://anywhere.example')).toBeUndefined();
     const noLedger = createRegistryTokens({ config: config(), ledger: undefined });
-    expect(noLedger.problem({ mode: 'ledger' }, registryUrl)).toMatchObject({ field: 'registryAuth', message: expect.stringMatching(/no ledger configured/) });
+    expect(noLedger.problem({ mode: 'ledger' }, registryUrl)).toMatchObject({
+      field: 'registryAuth',
+      message: expect.stringMatching(/no ledger configured/),
+    });
   });
 
   it('binds URLs by origin and whole path segments', () => {

@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LedgerApiError } from '../../src/ledger/http.js';
 import { RegistryClient } from '../../src/ledger/registry-client.js';
-import { createRegistryUrlPolicy, RegistryUrlRefusedError, type HostResolver, type RegistryUrlPolicyConfig, type ResolvedAddress } from '../../src/ledger/registry-url-policy.js';
+import {
+  createRegistryUrlPolicy,
+  RegistryUrlRefusedError,
+  type HostResolver,
+  type RegistryUrlPolicyConfig,
+  type ResolvedAddress,
+} from '../../src/ledger/registry-url-policy.js';
 
 /** Names resolve from this table only; anything else does not exist. */
 function resolver(table: Record<string, string[] | (() => string[]) | { code: string }>): HostResolver & { asked: string[] } {
@@ -21,7 +27,11 @@ function resolver(table: Record<string, string[] | (() => string[]) | { code: st
 
 const STRICT: RegistryUrlPolicyConfig = { allowHttp: false, allowHosts: [] };
 const policy = (config: Partial<RegistryUrlPolicyConfig> = {}, o: { exempt?: string[]; resolve?: HostResolver } = {}) =>
-  createRegistryUrlPolicy({ config: { ...STRICT, ...config }, resolve: o.resolve ?? resolver({}), ...(o.exempt ? { exempt: o.exempt } : {}) });
+  createRegistryUrlPolicy({
+    config: { ...STRICT, ...config },
+    resolve: o.resolve ?? resolver({}),
+    ...(o.exempt ? { exempt: o.exempt } : {}),
+  });
 const problemOf = (p: ReturnType<typeof policy>, url: string) => p.problem(url)?.message;
 
 describe('registry URL policy: the URL itself', () => {
@@ -36,13 +46,21 @@ describe('registry URL policy: the URL itself', () => {
 
   it('no credentials, query or fragment: judged on the raw string, where a bare "#" or "?" parses to nothing', () => {
     const p = policy();
-    for (const url of ['https://user:secret@registry.acme.com', 'https://user@registry.acme.com', 'https://@registry.acme.com', 'https://:pw@registry.acme.com/x']) {
+    for (const url of [
+      'https://user:secret@registry.acme.com',
+      'https://user@registry.acme.com',
+      'https://@registry.acme.com',
+      'https://:pw@registry.acme.com/x',
+    ]) {
       expect(problemOf(p, url), url).toMatch(/must not carry credentials/);
     }
-    for (const url of ['https://registry.acme.com/api#', 'https://registry.acme.com/api#/../admin', 'https://registry.acme.com#x']) expect(problemOf(p, url), url).toMatch(/fragment/);
-    for (const url of ['https://registry.acme.com/api?', 'https://registry.acme.com/api?next=', 'https://registry.acme.com?a=1']) expect(problemOf(p, url), url).toMatch(/query/);
+    for (const url of ['https://registry.acme.com/api#', 'https://registry.acme.com/api#/../admin', 'https://registry.acme.com#x'])
+      expect(problemOf(p, url), url).toMatch(/fragment/);
+    for (const url of ['https://registry.acme.com/api?', 'https://registry.acme.com/api?next=', 'https://registry.acme.com?a=1'])
+      expect(problemOf(p, url), url).toMatch(/query/);
     // Characters the URL parser would drop or trim silently.
-    for (const url of ['https://registry.acme.com/a\tb', 'https://regis\ntry.acme.com', ' https://registry.acme.com']) expect(problemOf(p, url), JSON.stringify(url)).toMatch(/whitespace/);
+    for (const url of ['https://registry.acme.com/a\tb', 'https://regis\ntry.acme.com', ' https://registry.acme.com'])
+      expect(problemOf(p, url), JSON.stringify(url)).toMatch(/whitespace/);
   });
 
   it('refuses loopback, unspecified, link-local, private, CGNAT, metadata, multicast and reserved addresses, in every form the URL parser reads', () => {
@@ -91,7 +109,8 @@ describe('registry URL policy: the URL itself', () => {
       expect(e?.message, url).toMatch(reason);
       expect(e?.message, url).toMatch(/REGISTRY_ALLOW_HOSTS may name it/);
     }
-    for (const url of ['https://8.8.8.8/', 'https://172.32.0.1/', 'https://[2606:4700::1111]/', 'https://registry.acme.com:8443/api']) expect(problemOf(p, url), url).toBeUndefined();
+    for (const url of ['https://8.8.8.8/', 'https://172.32.0.1/', 'https://[2606:4700::1111]/', 'https://registry.acme.com:8443/api'])
+      expect(problemOf(p, url), url).toBeUndefined();
   });
 
   it('REGISTRY_ALLOW_HOSTS lets named hosts, addresses and ranges through; a metadata address only when named exactly', () => {
@@ -129,10 +148,16 @@ describe('registry URL policy: the addresses a name resolves to', () => {
     });
     const p = policy({ allowHosts: ['registry.internal'] }, { resolve: dns });
     await expect(p.check('https://registry.acme.com/api')).resolves.toBeUndefined();
-    await expect(p.check('https://internal.acme.com/api')).rejects.toMatchObject({ message: expect.stringMatching(/internal\.acme\.com resolves to 10\.0\.0\.5 is a private address/), retryable: false });
+    await expect(p.check('https://internal.acme.com/api')).rejects.toMatchObject({
+      message: expect.stringMatching(/internal\.acme\.com resolves to 10\.0\.0\.5 is a private address/),
+      retryable: false,
+    });
     await expect(p.check('https://mixed.acme.com/')).rejects.toThrow(/127\.0\.0\.1 is a loopback/);
     await expect(p.check('https://mapped.acme.com/')).rejects.toThrow(/169\.254\.169\.254 is a cloud metadata/);
-    await expect(p.check('https://nowhere.acme.com/')).rejects.toMatchObject({ message: expect.stringMatching(/cannot resolve nowhere\.acme\.com \(ENOTFOUND\)/), retryable: false });
+    await expect(p.check('https://nowhere.acme.com/')).rejects.toMatchObject({
+      message: expect.stringMatching(/cannot resolve nowhere\.acme\.com \(ENOTFOUND\)/),
+      retryable: false,
+    });
     await expect(p.check('https://flaky.acme.com/')).rejects.toMatchObject({ retryable: true });
     // Named on the allow list: whatever it resolves to, not asked.
     await expect(p.check('https://registry.internal/api')).resolves.toBeUndefined();
@@ -164,13 +189,20 @@ describe('registry URL policy: at connection time (node:http)', () => {
   it('a name that resolved to a public address when configured and to loopback when connecting (DNS rebinding) is refused, never reached', async () => {
     const registry = await localRegistry();
     let lookups = 0;
-    const p = policy({ allowHttp: true }, { resolve: resolver({ 'rebind.acme.com': () => (++lookups === 1 ? ['93.184.216.34'] : ['127.0.0.1']) }) });
+    const p = policy(
+      { allowHttp: true },
+      { resolve: resolver({ 'rebind.acme.com': () => (++lookups === 1 ? ['93.184.216.34'] : ['127.0.0.1']) }) },
+    );
     const url = `http://rebind.acme.com:${registry.port}`;
     await p.check(url); // the configuration-time check passes
     const client = new RegistryClient({ baseUrl: url, policy: p, timeoutMs: 5_000 });
     const e = await client.info().catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LedgerApiError);
-    expect(e).toMatchObject({ code: 'REGISTRY_URL_REFUSED', retryable: false, message: expect.stringMatching(/rebind\.acme\.com resolves to 127\.0\.0\.1 is a loopback address/) });
+    expect(e).toMatchObject({
+      code: 'REGISTRY_URL_REFUSED',
+      retryable: false,
+      message: expect.stringMatching(/rebind\.acme\.com resolves to 127\.0\.0\.1 is a loopback address/),
+    });
     expect(registry.hits()).toBe(0);
   });
 
@@ -184,8 +216,16 @@ describe('registry URL policy: at connection time (node:http)', () => {
 
   it('a stored URL the policy refuses fails every call before anything is sent', async () => {
     const registry = await localRegistry();
-    const client = new RegistryClient({ baseUrl: `http://127.0.0.1:${registry.port}`, policy: policy({ allowHttp: true }), timeoutMs: 5_000 });
-    await expect(client.info()).rejects.toMatchObject({ code: 'REGISTRY_URL_REFUSED', retryable: false, message: expect.stringMatching(/127\.0\.0\.1 is a loopback address/) });
+    const client = new RegistryClient({
+      baseUrl: `http://127.0.0.1:${registry.port}`,
+      policy: policy({ allowHttp: true }),
+      timeoutMs: 5_000,
+    });
+    await expect(client.info()).rejects.toMatchObject({
+      code: 'REGISTRY_URL_REFUSED',
+      retryable: false,
+      message: expect.stringMatching(/127\.0\.0\.1 is a loopback address/),
+    });
     expect(registry.hits()).toBe(0);
   });
 });

@@ -18,7 +18,15 @@ function keyPair() {
   const spki = publicKey.export({ format: 'der', type: 'spki' });
   const raw = spki.subarray(spki.length - 32);
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-  return { privateKey, publicKey, raw, fingerprint: ed25519Fingerprint(raw), pem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), der: pkcs8, seed: pkcs8.subarray(pkcs8.length - 32) };
+  return {
+    privateKey,
+    publicKey,
+    raw,
+    fingerprint: ed25519Fingerprint(raw),
+    pem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    der: pkcs8,
+    seed: pkcs8.subarray(pkcs8.length - 32),
+  };
 }
 
 let n = 0;
@@ -38,7 +46,14 @@ describe('treasury signer', () => {
   it('loads PKCS#8 PEM and DER, and bare 32/64-byte keys in hex and base64; signs verifiably', async () => {
     const k = keyPair();
     const party = `treasury::${k.fingerprint}`;
-    const sources = [k.pem, k.der, k.seed.toString('hex'), k.seed.toString('base64'), Buffer.concat([k.seed, k.raw]).toString('base64'), `${Buffer.concat([k.seed, k.raw]).toString('hex')}\n`];
+    const sources = [
+      k.pem,
+      k.der,
+      k.seed.toString('hex'),
+      k.seed.toString('base64'),
+      Buffer.concat([k.seed, k.raw]).toString('base64'),
+      `${Buffer.concat([k.seed, k.raw]).toString('hex')}\n`,
+    ];
     for (const content of sources) {
       const s = loadTreasurySigner(await file(content), { party });
       expect(s.fingerprint).toBe(k.fingerprint);
@@ -66,7 +81,8 @@ describe('treasury signer', () => {
       expect(thrown).toBeInstanceOf(SigningKeyError);
       expect((thrown as Error).message).toMatch(pattern);
       // Never the key itself, in any encoding.
-      for (const secret of [k.pem.split('\n')[1]!, k.seed.toString('hex'), k.seed.toString('base64')]) expect((thrown as Error).message).not.toContain(secret.slice(0, 24));
+      for (const secret of [k.pem.split('\n')[1]!, k.seed.toString('hex'), k.seed.toString('base64')])
+        expect((thrown as Error).message).not.toContain(secret.slice(0, 24));
     };
     const rsaPem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const encryptedPem = k.privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString();
@@ -83,16 +99,23 @@ describe('treasury signer', () => {
     expectError(() => loadTreasurySigner(rsa), /holds a rsa key; the treasury key must be Ed25519/);
     expectError(() => loadTreasurySigner(encrypted), /encrypted private key/);
     expectError(() => loadTreasurySigner(mixed), /public half does not belong/);
-    expectError(() => loadTreasurySigner(pem, { party: `treasury::${other.fingerprint}` }), new RegExp(`fingerprint ${k.fingerprint}, but treasury party treasury::${other.fingerprint}`));
+    expectError(
+      () => loadTreasurySigner(pem, { party: `treasury::${other.fingerprint}` }),
+      new RegExp(`fingerprint ${k.fingerprint}, but treasury party treasury::${other.fingerprint}`),
+    );
     expectError(() => loadTreasurySigner(pem, { party: 'not-a-party' }), /not a party id/);
     // A party whose namespace key is another key can be allowed explicitly.
-    expect(loadTreasurySigner(pem, { party: `treasury::${other.fingerprint}`, allowOtherNamespaceKey: true }).fingerprint).toBe(k.fingerprint);
+    expect(loadTreasurySigner(pem, { party: `treasury::${other.fingerprint}`, allowOtherNamespaceKey: true }).fingerprint).toBe(
+      k.fingerprint,
+    );
   });
 
   it('refuses a key file group or others can read, naming it and the chmod to run; development may downgrade that to a warning', async () => {
     const k = keyPair();
     const loose = await file(k.pem, 0o644);
-    expect(() => loadTreasurySigner(loose)).toThrow(new RegExp(`treasury key file ${loose} has mode 644: .*chmod 600 ${loose}.*TREASURY_KEY_FILE_ALLOW_READABLE`));
+    expect(() => loadTreasurySigner(loose)).toThrow(
+      new RegExp(`treasury key file ${loose} has mode 644: .*chmod 600 ${loose}.*TREASURY_KEY_FILE_ALLOW_READABLE`),
+    );
     const warnings: unknown[] = [];
     const logger = { warn: (o: unknown) => warnings.push(o) } as unknown as Logger;
     expect(loadTreasurySigner(loose, { logger, allowReadableKeyFile: true }).fingerprint).toBe(k.fingerprint);
@@ -104,7 +127,8 @@ describe('treasury signer', () => {
     const s = loadTreasurySigner(await file(k.pem));
     const shown = [JSON.stringify(s), inspect(s, { showHidden: true, depth: 5 }), JSON.stringify(Object.entries(s))].join(' ');
     expect(shown).toContain(k.fingerprint);
-    for (const secret of [k.seed.toString('hex'), k.seed.toString('base64'), k.pem.split('\n')[1]!]) expect(shown).not.toContain(secret.slice(0, 16));
+    for (const secret of [k.seed.toString('hex'), k.seed.toString('base64'), k.pem.split('\n')[1]!])
+      expect(shown).not.toContain(secret.slice(0, 16));
     expect(Object.isFrozen(s)).toBe(true);
     expect(createPublicKey(k.privateKey).export({ format: 'der', type: 'spki' }).subarray(12).toString('base64')).toBe(s.publicKey);
   });

@@ -73,9 +73,7 @@ describe('spec validator', () => {
     expect(specErrors(ledgerApiSpec, 'TraceContext', tc)).not.toEqual([]);
     expect(specErrors(ledgerApiSpec, 'TraceContext', tc, { nullForOptional: true })).toEqual([]);
     const view = { interfaceId: 'a:b:c' };
-    expect(specErrors(ledgerApiSpec, 'JsInterfaceView', view)).toEqual([
-      expect.stringMatching(/^\/viewStatus: is required but missing/),
-    ]);
+    expect(specErrors(ledgerApiSpec, 'JsInterfaceView', view)).toEqual([expect.stringMatching(/^\/viewStatus: is required but missing/)]);
     expect(specErrors(ledgerApiSpec, 'JsInterfaceView', view, { relaxRequired: ['viewStatus'] })).toEqual([]);
   });
 
@@ -83,10 +81,12 @@ describe('spec validator', () => {
     expect(specErrors(transferInstructionSpec, 'TransferFactoryWithChoiceContext', { factoryId: 'f', transferKind: 'direct' })).toEqual([
       expect.stringMatching(/^\/choiceContext: is required but missing/),
     ]);
-    expect(specErrors(transferInstructionSpec, 'TransferFactoryWithChoiceContext', {
-      factoryId: 'f',
-      transferKind: 'sideways',
-      choiceContext: { choiceContextData: {}, disclosedContracts: [] },
-    })[0]).toMatch(/\/transferKind: must be one of \["self","direct","offer"\]/);
+    expect(
+      specErrors(transferInstructionSpec, 'TransferFactoryWithChoiceContext', {
+        factoryId: 'f',
+        transferKind: 'sideways',
+        choiceContext: { choiceContextData: {}, disclosedContracts: [] },
+      })[0],
+    ).toMatch(/\/transferKind: must be one of \["self","direct","offer"\]/);
   });
 });

@@ -30,17 +30,27 @@ describe('Metadata', () => {
   });
 
   it('accepts the [key, value] list encoding and normalises it to the same record', () => {
-    expect(Metadata.parse({ values: [[MetadataKey.reason, 'acct-1'], ['x', '']] })).toEqual({
+    expect(
+      Metadata.parse({
+        values: [
+          [MetadataKey.reason, 'acct-1'],
+          ['x', ''],
+        ],
+      }),
+    ).toEqual({
       values: { 'splice.lfdecentralizedtrust.org/reason': 'acct-1', x: '' },
     });
     expect(Metadata.parse({ values: [] })).toEqual({ values: {} });
   });
 
   it('rejects a key repeated in the list encoding: two memos are one too many', () => {
-    const r = Metadata.safeParse({ values: [[MetadataKey.reason, 'a'], [MetadataKey.reason, 'b']] });
-    expect(r.error?.issues.map((i) => [i.path, i.message])).toEqual([
-      [['values', 1], `duplicate map key "${MetadataKey.reason}"`],
-    ]);
+    const r = Metadata.safeParse({
+      values: [
+        [MetadataKey.reason, 'a'],
+        [MetadataKey.reason, 'b'],
+      ],
+    });
+    expect(r.error?.issues.map((i) => [i.path, i.message])).toEqual([[['values', 1], `duplicate map key "${MetadataKey.reason}"`]]);
   });
 
   it('rejects non-text values with the offending key in the path', () => {
@@ -191,7 +201,9 @@ describe('identifiers', () => {
     const emitted = `${PKG}:Splice.Api.Token.HoldingV1:Holding`;
     expect(identifierMatches(emitted, HOLDING_INTERFACE_ID)).toBe(true);
     expect(identifierMatches(emitted, TRANSFER_INSTRUCTION_INTERFACE_ID)).toBe(false);
-    expect(identifierMatches(`${OTHER_PKG}:Splice.Api.Token.TransferInstructionV1:TransferFactory`, TRANSFER_FACTORY_INTERFACE_ID)).toBe(true);
+    expect(identifierMatches(`${OTHER_PKG}:Splice.Api.Token.TransferInstructionV1:TransferFactory`, TRANSFER_FACTORY_INTERFACE_ID)).toBe(
+      true,
+    );
   });
 
   it('compares package names when the event supplies one', () => {

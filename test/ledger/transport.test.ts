@@ -44,8 +44,7 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
         res.write('{"partial":');
         setTimeout(() => res.socket?.destroy(), 20);
-      }
-      else if (req.url === '/endless') endless(res);
+      } else if (req.url === '/endless') endless(res);
       else if (req.url === '/declared-huge') {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(700 * 1024 * 1024) });
         res.write('[');
@@ -66,46 +65,71 @@ const signal = () => AbortSignal.timeout(5_000);
 describe('node:http transport', () => {
   it('sends method, headers and the JSON body with its length; returns the status and the whole body as UTF-8 text', async () => {
     const body = JSON.stringify({ memo: 'é'.repeat(3) });
-    const r = await nodeHttpTransport(`${base}/json`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' }, body, signal: signal(), maxResponseBytes: 1 << 20 });
+    const r = await nodeHttpTransport(`${base}/json`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+      body,
+      signal: signal(),
+      maxResponseBytes: 1 << 20,
+    });
     expect(r.status).toBe(200);
     expect(JSON.parse(r.text)).toEqual({ echo: body, text: 'zürich €' });
     const req = seen.at(-1)!;
-    expect(req).toMatchObject({ method: 'POST', body, headers: { authorization: 'Bearer t', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } });
+    expect(req).toMatchObject({
+      method: 'POST',
+      body,
+      headers: { authorization: 'Bearer t', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+    });
   });
 
   it('a non-2xx status is an answer, not a failure', async () => {
-    expect(await nodeHttpTransport(`${base}/error`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 })).toEqual({ status: 503, text: '{"code":"UNAVAILABLE"}' });
+    expect(await nodeHttpTransport(`${base}/error`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 })).toEqual({
+      status: 503,
+      text: '{"code":"UNAVAILABLE"}',
+    });
   });
 
   it('a connection cut mid-body fails; so does a refused connection', async () => {
-    await expect(nodeHttpTransport(`${base}/cut`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 })).rejects.toThrow();
+    await expect(
+      nodeHttpTransport(`${base}/cut`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 }),
+    ).rejects.toThrow();
     const refused = http.createServer();
     await new Promise<void>((r) => refused.listen(0, '127.0.0.1', r));
     const port = (refused.address() as AddressInfo).port;
     await new Promise((r) => refused.close(r));
-    await expect(nodeHttpTransport(`http://127.0.0.1:${port}/`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 })).rejects.toThrow(/ECONNREFUSED/);
+    await expect(
+      nodeHttpTransport(`http://127.0.0.1:${port}/`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 }),
+    ).rejects.toThrow(/ECONNREFUSED/);
   });
 
   it('the signal ends a call that gets no answer', async () => {
     const timeout = AbortSignal.timeout(100);
-    await expect(nodeHttpTransport(`${base}/silent`, { method: 'GET', headers: {}, signal: timeout, maxResponseBytes: 1 << 20 })).rejects.toThrow();
+    await expect(
+      nodeHttpTransport(`${base}/silent`, { method: 'GET', headers: {}, signal: timeout, maxResponseBytes: 1 << 20 }),
+    ).rejects.toThrow();
     expect(timeout.aborted).toBe(true);
   });
 
-  it('stops reading at the call\'s size limit: an endless or declared-huge answer fails the call, not the process', async () => {
+  it("stops reading at the call's size limit: an endless or declared-huge answer fails the call, not the process", async () => {
     for (const transport of [nodeHttpTransport, fetchTransport(fetch)]) {
       endlessWritten = 0;
-      const err = await transport(`${base}/endless`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 }).catch((e: unknown) => e);
+      const err = await transport(`${base}/endless`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ResponseTooLargeError);
       expect(err).toMatchObject({ status: 200, limit: 1 << 20 });
       // the server stopped well short of what it would have sent: the connection was cut at the limit
       await new Promise((r) => setTimeout(r, 50));
       expect(endlessWritten).toBeLessThan(32 << 20);
-      await expect(transport(`${base}/declared-huge`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 })).rejects.toBeInstanceOf(ResponseTooLargeError);
+      await expect(
+        transport(`${base}/declared-huge`, { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 }),
+      ).rejects.toBeInstanceOf(ResponseTooLargeError);
     }
   });
 
   it('refuses a scheme other than http and https', async () => {
-    await expect(nodeHttpTransport('ftp://127.0.0.1/x', { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 })).rejects.toThrow('unsupported URL scheme ftp:');
+    await expect(
+      nodeHttpTransport('ftp://127.0.0.1/x', { method: 'GET', headers: {}, signal: signal(), maxResponseBytes: 1 << 20 }),
+    ).rejects.toThrow('unsupported URL scheme ftp:');
   });
 });

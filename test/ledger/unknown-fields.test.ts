@@ -49,9 +49,7 @@ describe('unknown extra fields', () => {
     const [el] = recorded('active-contracts-holdings.json') as unknown as Json[];
     sprinkle(el);
     expect(JsGetActiveContractsResponse.safeParse(el).success).toBe(true);
-    expect(
-      JsCantonError.safeParse({ code: 'X', cause: 'y', context: {}, errorCategory: 1, newThing: [1] }).success,
-    ).toBe(true);
+    expect(JsCantonError.safeParse({ code: 'X', cause: 'y', context: {}, errorCategory: 1, newThing: [1] }).success).toBe(true);
   });
 
   it('inside Daml values are kept: values pass through by reference', () => {

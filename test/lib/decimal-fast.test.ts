@@ -1,7 +1,16 @@
 import { Decimal } from 'decimal.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addAmounts, compareAmounts, isPositiveAmount, isZeroAmount, LedgerNumeric, negateAmount, normalizeAmount, subAmounts } from '../../src/lib/decimal.js';
+import {
+  addAmounts,
+  compareAmounts,
+  isPositiveAmount,
+  isZeroAmount,
+  LedgerNumeric,
+  negateAmount,
+  normalizeAmount,
+  subAmounts,
+} from '../../src/lib/decimal.js';
 
 /**
  * The exact fast paths of src/lib/decimal.ts must give decimal.js's answers, character for
@@ -26,7 +35,22 @@ const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom('
 const amount = fc
   .tuple(fc.constantFrom('', '-'), digits(1, 31), fc.option(digits(1, 14), { nil: undefined }))
   .map(([sign, int, frac]) => `${sign}${int}${frac === undefined ? '' : `.${frac}`}`);
-const odd = fc.constantFrom('0', '-0', '-0.0', '0.0000000000', '-0.0000000000', '00012.50', '1e5', '+1', '.5', '5.', ' 1', '1.00000000000000', '9999999999999999999999999999.9999999999', '10000000000000000000000000000');
+const odd = fc.constantFrom(
+  '0',
+  '-0',
+  '-0.0',
+  '0.0000000000',
+  '-0.0000000000',
+  '00012.50',
+  '1e5',
+  '+1',
+  '.5',
+  '5.',
+  ' 1',
+  '1.00000000000000',
+  '9999999999999999999999999999.9999999999',
+  '10000000000000000000000000000',
+);
 const anyAmount = fc.oneof(amount, odd);
 
 describe('decimal fast paths', () => {
@@ -42,7 +66,9 @@ describe('decimal fast paths', () => {
 
   it('keeps the error messages', () => {
     expect(LedgerNumeric.safeParse('1.00000000001').error?.issues[0]?.message).toBe('more than 10 fractional digits: 1.00000000001');
-    expect(LedgerNumeric.safeParse('10000000000000000000000000000').error?.issues[0]?.message).toBe('amount out of range: 10000000000000000000000000000');
+    expect(LedgerNumeric.safeParse('10000000000000000000000000000').error?.issues[0]?.message).toBe(
+      'amount out of range: 10000000000000000000000000000',
+    );
     const big = `-0000${'1'.padEnd(29, '0')}.5`;
     expect(LedgerNumeric.safeParse(big).error?.issues[0]?.message).toBe(`amount out of range: ${big}`);
     expect(LedgerNumeric.safeParse(`-0000${'9'.repeat(28)}.5`).data).toBe(`-${'9'.repeat(28)}.5000000000`);

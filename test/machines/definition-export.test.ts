@@ -36,23 +36,52 @@ describe('machine definitions exported from the machines', () => {
 
     const from = (source: string | null) => graph.transitions.filter((t) => t.source === source);
     // An operator command, an effect's result with a named guard, a timer, the routing of a failure.
-    expect(from('stalled')).toContainEqual(expect.objectContaining({ event: 'RETRY', target: 'releasing', kind: 'event', operator: true, guard: null }));
-    expect(from('releasing')).toContainEqual(expect.objectContaining({ kind: 'done', trigger: 'releaseReservation done', guard: 'cancelRequested', target: 'cancelled', operator: false }));
-    expect(from('waitingForFunds')).toContainEqual(expect.objectContaining({ kind: 'after', trigger: 'after untilRetryAt', target: 'reserving' }));
+    expect(from('stalled')).toContainEqual(
+      expect.objectContaining({ event: 'RETRY', target: 'releasing', kind: 'event', operator: true, guard: null }),
+    );
+    expect(from('releasing')).toContainEqual(
+      expect.objectContaining({
+        kind: 'done',
+        trigger: 'releaseReservation done',
+        guard: 'cancelRequested',
+        target: 'cancelled',
+        operator: false,
+      }),
+    );
+    expect(from('waitingForFunds')).toContainEqual(
+      expect.objectContaining({ kind: 'after', trigger: 'after untilRetryAt', target: 'reserving' }),
+    );
     expect(from('stepFailed')).toContainEqual(expect.objectContaining({ kind: 'always', guard: 'decide_stallRelease', target: 'stalled' }));
     // Ledger facts apply in any state: the machine's own transitions, with combined guards spelled out.
-    expect(from(null)).toContainEqual(expect.objectContaining({ event: 'TRANSFERRED', guard: 'pendingOutcome && notTransferredYet', target: 'pendingAcceptance' }));
+    expect(from(null)).toContainEqual(
+      expect.objectContaining({ event: 'TRANSFERRED', guard: 'pendingOutcome && notTransferredYet', target: 'pendingAcceptance' }),
+    );
     // A request recorded for later: no target.
     expect(from('reserving')).toContainEqual(expect.objectContaining({ event: 'CANCEL', target: null, guard: 'noStopRequested' }));
-    expect(graph.states.find((s) => s.id === 'preparing')).toMatchObject({ type: 'compound', initial: 'preparing.fetchingFactory', parent: null });
-    expect(graph.states.find((s) => s.id === 'awaitingLedger.resubmitting')).toMatchObject({ parent: 'awaitingLedger', invokes: ['executeSubmission'] });
-    expect(graph.states.filter((s) => s.transient).map((s) => s.id)).toEqual(expect.arrayContaining(['requested', 'kindRefused', 'stepFailed']));
+    expect(graph.states.find((s) => s.id === 'preparing')).toMatchObject({
+      type: 'compound',
+      initial: 'preparing.fetchingFactory',
+      parent: null,
+    });
+    expect(graph.states.find((s) => s.id === 'awaitingLedger.resubmitting')).toMatchObject({
+      parent: 'awaitingLedger',
+      invokes: ['executeSubmission'],
+    });
+    expect(graph.states.filter((s) => s.transient).map((s) => s.id)).toEqual(
+      expect.arrayContaining(['requested', 'kindRefused', 'stepFailed']),
+    );
     expect(graph.states.find((s) => s.id === 'stalled')?.transient).toBe(false);
-    expect(graph.states.filter((s) => s.type === 'final').map((s) => s.id)).toEqual(expect.arrayContaining(['completed', 'failed', 'cancelled']));
+    expect(graph.states.filter((s) => s.type === 'final').map((s) => s.id)).toEqual(
+      expect.arrayContaining(['completed', 'failed', 'cancelled']),
+    );
 
     const deposit = exportMachine('deposit').graph;
-    expect(deposit.transitions).toContainEqual(expect.objectContaining({ source: null, event: 'OFFER_CLOSED', guard: 'closedAs(rejected)', target: 'rejected' }));
-    expect(deposit.transitions).toContainEqual(expect.objectContaining({ source: 'acceptFailed', event: 'RETRY_ACCEPT', operator: true, target: 'accepting' }));
+    expect(deposit.transitions).toContainEqual(
+      expect.objectContaining({ source: null, event: 'OFFER_CLOSED', guard: 'closedAs(rejected)', target: 'rejected' }),
+    );
+    expect(deposit.transitions).toContainEqual(
+      expect.objectContaining({ source: 'acceptFailed', event: 'RETRY_ACCEPT', operator: true, target: 'accepting' }),
+    );
   });
 
   it('Mermaid: nested states by their whole path, the any-state pseudo-state, self and targetless transitions as labelled loops', () => {
@@ -70,7 +99,11 @@ describe('machine definitions exported from the machines', () => {
     expect(lines.filter((l) => / : /.test(l) && !l.includes('-->'))).toEqual([]);
     expect(lines).toContain('  completed --> [*]');
     // Every arrow joins declared states (or the start/end markers).
-    const declared = new Set(exportMachine('withdrawal').graph.states.map((s) => s.id.replace(/\./g, '_')).concat('anyState', '[*]'));
+    const declared = new Set(
+      exportMachine('withdrawal')
+        .graph.states.map((s) => s.id.replace(/\./g, '_'))
+        .concat('anyState', '[*]'),
+    );
     for (const l of lines.filter((x) => x.includes('-->'))) {
       const [a, rest] = l.trim().split(' --> ');
       expect(declared.has(a!), l).toBe(true);

@@ -30,12 +30,16 @@ async function unattributedTransfer(sql: Sql, id: string): Promise<void> {
     await tx`
       insert into deposits (deposit_id, kind, status, instrument_admin, instrument_id, memo, transfer_amount, credited_amount, fee, credit_update_id, credit_offset, credit_record_time)
       values (${id}, 'one_step', 'unattributed', ${AMULET.admin}, ${AMULET.id}, 'typo', '10', '9.9', '0.1', 'u-in', 7, now())`;
-    await appendOutboxEvents(tx, [sampleEvent('deposit.unattributed', id, { kind: 'one_step', memo: 'typo', transferInstructionCid: null })]);
+    await appendOutboxEvents(tx, [
+      sampleEvent('deposit.unattributed', id, { kind: 'one_step', memo: 'typo', transferInstructionCid: null }),
+    ]);
   });
 }
 
 async function depositRow(sql: Sql, id: string) {
-  const [r] = await sql<{ status: string; account_id: string | null; status_reason: string | null }[]>`select status, account_id, status_reason from deposits where deposit_id = ${id}`;
+  const [r] = await sql<
+    { status: string; account_id: string | null; status_reason: string | null }[]
+  >`select status, account_id, status_reason from deposits where deposit_id = ${id}`;
   return r;
 }
 
@@ -115,17 +119,46 @@ describe('deposit runtime', () => {
     const rt = await startDeposits(sql, ledger);
     await unattributedTransfer(sql, 'd1');
     await waitForState(sql, D, 'd1', 'unattributed');
-    expect(await rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'nobody', by: 'admin' })).toEqual({ accepted: false, code: 'STATE_CONFLICT', reason: 'unknown deposit account nobody' });
-    expect(await rt.sendOperatorCommand('d1', { type: 'RETRY_ACCEPT', by: 'admin' })).toMatchObject({ accepted: false, code: 'STATE_CONFLICT' });
-    expect(await rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' })).toEqual({ accepted: true, state: 'credited' });
+    expect(await rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'nobody', by: 'admin' })).toEqual({
+      accepted: false,
+      code: 'STATE_CONFLICT',
+      reason: 'unknown deposit account nobody',
+    });
+    expect(await rt.sendOperatorCommand('d1', { type: 'RETRY_ACCEPT', by: 'admin' })).toMatchObject({
+      accepted: false,
+      code: 'STATE_CONFLICT',
+    });
+    expect(await rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' })).toEqual({
+      accepted: true,
+      state: 'credited',
+    });
     expect(await depositRow(sql, 'd1')).toEqual({ status: 'credited', account_id: 'a9', status_reason: 'assigned by admin' });
     expect(await outboxOf(sql, 'deposit.credited', 'd1')).toEqual([
-      expect.objectContaining({ depositId: 'd1', accountId: 'a9', transferAmount: '10.0000000000', creditedAmount: '9.9000000000', fee: '0.1000000000', updateId: 'u-in', offset: 7, assignedBy: 'admin' }),
+      expect.objectContaining({
+        depositId: 'd1',
+        accountId: 'a9',
+        transferAmount: '10.0000000000',
+        creditedAmount: '9.9000000000',
+        fee: '0.1000000000',
+        updateId: 'u-in',
+        offset: 7,
+        assignedBy: 'admin',
+      }),
     ]);
-    expect(await rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' })).toEqual({ accepted: false, code: 'STATE_CONFLICT', reason: 'deposit d1 is already credited to a9' });
+    expect(await rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' })).toEqual({
+      accepted: false,
+      code: 'STATE_CONFLICT',
+      reason: 'deposit d1 is already credited to a9',
+    });
     // The runtime reads its own deposit.credited back: nothing changes.
     const [last] = await sql<{ max: number }[]>`select max(event_id)::bigint as max from outbox_events`;
-    await waitFor('cursor past the credit', async () => (await sql<{ last_event_id: number }[]>`select last_event_id from outbox_cursors where consumer = 'deposit-runtime'`)[0]?.last_event_id, (c) => c === last!.max);
+    await waitFor(
+      'cursor past the credit',
+      async () =>
+        (await sql<{ last_event_id: number }[]>`select last_event_id from outbox_cursors where consumer = 'deposit-runtime'`)[0]
+          ?.last_event_id,
+      (c) => c === last!.max,
+    );
     expect(await outboxOf(sql, 'deposit.credited', 'd1')).toHaveLength(1);
     expect((await transitionsOf(sql, D, 'd1')).map((t) => t.event_type)).toEqual(['xstate.init', 'ASSIGN']);
   });
@@ -147,11 +180,17 @@ describe('deposit runtime', () => {
     });
     await unattributedTransfer(sql, 'd1');
     await waitForState(sql, D, 'd1', 'unattributed');
-    await expect(rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' })).rejects.toThrow('injected crash before commit');
+    await expect(rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' })).rejects.toThrow(
+      'injected crash before commit',
+    );
     expect(await depositRow(sql, 'd1')).toMatchObject({ status: 'unattributed', account_id: null });
     expect(await outboxOf(sql, 'deposit.credited', 'd1')).toEqual([]);
     expect(await stateOf(sql, D, 'd1')).toBe('unattributed');
-    const again = await waitFor('reloaded and assignable', () => rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' }), (r) => r.accepted);
+    const again = await waitFor(
+      'reloaded and assignable',
+      () => rt.sendOperatorCommand('d1', { type: 'ASSIGN', accountId: 'a9', by: 'admin' }),
+      (r) => r.accepted,
+    );
     expect(again).toEqual({ accepted: true, state: 'credited' });
     expect(await outboxOf(sql, 'deposit.credited', 'd1')).toHaveLength(1);
   });
@@ -180,7 +219,10 @@ describe('deposit runtime', () => {
     const rt = await startDeposits(sql, ledger);
     await offer(sql, ledger, 'ti-1', 'a1');
     await waitForState(sql, D, 'ti-1', 'acceptFailed');
-    expect(await depositRow(sql, 'ti-1')).toMatchObject({ status: 'accept_failed', status_reason: expect.stringMatching(/UNAUTHENTICATED \(HTTP 401\)/) });
+    expect(await depositRow(sql, 'ti-1')).toMatchObject({
+      status: 'accept_failed',
+      status_reason: expect.stringMatching(/UNAUTHENTICATED \(HTTP 401\)/),
+    });
     expect(await outboxOf(sql, 'deposit.accept_failed', 'ti-1')).toEqual([expect.objectContaining({ depositId: 'ti-1', attempts: 1 })]);
     expect(await rt.sendOperatorCommand('ti-1', { type: 'RETRY_ACCEPT', by: 'ops' })).toMatchObject({ accepted: true });
     expect(await ingestUntilFinal(sql, ledger, 'ti-1')).toBe('credited');
@@ -197,11 +239,23 @@ interface DepositCrash {
 }
 
 const DEPOSIT_CRASHES: DepositCrash[] = [
-  { name: 'fetching the accept context', state: 'accepting.fetchingContext', setup: ({ ledger }) => ledger.plan('fetchAcceptContext', 'hang') },
+  {
+    name: 'fetching the accept context',
+    state: 'accepting.fetchingContext',
+    setup: ({ ledger }) => ledger.plan('fetchAcceptContext', 'hang'),
+  },
   { name: 'preparing the accept', state: 'accepting.preparing', setup: ({ ledger }) => ledger.plan('prepareAccept', 'hang') },
   { name: 'signing', state: 'accepting.signing', setup: ({ ledger }) => ledger.plan('verifyAndSign', 'hang') },
-  { name: 'executing, before the ledger saw it', state: 'accepting.executing', setup: ({ ledger }) => ledger.plan('executeSubmission', 'hang') },
-  { name: 'executing, accepted but the answer lost', state: 'accepting.executing', setup: ({ ledger }) => ledger.plan('executeSubmission', 'commitThenHang') },
+  {
+    name: 'executing, before the ledger saw it',
+    state: 'accepting.executing',
+    setup: ({ ledger }) => ledger.plan('executeSubmission', 'hang'),
+  },
+  {
+    name: 'executing, accepted but the answer lost',
+    state: 'accepting.executing',
+    setup: ({ ledger }) => ledger.plan('executeSubmission', 'commitThenHang'),
+  },
   { name: 'accept backoff', state: 'acceptBackoff', setup: ({ ledger }) => ledger.plan('fetchAcceptContext', { throw: TRANSIENT }) },
   { name: 'awaiting the ledger', state: 'awaitingLedger' },
   {
@@ -219,7 +273,9 @@ const DEPOSIT_CRASHES: DepositCrash[] = [
     reach: async ({ sql }) => {
       await waitForState(sql, D, 'ti-1', 'accepting.executing');
       // Ingestion has reported the close but not (yet) the credit.
-      await sql.begin((tx) => appendOutboxEvents(tx, [sampleEvent('deposit.offer_closed', 'ti-1', { outcome: 'accepted', updateId: 'u-x' })]));
+      await sql.begin((tx) =>
+        appendOutboxEvents(tx, [sampleEvent('deposit.offer_closed', 'ti-1', { outcome: 'accepted', updateId: 'u-x' })]),
+      );
     },
     finish: async ({ sql }) => {
       await sql.begin(async (tx) => {

@@ -31,15 +31,31 @@ describe('machines on embedded PGlite (single connection)', () => {
     await insertHolding(sql, { contractId: 'h1', amount: '10' });
     const runtime = { ...TIMINGS, leaderElection: 'none' as const };
     const make = () =>
-      createWithdrawalRuntime({ sql, logger: testLogger(), actors: { ...ledger.withdrawalActors(), ...ledger.wrapDb(createReservationActors(sql)) }, config: { treasuryParty: TREASURY }, runtime });
-    const deposits = createDepositRuntime({ sql, logger: testLogger(), actors: ledger.depositActors(), config: { treasuryParty: TREASURY }, runtime });
+      createWithdrawalRuntime({
+        sql,
+        logger: testLogger(),
+        actors: { ...ledger.withdrawalActors(), ...ledger.wrapDb(createReservationActors(sql)) },
+        config: { treasuryParty: TREASURY },
+        runtime,
+      });
+    const deposits = createDepositRuntime({
+      sql,
+      logger: testLogger(),
+      actors: ledger.depositActors(),
+      config: { treasuryParty: TREASURY },
+      runtime,
+    });
     await deposits.start();
     ledger.plan('executeSubmission', 'commitThenHang');
     const first = make();
     await first.start();
     await requestWithdrawal(sql, 'w1', '10');
     await waitForState(sql, 'withdrawal', 'w1', 'executing');
-    await waitFor('committed', async () => ledger.commits.length, (n) => n === 1);
+    await waitFor(
+      'committed',
+      async () => ledger.commits.length,
+      (n) => n === 1,
+    );
     await first.abort();
     const second = make();
     await second.start();

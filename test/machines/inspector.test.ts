@@ -20,7 +20,8 @@ afterEach(async () => {
 
 // The refused attempts are logged as a warning summary: expected here, so kept out of the output.
 const start = (host = '127.0.0.1') => createMachineInspector({ host, port: 0, tokens: [READER, WRITER], logger: testLogger() });
-const wsUrl = (i: MachineInspector, token?: string) => `ws://127.0.0.1:${i.address.port}/${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`;
+const wsUrl = (i: MachineInspector, token?: string) =>
+  `ws://127.0.0.1:${i.address.port}/${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`;
 
 /** The HTTP status a websocket handshake gets (101 when it opens) and what it receives from the start. */
 function handshake(url: string, headers: Record<string, string> = {}): Promise<{ status: number; ws?: WebSocket; messages: string[] }> {
@@ -91,7 +92,10 @@ describe('inspector bridge', () => {
       await waitForState(sql, 'withdrawal', 'w1', 'awaitingLedger.waiting');
       const snapshots = await waitFor(
         'inspection events',
-        async () => live.map((m) => JSON.parse(m) as { type: string; snapshot?: { value?: unknown; context?: Record<string, unknown> } }).filter((e) => e.type === '@xstate.snapshot' && e.snapshot?.context?.withdrawalId === 'w1'),
+        async () =>
+          live
+            .map((m) => JSON.parse(m) as { type: string; snapshot?: { value?: unknown; context?: Record<string, unknown> } })
+            .filter((e) => e.type === '@xstate.snapshot' && e.snapshot?.context?.withdrawalId === 'w1'),
         (s) => s.some((e) => JSON.stringify(e.snapshot?.value) === JSON.stringify({ awaitingLedger: 'waiting' })),
       );
       expect(snapshots[snapshots.length - 1]!.snapshot?.context?.signed).toBe('[signed]');
@@ -100,7 +104,11 @@ describe('inspector bridge', () => {
       const late = await handshake(wsUrl(inspector, READER.token));
       const replayed = late.messages;
       // What was sent before it connected, then whatever came after (the runtime keeps going).
-      await waitFor('the replay', async () => replayed.length, (n) => n >= Math.min(sent, 200));
+      await waitFor(
+        'the replay',
+        async () => replayed.length,
+        (n) => n >= Math.min(sent, 200),
+      );
       expect(replayed.slice(0, Math.min(sent, 200))).toEqual(live.slice(0, sent).slice(-200));
       // A viewer cannot inject events for the others.
       late.ws!.send(JSON.stringify({ type: '@xstate.snapshot', planted: true }));

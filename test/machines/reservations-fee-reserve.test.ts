@@ -16,7 +16,14 @@ const CC_FEE = { rate: '0.001', flat: '0.5' };
 let n = 0;
 async function instrument(feeReserve = CC_FEE) {
   const inst = { admin: AMULET.admin, id: `Fee${++n}` };
-  await upsertInstrument(sql, { ...inst, registryUrl: 'http://registry.invalid', displayDecimals: 10, transferPolicy: 'direct-or-offer', feeReserve, enabled: true });
+  await upsertInstrument(sql, {
+    ...inst,
+    registryUrl: 'http://registry.invalid',
+    displayDecimals: 10,
+    transferPolicy: 'direct-or-offer',
+    feeReserve,
+    enabled: true,
+  });
   return inst;
 }
 const req = (withdrawalId: string, inst: { admin: string; id: string }, amount: string, maxInputs = 100): ReserveHoldingsInput => ({
@@ -90,7 +97,8 @@ describe('reserveHoldings with a fee reserve (real Postgres)', () => {
       kind: 'insufficient',
       needed: '3.7032000000',
       available: '3.2000000000',
-      reason: 'insufficient free funds: need 3.7032000000 (amount 3.2000000000 + fee reserve 0.5032000000), free 3.2000000000 in 2 holdings',
+      reason:
+        'insufficient free funds: need 3.7032000000 (amount 3.2000000000 + fee reserve 0.5032000000), free 3.2000000000 in 2 holdings',
     });
     expect(await liveReservations(sql, 'fs-w')).toEqual([]);
   });

@@ -5,7 +5,13 @@ import { ActorError } from '../../src/machines/failure.js';
 import type { ReserveHoldingsInput, ReserveHoldingsOutput } from '../../src/machines/withdrawal.actors.js';
 import { selectInputs } from '../../src/store/reservations-selection.js';
 import { createReservationActors } from '../../src/machines/effects/reservations.js';
-import { liveReservations, markAttemptSubmitted, releaseReservations, reserveHoldings, STALE_RELEASE_REASON } from '../../src/store/reservations.js';
+import {
+  liveReservations,
+  markAttemptSubmitted,
+  releaseReservations,
+  reserveHoldings,
+  STALE_RELEASE_REASON,
+} from '../../src/store/reservations.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { AMULET, archiveHoldings, insertHolding, insertWithdrawal, setIngestedRecordTime, TREASURY } from './support/fixtures.js';
 
@@ -16,7 +22,13 @@ let n = 0;
 function instrument() {
   return { admin: AMULET.admin, id: `Token${++n}` };
 }
-const req = (withdrawalId: string, inst: { admin: string; id: string }, amount: string, attempt = 1, maxInputs = 100): ReserveHoldingsInput => ({
+const req = (
+  withdrawalId: string,
+  inst: { admin: string; id: string },
+  amount: string,
+  attempt = 1,
+  maxInputs = 100,
+): ReserveHoldingsInput => ({
   withdrawalId,
   attempt,
   owner: TREASURY,
@@ -31,7 +43,11 @@ describe('coin selection (pure)', () => {
   const c = (id: string, amount: string) => ({ contractId: id, amount });
 
   it('takes the smallest holdings first', () => {
-    expect(selectInputs([c('a', '1'), c('b', '50'), c('c', '2'), c('d', '3')], '5', 100)?.map((x) => x.contractId)).toEqual(['a', 'c', 'd']);
+    expect(selectInputs([c('a', '1'), c('b', '50'), c('c', '2'), c('d', '3')], '5', 100)?.map((x) => x.contractId)).toEqual([
+      'a',
+      'c',
+      'd',
+    ]);
   });
 
   it('brings in as few large holdings as needed when small ones cannot cover within the input limit', () => {
@@ -51,11 +67,18 @@ describe('coin selection (pure)', () => {
           const cands = amounts.map((a, i) => c(`h${i}`, `${a / 1000}`));
           const amount = `${want / 1000}`;
           const got = selectInputs(cands, amount, maxInputs);
-          const best = [...amounts].sort((x, y) => y - x).slice(0, maxInputs).reduce((s, x) => s + x, 0);
+          const best = [...amounts]
+            .sort((x, y) => y - x)
+            .slice(0, maxInputs)
+            .reduce((s, x) => s + x, 0);
           if (best < want) return got === null;
           if (got === null) return false;
           const ids = got.map((x) => x.contractId);
-          return new Set(ids).size === ids.length && got.length <= maxInputs && compareAmounts(addAmounts(...got.map((x) => x.amount)), amount) >= 0;
+          return (
+            new Set(ids).size === ids.length &&
+            got.length <= maxInputs &&
+            compareAmounts(addAmounts(...got.map((x) => x.amount)), amount) >= 0
+          );
         },
       ),
       { numRuns: 500 },
@@ -98,7 +121,9 @@ describe('reserveHoldings', () => {
     const r = await reserveHoldings(sql, req('f-w1', inst, '10'));
     expect(r).toMatchObject({ kind: 'reserved', attempt: 1, total: '11.0000000000' });
     expect(cids(r)).toEqual(['f-ok-1', 'f-ok-2']);
-    const [row] = await sql<{ attempt: number; deadline: string }[]>`select attempt, deadline from withdrawals where withdrawal_id = 'f-w1'`;
+    const [row] = await sql<
+      { attempt: number; deadline: string }[]
+    >`select attempt, deadline from withdrawals where withdrawal_id = 'f-w1'`;
     expect(row!.attempt).toBe(1);
     expect(r.kind === 'reserved' && r.deadline).toBe(row!.deadline);
     const ttl = Date.parse(row!.deadline) - Date.now();
@@ -120,7 +145,9 @@ describe('reserveHoldings', () => {
     await sql.begin((tx) => releaseReservations(tx, { withdrawalId: 'i-w', attempt: 1, reason: 'test' }, { strict: true }));
     const second = await reserveHoldings(sql, req('i-w', inst, '5', 2));
     expect(second.kind).toBe('reserved');
-    await expect(reserveHoldings(sql, req('i-w', inst, '5', 1))).rejects.toMatchObject({ failure: { code: 'ATTEMPT_ALREADY_USED', retryable: false } });
+    await expect(reserveHoldings(sql, req('i-w', inst, '5', 1))).rejects.toMatchObject({
+      failure: { code: 'ATTEMPT_ALREADY_USED', retryable: false },
+    });
   });
 
   it('never hands back a reservation whose deadline has passed: a re-run releases it and claims the next attempt (issue 19, item 2)', async () => {
@@ -156,7 +183,9 @@ describe('reserveHoldings', () => {
     await reserveHoldings(sql, { ...req('ss-w', inst, '5'), ttlMs: 1 });
     await sql.begin((tx) => markAttemptSubmitted(tx, 'ss-w', 1));
     await new Promise((r) => setTimeout(r, 20));
-    await expect(reserveHoldings(sql, req('ss-w', inst, '5'))).rejects.toMatchObject({ failure: { code: 'STALE_ATTEMPT_SUBMITTED', retryable: false } });
+    await expect(reserveHoldings(sql, req('ss-w', inst, '5'))).rejects.toMatchObject({
+      failure: { code: 'STALE_ATTEMPT_SUBMITTED', retryable: false },
+    });
     expect(await liveReservations(sql, 'ss-w')).toMatchObject([{ contractId: 'ss-1', attempt: 1, submitted: true }]);
   });
 
@@ -165,11 +194,18 @@ describe('reserveHoldings', () => {
     for (let i = 0; i < 4; i++) await insertHolding(sql, { contractId: `s-${i}`, amount: '1', instrument: inst });
     await insertWithdrawal(sql, { id: 's-w', amount: '10', instrument: inst });
     const r = await reserveHoldings(sql, req('s-w', inst, '10'));
-    expect(r).toEqual({ kind: 'insufficient', needed: '10.0000000000', available: '4.0000000000', reason: 'insufficient free funds: need 10.0000000000, free 4.0000000000 in 4 holdings' });
+    expect(r).toEqual({
+      kind: 'insufficient',
+      needed: '10.0000000000',
+      available: '4.0000000000',
+      reason: 'insufficient free funds: need 10.0000000000, free 4.0000000000 in 4 holdings',
+    });
     const frag = await reserveHoldings(sql, req('s-w', inst, '3', 1, 2));
     expect(frag.kind === 'insufficient' && frag.reason).toMatch(/only with more than 2 holdings/);
     expect(await liveReservations(sql, 's-w')).toEqual([]);
-    const [row] = await sql<{ attempt: number; deadline: string | null }[]>`select attempt, deadline from withdrawals where withdrawal_id = 's-w'`;
+    const [row] = await sql<
+      { attempt: number; deadline: string | null }[]
+    >`select attempt, deadline from withdrawals where withdrawal_id = 's-w'`;
     expect(row).toEqual({ attempt: 0, deadline: null });
   });
 
@@ -187,7 +223,9 @@ describe('reserveHoldings', () => {
     );
     // More than the treasury holds at all: that is missing funds, whatever is in flight.
     const short = await reserveHoldings(sql, req('busy-3', inst, '60000'));
-    expect(short.kind === 'insufficient' && short.reason).toBe('insufficient free funds: need 60000.0000000000, free 3.0000000000 in 1 holdings');
+    expect(short.kind === 'insufficient' && short.reason).toBe(
+      'insufficient free funds: need 60000.0000000000, free 3.0000000000 in 1 holdings',
+    );
   });
 
   it('candidates locked for a moment by a concurrent reserver are waited for, not reported as missing funds', async () => {
@@ -216,7 +254,13 @@ describe('reserveHoldings', () => {
     await insertHolding(sql, { contractId: 'm-2', amount: '5', instrument: inst });
     await insertWithdrawal(sql, { id: 'm-w', amount: '5', instrument: inst });
     const marks = async () =>
-      Object.fromEntries((await sql<{ contract_id: string; reserved: boolean }[]>`select contract_id, reserved from holdings where contract_id like 'm-%' order by 1`).map((r) => [r.contract_id, r.reserved]));
+      Object.fromEntries(
+        (
+          await sql<
+            { contract_id: string; reserved: boolean }[]
+          >`select contract_id, reserved from holdings where contract_id like 'm-%' order by 1`
+        ).map((r) => [r.contract_id, r.reserved]),
+      );
     expect(await marks()).toEqual({ 'm-1': false, 'm-2': false });
 
     expect(cids(await reserveHoldings(sql, req('m-w', inst, '5')))).toEqual(['m-1']);
@@ -258,9 +302,13 @@ describe('reserveHoldings', () => {
         async (holdingAmounts, withdrawalAmounts, maxInputs) => {
           const inst = instrument();
           const tag = inst.id;
-          for (const [i, a] of holdingAmounts.entries()) await insertHolding(sql, { contractId: `${tag}-h${i}`, amount: String(a), instrument: inst });
-          for (const [i, a] of withdrawalAmounts.entries()) await insertWithdrawal(sql, { id: `${tag}-w${i}`, amount: String(a), instrument: inst });
-          const results = await Promise.all(withdrawalAmounts.map((a, i) => reserveHoldings(sql, req(`${tag}-w${i}`, inst, String(a), 1, maxInputs))));
+          for (const [i, a] of holdingAmounts.entries())
+            await insertHolding(sql, { contractId: `${tag}-h${i}`, amount: String(a), instrument: inst });
+          for (const [i, a] of withdrawalAmounts.entries())
+            await insertWithdrawal(sql, { id: `${tag}-w${i}`, amount: String(a), instrument: inst });
+          const results = await Promise.all(
+            withdrawalAmounts.map((a, i) => reserveHoldings(sql, req(`${tag}-w${i}`, inst, String(a), 1, maxInputs))),
+          );
           const claimed = results.flatMap(cids);
           expect(new Set(claimed).size).toBe(claimed.length);
           results.forEach((r, i) => {
@@ -313,7 +361,9 @@ describe('releaseReservations: the database refuses to free holdings of a submit
     expect((e as ActorError).failure).toMatchObject({ code: 'RELEASE_REFUSED', retryable: false });
     expect(await liveReservations(sql, 'r1-w')).toHaveLength(1);
     // The lenient form (final clean-up) releases nothing either.
-    expect(await sql.begin((tx) => releaseReservations(tx, { withdrawalId: 'r1-w', attempt: null, reason: 'x' }, { strict: false }))).toEqual({ released: [], refused: ['r1-h'] });
+    expect(
+      await sql.begin((tx) => releaseReservations(tx, { withdrawalId: 'r1-w', attempt: null, reason: 'x' }, { strict: false })),
+    ).toEqual({ released: [], refused: ['r1-h'] });
   });
 
   it('submitted, ingested record time past the deadline: released', async () => {

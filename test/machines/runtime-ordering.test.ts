@@ -31,7 +31,11 @@ const toyMachine = setup({
   states: {
     idle: { on: { GO: 'working', NOTE: { actions: assign({ notes: ({ context }) => context.notes + 1 }) } } },
     working: {
-      invoke: { src: 'work', input: ({ context }) => ({ id: context.id }), onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) } },
+      invoke: {
+        src: 'work',
+        input: ({ context }) => ({ id: context.id }),
+        onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) },
+      },
     },
     done: { type: 'final' },
   },
@@ -85,7 +89,14 @@ afterEach(async () => {
 });
 
 async function startToy(db: MemoryDatabase<ToyContext>, def: MachineDefinition<ToyContext>): Promise<MachineRuntime> {
-  const rt = createMachineRuntimeOn(def, db.store(), { logger: testLogger(), pollIntervalMs: 5, reloadDelayMs: 20, leaderCheckMs: 50, leaderRetryMs: 20, stopTimeoutMs: 1_000 });
+  const rt = createMachineRuntimeOn(def, db.store(), {
+    logger: testLogger(),
+    pollIntervalMs: 5,
+    reloadDelayMs: 20,
+    leaderCheckMs: 50,
+    leaderRetryMs: 20,
+    stopTimeoutMs: 1_000,
+  });
   runtimes.push(rt);
   await rt.start();
   return rt;

@@ -5,7 +5,19 @@ import { signatureSubject } from '../../src/machines/effects/submit.js';
 describe('the subject of a treasury signature', () => {
   const instrument = { admin: `DSO::1220${'d'.repeat(64)}`, id: 'Amulet' };
   const transfer = (commandId: string) =>
-    signatureSubject({ kind: 'transfer', commandId, factoryId: 'f', sender: 's', receiver: 'r', amount: '1', instrument, inputHoldingCids: [], memo: '', executeBefore: '', maxRecordTime: '' });
+    signatureSubject({
+      kind: 'transfer',
+      commandId,
+      factoryId: 'f',
+      sender: 's',
+      receiver: 'r',
+      amount: '1',
+      instrument,
+      inputHoldingCids: [],
+      memo: '',
+      executeBefore: '',
+      maxRecordTime: '',
+    });
 
   it('a withdrawal: withdrawal-<id>-<attempt>, ids with dashes included', () => {
     expect(transfer('withdrawal-w1-1')).toEqual({ withdrawalId: 'w1' });
@@ -13,7 +25,9 @@ describe('the subject of a treasury signature', () => {
   });
 
   it('a deposit accept: deposit-accept-<id>', () => {
-    expect(signatureSubject({ kind: 'accept', commandId: 'deposit-accept-00ab-cd', actAs: 't', transferInstructionCid: 'c', instrument })).toEqual({ depositId: '00ab-cd' });
+    expect(
+      signatureSubject({ kind: 'accept', commandId: 'deposit-accept-00ab-cd', actAs: 't', transferInstructionCid: 'c', instrument }),
+    ).toEqual({ depositId: '00ab-cd' });
   });
 
   it('another command names no subject (its command id is logged)', () => {

@@ -69,12 +69,23 @@ describe('withdrawal runtime: the start gate', () => {
     const g = gate();
     const rt = await start(sql, ledger, g.catchUp);
     try {
-      await waitFor('catch-up asked', async () => g.asked(), (n) => n === 1);
-      expect(rt.status()).toEqual({ state: 'running', detail: 'effects held until ingestion has caught up with the ledger end seen at start' });
+      await waitFor(
+        'catch-up asked',
+        async () => g.asked(),
+        (n) => n === 1,
+      );
+      expect(rt.status()).toEqual({
+        state: 'running',
+        detail: 'effects held until ingestion has caught up with the ledger end seen at start',
+      });
       await new Promise((r) => setTimeout(r, 300));
       expect(ledger.count('prepareTransfer')).toBe(1);
       g.open();
-      await waitFor('prepare re-run', async () => ledger.count('prepareTransfer'), (n) => n === 2);
+      await waitFor(
+        'prepare re-run',
+        async () => ledger.count('prepareTransfer'),
+        (n) => n === 2,
+      );
       expect(rt.status()).toEqual({ state: 'running' });
       await waitForState(sql, W, 'w1', 'awaitingLedger.waiting');
     } finally {

@@ -8,14 +8,25 @@ import { appendOutboxEvents, readCursor } from '../../src/store/outbox.js';
 import { liveReservations } from '../../src/store/reservations.js';
 import { FakeLedger, TRANSIENT, UNAUTHENTICATED, AMBIGUOUS } from './support/fake-ledger.js';
 import { insertHolding, insertWithdrawal } from './support/fixtures.js';
-import { freshDatabase, outboxOf, requestWithdrawal, startWithdrawals, stateOf, transitionsOf, waitFor, waitForState } from './support/runtime.js';
+import {
+  freshDatabase,
+  outboxOf,
+  requestWithdrawal,
+  startWithdrawals,
+  stateOf,
+  transitionsOf,
+  waitFor,
+  waitForState,
+} from './support/runtime.js';
 import { sampleEvent } from '../support/outbox-events.js';
 
 const W = 'withdrawal';
 const FINAL = ['completed', 'failed', 'cancelled'];
 
 async function withdrawalRow(sql: Sql, id: string) {
-  const [row] = await sql<{ status: string; status_reason: string | null; attempt: number }[]>`select status, status_reason, attempt from withdrawals where withdrawal_id = ${id}`;
+  const [row] = await sql<
+    { status: string; status_reason: string | null; attempt: number }[]
+  >`select status, status_reason, attempt from withdrawals where withdrawal_id = ${id}`;
   return row;
 }
 
@@ -49,7 +60,9 @@ describe('withdrawal runtime: persistence', () => {
     await ledger.ingest();
     await waitForState(sql, W, 'w1', 'completed');
     expect(await withdrawalRow(sql, 'w1')).toEqual({ status: 'completed', status_reason: null, attempt: 1 });
-    expect(await outboxOf(sql, 'withdrawal.completed', 'w1')).toEqual([expect.objectContaining({ withdrawalId: 'w1', updateId: 'upd-1', attempt: 1, purpose: 'payout' })]);
+    expect(await outboxOf(sql, 'withdrawal.completed', 'w1')).toEqual([
+      expect.objectContaining({ withdrawalId: 'w1', updateId: 'upd-1', attempt: 1, purpose: 'payout' }),
+    ]);
     expect((await transitionsOf(sql, W, 'w1')).map((t) => [t.event_type, t.to])).toEqual([
       ['xstate.init', 'reserving'],
       ['xstate.done.actor.reserveHoldings', 'preparing.fetchingFactory'],
@@ -61,14 +74,36 @@ describe('withdrawal runtime: persistence', () => {
     ]);
     // The read helpers the HTTP layer uses.
     const view = await getMachineView(sql, W, 'w1');
-    expect(view).toMatchObject({ machineType: W, machineId: 'w1', machineVersion: 1, stateName: 'completed', isFinal: true, seq: 7, context: expect.objectContaining({ withdrawalId: 'w1', attempt: 1 }) });
+    expect(view).toMatchObject({
+      machineType: W,
+      machineId: 'w1',
+      machineVersion: 1,
+      stateName: 'completed',
+      isFinal: true,
+      seq: 7,
+      context: expect.objectContaining({ withdrawalId: 'w1', attempt: 1 }),
+    });
     const page = await listMachineTransitions(sql, W, 'w1', { afterSeq: 5, limit: 1 });
-    expect(page).toEqual([expect.objectContaining({ seq: 6, eventType: 'xstate.done.actor.executeSubmission', from: 'executing', to: { awaitingLedger: 'waiting' }, outboxEventId: null })]);
+    expect(page).toEqual([
+      expect.objectContaining({
+        seq: 6,
+        eventType: 'xstate.done.actor.executeSubmission',
+        from: 'executing',
+        to: { awaitingLedger: 'waiting' },
+        outboxEventId: null,
+      }),
+    ]);
     expect(await getMachineView(sql, W, 'nope')).toBeUndefined();
     expect(await liveReservations(sql, 'w1')).toEqual([]);
-    const [last] = await sql<{ max: number }[]>`select max(event_id)::bigint as max from outbox_events where topic like 'withdrawal.%' and topic <> 'withdrawal.completed'`;
+    const [last] = await sql<
+      { max: number }[]
+    >`select max(event_id)::bigint as max from outbox_events where topic like 'withdrawal.%' and topic <> 'withdrawal.completed'`;
     // The cursor moves in its own commit once the batch's transitions are committed.
-    await waitFor('cursor past the last withdrawal event', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === Number(last!.max));
+    await waitFor(
+      'cursor past the last withdrawal event',
+      () => readCursor(sql, WITHDRAWAL_CONSUMER),
+      (c) => c === Number(last!.max),
+    );
   });
 
   it('picks up request rows inserted directly with SQL (no outbox event), never recovered or transferred ones', async () => {
@@ -131,7 +166,11 @@ describe('withdrawal runtime: persistence', () => {
     expect(transferred[0]!.outbox_event_id).not.toBeNull();
     expect(await outboxOf(sql, 'withdrawal.completed', 'w1')).toHaveLength(1);
     // The cursor moves in its own commit once the batch's transitions are committed.
-    await waitFor('cursor at the transfer', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === Number(transferred[0]!.outbox_event_id));
+    await waitFor(
+      'cursor at the transfer',
+      () => readCursor(sql, WITHDRAWAL_CONSUMER),
+      (c) => c === Number(transferred[0]!.outbox_event_id),
+    );
   });
 
   it('a failed persist of an effect result reloads the last committed snapshot and re-runs the effect safely', async () => {
@@ -162,7 +201,11 @@ describe('withdrawal runtime: persistence', () => {
     await insertHolding(sql, { contractId: 'h1', amount: '10' });
     const seen: unknown[] = [];
     ledger.onExecute = async () => {
-      seen.push({ state: await stateOf(sql, W, 'w1'), reservations: (await liveReservations(sql, 'w1')).map((r) => r.submitted), status: (await withdrawalRow(sql, 'w1'))?.status });
+      seen.push({
+        state: await stateOf(sql, W, 'w1'),
+        reservations: (await liveReservations(sql, 'w1')).map((r) => r.submitted),
+        status: (await withdrawalRow(sql, 'w1'))?.status,
+      });
     };
     await startWithdrawals(sql, ledger);
     await requestWithdrawal(sql, 'w1', '10');
@@ -200,15 +243,31 @@ const CRASHES: CrashCase[] = [
     },
     afterCrash: ({ sql }) => insertHolding(sql, { contractId: 'h-late', amount: '20' }),
   },
-  { name: 'fetching the transfer factory', state: 'preparing.fetchingFactory', setup: ({ ledger }) => ledger.plan('fetchTransferFactory', 'hang') },
+  {
+    name: 'fetching the transfer factory',
+    state: 'preparing.fetchingFactory',
+    setup: ({ ledger }) => ledger.plan('fetchTransferFactory', 'hang'),
+  },
   { name: 'preparing', state: 'preparing.preparingTransaction', setup: ({ ledger }) => ledger.plan('prepareTransfer', 'hang') },
   { name: 'prepare backoff', state: 'prepareBackoff', setup: ({ ledger }) => ledger.plan('fetchTransferFactory', { throw: TRANSIENT }) },
   { name: 'signing', state: 'signing', setup: ({ ledger }) => ledger.plan('verifyAndSign', 'hang') },
   { name: 'executing, before the ledger saw it', state: 'executing', setup: ({ ledger }) => ledger.plan('executeSubmission', 'hang') },
-  { name: 'executing, committed but the answer lost', state: 'executing', setup: ({ ledger }) => ledger.plan('executeSubmission', 'commitThenHang') },
+  {
+    name: 'executing, committed but the answer lost',
+    state: 'executing',
+    setup: ({ ledger }) => ledger.plan('executeSubmission', 'commitThenHang'),
+  },
   { name: 'awaiting the ledger', state: 'awaitingLedger.waiting' },
-  { name: 'resubmit backoff after an ambiguous answer', state: 'awaitingLedger.resubmitBackoff', setup: ({ ledger }) => ledger.plan('executeSubmission', 'commitThenAmbiguous') },
-  { name: 'resubmitting', state: 'awaitingLedger.resubmitting', setup: ({ ledger }) => ledger.plan('executeSubmission', { throw: AMBIGUOUS }, 'hang') },
+  {
+    name: 'resubmit backoff after an ambiguous answer',
+    state: 'awaitingLedger.resubmitBackoff',
+    setup: ({ ledger }) => ledger.plan('executeSubmission', 'commitThenAmbiguous'),
+  },
+  {
+    name: 'resubmitting',
+    state: 'awaitingLedger.resubmitting',
+    setup: ({ ledger }) => ledger.plan('executeSubmission', { throw: AMBIGUOUS }, 'hang'),
+  },
   {
     name: 'releasing an expired attempt',
     state: 'releasing',
@@ -319,8 +378,14 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     expect(transferred).toHaveLength(ids.length);
     const appliedIds = new Set(applied.map((a) => a.outbox_event_id));
     expect(transferred.every((t) => appliedIds.has(t.event_id))).toBe(true);
-    const [last] = await sql<{ max: number }[]>`select max(event_id)::bigint as max from outbox_events where topic = any(${['withdrawal.requested', 'withdrawal.transferred']})`;
-    await waitFor('cursor caught up', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === last!.max);
+    const [last] = await sql<
+      { max: number }[]
+    >`select max(event_id)::bigint as max from outbox_events where topic = any(${['withdrawal.requested', 'withdrawal.transferred']})`;
+    await waitFor(
+      'cursor caught up',
+      () => readCursor(sql, WITHDRAWAL_CONSUMER),
+      (c) => c === last!.max,
+    );
   });
 
   it('a crash after a batch committed and before the cursor moved: the batch is replayed and every machine skips what it applied', async () => {
@@ -334,17 +399,29 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     for (const id of ids) await waitForState(sql, W, id, 'awaitingLedger.waiting');
     await ledger.ingest();
     for (const id of ids) await waitForState(sql, W, id, 'pendingAcceptance');
-    const [last] = await sql<{ max: number }[]>`select max(event_id)::bigint as max from outbox_events where topic = any(${['withdrawal.requested', 'withdrawal.offered']})`;
-    await waitFor('cursor caught up', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === last!.max);
+    const [last] = await sql<
+      { max: number }[]
+    >`select max(event_id)::bigint as max from outbox_events where topic = any(${['withdrawal.requested', 'withdrawal.offered']})`;
+    await waitFor(
+      'cursor caught up',
+      () => readCursor(sql, WITHDRAWAL_CONSUMER),
+      (c) => c === last!.max,
+    );
     await rt.stop();
     const before = await sql`select machine_id, seq, event_type, outbox_event_id from machine_transitions order by machine_id, seq`;
     // The crash window: every machine's transitions are committed, the cursor is not.
     await sql`update outbox_cursors set last_event_id = 0 where consumer = ${WITHDRAWAL_CONSUMER}`;
     const again = await startWithdrawals(sql, ledger);
-    await waitFor('cursor caught up again', () => readCursor(sql, WITHDRAWAL_CONSUMER), (c) => c === last!.max);
+    await waitFor(
+      'cursor caught up again',
+      () => readCursor(sql, WITHDRAWAL_CONSUMER),
+      (c) => c === last!.max,
+    );
     await again.settled();
     expect(again.status().state).toBe('running');
-    expect(await sql`select machine_id, seq, event_type, outbox_event_id from machine_transitions order by machine_id, seq`).toEqual(before);
+    expect(await sql`select machine_id, seq, event_type, outbox_event_id from machine_transitions order by machine_id, seq`).toEqual(
+      before,
+    );
     for (const id of ids) {
       expect(await stateOf(sql, W, id)).toBe('pendingAcceptance');
       expect(await outboxOf(sql, 'withdrawal.pending_acceptance', id)).toHaveLength(1);
@@ -361,11 +438,16 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     // One batch of requests, as an exchange's bulk insert would make.
     await sql.begin(async (tx) => {
       for (const id of ids) await insertWithdrawal(tx, { id, amount: '5' });
-      await appendOutboxEvents(tx, ids.map((id) => sampleEvent('withdrawal.requested', id, { amount: '5' })));
+      await appendOutboxEvents(
+        tx,
+        ids.map((id) => sampleEvent('withdrawal.requested', id, { amount: '5' })),
+      );
     });
     for (const id of ids) await waitForState(sql, W, id, 'awaitingLedger.waiting');
     // Rows written by one transaction share its id (xmin).
-    const rows = await sql<{ machine_id: string; seq: number; tx: string }[]>`select machine_id, seq, xmin::text as tx from machine_transitions order by machine_id, seq`;
+    const rows = await sql<
+      { machine_id: string; seq: number; tx: string }[]
+    >`select machine_id, seq, xmin::text as tx from machine_transitions order by machine_id, seq`;
     const machinesPerTx = new Map<string, Set<string>>();
     for (const r of rows) machinesPerTx.set(r.tx, (machinesPerTx.get(r.tx) ?? new Set()).add(r.machine_id));
     expect(Math.max(...[...machinesPerTx.values()].map((m) => m.size))).toBeGreaterThan(1);
@@ -400,7 +482,11 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
           // the machine runs: a result arriving later would commit in a group of its own.
           if (!blocked) {
             blocked = true;
-            await waitFor('all prepares answered', async () => ledger.answered.get('prepareTransfer') ?? 0, (n) => n >= ids.length);
+            await waitFor(
+              'all prepares answered',
+              async () => ledger.answered.get('prepareTransfer') ?? 0,
+              (n) => n >= ids.length,
+            );
             await new Promise((r) => setTimeout(r, 50));
             // Results that came back with the held one share its group: its remaining hooks run
             // right after this one, before any I/O; that group commits as it is.
@@ -441,7 +527,11 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     await requestWithdrawal(sql, 'w1', '5');
     await waitForState(sql, W, 'w1', 'awaitingLedger.waiting');
     await a.stop();
-    await waitFor('b active', async () => b.status().state, (s) => s === 'running');
+    await waitFor(
+      'b active',
+      async () => b.status().state,
+      (s) => s === 'running',
+    );
     await requestWithdrawal(sql, 'w2', '5');
     await waitForState(sql, W, 'w2', 'awaitingLedger.waiting');
     expect(await ingestUntilFinal(sql, ledger, 'w1')).toBe('completed');
@@ -461,10 +551,22 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
       select pid from pg_locks where locktype = 'advisory' and classid = 72450193 and objid = 1 and objsubid = 2 and granted
         and database = (select oid from pg_database where datname = current_database())`;
     await sql`select pg_terminate_backend(${holder!.pid})`;
-    await waitFor('lock loss noticed', async () => rt.status(), (s) => s.state === 'paused' || ledger.count('prepareTransfer') > 1);
+    await waitFor(
+      'lock loss noticed',
+      async () => rt.status(),
+      (s) => s.state === 'paused' || ledger.count('prepareTransfer') > 1,
+    );
     // It re-acquires (nobody else holds the lock) and restores the machine from the database: the hung prepare re-runs.
-    await waitFor('running again', async () => rt.status().state, (s) => s === 'running');
-    await waitFor('prepare re-run', async () => ledger.count('prepareTransfer'), (n) => n === 2);
+    await waitFor(
+      'running again',
+      async () => rt.status().state,
+      (s) => s === 'running',
+    );
+    await waitFor(
+      'prepare re-run',
+      async () => ledger.count('prepareTransfer'),
+      (n) => n === 2,
+    );
     expect(await ingestUntilFinal(sql, ledger, 'w1')).toBe('completed');
     expect(ledger.commitsOf('w1')).toHaveLength(1);
   });
@@ -476,8 +578,14 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     const [{ id } = { id: 0 }] = await sql<{ id: number }[]>`
       insert into outbox_events (topic, aggregate_type, aggregate_id, payload)
       values ('withdrawal.transferred', 'withdrawal', 'w9', ${sql.json({ withdrawalId: 'w9', outcome: 'completed' })}) returning event_id as id`;
-    const status = await waitFor('failed', async () => rt.status(), (s) => s.state === 'failed');
-    expect(status.detail).toMatch(new RegExp(`outbox event ${id} \\(withdrawal.transferred, withdrawal w9\\) does not parse: .*updateId`, 's'));
+    const status = await waitFor(
+      'failed',
+      async () => rt.status(),
+      (s) => s.state === 'failed',
+    );
+    expect(status.detail).toMatch(
+      new RegExp(`outbox event ${id} \\(withdrawal.transferred, withdrawal w9\\) does not parse: .*updateId`, 's'),
+    );
     expect(await readCursor(sql, WITHDRAWAL_CONSUMER)).toBe(0);
   });
 
@@ -506,7 +614,11 @@ describe('withdrawal runtime: outbox, leadership, versions, stop', () => {
     await requestWithdrawal(sql, 'w1', '10');
     await waitForState(sql, W, 'w1', 'preparing.preparingTransaction');
     // The prepare has started (its snapshot was committed first); stop while it is in flight.
-    await waitFor('prepare started', async () => ledger.count('prepareTransfer'), (n) => n === 1);
+    await waitFor(
+      'prepare started',
+      async () => ledger.count('prepareTransfer'),
+      (n) => n === 1,
+    );
     await rt.stop();
     expect(rt.status().state).toBe('stopped');
     expect(await stateOf(sql, W, 'w1')).toBe('signing');
@@ -523,12 +635,22 @@ describe('withdrawal runtime: operator commands', () => {
     const rt = await startWithdrawals(sql, new FakeLedger(sql));
     await requestWithdrawal(sql, 'w1', '10');
     await waitForState(sql, W, 'w1', 'waitingForFunds');
-    expect(await withdrawalRow(sql, 'w1')).toMatchObject({ status: 'waiting_for_funds', status_reason: expect.stringMatching(/insufficient free funds: need 10.0000000000, free 0.0000000000/) });
-    expect(await rt.sendOperatorCommand('w1', { type: 'CANCEL', by: 'ops', reason: 'customer request' })).toEqual({ accepted: true, state: 'releasing' });
+    expect(await withdrawalRow(sql, 'w1')).toMatchObject({
+      status: 'waiting_for_funds',
+      status_reason: expect.stringMatching(/insufficient free funds: need 10.0000000000, free 0.0000000000/),
+    });
+    expect(await rt.sendOperatorCommand('w1', { type: 'CANCEL', by: 'ops', reason: 'customer request' })).toEqual({
+      accepted: true,
+      state: 'releasing',
+    });
     await waitForState(sql, W, 'w1', 'cancelled');
     expect(await withdrawalRow(sql, 'w1')).toMatchObject({ status: 'cancelled', status_reason: 'cancelled by ops: customer request' });
-    expect(await outboxOf(sql, 'withdrawal.failed', 'w1')).toEqual([expect.objectContaining({ recredit: true, cancelled: true, reason: 'cancelled by ops: customer request' })]);
-    const operator = (await sql<{ event: { operator?: string } }[]>`select event from machine_transitions where machine_id = 'w1' and event_type = 'CANCEL'`)[0];
+    expect(await outboxOf(sql, 'withdrawal.failed', 'w1')).toEqual([
+      expect.objectContaining({ recredit: true, cancelled: true, reason: 'cancelled by ops: customer request' }),
+    ]);
+    const operator = (
+      await sql<{ event: { operator?: string } }[]>`select event from machine_transitions where machine_id = 'w1' and event_type = 'CANCEL'`
+    )[0];
     expect(operator?.event.operator).toBe('ops');
   });
 
@@ -541,16 +663,30 @@ describe('withdrawal runtime: operator commands', () => {
     await requestWithdrawal(sql, 'w1', '10');
     await waitForState(sql, W, 'w1', 'awaitingLedger.waiting');
     const refused = await rt.sendOperatorCommand('w1', { type: 'CANCEL', by: 'ops', reason: 'too late' });
-    expect(refused).toMatchObject({ accepted: false, code: 'STATE_CONFLICT', reason: expect.stringMatching(/cancel is only possible before submission/) });
+    expect(refused).toMatchObject({
+      accepted: false,
+      code: 'STATE_CONFLICT',
+      reason: expect.stringMatching(/cancel is only possible before submission/),
+    });
     expect(await rt.sendOperatorCommand('w1', { type: 'FAIL', by: 'ops', reason: 'stuck' })).toMatchObject({ accepted: true });
     expect(await stateOf(sql, W, 'w1')).toBe('awaitingLedger.waiting');
     expect(await liveReservations(sql, 'w1')).toHaveLength(1);
     await expireCurrentAttempt({ sql, ledger });
     await waitForState(sql, W, 'w1', 'failed');
-    expect(await outboxOf(sql, 'withdrawal.failed', 'w1')).toEqual([expect.objectContaining({ recredit: true, cancelled: false, reason: 'failed by operator ops: stuck' })]);
+    expect(await outboxOf(sql, 'withdrawal.failed', 'w1')).toEqual([
+      expect.objectContaining({ recredit: true, cancelled: false, reason: 'failed by operator ops: stuck' }),
+    ]);
     expect(ledger.commits).toEqual([]);
-    expect(await rt.sendOperatorCommand('w1', { type: 'RETRY', by: 'ops' })).toEqual({ accepted: false, code: 'STATE_CONFLICT', reason: 'withdrawal w1 is failed: it is final' });
-    expect(await rt.sendOperatorCommand('nope', { type: 'RETRY', by: 'ops' })).toEqual({ accepted: false, code: 'NOT_FOUND', reason: 'no withdrawal nope' });
+    expect(await rt.sendOperatorCommand('w1', { type: 'RETRY', by: 'ops' })).toEqual({
+      accepted: false,
+      code: 'STATE_CONFLICT',
+      reason: 'withdrawal w1 is failed: it is final',
+    });
+    expect(await rt.sendOperatorCommand('nope', { type: 'RETRY', by: 'ops' })).toEqual({
+      accepted: false,
+      code: 'NOT_FOUND',
+      reason: 'no withdrawal nope',
+    });
     expect(await rt.sendOperatorCommand('w1', { type: 'EXPLODE' })).toMatchObject({ accepted: false, code: 'INVALID' });
   });
 });

@@ -69,9 +69,15 @@ describe('pause ingestion', () => {
     await sleep(600);
     expect(s.sandbox.control.books.ledgerEnd().offset).toBeGreaterThan(checkpoint);
     expect((await readCheckpoint(s.sql, s.treasury))!.offset).toBe(checkpoint);
-    expect(s.daemon.ingestion.status()).toEqual({ state: 'paused', detail: expect.stringMatching(/ingestion paused by operator stack .*: validator upgrade/) });
+    expect(s.daemon.ingestion.status()).toEqual({
+      state: 'paused',
+      detail: expect.stringMatching(/ingestion paused by operator stack .*: validator upgrade/),
+    });
     expect(health(s).healthy).toBe(true);
-    expect(health(s).components['switches']).toEqual({ state: 'running', detail: expect.stringMatching(/^ingestion paused by operator stack .*: validator upgrade$/) });
+    expect(health(s).components['switches']).toEqual({
+      state: 'running',
+      detail: expect.stringMatching(/^ingestion paused by operator stack .*: validator upgrade$/),
+    });
     const metrics = await createMetrics(s.sql).registry.getSingleMetricAsString('cxi_paused');
     expect(metrics).toContain('cxi_paused{switch="ingestion"} 1');
     expect(metrics).toContain('cxi_paused{switch="withdrawals"} 0');
@@ -114,17 +120,24 @@ describe('pause withdrawals', () => {
 
     // The machine is held, not stuck: its status reason says by what, who and why (one and list).
     const held = /^held: the withdrawals switch is paused by operator \S+ since .*: treasury audit/;
-    await until('w-held held at the switch', async () => held.test(String((await s.api('GET', '/v1/withdrawals/w-held')).body['statusReason'])));
+    await until('w-held held at the switch', async () =>
+      held.test(String((await s.api('GET', '/v1/withdrawals/w-held')).body['statusReason'])),
+    );
     expect(s.sandbox.control.books.transfers('w-held')).toEqual([]);
     expect((await s.waitForWithdrawal('w-held', () => true)).status).toBe('reserving');
     expect((await s.api('GET', '/v1/withdrawals/w-held')).body['statusReason']).toMatch(held);
-    const listed = (await s.api('GET', '/v1/withdrawals?status=reserving')).body['items'] as { withdrawalId: string; statusReason: string }[];
+    const listed = (await s.api('GET', '/v1/withdrawals?status=reserving')).body['items'] as {
+      withdrawalId: string;
+      statusReason: string;
+    }[];
     expect(listed.find((w) => w.withdrawalId === 'w-held')?.statusReason).toMatch(held);
     await s.crash();
     await s.restart();
     await sleep(800);
     expect(s.sandbox.control.books.transfers('w-held')).toEqual([]);
-    expect((await s.api('GET', '/v1/admin/switches')).body).toMatchObject({ items: expect.arrayContaining([expect.objectContaining({ name: 'withdrawals', paused: true, reason: 'treasury audit' })]) });
+    expect((await s.api('GET', '/v1/admin/switches')).body).toMatchObject({
+      items: expect.arrayContaining([expect.objectContaining({ name: 'withdrawals', paused: true, reason: 'treasury audit' })]),
+    });
     expect(health(s).healthy).toBe(true);
 
     await resume(s, 'withdrawals');
@@ -188,7 +201,7 @@ describe('HTTP', () => {
         app.inject({ method: 'POST', url: `/v1/admin/switches/${name}/pause`, headers, payload: payload as Record<string, unknown> });
       expect((await pauseAs(auth('read'))).statusCode).toBe(403);
       expect((await pauseAs(auth('write'))).statusCode).toBe(403);
-      expect((await pauseAs(auth('admin'), 'everything'))).toMatchObject({ statusCode: 400 });
+      expect(await pauseAs(auth('admin'), 'everything')).toMatchObject({ statusCode: 400 });
       expect((await pauseAs(auth('admin'), 'withdrawals', {})).json()).toMatchObject({ code: 'VALIDATION_FAILED' });
       expect((await pauseAs(auth('admin'), 'withdrawals', { reason: '  ' })).statusCode).toBe(400);
 
@@ -196,9 +209,13 @@ describe('HTTP', () => {
       expect(paused.statusCode).toBe(200);
       expect(paused.json()).toMatchObject({ name: 'withdrawals', paused: true, reason: 'incident 42', changedBy: 'ops' });
       // Pausing again replaces the reason; not a new change of state.
-      expect((await pauseAs(auth('admin'), 'withdrawals', { reason: 'incident 43' })).json()).toMatchObject({ paused: true, reason: 'incident 43' });
+      expect((await pauseAs(auth('admin'), 'withdrawals', { reason: 'incident 43' })).json()).toMatchObject({
+        paused: true,
+        reason: 'incident 43',
+      });
 
-      const resumeAs = (headers: Record<string, string>) => app.inject({ method: 'POST', url: '/v1/admin/switches/withdrawals/resume', headers });
+      const resumeAs = (headers: Record<string, string>) =>
+        app.inject({ method: 'POST', url: '/v1/admin/switches/withdrawals/resume', headers });
       expect((await resumeAs(auth('read'))).statusCode).toBe(403);
       expect((await resumeAs(auth('admin'))).json()).toMatchObject({ name: 'withdrawals', paused: false, changedBy: 'ops' });
       expect((await resumeAs(auth('admin'))).json()).toMatchObject({ paused: false });
@@ -251,16 +268,24 @@ describe('HTTP', () => {
     const app = await buildApiApp(sql);
     try {
       const url = await app.listen({ host: '127.0.0.1', port: 0 });
-      const cxi = (token: string, ...args: string[]) => run(process.execPath, ['bin/cxi.js', ...args], { env: { ...process.env, CXI_URL: url, CXI_TOKEN: token } });
-      const paused = JSON.parse((await cxi(TEST_TOKENS.admin.token, '--json', 'pause', 'acceptance', '--reason', 'cli test')).stdout) as Record<string, unknown>;
+      const cxi = (token: string, ...args: string[]) =>
+        run(process.execPath, ['bin/cxi.js', ...args], { env: { ...process.env, CXI_URL: url, CXI_TOKEN: token } });
+      const paused = JSON.parse(
+        (await cxi(TEST_TOKENS.admin.token, '--json', 'pause', 'acceptance', '--reason', 'cli test')).stdout,
+      ) as Record<string, unknown>;
       expect(paused).toMatchObject({ name: 'acceptance', paused: true, reason: 'cli test', changedBy: 'ops' });
       const table = (await cxi(TEST_TOKENS.read.token, 'switches')).stdout;
       expect(table).toMatch(/acceptance.*PAUSED.*cli test/);
       const refused = await cxi(TEST_TOKENS.read.token, 'resume', 'acceptance').catch((e: { code: number; stderr: string }) => e);
       expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/FORBIDDEN/) });
-      const unknown = await cxi(TEST_TOKENS.admin.token, 'pause', 'everything', '--reason', 'x').catch((e: { code: number; stderr: string }) => e);
+      const unknown = await cxi(TEST_TOKENS.admin.token, 'pause', 'everything', '--reason', 'x').catch(
+        (e: { code: number; stderr: string }) => e,
+      );
       expect(unknown).toMatchObject({ code: 1, stderr: expect.stringMatching(/unknown switch "everything"/) });
-      expect(JSON.parse((await cxi(TEST_TOKENS.admin.token, '--json', 'resume', 'acceptance')).stdout)).toMatchObject({ name: 'acceptance', paused: false });
+      expect(JSON.parse((await cxi(TEST_TOKENS.admin.token, '--json', 'resume', 'acceptance')).stdout)).toMatchObject({
+        name: 'acceptance',
+        paused: false,
+      });
     } finally {
       await app.close();
     }

@@ -15,7 +15,11 @@ describe('ledger double: HTTP control API', () => {
   };
 
   beforeAll(async () => {
-    sb = await startSandbox({ seed: 'control', clock: { mode: 'manual', start: '2026-04-01T00:00:00Z' }, treasury: { onboarding: 'direct' } });
+    sb = await startSandbox({
+      seed: 'control',
+      clock: { mode: 'manual', start: '2026-04-01T00:00:00Z' },
+      treasury: { onboarding: 'direct' },
+    });
   });
   afterAll(() => sb.stop());
 
@@ -29,7 +33,14 @@ describe('ledger double: HTTP control API', () => {
 
   it('scripts customers, transfers, instructions and the clock', async () => {
     const treasury = sb.treasury?.party ?? '';
-    const { body: c } = await call('POST', '/customers', { hint: 'remote', preapproval: true, fund: [{ instrument: 'UTK', amount: '10' }, { instrument: 'CC', amount: '10' }] });
+    const { body: c } = await call('POST', '/customers', {
+      hint: 'remote',
+      preapproval: true,
+      fund: [
+        { instrument: 'UTK', amount: '10' },
+        { instrument: 'CC', amount: '10' },
+      ],
+    });
     const customer = String(c['party']);
     const t = await call('POST', '/transfers', { from: customer, to: treasury, instrument: 'UTK', amount: '4', memo: 'acct-r' });
     expect(t.body).toMatchObject({ kind: 'offer' });
@@ -38,7 +49,9 @@ describe('ledger double: HTTP control API', () => {
     const w = await call('POST', `/instructions/${String(t.body['transferInstructionCid'])}/withdraw`, {});
     expect(w.status).toBe(200);
     expect((await call('POST', `/instructions/${String(t.body['transferInstructionCid'])}/withdraw`, {})).status).toBe(404);
-    expect((await call('POST', '/transfers', { from: customer, to: treasury, instrument: 'UTK', amount: '400', memo: 'x' })).status).toBe(400);
+    expect((await call('POST', '/transfers', { from: customer, to: treasury, instrument: 'UTK', amount: '400', memo: 'x' })).status).toBe(
+      400,
+    );
     const transfers = await call('GET', '/books/transfers?memo=acct-r');
     expect(transfers.body['transfers']).toHaveLength(1);
     const clock = await call('POST', '/clock/advance', { ms: 60_000 });
@@ -57,20 +70,39 @@ describe('ledger double: HTTP control API', () => {
     const from = Number((await call('GET', '/books/ledger-end')).body['offset']);
     const h = (await call('POST', '/counterfeits', { to: treasury, instrument: 'Amulet', amount: '1000000', memo: 'acct-r' })).body;
     const issuer = String(h['issuer']);
-    const o = (await call('POST', '/counterfeits', { issuer, to: treasury, instrument: { admin: issuer, id: 'STR' }, amount: '5', memo: 'acct-r', kind: 'offer' })).body;
+    const o = (
+      await call('POST', '/counterfeits', {
+        issuer,
+        to: treasury,
+        instrument: { admin: issuer, id: 'STR' },
+        amount: '5',
+        memo: 'acct-r',
+        kind: 'offer',
+      })
+    ).body;
     expect((await call('POST', '/counterfeits', { to: treasury, instrument: 'nonsense', amount: '1' })).status).toBe(400);
 
     // What the treasury's participant delivers (spec-validated): the stranger's choice with its
     // claim in the result, the holding's create with the stranger as only signatory.
     const client = new WireClient(sb.jsonApiUrl, await sb.tokenFor('exchange'));
-    const updates = await client.ok<{ update: { Transaction?: { value: { events: Record<string, Record<string, unknown>>[] } } } }[]>('POST', '/v2/updates', {
-      beginExclusive: from,
-      endInclusive: Number(o['offset']),
-      updateFormat: treasuryUpdateFormat(treasury),
-    });
+    const updates = await client.ok<{ update: { Transaction?: { value: { events: Record<string, Record<string, unknown>>[] } } } }[]>(
+      'POST',
+      '/v2/updates',
+      {
+        beginExclusive: from,
+        endInclusive: Number(o['offset']),
+        updateFormat: treasuryUpdateFormat(treasury),
+      },
+    );
     const events = updates.flatMap((u) => u.update.Transaction?.value.events ?? []);
     const exercise = events.find((e) => e['ExercisedEvent'])?.['ExercisedEvent'];
-    expect(exercise).toMatchObject({ choice: 'Issuer_Transfer', actingParties: [issuer], exerciseResult: { meta: { values: { 'splice.lfdecentralizedtrust.org/tx-kind': 'transfer', 'splice.lfdecentralizedtrust.org/reason': 'acct-r' } } } });
+    expect(exercise).toMatchObject({
+      choice: 'Issuer_Transfer',
+      actingParties: [issuer],
+      exerciseResult: {
+        meta: { values: { 'splice.lfdecentralizedtrust.org/tx-kind': 'transfer', 'splice.lfdecentralizedtrust.org/reason': 'acct-r' } },
+      },
+    });
     const created = events.flatMap((e) => (e['CreatedEvent'] ? [e['CreatedEvent']] : []));
     expect(created).toEqual([
       expect.objectContaining({
@@ -80,21 +112,42 @@ describe('ledger double: HTTP control API', () => {
         observers: [treasury],
         interfaceViews: [
           expect.objectContaining({
-            viewValue: { owner: treasury, instrumentId: { admin: cc.admin, id: 'Amulet' }, amount: '1000000.0000000000', lock: null, meta: { values: { 'splice.lfdecentralizedtrust.org/reason': 'acct-r' } } },
+            viewValue: {
+              owner: treasury,
+              instrumentId: { admin: cc.admin, id: 'Amulet' },
+              amount: '1000000.0000000000',
+              lock: null,
+              meta: { values: { 'splice.lfdecentralizedtrust.org/reason': 'acct-r' } },
+            },
           }),
         ],
       }),
-      expect.objectContaining({ contractId: o['contractId'], signatories: [issuer], interfaceViews: [expect.objectContaining({ viewValue: expect.objectContaining({ transfer: expect.objectContaining({ sender: issuer, receiver: treasury, instrumentId: { admin: issuer, id: 'STR' } }) }) })] }),
+      expect.objectContaining({
+        contractId: o['contractId'],
+        signatories: [issuer],
+        interfaceViews: [
+          expect.objectContaining({
+            viewValue: expect.objectContaining({
+              transfer: expect.objectContaining({ sender: issuer, receiver: treasury, instrumentId: { admin: issuer, id: 'STR' } }),
+            }),
+          }),
+        ],
+      }),
     ]);
 
     // The double's truth: no holding, no instruction, no registry context.
     expect(sb.control.books.balances(treasury)).toEqual(before);
     expect(sb.control.books.instructions(treasury).map((i) => i.contractId)).not.toContain(o['contractId']);
-    const ctx = await client.post(`${cc.registryUrl}/registry/transfer-instruction/v1/${String(o['contractId'])}/choice-contexts/accept`.replace(sb.jsonApiUrl, ''), { meta: {} });
+    const ctx = await client.post(
+      `${cc.registryUrl}/registry/transfer-instruction/v1/${String(o['contractId'])}/choice-contexts/accept`.replace(sb.jsonApiUrl, ''),
+      { meta: {} },
+    );
     expect(ctx.status).toBe(404);
 
     // Archived by the stranger, once dressed as a transfer the treasury sent.
-    expect((await call('POST', `/counterfeits/${String(h['contractId'])}/archive`, { claimSender: treasury, memo: 'w-1' })).status).toBe(200);
+    expect((await call('POST', `/counterfeits/${String(h['contractId'])}/archive`, { claimSender: treasury, memo: 'w-1' })).status).toBe(
+      200,
+    );
     expect((await call('POST', `/counterfeits/${String(o['contractId'])}/archive`, {})).status).toBe(200);
     expect((await call('POST', `/counterfeits/${String(o['contractId'])}/archive`, {})).status).toBe(404);
   });

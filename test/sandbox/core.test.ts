@@ -41,7 +41,10 @@ describe('ledger double: core read API', () => {
     expect(parties.partyDetails.map((p) => p.party)).toContain(treasury);
     const rights = await admin.ok<{ rights: unknown[] }>('GET', '/v2/users/exchange/rights');
     expect(rights.rights).toEqual(
-      expect.arrayContaining([{ kind: { CanReadAs: { value: { party: treasury } } } }, { kind: { CanExecuteAs: { value: { party: treasury } } } }]),
+      expect.arrayContaining([
+        { kind: { CanReadAs: { value: { party: treasury } } } },
+        { kind: { CanExecuteAs: { value: { party: treasury } } } },
+      ]),
     );
   });
 
@@ -50,13 +53,18 @@ describe('ledger double: core read API', () => {
     const one = await admin.ok<{ partyDetails: { party: string }[] }>('GET', `/v2/parties/${encodeURIComponent(treasury)}`);
     expect(one.partyDetails.map((p) => p.party)).toEqual([treasury]);
     expect(await admin.ok<{ participantId: string }>('GET', '/v2/parties/participant-id')).toEqual({ participantId: sb.participantId });
-    const internal = await admin.ok<{ partyDetails: { party: string; isLocal: boolean } }>('POST', '/v2/parties', { partyIdHint: 'ops-party' });
+    const internal = await admin.ok<{ partyDetails: { party: string; isLocal: boolean } }>('POST', '/v2/parties', {
+      partyIdHint: 'ops-party',
+    });
     expect(internal.partyDetails.party).toMatch(/^ops-party::1220[0-9a-f]{64}$/);
     // Canton: the topology's MappingAlreadyExists (participant sync/PartyAllocation.scala) becomes
     // INVALID_ARGUMENT in ApiPartyManagementService.alreadyExistsError.
     const again = await admin.post('/v2/parties', { partyIdHint: 'ops-party' });
     expect(again.status).toBe(400);
-    expect(again.body).toMatchObject({ code: 'INVALID_ARGUMENT', cause: `The submitted request has invalid arguments: Party already exists: party ${internal.partyDetails.party} is already allocated on this node` });
+    expect(again.body).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      cause: `The submitted request has invalid arguments: Party already exists: party ${internal.partyDetails.party} is already allocated on this node`,
+    });
     await admin.ok('POST', '/v2/users', { user: { id: 'ops', isDeactivated: false, identityProviderId: '' }, rights: [] });
     const granted = await admin.ok<{ newlyGrantedRights: unknown[] }>('POST', '/v2/users/ops/rights', {
       userId: 'ops',
@@ -107,7 +115,10 @@ describe('ledger double: core read API', () => {
     // A body that decodes but names no format is Canton's INVALID_ARGUMENT, not a decode failure.
     const r3 = await client.post('/v2/updates', { beginExclusive: 0 });
     expect(r3.status).toBe(400);
-    expect(r3.body).toMatchObject({ code: 'INVALID_ARGUMENT', cause: expect.stringContaining('Either filter/verbose or update_format is required') });
+    expect(r3.body).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      cause: expect.stringContaining('Either filter/verbose or update_format is required'),
+    });
   });
 
   it('funds the treasury and streams a 1-step Canton Coin deposit shaped like the recording', async () => {
@@ -128,7 +139,12 @@ describe('ledger double: core read API', () => {
     const deposit = txs.find((t) => t.updateId === dep.updateId);
     if (!deposit) throw new Error('deposit not streamed');
     const [send, rulesTransfer, archive, ...creates] = deposit.events;
-    expect(send).toMatchObject({ kind: 'ExercisedEvent', choice: 'TransferPreapproval_Send', consuming: false, witnessParties: [treasury] });
+    expect(send).toMatchObject({
+      kind: 'ExercisedEvent',
+      choice: 'TransferPreapproval_Send',
+      consuming: false,
+      witnessParties: [treasury],
+    });
     expect((send?.['nodeId'] as number) > 0).toBe(true); // the sender's factory exercise above it is invisible
     const meta = (send?.['exerciseResult'] as { meta: { values: Record<string, string> } }).meta.values;
     expect(meta[TX_KIND]).toBe('transfer');
@@ -192,7 +208,9 @@ describe('ledger double: core read API', () => {
       '/v2/state/active-contracts',
       { activeAtOffset: end, eventFormat: treasuryEventFormat(treasury) },
     );
-    const holdings = acs.map((a) => viewOf(a.contractEntry.JsActiveContract.createdEvent, 'Holding')).filter((v) => v?.['owner'] === treasury);
+    const holdings = acs
+      .map((a) => viewOf(a.contractEntry.JsActiveContract.createdEvent, 'Holding'))
+      .filter((v) => v?.['owner'] === treasury);
     expect(holdings.map((h) => h?.['amount']).sort()).toEqual(['1000.0000000000', '200.0000000000']);
 
     const cid = String(acs[0]?.contractEntry.JsActiveContract.createdEvent['contractId']);
@@ -202,10 +220,16 @@ describe('ledger double: core read API', () => {
     });
     expect(ev.created).toBeDefined();
     const alicesInput = sb.control.books.holdings().find((h) => h.owner !== treasury)?.contractId ?? '';
-    const r = await client.post<{ code: string }>('/v2/events/events-by-contract-id', { contractId: alicesInput, eventFormat: treasuryEventFormat(treasury) });
+    const r = await client.post<{ code: string }>('/v2/events/events-by-contract-id', {
+      contractId: alicesInput,
+      eventFormat: treasuryEventFormat(treasury),
+    });
     expect(r.status).toBe(404);
     expect(r.body.code).toBe('CONTRACT_EVENTS_NOT_FOUND');
-    const nf = await client.post<{ code: string }>('/v2/updates/update-by-id', { updateId: `1220${'0'.repeat(64)}`, updateFormat: updatesRequest(treasury, 0).updateFormat });
+    const nf = await client.post<{ code: string }>('/v2/updates/update-by-id', {
+      updateId: `1220${'0'.repeat(64)}`,
+      updateFormat: updatesRequest(treasury, 0).updateFormat,
+    });
     expect(nf.status).toBe(404);
     expect(nf.body.code).toBe('UPDATE_NOT_FOUND');
   });

@@ -20,7 +20,15 @@ describe('scripted customers and fee policies', () => {
       commitDelayMs: 1,
       instruments: [
         ...DEFAULT_INSTRUMENTS,
-        { id: 'USDF', family: 'registry', adminHint: 'fee-registrar', registry: 'fee-token', name: 'Fee Dollar', symbol: 'USDF', fees: { senderFlat: '0', senderRate: '0', receiverRate: '0.02' } },
+        {
+          id: 'USDF',
+          family: 'registry',
+          adminHint: 'fee-registrar',
+          registry: 'fee-token',
+          name: 'Fee Dollar',
+          symbol: 'USDF',
+          fees: { senderFlat: '0', senderRate: '0', receiverRate: '0.02' },
+        },
       ],
       treasury: { fund: [{ instrument: 'UTK', amount: '1000' }] },
     });
@@ -35,14 +43,39 @@ describe('scripted customers and fee policies', () => {
     const wallet = new TreasuryWallet(sb, client);
     // an offer from the treasury to a customer, for the customer to answer
     const [input] = wallet.holdings('UTK');
-    const { prepared } = await wallet.prepareTransfer({ receiver: script.customers[0] ?? '', instrumentId: 'UTK', amount: '5', memo: 'wd-c', inputs: [input?.contractId ?? ''] });
+    const { prepared } = await wallet.prepareTransfer({
+      receiver: script.customers[0] ?? '',
+      instrumentId: 'UTK',
+      amount: '5',
+      memo: 'wd-c',
+      inputs: [input?.contractId ?? ''],
+    });
     expect((await wallet.execute(prepared.body, { path: '/v2/interactive-submission/executeAndWait' })).status).toBe(200);
 
     const begin = sb.control.books.ledgerEnd().offset;
-    for (const a of ['deposit-1step', 'deposit-2step', 'deposit-wrong-memo', 'deposit-no-memo', 'withdraw-own-offer', 'answer-treasury-offer', 'top-up'] as const) script.step(a);
-    expect(script.log.map((l) => l.action)).toEqual(['deposit-1step', 'deposit-2step', 'deposit-wrong-memo', 'deposit-no-memo', 'withdraw-own-offer', 'answer-treasury-offer', 'top-up']);
+    for (const a of [
+      'deposit-1step',
+      'deposit-2step',
+      'deposit-wrong-memo',
+      'deposit-no-memo',
+      'withdraw-own-offer',
+      'answer-treasury-offer',
+      'top-up',
+    ] as const)
+      script.step(a);
+    expect(script.log.map((l) => l.action)).toEqual([
+      'deposit-1step',
+      'deposit-2step',
+      'deposit-wrong-memo',
+      'deposit-no-memo',
+      'withdraw-own-offer',
+      'answer-treasury-offer',
+      'top-up',
+    ]);
 
-    const txs = transactionsOf(await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, begin)));
+    const txs = transactionsOf(
+      await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, begin)),
+    );
     const reasons = txs.flatMap((t) =>
       t.events.flatMap((e) => {
         const meta = (e['exerciseResult'] as { meta?: { values?: Record<string, string> } } | undefined)?.meta?.values;
@@ -53,7 +86,13 @@ describe('scripted customers and fee policies', () => {
     expect(reasons).toContain('acct-1');
     expect(reasons.some((r) => r?.startsWith('no-such-account-'))).toBe(true);
     // the deposit without a memo is there too: a 1-step transfer with no reason in its meta
-    const memoless = txs.filter((t) => t.events.some((e) => e['choice'] === 'TransferPreapproval_Send' && !(e['exerciseResult'] as { meta: { values: Record<string, string> } }).meta.values[REASON]));
+    const memoless = txs.filter((t) =>
+      t.events.some(
+        (e) =>
+          e['choice'] === 'TransferPreapproval_Send' &&
+          !(e['exerciseResult'] as { meta: { values: Record<string, string> } }).meta.values[REASON],
+      ),
+    );
     expect(memoless).toHaveLength(1);
   });
 
@@ -64,7 +103,13 @@ describe('scripted customers and fee policies', () => {
     const p = await wallet.prepareInstructionChoice('USDF', offer.transferInstructionCid ?? '', 'accept');
     const r = await wallet.execute(p.body, { path: '/v2/interactive-submission/executeAndWait' });
     expect(r.status).toBe(200);
-    const [tx] = transactionsOf(await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, Number(r.body['completionOffset']) - 1)));
+    const [tx] = transactionsOf(
+      await client.ok<unknown[]>(
+        'POST',
+        '/v2/updates?stream_idle_timeout_ms=50',
+        updatesRequest(treasury, Number(r.body['completionOffset']) - 1),
+      ),
+    );
     const credited = tx?.events.find((e) => viewOf(e, 'Holding')?.['owner'] === treasury);
     expect(viewOf(credited ?? {}, 'Holding')?.['amount']).toBe('49.0000000000');
     expect(tx?.events[0]?.['exerciseResult']).toMatchObject({ meta: { values: { 'splice.lfdecentralizedtrust.org/burned': '1.0' } } });

@@ -93,7 +93,9 @@ describe('Java codegen fromJson (what a Splice registry applies to choiceArgumen
 
   it('reads Time as Instant.parse does, Text, Party and ContractId as strings, Bool, Unit, maps and lists', () => {
     expect(decodeCodegenJson(t.time, '2025-10-14T11:29:57.439Z')).toBe('2025-10-14T11:29:57.439Z');
-    expect(codegenError(t.time, '2025-10-14T11:29:57')).toBe('Expected valid ISO 8601 date and time in UTC but was 2025-10-14T11:29:57 at line: 1, column: 1');
+    expect(codegenError(t.time, '2025-10-14T11:29:57')).toBe(
+      'Expected valid ISO 8601 date and time in UTC but was 2025-10-14T11:29:57 at line: 1, column: 1',
+    );
     expect(codegenError(t.time, '2025-02-30T00:00:00Z')).toMatch(/^Expected valid ISO 8601 date and time in UTC/);
     expect(decodeCodegenJson(t.date, '2025-10-14')).toBe('2025-10-14');
     expect(codegenError(t.party, 5)).toBe('Expected text but was 5 at line: 1, column: 1');
@@ -130,8 +132,16 @@ describe('Java codegen fromJson (what a Splice registry applies to choiceArgumen
 
 describe('Canton JSON API transcoder (what a participant applies to a command choiceArgument)', () => {
   it('refuses a missing non-Optional field with COMMAND_PREPROCESSING_FAILED, before unexpected fields', () => {
-    expect(transcodeError(Rec, { zz: 1 })).toEqual({ code: 'COMMAND_PREPROCESSING_FAILED', cause: 'Missing non-optional field: a', status: 400, category: 8 });
-    expect(transcodeError(ExtraArgs, { context: {}, meta: { values: {} } })).toMatchObject({ code: 'COMMAND_PREPROCESSING_FAILED', cause: 'Missing non-optional field: values' });
+    expect(transcodeError(Rec, { zz: 1 })).toEqual({
+      code: 'COMMAND_PREPROCESSING_FAILED',
+      cause: 'Missing non-optional field: a',
+      status: 400,
+      category: 8,
+    });
+    expect(transcodeError(ExtraArgs, { context: {}, meta: { values: {} } })).toMatchObject({
+      code: 'COMMAND_PREPROCESSING_FAILED',
+      cause: 'Missing non-optional field: values',
+    });
     expect(decodeTranscodeJson(Rec, { a: 'x' })).toEqual({ a: 'x', b: null });
   });
 
@@ -146,8 +156,16 @@ describe('Canton JSON API transcoder (what a participant applies to a command ch
   });
 
   it('answers 500 LEDGER_API_INTERNAL_ERROR for wrong JSON shapes, as Canton does', () => {
-    expect(transcodeError(Rec, ['x', '1'])).toEqual({ code: 'LEDGER_API_INTERNAL_ERROR', cause: 'Expected ujson.Obj (data: ["x","1"])', status: 500, category: 4 });
-    expect(transcodeError(Var, { tag: 'Nope', value: {} })).toMatchObject({ code: 'LEDGER_API_INTERNAL_ERROR', cause: 'key not found: Nope' });
+    expect(transcodeError(Rec, ['x', '1'])).toEqual({
+      code: 'LEDGER_API_INTERNAL_ERROR',
+      cause: 'Expected ujson.Obj (data: ["x","1"])',
+      status: 500,
+      category: 4,
+    });
+    expect(transcodeError(Var, { tag: 'Nope', value: {} })).toMatchObject({
+      code: 'LEDGER_API_INTERNAL_ERROR',
+      cause: 'key not found: Nope',
+    });
     expect(transcodeError(Var, { tag: 'Nothing' })).toMatchObject({ code: 'LEDGER_API_INTERNAL_ERROR', cause: 'key not found: value' });
     expect(transcodeError(t.text, 5)).toMatchObject({ code: 'LEDGER_API_INTERNAL_ERROR', cause: 'Expected ujson.Str (data: 5)' });
     expect(transcodeError(t.time, '2025-10-14T11:29:57')).toMatchObject({ code: 'LEDGER_API_INTERNAL_ERROR', status: 500 });
@@ -159,19 +177,34 @@ describe('Canton JSON API transcoder (what a participant applies to a command ch
 
   it('reads Int64 and Numeric from strings or numbers, validating as the Ledger API does', () => {
     expect(decodeTranscodeJson(t.int64, 1.7)).toBe('1');
-    expect(transcodeError(t.int64, 'abc')).toMatchObject({ code: 'INVALID_ARGUMENT', cause: 'The submitted request has invalid arguments: For input string: "abc"' });
-    expect(transcodeError(t.int64, true)).toMatchObject({ code: 'INVALID_ARGUMENT', cause: 'The submitted request has invalid arguments: true is not a valid Int64 value' });
+    expect(transcodeError(t.int64, 'abc')).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      cause: 'The submitted request has invalid arguments: For input string: "abc"',
+    });
+    expect(transcodeError(t.int64, true)).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      cause: 'The submitted request has invalid arguments: true is not a valid Int64 value',
+    });
     expect(decodeTranscodeJson(t.numeric(10), 1.5)).toBe('1.5000000000');
     expect(decodeTranscodeJson(t.numeric(10), '200')).toBe('200.0000000000');
     // Double.toString switches to E notation from 10^7: Numeric strings have none.
-    expect(transcodeError(t.numeric(10), 12345678)).toMatchObject({ code: 'INVALID_ARGUMENT', cause: 'The submitted request has invalid arguments: Could not read Numeric string "1.2345678E7"' });
+    expect(transcodeError(t.numeric(10), 12345678)).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      cause: 'The submitted request has invalid arguments: Could not read Numeric string "1.2345678E7"',
+    });
     expect(transcodeError(t.numeric(10), '0.00000000001')).toMatchObject({ code: 'COMMAND_PREPROCESSING_FAILED', status: 400 });
   });
 
   it('validates parties and contract ids as the Ledger API does', () => {
     expect(decodeTranscodeJson(t.party, 'alice::1220ab')).toBe('alice::1220ab');
-    expect(transcodeError(t.party, 'al/ice')).toMatchObject({ code: 'INVALID_ARGUMENT', cause: expect.stringContaining('non expected character 0x2f') });
-    expect(transcodeError(t.contractId, 'xyz')).toMatchObject({ code: 'INVALID_ARGUMENT', cause: 'The submitted request has invalid arguments: cannot parse ContractId "xyz"' });
+    expect(transcodeError(t.party, 'al/ice')).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      cause: expect.stringContaining('non expected character 0x2f'),
+    });
+    expect(transcodeError(t.contractId, 'xyz')).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      cause: 'The submitted request has invalid arguments: cannot parse ContractId "xyz"',
+    });
   });
 
   it('reads a null choice argument as {}', () => {

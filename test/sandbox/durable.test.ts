@@ -46,7 +46,11 @@ async function startChild(dataDir: string): Promise<Running> {
     });
     child.once('exit', (code) => reject(new Error(`sandbox exited with ${code}: ${err}`)));
   });
-  const info = JSON.parse(readFileSync(path.join(dataDir, 'sandbox', 'sandbox.json'), 'utf8')) as { controlUrl: string; controlToken: string; treasury: { party: string } };
+  const info = JSON.parse(readFileSync(path.join(dataDir, 'sandbox', 'sandbox.json'), 'utf8')) as {
+    controlUrl: string;
+    controlToken: string;
+    treasury: { party: string };
+  };
   return { child, controlUrl: info.controlUrl, controlToken: info.controlToken, treasury: info.treasury.party };
 }
 
@@ -74,10 +78,24 @@ describe('a saved double survives SIGKILL with every commit it answered (issue 2
     const committed: { offset: number; updateId: string }[] = [];
     let holdings: unknown;
     try {
-      const customer = await control<{ party: string }>(first, 'POST', '/customers', { hint: 'carol', preapproval: true, fund: [{ instrument: 'Amulet', amount: '100' }] });
-      for (let i = 1; i <= 5; i++) committed.push(await control(first, 'POST', '/mint', { party: first.treasury, instrument: 'Amulet', amount: `${i}` }));
-      committed.push(await control(first, 'POST', '/transfers', { from: customer.party, to: first.treasury, instrument: 'Amulet', amount: '7', memo: 'acct-1' }));
-      holdings = (await control<{ holdings: unknown[] }>(first, 'GET', `/books/holdings?party=${encodeURIComponent(first.treasury)}`)).holdings;
+      const customer = await control<{ party: string }>(first, 'POST', '/customers', {
+        hint: 'carol',
+        preapproval: true,
+        fund: [{ instrument: 'Amulet', amount: '100' }],
+      });
+      for (let i = 1; i <= 5; i++)
+        committed.push(await control(first, 'POST', '/mint', { party: first.treasury, instrument: 'Amulet', amount: `${i}` }));
+      committed.push(
+        await control(first, 'POST', '/transfers', {
+          from: customer.party,
+          to: first.treasury,
+          instrument: 'Amulet',
+          amount: '7',
+          memo: 'acct-1',
+        }),
+      );
+      holdings = (await control<{ holdings: unknown[] }>(first, 'GET', `/books/holdings?party=${encodeURIComponent(first.treasury)}`))
+        .holdings;
     } finally {
       // No stop, no signal handler: the process is gone the moment the answers are in.
       await kill(first);
@@ -87,9 +105,15 @@ describe('a saved double survives SIGKILL with every commit it answered (issue 2
     try {
       const end = await control<{ offset: number }>(second, 'GET', '/books/ledger-end');
       expect(end.offset).toBeGreaterThanOrEqual(Math.max(...committed.map((c) => c.offset)));
-      expect((await control<{ holdings: unknown[] }>(second, 'GET', `/books/holdings?party=${encodeURIComponent(second.treasury)}`)).holdings).toEqual(holdings);
+      expect(
+        (await control<{ holdings: unknown[] }>(second, 'GET', `/books/holdings?party=${encodeURIComponent(second.treasury)}`)).holdings,
+      ).toEqual(holdings);
       // The ledger goes on after the last answered commit, not over it.
-      const next = await control<{ offset: number }>(second, 'POST', '/mint', { party: second.treasury, instrument: 'Amulet', amount: '1' });
+      const next = await control<{ offset: number }>(second, 'POST', '/mint', {
+        party: second.treasury,
+        instrument: 'Amulet',
+        amount: '1',
+      });
       expect(next.offset).toBe(end.offset + 1);
     } finally {
       await kill(second);
@@ -105,7 +129,14 @@ describe('a saved double survives SIGKILL with every commit it answered (issue 2
       const { party: alice } = sb.control.createCustomer({ hint: 'alice', preapproval: true });
       const wallet = new TreasuryWallet(sb, new WireClient(sb.jsonApiUrl, await sb.tokenFor('exchange')));
       const [input] = wallet.holdings('Amulet');
-      const { prepared } = await wallet.prepareTransfer({ receiver: alice, instrumentId: 'Amulet', amount: '10', memo: 'wd-1', inputs: [input?.contractId ?? ''], commandId: 'wd-1' });
+      const { prepared } = await wallet.prepareTransfer({
+        receiver: alice,
+        instrumentId: 'Amulet',
+        amount: '10',
+        memo: 'wd-1',
+        inputs: [input?.contractId ?? ''],
+        commandId: 'wd-1',
+      });
       expect((await wallet.execute(prepared.body, { path: '/v2/interactive-submission/executeAndWait' })).status).toBe(200);
 
       // The files as a SIGKILL would leave them now (the double still runs: nothing was stopped).

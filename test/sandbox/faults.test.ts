@@ -12,7 +12,12 @@ describe('ledger double: fault injection', () => {
   let customer: string;
 
   beforeAll(async () => {
-    sb = await startSandbox({ seed: 'faults', clock: { mode: 'manual' }, commitDelayMs: 5, treasury: { fund: Array.from({ length: 8 }, () => ({ instrument: 'Amulet', amount: '100' })) } });
+    sb = await startSandbox({
+      seed: 'faults',
+      clock: { mode: 'manual' },
+      commitDelayMs: 5,
+      treasury: { fund: Array.from({ length: 8 }, () => ({ instrument: 'Amulet', amount: '100' })) },
+    });
     treasury = sb.treasury?.party ?? '';
     client = new WireClient(sb.jsonApiUrl, await sb.tokenFor('exchange'));
     wallet = new TreasuryWallet(sb, client);
@@ -22,7 +27,13 @@ describe('ledger double: fault injection', () => {
 
   const withdrawal = async (memo: string) => {
     const [input] = wallet.holdings('Amulet');
-    const { prepared } = await wallet.prepareTransfer({ receiver: customer, instrumentId: 'Amulet', amount: '1', memo, inputs: [input?.contractId ?? ''] });
+    const { prepared } = await wallet.prepareTransfer({
+      receiver: customer,
+      instrumentId: 'Amulet',
+      amount: '1',
+      memo,
+      inputs: [input?.contractId ?? ''],
+    });
     expect(prepared.status).toBe(200);
     return prepared.body;
   };
@@ -36,10 +47,11 @@ describe('ledger double: fault injection', () => {
     expect(sb.control.faults().find((f) => f.rule.action.kind === 'http503')).toMatchObject({ remaining: 0, fired: 1 });
   });
 
-  it('answers a proxy\'s 429 a given number of times, matched by operation; backpressure as Canton: 409, category 2', async () => {
+  it("answers a proxy's 429 a given number of times, matched by operation; backpressure as Canton: 409, category 2", async () => {
     sb.control.addFault({ match: { operation: 'version' }, action: { kind: 'http429' }, times: 2 });
     const answers = [];
-    for (let i = 0; i < 3; i++) answers.push(await fetch(`${sb.jsonApiUrl}/v2/version`, { headers: { authorization: `Bearer ${client.token}` } }));
+    for (let i = 0; i < 3; i++)
+      answers.push(await fetch(`${sb.jsonApiUrl}/v2/version`, { headers: { authorization: `Bearer ${client.token}` } }));
     expect(answers.map((a) => a.status)).toEqual([429, 429, 200]);
     expect(answers[0]?.headers.get('content-type')).toMatch(/^text\/plain/);
     sb.control.addFault({ match: { operation: 'version' }, action: { kind: 'backpressure' }, once: true });
@@ -108,7 +120,11 @@ describe('ledger double: fault injection', () => {
     expect(c['status']).toMatchObject({ code: 10, message: expect.stringMatching(/^LOCAL_VERDICT_LOCKED_CONTRACTS/) });
     expect(sb.control.books.transfers('wd-rejected')).toEqual([]);
 
-    sb.control.addFault({ match: { operation: 'execute' }, action: { kind: 'rejectSubmission', code: 'PARTICIPANT_BACKPRESSURE', sync: true }, once: true });
+    sb.control.addFault({
+      match: { operation: 'execute' },
+      action: { kind: 'rejectSubmission', code: 'PARTICIPANT_BACKPRESSURE', sync: true },
+      once: true,
+    });
     const ex2 = await wallet.execute(p);
     expect(ex2.status).toBe(409); // Canton: category 2, ABORTED
     expect(ex2.body).toMatchObject({ code: 'PARTICIPANT_BACKPRESSURE', definiteAnswer: true });

@@ -48,7 +48,15 @@ describe('integration: external treasury, funding, 1-step and 2-step deposits, w
     const topo = await admin.ok<{ partyId: string; publicKeyFingerprint: string; topologyTransactions: string[]; multiHash: string }>(
       'POST',
       '/v2/parties/external/generate-topology',
-      { synchronizer: sb.synchronizerId, partyHint: 'treasury', publicKey: { format: 'CRYPTO_KEY_FORMAT_RAW', keyData: key.rawPublicKey.toString('base64'), keySpec: 'SIGNING_KEY_SPEC_EC_CURVE25519' } },
+      {
+        synchronizer: sb.synchronizerId,
+        partyHint: 'treasury',
+        publicKey: {
+          format: 'CRYPTO_KEY_FORMAT_RAW',
+          keyData: key.rawPublicKey.toString('base64'),
+          keySpec: 'SIGNING_KEY_SPEC_EC_CURVE25519',
+        },
+      },
     );
     const sig = (data: string) => ({
       format: 'SIGNATURE_FORMAT_CONCAT',
@@ -77,7 +85,12 @@ describe('integration: external treasury, funding, 1-step and 2-step deposits, w
     const tokenRes = await fetch(sb.oauth.tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'exchange-svc', client_secret: secret, audience: sb.oauth.audience }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'exchange-svc',
+        client_secret: secret,
+        audience: sb.oauth.audience,
+      }),
     });
     const { access_token: token } = (await tokenRes.json()) as { access_token: string };
     const svc = new WireClient(sb.jsonApiUrl, token);
@@ -93,37 +106,71 @@ describe('integration: external treasury, funding, 1-step and 2-step deposits, w
     await control('POST', '/preapprovals', { party: treasury });
 
     // 4. customers deposit: 1-step Canton Coin, 2-step registry token
-    const { party: alice } = await control<{ party: string }>('POST', '/customers', { hint: 'alice', fund: [{ instrument: 'Amulet', amount: '1000' }] });
-    const { party: bob } = await control<{ party: string }>('POST', '/customers', { hint: 'bob', fund: [{ instrument: 'UTK', amount: '1000' }] });
-    const oneStep = await control<{ kind: string; updateId: string }>('POST', '/transfers', { from: alice, to: treasury, instrument: 'Amulet', amount: '100', memo: 'acct-alice' });
+    const { party: alice } = await control<{ party: string }>('POST', '/customers', {
+      hint: 'alice',
+      fund: [{ instrument: 'Amulet', amount: '1000' }],
+    });
+    const { party: bob } = await control<{ party: string }>('POST', '/customers', {
+      hint: 'bob',
+      fund: [{ instrument: 'UTK', amount: '1000' }],
+    });
+    const oneStep = await control<{ kind: string; updateId: string }>('POST', '/transfers', {
+      from: alice,
+      to: treasury,
+      instrument: 'Amulet',
+      amount: '100',
+      memo: 'acct-alice',
+    });
     expect(oneStep.kind).toBe('direct');
-    const twoStep = await control<{ kind: string; transferInstructionCid: string }>('POST', '/transfers', { from: bob, to: treasury, instrument: 'UTK', amount: '75', memo: 'acct-bob' });
+    const twoStep = await control<{ kind: string; transferInstructionCid: string }>('POST', '/transfers', {
+      from: bob,
+      to: treasury,
+      instrument: 'UTK',
+      amount: '75',
+      memo: 'acct-bob',
+    });
     expect(twoStep.kind).toBe('offer');
 
     // 5. the treasury accepts the offer: registry context, prepare, verify, sign, execute
-    const ctx = await svc.ok<ChoiceContext>('POST', `${new URL(utk.registryUrl).pathname}/registry/transfer-instruction/v1/${twoStep.transferInstructionCid}/choice-contexts/accept`, {});
-    const prepared = await svc.ok<{ preparedTransaction: string; preparedTransactionHash: string; hashingSchemeVersion: string }>('POST', '/v2/interactive-submission/prepare', {
-      userId: 'exchange',
-      commandId: `accept-${twoStep.transferInstructionCid.slice(0, 16)}`,
-      actAs: [treasury],
-      synchronizerId: sb.synchronizerId,
-      packageIdSelectionPreference: [],
-      commands: [
-        {
-          ExerciseCommand: {
-            templateId: TRANSFER_INSTRUCTION_INTERFACE_ID,
-            contractId: twoStep.transferInstructionCid,
-            choice: 'TransferInstruction_Accept',
-            choiceArgument: { extraArgs: { context: ctx.choiceContextData, meta: { values: {} } } },
+    const ctx = await svc.ok<ChoiceContext>(
+      'POST',
+      `${new URL(utk.registryUrl).pathname}/registry/transfer-instruction/v1/${twoStep.transferInstructionCid}/choice-contexts/accept`,
+      {},
+    );
+    const prepared = await svc.ok<{ preparedTransaction: string; preparedTransactionHash: string; hashingSchemeVersion: string }>(
+      'POST',
+      '/v2/interactive-submission/prepare',
+      {
+        userId: 'exchange',
+        commandId: `accept-${twoStep.transferInstructionCid.slice(0, 16)}`,
+        actAs: [treasury],
+        synchronizerId: sb.synchronizerId,
+        packageIdSelectionPreference: [],
+        commands: [
+          {
+            ExerciseCommand: {
+              templateId: TRANSFER_INSTRUCTION_INTERFACE_ID,
+              contractId: twoStep.transferInstructionCid,
+              choice: 'TransferInstruction_Accept',
+              choiceArgument: { extraArgs: { context: ctx.choiceContextData, meta: { values: {} } } },
+            },
           },
-        },
-      ],
-      disclosedContracts: ctx.disclosedContracts.map(({ templateId, contractId, createdEventBlob, synchronizerId }) => ({ templateId, contractId, createdEventBlob, synchronizerId })),
-      maxRecordTime: new Date(Date.now() + 60_000).toISOString(),
-    });
+        ],
+        disclosedContracts: ctx.disclosedContracts.map(({ templateId, contractId, createdEventBlob, synchronizerId }) => ({
+          templateId,
+          contractId,
+          createdEventBlob,
+          synchronizerId,
+        })),
+        maxRecordTime: new Date(Date.now() + 60_000).toISOString(),
+      },
+    );
     const check = verifyPreparedTransactionHash(prepared);
     expect(check.matches).toBe(true);
-    expect(summarizePreparedTransaction(check.transaction).roots[0]).toMatchObject({ choice: 'TransferInstruction_Accept', contractId: twoStep.transferInstructionCid });
+    expect(summarizePreparedTransaction(check.transaction).roots[0]).toMatchObject({
+      choice: 'TransferInstruction_Accept',
+      contractId: twoStep.transferInstructionCid,
+    });
     const submissionId = randomUUID();
     const exec = await svc.ok('POST', '/v2/interactive-submission/execute', {
       preparedTransaction: prepared.preparedTransaction,
@@ -144,18 +191,27 @@ describe('integration: external treasury, funding, 1-step and 2-step deposits, w
     const deposit1 = txs.find((t) => t.updateId === oneStep.updateId);
     const send = deposit1?.events.find((e) => e['choice'] === 'TransferPreapproval_Send');
     expect((send?.['exerciseResult'] as { meta: { values: Record<string, string> } }).meta.values[REASON]).toBe('acct-alice');
-    expect(deposit1?.events.some((e) => viewOf(e, 'Holding')?.['owner'] === treasury && viewOf(e, 'Holding')?.['amount'] === '100.0000000000')).toBe(true);
+    expect(
+      deposit1?.events.some((e) => viewOf(e, 'Holding')?.['owner'] === treasury && viewOf(e, 'Holding')?.['amount'] === '100.0000000000'),
+    ).toBe(true);
     const offer = txs.find((t) => t.events.some((e) => e['contractId'] === twoStep.transferInstructionCid && e['kind'] === 'CreatedEvent'));
-    expect(viewOf(offer?.events.find((e) => e['contractId'] === twoStep.transferInstructionCid) ?? {}, 'TransferInstruction')).toMatchObject({
+    expect(
+      viewOf(offer?.events.find((e) => e['contractId'] === twoStep.transferInstructionCid) ?? {}, 'TransferInstruction'),
+    ).toMatchObject({
       transfer: { receiver: treasury, amount: '75.0000000000', meta: { values: { [REASON]: 'acct-bob' } } },
     });
     const accepted = txs.find((t) => t.events[0]?.['choice'] === 'TransferInstruction_Accept');
     expect(accepted?.externalTransactionHash).toBe(check.hashBase64);
-    expect(accepted?.events.some((e) => viewOf(e, 'Holding')?.['owner'] === treasury && viewOf(e, 'Holding')?.['amount'] === '75.0000000000')).toBe(true);
+    expect(
+      accepted?.events.some((e) => viewOf(e, 'Holding')?.['owner'] === treasury && viewOf(e, 'Holding')?.['amount'] === '75.0000000000'),
+    ).toBe(true);
     await ws.until((f) => checkpointsOf(f).some((c) => c.offset >= (accepted?.offset ?? 0)), 5000);
 
     // 7. the books agree with what the stream said
-    const balances = await control<{ balances: Record<string, { total: string }> }>('GET', `/books/balances?party=${encodeURIComponent(treasury)}`);
+    const balances = await control<{ balances: Record<string, { total: string }> }>(
+      'GET',
+      `/books/balances?party=${encodeURIComponent(treasury)}`,
+    );
     expect(balances.balances[`${cc.admin}/Amulet`]?.total).toBe('350.0000000000');
     expect(balances.balances[`${utk.admin}/UTK`]?.total).toBe('75.0000000000');
     ws.close();

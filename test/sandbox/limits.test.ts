@@ -24,20 +24,36 @@ describe('ledger double: HTTP list limits', () => {
       cause: 'The number of matching elements (4) is greater than the node limit (3).',
       errorCategory: 2,
     });
-    const acs = await client.post('/v2/state/active-contracts', { activeAtOffset: sb.control.books.ledgerEnd().offset, eventFormat: treasuryEventFormat(treasury) });
+    const acs = await client.post('/v2/state/active-contracts', {
+      activeAtOffset: sb.control.books.ledgerEnd().offset,
+      eventFormat: treasuryEventFormat(treasury),
+    });
     expect(acs.status).toBe(413);
   });
 
   it('a limit above the node limit is no shield: the node takes limit-capped-at-its-limit + 1 and answers 413 when it got them', async () => {
     const over = await client.post('/v2/updates?limit=10&stream_idle_timeout_ms=50', updatesRequest(treasury, 0));
     expect(over.status).toBe(413);
-    expect(over.body).toMatchObject({ code: 'JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED', cause: 'The number of matching elements (4) is greater than the node limit (3).' });
+    expect(over.body).toMatchObject({
+      code: 'JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED',
+      cause: 'The number of matching elements (4) is greater than the node limit (3).',
+    });
     const end = sb.control.books.ledgerEnd().offset;
-    const acs = await client.post('/v2/state/active-contracts?limit=10', { activeAtOffset: end, eventFormat: treasuryEventFormat(treasury) });
+    const acs = await client.post('/v2/state/active-contracts?limit=10', {
+      activeAtOffset: end,
+      eventFormat: treasuryEventFormat(treasury),
+    });
     expect(acs.status).toBe(413);
     // At or below the node limit: never a 413, at most `limit`.
-    expect(await client.ok<unknown[]>('POST', '/v2/updates?limit=3&stream_idle_timeout_ms=50', updatesRequest(treasury, 0))).toHaveLength(3);
-    expect(await client.ok<unknown[]>('POST', '/v2/state/active-contracts?limit=3', { activeAtOffset: end, eventFormat: treasuryEventFormat(treasury) })).toHaveLength(3);
+    expect(await client.ok<unknown[]>('POST', '/v2/updates?limit=3&stream_idle_timeout_ms=50', updatesRequest(treasury, 0))).toHaveLength(
+      3,
+    );
+    expect(
+      await client.ok<unknown[]>('POST', '/v2/state/active-contracts?limit=3', {
+        activeAtOffset: end,
+        eventFormat: treasuryEventFormat(treasury),
+      }),
+    ).toHaveLength(3);
     // Above it, but no more than the node limit there to read: the elements.
     const tail = await client.ok<unknown[]>('POST', '/v2/updates?limit=10&stream_idle_timeout_ms=50', updatesRequest(treasury, end - 1));
     expect(transactionsOf(tail)).toHaveLength(1);
@@ -64,7 +80,9 @@ describe('ledger double: HTTP list limits', () => {
     const seen: number[] = [];
     let begin = 0;
     for (;;) {
-      const page = transactionsOf(await client.ok<unknown[]>('POST', '/v2/updates?limit=2&stream_idle_timeout_ms=50', updatesRequest(treasury, begin)));
+      const page = transactionsOf(
+        await client.ok<unknown[]>('POST', '/v2/updates?limit=2&stream_idle_timeout_ms=50', updatesRequest(treasury, begin)),
+      );
       if (page.length === 0) break;
       seen.push(...page.map((t) => t.offset));
       begin = page.at(-1)?.offset ?? begin;
@@ -83,7 +101,12 @@ describe('ledger double: HTTP list reads slower than the idle timeout', () => {
   let treasury: string;
 
   beforeAll(async () => {
-    sb = await startSandbox({ listFirstElementDelayMs: DELAY, listIdleTimeoutMs: 100, clock: { mode: 'manual' }, treasury: { onboarding: 'direct' } });
+    sb = await startSandbox({
+      listFirstElementDelayMs: DELAY,
+      listIdleTimeoutMs: 100,
+      clock: { mode: 'manual' },
+      treasury: { onboarding: 'direct' },
+    });
     treasury = sb.treasury?.party ?? '';
     client = new WireClient(sb.jsonApiUrl, await sb.tokenFor('exchange'));
     for (let i = 0; i < 3; i++) sb.control.mint(treasury, 'UTK', String(i + 1));
@@ -122,7 +145,9 @@ describe('ledger double: HTTP list reads slower than the idle timeout', () => {
   it('completions: always open-ended', async () => {
     const req = { userId: 'exchange', parties: [treasury], beginExclusive: 0 };
     expect(await client.ok<unknown[]>('POST', '/v2/commands/completions', req)).toEqual([]);
-    expect((await client.ok<unknown[]>('POST', `/v2/commands/completions?stream_idle_timeout_ms=${DELAY * 2}`, req)).length).toBeGreaterThan(0);
+    expect(
+      (await client.ok<unknown[]>('POST', `/v2/commands/completions?stream_idle_timeout_ms=${DELAY * 2}`, req)).length,
+    ).toBeGreaterThan(0);
   });
 });
 

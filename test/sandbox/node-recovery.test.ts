@@ -19,9 +19,16 @@ describe('ledger double: node restore and major upgrade', () => {
     sb = await startSandbox({ seed, clock: { mode: 'manual' } });
     const treasury = sb.treasury?.party ?? '';
     const client = new WireClient(sb.jsonApiUrl, await sb.tokenFor('exchange'));
-    const { party: customer } = sb.control.createCustomer({ hint: 'c', fund: [{ instrument: 'UTK', amount: '50' }, { instrument: 'Amulet', amount: '50' }] });
+    const { party: customer } = sb.control.createCustomer({
+      hint: 'c',
+      fund: [
+        { instrument: 'UTK', amount: '50' },
+        { instrument: 'Amulet', amount: '50' },
+      ],
+    });
     sb.control.mint(treasury, 'UTK', '10');
-    const read = async () => transactionsOf(await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, 0)));
+    const read = async () =>
+      transactionsOf(await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, 0)));
     return { sb, treasury, client, customer, read };
   }
 
@@ -59,7 +66,10 @@ describe('ledger double: node restore and major upgrade', () => {
     const { sb, treasury, client, customer, read } = await setup('major-upgrade');
     sb.control.transfer({ from: customer, to: treasury, instrument: 'UTK', amount: '2', memo: 'before' });
     const oldSynchronizer = sb.synchronizerId;
-    const holdings = sb.control.books.holdings(treasury).map((h) => h.contractId).sort();
+    const holdings = sb.control.books
+      .holdings(treasury)
+      .map((h) => h.contractId)
+      .sort();
     const r = sb.control.majorUpgrade();
     expect(r.synchronizerId).not.toBe(oldSynchronizer);
     const connected = await client.ok<{ connectedSynchronizers: { synchronizerId: string }[] }>('GET', '/v2/state/connected-synchronizers');
@@ -74,7 +84,12 @@ describe('ledger double: node restore and major upgrade', () => {
     }
     const imported = txs.flatMap((t) => t.events.map((e) => e['contractId'] as string));
     for (const h of holdings) expect(imported).toContain(h);
-    expect(sb.control.books.holdings(treasury).map((h) => h.contractId).sort()).toEqual(holdings);
+    expect(
+      sb.control.books
+        .holdings(treasury)
+        .map((h) => h.contractId)
+        .sort(),
+    ).toEqual(holdings);
     // new history follows on the new synchronizer, at a real record time
     const next = sb.control.transfer({ from: customer, to: treasury, instrument: 'UTK', amount: '1', memo: 'after' });
     expect(next.offset).toBe(r.ledgerEnd + 1);

@@ -16,7 +16,12 @@ describe('ledger double: OAuth2 client credentials with short-lived tokens', () 
   it('issues tokens for valid clients (form body or HTTP Basic) and refuses others', async () => {
     const form = await token({
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: sb.oauth.clientId, client_secret: sb.oauth.clientSecret, audience: sb.oauth.audience }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: sb.oauth.clientId,
+        client_secret: sb.oauth.clientSecret,
+        audience: sb.oauth.audience,
+      }),
     });
     expect(form.status).toBe(200);
     expect(await form.json()).toMatchObject({ token_type: 'Bearer', expires_in: 2 });
@@ -28,7 +33,10 @@ describe('ledger double: OAuth2 client credentials with short-lived tokens', () 
       body: new URLSearchParams({ grant_type: 'client_credentials' }),
     });
     expect(basic.status).toBe(200);
-    const bad = await token({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'client_credentials', client_id: sb.oauth.clientId, client_secret: 'nope' }) });
+    const bad = await token({
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'client_credentials', client_id: sb.oauth.clientId, client_secret: 'nope' }),
+    });
     expect(bad.status).toBe(401);
     expect(await bad.json()).toEqual({ error: 'invalid_client' });
     const grant = await token({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'password' }) });
@@ -52,7 +60,10 @@ describe('ledger double: OAuth2 client credentials with short-lived tokens', () 
   it('serves the ACS over a websocket too, then closes', async () => {
     const t = await sb.tokenFor('exchange', { expiresInSeconds: 60 });
     const end = (await new WireClient(sb.jsonApiUrl, t).ok<{ offset: number }>('GET', '/v2/state/ledger-end')).offset;
-    const ws = new WsStream(sb.jsonApiUrl, '/v2/state/active-contracts', t, { activeAtOffset: end, eventFormat: treasuryEventFormat(sb.treasury?.party ?? '') });
+    const ws = new WsStream(sb.jsonApiUrl, '/v2/state/active-contracts', t, {
+      activeAtOffset: end,
+      eventFormat: treasuryEventFormat(sb.treasury?.party ?? ''),
+    });
     const frames = await ws.untilClosed();
     expect(frames.length).toBeGreaterThanOrEqual(2); // the preapproval and the UTK holding
     expect(ws.closeCode).toBe(1000);

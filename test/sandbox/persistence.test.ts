@@ -13,7 +13,11 @@ describe('ledger double: a saved ledger continues after a restart', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps parties, contracts, offsets, history, completions and dedup', async () => {
-    const first = await startPersistentSandbox(dir, { commitDelayMs: 1, treasury: { fund: [{ instrument: 'Amulet', amount: '300' }] } }, testLogger());
+    const first = await startPersistentSandbox(
+      dir,
+      { commitDelayMs: 1, treasury: { fund: [{ instrument: 'Amulet', amount: '300' }] } },
+      testLogger(),
+    );
     expect(first.restored).toBe(false);
     const sb1 = first.sb;
     const treasury = sb1.treasury?.party ?? '';
@@ -21,7 +25,14 @@ describe('ledger double: a saved ledger continues after a restart', () => {
     sb1.control.transfer({ from: alice, to: treasury, instrument: 'UTK', amount: '20', memo: 'acct-a' });
     const wallet1 = new TreasuryWallet(sb1, new WireClient(sb1.jsonApiUrl, await sb1.tokenFor('exchange')));
     const [input] = wallet1.holdings('Amulet');
-    const { prepared } = await wallet1.prepareTransfer({ receiver: alice, instrumentId: 'Amulet', amount: '10', memo: 'wd-1', inputs: [input?.contractId ?? ''], commandId: 'wd-1' });
+    const { prepared } = await wallet1.prepareTransfer({
+      receiver: alice,
+      instrumentId: 'Amulet',
+      amount: '10',
+      memo: 'wd-1',
+      inputs: [input?.contractId ?? ''],
+      commandId: 'wd-1',
+    });
     const ex = await wallet1.execute(prepared.body, { path: '/v2/interactive-submission/executeAndWait' });
     expect(ex.status).toBe(200);
     const history1 = await wallet1.client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, 0));
@@ -44,7 +55,14 @@ describe('ledger double: a saved ledger continues after a restart', () => {
       expect((await wallet2.completions()).map((c) => c['commandId'])).toContain('wd-1');
       // the same change id is still deduplicated after the restart
       const [input2] = wallet2.holdings('Amulet');
-      const again = await wallet2.prepareTransfer({ receiver: alice, instrumentId: 'Amulet', amount: '10', memo: 'wd-1', inputs: [input2?.contractId ?? ''], commandId: 'wd-1' });
+      const again = await wallet2.prepareTransfer({
+        receiver: alice,
+        instrumentId: 'Amulet',
+        amount: '10',
+        memo: 'wd-1',
+        inputs: [input2?.contractId ?? ''],
+        commandId: 'wd-1',
+      });
       const dup = await wallet2.execute(again.prepared.body);
       expect(dup.status).toBe(409);
       // and the ledger goes on from where it was

@@ -22,7 +22,11 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     amount: fc.integer({ min: 1, max: 400 }),
     offer: fc.boolean(),
   }),
-  fc.record({ kind: fc.constant('instruction' as const), pick: fc.nat(10), choice: fc.constantFrom('Accept' as const, 'Reject' as const, 'Withdraw' as const) }),
+  fc.record({
+    kind: fc.constant('instruction' as const),
+    pick: fc.nat(10),
+    choice: fc.constantFrom('Accept' as const, 'Reject' as const, 'Withdraw' as const),
+  }),
   fc.record({ kind: fc.constant('advance' as const), seconds: fc.integer({ min: 1, max: 120 }) }),
 );
 
@@ -37,7 +41,15 @@ describe('ledger double: UTXO properties under random activity', () => {
           instruments: [
             ...DEFAULT_INSTRUMENTS,
             // a registry token whose receiver pays 1%: credited amounts are below transfer amounts
-            { id: 'FEE', family: 'registry', adminHint: 'fee-registrar', registry: 'fee', name: 'Fee Token', symbol: 'FEE', fees: { senderFlat: '0', senderRate: '0', receiverRate: '0.01' } },
+            {
+              id: 'FEE',
+              family: 'registry',
+              adminHint: 'fee-registrar',
+              registry: 'fee',
+              name: 'Fee Token',
+              symbol: 'FEE',
+              fees: { senderFlat: '0', senderRate: '0', receiverRate: '0.01' },
+            },
           ],
         });
         const books = new Books(engine);
@@ -101,7 +113,11 @@ describe('ledger double: UTXO properties under random activity', () => {
           if (root?.kind === 'exercise' && root.nodeId === 0) {
             const meta = (root.result as { meta?: { values?: Record<string, string> } } | null)?.meta?.values;
             const arg = root.choiceArgument as { transfer?: { instrumentId: { admin: string; id: string } } };
-            const t = arg.transfer ?? (root.target.payload.t === 'AmuletTransferInstruction' || root.target.payload.t === 'TransferOffer' ? root.target.payload.transfer : undefined);
+            const t =
+              arg.transfer ??
+              (root.target.payload.t === 'AmuletTransferInstruction' || root.target.payload.t === 'TransferOffer'
+                ? root.target.payload.transfer
+                : undefined);
             if (root.choice === 'TransferFactory_Transfer') seen.transfers++;
             if (root.choice === 'TransferInstruction_Accept') seen.accepts++;
             if (meta?.[BURNED] && t) {

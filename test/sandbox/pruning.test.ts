@@ -34,7 +34,11 @@ describe('ledger double: pruning', () => {
     const pruned = sb.control.books.ledgerEnd().prunedUpTo;
     const r = await client.post('/v2/updates?limit=10', updatesRequest(treasury, pruned - 1));
     expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({ code: 'PARTICIPANT_PRUNED_DATA_ACCESSED', errorCategory: 9, context: { earliest_offset: String(pruned) } });
+    expect(r.body).toMatchObject({
+      code: 'PARTICIPANT_PRUNED_DATA_ACCESSED',
+      errorCategory: 9,
+      context: { earliest_offset: String(pruned) },
+    });
     const ok = await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, pruned));
     expect(transactionsOf(ok).every((t) => t.offset > pruned)).toBe(true);
     const ws = new WsStream(sb.jsonApiUrl, '/v2/updates', client.token, updatesRequest(treasury, 0));
@@ -43,22 +47,37 @@ describe('ledger double: pruning', () => {
   });
 
   it('no longer finds pruned updates by id or offset', async () => {
-    const byId = await client.post('/v2/updates/update-by-id', { updateId: prunedTx.updateId, updateFormat: updatesRequest(treasury, 0).updateFormat });
+    const byId = await client.post('/v2/updates/update-by-id', {
+      updateId: prunedTx.updateId,
+      updateFormat: updatesRequest(treasury, 0).updateFormat,
+    });
     expect(byId.status).toBe(404);
     expect(byId.body).toMatchObject({ code: 'UPDATE_NOT_FOUND' });
-    const byOffset = await client.post('/v2/updates/update-by-offset', { offset: prunedTx.offset, updateFormat: updatesRequest(treasury, 0).updateFormat });
+    const byOffset = await client.post('/v2/updates/update-by-offset', {
+      offset: prunedTx.offset,
+      updateFormat: updatesRequest(treasury, 0).updateFormat,
+    });
     expect(byOffset.status).toBe(404);
   });
 
   it('serves the ACS at or after the boundary (active contracts survive pruning) and refuses it before', async () => {
     const { prunedUpTo, offset } = sb.control.books.ledgerEnd();
-    const acs = await client.ok<unknown[]>('POST', '/v2/state/active-contracts', { activeAtOffset: offset, eventFormat: treasuryEventFormat(treasury) });
+    const acs = await client.ok<unknown[]>('POST', '/v2/state/active-contracts', {
+      activeAtOffset: offset,
+      eventFormat: treasuryEventFormat(treasury),
+    });
     expect(acs.length).toBeGreaterThanOrEqual(2);
-    const before = await client.post('/v2/state/active-contracts', { activeAtOffset: prunedUpTo - 1, eventFormat: treasuryEventFormat(treasury) });
+    const before = await client.post('/v2/state/active-contracts', {
+      activeAtOffset: prunedUpTo - 1,
+      eventFormat: treasuryEventFormat(treasury),
+    });
     expect(before.status).toBe(400);
     expect(before.body).toMatchObject({ code: 'PARTICIPANT_PRUNED_DATA_ACCESSED' });
     // an active contract created before the boundary can still be looked up
-    const ev = await client.post('/v2/events/events-by-contract-id', { contractId: oldHolding, eventFormat: treasuryEventFormat(treasury) });
+    const ev = await client.post('/v2/events/events-by-contract-id', {
+      contractId: oldHolding,
+      eventFormat: treasuryEventFormat(treasury),
+    });
     expect(ev.status).toBe(200);
   });
 

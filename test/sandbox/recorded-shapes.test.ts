@@ -8,7 +8,9 @@ import { WireClient } from './support/wire-client.js';
 const RECORDED = fileURLToPath(new URL('../../../shared/fixtures/recorded/', import.meta.url));
 
 function recordedEvents(file: string): { kind: string; body: Record<string, unknown> }[] {
-  const raw = JSON.parse(readFileSync(`${RECORDED}${file}`, 'utf8')) as { update: { Transaction: { value: { events: Record<string, Record<string, unknown>>[] } } } };
+  const raw = JSON.parse(readFileSync(`${RECORDED}${file}`, 'utf8')) as {
+    update: { Transaction: { value: { events: Record<string, Record<string, unknown>>[] } } };
+  };
   return raw.update.Transaction.value.events.map((e) => {
     const [kind, body] = Object.entries(e)[0] as [string, Record<string, unknown>];
     return { kind, body };
@@ -38,10 +40,13 @@ describe('the double produces the event shapes of recorded Canton transactions',
   it('1-step deposit: same choices, templates, key sets and nesting as 1-step-transfer.json', async () => {
     const { party } = sb.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '1000' }] });
     const dep = sb.control.transfer({ from: party, to: treasury, instrument: 'Amulet', amount: '200', memo: 'deposit-account-id' });
-    const [tx] = transactionsOf(await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, dep.offset - 1, dep.offset)));
+    const [tx] = transactionsOf(
+      await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, dep.offset - 1, dep.offset)),
+    );
     const ours = tx?.events ?? [];
     const recorded = recordedEvents('1-step-transfer.json');
-    const shape = (kind: string, templateId: unknown, choice: unknown) => `${kind}:${String(templateId).split(':').slice(1).join(':')}:${String(choice ?? '')}`;
+    const shape = (kind: string, templateId: unknown, choice: unknown) =>
+      `${kind}:${String(templateId).split(':').slice(1).join(':')}:${String(choice ?? '')}`;
     const oursShape = ours.map((e) => shape(e['kind'] as string, e['templateId'], e['choice']));
     const recordedShape = recorded.map((e) => shape(e.kind, e.body['templateId'], e.body['choice']));
     expect(oursShape).toEqual(recordedShape);
@@ -56,15 +61,27 @@ describe('the double produces the event shapes of recorded Canton transactions',
   it('2-step offer: the receiver sees the instruction with the recorded view shape', async () => {
     sb.control.instrument('Amulet');
     const { party } = sb.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '2000' }] });
-    const offer = sb.control.transfer({ from: party, to: treasury, instrument: 'Amulet', amount: '1000', memo: 'deposit-account-id', mode: 'offer' });
-    const [tx] = transactionsOf(await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, offer.offset - 1, offer.offset)));
+    const offer = sb.control.transfer({
+      from: party,
+      to: treasury,
+      instrument: 'Amulet',
+      amount: '1000',
+      memo: 'deposit-account-id',
+      mode: 'offer',
+    });
+    const [tx] = transactionsOf(
+      await client.ok<unknown[]>('POST', '/v2/updates?stream_idle_timeout_ms=50', updatesRequest(treasury, offer.offset - 1, offer.offset)),
+    );
     const recorded = recordedEvents('transfer-instruction-create.json');
     expect(tx?.events.map((e) => e['kind'])).toEqual(['CreatedEvent']);
     const mine = tx?.events[0] ?? {};
     expect(String(mine['templateId']).split(':').slice(1)).toEqual(String(recorded[0]?.body['templateId']).split(':').slice(1));
     for (const k of keysOf(recorded[0]?.body ?? {})) expect(Object.keys(mine)).toContain(k);
     const view = (mine['interfaceViews'] as { viewValue: Record<string, unknown> }[])[0]?.viewValue ?? {};
-    const recView = ((recorded[0]?.body['interfaceViews'] as { viewValue: Record<string, unknown> }[])[0]?.viewValue ?? {}) as Record<string, unknown>;
+    const recView = ((recorded[0]?.body['interfaceViews'] as { viewValue: Record<string, unknown> }[])[0]?.viewValue ?? {}) as Record<
+      string,
+      unknown
+    >;
     expect(Object.keys(view).sort()).toEqual(Object.keys(recView).sort());
     expect(Object.keys(view['transfer'] as object).sort()).toEqual(Object.keys(recView['transfer'] as object).sort());
     // As recorded: the instruction names the locked holding as its only input.

@@ -26,7 +26,9 @@ describe("ledger double: registries behind a JWT, as a validator's Scan proxy", 
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await res.text()).toBe('The resource requires authentication, which was not supplied with the request');
     // Another scheme is no bearer token either.
-    expect(await (await info(sb, `Basic ${Buffer.from('a:b').toString('base64')}`)).text()).toMatch(/^The resource requires authentication/);
+    expect(await (await info(sb, `Basic ${Buffer.from('a:b').toString('base64')}`)).text()).toMatch(
+      /^The resource requires authentication/,
+    );
     // Every registry path, POSTs too.
     const factory = await fetch(`${sb.instruments[0]!.registryUrl}/registry/transfer-instruction/v1/transfer-factory`, {
       method: 'POST',
@@ -37,7 +39,12 @@ describe("ledger double: registries behind a JWT, as a validator's Scan proxy", 
   });
 
   it('refuses a token it cannot verify: another secret, or expired', async () => {
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('exchange').setAudience(sb.oauth.audience).setExpirationTime('1h').sign(randomBytes(32));
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('exchange')
+      .setAudience(sb.oauth.audience)
+      .setExpirationTime('1h')
+      .sign(randomBytes(32));
     const expired = await sb.tokenFor('exchange', { expiresInSeconds: -60 });
     for (const token of [forged, expired, 'not-a-jwt']) {
       const res = await info(sb, `Bearer ${token}`);
@@ -46,7 +53,7 @@ describe("ledger double: registries behind a JWT, as a validator's Scan proxy", 
     }
   });
 
-  it("accepts a Ledger API token of the double, for any user (the proxy authenticates, it does not authorize)", async () => {
+  it('accepts a Ledger API token of the double, for any user (the proxy authenticates, it does not authorize)', async () => {
     const ok = await info(sb, `Bearer ${await sb.tokenFor('exchange')}`);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ adminId: sb.instruments[0]!.admin });

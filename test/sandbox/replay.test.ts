@@ -6,7 +6,12 @@ import { checkpointsOf, transactionsOf, updatesRequest } from './support/request
 import { WireClient, WsStream } from './support/wire-client.js';
 
 const RECORDED = fileURLToPath(new URL('../../../shared/fixtures/recorded/', import.meta.url));
-const FILES = ['1-step-transfer.json', 'transfer-instruction-create.json', 'transfer-instruction-accept.json', 'utility-token-transfer.json'].map((f) => `${RECORDED}${f}`);
+const FILES = [
+  '1-step-transfer.json',
+  'transfer-instruction-create.json',
+  'transfer-instruction-accept.json',
+  'utility-token-transfer.json',
+].map((f) => `${RECORDED}${f}`);
 /** The recordings predate 3.4.12 (no acsDelta / representativePackageId) and write null for unset optionals. */
 const PRE_3_4_12 = { relaxRequired: ['acsDelta', 'representativePackageId'], nullForOptional: true } as const;
 const load = (f: string): unknown => JSON.parse(readFileSync(`${RECORDED}${f}`, 'utf8'));
@@ -45,7 +50,9 @@ describe('ledger double: replay of recorded history', () => {
     expect(transactionsOf(ws.frames)).toHaveLength(7);
     expect(ws.frames.slice(0, 7)).toEqual(load('utility-token-transfer.json'));
     ws.close();
-    const bounded = new WsStream(sb.jsonApiUrl, '/v2/updates', client.token, updatesRequest(sender, 60680, 60689), { validation: PRE_3_4_12 });
+    const bounded = new WsStream(sb.jsonApiUrl, '/v2/updates', client.token, updatesRequest(sender, 60680, 60689), {
+      validation: PRE_3_4_12,
+    });
     const frames = await bounded.untilClosed();
     expect(transactionsOf(frames).map((t) => t.offset)).toEqual([60681, 60684, 60687, 60689]);
   });
@@ -53,15 +60,22 @@ describe('ledger double: replay of recorded history', () => {
   it('answers update-by-id and events-by-contract-id from the recordings', async () => {
     const recorded = load('1-step-transfer.json') as { update: { Transaction: { value: { updateId: string } } } };
     const party = 'treasury-party::1220278a4a0eb2c244b425dff62853ef1cd04ca1095bffcea465c0de766faf9ab8cd';
-    const byId = await client.ok('POST', '/v2/updates/update-by-id', { updateId: recorded.update.Transaction.value.updateId, updateFormat: updatesRequest(party, 0).updateFormat });
+    const byId = await client.ok('POST', '/v2/updates/update-by-id', {
+      updateId: recorded.update.Transaction.value.updateId,
+      updateFormat: updatesRequest(party, 0).updateFormat,
+    });
     expect(byId).toEqual(recorded);
-    const lockedCid = '004ef3ae401af384aa37391f3a975647b1ca3d9ca3dc97f7b1e19c47d013ed4956ca11122015cac2e81f6d2e2735ed64c16326230234cc374c85ed42657b7801bf62233ddc';
+    const lockedCid =
+      '004ef3ae401af384aa37391f3a975647b1ca3d9ca3dc97f7b1e19c47d013ed4956ca11122015cac2e81f6d2e2735ed64c16326230234cc374c85ed42657b7801bf62233ddc';
     const ev = await client.ok<{ archived?: { archivedEvent: { offset: number } } }>('POST', '/v2/events/events-by-contract-id', {
       contractId: lockedCid,
       eventFormat: { filtersByParty: { [treasury]: {} } },
     });
     expect(ev.archived?.archivedEvent.offset).toBe(106);
-    const missing = await client.post('/v2/events/events-by-contract-id', { contractId: '00ab', eventFormat: { filtersByParty: { [treasury]: {} } } });
+    const missing = await client.post('/v2/events/events-by-contract-id', {
+      contractId: '00ab',
+      eventFormat: { filtersByParty: { [treasury]: {} } },
+    });
     expect(missing.status).toBe(404);
   });
 });

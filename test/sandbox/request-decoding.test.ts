@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/start.js';
-import { GetUpdatesRequest, JsCommands, JsExecuteSubmissionRequest, JsPrepareSubmissionRequest, decodeWith, issuesDetail } from '../../src/sandbox/wire/decode/index.js';
+import {
+  GetUpdatesRequest,
+  JsCommands,
+  JsExecuteSubmissionRequest,
+  JsPrepareSubmissionRequest,
+  decodeWith,
+  issuesDetail,
+} from '../../src/sandbox/wire/decode/index.js';
 import { TreasuryWallet } from './support/treasury-wallet.js';
 import { treasuryEventFormat } from './support/requests.js';
 import { WireClient } from './support/wire-client.js';
@@ -56,8 +63,15 @@ describe('request decoding as Canton 3.4 does it (unit)', () => {
   });
 
   it('hand-written classes keep their declared defaults only, and name array elements like tapir', () => {
-    expect(decodeWith(JsCommands, { commands: [], commandId: 'c', actAs: [] })).toMatchObject({ ok: true, value: { readAs: [], packageIdSelectionPreference: [] } });
-    const bad = decodeWith(JsCommands, { commands: [{ ExerciseCommand: { templateId: 'a:b:c', contractId: 'x', choice: 1 } }], commandId: 'c', actAs: [] });
+    expect(decodeWith(JsCommands, { commands: [], commandId: 'c', actAs: [] })).toMatchObject({
+      ok: true,
+      value: { readAs: [], packageIdSelectionPreference: [] },
+    });
+    const bad = decodeWith(JsCommands, {
+      commands: [{ ExerciseCommand: { templateId: 'a:b:c', contractId: 'x', choice: 1 } }],
+      commandId: 'c',
+      actAs: [],
+    });
     expect(detail(bad)).toBe(
       "Got value '1' with wrong type, expecting string at 'commands[0].ExerciseCommand.choice', Missing required field at 'commands[0].ExerciseCommand.choiceArgument'",
     );
@@ -87,7 +101,12 @@ describe('request decoding as Canton 3.4 does it (over the wire)', () => {
 
   it('refuses an execute without deduplicationPeriod before looking at anything else', async () => {
     const [input] = wallet.holdings('Amulet');
-    const { prepared } = await wallet.prepareTransfer({ receiver: treasury, instrumentId: 'Amulet', amount: '1', inputs: [input?.contractId ?? ''] });
+    const { prepared } = await wallet.prepareTransfer({
+      receiver: treasury,
+      instrumentId: 'Amulet',
+      amount: '1',
+      inputs: [input?.contractId ?? ''],
+    });
     expect(prepared.status).toBe(200);
     const body = {
       preparedTransaction: prepared.body.preparedTransaction,
@@ -116,16 +135,24 @@ describe('request decoding as Canton 3.4 does it (over the wire)', () => {
     );
     expect(r.status).toBe(400);
     expect(r.contentType).toMatch(/^text\/plain/);
-    expect(r.body).toBe("Invalid value for: body (Missing required field at 'synchronizerId', Missing required field at 'packageIdSelectionPreference')");
+    expect(r.body).toBe(
+      "Invalid value for: body (Missing required field at 'synchronizerId', Missing required field at 'packageIdSelectionPreference')",
+    );
   });
 
   it('serves the backwards-compatible filter form of /v2/updates and refuses mixing it with updateFormat', async () => {
-    const legacy = await client.ok<unknown[]>('POST', '/v2/updates?limit=5', { beginExclusive: 0, filter: { filtersByParty: { [treasury]: {} } }, verbose: true });
+    const legacy = await client.ok<unknown[]>('POST', '/v2/updates?limit=5', {
+      beginExclusive: 0,
+      filter: { filtersByParty: { [treasury]: {} } },
+      verbose: true,
+    });
     expect(legacy.length).toBeGreaterThan(0);
     const both = await client.post('/v2/updates', {
       beginExclusive: 0,
       filter: { filtersByParty: { [treasury]: {} } },
-      updateFormat: { includeTransactions: { eventFormat: treasuryEventFormat(treasury), transactionShape: 'TRANSACTION_SHAPE_LEDGER_EFFECTS' } },
+      updateFormat: {
+        includeTransactions: { eventFormat: treasuryEventFormat(treasury), transactionShape: 'TRANSACTION_SHAPE_LEDGER_EFFECTS' },
+      },
     });
     expect(both.status).toBe(400);
     expect(both.body).toMatchObject({ code: 'INVALID_ARGUMENT', cause: expect.stringContaining('Both update_format and filter are set') });
@@ -134,7 +161,9 @@ describe('request decoding as Canton 3.4 does it (over the wire)', () => {
   it('validates formats after decoding as the participant does (MISSING_FIELD, not a decode failure)', async () => {
     const r = await client.post('/v2/updates', {
       beginExclusive: 0,
-      updateFormat: { includeTransactions: { eventFormat: treasuryEventFormat(treasury), transactionShape: 'TRANSACTION_SHAPE_UNSPECIFIED' } },
+      updateFormat: {
+        includeTransactions: { eventFormat: treasuryEventFormat(treasury), transactionShape: 'TRANSACTION_SHAPE_UNSPECIFIED' },
+      },
     });
     expect(r.status).toBe(400);
     expect(r.body).toMatchObject({ code: 'MISSING_FIELD', cause: expect.stringContaining('transaction_shape') });

@@ -67,7 +67,11 @@ describe('the README table of fields required beyond the OpenAPI', () => {
 
   it('covers the three fields a real validator refuses our old requests without', () => {
     expect(beyondOpenApi('JsPrepareSubmissionRequest')).toEqual(['synchronizerId', 'packageIdSelectionPreference']);
-    for (const n of ['JsExecuteSubmissionRequest', 'JsExecuteSubmissionAndWaitRequest', 'JsExecuteSubmissionAndWaitForTransactionRequest']) {
+    for (const n of [
+      'JsExecuteSubmissionRequest',
+      'JsExecuteSubmissionAndWaitRequest',
+      'JsExecuteSubmissionAndWaitForTransactionRequest',
+    ]) {
       expect(beyondOpenApi(n)).toEqual(['deduplicationPeriod']);
     }
   });

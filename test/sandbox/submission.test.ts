@@ -23,7 +23,13 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
       seed: 'submission',
       clock: { mode: 'manual', start: '2026-02-01T00:00:00Z' },
       commitDelayMs: 5,
-      treasury: { fund: [{ instrument: 'Amulet', amount: '1000' }, { instrument: 'Amulet', amount: '500' }, { instrument: 'UTK', amount: '300' }] },
+      treasury: {
+        fund: [
+          { instrument: 'Amulet', amount: '1000' },
+          { instrument: 'Amulet', amount: '500' },
+          { instrument: 'UTK', amount: '300' },
+        ],
+      },
     });
     treasury = sb.treasury?.party ?? '';
     client = new WireClient(sb.jsonApiUrl, await sb.tokenFor('exchange'));
@@ -36,7 +42,10 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
       const base = new URL(inst.registryUrl).pathname;
       const info = await client.ok<{ adminId: string }>('GET', `${base}/registry/metadata/v1/info`);
       expect(info.adminId).toBe(inst.admin);
-      const list = await client.ok<{ instruments: { id: string; totalSupply: string }[] }>('GET', `${base}/registry/metadata/v1/instruments`);
+      const list = await client.ok<{ instruments: { id: string; totalSupply: string }[] }>(
+        'GET',
+        `${base}/registry/metadata/v1/instruments`,
+      );
       expect(list.instruments.map((i) => i.id)).toEqual([inst.id]);
       await client.ok('GET', `${base}/registry/metadata/v1/instruments/${inst.id}`);
       expect((await client.get(`${base}/registry/metadata/v1/instruments/nope`)).status).toBe(404);
@@ -48,7 +57,14 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     const { party: carol } = sb.control.createCustomer({ hint: 'carol', preapproval: true });
     const [input] = wallet.holdings('Amulet').filter((h) => h.amount === '500.0000000000');
     const begin = await ledgerEnd();
-    const { kind, prepared } = await wallet.prepareTransfer({ receiver: carol, instrumentId: 'Amulet', amount: '120', memo: 'wd-1', inputs: [input?.contractId ?? ''], maxRecordTime: isoIn(60_000) });
+    const { kind, prepared } = await wallet.prepareTransfer({
+      receiver: carol,
+      instrumentId: 'Amulet',
+      amount: '120',
+      memo: 'wd-1',
+      inputs: [input?.contractId ?? ''],
+      maxRecordTime: isoIn(60_000),
+    });
     expect(kind).toBe('direct');
     expect(prepared.status).toBe(200);
     const p = prepared.body;
@@ -93,8 +109,20 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
   it('rejects a second spend of the same holding: CONTRACT_NOT_FOUND at prepare, LOCAL_VERDICT_INACTIVE_CONTRACTS at commit', async () => {
     const { party: dave } = sb.control.createCustomer({ hint: 'dave', preapproval: true });
     const [input] = wallet.holdings('Amulet').filter((h) => h.amount === '1000.0000000000');
-    const a = await wallet.prepareTransfer({ receiver: dave, instrumentId: 'Amulet', amount: '10', memo: 'wd-a', inputs: [input?.contractId ?? ''] });
-    const b = await wallet.prepareTransfer({ receiver: dave, instrumentId: 'Amulet', amount: '20', memo: 'wd-b', inputs: [input?.contractId ?? ''] });
+    const a = await wallet.prepareTransfer({
+      receiver: dave,
+      instrumentId: 'Amulet',
+      amount: '10',
+      memo: 'wd-a',
+      inputs: [input?.contractId ?? ''],
+    });
+    const b = await wallet.prepareTransfer({
+      receiver: dave,
+      instrumentId: 'Amulet',
+      amount: '20',
+      memo: 'wd-b',
+      inputs: [input?.contractId ?? ''],
+    });
     sb.control.holdCommits();
     const ea = await wallet.execute(a.prepared.body);
     const eb = await wallet.execute(b.prepared.body);
@@ -108,7 +136,13 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     expect(sb.control.books.transfers('wd-b')).toEqual([]);
     expect(sb.control.books.transfers('wd-a')).toHaveLength(1);
 
-    const again = await wallet.prepareTransfer({ receiver: dave, instrumentId: 'Amulet', amount: '20', memo: 'wd-b', inputs: [input?.contractId ?? ''] });
+    const again = await wallet.prepareTransfer({
+      receiver: dave,
+      instrumentId: 'Amulet',
+      amount: '20',
+      memo: 'wd-b',
+      inputs: [input?.contractId ?? ''],
+    });
     expect(again.prepared.status).toBe(404);
     expect(again.prepared.body).toMatchObject({ code: 'CONTRACT_NOT_FOUND', errorCategory: 11 });
   });
@@ -117,7 +151,14 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     const { party: erin } = sb.control.createCustomer({ hint: 'erin', preapproval: true });
     const [input] = wallet.holdings('Amulet');
     const deadline = isoIn(30_000);
-    const { prepared } = await wallet.prepareTransfer({ receiver: erin, instrumentId: 'Amulet', amount: '1', memo: 'wd-late', inputs: [input?.contractId ?? ''], maxRecordTime: deadline });
+    const { prepared } = await wallet.prepareTransfer({
+      receiver: erin,
+      instrumentId: 'Amulet',
+      amount: '1',
+      memo: 'wd-late',
+      inputs: [input?.contractId ?? ''],
+      maxRecordTime: deadline,
+    });
     const ws = new WsStream(sb.jsonApiUrl, '/v2/updates', client.token, updatesRequest(treasury, await ledgerEnd()));
     await ws.opened;
     sb.control.holdCommits();
@@ -137,21 +178,39 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
   it('fails a Canton Coin transaction signed after its mining round closed (LOCAL_VERDICT_INACTIVE_CONTRACTS)', async () => {
     const { party: jay } = sb.control.createCustomer({ hint: 'jay', preapproval: true });
     const [input] = wallet.holdings('Amulet');
-    const { prepared } = await wallet.prepareTransfer({ receiver: jay, instrumentId: 'Amulet', amount: '1', memo: 'wd-slow', inputs: [input?.contractId ?? ''], maxRecordTime: isoIn(3600_000) });
+    const { prepared } = await wallet.prepareTransfer({
+      receiver: jay,
+      instrumentId: 'Amulet',
+      amount: '1',
+      memo: 'wd-slow',
+      inputs: [input?.contractId ?? ''],
+      maxRecordTime: isoIn(3600_000),
+    });
     sb.control.advanceClock(21 * 60_000); // two new rounds: the one it references is archived
     const ex = await wallet.execute(prepared.body);
     expect(ex.status).toBe(200);
     const c = await wallet.completion(ex.submissionId);
     expect(c['status']).toMatchObject({ code: 5, message: expect.stringMatching(/^LOCAL_VERDICT_INACTIVE_CONTRACTS/) });
     // prepared again, with the registry's current context, it goes through
-    const again = await wallet.prepareTransfer({ receiver: jay, instrumentId: 'Amulet', amount: '1', memo: 'wd-slow', inputs: [input?.contractId ?? ''] });
+    const again = await wallet.prepareTransfer({
+      receiver: jay,
+      instrumentId: 'Amulet',
+      amount: '1',
+      memo: 'wd-slow',
+      inputs: [input?.contractId ?? ''],
+    });
     const ok = await wallet.execute(again.prepared.body);
     expect((await wallet.completion(ok.submissionId))['status']).toMatchObject({ code: 0 });
   });
 
   it('refuses a bad signature, a foreign key and a wrong signedBy', async () => {
     const [input] = wallet.holdings('Amulet');
-    const { prepared } = await wallet.prepareTransfer({ receiver: treasury, instrumentId: 'Amulet', amount: '1', inputs: [input?.contractId ?? ''] });
+    const { prepared } = await wallet.prepareTransfer({
+      receiver: treasury,
+      instrumentId: 'Amulet',
+      amount: '1',
+      inputs: [input?.contractId ?? ''],
+    });
     const p = prepared.body;
     const other = generateKeyPairSync('ed25519').privateKey;
     const forged = await wallet.execute(p, { partySignatures: wallet.signature(p.preparedTransactionHash, other) });
@@ -159,7 +218,9 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     expect(forged.body).toMatchObject({ code: 'INVALID_ARGUMENT' });
     const wrongHash = await wallet.execute(p, { partySignatures: wallet.signature(Buffer.alloc(32).toString('base64')) });
     expect(wrongHash.status).toBe(400);
-    const wrongSigner = await wallet.execute(p, { partySignatures: wallet.signature(p.preparedTransactionHash, wallet.key, `1220${'ab'.repeat(32)}`) });
+    const wrongSigner = await wallet.execute(p, {
+      partySignatures: wallet.signature(p.preparedTransactionHash, wallet.key, `1220${'ab'.repeat(32)}`),
+    });
     expect(wrongSigner.status).toBe(400);
     const tampered = await wallet.execute({ ...p, preparedTransaction: Buffer.from('garbage').toString('base64') });
     expect(tampered.status).toBe(400);
@@ -168,7 +229,14 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
 
   it('deduplicates by (user, actAs, commandId): in flight, then DUPLICATE_COMMAND', async () => {
     const [input] = wallet.holdings('Amulet');
-    const { prepared } = await wallet.prepareTransfer({ receiver: treasury, instrumentId: 'Amulet', amount: '2', memo: 'merge-1', inputs: [input?.contractId ?? ''], commandId: 'merge-cmd-1' });
+    const { prepared } = await wallet.prepareTransfer({
+      receiver: treasury,
+      instrumentId: 'Amulet',
+      amount: '2',
+      memo: 'merge-1',
+      inputs: [input?.contractId ?? ''],
+      commandId: 'merge-cmd-1',
+    });
     sb.control.holdCommits();
     const first = await wallet.execute(prepared.body);
     expect(first.status).toBe(200);
@@ -179,16 +247,30 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     expect((await wallet.completion(first.submissionId))['status']).toMatchObject({ code: 0 });
     const dup = await wallet.execute(prepared.body);
     expect(dup.status).toBe(409);
-    expect(dup.body).toMatchObject({ code: 'DUPLICATE_COMMAND', errorCategory: 10, context: { existing_submission_id: first.submissionId } });
+    expect(dup.body).toMatchObject({
+      code: 'DUPLICATE_COMMAND',
+      errorCategory: 10,
+      context: { existing_submission_id: first.submissionId },
+    });
     // a fresh prepare with the same command id is a duplicate too, within the dedup period
     const [input2] = wallet.holdings('Amulet');
-    const re = await wallet.prepareTransfer({ receiver: treasury, instrumentId: 'Amulet', amount: '1', inputs: [input2?.contractId ?? ''], commandId: 'merge-cmd-1' });
-    const dup2 = await wallet.execute(re.prepared.body, { deduplicationPeriod: { DeduplicationDuration: { value: { seconds: 3600, nanos: 0 } } } });
+    const re = await wallet.prepareTransfer({
+      receiver: treasury,
+      instrumentId: 'Amulet',
+      amount: '1',
+      inputs: [input2?.contractId ?? ''],
+      commandId: 'merge-cmd-1',
+    });
+    const dup2 = await wallet.execute(re.prepared.body, {
+      deduplicationPeriod: { DeduplicationDuration: { value: { seconds: 3600, nanos: 0 } } },
+    });
     expect(dup2.status).toBe(409);
     expect(dup2.body).toMatchObject({ code: 'DUPLICATE_COMMAND' });
     // outside a short dedup window it goes through
     sb.control.advanceClock(11_000);
-    const ok = await wallet.execute(re.prepared.body, { deduplicationPeriod: { DeduplicationDuration: { value: { seconds: 10, nanos: 0 } } } });
+    const ok = await wallet.execute(re.prepared.body, {
+      deduplicationPeriod: { DeduplicationDuration: { value: { seconds: 10, nanos: 0 } } },
+    });
     expect(ok.status).toBe(200);
     expect((await wallet.completion(ok.submissionId))['status']).toMatchObject({ code: 0 });
   });
@@ -197,13 +279,22 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     const { party: frank } = sb.control.createCustomer({ hint: 'frank' });
     const [input] = wallet.holdings('UTK');
     const begin = await ledgerEnd();
-    const { kind, prepared } = await wallet.prepareTransfer({ receiver: frank, instrumentId: 'UTK', amount: '50', memo: 'wd-utk', inputs: [input?.contractId ?? ''] });
+    const { kind, prepared } = await wallet.prepareTransfer({
+      receiver: frank,
+      instrumentId: 'UTK',
+      amount: '50',
+      memo: 'wd-utk',
+      inputs: [input?.contractId ?? ''],
+    });
     expect(kind).toBe('offer');
     const r = await wallet.execute(prepared.body, { path: '/v2/interactive-submission/executeAndWait' });
     expect(r.status).toBe(200);
     const txs = await updatesSince(begin);
     const tx = txs.find((t) => t.updateId === r.body['updateId']);
-    const result = tx?.events[0]?.['exerciseResult'] as { output: { tag: string; value: { transferInstructionCid: string } }; senderChangeCids: string[] };
+    const result = tx?.events[0]?.['exerciseResult'] as {
+      output: { tag: string; value: { transferInstructionCid: string } };
+      senderChangeCids: string[];
+    };
     expect(result.output.tag).toBe('TransferInstructionResult_Pending');
     expect(result.senderChangeCids).toHaveLength(1);
     const cid = result.output.value.transferInstructionCid;
@@ -224,7 +315,13 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     const { party: gina } = sb.control.createCustomer({ hint: 'gina' });
     const offer = async (memo: string) => {
       const [input] = wallet.holdings('UTK');
-      const { prepared } = await wallet.prepareTransfer({ receiver: gina, instrumentId: 'UTK', amount: '5', memo, inputs: [input?.contractId ?? ''] });
+      const { prepared } = await wallet.prepareTransfer({
+        receiver: gina,
+        instrumentId: 'UTK',
+        amount: '5',
+        memo,
+        inputs: [input?.contractId ?? ''],
+      });
       const r = await wallet.execute(prepared.body, { path: '/v2/interactive-submission/executeAndWait' });
       expect(r.status).toBe(200);
       return sb.control.books.instructions(treasury).find((i) => i.memo === memo)?.contractId ?? '';
@@ -235,7 +332,10 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     const wr = await wallet.execute(w.body, { path: '/v2/interactive-submission/executeAndWait' });
     expect(wr.status).toBe(200);
     const [wtx] = (await updatesSince(0)).filter((t) => t.updateId === wr.body['updateId']);
-    expect(wtx?.events[0]).toMatchObject({ choice: 'TransferInstruction_Withdraw', exerciseResult: { output: { tag: 'TransferInstructionResult_Failed' } } });
+    expect(wtx?.events[0]).toMatchObject({
+      choice: 'TransferInstruction_Withdraw',
+      exerciseResult: { output: { tag: 'TransferInstructionResult_Failed' } },
+    });
 
     const theirs = await offer('wd-reject');
     const rej = sb.control.reject(theirs);
@@ -270,7 +370,14 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
 
   it('expires an offer at executeBefore: the admin returns the funds and the receiver sees it', async () => {
     const { party: ivy } = sb.control.createCustomer({ hint: 'ivy', fund: [{ instrument: 'UTK', amount: '20' }] });
-    const offer = sb.control.transfer({ from: ivy, to: treasury, instrument: 'UTK', amount: '20', memo: 'acct-ivy', executeBefore: isoIn(60_000) });
+    const offer = sb.control.transfer({
+      from: ivy,
+      to: treasury,
+      instrument: 'UTK',
+      amount: '20',
+      memo: 'acct-ivy',
+      executeBefore: isoIn(60_000),
+    });
     const cid = offer.transferInstructionCid ?? '';
     const p = await wallet.prepareInstructionChoice('UTK', cid, 'accept');
     sb.control.holdCommits();
@@ -279,12 +386,23 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     const end = await ledgerEnd();
     sb.control.advanceClock(61_000);
     const [expiry] = await updatesSince(end);
-    expect(expiry?.events[0]).toMatchObject({ contractId: cid, choice: 'TransferOffer_Expire', consuming: true, exerciseResult: { output: { tag: 'TransferInstructionResult_Failed' } } });
-    expect(sb.control.books.balances(ivy)[`${wallet.instrument('UTK').admin}/UTK`]).toMatchObject({ unlocked: '20.0000000000', locked: '0.0000000000' });
+    expect(expiry?.events[0]).toMatchObject({
+      contractId: cid,
+      choice: 'TransferOffer_Expire',
+      consuming: true,
+      exerciseResult: { output: { tag: 'TransferInstructionResult_Failed' } },
+    });
+    expect(sb.control.books.balances(ivy)[`${wallet.instrument('UTK').admin}/UTK`]).toMatchObject({
+      unlocked: '20.0000000000',
+      locked: '0.0000000000',
+    });
     await sb.control.releaseCommits();
     // too late twice over: past executeBefore, and the instruction is gone. Canton's
     // LocalRejectError.TimeRejects.LedgerTime is ContentionOnSharedResources: category 2, ABORTED (10).
-    expect((await wallet.completion(late.submissionId))['status']).toMatchObject({ code: 10, message: expect.stringMatching(/^LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND\(2,/) });
+    expect((await wallet.completion(late.submissionId))['status']).toMatchObject({
+      code: 10,
+      message: expect.stringMatching(/^LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND\(2,/),
+    });
     const ctx = await wallet.choiceContext(wallet.instrument('UTK'), cid, 'accept');
     expect(ctx.status).toBe(404);
   });
@@ -293,7 +411,12 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
     sb.engine.createUser('reader', undefined, [{ kind: 'CanReadAs', party: treasury }]);
     const reader = new TreasuryWallet(sb, client.withToken(await sb.tokenFor('reader')));
     const [input] = wallet.holdings('Amulet');
-    const { prepared } = await wallet.prepareTransfer({ receiver: treasury, instrumentId: 'Amulet', amount: '1', inputs: [input?.contractId ?? ''] });
+    const { prepared } = await wallet.prepareTransfer({
+      receiver: treasury,
+      instrumentId: 'Amulet',
+      amount: '1',
+      inputs: [input?.contractId ?? ''],
+    });
     const r = await reader.client.request('POST', '/v2/interactive-submission/execute', {
       preparedTransaction: prepared.body.preparedTransaction,
       hashingSchemeVersion: 'HASHING_SCHEME_VERSION_V2',
@@ -316,9 +439,15 @@ describe('ledger double: interactive submission, registry, withdrawals and instr
   });
 
   it('reports completions over a websocket', async () => {
-    const ws = new WsStream(sb.jsonApiUrl, '/v2/commands/completions', client.token, { userId: 'exchange', parties: [treasury], beginExclusive: 0 });
+    const ws = new WsStream(sb.jsonApiUrl, '/v2/commands/completions', client.token, {
+      userId: 'exchange',
+      parties: [treasury],
+      beginExclusive: 0,
+    });
     await ws.opened;
-    await ws.until((f) => f.filter((x) => (x as { completionResponse: Record<string, unknown> }).completionResponse['Completion']).length >= 5);
+    await ws.until(
+      (f) => f.filter((x) => (x as { completionResponse: Record<string, unknown> }).completionResponse['Completion']).length >= 5,
+    );
     ws.close();
   });
 });

@@ -39,9 +39,23 @@ describe('ledger double: traffic', () => {
     return h.contractId;
   };
   const prepare = async (extra: Record<string, unknown> = {}) => {
-    const { prepared } = await wallet.prepareTransfer({ receiver: carol, instrumentId: 'Amulet', amount: '1', memo: `m-${used}`, inputs: [nextInput()], maxRecordTime: isoIn(60_000) });
+    const { prepared } = await wallet.prepareTransfer({
+      receiver: carol,
+      instrumentId: 'Amulet',
+      amount: '1',
+      memo: `m-${used}`,
+      inputs: [nextInput()],
+      maxRecordTime: isoIn(60_000),
+    });
     expect(prepared.status).toBe(200);
-    return { ...prepared.body, ...extra } as Prepared & { costEstimation?: { totalTrafficCostEstimation: number; confirmationRequestTrafficCostEstimation: number; confirmationResponseTrafficCostEstimation: number; estimationTimestamp: string } };
+    return { ...prepared.body, ...extra } as Prepared & {
+      costEstimation?: {
+        totalTrafficCostEstimation: number;
+        confirmationRequestTrafficCostEstimation: number;
+        confirmationResponseTrafficCostEstimation: number;
+        estimationTimestamp: string;
+      };
+    };
   };
 
   it('estimates the cost of a prepared transaction as CostEstimation, unless the hints turn it off', async () => {
@@ -60,7 +74,13 @@ describe('ledger double: traffic', () => {
     expect(trafficCostOf(bytes * 2, 1).total).toBeGreaterThan(cost.total);
 
     const input = wallet.holdings('Amulet')[used]!.contractId;
-    const off = await wallet.prepareTransfer({ receiver: carol, instrumentId: 'Amulet', amount: '1', inputs: [input], prepareFields: { estimateTrafficCost: { disabled: true } } });
+    const off = await wallet.prepareTransfer({
+      receiver: carol,
+      instrumentId: 'Amulet',
+      amount: '1',
+      inputs: [input],
+      prepareFields: { estimateTrafficCost: { disabled: true } },
+    });
     expect(off.prepared.status).toBe(200);
     expect(off.prepared.body).not.toHaveProperty('costEstimation');
     // The signatures expected are what the request pays for: two keys cost more than one.
@@ -72,7 +92,9 @@ describe('ledger double: traffic', () => {
       prepareFields: { estimateTrafficCost: { expectedSignatures: ['SIGNING_ALGORITHM_SPEC_ED25519', 'SIGNING_ALGORITHM_SPEC_ED25519'] } },
     });
     const twoBody = two.prepared.body as unknown as { preparedTransaction: string; costEstimation: { totalTrafficCostEstimation: number } };
-    expect(twoBody.costEstimation.totalTrafficCostEstimation).toBe(trafficCostOf(Buffer.from(twoBody.preparedTransaction, 'base64').length, 2).total);
+    expect(twoBody.costEstimation.totalTrafficCostEstimation).toBe(
+      trafficCostOf(Buffer.from(twoBody.preparedTransaction, 'base64').length, 2).total,
+    );
   });
 
   it('spent traffic: execute is accepted and completes refused (SEQUENCER_REQUEST_FAILED); executeAndWait answers 409; nothing is charged', async () => {
@@ -82,7 +104,9 @@ describe('ledger double: traffic', () => {
     const ex = await wallet.execute(p);
     expect(ex).toMatchObject({ status: 200, body: {} });
     const completion = await wallet.completion(ex.submissionId);
-    expect(completion).toMatchObject({ status: { code: 10, message: expect.stringMatching(/^SEQUENCER_REQUEST_FAILED\(2,[^)]*\): Failed to send command$/) } });
+    expect(completion).toMatchObject({
+      status: { code: 10, message: expect.stringMatching(/^SEQUENCER_REQUEST_FAILED\(2,[^)]*\): Failed to send command$/) },
+    });
     expect(completion).not.toHaveProperty('updateId');
 
     const waited = await wallet.execute(p, { path: '/v2/interactive-submission/executeAndWait' });
@@ -95,7 +119,9 @@ describe('ledger double: traffic', () => {
       definiteAnswer: true,
       context: { sendError: expect.stringContaining('SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT(9,') },
     });
-    expect((waited.body['context'] as Record<string, string>)['sendError']).toContain(`trafficCost = ${p.costEstimation!.totalTrafficCostEstimation}`);
+    expect((waited.body['context'] as Record<string, string>)['sendError']).toContain(
+      `trafficCost = ${p.costEstimation!.totalTrafficCostEstimation}`,
+    );
     expect(sb.control.traffic()).toEqual({ ...before, refusals: before.refusals + 2 });
     expect(sb.control.books.transfers(`m-${used - 1}`)).toHaveLength(0);
 
@@ -110,14 +136,18 @@ describe('ledger double: traffic', () => {
     const a = await prepare();
     const b = await prepare();
     const t = sb.control.traffic();
-    sb.control.setTraffic(t.consumed + Math.max(a.costEstimation!.totalTrafficCostEstimation, b.costEstimation!.totalTrafficCostEstimation));
+    sb.control.setTraffic(
+      t.consumed + Math.max(a.costEstimation!.totalTrafficCostEstimation, b.costEstimation!.totalTrafficCostEstimation),
+    );
     sb.control.holdCommits();
     const ea = await wallet.execute(a);
     const eb = await wallet.execute(b);
     expect([ea.status, eb.status]).toEqual([200, 200]);
     await sb.control.releaseCommits();
     expect(await wallet.completion(ea.submissionId)).toMatchObject({ status: { code: 0 } });
-    expect(await wallet.completion(eb.submissionId)).toMatchObject({ status: { code: 9, message: expect.stringMatching(/^SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT\(9,[^)]*\): AboveTrafficLimit\(/) } });
+    expect(await wallet.completion(eb.submissionId)).toMatchObject({
+      status: { code: 9, message: expect.stringMatching(/^SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT\(9,[^)]*\): AboveTrafficLimit\(/) },
+    });
     sb.control.setTraffic(null);
   });
 

@@ -29,7 +29,9 @@ describe('database type mapping', () => {
     await sql`insert into holdings (contract_id, owner, instrument_admin, instrument_id, amount, template_id, created_offset, created_update_id, created_record_time)
               values ('c1', 't::1220', 'DSO::1220', 'Amulet', '5', 'pkg:M:T', 1, 'u1', now())`;
     await sql`insert into holding_reservations (contract_id, withdrawal_id, attempt) values ('c1', 'w1', 1)`;
-    await expect(sql`insert into holding_reservations (contract_id, withdrawal_id, attempt) values ('c1', 'w2', 1)`).rejects.toThrow(/holding_reservations_live/);
+    await expect(sql`insert into holding_reservations (contract_id, withdrawal_id, attempt) values ('c1', 'w2', 1)`).rejects.toThrow(
+      /holding_reservations_live/,
+    );
     await sql`update holding_reservations set released_at = now() where withdrawal_id = 'w1'`;
     await sql`insert into holding_reservations (contract_id, withdrawal_id, attempt) values ('c1', 'w2', 1)`;
   });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { blobWrites, BLOB_MIN_LENGTH, encodeSnapshot, releasesBlobs, type EncodedSnapshot, type SnapshotBlobs } from '../../src/store/machine-blobs.js';
+import {
+  blobWrites,
+  BLOB_MIN_LENGTH,
+  encodeSnapshot,
+  releasesBlobs,
+  type EncodedSnapshot,
+  type SnapshotBlobs,
+} from '../../src/store/machine-blobs.js';
 import { loadLiveSnapshots, loadSnapshot, writeTransitions } from '../../src/store/machines.js';
 import { useMigratedDatabase } from '../support/db.js';
 
@@ -12,7 +19,11 @@ const long = (c: string) => c.repeat(BLOB_MIN_LENGTH * 8);
 const PREPARED = long('A');
 
 /** A snapshot shaped like a withdrawal's in `signing`: the string in the context and in an effect's input. */
-const signing = (tx: string) => ({ value: 'signing', context: { id: 'w', prepared: { tx, hash: 'h' } }, children: { sign: { snapshot: { input: { tx } } } } });
+const signing = (tx: string) => ({
+  value: 'signing',
+  context: { id: 'w', prepared: { tx, hash: 'h' } },
+  children: { sign: { snapshot: { input: { tx } } } },
+});
 const settled = { value: 'completed', context: { id: 'w', prepared: null }, children: {} };
 
 async function write(machineId: string, seq: number, snapshot: object, previous: SnapshotBlobs): Promise<EncodedSnapshot> {
@@ -22,7 +33,19 @@ async function write(machineId: string, seq: number, snapshot: object, previous:
       tx,
       TYPE,
       1,
-      [{ machineId, seq, eventType: 'E', event: { type: 'E' }, fromState: null, toState: (snapshot as { value: string }).value, snapshotJson: encoded.json, isFinal: (snapshot as { value: string }).value === 'completed', outboxEventId: null }],
+      [
+        {
+          machineId,
+          seq,
+          eventType: 'E',
+          event: { type: 'E' },
+          fromState: null,
+          toState: (snapshot as { value: string }).value,
+          snapshotJson: encoded.json,
+          isFinal: (snapshot as { value: string }).value === 'completed',
+          outboxEventId: null,
+        },
+      ],
       [],
       blobWrites([{ machineId, snapshot: encoded, releasedBlobs: releasesBlobs(previous, encoded) }]),
     ),
@@ -49,7 +72,9 @@ describe('machine snapshot blobs', () => {
 
   it('a snapshot holding a long string twice stores it once and reads back exactly; the row goes when no snapshot references it', async () => {
     const first = await write('m1', 1, signing(PREPARED), new Map());
-    const [row] = await sql<{ size: number }[]>`select length(snapshot::text)::int as size from machine_snapshots where machine_type = ${TYPE} and machine_id = 'm1'`;
+    const [row] = await sql<
+      { size: number }[]
+    >`select length(snapshot::text)::int as size from machine_snapshots where machine_type = ${TYPE} and machine_id = 'm1'`;
     expect(row!.size).toBeLessThan(1000);
     expect(await storedBlobs('m1')).toEqual([{ hash: first.added[0]!.hash, length: PREPARED.length }]);
 
@@ -77,7 +102,17 @@ describe('machine snapshot blobs', () => {
     const inline = signing(PREPARED);
     await sql.begin((tx) =>
       writeTransitions(tx, TYPE, 1, [
-        { machineId: 'm0', seq: 1, eventType: 'E', event: { type: 'E' }, fromState: null, toState: 'signing', snapshotJson: JSON.stringify(inline), isFinal: false, outboxEventId: null },
+        {
+          machineId: 'm0',
+          seq: 1,
+          eventType: 'E',
+          event: { type: 'E' },
+          fromState: null,
+          toState: 'signing',
+          snapshotJson: JSON.stringify(inline),
+          isFinal: false,
+          outboxEventId: null,
+        },
       ]),
     );
     const loaded = await loadSnapshot(sql, TYPE, 'm0');
@@ -92,15 +127,19 @@ describe('machine snapshot blobs', () => {
   it('a string added and released within one commit group is never stored', () => {
     const added = encodeSnapshot(signing(long('C')), new Map());
     const dropped = encodeSnapshot(settled, added.blobs);
-    expect(blobWrites([
-      { machineId: 'g', snapshot: added, releasedBlobs: false },
-      { machineId: 'g', snapshot: dropped, releasedBlobs: releasesBlobs(added.blobs, dropped) },
-    ])).toEqual([{ machineId: 'g', keep: [], added: [], released: true }]);
+    expect(
+      blobWrites([
+        { machineId: 'g', snapshot: added, releasedBlobs: false },
+        { machineId: 'g', snapshot: dropped, releasedBlobs: releasesBlobs(added.blobs, dropped) },
+      ]),
+    ).toEqual([{ machineId: 'g', keep: [], added: [], released: true }]);
   });
 
   it('a snapshot whose stored string is missing does not load: an error naming the machine, never a gap', async () => {
     await write('m2', 1, signing(PREPARED), new Map());
     await sql`delete from machine_blobs where machine_type = ${TYPE} and machine_id = 'm2'`;
-    await expect(loadSnapshot(sql, TYPE, 'm2')).rejects.toThrow(/blob-probe m2: the snapshot references a stored string \([0-9a-f]{64}\) that is missing/);
+    await expect(loadSnapshot(sql, TYPE, 'm2')).rejects.toThrow(
+      /blob-probe m2: the snapshot references a stored string \([0-9a-f]{64}\) that is missing/,
+    );
   });
 });

@@ -33,8 +33,18 @@ describe('migrations', () => {
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`;
     expect(tables.map((t) => t.table_name)).toEqual(
       expect.arrayContaining([
-        'ingestion_checkpoint', 'ingested_updates', 'holdings', 'instruments', 'deposit_accounts', 'deposits',
-        'withdrawals', 'holding_reservations', 'machine_snapshots', 'machine_transitions', 'outbox_events', 'outbox_cursors',
+        'ingestion_checkpoint',
+        'ingested_updates',
+        'holdings',
+        'instruments',
+        'deposit_accounts',
+        'deposits',
+        'withdrawals',
+        'holding_reservations',
+        'machine_snapshots',
+        'machine_transitions',
+        'outbox_events',
+        'outbox_cursors',
       ]),
     );
   });
@@ -68,7 +78,9 @@ describe('migrations', () => {
       const later = (await readMigrations(dir)).filter((m) => m.version > 10).map((m) => m.name);
       expect(later[0]).toBe('011_bytewise_text.sql');
       expect(result.applied).toEqual(later);
-      const [h] = await sql<{ amount: string; reserved: boolean }[]>`select amount::text as amount, reserved from holdings where contract_id = '00ab'`;
+      const [h] = await sql<
+        { amount: string; reserved: boolean }[]
+      >`select amount::text as amount, reserved from holdings where contract_id = '00ab'`;
       expect(h).toEqual({ amount: '5.0000000001', reserved: false });
       await sql`insert into holding_reservations (contract_id, withdrawal_id, attempt) values ('00ab', 'w-1', 1)`;
       const [after] = await sql<{ reserved: boolean }[]>`select reserved from holdings where contract_id = '00ab'`;
@@ -114,7 +126,9 @@ describe('migrations', () => {
     await writeFile(join(dir, '998_ok.sql'), 'create table ok_table (id int);');
     await writeFile(join(dir, '999_broken.sql'), 'create table broken (id int; -- syntax error');
     await expect(migrate(sql, { dir })).rejects.toThrow();
-    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from information_schema.tables where table_name in ('ok_table', 'holdings')`;
+    const [row] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from information_schema.tables where table_name in ('ok_table', 'holdings')`;
     expect(row!.n).toBe(0);
   });
 

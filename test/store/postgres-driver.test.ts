@@ -97,10 +97,16 @@ describe('postgres.js after a session dies', () => {
     const tx = sql.begin(async (t) => {
       pid = (await t<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
       await gate; // idle in the transaction while its session is ended
-      stale = t`insert into driver_stale values ('stale')`.then(() => 'written', (e: { code?: string }) => e.code);
+      stale = t`insert into driver_stale values ('stale')`.then(
+        () => 'written',
+        (e: { code?: string }) => e.code,
+      );
       await stale;
     });
-    const txOutcome = tx.then(() => 'committed', (e: { code?: string }) => e.code);
+    const txOutcome = tx.then(
+      () => 'committed',
+      (e: { code?: string }) => e.code,
+    );
     while (pid === undefined) await new Promise((r) => setTimeout(r, 10));
     await terminate(pid);
     expect(await txOutcome).toBe('CONNECTION_CLOSED');
@@ -122,10 +128,15 @@ describe('postgres.js after a session dies', () => {
       pid = (await t<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
       // In flight, pipelined behind it, and queued in the transaction (the pipeline is full).
       const sent = [t`select pg_sleep(10)`, t`select 1`, t`select 2`];
-      outcomes = Promise.allSettled(sent).then((r) => r.map((x) => (x.status === 'fulfilled' ? 'ran' : String((x.reason as { code?: string }).code))));
+      outcomes = Promise.allSettled(sent).then((r) =>
+        r.map((x) => (x.status === 'fulfilled' ? 'ran' : String((x.reason as { code?: string }).code))),
+      );
       await outcomes;
     });
-    const txOutcome = tx.then(() => 'committed', (e: { code?: string }) => e.code);
+    const txOutcome = tx.then(
+      () => 'committed',
+      (e: { code?: string }) => e.code,
+    );
     while (pid === undefined || outcomes === undefined) await new Promise((r) => setTimeout(r, 10));
     await terminate(pid);
     expect(['CONNECTION_CLOSED', '57P01']).toContain(await txOutcome);
@@ -142,7 +153,10 @@ describe('postgres.js after a session dies', () => {
     while (closed.length === 0) await new Promise((r) => setTimeout(r, 10));
     const [fresh] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
     expect(fresh!.pid).not.toBe(pid);
-    const late = await reserved`select pg_backend_pid() as pid`.then(() => 'ran', (e: { code?: string }) => e.code);
+    const late = await reserved`select pg_backend_pid() as pid`.then(
+      () => 'ran',
+      (e: { code?: string }) => e.code,
+    );
     expect(late).toBe('CONNECTION_CLOSED');
     reserved.release();
     for (let i = 0; i < 3; i++) expect((await sql<{ one: number }[]>`select 1 as one`)[0]!.one).toBe(1);

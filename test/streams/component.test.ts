@@ -3,7 +3,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/store/checkpoint.js';
 import { connect, type Sql } from '../../src/store/db.js';
 import { ingestBatch } from '../../src/store/ingestion.js';
-import { createIngestionComponent, type IngestionComponent, type IngestionOptions, type IngestionRestart } from '../../src/streams/index.js';
+import {
+  createIngestionComponent,
+  type IngestionComponent,
+  type IngestionOptions,
+  type IngestionRestart,
+} from '../../src/streams/index.js';
 import { parseElements } from '../../src/ingestion/elements.js';
 import { useMigratedDatabase } from '../support/db.js';
 import { healthOf } from '../../src/lifecycle.js';
@@ -27,10 +32,15 @@ function scenario(): ScriptedLedger {
   const l = new ScriptedLedger();
   const offers: string[] = [];
   for (let i = 0; i < 60; i++) {
-    l.deposit1Step({ sender: customer(i % 5), amount: String(10 + i), memo: i % 7 === 0 ? null : i % 5 === 0 ? 'unknown' : `memo-${1 + (i % 2)}` });
+    l.deposit1Step({
+      sender: customer(i % 5),
+      amount: String(10 + i),
+      memo: i % 7 === 0 ? null : i % 5 === 0 ? 'unknown' : `memo-${1 + (i % 2)}`,
+    });
     if (i % 4 === 0) offers.push(l.offerDeposit({ sender: customer(i % 3), amount: String(5 + i), memo: `memo-${1 + (i % 2)}` }));
     if (i % 6 === 5 && offers.length > 0) l.acceptOffer(offers.shift()!, { fee: '0.1' });
-    if (i % 9 === 8) l.treasuryTransfer({ withdrawalId: `wd-${i}`, receiver: customer(9), amount: '3', kind: i % 2 === 0 ? '1-step' : 'offer' });
+    if (i % 9 === 8)
+      l.treasuryTransfer({ withdrawalId: `wd-${i}`, receiver: customer(9), amount: '3', kind: i % 2 === 0 ? '1-step' : 'offer' });
     if (i % 10 === 0) l.checkpoint();
   }
   l.checkpoint();
@@ -59,7 +69,15 @@ function component(url: string, options: IngestionOptions = {}, db: Sql = sql): 
     sql: db,
     logger,
     ledger: { apiUrl: url, auth: { kind: 'static', token: 'test-token' }, treasuryParty: TREASURY },
-    options: { retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 20 }, dbRetryDelayMs: 10, leaderPollMs: 50, batchMaxWaitMs: 10, httpPollIntervalMs: 20, httpIdleTimeoutMs: 20, ...options },
+    options: {
+      retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 20 },
+      dbRetryDelayMs: 10,
+      leaderPollMs: 50,
+      batchMaxWaitMs: 10,
+      httpPollIntervalMs: 20,
+      httpIdleTimeoutMs: 20,
+      ...options,
+    },
   });
   components.push(c);
   return c;
@@ -169,7 +187,9 @@ describe('ingestion component over the wire', () => {
       faults: (p) => {
         if (p === 'written' && thrown < 2) {
           thrown++;
-          throw Object.assign(new Error(thrown === 1 ? 'could not serialize access' : 'connection closed'), { code: thrown === 1 ? '40001' : 'CONNECTION_CLOSED' });
+          throw Object.assign(new Error(thrown === 1 ? 'could not serialize access' : 'connection closed'), {
+            code: thrown === 1 ? '40001' : 'CONNECTION_CLOSED',
+          });
         }
       },
     });
@@ -326,7 +346,10 @@ describe('ingestion component over the wire', () => {
       [2, 40],
       [3, 40],
     ]);
-    expect(c.status()).toEqual({ state: 'failed', detail: 'Error: disk full (not restarted again: 3 restarts in a row committed nothing)' });
+    expect(c.status()).toEqual({
+      state: 'failed',
+      detail: 'Error: disk full (not restarted again: 3 restarts in a row committed nothing)',
+    });
     await new Promise((r) => setTimeout(r, 200));
     expect(restarts).toHaveLength(3);
     failing = false;
@@ -336,9 +359,17 @@ describe('ingestion component over the wire', () => {
   });
 
   it('bad data is not restarted: it needs an operator', async () => {
-    const els = structuredClone(SCENARIO.elements.slice(0, 12)) as { update: { Transaction?: { value: { events: { CreatedEvent?: { interfaceViews: { viewValue: { owner: string; amount: unknown } }[] } }[] } } } }[];
-    const bad = els.find((e, i) => i > 5 && e.update.Transaction?.value.events.some((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY))!;
-    bad.update.Transaction!.value.events.find((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY)!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'NaN';
+    const els = structuredClone(SCENARIO.elements.slice(0, 12)) as {
+      update: {
+        Transaction?: { value: { events: { CreatedEvent?: { interfaceViews: { viewValue: { owner: string; amount: unknown } }[] } }[] } };
+      };
+    }[];
+    const bad = els.find(
+      (e, i) => i > 5 && e.update.Transaction?.value.events.some((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY),
+    )!;
+    bad.update.Transaction!.value.events.find(
+      (x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY,
+    )!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'NaN';
     const s = await serve({}, els as never);
     const c = component(s.url, { restart: { baseDelayMs: 10, maxDelayMs: 10, maxRestarts: 5 } });
     const restarts: IngestionRestart[] = [];
@@ -386,9 +417,23 @@ describe('ingestion component over the wire', () => {
   });
 
   it('an update that does not parse stops ingestion loudly, naming update id and offset; nothing of its batch is written', async () => {
-    const els = structuredClone(SCENARIO.elements.slice(0, 12)) as { update: { Transaction?: { value: { updateId: string; offset: number; events: { CreatedEvent?: { interfaceViews: { viewValue: { owner: string; amount: unknown } }[] } }[] } } } }[];
-    const bad = els.find((e, i) => i > 5 && e.update.Transaction?.value.events.some((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY))!;
-    bad.update.Transaction!.value.events.find((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY)!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'NaN';
+    const els = structuredClone(SCENARIO.elements.slice(0, 12)) as {
+      update: {
+        Transaction?: {
+          value: {
+            updateId: string;
+            offset: number;
+            events: { CreatedEvent?: { interfaceViews: { viewValue: { owner: string; amount: unknown } }[] } }[];
+          };
+        };
+      };
+    }[];
+    const bad = els.find(
+      (e, i) => i > 5 && e.update.Transaction?.value.events.some((x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY),
+    )!;
+    bad.update.Transaction!.value.events.find(
+      (x) => x.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY,
+    )!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'NaN';
     const s = await serve({}, els as never);
     const c = component(s.url, { batchMaxSize: 1000, batchMaxWaitMs: 300 });
     await c.start();

@@ -1,11 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/ingestion/checkpoint.js';
-import { checkLedgerContinuity, findResumeOffset, LedgerContinuityError, type ContinuityLedger, type LedgerPoint } from '../../src/streams/continuity.js';
+import {
+  checkLedgerContinuity,
+  findResumeOffset,
+  LedgerContinuityError,
+  type ContinuityLedger,
+  type LedgerPoint,
+} from '../../src/streams/continuity.js';
 import '../support/fast-check-seed.js';
 
 /** A ledger of points (offset order), read as the continuity checks and the resync search read it. */
-function ledgerOf(points: LedgerPoint[], o: { end?: number; participant?: string; synchronizers?: string[]; pruned?: number } = {}): ContinuityLedger & { reads: number } {
+function ledgerOf(
+  points: LedgerPoint[],
+  o: { end?: number; participant?: string; synchronizers?: string[]; pruned?: number } = {},
+): ContinuityLedger & { reads: number } {
   const end = o.end ?? points.at(-1)?.offset ?? 0;
   const l = {
     reads: 0,
@@ -37,7 +46,12 @@ const checkpoint = (over: Partial<Checkpoint>): Checkpoint => ({
 });
 
 describe('ledger continuity checks', () => {
-  const points = Array.from({ length: 12 }, (_, i) => ({ offset: i + 1, updateId: `u${i + 1}`, recordTime: t(i + 1), synchronizerId: 'sync-a' }));
+  const points = Array.from({ length: 12 }, (_, i) => ({
+    offset: i + 1,
+    updateId: `u${i + 1}`,
+    recordTime: t(i + 1),
+    synchronizerId: 'sync-a',
+  }));
 
   it('passes the ledger it read and names the first difference otherwise', async () => {
     await expect(checkLedgerContinuity(ledgerOf(points), checkpoint({}))).resolves.toEqual({ participantId: 'PAR::p::1220aa' });
@@ -47,7 +61,14 @@ describe('ledger continuity checks', () => {
       [ledgerOf(points, { synchronizers: ['sync-b'] }), {}, 'synchronizer_differs'],
       [ledgerOf(points.slice(0, 8)), {}, 'ledger_end_behind'],
       [ledgerOf(points.map((p) => (p.offset === 10 ? { ...p, updateId: 'other' } : p))), {}, 'update_differs'],
-      [ledgerOf(points.filter((p) => p.offset !== 10), { end: 12 }), {}, 'update_differs'],
+      [
+        ledgerOf(
+          points.filter((p) => p.offset !== 10),
+          { end: 12 },
+        ),
+        {},
+        'update_differs',
+      ],
     ];
     for (const [ledger, cp, reason] of cases) {
       const e = await checkLedgerContinuity(ledger, checkpoint(cp)).catch((x: unknown) => x);
@@ -65,7 +86,12 @@ describe('ledger continuity checks', () => {
 
 describe('resync: the offset to resume from, found by reading', () => {
   it('resumes right after the last update before the target time, reading about log2(end) times', async () => {
-    const points = Array.from({ length: 1000 }, (_, i) => ({ offset: i + 1, updateId: `u${i + 1}`, recordTime: t(i + 1), synchronizerId: 'sync-a' }));
+    const points = Array.from({ length: 1000 }, (_, i) => ({
+      offset: i + 1,
+      updateId: `u${i + 1}`,
+      recordTime: t(i + 1),
+      synchronizerId: 'sync-a',
+    }));
     const l = ledgerOf(points);
     const r = await findResumeOffset(l, { synchronizerId: 'sync-a', recordTime: t(700), from: 0, ledgerEnd: 1000 });
     expect(r.offset).toBe(699);
@@ -74,7 +100,10 @@ describe('resync: the offset to resume from, found by reading', () => {
   });
 
   it('never skips an update at or after the target time: repeated record times, gaps, other synchronizers (property)', async () => {
-    const arb = fc.array(fc.record({ gap: fc.integer({ min: 1, max: 4 }), dt: fc.integer({ min: 0, max: 2 }), other: fc.boolean() }), { minLength: 1, maxLength: 80 });
+    const arb = fc.array(fc.record({ gap: fc.integer({ min: 1, max: 4 }), dt: fc.integer({ min: 0, max: 2 }), other: fc.boolean() }), {
+      minLength: 1,
+      maxLength: 80,
+    });
     await fc.assert(
       fc.asyncProperty(arb, fc.nat(200), async (steps, targetIndex) => {
         let offset = 0;
@@ -91,7 +120,12 @@ describe('resync: the offset to resume from, found by reading', () => {
         });
         const target = t(targetIndex % (time + 2));
         const end = offset + 3;
-        const r = await findResumeOffset(ledgerOf(points, { end }), { synchronizerId: 'sync-a', recordTime: target, from: 0, ledgerEnd: end });
+        const r = await findResumeOffset(ledgerOf(points, { end }), {
+          synchronizerId: 'sync-a',
+          recordTime: target,
+          from: 0,
+          ledgerEnd: end,
+        });
         const ours = points.filter((p) => p.synchronizerId === 'sync-a');
         // Every update at or after the target is read from there on…
         for (const p of ours) if (p.recordTime >= target) expect(p.offset).toBeGreaterThan(r.offset);

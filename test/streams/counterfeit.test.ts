@@ -35,10 +35,22 @@ async function world(onboard: readonly ('Amulet' | 'UTK')[]) {
   await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'a')`;
   const s = (sb = await startSandbox({ clock: { mode: 'manual' }, treasury: { onboarding: 'direct' } }));
   for (const i of s.instruments.filter((x) => (onboard as readonly string[]).includes(x.id))) {
-    await upsertInstrument(sql, { admin: i.admin, id: i.id, registryUrl: i.registryUrl, displayDecimals: 10, transferPolicy: 'direct-or-offer', enabled: true });
+    await upsertInstrument(sql, {
+      admin: i.admin,
+      id: i.id,
+      registryUrl: i.registryUrl,
+      displayDecimals: 10,
+      transferPolicy: 'direct-or-offer',
+      enabled: true,
+    });
   }
   const treasury = s.treasury!.party;
-  const bob = s.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '1000' }, { instrument: 'UTK', amount: '1000' }] }).party;
+  const bob = s.control.createCustomer({
+    fund: [
+      { instrument: 'Amulet', amount: '1000' },
+      { instrument: 'UTK', amount: '1000' },
+    ],
+  }).party;
   return { s, treasury, bob, cc: s.control.instrument('Amulet'), utk: s.control.instrument('UTK') };
 }
 
@@ -48,11 +60,29 @@ async function ingestAll(s: Sandbox, treasury: string, after = 0) {
   const end = await reads.ledgerEnd();
   const raw = await reads.updates({ beginExclusive: after, endInclusive: end, updateFormat: treasuryUpdateFormat(treasury) });
   const slimmer = new TransactionSlimmer();
-  return ingestBatch(sql, raw.map((el) => toIngestElement(el, slimmer)), { treasuryParty: treasury });
+  return ingestBatch(
+    sql,
+    raw.map((el) => toIngestElement(el, slimmer)),
+    { treasuryParty: treasury },
+  );
 }
 
 async function depositRows() {
-  return sql<{ deposit_id: string; kind: string; status: string; status_reason: string | null; instrument_admin: string; instrument_id: string; memo: string | null; account_id: string | null; transfer_amount: string; credited_amount: string | null; transfer_instruction_cid: string | null }[]>`
+  return sql<
+    {
+      deposit_id: string;
+      kind: string;
+      status: string;
+      status_reason: string | null;
+      instrument_admin: string;
+      instrument_id: string;
+      memo: string | null;
+      account_id: string | null;
+      transfer_amount: string;
+      credited_amount: string | null;
+      transfer_instruction_cid: string | null;
+    }[]
+  >`
     select deposit_id, kind, status, status_reason, instrument_admin, instrument_id, memo, account_id, transfer_amount::text, credited_amount::text, transfer_instruction_cid
     from deposits order by deposit_id`;
 }
@@ -64,9 +94,22 @@ describe('counterfeit holdings', () => {
     // The stranger's own choice creates it; its result says "a transfer of 1,000,000 Canton Coin to memo-1".
     const viaTransfer = s.control.counterfeit({ to: treasury, instrument: 'Amulet', amount: '1000000', memo: 'memo-1' });
     // Bare, the memo only in the holding's own meta.
-    const bare = s.control.counterfeit({ issuer: viaTransfer.issuer, to: treasury, instrument: 'Amulet', amount: '500', memo: 'memo-1', via: 'create' });
+    const bare = s.control.counterfeit({
+      issuer: viaTransfer.issuer,
+      to: treasury,
+      instrument: 'Amulet',
+      amount: '500',
+      memo: 'memo-1',
+      via: 'create',
+    });
     // The stranger's own token, which it administers and signs: genuine, but nobody onboarded it.
-    const own = s.control.counterfeit({ issuer: viaTransfer.issuer, to: treasury, instrument: { admin: viaTransfer.issuer, id: 'STR' }, amount: '77', memo: 'memo-1' });
+    const own = s.control.counterfeit({
+      issuer: viaTransfer.issuer,
+      to: treasury,
+      instrument: { admin: viaTransfer.issuer, id: 'STR' },
+      amount: '77',
+      memo: 'memo-1',
+    });
     // A real token of the double that the exchange has not onboarded.
     const unlisted = s.control.transfer({ from: bob, to: treasury, instrument: 'UTK', amount: '20', memo: 'memo-1', mode: 'offer' });
     const mintedUtk = s.control.mint(treasury, 'UTK', '30');
@@ -88,17 +131,40 @@ describe('counterfeit holdings', () => {
     const ignored = rows.filter((d) => d.status === 'ignored');
     expect(ignored).toHaveLength(5);
     for (const d of ignored) expect(d).toMatchObject({ account_id: null, credited_amount: null });
-    expect(byInstrument(cc.admin, 'Amulet').filter((d) => d.status === 'ignored').map((d) => [d.transfer_amount, d.memo, d.status_reason])).toEqual(
+    expect(
+      byInstrument(cc.admin, 'Amulet')
+        .filter((d) => d.status === 'ignored')
+        .map((d) => [d.transfer_amount, d.memo, d.status_reason]),
+    ).toEqual(
       expect.arrayContaining([
         ['1000000.0000000000', 'memo-1', `admin not a signatory (signed by ${viaTransfer.issuer})`],
         ['500.0000000000', 'memo-1', `admin not a signatory (signed by ${viaTransfer.issuer})`],
       ]),
     );
-    expect(byInstrument(viaTransfer.issuer, 'STR')).toEqual([expect.objectContaining({ status: 'ignored', memo: 'memo-1', transfer_amount: '77.0000000000', status_reason: `instrument not onboarded (signed by ${viaTransfer.issuer})` })]);
+    expect(byInstrument(viaTransfer.issuer, 'STR')).toEqual([
+      expect.objectContaining({
+        status: 'ignored',
+        memo: 'memo-1',
+        transfer_amount: '77.0000000000',
+        status_reason: `instrument not onboarded (signed by ${viaTransfer.issuer})`,
+      }),
+    ]);
     expect(byInstrument(utk.admin, 'UTK')).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ kind: 'two_step', deposit_id: unlisted.transferInstructionCid, transfer_instruction_cid: unlisted.transferInstructionCid, status: 'ignored', memo: 'memo-1', status_reason: expect.stringMatching(/^instrument not onboarded \(signed by /) }),
-        expect.objectContaining({ kind: 'one_step', deposit_id: expect.stringMatching(new RegExp(`^${mintedUtk.updateId}:`)), status: 'ignored', transfer_amount: '30.0000000000' }),
+        expect.objectContaining({
+          kind: 'two_step',
+          deposit_id: unlisted.transferInstructionCid,
+          transfer_instruction_cid: unlisted.transferInstructionCid,
+          status: 'ignored',
+          memo: 'memo-1',
+          status_reason: expect.stringMatching(/^instrument not onboarded \(signed by /),
+        }),
+        expect.objectContaining({
+          kind: 'one_step',
+          deposit_id: expect.stringMatching(new RegExp(`^${mintedUtk.updateId}:`)),
+          status: 'ignored',
+          transfer_amount: '30.0000000000',
+        }),
       ]),
     );
 
@@ -112,7 +178,12 @@ describe('counterfeit holdings', () => {
     const events = await eventsOf(sql);
     expect(events.filter((e) => e.topic === 'deposit.credited').map((e) => e.aggregate_id)).toEqual([credited[0]!.deposit_id]);
     expect(events.filter((e) => e.topic === 'deposit.offer_received' || e.topic === 'deposit.unattributed')).toEqual([]);
-    expect(events.filter((e) => e.topic === 'deposit.ignored').map((e) => e.aggregate_id).sort()).toEqual(ignored.map((d) => d.deposit_id).sort());
+    expect(
+      events
+        .filter((e) => e.topic === 'deposit.ignored')
+        .map((e) => e.aggregate_id)
+        .sort(),
+    ).toEqual(ignored.map((d) => d.deposit_id).sort());
     expect(r.warnings.filter((w) => w.message.startsWith('ignored a '))).toHaveLength(5);
 
     // The operators' list of what does not count, with the reason.
@@ -120,12 +191,21 @@ describe('counterfeit holdings', () => {
     try {
       const res = await app.inject({ method: 'GET', url: '/v1/deposits?status=ignored', headers: auth('read') });
       expect(res.statusCode).toBe(200);
-      const items = res.json<{ items: { depositId: string; status: string; statusReason: string; creditedAmount: string | null; accountId: string | null }[] }>().items;
+      const items = res.json<{
+        items: { depositId: string; status: string; statusReason: string; creditedAmount: string | null; accountId: string | null }[];
+      }>().items;
       expect(items.map((i) => i.depositId).sort()).toEqual(ignored.map((d) => d.deposit_id).sort());
       const forged = items.find((i) => i.depositId === `${viaTransfer.updateId}:${r.facts.flatMap((f) => f.ignored ?? [])[0]!.nodeId}`);
-      expect(forged).toMatchObject({ status: 'ignored', statusReason: expect.stringMatching(/^admin not a signatory/), creditedAmount: null, accountId: null });
+      expect(forged).toMatchObject({
+        status: 'ignored',
+        statusReason: expect.stringMatching(/^admin not a signatory/),
+        creditedAmount: null,
+        accountId: null,
+      });
       // Not among the deposits an operator may assign to an account.
-      const assignable = (await app.inject({ method: 'GET', url: '/v1/deposits?status=unattributed', headers: auth('read') })).json<{ items: unknown[] }>().items;
+      const assignable = (await app.inject({ method: 'GET', url: '/v1/deposits?status=unattributed', headers: auth('read') })).json<{
+        items: unknown[];
+      }>().items;
       expect(assignable).toEqual([]);
     } finally {
       await app.close();
@@ -140,7 +220,14 @@ describe('counterfeit holdings', () => {
     // Created and archived in the same batch: the archive dressed as the treasury paying w-1.
     const early = s.control.counterfeit({ to: treasury, instrument: 'Amulet', amount: '7', memo: 'memo-1' });
     s.control.archiveCounterfeit(early.contractId, { claimSender: treasury, memo: 'w-1' });
-    const late = s.control.counterfeit({ issuer: early.issuer, to: treasury, instrument: 'Amulet', amount: '8', memo: 'memo-1', via: 'create' });
+    const late = s.control.counterfeit({
+      issuer: early.issuer,
+      to: treasury,
+      instrument: 'Amulet',
+      amount: '8',
+      memo: 'memo-1',
+      via: 'create',
+    });
     const plain = s.control.counterfeit({ issuer: early.issuer, to: treasury, instrument: 'Amulet', amount: '9', via: 'create' });
     const first = await ingestAll(s, treasury);
     // Archived in a later batch: once dressed as paying w-2, once plainly.
@@ -158,6 +245,11 @@ describe('counterfeit holdings', () => {
       expect(f.holdingsArchived).toEqual([]);
       expect(f.activities.filter((a) => a.kind === 'transfer_out' || a.kind === 'holdings_changed')).toEqual([]);
     }
-    expect((await depositRows()).filter((d) => d.status === 'ignored').map((d) => d.transfer_amount).sort()).toEqual(['7.0000000000', '8.0000000000', '9.0000000000']);
+    expect(
+      (await depositRows())
+        .filter((d) => d.status === 'ignored')
+        .map((d) => d.transfer_amount)
+        .sort(),
+    ).toEqual(['7.0000000000', '8.0000000000', '9.0000000000']);
   });
 });

@@ -58,14 +58,25 @@ interface Exchange {
 function recordingFetch(): { fetch: typeof fetch; updates: Exchange[] } {
   const updates: Exchange[] = [];
   const f = (async (input: string | URL | Request, init?: RequestInit) => {
-    const call = { method: (init?.method ?? 'GET') as 'GET' | 'POST', headers: (init?.headers ?? {}) as Record<string, string>, signal: init?.signal ?? new AbortController().signal, maxResponseBytes: 64 << 20 };
+    const call = {
+      method: (init?.method ?? 'GET') as 'GET' | 'POST',
+      headers: (init?.headers ?? {}) as Record<string, string>,
+      signal: init?.signal ?? new AbortController().signal,
+      maxResponseBytes: 64 << 20,
+    };
     const ex = await nodeHttpTransport(String(input), typeof init?.body === 'string' ? { ...call, body: init.body } : call);
     const res = new Response(ex.text, { status: ex.status });
     const url = new URL(String(input));
     if (url.pathname === '/v2/updates') {
       const q = url.searchParams;
       const num = (v: string | null) => (v === null ? undefined : Number(v));
-      updates.push({ at: Date.now(), path: url.pathname, limit: num(q.get('limit')), idleTimeoutMs: num(q.get('stream_idle_timeout_ms')), status: res.status });
+      updates.push({
+        at: Date.now(),
+        path: url.pathname,
+        limit: num(q.get('limit')),
+        idleTimeoutMs: num(q.get('stream_idle_timeout_ms')),
+        status: res.status,
+      });
     }
     return res;
   }) as typeof fetch;
@@ -76,7 +87,12 @@ async function ingestion(s: Sandbox, options: IngestionOptions = {}, httpPageSiz
   const c = createIngestionComponent({
     sql,
     logger,
-    ledger: { apiUrl: s.jsonApiUrl, auth: { kind: 'static', token: await s.tokenFor(s.treasury!.userId) }, treasuryParty: s.treasury!.party, ...(httpPageSize !== undefined ? { httpPageSize } : {}) },
+    ledger: {
+      apiUrl: s.jsonApiUrl,
+      auth: { kind: 'static', token: await s.tokenFor(s.treasury!.userId) },
+      treasuryParty: s.treasury!.party,
+      ...(httpPageSize !== undefined ? { httpPageSize } : {}),
+    },
     options: { retry: { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 30 }, batchMaxWaitMs: 10, leaderPollMs: 50, ...options },
   });
   running.push(c);
@@ -94,20 +110,22 @@ async function caughtUp(s: Sandbox, c: IngestionComponent, timeoutMs = 20_000): 
   }
 }
 
-
 describe('page size of HTTP list reads', () => {
   it('a 413 halves the page size until the node accepts it, and the client keeps it', async () => {
     const s = await sandbox({ maxListElements: 3 });
     for (let i = 0; i < 6; i++) s.control.mint(s.treasury!.party, 'UTK', String(i + 1));
     const rec = recordingFetch();
     const lowered: [number, number][] = [];
-    const client = new LedgerReadClient(new LedgerHttp({ baseUrl: s.jsonApiUrl, auth: staticToken(await s.tokenFor('exchange')), fetch: rec.fetch }), {
-      pageSize: 20,
-      onPageSizeLowered: ({ from, to, error }) => {
-        expect(error.code).toBe('JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED');
-        lowered.push([from, to]);
+    const client = new LedgerReadClient(
+      new LedgerHttp({ baseUrl: s.jsonApiUrl, auth: staticToken(await s.tokenFor('exchange')), fetch: rec.fetch }),
+      {
+        pageSize: 20,
+        onPageSizeLowered: ({ from, to, error }) => {
+          expect(error.code).toBe('JSON_API_MAXIMUM_LIST_ELEMENTS_NUMBER_REACHED');
+          lowered.push([from, to]);
+        },
       },
-    });
+    );
     const request = { beginExclusive: 0, updateFormat: treasuryUpdateFormat(s.treasury!.party) };
     expect(await client.updates(request, { streamIdleTimeoutMs: 50 })).toHaveLength(2);
     expect(lowered).toEqual([
@@ -191,7 +209,14 @@ describe('empty HTTP pages', () => {
     const s = await sandbox({ listFirstElementDelayMs: 300 });
     customerActivity(s, 6);
     const rec = recordingFetch();
-    const c = await ingestion(s, { transport: 'http', fetch: rec.fetch, httpIdleTimeoutMs: 50, httpMaxIdleTimeoutMs: 1_000, httpPollIntervalMs: 20, httpMaxPollIntervalMs: 200 });
+    const c = await ingestion(s, {
+      transport: 'http',
+      fetch: rec.fetch,
+      httpIdleTimeoutMs: 50,
+      httpMaxIdleTimeoutMs: 1_000,
+      httpPollIntervalMs: 20,
+      httpMaxPollIntervalMs: 200,
+    });
     await caughtUp(s, c);
     expect(rec.updates.slice(0, 4).map((p) => p.idleTimeoutMs)).toEqual([50, 100, 200, 400]);
 
@@ -207,7 +232,13 @@ describe('empty HTTP pages', () => {
     const s = await sandbox();
     customerActivity(s, 2);
     const rec = recordingFetch();
-    const c = await ingestion(s, { transport: 'http', fetch: rec.fetch, httpIdleTimeoutMs: 20, httpPollIntervalMs: 20, httpMaxPollIntervalMs: 320 });
+    const c = await ingestion(s, {
+      transport: 'http',
+      fetch: rec.fetch,
+      httpIdleTimeoutMs: 20,
+      httpPollIntervalMs: 20,
+      httpMaxPollIntervalMs: 320,
+    });
     await caughtUp(s, c);
     const quietFrom = rec.updates.length;
     await new Promise((r) => setTimeout(r, 2_000));
@@ -236,7 +267,11 @@ describe('auto: HTTP stands in for a websocket that cannot be opened', () => {
     s.control.addFault({ match: { path: '/v2/updates', method: 'GET' }, action: { kind: 'http503' }, once: true });
     const rec = recordingFetch();
     const transports: string[] = [];
-    const c = await ingestion(s, { transport: 'auto', fetch: rec.fetch, httpFallbackWindowMs: 300, httpIdleTimeoutMs: 50, httpPollIntervalMs: 20 }, 5);
+    const c = await ingestion(
+      s,
+      { transport: 'auto', fetch: rec.fetch, httpFallbackWindowMs: 300, httpIdleTimeoutMs: 50, httpPollIntervalMs: 20 },
+      5,
+    );
     const watch = setInterval(() => {
       const t = c.progress().transport;
       if (t !== undefined && transports.at(-1) !== t) transports.push(t);

@@ -37,8 +37,19 @@ const amountArb = fc.integer({ min: 1, max: 500 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ t: fc.constant('dep1' as const), memo: memoArb, amount: amountArb }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('offer' as const), memo: memoArb, amount: amountArb }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constantFrom('accept' as const, 'reject' as const, 'senderWithdraws' as const), pick: fc.nat() }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('wd' as const), kind: fc.constantFrom('1-step' as const, 'offer' as const), known: fc.boolean(), amount: amountArb }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ t: fc.constantFrom('accept' as const, 'reject' as const, 'senderWithdraws' as const), pick: fc.nat() }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('wd' as const),
+      kind: fc.constantFrom('1-step' as const, 'offer' as const),
+      known: fc.boolean(),
+      amount: amountArb,
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ t: fc.constantFrom('custAccept' as const, 'custReject' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.constant({ t: 'checkpoint' as const }) },
 );
@@ -59,7 +70,12 @@ function play(ops: Op[]): Scenario {
   for (const op of ops) {
     switch (op.t) {
       case 'dep1':
-        l.deposit1Step({ sender: customer(op.memo), amount: String(op.amount), memo: memo(op.memo), receiverFee: op.amount > 100 ? '0.5' : '0' });
+        l.deposit1Step({
+          sender: customer(op.memo),
+          amount: String(op.amount),
+          memo: memo(op.memo),
+          receiverFee: op.amount > 100 ? '0.5' : '0',
+        });
         break;
       case 'offer':
         incoming.push(l.offerDeposit({ sender: customer(op.memo), amount: String(op.amount), memo: memo(op.memo) }));
@@ -116,7 +132,11 @@ let parsedAheadBatches = 0;
  * it is written (inside its transaction, before it commits); that parse is offered to the next
  * batch transaction even when a crash came in between, so a stale one must be recognised.
  */
-async function ingestWithCrashes(elements: IngestElement[], sizes: number[], crashes: { batch: number; point: FaultPoint }[]): Promise<number> {
+async function ingestWithCrashes(
+  elements: IngestElement[],
+  sizes: number[],
+  crashes: { batch: number; point: FaultPoint }[],
+): Promise<number> {
   let batchNo = 0;
   let crashed = 0;
   let ahead: Promise<PreparedBatch | undefined> | undefined;
@@ -162,7 +182,13 @@ describe('ingestion property: crashes and batching never change what is credited
       fc.asyncProperty(
         fc.array(opArb, { minLength: 1, maxLength: 40 }),
         fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 5 }),
-        fc.array(fc.record({ batch: fc.nat({ max: 30 }), point: fc.constantFrom<FaultPoint>('parsed', 'written', 'before-commit', 'after-outbox') }), { maxLength: 6 }),
+        fc.array(
+          fc.record({
+            batch: fc.nat({ max: 30 }),
+            point: fc.constantFrom<FaultPoint>('parsed', 'written', 'before-commit', 'after-outbox'),
+          }),
+          { maxLength: 6 },
+        ),
         async (ops, sizes, crashes) => {
           const s = play(ops);
           if (s.elements.length === 0) return;
@@ -180,9 +206,16 @@ describe('ingestion property: crashes and batching never change what is credited
           expect(await creditedByMemo()).toEqual(expected);
           // Holdings = the ledger's active treasury holdings.
           const db = (await listActiveHoldings(sql, TREASURY)).map((h) => `${h.contractId}:${h.amount}`).sort();
-          expect(db).toEqual(s.ledger.treasuryHoldings().map((h) => `${h.contractId}:${h.amount}`).sort());
+          expect(db).toEqual(
+            s.ledger
+              .treasuryHoldings()
+              .map((h) => `${h.contractId}:${h.amount}`)
+              .sort(),
+          );
           // Every committed withdrawal is recorded (known ones updated, unknown ones recovered), once.
-          const transferred = await sql<{ withdrawal_id: string }[]>`select withdrawal_id from withdrawals where transfer_update_id is not null order by withdrawal_id`;
+          const transferred = await sql<
+            { withdrawal_id: string }[]
+          >`select withdrawal_id from withdrawals where transfer_update_id is not null order by withdrawal_id`;
           expect(transferred.map((r) => r.withdrawal_id)).toEqual([...s.ledger.truth.withdrawalsTransferred].sort());
           // Byte for byte the same facts, rows and events as without crashes.
           expect(await ingestionSnapshot(sql)).toEqual(reference);

@@ -47,7 +47,12 @@ describe('ingestion store: one transaction per batch', () => {
     );
     const events = await eventsOf(sql);
     expect(events.map((e) => e.topic)).toEqual(['deposit.credited', 'deposit.unattributed', 'deposit.unattributed']);
-    expect(events[0]!.payload).toMatchObject({ accountId: 'acct-1', creditedAmount: '10.0000000000', transferAmount: '10.0000000000', kind: 'one_step' });
+    expect(events[0]!.payload).toMatchObject({
+      accountId: 'acct-1',
+      creditedAmount: '10.0000000000',
+      transferAmount: '10.0000000000',
+      kind: 'one_step',
+    });
     expect((await listActiveHoldings(sql, TREASURY)).map((h) => h.amount)).toEqual(['10.0000000000', '20.0000000000', '29.0000000000']);
     const last = l.elements[2] as { update: { Transaction: { value: { updateId: string; offset: number; recordTime: string } } } };
     expect(await readCheckpoint(sql, TREASURY)).toEqual({
@@ -100,10 +105,21 @@ describe('ingestion store: one transaction per batch', () => {
     l.acceptOffer(o1, { fee: '0.25' });
     await ingestAll(l, n);
     deps = await depositsOf(sql);
-    expect(deps.find((d) => d.deposit_id === o1)).toMatchObject({ status: 'credited', credited_amount: '99.7500000000', transfer_amount: '100.0000000000', fee: '0.2500000000' });
+    expect(deps.find((d) => d.deposit_id === o1)).toMatchObject({
+      status: 'credited',
+      credited_amount: '99.7500000000',
+      transfer_amount: '100.0000000000',
+      fee: '0.2500000000',
+    });
     const tail = (await eventsOf(sql)).slice(2);
     expect(tail.map((e) => e.topic)).toEqual(['deposit.offer_closed', 'deposit.credited']);
-    expect(tail[1]!.payload).toMatchObject({ depositId: o1, accountId: 'acct-2', creditedAmount: '99.7500000000', transferAmount: '100.0000000000', fee: '0.2500000000' });
+    expect(tail[1]!.payload).toMatchObject({
+      depositId: o1,
+      accountId: 'acct-2',
+      creditedAmount: '99.7500000000',
+      transferAmount: '100.0000000000',
+      fee: '0.2500000000',
+    });
     const [ins] = await sql<{ status: string }[]>`select status from transfer_instructions where contract_id = ${o1}`;
     expect(ins!.status).toBe('accepted');
   });
@@ -213,19 +229,38 @@ describe('ingestion store: one transaction per batch', () => {
     ]);
     // The rejected offer's funds came back; the accepted one's left: holdings match the ledger.
     const db = (await listActiveHoldings(sql, TREASURY)).map((h) => h.amount).sort();
-    expect(db).toEqual(l.treasuryHoldings().map((h) => h.amount).sort());
+    expect(db).toEqual(
+      l
+        .treasuryHoldings()
+        .map((h) => h.amount)
+        .sort(),
+    );
   });
 
   it('an update that does not parse stops the batch: nothing of it is written, the error names update id and offset', async () => {
     const l = new ScriptedLedger();
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
-    const bad = structuredClone(l.elements[1]) as { update: { Transaction: { value: { updateId: string; offset: number; events: { CreatedEvent?: { interfaceViews: { viewValue: { amount: unknown; owner: string } }[] } }[] } } } };
-    bad.update.Transaction.value.events.find((e) => e.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY)!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'ten';
+    const bad = structuredClone(l.elements[1]) as {
+      update: {
+        Transaction: {
+          value: {
+            updateId: string;
+            offset: number;
+            events: { CreatedEvent?: { interfaceViews: { viewValue: { amount: unknown; owner: string } }[] } }[];
+          };
+        };
+      };
+    };
+    bad.update.Transaction.value.events.find(
+      (e) => e.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY,
+    )!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'ten';
     const els = parseElements([l.elements[0], bad]);
     const err = await ingestBatch(sql, els, opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpdateParseError);
-    expect((err as Error).message).toContain(`update ${bad.update.Transaction.value.updateId} at offset ${bad.update.Transaction.value.offset}`);
+    expect((err as Error).message).toContain(
+      `update ${bad.update.Transaction.value.updateId} at offset ${bad.update.Transaction.value.offset}`,
+    );
     const snap = await ingestionSnapshot(sql);
     expect(snap.updates).toEqual([]);
     expect(snap.deposits).toEqual([]);
@@ -236,15 +271,28 @@ describe('ingestion store: one transaction per batch', () => {
     // Deposits, then withdrawals that spend the holdings those deposits created: later parse
     // chunks depend on holdings created by earlier ones.
     const l = new ScriptedLedger();
-    for (let i = 0; i < 180; i++) l.deposit1Step({ sender: customer(1 + (i % 3)), amount: String(1 + (i % 7)), memo: i % 5 === 0 ? 'stranger' : 'memo-1' });
+    for (let i = 0; i < 180; i++)
+      l.deposit1Step({ sender: customer(1 + (i % 3)), amount: String(1 + (i % 7)), memo: i % 5 === 0 ? 'stranger' : 'memo-1' });
     for (let i = 0; i < 150; i++) l.treasuryTransfer({ withdrawalId: `wd-${i}`, receiver: customer(9), amount: '1', kind: '1-step' });
     const seed = async () => {
       for (let i = 0; i < 150; i++) await addWithdrawal(`wd-${i}`, { amount: '1' });
     };
     await seed();
     const before = await ingestionSnapshot(sql);
-    const bad = structuredClone(l.elements[300]) as { update: { Transaction: { value: { updateId: string; offset: number; events: { CreatedEvent?: { interfaceViews: { viewValue: { amount: unknown; owner: string } }[] } }[] } } } };
-    bad.update.Transaction.value.events.find((e) => e.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY)!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'ten';
+    const bad = structuredClone(l.elements[300]) as {
+      update: {
+        Transaction: {
+          value: {
+            updateId: string;
+            offset: number;
+            events: { CreatedEvent?: { interfaceViews: { viewValue: { amount: unknown; owner: string } }[] } }[];
+          };
+        };
+      };
+    };
+    bad.update.Transaction.value.events.find(
+      (e) => e.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY,
+    )!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'ten';
     const poisoned = parseElements([...l.elements.slice(0, 300), bad, ...l.elements.slice(301)]);
     const err = await ingestBatch(sql, poisoned, opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpdateParseError);
@@ -252,7 +300,8 @@ describe('ingestion store: one transaction per batch', () => {
 
     const all = parseElements(l.elements);
     let cp = 0;
-    for (let i = 0; i < all.length; i += 7) cp = (await ingestBatch(sql, all.slice(i, i + 7), { ...opts, expectedOffset: cp })).checkpoint.offset;
+    for (let i = 0; i < all.length; i += 7)
+      cp = (await ingestBatch(sql, all.slice(i, i + 7), { ...opts, expectedOffset: cp })).checkpoint.offset;
     const small = { snap: await ingestionSnapshot(sql), events: (await eventsOf(sql)).map((e) => [e.topic, e.aggregate_id, e.payload]) };
     expect(small.snap.updates).toHaveLength(330);
     expect(small.events.filter(([topic]) => topic === 'withdrawal.transferred')).toHaveLength(150);
@@ -260,7 +309,9 @@ describe('ingestion store: one transaction per batch', () => {
     await sql`insert into deposit_accounts (account_id, memo, customer_ref) values ('acct-1', 'memo-1', 'alice'), ('acct-2', 'memo-2', 'bob')`;
     await seed();
     await ingestBatch(sql, all, opts);
-    expect({ snap: await ingestionSnapshot(sql), events: (await eventsOf(sql)).map((e) => [e.topic, e.aggregate_id, e.payload]) }).toEqual(small);
+    expect({ snap: await ingestionSnapshot(sql), events: (await eventsOf(sql)).map((e) => [e.topic, e.aggregate_id, e.payload]) }).toEqual(
+      small,
+    );
   });
 
   it('a batch reads the rows it needs by key, not by scanning tables that hold many rows', async () => {
@@ -311,7 +362,8 @@ describe('ingestion store: one transaction per batch', () => {
     const l = new ScriptedLedger();
     for (let i = 0; i < 6; i++) l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
     const a = parseElements(l.elements);
-    for (let i = 0; i < 3; i++) l.treasuryTransfer({ withdrawalId: `wd-${i}`, receiver: customer(9), amount: '4', fee: '0.5', kind: '1-step' });
+    for (let i = 0; i < 3; i++)
+      l.treasuryTransfer({ withdrawalId: `wd-${i}`, receiver: customer(9), amount: '4', fee: '0.5', kind: '1-step' });
     // A token nobody has onboarded yet: ignored, unless it is onboarded before B's transaction.
     const other = { admin: DSO, id: 'Other' };
     l.deposit1Step({ sender: customer(2), amount: '5', memo: 'memo-1', instrument: other });
@@ -363,7 +415,12 @@ describe('ingestion store: one transaction per batch', () => {
     const l = new ScriptedLedger();
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
     for (const point of ['parsed', 'written', 'before-commit', 'after-outbox'] as const) {
-      const err = await ingestBatch(sql, parseElements(l.elements), { ...opts, faults: (p) => { if (p === point) throw new Error(`killed at ${p}`); } }).catch((e: unknown) => e);
+      const err = await ingestBatch(sql, parseElements(l.elements), {
+        ...opts,
+        faults: (p) => {
+          if (p === point) throw new Error(`killed at ${p}`);
+        },
+      }).catch((e: unknown) => e);
       expect((err as Error).message).toBe(`killed at ${point}`);
       const snap = await ingestionSnapshot(sql);
       expect(Object.values(snap).flat()).toEqual([]);
@@ -376,12 +433,30 @@ describe('ingestion store: one transaction per batch', () => {
     l.checkpoint();
     await ingestAll(l);
     const cp1 = (await readCheckpoint(sql, TREASURY))!;
-    const later = { update: { OffsetCheckpoint: { value: { offset: cp1.offset, synchronizerTimes: [{ synchronizerId: SYNC, recordTime: '2026-06-01T00:00:00.000001Z' }] } } } };
+    const later = {
+      update: {
+        OffsetCheckpoint: {
+          value: { offset: cp1.offset, synchronizerTimes: [{ synchronizerId: SYNC, recordTime: '2026-06-01T00:00:00.000001Z' }] },
+        },
+      },
+    };
     await ingestBatch(sql, parseElements([later]), opts);
     const cp2 = (await readCheckpoint(sql, TREASURY))!;
     expect(cp2).toMatchObject({ offset: cp1.offset, updateId: cp1.updateId, recordTime: '2026-06-01T00:00:00.000001Z' });
     // and an older one never moves it back
-    await ingestBatch(sql, parseElements([{ update: { OffsetCheckpoint: { value: { offset: cp1.offset, synchronizerTimes: [{ synchronizerId: SYNC, recordTime: '2026-01-01T00:00:00Z' }] } } } }]), opts);
+    await ingestBatch(
+      sql,
+      parseElements([
+        {
+          update: {
+            OffsetCheckpoint: {
+              value: { offset: cp1.offset, synchronizerTimes: [{ synchronizerId: SYNC, recordTime: '2026-01-01T00:00:00Z' }] },
+            },
+          },
+        },
+      ]),
+      opts,
+    );
     expect((await readCheckpoint(sql, TREASURY))!.recordTime).toBe('2026-06-01T00:00:00.000001Z');
   });
 

@@ -31,9 +31,13 @@ async function accounts(): Promise<void> {
 
 /** Runs the child until `until` says so (given each stdout line), then SIGKILLs it. */
 function runChild(s: Sandbox, token: string, args: string[], until: (line: string) => boolean): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, '--db', url, '--ledger', s.jsonApiUrl, '--token', token, '--party', s.treasury!.party, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CHILD, '--db', url, '--ledger', s.jsonApiUrl, '--token', token, '--party', s.treasury!.party, ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
     rl.on('line', (line) => {
@@ -51,9 +55,20 @@ describe('ingestion process killed', () => {
     await onboardInstruments(sql, sb.instruments);
     const s = sb;
     const T = s.treasury!.party;
-    const alice = s.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '10000' }, { instrument: 'UTK', amount: '10000' }] }).party;
+    const alice = s.control.createCustomer({
+      fund: [
+        { instrument: 'Amulet', amount: '10000' },
+        { instrument: 'UTK', amount: '10000' },
+      ],
+    }).party;
     for (let i = 0; i < 30; i++) {
-      s.control.transfer({ from: alice, to: T, instrument: 'Amulet', amount: String(1 + i), memo: i % 3 === 0 ? 'memo-1' : i % 3 === 1 ? 'memo-2' : null });
+      s.control.transfer({
+        from: alice,
+        to: T,
+        instrument: 'Amulet',
+        amount: String(1 + i),
+        memo: i % 3 === 0 ? 'memo-1' : i % 3 === 1 ? 'memo-2' : null,
+      });
       if (i % 4 === 0) {
         const o = s.control.transfer({ from: alice, to: T, instrument: 'UTK', amount: String(2 + i), memo: 'memo-2' });
         if (i % 8 === 0) s.control.accept(o.transferInstructionCid!);
@@ -62,9 +77,15 @@ describe('ingestion process killed', () => {
     const token = await s.tokenFor(s.treasury!.userId);
 
     // Reference: one uninterrupted run.
-    const ref = createIngestionComponent({ sql, logger, ledger: { apiUrl: s.jsonApiUrl, auth: { kind: 'static', token }, treasuryParty: T } });
+    const ref = createIngestionComponent({
+      sql,
+      logger,
+      ledger: { apiUrl: s.jsonApiUrl, auth: { kind: 'static', token }, treasuryParty: T },
+    });
     await ref.start();
-    const end = (await (await fetch(`${s.jsonApiUrl}/v2/state/ledger-end`, { headers: { authorization: `Bearer ${token}` } })).json()) as { offset: number };
+    const end = (await (await fetch(`${s.jsonApiUrl}/v2/state/ledger-end`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      offset: number;
+    };
     while ((ref.progress().committedOffset ?? 0) < end.offset) await new Promise((r) => setTimeout(r, 10));
     await ref.stop();
     const reference = await ingestionSnapshot(sql);

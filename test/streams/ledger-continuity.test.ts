@@ -156,7 +156,10 @@ describe('ledger continuity: detected, fails closed, and the runbooks recover', 
     await s.depositAccount('memo-carol');
     const carol = s.customer({ preapproval: true, fund: [{ instrument: 'Amulet', amount: '1000' }] });
     const first = s.sandbox.control.transfer({ from: carol, to: s.treasury, instrument: 'Amulet', amount: '21', memo: 'memo-carol' });
-    expect((await s.requestWithdrawal({ withdrawalId: 'w-old', receiver: s.customer({ preapproval: true }), instrument: 'Amulet', amount: '4' })).status).toBe(201);
+    expect(
+      (await s.requestWithdrawal({ withdrawalId: 'w-old', receiver: s.customer({ preapproval: true }), instrument: 'Amulet', amount: '4' }))
+        .status,
+    ).toBe(201);
     await s.waitForWithdrawal('w-old', 'completed', 30_000);
     await s.caughtUp();
     const oldSynchronizer = (await readCheckpoint(s.sql, s.treasury))!.synchronizerId;
@@ -174,7 +177,12 @@ describe('ledger continuity: detected, fails closed, and the runbooks recover', 
 
     const m = await s.api('POST', '/v1/ingestion/migrate', {});
     expect(m.status).toBe(200);
-    expect(m.body).toMatchObject({ action: 'migrate', clearedFailure: { reason: 'synchronizer_differs' }, after: { offset: 0, synchronizerId: upgrade.synchronizerId }, before: { synchronizerId: oldSynchronizer } });
+    expect(m.body).toMatchObject({
+      action: 'migrate',
+      clearedFailure: { reason: 'synchronizer_differs' },
+      after: { offset: 0, synchronizerId: upgrade.synchronizerId },
+      before: { synchronizerId: oldSynchronizer },
+    });
     await s.caughtUp();
     // The imports re-created holdings already known and credited nobody.
     const depositsAfter = (await s.sql<{ n: number }[]>`select count(*)::int as n from deposits`)[0]!.n;
@@ -182,8 +190,13 @@ describe('ledger continuity: detected, fails closed, and the runbooks recover', 
     expect(await creditsOf(s, first.updateId)).toHaveLength(1);
     // Life goes on on the new synchronizer: a deposit credited once, a withdrawal paid once.
     const next = s.sandbox.control.transfer({ from: carol, to: s.treasury, instrument: 'Amulet', amount: '5', memo: 'memo-carol' });
-    await until('the deposit on the new synchronizer credited', async () => (await creditsOf(s, next.updateId)).find((d) => d.status === 'credited'));
-    expect((await s.requestWithdrawal({ withdrawalId: 'w-new', receiver: s.customer({ preapproval: true }), instrument: 'Amulet', amount: '6' })).status).toBe(201);
+    await until('the deposit on the new synchronizer credited', async () =>
+      (await creditsOf(s, next.updateId)).find((d) => d.status === 'credited'),
+    );
+    expect(
+      (await s.requestWithdrawal({ withdrawalId: 'w-new', receiver: s.customer({ preapproval: true }), instrument: 'Amulet', amount: '6' }))
+        .status,
+    ).toBe(201);
     await s.waitForWithdrawal('w-new', 'completed', 30_000);
     await s.caughtUp();
     await checkPaidAtMostOnce(s, ['w-new']);

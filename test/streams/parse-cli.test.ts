@@ -16,10 +16,26 @@ const run = promisify(execFile);
 async function parse(args: string[]): Promise<{ code: number; out: TransactionSummary[]; err: string }> {
   try {
     const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: path.dirname(CLI) });
-    return { code: 0, out: r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as TransactionSummary), err: r.stderr };
+    return {
+      code: 0,
+      out: r.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as TransactionSummary),
+      err: r.stderr,
+    };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as TransactionSummary), err: x.stderr };
+    return {
+      code: x.code,
+      out: x.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as TransactionSummary),
+      err: x.stderr,
+    };
   }
 }
 
@@ -31,7 +47,12 @@ describe('npm run parse', () => {
     expect(r.code).toBe(0);
     expect(r.out).toHaveLength(1);
     const [tx] = r.out;
-    expect(tx).toMatchObject({ updateId: '122008a4699e61ce682917c9515ecb3b4426adf276441e41edede8b3862efa2de80e', offset: 107, recordTime: '1970-01-01T00:01:00.000114Z', import: false });
+    expect(tx).toMatchObject({
+      updateId: '122008a4699e61ce682917c9515ecb3b4426adf276441e41edede8b3862efa2de80e',
+      offset: 107,
+      recordTime: '1970-01-01T00:01:00.000114Z',
+      import: false,
+    });
     expect(tx!.facts).toEqual([
       {
         kind: 'transfer_in',
@@ -51,20 +72,43 @@ describe('npm run parse', () => {
   });
 
   it('the 1000 CC offer and its accept, from two files', async () => {
-    const r = await parse(['--party', P.twoStepTreasury, file('transfer-instruction-create.json'), file('transfer-instruction-accept.json')]);
+    const r = await parse([
+      '--party',
+      P.twoStepTreasury,
+      file('transfer-instruction-create.json'),
+      file('transfer-instruction-accept.json'),
+    ]);
     expect(r.code).toBe(0);
     const [offer, accept] = r.out;
-    expect(offer!.facts).toMatchObject([{ kind: 'instruction_created', amount: '1000.0000000000', memo: 'deposit-account-id', transferInstruction: { status: 'TransferPendingReceiverAcceptance' }, details: { direction: 'incoming', executeBefore: '1970-01-01T00:02:00Z' } }]);
+    expect(offer!.facts).toMatchObject([
+      {
+        kind: 'instruction_created',
+        amount: '1000.0000000000',
+        memo: 'deposit-account-id',
+        transferInstruction: { status: 'TransferPendingReceiverAcceptance' },
+        details: { direction: 'incoming', executeBefore: '1970-01-01T00:02:00Z' },
+      },
+    ]);
     expect(accept!.facts).toMatchObject([
-      { kind: 'instruction_closed', amount: '1000.0000000000', holdingsDelta: '1000.0000000000', memo: 'deposit-account-id', transferInstruction: { cid: offer!.facts[0]!.transferInstruction!.cid, status: 'accepted' }, details: { known: true, creditedAmount: '1000.0000000000' } },
+      {
+        kind: 'instruction_closed',
+        amount: '1000.0000000000',
+        holdingsDelta: '1000.0000000000',
+        memo: 'deposit-account-id',
+        transferInstruction: { cid: offer!.facts[0]!.transferInstruction!.cid, status: 'accepted' },
+        details: { known: true, creditedAmount: '1000.0000000000' },
+      },
     ]);
   });
 
   it('the utility token transfers: every transaction the SDK reports, with the same amounts and reasons', async () => {
     const r = await parse(['--party', P.utilitySender, file('utility-token-transfer.json')]);
     expect(r.code).toBe(0);
-    const sdk = loadRecorded('utility-token-transfer.expected-sdk-parse.json') as { transactions: { updateId: string; offset: number; recordTime: string }[] };
-    for (const t of sdk.transactions) expect(r.out.find((o) => o.updateId === t.updateId)).toMatchObject({ offset: t.offset, recordTime: t.recordTime });
+    const sdk = loadRecorded('utility-token-transfer.expected-sdk-parse.json') as {
+      transactions: { updateId: string; offset: number; recordTime: string }[];
+    };
+    for (const t of sdk.transactions)
+      expect(r.out.find((o) => o.updateId === t.updateId)).toMatchObject({ offset: t.offset, recordTime: t.recordTime });
     expect(r.out.map((t) => t.facts.map((f) => `${f.kind}:${f.holdingsDelta}`))).toEqual([
       ['holdings_changed:1000.0000000000'], // mint
       ['transfer_out:null', 'instruction_created:null'], // offer of 500; 4 inputs predate the recording
@@ -77,7 +121,9 @@ describe('npm run parse', () => {
     expect(r.out[1]!.unresolvedHoldingCids).toHaveLength(4);
     const strict = await parse(['--party', P.utilitySender, '--strict', file('utility-token-transfer.json')]);
     expect(strict.code).toBe(1);
-    expect(strict.err).toMatch(/update 12206499bd14\w+ at offset 60681: holding 00f8b370\w+ \(node 4\) is an input of a transfer the treasury sent/);
+    expect(strict.err).toMatch(
+      /update 12206499bd14\w+ at offset 60681: holding 00f8b370\w+ \(node 4\) is an input of a transfer the treasury sent/,
+    );
   });
 
   it('active-contracts files seed holdings and instructions; other recordings are refused clearly', async () => {
@@ -92,7 +138,11 @@ describe('npm run parse', () => {
       expect(r.err).toMatch(/is not a ledger update, a transaction or an active-contracts entry/);
     }
     // every recorded file is covered above
-    expect(readdirSync(RECORDED).filter((f) => f.endsWith('.json')).sort()).toEqual([
+    expect(
+      readdirSync(RECORDED)
+        .filter((f) => f.endsWith('.json'))
+        .sort(),
+    ).toEqual([
       '1-step-transfer.json',
       'active-contracts-holdings.json',
       'active-contracts-transfer-instructions.json',

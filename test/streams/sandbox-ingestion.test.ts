@@ -47,7 +47,11 @@ async function ingestion(s: Sandbox, options: IngestionOptions = {}, auth?: Ledg
   const c = createIngestionComponent({
     sql,
     logger,
-    ledger: { apiUrl: s.jsonApiUrl, auth: auth ?? { kind: 'static', token: await s.tokenFor(s.treasury!.userId) }, treasuryParty: treasury(s) },
+    ledger: {
+      apiUrl: s.jsonApiUrl,
+      auth: auth ?? { kind: 'static', token: await s.tokenFor(s.treasury!.userId) },
+      treasuryParty: treasury(s),
+    },
     options: { retry: { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 30 }, batchMaxWaitMs: 10, leaderPollMs: 50, ...options },
   });
   running.push(c);
@@ -56,7 +60,9 @@ async function ingestion(s: Sandbox, options: IngestionOptions = {}, auth?: Ledg
 }
 
 async function ledgerEnd(s: Sandbox): Promise<number> {
-  return new LedgerReadClient(new LedgerHttp({ baseUrl: s.jsonApiUrl, auth: staticToken(await s.tokenFor(s.treasury!.userId)) })).ledgerEnd();
+  return new LedgerReadClient(
+    new LedgerHttp({ baseUrl: s.jsonApiUrl, auth: staticToken(await s.tokenFor(s.treasury!.userId)) }),
+  ).ledgerEnd();
 }
 
 async function caughtUp(s: Sandbox, c: IngestionComponent, timeoutMs = 20_000): Promise<void> {
@@ -78,13 +84,17 @@ async function failed(c: IngestionComponent, timeoutMs = 10_000): Promise<string
   return c.status().detail ?? '';
 }
 
-
 describe('ingestion against the ledger double', () => {
   it('deposits 1-step and 2-step with known, unknown and missing memos', async () => {
     const s = await sandbox();
     const T = treasury(s);
     const c = await ingestion(s);
-    const bob = s.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '1000' }, { instrument: 'UTK', amount: '1000' }] }).party;
+    const bob = s.control.createCustomer({
+      fund: [
+        { instrument: 'Amulet', amount: '1000' },
+        { instrument: 'UTK', amount: '1000' },
+      ],
+    }).party;
     const d1 = s.control.transfer({ from: bob, to: T, instrument: 'Amulet', amount: '10', memo: 'memo-1' });
     const d2 = s.control.transfer({ from: bob, to: T, instrument: 'Amulet', amount: '11', memo: 'who-is-this' });
     const d3 = s.control.transfer({ from: bob, to: T, instrument: 'Amulet', amount: '12', memo: null });
@@ -108,10 +118,26 @@ describe('ingestion against the ledger double', () => {
     await caughtUp(s, c);
     deps = await depositsOf(sql);
     const byId = new Map(deps.map((d) => [d.deposit_id, d]));
-    expect(byId.get(`${d1.updateId}:0`) ?? deps.find((d) => d.credit_update_id === d1.updateId)).toMatchObject({ status: 'credited', account_id: 'acct-1', credited_amount: '10.0000000000' });
-    expect(deps.find((d) => d.credit_update_id === d2.updateId)).toMatchObject({ status: 'unattributed', memo: 'who-is-this', credited_amount: '11.0000000000' });
-    expect(deps.find((d) => d.credit_update_id === d3.updateId)).toMatchObject({ status: 'unattributed', memo: null, credited_amount: '12.0000000000' });
-    expect(byId.get(o1.transferInstructionCid!)).toMatchObject({ status: 'credited', account_id: 'acct-2', credited_amount: '20.0000000000' });
+    expect(byId.get(`${d1.updateId}:0`) ?? deps.find((d) => d.credit_update_id === d1.updateId)).toMatchObject({
+      status: 'credited',
+      account_id: 'acct-1',
+      credited_amount: '10.0000000000',
+    });
+    expect(deps.find((d) => d.credit_update_id === d2.updateId)).toMatchObject({
+      status: 'unattributed',
+      memo: 'who-is-this',
+      credited_amount: '11.0000000000',
+    });
+    expect(deps.find((d) => d.credit_update_id === d3.updateId)).toMatchObject({
+      status: 'unattributed',
+      memo: null,
+      credited_amount: '12.0000000000',
+    });
+    expect(byId.get(o1.transferInstructionCid!)).toMatchObject({
+      status: 'credited',
+      account_id: 'acct-2',
+      credited_amount: '20.0000000000',
+    });
     expect(byId.get(o2.transferInstructionCid!)).toMatchObject({ status: 'offered', credited_amount: null });
     expect(byId.get(o3.transferInstructionCid!)).toMatchObject({ status: 'unattributed', credited_amount: '22.0000000000' });
     const topics = (await eventsOf(sql)).map((e) => e.topic);
@@ -119,7 +145,13 @@ describe('ingestion against the ledger double', () => {
     expect(topics.filter((t) => t === 'deposit.unattributed')).toHaveLength(3);
     expect(topics.filter((t) => t === 'deposit.offer_received')).toHaveLength(3);
     // Holdings = the ledger's treasury holdings.
-    expect((await listActiveHoldings(sql, T)).map((h) => h.amount).sort()).toEqual(s.engine.ledger.holdingsOf(T).map((h) => (h.payload as { amount: string }).amount).map((a) => new Decimal(a).toFixed(10)).sort());
+    expect((await listActiveHoldings(sql, T)).map((h) => h.amount).sort()).toEqual(
+      s.engine.ledger
+        .holdingsOf(T)
+        .map((h) => (h.payload as { amount: string }).amount)
+        .map((a) => new Decimal(a).toFixed(10))
+        .sort(),
+    );
   });
 
   it('restart mid-stream (between batches, and killed inside a batch transaction) gives the same database as an uninterrupted run', async () => {
@@ -215,12 +247,16 @@ describe('ingestion against the ledger double', () => {
     expect(await eventsOf(sql, 'withdrawal.attempt_expired')).toEqual([]);
     s.control.advanceClock(60_000); // an OffsetCheckpoint carries the new record time
     await caughtUp(s, c);
-    await expect.poll(async () => (await eventsOf(sql, 'withdrawal.attempt_expired')).map((e) => e.aggregate_id), { timeout: 5000 }).toEqual(['wd-lost']);
+    await expect
+      .poll(async () => (await eventsOf(sql, 'withdrawal.attempt_expired')).map((e) => e.aggregate_id), { timeout: 5000 })
+      .toEqual(['wd-lost']);
     const ws = Object.fromEntries((await withdrawalsOf(sql)).map((w) => [w.withdrawal_id, w]));
     expect(ws['wd-1']!.transfer_update_id).not.toBeNull();
     expect(ws['wd-2']).toMatchObject({ transfer_instruction_cid: wd2.transferInstructionCid, outcome_update_id: expect.any(String) });
     expect(ws['from-before-the-restore']).toMatchObject({ status: 'recovered', recovered: true, amount: '7.0000000000' });
-    const events = (await eventsOf(sql)).filter((e) => e.topic.startsWith('withdrawal.')).map((e) => [e.topic, e.aggregate_id, e.payload['outcome'] ?? null]);
+    const events = (await eventsOf(sql))
+      .filter((e) => e.topic.startsWith('withdrawal.'))
+      .map((e) => [e.topic, e.aggregate_id, e.payload['outcome'] ?? null]);
     expect(events).toEqual([
       ['withdrawal.transferred', 'wd-1', 'completed'],
       ['withdrawal.offered', 'wd-2', null],
@@ -239,7 +275,9 @@ describe('ingestion against the ledger double', () => {
     const c = await ingestion(s);
     s.control.advanceClock(20_000); // the double's registry automation returns the locked funds
     await caughtUp(s, c);
-    await expect.poll(async () => (await depositsOf(sql)).find((d) => d.deposit_id === o.transferInstructionCid)?.status, { timeout: 5000 }).toBe('expired');
+    await expect
+      .poll(async () => (await depositsOf(sql)).find((d) => d.deposit_id === o.transferInstructionCid)?.status, { timeout: 5000 })
+      .toBe('expired');
     const closed = await eventsOf(sql, 'deposit.offer_closed');
     expect(closed.map((e) => [e.payload['outcome'], typeof e.payload['updateId']])).toEqual([['expired', 'string']]);
   });
@@ -247,7 +285,17 @@ describe('ingestion against the ledger double', () => {
   it('a pruned offset stops with what the operator must do; OAuth2 client credentials work', async () => {
     const s = await sandbox();
     customerActivity(s, 3);
-    const c = await ingestion(s, {}, { kind: 'oauth2', tokenUrl: s.oauth.tokenUrl, clientId: s.oauth.clientId, clientSecret: s.oauth.clientSecret, audience: s.oauth.audience });
+    const c = await ingestion(
+      s,
+      {},
+      {
+        kind: 'oauth2',
+        tokenUrl: s.oauth.tokenUrl,
+        clientId: s.oauth.clientId,
+        clientSecret: s.oauth.clientSecret,
+        audience: s.oauth.audience,
+      },
+    );
     await caughtUp(s, c);
     await c.stop();
     customerActivity(s, 3);
@@ -265,7 +313,11 @@ describe('ingestion against the ledger double', () => {
 });
 
 describe('property against the double: interleavings with random crash points credit what the ledger moved', () => {
-  type Op = { t: 'dep1' | 'offer'; memo: number; amount: number } | { t: 'accept' | 'withdrawOffer'; pick: number } | { t: 'wd'; amount: number; offer: boolean } | { t: 'custAccept'; pick: number };
+  type Op =
+    | { t: 'dep1' | 'offer'; memo: number; amount: number }
+    | { t: 'accept' | 'withdrawOffer'; pick: number }
+    | { t: 'wd'; amount: number; offer: boolean }
+    | { t: 'custAccept'; pick: number };
   const memoArb = fc.integer({ min: 0, max: 3 }); // memo-1, memo-2, unknown, none
   const opArb: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ t: fc.constantFrom('dep1' as const, 'offer' as const), memo: memoArb, amount: fc.integer({ min: 1, max: 50 }) }),
@@ -276,65 +328,81 @@ describe('property against the double: interleavings with random crash points cr
 
   it('credited totals per memo equal the ledger (holdings deltas), whatever the crash points', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 3, maxLength: 25 }), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 4 }), async (ops, crashAt) => {
-        const s = await sandbox();
-        const T = treasury(s);
-        const cust = s.control.createCustomer({ preapproval: true, fund: [{ instrument: 'Amulet', amount: '100000' }, { instrument: 'UTK', amount: '100000' }] }).party;
-        const memo = (i: number) => (['memo-1', 'memo-2', 'unknown'] as const)[i] ?? null;
-        const expected = new Map<string, Decimal>();
-        const credit = (m: string | null, a: string) => expected.set(m ?? '', (expected.get(m ?? '') ?? new Decimal(0)).plus(a));
-        const offers: { cid: string; memo: string | null; amount: string }[] = [];
-        const ours: string[] = [];
-        let wd = 0;
-        for (const op of ops) {
-          if (op.t === 'dep1') {
-            s.control.transfer({ from: cust, to: T, instrument: 'Amulet', amount: String(op.amount), memo: memo(op.memo) });
-            credit(memo(op.memo), String(op.amount));
-          } else if (op.t === 'offer') {
-            const r = s.control.transfer({ from: cust, to: T, instrument: 'UTK', amount: String(op.amount), memo: memo(op.memo) });
-            offers.push({ cid: r.transferInstructionCid!, memo: memo(op.memo), amount: String(op.amount) });
-          } else if ((op.t === 'accept' || op.t === 'withdrawOffer') && offers.length > 0) {
-            const [o] = offers.splice(op.pick % offers.length, 1);
-            if (op.t === 'accept') {
-              s.control.accept(o!.cid);
-              credit(o!.memo, o!.amount);
-            } else s.control.withdraw(o!.cid);
-          } else if (op.t === 'wd') {
-            const inst = s.control.instrument(op.offer ? 'UTK' : 'Amulet');
-            const have = s.engine.spendableHoldings(T, inst).reduce((a, h) => a.plus(h.amount), new Decimal(0));
-            if (have.lt(op.amount + 1)) continue;
-            const r = s.engine.transferAs({ sender: T, receiver: cust, instrument: inst, amount: String(op.amount), memo: `wd-${++wd}` });
-            if (r.transferInstructionCid) ours.push(r.transferInstructionCid);
-          } else if (op.t === 'custAccept' && ours.length > 0) {
-            s.control.accept(ours.splice(op.pick % ours.length, 1)[0]!, cust);
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 3, maxLength: 25 }),
+        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 4 }),
+        async (ops, crashAt) => {
+          const s = await sandbox();
+          const T = treasury(s);
+          const cust = s.control.createCustomer({
+            preapproval: true,
+            fund: [
+              { instrument: 'Amulet', amount: '100000' },
+              { instrument: 'UTK', amount: '100000' },
+            ],
+          }).party;
+          const memo = (i: number) => (['memo-1', 'memo-2', 'unknown'] as const)[i] ?? null;
+          const expected = new Map<string, Decimal>();
+          const credit = (m: string | null, a: string) => expected.set(m ?? '', (expected.get(m ?? '') ?? new Decimal(0)).plus(a));
+          const offers: { cid: string; memo: string | null; amount: string }[] = [];
+          const ours: string[] = [];
+          let wd = 0;
+          for (const op of ops) {
+            if (op.t === 'dep1') {
+              s.control.transfer({ from: cust, to: T, instrument: 'Amulet', amount: String(op.amount), memo: memo(op.memo) });
+              credit(memo(op.memo), String(op.amount));
+            } else if (op.t === 'offer') {
+              const r = s.control.transfer({ from: cust, to: T, instrument: 'UTK', amount: String(op.amount), memo: memo(op.memo) });
+              offers.push({ cid: r.transferInstructionCid!, memo: memo(op.memo), amount: String(op.amount) });
+            } else if ((op.t === 'accept' || op.t === 'withdrawOffer') && offers.length > 0) {
+              const [o] = offers.splice(op.pick % offers.length, 1);
+              if (op.t === 'accept') {
+                s.control.accept(o!.cid);
+                credit(o!.memo, o!.amount);
+              } else s.control.withdraw(o!.cid);
+            } else if (op.t === 'wd') {
+              const inst = s.control.instrument(op.offer ? 'UTK' : 'Amulet');
+              const have = s.engine.spendableHoldings(T, inst).reduce((a, h) => a.plus(h.amount), new Decimal(0));
+              if (have.lt(op.amount + 1)) continue;
+              const r = s.engine.transferAs({ sender: T, receiver: cust, instrument: inst, amount: String(op.amount), memo: `wd-${++wd}` });
+              if (r.transferInstructionCid) ours.push(r.transferInstructionCid);
+            } else if (op.t === 'custAccept' && ours.length > 0) {
+              s.control.accept(ours.splice(op.pick % ours.length, 1)[0]!, cust);
+            }
           }
-        }
-        // Ingest with a crash inside the batch transaction at each of the chosen batch numbers.
-        let batch = 0;
-        const crashes = new Set(crashAt);
-        for (let attempt = 0; attempt < crashes.size + 2; attempt++) {
-          const c = await ingestion(s, {
-            batchMaxSize: 3,
-            faults: (p) => {
-              if (p === 'written' && crashes.has(++batch)) throw new Error('crash');
-            },
-          });
-          const end = await ledgerEnd(s);
-          const started = Date.now();
-          while ((c.progress().committedOffset ?? -1) < end && c.status().state !== 'failed' && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 5));
-          await c.stop();
-          if ((await readCheckpoint(sql, T))?.offset === end) break;
-        }
-        expect((await readCheckpoint(sql, T))?.offset).toBe(await ledgerEnd(s));
-        const rows = await sql<{ memo: string | null; total: string }[]>`select memo, sum(credited_amount)::text as total from deposits where credit_update_id is not null group by memo`;
-        const got = new Map(rows.map((r) => [r.memo ?? '', new Decimal(r.total).toFixed(10)]));
-        // The customer's own funding arrives as minted holdings, not through the treasury.
-        expect(got).toEqual(new Map([...expected].map(([m, d]) => [m, d.toFixed(10)])));
-        const ledgerHoldings = s.engine.ledger.holdingsOf(T).map((h) => h.contractId).sort();
-        expect((await listActiveHoldings(sql, T)).map((h) => h.contractId).sort()).toEqual(ledgerHoldings);
-        await sb?.stop();
-        sb = undefined;
-      }),
+          // Ingest with a crash inside the batch transaction at each of the chosen batch numbers.
+          let batch = 0;
+          const crashes = new Set(crashAt);
+          for (let attempt = 0; attempt < crashes.size + 2; attempt++) {
+            const c = await ingestion(s, {
+              batchMaxSize: 3,
+              faults: (p) => {
+                if (p === 'written' && crashes.has(++batch)) throw new Error('crash');
+              },
+            });
+            const end = await ledgerEnd(s);
+            const started = Date.now();
+            while ((c.progress().committedOffset ?? -1) < end && c.status().state !== 'failed' && Date.now() - started < 20_000)
+              await new Promise((r) => setTimeout(r, 5));
+            await c.stop();
+            if ((await readCheckpoint(sql, T))?.offset === end) break;
+          }
+          expect((await readCheckpoint(sql, T))?.offset).toBe(await ledgerEnd(s));
+          const rows = await sql<
+            { memo: string | null; total: string }[]
+          >`select memo, sum(credited_amount)::text as total from deposits where credit_update_id is not null group by memo`;
+          const got = new Map(rows.map((r) => [r.memo ?? '', new Decimal(r.total).toFixed(10)]));
+          // The customer's own funding arrives as minted holdings, not through the treasury.
+          expect(got).toEqual(new Map([...expected].map(([m, d]) => [m, d.toFixed(10)])));
+          const ledgerHoldings = s.engine.ledger
+            .holdingsOf(T)
+            .map((h) => h.contractId)
+            .sort();
+          expect((await listActiveHoldings(sql, T)).map((h) => h.contractId).sort()).toEqual(ledgerHoldings);
+          await sb?.stop();
+          sb = undefined;
+        },
+      ),
       { numRuns: 8 },
     );
   }, 300_000);

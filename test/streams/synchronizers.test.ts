@@ -45,7 +45,13 @@ const at = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOStri
 
 /** An OffsetCheckpoint naming the given synchronizer times. */
 function checkpoint(offset: number, times: Record<string, string>): Json {
-  return { update: { OffsetCheckpoint: { value: { offset, synchronizerTimes: Object.entries(times).map(([synchronizerId, recordTime]) => ({ synchronizerId, recordTime })) } } } };
+  return {
+    update: {
+      OffsetCheckpoint: {
+        value: { offset, synchronizerTimes: Object.entries(times).map(([synchronizerId, recordTime]) => ({ synchronizerId, recordTime })) },
+      },
+    },
+  };
 }
 
 /** A withdrawal whose attempt 1 reserved `holding` with `deadline` and was submitted for `synchronizerId`. */
@@ -57,8 +63,10 @@ async function submittedAttempt(id: string, holding: string, deadline: string, s
   await sql.begin((tx) => markAttemptSubmitted(tx, id, 1, synchronizerId));
 }
 
-const release = (id: string) => sql.begin((tx) => releaseReservations(tx, { withdrawalId: id, attempt: null, reason: 'test' }, { strict: false }));
-const expiredAttempts = async () => (await eventsOf(sql, 'withdrawal.attempt_expired')).map((e) => [e.aggregate_id, e.payload['synchronizerId'], e.payload['recordTime']]);
+const release = (id: string) =>
+  sql.begin((tx) => releaseReservations(tx, { withdrawalId: id, attempt: null, reason: 'test' }, { strict: false }));
+const expiredAttempts = async () =>
+  (await eventsOf(sql, 'withdrawal.attempt_expired')).map((e) => [e.aggregate_id, e.payload['synchronizerId'], e.payload['recordTime']]);
 
 describe('deadlines per synchronizer', () => {
   it('an attempt is decided against its own synchronizer’s record time only, whichever synchronizer runs ahead', async () => {
@@ -73,14 +81,22 @@ describe('deadlines per synchronizer', () => {
     await submittedAttempt('wd-other', h2!, deadline, OTHER);
 
     // The other synchronizer is an hour past the deadline, ours a second before it: nothing is decided for wd-main.
-    await ingestBatch(sql, parseElements([checkpoint(l.offset + 1, { [SYNC]: at(deadline, -1000), [OTHER]: at(deadline, 3_600_000) })]), opts);
+    await ingestBatch(
+      sql,
+      parseElements([checkpoint(l.offset + 1, { [SYNC]: at(deadline, -1000), [OTHER]: at(deadline, 3_600_000) })]),
+      opts,
+    );
     expect(await readCheckpoint(sql, TREASURY)).toMatchObject({ synchronizerId: SYNC, recordTime: at(deadline, -1000) });
     expect(await expiredAttempts()).toEqual([['wd-other', OTHER, at(deadline, 3_600_000)]]);
     expect(await release('wd-main')).toEqual({ released: [], refused: [h1] });
     expect(await release('wd-other')).toEqual({ released: [h2], refused: [] });
 
     // Once our synchronizer passes it, it is.
-    await ingestBatch(sql, parseElements([checkpoint(l.offset + 2, { [SYNC]: at(deadline, 1000), [OTHER]: at(deadline, 3_601_000) })]), opts);
+    await ingestBatch(
+      sql,
+      parseElements([checkpoint(l.offset + 2, { [SYNC]: at(deadline, 1000), [OTHER]: at(deadline, 3_601_000) })]),
+      opts,
+    );
     expect(await expiredAttempts()).toEqual([
       ['wd-other', OTHER, at(deadline, 3_600_000)],
       ['wd-main', SYNC, at(deadline, 1000)],
@@ -100,7 +116,11 @@ describe('deadlines per synchronizer', () => {
     expect(await release('wd-lagging')).toEqual({ released: [], refused: [h1] });
     // A synchronizer the stream never named decides nothing either: its time is unknown.
     await sql`update holding_reservations set synchronizer_id = 'never-seen::1220' where withdrawal_id = 'wd-lagging'`;
-    await ingestBatch(sql, parseElements([checkpoint(l.offset + 2, { [SYNC]: at(deadline, 3_700_000), [OTHER]: at(deadline, 3_700_000) })]), opts);
+    await ingestBatch(
+      sql,
+      parseElements([checkpoint(l.offset + 2, { [SYNC]: at(deadline, 3_700_000), [OTHER]: at(deadline, 3_700_000) })]),
+      opts,
+    );
     expect(await expiredAttempts()).toEqual([]);
     expect(await release('wd-lagging')).toEqual({ released: [], refused: [h1] });
   });
@@ -113,18 +133,25 @@ describe('one synchronizer followed', () => {
     // An OffsetCheckpoint naming several synchronizers is no update: it adopts nothing and stops nothing.
     const first = [checkpoint(0, { [OTHER]: '2025-12-31T00:00:00Z', [SYNC]: '2025-12-31T00:00:01Z' }), ...l.elements];
     await ingestBatch(sql, parseElements(first), opts);
-    expect(await readCheckpoint(sql, TREASURY)).toMatchObject({ synchronizerId: SYNC, synchronizerTimes: { [OTHER]: '2025-12-31T00:00:00Z', [SYNC]: l.recordTime } });
+    expect(await readCheckpoint(sql, TREASURY)).toMatchObject({
+      synchronizerId: SYNC,
+      synchronizerTimes: { [OTHER]: '2025-12-31T00:00:00Z', [SYNC]: l.recordTime },
+    });
     const before = await ingestionSnapshot(sql);
 
     const n = l.elements.length;
     l.deposit1Step({ sender: customer(2), amount: '20', memo: null });
     l.deposit1Step({ sender: customer(3), amount: '30', memo: null });
-    const batch = structuredClone(l.elements.slice(n)) as { update: { Transaction: { value: { updateId: string; offset: number; synchronizerId: string } } } }[];
+    const batch = structuredClone(l.elements.slice(n)) as {
+      update: { Transaction: { value: { updateId: string; offset: number; synchronizerId: string } } };
+    }[];
     const foreign = batch[1]!.update.Transaction.value;
     foreign.synchronizerId = OTHER;
     const e = await ingestBatch(sql, parseElements(batch), opts).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(UnexpectedSynchronizerError);
-    expect((e as Error).message).toContain(`update ${foreign.updateId} at offset ${foreign.offset} is on synchronizer ${OTHER}, but ingestion follows synchronizer ${SYNC} only`);
+    expect((e as Error).message).toContain(
+      `update ${foreign.updateId} at offset ${foreign.offset} is on synchronizer ${OTHER}, but ingestion follows synchronizer ${SYNC} only`,
+    );
     expect(await ingestionSnapshot(sql)).toEqual(before);
   });
 });
@@ -138,7 +165,8 @@ describe('against the ledger double connected to a second synchronizer', () => {
     const lines: { level: number; msg: string }[] = [];
     const sink = new Writable({
       write: (chunk: Buffer, _e, done) => {
-        for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as { level: number; msg: string });
+        for (const line of chunk.toString().split('\n'))
+          if (line.trim() !== '') lines.push(JSON.parse(line) as { level: number; msg: string });
         done();
       },
     });
@@ -148,7 +176,11 @@ describe('against the ledger double connected to a second synchronizer', () => {
       logger,
       ledger: { apiUrl: s.jsonApiUrl, auth: { kind: 'static', token: await s.tokenFor(s.treasury!.userId) }, treasuryParty: T },
       // Restarts soon, if at all: the stop must be for good.
-      options: { retry: { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 30 }, batchMaxWaitMs: 10, restart: { baseDelayMs: 20, maxDelayMs: 20, maxRestarts: 5 } },
+      options: {
+        retry: { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 30 },
+        batchMaxWaitMs: 10,
+        restart: { baseDelayMs: 20, maxDelayMs: 20, maxRestarts: 5 },
+      },
     });
     const c = component;
     await c.start();
@@ -163,7 +195,9 @@ describe('against the ledger double connected to a second synchronizer', () => {
       if (Date.now() - started > 10_000) throw new Error(`still ${c.status().state}`);
       await new Promise((r) => setTimeout(r, 10));
     }
-    expect(c.status().detail).toContain(`update ${foreign.updateId} at offset ${foreign.offset} is on synchronizer ${second}, but ingestion follows synchronizer ${followed} only`);
+    expect(c.status().detail).toContain(
+      `update ${foreign.updateId} at offset ${foreign.offset} is on synchronizer ${second}, but ingestion follows synchronizer ${followed} only`,
+    );
     const errors = lines.filter((l) => l.level >= 50);
     expect(errors).toHaveLength(1);
     expect(errors[0]!.msg).toContain(second);

@@ -9,7 +9,15 @@ const INSTRUMENT = { admin: 'DSO::1220aa', id: 'Amulet' };
 const AT = '2026-01-01T00:00:00.000000Z';
 
 const SAMPLES: { [T in OutboxTopic]: (id: string) => OutboxPayload<T> } = {
-  'withdrawal.requested': (id) => ({ withdrawalId: id, account: 'acct', instrument: INSTRUMENT, amount: '5.0000000000', receiver: 'alice::1220bb', purpose: 'payout', utxo: null }),
+  'withdrawal.requested': (id) => ({
+    withdrawalId: id,
+    account: 'acct',
+    instrument: INSTRUMENT,
+    amount: '5.0000000000',
+    receiver: 'alice::1220bb',
+    purpose: 'payout',
+    utxo: null,
+  }),
   'withdrawal.recovered': (id) => ({ ...transfer(id), purpose: 'payout', receiver: 'alice::1220bb', instrument: INSTRUMENT, memo: id }),
   'withdrawal.transferred': (id) => transfer(id),
   'withdrawal.instruction_closed': (id) => ({
@@ -23,14 +31,35 @@ const SAMPLES: { [T in OutboxTopic]: (id: string) => OutboxPayload<T> } = {
     holdingsDelta: [],
     fee: null,
   }),
-  'withdrawal.attempt_expired': (id) => ({ withdrawalId: id, attempt: 1, deadline: AT, recordTime: AT, synchronizerId: 'global-domain::1220cc' }),
+  'withdrawal.attempt_expired': (id) => ({
+    withdrawalId: id,
+    attempt: 1,
+    deadline: AT,
+    recordTime: AT,
+    synchronizerId: 'global-domain::1220cc',
+  }),
   'withdrawal.pending_acceptance': (id) => ({ ...withdrawal(id), updateId: `tx-${id}`, transferInstructionCid: `ti-${id}` }),
   'withdrawal.offered': (id) => {
     const { outcome: _outcome, ...offer } = transfer(id);
     return { ...offer, transferInstructionCid: `ti-${id}`, executeBefore: AT };
   },
-  'withdrawal.completed': (id) => ({ ...withdrawal(id), updateId: `tx-${id}`, outcomeUpdateId: null, transferInstructionCid: null, networkFee: null }),
-  'withdrawal.failed': (id) => ({ ...withdrawal(id), reason: 'failed', reasonCode: 'PERMANENT_FAILURE', cancelled: false, recredit: true, transferUpdateId: null, outcomeUpdateId: null, networkFee: null }),
+  'withdrawal.completed': (id) => ({
+    ...withdrawal(id),
+    updateId: `tx-${id}`,
+    outcomeUpdateId: null,
+    transferInstructionCid: null,
+    networkFee: null,
+  }),
+  'withdrawal.failed': (id) => ({
+    ...withdrawal(id),
+    reason: 'failed',
+    reasonCode: 'PERMANENT_FAILURE',
+    cancelled: false,
+    recredit: true,
+    transferUpdateId: null,
+    outcomeUpdateId: null,
+    networkFee: null,
+  }),
   'deposit.offer_received': (id) => ({
     depositId: id,
     transferInstructionCid: id,
@@ -46,7 +75,14 @@ const SAMPLES: { [T in OutboxTopic]: (id: string) => OutboxPayload<T> } = {
   }),
   'deposit.credited': (id) => ({ ...funds(id), accountId: 'acct', assignedBy: null }),
   'deposit.unattributed': (id) => funds(id),
-  'deposit.offer_closed': (id) => ({ depositId: id, outcome: 'accepted', transferInstructionCid: id, updateId: `closed-${id}`, recordTime: AT, executeBefore: null }),
+  'deposit.offer_closed': (id) => ({
+    depositId: id,
+    outcome: 'accepted',
+    transferInstructionCid: id,
+    updateId: `closed-${id}`,
+    recordTime: AT,
+    executeBefore: null,
+  }),
   'deposit.accept_failed': (id) => ({ depositId: id, accountId: null, transferInstructionCid: id, reason: 'failed', attempts: 3 }),
   'deposit.ignored': (id) => ({
     depositId: id,
@@ -69,7 +105,18 @@ const SAMPLES: { [T in OutboxTopic]: (id: string) => OutboxPayload<T> } = {
 };
 
 function transfer(id: string): OutboxPayload<'withdrawal.transferred'> {
-  return { withdrawalId: id, updateId: `tx-${id}`, offset: 1, recordTime: AT, outcome: 'completed', transferInstructionCid: null, amount: '5.0000000000', fee: null, holdingsDelta: null, self: false };
+  return {
+    withdrawalId: id,
+    updateId: `tx-${id}`,
+    offset: 1,
+    recordTime: AT,
+    outcome: 'completed',
+    transferInstructionCid: null,
+    amount: '5.0000000000',
+    fee: null,
+    holdingsDelta: null,
+    self: false,
+  };
 }
 
 function withdrawal(id: string) {
@@ -93,12 +140,22 @@ function funds(id: string): OutboxPayload<'deposit.unattributed'> {
   };
 }
 
-const AGGREGATE: Record<string, OutboxEventInput['aggregateType']> = { withdrawal: 'withdrawal', deposit: 'deposit', operator: 'switch', instrument: 'instrument' };
+const AGGREGATE: Record<string, OutboxEventInput['aggregateType']> = {
+  withdrawal: 'withdrawal',
+  deposit: 'deposit',
+  operator: 'switch',
+  instrument: 'instrument',
+};
 
 export function samplePayload<T extends OutboxTopic>(topic: T, id: string, overrides: Partial<OutboxPayload<T>> = {}): OutboxPayload<T> {
   return OUTBOX_PAYLOADS[topic].parse({ ...SAMPLES[topic](id), ...overrides }) as OutboxPayload<T>;
 }
 
 export function sampleEvent<T extends OutboxTopic>(topic: T, id: string, overrides: Partial<OutboxPayload<T>> = {}): OutboxEventInput {
-  return { topic, aggregateType: AGGREGATE[topic.split('.')[0]!]!, aggregateId: id, payload: samplePayload(topic, id, overrides) } as OutboxEventInput;
+  return {
+    topic,
+    aggregateType: AGGREGATE[topic.split('.')[0]!]!,
+    aggregateId: id,
+    payload: samplePayload(topic, id, overrides),
+  } as OutboxEventInput;
 }

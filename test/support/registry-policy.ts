@@ -12,4 +12,7 @@ export const offlineResolver: HostResolver = async (hostname) => {
   throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
 };
 
-export const TEST_REGISTRY_POLICY: RegistryUrlPolicy = createRegistryUrlPolicy({ config: { allowHttp: true, allowHosts: TEST_REGISTRY_HOSTS }, resolve: offlineResolver });
+export const TEST_REGISTRY_POLICY: RegistryUrlPolicy = createRegistryUrlPolicy({
+  config: { allowHttp: true, allowHosts: TEST_REGISTRY_HOSTS },
+  resolve: offlineResolver,
+});

@@ -42,7 +42,14 @@ export interface SoftHsm {
   /** Initialises a token in the first free slot. */
   initToken(label: string, pin: string, soPin?: string): void;
   /** A signer configuration for a key on a token, the PIN in a file (mode 600). */
-  signerConfig(o: { token: string; keyLabel?: string; keyId?: string; pin: string; sessions?: number; signTimeoutMs?: number }): Promise<Pkcs11SignerConfig & { pinFile: string }>;
+  signerConfig(o: {
+    token: string;
+    keyLabel?: string;
+    keyId?: string;
+    pin: string;
+    sessions?: number;
+    signTimeoutMs?: number;
+  }): Promise<Pkcs11SignerConfig & { pinFile: string }>;
   /** Removes a token as if unplugged (its files go; the library in this process notices at the next call). */
   deleteToken(label: string): void;
   close(): Promise<void>;

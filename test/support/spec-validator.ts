@@ -23,8 +23,7 @@ import { isJsCantonErrorFrame } from '../../src/ledger/schema/errors.js';
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = formatsModule.default;
 
-export const SPECS_DIR =
-  process.env['CXI_SPECS_DIR'] ?? fileURLToPath(new URL('../../../shared/specs/', import.meta.url));
+export const SPECS_DIR = process.env['CXI_SPECS_DIR'] ?? fileURLToPath(new URL('../../../shared/specs/', import.meta.url));
 
 export interface SpecValidationOptions {
   /**
@@ -100,9 +99,7 @@ function toDraft7(node: Json, options: SpecValidationOptions): Json {
 
   if (options.nullForOptional && isObject(out['properties'])) {
     const required = new Set(Array.isArray(out['required']) ? out['required'] : []);
-    out['properties'] = Object.fromEntries(
-      Object.entries(out['properties']).map(([k, v]) => [k, required.has(k) ? v : orNull(v)]),
-    );
+    out['properties'] = Object.fromEntries(Object.entries(out['properties']).map(([k, v]) => [k, required.has(k) ? v : orNull(v)]));
   }
 
   if (out['nullable'] === true) {
@@ -222,28 +219,16 @@ function resolve(spec: SpecRef): LoadedSpec {
 }
 
 /** The problems found, empty when valid. */
-export function specErrors(
-  spec: SpecRef,
-  schemaName: string,
-  value: unknown,
-  options?: SpecValidationOptions,
-): readonly string[] {
+export function specErrors(spec: SpecRef, schemaName: string, value: unknown, options?: SpecValidationOptions): readonly string[] {
   return resolve(spec).validator(schemaName, options)(value).errors;
 }
 
 /** Throws an Error listing every failing JSON path when `value` is not valid. */
-export function expectSpecValid(
-  spec: SpecRef,
-  schemaName: string,
-  value: unknown,
-  options?: SpecValidationOptions,
-): void {
+export function expectSpecValid(spec: SpecRef, schemaName: string, value: unknown, options?: SpecValidationOptions): void {
   const s = resolve(spec);
   const { valid, errors } = s.validator(schemaName, options)(value);
   if (!valid) {
-    throw new Error(
-      `not a valid ${schemaName} per ${s.name}:\n${errors.map((e) => `  - ${e}`).join('\n')}`,
-    );
+    throw new Error(`not a valid ${schemaName} per ${s.name}:\n${errors.map((e) => `  - ${e}`).join('\n')}`);
   }
 }
 

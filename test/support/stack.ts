@@ -64,9 +64,15 @@ import { testLogger } from './silent-logger.js';
 /** Bearer token of the stack's HTTP API (read + write + admin scopes). */
 export const STACK_API_TOKEN: ApiToken = { name: 'stack', token: 'stack-token-0123456789abcdef', scopes: ['read', 'write', 'admin'] };
 
-
 /** Fast timings for tests: outbox polls every 20 ms, quick leadership. */
-export const TEST_RUNTIME_TIMINGS: RuntimeTimings = { pollIntervalMs: 20, discoverIntervalMs: 200, leaderRetryMs: 50, leaderCheckMs: 1_000, stopTimeoutMs: 2_000, reloadDelayMs: 100 };
+export const TEST_RUNTIME_TIMINGS: RuntimeTimings = {
+  pollIntervalMs: 20,
+  discoverIntervalMs: 200,
+  leaderRetryMs: 50,
+  leaderCheckMs: 1_000,
+  stopTimeoutMs: 2_000,
+  reloadDelayMs: 100,
+};
 
 /** Backoffs of tens of milliseconds, a 15-minute attempt deadline, offers that live an hour. */
 export const TEST_WITHDRAWAL_POLICY: Partial<WithdrawalPolicy> = {
@@ -93,7 +99,21 @@ export const TEST_INGESTION_OPTIONS: IngestionOptions = {
   dbRetryDelayMs: 10,
 };
 
-export interface DaemonPartsOptions extends Pick<ServiceOptions, 'sql' | 'ledger' | 'logger' | 'withdrawalPolicy' | 'depositPolicy' | 'runtime' | 'ingestion' | 'effects' | 'intercept' | 'registryTokens' | 'registryPolicy' | 'traffic'> {
+export interface DaemonPartsOptions extends Pick<
+  ServiceOptions,
+  | 'sql'
+  | 'ledger'
+  | 'logger'
+  | 'withdrawalPolicy'
+  | 'depositPolicy'
+  | 'runtime'
+  | 'ingestion'
+  | 'effects'
+  | 'intercept'
+  | 'registryTokens'
+  | 'registryPolicy'
+  | 'traffic'
+> {
   /**
    * 'test' (default): the fast TEST_* timings and policies under the overrides below. 'daemon':
    * the components' own defaults (what src/daemon.ts runs), under the overrides — for benchmarks.
@@ -137,7 +157,8 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
   // Uncached: tests scrape before and after what they do (the cache has its own test, test/http/ops-endpoints.test.ts).
   const registry = o.metrics ? createMetrics(sql, { cacheMs: 0 }).registry : undefined;
   // As the daemon builds them: the effects and the onboarding API share one set of registry tokens.
-  const registryTokens = o.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: tokenProviderFor(ledger.auth) });
+  const registryTokens =
+    o.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: tokenProviderFor(ledger.auth) });
   // The double's registries are http on loopback: allowed as the sandbox allows them.
   const registryPolicy = o.registryPolicy ?? TEST_REGISTRY_POLICY;
   // Built per start, like a new process: the key file is read and checked again.
@@ -159,9 +180,26 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     ...(registry ? { metrics: createServiceMetrics(registry) } : {}),
   });
   const { ingestion, withdrawals, deposits, switches, recovery, traffic } = service;
-  const app = await createHttpServer({ logger, apiTokens: [STACK_API_TOKEN], protectOpsEndpoints: false, ...(registry ? { metrics: createHttpMetrics(registry) } : {}) });
+  const app = await createHttpServer({
+    logger,
+    apiTokens: [STACK_API_TOKEN],
+    protectOpsEndpoints: false,
+    ...(registry ? { metrics: createHttpMetrics(registry) } : {}),
+  });
   if (registry) registerMetricsRoute(app, registry);
-  registerApiRoutes(app, { sql, registryTokens, registryPolicy, operator: service.operator, reconciliation: service.reconciliation, holdingAdoption: service.holdingAdoption, switches, ingestion, recovery, traffic, ledgerRecovery: service.ledgerRecovery });
+  registerApiRoutes(app, {
+    sql,
+    registryTokens,
+    registryPolicy,
+    operator: service.operator,
+    reconciliation: service.reconciliation,
+    holdingAdoption: service.holdingAdoption,
+    switches,
+    ingestion,
+    recovery,
+    traffic,
+    ledgerRecovery: service.ledgerRecovery,
+  });
   registerHealthRoutes(app, { health: () => healthOf(service.components), checkReady: async () => ({ database: 'ok' }) });
 
   const started: { stop(): Promise<void> }[] = [];
@@ -199,7 +237,15 @@ export async function startDaemonParts(o: DaemonPartsOptions): Promise<DaemonPar
     crash() {
       ended ??= (async () => {
         app.server.closeAllConnections();
-        await Promise.all([withdrawals.abort(), deposits.abort(), ingestion.stop(), app.close(), switches.stop(), recovery.stop(), traffic.stop()]);
+        await Promise.all([
+          withdrawals.abort(),
+          deposits.abort(),
+          ingestion.stop(),
+          app.close(),
+          switches.stop(),
+          recovery.stop(),
+          traffic.stop(),
+        ]);
       })();
       return ended;
     },
@@ -334,7 +380,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const transferPolicy = i.supportsPreapproval ? 'direct-or-offer' : 'offer-only';
       // As the sandbox onboards them: the double's sender fee is the reserve coin selection covers.
       const feeReserve = { rate: i.senderFee.rate, flat: i.senderFee.flat };
-      await upsertInstrument(sql, { admin: i.admin, id: i.id, registryUrl: i.registryUrl, displayDecimals: 10, transferPolicy, feeReserve, enabled: true });
+      await upsertInstrument(sql, {
+        admin: i.admin,
+        id: i.id,
+        registryUrl: i.registryUrl,
+        displayDecimals: 10,
+        transferPolicy,
+        feeReserve,
+        enabled: true,
+      });
       instruments.push({ ...i, transferPolicy });
     }
     const instrument = (key: string): StackInstrument => {
@@ -362,7 +416,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ...(opts.metrics ? { metrics: true } : {}),
     };
     // Registry tokens are built per start, like a new process's (fresh token caches).
-    const registryTokens = () => (opts.registryTokens ? { registryTokens: createRegistryTokens({ ...opts.registryTokens(sandbox), ledger: tokenProviderFor(ledger.auth) }) } : {});
+    const registryTokens = () =>
+      opts.registryTokens
+        ? { registryTokens: createRegistryTokens({ ...opts.registryTokens(sandbox), ledger: tokenProviderFor(ledger.auth) }) }
+        : {};
     const launch = () => startDaemonParts({ sql, ledger, logger, ...current, ...registryTokens() });
     let daemon: DaemonParts | undefined = opts.daemon === false ? undefined : await launch();
     let crashed = false;
@@ -374,7 +431,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       if (!daemon) throw new Error('the daemon is not running');
       const res = await fetch(daemon.apiUrl + path, {
         method,
-        headers: { authorization: `Bearer ${STACK_API_TOKEN.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${STACK_API_TOKEN.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -450,7 +510,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
       requestWithdrawal(w) {
         const i = instrument(w.instrument);
-        return api('POST', '/v1/withdrawals', { withdrawalId: w.withdrawalId, account: w.account ?? 'acct-1', instrument: { admin: i.admin, id: i.id }, amount: w.amount, receiver: w.receiver });
+        return api('POST', '/v1/withdrawals', {
+          withdrawalId: w.withdrawalId,
+          account: w.account ?? 'acct-1',
+          instrument: { admin: i.admin, id: i.id },
+          amount: w.amount,
+          receiver: w.receiver,
+        });
       },
       api,
       async advanceClock(ms) {

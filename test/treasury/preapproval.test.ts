@@ -77,13 +77,44 @@ describe('the preapproval proposal the treasury signs', () => {
     ['another provider', prepared([create({ argument: args({ provider: MALLORY }) })]), /its argument is .*mallory.*, expected/],
     ['no DSO', prepared([create({ argument: args({ dso: null }) })]), /"expectedDso":null/],
     ['another receiver', prepared([create({ argument: args({ receiver: MALLORY }) })]), /its argument is/],
-    ['a co-signatory', prepared([create({ signatories: [TREASURY, MALLORY], stakeholders: [MALLORY, PROVIDER, TREASURY] })]), /signed by \[.*mallory.*\], expected the treasury alone/],
-    ['an extra stakeholder', prepared([create({ stakeholders: [MALLORY, PROVIDER, TREASURY] })]), /stakeholders beyond the treasury and the provider: mallory/],
-    ['another template', prepared([create({ packageName: 'splice-amulet', templateId: { packageId: 'a'.repeat(64), moduleName: 'Splice.AmuletRules', entityName: 'TransferPreapproval' } })]), /creates splice-amulet:Splice.AmuletRules:TransferPreapproval, expected splice-wallet/],
-    ['a second create', prepared([create(), create({ signatories: [TREASURY], argument: args({ provider: MALLORY }) })]), /expected exactly one node .*2 root\(s\) and 2 node\(s\)/],
-    ['another submitter', prepared([create()], (tx) => (tx.metadata.submitterInfo.actAs = [TREASURY, MALLORY])), /actAs is \[.*\], expected \[treasury::/],
+    [
+      'a co-signatory',
+      prepared([create({ signatories: [TREASURY, MALLORY], stakeholders: [MALLORY, PROVIDER, TREASURY] })]),
+      /signed by \[.*mallory.*\], expected the treasury alone/,
+    ],
+    [
+      'an extra stakeholder',
+      prepared([create({ stakeholders: [MALLORY, PROVIDER, TREASURY] })]),
+      /stakeholders beyond the treasury and the provider: mallory/,
+    ],
+    [
+      'another template',
+      prepared([
+        create({
+          packageName: 'splice-amulet',
+          templateId: { packageId: 'a'.repeat(64), moduleName: 'Splice.AmuletRules', entityName: 'TransferPreapproval' },
+        }),
+      ]),
+      /creates splice-amulet:Splice.AmuletRules:TransferPreapproval, expected splice-wallet/,
+    ],
+    [
+      'a second create',
+      prepared([create(), create({ signatories: [TREASURY], argument: args({ provider: MALLORY }) })]),
+      /expected exactly one node .*2 root\(s\) and 2 node\(s\)/,
+    ],
+    [
+      'another submitter',
+      prepared([create()], (tx) => (tx.metadata.submitterInfo.actAs = [TREASURY, MALLORY])),
+      /actAs is \[.*\], expected \[treasury::/,
+    ],
     ['another command', prepared([create()], (tx) => (tx.metadata.submitterInfo.commandId = 'other')), /commandId is "other"/],
-    ['input contracts', prepared([create()], (tx) => tx.metadata.inputContracts.push({ contract: { version: 'v1', create: create() }, createdAt: 1n, eventBlob: new Uint8Array([1]) })), /uses 1 input contract/],
+    [
+      'input contracts',
+      prepared([create()], (tx) =>
+        tx.metadata.inputContracts.push({ contract: { version: 'v1', create: create() }, createdAt: 1n, eventBlob: new Uint8Array([1]) }),
+      ),
+      /uses 1 input contract/,
+    ],
   ])('refuses %s', (_what, tx, problem) => {
     const problems = checkPreapprovalProposal(tx, request);
     expect(problems.join('; ')).toMatch(problem);

@@ -61,7 +61,9 @@ describe('database restored from a backup: cxi recovery after-db-restore (issue 
     await stack.waitForWithdrawal('r-after-2', 'completed');
     stack.sandbox.control.transfer({ from: carol, to: stack.treasury, instrument: 'Amulet', amount: '25', memo });
     await stack.caughtUp();
-    const credited = await stack.sql<{ deposit_id: string; credited_amount: string }[]>`select deposit_id, credited_amount::text from deposits where account_id is not null and status = 'credited'`;
+    const credited = await stack.sql<
+      { deposit_id: string; credited_amount: string }[]
+    >`select deposit_id, credited_amount::text from deposits where account_id is not null and status = 'credited'`;
     expect(credited).toHaveLength(1);
 
     await stack.crash();
@@ -72,14 +74,23 @@ describe('database restored from a backup: cxi recovery after-db-restore (issue 
     await setSwitch(stack.sql, 'acceptance', { paused: true, reason: 'operator: looking at offers', by: 'ops' });
     const started = await stack.api('POST', '/v1/admin/recovery/after-db-restore', {});
     expect(started.status).toBe(200);
-    const run = started.body['recovery'] as { recoveryId: number; state: string; pausedSwitches: string[]; safeRecordTime: string; assumedTtlMs: number };
+    const run = started.body['recovery'] as {
+      recoveryId: number;
+      state: string;
+      pausedSwitches: string[];
+      safeRecordTime: string;
+      assumedTtlMs: number;
+    };
     expect(started.body['started']).toBe(true);
     expect(run).toMatchObject({ state: 'waiting', pausedSwitches: ['withdrawals'], assumedTtlMs: 15 * 60_000 });
     expect(Date.parse(run.safeRecordTime)).toBeGreaterThanOrEqual(Date.now() + 15 * 60_000 - 60_000);
     expect(await switchState('withdrawals')).toMatchObject({ paused: true });
     expect(started.body['detail']).toMatch(/withdrawals held until the ingested record time passes/);
     // What /health shows of the component.
-    expect(stack.daemon.recovery.status()).toMatchObject({ state: 'running', detail: expect.stringMatching(/^after-db-restore #\d+: withdrawals held until/) });
+    expect(stack.daemon.recovery.status()).toMatchObject({
+      state: 'running',
+      detail: expect.stringMatching(/^after-db-restore #\d+: withdrawals held until/),
+    });
 
     // Ingestion reads what the lost rows did meanwhile: the payouts come back as recovered, the deposit is credited again.
     await stack.caughtUp();
@@ -92,7 +103,10 @@ describe('database restored from a backup: cxi recovery after-db-restore (issue 
     // Running the command again (or after a crash) continues the same run: nothing paused twice.
     await stack.restart();
     const again = await stack.api('POST', '/v1/admin/recovery/after-db-restore', {});
-    expect(again.body).toMatchObject({ started: false, recovery: { recoveryId: run.recoveryId, state: 'waiting', pausedSwitches: ['withdrawals'] } });
+    expect(again.body).toMatchObject({
+      started: false,
+      recovery: { recoveryId: run.recoveryId, state: 'waiting', pausedSwitches: ['withdrawals'] },
+    });
     expect((await recovery()).run?.state).toBe('waiting');
 
     // The ledger's record time passes tSafe: the run ends and resumes what it paused, only that.
@@ -111,7 +125,9 @@ describe('database restored from a backup: cxi recovery after-db-restore (issue 
     await checkPaidAtMostOnce(stack, ['r-before', 'r-during', 'r-after-1', 'r-after-2']);
     for (const id of ['r-after-1', 'r-after-2']) expect(stack.sandbox.control.books.transfers(id)).toHaveLength(1);
     // Credits equal the ledger: the deposit made after the backup credited once, same id and amount.
-    const after = await stack.sql<{ deposit_id: string; credited_amount: string }[]>`select deposit_id, credited_amount::text from deposits where account_id is not null and status = 'credited'`;
+    const after = await stack.sql<
+      { deposit_id: string; credited_amount: string }[]
+    >`select deposit_id, credited_amount::text from deposits where account_id is not null and status = 'credited'`;
     expect(after).toEqual(credited);
     const onLedger = stack.sandbox.control.books.transfers(memo).reduce((sum, t) => addAmounts(sum, t.amount), '0');
     expect(compareAmounts(onLedger, '25')).toBe(0);

@@ -16,7 +16,10 @@ afterEach(async () => {
 async function expectReconciled(s: Stack): Promise<void> {
   await s.caughtUp();
   const db = (await listActiveHoldings(s.sql, s.treasury)).map((h) => h.contractId).sort();
-  const ledger = s.sandbox.control.books.holdings(s.treasury).map((h) => h.contractId).sort();
+  const ledger = s.sandbox.control.books
+    .holdings(s.treasury)
+    .map((h) => h.contractId)
+    .sort();
   expect(db).toEqual(ledger);
 }
 
@@ -26,12 +29,17 @@ describe('concurrent withdrawals', () => {
     await s.fundTreasury('Amulet', '100', 20);
     const receivers = Array.from({ length: 4 }, () => s.customer({ preapproval: true }));
     const ids = Array.from({ length: 20 }, (_, i) => `w-par-${i}`);
-    const responses = await Promise.all(ids.map((id, i) => s.requestWithdrawal({ withdrawalId: id, receiver: receivers[i % 4]!, instrument: 'Amulet', amount: '60' })));
+    const responses = await Promise.all(
+      ids.map((id, i) => s.requestWithdrawal({ withdrawalId: id, receiver: receivers[i % 4]!, instrument: 'Amulet', amount: '60' })),
+    );
     expect(responses.every((r) => r.status === 201)).toBe(true);
-    for (const id of ids) expect(await s.waitForWithdrawal(id, ['completed', 'failed', 'stalled'], 30_000)).toMatchObject({ status: 'completed', attempt: 1 });
+    for (const id of ids)
+      expect(await s.waitForWithdrawal(id, ['completed', 'failed', 'stalled'], 30_000)).toMatchObject({ status: 'completed', attempt: 1 });
 
     // Each holding was reserved by exactly one withdrawal, once, and that withdrawal spent it.
-    const reservations = await s.sql<{ contract_id: string; withdrawal_id: string }[]>`select contract_id, withdrawal_id from holding_reservations where withdrawal_id like 'w-par-%'`;
+    const reservations = await s.sql<
+      { contract_id: string; withdrawal_id: string }[]
+    >`select contract_id, withdrawal_id from holding_reservations where withdrawal_id like 'w-par-%'`;
     const owners = new Map<string, Set<string>>();
     for (const r of reservations) owners.set(r.contract_id, new Set([...(owners.get(r.contract_id) ?? []), r.withdrawal_id]));
     expect([...owners.values()].every((o) => o.size === 1)).toBe(true);

@@ -38,11 +38,24 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 /** Restarts the daemon with `intercept`, requests the withdrawal, waits until the crash point fired and the daemon is down. */
-async function crashDuring(id: string, intercept: (onCrash: () => void) => (a: WithdrawalActors) => WithdrawalActors, request: { instrument?: string; receiver?: string } = {}): Promise<void> {
+async function crashDuring(
+  id: string,
+  intercept: (onCrash: () => void) => (a: WithdrawalActors) => WithdrawalActors,
+  request: { instrument?: string; receiver?: string } = {},
+): Promise<void> {
   const crashed = deferred();
   await stack.restart({ intercept: { withdrawal: intercept(() => void stack.crash().then(crashed.resolve)) } });
   ids.push(id);
-  expect((await stack.requestWithdrawal({ withdrawalId: id, receiver: request.receiver ?? bob, instrument: request.instrument ?? 'Amulet', amount: '10' })).status).toBe(201);
+  expect(
+    (
+      await stack.requestWithdrawal({
+        withdrawalId: id,
+        receiver: request.receiver ?? bob,
+        instrument: request.instrument ?? 'Amulet',
+        amount: '10',
+      })
+    ).status,
+  ).toBe(201);
   await crashed.promise;
 }
 
@@ -109,21 +122,29 @@ describe('the daemon crashes at every point of a withdrawal and restarts: paid e
     await stack.restart();
     expect(await stack.waitForWithdrawal(id, ['completed', 'failed'])).toMatchObject({ status: 'completed' });
   });
-
 });
 
 describe('ledger ambiguity', () => {
-  it.each(['reset', 'timeout'] as const)('committed but the answer was lost (%s): resubmitted, found already done, paid once', async (mode) => {
-    const id = `w-lost-${mode}`;
-    await stack.restart({ intercept: {}, effects: {} });
-    stack.sandbox.control.addFault({ match: { path: '/v2/interactive-submission/execute*' }, action: { kind: 'commitLoseResponse', mode }, once: true });
-    ids.push(id);
-    await stack.requestWithdrawal({ withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' });
-    expect(await stack.waitForWithdrawal(id, ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed', attempt: 1 });
-    expect(stack.sandbox.control.books.transfers(id)).toHaveLength(1);
-    const history = await stack.sql<{ event_type: string }[]>`select event_type from machine_transitions where machine_id = ${id} order by seq`;
-    expect(history.map((h) => h.event_type)).toContain('xstate.error.actor.executeSubmission');
-  });
+  it.each(['reset', 'timeout'] as const)(
+    'committed but the answer was lost (%s): resubmitted, found already done, paid once',
+    async (mode) => {
+      const id = `w-lost-${mode}`;
+      await stack.restart({ intercept: {}, effects: {} });
+      stack.sandbox.control.addFault({
+        match: { path: '/v2/interactive-submission/execute*' },
+        action: { kind: 'commitLoseResponse', mode },
+        once: true,
+      });
+      ids.push(id);
+      await stack.requestWithdrawal({ withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' });
+      expect(await stack.waitForWithdrawal(id, ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed', attempt: 1 });
+      expect(stack.sandbox.control.books.transfers(id)).toHaveLength(1);
+      const history = await stack.sql<
+        { event_type: string }[]
+      >`select event_type from machine_transitions where machine_id = ${id} order by seq`;
+      expect(history.map((h) => h.event_type)).toContain('xstate.error.actor.executeSubmission');
+    },
+  );
 
   it('a duplicate submission of a paid withdrawal is refused by the ledger: the same signed transaction, a new one over the same inputs, after the dedup window', async () => {
     const id = 'w-duplicate';
@@ -145,7 +166,13 @@ describe('ledger ambiguity', () => {
     await stack.requestWithdrawal({ withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' });
     await stack.waitForWithdrawal(id, 'completed');
     const signed = SignedSubmission.parse(executed);
-    const effects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: stack.logger, options: { deduplicationSeconds: 60 } });
+    const effects = createLedgerEffects({
+      sql: stack.sql,
+      ledger: stack.ledger,
+      registryPolicy: TEST_REGISTRY_POLICY,
+      logger: stack.logger,
+      options: { deduplicationSeconds: 60 },
+    });
     const wd = createWithdrawalLedgerActors({ effects });
     const signal = new AbortController().signal;
     expect(await wd.executeSubmission({ submissionId: 'again-1', signed }, signal)).toEqual({ duplicate: true });
@@ -153,14 +180,24 @@ describe('ledger ambiguity', () => {
     const inputs = committedInputsByMemo(stack).get(id)!;
     const now = Date.parse(stack.sandbox.control.clockNow().time);
     const intent = {
-      withdrawalId: id, attempt: 1, sender: stack.treasury, receiver: bob, amount: '10.0000000000', instrument: { admin: stack.cc.admin, id: stack.cc.id },
-      inputHoldingCids: inputs, requestedAt: new Date(now - 1000).toISOString(), executeBefore: new Date(now + 3_600_000).toISOString(), memo: id,
+      withdrawalId: id,
+      attempt: 1,
+      sender: stack.treasury,
+      receiver: bob,
+      amount: '10.0000000000',
+      instrument: { admin: stack.cc.admin, id: stack.cc.id },
+      inputHoldingCids: inputs,
+      requestedAt: new Date(now - 1000).toISOString(),
+      executeBefore: new Date(now + 3_600_000).toISOString(),
+      memo: id,
     };
     const factory = await wd.fetchTransferFactory(intent, signal);
-    const again = await wd.prepareTransfer({ ...intent, factory, commandId: `withdrawal-${id}-9`, maxRecordTime: new Date(now + 60_000).toISOString() }, signal).then(
-      () => undefined,
-      (e: unknown) => (e as ActorError).failure,
-    );
+    const again = await wd
+      .prepareTransfer({ ...intent, factory, commandId: `withdrawal-${id}-9`, maxRecordTime: new Date(now + 60_000).toISOString() }, signal)
+      .then(
+        () => undefined,
+        (e: unknown) => (e as ActorError).failure,
+      );
     expect(again).toMatchObject({ code: Failure.INPUT_UNAVAILABLE });
     // Once the ledger's dedup window is over, the spent inputs still refuse it.
     stack.sandbox.control.advanceClock(120_000);
@@ -193,7 +230,8 @@ describe('the daemon crashes while retrying an expired attempt', () => {
   /** The first attempt's execute is "accepted" but never reaches the ledger: only its expiry lets the withdrawal move on. */
   const dropFirstAttempt = (a: WithdrawalActors): WithdrawalActors => ({
     ...a,
-    executeSubmission: async (input, signal) => (effectTarget('executeSubmission', input)?.attempt === 1 ? {} : a.executeSubmission(input, signal)),
+    executeSubmission: async (input, signal) =>
+      effectTarget('executeSubmission', input)?.attempt === 1 ? {} : a.executeSubmission(input, signal),
   });
 
   it.each(['before', 'after'] as const)('crash %s releasing the expired attempt: the next attempt pays, once', async (when) => {
@@ -201,7 +239,9 @@ describe('the daemon crashes while retrying an expired attempt', () => {
     const receiver = real.customer({ preapproval: true });
     const crashed = deferred();
     const point: CrashPoint = { step: 'releaseReservation', when, withdrawalId: id };
-    await real.restart({ intercept: { withdrawal: (a) => crashAt(point, () => void real.crash().then(crashed.resolve))(dropFirstAttempt(a)) } });
+    await real.restart({
+      intercept: { withdrawal: (a) => crashAt(point, () => void real.crash().then(crashed.resolve))(dropFirstAttempt(a)) },
+    });
     realIds.push(id);
     await real.requestWithdrawal({ withdrawalId: id, receiver, instrument: 'Amulet', amount: '10' });
     await real.waitForWithdrawal(id, 'awaiting_ledger');
@@ -212,7 +252,9 @@ describe('the daemon crashes while retrying an expired attempt', () => {
     expect(await real.waitForWithdrawal(id, ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed', attempt: 2 });
     expect(real.sandbox.control.books.transfers(id)).toHaveLength(1);
     // The expired attempt's holdings were released only after ingestion saw the deadline pass.
-    const attempts = await real.sql<{ attempt: number; released: boolean }[]>`select attempt, released_at is not null as released from holding_reservations where withdrawal_id = ${id} order by attempt`;
+    const attempts = await real.sql<
+      { attempt: number; released: boolean }[]
+    >`select attempt, released_at is not null as released from holding_reservations where withdrawal_id = ${id} order by attempt`;
     expect(attempts.filter((a) => a.attempt === 1).every((a) => a.released)).toBe(true);
   });
 });

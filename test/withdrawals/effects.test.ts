@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLedgerEffects, createDepositLedgerActors, createWithdrawalLedgerActors, type LedgerEffects } from '../../src/machines/effects/index.js';
+import {
+  createLedgerEffects,
+  createDepositLedgerActors,
+  createWithdrawalLedgerActors,
+  type LedgerEffects,
+} from '../../src/machines/effects/index.js';
 import { ActorError, type ActorFailure } from '../../src/machines/failure.js';
 import { Failure } from '../../src/failures.js';
 import type { ExpectedAction, PreparedSubmission, SignedSubmission } from '../../src/machines/submission.js';
@@ -68,7 +73,12 @@ function deadline(): string {
   return new Date(ledgerNow() + 600_000).toISOString();
 }
 
-function expectedOf(i: TransferIntent, factory: TransferFactoryOutput, commandId: string, maxRecordTime: string): Extract<ExpectedAction, { kind: 'transfer' }> {
+function expectedOf(
+  i: TransferIntent,
+  factory: TransferFactoryOutput,
+  commandId: string,
+  maxRecordTime: string,
+): Extract<ExpectedAction, { kind: 'transfer' }> {
   return {
     kind: 'transfer',
     commandId,
@@ -108,7 +118,8 @@ describe('withdrawal effects against the ledger double', () => {
     const { factory, p, expected } = await prepared(i);
     expect(factory.transferKind).toBe('direct');
     expect(factory.disclosedContracts.length).toBeGreaterThan(0);
-    for (const d of factory.disclosedContracts) expect(Object.keys(d).sort()).toEqual(['contractId', 'createdEventBlob', 'synchronizerId', 'templateId']);
+    for (const d of factory.disclosedContracts)
+      expect(Object.keys(d).sort()).toEqual(['contractId', 'createdEventBlob', 'synchronizerId', 'templateId']);
     const signed = await wd.verifyAndSign({ prepared: p, expected }, signal);
     expect(signed.signedBy).toBe(stack.sandbox.treasury!.fingerprint);
     expect(await wd.executeSubmission({ submissionId: `${i.withdrawalId}-1`, signed }, signal)).toEqual({});
@@ -198,8 +209,12 @@ describe('withdrawal effects against the ledger double', () => {
     });
 
     it('refuses a hash that does not verify, bytes that do not decode, and an unknown hashing scheme', async () => {
-      expect(await refusal({ ...base.p, preparedTransactionHash: Buffer.alloc(32, 1).toString('base64') }, base.expected)).toMatch(/hash does not verify/);
-      expect(await refusal({ ...base.p, preparedTransaction: Buffer.from('garbage').toString('base64') }, base.expected)).toMatch(/cannot decode/);
+      expect(await refusal({ ...base.p, preparedTransactionHash: Buffer.alloc(32, 1).toString('base64') }, base.expected)).toMatch(
+        /hash does not verify/,
+      );
+      expect(await refusal({ ...base.p, preparedTransaction: Buffer.from('garbage').toString('base64') }, base.expected)).toMatch(
+        /cannot decode/,
+      );
       expect(await refusal({ ...base.p, hashingSchemeVersion: 'HASHING_SCHEME_VERSION_V3' }, base.expected)).toMatch(/not supported/);
     });
 
@@ -228,15 +243,19 @@ describe('withdrawal effects against the ledger double', () => {
 
       const input = base.i.inputHoldingCids[0]!;
       const unspent = forged(base.p, (tx) => {
-        for (const { node } of tx.transaction.nodes) if (node.kind === 'exercise' && node.contractId === input && node.consuming) node.consuming = false;
+        for (const { node } of tx.transaction.nodes)
+          if (node.kind === 'exercise' && node.contractId === input && node.consuming) node.consuming = false;
       });
       expect(await refusal(unspent, base.expected)).toMatch(/input holdings not consumed by the transaction: /);
 
       const elsewhere = holding(stack.cc);
       const spendsMore = forged(base.p, (tx) => {
-        for (const { node } of tx.transaction.nodes) if (node.kind === 'exercise' && node.contractId === input && node.consuming) node.contractId = elsewhere;
+        for (const { node } of tx.transaction.nodes)
+          if (node.kind === 'exercise' && node.contractId === input && node.consuming) node.contractId = elsewhere;
       });
-      expect(await refusal(spendsMore, base.expected)).toMatch(new RegExp(`consumes treasury contracts that are not its inputs: ${elsewhere}`));
+      expect(await refusal(spendsMore, base.expected)).toMatch(
+        new RegExp(`consumes treasury contracts that are not its inputs: ${elsewhere}`),
+      );
 
       const wrongChoice = forged(base.p, (tx) => {
         const root = tx.transaction.nodes.find((n) => n.nodeId === tx.transaction.roots[0])?.node;
@@ -256,9 +275,14 @@ describe('withdrawal effects against the ledger double', () => {
       const bob = stack.customer({ preapproval: true });
       const spent = intent({ receiver: bob });
       const a = await prepared(spent);
-      await wd.executeSubmission({ submissionId: 'x', signed: await wd.verifyAndSign({ prepared: a.p, expected: a.expected }, signal) }, signal);
+      await wd.executeSubmission(
+        { submissionId: 'x', signed: await wd.verifyAndSign({ prepared: a.p, expected: a.expected }, signal) },
+        signal,
+      );
       const again = { ...spent, withdrawalId: `${spent.withdrawalId}-b`, memo: `${spent.memo}-b` };
-      expect(await failure(wd.prepareTransfer({ ...again, factory: a.factory, commandId: 'c2', maxRecordTime: deadline() }, signal))).toMatchObject({
+      expect(
+        await failure(wd.prepareTransfer({ ...again, factory: a.factory, commandId: 'c2', maxRecordTime: deadline() }, signal)),
+      ).toMatchObject({
         code: Failure.INPUT_UNAVAILABLE,
         retryable: false,
       });
@@ -267,7 +291,11 @@ describe('withdrawal effects against the ledger double', () => {
       const factory: TransferFactoryOutput = await wd.fetchTransferFactory(stale, signal);
       // Two mining rounds later the round named by the context is archived.
       stack.sandbox.control.advanceClock(25 * 60_000);
-      const refreshed = { ...stale, requestedAt: new Date(ledgerNow() - 1000).toISOString(), executeBefore: new Date(ledgerNow() + 3_600_000).toISOString() };
+      const refreshed = {
+        ...stale,
+        requestedAt: new Date(ledgerNow() - 1000).toISOString(),
+        executeBefore: new Date(ledgerNow() + 3_600_000).toISOString(),
+      };
       const f = await failure(wd.prepareTransfer({ ...refreshed, factory, commandId: 'c3', maxRecordTime: deadline() }, signal));
       expect(f).toMatchObject({ code: 'CONTRACT_NOT_FOUND', retryable: true, status: 404 });
       expect(f.message).toMatch(/registry context is stale/);
@@ -281,23 +309,54 @@ describe('withdrawal effects against the ledger double', () => {
       const factory = await wd.fetchTransferFactory(i, signal);
       const input = { ...i, factory, commandId: `withdrawal-${i.withdrawalId}-1`, maxRecordTime: deadline() };
       stack.sandbox.control.addFault({ match: { operation: 'prepare' }, action: { kind: 'http503' }, once: true });
-      expect(await failure(wd.prepareTransfer(input, signal))).toMatchObject({ code: 'SERVICE_NOT_RUNNING', retryable: true, status: 503, category: 1 });
+      expect(await failure(wd.prepareTransfer(input, signal))).toMatchObject({
+        code: 'SERVICE_NOT_RUNNING',
+        retryable: true,
+        status: 503,
+        category: 1,
+      });
       stack.sandbox.control.addFault({ match: { operation: 'registry.transferFactory' }, action: { kind: 'http429' }, once: true });
       expect(await failure(wd.fetchTransferFactory(i, signal))).toMatchObject({ retryable: true, status: 429 });
 
-      const badToken = createWithdrawalLedgerActors({ sql: stack.sql, ledger: { ...stack.ledger, auth: { kind: 'static', token: 'not-a-jwt' } }, logger: fx.logger, signer: fx.signer });
+      const badToken = createWithdrawalLedgerActors({
+        sql: stack.sql,
+        ledger: { ...stack.ledger, auth: { kind: 'static', token: 'not-a-jwt' } },
+        logger: fx.logger,
+        signer: fx.signer,
+      });
       expect(await failure(badToken.prepareTransfer(input, signal))).toMatchObject({ retryable: false, status: 401 });
     });
 
     it('registry problems: instrument not onboarded, a registry that does not manage it, a registry that is down', async () => {
       const i = intent({ receiver: stack.customer({ preapproval: true }) });
-      expect(await failure(wd.fetchTransferFactory({ ...i, instrument: { admin: stack.cc.admin, id: 'NotOnboarded' } }, signal))).toMatchObject({ code: 'INSTRUMENT_NOT_CONFIGURED', retryable: false });
+      expect(
+        await failure(wd.fetchTransferFactory({ ...i, instrument: { admin: stack.cc.admin, id: 'NotOnboarded' } }, signal)),
+      ).toMatchObject({ code: 'INSTRUMENT_NOT_CONFIGURED', retryable: false });
       const wrongRegistry = { admin: stack.cc.admin, id: 'Misrouted' };
-      await upsertInstrument(stack.sql, { ...wrongRegistry, registryUrl: stack.utk.registryUrl, displayDecimals: 10, transferPolicy: 'direct-or-offer', enabled: true });
-      expect(await failure(wd.fetchTransferFactory({ ...i, instrument: wrongRegistry }, signal))).toMatchObject({ code: 'REGISTRY_NOT_FOUND', retryable: false, status: 404 });
+      await upsertInstrument(stack.sql, {
+        ...wrongRegistry,
+        registryUrl: stack.utk.registryUrl,
+        displayDecimals: 10,
+        transferPolicy: 'direct-or-offer',
+        enabled: true,
+      });
+      expect(await failure(wd.fetchTransferFactory({ ...i, instrument: wrongRegistry }, signal))).toMatchObject({
+        code: 'REGISTRY_NOT_FOUND',
+        retryable: false,
+        status: 404,
+      });
       const down = { admin: stack.cc.admin, id: 'Down' };
-      await upsertInstrument(stack.sql, { ...down, registryUrl: 'http://127.0.0.1:9/registry', displayDecimals: 10, transferPolicy: 'direct-or-offer', enabled: true });
-      expect(await failure(wd.fetchTransferFactory({ ...i, instrument: down }, signal))).toMatchObject({ code: 'NETWORK_ERROR', retryable: true });
+      await upsertInstrument(stack.sql, {
+        ...down,
+        registryUrl: 'http://127.0.0.1:9/registry',
+        displayDecimals: 10,
+        transferPolicy: 'direct-or-offer',
+        enabled: true,
+      });
+      expect(await failure(wd.fetchTransferFactory({ ...i, instrument: down }, signal))).toMatchObject({
+        code: 'NETWORK_ERROR',
+        retryable: true,
+      });
     });
 
     it('execute: past maxRecordTime → definite, not committed; inputs spent meanwhile → INPUT_UNAVAILABLE; response lost → ambiguous, then duplicate', async () => {
@@ -306,7 +365,11 @@ describe('withdrawal effects against the ledger double', () => {
       const a = await prepared(late, new Date(ledgerNow() + 1000).toISOString());
       const signedLate = await wd.verifyAndSign({ prepared: a.p, expected: a.expected }, signal);
       stack.sandbox.control.advanceClock(5000);
-      expect(await failure(wd.executeSubmission({ submissionId: 'late', signed: signedLate }, signal))).toMatchObject({ code: 'NOT_SEQUENCED_TIMEOUT', definiteAnswer: true, retryable: true });
+      expect(await failure(wd.executeSubmission({ submissionId: 'late', signed: signedLate }, signal))).toMatchObject({
+        code: 'NOT_SEQUENCED_TIMEOUT',
+        definiteAnswer: true,
+        retryable: true,
+      });
       expect(stack.sandbox.control.books.transfers(late.memo)).toHaveLength(0);
 
       const raced = intent({ receiver: bob });
@@ -314,13 +377,23 @@ describe('withdrawal effects against the ledger double', () => {
       const signedRaced = await wd.verifyAndSign({ prepared: r.p, expected: r.expected }, signal);
       // Someone else's transaction spends the input first (here: another prepared transfer of it).
       const other = await prepared({ ...raced, withdrawalId: `${raced.withdrawalId}-x`, memo: `${raced.memo}-x` });
-      await wd.executeSubmission({ submissionId: 'other', signed: await wd.verifyAndSign({ prepared: other.p, expected: other.expected }, signal) }, signal);
-      expect(await failure(wd.executeSubmission({ submissionId: 'raced', signed: signedRaced }, signal))).toMatchObject({ code: Failure.INPUT_UNAVAILABLE, definiteAnswer: true });
+      await wd.executeSubmission(
+        { submissionId: 'other', signed: await wd.verifyAndSign({ prepared: other.p, expected: other.expected }, signal) },
+        signal,
+      );
+      expect(await failure(wd.executeSubmission({ submissionId: 'raced', signed: signedRaced }, signal))).toMatchObject({
+        code: Failure.INPUT_UNAVAILABLE,
+        definiteAnswer: true,
+      });
 
       const lost = intent({ receiver: bob });
       const l = await prepared(lost);
       const signedLost = await wd.verifyAndSign({ prepared: l.p, expected: l.expected }, signal);
-      stack.sandbox.control.addFault({ match: { path: '/v2/interactive-submission/execute*' }, action: { kind: 'commitLoseResponse', mode: 'reset' }, once: true });
+      stack.sandbox.control.addFault({
+        match: { path: '/v2/interactive-submission/execute*' },
+        action: { kind: 'commitLoseResponse', mode: 'reset' },
+        once: true,
+      });
       const ambiguous = await failure(wd.executeSubmission({ submissionId: 'lost-1', signed: signedLost }, signal));
       expect(ambiguous).toMatchObject({ code: 'NETWORK_ERROR', retryable: true });
       expect(ambiguous.definiteAnswer).toBeUndefined();
@@ -329,8 +402,17 @@ describe('withdrawal effects against the ledger double', () => {
       const timedOut = intent({ receiver: bob });
       const t = await prepared(timedOut);
       const signedTimedOut = await wd.verifyAndSign({ prepared: t.p, expected: t.expected }, signal);
-      stack.sandbox.control.addFault({ match: { path: '/v2/interactive-submission/execute*' }, action: { kind: 'commitLoseResponse', mode: 'timeout' }, once: true });
-      expect(await failure(wd.executeSubmission({ submissionId: 't-1', signed: signedTimedOut }, signal))).toMatchObject({ code: 'REQUEST_TIME_OUT', retryable: true, definiteAnswer: false, category: 3 });
+      stack.sandbox.control.addFault({
+        match: { path: '/v2/interactive-submission/execute*' },
+        action: { kind: 'commitLoseResponse', mode: 'timeout' },
+        once: true,
+      });
+      expect(await failure(wd.executeSubmission({ submissionId: 't-1', signed: signedTimedOut }, signal))).toMatchObject({
+        code: 'REQUEST_TIME_OUT',
+        retryable: true,
+        definiteAnswer: false,
+        category: 3,
+      });
       expect(await wd.executeSubmission({ submissionId: 't-2', signed: signedTimedOut }, signal)).toEqual({ duplicate: true });
       expect(stack.sandbox.control.books.transfers(timedOut.memo)).toHaveLength(1);
       expect(stack.sandbox.control.books.transfers(lost.memo)).toHaveLength(1);
@@ -345,7 +427,14 @@ describe('withdrawal effects against the ledger double', () => {
         return fetch(input, init);
       };
       const run = async (options: { synchronizerId?: string; deduplicationSeconds?: number }) => {
-        const effects = createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: fx.logger, signer: fx.signer, options: { ...options, fetch: recording } });
+        const effects = createLedgerEffects({
+          sql: stack.sql,
+          ledger: stack.ledger,
+          registryPolicy: TEST_REGISTRY_POLICY,
+          logger: fx.logger,
+          signer: fx.signer,
+          options: { ...options, fetch: recording },
+        });
         const actors = createWithdrawalLedgerActors({ effects });
         const i = intent({ receiver: stack.customer({ preapproval: true }) });
         const factory = await actors.fetchTransferFactory(i, signal);
@@ -360,15 +449,32 @@ describe('withdrawal effects against the ledger double', () => {
       expect(sent['executeAndWait']).toMatchObject({ deduplicationPeriod: { Empty: {} } });
       await run({ synchronizerId: stack.sandbox.synchronizerId, deduplicationSeconds: 90 });
       expect(sent['prepare']).toMatchObject({ synchronizerId: stack.sandbox.synchronizerId, packageIdSelectionPreference: [] });
-      expect(sent['executeAndWait']).toMatchObject({ deduplicationPeriod: { DeduplicationDuration: { value: { seconds: 90, nanos: 0 } } } });
+      expect(sent['executeAndWait']).toMatchObject({
+        deduplicationPeriod: { DeduplicationDuration: { value: { seconds: 90, nanos: 0 } } },
+      });
     });
 
     it('async execute mode: accepted for processing, the commit is the ledger’s business', async () => {
-      const asyncWd = createWithdrawalLedgerActors({ effects: createLedgerEffects({ sql: stack.sql, ledger: stack.ledger, registryPolicy: TEST_REGISTRY_POLICY, logger: fx.logger, signer: fx.signer, options: { execute: 'async' } }) });
+      const asyncWd = createWithdrawalLedgerActors({
+        effects: createLedgerEffects({
+          sql: stack.sql,
+          ledger: stack.ledger,
+          registryPolicy: TEST_REGISTRY_POLICY,
+          logger: fx.logger,
+          signer: fx.signer,
+          options: { execute: 'async' },
+        }),
+      });
       const i = intent({ receiver: stack.customer({ preapproval: true }) });
       const { p, expected } = await prepared(i);
-      expect(await asyncWd.executeSubmission({ submissionId: 'a', signed: await asyncWd.verifyAndSign({ prepared: p, expected }, signal) }, signal)).toEqual({});
-      for (let n = 0; n < 100 && stack.sandbox.control.books.transfers(i.memo).length === 0; n++) await new Promise((r) => setTimeout(r, 10));
+      expect(
+        await asyncWd.executeSubmission(
+          { submissionId: 'a', signed: await asyncWd.verifyAndSign({ prepared: p, expected }, signal) },
+          signal,
+        ),
+      ).toEqual({});
+      for (let n = 0; n < 100 && stack.sandbox.control.books.transfers(i.memo).length === 0; n++)
+        await new Promise((r) => setTimeout(r, 10));
       expect(stack.sandbox.control.books.transfers(i.memo)).toHaveLength(1);
     });
   });
@@ -377,7 +483,8 @@ describe('withdrawal effects against the ledger double', () => {
 describe('deposit effects against the ledger double', () => {
   async function offer(memo: string): Promise<string> {
     const alice = stack.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
-    return stack.sandbox.control.transfer({ from: alice, to: stack.treasury, instrument: 'UTK', amount: '5', memo, mode: 'offer' }).transferInstructionCid!;
+    return stack.sandbox.control.transfer({ from: alice, to: stack.treasury, instrument: 'UTK', amount: '5', memo, mode: 'offer' })
+      .transferInstructionCid!;
   }
   const instrument = () => ({ admin: stack.utk.admin, id: stack.utk.id });
 
@@ -386,16 +493,64 @@ describe('deposit effects against the ledger double', () => {
     const depositId = cid;
     const context = await dep.fetchAcceptContext({ depositId, transferInstructionCid: cid, instrument: instrument() }, signal);
     const commandId = `deposit-accept-${depositId}`;
-    const p = await dep.prepareAccept({ depositId, transferInstructionCid: cid, instrument: instrument(), actAs: stack.treasury, context, commandId, maxRecordTime: deadline() }, signal);
-    const wrong = await failure(dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: `${cid.slice(0, -4)}0000`, instrument: instrument() } }, signal));
+    const p = await dep.prepareAccept(
+      {
+        depositId,
+        transferInstructionCid: cid,
+        instrument: instrument(),
+        actAs: stack.treasury,
+        context,
+        commandId,
+        maxRecordTime: deadline(),
+      },
+      signal,
+    );
+    const wrong = await failure(
+      dep.verifyAndSign(
+        {
+          prepared: p,
+          expected: {
+            kind: 'accept',
+            commandId,
+            actAs: stack.treasury,
+            transferInstructionCid: `${cid.slice(0, -4)}0000`,
+            instrument: instrument(),
+          },
+        },
+        signal,
+      ),
+    );
     expect(wrong).toMatchObject({ code: Failure.PREPARED_TX_MISMATCH });
     expect(wrong.message).toMatch(/exercises .*, expected instruction/);
-    const signed = await dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument: instrument() } }, signal);
+    const signed = await dep.verifyAndSign(
+      {
+        prepared: p,
+        expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument: instrument() },
+      },
+      signal,
+    );
     expect(await dep.executeSubmission({ submissionId: 'a1', signed }, signal)).toEqual({});
     expect(stack.sandbox.control.books.isActiveInstruction(cid)).toBe(false);
 
-    expect(await failure(dep.fetchAcceptContext({ depositId, transferInstructionCid: cid, instrument: instrument() }, signal))).toMatchObject({ code: Failure.INSTRUCTION_NOT_FOUND, retryable: false });
-    expect(await failure(dep.prepareAccept({ depositId, transferInstructionCid: cid, instrument: instrument(), actAs: stack.treasury, context, commandId: 'again', maxRecordTime: deadline() }, signal))).toMatchObject({
+    expect(
+      await failure(dep.fetchAcceptContext({ depositId, transferInstructionCid: cid, instrument: instrument() }, signal)),
+    ).toMatchObject({ code: Failure.INSTRUCTION_NOT_FOUND, retryable: false });
+    expect(
+      await failure(
+        dep.prepareAccept(
+          {
+            depositId,
+            transferInstructionCid: cid,
+            instrument: instrument(),
+            actAs: stack.treasury,
+            context,
+            commandId: 'again',
+            maxRecordTime: deadline(),
+          },
+          signal,
+        ),
+      ),
+    ).toMatchObject({
       code: Failure.INSTRUCTION_NOT_FOUND,
     });
     expect(await dep.executeSubmission({ submissionId: 'a2', signed }, signal)).toEqual({ duplicate: true });
@@ -405,19 +560,49 @@ describe('deposit effects against the ledger double', () => {
     const cid = await offer('dep-2');
     const context = await dep.fetchAcceptContext({ depositId: cid, transferInstructionCid: cid, instrument: instrument() }, signal);
     const commandId = `deposit-accept-${cid}`;
-    const p = await dep.prepareAccept({ depositId: cid, transferInstructionCid: cid, instrument: instrument(), actAs: stack.treasury, context, commandId, maxRecordTime: deadline() }, signal);
-    const signed = await dep.verifyAndSign({ prepared: p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument: instrument() } }, signal);
+    const p = await dep.prepareAccept(
+      {
+        depositId: cid,
+        transferInstructionCid: cid,
+        instrument: instrument(),
+        actAs: stack.treasury,
+        context,
+        commandId,
+        maxRecordTime: deadline(),
+      },
+      signal,
+    );
+    const signed = await dep.verifyAndSign(
+      {
+        prepared: p,
+        expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument: instrument() },
+      },
+      signal,
+    );
     stack.sandbox.control.withdraw(cid);
-    expect(await failure(dep.executeSubmission({ submissionId: 'w', signed }, signal))).toMatchObject({ code: Failure.INSTRUCTION_NOT_FOUND, definiteAnswer: true });
+    expect(await failure(dep.executeSubmission({ submissionId: 'w', signed }, signal))).toMatchObject({
+      code: Failure.INSTRUCTION_NOT_FOUND,
+      definiteAnswer: true,
+    });
   });
 
   it('an instruction the registry does not know (yet) while the ledger shows it active is retried, not given up', async () => {
     const cid = await offer('dep-3');
     stack.sandbox.control.addFault({ match: { operation: 'registry.acceptContext' }, action: { kind: 'http503' }, once: true });
-    expect(await failure(dep.fetchAcceptContext({ depositId: cid, transferInstructionCid: cid, instrument: instrument() }, signal))).toMatchObject({ retryable: true, status: 503 });
+    expect(
+      await failure(dep.fetchAcceptContext({ depositId: cid, transferInstructionCid: cid, instrument: instrument() }, signal)),
+    ).toMatchObject({ retryable: true, status: 503 });
     // A registry that is not the instruction's answers 404 for it: the ledger says it is still active.
     const elsewhere = { admin: stack.utk.admin, id: 'UTK-elsewhere' };
-    await upsertInstrument(stack.sql, { ...elsewhere, registryUrl: stack.cc.registryUrl, displayDecimals: 10, transferPolicy: 'offer-only', enabled: true });
-    expect(await failure(dep.fetchAcceptContext({ depositId: cid, transferInstructionCid: cid, instrument: elsewhere }, signal))).toMatchObject({ code: 'REGISTRY_INSTRUCTION_UNKNOWN', retryable: true });
+    await upsertInstrument(stack.sql, {
+      ...elsewhere,
+      registryUrl: stack.cc.registryUrl,
+      displayDecimals: 10,
+      transferPolicy: 'offer-only',
+      enabled: true,
+    });
+    expect(
+      await failure(dep.fetchAcceptContext({ depositId: cid, transferInstructionCid: cid, instrument: elsewhere }, signal)),
+    ).toMatchObject({ code: 'REGISTRY_INSTRUCTION_UNKNOWN', retryable: true });
   });
 });

@@ -44,7 +44,11 @@ describe('fee reserve in coin selection (ledger double, Canton Coin 0.5 + 0.1 %)
     const w = await s.waitForWithdrawal('w-fee', ['completed', 'failed', 'stalled', 'waiting_for_funds']);
     expect(w).toMatchObject({ status: 'completed', attempt: 1 });
     // Straight through: never stalled nor retried.
-    expect((await withdrawalEvents(s, 'w-fee')).map((e) => e.topic)).toEqual(['withdrawal.requested', 'withdrawal.transferred', 'withdrawal.completed']);
+    expect((await withdrawalEvents(s, 'w-fee')).map((e) => e.topic)).toEqual([
+      'withdrawal.requested',
+      'withdrawal.transferred',
+      'withdrawal.completed',
+    ]);
     const [t] = s.sandbox.control.books.transfers('w-fee');
     expect(t).toMatchObject({ receiver: bob, amount: '3.2000000000', outcome: 'completed' });
     // 0.2 + 3.0 covers the amount, not the fee: the 100 came in too.
@@ -68,7 +72,9 @@ describe('fee reserve in coin selection (ledger double, Canton Coin 0.5 + 0.1 %)
 
     const waiting = await s.waitForWithdrawal('w-short', ['waiting_for_funds', 'completed', 'failed', 'stalled']);
     expect(waiting.status).toBe('waiting_for_funds');
-    expect(waiting.statusReason).toBe('insufficient free funds: need 3.7032000000 (amount 3.2000000000 + fee reserve 0.5032000000), free 3.2000000000 in 2 holdings');
+    expect(waiting.statusReason).toBe(
+      'insufficient free funds: need 3.7032000000 (amount 3.2000000000 + fee reserve 0.5032000000), free 3.2000000000 in 2 holdings',
+    );
     // Nothing was tried on the ledger.
     expect(s.sandbox.control.books.transfers('w-short')).toEqual([]);
 
@@ -93,7 +99,8 @@ describe('the network fee a withdrawal paid (ledger double, Canton Coin 0.5 + 0.
       { withdrawalId: 'w-fee-cc-offer', receiver: carol, instrument: 'Amulet', amount: '20', fee: '0.5200000000' },
     ];
     for (const c of cases) {
-      const before = s.sandbox.control.books.balances(s.treasury)[`${c.instrument === 'UTK' ? s.utk.admin : s.cc.admin}/${c.instrument}`]!.total;
+      const before = s.sandbox.control.books.balances(s.treasury)[`${c.instrument === 'UTK' ? s.utk.admin : s.cc.admin}/${c.instrument}`]!
+        .total;
       await s.requestWithdrawal({ withdrawalId: c.withdrawalId, receiver: c.receiver, instrument: c.instrument, amount: c.amount });
       let w = await s.waitForWithdrawal(c.withdrawalId, ['completed', 'pending_acceptance', 'failed', 'stalled']);
       if (w.status === 'pending_acceptance') {
@@ -102,14 +109,18 @@ describe('the network fee a withdrawal paid (ledger double, Canton Coin 0.5 + 0.
       }
       expect(w.status).toBe('completed');
       await s.caughtUp();
-      const after = s.sandbox.control.books.balances(s.treasury)[`${c.instrument === 'UTK' ? s.utk.admin : s.cc.admin}/${c.instrument}`]!.total;
+      const after = s.sandbox.control.books.balances(s.treasury)[`${c.instrument === 'UTK' ? s.utk.admin : s.cc.admin}/${c.instrument}`]!
+        .total;
       // The ledger's own books: the fee is exactly what left the treasury beyond the amount.
       expect(subAmounts(subAmounts(before, after), c.amount)).toBe(c.fee);
       expect(w.networkFee).toBe(c.fee);
       const one = await s.api('GET', `/v1/withdrawals/${c.withdrawalId}`);
       expect(one.body['networkFee']).toBe(c.fee);
       const list = await s.api('GET', '/v1/withdrawals?limit=500');
-      expect((list.body['items'] as { withdrawalId: string; networkFee: string | null }[]).find((x) => x.withdrawalId === c.withdrawalId)?.networkFee).toBe(c.fee);
+      expect(
+        (list.body['items'] as { withdrawalId: string; networkFee: string | null }[]).find((x) => x.withdrawalId === c.withdrawalId)
+          ?.networkFee,
+      ).toBe(c.fee);
       const completed = (await withdrawalEvents(s, c.withdrawalId)).find((e) => e.topic === 'withdrawal.completed');
       expect(completed?.payload['networkFee']).toBe(c.fee);
     }

@@ -8,7 +8,13 @@ import {
   type PreparedTransaction,
   type Value,
 } from '../../src/ledger/prepared-transaction/index.js';
-import { createDepositLedgerActors, createLedgerEffects, createWithdrawalLedgerActors, prepareWithdraw, type LedgerEffects } from '../../src/machines/effects/index.js';
+import {
+  createDepositLedgerActors,
+  createLedgerEffects,
+  createWithdrawalLedgerActors,
+  prepareWithdraw,
+  type LedgerEffects,
+} from '../../src/machines/effects/index.js';
 import { checkPreparedTransaction } from '../../src/machines/effects/verify.js';
 import { ActorError } from '../../src/machines/failure.js';
 import { Failure } from '../../src/failures.js';
@@ -40,7 +46,10 @@ interface Parties {
   receiver?: string;
 }
 
-const record = (fields: Record<string, Value>): Value => ({ kind: 'record', fields: Object.entries(fields).map(([label, value]) => ({ label, value })) });
+const record = (fields: Record<string, Value>): Value => ({
+  kind: 'record',
+  fields: Object.entries(fields).map(([label, value]) => ({ label, value })),
+});
 const party = (p: string): Value => ({ kind: 'party', value: p });
 
 function createsSignedBy(tx: PreparedTransaction, p: string): CreateNode[] {
@@ -138,7 +147,11 @@ const transferEdits: [string, Edit, RegExp][] = [
   ],
   [
     'an extra consuming exercise in which the treasury acts (rejecting someone else’s offer to it)',
-    (tx, p) => addUnderRoot(tx, exercise({ treasury: p.treasury, consuming: true, choiceId: 'TransferInstruction_Reject', signatories: [p.admin, STRANGER] })),
+    (tx, p) =>
+      addUnderRoot(
+        tx,
+        exercise({ treasury: p.treasury, consuming: true, choiceId: 'TransferInstruction_Reject', signatories: [p.admin, STRANGER] }),
+      ),
     /consumes standing-authorisation:Standing\.Authorisation:Vault \S+ with the treasury acting \(TransferInstruction_Reject\), which the request does not spend/,
   ],
   [
@@ -154,7 +167,11 @@ const transferEdits: [string, Edit, RegExp][] = [
     },
     /the root's contract \S+ is signed by \[mallory::\S+\], not by the instrument admin /,
   ],
-  ['a root exercising another choice', (tx) => void (rootOf(tx).choiceId = 'TransferFactory_PublicFetch'), /root choice is TransferFactory_PublicFetch, expected TransferFactory_Transfer/],
+  [
+    'a root exercising another choice',
+    (tx) => void (rootOf(tx).choiceId = 'TransferFactory_PublicFetch'),
+    /root choice is TransferFactory_PublicFetch, expected TransferFactory_Transfer/,
+  ],
 ];
 
 /** For a 2-step transfer: the instruction must name only the holding this transaction locks for it. */
@@ -210,7 +227,9 @@ const acceptEdits: [string, Edit, RegExp][] = [
 ];
 
 describe('a real Splice 2-step TransferFactory_Transfer (known-answers.json, recorded on DevNet)', () => {
-  const vectors = JSON.parse(readFileSync(new URL('../fixtures/prepared-transaction/known-answers.json', import.meta.url), 'utf8')) as { vectors: { name: string; preparedTransaction: string }[] };
+  const vectors = JSON.parse(readFileSync(new URL('../fixtures/prepared-transaction/known-answers.json', import.meta.url), 'utf8')) as {
+    vectors: { name: string; preparedTransaction: string }[];
+  };
   const bytes = vectors.vectors.find((v) => v.name === 'transfer-factory-transfer')!.preparedTransaction;
   const maxRecordTime = '2025-11-08T00:00:00Z';
 
@@ -246,7 +265,11 @@ describe('a real Splice 2-step TransferFactory_Transfer (known-answers.json, rec
 
   it('is signed as it is: its change, LockedAmulet and AmuletTransferInstruction are what the transfer needs', () => {
     const { tx, expected } = real();
-    expect(createsSignedBy(tx, expected.sender).map((c) => c.templateId.entityName)).toEqual(['LockedAmulet', 'Amulet', 'AmuletTransferInstruction']);
+    expect(createsSignedBy(tx, expected.sender).map((c) => c.templateId.entityName)).toEqual([
+      'LockedAmulet',
+      'Amulet',
+      'AmuletTransferInstruction',
+    ]);
     expect(checkPreparedTransaction(tx, expected)).toEqual([]);
   });
 
@@ -264,7 +287,10 @@ const withdrawEdits: [string, Edit, RegExp][] = [
     (tx, p) => {
       const returned = createsSignedBy(tx, p.treasury)[0];
       if (!returned || !p.receiver) throw new Error('no holding returned');
-      returned.argument = record({ ...Object.fromEntries(returned.argument.kind === 'record' ? returned.argument.fields.map((f) => [f.label, f.value]) : []), beneficiary: party(p.receiver) });
+      returned.argument = record({
+        ...Object.fromEntries(returned.argument.kind === 'record' ? returned.argument.fields.map((f) => [f.label, f.value]) : []),
+        beneficiary: party(p.receiver),
+      });
     },
     /creates \S+ \S+ signed by the treasury, which is not the treasury's holding of the offer: it names party-/,
   ],
@@ -275,7 +301,8 @@ const withdrawEdits: [string, Edit, RegExp][] = [
   ],
   [
     'a withdraw in which the treasury also consumes a contract the offer did not lock',
-    (tx, p) => addUnderRoot(tx, exercise({ treasury: p.treasury, consuming: true, choiceId: 'Vault_Empty', signatories: [p.admin, STRANGER] })),
+    (tx, p) =>
+      addUnderRoot(tx, exercise({ treasury: p.treasury, consuming: true, choiceId: 'Vault_Empty', signatories: [p.admin, STRANGER] })),
     /consumes standing-authorisation:Standing\.Authorisation:Vault \S+ with the treasury acting \(Vault_Empty\), which the request does not spend/,
   ],
 ];
@@ -318,24 +345,49 @@ describe('the double’s transactions of every kind, over the wire', () => {
     const maxRecordTime = deadline();
     const p = await wd.prepareTransfer({ ...intent, factory, commandId, maxRecordTime }, signal);
     const { withdrawalId: _w, attempt: _a, requestedAt: _r, ...rest } = intent;
-    prepared[name] = { p, expected: { kind: 'transfer', commandId, factoryId: factory.factoryId, ...rest, maxRecordTime }, parties: { treasury: stack.treasury, admin: inst.admin } };
+    prepared[name] = {
+      p,
+      expected: { kind: 'transfer', commandId, factoryId: factory.factoryId, ...rest, maxRecordTime },
+      parties: { treasury: stack.treasury, admin: inst.admin },
+    };
   }
 
   async function accept(name: string, inst: StackInstrument): Promise<void> {
     const alice = stack.customer({ fund: [{ instrument: inst.id, amount: '100' }] });
-    const cid = stack.sandbox.control.transfer({ from: alice, to: stack.treasury, instrument: inst.id, amount: '5', memo: name, mode: 'offer' }).transferInstructionCid!;
+    const cid = stack.sandbox.control.transfer({
+      from: alice,
+      to: stack.treasury,
+      instrument: inst.id,
+      amount: '5',
+      memo: name,
+      mode: 'offer',
+    }).transferInstructionCid!;
     const instrument = { admin: inst.admin, id: inst.id };
     const context = await dep.fetchAcceptContext({ depositId: cid, transferInstructionCid: cid, instrument }, signal);
     const commandId = `deposit-accept-${cid}`;
-    const p = await dep.prepareAccept({ depositId: cid, transferInstructionCid: cid, instrument, actAs: stack.treasury, context, commandId, maxRecordTime: deadline() }, signal);
-    prepared[name] = { p, expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument }, parties: { treasury: stack.treasury, admin: inst.admin, sender: alice } };
+    const p = await dep.prepareAccept(
+      { depositId: cid, transferInstructionCid: cid, instrument, actAs: stack.treasury, context, commandId, maxRecordTime: deadline() },
+      signal,
+    );
+    prepared[name] = {
+      p,
+      expected: { kind: 'accept', commandId, actAs: stack.treasury, transferInstructionCid: cid, instrument },
+      parties: { treasury: stack.treasury, admin: inst.admin, sender: alice },
+    };
   }
 
   /** Our own 2-step offer, withdrawn: the holdings it locked are those its instruction names. */
   async function withdraw(name: string, inst: StackInstrument): Promise<void> {
     treasuryHolding(inst);
     const receiver = stack.customer();
-    const cid = stack.sandbox.control.transfer({ from: stack.treasury, to: receiver, instrument: inst.id, amount: '5', memo: name, mode: 'offer' }).transferInstructionCid!;
+    const cid = stack.sandbox.control.transfer({
+      from: stack.treasury,
+      to: receiver,
+      instrument: inst.id,
+      amount: '5',
+      memo: name,
+      mode: 'offer',
+    }).transferInstructionCid!;
     const instrument = { admin: inst.admin, id: inst.id };
     const commandId = `withdrawal-${name}-offer-withdraw`;
     const p = await prepareWithdraw(fx, { transferInstructionCid: cid, instrument, commandId }, signal);
@@ -343,7 +395,11 @@ describe('the double’s transactions of every kind, over the wire', () => {
     const instruction = tx.metadata.inputContracts.find((c) => c.contract.create.contractId === cid)?.contract.create;
     if (!instruction) throw new Error('the instruction is not an input of its withdraw');
     const lockedHoldingCids = contractIdsOf(instruction.argument).filter((c) => c !== cid);
-    prepared[name] = { p, expected: { kind: 'withdraw', commandId, actAs: stack.treasury, transferInstructionCid: cid, lockedHoldingCids, instrument }, parties: { treasury: stack.treasury, admin: inst.admin, receiver } };
+    prepared[name] = {
+      p,
+      expected: { kind: 'withdraw', commandId, actAs: stack.treasury, transferInstructionCid: cid, lockedHoldingCids, instrument },
+      parties: { treasury: stack.treasury, admin: inst.admin, receiver },
+    };
   }
 
   beforeAll(async () => {
@@ -367,7 +423,10 @@ describe('the double’s transactions of every kind, over the wire', () => {
   async function refusal(name: string, edit: Edit): Promise<string> {
     const { p, expected, parties } = prepared[name]!;
     const hostile = forged(p, (tx) => edit(tx, parties));
-    const sign = expected.kind === 'transfer' ? wd.verifyAndSign({ prepared: hostile, expected }, signal) : dep.verifyAndSign({ prepared: hostile, expected }, signal);
+    const sign =
+      expected.kind === 'transfer'
+        ? wd.verifyAndSign({ prepared: hostile, expected }, signal)
+        : dep.verifyAndSign({ prepared: hostile, expected }, signal);
     const error = await sign.then(
       () => undefined,
       (e: unknown) => e,
@@ -384,11 +443,15 @@ describe('the double’s transactions of every kind, over the wire', () => {
 
   it.each([...transfers, ...accepts, ...withdraws])('%s: the unedited transaction is signed', async (name) => {
     const { p, expected } = prepared[name]!;
-    const signed = expected.kind === 'transfer' ? await wd.verifyAndSign({ prepared: p, expected }, signal) : await dep.verifyAndSign({ prepared: p, expected }, signal);
+    const signed =
+      expected.kind === 'transfer'
+        ? await wd.verifyAndSign({ prepared: p, expected }, signal)
+        : await dep.verifyAndSign({ prepared: p, expected }, signal);
     expect(signed.preparedTransactionHash).toBe(p.preparedTransactionHash);
   });
 
-  const cases = (names: string[], edits: [string, Edit, RegExp][]) => names.flatMap((name) => edits.map(([what, edit, message]) => [name, what, edit, message] as const));
+  const cases = (names: string[], edits: [string, Edit, RegExp][]) =>
+    names.flatMap((name) => edits.map(([what, edit, message]) => [name, what, edit, message] as const));
 
   it.each(cases(transfers, transferEdits))('%s: refuses %s', async (name, _what, edit, message) => {
     expect(await refusal(name, edit)).toMatch(message);

@@ -36,7 +36,24 @@ async function daemon(killAt?: string): Promise<Daemon> {
   const s = stack.sandbox;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', CHILD, '--db', stack.dbUrl, '--ledger', s.jsonApiUrl, '--token', token, '--party', stack.treasury, '--user', s.treasury!.userId, '--key-file', stack.keyFile, ...(killAt ? ['--kill-at', killAt] : [])],
+    [
+      '--import',
+      'tsx',
+      CHILD,
+      '--db',
+      stack.dbUrl,
+      '--ledger',
+      s.jsonApiUrl,
+      '--token',
+      token,
+      '--party',
+      stack.treasury,
+      '--user',
+      s.treasury!.userId,
+      '--key-file',
+      stack.keyFile,
+      ...(killAt ? ['--kill-at', killAt] : []),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.push(child);
@@ -55,7 +72,13 @@ async function request(d: Daemon, withdrawalId: string, receiver: string): Promi
   const res = await fetch(`${d.apiUrl}/v1/withdrawals`, {
     method: 'POST',
     headers: { authorization: `Bearer ${STACK_API_TOKEN.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ withdrawalId, account: 'acct-1', instrument: { admin: stack.cc.admin, id: stack.cc.id }, amount: '10', receiver }),
+    body: JSON.stringify({
+      withdrawalId,
+      account: 'acct-1',
+      instrument: { admin: stack.cc.admin, id: stack.cc.id },
+      amount: '10',
+      receiver,
+    }),
   });
   expect(res.status).toBe(201);
 }
@@ -84,7 +107,11 @@ describe('the daemon process is killed (SIGKILL) and restarted', () => {
     await stack.sandbox.control.releaseCommits();
 
     const last = await daemon();
-    for (const id of ids) expect(await stack.waitForWithdrawal(id, ['completed', 'failed', 'stalled'], 30_000)).toMatchObject({ status: 'completed', attempt: 1 });
+    for (const id of ids)
+      expect(await stack.waitForWithdrawal(id, ['completed', 'failed', 'stalled'], 30_000)).toMatchObject({
+        status: 'completed',
+        attempt: 1,
+      });
     last.child.kill('SIGTERM');
     expect(await last.exited).toBe(0);
     const report = await checkPaidAtMostOnce(stack, ids);

@@ -43,12 +43,16 @@ describe('withdrawals against the ledger double', () => {
     // The HTTP detail shows what happened.
     const detail = await s.api('GET', '/v1/withdrawals/w-1step');
     expect(detail.body).toMatchObject({ status: 'completed', holdings: [expect.objectContaining({ attempt: 1 })] });
-    expect((detail.body['history'] as { eventType: string }[]).map((h) => h.eventType)).toEqual(expect.arrayContaining(['xstate.done.actor.executeSubmission', 'TRANSFERRED']));
+    expect((detail.body['history'] as { eventType: string }[]).map((h) => h.eventType)).toEqual(
+      expect.arrayContaining(['xstate.done.actor.executeSubmission', 'TRANSFERRED']),
+    );
 
     // What stays stored: the prepared transaction (tens of kilobytes) is neither in the final
     // snapshot nor in the transition rows, which keep its hash and command id; the copy kept
     // apart while the withdrawal needed it (machine_blobs) is gone.
-    const [snapshot] = await s.sql<{ snapshot: string }[]>`select snapshot::text as snapshot from machine_snapshots where machine_type = 'withdrawal' and machine_id = 'w-1step'`;
+    const [snapshot] = await s.sql<
+      { snapshot: string }[]
+    >`select snapshot::text as snapshot from machine_snapshots where machine_type = 'withdrawal' and machine_id = 'w-1step'`;
     expect(snapshot!.snapshot.length).toBeLessThan(8_000);
     expect(await s.sql`select hash from machine_blobs where machine_type = 'withdrawal' and machine_id = 'w-1step'`).toHaveLength(0);
     const rows = await s.sql<{ event_type: string; event: { output?: Record<string, unknown> } }[]>`
@@ -74,10 +78,21 @@ describe('withdrawals against the ledger double', () => {
       s.sandbox.control.accept(cid);
       const done = await s.waitForWithdrawal(id, ['completed', 'failed']);
       expect(done).toMatchObject({ status: 'completed', outcomeUpdateId: expect.any(String) });
-      expect(await topics(s, id)).toEqual(['withdrawal.requested', 'withdrawal.offered', 'withdrawal.pending_acceptance', 'withdrawal.instruction_closed', 'withdrawal.completed']);
+      expect(await topics(s, id)).toEqual([
+        'withdrawal.requested',
+        'withdrawal.offered',
+        'withdrawal.pending_acceptance',
+        'withdrawal.instruction_closed',
+        'withdrawal.completed',
+      ]);
       // The offer is its own fact, not a transfer with an outcome still open.
       const offered = (await withdrawalEvents(s, id)).find((e) => e.topic === 'withdrawal.offered')!;
-      expect(offered.payload).toMatchObject({ withdrawalId: id, transferInstructionCid: cid, updateId: pending.transfer!.updateId, executeBefore: expect.any(String) });
+      expect(offered.payload).toMatchObject({
+        withdrawalId: id,
+        transferInstructionCid: cid,
+        updateId: pending.transfer!.updateId,
+        executeBefore: expect.any(String),
+      });
       expect(offered.payload).not.toHaveProperty('outcome');
     }
     await checkPaidAtMostOnce(s, ['w-utk', 'w-cc-offer']);
@@ -88,14 +103,19 @@ describe('withdrawals against the ledger double', () => {
     await s.fundTreasury('UTK', '100', 3);
     const before = s.sandbox.control.books.balances(s.treasury)[`${s.utk.admin}/${s.utk.id}`]!.total;
     const dave = s.customer();
-    for (const id of ['w-rejected', 'w-withdrawn', 'w-expired']) await s.requestWithdrawal({ withdrawalId: id, receiver: dave, instrument: 'UTK', amount: '10' });
+    for (const id of ['w-rejected', 'w-withdrawn', 'w-expired'])
+      await s.requestWithdrawal({ withdrawalId: id, receiver: dave, instrument: 'UTK', amount: '10' });
     const cidOf = async (id: string) => (await s.waitForWithdrawal(id, 'pending_acceptance')).transfer!.transferInstructionCid!;
     s.sandbox.control.reject(await cidOf('w-rejected'));
     s.sandbox.control.withdraw(await cidOf('w-withdrawn'));
     await cidOf('w-expired');
     // Offers live offerTtlMs (1 h in the stack's policy); the registry expires them after that.
     await s.advanceClock(2 * 3_600_000);
-    const reasons: Record<string, RegExp> = { 'w-rejected': /rejected by the receiver/, 'w-withdrawn': /withdrawn by the sender/, 'w-expired': /expired before acceptance/ };
+    const reasons: Record<string, RegExp> = {
+      'w-rejected': /rejected by the receiver/,
+      'w-withdrawn': /withdrawn by the sender/,
+      'w-expired': /expired before acceptance/,
+    };
     for (const [id, reason] of Object.entries(reasons)) {
       const w = await s.waitForWithdrawal(id, ['failed', 'completed']);
       expect(w.status).toBe('failed');
@@ -115,7 +135,10 @@ describe('withdrawals against the ledger double', () => {
     await s.fundTreasury('UTK', '100', 1);
     // A well-formed party id no participant hosts (a typo in the fingerprint, say).
     const nobody = `nobody::1220${'e'.repeat(64)}`;
-    for (const [id, instrument] of [['w-nobody-cc', 'Amulet'], ['w-nobody-utk', 'UTK']] as const) {
+    for (const [id, instrument] of [
+      ['w-nobody-cc', 'Amulet'],
+      ['w-nobody-utk', 'UTK'],
+    ] as const) {
       expect((await s.requestWithdrawal({ withdrawalId: id, receiver: nobody, instrument, amount: '10' })).status).toBe(201);
       const w = await s.waitForWithdrawal(id, ['failed', 'stalled', 'completed', 'pending_acceptance']);
       expect(w).toMatchObject({ status: 'failed', statusCode: 'RECEIVER_UNKNOWN' });
@@ -135,7 +158,9 @@ describe('withdrawals against the ledger double', () => {
     await s.requestWithdrawal({ withdrawalId: 'w-later', receiver: erin, instrument: 'Amulet', amount: '500' });
     const waiting = await s.waitForWithdrawal('w-later', 'waiting_for_funds');
     // Canton Coin's sender fee (0.5 + 0.1 % = 1.0) is reserved on top of the amount.
-    expect(waiting.statusReason).toMatch(/insufficient free funds: need 501.0000000000 \(amount 500.0000000000 \+ fee reserve 1.0000000000\), free 200.0000000000 in 2 holdings/);
+    expect(waiting.statusReason).toMatch(
+      /insufficient free funds: need 501.0000000000 \(amount 500.0000000000 \+ fee reserve 1.0000000000\), free 200.0000000000 in 2 holdings/,
+    );
     await s.fundTreasury('Amulet', '1000', 1);
     expect(await s.waitForWithdrawal('w-later', ['completed', 'failed'])).toMatchObject({ status: 'completed' });
 
@@ -150,7 +175,14 @@ describe('withdrawals against the ledger double', () => {
 
   it('a 1-step-only instrument and a receiver without preapproval: failed with that reason, nothing submitted; a preapproved receiver is paid', async () => {
     const s = await start();
-    await upsertInstrument(s.sql, { admin: s.cc.admin, id: s.cc.id, registryUrl: s.cc.registryUrl, displayDecimals: 10, transferPolicy: 'direct-only', enabled: true });
+    await upsertInstrument(s.sql, {
+      admin: s.cc.admin,
+      id: s.cc.id,
+      registryUrl: s.cc.registryUrl,
+      displayDecimals: 10,
+      transferPolicy: 'direct-only',
+      enabled: true,
+    });
     await s.fundTreasury('Amulet', '1000', 2);
     const frank = s.customer();
     const grace = s.customer({ preapproval: true });
@@ -158,9 +190,13 @@ describe('withdrawals against the ledger double', () => {
     await s.requestWithdrawal({ withdrawalId: 'w-pre', receiver: grace, instrument: 'Amulet', amount: '10' });
     const refused = await s.waitForWithdrawal('w-nopre', ['failed', 'completed', 'stalled']);
     expect(refused.status).toBe('failed');
-    expect(refused.statusReason).toBe(`receiver ${frank} has no transfer preapproval and instrument Amulet supports only 1-step (direct) transfers`);
+    expect(refused.statusReason).toBe(
+      `receiver ${frank} has no transfer preapproval and instrument Amulet supports only 1-step (direct) transfers`,
+    );
     expect(await liveReservationCount(s, 'w-nopre')).toBe(0);
-    const [snapshot] = await s.sql<{ context: { executeCount: number } }[]>`select snapshot->'context' as context from machine_snapshots where machine_id = 'w-nopre'`;
+    const [snapshot] = await s.sql<
+      { context: { executeCount: number } }[]
+    >`select snapshot->'context' as context from machine_snapshots where machine_id = 'w-nopre'`;
     expect(snapshot!.context.executeCount).toBe(0);
     expect(await s.waitForWithdrawal('w-pre', ['completed', 'failed'])).toMatchObject({ status: 'completed' });
     await checkPaidAtMostOnce(s, ['w-nopre', 'w-pre']);

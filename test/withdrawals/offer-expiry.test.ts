@@ -53,14 +53,21 @@ describe('an expired 2-step payout offer whose registry never expires it (issue 
       const failed = await stack.waitForWithdrawal(c.id, ['failed', 'completed']);
       // The double's books: the offer is gone, withdrawn by its sender, and nothing stays locked.
       expect(stack.sandbox.engine.activeInstructions(stack.treasury).map((i) => i.contract.contractId)).not.toContain(offers.get(c.id));
-      expect(stack.sandbox.control.books.holdings(stack.treasury).filter((h) => h.instrumentId === c.instrument.id && h.locked)).toEqual([]);
+      expect(stack.sandbox.control.books.holdings(stack.treasury).filter((h) => h.instrumentId === c.instrument.id && h.locked)).toEqual(
+        [],
+      );
       // And ingestion's pool has all of it back.
       await stack.caughtUp();
       expect(await treasuryPool(c.instrument)).toEqual({ free: '1000.0000000000', locked: 0 });
 
-      expect(failed).toMatchObject({ status: 'failed', statusReason: expect.stringMatching(/^transfer offer expired before acceptance; the offer closed \(withdrawn\) in update /) });
+      expect(failed).toMatchObject({
+        status: 'failed',
+        statusReason: expect.stringMatching(/^transfer offer expired before acceptance; the offer closed \(withdrawn\) in update /),
+      });
       const events = await withdrawalEvents(stack, c.id);
-      expect(events.filter((e) => e.topic === 'withdrawal.failed').map((e) => e.payload)).toEqual([expect.objectContaining({ recredit: true, cancelled: false })]);
+      expect(events.filter((e) => e.topic === 'withdrawal.failed').map((e) => e.payload)).toEqual([
+        expect.objectContaining({ recredit: true, cancelled: false }),
+      ]);
     }
   });
 });

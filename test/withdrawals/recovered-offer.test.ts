@@ -27,7 +27,15 @@ afterAll(async () => {
 function lostOffer(withdrawalId: string, receiver: string): string {
   // Offered for an hour, as the daemon's own offers are (the double's default for a party's transfer is a day).
   const executeBefore = new Date(Date.parse(stack.sandbox.control.clockNow().time) + 3_600_000).toISOString();
-  const r = stack.sandbox.control.transfer({ from: stack.treasury, to: receiver, instrument: 'UTK', amount: '10', memo: withdrawalId, mode: 'offer', executeBefore });
+  const r = stack.sandbox.control.transfer({
+    from: stack.treasury,
+    to: receiver,
+    instrument: 'UTK',
+    amount: '10',
+    memo: withdrawalId,
+    mode: 'offer',
+    executeBefore,
+  });
   if (!r.transferInstructionCid) throw new Error('the double made no offer');
   return r.transferInstructionCid;
 }
@@ -42,15 +50,27 @@ describe('a recovered payout still offered to its receiver', () => {
     const carol = stack.customer();
     const accepted = lostOffer('w-lost-accepted', bob);
     const rejected = lostOffer('w-lost-rejected', carol);
-    expect(await stack.waitForWithdrawal('w-lost-accepted', 'pending_acceptance')).toMatchObject({ recovered: true, account: '(recovered)' });
+    expect(await stack.waitForWithdrawal('w-lost-accepted', 'pending_acceptance')).toMatchObject({
+      recovered: true,
+      account: '(recovered)',
+    });
     await stack.waitForWithdrawal('w-lost-rejected', 'pending_acceptance');
 
     stack.sandbox.control.accept(accepted);
     stack.sandbox.control.reject(rejected);
-    expect(await stack.waitForWithdrawal('w-lost-accepted', ['completed', 'failed'])).toMatchObject({ status: 'completed', recovered: true });
-    expect(await stack.waitForWithdrawal('w-lost-rejected', ['completed', 'failed'])).toMatchObject({ status: 'failed', statusCode: 'OFFER_REJECTED', recovered: true });
+    expect(await stack.waitForWithdrawal('w-lost-accepted', ['completed', 'failed'])).toMatchObject({
+      status: 'completed',
+      recovered: true,
+    });
+    expect(await stack.waitForWithdrawal('w-lost-rejected', ['completed', 'failed'])).toMatchObject({
+      status: 'failed',
+      statusCode: 'OFFER_REJECTED',
+      recovered: true,
+    });
     expect((await outcomeEvents('w-lost-accepted')).map((e) => e.topic)).toEqual(['withdrawal.completed']);
-    expect((await outcomeEvents('w-lost-rejected')).map((e) => e.payload)).toEqual([expect.objectContaining({ recredit: true, cancelled: false, reasonCode: 'OFFER_REJECTED' })]);
+    expect((await outcomeEvents('w-lost-rejected')).map((e) => e.payload)).toEqual([
+      expect.objectContaining({ recredit: true, cancelled: false, reasonCode: 'OFFER_REJECTED' }),
+    ]);
 
     // One transfer per memo on the ledger, and nothing was ever reserved for them.
     for (const id of ['w-lost-accepted', 'w-lost-rejected']) {
@@ -64,9 +84,14 @@ describe('a recovered payout still offered to its receiver', () => {
     const offer = lostOffer('w-lost-expired', dave);
     await stack.waitForWithdrawal('w-lost-expired', 'pending_acceptance');
     await stack.advanceClock(3_600_000 + 5 * 60_000);
-    expect(await stack.waitForWithdrawal('w-lost-expired', ['completed', 'failed'])).toMatchObject({ status: 'failed', statusCode: 'OFFER_EXPIRED' });
+    expect(await stack.waitForWithdrawal('w-lost-expired', ['completed', 'failed'])).toMatchObject({
+      status: 'failed',
+      statusCode: 'OFFER_EXPIRED',
+    });
     expect(stack.sandbox.engine.activeInstructions(stack.treasury).map((i) => i.contract.contractId)).not.toContain(offer);
     expect(stack.sandbox.control.books.holdings(stack.treasury).filter((h) => h.instrumentId === 'UTK' && h.locked)).toEqual([]);
-    expect((await outcomeEvents('w-lost-expired')).map((e) => e.payload)).toEqual([expect.objectContaining({ recredit: true, reasonCode: 'OFFER_EXPIRED' })]);
+    expect((await outcomeEvents('w-lost-expired')).map((e) => e.payload)).toEqual([
+      expect.objectContaining({ recredit: true, reasonCode: 'OFFER_EXPIRED' }),
+    ]);
   });
 });

@@ -39,7 +39,10 @@ function countingFetch() {
   const f: typeof fetch = async (input, init) => {
     requests++;
     const res = await fetch(input, init);
-    const body = (await res.clone().json().catch(() => ({}))) as { access_token?: string };
+    const body = (await res
+      .clone()
+      .json()
+      .catch(() => ({}))) as { access_token?: string };
     if (body.access_token) issued.push(body.access_token);
     return res;
   };
@@ -51,12 +54,21 @@ describe("registry auth against a validator's Scan proxy (the double's registrie
     const logs = capturingLogger();
     const tokenEndpoint = countingFetch();
     const s = (stack = await startStack({
-      sandbox: { registryAuth: 'ledger-jwt', oauthClients: [{ clientId: 'registry-reader', clientSecret: OAUTH_SECRET, userId: 'registry-reader' }] },
+      sandbox: {
+        registryAuth: 'ledger-jwt',
+        oauthClients: [{ clientId: 'registry-reader', clientSecret: OAUTH_SECRET, userId: 'registry-reader' }],
+      },
       registryTokens: (sb) => ({
         config: {
           credentials: {
             'utility-proxy': {
-              auth: { kind: 'oauth2', tokenUrl: sb.oauth.tokenUrl, clientId: 'registry-reader', clientSecret: OAUTH_SECRET, audience: sb.oauth.audience },
+              auth: {
+                kind: 'oauth2',
+                tokenUrl: sb.oauth.tokenUrl,
+                clientId: 'registry-reader',
+                clientSecret: OAUTH_SECRET,
+                audience: sb.oauth.audience,
+              },
               registryUrls: [sb.instruments.find((i) => i.id === 'UTK')!.registryUrl],
             },
           },
@@ -77,7 +89,9 @@ describe("registry auth against a validator's Scan proxy (the double's registrie
     expect((await s.requestWithdrawal({ withdrawalId: 'w-none', receiver: bob, instrument: 'Amulet', amount: '10' })).status).toBe(201);
     const stalled = await s.waitForWithdrawal('w-none', ['stalled', 'completed', 'failed']);
     expect(stalled.status).toBe('stalled');
-    expect(stalled.statusReason).toContain(`HTTP 401 (instrument ${s.cc.admin}/Amulet, registry auth none): the registry requires a bearer token: set the instrument's registryAuth`);
+    expect(stalled.statusReason).toContain(
+      `HTTP 401 (instrument ${s.cc.admin}/Amulet, registry auth none): the registry requires a bearer token: set the instrument's registryAuth`,
+    );
     // What the registry wrote is not repeated: a reason is shown to API callers and in events.
     expect(stalled.statusReason).not.toContain('The resource requires authentication');
     expect(s.sandbox.control.books.transfers('w-none')).toEqual([]);
@@ -86,14 +100,21 @@ describe("registry auth against a validator's Scan proxy (the double's registrie
     expect((await s.api('POST', `${ccPath}/disable`)).status).toBe(200);
     const reEnable = await s.api('POST', `${ccPath}/enable`);
     expect(reEnable.status).toBe(400);
-    expect(reEnable.body).toMatchObject({ details: { issues: [{ field: 'registryAuth', reason: expect.stringContaining('HTTP 401') }], retryable: false } });
+    expect(reEnable.body).toMatchObject({
+      details: { issues: [{ field: 'registryAuth', reason: expect.stringContaining('HTTP 401') }], retryable: false },
+    });
     const ledger = await s.api('PUT', ccPath, { registryAuth: { mode: 'ledger' }, enabled: true });
-    expect(ledger).toMatchObject({ status: 200, body: { registryAuth: { mode: 'ledger' }, enabled: true, registry: { adminId: s.cc.admin } } });
+    expect(ledger).toMatchObject({
+      status: 200,
+      body: { registryAuth: { mode: 'ledger' }, enabled: true, registry: { adminId: s.cc.admin } },
+    });
 
     // Mode ledger: the daemon's Ledger API token opens the proxy.
     expect((await s.requestWithdrawal({ withdrawalId: 'w-ledger', receiver: bob, instrument: 'Amulet', amount: '20' })).status).toBe(201);
     expect(await s.waitForWithdrawal('w-ledger', ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed' });
-    expect(s.sandbox.control.books.transfers('w-ledger')).toEqual([expect.objectContaining({ receiver: bob, amount: '20.0000000000', outcome: 'completed' })]);
+    expect(s.sandbox.control.books.transfers('w-ledger')).toEqual([
+      expect.objectContaining({ receiver: bob, amount: '20.0000000000', outcome: 'completed' }),
+    ]);
     expect((await s.api('POST', '/v1/withdrawals/w-none/retry')).status).toBe(202);
     expect(await s.waitForWithdrawal('w-none', ['completed', 'failed'])).toMatchObject({ status: 'completed' });
 
@@ -105,8 +126,17 @@ describe("registry auth against a validator's Scan proxy (the double's registrie
     await s.fundTreasury('UTK', '500', 1);
     const alice = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
     await s.depositAccount('utk-memo-1');
-    const offer = s.sandbox.control.transfer({ from: alice, to: s.treasury, instrument: 'UTK', amount: '40', memo: 'utk-memo-1', mode: 'offer' });
-    expect(await s.waitForDeposit(offer.transferInstructionCid!, ['credited', 'accept_failed', 'failed'], 30_000)).toMatchObject({ status: 'credited' });
+    const offer = s.sandbox.control.transfer({
+      from: alice,
+      to: s.treasury,
+      instrument: 'UTK',
+      amount: '40',
+      memo: 'utk-memo-1',
+      mode: 'offer',
+    });
+    expect(await s.waitForDeposit(offer.transferInstructionCid!, ['credited', 'accept_failed', 'failed'], 30_000)).toMatchObject({
+      status: 'credited',
+    });
     const carol = s.customer();
     expect((await s.requestWithdrawal({ withdrawalId: 'w-utk', receiver: carol, instrument: 'UTK', amount: '15' })).status).toBe(201);
     const pending = await s.waitForWithdrawal('w-utk', ['pending_acceptance', 'failed', 'stalled']);

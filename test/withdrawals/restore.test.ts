@@ -48,7 +48,10 @@ function holdFirst(withdrawalId: string) {
     reached.resolve();
     await release.promise;
   };
-  const intercept = (a: WithdrawalActors): WithdrawalActors => ({ ...a, prepareTransfer: async (input, signal) => (await wait(input.withdrawalId), a.prepareTransfer(input, signal)) });
+  const intercept = (a: WithdrawalActors): WithdrawalActors => ({
+    ...a,
+    prepareTransfer: async (input, signal) => (await wait(input.withdrawalId), a.prepareTransfer(input, signal)),
+  });
   return { intercept, reached: reached.promise, release: release.resolve };
 }
 

@@ -55,10 +55,15 @@ describe('a validator out of traffic', () => {
     s.sandbox.control.setTraffic(0);
 
     const ids = ['w-traffic-1', 'w-traffic-2', 'w-traffic-3'];
-    for (const id of ids) expect((await s.requestWithdrawal({ withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' })).status).toBe(201);
+    for (const id of ids)
+      expect((await s.requestWithdrawal({ withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' })).status).toBe(201);
 
     // Refused, held, probed again and again: well past any retry budget.
-    await until('several refusals for traffic', () => s.sandbox.control.traffic().refusals, (n) => n >= 5);
+    await until(
+      'several refusals for traffic',
+      () => s.sandbox.control.traffic().refusals,
+      (n) => n >= 5,
+    );
     expect(s.daemon.traffic.state()).toMatchObject({ held: true, reason: expect.stringContaining('SEQUENCER_NOT_ENOUGH_TRAFFIC_CREDIT') });
     for (const id of ids) {
       const w = await s.waitForWithdrawal(id, (r) => !['completed', 'failed', 'stalled', 'cancelled'].includes(r.status));
@@ -75,7 +80,10 @@ describe('a validator out of traffic', () => {
       async () => Promise.all(ids.map(async (id) => (await s.api('GET', `/v1/withdrawals/${id}`)).body)),
       (ws) => ws.some((w) => w['statusCode'] === 'TRAFFIC_EXHAUSTED'),
     );
-    expect(refused.find((w) => w['statusCode'] === 'TRAFFIC_EXHAUSTED')).toMatchObject({ status: 'awaiting_ledger', statusReason: expect.stringContaining('out of synchronizer traffic') });
+    expect(refused.find((w) => w['statusCode'] === 'TRAFFIC_EXHAUSTED')).toMatchObject({
+      status: 'awaiting_ledger',
+      statusReason: expect.stringContaining('out of synchronizer traffic'),
+    });
     expect(s.sandbox.control.books.transfers().filter((t) => ids.includes(t.memo ?? ''))).toHaveLength(0);
 
     // Shown: /health stays green with the traffic component degraded; the operator endpoint and the gauge.
@@ -91,14 +99,21 @@ describe('a validator out of traffic', () => {
 
     // Traffic bought: the next probe gets through and everything completes, each paid once.
     s.sandbox.control.refillTraffic(10_000_000);
-    for (const id of ids) expect(await s.waitForWithdrawal(id, ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed', attempt: 1 });
+    for (const id of ids)
+      expect(await s.waitForWithdrawal(id, ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed', attempt: 1 });
     await checkPaidAtMostOnce(s, ids);
-    await until('the gate open', () => s.daemon.traffic.state().held, (held) => !held);
+    await until(
+      'the gate open',
+      () => s.daemon.traffic.state().held,
+      (held) => !held,
+    );
     const after = await scrape(s);
     expect(after.value('cxi_traffic_held')).toBe(0);
 
     // Each withdrawal keeps the estimate of the transfer it signed; the double charged exactly those.
-    const estimates = await Promise.all(ids.map(async (id) => (await s.api('GET', `/v1/withdrawals/${id}`)).body['trafficCostEstimate'] as number));
+    const estimates = await Promise.all(
+      ids.map(async (id) => (await s.api('GET', `/v1/withdrawals/${id}`)).body['trafficCostEstimate'] as number),
+    );
     for (const e of estimates) expect(e).toBeGreaterThan(1_000);
     expect(s.sandbox.control.traffic().consumed).toBe(estimates.reduce((a, b) => a + b, 0));
     expect(after.value('cxi_traffic_cost_estimated_bytes_total', { type: 'withdrawal' })).toBe(estimates.reduce((a, b) => a + b, 0));
@@ -113,9 +128,19 @@ describe('a validator out of traffic', () => {
     const acct = await s.depositAccount('memo-traffic');
     const ida = s.customer({ fund: [{ instrument: 'UTK', amount: '100' }] });
     s.sandbox.control.setTraffic(0);
-    const cid = s.sandbox.control.transfer({ from: ida, to: s.treasury, instrument: 'UTK', amount: '20', memo: 'memo-traffic' }).transferInstructionCid!;
+    const cid = s.sandbox.control.transfer({
+      from: ida,
+      to: s.treasury,
+      instrument: 'UTK',
+      amount: '20',
+      memo: 'memo-traffic',
+    }).transferInstructionCid!;
     // Refused more often than its budget of one accept allows: never accept_failed.
-    await until('the accept refused again and again', () => s.sandbox.control.traffic().refusals, (n) => n >= 3);
+    await until(
+      'the accept refused again and again',
+      () => s.sandbox.control.traffic().refusals,
+      (n) => n >= 3,
+    );
     expect((await s.waitForDeposit(cid, () => true)).status).toBe('accepting');
     expect(s.daemon.traffic.state().held).toBe(true);
     s.sandbox.control.setTraffic(null);

@@ -22,7 +22,14 @@ export type Difference =
   /** In the database, not active on the ledger: ingestion missed its archive (money the books show twice). */
   | { kind: 'extra'; contractId: string; instrument: InstrumentRef; dbAmount: string }
   | { kind: 'amount'; contractId: string; instrument: InstrumentRef; dbAmount: string; ledgerAmount: string }
-  | { kind: 'instrument'; contractId: string; instrument: InstrumentRef; dbInstrument: InstrumentRef; ledgerAmount: string; dbAmount: string }
+  | {
+      kind: 'instrument';
+      contractId: string;
+      instrument: InstrumentRef;
+      dbInstrument: InstrumentRef;
+      ledgerAmount: string;
+      dbAmount: string;
+    }
   | { kind: 'lock'; contractId: string; instrument: InstrumentRef; dbLocked: boolean; ledgerLocked: boolean }
   /** Σ created − Σ archived of the ingested facts differs from the holdings total in the database. */
   | { kind: 'movements'; instrument: InstrumentRef; movementsTotal: string; dbTotal: string };
@@ -43,14 +50,24 @@ export interface Comparison {
 const keyOf = (i: InstrumentRef) => `${i.admin}\u0000${i.id}`;
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-export function compareHoldings(db: Iterable<HoldingRecord>, ledger: Iterable<HoldingRecord>, movements: readonly MovementTotals[]): Comparison {
+export function compareHoldings(
+  db: Iterable<HoldingRecord>,
+  ledger: Iterable<HoldingRecord>,
+  movements: readonly MovementTotals[],
+): Comparison {
   const differences: Difference[] = [];
   const perInstrument = new Map<string, InstrumentReconciliation>();
   const entry = (i: InstrumentRef) => {
     const k = keyOf(i);
     let e = perInstrument.get(k);
     if (!e) {
-      e = { instrument: i, db: { count: 0, total: normalizeAmount('0') }, ledger: { count: 0, total: normalizeAmount('0') }, movements: { created: normalizeAmount('0'), archived: normalizeAmount('0'), net: normalizeAmount('0') }, differences: 0 };
+      e = {
+        instrument: i,
+        db: { count: 0, total: normalizeAmount('0') },
+        ledger: { count: 0, total: normalizeAmount('0') },
+        movements: { created: normalizeAmount('0'), archived: normalizeAmount('0'), net: normalizeAmount('0') },
+        differences: 0,
+      };
       perInstrument.set(k, e);
     }
     return e;
@@ -76,20 +93,46 @@ export function compareHoldings(db: Iterable<HoldingRecord>, ledger: Iterable<Ho
     e.ledger.total = addAmounts(e.ledger.total, l.amount);
     const d = inDb.get(l.contractId);
     if (!d) {
-      differ(l.instrument, { kind: 'missing', contractId: l.contractId, instrument: l.instrument, ledgerAmount: normalizeAmount(l.amount) });
+      differ(l.instrument, {
+        kind: 'missing',
+        contractId: l.contractId,
+        instrument: l.instrument,
+        ledgerAmount: normalizeAmount(l.amount),
+      });
       continue;
     }
     if (keyOf(d.instrument) !== keyOf(l.instrument)) {
-      differ(l.instrument, { kind: 'instrument', contractId: l.contractId, instrument: l.instrument, dbInstrument: d.instrument, ledgerAmount: normalizeAmount(l.amount), dbAmount: normalizeAmount(d.amount) });
+      differ(l.instrument, {
+        kind: 'instrument',
+        contractId: l.contractId,
+        instrument: l.instrument,
+        dbInstrument: d.instrument,
+        ledgerAmount: normalizeAmount(l.amount),
+        dbAmount: normalizeAmount(d.amount),
+      });
       continue;
     }
     if (compareAmounts(d.amount, l.amount) !== 0) {
-      differ(l.instrument, { kind: 'amount', contractId: l.contractId, instrument: l.instrument, dbAmount: normalizeAmount(d.amount), ledgerAmount: normalizeAmount(l.amount) });
+      differ(l.instrument, {
+        kind: 'amount',
+        contractId: l.contractId,
+        instrument: l.instrument,
+        dbAmount: normalizeAmount(d.amount),
+        ledgerAmount: normalizeAmount(l.amount),
+      });
     }
-    if (d.locked !== l.locked) differ(l.instrument, { kind: 'lock', contractId: l.contractId, instrument: l.instrument, dbLocked: d.locked, ledgerLocked: l.locked });
+    if (d.locked !== l.locked)
+      differ(l.instrument, {
+        kind: 'lock',
+        contractId: l.contractId,
+        instrument: l.instrument,
+        dbLocked: d.locked,
+        ledgerLocked: l.locked,
+      });
   }
   for (const d of inDb.values()) {
-    if (!seen.has(d.contractId)) differ(d.instrument, { kind: 'extra', contractId: d.contractId, instrument: d.instrument, dbAmount: normalizeAmount(d.amount) });
+    if (!seen.has(d.contractId))
+      differ(d.instrument, { kind: 'extra', contractId: d.contractId, instrument: d.instrument, dbAmount: normalizeAmount(d.amount) });
   }
 
   for (const m of movements) {
@@ -103,6 +146,11 @@ export function compareHoldings(db: Iterable<HoldingRecord>, ledger: Iterable<Ho
   }
 
   const order = (a: InstrumentRef, b: InstrumentRef) => byteOrder(a.admin, b.admin) || byteOrder(a.id, b.id);
-  differences.sort((a, b) => order(a.instrument, b.instrument) || byteOrder(a.kind, b.kind) || byteOrder('contractId' in a ? a.contractId : '', 'contractId' in b ? b.contractId : ''));
+  differences.sort(
+    (a, b) =>
+      order(a.instrument, b.instrument) ||
+      byteOrder(a.kind, b.kind) ||
+      byteOrder('contractId' in a ? a.contractId : '', 'contractId' in b ? b.contractId : ''),
+  );
   return { instruments: [...perInstrument.values()].sort((a, b) => order(a.instrument, b.instrument)), differences };
 }

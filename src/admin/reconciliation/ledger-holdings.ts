@@ -56,7 +56,13 @@ export function holdingEventFormat(party: string): EventFormatInput {
   return {
     filtersByParty: {
       [party]: {
-        cumulative: [{ identifierFilter: { InterfaceFilter: { value: { interfaceId: HOLDING_INTERFACE_ID, includeInterfaceView: true, includeCreatedEventBlob: false } } } }],
+        cumulative: [
+          {
+            identifierFilter: {
+              InterfaceFilter: { value: { interfaceId: HOLDING_INTERFACE_ID, includeInterfaceView: true, includeCreatedEventBlob: false } },
+            },
+          },
+        ],
       },
     },
     verbose: false,
@@ -69,16 +75,23 @@ export function holdingOf(element: JsGetActiveContractsResponse, treasury: strin
   if ('JsEmpty' in entry) return null;
   if (!('JsActiveContract' in entry)) {
     // One synchronizer is assumed (docs/internals.md): a contract in reassignment is not ours to judge.
-    throw new LedgerHoldingsError(`the ACS holds a contract in reassignment (${Object.keys(entry).join(', ')}): reconcile once it has settled`);
+    throw new LedgerHoldingsError(
+      `the ACS holds a contract in reassignment (${Object.keys(entry).join(', ')}): reconcile once it has settled`,
+    );
   }
   const ev = entry.JsActiveContract.createdEvent;
   const view = ev.interfaceViews?.find((v) => sameQualifiedName(v.interfaceId, HOLDING_INTERFACE_ID));
   if (!view) return null;
   if (view.viewStatus.code !== 0 || view.viewValue === undefined) {
-    throw new LedgerHoldingsError(`the Holding view of contract ${ev.contractId} failed to compute: status ${view.viewStatus.code} ${view.viewStatus.message}`);
+    throw new LedgerHoldingsError(
+      `the Holding view of contract ${ev.contractId} failed to compute: status ${view.viewStatus.code} ${view.viewStatus.message}`,
+    );
   }
   const parsed = HoldingView.safeParse(view.viewValue);
-  if (!parsed.success) throw new LedgerHoldingsError(`the Holding view of contract ${ev.contractId} does not decode: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new LedgerHoldingsError(
+      `the Holding view of contract ${ev.contractId} does not decode: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const h = parsed.data;
   if (h.owner !== treasury) return null;
   return {
@@ -117,18 +130,27 @@ export function createLedgerHoldingsSource(o: LedgerHoldingsSourceOptions): Ledg
         if (isListLimitExceeded(e)) return undefined;
         throw e;
       });
-      const collect = (elements: Iterable<JsGetActiveContractsResponse>) => [...elements].map((e) => holdingOf(e, o.treasury)).filter((h): h is LedgerHolding => h !== null);
+      const collect = (elements: Iterable<JsGetActiveContractsResponse>) =>
+        [...elements].map((e) => holdingOf(e, o.treasury)).filter((h): h is LedgerHolding => h !== null);
       if (page !== undefined && page.length < limit) {
         onProgress?.(page.length);
         return collect(page);
       }
       const out: LedgerHolding[] = [];
       let read = 0;
-      await streamActiveContracts({ baseUrl: o.baseUrl, token: await o.auth.getToken(signal), request: { activeAtOffset: offset, eventFormat: format }, ...(signal ? { signal } : {}) }, (e) => {
-        const h = holdingOf(e, o.treasury);
-        if (h) out.push(h);
-        if (++read % every === 0) onProgress?.(read);
-      });
+      await streamActiveContracts(
+        {
+          baseUrl: o.baseUrl,
+          token: await o.auth.getToken(signal),
+          request: { activeAtOffset: offset, eventFormat: format },
+          ...(signal ? { signal } : {}),
+        },
+        (e) => {
+          const h = holdingOf(e, o.treasury);
+          if (h) out.push(h);
+          if (++read % every === 0) onProgress?.(read);
+        },
+      );
       onProgress?.(read);
       return out;
     },
@@ -141,7 +163,13 @@ export function createLedgerHoldingsSource(o: LedgerHoldingsSourceOptions): Ledg
  * per frame, a normal close at the end; an error frame or any other close fails.
  */
 export function streamActiveContracts(
-  o: { baseUrl: string; token: string; request: { activeAtOffset: number; eventFormat: EventFormatInput }; signal?: AbortSignal; handshakeTimeoutMs?: number },
+  o: {
+    baseUrl: string;
+    token: string;
+    request: { activeAtOffset: number; eventFormat: EventFormatInput };
+    signal?: AbortSignal;
+    handshakeTimeoutMs?: number;
+  },
   onElement: (e: JsGetActiveContractsResponse) => void,
 ): Promise<void> {
   const what = 'websocket /v2/state/active-contracts';
@@ -164,7 +192,9 @@ export function streamActiveContracts(
       readCappedBody(res, ERROR_BODY_MAX_BYTES, (text) => fail(errorFromResponse(`${what} (upgrade)`, res.statusCode ?? 0, text)));
     });
     ws.on('open', () => ws.send(JSON.stringify(o.request)));
-    ws.on('error', (e: Error) => fail(new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: Failure.NETWORK_ERROR, retryable: true, cause: e })));
+    ws.on('error', (e: Error) =>
+      fail(new LedgerApiError(`${what}: ${e.message}`, { status: 0, code: Failure.NETWORK_ERROR, retryable: true, cause: e })),
+    );
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (done) return;
       try {
@@ -175,7 +205,12 @@ export function streamActiveContracts(
           if (parsed.success) {
             const e = parsed.data;
             const status = e.grpcCodeValue === undefined ? 0 : httpStatusOfGrpc(e.grpcCodeValue);
-            throw new LedgerApiError(`${what}: ${e.code} (category ${e.errorCategory}): ${e.cause}`, { status, code: e.code, errorCategory: e.errorCategory, cantonError: e });
+            throw new LedgerApiError(`${what}: ${e.code} (category ${e.errorCategory}): ${e.cause}`, {
+              status,
+              code: e.code,
+              errorCategory: e.errorCategory,
+              cantonError: e,
+            });
           }
         }
         onElement(parseActiveContract(json));
@@ -188,7 +223,14 @@ export function streamActiveContracts(
       if (done) return;
       done = true;
       if (code === 1000) resolve();
-      else reject(new LedgerApiError(`${what}: connection closed (${code}) before the end of the set`, { status: 0, code: Failure.WS_CLOSED, retryable: true }));
+      else
+        reject(
+          new LedgerApiError(`${what}: connection closed (${code}) before the end of the set`, {
+            status: 0,
+            code: Failure.WS_CLOSED,
+            retryable: true,
+          }),
+        );
     });
   });
 }

@@ -33,9 +33,7 @@ export class ReconciliationError extends Error {
 }
 
 export type ReconcileProgress =
-  | { phase: 'database'; holdings: number; offset: number }
-  | { phase: 'ledger'; read: number }
-  | { phase: 'compared'; differences: number };
+  { phase: 'database'; holdings: number; offset: number } | { phase: 'ledger'; read: number } | { phase: 'compared'; differences: number };
 
 export interface Reconciler {
   run(onProgress?: (p: ReconcileProgress) => void, signal?: AbortSignal): Promise<ReconciliationReport>;
@@ -52,11 +50,15 @@ export function createReconcilerFrom(deps: { sql: Sql; treasuryParty: string; le
       try {
         ledgerHoldings = await deps.ledger.treasuryHoldingsAt(cp.offset, (read) => onProgress?.({ phase: 'ledger', read }), signal);
       } catch (e) {
-        throw new ReconciliationError(`cannot read the ledger's active holdings at offset ${cp.offset}: ${(e as Error).message}`, { cause: e });
+        throw new ReconciliationError(`cannot read the ledger's active holdings at offset ${cp.offset}: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
       // The ingestion rule, on the ledger side too: only genuine holdings of onboarded tokens are the
       // treasury's funds; the rest (counterfeits, tokens not onboarded) are reported, not compared.
-      const counted = ledgerHoldings.filter((h) => snapshot.onboarded.has(`${h.instrument.admin}/${h.instrument.id}`) && isSignedByAdmin(h));
+      const counted = ledgerHoldings.filter(
+        (h) => snapshot.onboarded.has(`${h.instrument.admin}/${h.instrument.id}`) && isSignedByAdmin(h),
+      );
       const ignored = ledgerHoldings.length - counted.length;
       const { instruments, differences } = compareHoldings(snapshot.holdings, counted, snapshot.movements);
       onProgress?.({ phase: 'compared', differences: differences.length });
@@ -84,7 +86,11 @@ export function ledgerHoldingsSourceFor(ledger: LedgerConfig, fetch?: typeof glo
 
 /** The reconciler against a configured ledger. */
 export function createReconciler(deps: { sql: Sql; ledger: LedgerConfig; fetch?: typeof fetch }): Reconciler {
-  return createReconcilerFrom({ sql: deps.sql, treasuryParty: deps.ledger.treasuryParty, ledger: ledgerHoldingsSourceFor(deps.ledger, deps.fetch) });
+  return createReconcilerFrom({
+    sql: deps.sql,
+    treasuryParty: deps.ledger.treasuryParty,
+    ledger: ledgerHoldingsSourceFor(deps.ledger, deps.fetch),
+  });
 }
 
 /** Concurrent callers (HTTP requests) share one run: a full ACS read is expensive for the node. */

@@ -23,7 +23,12 @@ import type { App } from '../server.js';
 export const CONSOLE_PATH = '/ui';
 
 const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
 const FILE_NAME = /^[a-z0-9-]+\.(html|js|css|svg)$/;
 
 const SECURITY_HEADERS = {
@@ -69,13 +74,10 @@ export function registerConsoleRoutes(app: App): void {
 
   app.get(CONSOLE_PATH, { schema: { hide: true } }, async (_req, reply) => reply.redirect(`${CONSOLE_PATH}/`));
   app.get(`${CONSOLE_PATH}/`, { schema: { hide: true } }, async (req, reply) => send(req, reply, page));
-  app.get(
-    `${CONSOLE_PATH}/:file`,
-    { schema: { hide: true, params: z.object({ file: z.string().max(64) }) } },
-    async (req, reply) => {
-      const a = files.get(req.params.file);
-      if (!a || req.params.file === 'index.html') return reply.status(404).send({ code: 'NOT_FOUND', message: `No console file ${req.params.file}`, details: {} });
-      return send(req, reply, a);
-    },
-  );
+  app.get(`${CONSOLE_PATH}/:file`, { schema: { hide: true, params: z.object({ file: z.string().max(64) }) } }, async (req, reply) => {
+    const a = files.get(req.params.file);
+    if (!a || req.params.file === 'index.html')
+      return reply.status(404).send({ code: 'NOT_FOUND', message: `No console file ${req.params.file}`, details: {} });
+    return send(req, reply, a);
+  });
 }

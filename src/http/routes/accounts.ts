@@ -31,7 +31,8 @@ export function registerAccountRoutes(app: App, deps: { sql: Sql }): void {
       config: { access: 'write' },
       schema: {
         summary: 'Open a deposit account',
-        description: 'Returns a new memo unless one is given; a given memo is idempotent for the same customerRef (200) and a conflict for another (409).',
+        description:
+          'Returns a new memo unless one is given; a given memo is idempotent for the same customerRef (200) and a conflict for another (409).',
         tags: ['accounts'],
         body: z.object({ customerRef: z.string().min(1).max(128), memo: ExternalId.optional() }).strict(),
         response: { 200: Account, 201: Account, ...errorResponses(400, 401, 403, 409) },

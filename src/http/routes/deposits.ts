@@ -8,7 +8,6 @@ import { Amount, Instrument, PageQuery, Timestamp, errorResponses } from '../sch
 import type { App } from '../server.js';
 import { pausedSwitch, withHeldReason } from './held.js';
 
-
 export const DepositSummary = z.object({
   depositId: z.string().describe('Derived from the ledger: "<updateId>:<nodeId>" for 1-step, the transfer instruction id for 2-step'),
   kind: z.enum(['one_step', 'two_step']),
@@ -55,7 +54,10 @@ export function registerDepositRoutes(app: App, deps: { sql: Sql }): void {
           to: z.iso.datetime({ offset: true }).optional(),
           ...PageQuery,
         }),
-        response: { 200: z.object({ items: z.array(DepositSummary), nextCursor: z.string().nullable() }), ...errorResponses(400, 401, 403) },
+        response: {
+          200: z.object({ items: z.array(DepositSummary), nextCursor: z.string().nullable() }),
+          ...errorResponses(400, 401, 403),
+        },
       },
     },
     async (req) => {
@@ -79,7 +81,10 @@ export function registerDepositRoutes(app: App, deps: { sql: Sql }): void {
     async (req) => {
       const d = await findDeposit(sql, req.params.depositId);
       if (!d) throw new AppError('NOT_FOUND', `No deposit ${req.params.depositId}`);
-      const [history, paused] = await Promise.all([listTransitionHistory(sql, DEPOSIT_MACHINE_TYPE, d.depositId), pausedSwitch(sql, 'acceptance')]);
+      const [history, paused] = await Promise.all([
+        listTransitionHistory(sql, DEPOSIT_MACHINE_TYPE, d.depositId),
+        pausedSwitch(sql, 'acceptance'),
+      ]);
       return { ...withHeldReason(d, paused), history };
     },
   );

@@ -45,7 +45,10 @@ export function registerEventRoutes(app: App, deps: { sql: Sql; maxStreamsPerTok
           limit: z.coerce.number().int().min(1).max(1000).default(100),
           topics: z.string().max(1000).optional().describe('Comma-separated topics to include'),
         }),
-        response: { 200: z.object({ events: z.array(Event), lastEventId: z.number().int().describe('Pass as after= for the next page') }), ...errorResponses(400, 401, 403) },
+        response: {
+          200: z.object({ events: z.array(Event), lastEventId: z.number().int().describe('Pass as after= for the next page') }),
+          ...errorResponses(400, 401, 403),
+        },
       },
     },
     async (req) => {
@@ -73,7 +76,10 @@ export function registerEventRoutes(app: App, deps: { sql: Sql; maxStreamsPerTok
       const token = req.principal?.name ?? '';
       const open = openPerToken.get(token) ?? 0;
       if (open >= maxPerToken) {
-        throw new AppError('RATE_LIMITED', `Token "${token}" already has ${open} event streams open (at most ${maxPerToken}): close one first.`);
+        throw new AppError(
+          'RATE_LIMITED',
+          `Token "${token}" already has ${open} event streams open (at most ${maxPerToken}): close one first.`,
+        );
       }
       openPerToken.set(token, open + 1);
       let cursor = req.headers['last-event-id'] ?? req.query.after ?? 0;

@@ -15,7 +15,9 @@ export interface HealthDeps {
 /** What failed components say, one sentence each (details only for a reader); undefined when none failed. */
 function failedComponents(report: HealthReport, details: boolean): string | undefined {
   const failed = Object.entries(report.components).filter(([, s]) => s.state === 'failed');
-  return failed.length === 0 ? undefined : failed.map(([name, s]) => `${name} failed${details && s.detail ? `: ${s.detail}` : ''}`).join('; ');
+  return failed.length === 0
+    ? undefined
+    : failed.map(([name, s]) => `${name} failed${details && s.detail ? `: ${s.detail}` : ''}`).join('; ');
 }
 
 /**
@@ -29,7 +31,9 @@ export function registerHealthRoutes(app: App, deps: HealthDeps): void {
   app.get('/health', { schema: { response: { 200: HealthBody, 503: HealthBody } } }, async (req, reply) => {
     const report = deps.health();
     const details = req.principal !== undefined;
-    const components = details ? report.components : Object.fromEntries(Object.entries(report.components).map(([name, s]) => [name, { state: s.state }]));
+    const components = details
+      ? report.components
+      : Object.fromEntries(Object.entries(report.components).map(([name, s]) => [name, { state: s.state }]));
     return reply.status(report.healthy ? 200 : 503).send({ status: report.healthy ? 'ok' : 'failing', components });
   });
 

@@ -15,7 +15,10 @@ const HoldingsSummaryResponse = z.object({
     z.object({
       owner: z.string().describe('The treasury party'),
       instrument: Instrument,
-      config: z.object({ enabled: z.boolean(), displayDecimals: z.number().int() }).nullable().describe('null: the instrument is not onboarded'),
+      config: z
+        .object({ enabled: z.boolean(), displayDecimals: z.number().int() })
+        .nullable()
+        .describe('null: the instrument is not onboarded'),
       count: z.number().int(),
       total: Amount,
       locked: Bucket.describe('Locked on the ledger (pending outgoing 2-step offers)'),
@@ -34,7 +37,8 @@ export function registerHoldingsRoutes(app: App, deps: { sql: Sql }): void {
       config: { access: 'read' },
       schema: {
         summary: "The treasury's holdings per instrument",
-        description: 'Count and total of the active holdings per instrument, split into locked, reserved, planned for a self-transfer and free (the four add up).',
+        description:
+          'Count and total of the active holdings per instrument, split into locked, reserved, planned for a self-transfer and free (the four add up).',
         tags: ['holdings'],
         response: { 200: HoldingsSummaryResponse, ...errorResponses(401, 403) },
       },

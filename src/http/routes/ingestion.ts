@@ -32,13 +32,20 @@ const Position = z.object({
 
 const RecoveryView = z.object({
   action: z.enum(['resync', 'migrate']),
-  clearedFailure: z.object({ reason: z.string(), detail: z.string() }).nullable().describe('The ledger continuity failure that was recorded (now cleared)'),
+  clearedFailure: z
+    .object({ reason: z.string(), detail: z.string() })
+    .nullable()
+    .describe('The ledger continuity failure that was recorded (now cleared)'),
   before: Position,
   after: Position,
   ledgerEnd: z.number().int(),
   method: z.enum(['operator', 'record-time search', 'nothing ingested']).optional(),
   reads: z.number().int().optional().describe('Ledger reads the record-time search took'),
-  undecidedAttempts: z.number().int().optional().describe('migrate: withdrawal attempts submitted on the old synchronizer that nothing decides any more'),
+  undecidedAttempts: z
+    .number()
+    .int()
+    .optional()
+    .describe('migrate: withdrawal attempts submitted on the old synchronizer that nothing decides any more'),
   summary: z.array(z.string()).describe('What was done, in sentences'),
 });
 
@@ -50,7 +57,11 @@ const ResyncBody = z
   .strict()
   .nullish();
 const MigrateBody = z
-  .object({ acsTimestamp: Timestamp.optional().describe("The migration dump's acs_timestamp: refused if ingestion had not reached it on the old synchronizer") })
+  .object({
+    acsTimestamp: Timestamp.optional().describe(
+      "The migration dump's acs_timestamp: refused if ingestion had not reached it on the old synchronizer",
+    ),
+  })
   .strict()
   .nullish();
 
@@ -71,7 +82,8 @@ const IngestionView = z.object({
  */
 export function registerIngestionRoutes(app: App, deps: IngestionRouteDeps): void {
   const recovery = () => {
-    if (!deps.ledgerRecovery) throw new AppError('NOT_READY', 'No ledger is configured in this process: there is no ingestion to re-point.');
+    if (!deps.ledgerRecovery)
+      throw new AppError('NOT_READY', 'No ledger is configured in this process: there is no ingestion to re-point.');
     return deps.ledgerRecovery;
   };
   app.post(

@@ -3,7 +3,12 @@ import { createInstrumentAdmin, InstrumentChangeBody, InstrumentCreateBody, type
 import type { HoldingAdoption } from '../../admin/holding-adoption.js';
 import { createRegistryMetadataCheck, type InstrumentRegistryCheck } from '../../admin/registry-check.js';
 import { createRegistryTokens, NO_REGISTRY_CREDENTIALS, type RegistryTokens } from '../../ledger/registry-auth.js';
-import { createRegistryUrlPolicy, STRICT_REGISTRY_URLS, withoutCredentials, type RegistryUrlPolicy } from '../../ledger/registry-url-policy.js';
+import {
+  createRegistryUrlPolicy,
+  STRICT_REGISTRY_URLS,
+  withoutCredentials,
+  type RegistryUrlPolicy,
+} from '../../ledger/registry-url-policy.js';
 import type { Sql } from '../../store/db.js';
 import type { InstrumentRecord } from '../../store/instruments.js';
 import { Timestamp, errorResponses } from '../schemas.js';
@@ -15,7 +20,9 @@ const InstrumentResponse = z.object({
   registryUrl: z.string(),
   registryAuth: z
     .object({ mode: z.enum(['none', 'ledger', 'credential']), credential: z.string().optional() })
-    .describe('How the registry client authenticates: the mode, and for mode credential the name of a REGISTRY_CREDENTIALS entry (never a secret)'),
+    .describe(
+      'How the registry client authenticates: the mode, and for mode credential the name of a REGISTRY_CREDENTIALS entry (never a secret)',
+    ),
   displayDecimals: z.number().int(),
   transferPolicy: z.enum(['direct-only', 'direct-or-offer', 'offer-only']),
   utxoPolicy: z.record(z.string(), z.unknown()).describe('The holdings job policy (see POST body)'),
@@ -29,21 +36,34 @@ const InstrumentResponse = z.object({
 
 const ChangeResponse = InstrumentResponse.extend({
   registry: z
-    .object({ adminId: z.string(), name: z.string(), symbol: z.string(), decimals: z.number().int(), supportedApis: z.record(z.string(), z.number()) })
+    .object({
+      adminId: z.string(),
+      name: z.string(),
+      symbol: z.string(),
+      decimals: z.number().int(),
+      supportedApis: z.record(z.string(), z.number()),
+    })
     .nullable()
     .describe("What the registry's metadata API said, when it was asked"),
   changed: z.array(z.string()).describe('Fields this request changed'),
   adopted: z
     .object({ holdings: z.number().int(), atOffset: z.number().int().nullable() })
     .optional()
-    .describe("Onboarding: the treasury's holdings of the token already on the ledger (signed by its admin) that joined the pool, read at this offset"),
+    .describe(
+      "Onboarding: the treasury's holdings of the token already on the ledger (signed by its admin) that joined the pool, read at this offset",
+    ),
 });
 
 const Params = z.object({ admin: z.string().min(1).max(256), id: z.string().min(1).max(128) });
 
 /** A URL stored before the registry URL policy refused credentials is shown without them. */
 const view = (r: InstrumentRecord): z.infer<typeof InstrumentResponse> => ({ ...r, registryUrl: withoutCredentials(r.registryUrl) });
-const changeView = (r: InstrumentChangeResult): z.infer<typeof ChangeResponse> => ({ ...view(r.instrument), registry: r.registry, changed: r.changed, ...(r.adopted ? { adopted: r.adopted } : {}) });
+const changeView = (r: InstrumentChangeResult): z.infer<typeof ChangeResponse> => ({
+  ...view(r.instrument),
+  registry: r.registry,
+  changed: r.changed,
+  ...(r.adopted ? { adopted: r.adopted } : {}),
+});
 
 export interface InstrumentRouteDeps {
   sql: Sql;
@@ -62,7 +82,13 @@ export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): v
   const tokens = deps.registryTokens ?? createRegistryTokens({ config: NO_REGISTRY_CREDENTIALS, ledger: undefined });
   const policy = deps.registryPolicy ?? createRegistryUrlPolicy({ config: STRICT_REGISTRY_URLS });
   const registry = deps.instrumentRegistry ?? createRegistryMetadataCheck({ tokens, policy, logger: app.log });
-  const admin = createInstrumentAdmin({ sql: deps.sql, tokens, policy, registry, ...(deps.holdingAdoption ? { adoption: deps.holdingAdoption } : {}) });
+  const admin = createInstrumentAdmin({
+    sql: deps.sql,
+    tokens,
+    policy,
+    registry,
+    ...(deps.holdingAdoption ? { adoption: deps.holdingAdoption } : {}),
+  });
   const tags = ['instruments'];
   const byOf = (principal: { name: string } | undefined) => principal?.name ?? 'unknown';
 
@@ -77,7 +103,9 @@ export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): v
         response: { 200: z.object({ items: z.array(InstrumentResponse) }), ...errorResponses(400, 401, 403) },
       },
     },
-    async (req) => ({ items: (await admin.list({ enabled: req.query.enabled === undefined ? undefined : req.query.enabled === 'true' })).map(view) }),
+    async (req) => ({
+      items: (await admin.list({ enabled: req.query.enabled === undefined ? undefined : req.query.enabled === 'true' })).map(view),
+    }),
   );
 
   app.get(
@@ -95,7 +123,8 @@ export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): v
       config: { access: 'admin' },
       schema: {
         summary: 'Onboard an instrument',
-        description: "Asks the registry's metadata API (info and instruments/{id}) first: the registry must belong to the admin party, know the instrument and offer the transfer-instruction API.",
+        description:
+          "Asks the registry's metadata API (info and instruments/{id}) first: the registry must belong to the admin party, know the instrument and offer the transfer-instruction API.",
         tags,
         body: InstrumentCreateBody,
         response: { 201: ChangeResponse, ...errorResponses(400, 401, 403, 409) },
@@ -114,7 +143,8 @@ export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): v
       config: { access: 'admin' },
       schema: {
         summary: 'Change an instrument',
-        description: 'Fields given replace the stored ones, others stay. A new registry URL or registry auth, new display decimals or re-enabling asks the registry again; disabling never does.',
+        description:
+          'Fields given replace the stored ones, others stay. A new registry URL or registry auth, new display decimals or re-enabling asks the registry again; disabling never does.',
         tags,
         params: Params,
         body: InstrumentChangeBody,
@@ -123,18 +153,26 @@ export function registerInstrumentRoutes(app: App, deps: InstrumentRouteDeps): v
     },
     async (req) => {
       const r = await admin.change(req.params.admin, req.params.id, req.body, byOf(req.principal));
-      req.log.info({ instrument: `${req.params.admin}/${req.params.id}`, changed: r.changed, by: byOf(req.principal) }, 'instrument changed');
+      req.log.info(
+        { instrument: `${req.params.admin}/${req.params.id}`, changed: r.changed, by: byOf(req.principal) },
+        'instrument changed',
+      );
       return changeView(r);
     },
   );
 
-  for (const [action, enabled] of [['disable', false], ['enable', true]] as const) {
+  for (const [action, enabled] of [
+    ['disable', false],
+    ['enable', true],
+  ] as const) {
     app.post(
       `/v1/instruments/:admin/:id/${action}`,
       {
         config: { access: 'admin' },
         schema: {
-          summary: enabled ? 'Enable an instrument (asks the registry again)' : 'Disable an instrument: no new withdrawals, no UTXO management; still ingested',
+          summary: enabled
+            ? 'Enable an instrument (asks the registry again)'
+            : 'Disable an instrument: no new withdrawals, no UTXO management; still ingested',
           tags,
           params: Params,
           response: { 200: ChangeResponse, ...errorResponses(400, 401, 403, 404, 409) },

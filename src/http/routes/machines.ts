@@ -34,7 +34,16 @@ const StateConfig = z.object({
   type: z.enum(['final', 'parallel', 'history']).optional(),
   initial: z.string().optional(),
   entry: z.array(z.string()).optional(),
-  invoke: z.array(z.object({ id: z.string(), src: z.string(), onDone: z.array(ConfigTransition).optional(), onError: z.array(ConfigTransition).optional() })).optional(),
+  invoke: z
+    .array(
+      z.object({
+        id: z.string(),
+        src: z.string(),
+        onDone: z.array(ConfigTransition).optional(),
+        onError: z.array(ConfigTransition).optional(),
+      }),
+    )
+    .optional(),
   on: z.record(z.string(), z.array(ConfigTransition)).optional(),
   after: z.record(z.string(), z.array(ConfigTransition)).optional(),
   always: z.array(ConfigTransition).optional(),
@@ -45,7 +54,9 @@ const MachineDefinition = z.object({
   type: z.enum(MACHINE_TYPES),
   version: z.number().int().describe('The machine version its persisted snapshots carry'),
   id: z.string().describe('The XState machine id'),
-  config: StateConfig.describe('The XState machine config: paste it into Stately Studio or createMachine(); guards and actions by name ("inline" where the machine has an anonymous one)'),
+  config: StateConfig.describe(
+    'The XState machine config: paste it into Stately Studio or createMachine(); guards and actions by name ("inline" where the machine has an anonymous one)',
+  ),
   graph: z.object({
     states: z.array(
       z.object({
@@ -89,9 +100,22 @@ const CommandsView = z.object({
 });
 
 /** The operator route of each command, as src/http/routes/operator.ts registers them. */
-const ROUTES: Record<MachineTypeName, { base: string; commands: Record<string, { segment: string; body: z.infer<typeof Command>['body'] }> }> = {
-  withdrawal: { base: '/v1/withdrawals', commands: { RETRY: { segment: 'retry', body: 'none' }, CANCEL: { segment: 'cancel', body: 'reason' }, FAIL: { segment: 'fail', body: 'reason' } } },
-  deposit: { base: '/v1/deposits', commands: { RETRY_ACCEPT: { segment: 'retry-accept', body: 'none' }, ASSIGN: { segment: 'assign', body: 'account' } } },
+const ROUTES: Record<
+  MachineTypeName,
+  { base: string; commands: Record<string, { segment: string; body: z.infer<typeof Command>['body'] }> }
+> = {
+  withdrawal: {
+    base: '/v1/withdrawals',
+    commands: {
+      RETRY: { segment: 'retry', body: 'none' },
+      CANCEL: { segment: 'cancel', body: 'reason' },
+      FAIL: { segment: 'fail', body: 'reason' },
+    },
+  },
+  deposit: {
+    base: '/v1/deposits',
+    commands: { RETRY_ACCEPT: { segment: 'retry-accept', body: 'none' }, ASSIGN: { segment: 'assign', body: 'account' } },
+  },
 };
 
 export function registerMachineRoutes(app: App, deps: { sql: Sql }): void {
@@ -110,7 +134,8 @@ export function registerMachineRoutes(app: App, deps: { sql: Sql }): void {
       config: { access: 'read' },
       schema: {
         summary: "A machine type's definition: states and transitions, as XState config, graph and Mermaid",
-        description: 'Read from the machine the daemon runs. `config` pastes into Stately Studio; `mermaid` renders in documentation; `graph` is what the console draws.',
+        description:
+          'Read from the machine the daemon runs. `config` pastes into Stately Studio; `mermaid` renders in documentation; `graph` is what the console draws.',
         tags: ['machines'],
         params: TypeParams,
         response: { 200: MachineDefinition, ...errorResponses(400, 401, 403) },
@@ -127,7 +152,9 @@ export function registerMachineRoutes(app: App, deps: { sql: Sql }): void {
       : Object.keys(ROUTES[type].commands).map((command) => ({
           command,
           allowed: false,
-          reason: row.recovered ? `${type} ${id} was recovered from the ledger (status ${row.status}): no machine runs it` : `${type} ${id} has no machine yet (status ${row.status})`,
+          reason: row.recovered
+            ? `${type} ${id} was recovered from the ledger (status ${row.status}): no machine runs it`
+            : `${type} ${id} has no machine yet (status ${row.status})`,
         }));
     return {
       machineState: stored ? stateName(stored.stateValue) : null,
@@ -146,7 +173,8 @@ export function registerMachineRoutes(app: App, deps: { sql: Sql }): void {
       config: { access: 'read' },
       schema: {
         summary: 'The operator commands this withdrawal accepts now',
-        description: "Asked of its machine at its stored state (snapshot.can), with the machine's reason for each it refuses. Sending one is the operator routes' (admin scope).",
+        description:
+          "Asked of its machine at its stored state (snapshot.can), with the machine's reason for each it refuses. Sending one is the operator routes' (admin scope).",
         tags: ['operator'],
         params: z.object({ withdrawalId: z.string().min(1).max(128) }),
         response: { 200: CommandsView, ...errorResponses(401, 403, 404) },
@@ -165,7 +193,8 @@ export function registerMachineRoutes(app: App, deps: { sql: Sql }): void {
       config: { access: 'read' },
       schema: {
         summary: 'The operator commands this deposit accepts now',
-        description: "Asked of its machine at its stored state (snapshot.can), with the machine's reason for each it refuses. Sending one is the operator routes' (admin scope).",
+        description:
+          "Asked of its machine at its stored state (snapshot.can), with the machine's reason for each it refuses. Sending one is the operator routes' (admin scope).",
         tags: ['operator'],
         params: z.object({ depositId: z.string().min(1).max(256) }),
         response: { 200: CommandsView, ...errorResponses(401, 403, 404) },

@@ -29,7 +29,9 @@ export interface OperatorRouteDeps {
 
 const Reason = z.string().trim().min(1).max(500).describe('Why: kept in the machine history and the outcome event');
 const ReasonBody = z.object({ reason: Reason }).strict();
-const AssignBody = z.object({ account: z.string().min(1).max(128).describe('An existing deposit account: its accountId, or its memo') }).strict();
+const AssignBody = z
+  .object({ account: z.string().min(1).max(128).describe('An existing deposit account: its accountId, or its memo') })
+  .strict();
 // Commands without arguments take an empty JSON object or no body at all (fastify gives null then).
 const NoBody = z.object({}).strict().nullish();
 
@@ -52,7 +54,12 @@ function requireOperator(deps: OperatorRouteDeps): OperatorCommands {
 }
 
 /** A refusal as the catalogue's error; the machine's words are the message. */
-function refusalError(type: MachineType, id: string, r: Extract<CommandResult, { accepted: false }>, row: { status: string; recovered?: boolean }): AppError {
+function refusalError(
+  type: MachineType,
+  id: string,
+  r: Extract<CommandResult, { accepted: false }>,
+  row: { status: string; recovered?: boolean },
+): AppError {
   const { status } = row;
   const details = { reason: r.reason, status };
   switch (r.code) {
@@ -62,7 +69,12 @@ function refusalError(type: MachineType, id: string, r: Extract<CommandResult, {
       // The row exists (checked first) but no machine runs it: a withdrawal recovered from the
       // ledger never gets one; otherwise the runtime picks the row up within a poll interval, so
       // this is a conflict worth retrying, not a missing resource.
-      if (row.recovered) return new AppError('STATE_CONFLICT', `${type} ${id} was recovered from the ledger (status ${status}): no machine runs it`, details);
+      if (row.recovered)
+        return new AppError(
+          'STATE_CONFLICT',
+          `${type} ${id} was recovered from the ledger (status ${status}): no machine runs it`,
+          details,
+        );
       return new AppError('STATE_CONFLICT', `${type} ${id} has no machine yet (status ${status}); try again in a moment`, details);
     case 'INVALID':
       return new AppError('VALIDATION_FAILED', r.reason, { ...details, issues: [{ field: '(command)', reason: r.reason }] });
@@ -74,7 +86,11 @@ function refusalError(type: MachineType, id: string, r: Extract<CommandResult, {
 export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void {
   const { sql } = deps;
 
-  async function withdrawalCommand(req: FastifyRequest, id: string, command: { type: 'RETRY' } | { type: 'CANCEL' | 'FAIL'; reason: string }) {
+  async function withdrawalCommand(
+    req: FastifyRequest,
+    id: string,
+    command: { type: 'RETRY' } | { type: 'CANCEL' | 'FAIL'; reason: string },
+  ) {
     const operator = requireOperator(deps);
     const before = await findWithdrawal(sql, id);
     if (!before) throw new AppError('NOT_FOUND', `No withdrawal ${id}`);
@@ -91,7 +107,11 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
     return { command: command.type, by, machineState, withdrawal: after };
   }
 
-  async function depositCommand(req: FastifyRequest, id: string, command: { type: 'RETRY_ACCEPT' } | { type: 'ASSIGN'; accountId: string }) {
+  async function depositCommand(
+    req: FastifyRequest,
+    id: string,
+    command: { type: 'RETRY_ACCEPT' } | { type: 'ASSIGN'; accountId: string },
+  ) {
     const operator = requireOperator(deps);
     const before = await findDeposit(sql, id);
     if (!before) throw new AppError('NOT_FOUND', `No deposit ${id}`);
@@ -100,7 +120,9 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
       // Operators often know the memo (what the customer typed) rather than the account id.
       const account = await resolveDepositAccount(sql, command.accountId);
       if (!account) {
-        throw new AppError('VALIDATION_FAILED', `Unknown deposit account ${command.accountId}`, { issues: [{ field: 'account', reason: `no deposit account with id or memo ${command.accountId}` }] });
+        throw new AppError('VALIDATION_FAILED', `Unknown deposit account ${command.accountId}`, {
+          issues: [{ field: 'account', reason: `no deposit account with id or memo ${command.accountId}` }],
+        });
       }
       command = { ...command, accountId: account.accountId };
     }
@@ -112,14 +134,24 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
     }
     const after = (await findDeposit(sql, id)) ?? before;
     const machineState = stateName(result.state);
-    req.log.info({ depositId: id, command: command.type, by, machineState, status: after.status, accountId: after.accountId }, 'operator action applied');
+    req.log.info(
+      { depositId: id, command: command.type, by, machineState, status: after.status, accountId: after.accountId },
+      'operator action applied',
+    );
     return { command: command.type, by, machineState, deposit: after };
   }
 
   // One shape for the three withdrawal actions; only the body and the words differ.
   const withdrawalAction = <B extends z.ZodType>(summary: string, description: string, body: B) => ({
     config: { access: 'admin' as const },
-    schema: { summary, description, tags: ['operator'], params: WithdrawalParams, body, response: { 202: WithdrawalActionResult, ...refusedResponses } },
+    schema: {
+      summary,
+      description,
+      tags: ['operator'],
+      params: WithdrawalParams,
+      body,
+      response: { 202: WithdrawalActionResult, ...refusedResponses },
+    },
   });
 
   app.post(
@@ -139,7 +171,8 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
       'Releases its holdings and ends it cancelled (withdrawal.failed with cancelled: true). Refused (409) once an execute was submitted for the current attempt: use fail.',
       ReasonBody,
     ),
-    async (req, reply) => reply.status(202).send(await withdrawalCommand(req, req.params.withdrawalId, { type: 'CANCEL', reason: req.body.reason })),
+    async (req, reply) =>
+      reply.status(202).send(await withdrawalCommand(req, req.params.withdrawalId, { type: 'CANCEL', reason: req.body.reason })),
   );
 
   app.post(
@@ -149,7 +182,8 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
       'Before submission: releases its holdings and fails it. After: no more submissions; it fails once ingestion reports the attempt expired (or completes if the transfer commits). An offer awaiting acceptance is withdrawn: failed once the ledger shows it withdrawn, completed if the receiver accepted first. Refused (409) when final.',
       ReasonBody,
     ),
-    async (req, reply) => reply.status(202).send(await withdrawalCommand(req, req.params.withdrawalId, { type: 'FAIL', reason: req.body.reason })),
+    async (req, reply) =>
+      reply.status(202).send(await withdrawalCommand(req, req.params.withdrawalId, { type: 'FAIL', reason: req.body.reason })),
   );
 
   app.post(
@@ -158,14 +192,16 @@ export function registerOperatorRoutes(app: App, deps: OperatorRouteDeps): void 
       config: { access: 'admin' },
       schema: {
         summary: 'Assign an unattributed deposit to a deposit account',
-        description: 'A 1-step deposit is credited at once (exactly once); a live 2-step offer records the account and is then accepted. 400 for an unknown account, 409 when the deposit is already attributed or closed.',
+        description:
+          'A 1-step deposit is credited at once (exactly once); a live 2-step offer records the account and is then accepted. 400 for an unknown account, 409 when the deposit is already attributed or closed.',
         tags: ['operator'],
         params: DepositParams,
         body: AssignBody,
         response: { 202: DepositActionResult, ...refusedResponses },
       },
     },
-    async (req, reply) => reply.status(202).send(await depositCommand(req, req.params.depositId, { type: 'ASSIGN', accountId: req.body.account })),
+    async (req, reply) =>
+      reply.status(202).send(await depositCommand(req, req.params.depositId, { type: 'ASSIGN', accountId: req.body.account })),
   );
 
   app.post(

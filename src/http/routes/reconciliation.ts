@@ -8,7 +8,14 @@ const Difference = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('missing'), contractId: z.string(), instrument: Instrument, ledgerAmount: Amount }),
   z.object({ kind: z.literal('extra'), contractId: z.string(), instrument: Instrument, dbAmount: Amount }),
   z.object({ kind: z.literal('amount'), contractId: z.string(), instrument: Instrument, dbAmount: Amount, ledgerAmount: Amount }),
-  z.object({ kind: z.literal('instrument'), contractId: z.string(), instrument: Instrument, dbInstrument: Instrument, ledgerAmount: Amount, dbAmount: Amount }),
+  z.object({
+    kind: z.literal('instrument'),
+    contractId: z.string(),
+    instrument: Instrument,
+    dbInstrument: Instrument,
+    ledgerAmount: Amount,
+    dbAmount: Amount,
+  }),
   z.object({ kind: z.literal('lock'), contractId: z.string(), instrument: Instrument, dbLocked: z.boolean(), ledgerLocked: z.boolean() }),
   z.object({ kind: z.literal('movements'), instrument: Instrument, movementsTotal: Amount, dbTotal: Amount }),
 ]);
@@ -24,17 +31,25 @@ const ReconciliationResponse = z.object({
   ignoredLedgerHoldings: z
     .number()
     .int()
-    .describe("Ledger holdings naming the treasury that are not its funds (not signed by their instrument's admin, or of a token not onboarded): listed as ignored deposits, not compared"),
+    .describe(
+      "Ledger holdings naming the treasury that are not its funds (not signed by their instrument's admin, or of a token not onboarded): listed as ignored deposits, not compared",
+    ),
   instruments: z.array(
     z.object({
       instrument: Instrument,
       db: Totals,
       ledger: Totals,
-      movements: z.object({ created: Amount, archived: Amount, net: Amount }).describe('Σ of the holdings ingestion recorded as created and as archived'),
+      movements: z
+        .object({ created: Amount, archived: Amount, net: Amount })
+        .describe('Σ of the holdings ingestion recorded as created and as archived'),
       differences: z.number().int(),
     }),
   ),
-  differences: z.array(Difference).describe('missing: on the ledger only; extra: in the database only; amount/instrument/lock: both, differing; movements: ingested creates − archives ≠ holdings total'),
+  differences: z
+    .array(Difference)
+    .describe(
+      'missing: on the ledger only; extra: in the database only; amount/instrument/lock: both, differing; movements: ingested creates − archives ≠ holdings total',
+    ),
   differencesTotal: z.number().int(),
   truncated: z.boolean().describe('More differences exist than maxDifferences'),
 });
@@ -73,9 +88,15 @@ export function registerReconciliationRoutes(app: App, deps: ReconciliationRoute
         if (e instanceof ReconciliationError) throw new AppError('NOT_READY', `Cannot reconcile now: ${e.message}`);
         throw e;
       }
-      if (!report.clean) req.log.warn({ differences: report.differences.length, offset: report.offset }, 'reconciliation found differences');
+      if (!report.clean)
+        req.log.warn({ differences: report.differences.length, offset: report.offset }, 'reconciliation found differences');
       const max = req.query.maxDifferences;
-      return { ...report, differences: report.differences.slice(0, max), differencesTotal: report.differences.length, truncated: report.differences.length > max };
+      return {
+        ...report,
+        differences: report.differences.slice(0, max),
+        differencesTotal: report.differences.length,
+        truncated: report.differences.length > max,
+      };
     },
   );
 }

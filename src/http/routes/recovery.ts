@@ -21,7 +21,9 @@ const Run = z.object({
   safeRecordTime: Timestamp.describe('tSafe: the run ends once the ingested record time is past it'),
   knownDeadline: Timestamp.nullable().describe('Latest deadline of an attempt the restored database knows is not over'),
   assumedTtlMs: z.number().int().describe('Lifetime assumed for attempts written after the backup: tSafe ≥ start + this'),
-  pausedSwitches: z.array(SwitchName).describe('The switches this run paused (and resumes); one an operator had paused before stays theirs'),
+  pausedSwitches: z
+    .array(SwitchName)
+    .describe('The switches this run paused (and resumes); one an operator had paused before stays theirs'),
   startedBy: z.string(),
   startedAt: Timestamp,
   finishedAt: Timestamp.nullable(),
@@ -43,7 +45,8 @@ const view = (p: RecoveryProgress): z.infer<typeof Progress> => ({
 });
 
 function need(deps: RecoveryRouteDeps): Pick<DbRestoreRecovery, 'begin' | 'progress'> {
-  if (!deps.recovery) throw new AppError('NOT_READY', 'No ledger is configured in this process: recovery waits for ingestion, which is not running.');
+  if (!deps.recovery)
+    throw new AppError('NOT_READY', 'No ledger is configured in this process: recovery waits for ingestion, which is not running.');
   return deps.recovery;
 }
 
@@ -53,7 +56,11 @@ export function registerRecoveryRoutes(app: App, deps: RecoveryRouteDeps): void 
     '/v1/admin/recovery',
     {
       config: { access: 'read' },
-      schema: { summary: 'The latest recovery run after a database restore, and where ingestion stands against it', tags, response: { 200: Progress, ...errorResponses(401, 403, 503) } },
+      schema: {
+        summary: 'The latest recovery run after a database restore, and where ingestion stands against it',
+        tags,
+        response: { 200: Progress, ...errorResponses(401, 403, 503) },
+      },
     },
     async () => view(await need(deps).progress()),
   );
@@ -63,12 +70,16 @@ export function registerRecoveryRoutes(app: App, deps: RecoveryRouteDeps): void 
     {
       config: { access: 'admin' },
       schema: {
-        summary: 'After the database was restored from a backup: hold withdrawals and accepts until every attempt lost by the restore is decided',
+        summary:
+          'After the database was restored from a backup: hold withdrawals and accepts until every attempt lost by the restore is decided',
         description:
           'Pauses the withdrawals and acceptance switches that are open (one an operator paused stays theirs), fixes tSafe = the latest of the deadlines the restored database knows and now + the attempt lifetime, and resumes the switches it paused once the ingested record time is past tSafe. Meanwhile ingestion reads what the lost attempts did (a transfer whose row the backup lacks comes back as a recovered withdrawal). Answers at once with the run; follow it at GET /v1/admin/recovery. Calling it while a run waits returns that run (200, started: false): nothing is paused twice.',
         tags,
         body: z.object({}).strict().nullish(),
-        response: { 200: Progress.extend({ started: z.boolean().describe('false: a run was already waiting, this is it') }), ...errorResponses(400, 401, 403, 503) },
+        response: {
+          200: Progress.extend({ started: z.boolean().describe('false: a run was already waiting, this is it') }),
+          ...errorResponses(400, 401, 403, 503),
+        },
       },
     },
     async (req) => {

@@ -19,14 +19,18 @@ export interface SwitchRouteDeps {
 }
 
 const SwitchView = z.object({
-  name: SwitchName.describe('ingestion: reading the ledger; withdrawals: reservations and ledger submissions of withdrawals; acceptance: accepting 2-step deposit offers'),
+  name: SwitchName.describe(
+    'ingestion: reading the ledger; withdrawals: reservations and ledger submissions of withdrawals; acceptance: accepting 2-step deposit offers',
+  ),
   paused: z.boolean(),
   reason: z.string().nullable().describe('Why it was last changed (always set while paused)'),
   changedBy: z.string().nullable().describe('The API token name of the operator who last changed it'),
   changedAt: Timestamp,
 });
 const Params = z.object({ name: SwitchName });
-const PauseBody = z.object({ reason: z.string().trim().min(1).max(500).describe('Why: shown in the component status and kept in the audit event') }).strict();
+const PauseBody = z
+  .object({ reason: z.string().trim().min(1).max(500).describe('Why: shown in the component status and kept in the audit event') })
+  .strict();
 // Resuming takes an optional reason, an empty object or no body at all (fastify gives null then).
 const ResumeBody = z
   .object({ reason: z.string().trim().min(1).max(500).optional() })
@@ -46,7 +50,11 @@ export function registerSwitchRoutes(app: App, deps: SwitchRouteDeps): void {
     '/v1/admin/switches',
     {
       config: { access: 'read' },
-      schema: { summary: 'The operator pause switches', tags, response: { 200: z.object({ items: z.array(SwitchView) }), ...errorResponses(401, 403) } },
+      schema: {
+        summary: 'The operator pause switches',
+        tags,
+        response: { 200: z.object({ items: z.array(SwitchView) }), ...errorResponses(401, 403) },
+      },
     },
     async () => ({ items: (await listSwitches(deps.sql)).map(view) }),
   );
@@ -80,7 +88,8 @@ export function registerSwitchRoutes(app: App, deps: SwitchRouteDeps): void {
       config: { access: 'admin' },
       schema: {
         summary: 'Resume a paused switch',
-        description: 'Held work starts again: ingestion from its stored checkpoint, held withdrawal and accept steps where they stopped. Resuming an open switch changes nothing.',
+        description:
+          'Held work starts again: ingestion from its stored checkpoint, held withdrawal and accept steps where they stopped. Resuming an open switch changes nothing.',
         tags,
         params: Params,
         body: ResumeBody,
@@ -89,7 +98,11 @@ export function registerSwitchRoutes(app: App, deps: SwitchRouteDeps): void {
     },
     async (req) => {
       const by = operatorName(req, 'switch change');
-      const { state, changed: flipped } = await setSwitch(deps.sql, req.params.name, { paused: false, reason: req.body?.reason ?? null, by });
+      const { state, changed: flipped } = await setSwitch(deps.sql, req.params.name, {
+        paused: false,
+        reason: req.body?.reason ?? null,
+        by,
+      });
       await changed();
       if (flipped) req.log.warn({ switch: state.name, by }, `operator resumed ${state.name}`);
       return view(state);

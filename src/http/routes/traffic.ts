@@ -30,7 +30,11 @@ export function registerTrafficRoutes(app: App, deps: TrafficRouteDeps): void {
     '/v1/admin/traffic',
     {
       config: { access: 'read' },
-      schema: { summary: "The validator's traffic: are submissions held?", tags: ['operator'], response: { 200: TrafficView, ...errorResponses(401, 403, 503) } },
+      schema: {
+        summary: "The validator's traffic: are submissions held?",
+        tags: ['operator'],
+        response: { 200: TrafficView, ...errorResponses(401, 403, 503) },
+      },
     },
     async () => {
       if (!deps.traffic) throw new AppError('NOT_READY', 'no ledger is configured: nothing is submitted');

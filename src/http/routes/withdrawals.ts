@@ -18,7 +18,6 @@ import type { App } from '../server.js';
 import { pausedSwitch, withHeldReason } from './held.js';
 import { WithdrawalReasonCode } from '../../failures.js';
 
-
 const WithdrawalRequestBody = z
   .object({
     withdrawalId: ExternalId.describe("The exchange's own id: the idempotency key and the memo of the ledger transfer"),
@@ -37,20 +36,30 @@ export const WithdrawalSummary = z.object({
   amount: Amount,
   receiver: z.string(),
   status: z.string(),
-  statusReason: z.string().nullable().describe('Why, in words for an operator: ids, amounts and ledger error text; may change between releases'),
+  statusReason: z
+    .string()
+    .nullable()
+    .describe('Why, in words for an operator: ids, amounts and ledger error text; may change between releases'),
   statusCode: WithdrawalReasonCode.nullable().describe('Why, as a stable code from a closed set: branch on this, never on statusReason'),
   attempt: z.number().int(),
   deadline: Timestamp.nullable().describe('maxRecordTime of the current attempt'),
   recovered: z.boolean().describe('Seen on the ledger without a request in this database (after a restore)'),
   transfer: z
-    .object({ updateId: z.string(), offset: z.number().int().nullable(), recordTime: Timestamp.nullable(), transferInstructionCid: z.string().nullable() })
+    .object({
+      updateId: z.string(),
+      offset: z.number().int().nullable(),
+      recordTime: Timestamp.nullable(),
+      transferInstructionCid: z.string().nullable(),
+    })
     .nullable(),
   outcomeUpdateId: z.string().nullable(),
   trafficCostEstimate: z
     .number()
     .int()
     .nullable()
-    .describe("The participant's estimate of the synchronizer traffic (bytes) the signed transfer costs the validator; null before signing or when the node gives none"),
+    .describe(
+      "The participant's estimate of the synchronizer traffic (bytes) the signed transfer costs the validator; null before signing or when the node gives none",
+    ),
   networkFee: Amount.nullable().describe(
     "The network fee the withdrawal paid, in the instrument: what the treasury's holdings lost beyond the amount in the ledger updates of its transfer (and of its offer's close). Null until the transfer is ingested",
   ),
@@ -59,7 +68,15 @@ export const WithdrawalSummary = z.object({
 });
 
 const WithdrawalDetail = WithdrawalSummary.extend({
-  holdings: z.array(z.object({ contractId: z.string(), attempt: z.number().int(), amount: Amount.nullable(), reservedAt: Timestamp, releasedAt: Timestamp.nullable() })),
+  holdings: z.array(
+    z.object({
+      contractId: z.string(),
+      attempt: z.number().int(),
+      amount: Amount.nullable(),
+      reservedAt: Timestamp,
+      releasedAt: Timestamp.nullable(),
+    }),
+  ),
   history: z.array(z.object({ seq: z.number().int(), eventType: z.string(), from: z.unknown(), to: z.unknown(), at: Timestamp })),
 });
 
@@ -92,19 +109,27 @@ export function registerWithdrawalRoutes(app: App, deps: { sql: Sql }): void {
       const body = req.body;
       const instrument = await findInstrument(sql, body.instrument.admin, body.instrument.id);
       if (!instrument) {
-        throw new AppError('VALIDATION_FAILED', 'Unknown instrument', { issues: [{ field: 'instrument', reason: `no instrument ${body.instrument.id} of admin ${body.instrument.admin} is configured` }] });
+        throw new AppError('VALIDATION_FAILED', 'Unknown instrument', {
+          issues: [{ field: 'instrument', reason: `no instrument ${body.instrument.id} of admin ${body.instrument.admin} is configured` }],
+        });
       }
       if (!instrument.enabled) {
-        throw new AppError('VALIDATION_FAILED', 'Instrument disabled', { issues: [{ field: 'instrument', reason: 'withdrawals of this instrument are disabled' }] });
+        throw new AppError('VALIDATION_FAILED', 'Instrument disabled', {
+          issues: [{ field: 'instrument', reason: 'withdrawals of this instrument are disabled' }],
+        });
       }
       // What the exchange shows its customers is what the ledger moves: an amount finer than the
       // instrument's display decimals would be paid exactly yet shown rounded, so it is refused here.
       const decimals = fractionDigits(body.amount);
       if (decimals > instrument.displayDecimals) {
-        throw new AppError('AMOUNT_PRECISION_EXCEEDED', `amount ${body.amount} has ${decimals} decimals; ${body.instrument.id} allows at most ${instrument.displayDecimals}`, {
-          issues: [{ field: 'amount', reason: `at most ${instrument.displayDecimals} decimals for this instrument` }],
-          displayDecimals: instrument.displayDecimals,
-        });
+        throw new AppError(
+          'AMOUNT_PRECISION_EXCEEDED',
+          `amount ${body.amount} has ${decimals} decimals; ${body.instrument.id} allows at most ${instrument.displayDecimals}`,
+          {
+            issues: [{ field: 'amount', reason: `at most ${instrument.displayDecimals} decimals for this instrument` }],
+            displayDecimals: instrument.displayDecimals,
+          },
+        );
       }
       const { created, withdrawal } = await createWithdrawalRequest(sql, { ...body, amount: normalizeAmount(body.amount) });
       req.log.info({ withdrawalId: withdrawal.withdrawalId, created }, created ? 'withdrawal requested' : 'withdrawal request repeated');
@@ -143,7 +168,10 @@ export function registerWithdrawalRoutes(app: App, deps: { sql: Sql }): void {
         summary: 'List withdrawals, newest first',
         tags: ['withdrawals'],
         querystring: ListQuery,
-        response: { 200: z.object({ items: z.array(WithdrawalSummary), nextCursor: z.string().nullable() }), ...errorResponses(400, 401, 403) },
+        response: {
+          200: z.object({ items: z.array(WithdrawalSummary), nextCursor: z.string().nullable() }),
+          ...errorResponses(400, 401, 403),
+        },
       },
     },
     async (req) => {

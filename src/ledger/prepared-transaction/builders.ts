@@ -199,7 +199,11 @@ function fromJson(type: DamlType, json: unknown, at: string, depth: number): Val
         if (!present && resolve(ft).type !== 'optional') fail('VALUE', `${at}: missing record field "${name}"`);
         fields[name] = fromJson(ft, present ? json[name] : null, `${at}.${name}`, d);
       }
-      return { kind: 'record', ...(type.id ? { recordId: type.id } : {}), fields: Object.entries(fields).map(([label, value]) => ({ label, value })) };
+      return {
+        kind: 'record',
+        ...(type.id ? { recordId: type.id } : {}),
+        fields: Object.entries(fields).map(([label, value]) => ({ label, value })),
+      };
     }
     case 'variant': {
       if (!isObject(json) || typeof json['tag'] !== 'string' || !('value' in json)) {

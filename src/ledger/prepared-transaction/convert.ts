@@ -1,19 +1,5 @@
 import { fail } from './errors.js';
-import {
-  bool,
-  bytes,
-  int,
-  isPlain,
-  list,
-  long,
-  obj,
-  optLong,
-  optMsg,
-  req,
-  str,
-  strings,
-  type Plain,
-} from './plain-reader.js';
+import { bool, bytes, int, isPlain, list, long, obj, optLong, optMsg, req, str, strings, type Plain } from './plain-reader.js';
 import type {
   ContractAction,
   CreateNode,

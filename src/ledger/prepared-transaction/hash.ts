@@ -63,10 +63,7 @@ const VALUE_TAG = {
 } as const satisfies Record<Value['kind'], number>;
 
 /** The 32-byte V2 hash: the bytes the party signs. Raw SHA-256 output, not a multihash. */
-export function hashPreparedTransaction(
-  tx: PreparedTransaction,
-  version: HashingSchemeVersion = 'HASHING_SCHEME_VERSION_V2',
-): Uint8Array {
+export function hashPreparedTransaction(tx: PreparedTransaction, version: HashingSchemeVersion = 'HASHING_SCHEME_VERSION_V2'): Uint8Array {
   if (version !== 'HASHING_SCHEME_VERSION_V2') fail('UNSUPPORTED', `hashing scheme ${String(version)} is not implemented`);
   let txHash: Uint8Array;
   try {

@@ -32,7 +32,17 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|
 export function isoToMicros(s: string): bigint {
   const m = ISO.exec(s);
   if (!m) fail('VALUE', `"${s}" is not an ISO 8601 timestamp`);
-  const [, y, mo, d, h, mi, sec, fraction = '', zone] = m as unknown as [string, string, string, string, string, string, string, string | undefined, string];
+  const [, y, mo, d, h, mi, sec, fraction = '', zone] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+    string,
+  ];
   if (fraction.length > 6 && !/^0+$/.test(fraction.slice(6))) fail('VALUE', `"${s}" has sub-microsecond precision`);
   const ms = utcMillis(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(sec), s);
   let offsetMinutes = 0;
@@ -40,8 +50,7 @@ export function isoToMicros(s: string): bigint {
     const sign = zone.startsWith('-') ? -1 : 1;
     offsetMinutes = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
   }
-  const micros =
-    BigInt(ms - offsetMinutes * 60_000) * 1000n + BigInt(fraction.slice(0, 6).padEnd(6, '0') || '0');
+  const micros = BigInt(ms - offsetMinutes * 60_000) * 1000n + BigInt(fraction.slice(0, 6).padEnd(6, '0') || '0');
   if (micros < MIN_MICROS || micros > MAX_MICROS) fail('VALUE', `"${s}" is outside Daml's timestamp range`);
   return micros;
 }

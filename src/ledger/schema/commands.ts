@@ -236,12 +236,8 @@ export const JsExecuteSubmissionAndWaitForTransactionRequest = z.object({
   ...executeFields,
   transactionFormat: opt(TransactionFormat),
 });
-export type JsExecuteSubmissionAndWaitForTransactionRequest = z.infer<
-  typeof JsExecuteSubmissionAndWaitForTransactionRequest
->;
-export type JsExecuteSubmissionAndWaitForTransactionRequestInput = z.input<
-  typeof JsExecuteSubmissionAndWaitForTransactionRequest
->;
+export type JsExecuteSubmissionAndWaitForTransactionRequest = z.infer<typeof JsExecuteSubmissionAndWaitForTransactionRequest>;
+export type JsExecuteSubmissionAndWaitForTransactionRequestInput = z.input<typeof JsExecuteSubmissionAndWaitForTransactionRequest>;
 
 export const ExecuteSubmissionResponse = z.object({});
 export type ExecuteSubmissionResponse = z.infer<typeof ExecuteSubmissionResponse>;
@@ -255,6 +251,4 @@ export type ExecuteSubmissionAndWaitResponse = z.infer<typeof ExecuteSubmissionA
 export const JsExecuteSubmissionAndWaitForTransactionResponse = z.object({
   transaction: JsTransaction,
 });
-export type JsExecuteSubmissionAndWaitForTransactionResponse = z.infer<
-  typeof JsExecuteSubmissionAndWaitForTransactionResponse
->;
+export type JsExecuteSubmissionAndWaitForTransactionResponse = z.infer<typeof JsExecuteSubmissionAndWaitForTransactionResponse>;

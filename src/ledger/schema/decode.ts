@@ -103,13 +103,7 @@ export function parseUpdate(json: unknown): JsGetUpdatesResponse {
   ]
     .filter((s) => s !== undefined)
     .join(' ');
-  throw new LedgerDecodeError(
-    `cannot decode ${where}: ${issuesText(issues)}`,
-    'JsGetUpdatesResponse',
-    issues,
-    id.updateId,
-    id.offset,
-  );
+  throw new LedgerDecodeError(`cannot decode ${where}: ${issuesText(issues)}`, 'JsGetUpdatesResponse', issues, id.updateId, id.offset);
 }
 
 /** Parse one active-contracts element; on failure the error names the contract id if readable. */

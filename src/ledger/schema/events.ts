@@ -1,16 +1,5 @@
 import { z } from 'zod';
-import {
-  ContractId,
-  DamlValue,
-  IdentifierString,
-  Int32,
-  JsStatus,
-  Offset,
-  opt,
-  optNonEmpty,
-  PartyId,
-  Timestamp,
-} from './common.js';
+import { ContractId, DamlValue, IdentifierString, Int32, JsStatus, Offset, opt, optNonEmpty, PartyId, Timestamp } from './common.js';
 import { oneOf } from './oneof.js';
 
 /**

@@ -45,10 +45,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 export const StringMap = z
-  .custom<StringMapInput>(
-    (v) => Array.isArray(v) || isPlainObject(v),
-    'must be a map: an object or a list of [key, value] pairs',
-  )
+  .custom<StringMapInput>((v) => Array.isArray(v) || isPlainObject(v), 'must be a map: an object or a list of [key, value] pairs')
   .transform((v, ctx): Record<string, string> => {
     const entries: [string, string][] = [];
     const seen = new Set<string>();
@@ -210,9 +207,6 @@ export type TransferInstructionResult = z.infer<typeof TransferInstructionResult
  * The first view of `interfaceId` (either form) among an event's interface views, matched by
  * module + entity: views carry no package name to compare (see sameQualifiedName).
  */
-export function findInterfaceView(
-  views: readonly JsInterfaceView[] | undefined,
-  interfaceId: string,
-): JsInterfaceView | undefined {
+export function findInterfaceView(views: readonly JsInterfaceView[] | undefined, interfaceId: string): JsInterfaceView | undefined {
   return views?.find((v) => sameQualifiedName(v.interfaceId, interfaceId));
 }

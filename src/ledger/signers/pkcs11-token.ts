@@ -3,7 +3,16 @@ import { readFileSync } from 'node:fs';
 import type { Handle, Template } from 'pkcs11js';
 import type { Pkcs11SignerConfig } from '../../config.js';
 import { SignerUnavailableError, SigningKeyError } from '../signing.js';
-import { CKK_EC_EDWARDS, ED25519_NAME_DER, ED25519_OID_DER, pkcs11Code, pkcs11js, pkcs11Reason, slotNumber, type Pkcs11Module } from './pkcs11-module.js';
+import {
+  CKK_EC_EDWARDS,
+  ED25519_NAME_DER,
+  ED25519_OID_DER,
+  pkcs11Code,
+  pkcs11js,
+  pkcs11Reason,
+  slotNumber,
+  type Pkcs11Module,
+} from './pkcs11-module.js';
 
 /** Finding the token, logging in, finding the treasury key and reading its public key: shared by the signer and key generation. */
 
@@ -48,7 +57,9 @@ export function describeToken(c: Pick<Pkcs11SignerConfig, 'token'>): string {
 }
 
 export function describeKey(c: Pick<Pkcs11SignerConfig, 'key'>): string {
-  return [c.key.label !== undefined ? `label "${c.key.label}"` : undefined, c.key.id !== undefined ? `id ${c.key.id}` : undefined].filter((x) => x !== undefined).join(' and ');
+  return [c.key.label !== undefined ? `label "${c.key.label}"` : undefined, c.key.id !== undefined ? `id ${c.key.id}` : undefined]
+    .filter((x) => x !== undefined)
+    .join(' and ');
 }
 
 /** The raw 32 bytes of an Ed25519 CKA_EC_POINT: a DER OCTET STRING (04 20 …) or, from some HSMs, the bare bytes. */
@@ -65,7 +76,9 @@ function readPin(c: Pick<Pkcs11SignerConfig, 'pin'>): string {
   try {
     text = readFileSync(c.pin.file, 'utf8');
   } catch (e) {
-    throw new SignerUnavailableError(`cannot read the HSM PIN file ${c.pin.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new SignerUnavailableError(
+      `cannot read the HSM PIN file ${c.pin.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const pin = text.replace(/\r?\n$/, '');
   if (pin === '') throw new SignerUnavailableError(`the HSM PIN file ${c.pin.file} is empty`);
@@ -92,7 +105,10 @@ export class Pkcs11Token {
     const slots = this.lib.C_GetSlotList(true);
     if ('slot' in t) {
       const found = slots.find((s) => slotNumber(s) === t.slot);
-      if (!found) throw new SignerUnavailableError(`no token present in slot ${t.slot} (slots with a token: ${slots.map(slotNumber).join(', ') || 'none'})`);
+      if (!found)
+        throw new SignerUnavailableError(
+          `no token present in slot ${t.slot} (slots with a token: ${slots.map(slotNumber).join(', ') || 'none'})`,
+        );
       return found;
     }
     const labelOf = (s: Handle): string | undefined => {
@@ -104,7 +120,10 @@ export class Pkcs11Token {
     };
     const matching = slots.filter((s) => labelOf(s) === t.label);
     if (matching.length === 0) throw new SignerUnavailableError(`no token labelled "${t.label}" is present`);
-    if (matching.length > 1) throw new SignerUnavailableError(`${matching.length} tokens are labelled "${t.label}" (slots ${matching.map(slotNumber).join(', ')}): name the slot instead`);
+    if (matching.length > 1)
+      throw new SignerUnavailableError(
+        `${matching.length} tokens are labelled "${t.label}" (slots ${matching.map(slotNumber).join(', ')}): name the slot instead`,
+      );
     return matching[0]!;
   }
 
@@ -127,7 +146,9 @@ export class Pkcs11Token {
     const pin = readPin(this.config);
     const d = digest(pin);
     if (this.refusedPin === d) {
-      throw new SignerUnavailableError(`the HSM refused this PIN before; it is not offered again (an HSM locks the user after a few wrong PINs): correct the PIN${'file' in this.config.pin ? ` in ${this.config.pin.file}` : ' and restart'}`);
+      throw new SignerUnavailableError(
+        `the HSM refused this PIN before; it is not offered again (an HSM locks the user after a few wrong PINs): correct the PIN${'file' in this.config.pin ? ` in ${this.config.pin.file}` : ' and restart'}`,
+      );
     }
     try {
       this.lib.C_Login(session, p.CKU_USER, pin);
@@ -174,7 +195,10 @@ export class Pkcs11Token {
   /** The one private key matching the settings, or undefined. */
   findPrivateKey(session: Handle): Handle | undefined {
     const found = this.find(session, this.keyTemplate(pkcs11js().CKO_PRIVATE_KEY));
-    if (found.length > 1) throw new SigningKeyError(`several Ed25519 private keys on ${describeToken(this.config)} match ${describeKey(this.config)}: give TREASURY_PKCS11_KEY_ID (and the label) to name one`);
+    if (found.length > 1)
+      throw new SigningKeyError(
+        `several Ed25519 private keys on ${describeToken(this.config)} match ${describeKey(this.config)}: give TREASURY_PKCS11_KEY_ID (and the label) to name one`,
+      );
     return found[0];
   }
 
@@ -182,14 +206,21 @@ export class Pkcs11Token {
   readPublicKey(session: Handle): Buffer {
     const p = pkcs11js();
     const found = this.find(session, this.keyTemplate(p.CKO_PUBLIC_KEY));
-    if (found.length === 0) throw new SigningKeyError(`${describeToken(this.config)} has no Ed25519 public key object with ${describeKey(this.config)} beside the private key: the daemon reads the public key from the token`);
-    if (found.length > 1) throw new SigningKeyError(`several Ed25519 public keys on ${describeToken(this.config)} match ${describeKey(this.config)}`);
+    if (found.length === 0)
+      throw new SigningKeyError(
+        `${describeToken(this.config)} has no Ed25519 public key object with ${describeKey(this.config)} beside the private key: the daemon reads the public key from the token`,
+      );
+    if (found.length > 1)
+      throw new SigningKeyError(`several Ed25519 public keys on ${describeToken(this.config)} match ${describeKey(this.config)}`);
     const [params, point] = this.lib.C_GetAttributeValue(session, found[0]!, [{ type: p.CKA_EC_PARAMS }, { type: p.CKA_EC_POINT }]);
     if (!params?.value.equals(ED25519_OID_DER) && !params?.value.equals(ED25519_NAME_DER)) {
-      throw new SigningKeyError(`the key with ${describeKey(this.config)} on ${describeToken(this.config)} is an Edwards key but not on curve Ed25519 (CKA_EC_PARAMS ${params?.value.toString('hex') ?? 'missing'})`);
+      throw new SigningKeyError(
+        `the key with ${describeKey(this.config)} on ${describeToken(this.config)} is an Edwards key but not on curve Ed25519 (CKA_EC_PARAMS ${params?.value.toString('hex') ?? 'missing'})`,
+      );
     }
     const raw = point && rawEcPoint(point.value);
-    if (raw === undefined) throw new SigningKeyError(`the Ed25519 public key with ${describeKey(this.config)} has an unreadable CKA_EC_POINT`);
+    if (raw === undefined)
+      throw new SigningKeyError(`the Ed25519 public key with ${describeKey(this.config)} has an unreadable CKA_EC_POINT`);
     return Buffer.from(raw);
   }
 
@@ -204,4 +235,3 @@ export class Pkcs11Token {
     }
   }
 }
-

@@ -75,9 +75,16 @@ function connect(token: Pkcs11Token, c: Pkcs11SignerConfig, opts: Pkcs11SignerOp
     }
     try {
       const key = token.findPrivateKey(session);
-      if (key === undefined) throw new SigningKeyError(`${describeToken(c)} has no Ed25519 private key with ${describeKey(c)} (generate one: cxi treasury keygen)`);
+      if (key === undefined)
+        throw new SigningKeyError(
+          `${describeToken(c)} has no Ed25519 private key with ${describeKey(c)} (generate one: cxi treasury keygen)`,
+        );
       raw = token.readPublicKey(session);
-      if (token.exportable(session, key)) opts.logger?.warn({ keyId }, 'the treasury key in the HSM is exportable (CKA_EXTRACTABLE or not CKA_SENSITIVE): the HSM would let it out');
+      if (token.exportable(session, key))
+        opts.logger?.warn(
+          { keyId },
+          'the treasury key in the HSM is exportable (CKA_EXTRACTABLE or not CKA_SENSITIVE): the HSM would let it out',
+        );
       first = { handle: session, key };
     } catch (e) {
       token.closeQuietly(session);
@@ -97,7 +104,8 @@ function connect(token: Pkcs11Token, c: Pkcs11SignerConfig, opts: Pkcs11SignerOp
     } catch (e) {
       throw startupError(c, `the self-test signature with ${keyId} (CKM_EDDSA)`, e);
     }
-    if (!verifyEd25519(publicKey, probe, signature.toString('base64'))) throw new SigningKeyError(`HSM key ${keyId}: its signature does not verify with its public key`);
+    if (!verifyEd25519(publicKey, probe, signature.toString('base64')))
+      throw new SigningKeyError(`HSM key ${keyId}: its signature does not verify with its public key`);
   } catch (e) {
     token.closeQuietly(first.handle);
     throw e;
@@ -121,10 +129,13 @@ function connect(token: Pkcs11Token, c: Pkcs11SignerConfig, opts: Pkcs11SignerOp
     }
     try {
       const key = token.findPrivateKey(session);
-      if (key === undefined) throw new SignerUnavailableError(`${describeToken(c)} has no Ed25519 private key with ${describeKey(c)} any more`);
+      if (key === undefined)
+        throw new SignerUnavailableError(`${describeToken(c)} has no Ed25519 private key with ${describeKey(c)} any more`);
       const now = token.readPublicKey(session);
       if (!now.equals(raw)) {
-        throw new SignerUnavailableError(`the key with ${describeKey(c)} on ${describeToken(c)} is not the treasury key any more (fingerprint ${ed25519Fingerprint(now)}, expected ${fingerprint}): refusing to sign with it`);
+        throw new SignerUnavailableError(
+          `the key with ${describeKey(c)} on ${describeToken(c)} is not the treasury key any more (fingerprint ${ed25519Fingerprint(now)}, expected ${fingerprint}): refusing to sign with it`,
+        );
       }
       return { handle: session, key };
     } catch (e) {
@@ -204,7 +215,9 @@ function connect(token: Pkcs11Token, c: Pkcs11SignerConfig, opts: Pkcs11SignerOp
           if (e instanceof HsmTimeout) {
             // The call may still hang in the library: the session is left to it, never reused.
             discard(s, false);
-            throw new SignerUnavailableError(`the HSM (${describeToken(c)}) did not answer a signature within ${c.signTimeoutMs} ms (TREASURY_PKCS11_SIGN_TIMEOUT_MS)`);
+            throw new SignerUnavailableError(
+              `the HSM (${describeToken(c)}) did not answer a signature within ${c.signTimeoutMs} ms (TREASURY_PKCS11_SIGN_TIMEOUT_MS)`,
+            );
           }
           discard(s);
           const code = pkcs11Code(e);
@@ -213,7 +226,9 @@ function connect(token: Pkcs11Token, c: Pkcs11SignerConfig, opts: Pkcs11SignerOp
         }
         if (signature.length !== 64 || !verifyEd25519(publicKey, bytes, signature.toString('base64'))) {
           discard(s);
-          throw new SignerUnavailableError(`the HSM (${describeToken(c)}) returned a signature that does not verify with the treasury's public key ${fingerprint}: not used`);
+          throw new SignerUnavailableError(
+            `the HSM (${describeToken(c)}) returned a signature that does not verify with the treasury's public key ${fingerprint}: not used`,
+          );
         }
         release(s);
         return signature.toString('base64');
@@ -239,4 +254,3 @@ function unavailable(c: Pkcs11SignerConfig, step: string, e: unknown): SignerUna
   if (e instanceof SigningKeyError) return new SignerUnavailableError(e.message);
   return new SignerUnavailableError(`HSM (${describeToken(c)}) ${step}: ${pkcs11Reason(e)}`);
 }
-

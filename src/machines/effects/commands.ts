@@ -1,4 +1,9 @@
-import { MetadataKey, TRANSFER_FACTORY_INTERFACE_ID, TRANSFER_INSTRUCTION_INTERFACE_ID, type CommandInput } from '../../ledger/schema/index.js';
+import {
+  MetadataKey,
+  TRANSFER_FACTORY_INTERFACE_ID,
+  TRANSFER_INSTRUCTION_INTERFACE_ID,
+  type CommandInput,
+} from '../../ledger/schema/index.js';
 import type { JsonObject } from '../submission.js';
 import type { TransferIntent } from '../withdrawal.actors.js';
 
@@ -37,7 +42,14 @@ export function transferChoiceArgument(intent: TransferIntent, context: JsonObje
 }
 
 export function transferCommand(factoryId: string, argument: JsonObject): CommandInput {
-  return { ExerciseCommand: { templateId: TRANSFER_FACTORY_INTERFACE_ID, contractId: factoryId, choice: 'TransferFactory_Transfer', choiceArgument: argument } };
+  return {
+    ExerciseCommand: {
+      templateId: TRANSFER_FACTORY_INTERFACE_ID,
+      contractId: factoryId,
+      choice: 'TransferFactory_Transfer',
+      choiceArgument: argument,
+    },
+  };
 }
 
 export function acceptCommand(transferInstructionCid: string, context: JsonObject): CommandInput {
@@ -49,7 +61,11 @@ export function withdrawCommand(transferInstructionCid: string, context: JsonObj
   return instructionCommand('TransferInstruction_Withdraw', transferInstructionCid, context);
 }
 
-function instructionCommand(choice: 'TransferInstruction_Accept' | 'TransferInstruction_Withdraw', transferInstructionCid: string, context: JsonObject): CommandInput {
+function instructionCommand(
+  choice: 'TransferInstruction_Accept' | 'TransferInstruction_Withdraw',
+  transferInstructionCid: string,
+  context: JsonObject,
+): CommandInput {
   return {
     ExerciseCommand: {
       templateId: TRANSFER_INSTRUCTION_INTERFACE_ID,

@@ -116,7 +116,8 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
       logger: deps.logger,
       ...(options.allowOtherNamespaceKey ? { allowOtherNamespaceKey: true } : {}),
     });
-  if (deps.signer === undefined) deps.logger.info({ signer: signer.kind, keyId: signer.keyId, fingerprint: signer.fingerprint }, 'treasury signer ready');
+  if (deps.signer === undefined)
+    deps.logger.info({ signer: signer.kind, keyId: signer.keyId, fingerprint: signer.fingerprint }, 'treasury signer ready');
   const auth = deps.tokenProvider ?? tokenProviderFor(deps.ledger.auth, options.fetch ? { fetch: options.fetch } : {});
   const http = new LedgerHttp({
     baseUrl: deps.ledger.apiUrl,
@@ -152,7 +153,9 @@ export function createLedgerEffects(deps: LedgerEffectsDeps): LedgerEffects {
  */
 export async function instructionGone(fx: LedgerEffects, cid: string, signal: AbortSignal): Promise<boolean> {
   const format: EventFormatInput = {
-    filtersByParty: { [fx.treasuryParty]: { cumulative: [{ identifierFilter: { WildcardFilter: { value: { includeCreatedEventBlob: false } } } }] } },
+    filtersByParty: {
+      [fx.treasuryParty]: { cumulative: [{ identifierFilter: { WildcardFilter: { value: { includeCreatedEventBlob: false } } } }] },
+    },
     verbose: false,
   };
   const events = await fx.reads.eventsByContractId(cid, format, signal);

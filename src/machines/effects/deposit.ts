@@ -25,7 +25,10 @@ export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: L
       const where = `registry accept context for ${input.transferInstructionCid} at ${row.registryUrl}`;
       try {
         const r = await fx.registries.client(row).choiceContext(input.transferInstructionCid, 'accept', {}, signal);
-        return { choiceContextData: JsonObject.parse(r.choiceContextData), disclosedContracts: r.disclosedContracts.map(toLedgerDisclosedContract) };
+        return {
+          choiceContextData: JsonObject.parse(r.choiceContextData),
+          disclosedContracts: r.disclosedContracts.map(toLedgerDisclosedContract),
+        };
       } catch (e) {
         if (e instanceof LedgerApiError && e.status === 404) {
           let gone: boolean;
@@ -34,9 +37,23 @@ export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: L
           } catch (lookup) {
             throw toActorError(lookup, `${where}: registry answered 404; looking the instruction up on the ledger`);
           }
-          if (gone) throw new ActorError({ code: Failure.INSTRUCTION_NOT_FOUND, message: `${where}: the instruction is no longer active on the ledger`, retryable: false, status: 404 });
-          log.warn({ depositId: input.depositId, cid: input.transferInstructionCid }, 'the registry does not know an active transfer instruction yet; retrying later');
-          throw new ActorError({ code: Failure.REGISTRY_INSTRUCTION_UNKNOWN, message: `${where}: the registry does not know this active instruction (yet): ${e.message}`, retryable: true, status: 404 });
+          if (gone)
+            throw new ActorError({
+              code: Failure.INSTRUCTION_NOT_FOUND,
+              message: `${where}: the instruction is no longer active on the ledger`,
+              retryable: false,
+              status: 404,
+            });
+          log.warn(
+            { depositId: input.depositId, cid: input.transferInstructionCid },
+            'the registry does not know an active transfer instruction yet; retrying later',
+          );
+          throw new ActorError({
+            code: Failure.REGISTRY_INSTRUCTION_UNKNOWN,
+            message: `${where}: the registry does not know this active instruction (yet): ${e.message}`,
+            retryable: true,
+            status: 404,
+          });
         }
         throw toActorError(e, where, { instructionCid: input.transferInstructionCid });
       }
@@ -44,7 +61,11 @@ export function createDepositLedgerActors(deps: LedgerEffectsDeps | { effects: L
 
     async prepareAccept(input: PrepareAcceptInput, signal: AbortSignal): Promise<PreparedSubmission> {
       if (input.actAs !== fx.treasuryParty) {
-        throw new ActorError({ code: Failure.NOT_OUR_PARTY, message: `deposit ${input.depositId} would be accepted by ${input.actAs}, but this service signs only for ${fx.treasuryParty}`, retryable: false });
+        throw new ActorError({
+          code: Failure.NOT_OUR_PARTY,
+          message: `deposit ${input.depositId} would be accepted by ${input.actAs}, but this service signs only for ${fx.treasuryParty}`,
+          retryable: false,
+        });
       }
       try {
         const r = await fx.submissions.prepare(

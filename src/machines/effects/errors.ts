@@ -19,7 +19,13 @@ import { Failure } from '../../failures.js';
  */
 
 /** Error ids that mean "a contract the command uses is not active (any more)". */
-const CONTRACT_GONE = new Set(['CONTRACT_NOT_FOUND', 'LOCAL_VERDICT_INACTIVE_CONTRACTS', 'INCONSISTENT', 'CONTRACT_NOT_ACTIVE', 'INCONSISTENT_CONTRACTS']);
+const CONTRACT_GONE = new Set([
+  'CONTRACT_NOT_FOUND',
+  'LOCAL_VERDICT_INACTIVE_CONTRACTS',
+  'INCONSISTENT',
+  'CONTRACT_NOT_ACTIVE',
+  'INCONSISTENT_CONTRACTS',
+]);
 
 /** What the failed command was about, to classify a missing contract. */
 export interface FailureScope {
@@ -107,7 +113,8 @@ export function toActorError(e: unknown, what: string, scope: FailureScope = {})
     const traffic = trafficRefusalOf(e);
     if (traffic !== null) {
       const code = traffic === 'exhausted' ? Failure.TRAFFIC_EXHAUSTED : Failure.TRAFFIC_COST_OUTDATED;
-      const why = traffic === 'exhausted' ? 'the validator has no synchronizer traffic left' : 'the traffic cost was outdated at the sequencer';
+      const why =
+        traffic === 'exhausted' ? 'the validator has no synchronizer traffic left' : 'the traffic cost was outdated at the sequencer';
       // The sequencer's own words (its error id, cost and balance) are in the participant's context.
       const sent = e.cantonError?.context['sendError'];
       const sequencer = sent === undefined ? '' : `; sequencer: ${sent.length > 400 ? `${sent.slice(0, 400)}…` : sent}`;
@@ -118,13 +125,23 @@ export function toActorError(e: unknown, what: string, scope: FailureScope = {})
       const named = contractIdsOf(e);
       const inputs = new Set(scope.inputs ?? []);
       if (scope.instructionCid !== undefined && named.includes(scope.instructionCid)) {
-        return new ActorError({ ...f, code: Failure.INSTRUCTION_NOT_FOUND, message: `${what}: transfer instruction ${scope.instructionCid} is no longer active (${e.message})`, retryable: false });
+        return new ActorError({
+          ...f,
+          code: Failure.INSTRUCTION_NOT_FOUND,
+          message: `${what}: transfer instruction ${scope.instructionCid} is no longer active (${e.message})`,
+          retryable: false,
+        });
       }
       const gone = named.filter((c) => inputs.has(c));
       // Unnamed: assume the worst for our inputs. Before a submission that only costs a new
       // reservation; after one the machine just waits for the ledger's verdict on the attempt.
       if (gone.length > 0 || (named.length === 0 && inputs.size > 0)) {
-        return new ActorError({ ...f, code: Failure.INPUT_UNAVAILABLE, message: `${what}: input holding${gone.length === 1 ? '' : 's'} ${gone.join(', ') || '(unnamed)'} no longer active (${e.code}: ${e.message})`, retryable: false });
+        return new ActorError({
+          ...f,
+          code: Failure.INPUT_UNAVAILABLE,
+          message: `${what}: input holding${gone.length === 1 ? '' : 's'} ${gone.join(', ') || '(unnamed)'} no longer active (${e.code}: ${e.message})`,
+          retryable: false,
+        });
       }
       if (named.length === 0 && scope.instructionCid !== undefined) {
         return new ActorError({ ...f, code: Failure.INSTRUCTION_NOT_FOUND, message: `${what}: ${e.message}`, retryable: false });
@@ -133,7 +150,12 @@ export function toActorError(e: unknown, what: string, scope: FailureScope = {})
       return new ActorError({ ...f, message: `${what}: registry context is stale (${e.message})`, retryable: true });
     }
     if (PARTY_UNKNOWN.has(e.code) && scope.receiver !== undefined && namesParty(e, scope.receiver)) {
-      return new ActorError({ ...f, code: Failure.RECEIVER_UNKNOWN, message: `${what}: the receiver ${scope.receiver} is not known on the ledger (${e.code}: ${e.message})`, retryable: false });
+      return new ActorError({
+        ...f,
+        code: Failure.RECEIVER_UNKNOWN,
+        message: `${what}: the receiver ${scope.receiver} is not known on the ledger (${e.code}: ${e.message})`,
+        retryable: false,
+      });
     }
     return new ActorError({ ...f, message: `${what}: ${e.message}` });
   }
@@ -141,11 +163,19 @@ export function toActorError(e: unknown, what: string, scope: FailureScope = {})
     return new ActorError({ code: Failure.BAD_RESPONSE, message: `${what}: ${e.message}`, retryable: false });
   }
   if (e instanceof PreparedTransactionError) {
-    return new ActorError({ code: Failure.PREPARED_TX_MISMATCH, message: `${what}: the prepared transaction cannot be read: ${e.message}`, retryable: false });
+    return new ActorError({
+      code: Failure.PREPARED_TX_MISMATCH,
+      message: `${what}: the prepared transaction cannot be read: ${e.message}`,
+      retryable: false,
+    });
   }
   if (e instanceof z.ZodError) {
     // A request we built does not match the wire schema: our bug, and trying again will not fix it.
-    return new ActorError({ code: Failure.INVALID_REQUEST, message: `${what}: ${e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, retryable: false });
+    return new ActorError({
+      code: Failure.INVALID_REQUEST,
+      message: `${what}: ${e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      retryable: false,
+    });
   }
   if (e instanceof SigningKeyError) {
     return new ActorError({ code: Failure.SIGNING_KEY, message: `${what}: ${e.message}`, retryable: false });

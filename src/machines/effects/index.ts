@@ -5,7 +5,14 @@
  *   const withdrawals = createWithdrawalRuntime({ sql, logger, actors: createWithdrawalLedgerActors({ effects }), config });
  *   const deposits = createDepositRuntime({ sql, logger, actors: createDepositLedgerActors({ effects }), config });
  */
-export { createLedgerEffects, submissionOptions, type LedgerEffects, type LedgerEffectsDeps, type LedgerEffectsOptions, type SignatureRecord } from './context.js';
+export {
+  createLedgerEffects,
+  submissionOptions,
+  type LedgerEffects,
+  type LedgerEffectsDeps,
+  type LedgerEffectsOptions,
+  type SignatureRecord,
+} from './context.js';
 export { createWithdrawalLedgerActors, prepareWithdraw } from './withdrawal.js';
 export { createDepositLedgerActors } from './deposit.js';
 export { checkPreparedTransaction } from './verify.js';

@@ -24,7 +24,10 @@ export interface RegistryDirectory {
 
 export interface RegistryClientsOptions {
   tokens: RegistryTokens;
-  /** Which registry URLs may be called (REGISTRY_ALLOW_HTTP, REGISTRY_ALLOW_HOSTS): a stored URL the policy refuses fails the call, not retried. */
+  /**
+   * Which registry URLs may be called (REGISTRY_ALLOW_HTTP, REGISTRY_ALLOW_HOSTS): a stored URL the
+   * policy refuses fails the call, not retried.
+   */
   policy: RegistryUrlPolicy;
   /** The debug log of refused calls' bodies. */
   logger?: Logger;
@@ -57,7 +60,11 @@ export function createRegistryClients(opts: RegistryClientsOptions): Pick<Regist
       } catch (e) {
         if (!(e instanceof RegistryAuthError)) throw e;
         // Settings changed under a stored instrument (a credential removed, a URL binding narrowed).
-        throw new ActorError({ code: Failure.REGISTRY_AUTH_CONFIG, message: `instrument ${instrument}, registry auth ${auth}: ${e.message}`, retryable: false });
+        throw new ActorError({
+          code: Failure.REGISTRY_AUTH_CONFIG,
+          message: `instrument ${instrument}, registry auth ${auth}: ${e.message}`,
+          retryable: false,
+        });
       }
       const client = new RegistryClient({
         baseUrl: row.registryUrl,
@@ -89,7 +96,12 @@ export function createRegistryDirectory(opts: RegistryDirectoryOptions): Registr
       } catch (e) {
         throw new ActorError({ code: Failure.DB_ERROR, message: `reading instrument ${key}: ${(e as Error).message}`, retryable: true });
       }
-      if (!row) throw new ActorError({ code: Failure.INSTRUMENT_NOT_CONFIGURED, message: `instrument ${key} is not onboarded: no registry URL is known for it`, retryable: false });
+      if (!row)
+        throw new ActorError({
+          code: Failure.INSTRUMENT_NOT_CONFIGURED,
+          message: `instrument ${key} is not onboarded: no registry URL is known for it`,
+          retryable: false,
+        });
       rows.set(key, { row, until: Date.now() + cacheMs });
       return row;
     },

@@ -24,7 +24,12 @@ export interface ReservationActorsOptions {
 export function createReservationActors(sql: Sql, opts: ReservationActorsOptions = {}): WithdrawalDbActors {
   return {
     async checkAttempt(input, signal) {
-      if (!opts.catchUp) throw new ActorError({ code: Failure.CHECK_UNAVAILABLE, message: 'no view of ingestion against the ledger end was configured', retryable: false });
+      if (!opts.catchUp)
+        throw new ActorError({
+          code: Failure.CHECK_UNAVAILABLE,
+          message: 'no view of ingestion against the ledger end was configured',
+          retryable: false,
+        });
       const ingestedThrough = await opts.catchUp(signal);
       for (let failures = 0; ; failures++) {
         try {
@@ -63,7 +68,12 @@ export function dbActorError(e: unknown, what: string): ActorError {
   if (e instanceof ReservationRefused) return new ActorError(e.failure);
   const sqlState = e !== null && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : '';
   const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
-  const transientClass = /^(08|40|53|57P|55P03)/.test(sqlState) || /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|CONNECTION_|EPIPE|CONNECT_TIMEOUT)/.test(sqlState);
-  const failure: ActorFailure = { code: sqlState ? familyCode('DB_', sqlState) : Failure.DB_ERROR, message, retryable: transientClass || sqlState === '23505' };
+  const transientClass =
+    /^(08|40|53|57P|55P03)/.test(sqlState) || /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|CONNECTION_|EPIPE|CONNECT_TIMEOUT)/.test(sqlState);
+  const failure: ActorFailure = {
+    code: sqlState ? familyCode('DB_', sqlState) : Failure.DB_ERROR,
+    message,
+    retryable: transientClass || sqlState === '23505',
+  };
   return new ActorError(failure);
 }

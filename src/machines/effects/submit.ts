@@ -1,11 +1,28 @@
 import { LedgerApiError } from '../../ledger/http.js';
 import { SignerUnavailableError } from '../../ledger/signing.js';
-import { decodePreparedTransaction, summarizePreparedTransaction, verifyPreparedTransactionHash, type HashCheck } from '../../ledger/prepared-transaction/index.js';
+import {
+  decodePreparedTransaction,
+  summarizePreparedTransaction,
+  verifyPreparedTransactionHash,
+  type HashCheck,
+} from '../../ledger/prepared-transaction/index.js';
 import { TransferFactoryTransferArg } from '../../ledger/schema/index.js';
-import type { CommandInput, DisclosedContract, JsExecuteSubmissionRequestInput, JsPrepareSubmissionRequestInput, JsPrepareSubmissionResponse } from '../../ledger/schema/index.js';
+import type {
+  CommandInput,
+  DisclosedContract,
+  JsExecuteSubmissionRequestInput,
+  JsPrepareSubmissionRequestInput,
+  JsPrepareSubmissionResponse,
+} from '../../ledger/schema/index.js';
 import { ActorError } from '../failure.js';
 import { Failure } from '../../failures.js';
-import type { ExecuteSubmissionInput, ExecuteSubmissionOutput, PreparedSubmission, SignedSubmission, VerifyAndSignInput } from '../submission.js';
+import type {
+  ExecuteSubmissionInput,
+  ExecuteSubmissionOutput,
+  PreparedSubmission,
+  SignedSubmission,
+  VerifyAndSignInput,
+} from '../submission.js';
 import type { LedgerEffects, SignatureRecord } from './context.js';
 import { isContractGone, toActorError, type FailureScope } from './errors.js';
 import { checkPreparedTransaction } from './verify.js';
@@ -91,14 +108,19 @@ export async function verifyAndSign(fx: LedgerEffects, input: VerifyAndSignInput
   } catch (e) {
     throw mismatch(fx, what, [`cannot decode or hash it: ${(e as Error).message}`]);
   }
-  if (!check.matches) throw mismatch(fx, what, [`its hash does not verify: the node sent ${input.prepared.preparedTransactionHash}, the transaction hashes to ${check.hashBase64}`]);
+  if (!check.matches)
+    throw mismatch(fx, what, [
+      `its hash does not verify: the node sent ${input.prepared.preparedTransactionHash}, the transaction hashes to ${check.hashBase64}`,
+    ]);
   const problems = checkPreparedTransaction(check.transaction, input.expected);
   const preparedFor = check.transaction.metadata.synchronizerId;
   const pinned = fx.options.synchronizerId;
-  if (pinned !== undefined && pinned !== '' && preparedFor !== pinned) problems.push(`prepared for synchronizer ${preparedFor}, expected ${pinned}`);
+  if (pinned !== undefined && pinned !== '' && preparedFor !== pinned)
+    problems.push(`prepared for synchronizer ${preparedFor}, expected ${pinned}`);
   // Deadlines are decided against the record time of the synchronizer ingestion follows only.
   const followed = await fx.followedSynchronizer();
-  if (followed !== null && preparedFor !== followed) problems.push(`prepared for synchronizer ${preparedFor}, but ingestion follows ${followed}: its deadline could not be decided`);
+  if (followed !== null && preparedFor !== followed)
+    problems.push(`prepared for synchronizer ${preparedFor}, but ingestion follows ${followed}: its deadline could not be decided`);
   if (problems.length > 0) throw mismatch(fx, what, problems);
   // Only now, with every check passed, is the signer (an HSM, maybe) asked.
   const started = performance.now();
@@ -107,7 +129,10 @@ export async function verifyAndSign(fx: LedgerEffects, input: VerifyAndSignInput
     signature = await fx.signer.sign(check.hash);
   } catch (e) {
     if (e instanceof SignerUnavailableError) {
-      fx.logger.warn({ ...signatureSubject(input.expected), commandId: input.expected.commandId, keyId: fx.signer.keyId, reason: e.message }, 'the treasury signer cannot sign now; the machine retries');
+      fx.logger.warn(
+        { ...signatureSubject(input.expected), commandId: input.expected.commandId, keyId: fx.signer.keyId, reason: e.message },
+        'the treasury signer cannot sign now; the machine retries',
+      );
       throw new ActorError({ code: Failure.SIGNER_UNAVAILABLE, message: `signing ${what}: ${e.message}`, retryable: true });
     }
     throw e;
@@ -137,7 +162,11 @@ function mismatch(fx: LedgerEffects, what: string, problems: string[]): ActorErr
  * inputs, so at most one execution commits). DUPLICATE_COMMAND means an earlier execution of this
  * command committed: reported as `{duplicate: true}`, never as a failure.
  */
-export async function executeSubmission(fx: LedgerEffects, input: ExecuteSubmissionInput, signal: AbortSignal): Promise<ExecuteSubmissionOutput> {
+export async function executeSubmission(
+  fx: LedgerEffects,
+  input: ExecuteSubmissionInput,
+  signal: AbortSignal,
+): Promise<ExecuteSubmissionOutput> {
   const s = input.signed;
   const body: JsExecuteSubmissionRequestInput = {
     preparedTransaction: s.preparedTransaction,
@@ -148,7 +177,14 @@ export async function executeSubmission(fx: LedgerEffects, input: ExecuteSubmiss
       signatures: [
         {
           party: fx.treasuryParty,
-          signatures: [{ format: fx.signer.signatureFormat, signature: s.signature, signedBy: s.signedBy, signingAlgorithmSpec: fx.signer.signingAlgorithmSpec }],
+          signatures: [
+            {
+              format: fx.signer.signatureFormat,
+              signature: s.signature,
+              signedBy: s.signedBy,
+              signingAlgorithmSpec: fx.signer.signingAlgorithmSpec,
+            },
+          ],
         },
       ],
     },
@@ -169,7 +205,10 @@ export async function executeSubmission(fx: LedgerEffects, input: ExecuteSubmiss
     const error = toActorError(e, `execute ${s.commandId}`, isContractGone(e) ? scopeOf(s) : {});
     if (error.failure.code === Failure.TRAFFIC_EXHAUSTED) {
       // Info: the traffic gate warns once per hold, not once per refused submission.
-      fx.logger.info({ commandId: s.commandId, submissionId: input.submissionId, reason: error.failure.message }, 'execute refused: the validator is out of traffic');
+      fx.logger.info(
+        { commandId: s.commandId, submissionId: input.submissionId, reason: error.failure.message },
+        'execute refused: the validator is out of traffic',
+      );
       observe?.('exhausted', error.failure.message);
     } else {
       // Only a committed submission proves traffic is there; a refusal of another kind tells nothing about it.
@@ -188,7 +227,8 @@ export function scopeOf(s: SignedSubmission): FailureScope {
       const arg = TransferFactoryTransferArg.safeParse(root.choiceArgument);
       return arg.success ? { inputs: arg.data.transfer.inputHoldingCids } : {};
     }
-    if (root.choice === 'TransferInstruction_Accept' || root.choice === 'TransferInstruction_Withdraw') return { instructionCid: root.contractId };
+    if (root.choice === 'TransferInstruction_Accept' || root.choice === 'TransferInstruction_Withdraw')
+      return { instructionCid: root.contractId };
   } catch {
     /* classified without scope below */
   }

@@ -39,7 +39,10 @@ export type AuthorityScope =
       transfer: Value;
     }
   | { kind: 'accept'; treasury: string; admin: string; instructionCid: string }
-  /** Our own offer withdrawn: its locked holdings are unlocked back to the treasury (Splice TwoStepTransfer.daml `abortTwoStepTransfer`). */
+  /**
+   * Our own offer withdrawn: its locked holdings are unlocked back to the treasury (Splice
+   * TwoStepTransfer.daml `abortTwoStepTransfer`).
+   */
   | { kind: 'withdraw'; treasury: string; admin: string; instructionCid: string; lockedHoldingCids: readonly string[] };
 
 export interface TreeEffects {
@@ -94,7 +97,12 @@ export function treasuryAuthorityProblems(tx: PreparedTransaction, root: Exercis
   return scope.kind === 'transfer' ? transferProblems(tx, root, fx, scope) : instructionProblems(tx, fx, scope);
 }
 
-function transferProblems(tx: PreparedTransaction, root: ExerciseNode, fx: TreeEffects, s: Extract<AuthorityScope, { kind: 'transfer' }>): string[] {
+function transferProblems(
+  tx: PreparedTransaction,
+  root: ExerciseNode,
+  fx: TreeEffects,
+  s: Extract<AuthorityScope, { kind: 'transfer' }>,
+): string[] {
   const problems: string[] = [];
   const inputs = s.inputs.map((cid) => inputContract(tx, cid)).filter((c): c is CreateNode => c !== undefined);
   const holdingPackages = new Set(inputs.map((c) => c.packageName));
@@ -106,12 +114,15 @@ function transferProblems(tx: PreparedTransaction, root: ExerciseNode, fx: TreeE
   const createdForTreasury = new Set(fx.treasuryCreates.map((c) => c.contractId));
 
   const instructions = fx.treasuryCreates.filter((c) => restatesTransfer(c.argument, s.transfer));
-  if (instructions.length > 1) problems.push(`creates ${instructions.length} transfer instructions (${instructions.map(describe).join(', ')}), expected at most one`);
+  if (instructions.length > 1)
+    problems.push(`creates ${instructions.length} transfer instructions (${instructions.map(describe).join(', ')}), expected at most one`);
   const lockedHoldings = new Set<string>();
   for (const i of instructions) {
     const what = `the transfer instruction ${describe(i)}`;
     if (!holdingPackages.has(i.packageName) && i.packageName !== root.packageName) {
-      problems.push(`${what} is of package ${i.packageName}, neither the factory's (${root.packageName}) nor the holdings' (${[...holdingPackages].join(', ')})`);
+      problems.push(
+        `${what} is of package ${i.packageName}, neither the factory's (${root.packageName}) nor the holdings' (${[...holdingPackages].join(', ')})`,
+      );
     }
     if (!i.signatories.includes(s.admin)) problems.push(`${what} is not signed by the instrument admin ${s.admin}`);
     const cosigners = outside(i.signatories, known);
@@ -130,14 +141,17 @@ function transferProblems(tx: PreparedTransaction, root: ExerciseNode, fx: TreeE
     if (instructions.includes(c) || inputs.some((input) => isChangeOf(c, input))) continue;
     if (lockedHoldings.has(c.contractId)) {
       const what = `the locked holding ${describe(c)}`;
-      if (!holdingPackages.has(c.packageName)) problems.push(`${what} is of package ${c.packageName}, not the input holdings' (${[...holdingPackages].join(', ')})`);
+      if (!holdingPackages.has(c.packageName))
+        problems.push(`${what} is of package ${c.packageName}, not the input holdings' (${[...holdingPackages].join(', ')})`);
       const cosigners = outside(c.signatories, new Set([s.admin, s.treasury]));
       if (cosigners.length > 0) problems.push(`${what} is also signed by ${cosigners.join(', ')}`);
       const strangers = outside(partiesIn(c.argument), withReceiver);
       if (strangers.length > 0) problems.push(`${what} names parties foreign to the transfer: ${strangers.join(', ')}`);
       continue;
     }
-    problems.push(`creates ${describe(c)} signed by the treasury, which is neither change of the input holdings nor the transfer's instruction or the holding it locks`);
+    problems.push(
+      `creates ${describe(c)} signed by the treasury, which is neither change of the input holdings nor the transfer's instruction or the holding it locks`,
+    );
   }
 
   const inputSet = new Set(s.inputs);
@@ -149,14 +163,20 @@ function transferProblems(tx: PreparedTransaction, root: ExerciseNode, fx: TreeE
 }
 
 /** An accept gives the treasury the offer's holding; a withdraw gives it back its own locked funds. */
-function instructionProblems(tx: PreparedTransaction, fx: TreeEffects, s: Extract<AuthorityScope, { kind: 'accept' | 'withdraw' }>): string[] {
+function instructionProblems(
+  tx: PreparedTransaction,
+  fx: TreeEffects,
+  s: Extract<AuthorityScope, { kind: 'accept' | 'withdraw' }>,
+): string[] {
   const problems: string[] = [];
   if (fx.treasuryCreates.length > 0) {
     const instruction = inputContract(tx, s.instructionCid);
     const sender = instruction && transferPartyOf(instruction.argument, 'sender');
     const receiver = instruction && transferPartyOf(instruction.argument, 'receiver');
     if (!instruction || sender === undefined || receiver === undefined) {
-      problems.push(`cannot tell what the ${s.kind} gives the treasury: the instruction ${s.instructionCid} ${instruction ? 'does not carry the token standard’s transfer' : 'is not among the input contracts'}`);
+      problems.push(
+        `cannot tell what the ${s.kind} gives the treasury: the instruction ${s.instructionCid} ${instruction ? 'does not carry the token standard’s transfer' : 'is not among the input contracts'}`,
+      );
     } else {
       // What the treasury receives is a holding of the instrument: of the instruction's package or
       // of the holding it locks, signed by the admin and the treasury alone, naming no party the
@@ -169,14 +189,20 @@ function instructionProblems(tx: PreparedTransaction, fx: TreeEffects, s: Extrac
       }
       const allowed = partiesIn(instruction.argument, new Set([s.admin, s.treasury]));
       allowed.delete(s.kind === 'accept' ? sender : receiver);
-      if (s.kind === 'withdraw' && sender !== s.treasury) problems.push(`withdraws ${s.instructionCid}, whose sender is ${sender}, not the treasury`);
+      if (s.kind === 'withdraw' && sender !== s.treasury)
+        problems.push(`withdraws ${s.instructionCid}, whose sender is ${sender}, not the treasury`);
       for (const c of fx.treasuryCreates) {
         const reasons: string[] = [];
-        if (!packages.has(c.packageName)) reasons.push(`its package ${c.packageName} is neither the instruction's nor its locked holding's (${[...packages].join(', ')})`);
-        if (!sameSet(c.signatories, [s.admin, s.treasury])) reasons.push(`it is signed by [${c.signatories.join(', ')}], not by the admin and the treasury alone`);
+        if (!packages.has(c.packageName))
+          reasons.push(`its package ${c.packageName} is neither the instruction's nor its locked holding's (${[...packages].join(', ')})`);
+        if (!sameSet(c.signatories, [s.admin, s.treasury]))
+          reasons.push(`it is signed by [${c.signatories.join(', ')}], not by the admin and the treasury alone`);
         const strangers = outside(partiesIn(c.argument), allowed);
         if (strangers.length > 0) reasons.push(`it names ${strangers.join(', ')}`);
-        if (reasons.length > 0) problems.push(`creates ${describe(c)} signed by the treasury, which is not the treasury's holding of the offer: ${reasons.join('; ')}`);
+        if (reasons.length > 0)
+          problems.push(
+            `creates ${describe(c)} signed by the treasury, which is not the treasury's holding of the offer: ${reasons.join('; ')}`,
+          );
       }
     }
   }
@@ -194,7 +220,10 @@ function instructionProblems(tx: PreparedTransaction, fx: TreeEffects, s: Extrac
  * signed and the treasury did not (the instrument's rules, a receiver's preapproval).
  */
 function exerciseProblem(e: ExerciseNode, admin: string, treasury: string, consumable: ReadonlySet<string>): string | undefined {
-  if (e.consuming) return consumable.has(e.contractId) ? undefined : `consumes ${describe(e)} with the treasury acting (${e.choiceId}), which the request does not spend`;
+  if (e.consuming)
+    return consumable.has(e.contractId)
+      ? undefined
+      : `consumes ${describe(e)} with the treasury acting (${e.choiceId}), which the request does not spend`;
   if (e.signatories.includes(admin) && !e.signatories.includes(treasury)) return undefined;
   return `exercises ${e.choiceId} on ${describe(e)} with the treasury acting, on a contract signed by [${e.signatories.join(', ')}], not one of the instrument admin's`;
 }
@@ -209,7 +238,10 @@ function inputContract(tx: PreparedTransaction, cid: string): CreateNode | undef
 
 /** Change: the template of an input holding (by package name, so an upgrade is no change) and its value up to amounts. */
 function isChangeOf(c: CreateNode, input: CreateNode): boolean {
-  const sameTemplate = c.packageName === input.packageName && c.templateId.moduleName === input.templateId.moduleName && c.templateId.entityName === input.templateId.entityName;
+  const sameTemplate =
+    c.packageName === input.packageName &&
+    c.templateId.moduleName === input.templateId.moduleName &&
+    c.templateId.entityName === input.templateId.entityName;
   return sameTemplate && sameSet(c.signatories, input.signatories) && sameValue(c.argument, input.argument, true);
 }
 
@@ -252,11 +284,20 @@ function sameValue(a: Value, b: Value, amounts: boolean): boolean {
     case 'enum':
       return b.kind === 'enum' && a.tag === b.tag;
     case 'optional':
-      return b.kind === 'optional' && (a.value === undefined || b.value === undefined ? a.value === b.value : sameValue(a.value, b.value, amounts));
+      return (
+        b.kind === 'optional' &&
+        (a.value === undefined || b.value === undefined ? a.value === b.value : sameValue(a.value, b.value, amounts))
+      );
     case 'list':
-      return b.kind === 'list' && a.elements.length === b.elements.length && a.elements.every((x, i) => sameValue(x, b.elements[i]!, amounts));
+      return (
+        b.kind === 'list' && a.elements.length === b.elements.length && a.elements.every((x, i) => sameValue(x, b.elements[i]!, amounts))
+      );
     case 'textMap':
-      return b.kind === 'textMap' && a.entries.length === b.entries.length && a.entries.every((x, i) => x.key === b.entries[i]!.key && sameValue(x.value, b.entries[i]!.value, amounts));
+      return (
+        b.kind === 'textMap' &&
+        a.entries.length === b.entries.length &&
+        a.entries.every((x, i) => x.key === b.entries[i]!.key && sameValue(x.value, b.entries[i]!.value, amounts))
+      );
     case 'genMap':
       return (
         b.kind === 'genMap' &&
@@ -264,7 +305,11 @@ function sameValue(a: Value, b: Value, amounts: boolean): boolean {
         a.entries.every((x, i) => sameValue(x.key, b.entries[i]!.key, amounts) && sameValue(x.value, b.entries[i]!.value, amounts))
       );
     case 'record':
-      return b.kind === 'record' && a.fields.length === b.fields.length && a.fields.every((f, i) => f.label === b.fields[i]!.label && sameValue(f.value, b.fields[i]!.value, amounts));
+      return (
+        b.kind === 'record' &&
+        a.fields.length === b.fields.length &&
+        a.fields.every((f, i) => f.label === b.fields[i]!.label && sameValue(f.value, b.fields[i]!.value, amounts))
+      );
     case 'variant':
       return b.kind === 'variant' && a.tag === b.tag && sameValue(a.value, b.value, amounts);
   }

@@ -6,7 +6,14 @@ import { lockedHoldingsOfInstruction } from '../../store/transfer-instructions.j
 import { ActorError } from '../failure.js';
 import { Failure } from '../../failures.js';
 import { JsonObject, type PreparedSubmission } from '../submission.js';
-import type { FetchTransferFactoryInput, PrepareTransferInput, TransferFactoryOutput, WithdrawalLedgerActors, WithdrawOfferInput, WithdrawOfferOutput } from '../withdrawal.actors.js';
+import type {
+  FetchTransferFactoryInput,
+  PrepareTransferInput,
+  TransferFactoryOutput,
+  WithdrawalLedgerActors,
+  WithdrawOfferInput,
+  WithdrawOfferOutput,
+} from '../withdrawal.actors.js';
 import { EMPTY_CHOICE_CONTEXT, transferChoiceArgument, transferCommand, withdrawCommand } from './commands.js';
 import { createLedgerEffects, instructionGone, type LedgerEffects, type LedgerEffectsDeps } from './context.js';
 import { toActorError } from './errors.js';
@@ -21,14 +28,20 @@ import { executeSubmission, prepareRequest, preparedSubmission, verifyAndSign } 
  * `db`: where ingestion recorded which holdings an offer locked (the withdraw signs their unlock and
  * nothing else); the daemon's database. Without it no offer is withdrawn (CLI conformance).
  */
-export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effects: LedgerEffects }) & { db?: Queryable }): WithdrawalLedgerActors {
+export function createWithdrawalLedgerActors(
+  deps: (LedgerEffectsDeps | { effects: LedgerEffects }) & { db?: Queryable },
+): WithdrawalLedgerActors {
   const fx = 'effects' in deps ? deps.effects : createLedgerEffects(deps);
   const db = 'sql' in deps ? deps.sql : deps.db;
   const log = fx.logger;
 
   const requireTreasury = (sender: string, withdrawalId: string) => {
     if (sender !== fx.treasuryParty) {
-      throw new ActorError({ code: Failure.NOT_OUR_PARTY, message: `withdrawal ${withdrawalId} is sent by ${sender}, but this service signs only for ${fx.treasuryParty}`, retryable: false });
+      throw new ActorError({
+        code: Failure.NOT_OUR_PARTY,
+        message: `withdrawal ${withdrawalId} is sent by ${sender}, but this service signs only for ${fx.treasuryParty}`,
+        retryable: false,
+      });
     }
   };
 
@@ -36,10 +49,18 @@ export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effect
     async fetchTransferFactory(input: FetchTransferFactoryInput, signal: AbortSignal): Promise<TransferFactoryOutput> {
       requireTreasury(input.sender, input.withdrawalId);
       const row = await fx.registries.instrument(input.instrument);
-      if (!row.enabled) throw new ActorError({ code: Failure.INSTRUMENT_DISABLED, message: `instrument ${row.admin}/${row.id} is disabled`, retryable: false });
+      if (!row.enabled)
+        throw new ActorError({
+          code: Failure.INSTRUMENT_DISABLED,
+          message: `instrument ${row.admin}/${row.id} is disabled`,
+          retryable: false,
+        });
       try {
         const r = await fx.registries.client(row).transferFactory(transferChoiceArgument(input, EMPTY_CHOICE_CONTEXT), signal);
-        log.debug({ withdrawalId: input.withdrawalId, attempt: input.attempt, transferKind: r.transferKind, factoryId: r.factoryId }, 'registry transfer factory');
+        log.debug(
+          { withdrawalId: input.withdrawalId, attempt: input.attempt, transferKind: r.transferKind, factoryId: r.factoryId },
+          'registry transfer factory',
+        );
         return {
           factoryId: r.factoryId,
           transferKind: r.transferKind,
@@ -76,13 +97,36 @@ export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effect
 
     async withdrawOffer(input: WithdrawOfferInput, signal: AbortSignal): Promise<WithdrawOfferOutput> {
       const cid = input.transferInstructionCid;
-      if (!db) throw new ActorError({ code: Failure.NO_DATABASE, message: `withdraw of offer ${cid}: these effects were built without the database`, retryable: false });
+      if (!db)
+        throw new ActorError({
+          code: Failure.NO_DATABASE,
+          message: `withdraw of offer ${cid}: these effects were built without the database`,
+          retryable: false,
+        });
       const locked = await lockedHoldingsOfInstruction(db, cid);
-      if (locked === undefined) throw new ActorError({ code: Failure.INSTRUCTION_UNKNOWN, message: `withdraw of offer ${cid}: ingestion has not recorded this instruction (yet)`, retryable: true });
+      if (locked === undefined)
+        throw new ActorError({
+          code: Failure.INSTRUCTION_UNKNOWN,
+          message: `withdraw of offer ${cid}: ingestion has not recorded this instruction (yet)`,
+          retryable: true,
+        });
       const prepared = await prepareWithdraw(fx, input, signal);
-      const signed = await verifyAndSign(fx, { prepared, expected: { kind: 'withdraw', commandId: input.commandId, actAs: fx.treasuryParty, transferInstructionCid: cid, lockedHoldingCids: locked, instrument: input.instrument } });
+      const signed = await verifyAndSign(fx, {
+        prepared,
+        expected: {
+          kind: 'withdraw',
+          commandId: input.commandId,
+          actAs: fx.treasuryParty,
+          transferInstructionCid: cid,
+          lockedHoldingCids: locked,
+          instrument: input.instrument,
+        },
+      });
       const out = await executeSubmission(fx, { submissionId: randomUUID(), signed }, signal);
-      log.info({ withdrawalId: input.withdrawalId, instructionCid: cid, duplicate: out.duplicate === true }, 'withdrew our offer: its locked funds return to the treasury');
+      log.info(
+        { withdrawalId: input.withdrawalId, instructionCid: cid, duplicate: out.duplicate === true },
+        'withdrew our offer: its locked funds return to the treasury',
+      );
       return out.duplicate ? { duplicate: true } : {};
     },
   };
@@ -92,7 +136,11 @@ export function createWithdrawalLedgerActors(deps: (LedgerEffectsDeps | { effect
  * Prepares TransferInstruction_Withdraw of our own offer with the registry's withdraw context.
  * Its own step so that what the treasury is asked to sign can be checked apart from submitting it.
  */
-export async function prepareWithdraw(fx: LedgerEffects, input: Pick<WithdrawOfferInput, 'transferInstructionCid' | 'instrument' | 'commandId'>, signal: AbortSignal): Promise<PreparedSubmission> {
+export async function prepareWithdraw(
+  fx: LedgerEffects,
+  input: Pick<WithdrawOfferInput, 'transferInstructionCid' | 'instrument' | 'commandId'>,
+  signal: AbortSignal,
+): Promise<PreparedSubmission> {
   const cid = input.transferInstructionCid;
   const row = await fx.registries.instrument(input.instrument);
   const where = `registry withdraw context for ${cid} at ${row.registryUrl}`;
@@ -107,8 +155,19 @@ export async function prepareWithdraw(fx: LedgerEffects, input: Pick<WithdrawOff
       } catch (lookup) {
         throw toActorError(lookup, `${where}: registry answered 404; looking the instruction up on the ledger`);
       }
-      if (archived) throw new ActorError({ code: Failure.INSTRUCTION_NOT_FOUND, message: `withdraw of offer ${cid}: the instruction is no longer active on the ledger`, retryable: false, status: 404 });
-      throw new ActorError({ code: Failure.REGISTRY_INSTRUCTION_UNKNOWN, message: `${where}: the registry does not know this active instruction (yet): ${e.message}`, retryable: true, status: 404 });
+      if (archived)
+        throw new ActorError({
+          code: Failure.INSTRUCTION_NOT_FOUND,
+          message: `withdraw of offer ${cid}: the instruction is no longer active on the ledger`,
+          retryable: false,
+          status: 404,
+        });
+      throw new ActorError({
+        code: Failure.REGISTRY_INSTRUCTION_UNKNOWN,
+        message: `${where}: the registry does not know this active instruction (yet): ${e.message}`,
+        retryable: true,
+        status: 404,
+      });
     }
     throw toActorError(e, where, { instructionCid: cid });
   }

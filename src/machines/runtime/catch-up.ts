@@ -40,7 +40,8 @@ export function createIngestionCatchUp(o: IngestionCatchUpOptions): CatchUp {
       signal,
       delayMs: (failures) => Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** failures),
       onFailure: (e, failures) => {
-        if (failures === 0 || failures % 20 === 0) log.warn({ err: e, failures: failures + 1 }, `cannot ${what}; retrying (work that waits for ingestion to catch up stays held)`);
+        if (failures === 0 || failures % 20 === 0)
+          log.warn({ err: e, failures: failures + 1 }, `cannot ${what}; retrying (work that waits for ingestion to catch up stays held)`);
       },
     });
 
@@ -49,13 +50,25 @@ export function createIngestionCatchUp(o: IngestionCatchUpOptions): CatchUp {
     const began = Date.now();
     let reported = began;
     for (;;) {
-      const [cp, broken] = await retrying('read the ingestion checkpoint', () => Promise.all([readCheckpoint(o.db, o.treasuryParty), readContinuityFailures(o.db)]), signal);
+      const [cp, broken] = await retrying(
+        'read the ingestion checkpoint',
+        () => Promise.all([readCheckpoint(o.db, o.treasuryParty), readContinuityFailures(o.db)]),
+        signal,
+      );
       const at = cp?.offset ?? 0;
       if (at >= end && broken.length === 0) return end;
       if (Date.now() - reported >= REPORT_EVERY_MS) {
         reported = Date.now();
-        if (broken.length > 0) log.warn({ waitingMs: reported - began, reason: broken[0]!.reason }, `still waiting: ledger continuity is broken: ${broken[0]!.detail}`);
-        else log.warn({ ledgerEnd: end, ingestedThrough: at, waitingMs: reported - began }, 'still waiting for ingestion to reach the ledger end (is ingestion paused, failed or far behind?)');
+        if (broken.length > 0)
+          log.warn(
+            { waitingMs: reported - began, reason: broken[0]!.reason },
+            `still waiting: ledger continuity is broken: ${broken[0]!.detail}`,
+          );
+        else
+          log.warn(
+            { ledgerEnd: end, ingestedThrough: at, waitingMs: reported - began },
+            'still waiting for ingestion to reach the ledger end (is ingestion paused, failed or far behind?)',
+          );
       }
       await sleep(pollMs, signal);
     }

@@ -17,9 +17,14 @@ export interface CommandTarget<TContext> {
  * allow it (asked again after the definition's database checks: the machine may have moved
  * meanwhile), otherwise sent to the machine and resolved once the transition is committed.
  */
-export async function applyOperatorCommand<TContext>(o: CommandTarget<TContext>, machineId: string, command: unknown): Promise<CommandResult> {
+export async function applyOperatorCommand<TContext>(
+  o: CommandTarget<TContext>,
+  machineId: string,
+  command: unknown,
+): Promise<CommandResult> {
   const inactive = o.inactive();
-  if (inactive !== undefined) return { accepted: false, code: 'NOT_ACTIVE', reason: `this instance is not running the ${o.def.type} machines (${inactive})` };
+  if (inactive !== undefined)
+    return { accepted: false, code: 'NOT_ACTIVE', reason: `this instance is not running the ${o.def.type} machines (${inactive})` };
   const parsed = o.def.parseCommand(command);
   if (!parsed.ok) return { accepted: false, code: 'INVALID', reason: parsed.reason };
   const got = await o.machines.getOrLoad(machineId);
@@ -37,7 +42,8 @@ export async function applyOperatorCommand<TContext>(o: CommandTarget<TContext>,
   const pre = await o.store.precheckCommand(machineId, parsed.event);
   if (pre) return { accepted: false, code: 'STATE_CONFLICT', reason: pre };
   // The machine may have moved while we were reading the database.
-  if (got.handle.state !== 'live') return { accepted: false, code: 'STATE_CONFLICT', reason: `${o.def.type} ${machineId} changed meanwhile; try again` };
+  if (got.handle.state !== 'live')
+    return { accepted: false, code: 'STATE_CONFLICT', reason: `${o.def.type} ${machineId} changed meanwhile; try again` };
   const second = refusal();
   if (second !== null) return { accepted: false, code: 'STATE_CONFLICT', reason: second };
   await o.machines.deliver(got.handle, parsed.event, { operator: parsed.by });

@@ -1,11 +1,25 @@
 import type { EventObject, InspectionEvent, Observer } from 'xstate';
 import type { Logger } from '../../logger.js';
 import type { Sql, Tx } from '../../store/db.js';
-import { assignDepositAccount, creditAssignedDeposit, depositAccountExists, loadDeposit, mirrorDepositReason, mirrorDepositStatus } from '../../store/machines-deposits.js';
+import {
+  assignDepositAccount,
+  creditAssignedDeposit,
+  depositAccountExists,
+  loadDeposit,
+  mirrorDepositReason,
+  mirrorDepositStatus,
+} from '../../store/machines-deposits.js';
 import { appendOutboxEvents, type OutboxEvent } from '../../store/outbox.js';
 import { OUTBOX_PAYLOADS } from '../../events/outbox-events.js';
 import type { DepositActors } from '../deposit.actors.js';
-import { DEFAULT_DEPOSIT_POLICY, DepositContext, DepositPolicy, depositCommandRefusal, depositStatus, type DepositInput } from '../deposit.context.js';
+import {
+  DEFAULT_DEPOSIT_POLICY,
+  DepositContext,
+  DepositPolicy,
+  depositCommandRefusal,
+  depositStatus,
+  type DepositInput,
+} from '../deposit.context.js';
 import { DEPOSIT_MACHINE_VERSION, DepositOperatorCommand, depositMachine, type DepositEvent } from '../deposit.machine.js';
 import { DEPOSIT_MACHINE_TYPE } from '../machine-types.js';
 import { statePath } from '../state-path.js';
@@ -28,11 +42,21 @@ export function routeDepositEvent(e: OutboxEvent): Route {
       return { kind: 'deliver', machineId: OUTBOX_PAYLOADS[e.topic].parse(e.payload).depositId, event: null, create: true };
     case 'deposit.credited': {
       const p = OUTBOX_PAYLOADS['deposit.credited'].parse(e.payload);
-      return { kind: 'deliver', machineId: p.depositId, event: machineEvent({ type: 'CREDITED', accountId: p.accountId, updateId: p.updateId, creditedAmount: p.creditedAmount }), create: true };
+      return {
+        kind: 'deliver',
+        machineId: p.depositId,
+        event: machineEvent({ type: 'CREDITED', accountId: p.accountId, updateId: p.updateId, creditedAmount: p.creditedAmount }),
+        create: true,
+      };
     }
     case 'deposit.offer_closed': {
       const p = OUTBOX_PAYLOADS['deposit.offer_closed'].parse(e.payload);
-      return { kind: 'deliver', machineId: p.depositId, event: machineEvent({ type: 'OFFER_CLOSED', outcome: p.outcome, updateId: p.updateId }), create: true };
+      return {
+        kind: 'deliver',
+        machineId: p.depositId,
+        event: machineEvent({ type: 'OFFER_CLOSED', outcome: p.outcome, updateId: p.updateId }),
+        create: true,
+      };
     }
     default:
       return { kind: 'ignore', reason: `topic ${e.topic} is not for the deposit runtime` };
@@ -63,7 +87,13 @@ async function projectDeposit(tx: Tx, t: TransitionRecord<DepositContext>): Prom
         topic: 'deposit.accept_failed',
         aggregateType: 'deposit',
         aggregateId: c.depositId,
-        payload: { depositId: c.depositId, accountId: c.accountId, transferInstructionCid: c.transferInstructionCid, reason: c.outcomeReason, attempts: c.acceptAttempts },
+        payload: {
+          depositId: c.depositId,
+          accountId: c.accountId,
+          transferInstructionCid: c.transferInstructionCid,
+          reason: c.outcomeReason,
+          attempts: c.acceptAttempts,
+        },
       },
     ]);
   }
@@ -134,7 +164,11 @@ export function depositDefinition(opts: DepositDefinitionOptions): MachineDefini
     project: projectDeposits,
     parseCommand(command) {
       const r = DepositOperatorCommand.safeParse(command);
-      if (!r.success) return { ok: false, reason: `not a deposit command: ${r.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ')}` };
+      if (!r.success)
+        return {
+          ok: false,
+          reason: `not a deposit command: ${r.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ')}`,
+        };
       return { ok: true, event: r.data, by: r.data.by };
     },
     explainRefusal: (value, context, event) => depositCommandRefusal(value, context, event.type as DepositOperatorCommand['type']),

@@ -10,8 +10,24 @@
 import type { MachineRuntime } from './runtime.js';
 import type { CommandResult } from './types.js';
 
-export { createWithdrawalRuntime, withdrawalDefinition, WITHDRAWAL_MACHINE_TYPE, WITHDRAWAL_TOPICS, type CreateWithdrawalRuntimeOptions, type WithdrawalRuntimeConfig, type WithdrawalOperatorCommand } from './withdrawal.js';
-export { createDepositRuntime, depositDefinition, DEPOSIT_MACHINE_TYPE, DEPOSIT_TOPICS, type CreateDepositRuntimeOptions, type DepositRuntimeConfig, type DepositOperatorCommand } from './deposit.js';
+export {
+  createWithdrawalRuntime,
+  withdrawalDefinition,
+  WITHDRAWAL_MACHINE_TYPE,
+  WITHDRAWAL_TOPICS,
+  type CreateWithdrawalRuntimeOptions,
+  type WithdrawalRuntimeConfig,
+  type WithdrawalOperatorCommand,
+} from './withdrawal.js';
+export {
+  createDepositRuntime,
+  depositDefinition,
+  DEPOSIT_MACHINE_TYPE,
+  DEPOSIT_TOPICS,
+  type CreateDepositRuntimeOptions,
+  type DepositRuntimeConfig,
+  type DepositOperatorCommand,
+} from './deposit.js';
 export { createMachineRuntime, MachineVersionError, BadOutboxEventError, type MachineRuntime } from './runtime.js';
 export type { CatchUp, CommandResult, MachineDefinition, CommittedTransition, RuntimeHooks, RuntimeOptions } from './types.js';
 export { createIngestionCatchUp, type IngestionCatchUpOptions } from './catch-up.js';

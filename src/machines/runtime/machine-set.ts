@@ -132,7 +132,9 @@ export class MachineSet<TContext> {
       }
     }
     if (refused.length > 0) {
-      throw new MachineVersionError(`${this.o.def.type} runtime (machine version ${this.o.def.version}) refuses ${refused.length} stored machine(s): ${refused.slice(0, 10).join('; ')}`);
+      throw new MachineVersionError(
+        `${this.o.def.type} runtime (machine version ${this.o.def.version}) refuses ${refused.length} stored machine(s): ${refused.slice(0, 10).join('; ')}`,
+      );
     }
     return prepared;
   }
@@ -150,7 +152,8 @@ export class MachineSet<TContext> {
     h.suppress = true;
     h.actor = createActor(this.machine, { snapshot: row.snapshot as Snapshot<unknown>, inspect: (ev) => this.onInspect(h, ev) });
     const restored = h.actor.getSnapshot() as { status: string; error?: unknown };
-    if (restored.status === 'error') throw new Error(`snapshot does not restore: ${(restored.error as Error | undefined)?.message ?? 'unknown error'}`);
+    if (restored.status === 'error')
+      throw new Error(`snapshot does not restore: ${(restored.error as Error | undefined)?.message ?? 'unknown error'}`);
     this.bySystem.set(h.actor.system, h);
     return h;
   }
@@ -177,7 +180,8 @@ export class MachineSet<TContext> {
       return APPLIED_NOTHING;
     }
     if (this.handles.has(id) || !this.o.active()) return APPLIED_NOTHING;
-    if (source.outboxEventId !== undefined && this.o.queue.failed) throw new NotDurableError(`outbox batch stopped before event ${source.outboxEventId}`);
+    if (source.outboxEventId !== undefined && this.o.queue.failed)
+      throw new NotDurableError(`outbox batch stopped before event ${source.outboxEventId}`);
     const h = new Handle<TContext>(id, 0);
     h.actor = createActor(this.machine, { input: loaded.input, inspect: (ev) => this.onInspect(h, ev) });
     this.bySystem.set(h.actor.system, h);
@@ -278,7 +282,10 @@ export class MachineSet<TContext> {
   /** Persisting failed: the in-memory machine is ahead of the database. Drop it, reload from the database. */
   private breakHandle(h: Handle<TContext>, err: unknown): void {
     if (h.state !== 'live') return;
-    this.o.log.error({ err, machineId: h.id }, 'a transition could not be persisted: reloading the machine from its last committed snapshot');
+    this.o.log.error(
+      { err, machineId: h.id },
+      'a transition could not be persisted: reloading the machine from its last committed snapshot',
+    );
     this.dispose(h, 'broken');
     if (this.o.active()) {
       this.o.after(this.o.reloadDelayMs, async () => {

@@ -150,7 +150,10 @@ export class OutboxConsumer<TContext> {
     try {
       return this.o.route(e);
     } catch (err) {
-      throw new BadOutboxEventError(`outbox event ${e.eventId} (${e.topic}, ${e.aggregateType} ${e.aggregateId}) does not parse: ${(err as Error).message}`, { cause: err });
+      throw new BadOutboxEventError(
+        `outbox event ${e.eventId} (${e.topic}, ${e.aggregateType} ${e.aggregateId}) does not parse: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -168,7 +171,10 @@ export class OutboxConsumer<TContext> {
     }
     if (got.kind === 'final') return APPLIED_NOTHING;
     if (!route.create) {
-      this.o.log.warn({ eventId: e.eventId, topic: e.topic, machineId: route.machineId }, 'event for a machine that does not exist; ignored');
+      this.o.log.warn(
+        { eventId: e.eventId, topic: e.topic, machineId: route.machineId },
+        'event for a machine that does not exist; ignored',
+      );
       return APPLIED_NOTHING;
     }
     // Created from its row, which already reflects this event (written in the same transaction as it).

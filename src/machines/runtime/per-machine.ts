@@ -5,7 +5,10 @@ import { settleAll } from '../../lib/settle-all.js';
  * Runs `fn` over a commit group's transitions: each machine's in order, different machines'
  * concurrently, so their statements travel together on the transaction's connection.
  */
-export async function perMachine<TContext>(transitions: readonly TransitionRecord<TContext>[], fn: (t: TransitionRecord<TContext>) => Promise<void>): Promise<void> {
+export async function perMachine<TContext>(
+  transitions: readonly TransitionRecord<TContext>[],
+  fn: (t: TransitionRecord<TContext>) => Promise<void>,
+): Promise<void> {
   const byMachine = new Map<string, TransitionRecord<TContext>[]>();
   for (const t of transitions) {
     const list = byMachine.get(t.machineId);

@@ -2,7 +2,14 @@ import type postgres from 'postgres';
 import type { Logger } from '../../logger.js';
 import type { Sql } from '../../store/db.js';
 import { blobWrites } from '../../store/machine-blobs.js';
-import { loadLiveSnapshots, loadSnapshot, releaseRuntimeLock, runtimeLockHeldBy, tryRuntimeLock, writeTransitions } from '../../store/machines.js';
+import {
+  loadLiveSnapshots,
+  loadSnapshot,
+  releaseRuntimeLock,
+  runtimeLockHeldBy,
+  tryRuntimeLock,
+  writeTransitions,
+} from '../../store/machines.js';
 import { advanceCursor, lastOutboxEventId, readCursor, readOutboxEvents } from '../../store/outbox.js';
 import { settleAll } from '../../lib/settle-all.js';
 import type { CommitGroup, LeaderLock, RuntimeStore } from './store.js';
@@ -19,7 +26,10 @@ export interface PostgresRuntimeStoreOptions {
 
 const noop = () => {};
 
-export function createPostgresRuntimeStore<TContext>(def: MachineDefinition<TContext>, o: PostgresRuntimeStoreOptions): RuntimeStore<TContext> {
+export function createPostgresRuntimeStore<TContext>(
+  def: MachineDefinition<TContext>,
+  o: PostgresRuntimeStoreOptions,
+): RuntimeStore<TContext> {
   const { sql } = o;
   const discover = def.discover;
   return {
@@ -37,7 +47,11 @@ export function createPostgresRuntimeStore<TContext>(def: MachineDefinition<TCon
 }
 
 /** One transaction: every record's snapshot, transition and projection, the acks, the cursor. */
-async function commitGroup<TContext>(def: MachineDefinition<TContext>, o: PostgresRuntimeStoreOptions, { records, acks, cursor }: CommitGroup<TContext>): Promise<void> {
+async function commitGroup<TContext>(
+  def: MachineDefinition<TContext>,
+  o: PostgresRuntimeStoreOptions,
+  { records, acks, cursor }: CommitGroup<TContext>,
+): Promise<void> {
   await o.sql.begin(async (tx) => {
     await settleAll([
       writeTransitions(

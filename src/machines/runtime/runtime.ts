@@ -52,7 +52,12 @@ export interface MachineRuntime extends Component {
 
 export function createMachineRuntime<TContext>(def: MachineDefinition<TContext>, opts: RuntimeOptions): MachineRuntime {
   const cfg = { leaderElection: opts.leaderElection ?? 'advisory-lock', leaderCheckMs: opts.leaderCheckMs ?? 5_000 } as const;
-  const store = createPostgresRuntimeStore(def, { sql: opts.sql, logger: opts.logger.child({ component: `${def.type}-runtime` }), ...cfg, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  const store = createPostgresRuntimeStore(def, {
+    sql: opts.sql,
+    logger: opts.logger.child({ component: `${def.type}-runtime` }),
+    ...cfg,
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+  });
   return createMachineRuntimeOn(def, store, opts);
 }
 
@@ -60,7 +65,11 @@ export function createMachineRuntime<TContext>(def: MachineDefinition<TContext>,
  * The runtime on any RuntimeStore (the daemon's is Postgres: createMachineRuntime; the ordering
  * tests keep one in memory). `hooks.beforeCommit` is the store's to run: only `afterCommit` is read here.
  */
-export function createMachineRuntimeOn<TContext>(def: MachineDefinition<TContext>, store: RuntimeStore<TContext>, opts: Omit<RuntimeOptions, 'sql'>): MachineRuntime {
+export function createMachineRuntimeOn<TContext>(
+  def: MachineDefinition<TContext>,
+  store: RuntimeStore<TContext>,
+  opts: Omit<RuntimeOptions, 'sql'>,
+): MachineRuntime {
   return new Runtime(def, store, opts);
 }
 
@@ -100,7 +109,13 @@ class Runtime<TContext> implements MachineRuntime {
       reloadDelayMs: opts.reloadDelayMs ?? 1_000,
       leaderElection: opts.leaderElection ?? 'advisory-lock',
     };
-    this.queue = new CommitQueue({ type: this.type, log: this.log, store, stopping: () => this.stopping !== undefined, committed: (h, rec) => this.machines.committed(h, rec) });
+    this.queue = new CommitQueue({
+      type: this.type,
+      log: this.log,
+      store,
+      stopping: () => this.stopping !== undefined,
+      committed: (h, rec) => this.machines.committed(h, rec),
+    });
     this.startGate = new StartGate({
       type: this.type,
       log: this.log,
@@ -110,7 +125,12 @@ class Runtime<TContext> implements MachineRuntime {
       pollIntervalMs: this.cfg.pollIntervalMs,
       reloadDelayMs: this.cfg.reloadDelayMs,
     });
-    this.effects = new EffectGate({ type: this.type, log: this.log, handleOf: (system) => this.machines.handleOf(system), startGate: () => this.startGate.whenOpen });
+    this.effects = new EffectGate({
+      type: this.type,
+      log: this.log,
+      handleOf: (system) => this.machines.handleOf(system),
+      startGate: () => this.startGate.whenOpen,
+    });
     this.machines = new MachineSet({
       def,
       log: this.log,
@@ -140,7 +160,13 @@ class Runtime<TContext> implements MachineRuntime {
       discoverIntervalMs: this.cfg.discoverIntervalMs,
       reloadDelayMs: this.cfg.reloadDelayMs,
     });
-    this.commands = { def, log: this.log, store, machines: this.machines, inactive: () => (this.active ? undefined : (this.status_.detail ?? this.status_.state)) };
+    this.commands = {
+      def,
+      log: this.log,
+      store,
+      machines: this.machines,
+      inactive: () => (this.active ? undefined : (this.status_.detail ?? this.status_.state)),
+    };
   }
 
   status(): ComponentStatus {

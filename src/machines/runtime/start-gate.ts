@@ -61,14 +61,14 @@ export class StartGate {
         if (next === undefined || next.eventId > last) break;
         await sleep(this.o.pollIntervalMs, ac.signal);
       }
-      this.o.log.info({ ledgerEnd: end, outboxEventId: last }, 'ingestion has caught up with the ledger end seen at start and its events are applied: held effects may start');
+      this.o.log.info(
+        { ledgerEnd: end, outboxEventId: last },
+        'ingestion has caught up with the ledger end seen at start and its events are applied: held effects may start',
+      );
     })();
-    opened.then(
-      () => {
-        if (this.abort === ac) this.abort = undefined;
-      },
-      noop,
-    );
+    opened.then(() => {
+      if (this.abort === ac) this.abort = undefined;
+    }, noop);
     this.opened = opened;
   }
 

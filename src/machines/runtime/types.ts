@@ -93,8 +93,7 @@ export interface MachineDefinition<TContext> {
 }
 
 export type CommandResult =
-  | { accepted: true; state: unknown }
-  | { accepted: false; code: 'NOT_FOUND' | 'STATE_CONFLICT' | 'INVALID' | 'NOT_ACTIVE'; reason: string };
+  { accepted: true; state: unknown } | { accepted: false; code: 'NOT_FOUND' | 'STATE_CONFLICT' | 'INVALID' | 'NOT_ACTIVE'; reason: string };
 
 export interface RuntimeHooks {
   /**

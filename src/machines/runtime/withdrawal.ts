@@ -1,7 +1,12 @@
 import type { EventObject, InspectionEvent, Observer } from 'xstate';
 import type { Logger } from '../../logger.js';
 import type { Sql, Tx } from '../../store/db.js';
-import { findUnmanagedWithdrawals, loadWithdrawalRequest, mirrorWithdrawalStatuses, readNetworkFee } from '../../store/machines-withdrawals.js';
+import {
+  findUnmanagedWithdrawals,
+  loadWithdrawalRequest,
+  mirrorWithdrawalStatuses,
+  readNetworkFee,
+} from '../../store/machines-withdrawals.js';
 import { appendOutboxEvents, type OutboxEvent, type OutboxEventInput } from '../../store/outbox.js';
 import { OUTBOX_PAYLOADS } from '../../events/outbox-events.js';
 import { markAttemptSubmitted, releaseReservations } from '../../store/reservations.js';
@@ -11,7 +16,14 @@ import { normalizeAmount } from '../../lib/decimal.js';
 import { decodePreparedTransaction } from '../../ledger/prepared-transaction/index.js';
 import { statePath } from '../state-path.js';
 import type { WithdrawalActors, WithdrawalDbActors, WithdrawalLedgerActors } from '../withdrawal.actors.js';
-import { DEFAULT_WITHDRAWAL_POLICY, WithdrawalContext, WithdrawalPolicy, withdrawalCommandRefusal, withdrawalStatus, type WithdrawalInput } from '../withdrawal.context.js';
+import {
+  DEFAULT_WITHDRAWAL_POLICY,
+  WithdrawalContext,
+  WithdrawalPolicy,
+  withdrawalCommandRefusal,
+  withdrawalStatus,
+  type WithdrawalInput,
+} from '../withdrawal.context.js';
 import { WITHDRAWAL_MACHINE_VERSION, WithdrawalOperatorCommand, withdrawalMachine, type WithdrawalEvent } from '../withdrawal.machine.js';
 import { WITHDRAWAL_MACHINE_TYPE } from '../machine-types.js';
 import { lastPerMachine, perMachine } from './per-machine.js';
@@ -23,7 +35,14 @@ import { settleAll } from '../../lib/settle-all.js';
 
 export { WITHDRAWAL_MACHINE_TYPE, WithdrawalOperatorCommand };
 export const WITHDRAWAL_CONSUMER = 'withdrawal-runtime';
-export const WITHDRAWAL_TOPICS = ['withdrawal.requested', 'withdrawal.recovered', 'withdrawal.transferred', 'withdrawal.offered', 'withdrawal.instruction_closed', 'withdrawal.attempt_expired'] as const;
+export const WITHDRAWAL_TOPICS = [
+  'withdrawal.requested',
+  'withdrawal.recovered',
+  'withdrawal.transferred',
+  'withdrawal.offered',
+  'withdrawal.instruction_closed',
+  'withdrawal.attempt_expired',
+] as const;
 
 /** Typed at the source: the machine's own event union. */
 const machineEvent = (e: WithdrawalEvent): EventObject => e;
@@ -31,28 +50,64 @@ const machineEvent = (e: WithdrawalEvent): EventObject => e;
 export function routeWithdrawalEvent(e: OutboxEvent): Route {
   switch (e.topic) {
     case 'withdrawal.requested':
-      return { kind: 'deliver', machineId: OUTBOX_PAYLOADS['withdrawal.requested'].parse(e.payload).withdrawalId, event: null, create: true };
+      return {
+        kind: 'deliver',
+        machineId: OUTBOX_PAYLOADS['withdrawal.requested'].parse(e.payload).withdrawalId,
+        event: null,
+        create: true,
+      };
     case 'withdrawal.recovered': {
       // Only a payout still offered to its receiver has anything left to follow.
       const p = OUTBOX_PAYLOADS['withdrawal.recovered'].parse(e.payload);
-      if (p.outcome !== 'pending' || p.self === true) return { kind: 'ignore', reason: `recovered ${p.outcome} transfer: nothing left to follow` };
+      if (p.outcome !== 'pending' || p.self === true)
+        return { kind: 'ignore', reason: `recovered ${p.outcome} transfer: nothing left to follow` };
       return { kind: 'deliver', machineId: p.withdrawalId, event: null, create: true };
     }
     case 'withdrawal.transferred': {
       const p = OUTBOX_PAYLOADS['withdrawal.transferred'].parse(e.payload);
-      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'TRANSFERRED', updateId: p.updateId, outcome: p.outcome, transferInstructionCid: p.transferInstructionCid }), create: false };
+      return {
+        kind: 'deliver',
+        machineId: p.withdrawalId,
+        event: machineEvent({
+          type: 'TRANSFERRED',
+          updateId: p.updateId,
+          outcome: p.outcome,
+          transferInstructionCid: p.transferInstructionCid,
+        }),
+        create: false,
+      };
     }
     case 'withdrawal.offered': {
       const p = OUTBOX_PAYLOADS['withdrawal.offered'].parse(e.payload);
-      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'TRANSFERRED', updateId: p.updateId, outcome: 'pending', transferInstructionCid: p.transferInstructionCid }), create: false };
+      return {
+        kind: 'deliver',
+        machineId: p.withdrawalId,
+        event: machineEvent({
+          type: 'TRANSFERRED',
+          updateId: p.updateId,
+          outcome: 'pending',
+          transferInstructionCid: p.transferInstructionCid,
+        }),
+        create: false,
+      };
     }
     case 'withdrawal.instruction_closed': {
       const p = OUTBOX_PAYLOADS['withdrawal.instruction_closed'].parse(e.payload);
-      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'INSTRUCTION_CLOSED', updateId: p.updateId, outcome: p.outcome }), create: false };
+      return {
+        kind: 'deliver',
+        machineId: p.withdrawalId,
+        event: machineEvent({ type: 'INSTRUCTION_CLOSED', updateId: p.updateId, outcome: p.outcome }),
+        create: false,
+      };
     }
     case 'withdrawal.attempt_expired': {
       const p = OUTBOX_PAYLOADS['withdrawal.attempt_expired'].parse(e.payload);
-      return { kind: 'deliver', machineId: p.withdrawalId, event: machineEvent({ type: 'ATTEMPT_EXPIRED', attempt: p.attempt, deadline: p.deadline, recordTime: p.recordTime }), create: false };
+      return {
+        kind: 'deliver',
+        machineId: p.withdrawalId,
+        event: machineEvent({ type: 'ATTEMPT_EXPIRED', attempt: p.attempt, deadline: p.deadline, recordTime: p.recordTime }),
+        create: false,
+      };
     }
     default:
       return { kind: 'ignore', reason: `topic ${e.topic} is not for the withdrawal runtime` };
@@ -102,7 +157,14 @@ async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>
   const top = statePath(t.to)[0];
   const wasTop = statePath(t.from)[0];
   if (top === wasTop) return;
-  const base = { withdrawalId: c.withdrawalId, account: c.account, purpose: c.purpose, amount: c.amount, instrument: c.instrument, attempt: c.attempt };
+  const base = {
+    withdrawalId: c.withdrawalId,
+    account: c.account,
+    purpose: c.purpose,
+    amount: c.amount,
+    instrument: c.instrument,
+    attempt: c.attempt,
+  };
   const aggregate = { aggregateType: 'withdrawal', aggregateId: c.withdrawalId } as const;
   if (top === 'pendingAcceptance' || top === 'completed' || top === 'failed' || top === 'cancelled') {
     // Leftover reservations (e.g. inputs a committed transfer spent) are bookkeeping now; submitted,
@@ -117,7 +179,11 @@ async function projectBookkeeping(tx: Tx, t: TransitionRecord<WithdrawalContext>
   if (top === 'pendingAcceptance') {
     events.push({ ...aggregate, topic: 'withdrawal.pending_acceptance', payload: { ...base, updateId, transferInstructionCid } });
   } else if (top === 'completed') {
-    events.push({ ...aggregate, topic: 'withdrawal.completed', payload: { ...base, updateId, outcomeUpdateId, transferInstructionCid, networkFee: await networkFee() } });
+    events.push({
+      ...aggregate,
+      topic: 'withdrawal.completed',
+      payload: { ...base, updateId, outcomeUpdateId, transferInstructionCid, networkFee: await networkFee() },
+    });
   } else if (top === 'failed' || top === 'cancelled') {
     // The exchange debited the customer at request time: a payout that did not happen is re-credited.
     const payload = {
@@ -231,10 +297,15 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
     discover: findUnmanagedWithdrawals,
     parseCommand(command) {
       const r = WithdrawalOperatorCommand.safeParse(command);
-      if (!r.success) return { ok: false, reason: `not a withdrawal command: ${r.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ')}` };
+      if (!r.success)
+        return {
+          ok: false,
+          reason: `not a withdrawal command: ${r.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ')}`,
+        };
       return { ok: true, event: r.data, by: r.data.by };
     },
-    explainRefusal: (value, context, event: EventObject) => withdrawalCommandRefusal(value, context, event.type as WithdrawalOperatorCommand['type']),
+    explainRefusal: (value, context, event: EventObject) =>
+      withdrawalCommandRefusal(value, context, event.type as WithdrawalOperatorCommand['type']),
   };
 }
 

@@ -88,7 +88,15 @@ export class Books {
       if (e.kind !== 'transaction') continue;
       for (const n of e.nodes) {
         if (n.kind !== 'exercise' || n.choice !== 'TransferFactory_Transfer') continue;
-        const arg = n.choiceArgument as { transfer?: { sender: string; receiver: string; amount: string; instrumentId: { admin: string; id: string }; meta?: { values?: Record<string, string> } } };
+        const arg = n.choiceArgument as {
+          transfer?: {
+            sender: string;
+            receiver: string;
+            amount: string;
+            instrumentId: { admin: string; id: string };
+            meta?: { values?: Record<string, string> };
+          };
+        };
         const t = arg.transfer;
         if (!t) continue;
         const m = t.meta?.values?.[MetaKeys.reason] ?? null;

@@ -153,7 +153,11 @@ export class SandboxControl {
       ...(r.executeBefore !== undefined ? { executeBefore: r.executeBefore } : {}),
       ...(r.synchronizerId !== undefined ? { synchronizerId: r.synchronizerId } : {}),
     });
-    return { ...summary(result.tx), kind: result.kind, ...(result.transferInstructionCid ? { transferInstructionCid: result.transferInstructionCid } : {}) };
+    return {
+      ...summary(result.tx),
+      kind: result.kind,
+      ...(result.transferInstructionCid ? { transferInstructionCid: result.transferInstructionCid } : {}),
+    };
   }
 
   /**
@@ -168,7 +172,8 @@ export class SandboxControl {
   /** A customer acts on a transfer instruction (accept / reject ours, withdraw its own). */
   instruction(cid: string, choice: InstructionChoice, actor?: string): TxSummary {
     const inst = this.engine.ledger.active(cid);
-    const t = inst && (inst.payload.t === 'AmuletTransferInstruction' || inst.payload.t === 'TransferOffer') ? inst.payload.transfer : undefined;
+    const t =
+      inst && (inst.payload.t === 'AmuletTransferInstruction' || inst.payload.t === 'TransferOffer') ? inst.payload.transfer : undefined;
     const who = actor ?? (t ? (choice === 'Withdraw' ? t.sender : t.receiver) : '');
     return summary(this.engine.instructionActionAs(who, cid, choice));
   }
@@ -300,7 +305,8 @@ export class SandboxControl {
 
   /** Sets the purchased traffic in total (bytes; null = unlimited), as a top-up's new balance does. */
   setTraffic(limit: number | null): TrafficView {
-    if (limit !== null && (!Number.isSafeInteger(limit) || limit < 0)) throw new RangeError('limit must be a whole number of bytes ≥ 0, or null');
+    if (limit !== null && (!Number.isSafeInteger(limit) || limit < 0))
+      throw new RangeError('limit must be a whole number of bytes ≥ 0, or null');
     return this.account().setLimit(limit);
   }
 

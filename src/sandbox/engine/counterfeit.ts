@@ -49,7 +49,8 @@ export class Counterfeits {
   /** The issuer's Issuer contract, and the create that makes one if it has none yet. */
   private issuerContract(issuer: string, at: string): { contract: Contract; create: NodeDraft[] } {
     for (const s of this.ledger.contracts.values()) {
-      if (!s.archived && s.contract.payload.t === 'CounterfeitIssuer' && s.contract.payload.issuer === issuer) return { contract: s.contract, create: [] };
+      if (!s.archived && s.contract.payload.t === 'CounterfeitIssuer' && s.contract.payload.issuer === issuer)
+        return { contract: s.contract, create: [] };
     }
     const contract = this.contract({ t: 'CounterfeitIssuer', issuer }, at);
     return { contract, create: [{ kind: 'create', contract }] };
@@ -86,8 +87,12 @@ export class Counterfeits {
       );
       return { effectiveAt: at, description: 'counterfeit-offer', roots: [{ kind: 'create', contract: offer }] };
     }
-    const holding = this.contract({ t: 'CounterfeitHolding', issuer: req.issuer, owner: req.to, instrumentId: req.instrumentId, amount, meta }, at);
-    if (req.via === 'create') return { effectiveAt: at, description: 'counterfeit-holding', roots: [{ kind: 'create', contract: holding }] };
+    const holding = this.contract(
+      { t: 'CounterfeitHolding', issuer: req.issuer, owner: req.to, instrumentId: req.instrumentId, amount, meta },
+      at,
+    );
+    if (req.via === 'create')
+      return { effectiveAt: at, description: 'counterfeit-holding', roots: [{ kind: 'create', contract: holding }] };
     const issuer = this.issuerContract(req.issuer, at);
     return {
       effectiveAt: at,
@@ -98,7 +103,12 @@ export class Counterfeits {
           kind: 'exercise',
           target: issuer.contract,
           choice: 'Issuer_Transfer',
-          choiceArgument: { receiver: req.to, instrumentId: { admin: req.instrumentId.admin, id: req.instrumentId.id }, amount, meta: metaJson(meta) },
+          choiceArgument: {
+            receiver: req.to,
+            instrumentId: { admin: req.instrumentId.admin, id: req.instrumentId.id },
+            amount,
+            meta: metaJson(meta),
+          },
           actingParties: [req.issuer],
           choiceObservers: [req.to],
           consuming: false,
@@ -117,7 +127,16 @@ export class Counterfeits {
     const p = target.payload;
     if (p.t !== 'CounterfeitHolding' && p.t !== 'CounterfeitInstruction') throw interpretationError(`${cid} is not a counterfeit`);
     const at = this.ledger.nowIso();
-    const archive: NodeDraft = { kind: 'exercise', target, choice: 'Archive', choiceArgument: {}, actingParties: [p.issuer], consuming: true, result: {}, children: [] };
+    const archive: NodeDraft = {
+      kind: 'exercise',
+      target,
+      choice: 'Archive',
+      choiceArgument: {},
+      actingParties: [p.issuer],
+      consuming: true,
+      result: {},
+      children: [],
+    };
     if (!claim) return { effectiveAt: at, description: 'counterfeit-archive', roots: [archive] };
     const issuer = this.issuerContract(p.issuer, at);
     const victim = p.t === 'CounterfeitHolding' ? p.owner : p.transfer.receiver;

@@ -16,7 +16,16 @@ import { emptyExtraArgs, MetaKeys, Workflows, type InstructionChoice, type Trans
 import { Counterfeits, type CounterfeitClaim, type CounterfeitIssue } from './counterfeit.js';
 import { compareAmounts, addAmounts, isPositiveAmount, normalizeAmount } from '../../lib/decimal.js';
 import type { CommitOptions } from './ledger.js';
-import { parseSnapshotHeader, restoreMeta, restoreSnapshot, shiftOffsetsAfter, takeMeta, takeSnapshot, type Snapshot, type SnapshotMeta } from './snapshot.js';
+import {
+  parseSnapshotHeader,
+  restoreMeta,
+  restoreSnapshot,
+  shiftOffsetsAfter,
+  takeMeta,
+  takeSnapshot,
+  type Snapshot,
+  type SnapshotMeta,
+} from './snapshot.js';
 
 /** Record time of the import transactions of a major upgrade (CantonTimestamp.MinValue). */
 export const IMPORT_RECORD_TIME = '0001-01-01T00:00:00Z';
@@ -102,7 +111,11 @@ export class SandboxEngine {
 
   /** The whole state, to continue later (see snapshot.ts). */
   snapshot(): Snapshot {
-    return takeSnapshot(this.ledger, { participantNamespace: this.participantNamespace, validatorOperator: this.validatorOperator, instruments: this.instruments });
+    return takeSnapshot(this.ledger, {
+      participantNamespace: this.participantNamespace,
+      validatorOperator: this.validatorOperator,
+      instruments: this.instruments,
+    });
   }
 
   /** Parties, users, instruments and the clock: what a journal writes whole when one changes. */
@@ -137,7 +150,8 @@ export class SandboxEngine {
   restoreNode(snap: Snapshot, opts: { redeliver: boolean; offsetShift: number }): void {
     if (!Number.isInteger(opts.offsetShift) || opts.offsetShift < 0) throw new RangeError('offsetShift must be a non-negative integer');
     if (snap.participantId !== this.ledger.participantId) throw new RangeError('the backup is of another participant');
-    if (snap.synchronizerId !== this.ledger.synchronizerId) throw new RangeError('the backup is from before a major upgrade: restore it onto the old synchronizer is not modelled');
+    if (snap.synchronizerId !== this.ledger.synchronizerId)
+      throw new RangeError('the backup is from before a major upgrade: restore it onto the old synchronizer is not modelled');
     const base = opts.redeliver ? this.snapshot() : snap;
     const restored = shiftOffsetsAfter(base, snap.end, opts.offsetShift);
     const clock = this.ledger.clock.exportState();
@@ -179,8 +193,14 @@ export class SandboxEngine {
       let a = admins.get(config.adminHint);
       if (!a) {
         const admin = this.addParty(partyIdOf(config.adminHint, this.ledger.ids.namespace()), config.adminHint);
-        const operator = config.family === 'registry' ? this.addParty(partyIdOf(`${config.registry}-operator`, this.ledger.ids.namespace()), `${config.registry}-operator`) : admin;
-        const provider = config.family === 'registry' ? this.addParty(partyIdOf(`${config.registry}-provider`, this.ledger.ids.namespace()), `${config.registry}-provider`) : admin;
+        const operator =
+          config.family === 'registry'
+            ? this.addParty(partyIdOf(`${config.registry}-operator`, this.ledger.ids.namespace()), `${config.registry}-operator`)
+            : admin;
+        const provider =
+          config.family === 'registry'
+            ? this.addParty(partyIdOf(`${config.registry}-provider`, this.ledger.ids.namespace()), `${config.registry}-provider`)
+            : admin;
         a = { admin: admin.party, operator: operator.party, provider: provider.party };
         admins.set(config.adminHint, a);
       }
@@ -194,7 +214,13 @@ export class SandboxEngine {
               { kind: 'factoryCid', payload: { t: 'ExternalPartyAmuletRules', dso: a.admin } },
               {
                 kind: 'openRoundCid',
-                payload: { t: 'OpenMiningRound', dso: a.admin, round: '1', opensAt: at, targetClosesAt: microsToIso(isoToMicros(at) + 600_000_000n) },
+                payload: {
+                  t: 'OpenMiningRound',
+                  dso: a.admin,
+                  round: '1',
+                  opensAt: at,
+                  targetClosesAt: microsToIso(isoToMicros(at) + 600_000_000n),
+                },
               },
             ]
           : [
@@ -202,11 +228,24 @@ export class SandboxEngine {
               { kind: 'transferRuleCid', payload: { t: 'TransferRule', operator: a.operator, provider: a.provider, registrar: a.admin } },
               {
                 kind: 'instrumentConfigCid',
-                payload: { t: 'InstrumentConfiguration', operator: a.operator, provider: a.provider, registrar: a.admin, instrumentId: config.id },
+                payload: {
+                  t: 'InstrumentConfiguration',
+                  operator: a.operator,
+                  provider: a.provider,
+                  registrar: a.admin,
+                  instrumentId: config.id,
+                },
               },
             ];
-      const contracts = created.map((c) => ({ ...c, contract: { contractId: this.ledger.ids.discriminator(), payload: c.payload, createdAt: at } }));
-      const tx = this.ledger.commit({ effectiveAt: at, description: 'genesis', roots: contracts.map((c) => ({ kind: 'create' as const, contract: c.contract })) });
+      const contracts = created.map((c) => ({
+        ...c,
+        contract: { contractId: this.ledger.ids.discriminator(), payload: c.payload, createdAt: at },
+      }));
+      const tx = this.ledger.commit({
+        effectiveAt: at,
+        description: 'genesis',
+        roots: contracts.map((c) => ({ kind: 'create' as const, contract: c.contract })),
+      });
       contracts.forEach((c, i) => {
         const node = tx.nodes[i];
         if (node?.kind === 'create') (inst as unknown as Record<string, string>)[c.kind] = node.contract.contractId;
@@ -249,7 +288,10 @@ export class SandboxEngine {
   private addParty(party: string, hint: string, external?: PartyRecord['external']): PartyRecord {
     if (this.ledger.parties.has(party)) {
       // Canton turns the topology's ALREADY_EXISTS into INVALID_ARGUMENT (ApiPartyManagementService.alreadyExistsError).
-      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: Party already exists: party ${party} is already allocated on this node`);
+      throw LedgerError.of(
+        'INVALID_ARGUMENT',
+        `The submitted request has invalid arguments: Party already exists: party ${party} is already allocated on this node`,
+      );
     }
     const rec: PartyRecord = { party, hint, isLocal: true, annotations: {}, resourceVersion: 0, ...(external ? { external } : {}) };
     this.ledger.parties.set(party, rec);
@@ -265,13 +307,15 @@ export class SandboxEngine {
   /** An internal (participant-hosted key) party: "<hint>::<participant namespace>". */
   allocateInternal(hint?: string): PartyRecord {
     const h = hint ?? `party-${this.ledger.ids.hex(4)}`;
-    if (!isValidPartyHint(h)) throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: invalid party hint "${h}"`);
+    if (!isValidPartyHint(h))
+      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: invalid party hint "${h}"`);
     return this.addParty(partyIdOf(h, this.participantNamespace), h);
   }
 
   /** POST /v2/parties/external/generate-topology: the onboarding transactions to sign. */
   generateTopology(partyHint: string, keyData: Buffer, format: string, keySpec: string): TopologyProposal {
-    if (!isValidPartyHint(partyHint)) throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: invalid party hint "${partyHint}"`);
+    if (!isValidPartyHint(partyHint))
+      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: invalid party hint "${partyHint}"`);
     if (keySpec !== 'SIGNING_KEY_SPEC_EC_CURVE25519') {
       throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: unsupported key spec ${keySpec}`);
     }
@@ -293,7 +337,9 @@ export class SandboxEngine {
         participants: [{ participantUid: this.ledger.participantId.replace(/^PAR::/, ''), permission: 'Confirmation' }],
       },
     ];
-    const transactions = mappings.map((m) => Buffer.concat([TOPOLOGY_MAGIC, Buffer.from(JSON.stringify({ serial: 1, operation: 'Replace', ...m }))]));
+    const transactions = mappings.map((m) =>
+      Buffer.concat([TOPOLOGY_MAGIC, Buffer.from(JSON.stringify({ serial: 1, operation: 'Replace', ...m }))]),
+    );
     return { partyId, fingerprint, transactions, multiHash: this.multiHash(transactions) };
   }
 
@@ -308,7 +354,10 @@ export class SandboxEngine {
    * its own hash).
    */
   allocateExternal(
-    transactions: readonly { transaction: Buffer; signatures: readonly { signature: Buffer; signedBy: string; format: string; algorithm: string }[] }[],
+    transactions: readonly {
+      transaction: Buffer;
+      signatures: readonly { signature: Buffer; signedBy: string; format: string; algorithm: string }[];
+    }[],
     multiHashSignatures: readonly { signature: Buffer; signedBy: string; format: string; algorithm: string }[],
   ): PartyRecord {
     const decoded = transactions.map((t) => {
@@ -322,13 +371,20 @@ export class SandboxEngine {
     const p2p = decoded.find((d) => d['mapping'] === 'PartyToParticipant');
     if (!p2k || !ns || !p2p || typeof p2k['party'] !== 'string' || typeof ns['targetKey'] !== 'string' || p2p['party'] !== p2k['party']) {
       // Canton: ValidationErrors.invalidArgument of ExternalPartyOnboardingDetails.create's complaint.
-      throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: Party allocation needs a namespace delegation, a party-to-key and a party-to-participant mapping for one party');
+      throw LedgerError.of(
+        'INVALID_ARGUMENT',
+        'The submitted request has invalid arguments: Party allocation needs a namespace delegation, a party-to-key and a party-to-participant mapping for one party',
+      );
     }
     const partyId = p2k['party'];
     const raw = Buffer.from(ns['targetKey'], 'base64');
     const key = publicKeyFromLedgerKey(raw, 'CRYPTO_KEY_FORMAT_RAW');
     const fingerprint = ed25519Fingerprint(raw);
-    if (!partyId.endsWith(`::${fingerprint}`)) throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: the party namespace is not the fingerprint of its key');
+    if (!partyId.endsWith(`::${fingerprint}`))
+      throw LedgerError.of(
+        'INVALID_ARGUMENT',
+        'The submitted request has invalid arguments: the party namespace is not the fingerprint of its key',
+      );
     const okSig = (s: { signature: Buffer; signedBy: string; format: string; algorithm: string }, data: Buffer) =>
       s.signedBy === fingerprint &&
       (s.format === 'SIGNATURE_FORMAT_CONCAT' || s.format === 'SIGNATURE_FORMAT_RAW') &&
@@ -336,9 +392,14 @@ export class SandboxEngine {
       verifyEd25519(key, data, s.signature);
     const multiHash = this.multiHash(transactions.map((t) => t.transaction));
     const byMultiHash = multiHashSignatures.some((s) => okSig(s, multiHash));
-    const byEach = transactions.every((t) => t.signatures.some((s) => okSig(s, cantonHash(HashPurpose.TopologyTransactionSignature, t.transaction))));
+    const byEach = transactions.every((t) =>
+      t.signatures.some((s) => okSig(s, cantonHash(HashPurpose.TopologyTransactionSignature, t.transaction))),
+    );
     if (!byMultiHash && !byEach) {
-      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: Missing or invalid signature of the party namespace key ${fingerprint} on the onboarding transactions`);
+      throw LedgerError.of(
+        'INVALID_ARGUMENT',
+        `The submitted request has invalid arguments: Missing or invalid signature of the party namespace key ${fingerprint} on the onboarding transactions`,
+      );
     }
     const hint = partyId.slice(0, partyId.indexOf('::'));
     return this.addParty(partyId, hint, { publicKey: key, fingerprint });
@@ -352,7 +413,8 @@ export class SandboxEngine {
 
   createUser(id: string, primaryParty: string | undefined, rights: UserRight[], annotations: Record<string, string> = {}): UserRecord {
     if (this.ledger.users.has(id)) throw LedgerError.of('USER_ALREADY_EXISTS', `User ${id} already exists`);
-    if (!/^[a-zA-Z0-9@^$.!`\-#+'~_|:()]{1,128}$/.test(id)) throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: invalid user id "${id}"`);
+    if (!/^[a-zA-Z0-9@^$.!`\-#+'~_|:()]{1,128}$/.test(id))
+      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: invalid user id "${id}"`);
     const u: UserRecord = {
       id,
       ...(primaryParty ? { primaryParty } : {}),
@@ -475,7 +537,8 @@ export class SandboxEngine {
       ...(args.synchronizerId !== undefined ? { synchronizerId: args.synchronizerId } : {}),
     });
     const root = tx.nodes[0];
-    const output = root?.kind === 'exercise' ? (root.result as { output?: { value?: { transferInstructionCid?: string } } }).output : undefined;
+    const output =
+      root?.kind === 'exercise' ? (root.result as { output?: { value?: { transferInstructionCid?: string } } }).output : undefined;
     const cid = output?.value?.transferInstructionCid;
     return { tx, kind, ...(cid ? { transferInstructionCid: cid } : {}) };
   }
@@ -502,7 +565,9 @@ export class SandboxEngine {
     const tx = this.commitDirect(new Counterfeits(this.ledger).issue(req), {
       submitter: { userId: 'sandbox-stranger', actAs: [req.issuer], commandId: this.ledger.ids.uuid() },
     });
-    const created = tx.nodes.find((n) => n.kind === 'create' && (n.contract.payload.t === 'CounterfeitHolding' || n.contract.payload.t === 'CounterfeitInstruction'));
+    const created = tx.nodes.find(
+      (n) => n.kind === 'create' && (n.contract.payload.t === 'CounterfeitHolding' || n.contract.payload.t === 'CounterfeitInstruction'),
+    );
     if (created?.kind !== 'create') throw new Error('counterfeit: nothing was created');
     return { tx, contractId: created.contract.contractId };
   }
@@ -591,7 +656,18 @@ export class SandboxEngine {
               result: { newRound: next.contractId },
               children: [
                 ...(retired
-                  ? [{ kind: 'exercise' as const, target: retired, choice: 'Archive', choiceArgument: {}, actingParties: [inst.admin], consuming: true, result: {}, children: [] }]
+                  ? [
+                      {
+                        kind: 'exercise' as const,
+                        target: retired,
+                        choice: 'Archive',
+                        choiceArgument: {},
+                        actingParties: [inst.admin],
+                        consuming: true,
+                        result: {},
+                        children: [],
+                      },
+                    ]
                   : []),
                 { kind: 'create', contract: next },
               ],

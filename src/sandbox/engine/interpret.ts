@@ -50,9 +50,13 @@ export function interpretCommand(engine: SandboxEngine, input: InterpretInput): 
   const cmd = input.command;
   if (!('ExerciseCommand' in cmd)) {
     const templateId = Object.values(cmd)[0]?.templateId ?? '';
-    throw LedgerError.of('TEMPLATES_OR_INTERFACES_NOT_FOUND', `Templates do not exist: ${templateId} (the ledger double only interprets token-standard exercises)`, {
-      definiteAnswer: false,
-    });
+    throw LedgerError.of(
+      'TEMPLATES_OR_INTERFACES_NOT_FOUND',
+      `Templates do not exist: ${templateId} (the ledger double only interprets token-standard exercises)`,
+      {
+        definiteAnswer: false,
+      },
+    );
   }
   const ex = cmd.ExerciseCommand;
   // Canton transcodes the JSON choice argument before it interprets anything
@@ -64,7 +68,10 @@ export function interpretCommand(engine: SandboxEngine, input: InterpretInput): 
   for (const d of input.disclosed) {
     const c = decodeBlob(d.createdEventBlob);
     if (!c || (d.contractId !== undefined && d.contractId !== c.contractId)) {
-      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: Unable to decode disclosed contract event payload${d.contractId ? ` of ${d.contractId}` : ''}`);
+      throw LedgerError.of(
+        'INVALID_ARGUMENT',
+        `The submitted request has invalid arguments: Unable to decode disclosed contract event payload${d.contractId ? ` of ${d.contractId}` : ''}`,
+      );
     }
     disclosed.set(c.contractId, c);
   }
@@ -87,7 +94,8 @@ export function interpretCommand(engine: SandboxEngine, input: InterpretInput): 
 
   const target = resolve(ex.contractId);
   const templateMatches = sameName(templateOf(target.payload), ex.templateId);
-  const viaInterface = (iface: QualifiedName) => sameName(iface, ex.templateId) && implementedInterfaces(target.payload).some((i) => i.entityName === iface.entityName);
+  const viaInterface = (iface: QualifiedName) =>
+    sameName(iface, ex.templateId) && implementedInterfaces(target.payload).some((i) => i.entityName === iface.entityName);
   const requireActor = (party: string) => {
     if (!input.actAs.includes(party)) {
       throw LedgerError.of(
@@ -107,12 +115,23 @@ export function interpretCommand(engine: SandboxEngine, input: InterpretInput): 
     if (!inst) throw interpretationError(`${ex.contractId} is not a transfer factory`);
     requireActor(arg.transfer.sender);
     const extraArgs = arg.extraArgs;
-    requireContext(extraArgs, inst.config.family === 'amulet' ? [ContextKeys.amuletRules, ContextKeys.openRound] : [ContextKeys.instrumentConfiguration, ContextKeys.transferRule]);
+    requireContext(
+      extraArgs,
+      inst.config.family === 'amulet'
+        ? [ContextKeys.amuletRules, ContextKeys.openRound]
+        : [ContextKeys.instrumentConfiguration, ContextKeys.transferRule],
+    );
     const pre = contextCid(extraArgs, ContextKeys.transferPreapproval);
     if (pre !== undefined) resolve(pre);
     for (const cid of arg.transfer.inputHoldingCids) resolve(cid);
     const transfer: TransferData = arg.transfer;
-    const plan = engine.workflows.factoryTransfer({ instrument: inst, factory: target, expectedAdmin: arg.expectedAdmin, transfer, extraArgs });
+    const plan = engine.workflows.factoryTransfer({
+      instrument: inst,
+      factory: target,
+      expectedAdmin: arg.expectedAdmin,
+      transfer,
+      extraArgs,
+    });
     return { plan, validBefore: isoToMicros(transfer.executeBefore), minLedgerTime: isoToMicros(transfer.requestedAt) };
   }
 
@@ -127,7 +146,12 @@ export function interpretCommand(engine: SandboxEngine, input: InterpretInput): 
     requireActor(actor);
     const inst: Instrument | undefined = engine.instrument(t.instrumentId.admin, t.instrumentId.id);
     if (!inst) throw interpretationError('unknown instrument');
-    requireContext(extraArgs, inst.config.family === 'amulet' ? [ContextKeys.amuletRules, ContextKeys.openRound] : [ContextKeys.instrumentConfiguration, ContextKeys.transferRule]);
+    requireContext(
+      extraArgs,
+      inst.config.family === 'amulet'
+        ? [ContextKeys.amuletRules, ContextKeys.openRound]
+        : [ContextKeys.instrumentConfiguration, ContextKeys.transferRule],
+    );
     if (target.payload.t === 'AmuletTransferInstruction') resolve(target.payload.lockedAmulet);
     const plan = engine.workflows.instructionChoice({ instrument: inst, instruction: target, choice: instructionChoice, actor, extraArgs });
     return { plan, ...(instructionChoice === 'Accept' ? { validBefore: isoToMicros(t.executeBefore) } : {}) };
@@ -145,7 +169,11 @@ function decodeChoiceArgument(choice: string, templateId: string, json: unknown)
   if (choice === 'TransferFactory_Transfer') return decodeTranscodeJson(TransferFactory_Transfer, json);
   const instructionChoice = /^TransferInstruction_(Accept|Reject|Withdraw)$/.exec(choice)?.[1] as InstructionChoice | undefined;
   if (instructionChoice !== undefined) return decodeTranscodeJson(instructionChoiceArgument(instructionChoice), json);
-  throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: Invalid template:${templateId} or choice:${choice}`, { definiteAnswer: false });
+  throw LedgerError.of(
+    'INVALID_ARGUMENT',
+    `The submitted request has invalid arguments: Invalid template:${templateId} or choice:${choice}`,
+    { definiteAnswer: false },
+  );
 }
 
 /** CommandExecutionErrors.Interpreter.ContractDoesNotImplementInterface. */

@@ -441,7 +441,9 @@ export class Ledger {
     this.byUpdateId.clear();
     for (const e of log) if (e.kind === 'transaction') this.byUpdateId.set(e.updateId, e);
     for (const times of this.otherTimes.values()) times.splice(0);
-    for (const e of log) if (e.kind === 'transaction' && e.synchronizerId !== undefined) this.otherTimes.get(e.synchronizerId)?.push({ offset: e.offset, recordTime: e.recordTime });
+    for (const e of log)
+      if (e.kind === 'transaction' && e.synchronizerId !== undefined)
+        this.otherTimes.get(e.synchronizerId)?.push({ offset: e.offset, recordTime: e.recordTime });
     this.end = end;
     this.pruned = pruned;
   }
@@ -498,9 +500,29 @@ export class Ledger {
     for (const [createdAt, group] of [...byCreateTime].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const offset = this.end + 1;
       const updateId = this.ids.updateId();
-      const nodes: TxNode[] = group.map((c, i) => ({ kind: 'create', nodeId: i, contract: c.contract, witnesses: c.createWitnesses, consumedInTx: false }));
-      const tx: CommittedTx = { kind: 'transaction', offset, updateId, recordTime: importRecordTime, effectiveAt: createdAt, traceparent: this.ids.traceparent(), nodes };
-      group.forEach((c, i) => this.contracts.set(c.contract.contractId, { contract: c.contract, created: { offset, nodeId: i, updateId }, createWitnesses: c.createWitnesses }));
+      const nodes: TxNode[] = group.map((c, i) => ({
+        kind: 'create',
+        nodeId: i,
+        contract: c.contract,
+        witnesses: c.createWitnesses,
+        consumedInTx: false,
+      }));
+      const tx: CommittedTx = {
+        kind: 'transaction',
+        offset,
+        updateId,
+        recordTime: importRecordTime,
+        effectiveAt: createdAt,
+        traceparent: this.ids.traceparent(),
+        nodes,
+      };
+      group.forEach((c, i) =>
+        this.contracts.set(c.contract.contractId, {
+          contract: c.contract,
+          created: { offset, nodeId: i, updateId },
+          createWitnesses: c.createWitnesses,
+        }),
+      );
       this.end = offset;
       this.log.push(tx);
       this.byUpdateId.set(updateId, tx);

@@ -65,7 +65,10 @@ export function jsonToValue(json: Json, inTextMap = false): Value {
       if (label === 'values' && isJsonObject(x)) {
         return {
           label,
-          value: { kind: 'textMap', entries: Object.entries(x).map(([key, val]) => ({ key, value: typeof val === 'string' ? textValue(val) : jsonToValue(val) })) },
+          value: {
+            kind: 'textMap',
+            entries: Object.entries(x).map(([key, val]) => ({ key, value: typeof val === 'string' ? textValue(val) : jsonToValue(val) })),
+          },
         };
       }
       return { label, value: jsonToValue(x) };

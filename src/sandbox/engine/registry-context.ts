@@ -79,7 +79,8 @@ export function factoryContext(ledger: Ledger, inst: Instrument, transfer: Pick<
 export function instructionContext(ledger: Ledger, inst: Instrument, instructionCid: string, choice: InstructionChoice): ChoiceContextPlan {
   const instruction = activeOrThrow(ledger, instructionCid);
   const p = instruction.payload;
-  if (p.t !== 'AmuletTransferInstruction' && p.t !== 'TransferOffer') throw interpretationError(`${instructionCid} is not a transfer instruction`);
+  if (p.t !== 'AmuletTransferInstruction' && p.t !== 'TransferOffer')
+    throw interpretationError(`${instructionCid} is not a transfer instruction`);
   if (inst.config.family === 'amulet') {
     const rules = activeOrThrow(ledger, inst.rulesCid);
     const round = activeOrThrow(ledger, inst.openRoundCid);
@@ -101,4 +102,3 @@ export function instructionContext(ledger: Ledger, inst: Instrument, instruction
     disclosed: [config, rule],
   };
 }
-

@@ -59,13 +59,19 @@ export type SavedCompletion = Snapshot['completions'][number];
 export type SavedDedup = Snapshot['dedup'][number];
 
 export function entryOut(e: LogEntry): SavedEntry {
-  return e.kind === 'silent' ? { ...e, recordTime: String(e.recordTime) } : { ...e, recordTime: String(e.recordTime), nodes: e.nodes.map(nodeOut) };
+  return e.kind === 'silent'
+    ? { ...e, recordTime: String(e.recordTime) }
+    : { ...e, recordTime: String(e.recordTime), nodes: e.nodes.map(nodeOut) };
 }
 
 export function entryIn(raw: unknown): LogEntry {
   const e = raw as Record<string, unknown>;
   if (e['kind'] === 'silent') return { kind: 'silent', offset: e['offset'] as number, recordTime: BigInt(e['recordTime'] as string) };
-  return { ...(e as unknown as LogEntry), recordTime: BigInt(e['recordTime'] as string), nodes: (e['nodes'] as Record<string, unknown>[]).map(nodeIn) } as LogEntry;
+  return {
+    ...(e as unknown as LogEntry),
+    recordTime: BigInt(e['recordTime'] as string),
+    nodes: (e['nodes'] as Record<string, unknown>[]).map(nodeIn),
+  } as LogEntry;
 }
 
 export function completionOut({ error, recordTime, ...c }: CompletionRecord): SavedCompletion {
@@ -91,7 +97,13 @@ export function completionIn({ error, recordTime, ...c }: SavedCompletion): Comp
     ...c,
     recordTime: BigInt(recordTime),
     ...(error
-      ? { error: new LedgerError(error.code, error.cause, { category: error.category, grpc: error.grpc, ...(error.definiteAnswer !== undefined ? { definiteAnswer: error.definiteAnswer } : {}) }) }
+      ? {
+          error: new LedgerError(error.code, error.cause, {
+            category: error.category,
+            grpc: error.grpc,
+            ...(error.definiteAnswer !== undefined ? { definiteAnswer: error.definiteAnswer } : {}),
+          }),
+        }
       : {}),
   };
 }
@@ -112,7 +124,9 @@ export function takeMeta(ledger: Ledger, extra: { validatorOperator: string; ins
     instruments: extra.instruments.map(({ config, ...rest }) => ({ ...rest, id: config.id })),
     parties: [...ledger.parties.values()].map(({ external, ...p }) => ({
       ...p,
-      ...(external ? { external: { publicKey: rawPublicKey(external.publicKey).toString('base64'), fingerprint: external.fingerprint } } : {}),
+      ...(external
+        ? { external: { publicKey: rawPublicKey(external.publicKey).toString('base64'), fingerprint: external.fingerprint } }
+        : {}),
     })),
     users: [...ledger.users.values()],
   };
@@ -126,7 +140,9 @@ export function restoreMeta(ledger: Ledger, meta: Pick<SnapshotMeta, 'clock' | '
     const { external, ...rest } = p;
     const rec: PartyRecord = {
       ...rest,
-      ...(external ? { external: { publicKey: publicKeyFromRaw(Buffer.from(external.publicKey, 'base64')), fingerprint: external.fingerprint } } : {}),
+      ...(external
+        ? { external: { publicKey: publicKeyFromRaw(Buffer.from(external.publicKey, 'base64')), fingerprint: external.fingerprint } }
+        : {}),
     };
     ledger.parties.set(p.party, rec);
   }
@@ -134,7 +150,10 @@ export function restoreMeta(ledger: Ledger, meta: Pick<SnapshotMeta, 'clock' | '
   for (const u of meta.users) ledger.users.set(u.id, structuredClone(u));
 }
 
-export function takeSnapshot(ledger: Ledger, extra: { participantNamespace: string; validatorOperator: string; instruments: readonly Instrument[] }): Snapshot {
+export function takeSnapshot(
+  ledger: Ledger,
+  extra: { participantNamespace: string; validatorOperator: string; instruments: readonly Instrument[] },
+): Snapshot {
   const { log, end, pruned } = ledger.exportLog();
   const meta = takeMeta(ledger, extra);
   return {
@@ -153,7 +172,11 @@ export function takeSnapshot(ledger: Ledger, extra: { participantNamespace: stri
     contracts: [...ledger.contracts.values()].map(({ archived, createWitnesses, ...c }) => ({
       ...c,
       createWitnesses: [...createWitnesses],
-      ...(archived ? { archived: { offset: archived.offset, nodeId: archived.nodeId, updateId: archived.updateId, witnesses: [...archived.witnesses] } } : {}),
+      ...(archived
+        ? {
+            archived: { offset: archived.offset, nodeId: archived.nodeId, updateId: archived.updateId, witnesses: [...archived.witnesses] },
+          }
+        : {}),
     })),
     log: log.map(entryOut),
     completions: ledger.completions.map(completionOut),

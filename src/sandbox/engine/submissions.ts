@@ -1,5 +1,11 @@
 import { PreparedTransactionError } from '../../ledger/prepared-transaction/index.js';
-import type { DeduplicationPeriod, JsCommands, JsExecuteSubmissionRequest, JsPrepareSubmissionRequest, PartySignatures } from '../wire/decode/index.js';
+import type {
+  DeduplicationPeriod,
+  JsCommands,
+  JsExecuteSubmissionRequest,
+  JsPrepareSubmissionRequest,
+  PartySignatures,
+} from '../wire/decode/index.js';
 import type { Logger } from '../../logger.js';
 import { verifyEd25519 } from '../util/ed25519.js';
 import { isoToMicros, microsToIso, type Micros } from '../util/time.js';
@@ -81,7 +87,10 @@ export class Submissions {
   prepare(req: JsPrepareSubmissionRequest) {
     const ledger = this.engine.ledger;
     if (req.commands.length !== 1) {
-      throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: only single-command transactions can be prepared');
+      throw LedgerError.of(
+        'INVALID_ARGUMENT',
+        'The submitted request has invalid arguments: only single-command transactions can be prepared',
+      );
     }
     if (req.actAs.length === 0) throw LedgerError.of('MISSING_FIELD', 'The submitted command is missing a mandatory field: act_as');
     if (req.synchronizerId !== undefined && req.synchronizerId !== '' && req.synchronizerId !== ledger.synchronizerId) {
@@ -147,10 +156,14 @@ export class Submissions {
     if ('DeduplicationDuration' in period) {
       const s = period.DeduplicationDuration.value.seconds + period.DeduplicationDuration.value.nanos / 1e9;
       if (s < 0 || s > max) {
-        throw LedgerError.of('INVALID_DEDUPLICATION_PERIOD', `The submitted command had an invalid deduplication period: the deduplication duration ${s}s exceeds the maximum ${max}s`, {
-          context: { longest_duration: `${max}s` },
-          definiteAnswer: false,
-        });
+        throw LedgerError.of(
+          'INVALID_DEDUPLICATION_PERIOD',
+          `The submitted command had an invalid deduplication period: the deduplication duration ${s}s exceeds the maximum ${max}s`,
+          {
+            context: { longest_duration: `${max}s` },
+            definiteAnswer: false,
+          },
+        );
       }
       return { seconds: Math.ceil(s) };
     }
@@ -176,7 +189,10 @@ export class Submissions {
     for (const party of actAs) {
       const rec = ledger.parties.get(party);
       if (!rec?.external) {
-        throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: party ${party} is not an external party and cannot sign`);
+        throw LedgerError.of(
+          'INVALID_ARGUMENT',
+          `The submitted request has invalid arguments: party ${party} is not an external party and cannot sign`,
+        );
       }
       const mine = sigs.signatures.filter((s) => s.party === party).flatMap((s) => s.signatures);
       if (mine.length === 0) {
@@ -206,21 +222,30 @@ export class Submissions {
   execute(req: JsExecuteSubmissionRequest, userId: string, opts: ExecuteOptions = {}): { done: Promise<Outcome> } {
     if (this.stopped) throw LedgerError.of('SERVICE_NOT_RUNNING', 'The service is not running: the ledger double is stopping');
     if (req.hashingSchemeVersion !== 'HASHING_SCHEME_VERSION_V2') {
-      throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: unsupported hashing scheme ${req.hashingSchemeVersion}`);
+      throw LedgerError.of(
+        'INVALID_ARGUMENT',
+        `The submitted request has invalid arguments: unsupported hashing scheme ${req.hashingSchemeVersion}`,
+      );
     }
     let decoded: ReturnType<typeof decodePrepared>;
     try {
       decoded = decodePrepared(req.preparedTransaction);
     } catch (e) {
       if (e instanceof PreparedTransactionError) {
-        throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: cannot deserialize the prepared transaction: ${e.message}`);
+        throw LedgerError.of(
+          'INVALID_ARGUMENT',
+          `The submitted request has invalid arguments: cannot deserialize the prepared transaction: ${e.message}`,
+        );
       }
       throw e;
     }
     const hashB64 = Buffer.from(decoded.hash).toString('base64');
     const entry = this.prepared.get(hashB64);
     if (!entry) {
-      throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: the prepared transaction is not one this participant prepared (or it was altered)');
+      throw LedgerError.of(
+        'INVALID_ARGUMENT',
+        'The submitted request has invalid arguments: the prepared transaction is not one this participant prepared (or it was altered)',
+      );
     }
     const meta = decoded.tx.metadata;
     const actAs = meta.submitterInfo.actAs;
@@ -237,7 +262,10 @@ export class Submissions {
     }
     this.checkDuplicate(key, window.seconds, window.offset, this.engine.clock.now(), req.submissionId);
     const traffic = this.settings.traffic;
-    const notSent = traffic && !traffic.affords(entry.trafficCost) ? traffic.refusedAtSubmission(entry.trafficCost, microsToIso(this.engine.clock.now()), req.submissionId) : undefined;
+    const notSent =
+      traffic && !traffic.affords(entry.trafficCost)
+        ? traffic.refusedAtSubmission(entry.trafficCost, microsToIso(this.engine.clock.now()), req.submissionId)
+        : undefined;
     let resolve: (o: Outcome) => void = () => {};
     const done = new Promise<Outcome>((r) => (resolve = r));
     const pending: Pending = {
@@ -291,19 +319,28 @@ export class Submissions {
       if (p.forcedRejection) throw p.forcedRejection;
       if (p.notSent) throw p.notSent;
       if (p.maxRecordTime !== undefined && recordTime > p.maxRecordTime) {
-        throw LedgerError.of('NOT_SEQUENCED_TIMEOUT', `Transaction was not sequenced within the pre-defined max sequencing time (${microsToIso(p.maxRecordTime)}) and has therefore timed out`, {
-          definiteAnswer: true,
-          correlationId: p.submissionId,
-        });
+        throw LedgerError.of(
+          'NOT_SEQUENCED_TIMEOUT',
+          `Transaction was not sequenced within the pre-defined max sequencing time (${microsToIso(p.maxRecordTime)}) and has therefore timed out`,
+          {
+            definiteAnswer: true,
+            correlationId: p.submissionId,
+          },
+        );
       }
-      if (traffic && !traffic.affords(p.entry.trafficCost)) throw traffic.refusedAtSequencing(p.entry.trafficCost, microsToIso(recordTime), p.submissionId);
+      if (traffic && !traffic.affords(p.entry.trafficCost))
+        throw traffic.refusedAtSequencing(p.entry.trafficCost, microsToIso(recordTime), p.submissionId);
       sequenced = true;
       const validBefore = p.entry.interpretation.validBefore;
       if (validBefore !== undefined && recordTime >= validBefore) {
-        throw LedgerError.of('LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND', `The ledger time of the transaction is outside its bounds: it had to be recorded before ${microsToIso(validBefore)}`, {
-          definiteAnswer: true,
-          correlationId: p.submissionId,
-        });
+        throw LedgerError.of(
+          'LOCAL_VERDICT_LEDGER_TIME_OUT_OF_BOUND',
+          `The ledger time of the transaction is outside its bounds: it had to be recorded before ${microsToIso(validBefore)}`,
+          {
+            definiteAnswer: true,
+            correlationId: p.submissionId,
+          },
+        );
       }
       this.checkDuplicate(p.key, p.dedupSeconds, p.dedupOffset, recordTime, p.submissionId);
       const tx = ledger.commit(
@@ -354,11 +391,19 @@ export class Submissions {
   /** submit-and-wait for the double's internal parties: interpret and commit at once. */
   submitAndWait(req: JsCommands, userId: string): CommittedTx {
     const ledger = this.engine.ledger;
-    if (req.commands.length !== 1) throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: the ledger double runs single-command submissions only');
+    if (req.commands.length !== 1)
+      throw LedgerError.of(
+        'INVALID_ARGUMENT',
+        'The submitted request has invalid arguments: the ledger double runs single-command submissions only',
+      );
     for (const p of req.actAs) {
       const rec = ledger.parties.get(p);
       if (!rec) throw LedgerError.of('PARTY_NOT_KNOWN_ON_LEDGER', `Party not known on ledger: ${p}`);
-      if (rec.external) throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: ${p} is an external party: use interactive submission`);
+      if (rec.external)
+        throw LedgerError.of(
+          'INVALID_ARGUMENT',
+          `The submitted request has invalid arguments: ${p} is an external party: use interactive submission`,
+        );
     }
     const command = req.commands[0];
     if (!command) throw LedgerError.of('MISSING_FIELD', 'The submitted command is missing a mandatory field: commands');
@@ -366,7 +411,12 @@ export class Submissions {
     const key = dedupKey(userId, req.actAs, req.commandId);
     const submissionId = req.submissionId ?? ledger.ids.uuid();
     this.checkDuplicate(key, window.seconds, window.offset, this.engine.clock.now(), submissionId);
-    const interpretation = interpretCommand(this.engine, { command, actAs: req.actAs, readAs: req.readAs ?? [], disclosed: req.disclosedContracts ?? [] });
+    const interpretation = interpretCommand(this.engine, {
+      command,
+      actAs: req.actAs,
+      readAs: req.readAs ?? [],
+      disclosed: req.disclosedContracts ?? [],
+    });
     // A hosted party's submission costs the participant traffic too; no transaction bytes are built for it here.
     const cost = trafficCostOf(HOSTED_TX_BYTES, 0).total;
     const traffic = this.settings.traffic;
@@ -377,7 +427,14 @@ export class Submissions {
     });
   }
 
-  private commitHosted(req: JsCommands, userId: string, key: string, submissionId: string, dedupSeconds: number, plan: TxPlan): CommittedTx {
+  private commitHosted(
+    req: JsCommands,
+    userId: string,
+    key: string,
+    submissionId: string,
+    dedupSeconds: number,
+    plan: TxPlan,
+  ): CommittedTx {
     const ledger = this.engine.ledger;
     const tx = ledger.commit(plan, {
       submitter: { userId, actAs: req.actAs, commandId: req.commandId, submissionId },

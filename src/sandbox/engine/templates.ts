@@ -282,7 +282,13 @@ export function createArgument(p: Payload): JsonObject {
     case 'CounterfeitIssuer':
       return { issuer: p.issuer };
     case 'CounterfeitHolding':
-      return { issuer: p.issuer, owner: p.owner, instrumentId: { admin: p.instrumentId.admin, id: p.instrumentId.id }, amount: normalizeAmount(p.amount), meta: metaJson(p.meta) };
+      return {
+        issuer: p.issuer,
+        owner: p.owner,
+        instrumentId: { admin: p.instrumentId.admin, id: p.instrumentId.id },
+        amount: normalizeAmount(p.amount),
+        meta: metaJson(p.meta),
+      };
     case 'CounterfeitInstruction':
       return { issuer: p.issuer, transfer: transferJson(p.transfer) };
   }
@@ -321,10 +327,7 @@ function holdingView(p: Payload): Json | undefined {
         owner: p.owner,
         instrumentId: { admin: p.dso, id: AMULET_INSTRUMENT_ID },
         amount: normalizeAmount(p.amount),
-        lock:
-          p.t === 'LockedAmulet'
-            ? { holders: [p.dso], expiresAt: p.expiresAt, expiresAfter: null, context: p.context }
-            : null,
+        lock: p.t === 'LockedAmulet' ? { holders: [p.dso], expiresAt: p.expiresAt, expiresAfter: null, context: p.context } : null,
         meta: metaJson({
           'amulet.splice.lfdecentralizedtrust.org/created-in-round': p.round,
           'amulet.splice.lfdecentralizedtrust.org/rate-per-round': '0.00380518',

@@ -83,7 +83,14 @@ export type Payload =
    * to a validator can do: the interface view is the template's claim, the signatories are real.
    */
   | { t: 'CounterfeitIssuer'; issuer: string }
-  | { t: 'CounterfeitHolding'; issuer: string; owner: string; instrumentId: InstrumentRef; amount: string; meta: Readonly<Record<string, string>> }
+  | {
+      t: 'CounterfeitHolding';
+      issuer: string;
+      owner: string;
+      instrumentId: InstrumentRef;
+      amount: string;
+      meta: Readonly<Record<string, string>>;
+    }
   | { t: 'CounterfeitInstruction'; issuer: string; transfer: TransferData };
 
 export type PayloadKind = Payload['t'];

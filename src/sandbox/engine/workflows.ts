@@ -122,8 +122,14 @@ export class Workflows {
             choiceArgument: { receiver: owner, amount: amt, openRound: round.contractId },
             actingParties: [inst.admin],
             consuming: false,
-            result: { amuletSum: { amulet: amulet.contractId, round: { number: inst.round } }, meta: metaJson({ [MetaKeys.txKind]: 'mint' }) },
-            children: [{ kind: 'fetch', target: round, actingParties: [inst.admin] }, { kind: 'create', contract: amulet }],
+            result: {
+              amuletSum: { amulet: amulet.contractId, round: { number: inst.round } },
+              meta: metaJson({ [MetaKeys.txKind]: 'mint' }),
+            },
+            children: [
+              { kind: 'fetch', target: round, actingParties: [inst.admin] },
+              { kind: 'create', contract: amulet },
+            ],
           },
         ],
       };
@@ -189,10 +195,14 @@ export class Workflows {
       // The receiver is an informee (observer of the offer or the holding it gets): Canton's routing
       // finds it hosted on no synchronizer (AdmissibleSynchronizersComputation.scala). Not a
       // definite answer (TransactionErrorImpl's default); the parties in the context as Scala prints a Set.
-      throw LedgerError.of('UNKNOWN_INFORMEES', 'The participant is not connected to any synchronizer where the given informees are known.', {
-        context: { unknownInformees: `Set(${t.receiver})` },
-        definiteAnswer: false,
-      });
+      throw LedgerError.of(
+        'UNKNOWN_INFORMEES',
+        'The participant is not connected to any synchronizer where the given informees are known.',
+        {
+          context: { unknownInformees: `Set(${t.receiver})` },
+          definiteAnswer: false,
+        },
+      );
     }
     if (t.inputHoldingCids.length === 0) throw interpretationError('inputHoldingCids must not be empty');
     if (t.inputHoldingCids.length > MAX_INPUTS) throw interpretationError(`at most ${MAX_INPUTS} input holdings per transfer`);
@@ -236,7 +246,9 @@ export class Workflows {
     }
     const at = this.now();
     const built =
-      inst.config.family === 'amulet' ? this.amuletFactoryTransfer(req, kind, inputs, total, at) : this.registryFactoryTransfer(req, kind, inputs, total, at);
+      inst.config.family === 'amulet'
+        ? this.amuletFactoryTransfer(req, kind, inputs, total, at)
+        : this.registryFactoryTransfer(req, kind, inputs, total, at);
     const choiceArgument: JsonObject = { expectedAdmin: req.expectedAdmin, transfer: transferJson(t), extraArgs: req.extraArgs };
     return {
       effectiveAt: at,
@@ -285,7 +297,19 @@ export class Workflows {
       { kind: 'fetch', target: round, actingParties: [t.sender] },
     ];
     if (kind === 'self') {
-      const x = this.amuletRulesTransfer(inst, rules, round, t.sender, [t.sender], inputs, total, [{ receiver: t.sender, amount: t.amount }], '0', '0', at);
+      const x = this.amuletRulesTransfer(
+        inst,
+        rules,
+        round,
+        t.sender,
+        [t.sender],
+        inputs,
+        total,
+        [{ receiver: t.sender, amount: t.amount }],
+        '0',
+        '0',
+        at,
+      );
       return {
         children: [...fetches, x.node],
         result: this.instructionResult({ completed: x.outputs }, x.change, this.resultMeta('self', t, '0')),
@@ -344,7 +368,13 @@ export class Workflows {
       [t.sender],
       inputs,
       total,
-      [{ receiver: t.sender, amount: addAmounts(t.amount, sFee), lock: { expiresAt: t.executeBefore, context: `transfer to ${t.receiver}` } }],
+      [
+        {
+          receiver: t.sender,
+          amount: addAmounts(t.amount, sFee),
+          lock: { expiresAt: t.executeBefore, context: `transfer to ${t.receiver}` },
+        },
+      ],
       '0',
       '0',
       at,
@@ -352,14 +382,21 @@ export class Workflows {
     const locked = x.outputs[0];
     if (!locked) throw interpretationError('no locked output');
     // As recorded: the instruction's transfer names the locked holding as its only input.
-    const instruction = this.contract({ t: 'AmuletTransferInstruction', lockedAmulet: locked, transfer: { ...t, inputHoldingCids: [locked] } }, at);
+    const instruction = this.contract(
+      { t: 'AmuletTransferInstruction', lockedAmulet: locked, transfer: { ...t, inputHoldingCids: [locked] } },
+      at,
+    );
     return {
       children: [...fetches, x.node, { kind: 'create', contract: instruction }],
       result: this.instructionResult({ pending: instruction.contractId }, x.change, this.resultMeta('offer', t, '0')),
     };
   }
 
-  private instructionResult(output: { completed: string[] } | { pending: string } | { failed: true }, senderChange: string[], meta: JsonObject): JsonObject {
+  private instructionResult(
+    output: { completed: string[] } | { pending: string } | { failed: true },
+    senderChange: string[],
+    meta: JsonObject,
+  ): JsonObject {
     const o: JsonObject =
       'completed' in output
         ? { tag: 'TransferInstructionResult_Completed', value: { receiverHoldingCids: output.completed } }
@@ -406,16 +443,33 @@ export class Workflows {
     const toOthers = outputs.some((o) => o.receiver !== sender);
     if (toOthers) {
       const coupon = normalizeAmount(new D(outAmount).times('0.001').toDecimalPlaces(10, Decimal.ROUND_DOWN).toFixed(10));
-      children.push({ kind: 'create', contract: this.contract({ t: 'ValidatorRewardCoupon', dso: inst.admin, user: sender, amount: coupon, round: inst.round }, at) });
       children.push({
         kind: 'create',
-        contract: this.contract({ t: 'AppRewardCoupon', dso: inst.admin, provider: sender, beneficiary: sender, amount: coupon, round: inst.round }, at),
+        contract: this.contract({ t: 'ValidatorRewardCoupon', dso: inst.admin, user: sender, amount: coupon, round: inst.round }, at),
+      });
+      children.push({
+        kind: 'create',
+        contract: this.contract(
+          { t: 'AppRewardCoupon', dso: inst.admin, provider: sender, beneficiary: sender, amount: coupon, round: inst.round },
+          at,
+        ),
       });
     }
     const created: { tag: string; value: string }[] = [];
     for (const o of outputs) {
       const c = o.lock
-        ? this.contract({ t: 'LockedAmulet', dso: inst.admin, owner: o.receiver, amount: o.amount, round: inst.round, expiresAt: o.lock.expiresAt, context: o.lock.context }, at)
+        ? this.contract(
+            {
+              t: 'LockedAmulet',
+              dso: inst.admin,
+              owner: o.receiver,
+              amount: o.amount,
+              round: inst.round,
+              expiresAt: o.lock.expiresAt,
+              context: o.lock.context,
+            },
+            at,
+          )
         : this.contract({ t: 'Amulet', dso: inst.admin, owner: o.receiver, amount: o.amount, round: inst.round }, at);
       children.push({ kind: 'create', contract: c });
       created.push({ tag: o.lock ? 'TransferResultLockedAmulet' : 'TransferResultAmulet', value: c.contractId });
@@ -429,11 +483,17 @@ export class Workflows {
     const meta: Record<string, string> = { [MetaKeys.sender]: sender, [MetaKeys.txKind]: 'transfer' };
     if (!isZeroAmount(burned)) meta[MetaKeys.burned] = showDecimal(burned);
     const balanceChanges: Json[] = [
-      [sender, { changeToInitialAmountAsOfRoundZero: normalizeAmount(subAmounts(changeAmount, total)), changeToHoldingFeesRate: '0.0000000000' }],
+      [
+        sender,
+        { changeToInitialAmountAsOfRoundZero: normalizeAmount(subAmounts(changeAmount, total)), changeToHoldingFeesRate: '0.0000000000' },
+      ],
     ];
     for (const o of outputs) {
       if (o.receiver !== sender) {
-        balanceChanges.push([o.receiver, { changeToInitialAmountAsOfRoundZero: normalizeAmount(o.amount), changeToHoldingFeesRate: '0.0000000000' }]);
+        balanceChanges.push([
+          o.receiver,
+          { changeToInitialAmountAsOfRoundZero: normalizeAmount(o.amount), changeToHoldingFeesRate: '0.0000000000' },
+        ]);
       }
     }
     const amuletResult: JsonObject = {
@@ -504,7 +564,16 @@ export class Workflows {
     ];
     for (const input of inputs) {
       children.push({ kind: 'fetch', target: input, actingParties: [t.sender] });
-      children.push({ kind: 'exercise', target: input, choice: 'Archive', choiceArgument: {}, actingParties: [inst.admin, t.sender], consuming: true, result: {}, children: [] });
+      children.push({
+        kind: 'exercise',
+        target: input,
+        choice: 'Archive',
+        choiceArgument: {},
+        actingParties: [inst.admin, t.sender],
+        consuming: true,
+        result: {},
+        children: [],
+      });
     }
     const sFee = kind === 'self' ? '0' : senderFee(inst, t.amount);
     const outAmount = kind === 'self' ? t.amount : addAmounts(t.amount, sFee);
@@ -512,7 +581,10 @@ export class Workflows {
     const out =
       kind === 'self'
         ? this.contract(this.registryHolding(inst, t.sender, t.amount), at)
-        : this.contract(this.registryHolding(inst, t.sender, outAmount, { context: t.meta[MetaKeys.reason] ?? '', receiver: t.receiver }), at);
+        : this.contract(
+            this.registryHolding(inst, t.sender, outAmount, { context: t.meta[MetaKeys.reason] ?? '', receiver: t.receiver }),
+            at,
+          );
     children.push({ kind: 'create', contract: out });
     const change = isZeroAmount(changeAmount) ? undefined : this.contract(this.registryHolding(inst, t.sender, changeAmount), at);
     if (change) children.push({ kind: 'create', contract: change });
@@ -521,7 +593,13 @@ export class Workflows {
       return { children, result: this.instructionResult({ completed: [out.contractId] }, changeCids, this.resultMeta('self', t, '0')) };
     }
     const offer = this.contract(
-      { t: 'TransferOffer', operator: inst.operator, provider: inst.provider, registrar: inst.admin, transfer: { ...t, inputHoldingCids: [out.contractId] } },
+      {
+        t: 'TransferOffer',
+        operator: inst.operator,
+        provider: inst.provider,
+        registrar: inst.admin,
+        transfer: { ...t, inputHoldingCids: [out.contractId] },
+      },
       at,
     );
     children.push({ kind: 'create', contract: offer });
@@ -534,7 +612,8 @@ export class Workflows {
   instructionChoice(req: InstructionChoiceRequest): TxPlan {
     const { instrument: inst, instruction } = req;
     const p = instruction.payload;
-    if (p.t !== 'AmuletTransferInstruction' && p.t !== 'TransferOffer') throw interpretationError(`${instruction.contractId} is not a transfer instruction`);
+    if (p.t !== 'AmuletTransferInstruction' && p.t !== 'TransferOffer')
+      throw interpretationError(`${instruction.contractId} is not a transfer instruction`);
     const t = p.transfer;
     const controller = req.choice === 'Withdraw' ? t.sender : t.receiver;
     if (req.actor !== controller) {
@@ -639,7 +718,10 @@ export class Workflows {
       choiceArgument: { openRoundCid: round.contractId },
       actingParties: [inst.admin, t.sender],
       consuming: true,
-      result: { amuletSum: { amulet: unlocked.contractId, amuletPrice: '0.0050000000', round: { number: inst.round } }, meta: metaJson(unlockMeta) },
+      result: {
+        amuletSum: { amulet: unlocked.contractId, amuletPrice: '0.0050000000', round: { number: inst.round } },
+        meta: metaJson(unlockMeta),
+      },
       children: [
         { kind: 'fetch', target: round, actingParties: [inst.admin] },
         { kind: 'create', contract: unlocked },
@@ -648,7 +730,11 @@ export class Workflows {
     if (choice !== 'Accept') {
       return {
         children: [{ kind: 'fetch', target: rules, actingParties: [inst.admin] }, unlock],
-        result: this.instructionResult({ failed: true }, [unlocked.contractId], metaJson(choice === 'Expire' ? { [MetaKeys.reason]: 'transfer instruction expired' } : {})),
+        result: this.instructionResult(
+          { failed: true },
+          [unlocked.contractId],
+          metaJson(choice === 'Expire' ? { [MetaKeys.reason]: 'transfer instruction expired' } : {}),
+        ),
       };
     }
     const sFee = senderFee(inst, t.amount);
@@ -669,7 +755,11 @@ export class Workflows {
     const burned = addAmounts(sFee, rFee);
     return {
       children: [{ kind: 'fetch', target: rules, actingParties: [t.receiver] }, unlock, x.node],
-      result: this.instructionResult({ completed: x.outputs }, x.change, metaJson(isZeroAmount(burned) ? {} : { [MetaKeys.burned]: showDecimal(burned) })),
+      result: this.instructionResult(
+        { completed: x.outputs },
+        x.change,
+        metaJson(isZeroAmount(burned) ? {} : { [MetaKeys.burned]: showDecimal(burned) }),
+      ),
     };
   }
 
@@ -696,7 +786,12 @@ export class Workflows {
     if (choice !== 'Accept') {
       const back = this.contract(this.registryHolding(inst, t.sender, lockedAmount), at);
       return {
-        children: [{ kind: 'fetch', target: config, actingParties: [inst.admin] }, { kind: 'fetch', target: locked, actingParties: [inst.admin] }, archiveLocked, { kind: 'create', contract: back }],
+        children: [
+          { kind: 'fetch', target: config, actingParties: [inst.admin] },
+          { kind: 'fetch', target: locked, actingParties: [inst.admin] },
+          archiveLocked,
+          { kind: 'create', contract: back },
+        ],
         result: this.instructionResult({ failed: true }, [back.contractId], metaJson({})),
       };
     }
@@ -706,7 +801,8 @@ export class Workflows {
     const received = subAmounts(t.amount, rFee);
     const changeAmount = subAmounts(subAmounts(lockedAmount, t.amount), sFee);
     const receiverHolding = this.contract(this.registryHolding(inst, t.receiver, received), at);
-    const change = compareAmounts(changeAmount, '0') > 0 ? this.contract(this.registryHolding(inst, t.sender, changeAmount), at) : undefined;
+    const change =
+      compareAmounts(changeAmount, '0') > 0 ? this.contract(this.registryHolding(inst, t.sender, changeAmount), at) : undefined;
     const ruleChildren: NodeDraft[] = [
       { kind: 'fetch', target: config, actingParties: [t.receiver, t.sender] },
       { kind: 'fetch', target: rule, actingParties: [t.receiver, t.sender] },

@@ -20,7 +20,9 @@ export const FaultAction = z.discriminatedUnion('kind', [
   /** Submissions: reject with a definite answer (nothing commits); `sync` answers the HTTP call with the error. */
   z.object({
     kind: z.literal('rejectSubmission'),
-    code: z.enum(['LOCAL_VERDICT_LOCKED_CONTRACTS', 'PARTICIPANT_BACKPRESSURE', 'NOT_SEQUENCED_TIMEOUT', 'OUTDATED_TRAFFIC_COST']).default('LOCAL_VERDICT_LOCKED_CONTRACTS'),
+    code: z
+      .enum(['LOCAL_VERDICT_LOCKED_CONTRACTS', 'PARTICIPANT_BACKPRESSURE', 'NOT_SEQUENCED_TIMEOUT', 'OUTDATED_TRAFFIC_COST'])
+      .default('LOCAL_VERDICT_LOCKED_CONTRACTS'),
     sync: z.boolean().default(false),
   }),
   /** Submissions: commit, then lose the response (`reset`: drop the connection; `timeout`: 504 REQUEST_TIME_OUT). */
@@ -96,7 +98,12 @@ export class FaultInjector {
   }
 
   list(): FaultRuleStatus[] {
-    return this.rules.map((r) => ({ id: r.id, rule: r.rule, remaining: Number.isFinite(r.remaining) ? r.remaining : null, fired: r.fired }));
+    return this.rules.map((r) => ({
+      id: r.id,
+      rule: r.rule,
+      remaining: Number.isFinite(r.remaining) ? r.remaining : null,
+      fired: r.fired,
+    }));
   }
 
   /**

@@ -1,11 +1,5 @@
 import { LedgerError } from '../engine/errors.js';
-import type {
-  EventFormat,
-  GetActiveContractsRequest,
-  GetUpdatesRequest,
-  TransactionFormat,
-  UpdateFormat,
-} from './decode/index.js';
+import type { EventFormat, GetActiveContractsRequest, GetUpdatesRequest, TransactionFormat, UpdateFormat } from './decode/index.js';
 
 /**
  * What a participant makes of a decoded read request before serving it: the backwards-compatible

@@ -67,7 +67,10 @@ export function sendError(ctx: WireContext, req: FastifyRequest, reply: FastifyR
   }
   if (e instanceof SecurityError) {
     ctx.logger.info({ reason: e.reason, path: req.url }, 'sandbox: request refused');
-    return reply.code(e.httpStatus).type('application/json').send(e.toJs(traceId, randomUUID().slice(0, 8)));
+    return reply
+      .code(e.httpStatus)
+      .type('application/json')
+      .send(e.toJs(traceId, randomUUID().slice(0, 8)));
   }
   if (e instanceof ParameterDecodeError) return reply.code(400).type('text/plain; charset=utf-8').send(e.message);
   if (e instanceof ProxyRejection) return reply.code(e.status).type('text/plain; charset=utf-8').send(e.message);
@@ -85,7 +88,12 @@ export class ProxyRejection extends Error {
 }
 
 /** Faults that act before a request is processed: 503, backpressure, a proxy's 429, delays. */
-export async function applyEntryFaults(ctx: WireContext, method: string, path: string, op: string): Promise<LedgerError | ProxyRejection | undefined> {
+export async function applyEntryFaults(
+  ctx: WireContext,
+  method: string,
+  path: string,
+  op: string,
+): Promise<LedgerError | ProxyRejection | undefined> {
   for (const a of ctx.faults.fire({ method, path, operation: op }, ['http503', 'backpressure', 'http429', 'delay'])) {
     if (a.kind === 'delay') await new Promise((r) => setTimeout(r, a.ms));
     else if (a.kind === 'http503') {

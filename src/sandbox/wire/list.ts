@@ -40,7 +40,12 @@ export interface ListOptions {
 }
 
 /** The list parameters of a request to an endpoint whose request is (or is not) open-ended. */
-export function listOptions(query: Record<string, string | undefined>, settings: ServerSettings, openEnded: boolean, signal?: AbortSignal): ListOptions {
+export function listOptions(
+  query: Record<string, string | undefined>,
+  settings: ServerSettings,
+  openEnded: boolean,
+  signal?: AbortSignal,
+): ListOptions {
   const idle = intParam(query['stream_idle_timeout_ms'], 'stream_idle_timeout_ms');
   return {
     limit: intParam(query['limit'], 'limit'),
@@ -73,7 +78,8 @@ async function collect<E>(open: (signal: AbortSignal) => AsyncGenerator<E>, opts
   const out: E[] = [];
   try {
     while (out.length < cap) {
-      const next = out.length === 0 && opts.firstElementDelayMs > 0 ? delay(opts.firstElementDelayMs, ac.signal).then(() => gen.next()) : gen.next();
+      const next =
+        out.length === 0 && opts.firstElementDelayMs > 0 ? delay(opts.firstElementDelayMs, ac.signal).then(() => gen.next()) : gen.next();
       let timer: NodeJS.Timeout | undefined;
       const idle =
         opts.idleTimeoutMs === undefined
@@ -102,8 +108,15 @@ async function collect<E>(open: (signal: AbortSignal) => AsyncGenerator<E>, opts
 }
 
 /** The list form of a stream (updates, completions). */
-export function collectList<E>(tl: Timeline, spec: StreamSpec<E>, opts: ListOptions & { readonly checkpointIntervalMs: number }): Promise<E[]> {
-  return collect((signal) => streamElements(tl, spec, { signal, checkpointIntervalMs: opts.checkpointIntervalMs, checkpointOnCatchUp: true }), opts);
+export function collectList<E>(
+  tl: Timeline,
+  spec: StreamSpec<E>,
+  opts: ListOptions & { readonly checkpointIntervalMs: number },
+): Promise<E[]> {
+  return collect(
+    (signal) => streamElements(tl, spec, { signal, checkpointIntervalMs: opts.checkpointIntervalMs, checkpointOnCatchUp: true }),
+    opts,
+  );
 }
 
 /** The list form of a finite answer (active contracts). */

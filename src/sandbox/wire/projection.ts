@@ -41,7 +41,10 @@ function parseId(id: string | undefined, field: string): ParsedIdentifier {
   try {
     return parseIdentifier(id);
   } catch (e) {
-    throw LedgerError.of('INVALID_FIELD', `The submitted command has a field with invalid value: Invalid field ${field}: ${(e as Error).message}`);
+    throw LedgerError.of(
+      'INVALID_FIELD',
+      `The submitted command has a field with invalid value: Invalid field ${field}: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -96,7 +99,12 @@ export interface Match {
 }
 
 /** Which readers see a node of `template` (implementing `ifaces`) through their filters. */
-export function matchNode(scope: ReadScope, witnesses: ReadonlySet<string>, template: QualifiedName, ifaces: readonly QualifiedName[]): Match {
+export function matchNode(
+  scope: ReadScope,
+  witnesses: ReadonlySet<string>,
+  template: QualifiedName,
+  ifaces: readonly QualifiedName[],
+): Match {
   const parties: string[] = [];
   const views = new Map<string, QualifiedName>();
   let blob = false;
@@ -144,7 +152,11 @@ export function createdEvent(contract: Contract, offset: number, nodeId: number,
     createdEventBlob: m.blob ? encodeBlob(contract) : '',
     interfaceViews: m.views.map((iface) => {
       const viewValue = interfaceView(contract.payload, iface);
-      return { interfaceId: idString(iface), viewStatus: { code: 0, message: '', details: [] }, ...(viewValue !== undefined ? { viewValue } : {}) };
+      return {
+        interfaceId: idString(iface),
+        viewStatus: { code: 0, message: '', details: [] },
+        ...(viewValue !== undefined ? { viewValue } : {}),
+      };
     }),
     witnessParties: m.parties,
     signatories: signatories(contract.payload),
@@ -162,7 +174,12 @@ function projectNode(n: TxNode, offset: number, scope: ReadScope, shape: Transac
     const stake = stakeholders(n.contract.payload);
     if (shape === 'TRANSACTION_SHAPE_ACS_DELTA') {
       if (n.consumedInTx) return undefined;
-      const m = matchNode(scope, new Set([...n.witnesses].filter((p) => stake.has(p))), template, implementedInterfaces(n.contract.payload));
+      const m = matchNode(
+        scope,
+        new Set([...n.witnesses].filter((p) => stake.has(p))),
+        template,
+        implementedInterfaces(n.contract.payload),
+      );
       return m.parties.length > 0 ? { CreatedEvent: createdEvent(n.contract, offset, n.nodeId, m, true) } : undefined;
     }
     const m = matchNode(scope, n.witnesses, template, implementedInterfaces(n.contract.payload));
@@ -215,7 +232,12 @@ function projectNode(n: TxNode, offset: number, scope: ReadScope, shape: Transac
  * The JsTransaction a reader gets, or undefined when none of its events is visible to it
  * (the update then only shows through OffsetCheckpoints).
  */
-export function projectTransaction(tx: CommittedTx, scope: ReadScope, shape: TransactionShape, synchronizerId: string): JsTransactionOut | undefined {
+export function projectTransaction(
+  tx: CommittedTx,
+  scope: ReadScope,
+  shape: TransactionShape,
+  synchronizerId: string,
+): JsTransactionOut | undefined {
   const events: EventOut[] = [];
   for (const n of tx.nodes) {
     const e = projectNode(n, tx.offset, scope, shape);

@@ -36,12 +36,20 @@ export function updateNotFound(): LedgerError {
 }
 
 /** `others`: the times of further synchronizers the participant is connected to (Ledger.otherSynchronizerTimes). */
-export function checkpointElement(offset: number, synchronizerId: string, recordTime: Micros, others: readonly { synchronizerId: string; recordTime: Micros }[] = []): UpdatesElement {
+export function checkpointElement(
+  offset: number,
+  synchronizerId: string,
+  recordTime: Micros,
+  others: readonly { synchronizerId: string; recordTime: Micros }[] = [],
+): UpdatesElement {
   return { update: { OffsetCheckpoint: { value: { offset, synchronizerTimes: synchronizerTimes(synchronizerId, recordTime, others) } } } };
 }
 
 function synchronizerTimes(synchronizerId: string, recordTime: Micros, others: readonly { synchronizerId: string; recordTime: Micros }[]) {
-  return [{ synchronizerId, recordTime }, ...others].map((t) => ({ synchronizerId: t.synchronizerId, recordTime: microsToIso(t.recordTime) }));
+  return [{ synchronizerId, recordTime }, ...others].map((t) => ({
+    synchronizerId: t.synchronizerId,
+    recordTime: microsToIso(t.recordTime),
+  }));
 }
 
 export class EngineTimeline implements Timeline {
@@ -130,9 +138,13 @@ export class LiveReader implements UpdateReader {
   activeContracts(req: AcsQuery): AcsElement[] {
     const ledger = this.engine.ledger;
     if (req.activeAtOffset > ledger.ledgerEnd) {
-      throw LedgerError.of('OFFSET_AFTER_LEDGER_END', `Active contracts offset (${req.activeAtOffset}) is after ledger end (${ledger.ledgerEnd})`, {
-        definiteAnswer: false,
-      });
+      throw LedgerError.of(
+        'OFFSET_AFTER_LEDGER_END',
+        `Active contracts offset (${req.activeAtOffset}) is after ledger end (${ledger.ledgerEnd})`,
+        {
+          definiteAnswer: false,
+        },
+      );
     }
     if (req.activeAtOffset < ledger.prunedUpTo) {
       throw LedgerError.of(
@@ -165,10 +177,14 @@ export class LiveReader implements UpdateReader {
     const s = ledger.contracts.get(req.contractId);
     const scope = resolveEventFormat(req.eventFormat);
     const m = s ? matchStakeholders(scope, s.contract.payload) : undefined;
-    if (!s || !m) throw LedgerError.of('CONTRACT_EVENTS_NOT_FOUND', 'Contract events not found, or not visible.', { definiteAnswer: false });
+    if (!s || !m)
+      throw LedgerError.of('CONTRACT_EVENTS_NOT_FOUND', 'Contract events not found, or not visible.', { definiteAnswer: false });
     const template = templateOf(s.contract.payload);
     return {
-      created: { createdEvent: createdEvent(s.contract, s.created.offset, s.created.nodeId, m, true), synchronizerId: ledger.synchronizerId },
+      created: {
+        createdEvent: createdEvent(s.contract, s.created.offset, s.created.nodeId, m, true),
+        synchronizerId: ledger.synchronizerId,
+      },
       ...(s.archived
         ? {
             archived: {
@@ -211,7 +227,11 @@ export function completionSpec(
         .filter((c) => c.offset > begin && c.offset <= end && c.userId === userId && c.actAs.some((p) => readers.has(p)))
         .map((c) => ({ offset: c.offset, element: completionElement(c, sync) })),
     checkpoint: (offset, time) => ({
-      completionResponse: { OffsetCheckpoint: { value: { offset, synchronizerTimes: synchronizerTimes(sync, time, engine.ledger.otherSynchronizerTimes(offset)) } } },
+      completionResponse: {
+        OffsetCheckpoint: {
+          value: { offset, synchronizerTimes: synchronizerTimes(sync, time, engine.ledger.otherSynchronizerTimes(offset)) },
+        },
+      },
     }),
   };
 }

@@ -3,7 +3,14 @@ import type { EventFormat } from './decode/index.js';
 import type { AcsQuery, UpdatesQuery, ValidUpdateFormat } from './formats.js';
 import { LedgerError } from '../engine/errors.js';
 import { isoToMicros, type Micros } from '../util/time.js';
-import { checkpointElement, updateNotFound, type AcsElement, type EventsByCidResponse, type UpdateReader, type UpdatesElement } from './reader.js';
+import {
+  checkpointElement,
+  updateNotFound,
+  type AcsElement,
+  type EventsByCidResponse,
+  type UpdateReader,
+  type UpdatesElement,
+} from './reader.js';
 import type { StreamSpec, Timeline } from './stream.js';
 
 interface RecordedUpdate {
@@ -150,7 +157,8 @@ export class ReplayReader implements UpdateReader {
         }
       }
     }
-    if (!created && !archived) throw LedgerError.of('CONTRACT_EVENTS_NOT_FOUND', 'Contract events not found, or not visible.', { definiteAnswer: false });
+    if (!created && !archived)
+      throw LedgerError.of('CONTRACT_EVENTS_NOT_FOUND', 'Contract events not found, or not visible.', { definiteAnswer: false });
     return {
       ...(created ? { created: { createdEvent: structuredClone(created) as never, synchronizerId: sync } } : {}),
       ...(archived ? { archived: { archivedEvent: archived as never, synchronizerId: sync } } : {}),

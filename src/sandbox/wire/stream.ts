@@ -46,14 +46,20 @@ export function validateRange(tl: Timeline, beginExclusive: number, endInclusive
     );
   }
   if (beginExclusive > end) {
-    throw LedgerError.of('OFFSET_AFTER_LEDGER_END', `Begin offset (${beginExclusive}) is after ledger end (${end})`, { definiteAnswer: false });
+    throw LedgerError.of('OFFSET_AFTER_LEDGER_END', `Begin offset (${beginExclusive}) is after ledger end (${end})`, {
+      definiteAnswer: false,
+    });
   }
   if (endInclusive !== undefined) {
     if (endInclusive < beginExclusive) {
-      throw LedgerError.of('OFFSET_OUT_OF_RANGE', `Begin offset ${beginExclusive} is after end offset ${endInclusive}`, { definiteAnswer: false });
+      throw LedgerError.of('OFFSET_OUT_OF_RANGE', `Begin offset ${beginExclusive} is after end offset ${endInclusive}`, {
+        definiteAnswer: false,
+      });
     }
     if (endInclusive > end) {
-      throw LedgerError.of('OFFSET_AFTER_LEDGER_END', `End offset (${endInclusive}) is after ledger end (${end})`, { definiteAnswer: false });
+      throw LedgerError.of('OFFSET_AFTER_LEDGER_END', `End offset (${endInclusive}) is after ledger end (${end})`, {
+        definiteAnswer: false,
+      });
     }
   }
 }

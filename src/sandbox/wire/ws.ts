@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CompletionStreamRequest, GetActiveContractsRequest, GetUpdatesRequest, decodeWith, issuesDetail, type Codec } from './decode/index.js';
+import {
+  CompletionStreamRequest,
+  GetActiveContractsRequest,
+  GetUpdatesRequest,
+  decodeWith,
+  issuesDetail,
+  type Codec,
+} from './decode/index.js';
 import { LedgerError, SecurityError } from '../engine/errors.js';
 import { bearerOf, type Claims } from './auth.js';
 import { acsQuery, updatesQuery } from './formats.js';

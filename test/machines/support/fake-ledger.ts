@@ -35,8 +35,21 @@ export type Behaviour =
   | { throw: ActorFailure };
 
 export const TRANSIENT: ActorFailure = { code: 'UNAVAILABLE', message: 'service unavailable', retryable: true, status: 503, category: 1 };
-export const AMBIGUOUS: ActorFailure = { code: 'DEADLINE_EXCEEDED', message: 'no answer', retryable: true, definiteAnswer: false, status: 504, category: 3 };
-export const UNAUTHENTICATED: ActorFailure = { code: 'UNAUTHENTICATED', message: 'token rejected', retryable: false, status: 401, category: 6 };
+export const AMBIGUOUS: ActorFailure = {
+  code: 'DEADLINE_EXCEEDED',
+  message: 'no answer',
+  retryable: true,
+  definiteAnswer: false,
+  status: 504,
+  category: 3,
+};
+export const UNAUTHENTICATED: ActorFailure = {
+  code: 'UNAUTHENTICATED',
+  message: 'token rejected',
+  retryable: false,
+  status: 401,
+  category: 6,
+};
 
 interface TransferTx {
   kind: 'transfer';
@@ -72,7 +85,10 @@ export class FakeLedger {
   readonly spent = new Set<string>();
   readonly commits: Commit[] = [];
   /** cid → state of a transfer instruction offered to the treasury. */
-  readonly offers = new Map<string, { depositId: string; state: 'pending' | 'accepted' | 'withdrawn'; ingested: boolean; amount: string }>();
+  readonly offers = new Map<
+    string,
+    { depositId: string; state: 'pending' | 'accepted' | 'withdrawn'; ingested: boolean; amount: string }
+  >();
   readonly accepts: { depositId: string; cid: string }[] = [];
   transferKindFor: (withdrawalId: string) => 'self' | 'direct' | 'offer' = () => 'direct';
   /** Called when an execute starts, before anything else (write-ahead checks). */
@@ -123,15 +139,41 @@ export class FakeLedger {
   withdrawalActors(): WithdrawalLedgerActors {
     return {
       fetchTransferFactory: (input, signal) =>
-        this.run('fetchTransferFactory', signal, () => ({ factoryId: 'factory', transferKind: this.transferKindFor(input.withdrawalId), choiceContextData: {}, disclosedContracts: [] })),
+        this.run('fetchTransferFactory', signal, () => ({
+          factoryId: 'factory',
+          transferKind: this.transferKindFor(input.withdrawalId),
+          choiceContextData: {},
+          disclosedContracts: [],
+        })),
       prepareTransfer: (input, signal) =>
         this.run('prepareTransfer', signal, () => {
           const gone = input.inputHoldingCids.filter((c) => this.spent.has(c));
-          if (gone.length > 0) throw new ActorError({ code: Failure.INPUT_UNAVAILABLE, message: `inputs spent: ${gone.join(',')}`, retryable: false, definiteAnswer: true, status: 404 });
-          const tx: TransferTx = { kind: 'transfer', withdrawalId: input.withdrawalId, attempt: input.attempt, inputs: input.inputHoldingCids, deadline: input.maxRecordTime, transferKind: input.factory.transferKind, prepareNo: ++this.prepareNo };
-          return { commandId: input.commandId, preparedTransaction: JSON.stringify(tx), preparedTransactionHash: `hash-${tx.prepareNo}`, hashingSchemeVersion: 'HASHING_SCHEME_VERSION_V2' };
+          if (gone.length > 0)
+            throw new ActorError({
+              code: Failure.INPUT_UNAVAILABLE,
+              message: `inputs spent: ${gone.join(',')}`,
+              retryable: false,
+              definiteAnswer: true,
+              status: 404,
+            });
+          const tx: TransferTx = {
+            kind: 'transfer',
+            withdrawalId: input.withdrawalId,
+            attempt: input.attempt,
+            inputs: input.inputHoldingCids,
+            deadline: input.maxRecordTime,
+            transferKind: input.factory.transferKind,
+            prepareNo: ++this.prepareNo,
+          };
+          return {
+            commandId: input.commandId,
+            preparedTransaction: JSON.stringify(tx),
+            preparedTransactionHash: `hash-${tx.prepareNo}`,
+            hashingSchemeVersion: 'HASHING_SCHEME_VERSION_V2',
+          };
         }),
-      verifyAndSign: (input, signal) => this.run('verifyAndSign', signal, () => ({ ...input.prepared, signature: 'sig', signedBy: '1220' + 'c'.repeat(64) })),
+      verifyAndSign: (input, signal) =>
+        this.run('verifyAndSign', signal, () => ({ ...input.prepared, signature: 'sig', signedBy: '1220' + 'c'.repeat(64) })),
       executeSubmission: (input, signal) => this.execute(input, signal),
       // The receiver's side of a 2-step withdrawal is closeWithdrawalOffer: a withdraw only asks.
       withdrawOffer: (_input, signal) => this.run('withdrawOffer', signal, () => ({})),
@@ -141,7 +183,14 @@ export class FakeLedger {
   depositActors(): DepositActors {
     const pendingOrGone = (cid: string) => {
       const o = this.offers.get(cid);
-      if (!o || o.state !== 'pending') throw new ActorError({ code: Failure.INSTRUCTION_NOT_FOUND, message: `instruction ${cid} is not active`, retryable: false, definiteAnswer: true, status: 404 });
+      if (!o || o.state !== 'pending')
+        throw new ActorError({
+          code: Failure.INSTRUCTION_NOT_FOUND,
+          message: `instruction ${cid} is not active`,
+          retryable: false,
+          definiteAnswer: true,
+          status: 404,
+        });
     };
     return {
       fetchAcceptContext: (input, signal) =>
@@ -153,9 +202,15 @@ export class FakeLedger {
         this.run('prepareAccept', signal, () => {
           pendingOrGone(input.transferInstructionCid);
           const tx: AcceptTx = { kind: 'accept', depositId: input.depositId, cid: input.transferInstructionCid };
-          return { commandId: input.commandId, preparedTransaction: JSON.stringify(tx), preparedTransactionHash: 'hash', hashingSchemeVersion: 'HASHING_SCHEME_VERSION_V2' };
+          return {
+            commandId: input.commandId,
+            preparedTransaction: JSON.stringify(tx),
+            preparedTransactionHash: 'hash',
+            hashingSchemeVersion: 'HASHING_SCHEME_VERSION_V2',
+          };
         }),
-      verifyAndSign: (input, signal) => this.run('verifyAndSign', signal, () => ({ ...input.prepared, signature: 'sig', signedBy: '1220' + 'c'.repeat(64) })),
+      verifyAndSign: (input, signal) =>
+        this.run('verifyAndSign', signal, () => ({ ...input.prepared, signature: 'sig', signedBy: '1220' + 'c'.repeat(64) })),
       executeSubmission: (input, signal) => this.execute(input, signal),
     };
   }
@@ -176,20 +231,49 @@ export class FakeLedger {
       if (b === 'drop') return {};
       if (tx.kind === 'accept') {
         const o = this.offers.get(tx.cid);
-        if (!o || o.state !== 'pending') throw new ActorError({ code: Failure.INSTRUCTION_NOT_FOUND, message: 'already archived', retryable: false, definiteAnswer: true, status: 404 });
+        if (!o || o.state !== 'pending')
+          throw new ActorError({
+            code: Failure.INSTRUCTION_NOT_FOUND,
+            message: 'already archived',
+            retryable: false,
+            definiteAnswer: true,
+            status: 404,
+          });
         o.state = 'accepted';
         this.accepts.push({ depositId: tx.depositId, cid: tx.cid });
       } else {
-        const already = this.commits.find((c) => c.withdrawalId === tx.withdrawalId && c.attempt === tx.attempt && sameInputs(c.inputs, tx.inputs));
+        const already = this.commits.find(
+          (c) => c.withdrawalId === tx.withdrawalId && c.attempt === tx.attempt && sameInputs(c.inputs, tx.inputs),
+        );
         if (already) return { duplicate: true };
         if (tx.inputs.some((c) => this.spent.has(c))) {
-          throw new ActorError({ code: Failure.INPUT_UNAVAILABLE, message: 'inputs already spent', retryable: false, definiteAnswer: true, status: 409, category: 9 });
+          throw new ActorError({
+            code: Failure.INPUT_UNAVAILABLE,
+            message: 'inputs already spent',
+            retryable: false,
+            definiteAnswer: true,
+            status: 409,
+            category: 9,
+          });
         }
         if (this.recordTime >= Date.parse(tx.deadline)) {
-          throw new ActorError({ code: 'REQUEST_TIME_OUT_OF_BOUND', message: 'past maxRecordTime', retryable: false, definiteAnswer: true, status: 400 });
+          throw new ActorError({
+            code: 'REQUEST_TIME_OUT_OF_BOUND',
+            message: 'past maxRecordTime',
+            retryable: false,
+            definiteAnswer: true,
+            status: 400,
+          });
         }
         tx.inputs.forEach((c) => this.spent.add(c));
-        this.commits.push({ updateId: `upd-${++this.updateNo}`, withdrawalId: tx.withdrawalId, attempt: tx.attempt, inputs: tx.inputs, transferKind: tx.transferKind, ingested: false });
+        this.commits.push({
+          updateId: `upd-${++this.updateNo}`,
+          withdrawalId: tx.withdrawalId,
+          attempt: tx.attempt,
+          inputs: tx.inputs,
+          transferKind: tx.transferKind,
+          ingested: false,
+        });
       }
       if (b === 'commitThenHang') return hang<ExecuteSubmissionOutput>(signal);
       if (b === 'commitThenAmbiguous') throw new ActorError(AMBIGUOUS);
@@ -225,8 +309,19 @@ export class FakeLedger {
                  where withdrawal_id = ${c.withdrawalId}`;
         events.push(
           pending
-            ? sampleEvent('withdrawal.offered', c.withdrawalId, { updateId: c.updateId, recordTime, transferInstructionCid: cid, amount: '0' })
-            : sampleEvent('withdrawal.transferred', c.withdrawalId, { updateId: c.updateId, recordTime, outcome: 'completed', transferInstructionCid: cid, amount: '0' }),
+            ? sampleEvent('withdrawal.offered', c.withdrawalId, {
+                updateId: c.updateId,
+                recordTime,
+                transferInstructionCid: cid,
+                amount: '0',
+              })
+            : sampleEvent('withdrawal.transferred', c.withdrawalId, {
+                updateId: c.updateId,
+                recordTime,
+                outcome: 'completed',
+                transferInstructionCid: cid,
+                amount: '0',
+              }),
         );
       }
       const expired = await tx<{ withdrawal_id: string; attempt: number; deadline: string }[]>`
@@ -253,8 +348,19 @@ export class FakeLedger {
         events.push(sampleEvent('deposit.offer_closed', o.depositId, { outcome: 'accepted', updateId, transferInstructionCid: cid }));
         events.push(
           d?.account_id
-            ? sampleEvent('deposit.credited', o.depositId, { accountId: d.account_id, transferAmount: o.amount, creditedAmount: o.amount, updateId, transferInstructionCid: cid })
-            : sampleEvent('deposit.unattributed', o.depositId, { transferAmount: o.amount, creditedAmount: o.amount, updateId, transferInstructionCid: cid }),
+            ? sampleEvent('deposit.credited', o.depositId, {
+                accountId: d.account_id,
+                transferAmount: o.amount,
+                creditedAmount: o.amount,
+                updateId,
+                transferInstructionCid: cid,
+              })
+            : sampleEvent('deposit.unattributed', o.depositId, {
+                transferAmount: o.amount,
+                creditedAmount: o.amount,
+                updateId,
+                transferInstructionCid: cid,
+              }),
         );
       }
       await tx`insert into ingestion_checkpoint (treasury_party, ledger_offset, record_time) values (${TREASURY}, ${this.updateNo}, ${recordTime})

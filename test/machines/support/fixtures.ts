@@ -10,7 +10,14 @@ let offsetCounter = 1;
 
 export async function insertHolding(
   db: Queryable,
-  h: { contractId: string; amount: string; owner?: string; instrument?: { admin: string; id: string }; locked?: boolean; archived?: boolean },
+  h: {
+    contractId: string;
+    amount: string;
+    owner?: string;
+    instrument?: { admin: string; id: string };
+    locked?: boolean;
+    archived?: boolean;
+  },
 ): Promise<void> {
   const instrument = h.instrument ?? AMULET;
   const offset = offsetCounter++;
@@ -31,7 +38,14 @@ export async function archiveHoldings(db: Queryable, contractIds: readonly strin
 
 export async function insertWithdrawal(
   db: Queryable,
-  w: { id: string; amount: string; receiver?: string; purpose?: 'payout' | 'self_transfer'; instrument?: { admin: string; id: string }; account?: string },
+  w: {
+    id: string;
+    amount: string;
+    receiver?: string;
+    purpose?: 'payout' | 'self_transfer';
+    instrument?: { admin: string; id: string };
+    account?: string;
+  },
 ): Promise<void> {
   const instrument = w.instrument ?? AMULET;
   await db`
@@ -39,7 +53,10 @@ export async function insertWithdrawal(
     values (${w.id}, ${w.purpose ?? 'payout'}, ${w.account ?? 'acct-1'}, ${instrument.admin}, ${instrument.id}, ${w.amount}, ${w.receiver ?? 'alice::1220' + 'b'.repeat(64)})`;
 }
 
-export async function insertInstrument(db: Queryable, i: { admin: string; id: string; policy?: 'direct-only' | 'direct-or-offer' | 'offer-only'; enabled?: boolean }): Promise<void> {
+export async function insertInstrument(
+  db: Queryable,
+  i: { admin: string; id: string; policy?: 'direct-only' | 'direct-or-offer' | 'offer-only'; enabled?: boolean },
+): Promise<void> {
   await db`
     insert into instruments (admin_party, instrument_id, registry_url, transfer_policy, enabled)
     values (${i.admin}, ${i.id}, 'http://registry.invalid', ${i.policy ?? 'direct-or-offer'}, ${i.enabled ?? true})

@@ -35,7 +35,14 @@ export class MemoryDatabase<TContext> {
 
   append(topic: string, payload: Record<string, unknown>): number {
     const eventId = (this.outbox.at(-1)?.eventId ?? 0) + 1;
-    this.outbox.push({ eventId, topic, aggregateType: 'toy', aggregateId: String(payload.id ?? ''), payload, createdAt: new Date(0).toISOString() });
+    this.outbox.push({
+      eventId,
+      topic,
+      aggregateType: 'toy',
+      aggregateId: String(payload.id ?? ''),
+      payload,
+      createdAt: new Date(0).toISOString(),
+    });
     return eventId;
   }
 
@@ -64,7 +71,8 @@ export class MemoryDatabase<TContext> {
         return row && copy(row);
       },
       readCursor: async () => this.cursor,
-      readOutboxEvents: async (afterId, limit) => this.outbox.filter((e) => e.eventId > afterId && this.topics.includes(e.topic)).slice(0, limit),
+      readOutboxEvents: async (afterId, limit) =>
+        this.outbox.filter((e) => e.eventId > afterId && this.topics.includes(e.topic)).slice(0, limit),
       lastOutboxEventId: async () => this.outbox.at(-1)?.eventId ?? 0,
       commit: (group) => this.commit(group),
       loadInput: async (id) => (this.rows.has(id) ? { input: this.rows.get(id) } : { skip: 'no row' }),
@@ -100,7 +108,8 @@ export class MemoryDatabase<TContext> {
       const row = next.get(ack.machineId) ?? this.snapshots.get(ack.machineId);
       if (row) next.set(ack.machineId, { ...row, lastEventId: Math.max(row.lastEventId ?? 0, ack.eventId) });
     }
-    if (group.cursor !== undefined && group.cursor < this.cursor) throw new Error(`the cursor may not move back from ${this.cursor} to ${group.cursor}`);
+    if (group.cursor !== undefined && group.cursor < this.cursor)
+      throw new Error(`the cursor may not move back from ${this.cursor} to ${group.cursor}`);
     for (const [id, row] of next) this.snapshots.set(id, row);
     this.transitions.push(...group.records);
     if (group.cursor !== undefined) this.cursor = group.cursor;

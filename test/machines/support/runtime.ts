@@ -37,7 +37,14 @@ export async function freshDatabase(): Promise<Sql> {
   return sql;
 }
 
-export const TIMINGS = { pollIntervalMs: 15, discoverIntervalMs: 40, leaderRetryMs: 40, leaderCheckMs: 200, stopTimeoutMs: 2_000, reloadDelayMs: 60 };
+export const TIMINGS = {
+  pollIntervalMs: 15,
+  discoverIntervalMs: 40,
+  leaderRetryMs: 40,
+  leaderCheckMs: 200,
+  stopTimeoutMs: 2_000,
+  reloadDelayMs: 60,
+};
 
 export const WITHDRAWAL_POLICY = {
   attemptTtlMs: 60_000,
@@ -66,7 +73,10 @@ export function startDeposits(sql: Sql, ledger: FakeLedger, opts: { hooks?: Runt
     sql,
     logger: testLogger(),
     actors: ledger.depositActors(),
-    config: { treasuryParty: TREASURY, policy: { maxAcceptAttempts: 3, backoff: { initialMs: 400, maxMs: 2_000, factor: 2 }, acceptConfirmMs: 60_000 } },
+    config: {
+      treasuryParty: TREASURY,
+      policy: { maxAcceptAttempts: 3, backoff: { initialMs: 400, maxMs: 2_000, factor: 2 }, acceptConfirmMs: 60_000 },
+    },
     runtime: TIMINGS,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
   });
@@ -87,17 +97,30 @@ export async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T
 
 /** "awaitingLedger.waiting", or "-" when the machine does not exist. */
 export async function stateOf(sql: Sql, type: string, id: string): Promise<string> {
-  const [row] = await sql<{ state_value: unknown }[]>`select state_value from machine_snapshots where machine_type = ${type} and machine_id = ${id}`;
+  const [row] = await sql<
+    { state_value: unknown }[]
+  >`select state_value from machine_snapshots where machine_type = ${type} and machine_id = ${id}`;
   return row ? stateName(row.state_value) : '-';
 }
 
-export function waitForState(sql: Sql, type: string, id: string, state: string | ((s: string) => boolean), timeoutMs?: number): Promise<string> {
+export function waitForState(
+  sql: Sql,
+  type: string,
+  id: string,
+  state: string | ((s: string) => boolean),
+  timeoutMs?: number,
+): Promise<string> {
   const ok = typeof state === 'string' ? (s: string) => s === state : state;
   return waitFor(`${type} ${id} in ${String(state)}`, () => stateOf(sql, type, id), ok, timeoutMs);
 }
 
 /** A withdrawal request as the HTTP layer writes it: row and withdrawal.requested event in one transaction. */
-export async function requestWithdrawal(sql: Sql, id: string, amount: string, extra: { purpose?: 'payout' | 'self_transfer'; receiver?: string } = {}): Promise<void> {
+export async function requestWithdrawal(
+  sql: Sql,
+  id: string,
+  amount: string,
+  extra: { purpose?: 'payout' | 'self_transfer'; receiver?: string } = {},
+): Promise<void> {
   await sql.begin(async (tx) => {
     await insertWithdrawal(tx, { id, amount, ...extra });
     await appendOutboxEvents(tx, [sampleEvent('withdrawal.requested', id, { amount, purpose: extra.purpose ?? 'payout' })]);
@@ -105,11 +128,17 @@ export async function requestWithdrawal(sql: Sql, id: string, amount: string, ex
 }
 
 export async function outboxOf(sql: Sql, topic: string, aggregateId: string): Promise<Record<string, unknown>[]> {
-  const rows = await sql<{ payload: Record<string, unknown> }[]>`select payload from outbox_events where topic = ${topic} and aggregate_id = ${aggregateId} order by event_id`;
+  const rows = await sql<
+    { payload: Record<string, unknown> }[]
+  >`select payload from outbox_events where topic = ${topic} and aggregate_id = ${aggregateId} order by event_id`;
   return rows.map((r) => r.payload);
 }
 
-export async function transitionsOf(sql: Sql, type: string, id: string): Promise<{ seq: number; event_type: string; to: string; outbox_event_id: number | null }[]> {
+export async function transitionsOf(
+  sql: Sql,
+  type: string,
+  id: string,
+): Promise<{ seq: number; event_type: string; to: string; outbox_event_id: number | null }[]> {
   const rows = await sql<{ seq: number; event_type: string; to_state: unknown; outbox_event_id: number | null }[]>`
     select seq, event_type, to_state, outbox_event_id from machine_transitions where machine_type = ${type} and machine_id = ${id} order by seq`;
   return rows.map((r) => ({ seq: r.seq, event_type: r.event_type, to: stateName(r.to_state), outbox_event_id: r.outbox_event_id }));

@@ -74,8 +74,16 @@ export class TreasuryWallet {
     return res.body;
   }
 
-  async choiceContext(inst: SandboxInstrumentInfo, cid: string, choice: 'accept' | 'reject' | 'withdraw'): Promise<WireResponse<ChoiceContext>> {
-    return this.client.request<ChoiceContext>('POST', `${new URL(inst.registryUrl).pathname}/registry/transfer-instruction/v1/${cid}/choice-contexts/${choice}`, {});
+  async choiceContext(
+    inst: SandboxInstrumentInfo,
+    cid: string,
+    choice: 'accept' | 'reject' | 'withdraw',
+  ): Promise<WireResponse<ChoiceContext>> {
+    return this.client.request<ChoiceContext>(
+      'POST',
+      `${new URL(inst.registryUrl).pathname}/registry/transfer-instruction/v1/${cid}/choice-contexts/${choice}`,
+      {},
+    );
   }
 
   async prepare(body: Record<string, unknown>): Promise<WireResponse<Prepared>> {
@@ -152,7 +160,12 @@ export class TreasuryWallet {
     return { kind: factory.transferKind, prepared };
   }
 
-  async prepareInstructionChoice(instrumentId: string, cid: string, choice: 'accept' | 'reject' | 'withdraw', maxRecordTime?: string): Promise<WireResponse<Prepared>> {
+  async prepareInstructionChoice(
+    instrumentId: string,
+    cid: string,
+    choice: 'accept' | 'reject' | 'withdraw',
+    maxRecordTime?: string,
+  ): Promise<WireResponse<Prepared>> {
     const inst = this.instrument(instrumentId);
     const ctx = await this.choiceContext(inst, cid, choice);
     if (ctx.status !== 200) throw new Error(`choice context: ${ctx.status} ${JSON.stringify(ctx.body)}`);
@@ -167,7 +180,12 @@ export class TreasuryWallet {
           },
         },
       ],
-      disclosedContracts: ctx.body.disclosedContracts.map(({ templateId, contractId, createdEventBlob, synchronizerId }) => ({ templateId, contractId, createdEventBlob, synchronizerId })),
+      disclosedContracts: ctx.body.disclosedContracts.map(({ templateId, contractId, createdEventBlob, synchronizerId }) => ({
+        templateId,
+        contractId,
+        createdEventBlob,
+        synchronizerId,
+      })),
       ...(maxRecordTime ? { maxRecordTime } : {}),
     });
   }

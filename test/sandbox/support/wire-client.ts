@@ -33,7 +33,18 @@ interface Operation {
 
 function loadOperations(file: string): Operation[] {
   const doc = parseYaml(readFileSync(path.join(SPECS_DIR, file), 'utf8')) as {
-    paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string; type?: string; items?: { $ref?: string } } }>; $ref?: string }> }>>;
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          responses?: Record<
+            string,
+            { content?: Record<string, { schema?: { $ref?: string; type?: string; items?: { $ref?: string } } }>; $ref?: string }
+          >;
+        }
+      >
+    >;
   };
   const refName = (r: string | undefined) => r?.split('/').pop();
   const ops: Operation[] = [];
@@ -45,7 +56,8 @@ function loadOperations(file: string): Operation[] {
       if (schema?.$ref) ok = { name: refName(schema.$ref) ?? '', array: false };
       else if (schema?.type === 'array' && schema.items?.$ref) ok = { name: refName(schema.items.$ref) ?? '', array: true };
       else if (schema?.type === 'object') ok = { inlineObject: true };
-      const err = op.responses?.['default']?.content?.['application/json']?.schema ?? op.responses?.['400']?.content?.['application/json']?.schema;
+      const err =
+        op.responses?.['default']?.content?.['application/json']?.schema ?? op.responses?.['400']?.content?.['application/json']?.schema;
       const errorSchema = refName(err?.$ref) ?? (op.responses?.['400']?.$ref || op.responses?.['404']?.$ref ? 'ErrorResponse' : undefined);
       ops.push({ regex, method: method.toUpperCase(), template, ...(ok ? { ok } : {}), ...(errorSchema ? { errorSchema } : {}) });
     }
@@ -71,7 +83,14 @@ function findOp(ops: Operation[], method: string, p: string): Operation | undefi
 }
 
 /** Validates one HTTP response of the double; throws listing every deviation from the spec. */
-export function validateHttpResponse(method: string, pathname: string, status: number, contentType: string, body: Json, opts?: SpecValidationOptions): void {
+export function validateHttpResponse(
+  method: string,
+  pathname: string,
+  status: number,
+  contentType: string,
+  body: Json,
+  opts?: SpecValidationOptions,
+): void {
   let spec: LoadedSpec;
   let op: Operation | undefined;
   const registry = /^\/registries\/[^/]+(\/registry\/.*)$/.exec(pathname);
@@ -90,7 +109,8 @@ export function validateHttpResponse(method: string, pathname: string, status: n
     if (!op.ok) throw new Error(`${method} ${pathname}: no JSON 200 response in the spec`);
     const ok = op.ok;
     if ('inlineObject' in ok) {
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`${method} ${pathname}: expected a JSON object`);
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new Error(`${method} ${pathname}: expected a JSON object`);
     } else if (ok.array) {
       if (!Array.isArray(body)) throw new Error(`${method} ${pathname}: expected a JSON array`);
       for (const item of body) expectSpecValid(spec, ok.name, item, opts);
@@ -174,7 +194,13 @@ export class WsStream {
   private readonly ws: WebSocket;
   readonly opened: Promise<void>;
 
-  constructor(baseUrl: string, channel: StreamChannel, token: string | undefined, request: unknown, opts: { bearerHeader?: boolean; validation?: SpecValidationOptions } = {}) {
+  constructor(
+    baseUrl: string,
+    channel: StreamChannel,
+    token: string | undefined,
+    request: unknown,
+    opts: { bearerHeader?: boolean; validation?: SpecValidationOptions } = {},
+  ) {
     const url = `${baseUrl.replace(/^http/, 'ws')}${channel}`;
     const protocols = opts.bearerHeader || !token ? ['daml.ws.auth'] : [`jwt.token.${token}`, 'daml.ws.auth'];
     this.ws = new WebSocket(url, protocols, opts.bearerHeader && token ? { headers: { authorization: `Bearer ${token}` } } : {});
@@ -189,12 +215,24 @@ export class WsStream {
         res.on('data', (c: Buffer) => (data += c.toString()));
         res.on('end', () => {
           try {
-            validateHttpResponse('POST', channel, res.statusCode ?? 0, String(res.headers['content-type'] ?? ''), JSON.parse(data), opts.validation);
+            validateHttpResponse(
+              'POST',
+              channel,
+              res.statusCode ?? 0,
+              String(res.headers['content-type'] ?? ''),
+              JSON.parse(data),
+              opts.validation,
+            );
           } catch (e) {
             reject(e as Error);
             return;
           }
-          reject(Object.assign(new Error(`websocket upgrade refused: ${res.statusCode}`), { status: res.statusCode, body: JSON.parse(data) as unknown }));
+          reject(
+            Object.assign(new Error(`websocket upgrade refused: ${res.statusCode}`), {
+              status: res.statusCode,
+              body: JSON.parse(data) as unknown,
+            }),
+          );
         });
       });
       this.ws.once('error', (e) => reject(e));
@@ -234,7 +272,8 @@ export class WsStream {
       if (predicate(this.frames)) return this.frames;
       if (this.closed) throw new Error(`stream closed (code ${this.closeCode}) before the condition held; ${this.frames.length} frames`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting on the stream; ${this.frames.length} frames: ${JSON.stringify(this.frames).slice(0, 2000)}`);
+      if (left <= 0)
+        throw new Error(`timed out waiting on the stream; ${this.frames.length} frames: ${JSON.stringify(this.frames).slice(0, 2000)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {

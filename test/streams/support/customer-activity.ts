@@ -4,7 +4,12 @@ import type { Sandbox } from '../../../src/sandbox/index.js';
 export function customerActivity(s: Sandbox, n: number): void {
   const treasury = s.treasury?.party;
   if (treasury === undefined) throw new Error('the double has no treasury');
-  const alice = s.control.createCustomer({ fund: [{ instrument: 'Amulet', amount: '100000' }, { instrument: 'UTK', amount: '100000' }] }).party;
+  const alice = s.control.createCustomer({
+    fund: [
+      { instrument: 'Amulet', amount: '100000' },
+      { instrument: 'UTK', amount: '100000' },
+    ],
+  }).party;
   const memos = ['memo-1', 'memo-2', 'stranger', null] as const;
   for (let i = 0; i < n; i++) {
     const memo = memos[i % memos.length] ?? null;

@@ -106,7 +106,15 @@ export class ScriptedLedger {
 
   // ---- event builders ---------------------------------------------------------------------
 
-  private created(nodeId: number, cid: string, template: string, arg: Json, views: Json[], signatories: string[], observers: string[] = []): Json {
+  private created(
+    nodeId: number,
+    cid: string,
+    template: string,
+    arg: Json,
+    views: Json[],
+    signatories: string[],
+    observers: string[] = [],
+  ): Json {
     return {
       CreatedEvent: {
         offset: this.offset,
@@ -128,19 +136,39 @@ export class ScriptedLedger {
     };
   }
 
-  private holdingCreated(nodeId: number, owner: string, instrument: Instrument, amount: string, lock: Json | null = null): { event: Json; cid: string } {
+  private holdingCreated(
+    nodeId: number,
+    owner: string,
+    instrument: Instrument,
+    amount: string,
+    lock: Json | null = null,
+  ): { event: Json; cid: string } {
     const cid = this.cid('h');
     this.holdings.set(cid, { owner, instrument, amount, locked: lock !== null });
     const view = { owner, instrumentId: instrument, amount, lock, meta: { values: {} } };
     return {
       cid,
-      event: this.created(nodeId, cid, 'Test.Token:Holding', { owner, amount, admin: instrument.admin }, [
-        { interfaceId: TS_HOLDING_IFACE, viewStatus: { code: 0, message: '' }, viewValue: view },
-      ], [instrument.admin, owner]),
+      event: this.created(
+        nodeId,
+        cid,
+        'Test.Token:Holding',
+        { owner, amount, admin: instrument.admin },
+        [{ interfaceId: TS_HOLDING_IFACE, viewStatus: { code: 0, message: '' }, viewValue: view }],
+        [instrument.admin, owner],
+      ),
     };
   }
 
-  private exercised(nodeId: number, last: number, cid: string, template: string, choice: string, arg: unknown, result: unknown, o: { consuming?: boolean; interfaceId?: string; acting: string[]; implemented?: string[] }): Json {
+  private exercised(
+    nodeId: number,
+    last: number,
+    cid: string,
+    template: string,
+    choice: string,
+    arg: unknown,
+    result: unknown,
+    o: { consuming?: boolean; interfaceId?: string; acting: string[]; implemented?: string[] },
+  ): Json {
     return {
       ExercisedEvent: {
         offset: this.offset,
@@ -164,7 +192,16 @@ export class ScriptedLedger {
 
   private archive(nodeId: number, cid: string, acting: string[]): Json {
     this.holdings.delete(cid);
-    return this.exercised(nodeId, nodeId, cid, 'Test.Token:Holding', 'Archive', {}, {}, { consuming: true, acting, implemented: [TS_HOLDING_IFACE] });
+    return this.exercised(
+      nodeId,
+      nodeId,
+      cid,
+      'Test.Token:Holding',
+      'Archive',
+      {},
+      {},
+      { consuming: true, acting, implemented: [TS_HOLDING_IFACE] },
+    );
   }
 
   private push(events: Json[], opts: { commandId?: string; recordTime?: string } = {}): string {
@@ -200,11 +237,18 @@ export class ScriptedLedger {
   checkpoint(advanceMs = 1000): void {
     this.offset += 1;
     this.advance(advanceMs);
-    this.elements.push({ update: { OffsetCheckpoint: { value: { offset: this.offset, synchronizerTimes: [{ synchronizerId: SYNC, recordTime: this.recordTime }] } } } });
+    this.elements.push({
+      update: {
+        OffsetCheckpoint: { value: { offset: this.offset, synchronizerTimes: [{ synchronizerId: SYNC, recordTime: this.recordTime }] } },
+      },
+    });
   }
 
   /** A 1-step deposit the CC way: a registry choice whose result meta says tx-kind transfer. */
-  deposit1Step(o: { sender: string; amount: string; memo: string | null; receiverFee?: string; instrument?: Instrument }): { updateId: string; nodeId: number } {
+  deposit1Step(o: { sender: string; amount: string; memo: string | null; receiverFee?: string; instrument?: Instrument }): {
+    updateId: string;
+    nodeId: number;
+  } {
     this.nextTx();
     const instrument = o.instrument ?? CC;
     const input = this.cid('s');
@@ -215,7 +259,16 @@ export class ScriptedLedger {
     const mine = this.holdingCreated(2, this.treasury, instrument, received);
     const change = this.holdingCreated(3, o.sender, instrument, '100.0000000000');
     const events = [
-      this.exercised(0, 3, this.cid('p'), 'Test.Registry:TransferPreapproval', 'TransferPreapproval_Send', { amount: fmt(D(o.amount)), sender: o.sender, inputs: [input] }, { result: { meta: null }, meta: { values } }, { acting: [o.sender] }),
+      this.exercised(
+        0,
+        3,
+        this.cid('p'),
+        'Test.Registry:TransferPreapproval',
+        'TransferPreapproval_Send',
+        { amount: fmt(D(o.amount)), sender: o.sender, inputs: [input] },
+        { result: { meta: null }, meta: { values } },
+        { acting: [o.sender] },
+      ),
       this.archive(1, input, [instrument.admin, o.sender]),
       mine.event,
       change.event,
@@ -243,11 +296,36 @@ export class ScriptedLedger {
       inputHoldingCids: [locked],
       meta: { values: o.memo === null ? {} : { [REASON]: o.memo } },
     };
-    this.instructions.set(cid, { sender: o.sender, receiver: this.treasury, instrument, amount: transfer.amount, memo: o.memo, executeBefore, lockedHolding: locked });
+    this.instructions.set(cid, {
+      sender: o.sender,
+      receiver: this.treasury,
+      instrument,
+      amount: transfer.amount,
+      memo: o.memo,
+      executeBefore,
+      lockedHolding: locked,
+    });
     this.push([
-      this.created(0, cid, 'Test.Token:TransferOffer', { transfer }, [
-        { interfaceId: TS_INSTRUCTION_IFACE, viewStatus: { code: 0, message: '' }, viewValue: { originalInstructionCid: null, transfer, status: { tag: 'TransferPendingReceiverAcceptance', value: {} }, meta: { values: {} } } },
-      ], [instrument.admin, o.sender], [this.treasury]),
+      this.created(
+        0,
+        cid,
+        'Test.Token:TransferOffer',
+        { transfer },
+        [
+          {
+            interfaceId: TS_INSTRUCTION_IFACE,
+            viewStatus: { code: 0, message: '' },
+            viewValue: {
+              originalInstructionCid: null,
+              transfer,
+              status: { tag: 'TransferPendingReceiverAcceptance', value: {} },
+              meta: { values: {} },
+            },
+          },
+        ],
+        [instrument.admin, o.sender],
+        [this.treasury],
+      ),
     ]);
     return cid;
   }
@@ -259,14 +337,26 @@ export class ScriptedLedger {
     this.instructions.delete(cid);
     const amount = fmt(D(ins.amount).minus(o.fee ?? 0));
     const created = this.holdingCreated(2, payTo, ins.instrument, amount);
-    const output = outputTag === 'TransferInstructionResult_Completed' ? { tag: outputTag, value: { receiverHoldingCids: [created.cid] } } : { tag: outputTag, value: {} };
+    const output =
+      outputTag === 'TransferInstructionResult_Completed'
+        ? { tag: outputTag, value: { receiverHoldingCids: [created.cid] } }
+        : { tag: outputTag, value: {} };
     this.push([
-      this.exercised(0, 2, cid, 'Test.Token:TransferOffer', choice, { extraArgs: { context: { values: {} }, meta: { values: {} } } }, { output, senderChangeCids: [], meta: { values: {} } }, {
-        consuming: true,
-        interfaceId: TS_INSTRUCTION_IFACE,
-        acting,
-        implemented: [TS_INSTRUCTION_IFACE],
-      }),
+      this.exercised(
+        0,
+        2,
+        cid,
+        'Test.Token:TransferOffer',
+        choice,
+        { extraArgs: { context: { values: {} }, meta: { values: {} } } },
+        { output, senderChangeCids: [], meta: { values: {} } },
+        {
+          consuming: true,
+          interfaceId: TS_INSTRUCTION_IFACE,
+          acting,
+          implemented: [TS_INSTRUCTION_IFACE],
+        },
+      ),
       this.archive(1, ins.lockedHolding, [ins.instrument.admin]),
       created.event,
     ]);
@@ -280,11 +370,24 @@ export class ScriptedLedger {
     this.instructions.delete(cid);
     const back = this.holdingCreated(2, ins.sender, ins.instrument, ins.amount);
     this.push([
-      this.exercised(0, 2, cid, 'Test.Token:TransferOffer', 'TransferOffer_Expire', {}, { output: { tag: 'TransferInstructionResult_Failed', value: {} }, senderChangeCids: [back.cid], meta: { values: { [REASON]: 'transfer instruction expired' } } }, {
-        consuming: true,
-        acting: [ins.instrument.admin],
-        implemented: [TS_INSTRUCTION_IFACE],
-      }),
+      this.exercised(
+        0,
+        2,
+        cid,
+        'Test.Token:TransferOffer',
+        'TransferOffer_Expire',
+        {},
+        {
+          output: { tag: 'TransferInstructionResult_Failed', value: {} },
+          senderChangeCids: [back.cid],
+          meta: { values: { [REASON]: 'transfer instruction expired' } },
+        },
+        {
+          consuming: true,
+          acting: [ins.instrument.admin],
+          implemented: [TS_INSTRUCTION_IFACE],
+        },
+      ),
       this.archive(1, ins.lockedHolding, [ins.instrument.admin]),
       back.event,
     ]);
@@ -314,7 +417,9 @@ export class ScriptedLedger {
   /** Picks unlocked treasury holdings covering `amount` (smallest first). */
   pickInputs(instrument: Instrument, amount: Decimal): string[] | undefined {
     const free = [...this.holdings.entries()]
-      .filter(([, h]) => h.owner === this.treasury && !h.locked && h.instrument.admin === instrument.admin && h.instrument.id === instrument.id)
+      .filter(
+        ([, h]) => h.owner === this.treasury && !h.locked && h.instrument.admin === instrument.admin && h.instrument.id === instrument.id,
+      )
       .sort((a, b) => D(a[1].amount).comparedTo(b[1].amount));
     const out: string[] = [];
     let sum = D(0);
@@ -331,7 +436,15 @@ export class ScriptedLedger {
    * (pending, with a locked holding and a TransferInstruction). Returns undefined when the
    * treasury cannot cover it.
    */
-  treasuryTransfer(o: { withdrawalId: string | null; receiver: string; amount: string; fee?: string; kind: '1-step' | 'offer' | 'self'; instrument?: Instrument; executeBeforeMs?: number }): { updateId: string; instructionCid?: string } | undefined {
+  treasuryTransfer(o: {
+    withdrawalId: string | null;
+    receiver: string;
+    amount: string;
+    fee?: string;
+    kind: '1-step' | 'offer' | 'self';
+    instrument?: Instrument;
+    executeBeforeMs?: number;
+  }): { updateId: string; instructionCid?: string } | undefined {
     const instrument = o.instrument ?? CC;
     const fee = D(o.fee ?? 0);
     const need = D(o.amount).plus(fee);
@@ -365,15 +478,45 @@ export class ScriptedLedger {
       events.push(theirs.event);
       output = { tag: 'TransferInstructionResult_Completed', value: { receiverHoldingCids: [theirs.cid] } };
     } else {
-      const locked = this.holdingCreated(node++, this.treasury, instrument, fmt(D(o.amount)), { holders: [instrument.admin], expiresAt: executeBefore, expiresAfter: null, context: o.withdrawalId });
+      const locked = this.holdingCreated(node++, this.treasury, instrument, fmt(D(o.amount)), {
+        holders: [instrument.admin],
+        expiresAt: executeBefore,
+        expiresAfter: null,
+        context: o.withdrawalId,
+      });
       events.push(locked.event);
       instructionCid = this.cid('i');
-      this.instructions.set(instructionCid, { sender: this.treasury, receiver: o.receiver, instrument, amount: transfer.amount, memo: o.withdrawalId, executeBefore, lockedHolding: locked.cid });
+      this.instructions.set(instructionCid, {
+        sender: this.treasury,
+        receiver: o.receiver,
+        instrument,
+        amount: transfer.amount,
+        memo: o.withdrawalId,
+        executeBefore,
+        lockedHolding: locked.cid,
+      });
       const lockedTransfer = { ...transfer, inputHoldingCids: [locked.cid] };
       events.push(
-        this.created(node++, instructionCid, 'Test.Token:TransferOffer', { transfer: lockedTransfer }, [
-          { interfaceId: TS_INSTRUCTION_IFACE, viewStatus: { code: 0, message: '' }, viewValue: { originalInstructionCid: null, transfer: lockedTransfer, status: { tag: 'TransferPendingReceiverAcceptance', value: {} }, meta: { values: {} } } },
-        ], [instrument.admin, this.treasury], [o.receiver]),
+        this.created(
+          node++,
+          instructionCid,
+          'Test.Token:TransferOffer',
+          { transfer: lockedTransfer },
+          [
+            {
+              interfaceId: TS_INSTRUCTION_IFACE,
+              viewStatus: { code: 0, message: '' },
+              viewValue: {
+                originalInstructionCid: null,
+                transfer: lockedTransfer,
+                status: { tag: 'TransferPendingReceiverAcceptance', value: {} },
+                meta: { values: {} },
+              },
+            },
+          ],
+          [instrument.admin, this.treasury],
+          [o.receiver],
+        ),
       );
       output = { tag: 'TransferInstructionResult_Pending', value: { transferInstructionCid: instructionCid } };
     }
@@ -402,7 +545,8 @@ export class ScriptedLedger {
   customerDecides(cid: string, accept: boolean): void {
     const ins = this.instructions.get(cid);
     if (!ins) throw new Error(`unknown instruction ${cid}`);
-    if (accept) this.instructionChoice(cid, 'TransferInstruction_Accept', [ins.receiver], 'TransferInstructionResult_Completed', ins.receiver, {});
+    if (accept)
+      this.instructionChoice(cid, 'TransferInstruction_Accept', [ins.receiver], 'TransferInstructionResult_Completed', ins.receiver, {});
     else this.instructionChoice(cid, 'TransferInstruction_Reject', [ins.receiver], 'TransferInstructionResult_Failed', this.treasury, {});
   }
 

@@ -69,7 +69,9 @@ export async function startStubServer(opts: { autoPong?: boolean } = {}): Promis
     const reject = stub.rejectUpgrade; // read once: tests may compute it per attempt
     if (reject) {
       const { status, body } = reject;
-      socket.end(`HTTP/1.1 ${status} Rejected\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${status} Rejected\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {

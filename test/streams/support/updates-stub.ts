@@ -80,12 +80,18 @@ export async function startUpdatesStub(elements: Element[], faults: UpdatesStubF
     }
   }
 
-  server.routes.set('GET /v2/state/latest-pruned-offsets', (_req, _b, res) => json(res, 200, { participantPrunedUpToInclusive: faults.prunedUpTo ?? 0 }));
-  server.routes.set('GET /v2/state/ledger-end', (_req, _b, res) => json(res, 200, { offset: stub.elements.length ? elementOffset(stub.elements.at(-1)) : 0 }));
+  server.routes.set('GET /v2/state/latest-pruned-offsets', (_req, _b, res) =>
+    json(res, 200, { participantPrunedUpToInclusive: faults.prunedUpTo ?? 0 }),
+  );
+  server.routes.set('GET /v2/state/ledger-end', (_req, _b, res) =>
+    json(res, 200, { offset: stub.elements.length ? elementOffset(stub.elements.at(-1)) : 0 }),
+  );
   // What ledger continuity checks read (src/streams/continuity.ts): a fixed participant, every
   // synchronizer the elements name, and the element at an offset.
   server.routes.set('GET /v2/parties/participant-id', (_req, _b, res) =>
-    faults.unauthorized ? json(res, 401, cantonError('UNAUTHENTICATED', 6, 16, 'invalid token')) : json(res, 200, { participantId: STUB_PARTICIPANT }),
+    faults.unauthorized
+      ? json(res, 401, cantonError('UNAUTHENTICATED', 6, 16, 'invalid token'))
+      : json(res, 200, { participantId: STUB_PARTICIPANT }),
   );
   server.routes.set('GET /v2/state/connected-synchronizers', (_req, _b, res) => {
     const ids = new Set<string>();
@@ -94,7 +100,13 @@ export async function startUpdatesStub(elements: Element[], faults: UpdatesStubF
       if (typeof v['synchronizerId'] === 'string') ids.add(v['synchronizerId']);
       for (const t of (v['synchronizerTimes'] as { synchronizerId: string }[] | undefined) ?? []) ids.add(t.synchronizerId);
     }
-    json(res, 200, { connectedSynchronizers: [...ids].map((synchronizerId) => ({ synchronizerAlias: 'global', synchronizerId, permission: 'PARTICIPANT_PERMISSION_SUBMISSION' })) });
+    json(res, 200, {
+      connectedSynchronizers: [...ids].map((synchronizerId) => ({
+        synchronizerAlias: 'global',
+        synchronizerId,
+        permission: 'PARTICIPANT_PERMISSION_SUBMISSION',
+      })),
+    });
   });
   server.routes.set('POST /v2/updates/update-by-offset', (_req, body, res) => {
     const { offset } = JSON.parse(body) as { offset: number };

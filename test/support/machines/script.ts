@@ -57,7 +57,12 @@ export class Script {
   /** The single pending call; fails the test when there is none or several. */
   only(name?: string): ScriptedCall {
     const p = this.pending().filter((c) => name === undefined || c.name === name);
-    if (p.length !== 1) throw new Error(`expected one pending call${name ? ` of ${name}` : ''}, found [${this.pending().map((c) => c.name).join(', ')}]`);
+    if (p.length !== 1)
+      throw new Error(
+        `expected one pending call${name ? ` of ${name}` : ''}, found [${this.pending()
+          .map((c) => c.name)
+          .join(', ')}]`,
+      );
     return p[0]!;
   }
 }

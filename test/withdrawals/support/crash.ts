@@ -44,7 +44,9 @@ function fromCommandId(commandId: string): { withdrawalId: string; attempt: numb
 
 /** Never settles until the effect is abandoned (its signal aborts): the process is gone. */
 export function hang(signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('abandoned: the process crashed')), { once: true }));
+  return new Promise((_resolve, reject) =>
+    signal.addEventListener('abort', () => reject(new Error('abandoned: the process crashed')), { once: true }),
+  );
 }
 
 export function crashAt(point: CrashPoint, onCrash: () => void): (actors: WithdrawalActors) => WithdrawalActors {
@@ -52,7 +54,11 @@ export function crashAt(point: CrashPoint, onCrash: () => void): (actors: Withdr
   const matches = (step: EffectStep, input: unknown) => {
     if (fired || step !== point.step) return false;
     const t = effectTarget(step, input);
-    return t !== undefined && t.withdrawalId === point.withdrawalId && (point.attempt === undefined || t.attempt === undefined || t.attempt === point.attempt);
+    return (
+      t !== undefined &&
+      t.withdrawalId === point.withdrawalId &&
+      (point.attempt === undefined || t.attempt === undefined || t.attempt === point.attempt)
+    );
   };
   return (actors) => {
     const wrapped = { ...actors };
@@ -75,6 +81,6 @@ export function crashAt(point: CrashPoint, onCrash: () => void): (actors: Withdr
 }
 
 /** Every effect of the withdrawal machine, before and after: where a crash can hit a withdrawal. */
-export const CRASH_POINTS: readonly { step: EffectStep; when: CrashWhen }[] = (['reserveHoldings', 'fetchTransferFactory', 'prepareTransfer', 'verifyAndSign', 'executeSubmission'] as const).flatMap((step) =>
-  (['before', 'after'] as const).map((when) => ({ step, when })),
-);
+export const CRASH_POINTS: readonly { step: EffectStep; when: CrashWhen }[] = (
+  ['reserveHoldings', 'fetchTransferFactory', 'prepareTransfer', 'verifyAndSign', 'executeSubmission'] as const
+).flatMap((step) => (['before', 'after'] as const).map((when) => ({ step, when })));

@@ -31,7 +31,13 @@ if (values['kill-at']) {
 const parts = await startDaemonParts({
   sql,
   logger: testLogger(),
-  ledger: { apiUrl: values.ledger!, userId: values.user!, auth: { kind: 'static', token: values.token! }, treasuryParty: values.party!, treasuryKeyFile: values['key-file']! },
+  ledger: {
+    apiUrl: values.ledger!,
+    userId: values.user!,
+    auth: { kind: 'static', token: values.token! },
+    treasuryParty: values.party!,
+    treasuryKeyFile: values['key-file']!,
+  },
   ...(point ? { intercept: { withdrawal: crashAt(point, () => process.kill(process.pid, 'SIGKILL')) } } : {}),
 });
 process.stdout.write(`ready ${parts.apiUrl}\n`);

@@ -16,7 +16,11 @@ import type { PreparedSubmission } from '../../../src/machines/submission.js';
 export function forged(p: PreparedSubmission, edit: (tx: PreparedTransaction) => void, rehash = true): PreparedSubmission {
   const tx = decodePreparedTransaction(p.preparedTransaction);
   edit(tx);
-  return { ...p, preparedTransaction: encodePreparedTransactionBase64(tx), preparedTransactionHash: rehash ? hashPreparedTransactionBase64(tx, 'HASHING_SCHEME_VERSION_V2') : p.preparedTransactionHash };
+  return {
+    ...p,
+    preparedTransaction: encodePreparedTransactionBase64(tx),
+    preparedTransactionHash: rehash ? hashPreparedTransactionBase64(tx, 'HASHING_SCHEME_VERSION_V2') : p.preparedTransactionHash,
+  };
 }
 
 export function rootOf(tx: PreparedTransaction): ExerciseNode {

@@ -36,7 +36,12 @@ export async function checkPaidAtMostOnce(stack: Stack, withdrawalIds: readonly 
     if (row!.status === 'completed') {
       expect(paid, `completed withdrawal ${id} has exactly one transfer`).toHaveLength(1);
       const t = paid[0]!;
-      expect([t.receiver, normalizeAmount(t.amount), t.admin, t.instrumentId]).toEqual([row!.receiver, normalizeAmount(row!.amount), row!.instrument.admin, row!.instrument.id]);
+      expect([t.receiver, normalizeAmount(t.amount), t.admin, t.instrumentId]).toEqual([
+        row!.receiver,
+        normalizeAmount(row!.amount),
+        row!.instrument.admin,
+        row!.instrument.id,
+      ]);
       const key = `${row!.receiver}|${row!.instrument.admin}/${row!.instrument.id}`;
       expectedByReceiver.set(key, addAmounts(expectedByReceiver.get(key) ?? '0', row!.amount));
     }
@@ -81,6 +86,8 @@ export async function withdrawalEvents(stack: Stack, id: string): Promise<{ topi
 
 /** Live (unreleased) reservations of a withdrawal. */
 export async function liveReservationCount(stack: Stack, id: string): Promise<number> {
-  const [r] = await stack.sql<{ n: number }[]>`select count(*)::int as n from holding_reservations where withdrawal_id = ${id} and released_at is null`;
+  const [r] = await stack.sql<
+    { n: number }[]
+  >`select count(*)::int as n from holding_reservations where withdrawal_id = ${id} and released_at is null`;
   return r!.n;
 }

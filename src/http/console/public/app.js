@@ -55,7 +55,10 @@ function route() {
   const [path, q = ''] = location.hash.replace(/^#\/?/, '').split('?');
   const [section = 'withdrawals', id] = (path ?? '').split('/');
   const params = new URLSearchParams(q);
-  put(nav, SECTIONS.map(([key, label]) => h('a', { href: `#/${key}`, class: key === section ? 'active' : '' }, label)));
+  put(
+    nav,
+    SECTIONS.map(([key, label]) => h('a', { href: `#/${key}`, class: key === section ? 'active' : '' }, label)),
+  );
   signout.hidden = false;
   const key = decodeURIComponent(id ?? '');
   if (section === 'withdrawals') view = key ? withdrawalPage(main, key) : withdrawalList(main, params);
@@ -87,7 +90,14 @@ function showSignIn(/** @type {string} */ note = '') {
   view = null;
   signout.hidden = true;
   put(nav);
-  const token = h('input', { type: 'password', name: 'token', autocomplete: 'off', required: true, 'aria-label': 'API token', placeholder: 'API token' });
+  const token = h('input', {
+    type: 'password',
+    name: 'token',
+    autocomplete: 'off',
+    required: true,
+    'aria-label': 'API token',
+    placeholder: 'API token',
+  });
   const answer = h('div', { class: 'answer', 'data-testid': 'signin-answer' }, note ? h('p', { class: 'error' }, note) : null);
   put(
     main,
@@ -95,8 +105,16 @@ function showSignIn(/** @type {string} */ note = '') {
       'section',
       { class: 'panel signin' },
       h('h1', {}, 'Sign in'),
-      h('p', {}, 'An API token of this daemon (API_TOKENS; in sandbox mode DATA_DIR/sandbox/api-token). The console needs the read scope; operator commands and pause switches need admin, requesting withdrawals write.'),
-      h('p', { class: 'muted' }, 'The token stays in this tab (sessionStorage) and is sent only as an Authorization header to this daemon.'),
+      h(
+        'p',
+        {},
+        'An API token of this daemon (API_TOKENS; in sandbox mode DATA_DIR/sandbox/api-token). The console needs the read scope; operator commands and pause switches need admin, requesting withdrawals write.',
+      ),
+      h(
+        'p',
+        { class: 'muted' },
+        'The token stays in this tab (sessionStorage) and is sent only as an Authorization header to this daemon.',
+      ),
       h(
         'form',
         {
@@ -109,7 +127,14 @@ function showSignIn(/** @type {string} */ note = '') {
               if (!location.hash || location.hash === '#/' || location.hash.startsWith('#/signin')) location.hash = '#/withdrawals';
               route();
             } catch (e) {
-              const why = e instanceof ApiError && e.status === 403 ? 'This token lacks the read scope the console needs.' : e instanceof ApiError && e.status === 401 ? 'Unknown token.' : e instanceof Error ? e.message : String(e);
+              const why =
+                e instanceof ApiError && e.status === 403
+                  ? 'This token lacks the read scope the console needs.'
+                  : e instanceof ApiError && e.status === 401
+                    ? 'Unknown token.'
+                    : e instanceof Error
+                      ? e.message
+                      : String(e);
               put(answer, h('p', { class: 'error' }, why));
             }
           },

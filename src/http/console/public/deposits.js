@@ -8,7 +8,18 @@ import { amount, short, stateName, time } from './format.js';
 import { commandsPanel, machinePanel } from './machine-panel.js';
 import { badge, facts, failure, link, panel, table } from './ui.js';
 
-const STATUSES = ['offered', 'accepting', 'accept_failed', 'unattributed', 'credited', 'ignored', 'rejected', 'withdrawn', 'expired', 'failed'];
+const STATUSES = [
+  'offered',
+  'accepting',
+  'accept_failed',
+  'unattributed',
+  'credited',
+  'ignored',
+  'rejected',
+  'withdrawn',
+  'expired',
+  'failed',
+];
 const ATTENTION = ['accept_failed', 'unattributed', 'ignored'];
 
 const columns = [
@@ -44,10 +55,27 @@ export function depositList(main, params) {
       },
     },
     h('label', {}, 'status', h('input', { name: 'status', value: filters.status, list: 'deposit-statuses' })),
-    h('datalist', { id: 'deposit-statuses' }, STATUSES.map((st) => h('option', { value: st }))),
+    h(
+      'datalist',
+      { id: 'deposit-statuses' },
+      STATUSES.map((st) => h('option', { value: st })),
+    ),
     h('label', {}, 'account', h('input', { name: 'account', value: filters.account })),
     h('label', {}, 'memo', h('input', { name: 'memo', value: filters.memo })),
-    h('label', {}, 'kind', h('select', { name: 'kind' }, [['', 'any'], ['one_step', '1-step'], ['two_step', '2-step']].map(([v, t]) => h('option', { value: v, selected: filters.kind === v }, t)))),
+    h(
+      'label',
+      {},
+      'kind',
+      h(
+        'select',
+        { name: 'kind' },
+        [
+          ['', 'any'],
+          ['one_step', '1-step'],
+          ['two_step', '2-step'],
+        ].map(([v, t]) => h('option', { value: v, selected: filters.kind === v }, t)),
+      ),
+    ),
     h('label', {}, 'created from', h('input', { name: 'from', value: filters.from, placeholder: '2025-01-01T00:00:00Z' })),
     h('label', {}, 'before', h('input', { name: 'to', value: filters.to, placeholder: '2025-02-01T00:00:00Z' })),
     h('button', { type: 'submit' }, 'Filter'),
@@ -73,7 +101,12 @@ export function depositList(main, params) {
     await refresh();
   };
 
-  put(main, h('h1', {}, 'Deposits'), panel('Needs an operator (accept failed, unattributed) or does not count (ignored)', attention), panel('All deposits', filterForm, results));
+  put(
+    main,
+    h('h1', {}, 'Deposits'),
+    panel('Needs an operator (accept failed, unattributed) or does not count (ignored)', attention),
+    panel('All deposits', filterForm, results),
+  );
   return { refresh, relevant: (/** @type {any} */ e) => e.aggregateType === 'deposit' };
 }
 
@@ -96,7 +129,12 @@ export function depositPage(main, id) {
     }
     put(
       summary,
-      h('div', { class: 'status-line' }, badge(d.status), d.statusReason ? h('span', { class: 'reason', 'data-testid': 'status-reason' }, d.statusReason) : null),
+      h(
+        'div',
+        { class: 'status-line' },
+        badge(d.status),
+        d.statusReason ? h('span', { class: 'reason', 'data-testid': 'status-reason' }, d.statusReason) : null,
+      ),
       facts([
         ['kind', d.kind === 'two_step' ? '2-step (an offer the treasury accepts)' : '1-step'],
         ['amount sent', `${amount(d.transferAmount)} ${d.instrument.id}`],

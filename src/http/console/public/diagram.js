@@ -12,9 +12,17 @@ const CHAR_W = 7;
 const LINE_H = 12;
 
 /**
- * @typedef {{ id: string; key: string; parent: string | null; type: string; initial: string | null; transient: boolean; invokes: string[] }} GraphState
- * @typedef {{ source: string | null; target: string | null; kind: string; event: string; trigger: string; guard: string | null; reenter: boolean; operator: boolean }} GraphTransition
- * @typedef {{ type: string; version: number; id: string; config: { initial?: string }; graph: { states: GraphState[]; transitions: GraphTransition[] } }} Definition
+ * @typedef {{
+ *   id: string; key: string; parent: string | null; type: string; initial: string | null; transient: boolean; invokes: string[]
+ * }} GraphState
+ * @typedef {{
+ *   source: string | null; target: string | null; kind: string; event: string; trigger: string; guard: string | null;
+ *   reenter: boolean; operator: boolean
+ * }} GraphTransition
+ * @typedef {{
+ *   type: string; version: number; id: string; config: { initial?: string };
+ *   graph: { states: GraphState[]; transitions: GraphTransition[] }
+ * }} Definition
  * @typedef {{ seq: number; eventType: string; from: unknown; to: unknown; at: string }} HistoryEntry
  */
 
@@ -76,7 +84,12 @@ function layout(def) {
   let i = 0;
   for (const e of edgesOf(def).values()) {
     const width = Math.max(...e.triggers.map((l) => l.length)) * 5.4 + 4;
-    root.edges.push({ id: `e${i++}`, sources: [e.source], targets: [e.target], labels: [{ text: e.triggers.join('\n'), width, height: e.triggers.length * LINE_H }] });
+    root.edges.push({
+      id: `e${i++}`,
+      sources: [e.source],
+      targets: [e.target],
+      labels: [{ text: e.triggers.join('\n'), width, height: e.triggers.length * LINE_H }],
+    });
   }
   // The ELK global comes from elk.js (elkjs' bundle, served beside this file): layout on this thread.
   const elk = new /** @type {any} */ (globalThis).ELK();
@@ -107,7 +120,10 @@ export function pathThrough(def, history, now) {
   };
   /** @param {GraphTransition} t */
   const take = (t) => taken.add(`${t.source ?? ANY}→${t.target}`);
-  /** Candidates that lead into `to`, directly or through a transient routing state. @param {GraphTransition[]} candidates @param {string} to */
+  /**
+   * Candidates that lead into `to`, directly or through a transient routing state.
+   * @param {GraphTransition[]} candidates @param {string} to
+   */
   const follow = (candidates, to) => {
     for (const t of candidates) {
       if (t.target === null) continue;
@@ -116,7 +132,9 @@ export function pathThrough(def, history, now) {
         continue;
       }
       if (!byId.get(t.target)?.transient) continue;
-      const onward = def.graph.transitions.filter((x) => x.kind === 'always' && x.source === t.target && x.target !== null && within(to, x.target));
+      const onward = def.graph.transitions.filter(
+        (x) => x.kind === 'always' && x.source === t.target && x.target !== null && within(to, x.target),
+      );
       if (onward.length === 0) continue;
       take(t);
       enter(t.target);
@@ -133,10 +151,17 @@ export function pathThrough(def, history, now) {
       const initial = def.config.initial;
       if (initial) {
         enter(initial);
-        if (initial !== to) follow(def.graph.transitions.filter((t) => t.source === initial && t.kind === 'always'), to);
+        if (initial !== to)
+          follow(
+            def.graph.transitions.filter((t) => t.source === initial && t.kind === 'always'),
+            to,
+          );
       }
     } else if (from !== to || h.eventType !== '') {
-      follow(def.graph.transitions.filter((t) => t.event === h.eventType && (t.source === null || within(from, t.source))), to);
+      follow(
+        def.graph.transitions.filter((t) => t.event === h.eventType && (t.source === null || within(from, t.source))),
+        to,
+      );
     }
     enter(to);
     const next = history[i + 1];
@@ -176,7 +201,12 @@ export async function drawMachine(def, mark = {}) {
 
   const stateGroup = (/** @type {any} */ n) => {
     if (n.id === ANY) {
-      return s('g', { class: 'state any', 'data-state': 'any state' }, s('rect', { x: n.x, y: n.y, width: n.width, height: n.height, rx: 14 }), s('text', { x: n.x + n.width / 2, y: n.y + n.height / 2 + 4, 'text-anchor': 'middle' }, 'any state'));
+      return s(
+        'g',
+        { class: 'state any', 'data-state': 'any state' },
+        s('rect', { x: n.x, y: n.y, width: n.width, height: n.height, rx: 14 }),
+        s('text', { x: n.x + n.width / 2, y: n.y + n.height / 2 + 4, 'text-anchor': 'middle' }, 'any state'),
+      );
     }
     const st = byId.get(n.id);
     if (!st) return null;
@@ -185,7 +215,14 @@ export async function drawMachine(def, mark = {}) {
     if (path?.visited.has(st.id)) classes.push('visited');
     if (current && (current === st.id || current.startsWith(`${st.id}.`))) classes.push(current === st.id ? 'current' : 'current-parent');
     const time = path?.timeIn.get(st.id);
-    const title = [st.id, st.invokes.length > 0 ? `runs ${st.invokes.join(', ')}` : '', st.transient ? 'routes on at once (never a stored state)' : '', time !== undefined ? `time in state: ${duration(time)}` : ''].filter(Boolean).join('\n');
+    const title = [
+      st.id,
+      st.invokes.length > 0 ? `runs ${st.invokes.join(', ')}` : '',
+      st.transient ? 'routes on at once (never a stored state)' : '',
+      time !== undefined ? `time in state: ${duration(time)}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n');
     const label = compound
       ? s('text', { x: n.x + 10, y: n.y + 18, class: 'label' }, st.key)
       : s('text', { x: n.x + n.width / 2, y: n.y + (st.transient ? 18 : 17), 'text-anchor': 'middle', class: 'label' }, st.key);
@@ -196,7 +233,9 @@ export async function drawMachine(def, mark = {}) {
       s('rect', { x: n.x, y: n.y, width: n.width, height: n.height, rx: st.transient ? 14 : 6 }),
       st.type === 'final' ? s('rect', { class: 'inner', x: n.x + 3, y: n.y + 3, width: n.width - 6, height: n.height - 6, rx: 4 }) : null,
       label,
-      !compound && time !== undefined && !st.transient ? s('text', { x: n.x + n.width / 2, y: n.y + 31, 'text-anchor': 'middle', class: 'time' }, duration(time)) : null,
+      !compound && time !== undefined && !st.transient
+        ? s('text', { x: n.x + n.width / 2, y: n.y + 31, 'text-anchor': 'middle', class: 'time' }, duration(time))
+        : null,
     );
   };
 
@@ -206,24 +245,46 @@ export async function drawMachine(def, mark = {}) {
     const isTaken = path?.taken.has(key) ?? false;
     const paths = (e.sections ?? []).map((/** @type {any} */ sec) => {
       const pts = [sec.startPoint, ...(sec.bendPoints ?? []), sec.endPoint];
-      return s('path', { d: pts.map((p, j) => `${j === 0 ? 'M' : 'L'}${p.x},${p.y}`).join(' '), 'marker-end': `url(#${isTaken ? arrowTaken : arrow})` });
+      return s('path', {
+        d: pts.map((p, j) => `${j === 0 ? 'M' : 'L'}${p.x},${p.y}`).join(' '),
+        'marker-end': `url(#${isTaken ? arrowTaken : arrow})`,
+      });
     });
     const labels = (e.labels ?? []).map((/** @type {any} */ l) =>
-      s('text', { x: l.x, y: l.y + 9, class: 'edge-label' }, ...String(l.text).split('\n').map((line, j) => s('tspan', { x: l.x, dy: j === 0 ? 0 : LINE_H }, line))),
+      s(
+        'text',
+        { x: l.x, y: l.y + 9, class: 'edge-label' },
+        ...String(l.text)
+          .split('\n')
+          .map((line, j) => s('tspan', { x: l.x, dy: j === 0 ? 0 : LINE_H }, line)),
+      ),
     );
     const title = s('title', {}, `${drawn.source === ANY ? 'any state' : drawn.source} → ${drawn.target}\n${drawn.lines.join('\n')}`);
-    return s('g', { class: ['edge', isTaken ? 'taken' : '', drawn.operator ? 'operator' : ''].filter(Boolean).join(' '), 'data-edge': key }, title, ...paths, ...labels);
+    return s(
+      'g',
+      { class: ['edge', isTaken ? 'taken' : '', drawn.operator ? 'operator' : ''].filter(Boolean).join(' '), 'data-edge': key },
+      title,
+      ...paths,
+      ...labels,
+    );
   };
 
   const width = Math.ceil(g.width ?? 800);
   const height = Math.ceil(g.height ?? 600);
   const marker = (/** @type {string} */ id, /** @type {string} */ cls) =>
-    s('marker', { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse', class: cls }, s('path', { d: 'M0,0 L10,5 L0,10 z' }));
+    s(
+      'marker',
+      { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse', class: cls },
+      s('path', { d: 'M0,0 L10,5 L0,10 z' }),
+    );
   return s(
     'svg',
     { class: 'machine', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': `${def.type} machine` },
     s('defs', {}, marker(arrow, 'arrowhead'), marker(arrowTaken, 'arrowhead taken')),
-    ...placed.filter((n) => (n.children ?? []).length > 0).sort((a, b) => a.depth - b.depth).map(stateGroup),
+    ...placed
+      .filter((n) => (n.children ?? []).length > 0)
+      .sort((a, b) => a.depth - b.depth)
+      .map(stateGroup),
     ...(g.edges ?? []).map(edgeGroup),
     ...placed.filter((n) => (n.children ?? []).length === 0).map(stateGroup),
   );

@@ -42,7 +42,9 @@ async function feedEnd() {
 }
 
 /**
- * @typedef {{ eventId: number; topic: string; aggregateType: string; aggregateId: string; payload: Record<string, unknown>; createdAt: string }} FeedEvent
+ * @typedef {{
+ *   eventId: number; topic: string; aggregateType: string; aggregateId: string; payload: Record<string, unknown>; createdAt: string
+ * }} FeedEvent
  * @param {{ onEvent: (e: FeedEvent) => void; onMode: (mode: 'live' | 'polling' | 'offline', detail?: string) => void }} handlers
  * @returns {() => void} stops the feed
  */

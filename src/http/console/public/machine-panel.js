@@ -43,7 +43,10 @@ export function commandsPanel(commandsPath, changed) {
       put(form);
       changed();
     } catch (e) {
-      put(answer, e instanceof ApiError ? h('p', { class: 'refused' }, `${c.command} refused (${e.status} ${e.code}): ${e.message}`) : failure(e));
+      put(
+        answer,
+        e instanceof ApiError ? h('p', { class: 'refused' }, `${c.command} refused (${e.status} ${e.code}): ${e.message}`) : failure(e),
+      );
     }
   };
 
@@ -51,7 +54,14 @@ export function commandsPanel(commandsPath, changed) {
   const ask = (c) => {
     if (c.body === 'none') return void send(c);
     const what = c.body === 'reason' ? 'Reason (kept in the history and the outcome event)' : 'Deposit account id';
-    const input = h('input', { type: 'text', name: c.body, required: true, maxlength: c.body === 'reason' ? 500 : 128, 'aria-label': what, placeholder: what });
+    const input = h('input', {
+      type: 'text',
+      name: c.body,
+      required: true,
+      maxlength: c.body === 'reason' ? 500 : 128,
+      'aria-label': what,
+      placeholder: what,
+    });
     put(
       form,
       h(
@@ -88,8 +98,20 @@ export function commandsPanel(commandsPath, changed) {
         h(
           'div',
           { class: 'command' },
-          h('button', { type: 'button', disabled: !c.allowed, 'data-command': c.command, title: c.reason ?? `${c.method} ${c.path}`, onclick: () => ask(c) }, c.command),
-          c.allowed ? h('span', { class: 'muted' }, c.body === 'none' ? 'accepted in this state' : `accepted in this state; needs a ${c.body}`) : h('span', { class: 'muted' }, c.reason),
+          h(
+            'button',
+            {
+              type: 'button',
+              disabled: !c.allowed,
+              'data-command': c.command,
+              title: c.reason ?? `${c.method} ${c.path}`,
+              onclick: () => ask(c),
+            },
+            c.command,
+          ),
+          c.allowed
+            ? h('span', { class: 'muted' }, c.body === 'none' ? 'accepted in this state' : `accepted in this state; needs a ${c.body}`)
+            : h('span', { class: 'muted' }, c.reason),
         ),
       ),
     );
@@ -146,7 +168,15 @@ export function machinePanel(type) {
   };
   return {
     el: [
-      panel(`The ${type} machine`, h('p', { class: 'muted legend' }, 'Blue: the state it is in. Green: states and transitions it went through. Dashed: operator commands; rounded dashed: routing states (never stored).'), figure),
+      panel(
+        `The ${type} machine`,
+        h(
+          'p',
+          { class: 'muted legend' },
+          'Blue: the state it is in. Green: states and transitions it went through. Dashed: operator commands; rounded dashed: routing states (never stored).',
+        ),
+        figure,
+      ),
       panel('Time per state', stays),
       panel('Transition history', transitions),
     ],

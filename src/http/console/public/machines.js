@@ -22,7 +22,11 @@ export function machinesView(main) {
   put(
     main,
     h('h1', {}, 'Machines'),
-    h('p', { class: 'muted' }, 'Drawn from the definitions the daemon runs (GET /v1/machines/{type}/definition; `cxi machines export` prints them as XState JSON for Stately Studio, or Mermaid).'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Drawn from the definitions the daemon runs (GET /v1/machines/{type}/definition; `cxi machines export` prints them as XState JSON for Stately Studio, or Mermaid).',
+    ),
     ...sections,
   );
   return { refresh: async () => {}, relevant: () => false };

@@ -22,10 +22,19 @@ export function treasuryView(main) {
         (r) =>
           put(
             holdings,
-            r.checkpoint ? h('p', { class: 'muted' }, `As of ledger offset ${r.checkpoint.offset}${r.checkpoint.recordTime ? ` (${time(r.checkpoint.recordTime)})` : ''}.`) : null,
+            r.checkpoint
+              ? h(
+                  'p',
+                  { class: 'muted' },
+                  `As of ledger offset ${r.checkpoint.offset}${r.checkpoint.recordTime ? ` (${time(r.checkpoint.recordTime)})` : ''}.`,
+                )
+              : null,
             table(
               [
-                { header: 'instrument', cell: (/** @type {any} */ i) => h('span', { title: `${i.instrument.admin}/${i.instrument.id}` }, i.instrument.id) },
+                {
+                  header: 'instrument',
+                  cell: (/** @type {any} */ i) => h('span', { title: `${i.instrument.admin}/${i.instrument.id}` }, i.instrument.id),
+                },
                 { header: 'onboarded', cell: (i) => (i.config ? (i.config.enabled ? 'enabled' : 'disabled') : 'no') },
                 { header: 'total (holdings)', cell: (i) => `${amount(i.total)} (${i.count})`, class: 'num' },
                 { header: 'free', cell: (i) => bucket(i.free), class: 'num' },
@@ -49,7 +58,10 @@ export function treasuryView(main) {
               ['detail', r.detail ?? undefined],
               ['checkpoint offset', r.checkpointOffset],
               ['ledger end', r.ledgerEnd],
-              ['lag (offsets)', r.lag === null ? 'unknown: the ledger could not be asked' : h('strong', { 'data-testid': 'lag' }, String(r.lag))],
+              [
+                'lag (offsets)',
+                r.lag === null ? 'unknown: the ledger could not be asked' : h('strong', { 'data-testid': 'lag' }, String(r.lag)),
+              ],
               ['record time', time(r.recordTime)],
               ['transport', r.transport],
             ]),
@@ -61,7 +73,11 @@ export function treasuryView(main) {
           put(
             traffic,
             r.held
-              ? h('p', { class: 'refused', 'data-testid': 'traffic-held' }, `Submissions HELD: the validator is out of synchronizer traffic since ${time(r.since)}. Buy traffic for the validator; held withdrawals and accepts go on by themselves.`)
+              ? h(
+                  'p',
+                  { class: 'refused', 'data-testid': 'traffic-held' },
+                  `Submissions HELD: the validator is out of synchronizer traffic since ${time(r.since)}. Buy traffic for the validator; held withdrawals and accepts go on by themselves.`,
+                )
               : h('p', { class: 'accepted' }, 'Submissions flow: the validator has traffic.'),
             facts([
               ['state', badge(r.held ? 'held' : 'running')],
@@ -98,7 +114,13 @@ export function treasuryView(main) {
   /** @param {any} sw */
   const switchButton = (sw) => {
     if (sw.paused) return h('button', { type: 'button', 'data-switch': sw.name, onclick: () => change(sw.name, 'resume', {}) }, 'Resume');
-    const reason = h('input', { type: 'text', placeholder: 'reason', required: true, maxlength: 500, 'aria-label': `reason to pause ${sw.name}` });
+    const reason = h('input', {
+      type: 'text',
+      placeholder: 'reason',
+      required: true,
+      maxlength: 500,
+      'aria-label': `reason to pause ${sw.name}`,
+    });
     return h(
       'form',
       {
@@ -130,7 +152,13 @@ export function treasuryView(main) {
       const r = await api('GET', '/v1/reconciliation');
       put(
         reconciliation,
-        h('p', { class: r.clean ? 'accepted' : 'refused', 'data-testid': 'reconciliation-verdict' }, r.clean ? `Clean at offset ${r.offset}: the database and the ledger agree.` : `${r.differencesTotal} differences at offset ${r.offset}.`),
+        h(
+          'p',
+          { class: r.clean ? 'accepted' : 'refused', 'data-testid': 'reconciliation-verdict' },
+          r.clean
+            ? `Clean at offset ${r.offset}: the database and the ledger agree.`
+            : `${r.differencesTotal} differences at offset ${r.offset}.`,
+        ),
         table(
           [
             { header: 'instrument', cell: (/** @type {any} */ i) => i.instrument.id },
@@ -153,7 +181,11 @@ export function treasuryView(main) {
               r.differences,
             )
           : null,
-        h('p', { class: 'muted' }, `Checked ${time(r.checkedAt)}; ${r.ignoredLedgerHoldings} ledger holdings that are not the treasury's funds were not compared.`),
+        h(
+          'p',
+          { class: 'muted' },
+          `Checked ${time(r.checkedAt)}; ${r.ignoredLedgerHoldings} ledger holdings that are not the treasury's funds were not compared.`,
+        ),
       );
     } catch (e) {
       put(reconciliation, failure(e));
@@ -165,11 +197,15 @@ export function treasuryView(main) {
     h('h1', {}, 'Treasury'),
     panel('Holdings per instrument', holdings),
     panel('Ingestion', ingestion),
-    panel("Validator traffic", traffic),
+    panel('Validator traffic', traffic),
     panel('Pause switches (admin scope to change)', switches, switchAnswer),
     panel(
       'Reconciliation',
-      h('p', { class: 'muted' }, "Compares the database's holdings with the ledger's active contracts at the ingestion checkpoint (a full read on the validator: run it on demand)."),
+      h(
+        'p',
+        { class: 'muted' },
+        "Compares the database's holdings with the ledger's active contracts at the ingestion checkpoint (a full read on the validator: run it on demand).",
+      ),
       h('button', { type: 'button', 'data-testid': 'reconcile', onclick: reconcile }, 'Reconcile now'),
       reconciliation,
     ),

@@ -22,14 +22,36 @@ export function table(columns, rows, empty = 'none') {
   return h(
     'table',
     {},
-    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.class }, c.header)))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, /** @type {any} */ (c.cell(r)) ?? ''))))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        columns.map((c) => h('th', { class: c.class }, c.header)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((r) =>
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('td', { class: c.class }, /** @type {any} */ (c.cell(r)) ?? '')),
+        ),
+      ),
+    ),
   );
 }
 
 /** "key: value" rows. @param {[string, unknown][]} pairs */
 export function facts(pairs) {
-  return h('dl', { class: 'facts' }, pairs.filter(([, v]) => v !== undefined).map(([k, v]) => [h('dt', {}, k), h('dd', {}, /** @type {any} */ (v) ?? '—')]));
+  return h(
+    'dl',
+    { class: 'facts' },
+    pairs.filter(([, v]) => v !== undefined).map(([k, v]) => [h('dt', {}, k), h('dd', {}, /** @type {any} */ (v) ?? '—')]),
+  );
 }
 
 /** @param {string} title @param {...unknown} children */
@@ -43,7 +65,10 @@ export function failure(e) {
   return h('p', { class: 'error' }, e instanceof Error ? e.message : String(e));
 }
 
-/** A link to an entity page; the id goes into the fragment (never sent to the server). @param {string} kind @param {string} id @param {string} [text] */
+/**
+ * A link to an entity page; the id goes into the fragment (never sent to the server).
+ * @param {string} kind @param {string} id @param {string} [text]
+ */
 export function link(kind, id, text = id) {
   return h('a', { href: `#/${kind}/${encodeURIComponent(id)}`, title: id }, text);
 }

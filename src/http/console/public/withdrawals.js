@@ -8,7 +8,25 @@ import { amount, short, stateName, time } from './format.js';
 import { commandsPanel, machinePanel } from './machine-panel.js';
 import { badge, facts, failure, link, panel, table } from './ui.js';
 
-const STATUSES = ['requested', 'reserving', 'waiting_for_funds', 'preparing', 'signing', 'executing', 'awaiting_ledger', 'retrying', 'failing', 'stalling', 'cancelling', 'stalled', 'pending_acceptance', 'completed', 'failed', 'cancelled', 'recovered'];
+const STATUSES = [
+  'requested',
+  'reserving',
+  'waiting_for_funds',
+  'preparing',
+  'signing',
+  'executing',
+  'awaiting_ledger',
+  'retrying',
+  'failing',
+  'stalling',
+  'cancelling',
+  'stalled',
+  'pending_acceptance',
+  'completed',
+  'failed',
+  'cancelled',
+  'recovered',
+];
 const ATTENTION = ['stalled', 'waiting_for_funds'];
 
 const columns = [
@@ -25,7 +43,12 @@ const columns = [
 
 /** @param {HTMLElement} main @param {URLSearchParams} params */
 export function withdrawalList(main, params) {
-  const filters = { status: params.get('status') ?? '', account: params.get('account') ?? '', from: params.get('from') ?? '', to: params.get('to') ?? '' };
+  const filters = {
+    status: params.get('status') ?? '',
+    account: params.get('account') ?? '',
+    from: params.get('from') ?? '',
+    to: params.get('to') ?? '',
+  };
   const attention = h('div', { 'data-testid': 'needs-operator' });
   const results = h('div', { 'data-testid': 'withdrawal-list' });
   let extra = /** @type {any[]} */ ([]);
@@ -44,7 +67,11 @@ export function withdrawalList(main, params) {
       },
     },
     h('label', {}, 'status', h('input', { name: 'status', value: filters.status, list: 'withdrawal-statuses' })),
-    h('datalist', { id: 'withdrawal-statuses' }, STATUSES.map((st) => h('option', { value: st }))),
+    h(
+      'datalist',
+      { id: 'withdrawal-statuses' },
+      STATUSES.map((st) => h('option', { value: st })),
+    ),
     field('account', 'account'),
     field('from', 'requested from', { placeholder: '2025-01-01T00:00:00Z' }),
     field('to', 'before', { placeholder: '2025-02-01T00:00:00Z' }),
@@ -85,17 +112,24 @@ function requestForm() {
   const answer = h('div', { 'data-testid': 'request-answer' });
   const instruments = h('select', { name: 'instrument', required: true });
   void api('GET', '/v1/instruments?enabled=true').then(
-    (r) => put(instruments, r.items.map((/** @type {any} */ i) => h('option', { value: `${i.admin}/${i.id}` }, i.id))),
+    (r) =>
+      put(
+        instruments,
+        r.items.map((/** @type {any} */ i) => h('option', { value: `${i.admin}/${i.id}` }, i.id)),
+      ),
     () => put(instruments, h('option', { value: '' }, '(instruments unavailable)')),
   );
-  const input = (/** @type {string} */ name, /** @type {string} */ label, /** @type {Record<string, unknown>} */ attrs = {}) => h('label', {}, label, h('input', { name, required: true, ...attrs }));
+  const input = (/** @type {string} */ name, /** @type {string} */ label, /** @type {Record<string, unknown>} */ attrs = {}) =>
+    h('label', {}, label, h('input', { name, required: true, ...attrs }));
   const form = h(
     'form',
     {
       class: 'request',
       onsubmit: async (/** @type {Event} */ ev) => {
         ev.preventDefault();
-        const data = Object.fromEntries([...new FormData(/** @type {HTMLFormElement} */ (ev.target)).entries()].map(([k, v]) => [k, String(v).trim()]));
+        const data = Object.fromEntries(
+          [...new FormData(/** @type {HTMLFormElement} */ (ev.target)).entries()].map(([k, v]) => [k, String(v).trim()]),
+        );
         const at = data.instrument.lastIndexOf('/');
         try {
           const w = await api('POST', '/v1/withdrawals', {
@@ -141,7 +175,12 @@ export function withdrawalPage(main, id) {
     }
     put(
       summary,
-      h('div', { class: 'status-line' }, badge(w.status), w.statusReason ? h('span', { class: 'reason', 'data-testid': 'status-reason' }, w.statusReason) : null),
+      h(
+        'div',
+        { class: 'status-line' },
+        badge(w.status),
+        w.statusReason ? h('span', { class: 'reason', 'data-testid': 'status-reason' }, w.statusReason) : null,
+      ),
       facts([
         ['purpose', w.purpose],
         ['account', w.account],

@@ -89,7 +89,8 @@ function tokenize(text: string): Token[] {
     } else {
       const m = /^(?:true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)/.exec(text.slice(i))!;
       const lit = m[0];
-      const type: TokenType = lit === 'true' || lit === 'false' || lit === 'null' ? lit : m[1] !== undefined || m[2] !== undefined ? 'float' : 'int';
+      const type: TokenType =
+        lit === 'true' || lit === 'false' || lit === 'null' ? lit : m[1] !== undefined || m[2] !== undefined ? 'float' : 'int';
       tokens.push({ type, start: i, end: i + lit.length, text: lit });
       i += lit.length;
     }

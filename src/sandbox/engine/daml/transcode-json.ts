@@ -152,7 +152,9 @@ function decode(ty: DamlType, v: unknown): DamlValue {
       // The engine's value translation: the value must fit Numeric(scale) without rounding.
       const d = new Decimal(s);
       if (d.decimalPlaces() > ty.scale || m[1]!.replace(/^0+/, '').length > MAX_NUMERIC_PRECISION - ty.scale) {
-        throw LedgerError.of('COMMAND_PREPROCESSING_FAILED', `Cannot represent ${s} as (Numeric ${ty.scale}) without loss of precision`, { definiteAnswer: false });
+        throw LedgerError.of('COMMAND_PREPROCESSING_FAILED', `Cannot represent ${s} as (Numeric ${ty.scale}) without loss of precision`, {
+          definiteAnswer: false,
+        });
       }
       return canonicalNumeric(d.toFixed(ty.scale), ty.scale);
     }

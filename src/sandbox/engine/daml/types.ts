@@ -56,7 +56,11 @@ export const t = {
   textMap: (of: DamlType): DamlType => ({ kind: 'textMap', of }),
   genMap: (key: DamlType, value: DamlType): DamlType => ({ kind: 'genMap', key, value }),
   enumeration: (name: string, constructors: readonly string[]): DamlType => ({ kind: 'enum', name, constructors }),
-  record: (name: string, fields: () => readonly (readonly [string, DamlType])[]): RecordType => ({ kind: 'record', name, fields: memo(fields) }),
+  record: (name: string, fields: () => readonly (readonly [string, DamlType])[]): RecordType => ({
+    kind: 'record',
+    name,
+    fields: memo(fields),
+  }),
   variant: (name: string, constructors: () => readonly (readonly [string, DamlType])[]): VariantType => ({
     kind: 'variant',
     name,

@@ -162,7 +162,10 @@ export function refined(base: Codec<string>, check: (s: string) => string | unde
 // ------------------------------------------------------------------------ containers
 
 export function option<T>(inner: Codec<T>): Codec<T | undefined> {
-  return { kind: 'option', read: (json, path, issues) => (json === null || json === undefined ? undefined : inner.read(json, path, issues)) };
+  return {
+    kind: 'option',
+    read: (json, path, issues) => (json === null || json === undefined ? undefined : inner.read(json, path, issues)),
+  };
 }
 
 export function seq<T>(inner: Codec<T>): Codec<T[]> {
@@ -332,7 +335,11 @@ export type OneOf<C extends Record<string, Codec<unknown>>> = {
  * names the case. circe tries the cases in shapeless' order (alphabetical by class name) and takes
  * the first key present; other keys are ignored.
  */
-export function adt<const C extends Record<string, Codec<unknown>>>(typeName: string, cases: C, kind: FieldKind = 'other'): Codec<OneOf<C>> {
+export function adt<const C extends Record<string, Codec<unknown>>>(
+  typeName: string,
+  cases: C,
+  kind: FieldKind = 'other',
+): Codec<OneOf<C>> {
   const names = Object.keys(cases).sort();
   return {
     kind,
@@ -341,7 +348,13 @@ export function adt<const C extends Record<string, Codec<unknown>>>(typeName: st
       const name = names.find((n) => own(json, n) !== undefined);
       if (name === undefined) {
         const key = Object.keys(json)[0];
-        issues.push({ path, message: key === undefined ? `type ${typeName} has no class/object/case named ''.` : `type ${typeName} has no class/object/case named '${key}'.` });
+        issues.push({
+          path,
+          message:
+            key === undefined
+              ? `type ${typeName} has no class/object/case named ''.`
+              : `type ${typeName} has no class/object/case named '${key}'.`,
+        });
         return FAILED;
       }
       const v = (cases[name] as Codec<unknown>).read(own(json, name), [...path, name], issues);

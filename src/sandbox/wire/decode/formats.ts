@@ -32,7 +32,11 @@ export const EventFormat = relaxed({
 });
 export type EventFormat = Decoded<typeof EventFormat>;
 
-export const TransactionShape = enumOf(['TRANSACTION_SHAPE_UNSPECIFIED', 'TRANSACTION_SHAPE_ACS_DELTA', 'TRANSACTION_SHAPE_LEDGER_EFFECTS']);
+export const TransactionShape = enumOf([
+  'TRANSACTION_SHAPE_UNSPECIFIED',
+  'TRANSACTION_SHAPE_ACS_DELTA',
+  'TRANSACTION_SHAPE_LEDGER_EFFECTS',
+]);
 export type TransactionShape = Decoded<typeof TransactionShape>;
 
 /** `transactionShape` is an enum in a relaxed message: required in practice. */

@@ -1,7 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CounterfeitArchiveRequest, CounterfeitRequest, CreateCustomerRequest, RestoreNodeRequest, TransferRequest, type SandboxControl } from '../../control/control.js';
+import {
+  CounterfeitArchiveRequest,
+  CounterfeitRequest,
+  CreateCustomerRequest,
+  RestoreNodeRequest,
+  TransferRequest,
+  type SandboxControl,
+} from '../../control/control.js';
 import { LedgerError } from '../../engine/errors.js';
 import { FaultRule } from '../faults.js';
 import { bearerOf } from '../auth.js';
@@ -43,12 +50,14 @@ export function controlRoutes(app: FastifyInstance, ctx: WireContext, deps: Cont
       url: `${PREFIX}${url}`,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const token = bearerOf(req.headers.authorization);
-        if (token === undefined || !sameSecret(token, deps.token)) return reply.code(401).send({ error: 'a valid control token is required' });
+        if (token === undefined || !sameSecret(token, deps.token))
+          return reply.code(401).send({ error: 'a valid control token is required' });
         try {
           let parsed: unknown = undefined;
           if (body) {
             const r = body.safeParse(req.body ?? {});
-            if (!r.success) return reply.code(400).send({ error: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+            if (!r.success)
+              return reply.code(400).send({ error: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
             parsed = r.data;
           }
           const result = await run({
@@ -72,7 +81,9 @@ export function controlRoutes(app: FastifyInstance, ctx: WireContext, deps: Cont
     token: await deps.tokenFor(body.userId, body.expiresInSeconds),
   }));
   route('POST', '/customers', CreateCustomerRequest, ({ body }) => control.createCustomer(body));
-  route('POST', '/mint', z.object({ party: z.string(), instrument: z.string(), amount: z.string() }), ({ body }) => control.mint(body.party, body.instrument, body.amount));
+  route('POST', '/mint', z.object({ party: z.string(), instrument: z.string(), amount: z.string() }), ({ body }) =>
+    control.mint(body.party, body.instrument, body.amount),
+  );
   route('POST', '/preapprovals', z.object({ party: z.string(), instrument: z.string().default('Amulet') }), ({ body }) =>
     control.createPreapproval(body.party, body.instrument),
   );
@@ -88,7 +99,9 @@ export function controlRoutes(app: FastifyInstance, ctx: WireContext, deps: Cont
   });
   route('POST', '/expire', undefined, () => ({ expired: control.expireDue() }));
   route('POST', '/counterfeits', CounterfeitRequest, ({ body }) => control.counterfeit(body));
-  route('POST', '/counterfeits/:cid/archive', CounterfeitArchiveRequest, ({ body, params }) => control.archiveCounterfeit(params['cid'] ?? '', body));
+  route('POST', '/counterfeits/:cid/archive', CounterfeitArchiveRequest, ({ body, params }) =>
+    control.archiveCounterfeit(params['cid'] ?? '', body),
+  );
 
   route('GET', '/clock', undefined, () => control.clockNow());
   route('POST', '/clock/advance', z.object({ ms: z.int().min(0) }), ({ body }) => ({ time: control.advanceClock(body.ms) }));
@@ -113,11 +126,16 @@ export function controlRoutes(app: FastifyInstance, ctx: WireContext, deps: Cont
 
   route('GET', '/traffic', undefined, () => control.traffic());
   // {limit}: the purchased balance in total (null = unlimited); {add}: a top-up on top of it.
-  route('POST', '/traffic', z.object({ limit: z.int().min(0).nullable().optional(), add: z.int().min(0).optional() }).strict(), ({ body }) => {
-    if (body.limit !== undefined) control.setTraffic(body.limit);
-    if (body.add !== undefined) control.refillTraffic(body.add);
-    return control.traffic();
-  });
+  route(
+    'POST',
+    '/traffic',
+    z.object({ limit: z.int().min(0).nullable().optional(), add: z.int().min(0).optional() }).strict(),
+    ({ body }) => {
+      if (body.limit !== undefined) control.setTraffic(body.limit);
+      if (body.add !== undefined) control.refillTraffic(body.add);
+      return control.traffic();
+    },
+  );
   route('POST', '/node/backup', undefined, () => control.backupNode());
   route('POST', '/node/restore', RestoreNodeRequest, ({ body }) => control.restoreNode(body));
   route('POST', '/node/major-upgrade', undefined, () => control.majorUpgrade());

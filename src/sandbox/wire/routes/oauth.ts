@@ -22,7 +22,12 @@ const TokenRequest = z.object({
  * credentials in the body or as HTTP Basic. Token lifetime is configurable so tests can make
  * tokens expire quickly and prove that a client refreshes them.
  */
-export function oauthRoutes(app: FastifyInstance, ctx: WireContext, clients: () => readonly OAuthClient[], lifetimeSeconds: () => number): void {
+export function oauthRoutes(
+  app: FastifyInstance,
+  ctx: WireContext,
+  clients: () => readonly OAuthClient[],
+  lifetimeSeconds: () => number,
+): void {
   register(app, ctx, {
     method: 'POST',
     url: '/oauth/token',

@@ -1,7 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { PartyDetails } from '../../../ledger/schema/index.js';
-import { AllocateExternalPartyRequest, AllocatePartyRequest, GenerateExternalPartyTopologyRequest, type Signature } from '../decode/index.js';
+import {
+  AllocateExternalPartyRequest,
+  AllocatePartyRequest,
+  GenerateExternalPartyTopologyRequest,
+  type Signature,
+} from '../decode/index.js';
 import { LedgerError, permissionDenied } from '../../engine/errors.js';
 import type { PartyRecord } from '../../engine/ledger.js';
 import { intParam, register, type WireContext } from '../http.js';
@@ -16,7 +21,8 @@ function details(p: PartyRecord): z.input<typeof PartyDetails> {
 }
 
 function decodeB64(s: string, what: string): Buffer {
-  if (!/^[A-Za-z0-9+/=_-]*$/.test(s)) throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: ${what} is not base64`);
+  if (!/^[A-Za-z0-9+/=_-]*$/.test(s))
+    throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: ${what} is not base64`);
   return Buffer.from(s, 'base64');
 }
 
@@ -53,7 +59,10 @@ export function partyRoutes(app: FastifyInstance, ctx: WireContext): void {
     handler: async ({ claims, body }) => {
       claims.requireAdmin();
       if (body.synchronizerId !== undefined && body.synchronizerId !== '' && body.synchronizerId !== ledger.synchronizerId) {
-        throw LedgerError.of('INVALID_ARGUMENT', `The submitted request has invalid arguments: unknown synchronizer ${body.synchronizerId}`);
+        throw LedgerError.of(
+          'INVALID_ARGUMENT',
+          `The submitted request has invalid arguments: unknown synchronizer ${body.synchronizerId}`,
+        );
       }
       const rec = engine.allocateInternal(body.partyIdHint === '' ? undefined : body.partyIdHint);
       Object.assign(rec.annotations, body.localMetadata?.annotations ?? {});
@@ -92,7 +101,8 @@ export function partyRoutes(app: FastifyInstance, ctx: WireContext): void {
       }
       // ApiPartyManagementService.scala: ProtoConverter.required("public_key", …).
       const key = body.publicKey;
-      if (key === undefined) throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: MissingField(public_key)');
+      if (key === undefined)
+        throw LedgerError.of('INVALID_ARGUMENT', 'The submitted request has invalid arguments: MissingField(public_key)');
       const proposal = engine.generateTopology(body.partyHint, decodeB64(key.keyData, 'keyData'), key.format, key.keySpec);
       return {
         partyId: proposal.partyId,

@@ -129,7 +129,9 @@ export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Bo
       contractId: c.contractId,
       createdEventBlob: encodeBlob(c),
       synchronizerId: ledger.synchronizerId,
-      ...(excludeDebug ? {} : { debugPackageName: template.packageName, debugPayload: createArgument(c.payload), debugCreatedAt: c.createdAt }),
+      ...(excludeDebug
+        ? {}
+        : { debugPackageName: template.packageName, debugPayload: createArgument(c.payload), debugCreatedAt: c.createdAt }),
     };
   };
   const instrumentsOf = (registry: string | undefined): Instrument[] => engine.instrumentsOfRegistry(registry ?? '');
@@ -150,7 +152,12 @@ export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Bo
       // One registry per admin here (Scan serves only Amulet, and checks neither the instrument nor
       // expectedAdmin: the factory's Daml does); the double routes on the instrument.
       const inst = insts.find((i) => i.admin === transfer.instrumentId.admin && i.config.id === transfer.instrumentId.id);
-      if (!inst) return registryError(reply, 404, `instrument ${transfer.instrumentId.admin}/${transfer.instrumentId.id} is not managed by this registry`);
+      if (!inst)
+        return registryError(
+          reply,
+          404,
+          `instrument ${transfer.instrumentId.admin}/${transfer.instrumentId.id} is not managed by this registry`,
+        );
       const plan = factoryContext(ledger, inst, transfer);
       return {
         factoryId: plan.factory.contractId,
@@ -180,7 +187,11 @@ export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Bo
         if (!inst) {
           // Scan's wording (HttpTokenStandardTransferInstructionHandler.getTransferInstructionChoiceContext).
           const amulet = registryInsts.some((i) => i.config.family === 'amulet');
-          return registryError(reply, 404, amulet ? `AmuletTransferInstruction '${cid}' not found.` : `transfer instruction ${cid} not found`);
+          return registryError(
+            reply,
+            404,
+            amulet ? `AmuletTransferInstruction '${cid}' not found.` : `transfer instruction ${cid} not found`,
+          );
         }
         const label = (choice.charAt(0).toUpperCase() + choice.slice(1)) as InstructionChoice;
         try {
@@ -230,7 +241,10 @@ export function registryRoutes(app: FastifyInstance, ctx: WireContext, books: Bo
       const pageSize = Number(query['pageSize'] ?? 25);
       const start = Number(query['pageToken'] ?? 0);
       const page = insts.slice(start, start + pageSize);
-      return { instruments: page.map(instrumentJson), ...(start + pageSize < insts.length ? { nextPageToken: String(start + pageSize) } : {}) };
+      return {
+        instruments: page.map(instrumentJson),
+        ...(start + pageSize < insts.length ? { nextPageToken: String(start + pageSize) } : {}),
+      };
     },
   });
 

@@ -52,7 +52,11 @@ export function stateRoutes(app: FastifyInstance, ctx: WireContext, reader: Upda
     handler: async () => ({
       connectedSynchronizers: [
         { synchronizerAlias: 'global', synchronizerId: reader.timeline.synchronizerId, permission: 'PARTICIPANT_PERMISSION_SUBMISSION' },
-        ...(reader.timeline.otherSynchronizers?.() ?? []).map((o) => ({ synchronizerAlias: o.alias, synchronizerId: o.id, permission: 'PARTICIPANT_PERMISSION_SUBMISSION' })),
+        ...(reader.timeline.otherSynchronizers?.() ?? []).map((o) => ({
+          synchronizerAlias: o.alias,
+          synchronizerId: o.id,
+          permission: 'PARTICIPANT_PERMISSION_SUBMISSION',
+        })),
       ],
     }),
   });

@@ -32,7 +32,13 @@ function formatOrDefault(format: TransactionFormat | undefined, parties: readonl
   };
 }
 
-export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submissions: Submissions, reader: UpdateReader, settings: ServerSettings): void {
+export function submissionRoutes(
+  app: FastifyInstance,
+  ctx: WireContext,
+  submissions: Submissions,
+  reader: UpdateReader,
+  settings: ServerSettings,
+): void {
   const { engine } = ctx;
 
   const transactionOf = (tx: CommittedTx, format: ValidTransactionFormat) => {
@@ -70,7 +76,12 @@ export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submiss
       req.raw.socket.destroy();
       return HANDLED;
     }
-    await sendError(ctx, req, reply, LedgerError.of('REQUEST_TIME_OUT', 'The request timed out; its outcome is unknown', { definiteAnswer: false }));
+    await sendError(
+      ctx,
+      req,
+      reply,
+      LedgerError.of('REQUEST_TIME_OUT', 'The request timed out; its outcome is unknown', { definiteAnswer: false }),
+    );
     return HANDLED;
   };
 
@@ -85,7 +96,10 @@ export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submiss
     const userId = claims.requireUser(body.userId);
     const faults = submissionFaults(req, op);
     const definite = faults.reject
-      ? LedgerError.of(faults.reject.code, `Injected fault: the submission was rejected (${faults.reject.code})`, { definiteAnswer: true, correlationId: body.submissionId })
+      ? LedgerError.of(faults.reject.code, `Injected fault: the submission was rejected (${faults.reject.code})`, {
+          definiteAnswer: true,
+          correlationId: body.submissionId,
+        })
       : undefined;
     if (definite && faults.reject?.sync) throw definite;
     // Authorization needs the parties, which are inside the prepared transaction.
@@ -164,7 +178,9 @@ export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submiss
     claims.requireReadAs(body.readAs ?? []);
     const faults = submissionFaults(req, op);
     if (faults.reject) {
-      throw LedgerError.of(faults.reject.code, `Injected fault: the submission was rejected (${faults.reject.code})`, { definiteAnswer: true });
+      throw LedgerError.of(faults.reject.code, `Injected fault: the submission was rejected (${faults.reject.code})`, {
+        definiteAnswer: true,
+      });
     }
     const tx = submissions.submitAndWait(body, userId);
     if (faults.lose) return { tx, handled: await loseResponse(req, reply, faults.lose.mode) };
@@ -215,7 +231,10 @@ export function submissionRoutes(app: FastifyInstance, ctx: WireContext, submiss
       validateRange(reader.timeline, body.beginExclusive ?? 0, undefined, 'Command completions');
       // JsCommandService: a completion stream is always open-ended.
       const list = listOptions(query, settings, true, signal);
-      return collectList(reader.timeline, completionSpec(engine, userId, body.parties, body.beginExclusive ?? 0), { ...list, checkpointIntervalMs: settings.checkpointIntervalMs });
+      return collectList(reader.timeline, completionSpec(engine, userId, body.parties, body.beginExclusive ?? 0), {
+        ...list,
+        checkpointIntervalMs: settings.checkpointIntervalMs,
+      });
     },
   });
 }

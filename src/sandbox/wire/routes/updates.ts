@@ -1,10 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import {
-  GetEventsByContractIdRequest,
-  GetUpdateByIdRequest,
-  GetUpdateByOffsetRequest,
-  GetUpdatesRequest,
-} from '../decode/index.js';
+import { GetEventsByContractIdRequest, GetUpdateByIdRequest, GetUpdateByOffsetRequest, GetUpdatesRequest } from '../decode/index.js';
 import { requireEventFormat, updatesQuery, validUpdateFormat } from '../formats.js';
 import { register, type WireContext } from '../http.js';
 import { authorizeEventFormat, authorizeUpdateFormat, collectList, listOptions } from '../list.js';
