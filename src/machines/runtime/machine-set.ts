@@ -40,6 +40,9 @@ const noop = () => {};
  * XState's inspection stream and queued for commit (with its snapshot, its source, its seq). A
  * machine whose transition cannot be persisted is dropped and reloaded from its last committed
  * snapshot; one that reaches a final state leaves memory once that state is committed.
+ *
+ * About 300 lines, kept whole: creating, restoring, delivering and capturing share the handle's
+ * life cycle, and splitting them would spread that one life cycle over several files.
  */
 export class MachineSet<TContext> {
   private readonly machine: AnyStateMachine;

@@ -37,6 +37,8 @@ export { BadOutboxEventError, MachineVersionError } from './errors.js';
  *   effect-gate.ts      write-ahead effects, holds, effects in flight; start-gate.ts: the start gate
  *   outbox-consumer.ts  batches, the cursor, replays, discovery
  *   commands.ts         operator commands
+ *
+ * A little over 300 lines: about 40 of them are this map.
  */
 
 export interface MachineRuntime extends Component {

@@ -1,3 +1,9 @@
+/**
+ * The withdrawal machine's runtime definition: how each outbox topic routes to a machine, what a
+ * transition writes beside its snapshot (reservation bookkeeping, the status mirror, outcome
+ * events), and how request rows without a machine are found. About 330 lines in one file on
+ * purpose: a change to a topic or a state touches all three, and they are read together.
+ */
 import type { EventObject, InspectionEvent, Observer } from 'xstate';
 import type { Logger } from '../../logger.js';
 import type { Sql, Tx } from '../../store/db.js';
