@@ -144,7 +144,7 @@ export function createServiceMetrics(registry: Registry, o: ServiceMetricsOption
   });
   new Gauge({
     name: 'cxi_traffic_held',
-    help: 'Submissions held because the validator is out of synchronizer traffic: 1 while held (src/admin/traffic.ts), else 0.',
+    help: 'Submissions held because the validator is out of synchronizer traffic: 1 while held (src/gates/traffic.ts), else 0.',
     registers: [registry],
     collect() {
       if (trafficSource) this.set(trafficSource.state().held ? 1 : 0);

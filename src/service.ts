@@ -57,7 +57,7 @@ export interface ServiceOptions {
   /** Which registry URLs may be called (createRegistryUrlPolicy over REGISTRY_ALLOW_*); default: https to public addresses only. */
   registryPolicy?: RegistryUrlPolicy;
   /**
-   * The validator's traffic gate (src/admin/traffic.ts): the submission rate cap
+   * The validator's traffic gate (src/gates/traffic.ts): the submission rate cap
    * (LEDGER_MAX_SUBMISSIONS_PER_SECOND) and, for tests, the probe backoff.
    */
   traffic?: Omit<TrafficGateOptions, 'logger'>;

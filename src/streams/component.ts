@@ -114,7 +114,7 @@ export interface IngestionDeps {
   logger: Logger;
   options?: IngestionOptions;
   /**
-   * Operator pause switches (src/admin/switches.ts): while `ingestion` is paused the component reads
+   * Operator pause switches (src/gates/switches.ts): while `ingestion` is paused the component reads
    * nothing (the batch in flight commits, what is only queued is dropped), keeps its writer lock,
    * reports `paused`, and resumes from the stored checkpoint.
    */

@@ -3,7 +3,7 @@ import { createTrafficGate, type TrafficGate } from '../../src/gates/traffic.js'
 import { createLogger } from '../../src/logger.js';
 
 /**
- * The traffic gate (src/admin/traffic.ts) alone, on a fake clock: open passes everything; a
+ * The traffic gate (src/gates/traffic.ts) alone, on a fake clock: open passes everything; a
  * refusal for traffic holds every machine's effects; after a backoff one machine probes (one that
  * is ready to submit first), and its answer opens the gate or holds it longer; the rate cap spaces
  * submissions.

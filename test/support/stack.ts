@@ -130,11 +130,11 @@ export interface DaemonParts {
   readonly ingestion: IngestionComponent;
   readonly withdrawals: MachineRuntime;
   readonly deposits: MachineRuntime;
-  /** The operator pause switches of this "process" (src/admin/switches.ts). */
+  /** The operator pause switches of this "process" (src/gates/switches.ts). */
   readonly switches: Switches;
   /** Recovery after a database restore (src/admin/db-restore-recovery.ts). */
   readonly recovery: DbRestoreRecovery;
-  /** The validator's traffic gate of this "process" (src/admin/traffic.ts). */
+  /** The validator's traffic gate of this "process" (src/gates/traffic.ts). */
   readonly traffic: TrafficGate;
   readonly app: App;
   /** The metrics registry (options.metrics), a fresh one per start like a new process. */

@@ -7,7 +7,7 @@ import type { App } from '../server.js';
 import { operatorName } from '../auth.js';
 
 /**
- * Operator pause switches (src/admin/switches.ts): read scope to look, admin scope to pause or
+ * Operator pause switches (src/gates/switches.ts): read scope to look, admin scope to pause or
  * resume. The table is the truth, so this works on any instance (and without a ledger): a change
  * made here applies to this process at once and to the others within about a second.
  */

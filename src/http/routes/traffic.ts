@@ -5,7 +5,7 @@ import { Timestamp, errorResponses } from '../schemas.js';
 import type { App } from '../server.js';
 
 /**
- * The validator's traffic as this instance's machines see it (src/admin/traffic.ts): whether
+ * The validator's traffic as this instance's machines see it (src/gates/traffic.ts): whether
  * every submission is held because the validator is out of synchronizer traffic, since when and
  * why, and the submission rate cap. In-process: the instance running the machines knows.
  */

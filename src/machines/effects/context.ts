@@ -37,7 +37,7 @@ export interface LedgerEffectsOptions {
   /** The treasury party's namespace key is not its signing key: skip that start-up check. */
   allowOtherNamespaceKey?: boolean;
   /**
-   * Told what the ledger answered every submission (src/admin/traffic.ts `observed`): refused for
+   * Told what the ledger answered every submission (src/gates/traffic.ts `observed`): refused for
    * traffic, accepted, or neither. The traffic gate holds or releases the validator's submissions on it.
    */
   onSubmission?: (outcome: SubmissionOutcome, detail?: string) => void;
