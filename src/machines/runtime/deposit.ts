@@ -25,9 +25,10 @@ import { DEPOSIT_MACHINE_TYPE } from '../machine-types.js';
 import { statePath } from '../state-path.js';
 import { perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
-import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
+import type { CatchUp, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../gates/switches.js';
 import type { TrafficGate } from '../../gates/traffic.js';
+import { gateHolds } from './gate-holds.js';
 
 export { DEPOSIT_MACHINE_TYPE, DepositOperatorCommand };
 export const DEPOSIT_CONSUMER = 'deposit-runtime';
@@ -108,24 +109,16 @@ export interface DepositDefinitionOptions {
   sql: Sql;
   actors: DepositActors;
   config: DepositRuntimeConfig;
-  /** Operator pause switches (src/admin/switches.ts): while `acceptance` is paused no accept step starts. */
+  /** Operator pause switches (src/gates/switches.ts): while `acceptance` is paused no accept step starts. */
   switches?: Pick<Switches, 'whenOpen'>;
-  /** The validator's traffic (src/admin/traffic.ts): no accept step starts while it is held, and submissions keep its rate cap. */
+  /** The validator's traffic (src/gates/traffic.ts): no accept step starts while it is held, and submissions keep its rate cap. */
   traffic?: Pick<TrafficGate, 'beforeSubmission' | 'submission'>;
 }
 
 export function depositDefinition(opts: DepositDefinitionOptions): MachineDefinition<DepositContext> {
   const policy = DepositPolicy.parse({ ...DEFAULT_DEPOSIT_POLICY, ...opts.config.policy });
-  const switches = opts.switches;
-  // Always a hold: besides the switch, held effects wait for the runtime's start gate (catchUp).
-  const traffic = opts.traffic;
-  const holdFor =
-    (step: 'beforeSubmission' | 'submission'): EffectHold =>
-    async (signal, machineId) => {
-      await switches?.whenOpen('acceptance', signal);
-      await traffic?.[step](`${DEPOSIT_MACHINE_TYPE}:${machineId}`, signal);
-    };
-  const hold = holdFor('beforeSubmission');
+  const holds = gateHolds('acceptance', DEPOSIT_MACHINE_TYPE, opts.switches, opts.traffic);
+  const hold = holds.beforeSubmission;
   return {
     type: DEPOSIT_MACHINE_TYPE,
     version: DEPOSIT_MACHINE_VERSION,
@@ -138,7 +131,7 @@ export function depositDefinition(opts: DepositDefinitionOptions): MachineDefini
           fetchAcceptContext: wrap(opts.actors.fetchAcceptContext, hold),
           prepareAccept: wrap(opts.actors.prepareAccept, hold),
           verifyAndSign: wrap(opts.actors.verifyAndSign, hold),
-          executeSubmission: wrap(opts.actors.executeSubmission, holdFor('submission')),
+          executeSubmission: wrap(opts.actors.executeSubmission, holds.submission),
         },
       }),
     route: routeDepositEvent,

@@ -34,9 +34,10 @@ import { WITHDRAWAL_MACHINE_VERSION, WithdrawalOperatorCommand, withdrawalMachin
 import { WITHDRAWAL_MACHINE_TYPE } from '../machine-types.js';
 import { lastPerMachine, perMachine } from './per-machine.js';
 import { createMachineRuntime, type MachineRuntime } from './runtime.js';
-import type { CatchUp, EffectHold, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
+import type { CatchUp, MachineDefinition, Route, RuntimeHooks, RuntimeOptions, TransitionRecord } from './types.js';
 import type { Switches } from '../../gates/switches.js';
 import type { TrafficGate } from '../../gates/traffic.js';
+import { gateHolds } from './gate-holds.js';
 import { settleAll } from '../../lib/settle-all.js';
 
 export { WITHDRAWAL_MACHINE_TYPE, WithdrawalOperatorCommand };
@@ -220,13 +221,13 @@ export interface WithdrawalDefinitionOptions {
   actors: WithdrawalLedgerActors & Partial<WithdrawalDbActors>;
   config: WithdrawalRuntimeConfig;
   /**
-   * Operator pause switches (src/admin/switches.ts): while `withdrawals` is paused no reservation
+   * Operator pause switches (src/gates/switches.ts): while `withdrawals` is paused no reservation
    * and no ledger call (factory, prepare, sign, execute, resubmit) starts; releases and the
    * outcome events from ingestion still apply.
    */
   switches?: Pick<Switches, 'whenOpen'>;
   /**
-   * The validator's traffic (src/admin/traffic.ts): while it is held no reservation and no ledger
+   * The validator's traffic (src/gates/traffic.ts): while it is held no reservation and no ledger
    * call leading to a submission starts (the probe's machine excepted), and submissions keep its rate cap.
    */
   traffic?: Pick<TrafficGate, 'beforeSubmission' | 'submission'>;
@@ -240,16 +241,8 @@ export interface WithdrawalDefinitionOptions {
 export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): MachineDefinition<WithdrawalContext> {
   const policy = WithdrawalPolicy.parse({ ...DEFAULT_WITHDRAWAL_POLICY, ...opts.config.policy });
   const actors: WithdrawalActors = { ...createReservationActors(opts.sql, opts.catchUp ? { catchUp: opts.catchUp } : {}), ...opts.actors };
-  const switches = opts.switches;
-  // Always a hold: besides the switch, held effects wait for the runtime's start gate (catchUp).
-  const traffic = opts.traffic;
-  const holdFor =
-    (step: 'beforeSubmission' | 'submission'): EffectHold =>
-    async (signal, machineId) => {
-      await switches?.whenOpen('withdrawals', signal);
-      await traffic?.[step](`${WITHDRAWAL_MACHINE_TYPE}:${machineId}`, signal);
-    };
-  const hold = holdFor('beforeSubmission');
+  const holds = gateHolds('withdrawals', WITHDRAWAL_MACHINE_TYPE, opts.switches, opts.traffic);
+  const hold = holds.beforeSubmission;
   return {
     type: WITHDRAWAL_MACHINE_TYPE,
     version: WITHDRAWAL_MACHINE_VERSION,
@@ -265,9 +258,9 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
           fetchTransferFactory: wrap(actors.fetchTransferFactory, hold),
           prepareTransfer: wrap(actors.prepareTransfer, hold),
           verifyAndSign: wrap(actors.verifyAndSign, hold),
-          executeSubmission: wrap(actors.executeSubmission, holdFor('submission')),
+          executeSubmission: wrap(actors.executeSubmission, holds.submission),
           // Prepares, signs and submits in one effect: it passes as a submission.
-          withdrawOffer: wrap(actors.withdrawOffer, holdFor('submission')),
+          withdrawOffer: wrap(actors.withdrawOffer, holds.submission),
         },
       }),
     route: routeWithdrawalEvent,
