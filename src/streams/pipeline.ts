@@ -81,6 +81,19 @@ export function isTransientDbError(e: unknown): boolean {
   return typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_CLIENT_CODES.has(code));
 }
 
+/**
+ * A withdrawal request written (through the API, or by an exchange's own SQL) between the batch's
+ * read of the withdrawal rows and its insert of a `recovered` row for the same id: a request the
+ * exchange re-sent after a database restore while ingestion reads its transfer again. The batch
+ * run again reads the request's row and attaches the transfer to it; the unique key raised only
+ * once the request committed, so no wait is needed.
+ */
+export function isRequestRaceError(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const { code, constraint_name: constraint } = e as { code?: unknown; constraint_name?: unknown };
+  return code === '23505' && constraint === 'withdrawals_pkey';
+}
+
 export function runPipeline(o: PipelineOptions): Promise<void> {
   const intake = new Intake(o.batchMaxSize);
   const lookAhead = new LookAhead(intake, (els, after) => prepareBatch(o.sql, els, o.party, after));
@@ -316,9 +329,10 @@ async function withDbRetries<T>(o: PipelineOptions, intake: Intake, run: (retry:
     try {
       return await run(attempt > 1);
     } catch (e) {
-      if (attempt > max || !isTransientDbError(e) || intake.stopped) throw e;
+      const race = isRequestRaceError(e);
+      if (attempt > max || !(race || isTransientDbError(e)) || intake.stopped) throw e;
       o.onDbRetry?.(e, attempt);
-      await new Promise((r) => setTimeout(r, (o.dbRetryDelayMs ?? 500) * 2 ** (attempt - 1)));
+      if (!race) await new Promise((r) => setTimeout(r, (o.dbRetryDelayMs ?? 500) * 2 ** (attempt - 1)));
     }
   }
 }

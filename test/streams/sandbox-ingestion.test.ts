@@ -13,6 +13,8 @@ import { useMigratedDatabase } from '../support/db.js';
 import { depositsOf, eventsOf, ingestionSnapshot, onboardInstruments, resetIngestionTables, withdrawalsOf } from './support/db-state.js';
 import { customerActivity } from './support/customer-activity.js';
 import { testLogger } from '../support/silent-logger.js';
+import { OUTBOX_LOCK_KEY } from '../../src/store/outbox.js';
+import { createWithdrawalRequest } from '../../src/store/withdrawals.js';
 
 /**
  * Ingestion against the ledger double (src/sandbox) over its websocket: the same wire, auth and
@@ -72,6 +74,18 @@ async function caughtUp(s: Sandbox, c: IngestionComponent, timeoutMs = 20_000): 
     if (c.status().state === 'failed') throw new Error(`ingestion failed: ${c.status().detail}`);
     if (Date.now() - started > timeoutMs) throw new Error(`ingestion at ${c.progress().committedOffset}, ledger end ${end}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Until a session of this database waits for a lock of that type (test files run alongside in other databases). */
+async function untilWaiting(locktype: 'advisory' | 'transactionid', timeoutMs = 10_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 10))) {
+    const [w] = await sql<{ n: number }[]>`
+      select count(*)::int as n from pg_locks
+      where locktype = ${locktype} and not granted
+        and pid in (select pid from pg_stat_activity where datname = current_database())`;
+    if (w!.n > 0) return;
+    if (Date.now() > end) throw new Error(`no session waited for a ${locktype} lock`);
   }
 }
 
@@ -264,6 +278,52 @@ describe('ingestion against the ledger double', () => {
       ['withdrawal.instruction_closed', 'wd-2', 'accepted'],
       ['withdrawal.attempt_expired', 'wd-lost', null],
     ]);
+  });
+
+  it('a withdrawal request committed between the batch reading its rows and writing them: the batch runs again and attaches the transfer to it', async () => {
+    // The order a request re-sent after a database restore can take against ingestion reading its
+    // transfer again, pinned by two locks: the request's insert waits for the outbox lock (held here)
+    // with its row uncommitted, ingestion's insert of a recovered row waits for that row.
+    const s = await sandbox();
+    const T = treasury(s);
+    const carol = s.control.createCustomer({ preapproval: true }).party;
+    s.control.mint(T, 'Amulet', '100');
+    let hold: Promise<void> | undefined;
+    let reachedParsed!: () => void;
+    const parsed = new Promise<void>((r) => (reachedParsed = r));
+    const c = await ingestion(s, { faults: (p) => (p === 'parsed' && hold ? (reachedParsed(), hold) : undefined) });
+    const restarts: unknown[] = [];
+    c.restarts$.subscribe((r) => restarts.push(r));
+    await caughtUp(s, c);
+
+    let releaseBatch!: () => void;
+    hold = new Promise((r) => (releaseBatch = r));
+    const outboxLock = await sql.reserve();
+    await outboxLock`select pg_advisory_lock(${OUTBOX_LOCK_KEY})`;
+    const cc = s.control.instrument('Amulet');
+    const paid = s.engine.transferAs({ sender: T, receiver: carol, instrument: cc, amount: '10', memo: 'w-race' });
+    await parsed;
+    const request = createWithdrawalRequest(sql, {
+      withdrawalId: 'w-race',
+      account: 'acct-1',
+      instrument: { admin: cc.admin, id: cc.config.id },
+      amount: '10.0000000000',
+      receiver: carol,
+    });
+    await untilWaiting('advisory');
+    hold = undefined;
+    releaseBatch();
+    await untilWaiting('transactionid');
+    await outboxLock`select pg_advisory_unlock(${OUTBOX_LOCK_KEY})`;
+    outboxLock.release();
+    expect((await request).created).toBe(true);
+    await caughtUp(s, c);
+
+    expect(restarts).toEqual([]);
+    const [w] = (await withdrawalsOf(sql)).filter((r) => r.withdrawal_id === 'w-race');
+    expect(w).toMatchObject({ status: 'requested', recovered: false, transfer_update_id: paid.tx.updateId });
+    const events = (await eventsOf(sql)).filter((e) => e.aggregate_id === 'w-race').map((e) => e.topic);
+    expect(events).toEqual(['withdrawal.requested', 'withdrawal.transferred']);
   });
 
   it('an offer the registry expires (record time past executeBefore) is closed as expired by that transaction', async () => {
