@@ -69,6 +69,17 @@ export const WithdrawalInput = z.object({
     .object({ updateId: z.string().min(1), transferInstructionCid: z.string().min(1) })
     .nullable()
     .optional(),
+  /**
+   * A request whose transfer ingestion had already attached to its row when the machine was
+   * created: a request the exchange re-sent after a database restore took its row away, whose
+   * transfer ingestion then read again before the request's event was consumed. The machine never
+   * reserves or submits; it waits in `transferSeen` for ingestion's report of that transfer, which
+   * was written after the request's event and so is always delivered next. Absent otherwise.
+   */
+  transferSeen: z
+    .object({ updateId: z.string().min(1) })
+    .nullable()
+    .optional(),
 });
 export type WithdrawalInput = z.infer<typeof WithdrawalInput>;
 
@@ -393,6 +404,12 @@ export function withdrawalStatus(stateValue: unknown, c: WithdrawalContext): Wit
   switch (top) {
     case 'requested':
       return { status: 'requested', reason: null, code: null };
+    case 'transferSeen':
+      return {
+        status: 'awaiting_ledger',
+        reason: `its transfer committed in update ${c.transferSeen?.updateId ?? '?'} before this machine started (a request re-sent after a database restore): waiting for ingestion's report of it; never paid again`,
+        code: null,
+      };
     case 'reserving':
       return { status: 'reserving', reason: null, code: null };
     case 'reserveBackoff':
@@ -493,6 +510,9 @@ export function withdrawalCommandRefusal(stateValue: unknown, c: WithdrawalConte
   const top = path[0] ?? '';
   const { status } = withdrawalStatus(stateValue, c);
   if (top === 'completed' || top === 'failed' || top === 'cancelled') return `withdrawal ${c.withdrawalId} is ${status}: it is final`;
+  if (top === 'transferSeen') {
+    return `the transfer of withdrawal ${c.withdrawalId} committed in update ${c.transferSeen?.updateId ?? '?'} before its machine started: ingestion's report of it decides how it ends`;
+  }
   if (top === 'pendingAcceptance') {
     return `the transfer of withdrawal ${c.withdrawalId} is committed as an offer awaiting the receiver: FAIL withdraws it (the receiver may still accept first); otherwise only the ledger (accept, reject or expiry) ends it`;
   }

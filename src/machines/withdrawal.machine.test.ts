@@ -330,6 +330,33 @@ describe('withdrawal machine: happy paths', () => {
     }
   });
 
+  it('a request whose transfer ingestion already read never reserves: it waits for the report, and ends as the transfer does', async () => {
+    const ends = [
+      { report: transferred('completed'), then: null, final: 'completed', code: null },
+      { report: transferred('failed'), then: null, final: 'failed', code: 'TRANSFER_FAILED' },
+      { report: transferred('pending'), then: 'accepted', final: 'completed', code: null },
+      { report: transferred('pending'), then: 'rejected', final: 'failed', code: 'OFFER_REJECTED' },
+    ] as const;
+    for (const end of ends) {
+      const h = harness({ transferSeen: { updateId: 'upd-seen' } });
+      expect(h.value()).toBe('transferSeen');
+      expect(withdrawalStatus(h.value(), h.ctx())).toMatchObject({ status: 'awaiting_ledger', code: null });
+      expect(withdrawalStatus(h.value(), h.ctx()).reason).toContain('upd-seen');
+      for (const command of ['CANCEL', 'FAIL', 'RETRY'] as const) {
+        await h.send(command === 'RETRY' ? { type: command, by: 'ops' } : { type: command, by: 'ops', reason: 'test' });
+        expect(h.value()).toBe('transferSeen');
+      }
+      await h.send(end.report);
+      if (end.then !== null) {
+        expect(h.value()).toBe('pendingAcceptance');
+        await h.send({ type: 'INSTRUCTION_CLOSED', updateId: 'upd-c', outcome: end.then });
+      }
+      expect(h.value()).toBe(end.final);
+      expect(withdrawalStatus(h.value(), h.ctx()).code).toBe(end.code);
+      expect(h.script.calls).toHaveLength(0);
+    }
+  });
+
   it('a committed transfer whose result is Failed (funds returned) fails the withdrawal', async () => {
     const h = harness();
     await h.toExecuting();

@@ -160,6 +160,7 @@ export const withdrawalMachine = setup({
   guards: {
     instrumentUnusable: ({ context }) => context.transferPolicy === null,
     recoveredOffer: ({ context }) => (context.recoveredOffer ?? null) !== null,
+    transferSeen: ({ context }) => (context.transferSeen ?? null) !== null,
     notSubmitted: ({ context }) => !isSubmitted(context),
     submitted: ({ context }) => isSubmitted(context),
     canResubmit: ({ context }) => context.signed !== null && context.pendingFailure === null,
@@ -428,6 +429,17 @@ export const withdrawalMachine = setup({
           }),
         },
         {
+          // Its transfer is already on the ledger (re-sent after a database restore): never reserve.
+          guard: 'transferSeen',
+          target: 'transferSeen',
+          actions: assign(({ context }) => ({
+            history: appendHistory(context, {
+              kind: 'transfer_seen',
+              detail: `ingestion had already read its transfer in update ${context.transferSeen!.updateId}: waiting for its report, never paying again`,
+            }),
+          })),
+        },
+        {
           guard: 'instrumentUnusable',
           target: 'failed',
           actions: assign(({ context }) => ({
@@ -438,6 +450,9 @@ export const withdrawalMachine = setup({
         { target: 'reserving' },
       ],
     },
+
+    // Nothing to do but wait: TRANSFERRED (handled above, for every state) follows in the outbox.
+    transferSeen: {},
 
     reserving: {
       invoke: {

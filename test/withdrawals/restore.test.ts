@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WithdrawalActors } from '../../src/machines/withdrawal.actors.js';
 import { setSwitch } from '../../src/store/switches.js';
+import { releaseRuntimeLock, tryRuntimeLock } from '../../src/store/machines.js';
+import { findWithdrawal } from '../../src/store/withdrawals.js';
+import { WITHDRAWAL_LOCK_KEY } from '../../src/machines/runtime/withdrawal.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { checkPaidAtMostOnce, withdrawalEvents } from './support/money.js';
 import { backupDatabase, type Backup } from './support/restore.js';
@@ -165,6 +168,37 @@ describe('a database restore never pays a withdrawal again (issue 19, item 1)', 
     await resumeIngestion();
     expect(await stack.waitForWithdrawal(id, ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed', attempt: 1 });
     expect(stack.sandbox.control.books.transfers(id)).toHaveLength(1);
+  });
+});
+
+describe('a request the exchange re-sends after a restore whose transfer ingestion reads again first', () => {
+  it('is followed to its outcome (completed), never paid again nor left requested', async () => {
+    const id = 'w-restore-resent';
+    ids.push(id);
+    await stack.fundTreasury('Amulet', '1000', 1);
+    const b = await backup();
+    const request = { withdrawalId: id, receiver: bob, instrument: 'Amulet', amount: '10' } as const;
+    await stack.requestWithdrawal(request);
+    await stack.waitForWithdrawal(id, 'completed');
+    await stack.crash();
+    await b.restore();
+
+    // Another instance leads the withdrawal runtime for a while: the re-sent request's event waits
+    // while ingestion reads the transfer again and attaches it to the re-sent row.
+    const lock = await stack.sql.reserve();
+    try {
+      expect((await tryRuntimeLock(lock, WITHDRAWAL_LOCK_KEY)).ok).toBe(true);
+      await stack.restart({ intercept: {} });
+      await stack.requestWithdrawal(request);
+      await stack.caughtUp();
+      expect(await findWithdrawal(stack.sql, id)).toMatchObject({ status: 'requested', recovered: false, transfer: expect.anything() });
+    } finally {
+      await releaseRuntimeLock(lock, WITHDRAWAL_LOCK_KEY);
+      lock.release();
+    }
+    expect(await stack.waitForWithdrawal(id, ['completed', 'failed', 'stalled'])).toMatchObject({ status: 'completed' });
+    expect(stack.sandbox.control.books.transfers(id)).toHaveLength(1);
+    expect((await withdrawalEvents(stack, id)).map((e) => e.topic)).not.toContain('withdrawal.failed');
   });
 });
 

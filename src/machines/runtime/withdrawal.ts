@@ -42,6 +42,8 @@ import { settleAll } from '../../lib/settle-all.js';
 
 export { WITHDRAWAL_MACHINE_TYPE, WithdrawalOperatorCommand };
 export const WITHDRAWAL_CONSUMER = 'withdrawal-runtime';
+/** Second key of the runtime's leadership lock (src/store/machines.ts). */
+export const WITHDRAWAL_LOCK_KEY = 1;
 export const WITHDRAWAL_TOPICS = [
   'withdrawal.requested',
   'withdrawal.recovered',
@@ -248,7 +250,7 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
     version: WITHDRAWAL_MACHINE_VERSION,
     consumer: WITHDRAWAL_CONSUMER,
     topics: WITHDRAWAL_TOPICS,
-    lockKey: 1,
+    lockKey: WITHDRAWAL_LOCK_KEY,
     build: (wrap) =>
       withdrawalMachine.provide({
         actors: {
@@ -274,9 +276,12 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
           : null;
       if (recoveredOffer === null) {
         if (row.recovered) return { skip: 'recovered from the ledger: it was already paid' };
-        if (row.transferUpdateId !== null) return { skip: `already transferred in update ${row.transferUpdateId}` };
         if (row.status !== 'requested') return { skip: `status is ${row.status}, not requested` };
       }
+      // A request ingestion attached a transfer to before this event was consumed (re-sent after a
+      // database restore): its machine follows that transfer. Skipping it would leave the row
+      // `requested` for ever, as the transfer's own event finds no machine to deliver to.
+      const transferSeen = recoveredOffer === null && row.transferUpdateId !== null ? { updateId: row.transferUpdateId } : null;
       const input: WithdrawalInput = {
         withdrawalId: row.withdrawalId,
         purpose: row.purpose,
@@ -288,6 +293,7 @@ export function withdrawalDefinition(opts: WithdrawalDefinitionOptions): Machine
         transferPolicy: row.transferPolicy,
         policy,
         ...(recoveredOffer ? { recoveredOffer } : {}),
+        ...(transferSeen ? { transferSeen } : {}),
       };
       return { input };
     },
