@@ -284,4 +284,25 @@ describe('runtime ordering (in-memory store): the outbox cursor', () => {
     held.open();
     await until('the effect ran', () => started.length === 1);
   });
+  it('an event its machine ignores after reaching its final state, before that state committed, is no failure: the batch goes on, nothing is replayed', async () => {
+    const db = newDatabase('m1');
+    const { def, started } = toy(db);
+    db.append('toy.created', { id: 'm1' });
+    db.append('toy.go', { id: 'm1' });
+    const held = gate();
+    db.beforeCommit = async (group) => {
+      if (group.records.some((r) => r.to === 'done')) await held.wait;
+    };
+    await startToy(db, def);
+    await until('the commit of done is under way', () => db.attempts.some((a) => a.group.records.some((r) => r.to === 'done')));
+    expect(started).toHaveLength(1);
+    // Sent to the machine in memory, already done: it changes nothing, its acknowledgement waits behind the held commit.
+    const note = db.append('toy.note', { id: 'm1' });
+    await until('the NOTE was read', () => db.timesRead.get(note) === 1);
+    held.open();
+    await until('the cursor passed the NOTE', () => db.cursor === note);
+    expect(db.snapshots.get('m1')).toMatchObject({ stateValue: 'done', isFinal: true, seq: 3 });
+    expect(db.timesRead.get(note)).toBe(1);
+    expect([...db.timesRead.values()].every((n) => n === 1)).toBe(true);
+  });
 });

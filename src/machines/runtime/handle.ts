@@ -23,7 +23,8 @@ export interface Waiter {
 
 /** One machine in memory: its actor and where its persistence stands. */
 export class Handle<TContext> {
-  state: 'live' | 'broken' | 'disposed' = 'live';
+  /** ended: its final transition is committed (nothing it is sent can change it any more). */
+  state: 'live' | 'ended' | 'broken' | 'disposed' = 'live';
   actor!: Actor<AnyStateMachine>;
   /** Captures are ignored while set (starting a restored actor is not a transition). */
   suppress = false;

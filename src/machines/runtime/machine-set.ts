@@ -255,7 +255,7 @@ export class MachineSet<TContext> {
     h.seqCommitted = rec.seq;
     this.notifyCommitted(rec);
     if (rec.isFinal) {
-      this.dispose(h, 'disposed');
+      this.dispose(h, 'ended');
       return;
     }
     this.o.effects.committed(h);
@@ -297,7 +297,7 @@ export class MachineSet<TContext> {
     }
   }
 
-  private dispose(h: Handle<TContext>, state: 'broken' | 'disposed'): void {
+  private dispose(h: Handle<TContext>, state: 'ended' | 'broken' | 'disposed'): void {
     if (h.state !== 'live') return;
     h.state = state;
     h.suppress = true;

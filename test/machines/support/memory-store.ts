@@ -17,6 +17,8 @@ export class MemoryDatabase<TContext> {
   readonly attempts: { group: CommitGroup<TContext>; ok: boolean }[] = [];
   readonly outbox: OutboxEvent[] = [];
   cursor = 0;
+  /** How many times each event id was read by a runtime (more than once: a batch replayed). */
+  readonly timesRead = new Map<number, number>();
   /** Rows that machines are created from (MachineDefinition.loadInput). */
   readonly rows = new Map<string, unknown>();
   /** Runs before a group is written: throwing fails it, awaiting holds it. */
@@ -71,8 +73,11 @@ export class MemoryDatabase<TContext> {
         return row && copy(row);
       },
       readCursor: async () => this.cursor,
-      readOutboxEvents: async (afterId, limit) =>
-        this.outbox.filter((e) => e.eventId > afterId && this.topics.includes(e.topic)).slice(0, limit),
+      readOutboxEvents: async (afterId, limit) => {
+        const events = this.outbox.filter((e) => e.eventId > afterId && this.topics.includes(e.topic)).slice(0, limit);
+        for (const e of events) this.timesRead.set(e.eventId, (this.timesRead.get(e.eventId) ?? 0) + 1);
+        return events;
+      },
       lastOutboxEventId: async () => this.outbox.at(-1)?.eventId ?? 0,
       commit: (group) => this.commit(group),
       loadInput: async (id) => (this.rows.has(id) ? { input: this.rows.get(id) } : { skip: 'no row' }),
