@@ -116,20 +116,26 @@ async function until(what: string, ok: () => boolean, timeoutMs = 5_000): Promis
   }
 }
 
+/** m1 created and sent GO, the commit of its transition to `state` held (under way) until `held` opens. */
+async function goWithCommitHeldAt(state: 'working' | 'done') {
+  const db = newDatabase('m1');
+  const { def, started } = toy(db);
+  db.append('toy.created', { id: 'm1' });
+  db.append('toy.go', { id: 'm1' });
+  const held = gate();
+  db.beforeCommit = async (group) => {
+    if (group.records.some((r) => r.to === state)) await held.wait;
+  };
+  await startToy(db, def);
+  await until(`the commit of ${state} is under way`, () => db.attempts.some((a) => a.group.records.some((r) => r.to === state)));
+  return { db, started, held };
+}
+
 const machinesOf = (g: { records: readonly { machineId: string }[] }) => new Set(g.records.map((r) => r.machineId));
 
 describe('runtime ordering (in-memory store): the effect gate', () => {
   it('an effect starts only once the transition that started it is committed', async () => {
-    const db = newDatabase('m1');
-    const { def, started } = toy(db);
-    db.append('toy.created', { id: 'm1' });
-    db.append('toy.go', { id: 'm1' });
-    const held = gate();
-    db.beforeCommit = async (group) => {
-      if (group.records.some((r) => r.to === 'working')) await held.wait;
-    };
-    await startToy(db, def);
-    await until('the commit of working is under way', () => db.attempts.some((a) => a.group.records.some((r) => r.to === 'working')));
+    const { db, started, held } = await goWithCommitHeldAt('working');
     // The machine is in working in memory, its effect invoked: it waits for the commit.
     await new Promise((r) => setTimeout(r, 50));
     expect(started).toEqual([]);
@@ -284,17 +290,9 @@ describe('runtime ordering (in-memory store): the outbox cursor', () => {
     held.open();
     await until('the effect ran', () => started.length === 1);
   });
+
   it('an event its machine ignores after reaching its final state, before that state committed, is no failure: the batch goes on, nothing is replayed', async () => {
-    const db = newDatabase('m1');
-    const { def, started } = toy(db);
-    db.append('toy.created', { id: 'm1' });
-    db.append('toy.go', { id: 'm1' });
-    const held = gate();
-    db.beforeCommit = async (group) => {
-      if (group.records.some((r) => r.to === 'done')) await held.wait;
-    };
-    await startToy(db, def);
-    await until('the commit of done is under way', () => db.attempts.some((a) => a.group.records.some((r) => r.to === 'done')));
+    const { db, started, held } = await goWithCommitHeldAt('done');
     expect(started).toHaveLength(1);
     // Sent to the machine in memory, already done: it changes nothing, its acknowledgement waits behind the held commit.
     const note = db.append('toy.note', { id: 'm1' });
