@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { advanceCursor, appendOutboxEvents, readCursor, readOutboxEvents } from '../../src/store/outbox.js';
-import { useMigratedDatabase } from '../support/db.js';
+import { untilLockAwaited, useMigratedDatabase } from '../support/db.js';
 import { backupDatabase } from '../withdrawals/support/restore.js';
 import { sampleEvent } from '../support/outbox-events.js';
 import { OutboxPayloadError, type OutboxEventInput } from '../../src/events/outbox-events.js';
@@ -9,17 +9,6 @@ const { sql, url } = await useMigratedDatabase({ max: 10 });
 
 const ev = (i: number) => sampleEvent('operator.switch_changed', `a${i}`, { reason: `r${i}` });
 const reasonOf = (payload: Record<string, unknown>) => payload['reason'];
-
-/** Until a session of this database waits for an advisory lock (test files run alongside in other databases). */
-async function untilOutboxLockAwaited(timeoutMs = 10_000): Promise<void> {
-  for (const end = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 10))) {
-    const [w] = await sql<{ n: number }[]>`
-      select count(*)::int as n from pg_locks
-      where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`;
-    if (w!.n > 0) return;
-    if (Date.now() > end) throw new Error('no session waited for the outbox lock');
-  }
-}
 
 describe('outbox', () => {
   it('appends and reads events in id order with their payloads intact', async () => {
@@ -57,7 +46,7 @@ describe('outbox', () => {
     });
     await slowHasLock;
     const fast = sql.begin((tx) => appendOutboxEvents(tx, [ev(11)]));
-    await untilOutboxLockAwaited();
+    await untilLockAwaited(sql, 'advisory');
     // The fast writer is blocked: nothing new is visible yet.
     expect(await readOutboxEvents(sql, { afterId: max, limit: 10 })).toEqual([]);
     releaseSlow();

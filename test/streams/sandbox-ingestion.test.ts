@@ -9,7 +9,7 @@ import { readCheckpoint } from '../../src/store/checkpoint.js';
 import { listActiveHoldings } from '../../src/store/holdings.js';
 import { createIngestionComponent, type IngestionComponent, type IngestionOptions } from '../../src/streams/index.js';
 import type { LedgerAuthConfig } from '../../src/config.js';
-import { useMigratedDatabase } from '../support/db.js';
+import { untilLockAwaited, useMigratedDatabase } from '../support/db.js';
 import { depositsOf, eventsOf, ingestionSnapshot, onboardInstruments, resetIngestionTables, withdrawalsOf } from './support/db-state.js';
 import { customerActivity } from './support/customer-activity.js';
 import { testLogger } from '../support/silent-logger.js';
@@ -74,18 +74,6 @@ async function caughtUp(s: Sandbox, c: IngestionComponent, timeoutMs = 20_000): 
     if (c.status().state === 'failed') throw new Error(`ingestion failed: ${c.status().detail}`);
     if (Date.now() - started > timeoutMs) throw new Error(`ingestion at ${c.progress().committedOffset}, ledger end ${end}`);
     await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Until a session of this database waits for a lock of that type (test files run alongside in other databases). */
-async function untilWaiting(locktype: 'advisory' | 'transactionid', timeoutMs = 10_000): Promise<void> {
-  for (const end = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 10))) {
-    const [w] = await sql<{ n: number }[]>`
-      select count(*)::int as n from pg_locks
-      where locktype = ${locktype} and not granted
-        and pid in (select pid from pg_stat_activity where datname = current_database())`;
-    if (w!.n > 0) return;
-    if (Date.now() > end) throw new Error(`no session waited for a ${locktype} lock`);
   }
 }
 
@@ -310,10 +298,10 @@ describe('ingestion against the ledger double', () => {
       amount: '10.0000000000',
       receiver: carol,
     });
-    await untilWaiting('advisory');
+    await untilLockAwaited(sql, 'advisory');
     hold = undefined;
     releaseBatch();
-    await untilWaiting('transactionid');
+    await untilLockAwaited(sql, 'transactionid');
     await outboxLock`select pg_advisory_unlock(${OUTBOX_LOCK_KEY})`;
     outboxLock.release();
     expect((await request).created).toBe(true);

@@ -48,3 +48,18 @@ export async function useMigratedDatabase(opts: { max?: number } = {}): Promise<
   });
   return { sql, url: db.url };
 }
+
+/**
+ * Until a session of this database waits for a lock of that type (test files run alongside in
+ * other databases, so only this database's sessions count).
+ */
+export async function untilLockAwaited(sql: Sql, locktype: 'advisory' | 'transactionid', timeoutMs = 10_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 10))) {
+    const [w] = await sql<{ n: number }[]>`
+      select count(*)::int as n from pg_locks
+      where locktype = ${locktype} and not granted
+        and pid in (select pid from pg_stat_activity where datname = current_database())`;
+    if (w!.n > 0) return;
+    if (Date.now() > end) throw new Error(`no session of this database waited for a ${locktype} lock`);
+  }
+}
