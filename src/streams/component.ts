@@ -15,7 +15,7 @@ import { backoffDelay, DEFAULT_BACKOFF, RetriesExhaustedError, type BackoffPolic
 import { Backpressure } from './backpressure.js';
 import { checkLedgerContinuity, continuityLedgerOf, LedgerContinuityError, type ContinuityLedger } from './continuity.js';
 import { CheckpointConflictError, PrunedOffsetError, UnexpectedSynchronizerError, UpdateParseError } from '../ingestion/errors.js';
-import { isRequestRaceError, runPipeline, type CommittedBatch } from './pipeline.js';
+import { runPipeline, type CommittedBatch } from './pipeline.js';
 import { isRetryableSourceError, updatesSource, type Transport } from './source.js';
 import { Failure } from '../failures.js';
 
@@ -456,8 +456,8 @@ export function createIngestionComponent(deps: IngestionDeps): IngestionComponen
       },
       ...(o.dbRetries !== undefined ? { dbRetries: o.dbRetries } : {}),
       ...(o.dbRetryDelayMs !== undefined ? { dbRetryDelayMs: o.dbRetryDelayMs } : {}),
-      onDbRetry: (e, attempt) =>
-        isRequestRaceError(e)
+      onDbRetry: (e, attempt, cause) =>
+        cause === 'requestRace'
           ? logger.info(
               { err: e, attempt },
               'a withdrawal request was written while the batch recorded its transfer as recovered (re-sent after a restore?): the batch runs again and attaches the transfer to the request',

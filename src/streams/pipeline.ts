@@ -54,7 +54,8 @@ export interface PipelineOptions {
   /** A batch that failed on a transient database error is retried this often (default 5), backing off. */
   dbRetries?: number;
   dbRetryDelayMs?: number;
-  onDbRetry?: (error: unknown, attempt: number) => void;
+  /** `requestRace`: the batch met a withdrawal request written meanwhile (isRequestRaceError), not a transient error. */
+  onDbRetry?: (error: unknown, attempt: number, cause: 'transient' | 'requestRace') => void;
   stop$: Observable<unknown>;
   onReceived?: (offset: number) => void;
   onCommitted?: (batch: CommittedBatch) => void;
@@ -331,7 +332,7 @@ async function withDbRetries<T>(o: PipelineOptions, intake: Intake, run: (retry:
     } catch (e) {
       const race = isRequestRaceError(e);
       if (attempt > max || !(race || isTransientDbError(e)) || intake.stopped) throw e;
-      o.onDbRetry?.(e, attempt);
+      o.onDbRetry?.(e, attempt, race ? 'requestRace' : 'transient');
       if (!race) await new Promise((r) => setTimeout(r, (o.dbRetryDelayMs ?? 500) * 2 ** (attempt - 1)));
     }
   }
