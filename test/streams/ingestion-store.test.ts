@@ -29,6 +29,25 @@ async function addWithdrawal(id: string, o: { amount?: string; deadline?: string
     values (${id}, ${o.purpose ?? 'payout'}, 'acct-1', ${CC.admin}, ${CC.id}, ${o.amount ?? '10'}, ${customer(9)}, 'awaitingLedger', ${o.attempt ?? 1}, ${o.deadline ?? null})`;
 }
 
+/** A copy of a transaction whose treasury holding has an amount that is not a number. */
+function withUnparsableAmount(element: unknown) {
+  const bad = structuredClone(element) as {
+    update: {
+      Transaction: {
+        value: {
+          updateId: string;
+          offset: number;
+          events: { CreatedEvent?: { interfaceViews: { viewValue: { amount: unknown; owner: string } }[] } }[];
+        };
+      };
+    };
+  };
+  bad.update.Transaction.value.events.find(
+    (e) => e.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY,
+  )!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'ten';
+  return bad;
+}
+
 describe('ingestion store: one transaction per batch', () => {
   it('1-step deposits: known memo credited to its account, unknown and missing memo unattributed; holdings and checkpoint', async () => {
     const l = new ScriptedLedger();
@@ -241,20 +260,7 @@ describe('ingestion store: one transaction per batch', () => {
     const l = new ScriptedLedger();
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
     l.deposit1Step({ sender: customer(1), amount: '10', memo: 'memo-1' });
-    const bad = structuredClone(l.elements[1]) as {
-      update: {
-        Transaction: {
-          value: {
-            updateId: string;
-            offset: number;
-            events: { CreatedEvent?: { interfaceViews: { viewValue: { amount: unknown; owner: string } }[] } }[];
-          };
-        };
-      };
-    };
-    bad.update.Transaction.value.events.find(
-      (e) => e.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY,
-    )!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'ten';
+    const bad = withUnparsableAmount(l.elements[1]);
     const els = parseElements([l.elements[0], bad]);
     const err = await ingestBatch(sql, els, opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpdateParseError);
@@ -279,20 +285,7 @@ describe('ingestion store: one transaction per batch', () => {
     };
     await seed();
     const before = await ingestionSnapshot(sql);
-    const bad = structuredClone(l.elements[300]) as {
-      update: {
-        Transaction: {
-          value: {
-            updateId: string;
-            offset: number;
-            events: { CreatedEvent?: { interfaceViews: { viewValue: { amount: unknown; owner: string } }[] } }[];
-          };
-        };
-      };
-    };
-    bad.update.Transaction.value.events.find(
-      (e) => e.CreatedEvent?.interfaceViews[0]?.viewValue.owner === TREASURY,
-    )!.CreatedEvent!.interfaceViews[0]!.viewValue.amount = 'ten';
+    const bad = withUnparsableAmount(l.elements[300]);
     const poisoned = parseElements([...l.elements.slice(0, 300), bad, ...l.elements.slice(301)]);
     const err = await ingestBatch(sql, poisoned, opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpdateParseError);
